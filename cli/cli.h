@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Subcommands: each is one file with one entry point, listed in main.c. */
+#ifndef VMKIT_CLI_H
+#define VMKIT_CLI_H
+
+/* Exit codes shared by all subcommands. */
+#define EXIT_GUEST_ERROR 1	/* the VM failed while running */
+#define EXIT_USAGE 2		/* bad option or file: nothing was started */
+
+int cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vmkit run: parse and check every option before anything starts (bad
+ * input is one line and exit 2), then build and run the VM, building it
+ * anew after each guest reset.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "vmkit/console.h"
+#include "vmkit/util.h"
+#include "vmkit/vm.h"
+
+#define MIN_MEMORY (4 * MiB)
+
+static const char run_usage[] =
+	"usage: vmkit run --kernel FILE [OPTIONS]\n"
+	"\n"
+	"  --kernel FILE        bzImage, ELF vmlinux or PVH ELF image\n"
+	"  --initrd FILE        initial ramdisk\n"
+	"  --cmdline STR        kernel command line (default: console=ttyS0)\n"
+	"  --cpus N             vCPUs, 1 to the host's CPU count (default 1)\n"
+	"  --topology sockets=S,cores=C,threads=T\n"
+	"  --memory SIZE        guest RAM; K/M/G suffixes, bare numbers are MiB (default 256M)\n"
+	"  --console KIND       stdio (default), none, file:PATH, socket:PATH\n"
+	"  --cpu MODEL          host (all KVM offers) or baseline (default on PVM hosts)\n"
+	"  --rtc utc|localtime  what the guest's CMOS clock shows (default utc)\n"
+	"  --name NAME          the VM's name\n"
+	"  --no-reboot          exit when the guest resets instead of booting again\n"
+	"\n"
+	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
+
+enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
+       OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_HELP };
+
+static const struct option run_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "append", required_argument, NULL, OPT_CMDLINE },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "smp", required_argument, NULL, OPT_CPUS },
+	{ "topology", required_argument, NULL, OPT_TOPOLOGY },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "rtc", required_argument, NULL, OPT_RTC },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ 0 }
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vmkit: %s\n", buf);
+	return -EINVAL;
+}
+
+static uint64_t host_memory(void)
+{
+	return (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static unsigned int host_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? n : 1;
+}
+
+static int parse_memory(struct vm_config *c, const char *arg)
+{
+	uint64_t v, host = host_memory();
+
+	if (vk_parse_size(arg, MiB, &v))
+		return usage_error("--memory %s: not a size (e.g. 512M, 2G)", arg);
+	if (v < MIN_MEMORY)
+		return usage_error("--memory %s: too small (at least %llu MiB)", arg, MIN_MEMORY / MiB);
+	if (v > host)
+		return usage_error("--memory %s: more than the host's %llu MiB", arg,
+				   (unsigned long long)(host / MiB));
+	c->mem_bytes = ALIGN_UP(v, 2 * MiB);
+	return 0;
+}
+
+static int parse_cpus(struct vm_config *c, const char *arg)
+{
+	uint64_t v;
+	unsigned int host = host_cpus();
+
+	if (vk_parse_uint(arg, 0, 1u << 20, &v))
+		return usage_error("--cpus %s: not a number", arg);
+	if (v == 0)
+		return usage_error("--cpus 0: a VM needs at least one vCPU");
+	if (v > host)
+		return usage_error("--cpus %s: more than the host's %u CPUs", arg, host);
+	c->cpus = v;
+	return 0;
+}
+
+static int topo_kv(void *opaque, const char *key, const char *val)
+{
+	struct vm_topology *t = opaque;
+	unsigned int *field;
+	uint64_t v;
+
+	if (!strcmp(key, "sockets"))
+		field = &t->sockets;
+	else if (!strcmp(key, "cores"))
+		field = &t->cores;
+	else if (!strcmp(key, "threads"))
+		field = &t->threads;
+	else
+		return usage_error("--topology: unknown key '%s' (sockets, cores, threads)", key);
+	if (vk_parse_uint(val, 1, 256, &v))
+		return usage_error("--topology: %s=%s is not a number from 1 to 256", key, val);
+	*field = v;
+	return 0;
+}
+
+static int parse_console(struct vm_config *c, const char *arg)
+{
+	if (!strcmp(arg, "stdio")) {
+		c->console = CONSOLE_STDIO;
+	} else if (!strcmp(arg, "none")) {
+		c->console = CONSOLE_NONE;
+	} else if (!strncmp(arg, "file:", 5) && arg[5]) {
+		c->console = CONSOLE_FILE;
+		c->console_path = arg + 5;
+	} else if (!strncmp(arg, "socket:", 7) && arg[7]) {
+		c->console = CONSOLE_SOCKET;
+		c->console_path = arg + 7;
+	} else {
+		return usage_error("--console %s: expected stdio, none, file:PATH or socket:PATH", arg);
+	}
+	return 0;
+}
+
+static int parse_one(struct vm_config *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_KERNEL: c->kernel = arg; return 0;
+	case OPT_INITRD: c->initrd = arg; return 0;
+	case OPT_CMDLINE: c->cmdline = arg; return 0;
+	case OPT_NAME: c->name = arg; return 0;
+	case OPT_NO_REBOOT: c->no_reboot = true; return 0;
+	case OPT_CPUS: return parse_cpus(c, arg);
+	case OPT_MEMORY: return parse_memory(c, arg);
+	case OPT_CONSOLE: return parse_console(c, arg);
+	case OPT_TOPOLOGY: return vk_parse_kv(arg, topo_kv, &c->topo);
+	case OPT_CPU:
+		if (!strcmp(arg, "host"))
+			c->cpu_model = CPU_MODEL_HOST;
+		else if (!strcmp(arg, "baseline") || !strcmp(arg, "kvm64"))
+			c->cpu_model = CPU_MODEL_BASELINE;
+		else
+			return usage_error("--cpu %s: expected host or baseline", arg);
+		return 0;
+	case OPT_RTC:
+		if (!strcmp(arg, "utc") || !strcmp(arg, "base=utc"))
+			c->rtc_localtime = false;
+		else if (!strcmp(arg, "localtime") || !strcmp(arg, "base=localtime"))
+			c->rtc_localtime = true;
+		else
+			return usage_error("--rtc %s: expected utc or localtime", arg);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int check_readable(const char *what, const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return usage_error("%s %s: %s", what, path, strerror(errno));
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		close(fd);
+		return usage_error("%s %s: not a regular file", what, path);
+	}
+	close(fd);
+	return 0;
+}
+
+/* Cross-option checks and defaults, once every option is known. */
+static int finish_config(struct vm_config *c, bool cpus_given)
+{
+	struct vm_topology *t = &c->topo;
+	unsigned int n;
+
+	if (!c->kernel)
+		return usage_error("no kernel given (--kernel FILE)");
+	if (check_readable("--kernel", c->kernel))
+		return -EINVAL;
+	if (c->initrd && check_readable("--initrd", c->initrd))
+		return -EINVAL;
+	if (t->sockets || t->cores || t->threads) {
+		t->sockets = t->sockets ? t->sockets : 1;
+		t->threads = t->threads ? t->threads : 1;
+		if (!t->cores)
+			t->cores = MAX(1u, c->cpus / (t->sockets * t->threads));
+		n = t->sockets * t->cores * t->threads;
+		if (cpus_given && n != c->cpus)
+			return usage_error("--topology: %u sockets x %u cores x %u threads is %u vCPUs, but --cpus is %u",
+					   t->sockets, t->cores, t->threads, n, c->cpus);
+		if (n > host_cpus())
+			return usage_error("--topology: %u vCPUs, more than the host's %u CPUs", n,
+					   host_cpus());
+		c->cpus = n;
+	} else {
+		*t = (struct vm_topology){ 1, c->cpus, 1 };
+	}
+	return 0;
+}
+
+static int parse_args(struct vm_config *c, int argc, char **argv)
+{
+	bool cpus_given = false;
+	int opt;
+
+	*c = (struct vm_config){ .cpus = 1, .mem_bytes = 256 * MiB, .console = CONSOLE_STDIO };
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", run_options, NULL)) != -1) {
+		if (opt == OPT_HELP) {
+			fputs(run_usage, stdout);
+			return 1;
+		}
+		if (opt == '?' || opt == ':')
+			return usage_error("run: %s '%s' (see 'vmkit run --help')",
+					   opt == ':' ? "option needs a value" : "unknown option",
+					   argv[optind - 1]);
+		if (parse_one(c, opt, optarg))
+			return -EINVAL;
+		cpus_given |= opt == OPT_CPUS;
+	}
+	if (optind < argc)
+		return usage_error("run: unexpected argument '%s'", argv[optind]);
+	return finish_config(c, cpus_given);
+}
+
+static bool host_is_pvm(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+/* SIGINT/SIGTERM/SIGHUP arrive through a signalfd in the event loop; SIGUSR1 kicks vCPUs. */
+static int setup_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigdelset(&set, SIGUSR1);
+	return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+static int run_vm(const struct vm_config *cfg, struct console *con, int sfd)
+{
+	struct vk_err err = { 0 };
+	enum vm_stop why;
+	struct vm *vm;
+
+	for (;;) {
+		if (vm_create(&vm, cfg, con, &err)) {
+			vk_report(&err);
+			return EXIT_USAGE;
+		}
+		why = vm_run(vm, sfd);
+		if (why == VM_STOP_QUIT)
+			vk_msg("%s", vm->stop_msg);
+		vm_destroy(vm);
+		if (why != VM_STOP_RESET || cfg->no_reboot)
+			break;
+	}
+	return why == VM_STOP_ERROR ? EXIT_GUEST_ERROR : 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct vk_err err = { 0 };
+	struct vm_config cfg;
+	struct console *con;
+	int r, fd, sfd;
+
+	r = parse_args(&cfg, argc, argv);
+	if (r)
+		return r > 0 ? 0 : EXIT_USAGE;
+	if (!cfg.cmdline)
+		cfg.cmdline = "console=ttyS0";
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		vk_msg("/dev/kvm: %s (KVM is not available on this host)", strerror(errno));
+		return EXIT_GUEST_ERROR;
+	}
+	close(fd);
+	if (host_is_pvm()) {
+		if (cfg.cpu_model == CPU_MODEL_DEFAULT)
+			cfg.cpu_model = CPU_MODEL_BASELINE;
+		vk_msg("host KVM is PVM (kvm_pvm): guest kernel code runs emulated; CPU model %s",
+		       cfg.cpu_model == CPU_MODEL_HOST ? "host" : "baseline");
+	} else if (cfg.cpu_model == CPU_MODEL_DEFAULT) {
+		cfg.cpu_model = CPU_MODEL_HOST;
+	}
+	if (console_open(&con, cfg.console, cfg.console_path, &err)) {
+		vk_report(&err);
+		return EXIT_USAGE;
+	}
+	sfd = setup_signals();
+	r = run_vm(&cfg, con, sfd);
+	console_close(con);
+	if (sfd >= 0)
+		close(sfd);
+	return r;
+}

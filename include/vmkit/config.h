@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The one description of a VM that the CLI fills and the builder consumes. */
+#ifndef VMKIT_CONFIG_H
+#define VMKIT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum console_kind { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE, CONSOLE_SOCKET };
+
+enum cpu_model { CPU_MODEL_DEFAULT, CPU_MODEL_HOST, CPU_MODEL_BASELINE };
+
+struct vm_topology {
+	unsigned int sockets, cores, threads;
+};
+
+struct vm_config {
+	const char *name;
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	unsigned int cpus;
+	struct vm_topology topo;
+	uint64_t mem_bytes;
+	enum console_kind console;
+	const char *console_path;
+	enum cpu_model cpu_model;
+	bool no_reboot;
+	bool rtc_localtime;
+};
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Emulated platform devices: each registers itself on the VM's buses. */
+#ifndef VMKIT_HW_H
+#define VMKIT_HW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmkit/util.h"
+
+struct vm;
+struct console;
+
+/* 8250/16550A UART at 0x3f8, IRQ 4, on the console. */
+int serial_create(struct vm *vm, struct console *con, struct vk_err *err);
+void serial_destroy(struct vm *vm);
+/* Bytes typed on the console, from the event loop's thread. */
+void serial_input(void *uart, const uint8_t *buf, size_t len);
+
+/* MC146818 CMOS RTC at 0x70/0x71 with the host's time. */
+int rtc_create(struct vm *vm, struct vk_err *err);
+void rtc_destroy(struct vm *vm);
+
+/* i8042 keyboard controller: enough for reboot=k (0xFE to port 0x64). */
+int i8042_create(struct vm *vm, struct vk_err *err);
+void i8042_destroy(struct vm *vm);
+
+/* PCI host bridge, config mechanism 1 at 0xCF8/0xCFC; bus 0 holds only the bridge. */
+int pci_create(struct vm *vm, struct vk_err *err);
+void pci_destroy(struct vm *vm);
+
+/* ACPI fixed hardware: PM1 event/control blocks, reset register 0xCF9. */
+int pm_create(struct vm *vm, struct vk_err *err);
+void pm_destroy(struct vm *vm);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Small helpers that know nothing of VMs: errors, parsing, cleanup. */
+#ifndef VMKIT_UTIL_H
+#define VMKIT_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define KiB (1024ULL)
+#define MiB (1024ULL * KiB)
+#define GiB (1024ULL * MiB)
+
+/*
+ * An error that carries its cause: the errno-style code and a message
+ * naming the thing and the problem. Libraries fill it; the top level prints
+ * it once ("vmkit: bzImage: not a Linux kernel").
+ */
+struct vk_err {
+	int code;		/* negative errno, 0 when no error */
+	char msg[512];
+};
+
+/* Record an error; returns code (negative errno) so callers can `return vk_fail(...)`. */
+int vk_fail(struct vk_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Print "vmkit: <msg>" to stderr. */
+void vk_report(const struct vk_err *err);
+void vk_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Parse a size with an optional K/M/G/T suffix (binary multiples, optional
+ * trailing 'B' or 'iB'). A bare number is multiplied by default_unit
+ * (QEMU's -m takes MiB; qemu-img takes bytes). Returns 0 or -EINVAL/-ERANGE.
+ */
+int vk_parse_size(const char *s, uint64_t default_unit, uint64_t *out);
+
+/* Parse an unsigned decimal integer in [min, max]. */
+int vk_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * Option strings "key=val,key2=val2": calls fn for each pair (val is ""
+ * for a bare key). Commas may be doubled to escape them, as in QEMU.
+ * Stops at the first non-zero return of fn and returns it.
+ */
+typedef int (*vk_kv_fn)(void *opaque, const char *key, const char *val);
+int vk_parse_kv(const char *s, vk_kv_fn fn, void *opaque);
+
+/* read/write all of buf, retrying on EINTR and short transfers. */
+ssize_t vk_read_full(int fd, void *buf, size_t len);
+ssize_t vk_write_full(int fd, const void *buf, size_t len);
+
+/* Read a whole file into a malloc'd buffer. */
+int vk_read_file(const char *path, void **buf, size_t *len, size_t max);
+
+/* Monotonic time in nanoseconds. */
+uint64_t vk_now_ns(void);
+
+/* Cleanup helpers (systemd style). */
+static inline void vk_freep(void *p) { free(*(void **)p); }
+static inline void vk_closep(int *fd) { if (*fd >= 0) close(*fd); }
+#define _cleanup_free_ __attribute__((cleanup(vk_freep)))
+#define _cleanup_close_ __attribute__((cleanup(vk_closep)))
+
+#endif

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A running virtual machine: the KVM VM fd, guest memory, vCPU threads,
+ * the I/O buses, and the state that tells every thread when to stop.
+ */
+#ifndef VMKIT_VM_H
+#define VMKIT_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmkit/bus.h"
+#include "vmkit/config.h"
+#include "vmkit/util.h"
+
+struct kvm_run;
+struct kvm_cpuid2;
+struct console;
+struct evloop;
+
+/* Why the VM stopped running. */
+enum vm_stop {
+	VM_RUNNING,
+	VM_STOP_POWEROFF,	/* guest powered off: exit 0 */
+	VM_STOP_RESET,		/* guest asked for a reset: boot again */
+	VM_STOP_QUIT,		/* the user quit (Ctrl-A x, signal): exit 0 */
+	VM_STOP_ERROR,		/* triple fault, KVM error: exit 1 */
+};
+
+struct mem_region {
+	uint64_t gpa, size;
+	uint8_t *hva;
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	uint32_t apic_id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+};
+
+#define VM_MAX_MEM_REGIONS 2
+
+/* Boot layout of low memory, shared by the loader, ACPI and e820 code. */
+#define BOOT_GDT_ADDR		0x500
+#define BOOT_START_INFO_ADDR	0x6000	/* PVH hvm_start_info + memmap + modules */
+#define BOOT_PARAMS_ADDR	0x7000	/* Linux zero page */
+#define BOOT_PML4_ADDR		0x9000
+#define BOOT_PDPT_ADDR		0xa000
+#define BOOT_PD_ADDR		0xb000	/* four page directories: 4 GiB of 2 MiB pages */
+#define BOOT_CMDLINE_ADDR	0x20000
+#define BOOT_CMDLINE_MAX	0x10000
+#define EBDA_START		0x9fc00
+#define ACPI_START		0xe0000	/* RSDP and tables, in the BIOS area Linux scans */
+#define ACPI_END		0x100000
+#define HIGH_MEM_START		0x100000
+#define MMIO_HOLE_START		0xc0000000ULL	/* PCI MMIO, IOAPIC, LAPIC below 4 GiB */
+#define MMIO_HOLE_END		0x100000000ULL
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd, vm_fd;
+	int run_size;
+	bool pvm;
+
+	struct mem_region mem[VM_MAX_MEM_REGIONS];
+	unsigned int nr_mem;
+	uint64_t low_mem_top;		/* end of RAM below the MMIO hole */
+
+	struct vcpu *vcpus;
+	unsigned int nr_vcpus;
+	struct kvm_cpuid2 *cpuid;	/* host-supported CPUID, patched per vCPU */
+
+	struct io_bus pio, mmio;
+	struct evloop *loop;
+	struct console *con;
+	void *uart, *rtc, *i8042, *pci, *pm;
+
+	/* Boot results the vCPU setup needs. */
+	uint64_t entry;
+	bool entry_pvh;			/* 32-bit PVH entry, else 64-bit Linux entry */
+	uint64_t boot_info_gpa;		/* start_info (PVH) or boot_params */
+
+	/* Stop/pause coordination between vCPU threads and the main loop. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_int stop;		/* enum vm_stop */
+	atomic_bool pause_req;
+	unsigned int nr_paused;
+	int stop_efd;			/* wakes the event loop when the VM stops */
+	char stop_msg[256];
+};
+
+/* Build everything the config describes, ready to run, on console con. */
+int vm_create(struct vm **out, const struct vm_config *cfg, struct console *con,
+	      struct vk_err *err);
+/*
+ * Start vCPUs and run the device event loop on the calling thread until the
+ * VM stops; returns why. signal_fd (or -1) is a signalfd whose signals quit.
+ */
+enum vm_stop vm_run(struct vm *vm, int signal_fd);
+void vm_destroy(struct vm *vm);
+
+/*
+ * Called from any thread: stop the VM for this reason. The first caller
+ * wins and gets true; an error stop prints its one-line cause at once, so
+ * that the caller's register dump follows it.
+ */
+bool vm_request_stop(struct vm *vm, enum vm_stop why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Stop every vCPU outside KVM_RUN / let them run again. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+
+/* Guest-physical to host pointer for [gpa, gpa+len), or NULL when not all RAM. */
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* Raise or lower a GSI line of the in-kernel irqchip. */
+void vm_set_irq(struct vm *vm, unsigned int gsi, bool level);
+
+/* vCPU */
+int vcpu_create(struct vm *vm, struct vcpu *v, unsigned int id, struct vk_err *err);
+int vcpu_start(struct vcpu *v);
+void vcpu_kick(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+void vcpu_dump_regs(struct vcpu *v, int fd);
+
+/* Memory (vmm/core/memory.c) */
+int vm_memory_init(struct vm *vm, uint64_t bytes, struct vk_err *err);
+void vm_memory_free(struct vm *vm);
+
+#endif

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Errors that carry their cause, reported once at the top level. */
+#include <stdio.h>
+#include <string.h>
+
+#include "vmkit/util.h"
+
+int vk_fail(struct vk_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		err->code = code;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+void vk_report(const struct vk_err *err)
+{
+	fprintf(stderr, "vmkit: %s\n", err->msg[0] ? err->msg : strerror(-err->code));
+}
+
+void vk_msg(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vmkit: %s\n", buf);
+}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Parsing of sizes, integers and "key=value,..." option strings. */
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+
+#include "vmkit/util.h"
+
+static int suffix_shift(const char *s, unsigned int *shift)
+{
+	static const char units[] = "BKMGTPE";
+	const char *p;
+
+	if (!*s) {
+		*shift = ~0u;	/* no suffix: caller's default unit */
+		return 0;
+	}
+	p = strchr(units, toupper((unsigned char)*s));
+	if (!p)
+		return -EINVAL;
+	*shift = 10 * (unsigned int)(p - units);
+	s++;
+	if (*shift && (*s == 'i' || *s == 'I'))
+		s++;
+	if (*shift && (*s == 'b' || *s == 'B'))
+		s++;
+	return *s ? -EINVAL : 0;
+}
+
+int vk_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift;
+	uint64_t mult;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	if (suffix_shift(end, &shift))
+		return -EINVAL;
+	mult = shift == ~0u ? default_unit : 1ULL << shift;
+	if (mult && v > UINT64_MAX / mult)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
+int vk_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return errno ? -ERANGE : -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+/* Copy one comma-separated item of s into buf, turning ",," into ",". */
+static const char *next_item(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (*s) {
+		if (*s == ',' && s[1] != ',')
+			break;
+		if (*s == ',')
+			s++;
+		if (n + 1 < len)
+			buf[n++] = *s;
+		s++;
+	}
+	buf[n] = '\0';
+	return *s ? s + 1 : s;
+}
+
+int vk_parse_kv(const char *s, vk_kv_fn fn, void *opaque)
+{
+	char item[4096];
+	char *eq;
+	int r;
+
+	while (*s) {
+		s = next_item(s, item, sizeof(item));
+		if (!item[0])
+			continue;
+		eq = strchr(item, '=');
+		if (eq)
+			*eq++ = '\0';
+		r = fn(opaque, item, eq ? eq : "");
+		if (r)
+			return r;
+	}
+	return 0;
+}

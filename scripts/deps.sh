@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install the Debian packages a make target needs, only when some are missing.
+# Usage: scripts/deps.sh build|guest|check|bench
+set -euo pipefail
+
+build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev)
+guest_pkgs=(linux-source-6.1 busybox-static cpio flex bison libelf-dev libssl-dev bc xz-utils)
+check_pkgs=(python3 python3-pytest)
+bench_pkgs=(qemu-system-x86 hyperfine)
+slow_pkgs=(linux-image-cloud-amd64)
+
+want=()
+for t in "$@"; do
+	case "$t" in
+	build) want+=("${build_pkgs[@]}") ;;
+	guest) want+=("${guest_pkgs[@]}") ;;
+	check) want+=("${build_pkgs[@]}" "${guest_pkgs[@]}" "${check_pkgs[@]}") ;;
+	bench) want+=("${bench_pkgs[@]}") ;;
+	slow) want+=("${slow_pkgs[@]}") ;;
+	*) echo "deps.sh: unknown target '$t'" >&2; exit 2 ;;
+	esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps.sh: installing ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * ACPI tables in the BIOS area (0xE0000-0xFFFFF), where Linux and other
+ * guests find the RSDP by scanning even when the boot protocol does not
+ * pass its address: RSDP -> XSDT -> FADT (-> FACS, DSDT), MADT.
+ *
+ * The FADT describes full (not hardware-reduced) ACPI fixed hardware, so
+ * poweroff is the classic PM1a_CNT write and a power button can later be
+ * pressed through PM1_STS with an SCI on IRQ 9. The DSDT holds \_S5.
+ */
+#include <string.h>
+
+#include "vmkit/vm.h"
+#include "vmkit/x86.h"
+
+struct acpi_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision;
+	uint8_t checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	char creator_id[4];
+	uint32_t creator_revision;
+} __attribute__((packed));
+
+struct acpi_rsdp {
+	char signature[8];
+	uint8_t checksum;
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt_address;
+	uint32_t length;
+	uint64_t xsdt_address;
+	uint8_t extended_checksum;
+	uint8_t reserved[3];
+} __attribute__((packed));
+
+/* Generic Address Structure */
+struct acpi_gas {
+	uint8_t space_id;	/* 1 = system I/O */
+	uint8_t bit_width;
+	uint8_t bit_offset;
+	uint8_t access_size;	/* 1 byte, 2 word, 3 dword */
+	uint64_t address;
+} __attribute__((packed));
+
+struct acpi_fadt {
+	struct acpi_header h;
+	uint32_t firmware_ctrl;
+	uint32_t dsdt;
+	uint8_t reserved0;
+	uint8_t preferred_pm_profile;
+	uint16_t sci_int;
+	uint32_t smi_cmd;
+	uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt;
+	uint32_t pm1a_evt_blk, pm1b_evt_blk, pm1a_cnt_blk, pm1b_cnt_blk;
+	uint32_t pm2_cnt_blk, pm_tmr_blk, gpe0_blk, gpe1_blk;
+	uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len;
+	uint8_t gpe0_blk_len, gpe1_blk_len, gpe1_base, cst_cnt;
+	uint16_t p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;
+	uint8_t duty_offset, duty_width, day_alrm, mon_alrm, century;
+	uint16_t iapc_boot_arch;
+	uint8_t reserved1;
+	uint32_t flags;
+	struct acpi_gas reset_reg;
+	uint8_t reset_value;
+	uint16_t arm_boot_arch;
+	uint8_t minor_version;
+	uint64_t x_firmware_ctrl;
+	uint64_t x_dsdt;
+	struct acpi_gas x_pm1a_evt_blk, x_pm1b_evt_blk, x_pm1a_cnt_blk, x_pm1b_cnt_blk;
+	struct acpi_gas x_pm2_cnt_blk, x_pm_tmr_blk, x_gpe0_blk, x_gpe1_blk;
+	struct acpi_gas sleep_control_reg, sleep_status_reg;
+	uint64_t hypervisor_vendor_id;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout (ACPI 6.x)");
+
+struct acpi_facs {
+	char signature[4];
+	uint32_t length;
+	uint32_t hardware_signature;
+	uint32_t firmware_waking_vector;
+	uint32_t global_lock;
+	uint32_t flags;
+	uint64_t x_firmware_waking_vector;
+	uint8_t version;
+	uint8_t reserved[31];
+} __attribute__((packed));
+
+#define FADT_F_WBINVD		(1u << 0)
+#define FADT_F_PROC_C1		(1u << 2)
+#define FADT_F_SLP_BUTTON	(1u << 5)	/* no fixed sleep button */
+#define FADT_F_RTC_S4		(1u << 7)
+#define FADT_F_RESET_REG_SUP	(1u << 10)
+#define BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
+
+/* MADT entries */
+#define MADT_LAPIC		0
+#define MADT_IOAPIC		1
+#define MADT_ISO		2
+#define MADT_LAPIC_NMI		4
+#define IOAPIC_ADDR		0xfec00000u
+#define LAPIC_ADDR		0xfee00000u
+
+/*
+ * DSDT body: Name (_S5, Package () { 5, 5, 0, 0 }) in the root scope, the
+ * AML a poweroff looks up to learn which SLP_TYP to write. PCI host bridge
+ * and device objects are added with the PCI devices that need them.
+ */
+static const uint8_t dsdt_aml[] = {
+	0x08, '_', 'S', '5', '_',	/* NameOp "_S5_" */
+	0x12, 0x08, 0x04,		/* PackageOp, PkgLength 8, 4 elements */
+	0x0a, S5_SLP_TYP, 0x0a, S5_SLP_TYP, 0x00, 0x00,
+};
+
+struct acpi_builder {
+	struct vm *vm;
+	uint64_t next;		/* next free guest address */
+};
+
+static uint8_t checksum(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *b++;
+	return (uint8_t)-sum;
+}
+
+/* Reserve len bytes (aligned) in the ACPI area; returns host pointer, gpa in *gpa. */
+static void *alloc_table(struct acpi_builder *b, size_t len, size_t align, uint64_t *gpa)
+{
+	void *p;
+
+	b->next = ALIGN_UP(b->next, align);
+	*gpa = b->next;
+	b->next += len;
+	p = vm_gpa_to_hva(b->vm, *gpa, len);
+	memset(p, 0, len);
+	return p;
+}
+
+static void fill_header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
+{
+	memcpy(h->signature, sig, 4);
+	h->length = len;
+	h->revision = rev;
+	memcpy(h->oem_id, "VMKIT ", 6);
+	memcpy(h->oem_table_id, "VMKITVM ", 8);
+	h->oem_revision = 1;
+	memcpy(h->creator_id, "VMKT", 4);
+	h->creator_revision = 1;
+}
+
+static void finish(struct acpi_header *h)
+{
+	h->checksum = 0;
+	h->checksum = checksum(h, h->length);
+}
+
+static uint64_t build_dsdt(struct acpi_builder *b)
+{
+	uint32_t len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+	uint64_t gpa;
+	struct acpi_header *h = alloc_table(b, len, 16, &gpa);
+
+	fill_header(h, "DSDT", len, 2);
+	memcpy(h + 1, dsdt_aml, sizeof(dsdt_aml));
+	finish(h);
+	return gpa;
+}
+
+static uint64_t build_facs(struct acpi_builder *b)
+{
+	uint64_t gpa;
+	struct acpi_facs *f = alloc_table(b, sizeof(*f), 64, &gpa);
+
+	memcpy(f->signature, "FACS", 4);
+	f->length = sizeof(*f);
+	f->version = 2;
+	return gpa;
+}
+
+static struct acpi_gas io_gas(uint16_t port, uint8_t bytes)
+{
+	return (struct acpi_gas){
+		.space_id = 1,
+		.bit_width = bytes * 8,
+		.access_size = bytes == 4 ? 3 : bytes == 2 ? 2 : 1,
+		.address = port,
+	};
+}
+
+static uint64_t build_fadt(struct acpi_builder *b, uint64_t dsdt, uint64_t facs)
+{
+	uint64_t gpa;
+	struct acpi_fadt *f = alloc_table(b, sizeof(*f), 16, &gpa);
+
+	fill_header(&f->h, "FACP", sizeof(*f), 6);
+	f->firmware_ctrl = facs;
+	f->dsdt = dsdt;
+	f->x_dsdt = dsdt;
+	f->sci_int = SCI_IRQ;
+	f->pm1a_evt_blk = PM1A_EVT_PORT;
+	f->pm1a_cnt_blk = PM1A_CNT_PORT;
+	f->pm1_evt_len = 4;
+	f->pm1_cnt_len = 2;
+	f->x_pm1a_evt_blk = io_gas(PM1A_EVT_PORT, 4);
+	f->x_pm1a_cnt_blk = io_gas(PM1A_CNT_PORT, 2);
+	f->x_pm1a_evt_blk.access_size = 2;	/* status and enable are 16-bit registers */
+	f->p_lvl2_lat = 101;			/* > 100: C2 not supported */
+	f->p_lvl3_lat = 1001;			/* > 1000: C3 not supported */
+	f->century = 0x32;
+	f->iapc_boot_arch = BOOT_ARCH_VGA_NOT_PRESENT;
+	f->flags = FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON | FADT_F_RTC_S4 |
+		   FADT_F_RESET_REG_SUP;
+	f->reset_reg = io_gas(RESET_PORT, 1);
+	f->reset_value = RESET_VALUE;
+	f->minor_version = 0;
+	finish(&f->h);
+	return gpa;
+}
+
+static uint8_t *madt_entry(uint8_t **p, uint8_t type, uint8_t len)
+{
+	uint8_t *e = *p;
+
+	e[0] = type;
+	e[1] = len;
+	*p += len;
+	return e;
+}
+
+static void madt_iso(uint8_t **p, uint8_t irq, uint32_t gsi, uint16_t flags)
+{
+	uint8_t *e = madt_entry(p, MADT_ISO, 10);
+
+	e[2] = 0;	/* ISA bus */
+	e[3] = irq;
+	memcpy(e + 4, &gsi, 4);
+	memcpy(e + 8, &flags, 2);
+}
+
+static uint64_t build_madt(struct acpi_builder *b)
+{
+	struct vm *vm = b->vm;
+	uint32_t len = 44 + vm->nr_vcpus * 8 + 12 + 2 * 10 + 6;
+	uint32_t lapic = LAPIC_ADDR, ioapic = IOAPIC_ADDR, pcat_compat = 1, gsi_base = 0;
+	uint8_t *t, *p, *e;
+	unsigned int i;
+	uint64_t gpa;
+
+	t = alloc_table(b, len, 16, &gpa);
+	fill_header((struct acpi_header *)t, "APIC", len, 4);
+	memcpy(t + 36, &lapic, 4);
+	memcpy(t + 40, &pcat_compat, 4);	/* dual 8259s present */
+	p = t + 44;
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		e = madt_entry(&p, MADT_LAPIC, 8);
+		e[2] = i;				/* ACPI processor UID */
+		e[3] = vm->vcpus[i].apic_id;
+		e[4] = 1;				/* enabled */
+	}
+	e = madt_entry(&p, MADT_IOAPIC, 12);
+	e[2] = 0;					/* IOAPIC id */
+	memcpy(e + 4, &ioapic, 4);
+	memcpy(e + 8, &gsi_base, 4);
+	madt_iso(&p, 0, 2, 0);				/* PIT on IOAPIC pin 2 */
+	madt_iso(&p, SCI_IRQ, SCI_IRQ, 0x000d);		/* SCI: active high, level */
+	e = madt_entry(&p, MADT_LAPIC_NMI, 6);
+	e[2] = 0xff;					/* all processors */
+	e[5] = 1;					/* LINT1 */
+	finish((struct acpi_header *)t);
+	return gpa;
+}
+
+static uint64_t build_xsdt(struct acpi_builder *b, const uint64_t *tables, unsigned int n)
+{
+	uint32_t len = sizeof(struct acpi_header) + n * 8;
+	uint64_t gpa;
+	struct acpi_header *h = alloc_table(b, len, 16, &gpa);
+
+	fill_header(h, "XSDT", len, 1);
+	memcpy(h + 1, tables, n * 8);
+	finish(h);
+	return gpa;
+}
+
+uint64_t x86_acpi_build(struct vm *vm)
+{
+	struct acpi_builder b = { vm, ACPI_START };
+	struct acpi_rsdp *rsdp;
+	uint64_t rsdp_gpa, dsdt, facs, tables[2];
+
+	/* RSDP first, on a 16-byte boundary, so a scan finds it at once. */
+	rsdp = alloc_table(&b, sizeof(*rsdp), 16, &rsdp_gpa);
+	dsdt = build_dsdt(&b);
+	facs = build_facs(&b);
+	tables[0] = build_fadt(&b, dsdt, facs);
+	tables[1] = build_madt(&b);
+
+	memcpy(rsdp->signature, "RSD PTR ", 8);
+	memcpy(rsdp->oem_id, "VMKIT ", 6);
+	rsdp->revision = 2;
+	rsdp->length = sizeof(*rsdp);
+	rsdp->xsdt_address = build_xsdt(&b, tables, 2);
+	rsdp->checksum = checksum(rsdp, 20);
+	rsdp->extended_checksum = checksum(rsdp, sizeof(*rsdp));
+	return rsdp_gpa;
+}

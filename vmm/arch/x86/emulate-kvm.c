@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Glue between KVM's emulation-failure exit and the user-space emulator
+ * (emulate.c): gather registers, FPU state and a path to guest memory by
+ * linear address (KVM_TRANSLATE), run the instruction, write back what
+ * changed, deliver any exception it raised.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <linux/kvm.h>
+
+#include "vmkit/vm.h"
+#include "vmkit/x86-emulate.h"
+#include "vmkit/x86.h"
+
+#define FX_FCW		0
+#define FX_FSW		2
+#define FX_FTW		4
+#define FX_FOP		6
+#define FX_FIP		8
+#define FX_FDP		16
+#define FX_MXCSR	24
+#define FX_MXCSR_MASK	28
+#define FX_ST		32
+#define FX_XMM		160
+
+struct emu_ctx {
+	struct vcpu *v;
+};
+
+/* Walk [la, la+len) a page at a time through the guest's page tables. */
+static int access_linear(struct emu_ctx *c, uint64_t la, void *buf, size_t len, bool write)
+{
+	while (len) {
+		struct kvm_translation t = { .linear_address = la };
+		size_t chunk = MIN(len, 4096 - (la & 4095));
+		void *hva;
+
+		if (ioctl(c->v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid || (write && !t.writeable))
+			return -EFAULT;
+		hva = vm_gpa_to_hva(c->v->vm, t.physical_address, chunk);
+		if (!hva)
+			return -EFAULT;	/* MMIO operands are not supported here */
+		if (write)
+			memcpy(hva, buf, chunk);
+		else
+			memcpy(buf, hva, chunk);
+		la += chunk;
+		buf = (uint8_t *)buf + chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static int emu_read(void *opaque, uint64_t la, void *buf, size_t len)
+{
+	return access_linear(opaque, la, buf, len, false);
+}
+
+static int emu_write(void *opaque, uint64_t la, const void *buf, size_t len)
+{
+	return access_linear(opaque, la, (void *)buf, len, true);
+}
+
+static const struct x86_emu_ops emu_ops = { .read = emu_read, .write = emu_write };
+
+static void fpu_to_fx(const struct kvm_fpu *f, uint8_t *fx)
+{
+	unsigned int i;
+
+	memset(fx, 0, 512);
+	memcpy(fx + FX_FCW, &f->fcw, 2);
+	memcpy(fx + FX_FSW, &f->fsw, 2);
+	fx[FX_FTW] = f->ftwx;
+	memcpy(fx + FX_FOP, &f->last_opcode, 2);
+	memcpy(fx + FX_FIP, &f->last_ip, 8);
+	memcpy(fx + FX_FDP, &f->last_dp, 8);
+	memcpy(fx + FX_MXCSR, &f->mxcsr, 4);
+	memcpy(fx + FX_MXCSR_MASK, &(uint32_t){ 0xffff }, 4);
+	for (i = 0; i < 8; i++)
+		memcpy(fx + FX_ST + 16 * i, f->fpr[i], 16);
+	for (i = 0; i < 16; i++)
+		memcpy(fx + FX_XMM + 16 * i, f->xmm[i], 16);
+}
+
+static void fx_to_fpu(const uint8_t *fx, struct kvm_fpu *f)
+{
+	unsigned int i;
+
+	memcpy(&f->fcw, fx + FX_FCW, 2);
+	memcpy(&f->fsw, fx + FX_FSW, 2);
+	f->ftwx = fx[FX_FTW];
+	memcpy(&f->last_opcode, fx + FX_FOP, 2);
+	memcpy(&f->last_ip, fx + FX_FIP, 8);
+	memcpy(&f->last_dp, fx + FX_FDP, 8);
+	memcpy(&f->mxcsr, fx + FX_MXCSR, 4);
+	for (i = 0; i < 8; i++)
+		memcpy(f->fpr[i], fx + FX_ST + 16 * i, 16);
+	for (i = 0; i < 16; i++)
+		memcpy(f->xmm[i], fx + FX_XMM + 16 * i, 16);
+}
+
+static void regs_to_state(const struct kvm_regs *r, const struct kvm_sregs *s,
+			  struct x86_emu_state *st)
+{
+	const uint64_t g[X86_NR_GPRS] = { r->rax, r->rcx, r->rdx, r->rbx, r->rsp, r->rbp,
+					  r->rsi, r->rdi, r->r8, r->r9, r->r10, r->r11,
+					  r->r12, r->r13, r->r14, r->r15 };
+
+	memcpy(st->gpr, g, sizeof(g));
+	st->rip = r->rip;
+	st->rflags = r->rflags;
+	st->seg_base[X86_ES] = s->es.base;
+	st->seg_base[X86_CS] = s->cs.base;
+	st->seg_base[X86_SS] = s->ss.base;
+	st->seg_base[X86_DS] = s->ds.base;
+	st->seg_base[X86_FS] = s->fs.base;
+	st->seg_base[X86_GS] = s->gs.base;
+	st->code_bits = (s->efer & (1u << 10)) && s->cs.l ? 64 : s->cs.db ? 32 : 16;
+	st->cpl = s->cs.dpl;
+	st->exception = -1;
+}
+
+static void state_to_regs(const struct x86_emu_state *st, struct kvm_regs *r)
+{
+	const uint64_t *g = st->gpr;
+
+	r->rax = g[X86_RAX]; r->rcx = g[X86_RCX]; r->rdx = g[X86_RDX]; r->rbx = g[X86_RBX];
+	r->rsp = g[X86_RSP]; r->rbp = g[X86_RBP]; r->rsi = g[X86_RSI]; r->rdi = g[X86_RDI];
+	r->r8 = g[X86_R8]; r->r9 = g[X86_R9]; r->r10 = g[X86_R10]; r->r11 = g[X86_R11];
+	r->r12 = g[X86_R12]; r->r13 = g[X86_R13]; r->r14 = g[X86_R14]; r->r15 = g[X86_R15];
+	r->rip = st->rip;
+	r->rflags = st->rflags;
+}
+
+static int inject(struct vcpu *v, const struct x86_emu_state *st)
+{
+	struct kvm_vcpu_events ev;
+
+	if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	ev.exception.injected = 1;
+	ev.exception.nr = st->exception;
+	ev.exception.has_error_code = st->exception_has_error;
+	ev.exception.error_code = st->error_code;
+	if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static int fail_msg(struct vcpu *v, const uint8_t *b, unsigned int n, uint64_t rip,
+		    const char *why, int code, struct vk_err *err)
+{
+	char hex[3 * 16 + 1] = "";
+	unsigned int i;
+
+	for (i = 0; i < n && i < 16; i++)
+		snprintf(hex + 3 * i, 4, "%s%02x", i ? " " : "", b[i]);
+	return vk_fail(err, code, "vCPU %u: emulation failure at RIP 0x%llx: %s (bytes: %s)",
+		       v->id, (unsigned long long)rip, why, n ? hex : "none given");
+}
+
+static int write_back(struct vcpu *v, struct x86_emu_state *st, struct kvm_regs *r,
+		      struct kvm_fpu *f)
+{
+	state_to_regs(st, r);
+	if (ioctl(v->fd, KVM_SET_REGS, r) < 0)
+		return -errno;
+	if (st->fpu_dirty) {
+		fx_to_fpu(st->fxstate, f);
+		if (ioctl(v->fd, KVM_SET_FPU, f) < 0)
+			return -errno;
+	}
+	return st->exception >= 0 ? inject(v, st) : 0;
+}
+
+int x86_emulation_failure(struct vcpu *v, struct vk_err *err)
+{
+	struct kvm_run *run = v->run;
+	struct x86_emu_state st = { 0 };
+	struct emu_ctx ctx = { .v = v };
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct kvm_fpu f;
+	const uint8_t *bytes = run->emulation_failure.insn_bytes;
+	unsigned int n = 0;
+	int ret;
+
+	if (run->emulation_failure.ndata >= 2 &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
+		n = MIN(run->emulation_failure.insn_size, 15);
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0 ||
+	    ioctl(v->fd, KVM_GET_FPU, &f) < 0)
+		return vk_fail(err, -errno, "vCPU %u: cannot read registers: %s", v->id,
+			       strerror(errno));
+	if (!n)
+		return fail_msg(v, bytes, 0, r.rip, "host KVM gave no instruction bytes", -ENOTSUP, err);
+	regs_to_state(&r, &s, &st);
+	fpu_to_fx(&f, st.fxstate);
+	ret = x86_emulate(&st, bytes, n, &emu_ops, &ctx);
+	if (ret == -ENOTSUP)
+		return fail_msg(v, bytes, n, r.rip, "instruction not emulated", ret, err);
+	if (ret)
+		return fail_msg(v, bytes, n, r.rip, "operand not in guest RAM", ret, err);
+	ret = write_back(v, &st, &r, &f);
+	if (ret)
+		return vk_fail(err, ret, "vCPU %u: cannot complete %s: %s", v->id,
+			       x86_emulate_name(bytes, n), strerror(-ret));
+	return 0;
+}

@@ -1,0 +1,818 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * User-space completion of the instructions a PVM host's KVM emulator refuses.
+ *
+ * The set is small and fixed (x87 control, MXCSR, FXSAVE/FXRSTOR, fences,
+ * int3, popcnt), so this is a tiny decoder that recognises exactly those
+ * encodings and refuses everything else with -ENOTSUP. Emulation works on a
+ * copy of the vCPU state: all guest reads come first, then the result is
+ * computed, then guest writes, and the copy is committed only when all of
+ * that succeeded, so a failure never leaves st half-updated.
+ *
+ * Not modelled: pending x87 exceptions (#MF from fwait/fldcw), CR0.TS/EM
+ * (#NM), CR4.OSFXSR, EFER.FFXSR (fast FXSAVE), segment limits, alignment
+ * checking (#AC) and canonical-address checks; a bad address surfaces as a
+ * failing memory callback (-EFAULT).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <vmkit/x86-emulate.h>
+
+/* Longer encodings are #GP on hardware; never look further. */
+#define X86_MAX_INSN_LEN	15
+
+#define REX_B			0x01
+#define REX_X			0x02
+#define REX_R			0x04
+#define REX_W			0x08
+
+#define RFLAGS_CF		(1u << 0)
+#define RFLAGS_PF		(1u << 2)
+#define RFLAGS_AF		(1u << 4)
+#define RFLAGS_ZF		(1u << 6)
+#define RFLAGS_SF		(1u << 7)
+#define RFLAGS_OF		(1u << 11)
+
+/* Offsets in the FXSAVE area (Intel SDM Vol. 1, table 10-2). */
+#define FX_FCW			0
+#define FX_FSW			2
+#define FX_FTW			4
+#define FX_RSVD5		5
+#define FX_FOP			6
+#define FX_FIP			8
+#define FX_FCS			12
+#define FX_FDP			16
+#define FX_FDS			20
+#define FX_MXCSR		24
+#define FX_MXCSR_MASK		28
+#define FX_REGS			32
+/* Outside 64-bit mode only XMM0-7 are saved: the area ends at XMM8. */
+#define FX_END_LEGACY		288
+/* The CPU never writes bytes 416-511 (reserved and software-available). */
+#define FX_END_64		416
+#define FX_ALIGN		16
+
+#define FCW_INIT		0x037f
+/* FLDCW/FXRSTOR keep these bits; bit 6 always reads back as 1. */
+#define FCW_KEEP		0x1f3f
+#define FCW_ONES		0x0040
+#define FOP_MASK		0x07ff
+
+#define FSW_EXCEPTIONS		0x003f	/* IE DE ZE OE UE PE */
+#define FSW_SF			0x0040
+#define FSW_ES			0x0080
+#define FSW_B			0x8000
+
+/* A zero MXCSR_MASK means "not reported": every CPU since 2004 has 0xffff. */
+#define MXCSR_MASK_DEFAULT	0xffff
+
+#define VEC_BP			3
+#define VEC_GP			13
+
+enum x86_op {
+	OP_UNKNOWN,
+	OP_FWAIT,
+	OP_FNINIT,
+	OP_FNCLEX,
+	OP_FNSTCW,
+	OP_FLDCW,
+	OP_FNSTSW,
+	OP_FNSTSW_AX,
+	OP_LDMXCSR,
+	OP_STMXCSR,
+	OP_FXSAVE,
+	OP_FXRSTOR,
+	OP_LFENCE,
+	OP_MFENCE,
+	OP_SFENCE,
+	OP_INT3,
+	OP_POPCNT,
+	NR_OPS
+};
+
+struct x86_insn {
+	enum x86_op op;
+	int code_bits;
+	int opsize;		/* 16, 32 or 64 */
+	int addrsize;		/* 16, 32 or 64 */
+	int seg;		/* segment override, or -1 */
+	uint8_t rex;
+	bool p66, p67, pf2, pf3;
+	uint8_t modrm;
+	bool mem;		/* ModRM.rm names memory */
+
+	/* Memory operand: base + (index << scale) + disp, or rip-relative. */
+	int base, index;	/* a gpr, or -1 */
+	int scale;
+	int64_t disp;
+	bool rip_rel;
+	int def_seg;
+
+	size_t len;
+	/* A leading fwait folded in (finit = fwait; fninit): its length. */
+	size_t wait_len;
+};
+
+/* Bytes of the instruction still available to the decoder. */
+struct cursor {
+	const uint8_t *p;
+	size_t len;
+	size_t pos;
+};
+
+/* The vCPU state being worked on, committed to the caller's only on success. */
+struct emu {
+	struct x86_emu_state s;
+	const struct x86_insn *d;
+	const struct x86_emu_ops *ops;
+	void *opaque;
+	uint64_t la;		/* linear address of the memory operand */
+	bool fault;		/* a fault was raised: rip stays put */
+};
+
+static uint16_t get16(const uint8_t *p)
+{
+	return p[0] | (uint16_t)p[1] << 8;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return get16(p) | (uint32_t)get16(p + 2) << 16;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v);
+	put16(p + 2, v >> 16);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, v);
+	put32(p + 4, v >> 32);
+}
+
+static uint64_t trunc_bits(uint64_t v, int bits)
+{
+	return bits == 64 ? v : v & ((1ull << bits) - 1);
+}
+
+/* ---- Decoder ---------------------------------------------------------- */
+
+static bool next_byte(struct cursor *c, uint8_t *b)
+{
+	if (c->pos >= c->len)
+		return false;
+	*b = c->p[c->pos++];
+	return true;
+}
+
+/* A little-endian, sign-extended displacement of n bytes. */
+static bool next_disp(struct cursor *c, int n, int64_t *disp)
+{
+	uint64_t v = 0;
+	uint8_t b;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!next_byte(c, &b))
+			return false;
+		v |= (uint64_t)b << (8 * i);
+	}
+	if (n && n < 8 && (v >> (8 * n - 1)) & 1)
+		v |= ~0ull << (8 * n);
+	*disp = (int64_t)v;
+	return true;
+}
+
+static int decode_prefixes(struct cursor *c, struct x86_insn *d, uint8_t *op)
+{
+	uint8_t b;
+
+	for (;;) {
+		if (!next_byte(c, &b))
+			return -ENOTSUP;
+		switch (b) {
+		case 0xf0:
+			/* None of ours takes lock: it would be #UD. */
+			return -ENOTSUP;
+		case 0x66:
+			d->p66 = true;
+			break;
+		case 0x67:
+			d->p67 = true;
+			break;
+		case 0xf2:
+			d->pf2 = true;
+			break;
+		case 0xf3:
+			d->pf3 = true;
+			break;
+		case 0x26:
+			d->seg = X86_ES;
+			break;
+		case 0x2e:
+			d->seg = X86_CS;
+			break;
+		case 0x36:
+			d->seg = X86_SS;
+			break;
+		case 0x3e:
+			d->seg = X86_DS;
+			break;
+		case 0x64:
+			d->seg = X86_FS;
+			break;
+		case 0x65:
+			d->seg = X86_GS;
+			break;
+		default:
+			if (d->code_bits == 64 && (b & 0xf0) == 0x40) {
+				d->rex = b;
+				continue;
+			}
+			*op = b;
+			return 0;
+		}
+		/* REX counts only right before the opcode. */
+		d->rex = 0;
+	}
+}
+
+static void decode_sizes(struct x86_insn *d)
+{
+	/* 66 toggles between 16 and 32 bits; REX.W overrides it. */
+	d->opsize = (d->code_bits == 16) != d->p66 ? 16 : 32;
+	if (d->rex & REX_W)
+		d->opsize = 64;
+
+	d->addrsize = d->code_bits;
+	if (d->p67)
+		d->addrsize = d->code_bits == 32 ? 16 : 32;
+}
+
+/* 16-bit ModRM: fixed base/index pairs, no SIB. */
+static int decode_ea16(struct cursor *c, struct x86_insn *d)
+{
+	static const int base16[8] = {
+		X86_RBX, X86_RBX, X86_RBP, X86_RBP, -1, -1, X86_RBP, X86_RBX
+	};
+	static const int index16[8] = {
+		X86_RSI, X86_RDI, X86_RSI, X86_RDI, X86_RSI, X86_RDI, -1, -1
+	};
+	int mod = d->modrm >> 6, rm = d->modrm & 7;
+	int disp_size = mod == 1 ? 1 : mod == 2 ? 2 : 0;
+
+	d->base = base16[rm];
+	d->index = index16[rm];
+	if (mod == 0 && rm == 6) {
+		d->base = -1;
+		disp_size = 2;
+	}
+	d->def_seg = d->base == X86_RBP ? X86_SS : X86_DS;
+	return next_disp(c, disp_size, &d->disp) ? 0 : -ENOTSUP;
+}
+
+static int decode_ea32(struct cursor *c, struct x86_insn *d)
+{
+	int mod = d->modrm >> 6, rm = d->modrm & 7;
+	int rex_b = d->rex & REX_B ? 8 : 0;
+	int disp_size = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+	uint8_t sib;
+
+	d->base = rm | rex_b;
+	if (rm == 4) {
+		if (!next_byte(c, &sib))
+			return -ENOTSUP;
+		d->scale = sib >> 6;
+		d->index = ((sib >> 3) & 7) | (d->rex & REX_X ? 8 : 0);
+		if (d->index == X86_RSP)	/* "no index"; r12 is fine */
+			d->index = -1;
+		d->base = (sib & 7) | rex_b;
+		if ((sib & 7) == 5 && mod == 0) {
+			d->base = -1;
+			disp_size = 4;
+		}
+	} else if (rm == 5 && mod == 0) {
+		d->base = -1;
+		d->rip_rel = d->code_bits == 64;
+		disp_size = 4;
+	}
+	d->def_seg = d->base == X86_RSP || d->base == X86_RBP ? X86_SS : X86_DS;
+	return next_disp(c, disp_size, &d->disp) ? 0 : -ENOTSUP;
+}
+
+static int decode_modrm(struct cursor *c, struct x86_insn *d)
+{
+	if (!next_byte(c, &d->modrm))
+		return -ENOTSUP;
+	d->mem = d->modrm >> 6 != 3;
+	if (!d->mem)
+		return 0;
+	if (d->addrsize == 16)
+		return decode_ea16(c, d);
+	return decode_ea32(c, d);
+}
+
+static int modrm_reg(const struct x86_insn *d)
+{
+	return (d->modrm >> 3) & 7;
+}
+
+/* d9 /5 /7, dd /7 with memory; db e2, db e3, df e0. */
+static int decode_x87(struct cursor *c, struct x86_insn *d, uint8_t op)
+{
+	int rc = decode_modrm(c, d);
+
+	if (rc)
+		return rc;
+	if (d->mem) {
+		if (op == 0xd9 && modrm_reg(d) == 5)
+			d->op = OP_FLDCW;
+		else if (op == 0xd9 && modrm_reg(d) == 7)
+			d->op = OP_FNSTCW;
+		else if (op == 0xdd && modrm_reg(d) == 7)
+			d->op = OP_FNSTSW;
+	} else if (op == 0xdb && d->modrm == 0xe3) {
+		d->op = OP_FNINIT;
+	} else if (op == 0xdb && d->modrm == 0xe2) {
+		d->op = OP_FNCLEX;
+	} else if (op == 0xdf && d->modrm == 0xe0) {
+		d->op = OP_FNSTSW_AX;
+	}
+	return d->op == OP_UNKNOWN ? -ENOTSUP : 0;
+}
+
+/* 0f ae: /0-/3 with memory, fences with a register form. */
+static int decode_0fae(struct cursor *c, struct x86_insn *d)
+{
+	static const enum x86_op mem_ops[8] = {
+		OP_FXSAVE, OP_FXRSTOR, OP_LDMXCSR, OP_STMXCSR,
+	};
+	static const enum x86_op reg_ops[8] = {
+		[5] = OP_LFENCE, [6] = OP_MFENCE, [7] = OP_SFENCE,
+	};
+	int rc = decode_modrm(c, d);
+
+	if (rc)
+		return rc;
+	/* With 66/f2/f3 these are other instructions (clwb, rdfsbase...). */
+	if (d->p66 || d->pf2 || d->pf3)
+		return -ENOTSUP;
+	d->op = d->mem ? mem_ops[modrm_reg(d)] : reg_ops[modrm_reg(d)];
+	return d->op == OP_UNKNOWN ? -ENOTSUP : 0;
+}
+
+static int decode_0f(struct cursor *c, struct x86_insn *d)
+{
+	uint8_t op;
+	int rc;
+
+	if (!next_byte(c, &op))
+		return -ENOTSUP;
+	if (op == 0xae)
+		return decode_0fae(c, d);
+	if (op != 0xb8)
+		return -ENOTSUP;
+	rc = decode_modrm(c, d);
+	if (rc)
+		return rc;
+	/* Without f3 0f b8 is jmpe (#UD); f2 makes it undefined. */
+	if (!d->pf3 || d->pf2)
+		return -ENOTSUP;
+	d->op = OP_POPCNT;
+	return 0;
+}
+
+static int decode_opcode(struct cursor *c, struct x86_insn *d, uint8_t op)
+{
+	switch (op) {
+	case 0x0f:
+		return decode_0f(c, d);
+	case 0x9b:
+		d->op = OP_FWAIT;
+		break;
+	case 0xcc:
+		d->op = OP_INT3;
+		break;
+	case 0xd9: case 0xdb: case 0xdd: case 0xdf:
+		if (decode_x87(c, d, op))
+			return -ENOTSUP;
+		break;
+	default:
+		return -ENOTSUP;
+	}
+	/* Repeat prefixes would make them something else or undefined. */
+	return d->pf2 || d->pf3 ? -ENOTSUP : 0;
+}
+
+/* The no-wait x87 forms that an assembler pairs with fwait (finit...). */
+static bool foldable(enum x86_op op)
+{
+	return op == OP_FNINIT || op == OP_FNCLEX || op == OP_FNSTCW ||
+	       op == OP_FNSTSW || op == OP_FNSTSW_AX;
+}
+
+static int decode(struct x86_insn *d, const uint8_t *insn, size_t len,
+		  int code_bits, bool fold);
+
+/*
+ * finit, fclex, fstcw and fstsw are fwait followed by the no-wait form.
+ * Doing both in one exit saves a round trip; since pending exceptions are
+ * not modelled, fwait has no effect of its own to order against.
+ */
+static void fold_wait(struct x86_insn *d, const uint8_t *insn, size_t len)
+{
+	struct x86_insn next;
+
+	if (decode(&next, insn + d->len, len - d->len, d->code_bits, false))
+		return;
+	if (!foldable(next.op))
+		return;
+	next.wait_len = d->len;
+	next.len += d->len;
+	*d = next;
+}
+
+static int decode(struct x86_insn *d, const uint8_t *insn, size_t len,
+		  int code_bits, bool fold)
+{
+	struct cursor c = {
+		.p = insn,
+		.len = len < X86_MAX_INSN_LEN ? len : X86_MAX_INSN_LEN,
+	};
+	uint8_t op;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->code_bits = code_bits;
+	d->seg = -1;
+	d->base = -1;
+	d->index = -1;
+
+	rc = decode_prefixes(&c, d, &op);
+	if (rc)
+		return rc;
+	decode_sizes(d);
+	rc = decode_opcode(&c, d, op);
+	if (rc)
+		return rc;
+	d->len = c.pos;
+	if (fold && d->op == OP_FWAIT)
+		fold_wait(d, insn, len);
+	return 0;
+}
+
+/* ---- Execution -------------------------------------------------------- */
+
+static uint64_t linear_address(const struct x86_emu_state *s,
+			       const struct x86_insn *d)
+{
+	int seg = d->seg >= 0 ? d->seg : d->def_seg;
+	uint64_t ea = d->disp, seg_base;
+
+	if (d->rip_rel)
+		ea += s->rip + d->len;
+	if (d->base >= 0)
+		ea += s->gpr[d->base];
+	if (d->index >= 0)
+		ea += s->gpr[d->index] << d->scale;
+	ea = trunc_bits(ea, d->addrsize);
+
+	/* 64-bit mode ignores all segment bases but fs and gs. */
+	seg_base = s->seg_base[seg];
+	if (s->code_bits == 64 && seg != X86_FS && seg != X86_GS)
+		seg_base = 0;
+	return trunc_bits(seg_base + ea, s->code_bits == 64 ? 64 : 32);
+}
+
+static int mem_read(struct emu *e, uint64_t la, void *buf, size_t n)
+{
+	if (!e->ops || !e->ops->read || e->ops->read(e->opaque, la, buf, n))
+		return -EFAULT;
+	return 0;
+}
+
+static int mem_write(struct emu *e, uint64_t la, const void *buf, size_t n)
+{
+	if (!e->ops || !e->ops->write || e->ops->write(e->opaque, la, buf, n))
+		return -EFAULT;
+	return 0;
+}
+
+static int raise_gp(struct emu *e)
+{
+	e->s.exception = VEC_GP;
+	e->s.exception_has_error = true;
+	e->s.error_code = 0;
+	e->fault = true;
+	return 0;
+}
+
+static uint32_t mxcsr_mask(const struct x86_emu_state *s)
+{
+	uint32_t mask = get32(s->fxstate + FX_MXCSR_MASK);
+
+	return mask ? mask : MXCSR_MASK_DEFAULT;
+}
+
+static int em_nop(struct emu *e)
+{
+	return 0;
+}
+
+static int em_int3(struct emu *e)
+{
+	/* A trap: delivered after the instruction, rip points past it. */
+	e->s.exception = VEC_BP;
+	return 0;
+}
+
+static int em_fninit(struct emu *e)
+{
+	uint8_t *fx = e->s.fxstate;
+
+	put16(fx + FX_FCW, FCW_INIT);
+	put16(fx + FX_FSW, 0);
+	fx[FX_FTW] = 0;		/* abridged: all registers empty */
+	put16(fx + FX_FOP, 0);
+	put64(fx + FX_FIP, 0);
+	put64(fx + FX_FDP, 0);
+	e->s.fpu_dirty = true;
+	return 0;
+}
+
+static int em_fnclex(struct emu *e)
+{
+	uint8_t *fx = e->s.fxstate;
+	uint16_t fsw = get16(fx + FX_FSW);
+
+	fsw &= ~(FSW_EXCEPTIONS | FSW_SF | FSW_ES | FSW_B);
+	put16(fx + FX_FSW, fsw);
+	e->s.fpu_dirty = true;
+	return 0;
+}
+
+static int em_fnstcw(struct emu *e)
+{
+	return mem_write(e, e->la, e->s.fxstate + FX_FCW, 2);
+}
+
+static uint16_t fcw_value(uint16_t fcw)
+{
+	return (fcw & FCW_KEEP) | FCW_ONES;
+}
+
+/*
+ * Unmasking a flagged exception makes it pending (ES and B set) for the
+ * next waiting instruction, as on hardware; masking clears the summary.
+ */
+static void set_fcw(uint8_t *fx, uint16_t fcw)
+{
+	uint16_t fsw = get16(fx + FX_FSW);
+
+	fcw = fcw_value(fcw);
+	if (fsw & FSW_EXCEPTIONS & ~fcw)
+		fsw |= FSW_ES | FSW_B;
+	else
+		fsw &= ~(FSW_ES | FSW_B);
+	put16(fx + FX_FCW, fcw);
+	put16(fx + FX_FSW, fsw);
+}
+
+static int em_fldcw(struct emu *e)
+{
+	uint8_t buf[2];
+	int rc = mem_read(e, e->la, buf, sizeof(buf));
+
+	if (rc)
+		return rc;
+	set_fcw(e->s.fxstate, get16(buf));
+	e->s.fpu_dirty = true;
+	return 0;
+}
+
+static int em_fnstsw(struct emu *e)
+{
+	return mem_write(e, e->la, e->s.fxstate + FX_FSW, 2);
+}
+
+static int em_fnstsw_ax(struct emu *e)
+{
+	uint64_t *rax = &e->s.gpr[X86_RAX];
+
+	*rax = (*rax & ~0xffffull) | get16(e->s.fxstate + FX_FSW);
+	e->s.gpr_dirty = true;
+	return 0;
+}
+
+static int em_ldmxcsr(struct emu *e)
+{
+	uint8_t buf[4];
+	int rc = mem_read(e, e->la, buf, sizeof(buf));
+
+	if (rc)
+		return rc;
+	if (get32(buf) & ~mxcsr_mask(&e->s))
+		return raise_gp(e);
+	memcpy(e->s.fxstate + FX_MXCSR, buf, sizeof(buf));
+	e->s.fpu_dirty = true;
+	return 0;
+}
+
+static int em_stmxcsr(struct emu *e)
+{
+	return mem_write(e, e->la, e->s.fxstate + FX_MXCSR, 4);
+}
+
+/* How much of the FXSAVE area the CPU reads and writes in this mode. */
+static size_t fx_size(const struct x86_emu_state *s)
+{
+	return s->code_bits == 64 ? FX_END_64 : FX_END_LEGACY;
+}
+
+/*
+ * fxstate keeps the 64-bit (REX.W) layout. Without REX.W, FIP and FDP are
+ * 32 bits followed by selectors, stored as 0 as on CPUs that deprecate
+ * FCS/FDS.
+ */
+static int em_fxsave(struct emu *e)
+{
+	const uint8_t *fx = e->s.fxstate;
+	uint8_t img[FX_END_64];
+
+	if (e->la % FX_ALIGN)
+		return raise_gp(e);
+	memcpy(img, fx, sizeof(img));
+	img[FX_RSVD5] = 0;
+	if (!(e->d->rex & REX_W)) {
+		put32(img + FX_FIP, get32(fx + FX_FIP));
+		put32(img + FX_FCS, 0);
+		put32(img + FX_FDP, get32(fx + FX_FDP));
+		put32(img + FX_FDS, 0);
+	}
+	put32(img + FX_MXCSR_MASK, mxcsr_mask(&e->s));
+	return mem_write(e, e->la, img, fx_size(&e->s));
+}
+
+static int em_fxrstor(struct emu *e)
+{
+	uint8_t img[FX_END_64], *fx = e->s.fxstate;
+	size_t n = fx_size(&e->s);
+	bool wide = e->d->rex & REX_W;
+	int rc;
+
+	if (e->la % FX_ALIGN)
+		return raise_gp(e);
+	rc = mem_read(e, e->la, img, n);
+	if (rc)
+		return rc;
+	if (get32(img + FX_MXCSR) & ~mxcsr_mask(&e->s))
+		return raise_gp(e);
+
+	put16(fx + FX_FCW, fcw_value(get16(img + FX_FCW)));
+	put16(fx + FX_FSW, get16(img + FX_FSW));
+	fx[FX_FTW] = img[FX_FTW];
+	fx[FX_RSVD5] = 0;
+	put16(fx + FX_FOP, get16(img + FX_FOP) & FOP_MASK);
+	put64(fx + FX_FIP, wide ? get64(img + FX_FIP) : get32(img + FX_FIP));
+	put64(fx + FX_FDP, wide ? get64(img + FX_FDP) : get32(img + FX_FDP));
+	memcpy(fx + FX_MXCSR, img + FX_MXCSR, 4);	/* the mask is not loaded */
+	memcpy(fx + FX_REGS, img + FX_REGS, n - FX_REGS);
+	e->s.fpu_dirty = true;
+	return 0;
+}
+
+static int em_popcnt(struct emu *e)
+{
+	const struct x86_insn *d = e->d;
+	int dst = modrm_reg(d) | (d->rex & REX_R ? 8 : 0);
+	uint64_t src = 0, *reg = &e->s.gpr[dst];
+	uint8_t buf[8];
+	int rc;
+
+	if (d->mem) {
+		rc = mem_read(e, e->la, buf, d->opsize / 8);
+		if (rc)
+			return rc;
+		memset(buf + d->opsize / 8, 0, sizeof(buf) - d->opsize / 8);
+		src = get64(buf);
+	} else {
+		src = e->s.gpr[(d->modrm & 7) | (d->rex & REX_B ? 8 : 0)];
+	}
+	src = trunc_bits(src, d->opsize);
+
+	/* 16-bit writes merge; 32-bit writes zero-extend, as on hardware. */
+	if (d->opsize == 16)
+		*reg = (*reg & ~0xffffull) | __builtin_popcountll(src);
+	else
+		*reg = __builtin_popcountll(src);
+	e->s.rflags &= ~(uint64_t)(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF |
+				   RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF);
+	if (!src)
+		e->s.rflags |= RFLAGS_ZF;
+	e->s.gpr_dirty = true;
+	return 0;
+}
+
+static const struct op_info {
+	const char *name;
+	const char *wait_name;	/* with a folded fwait */
+	const char *wide_name;	/* with REX.W */
+	int (*run)(struct emu *e);
+} op_info[NR_OPS] = {
+	[OP_UNKNOWN]	= { "unknown" },
+	[OP_FWAIT]	= { "fwait", NULL, NULL, em_nop },
+	[OP_FNINIT]	= { "fninit", "finit", NULL, em_fninit },
+	[OP_FNCLEX]	= { "fnclex", "fclex", NULL, em_fnclex },
+	[OP_FNSTCW]	= { "fnstcw", "fstcw", NULL, em_fnstcw },
+	[OP_FLDCW]	= { "fldcw", NULL, NULL, em_fldcw },
+	[OP_FNSTSW]	= { "fnstsw", "fstsw", NULL, em_fnstsw },
+	[OP_FNSTSW_AX]	= { "fnstsw", "fstsw", NULL, em_fnstsw_ax },
+	[OP_LDMXCSR]	= { "ldmxcsr", NULL, NULL, em_ldmxcsr },
+	[OP_STMXCSR]	= { "stmxcsr", NULL, NULL, em_stmxcsr },
+	[OP_FXSAVE]	= { "fxsave", NULL, "fxsave64", em_fxsave },
+	[OP_FXRSTOR]	= { "fxrstor", NULL, "fxrstor64", em_fxrstor },
+	[OP_LFENCE]	= { "lfence", NULL, NULL, em_nop },
+	[OP_MFENCE]	= { "mfence", NULL, NULL, em_nop },
+	[OP_SFENCE]	= { "sfence", NULL, NULL, em_nop },
+	[OP_INT3]	= { "int3", NULL, NULL, em_int3 },
+	[OP_POPCNT]	= { "popcnt", NULL, NULL, em_popcnt },
+};
+
+static uint64_t next_rip(const struct x86_emu_state *s, size_t len)
+{
+	return trunc_bits(s->rip + len, s->code_bits);
+}
+
+static int execute(struct x86_emu_state *st, const struct x86_insn *d,
+		   const struct x86_emu_ops *ops, void *opaque)
+{
+	struct emu e = { .s = *st, .d = d, .ops = ops, .opaque = opaque };
+	int rc;
+
+	e.s.exception = -1;
+	e.s.exception_has_error = false;
+	e.s.error_code = 0;
+	if (d->mem)
+		e.la = linear_address(&e.s, d);
+
+	rc = op_info[d->op].run(&e);
+	if (rc)
+		return rc;
+	if (!e.fault)
+		e.s.rip = next_rip(&e.s, d->len);
+	*st = e.s;
+	return 0;
+}
+
+int x86_emulate(struct x86_emu_state *st, const uint8_t *insn, size_t len,
+		const struct x86_emu_ops *ops, void *opaque)
+{
+	struct x86_insn d;
+	int rc;
+
+	if (!st || !insn)
+		return -ENOTSUP;
+	if (st->code_bits != 16 && st->code_bits != 32 && st->code_bits != 64)
+		return -ENOTSUP;
+	rc = decode(&d, insn, len, st->code_bits, true);
+	if (rc)
+		return rc;
+	rc = execute(st, &d, ops, opaque);
+	if (rc < 0 && d.wait_len) {
+		/* Complete the fwait alone; the next exit reports the rest. */
+		rc = decode(&d, insn, len, st->code_bits, false);
+		if (!rc)
+			rc = execute(st, &d, ops, opaque);
+	}
+	return rc;
+}
+
+const char *x86_emulate_name(const uint8_t *insn, size_t len)
+{
+	const struct op_info *info;
+	struct x86_insn d;
+
+	/* No mode here: assume 64-bit, where most exits come from. */
+	if (!insn || decode(&d, insn, len, 64, true))
+		return "unknown";
+	info = &op_info[d.op];
+	if (d.wait_len && info->wait_name)
+		return info->wait_name;
+	if ((d.rex & REX_W) && info->wide_name)
+		return info->wide_name;
+	return info->name;
+}

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Console backends. See include/vmkit/console.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+
+#include "vmkit/console.h"
+#include "vmkit/evloop.h"
+
+#define CTRL_A 0x01
+
+struct console {
+	enum console_kind kind;
+	int in_fd, out_fd;	/* -1 when absent */
+	int listen_fd;		/* socket: the listening socket */
+	char *sock_path;
+	bool escape;		/* stdio: the previous byte was Ctrl-A */
+	pthread_mutex_t lock;	/* out_fd of a socket client changes under it */
+	struct console_sink sink;
+};
+
+/* The terminal's state before we made it raw; restored on every exit path. */
+static struct termios saved_tty;
+static int saved_tty_fd = -1;
+
+static void tty_restore(void)
+{
+	if (saved_tty_fd >= 0)
+		tcsetattr(saved_tty_fd, TCSANOW, &saved_tty);
+}
+
+static void fatal_signal(int sig)
+{
+	tty_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Raw input as QEMU sets it: no echo, no line editing, no signals; output still cooked. */
+static void tty_make_raw(int fd)
+{
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE };
+	struct termios t;
+	unsigned int i;
+
+	if (!isatty(fd) || tcgetattr(fd, &saved_tty) < 0)
+		return;
+	saved_tty_fd = fd;
+	atexit(tty_restore);
+	for (i = 0; i < ARRAY_SIZE(fatal); i++)
+		signal(fatal[i], fatal_signal);
+	t = saved_tty;
+	t.c_iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+	t.c_lflag &= ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+	t.c_oflag |= OPOST;
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	tcsetattr(fd, TCSANOW, &t);
+}
+
+static int open_socket(struct console *c, const char *path, struct vk_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return vk_fail(err, -ENAMETOOLONG, "console socket path too long: %s", path);
+	strcpy(sa.sun_path, path);
+	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->listen_fd < 0)
+		return vk_fail(err, -errno, "console socket: %s", strerror(errno));
+	unlink(path);
+	if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0600) < 0 || listen(c->listen_fd, 1) < 0)
+		return vk_fail(err, -errno, "console socket %s: %s", path, strerror(errno));
+	c->sock_path = strdup(path);
+	return 0;
+}
+
+static int open_backend(struct console *c, const char *path, struct vk_err *err)
+{
+	switch (c->kind) {
+	case CONSOLE_STDIO:
+		c->in_fd = STDIN_FILENO;
+		c->out_fd = STDOUT_FILENO;
+		tty_make_raw(STDIN_FILENO);
+		return 0;
+	case CONSOLE_NONE:
+		return 0;
+	case CONSOLE_FILE:
+		c->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+		if (c->out_fd < 0)
+			return vk_fail(err, -errno, "console file %s: %s", path, strerror(errno));
+		return 0;
+	case CONSOLE_SOCKET:
+		return open_socket(c, path, err);
+	}
+	return -EINVAL;
+}
+
+int console_open(struct console **out, enum console_kind kind, const char *path,
+		 struct vk_err *err)
+{
+	struct console *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	c->kind = kind;
+	c->in_fd = c->out_fd = c->listen_fd = -1;
+	pthread_mutex_init(&c->lock, NULL);
+	r = open_backend(c, path, err);
+	if (r) {
+		console_close(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A, as in QEMU's stdio mux. */
+static size_t filter_escapes(struct console *c, uint8_t *buf, size_t n, bool *quit)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		uint8_t ch = buf[i];
+
+		if (c->escape) {
+			c->escape = false;
+			if (ch == 'x' || ch == 'X') {
+				*quit = true;
+				return o;
+			}
+			if (ch != CTRL_A)
+				continue;	/* unknown escape: dropped */
+		} else if (ch == CTRL_A) {
+			c->escape = true;
+			continue;
+		}
+		buf[o++] = ch;
+	}
+	return o;
+}
+
+static void drop_client(struct console *c, struct evloop *l)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->in_fd >= 0) {
+		evloop_del(l, c->in_fd);
+		close(c->in_fd);
+	}
+	c->in_fd = c->out_fd = -1;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static struct evloop *attached_loop;
+
+static int on_input(void *opaque, int fd, uint32_t events)
+{
+	struct console *c = opaque;
+	uint8_t buf[256];
+	bool quit = false;
+	ssize_t n;
+
+	n = read(fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0) {
+		/* EOF: stdin closed or the socket client went away. */
+		if (c->kind == CONSOLE_SOCKET)
+			drop_client(c, attached_loop);
+		else
+			evloop_del(attached_loop, fd);
+		return 0;
+	}
+	if (c->kind == CONSOLE_STDIO && isatty(fd))
+		n = filter_escapes(c, buf, n, &quit);
+	if (n > 0 && c->sink.input)
+		c->sink.input(c->sink.opaque, buf, n);
+	if (quit && c->sink.quit)
+		c->sink.quit(c->sink.opaque);
+	return 0;
+}
+
+static int on_accept(void *opaque, int fd, uint32_t events)
+{
+	struct console *c = opaque;
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (cfd < 0)
+		return 0;
+	if (c->in_fd >= 0) {
+		/* One client at a time, as QEMU's socket chardev. */
+		close(cfd);
+		return 0;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->in_fd = c->out_fd = cfd;
+	pthread_mutex_unlock(&c->lock);
+	evloop_add(attached_loop, cfd, EPOLLIN, on_input, c);
+	return 0;
+}
+
+int console_attach(struct console *c, struct evloop *l, const struct console_sink *sink)
+{
+	c->sink = *sink;
+	attached_loop = l;
+	if (c->kind == CONSOLE_SOCKET) {
+		if (c->in_fd >= 0)
+			evloop_add(l, c->in_fd, EPOLLIN, on_input, c);
+		return evloop_add(l, c->listen_fd, EPOLLIN, on_accept, c);
+	}
+	/* epoll refuses regular files and /dev/null: such stdin gives no input. */
+	if (c->in_fd >= 0 && evloop_add(l, c->in_fd, EPOLLIN, on_input, c) == -EPERM)
+		return 0;
+	return 0;
+}
+
+void console_detach(struct console *c, struct evloop *l)
+{
+	if (c->listen_fd >= 0)
+		evloop_del(l, c->listen_fd);
+	if (c->in_fd >= 0)
+		evloop_del(l, c->in_fd);
+	memset(&c->sink, 0, sizeof(c->sink));
+	attached_loop = NULL;
+}
+
+void console_write(struct console *c, const void *buf, size_t len)
+{
+	ssize_t r;
+
+	if (c->out_fd < 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (c->out_fd >= 0) {
+		r = vk_write_full(c->out_fd, buf, len);
+		/* A socket client that went away: output is dropped until the next one. */
+		(void)r;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void console_close(struct console *c)
+{
+	if (!c)
+		return;
+	tty_restore();
+	if (c->kind == CONSOLE_FILE && c->out_fd >= 0)
+		close(c->out_fd);
+	if (c->kind == CONSOLE_SOCKET) {
+		if (c->in_fd >= 0)
+			close(c->in_fd);
+		if (c->listen_fd >= 0)
+			close(c->listen_fd);
+		if (c->sock_path)
+			unlink(c->sock_path);
+		free(c->sock_path);
+	}
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}

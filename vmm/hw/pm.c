@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * ACPI fixed hardware as the FADT describes it: the PM1a event block
+ * (status, enable) and control block, where the guest's poweroff writes
+ * SLP_TYP=5 with SLP_EN. (The reset register at 0xCF9 shares its dword with
+ * the PCI address port, so vmm/hw/pci.c serves it.) SCI_EN reads as
+ * set: there is no SMI to switch the machine into ACPI mode, it always is.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "vmkit/hw.h"
+#include "vmkit/vm.h"
+#include "vmkit/x86.h"
+
+#define PM1_CNT_SCI_EN	0x0001
+#define PM1_CNT_SLP_EN	0x2000
+#define PM1_SLP_TYP(v)	(((v) >> 10) & 7)
+
+struct pm {
+	struct vm *vm;
+	pthread_mutex_t lock;
+	uint16_t sts, en, cnt;
+};
+
+static void pm_read(void *dev, uint64_t off, void *data, unsigned int len)
+{
+	struct pm *p = dev;
+	uint8_t regs[6];
+
+	pthread_mutex_lock(&p->lock);
+	memcpy(regs + 0, &p->sts, 2);
+	memcpy(regs + 2, &p->en, 2);
+	memcpy(regs + 4, &p->cnt, 2);
+	pthread_mutex_unlock(&p->lock);
+	memset(data, 0, len);
+	if (off < sizeof(regs))
+		memcpy(data, regs + off, MIN(len, sizeof(regs) - off));
+}
+
+static void pm_cnt_write(struct pm *p, uint16_t v)
+{
+	p->cnt = (v & ~PM1_CNT_SLP_EN) | PM1_CNT_SCI_EN;
+	if (!(v & PM1_CNT_SLP_EN))
+		return;
+	if (PM1_SLP_TYP(v) == S5_SLP_TYP)
+		vm_request_stop(p->vm, VM_STOP_POWEROFF, "guest powered off");
+	/* Other sleep states (S1-S4) are not offered by the DSDT: ignored. */
+}
+
+static void pm_write(void *dev, uint64_t off, const void *data, unsigned int len)
+{
+	struct pm *p = dev;
+	uint8_t regs[6];
+	uint16_t v;
+
+	pthread_mutex_lock(&p->lock);
+	memcpy(regs + 0, &p->sts, 2);
+	memcpy(regs + 2, &p->en, 2);
+	memcpy(regs + 4, &p->cnt, 2);
+	if (off < sizeof(regs))
+		memcpy(regs + off, data, MIN(len, sizeof(regs) - off));
+	if (off < 2) {
+		memcpy(&v, regs, 2);
+		p->sts &= ~v;		/* status bits are write-one-to-clear */
+	}
+	if (off < 4 && off + len > 2)
+		memcpy(&p->en, regs + 2, 2);
+	if (off + len > 4) {
+		memcpy(&v, regs + 4, 2);
+		pm_cnt_write(p, v);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static const struct io_ops pm_ops = { .read = pm_read, .write = pm_write };
+
+int pm_create(struct vm *vm, struct vk_err *err)
+{
+	struct pm *p = calloc(1, sizeof(*p));
+	int r;
+
+	if (!p)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	p->vm = vm;
+	p->cnt = PM1_CNT_SCI_EN;
+	pthread_mutex_init(&p->lock, NULL);
+	r = io_bus_register(&vm->pio, PM1A_EVT_PORT, 6, &pm_ops, p);
+	if (r) {
+		free(p);
+		return vk_fail(err, r, "acpi pm: cannot claim its ports");
+	}
+	vm->pm = p;
+	return 0;
+}
+
+void pm_destroy(struct vm *vm)
+{
+	struct pm *p = vm->pm;
+
+	if (!p)
+		return;
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+	vm->pm = NULL;
+}
