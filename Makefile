@@ -1,0 +1,60 @@
+# Thin wrapper over meson/ninja. Every target installs the Debian packages
+# it needs first (scripts/deps.sh), so a fresh Debian 12 machine needs
+# nothing but `make demo` and `make check`.
+
+BUILD ?= build
+MESON_OPTS ?= -Dwerror=true
+GUEST := $(BUILD)/guest
+PYTEST ?= python3 -m pytest
+
+.PHONY: all build deps guest demo check check-unit check-guest check-slow bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+$(BUILD)/build.ninja:
+	@scripts/deps.sh build
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: $(BUILD)/build.ninja
+	@scripts/deps.sh build
+	ninja -C $(BUILD)
+
+# The default Linux guest: a minimal kernel from Debian's linux-source
+# package and a busybox initramfs, both cached under ~/.cache/vmkit.
+guest:
+	@scripts/deps.sh guest
+	scripts/guest-kernel.sh $(GUEST)
+	scripts/guest-initramfs.sh $(GUEST)
+
+# Boot the default guest to a busybox shell on this terminal (Ctrl-A x quits).
+demo: build guest
+	$(BUILD)/vmkit run --kernel $(GUEST)/kernel --initrd $(GUEST)/initramfs.cpio.gz \
+		--memory 256M --cmdline "console=ttyS0 quiet vmkit.action=shell"
+
+check-unit: build
+	meson test -C $(BUILD) --print-errorlogs
+
+check-guest: build guest
+	@scripts/deps.sh check
+	$(PYTEST) -v -rs tests/guest tests/linux
+
+check: build guest
+	@scripts/deps.sh check
+	meson test -C $(BUILD) --print-errorlogs
+	$(PYTEST) -v -rs tests/guest tests/linux
+
+# Longer runs: Debian's own prebuilt kernel.
+check-slow: build guest
+	@scripts/deps.sh check slow
+	scripts/guest-debian-kernel.sh $(GUEST)
+	VMKIT_SLOW=1 $(PYTEST) -v -rs tests/slow
+
+bench: build guest
+	@scripts/deps.sh bench
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
