@@ -30,6 +30,7 @@ static int kvm_open_vm(struct vm *vm, struct vk_err *err)
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 } };
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 
+	vm->pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
 		return vk_fail(err, -errno, "/dev/kvm: %s", strerror(errno));

@@ -61,6 +61,7 @@ struct kernel_file {
 	size_t size;
 	uint64_t end;		/* highest guest address the kernel occupies */
 	uint64_t cmdline_max;	/* longest command line it accepts */
+	bool is_linux;		/* bzImage, or an ELF with "Linux" notes */
 	uint64_t initrd_max;	/* highest address its initrd may end at */
 };
 
@@ -104,25 +105,27 @@ static int copy_in(struct vm *vm, struct kernel_file *k, uint64_t gpa,
 	return 0;
 }
 
-/* Find the PVH entry note in one PT_NOTE segment; 0 when absent. */
-static uint64_t pvh_entry_in(const uint8_t *p, uint64_t len)
+/* Scan one PT_NOTE segment for the PVH entry (returned, 0 if absent) and Linux's notes. */
+static uint64_t scan_notes(struct kernel_file *k, const uint8_t *p, uint64_t len)
 {
-	uint64_t off = 0;
+	uint64_t off = 0, entry = 0;
 
 	while (len - off >= sizeof(Elf64_Nhdr)) {
 		const Elf64_Nhdr *n = (const void *)(p + off);
 		uint64_t name = ALIGN_UP((uint64_t)n->n_namesz, 4);
 		uint64_t desc = ALIGN_UP((uint64_t)n->n_descsz, 4);
-		const uint8_t *d = p + off + sizeof(*n) + name;
+		const uint8_t *nm = p + off + sizeof(*n), *d = nm + name;
 
 		if (name + desc > len - off - sizeof(*n))
-			return 0;
+			break;
+		if (n->n_namesz == 6 && !memcmp(nm, "Linux", 6))
+			k->is_linux = true;
 		if (n->n_type == XEN_ELFNOTE_PHYS32_ENTRY && n->n_namesz == 4 &&
-		    !memcmp(p + off + sizeof(*n), "Xen", 4) && n->n_descsz >= 4)
-			return n->n_descsz >= 8 ? *(const uint64_t *)d & 0xffffffff : get32(d);
+		    !memcmp(nm, "Xen", 4) && n->n_descsz >= 4)
+			entry = get32(d);
 		off += sizeof(*n) + name + desc;
 	}
-	return 0;
+	return entry;
 }
 
 /* Program headers as 64-bit, whatever the file's class. */
@@ -168,8 +171,8 @@ static int load_elf(struct vm *vm, struct kernel_file *k, struct vk_err *err)
 		if (r)
 			return r;
 		if (ph.p_type == PT_NOTE && ph.p_offset < k->size &&
-		    ph.p_filesz <= k->size - ph.p_offset && !pvh)
-			pvh = pvh_entry_in(k->data + ph.p_offset, ph.p_filesz);
+		    ph.p_filesz <= k->size - ph.p_offset)
+			pvh = scan_notes(k, k->data + ph.p_offset, ph.p_filesz) ? : pvh;
 		if (ph.p_type != PT_LOAD || !ph.p_memsz)
 			continue;
 		r = copy_in(vm, k, ph.p_paddr, ph.p_offset, ph.p_filesz, ph.p_memsz, err);
@@ -207,6 +210,7 @@ static int load_bzimage(struct vm *vm, struct kernel_file *k, struct vk_err *err
 	if (r)
 		return r;
 	vm->entry = BZIMAGE_LOAD_ADDR + 0x200;	/* startup_64 of the decompressor */
+	k->is_linux = true;
 	vm->entry_pvh = false;
 	k->cmdline_max = get32(d + HDR_CMDLINE_SIZE);
 	k->initrd_max = (uint64_t)get32(d + HDR_INITRD_ADDR_MAX) + 1;
@@ -246,15 +250,36 @@ static int load_initrd(struct vm *vm, struct kernel_file *k, uint64_t *gpa, uint
 	return 0;
 }
 
+/*
+ * On PVM hosts the CPUID table KVM is given does not hide the features
+ * whose instructions the host cannot emulate at CPL0: the host reports its
+ * own bits for them (measured: leaf 1 XSAVE/AVX/SSE4/POPCNT..., leaf 7 and
+ * leaf 0xd come through whatever we set). For Linux, --cpu baseline then
+ * also hides them the way the kernel offers: these parameters.
+ */
+static const char pvm_linux_hide[] =
+	" noxsave clearcpuid=smap,smep,fsgsbase,rdpid,pku,pcid,invpcid,popcnt,cx16,movbe,"
+	"clwb,clflushopt,rdseed,rdrand,ssse3,sse4_1,sse4_2,aes,pclmulqdq,avx,avx2,fma,f16c,"
+	"bmi1,bmi2,adx,erms,fsrm,avx512f,sha_ni,gfni,vaes,vpclmulqdq";
+
 static int put_cmdline(struct vm *vm, struct kernel_file *k, struct vk_err *err)
 {
 	const char *cmd = vm->cfg->cmdline ? vm->cfg->cmdline : "";
-	size_t len = strlen(cmd);
+	const char *extra = "";
+	size_t len, max = MIN(k->cmdline_max, BOOT_CMDLINE_MAX);
+	char *dst;
 
-	if (len >= MIN(k->cmdline_max, BOOT_CMDLINE_MAX))
+	if (vm->pvm && k->is_linux && vm->cfg->cpu_model == CPU_MODEL_BASELINE)
+		extra = pvm_linux_hide;
+	len = strlen(cmd);
+	if (len >= max)
 		return vk_fail(err, -E2BIG, "kernel command line too long (%zu bytes, kernel accepts %llu)",
-			       len, (unsigned long long)k->cmdline_max - 1);
-	memcpy(vm_gpa_to_hva(vm, BOOT_CMDLINE_ADDR, len + 1), cmd, len + 1);
+			       len, (unsigned long long)max - 1);
+	if (len + strlen(extra) >= max)
+		extra = "";
+	dst = vm_gpa_to_hva(vm, BOOT_CMDLINE_ADDR, max);
+	memcpy(dst, cmd, len);
+	strcpy(dst + len, extra);
 	return 0;
 }
 

@@ -29,19 +29,84 @@
 
 struct emu_ctx {
 	struct vcpu *v;
+	const struct kvm_sregs *s;
 };
 
-/* Walk [la, la+len) a page at a time through the guest's page tables. */
+#define PTE_P	(1ULL << 0)
+#define PTE_PS	(1ULL << 7)
+#define PTE_ADDR 0x000ffffffffff000ULL
+
+static bool read_pte(struct vm *vm, uint64_t gpa, uint64_t *pte)
+{
+	uint64_t *p = vm_gpa_to_hva(vm, gpa, 8);
+
+	if (!p)
+		return false;
+	*pte = *p;
+	return (*pte & PTE_P) != 0;
+}
+
+/*
+ * Linear to guest-physical through the guest's own page tables (4-level
+ * long mode, PAE, 2-level 32-bit, or paging off). We walk them ourselves
+ * rather than ask KVM_TRANSLATE, which PVM hosts do not answer for kernel
+ * addresses. Access rights are not checked: the guest kernel made the access.
+ */
+static int translate(struct emu_ctx *c, uint64_t la, uint64_t *gpa)
+{
+	const struct kvm_sregs *s = c->s;
+	struct vm *vm = c->v->vm;
+	uint64_t pte = 0, table = s->cr3 & PTE_ADDR;
+	int level, shift;
+
+	if (!(s->cr0 & (1u << 31))) {
+		*gpa = la & 0xffffffffULL;
+		return 0;
+	}
+	if (!(s->cr4 & (1u << 5))) {	/* 32-bit paging: 4 KiB or 4 MiB pages */
+		uint32_t *pde = vm_gpa_to_hva(vm, (s->cr3 & 0xfffff000) + ((la >> 22) & 0x3ff) * 4, 4);
+
+		if (!pde || !(*pde & PTE_P))
+			return -EFAULT;
+		if (*pde & PTE_PS) {
+			*gpa = (*pde & 0xffc00000) | (la & 0x3fffff);
+			return 0;
+		}
+		table = *pde & 0xfffff000;
+		if (!read_pte(vm, table + ((la >> 12) & 0x3ff) * 4, &pte))
+			return -EFAULT;
+		*gpa = (pte & 0xfffff000) | (la & 0xfff);
+		return 0;
+	}
+	level = (s->efer & (1u << 10)) ? 4 : 3;
+	if (level == 3)
+		table = s->cr3 & 0xffffffe0;
+	for (; level >= 1; level--) {
+		shift = 12 + 9 * (level - 1);
+		if (!read_pte(vm, table + ((la >> shift) & (level == 3 && !(s->efer & (1u << 10)) ? 3 : 511)) * 8, &pte)) {
+			if (getenv("VMKIT_DEBUG")) fprintf(stderr, "walk la=%llx level=%d table=%llx pte=%llx\n", (unsigned long long)la, level, (unsigned long long)table, (unsigned long long)pte);
+			return -EFAULT;
+		}
+		if (level == 1 || (level <= 3 && (pte & PTE_PS)))
+			break;
+		table = pte & PTE_ADDR;
+	}
+	shift = 12 + 9 * (level - 1);
+	*gpa = (pte & PTE_ADDR & ~((1ULL << shift) - 1)) | (la & ((1ULL << shift) - 1));
+	return 0;
+}
+
+/* Walk [la, la+len) a page at a time. */
 static int access_linear(struct emu_ctx *c, uint64_t la, void *buf, size_t len, bool write)
 {
 	while (len) {
-		struct kvm_translation t = { .linear_address = la };
 		size_t chunk = MIN(len, 4096 - (la & 4095));
+		uint64_t gpa;
 		void *hva;
 
-		if (ioctl(c->v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid || (write && !t.writeable))
+		if (translate(c, la, &gpa))
 			return -EFAULT;
-		hva = vm_gpa_to_hva(c->v->vm, t.physical_address, chunk);
+		hva = vm_gpa_to_hva(c->v->vm, gpa, chunk);
 		if (!hva)
 			return -EFAULT;	/* MMIO operands are not supported here */
 		if (write)
@@ -156,9 +221,10 @@ static int fail_msg(struct vcpu *v, const uint8_t *b, unsigned int n, uint64_t r
 {
 	char hex[3 * 16 + 1] = "";
 	unsigned int i;
+	size_t pos = 0;
 
 	for (i = 0; i < n && i < 16; i++)
-		snprintf(hex + 3 * i, 4, "%s%02x", i ? " " : "", b[i]);
+		pos += snprintf(hex + pos, sizeof(hex) - pos, "%s%02x", i ? " " : "", b[i]);
 	return vk_fail(err, code, "vCPU %u: emulation failure at RIP 0x%llx: %s (bytes: %s)",
 		       v->id, (unsigned long long)rip, why, n ? hex : "none given");
 }
@@ -177,28 +243,49 @@ static int write_back(struct vcpu *v, struct x86_emu_state *st, struct kvm_regs 
 	return st->exception >= 0 ? inject(v, st) : 0;
 }
 
+/*
+ * The instruction at RIP, read through the guest's page tables: KVM's
+ * copy may be cut short (PVM gives only the bytes its decoder consumed).
+ * Stops at the first unmapped page; returns the count read.
+ */
+static unsigned int fetch_insn(struct emu_ctx *c, uint64_t la, uint8_t *buf)
+{
+	unsigned int n = 0, chunk;
+
+	while (n < 15) {
+		chunk = MIN(15 - n, 4096 - ((la + n) & 4095));
+		if (access_linear(c, la + n, buf + n, chunk, false))
+			break;
+		n += chunk;
+	}
+	return n;
+}
+
 int x86_emulation_failure(struct vcpu *v, struct vk_err *err)
 {
 	struct kvm_run *run = v->run;
 	struct x86_emu_state st = { 0 };
-	struct emu_ctx ctx = { .v = v };
 	struct kvm_regs r;
 	struct kvm_sregs s;
+	struct emu_ctx ctx = { .v = v, .s = &s };
 	struct kvm_fpu f;
-	const uint8_t *bytes = run->emulation_failure.insn_bytes;
+	uint8_t bytes[15];
 	unsigned int n = 0;
 	int ret;
 
-	if (run->emulation_failure.ndata >= 2 &&
-	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
-		n = MIN(run->emulation_failure.insn_size, 15);
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0 ||
 	    ioctl(v->fd, KVM_GET_FPU, &f) < 0)
 		return vk_fail(err, -errno, "vCPU %u: cannot read registers: %s", v->id,
 			       strerror(errno));
-	if (!n)
-		return fail_msg(v, bytes, 0, r.rip, "host KVM gave no instruction bytes", -ENOTSUP, err);
 	regs_to_state(&r, &s, &st);
+	n = fetch_insn(&ctx, st.seg_base[X86_CS] + r.rip, bytes);
+	if (!n && run->emulation_failure.ndata >= 2 &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		n = MIN(run->emulation_failure.insn_size, 15);
+		memcpy(bytes, run->emulation_failure.insn_bytes, n);
+	}
+	if (!n)
+		return fail_msg(v, bytes, 0, r.rip, "instruction bytes unreadable", -ENOTSUP, err);
 	fpu_to_fx(&f, st.fxstate);
 	ret = x86_emulate(&st, bytes, n, &emu_ops, &ctx);
 	if (ret == -ENOTSUP)

@@ -733,7 +733,7 @@ static const struct op_info {
 	const char *wide_name;	/* with REX.W */
 	int (*run)(struct emu *e);
 } op_info[NR_OPS] = {
-	[OP_UNKNOWN]	= { "unknown" },
+	[OP_UNKNOWN]	= { "unknown", NULL, NULL, NULL },
 	[OP_FWAIT]	= { "fwait", NULL, NULL, em_nop },
 	[OP_FNINIT]	= { "fninit", "finit", NULL, em_fninit },
 	[OP_FNCLEX]	= { "fnclex", "fclex", NULL, em_fnclex },

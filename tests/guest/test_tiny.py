@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Boot each tiny PVH test guest (tests/guest/*.c) under build/vmkit."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+import vmkit_harness as h
+
+MiB = 1 << 20
+
+
+@pytest.fixture(autouse=True)
+def _needs_vmkit() -> None:
+    h.require_vmkit()
+
+
+def test_hello() -> None:
+    r = h.run_vmkit(h.guest("hello"))
+    h.assert_test_passed(r, "hello")
+
+
+def test_firstinsn() -> None:
+    r = h.run_vmkit(h.guest("firstinsn"))
+    h.assert_test_passed(r, "firstinsn")
+    assert r.stdout.startswith("\n"), f"first serial byte is not the entry's '\\n'{r.describe()}"
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_smp(cpus: int) -> None:
+    if cpus > (os.cpu_count() or 1):
+        pytest.skip(f"host has fewer than {cpus} CPUs")
+    r = h.run_vmkit(h.guest("smp"), cpus=cpus)
+    h.assert_test_passed(r, "smp")
+    assert r.info.get("cpus") == str(cpus), r.describe()
+    assert r.info.get("madt_cpus") == str(cpus), r.describe()
+    assert r.info.get("apic_ids") == ",".join(str(i) for i in range(cpus)), r.describe()
+
+
+@pytest.mark.parametrize("size_mib", [128, 512])
+def test_memsize(size_mib: int) -> None:
+    r = h.run_vmkit(h.guest("memsize"), memory=f"{size_mib}M")
+    h.assert_test_passed(r, "memsize")
+    size = size_mib * MiB
+    ram = int(r.info["ram_bytes"])
+    assert size - 2 * MiB <= ram <= size, f"ram_bytes={ram}, want [{size - 2 * MiB}, {size}]{r.describe()}"
+    top = int(r.info["ram_top"], 16)
+    assert ram <= top <= size + 4 * MiB, f"ram_top={top:#x}{r.describe()}"
+
+
+def _utc_offset(t: float) -> int:
+    """The host's UTC offset in seconds at time t (0 on a UTC host)."""
+    lt = time.localtime(t)
+    if hasattr(lt, "tm_gmtoff") and lt.tm_gmtoff is not None:
+        return int(lt.tm_gmtoff)
+    return -(time.altzone if lt.tm_isdst > 0 else time.timezone)
+
+
+@pytest.mark.parametrize("mode", [None, "utc", "localtime"])
+def test_rtc(mode: str | None) -> None:
+    before = time.time()
+    r = h.run_vmkit(h.guest("rtc"), rtc=mode)
+    after = time.time()
+    h.assert_test_passed(r, "rtc")
+    epoch = int(r.info["rtc_epoch"])
+    offset = _utc_offset(before) if mode == "localtime" else 0
+    lo, hi = before + offset - 5, after + offset + 5
+    assert lo <= epoch <= hi, (
+        f"rtc_epoch={epoch} ({r.info.get('rtc')}), host UTC {before:.0f}..{after:.0f}, "
+        f"offset {offset} s{r.describe()}")
+
+
+def test_poweroff() -> None:
+    r = h.run_vmkit(h.guest("poweroff"))
+    h.assert_test_passed(r, "poweroff")
+
+
+def test_reboot_no_reboot() -> None:
+    r = h.run_vmkit(h.guest("reboot"), no_reboot=True)
+    assert not r.timed_out, r.describe()
+    assert r.returncode == 0, r.describe()
+    assert r.count("VMKIT-INFO boot") == 1, r.describe()
+    assert not r.tests, f"reboot did not reset the machine{r.describe()}"
+
+
+def test_reboot_boots_again() -> None:
+    r = h.run_vmkit(h.guest("reboot"),
+                    stop_when=lambda out: out.count("VMKIT-INFO boot") >= 2)
+    assert r.count("VMKIT-INFO boot") >= 2, r.describe()
+    assert not any(t[1] == "FAIL" for t in r.tests), r.describe()
+
+
+def test_triplefault() -> None:
+    r = h.run_vmkit(h.guest("triplefault"))
+    assert not r.timed_out, r.describe()
+    assert r.count("VMKIT-INFO about-to-fault") == 1, r.describe()
+    assert r.returncode == 1, r.describe()
+    assert "triple fault" in r.stderr.lower(), r.describe()
+    assert "RIP" in r.stderr, f"no register dump{r.describe()}"
+    assert not r.tests, r.describe()
+
+
+def test_ioports() -> None:
+    r = h.run_vmkit(h.guest("ioports"))
+    h.assert_test_passed(r, "ioports")
+    assert r.info.get("unknown_ports") == "ok", r.describe()
+
+
+def test_cpl3() -> None:
+    r = h.run_vmkit(h.guest("cpl3"))
+    h.assert_test_passed(r, "cpl3")
+    assert int(r.info["cpl3_loop_tsc"]) > 0, r.describe()
+    assert r.info.get("cpl3_out") == "cpl3", r.describe()
