@@ -50,6 +50,29 @@ uint32_t x86_apic_id(const struct vm *vm, unsigned int cpu)
 	return (socket << (cb + tb)) | (core << tb) | thread;
 }
 
+/*
+ * KVM lists only sub-leaf 0 of the extended topology leaves (0xb, 0x1f);
+ * a guest that finds no core level counts every vCPU as its own socket.
+ * Replace them with the SMT, core and terminating levels that topology()
+ * fills in per vCPU.
+ */
+static void add_topology_leaves(struct kvm_cpuid2 *c)
+{
+	static const uint32_t leaves[] = { 0xb, 0x1f };
+	unsigned int i, o = 0, l, sub;
+
+	for (i = 0; i < c->nent; i++)
+		if (c->entries[i].function != 0xb && c->entries[i].function != 0x1f)
+			c->entries[o++] = c->entries[i];
+	for (l = 0; l < ARRAY_SIZE(leaves); l++)
+		for (sub = 0; sub < 3 && o < MAX_CPUID_ENTRIES; sub++)
+			c->entries[o++] = (struct kvm_cpuid_entry2){
+				.function = leaves[l], .index = sub,
+				.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+			};
+	c->nent = o;
+}
+
 int x86_cpuid_init(struct vm *vm, struct vk_err *err)
 {
 	struct kvm_cpuid2 *c;
@@ -64,6 +87,7 @@ int x86_cpuid_init(struct vm *vm, struct vk_err *err)
 		free(c);
 		return vk_fail(err, -e, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
 	}
+	add_topology_leaves(c);
 	vm->cpuid = c;
 	return 0;
 }
