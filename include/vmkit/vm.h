@@ -42,6 +42,12 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	/*
+	 * x87/SSE state (FXSAVE layout) the monitor keeps for the instructions
+	 * it completes, on hosts whose KVM_GET_FPU/KVM_SET_FPU do not reach
+	 * the guest's registers (PVM: reads return zeros, writes are dropped).
+	 */
+	uint8_t *fx_shadow;
 };
 
 #define VM_MAX_MEM_REGIONS 2

@@ -114,3 +114,25 @@ def test_cpl3() -> None:
     h.assert_test_passed(r, "cpl3")
     assert int(r.info["cpl3_loop_tsc"]) > 0, r.describe()
     assert r.info.get("cpl3_out") == "cpl3", r.describe()
+
+
+def test_emulated_instructions():
+    """fninit, fnstsw, fwait, ldmxcsr/stmxcsr (+#GP), fxsave/fxrstor, popcnt, int3 at CPL0."""
+    h.require_vmkit()
+    r = h.run_vmkit(h.guest("emulate"))
+    assert r.returncode == 0, r.describe()
+    assert ("emulate", "PASS", "") in r.tests, r.describe()
+
+
+def test_instruction_nobody_completes():
+    """On a PVM host, cmpxchg16b at CPL0 stops the VM: exit 1, RIP and bytes, registers."""
+    h.require_vmkit()
+    r = h.run_vmkit(h.guest("badinsn"))
+    if not os.path.exists("/sys/module/kvm_pvm"):
+        assert r.returncode == 0 and ("badinsn", "PASS", "") in r.tests, r.describe()
+        return
+    assert r.returncode == 1, r.describe()
+    errs = [l for l in r.stderr.splitlines() if "emulation failure" in l]
+    assert len(errs) == 1, r.describe()
+    assert "RIP 0x" in errs[0] and "f0 48 0f c7" in errs[0], r.describe()
+    assert "RIP=" in r.stderr, "register dump expected" + r.describe()

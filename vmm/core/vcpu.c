@@ -41,6 +41,8 @@ void vcpu_destroy(struct vcpu *v)
 		munmap(v->run, v->vm->run_size);
 	if (v->fd >= 0)
 		close(v->fd);
+	free(v->fx_shadow);
+	v->fx_shadow = NULL;
 	v->run = NULL;
 	v->fd = -1;
 }

@@ -235,6 +235,8 @@ static int write_back(struct vcpu *v, struct x86_emu_state *st, struct kvm_regs 
 	state_to_regs(st, r);
 	if (ioctl(v->fd, KVM_SET_REGS, r) < 0)
 		return -errno;
+	if (st->fpu_dirty && v->fx_shadow)
+		memcpy(v->fx_shadow, st->fxstate, 512);
 	if (st->fpu_dirty) {
 		fx_to_fpu(st->fxstate, f);
 		if (ioctl(v->fd, KVM_SET_FPU, f) < 0)
@@ -286,7 +288,10 @@ int x86_emulation_failure(struct vcpu *v, struct vk_err *err)
 	}
 	if (!n)
 		return fail_msg(v, bytes, 0, r.rip, "instruction bytes unreadable", -ENOTSUP, err);
-	fpu_to_fx(&f, st.fxstate);
+	if (v->fx_shadow)
+		memcpy(st.fxstate, v->fx_shadow, 512);
+	else
+		fpu_to_fx(&f, st.fxstate);
 	ret = x86_emulate(&st, bytes, n, &emu_ops, &ctx);
 	if (ret == -ENOTSUP)
 		return fail_msg(v, bytes, n, r.rip, "instruction not emulated", ret, err);

@@ -9,6 +9,7 @@
  * which holds them until the BSP sends INIT and SIPI.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -79,12 +80,27 @@ int x86_vcpu_boot_regs(struct vcpu *v, struct vk_err *err)
 	return 0;
 }
 
+/*
+ * The FPU's reset state. If it does not read back, the host keeps the
+ * guest's FPU out of reach and the monitor tracks the state it emulates
+ * in a shadow (see struct vcpu).
+ */
 static int set_fpu(struct vcpu *v, struct vk_err *err)
 {
 	struct kvm_fpu f = { .fcw = 0x37f, .mxcsr = 0x1f80 };
 
 	if (ioctl(v->fd, KVM_SET_FPU, &f) < 0)
 		return vk_fail(err, -errno, "KVM_SET_FPU: %s", strerror(errno));
+	memset(&f, 0, sizeof(f));
+	if (ioctl(v->fd, KVM_GET_FPU, &f) == 0 && f.fcw == 0x37f && f.mxcsr == 0x1f80)
+		return 0;
+	v->fx_shadow = calloc(1, 512);
+	if (!v->fx_shadow)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	v->fx_shadow[0] = 0x7f;			/* FCW 0x037f */
+	v->fx_shadow[1] = 0x03;
+	memcpy(v->fx_shadow + 24, &(uint32_t){ 0x1f80 }, 4);	/* MXCSR */
+	memcpy(v->fx_shadow + 28, &(uint32_t){ 0xffff }, 4);	/* MXCSR_MASK */
 	return 0;
 }
 
