@@ -259,8 +259,13 @@ static int load_initrd(struct vm *vm, struct kernel_file *k, uint64_t *gpa, uint
  */
 static const char pvm_linux_hide[] =
 	" noxsave clearcpuid=smap,smep,fsgsbase,rdpid,pku,pcid,invpcid,popcnt,cx16,movbe,"
-	"clwb,clflushopt,rdseed,rdrand,ssse3,sse4_1,sse4_2,aes,pclmulqdq,avx,avx2,fma,f16c,"
-	"bmi1,bmi2,adx,erms,fsrm,avx512f,sha_ni,gfni,vaes,vpclmulqdq";
+	"clwb,clflushopt,rdseed,rdrand,ssse3,sse4_1,sse4_2,aes,pclmulqdq";
+/*
+ * Linux reads clearcpuid= into a 128-byte buffer: the list above must stay
+ * shorter. noxsave covers the rest, as AVX and its successors depend on XSAVE.
+ */
+_Static_assert(sizeof(pvm_linux_hide) - sizeof(" noxsave clearcpuid=") < 128,
+	       "clearcpuid list longer than Linux reads");
 
 static int put_cmdline(struct vm *vm, struct kernel_file *k, struct vk_err *err)
 {
