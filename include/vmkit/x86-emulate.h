@@ -26,6 +26,21 @@ enum x86_gpr {
 
 enum x86_seg { X86_ES, X86_CS, X86_SS, X86_DS, X86_FS, X86_GS, X86_NR_SEGS };
 
+/* Offsets in the 512-byte FXSAVE area (Intel SDM Vol. 1, table 10-2). */
+#define FX_FCW		0
+#define FX_FSW		2
+#define FX_FTW		4
+#define FX_RSVD5	5
+#define FX_FOP		6
+#define FX_FIP		8
+#define FX_FCS		12
+#define FX_FDP		16
+#define FX_FDS		20
+#define FX_MXCSR	24
+#define FX_MXCSR_MASK	28
+#define FX_REGS		32	/* ST0-ST7, 16 bytes each */
+#define FX_XMM		160	/* XMM0-XMM15, 16 bytes each */
+
 /* Callbacks to reach guest memory by linear address; return 0 or -errno. */
 struct x86_emu_ops {
 	int (*read)(void *opaque, uint64_t la, void *buf, size_t len);

@@ -24,14 +24,6 @@
 #define MEM_FILL	0xcc
 #define RIP0		0x401000ull
 
-#define FX_FCW		0
-#define FX_FSW		2
-#define FX_FTW		4
-#define FX_FOP		6
-#define FX_FIP		8
-#define FX_FDP		16
-#define FX_MXCSR	24
-#define FX_MXCSR_MASK	28
 
 #define FLAGS6		0x8d5u	/* CF PF AF ZF SF OF */
 #define ZF		0x40u

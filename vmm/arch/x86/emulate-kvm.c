@@ -16,16 +16,6 @@
 #include "vmkit/x86-emulate.h"
 #include "vmkit/x86.h"
 
-#define FX_FCW		0
-#define FX_FSW		2
-#define FX_FTW		4
-#define FX_FOP		6
-#define FX_FIP		8
-#define FX_FDP		16
-#define FX_MXCSR	24
-#define FX_MXCSR_MASK	28
-#define FX_ST		32
-#define FX_XMM		160
 
 struct emu_ctx {
 	struct vcpu *v;
@@ -146,7 +136,7 @@ static void fpu_to_fx(const struct kvm_fpu *f, uint8_t *fx)
 	memcpy(fx + FX_MXCSR, &f->mxcsr, 4);
 	memcpy(fx + FX_MXCSR_MASK, &(uint32_t){ 0xffff }, 4);
 	for (i = 0; i < 8; i++)
-		memcpy(fx + FX_ST + 16 * i, f->fpr[i], 16);
+		memcpy(fx + FX_REGS + 16 * i, f->fpr[i], 16);
 	for (i = 0; i < 16; i++)
 		memcpy(fx + FX_XMM + 16 * i, f->xmm[i], 16);
 }
@@ -163,7 +153,7 @@ static void fx_to_fpu(const uint8_t *fx, struct kvm_fpu *f)
 	memcpy(&f->last_dp, fx + FX_FDP, 8);
 	memcpy(&f->mxcsr, fx + FX_MXCSR, 4);
 	for (i = 0; i < 8; i++)
-		memcpy(f->fpr[i], fx + FX_ST + 16 * i, 16);
+		memcpy(f->fpr[i], fx + FX_REGS + 16 * i, 16);
 	for (i = 0; i < 16; i++)
 		memcpy(f->xmm[i], fx + FX_XMM + 16 * i, 16);
 }

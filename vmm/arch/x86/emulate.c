@@ -34,19 +34,6 @@
 #define RFLAGS_SF		(1u << 7)
 #define RFLAGS_OF		(1u << 11)
 
-/* Offsets in the FXSAVE area (Intel SDM Vol. 1, table 10-2). */
-#define FX_FCW			0
-#define FX_FSW			2
-#define FX_FTW			4
-#define FX_RSVD5		5
-#define FX_FOP			6
-#define FX_FIP			8
-#define FX_FCS			12
-#define FX_FDP			16
-#define FX_FDS			20
-#define FX_MXCSR		24
-#define FX_MXCSR_MASK		28
-#define FX_REGS			32
 /* Outside 64-bit mode only XMM0-7 are saved: the area ends at XMM8. */
 #define FX_END_LEGACY		288
 /* The CPU never writes bytes 416-511 (reserved and software-available). */
