@@ -64,6 +64,8 @@ def check_boot(r, start, end, cpus, mem_mib):
     assert r.returncode == 0, "reset with --no-reboot must exit 0" + r.describe()
     assert "Linux version 6.1" in r.stdout, r.describe()
     assert "Run /init as init process" in r.stdout, r.describe()
+    # The host bridge, found through the DSDT's PCI0 and config mechanism 1.
+    assert "pci 0000:00:00.0: [8086:0d57] type 00 class 0x060000" in r.stdout, r.describe()
     facts = kernel_facts(r)
     assert facts.get("cpus") == cpus, f"{facts}{r.describe()}"
     total = mem_mib * 1024

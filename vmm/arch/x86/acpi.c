@@ -13,6 +13,8 @@
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
+#include "aml.h"
+
 struct acpi_header {
 	char signature[4];
 	uint32_t length;
@@ -105,16 +107,83 @@ struct acpi_facs {
 #define IOAPIC_ADDR		0xfec00000u
 #define LAPIC_ADDR		0xfee00000u
 
+/* Resource descriptors (ACPI 6.x, 6.4) of the PCI host bridge's _CRS. */
+#define RES_WORD_ADDR	0x88
+#define RES_DWORD_ADDR	0x87
+#define RES_IO		0x47
+#define RES_END		0x79
+#define ADDR_MEM	0
+#define ADDR_IO		1
+#define ADDR_BUS	2
+#define ADDR_FIXED	0x0c	/* producer, positive decode, min and max fixed */
+#define PCI_MMIO_BASE	0xc0000000u	/* MMIO_HOLE_START */
+#define PCI_MMIO_END	0xfebfffffu	/* below the IOAPIC */
+
+static size_t res_word(uint8_t *p, uint8_t type, uint8_t tflags, uint16_t min, uint16_t max)
+{
+	uint16_t w[5] = { 0, min, max, 0, (uint16_t)(max - min + 1) };
+
+	p[0] = RES_WORD_ADDR;
+	p[1] = 13;
+	p[2] = 0;
+	p[3] = type;
+	p[4] = ADDR_FIXED;
+	p[5] = tflags;
+	memcpy(p + 6, w, sizeof(w));
+	return 16;
+}
+
+static size_t res_dword_mem(uint8_t *p, uint32_t min, uint32_t max)
+{
+	uint32_t d[5] = { 0, min, max, 0, max - min + 1 };
+
+	p[0] = RES_DWORD_ADDR;
+	p[1] = 23;
+	p[2] = 0;
+	p[3] = ADDR_MEM;
+	p[4] = ADDR_FIXED;
+	p[5] = 0x01;		/* read-write, non-cacheable */
+	memcpy(p + 6, d, sizeof(d));
+	return 26;
+}
+
+/* What the root bridge decodes: bus 0-255, the config ports, all other I/O, the MMIO hole. */
+static size_t pci0_crs(uint8_t *p)
+{
+	static const uint8_t cfg_io[] = { RES_IO, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
+	size_t n = 0;
+
+	n += res_word(p + n, ADDR_BUS, 0, 0x00, 0xff);
+	memcpy(p + n, cfg_io, sizeof(cfg_io));
+	n += sizeof(cfg_io);
+	n += res_word(p + n, ADDR_IO, 0x03, 0x0000, 0x0cf7);
+	n += res_word(p + n, ADDR_IO, 0x03, 0x0d00, 0xffff);
+	n += res_dword_mem(p + n, PCI_MMIO_BASE, PCI_MMIO_END);
+	p[n++] = RES_END;
+	p[n++] = 0;		/* checksum 0: "treat as correct" */
+	return n;
+}
+
 /*
- * DSDT body: Name (_S5, Package () { 5, 5, 0, 0 }) in the root scope, the
- * AML a poweroff looks up to learn which SLP_TYP to write. PCI host bridge
- * and device objects are added with the PCI devices that need them.
+ * DSDT body: \_S5 (the SLP_TYP a poweroff writes) and \_SB.PCI0, the PCI
+ * host bridge, so an ACPI guest scans bus 0 through it.
  */
-static const uint8_t dsdt_aml[] = {
-	0x08, '_', 'S', '5', '_',	/* NameOp "_S5_" */
-	0x12, 0x08, 0x04,		/* PackageOp, PkgLength 8, 4 elements */
-	0x0a, S5_SLP_TYP, 0x0a, S5_SLP_TYP, 0x00, 0x00,
-};
+static void dsdt_body(struct aml *a)
+{
+	const uint64_t s5[] = { S5_SLP_TYP, S5_SLP_TYP, 0, 0 };
+	uint8_t crs[128];
+
+	aml_name_package(a, "_S5_", s5, 4);
+	aml_scope(a, "\\_SB_");
+	aml_device(a, "PCI0");
+	aml_name_integer(a, "_HID", aml_eisaid("PNP0A03"));
+	aml_name_integer(a, "_UID", 0);
+	aml_name_integer(a, "_SEG", 0);
+	aml_name_integer(a, "_BBN", 0);
+	aml_name_buffer(a, "_CRS", crs, pci0_crs(crs));
+	aml_close(a);
+	aml_close(a);
+}
 
 struct acpi_builder {
 	struct vm *vm;
@@ -164,12 +233,17 @@ static void finish(struct acpi_header *h)
 
 static uint64_t build_dsdt(struct acpi_builder *b)
 {
-	uint32_t len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+	static struct aml a;	/* 4 KiB: off the vCPU-sized stacks */
+	struct acpi_header *h;
 	uint64_t gpa;
-	struct acpi_header *h = alloc_table(b, len, 16, &gpa);
+	uint32_t len;
 
+	memset(&a, 0, sizeof(a));
+	dsdt_body(&a);
+	len = sizeof(struct acpi_header) + a.len;
+	h = alloc_table(b, len, 16, &gpa);
 	fill_header(h, "DSDT", len, 2);
-	memcpy(h + 1, dsdt_aml, sizeof(dsdt_aml));
+	memcpy(h + 1, a.buf, a.len);
 	finish(h);
 	return gpa;
 }
