@@ -35,11 +35,12 @@ static const char run_usage[] =
 	"  --rtc utc|localtime  what the guest's CMOS clock shows (default utc)\n"
 	"  --name NAME          the VM's name\n"
 	"  --no-reboot          exit when the guest resets instead of booting again\n"
+	"  --debug-exit[=PORT]  QEMU's isa-debug-exit (default port 0xf4), for test guests\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
-       OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_HELP };
+       OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_HELP };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -55,6 +56,7 @@ static const struct option run_options[] = {
 	{ "rtc", required_argument, NULL, OPT_RTC },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
+	{ "debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ 0 }
 };
@@ -152,6 +154,22 @@ static int parse_console(struct vm_config *c, const char *arg)
 	return 0;
 }
 
+static int parse_debug_exit(struct vm_config *c, const char *arg)
+{
+	unsigned long port;
+	char *end;
+
+	if (!arg) {
+		c->debug_exit_port = 0xf4;
+		return 0;
+	}
+	port = strtoul(arg, &end, 0);
+	if (*end || end == arg || port == 0 || port > 0xffff)
+		return usage_error("--debug-exit=%s: not an I/O port (1-0xffff)", arg);
+	c->debug_exit_port = port;
+	return 0;
+}
+
 static int parse_one(struct vm_config *c, int opt, const char *arg)
 {
 	switch (opt) {
@@ -163,6 +181,7 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_CPUS: return parse_cpus(c, arg);
 	case OPT_MEMORY: return parse_memory(c, arg);
 	case OPT_CONSOLE: return parse_console(c, arg);
+	case OPT_DEBUG_EXIT: return parse_debug_exit(c, arg);
 	case OPT_TOPOLOGY: return vk_parse_kv(arg, topo_kv, &c->topo);
 	case OPT_CPU:
 		if (!strcmp(arg, "host"))
@@ -282,6 +301,7 @@ static int run_vm(const struct vm_config *cfg, struct console *con, int sfd)
 	struct vk_err err = { 0 };
 	enum vm_stop why;
 	struct vm *vm;
+	int status = 0;
 
 	for (;;) {
 		if (vm_create(&vm, cfg, con, &err)) {
@@ -291,11 +311,13 @@ static int run_vm(const struct vm_config *cfg, struct console *con, int sfd)
 		why = vm_run(vm, sfd);
 		if (why == VM_STOP_QUIT)
 			vk_msg("%s", vm->stop_msg);
+		status = why == VM_STOP_DEBUG_EXIT ? vm->debug_exit_status :
+			 why == VM_STOP_ERROR ? EXIT_GUEST_ERROR : 0;
 		vm_destroy(vm);
 		if (why != VM_STOP_RESET || cfg->no_reboot)
 			break;
 	}
-	return why == VM_STOP_ERROR ? EXIT_GUEST_ERROR : 0;
+	return status;
 }
 
 int cmd_run(int argc, char **argv)

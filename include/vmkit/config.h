@@ -27,6 +27,7 @@ struct vm_config {
 	enum cpu_model cpu_model;
 	bool no_reboot;
 	bool rtc_localtime;
+	uint16_t debug_exit_port;	/* 0: no isa-debug-exit device */
 };
 
 #endif

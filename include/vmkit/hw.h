@@ -29,6 +29,9 @@ void i8042_destroy(struct vm *vm);
 int pci_create(struct vm *vm, struct vk_err *err);
 void pci_destroy(struct vm *vm);
 
+/* QEMU's isa-debug-exit on port: a write ends the monitor with (value << 1) | 1. */
+int debugexit_create(struct vm *vm, uint16_t port, struct vk_err *err);
+
 /* ACPI fixed hardware: PM1 event/control blocks, reset register 0xCF9. */
 int pm_create(struct vm *vm, struct vk_err *err);
 void pm_destroy(struct vm *vm);

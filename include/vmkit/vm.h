@@ -27,6 +27,7 @@ enum vm_stop {
 	VM_STOP_RESET,		/* guest asked for a reset: boot again */
 	VM_STOP_QUIT,		/* the user quit (Ctrl-A x, signal): exit 0 */
 	VM_STOP_ERROR,		/* triple fault, KVM error: exit 1 */
+	VM_STOP_DEBUG_EXIT,	/* the guest wrote the debug-exit port: its status */
 };
 
 struct mem_region {
@@ -99,6 +100,7 @@ struct vm {
 	atomic_bool pause_req;
 	unsigned int nr_paused;
 	int stop_efd;			/* wakes the event loop when the VM stops */
+	int debug_exit_status;		/* for VM_STOP_DEBUG_EXIT */
 	char stop_msg[256];
 };
 

@@ -154,3 +154,10 @@ def test_console_file_and_socket(tmp_path):
                   f"socket:{sock}"], timeout=30)
     assert r.returncode == 0, r.describe()
     assert not sock.exists(), "the socket is removed on exit"
+
+
+def test_bad_debug_exit_port(tmp_path):
+    assert_usage_error(run_bad(["--kernel", guest("hello"), "--debug-exit=0x3f8"], tmp_path),
+                       "--debug-exit", "in use")
+    assert_usage_error(run_bad(["--kernel", guest("hello"), "--debug-exit=zz"], tmp_path),
+                       "--debug-exit")

@@ -136,3 +136,13 @@ def test_instruction_nobody_completes():
     assert len(errs) == 1, r.describe()
     assert "RIP 0x" in errs[0] and "f0 48 0f c7" in errs[0], r.describe()
     assert "RIP=" in r.stderr, "register dump expected" + r.describe()
+
+
+def test_debug_exit_on_first_instruction():
+    """--debug-exit: the guest's first instruction (out to 0xf4) ends the monitor, (AL<<1)|1."""
+    h.require_vmkit()
+    r = h.run_vmkit(h.guest("firstinsn"), extra_args=["--debug-exit"])
+    assert r.returncode == 1, r.describe()   # AL is 0 at vmkit's PVH entry
+    assert "VMKIT-" not in r.stdout, r.describe()
+    r = h.run_vmkit(h.guest("firstinsn"), extra_args=["--debug-exit=0x501"])
+    assert r.returncode == 0 and ("firstinsn", "PASS", "") in r.tests, r.describe()

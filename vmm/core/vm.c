@@ -67,6 +67,8 @@ static int create_devices(struct vm *vm, struct vk_err *err)
 		r = pci_create(vm, err);
 	if (!r)
 		r = pm_create(vm, err);
+	if (!r && vm->cfg->debug_exit_port)
+		r = debugexit_create(vm, vm->cfg->debug_exit_port, err);
 	return r;
 }
 
