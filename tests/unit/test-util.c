@@ -109,10 +109,11 @@ static const struct io_ops dev_ops = { .read = dev_read };
 
 static void test_bus(void **state)
 {
-	struct io_bus bus = { 0 };
+	struct io_bus bus;
 	int a = 0xaa, b = 0xbb;
 	uint8_t v = 0;
 
+	io_bus_init(&bus);
 	assert_int_equal(io_bus_register(&bus, 0x3f8, 8, &dev_ops, &a), 0);
 	assert_int_equal(io_bus_register(&bus, 0x70, 2, &dev_ops, &b), 0);
 	assert_int_equal(io_bus_register(&bus, 0x3fc, 8, &dev_ops, &b), -EBUSY);
@@ -129,6 +130,13 @@ static void test_bus(void **state)
 	assert_false(io_bus_read(&bus, 0x400, &v, 1));
 	assert_false(io_bus_read(&bus, 0x72, &v, 1));
 	assert_false(io_bus_write(&bus, 0x3f8, &v, 1));	/* device has no write op */
+	assert_int_equal(io_bus_unregister(&bus, 0x70, &a), -ENOENT);	/* not a's */
+	assert_int_equal(io_bus_unregister(&bus, 0x70, &b), 0);
+	assert_false(io_bus_read(&bus, 0x71, &v, 1));
+	assert_true(io_bus_read(&bus, 0x3f9, &v, 1));
+	assert_int_equal(io_bus_register(&bus, 0x70, 2, &dev_ops, &a), 0);
+	assert_true(io_bus_read(&bus, 0x70, &v, 1));
+	assert_int_equal(v, 0xaa);
 	io_bus_free(&bus);
 }
 

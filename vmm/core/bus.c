@@ -6,14 +6,18 @@
 
 #include "vmkit/bus.h"
 
-int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len,
-		    const struct io_ops *ops, void *dev)
+void io_bus_init(struct io_bus *bus)
+{
+	memset(bus, 0, sizeof(*bus));
+	pthread_rwlock_init(&bus->lock, NULL);
+}
+
+static int insert(struct io_bus *bus, uint64_t base, uint64_t len,
+		  const struct io_ops *ops, void *dev)
 {
 	struct io_range *r;
 	unsigned int i;
 
-	if (!len || base + len < base)
-		return -EINVAL;
 	for (i = 0; i < bus->nr; i++) {
 		r = &bus->ranges[i];
 		if (base < r->base + r->len && r->base < base + len)
@@ -36,6 +40,38 @@ int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len,
 	return 0;
 }
 
+int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len,
+		    const struct io_ops *ops, void *dev)
+{
+	int r;
+
+	if (!len || base + len < base)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&bus->lock);
+	r = insert(bus, base, len, ops, dev);
+	pthread_rwlock_unlock(&bus->lock);
+	return r;
+}
+
+int io_bus_unregister(struct io_bus *bus, uint64_t base, void *dev)
+{
+	unsigned int i;
+	int r = -ENOENT;
+
+	pthread_rwlock_wrlock(&bus->lock);
+	for (i = 0; i < bus->nr; i++) {
+		if (bus->ranges[i].base != base || bus->ranges[i].dev != dev)
+			continue;
+		memmove(&bus->ranges[i], &bus->ranges[i + 1],
+			(bus->nr - i - 1) * sizeof(bus->ranges[0]));
+		bus->nr--;
+		r = 0;
+		break;
+	}
+	pthread_rwlock_unlock(&bus->lock);
+	return r;
+}
+
 /* Binary search: the bus is consulted on every I/O exit. */
 static struct io_range *find(struct io_bus *bus, uint64_t addr)
 {
@@ -55,28 +91,43 @@ static struct io_range *find(struct io_bus *bus, uint64_t addr)
 	return NULL;
 }
 
+/* A copy of the range holding addr, taken under the lock. */
+static bool lookup(struct io_bus *bus, uint64_t addr, struct io_range *out)
+{
+	struct io_range *r;
+
+	pthread_rwlock_rdlock(&bus->lock);
+	r = find(bus, addr);
+	if (r)
+		*out = *r;
+	pthread_rwlock_unlock(&bus->lock);
+	return r != NULL;
+}
+
 bool io_bus_read(struct io_bus *bus, uint64_t addr, void *data, unsigned int len)
 {
-	struct io_range *r = find(bus, addr);
+	struct io_range r;
 
-	if (!r || !r->ops->read)
+	if (!lookup(bus, addr, &r) || !r.ops->read)
 		return false;
-	r->ops->read(r->dev, addr - r->base, data, len);
+	r.ops->read(r.dev, addr - r.base, data, len);
 	return true;
 }
 
 bool io_bus_write(struct io_bus *bus, uint64_t addr, const void *data, unsigned int len)
 {
-	struct io_range *r = find(bus, addr);
+	struct io_range r;
 
-	if (!r || !r->ops->write)
+	if (!lookup(bus, addr, &r) || !r.ops->write)
 		return false;
-	r->ops->write(r->dev, addr - r->base, data, len);
+	r.ops->write(r.dev, addr - r.base, data, len);
 	return true;
 }
 
 void io_bus_free(struct io_bus *bus)
 {
 	free(bus->ranges);
-	memset(bus, 0, sizeof(*bus));
+	bus->ranges = NULL;
+	bus->nr = bus->cap = 0;
+	pthread_rwlock_destroy(&bus->lock);
 }

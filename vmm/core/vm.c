@@ -100,6 +100,8 @@ static struct vm *vm_alloc(const struct vm_config *cfg, struct console *con)
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
+	io_bus_init(&vm->pio);
+	io_bus_init(&vm->mmio);
 	atomic_init(&vm->stop, VM_RUNNING);
 	return vm;
 }
