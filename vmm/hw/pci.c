@@ -2,14 +2,16 @@
 /*
  * PCI host bridge with configuration mechanism 1: the guest writes an
  * address to 0xCF8 and reads or writes the register through 0xCFC-0xCFF.
- * Bus 0 holds only the host bridge itself for now; every other function
- * reads as all ones, which is how a guest learns nothing is there.
+ * Bus 0 holds the host bridge in slot 0 and the registered devices after
+ * it (function 0 only); everything else reads as all ones, which is how a
+ * guest learns nothing is there. The DSDT's PCI0 describes this bus.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
 #include "vmkit/hw.h"
+#include "vmkit/pci.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
@@ -22,53 +24,40 @@
 #define HOST_DEVICE	0x0d57
 #define CLASS_HOST_BRIDGE 0x060000
 
+/* Where BARs are first placed: the DSDT's PCI0 window (0xc0000000-0xfebfffff). */
+#define BAR_WINDOW_START 0xc0000000ULL
+#define BAR_WINDOW_END	0xfec00000ULL
+
 struct pci_host {
 	struct vm *vm;
 	pthread_mutex_t lock;
 	uint32_t addr;
-	uint8_t bridge_cfg[256];
+	struct pci_device bridge;
+	struct pci_device *slots[PCI_MAX_SLOTS];
+	uint64_t next_bar;	/* BAR allocator in the window */
 };
 
-static void put_le(uint8_t *p, uint32_t v, unsigned int len)
-{
-	unsigned int i;
-
-	for (i = 0; i < len; i++)
-		p[i] = v >> (8 * i);
-}
-
-static void init_bridge(struct pci_host *h)
-{
-	uint8_t *c = h->bridge_cfg;
-
-	put_le(c + 0x00, HOST_VENDOR, 2);
-	put_le(c + 0x02, HOST_DEVICE, 2);
-	put_le(c + 0x08, CLASS_HOST_BRIDGE << 8, 4);	/* revision 0 */
-	c[0x0e] = 0;					/* header type 0, single function */
-}
-
-/* The config-space bytes addressed by h->addr, or NULL for an empty slot. */
-static uint8_t *config_space(struct pci_host *h)
+/* The device config cycles at h->addr go to, or NULL for an empty slot. */
+static struct pci_device *addressed(struct pci_host *h)
 {
 	unsigned int bus = (h->addr >> 16) & 0xff;
-	unsigned int devfn = (h->addr >> 8) & 0xff;
+	unsigned int slot = (h->addr >> 11) & 0x1f;
+	unsigned int fn = (h->addr >> 8) & 0x7;
 
-	if (!(h->addr & CFG_ENABLE) || bus != 0 || devfn != 0)
+	if (!(h->addr & CFG_ENABLE) || bus != 0 || fn != 0)
 		return NULL;
-	return h->bridge_cfg;
+	return h->slots[slot];
 }
 
 static void data_read(void *dev, uint64_t off, void *data, unsigned int len)
 {
 	struct pci_host *h = dev;
-	uint8_t *cfg;
-	unsigned int reg;
+	struct pci_device *d;
 
 	pthread_mutex_lock(&h->lock);
-	cfg = config_space(h);
-	reg = (h->addr & 0xfc) + off;
-	if (cfg && reg + len <= 256)
-		memcpy(data, cfg + reg, len);
+	d = addressed(h);
+	if (d)
+		pci_device_config_read(d, (h->addr & 0xfc) + off, data, len);
 	else
 		memset(data, 0xff, len);
 	pthread_mutex_unlock(&h->lock);
@@ -76,7 +65,14 @@ static void data_read(void *dev, uint64_t off, void *data, unsigned int len)
 
 static void data_write(void *dev, uint64_t off, const void *data, unsigned int len)
 {
-	/* The bridge's header is read-only here: it has no BARs or commands to set. */
+	struct pci_host *h = dev;
+	struct pci_device *d;
+
+	pthread_mutex_lock(&h->lock);
+	d = addressed(h);
+	if (d)
+		pci_device_config_write(d, (h->addr & 0xfc) + off, data, len);
+	pthread_mutex_unlock(&h->lock);
 }
 
 static void addr_read(void *dev, uint64_t off, void *data, unsigned int len)
@@ -116,6 +112,46 @@ static void addr_write(void *dev, uint64_t off, const void *data, unsigned int l
 static const struct io_ops addr_ops = { .read = addr_read, .write = addr_write };
 static const struct io_ops data_ops = { .read = data_read, .write = data_write };
 
+/* Give each BAR a size-aligned place in the window, in registration order. */
+static int place_bars(struct pci_host *h, struct pci_device *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < PCI_NR_BARS; i++) {
+		uint64_t size = d->bar[i].size, at;
+		uint32_t lo;
+
+		if (!size)
+			continue;
+		at = ALIGN_UP(h->next_bar, size);
+		if (at + size > BAR_WINDOW_END)
+			return -ENOSPC;
+		h->next_bar = at + size;
+		lo = (uint32_t)at | (d->cfg[PCI_BAR0 + 4 * i] & 0xf);
+		memcpy(d->cfg + PCI_BAR0 + 4 * i, &lo, 4);
+		memcpy(d->cfg + PCI_BAR0 + 4 * i + 4, &(uint32_t){ at >> 32 }, 4);
+	}
+	return 0;
+}
+
+int pci_register_device(struct vm *vm, struct pci_device *d, struct vk_err *err)
+{
+	struct pci_host *h = vm->pci;
+	unsigned int slot;
+
+	for (slot = 1; slot < PCI_MAX_SLOTS && h->slots[slot]; slot++)
+		;
+	if (slot == PCI_MAX_SLOTS)
+		return vk_fail(err, -ENOSPC, "pci: no free slot on bus 0 (at most %u devices)",
+			       PCI_MAX_SLOTS - 1);
+	if (place_bars(h, d))
+		return vk_fail(err, -ENOSPC, "pci: the MMIO window is full");
+	d->vm = vm;
+	d->slot = slot;
+	h->slots[slot] = d;
+	return 0;
+}
+
 int pci_create(struct vm *vm, struct vk_err *err)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));
@@ -124,8 +160,12 @@ int pci_create(struct vm *vm, struct vk_err *err)
 	if (!h)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	h->vm = vm;
+	h->next_bar = BAR_WINDOW_START;
 	pthread_mutex_init(&h->lock, NULL);
-	init_bridge(h);
+	pci_device_init(&h->bridge, HOST_VENDOR, HOST_DEVICE, CLASS_HOST_BRIDGE, 0, 0);
+	h->bridge.wmask[PCI_COMMAND] = 0;	/* nothing to enable on the bridge */
+	h->bridge.vm = vm;
+	h->slots[0] = &h->bridge;
 	r = io_bus_register(&vm->pio, PCI_CONFIG_ADDR, 4, &addr_ops, h);
 	if (!r)
 		r = io_bus_register(&vm->pio, PCI_CONFIG_DATA, 4, &data_ops, h);
@@ -140,9 +180,13 @@ int pci_create(struct vm *vm, struct vk_err *err)
 void pci_destroy(struct vm *vm)
 {
 	struct pci_host *h = vm->pci;
+	unsigned int i;
 
 	if (!h)
 		return;
+	for (i = 1; i < PCI_MAX_SLOTS; i++)
+		if (h->slots[i])
+			pci_device_unmap(h->slots[i]);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 	vm->pci = NULL;

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * PCI devices on the host bridge's bus 0: a type-0 config space with the
+ * semantics a guest relies on (read-only IDs, writable masks, BAR sizing
+ * and moving, the command register's decode enable, capability lists),
+ * and MSI-X. A device fills a struct pci_device and registers it; the host
+ * bridge (vmm/hw/pci.c) routes config cycles to it.
+ */
+#ifndef VMKIT_PCI_H
+#define VMKIT_PCI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmkit/bus.h"
+#include "vmkit/util.h"
+
+struct vm;
+struct pci_device;
+
+#define PCI_MAX_SLOTS		32
+#define PCI_NR_BARS		6
+
+/* Config space offsets and bits */
+#define PCI_VENDOR_ID		0x00
+#define PCI_DEVICE_ID		0x02
+#define PCI_COMMAND		0x04
+#define PCI_STATUS		0x06
+#define PCI_CLASS_REVISION	0x08
+#define PCI_HEADER_TYPE		0x0e
+#define PCI_BAR0		0x10
+#define PCI_SUBSYSTEM_VENDOR_ID	0x2c
+#define PCI_SUBSYSTEM_ID	0x2e
+#define PCI_CAPABILITY_LIST	0x34
+#define PCI_INTERRUPT_LINE	0x3c
+#define PCI_INTERRUPT_PIN	0x3d
+#define PCI_COMMAND_IO		0x1
+#define PCI_COMMAND_MEMORY	0x2
+#define PCI_COMMAND_MASTER	0x4
+#define PCI_COMMAND_INTX_DISABLE 0x400
+#define PCI_STATUS_CAP_LIST	0x10
+#define PCI_CAP_ID_MSIX		0x11
+#define PCI_CAP_ID_VNDR		0x09
+
+struct pci_bar {
+	uint64_t size;			/* power of two; 0 = BAR not implemented */
+	const struct io_ops *ops;	/* offsets are relative to the BAR */
+	void *opaque;
+	uint64_t mapped_at;		/* where it is on the MMIO bus, 0 = nowhere */
+};
+
+struct pci_device_ops {
+	/* After the guest wrote config bytes [off, off+len) (already stored). */
+	void (*config_write)(struct pci_device *d, unsigned int off, unsigned int len);
+};
+
+struct pci_device {
+	uint8_t cfg[256];
+	uint8_t wmask[256];		/* bits the guest may change */
+	struct pci_bar bar[PCI_NR_BARS];	/* 64-bit BARs use i and i+1 */
+	const struct pci_device_ops *ops;
+	void *opaque;
+	struct vm *vm;
+	unsigned int slot;
+	uint8_t last_cap;		/* offset of the last capability added, 0 if none */
+	uint8_t cap_end;		/* next free byte for a capability */
+};
+
+void pci_device_init(struct pci_device *d, uint16_t vendor, uint16_t device,
+		     uint32_t class_code, uint8_t revision, uint16_t subsys_id);
+/* A 64-bit, non-prefetchable memory BAR at index bar (uses bar and bar+1). */
+int pci_device_add_bar(struct pci_device *d, unsigned int bar, uint64_t size,
+		       const struct io_ops *ops, void *opaque);
+/* Append a capability of len bytes (id and next pointer filled); returns its offset or 0. */
+uint8_t pci_device_add_cap(struct pci_device *d, uint8_t id, unsigned int len);
+
+/*
+ * Put the device on bus 0: it gets the first free slot and its BARs get
+ * addresses in the MMIO window (the guest may move them). Decode stays off
+ * until the guest's driver enables it, as after a firmware's enumeration.
+ */
+int pci_register_device(struct vm *vm, struct pci_device *d, struct vk_err *err);
+
+/* Config space access through the host bridge (vmm/hw/pci.c uses these). */
+void pci_device_config_read(struct pci_device *d, unsigned int off, void *data, unsigned int len);
+void pci_device_config_write(struct pci_device *d, unsigned int off, const void *data,
+			     unsigned int len);
+/* Drop all BAR mappings (VM teardown). */
+void pci_device_unmap(struct pci_device *d);
+
+#endif

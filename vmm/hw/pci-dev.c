@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Type-0 PCI config space semantics for emulated devices: writable masks,
+ * BAR sizing (a write of all ones reads back the size mask), BARs appearing
+ * on the MMIO bus only while memory decode is on, and capability lists.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vmkit/pci.h"
+#include "vmkit/vm.h"
+
+#define BAR_MEM64	0x4	/* memory BAR, 64-bit, not prefetchable */
+
+static void put(uint8_t *p, uint32_t v, unsigned int len)
+{
+	memcpy(p, &v, len);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+void pci_device_init(struct pci_device *d, uint16_t vendor, uint16_t device,
+		     uint32_t class_code, uint8_t revision, uint16_t subsys_id)
+{
+	memset(d, 0, sizeof(*d));
+	put(d->cfg + PCI_VENDOR_ID, vendor, 2);
+	put(d->cfg + PCI_DEVICE_ID, device, 2);
+	put(d->cfg + PCI_CLASS_REVISION, (class_code << 8) | revision, 4);
+	put(d->cfg + PCI_SUBSYSTEM_VENDOR_ID, vendor, 2);
+	put(d->cfg + PCI_SUBSYSTEM_ID, subsys_id, 2);
+	put(d->wmask + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+	    PCI_COMMAND_INTX_DISABLE, 2);
+	d->wmask[PCI_INTERRUPT_LINE] = 0xff;
+	d->cap_end = 0x40;
+}
+
+int pci_device_add_bar(struct pci_device *d, unsigned int bar, uint64_t size,
+		       const struct io_ops *ops, void *opaque)
+{
+	unsigned int off = PCI_BAR0 + 4 * bar;
+
+	if (bar + 1 >= PCI_NR_BARS || size < 16 || (size & (size - 1)) || d->bar[bar].size)
+		return -EINVAL;
+	d->bar[bar] = (struct pci_bar){ .size = size, .ops = ops, .opaque = opaque };
+	put(d->cfg + off, BAR_MEM64, 4);
+	put(d->wmask + off, (uint32_t)~(size - 1) & ~0xfu, 4);
+	put(d->wmask + off + 4, (uint32_t)(~(size - 1) >> 32), 4);
+	return 0;
+}
+
+uint8_t pci_device_add_cap(struct pci_device *d, uint8_t id, unsigned int len)
+{
+	uint8_t off = ALIGN_UP(d->cap_end, 4);
+
+	if (len < 2 || off + len > 256)
+		return 0;
+	d->cfg[off] = id;
+	d->cfg[off + 1] = 0;
+	if (d->last_cap)
+		d->cfg[d->last_cap + 1] = off;
+	else
+		d->cfg[PCI_CAPABILITY_LIST] = off;
+	d->cfg[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+	d->last_cap = off;
+	d->cap_end = off + len;
+	return off;
+}
+
+static uint64_t bar_addr(const struct pci_device *d, unsigned int bar)
+{
+	unsigned int off = PCI_BAR0 + 4 * bar;
+
+	return ((uint64_t)get32(d->cfg + off + 4) << 32) | (get32(d->cfg + off) & ~0xfu);
+}
+
+/*
+ * Put each BAR where its register says, if memory decode is on and the
+ * address is sane; a BAR being sized (all ones) or at 0 is not mapped.
+ */
+static void update_mappings(struct pci_device *d)
+{
+	bool decode = d->cfg[PCI_COMMAND] & PCI_COMMAND_MEMORY;
+	unsigned int i;
+
+	for (i = 0; i < PCI_NR_BARS; i++) {
+		struct pci_bar *b = &d->bar[i];
+		uint64_t want = decode ? bar_addr(d, i) : 0;
+
+		if (!b->size)
+			continue;
+		if (want && (want + b->size < want || want + b->size > (1ULL << 48) ||
+			     want == (~(b->size - 1) & ~0xfULL)))
+			want = 0;
+		if (want == b->mapped_at)
+			continue;
+		if (b->mapped_at)
+			io_bus_unregister(&d->vm->mmio, b->mapped_at, b->opaque);
+		b->mapped_at = 0;
+		/* A BAR placed over another range stays unmapped, as on a real bus conflict. */
+		if (want && !io_bus_register(&d->vm->mmio, want, b->size, b->ops, b->opaque))
+			b->mapped_at = want;
+	}
+}
+
+void pci_device_config_read(struct pci_device *d, unsigned int off, void *data, unsigned int len)
+{
+	if (off + len > 256) {
+		memset(data, 0xff, len);
+		return;
+	}
+	memcpy(data, d->cfg + off, len);
+}
+
+void pci_device_config_write(struct pci_device *d, unsigned int off, const void *data,
+			     unsigned int len)
+{
+	const uint8_t *v = data;
+	unsigned int i;
+
+	if (off + len > 256)
+		return;
+	for (i = 0; i < len; i++)
+		d->cfg[off + i] = (d->cfg[off + i] & ~d->wmask[off + i]) | (v[i] & d->wmask[off + i]);
+	if (off < PCI_BAR0 + 4 * PCI_NR_BARS && off + len > PCI_COMMAND)
+		update_mappings(d);
+	if (d->ops && d->ops->config_write)
+		d->ops->config_write(d, off, len);
+}
+
+void pci_device_unmap(struct pci_device *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < PCI_NR_BARS; i++) {
+		if (d->bar[i].mapped_at)
+			io_bus_unregister(&d->vm->mmio, d->bar[i].mapped_at, d->bar[i].opaque);
+		d->bar[i].mapped_at = 0;
+	}
+}
