@@ -36,11 +36,15 @@ static const char run_usage[] =
 	"  --name NAME          the VM's name\n"
 	"  --no-reboot          exit when the guest resets instead of booting again\n"
 	"  --debug-exit[=PORT]  QEMU's isa-debug-exit (default port 0xf4), for test guests\n"
+	"  --disk path=FILE[,format=raw][,readonly=on][,serial=STR]\n"
+	"         [,cache=none|writeback|writethrough|directsync|unsafe]\n"
+	"                       a virtio-blk disk (repeatable); cache=none is O_DIRECT\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
-       OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_HELP };
+       OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_DISK,
+       OPT_HELP };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -57,6 +61,7 @@ static const struct option run_options[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT },
+	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ 0 }
 };
@@ -170,6 +175,73 @@ static int parse_debug_exit(struct vm_config *c, const char *arg)
 	return 0;
 }
 
+static const char *const cache_names[] = {
+	[CACHE_NONE] = "none", [CACHE_WRITEBACK] = "writeback",
+	[CACHE_WRITETHROUGH] = "writethrough", [CACHE_DIRECTSYNC] = "directsync",
+	[CACHE_UNSAFE] = "unsafe",
+};
+
+static int on_off(const char *key, const char *val, bool *out)
+{
+	if (!strcmp(val, "on") || !strcmp(val, "true") || !strcmp(val, "1"))
+		*out = true;
+	else if (!strcmp(val, "off") || !strcmp(val, "false") || !strcmp(val, "0"))
+		*out = false;
+	else
+		return usage_error("--disk: %s=%s: expected on or off", key, val);
+	return 0;
+}
+
+static int disk_kv(void *opaque, const char *key, const char *val)
+{
+	struct disk_config *d = opaque;
+	unsigned int i;
+
+	if (!strcmp(key, "path") || !strcmp(key, "file")) {
+		d->path = strdup(val);
+	} else if (!strcmp(key, "format")) {
+		if (strcmp(val, "raw"))
+			return usage_error("--disk: format=%s: only raw disks are served yet", val);
+	} else if (!strcmp(key, "readonly") || !strcmp(key, "ro")) {
+		return on_off(key, val, &d->readonly);
+	} else if (!strcmp(key, "serial")) {
+		if (strlen(val) > DISK_SERIAL_MAX)
+			return usage_error("--disk: serial=%s: longer than %u characters", val,
+					   DISK_SERIAL_MAX);
+		strcpy(d->serial, val);
+	} else if (!strcmp(key, "cache")) {
+		for (i = 0; i < ARRAY_SIZE(cache_names); i++)
+			if (!strcmp(val, cache_names[i]))
+				break;
+		if (i == ARRAY_SIZE(cache_names))
+			return usage_error("--disk: cache=%s: expected none, writeback, writethrough, directsync or unsafe",
+					   val);
+		d->cache = i;
+	} else {
+		return usage_error("--disk: unknown option '%s'", key);
+	}
+	return 0;
+}
+
+static int parse_disk(struct vm_config *c, const char *arg)
+{
+	struct disk_config *d;
+
+	if (c->nr_disks == VM_MAX_DISKS)
+		return usage_error("--disk: at most %u disks", VM_MAX_DISKS);
+	d = &c->disks[c->nr_disks];
+	*d = (struct disk_config){ .cache = CACHE_NONE };
+	/* A bare path is accepted too, as "--disk disk.img". */
+	if (!strchr(arg, '='))
+		d->path = strdup(arg);
+	else if (vk_parse_kv(arg, disk_kv, d))
+		return -EINVAL;
+	if (!d->path || !*d->path)
+		return usage_error("--disk %s: no path= given", arg);
+	c->nr_disks++;
+	return 0;
+}
+
 static int parse_one(struct vm_config *c, int opt, const char *arg)
 {
 	switch (opt) {
@@ -182,6 +254,7 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_MEMORY: return parse_memory(c, arg);
 	case OPT_CONSOLE: return parse_console(c, arg);
 	case OPT_DEBUG_EXIT: return parse_debug_exit(c, arg);
+	case OPT_DISK: return parse_disk(c, arg);
 	case OPT_TOPOLOGY: return vk_parse_kv(arg, topo_kv, &c->topo);
 	case OPT_CPU:
 		if (!strcmp(arg, "host"))

@@ -10,6 +10,20 @@ enum console_kind { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE, CONSOLE_SOCKET };
 
 enum cpu_model { CPU_MODEL_DEFAULT, CPU_MODEL_HOST, CPU_MODEL_BASELINE };
 
+/* The five cache modes of QEMU/libvirt/Proxmox (seed 003). */
+enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTSYNC,
+		  CACHE_UNSAFE };
+
+#define VM_MAX_DISKS 16
+#define DISK_SERIAL_MAX 20	/* virtio-blk's ID string */
+
+struct disk_config {
+	const char *path;
+	bool readonly;
+	enum disk_cache cache;
+	char serial[DISK_SERIAL_MAX + 1];
+};
+
 struct vm_topology {
 	unsigned int sockets, cores, threads;
 };
@@ -28,6 +42,8 @@ struct vm_config {
 	bool no_reboot;
 	bool rtc_localtime;
 	uint16_t debug_exit_port;	/* 0: no isa-debug-exit device */
+	struct disk_config disks[VM_MAX_DISKS];
+	unsigned int nr_disks;
 };
 
 #endif

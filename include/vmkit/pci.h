@@ -9,6 +9,7 @@
 #ifndef VMKIT_PCI_H
 #define VMKIT_PCI_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -80,6 +81,8 @@ uint8_t pci_device_add_cap(struct pci_device *d, uint8_t id, unsigned int len);
  * until the guest's driver enables it, as after a firmware's enumeration.
  */
 int pci_register_device(struct vm *vm, struct pci_device *d, struct vk_err *err);
+/* Take it off the bus and its BARs off the MMIO bus. */
+void pci_unregister_device(struct vm *vm, struct pci_device *d);
 
 /* Config space access through the host bridge (vmm/hw/pci.c uses these). */
 void pci_device_config_read(struct pci_device *d, unsigned int off, void *data, unsigned int len);
@@ -89,3 +92,27 @@ void pci_device_config_write(struct pci_device *d, unsigned int off, const void 
 void pci_device_unmap(struct pci_device *d);
 
 #endif
+
+/*
+ * MSI-X (PCI 3.0, 6.8.2): a capability plus a vector table and pending-bit
+ * array in a BAR of their own. Interrupts go to KVM as MSI messages.
+ */
+#define MSIX_MAX_VECTORS	128
+#define MSIX_NO_VECTOR		0xffff
+
+struct msix {
+	struct pci_device *dev;
+	pthread_mutex_t lock;
+	unsigned int nr;
+	uint8_t cap;
+	uint32_t table[MSIX_MAX_VECTORS][4];	/* addr lo, addr hi, data, control */
+	uint64_t pba[MSIX_MAX_VECTORS / 64];
+};
+
+/* Add the capability and its table BAR (index bar, 64-bit) to d. */
+int msix_init(struct msix *m, struct pci_device *d, unsigned int nr_vectors, unsigned int bar);
+/* Signal vector from any thread; held pending while masked. Returns false if not delivered. */
+bool msix_notify(struct msix *m, unsigned int vector);
+bool msix_enabled(struct msix *m);
+/* The device's config_write hook must call this: enable and mask bits may have changed. */
+void msix_config_written(struct msix *m, unsigned int off, unsigned int len);

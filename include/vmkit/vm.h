@@ -19,6 +19,7 @@ struct kvm_run;
 struct kvm_cpuid2;
 struct console;
 struct evloop;
+struct virtio_blk;
 
 /* Why the VM stopped running. */
 enum vm_stop {
@@ -87,6 +88,7 @@ struct vm {
 	struct evloop *loop;
 	struct console *con;
 	void *uart, *rtc, *i8042, *pci, *pm;
+	struct virtio_blk *disks[VM_MAX_DISKS];
 
 	/* Boot results the vCPU setup needs. */
 	uint64_t entry;

@@ -19,6 +19,7 @@
 #include "vmkit/console.h"
 #include "vmkit/evloop.h"
 #include "vmkit/hw.h"
+#include "vmkit/virtio-blk.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
@@ -57,6 +58,7 @@ static int kvm_open_vm(struct vm *vm, struct vk_err *err)
 
 static int create_devices(struct vm *vm, struct vk_err *err)
 {
+	unsigned int i;
 	int r = serial_create(vm, vm->con, err);
 
 	if (!r)
@@ -69,6 +71,8 @@ static int create_devices(struct vm *vm, struct vk_err *err)
 		r = pm_create(vm, err);
 	if (!r && vm->cfg->debug_exit_port)
 		r = debugexit_create(vm, vm->cfg->debug_exit_port, err);
+	for (i = 0; !r && i < vm->cfg->nr_disks; i++)
+		r = virtio_blk_create(vm, &vm->cfg->disks[i], &vm->disks[i], err);
 	return r;
 }
 
@@ -262,6 +266,8 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	free(vm->cpuid);
+	for (i = 0; i < VM_MAX_DISKS; i++)
+		virtio_blk_destroy(vm->disks[i]);
 	pm_destroy(vm);
 	pci_destroy(vm);
 	i8042_destroy(vm);

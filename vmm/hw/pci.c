@@ -152,6 +152,18 @@ int pci_register_device(struct vm *vm, struct pci_device *d, struct vk_err *err)
 	return 0;
 }
 
+void pci_unregister_device(struct vm *vm, struct pci_device *d)
+{
+	struct pci_host *h = vm->pci;
+
+	pci_device_unmap(d);
+	if (h && d->slot < PCI_MAX_SLOTS && h->slots[d->slot] == d) {
+		pthread_mutex_lock(&h->lock);
+		h->slots[d->slot] = NULL;
+		pthread_mutex_unlock(&h->lock);
+	}
+}
+
 int pci_create(struct vm *vm, struct vk_err *err)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));
@@ -180,13 +192,10 @@ int pci_create(struct vm *vm, struct vk_err *err)
 void pci_destroy(struct vm *vm)
 {
 	struct pci_host *h = vm->pci;
-	unsigned int i;
 
 	if (!h)
 		return;
-	for (i = 1; i < PCI_MAX_SLOTS; i++)
-		if (h->slots[i])
-			pci_device_unmap(h->slots[i]);
+	/* Devices unregistered themselves before (teardown runs in reverse). */
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 	vm->pci = NULL;

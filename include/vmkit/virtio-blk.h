@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* virtio-blk on a raw file or block device. */
+#ifndef VMKIT_VIRTIO_BLK_H
+#define VMKIT_VIRTIO_BLK_H
+
+#include "vmkit/config.h"
+#include "vmkit/util.h"
+
+struct vm;
+struct virtio_blk;
+
+int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virtio_blk **out,
+		      struct vk_err *err);
+void virtio_blk_destroy(struct virtio_blk *b);
+
+#endif

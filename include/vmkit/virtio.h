@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * virtio devices (virtio 1.2): a device is one file with one ops table;
+ * the transport (virtio-pci, vmm/virtio/pci.c) has a table of its own, so
+ * a device never knows how its registers or interrupts reach the guest.
+ */
+#ifndef VMKIT_VIRTIO_H
+#define VMKIT_VIRTIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmkit/util.h"
+#include "vmkit/virtq.h"
+
+struct vm;
+struct virtio_dev;
+
+/* Device status bits */
+#define VIRTIO_STATUS_ACKNOWLEDGE	1
+#define VIRTIO_STATUS_DRIVER		2
+#define VIRTIO_STATUS_DRIVER_OK		4
+#define VIRTIO_STATUS_FEATURES_OK	8
+#define VIRTIO_STATUS_NEEDS_RESET	0x40
+#define VIRTIO_STATUS_FAILED		0x80
+
+/* Transport-independent feature bits */
+#define VIRTIO_F_INDIRECT_DESC		28
+#define VIRTIO_F_EVENT_IDX		29
+#define VIRTIO_F_VERSION_1		32
+
+/* Device types */
+#define VIRTIO_ID_NET		1
+#define VIRTIO_ID_BLOCK		2
+#define VIRTIO_ID_CONSOLE	3
+#define VIRTIO_ID_RNG		4
+
+#define VIRTIO_MAX_QUEUES	64
+
+struct virtio_dev_ops {
+	const char *name;
+	uint16_t type;			/* VIRTIO_ID_* */
+	uint32_t pci_class;		/* PCI class code the transport shows */
+	/* Read/write the device-specific configuration structure. */
+	void (*config_read)(struct virtio_dev *v, unsigned int off, void *data, unsigned int len);
+	void (*config_write)(struct virtio_dev *v, unsigned int off, const void *data,
+			     unsigned int len);
+	/* The driver set DRIVER_OK: queues are live. Non-zero sets NEEDS_RESET. */
+	int (*activate)(struct virtio_dev *v);
+	/* The driver made buffers available on queue q. */
+	void (*queue_notify)(struct virtio_dev *v, unsigned int q);
+	/* The driver reset the device: drop in-flight state. */
+	void (*reset)(struct virtio_dev *v);
+};
+
+struct virtio_transport_ops {
+	/* Used buffers were added to queue q: interrupt the driver if it wants. */
+	void (*notify_queue)(struct virtio_dev *v, unsigned int q);
+	void (*notify_config)(struct virtio_dev *v);
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	const struct virtio_transport_ops *tops;
+	void *transport;
+	void *priv;			/* the device's own state */
+	struct vm *vm;
+	pthread_mutex_t lock;		/* status, features, queue setup */
+	uint64_t host_features;		/* offered (device-specific + VERSION_1, INDIRECT, EVENT_IDX) */
+	uint64_t guest_features;	/* accepted by the driver */
+	uint8_t status;
+	uint8_t config_generation;
+	unsigned int nr_queues;
+	uint16_t queue_max;		/* largest queue size offered */
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+	bool vq_enabled[VIRTIO_MAX_QUEUES];
+};
+
+/* Core (vmm/virtio/core.c) */
+void virtio_dev_init(struct virtio_dev *v, struct vm *vm, const struct virtio_dev_ops *ops,
+		     void *priv, uint64_t device_features, unsigned int nr_queues,
+		     uint16_t queue_max);
+/* The driver wrote the status register. */
+void virtio_set_status(struct virtio_dev *v, uint8_t status);
+void virtio_reset(struct virtio_dev *v);
+/* A device found the driver broke the rules: tell it (DEVICE_NEEDS_RESET). */
+void virtio_needs_reset(struct virtio_dev *v);
+bool virtio_has_feature(const struct virtio_dev *v, unsigned int bit);
+
+/* virtio-pci transport (vmm/virtio/pci.c): puts v on the PCI bus. */
+int virtio_pci_create(struct virtio_dev *v, struct vk_err *err);
+void virtio_pci_destroy(struct virtio_dev *v);
+
+#endif

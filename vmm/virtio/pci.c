@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virtio-pci, modern only (virtio 1.2, 4.1): vendor capabilities point into
+ * BAR 0 (common configuration, ISR, device configuration, notifications);
+ * MSI-X has BAR 2. Queue notifications are MMIO writes handled on the
+ * writing vCPU's thread; interrupts are MSI-X messages.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vmkit/pci.h"
+#include "vmkit/virtio.h"
+#include "vmkit/vm.h"
+
+#define VIRTIO_PCI_VENDOR	0x1af4
+#define VIRTIO_PCI_DEVICE_BASE	0x1040	/* + device type: modern devices */
+
+#define CAP_COMMON	1
+#define CAP_NOTIFY	2
+#define CAP_ISR		3
+#define CAP_DEVICE	4
+
+#define BAR_VIRTIO	0
+#define BAR_MSIX	2
+#define BAR_SIZE	0x4000
+#define OFF_COMMON	0x0000
+#define OFF_ISR		0x1000
+#define OFF_DEVICE	0x2000
+#define OFF_NOTIFY	0x3000
+#define NOTIFY_MULT	4
+#define COMMON_LEN	0x3c
+
+/* struct virtio_pci_common_cfg offsets */
+#define CC_DFSELECT	0
+#define CC_DF		4
+#define CC_GFSELECT	8
+#define CC_GF		12
+#define CC_MSIX		16
+#define CC_NUMQ		18
+#define CC_STATUS	20
+#define CC_CFGGEN	21
+#define CC_Q_SELECT	22
+#define CC_Q_SIZE	24
+#define CC_Q_MSIX	26
+#define CC_Q_ENABLE	28
+#define CC_Q_NOFF	30
+#define CC_Q_DESC	32
+#define CC_Q_AVAIL	40
+#define CC_Q_USED	48
+
+struct virtio_pci {
+	struct pci_device pci;
+	struct msix msix;
+	struct virtio_dev *v;
+	uint32_t dfselect, gfselect;
+	uint16_t queue_select;
+	uint16_t config_vector;
+	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
+	uint8_t isr;
+};
+
+static struct virtq *selected(struct virtio_pci *p)
+{
+	return p->queue_select < p->v->nr_queues ? &p->v->vq[p->queue_select] : NULL;
+}
+
+static uint64_t common_read(struct virtio_pci *p, unsigned int off)
+{
+	struct virtio_dev *v = p->v;
+	struct virtq *q = selected(p);
+
+	switch (off) {
+	case CC_DFSELECT: return p->dfselect;
+	case CC_DF: return p->dfselect < 2 ? (uint32_t)(v->host_features >> (32 * p->dfselect)) : 0;
+	case CC_GFSELECT: return p->gfselect;
+	case CC_GF: return p->gfselect < 2 ? (uint32_t)(v->guest_features >> (32 * p->gfselect)) : 0;
+	case CC_MSIX: return p->config_vector;
+	case CC_NUMQ: return v->nr_queues;
+	case CC_STATUS: return v->status;
+	case CC_CFGGEN: return v->config_generation;
+	case CC_Q_SELECT: return p->queue_select;
+	case CC_Q_SIZE: return q ? q->size : 0;
+	case CC_Q_MSIX: return q ? p->queue_vector[p->queue_select] : MSIX_NO_VECTOR;
+	case CC_Q_ENABLE: return q ? v->vq_enabled[p->queue_select] : 0;
+	case CC_Q_NOFF: return q ? p->queue_select : 0;
+	case CC_Q_DESC: return q ? q->desc_gpa : 0;
+	case CC_Q_AVAIL: return q ? q->avail_gpa : 0;
+	case CC_Q_USED: return q ? q->used_gpa : 0;
+	}
+	return 0;
+}
+
+static void set_gf(struct virtio_pci *p, uint32_t val)
+{
+	struct virtio_dev *v = p->v;
+	unsigned int shift = 32 * p->gfselect;
+
+	if (p->gfselect > 1 || (v->status & VIRTIO_STATUS_FEATURES_OK))
+		return;
+	v->guest_features = (v->guest_features & ~(0xffffffffULL << shift)) |
+			    ((uint64_t)val << shift);
+}
+
+/* Queue registers may change only before the queue is enabled and the driver is OK. */
+static void queue_write(struct virtio_pci *p, unsigned int off, uint64_t val)
+{
+	struct virtq *q = selected(p);
+	unsigned int i = p->queue_select;
+
+	if (!q)
+		return;
+	if (off == CC_Q_MSIX) {
+		p->queue_vector[i] = val < p->msix.nr ? val : MSIX_NO_VECTOR;
+		return;
+	}
+	if (p->v->vq_enabled[i] || (p->v->status & VIRTIO_STATUS_DRIVER_OK))
+		return;
+	switch (off) {
+	case CC_Q_SIZE:
+		if (val && val <= p->v->queue_max && !(val & (val - 1)))
+			q->size = val;
+		break;
+	case CC_Q_ENABLE: p->v->vq_enabled[i] = val == 1; break;
+	case CC_Q_DESC: q->desc_gpa = val; break;
+	case CC_Q_AVAIL: q->avail_gpa = val; break;
+	case CC_Q_USED: q->used_gpa = val; break;
+	}
+}
+
+static void common_write(struct virtio_pci *p, unsigned int off, uint64_t val)
+{
+	switch (off) {
+	case CC_DFSELECT: p->dfselect = val; break;
+	case CC_GFSELECT: p->gfselect = val; break;
+	case CC_GF: set_gf(p, val); break;
+	case CC_MSIX: p->config_vector = val < p->msix.nr ? val : MSIX_NO_VECTOR; break;
+	case CC_STATUS:
+		virtio_set_status(p->v, val);
+		if (!val) {
+			memset(p->queue_vector, 0xff, sizeof(p->queue_vector));
+			p->config_vector = MSIX_NO_VECTOR;
+			p->isr = 0;
+		}
+		break;
+	case CC_Q_SELECT: p->queue_select = val; break;
+	case CC_Q_SIZE: case CC_Q_MSIX: case CC_Q_ENABLE:
+		queue_write(p, off, val);
+		break;
+	case CC_Q_DESC: case CC_Q_AVAIL: case CC_Q_USED:
+	case CC_Q_DESC + 4: case CC_Q_AVAIL + 4: case CC_Q_USED + 4: {
+		/* 64-bit fields are written as two dwords */
+		struct virtq *q = selected(p);
+		unsigned int base = off & ~7u;
+		uint64_t cur = q ? common_read(p, base) : 0;
+
+		if (off & 4)
+			cur = (cur & 0xffffffffULL) | (val << 32);
+		else
+			cur = (cur & ~0xffffffffULL) | (val & 0xffffffffULL);
+		queue_write(p, base, cur);
+		break;
+	}
+	}
+}
+
+static void bar_read(void *opaque, uint64_t off, void *data, unsigned int len)
+{
+	struct virtio_pci *p = opaque;
+	uint64_t v = 0;
+
+	pthread_mutex_lock(&p->v->lock);
+	if (off < OFF_COMMON + COMMON_LEN) {
+		v = common_read(p, off);
+		if (off == CC_Q_DESC + 4 || off == CC_Q_AVAIL + 4 || off == CC_Q_USED + 4)
+			v = common_read(p, off - 4) >> 32;
+	} else if (off == OFF_ISR) {
+		v = p->isr;
+		p->isr = 0;		/* reading the ISR acknowledges it */
+	} else if (off >= OFF_DEVICE && off < OFF_NOTIFY && p->v->ops->config_read) {
+		p->v->ops->config_read(p->v, off - OFF_DEVICE, &v, len);
+	}
+	pthread_mutex_unlock(&p->v->lock);
+	memcpy(data, &v, len);
+}
+
+static void bar_write(void *opaque, uint64_t off, const void *data, unsigned int len)
+{
+	struct virtio_pci *p = opaque;
+	uint64_t v = 0;
+
+	memcpy(&v, data, len);
+	if (off >= OFF_NOTIFY) {
+		unsigned int q = (off - OFF_NOTIFY) / NOTIFY_MULT;
+
+		/* Outside the lock: a device serializes its own queues. */
+		if (q < p->v->nr_queues && (p->v->status & VIRTIO_STATUS_DRIVER_OK) &&
+		    !(p->v->status & VIRTIO_STATUS_NEEDS_RESET))
+			p->v->ops->queue_notify(p->v, q);
+		return;
+	}
+	pthread_mutex_lock(&p->v->lock);
+	if (off < OFF_COMMON + COMMON_LEN)
+		common_write(p, off, v);
+	else if (off >= OFF_DEVICE && off < OFF_NOTIFY && p->v->ops->config_write)
+		p->v->ops->config_write(p->v, off - OFF_DEVICE, data, len);
+	pthread_mutex_unlock(&p->v->lock);
+}
+
+static const struct io_ops virtio_bar_ops = { .read = bar_read, .write = bar_write };
+
+static void notify_queue(struct virtio_dev *v, unsigned int q)
+{
+	struct virtio_pci *p = v->transport;
+
+	if (!virtq_should_notify(&v->vq[q]))
+		return;
+	p->isr |= 1;
+	if (p->queue_vector[q] != MSIX_NO_VECTOR)
+		msix_notify(&p->msix, p->queue_vector[q]);
+}
+
+static void notify_config(struct virtio_dev *v)
+{
+	struct virtio_pci *p = v->transport;
+
+	v->config_generation++;
+	p->isr |= 2;
+	if (p->config_vector != MSIX_NO_VECTOR)
+		msix_notify(&p->msix, p->config_vector);
+}
+
+static const struct virtio_transport_ops virtio_pci_tops = {
+	.notify_queue = notify_queue,
+	.notify_config = notify_config,
+};
+
+static void pci_config_written(struct pci_device *d, unsigned int off, unsigned int len)
+{
+	struct virtio_pci *p = d->opaque;
+
+	msix_config_written(&p->msix, off, len);
+}
+
+static const struct pci_device_ops virtio_pci_dev_ops = { .config_write = pci_config_written };
+
+static void add_vcap(struct pci_device *d, uint8_t type, uint32_t off, uint32_t len)
+{
+	uint8_t c = pci_device_add_cap(d, PCI_CAP_ID_VNDR, type == CAP_NOTIFY ? 20 : 16);
+
+	d->cfg[c + 2] = type == CAP_NOTIFY ? 20 : 16;
+	d->cfg[c + 3] = type;
+	d->cfg[c + 4] = BAR_VIRTIO;
+	memcpy(d->cfg + c + 8, &off, 4);
+	memcpy(d->cfg + c + 12, &len, 4);
+	if (type == CAP_NOTIFY)
+		memcpy(d->cfg + c + 16, &(uint32_t){ NOTIFY_MULT }, 4);
+}
+
+int virtio_pci_create(struct virtio_dev *v, struct vk_err *err)
+{
+	struct virtio_pci *p = calloc(1, sizeof(*p));
+	struct pci_device *d;
+	int r;
+
+	if (!p)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	p->v = v;
+	d = &p->pci;
+	pci_device_init(d, VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE_BASE + v->ops->type,
+			v->ops->pci_class, 1, 0x40 + v->ops->type);
+	d->ops = &virtio_pci_dev_ops;
+	d->opaque = p;
+	memset(p->queue_vector, 0xff, sizeof(p->queue_vector));
+	p->config_vector = MSIX_NO_VECTOR;
+	r = pci_device_add_bar(d, BAR_VIRTIO, BAR_SIZE, &virtio_bar_ops, p);
+	if (!r)
+		r = msix_init(&p->msix, d, v->nr_queues + 1, BAR_MSIX);
+	if (r) {
+		free(p);
+		return vk_fail(err, r, "virtio-%s: cannot set up its PCI function", v->ops->name);
+	}
+	add_vcap(d, CAP_COMMON, OFF_COMMON, COMMON_LEN);
+	add_vcap(d, CAP_NOTIFY, OFF_NOTIFY, NOTIFY_MULT * v->nr_queues);
+	add_vcap(d, CAP_ISR, OFF_ISR, 4);
+	add_vcap(d, CAP_DEVICE, OFF_DEVICE, 0x1000);
+	v->transport = p;
+	v->tops = &virtio_pci_tops;
+	r = pci_register_device(v->vm, d, err);
+	if (r) {
+		free(p);
+		v->transport = NULL;
+	}
+	return r;
+}
+
+void virtio_pci_destroy(struct virtio_dev *v)
+{
+	struct virtio_pci *p = v->transport;
+
+	if (!p)
+		return;
+	pci_unregister_device(v->vm, &p->pci);
+	free(p);
+	v->transport = NULL;
+}
