@@ -39,12 +39,13 @@ static const char run_usage[] =
 	"  --disk path=FILE[,format=raw][,readonly=on][,serial=STR]\n"
 	"         [,cache=none|writeback|writethrough|directsync|unsafe]\n"
 	"                       a virtio-blk disk (repeatable); cache=none is O_DIRECT\n"
+	"  --rng[=file=PATH]    a virtio-rng device fed from PATH (default /dev/urandom)\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
        OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_DISK,
-       OPT_HELP };
+       OPT_RNG, OPT_HELP };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -62,6 +63,7 @@ static const struct option run_options[] = {
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "rng", optional_argument, NULL, OPT_RNG },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ 0 }
 };
@@ -255,6 +257,14 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_CONSOLE: return parse_console(c, arg);
 	case OPT_DEBUG_EXIT: return parse_debug_exit(c, arg);
 	case OPT_DISK: return parse_disk(c, arg);
+	case OPT_RNG:
+		if (!arg)
+			c->rng_source = "/dev/urandom";
+		else if (!strncmp(arg, "file=", 5) && arg[5])
+			c->rng_source = arg + 5;
+		else
+			return usage_error("--rng=%s: expected file=PATH", arg);
+		return 0;
 	case OPT_TOPOLOGY: return vk_parse_kv(arg, topo_kv, &c->topo);
 	case OPT_CPU:
 		if (!strcmp(arg, "host"))

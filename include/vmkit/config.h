@@ -44,6 +44,7 @@ struct vm_config {
 	uint16_t debug_exit_port;	/* 0: no isa-debug-exit device */
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
+	const char *rng_source;		/* NULL: no virtio-rng */
 };
 
 #endif

@@ -20,6 +20,7 @@ struct kvm_cpuid2;
 struct console;
 struct evloop;
 struct virtio_blk;
+struct virtio_rng;
 
 /* Why the VM stopped running. */
 enum vm_stop {
@@ -89,6 +90,7 @@ struct vm {
 	struct console *con;
 	void *uart, *rtc, *i8042, *pci, *pm;
 	struct virtio_blk *disks[VM_MAX_DISKS];
+	struct virtio_rng *rng;
 
 	/* Boot results the vCPU setup needs. */
 	uint64_t entry;

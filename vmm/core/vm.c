@@ -20,6 +20,7 @@
 #include "vmkit/evloop.h"
 #include "vmkit/hw.h"
 #include "vmkit/virtio-blk.h"
+#include "vmkit/virtio-rng.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
@@ -73,6 +74,8 @@ static int create_devices(struct vm *vm, struct vk_err *err)
 		r = debugexit_create(vm, vm->cfg->debug_exit_port, err);
 	for (i = 0; !r && i < vm->cfg->nr_disks; i++)
 		r = virtio_blk_create(vm, &vm->cfg->disks[i], &vm->disks[i], err);
+	if (!r && vm->cfg->rng_source)
+		r = virtio_rng_create(vm, vm->cfg->rng_source, &vm->rng, err);
 	return r;
 }
 
@@ -266,6 +269,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	free(vm->cpuid);
+	virtio_rng_destroy(vm->rng);
 	for (i = 0; i < VM_MAX_DISKS; i++)
 		virtio_blk_destroy(vm->disks[i]);
 	pm_destroy(vm);

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virtio-rng (virtio 1.2, 5.4): one queue of device-writable buffers that
+ * the device fills from the host's entropy source (seed 001, 6.3).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmkit/virtio-rng.h"
+#include "vmkit/virtio.h"
+#include "vmkit/vm.h"
+
+#define QUEUE_SIZE	64
+#define MAX_PER_REQUEST	4096	/* bounds the time one request holds the vCPU */
+
+struct virtio_rng {
+	struct virtio_dev vdev;
+	int fd;
+	pthread_mutex_t qlock;
+	struct virtq_elem elem;
+};
+
+/* Fill the element's buffers from the source; returns bytes written. */
+static uint32_t fill(struct virtio_rng *r, struct virtq_elem *e)
+{
+	uint8_t buf[MAX_PER_REQUEST];
+	size_t want = MIN(e->in_len, sizeof(buf));
+	ssize_t n;
+
+	if (e->n_out)
+		return 0;	/* the driver gives only writable buffers */
+	do
+		n = read(r->fd, buf, want);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return 0;
+	return virtq_copy_to_in(e, 0, buf, n);
+}
+
+static void queue_notify(struct virtio_dev *v, unsigned int qi)
+{
+	struct virtio_rng *r = v->priv;
+	struct virtq *q = &v->vq[qi];
+	bool pushed = false;
+	int ret;
+
+	pthread_mutex_lock(&r->qlock);
+	while ((ret = virtq_pop(q, &r->elem)) == 0) {
+		virtq_push(q, &r->elem, fill(r, &r->elem));
+		pushed = true;
+	}
+	if (ret != -ENOENT)
+		virtio_needs_reset(v);
+	if (pushed)
+		v->tops->notify_queue(v, qi);
+	pthread_mutex_unlock(&r->qlock);
+}
+
+static const struct virtio_dev_ops rng_ops = {
+	.name = "rng",
+	.type = VIRTIO_ID_RNG,
+	.pci_class = 0x00ff00,	/* unclassified, as QEMU shows it */
+	.queue_notify = queue_notify,
+};
+
+int virtio_rng_create(struct vm *vm, const char *source, struct virtio_rng **out,
+		      struct vk_err *err)
+{
+	struct virtio_rng *r = calloc(1, sizeof(*r));
+	int ret;
+
+	if (!r)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	pthread_mutex_init(&r->qlock, NULL);
+	r->fd = open(source, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0) {
+		ret = vk_fail(err, -errno, "--rng file=%s: %s", source, strerror(errno));
+		free(r);
+		return ret;
+	}
+	virtio_dev_init(&r->vdev, vm, &rng_ops, r, 0, 1, QUEUE_SIZE);
+	ret = virtio_pci_create(&r->vdev, err);
+	if (ret) {
+		virtio_rng_destroy(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+void virtio_rng_destroy(struct virtio_rng *r)
+{
+	if (!r)
+		return;
+	virtio_pci_destroy(&r->vdev);
+	close(r->fd);
+	free(r);
+}
