@@ -30,7 +30,8 @@ static const char run_usage[] =
 	"  --cpus N             vCPUs, 1 to the host's CPU count (default 1)\n"
 	"  --topology sockets=S,cores=C,threads=T\n"
 	"  --memory SIZE        guest RAM; K/M/G suffixes, bare numbers are MiB (default 256M)\n"
-	"  --console KIND       stdio (default), none, file:PATH, socket:PATH\n"
+	"  --console KIND       stdio (default), none, file:PATH, socket:PATH; on the UART,\n"
+	"                       or with a virtio: prefix (virtio, virtio:file:PATH...) on hvc0\n"
 	"  --cpu MODEL          host (all KVM offers) or baseline (default on PVM hosts)\n"
 	"  --rtc utc|localtime  what the guest's CMOS clock shows (default utc)\n"
 	"  --name NAME          the VM's name\n"
@@ -145,6 +146,12 @@ static int topo_kv(void *opaque, const char *key, const char *val)
 
 static int parse_console(struct vm_config *c, const char *arg)
 {
+	c->console_virtio = !strncmp(arg, "virtio", 6) && (!arg[6] || arg[6] == ':');
+	if (c->console_virtio) {
+		arg = arg[6] ? arg + 7 : "stdio";
+		if (!*arg)
+			return usage_error("--console virtio:: expected a backend after virtio:");
+	}
 	if (!strcmp(arg, "stdio")) {
 		c->console = CONSOLE_STDIO;
 	} else if (!strcmp(arg, "none")) {

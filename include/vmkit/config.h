@@ -37,6 +37,7 @@ struct vm_config {
 	struct vm_topology topo;
 	uint64_t mem_bytes;
 	enum console_kind console;
+	bool console_virtio;		/* the console is hvc0 (virtio-console), not the UART */
 	const char *console_path;
 	enum cpu_model cpu_model;
 	bool no_reboot;

@@ -86,6 +86,10 @@ void virtio_set_status(struct virtio_dev *v, uint8_t status);
 void virtio_reset(struct virtio_dev *v);
 /* A device found the driver broke the rules: tell it (DEVICE_NEEDS_RESET). */
 void virtio_needs_reset(struct virtio_dev *v);
+/* The driver set queue_enable: map the rings (or flag NEEDS_RESET). */
+void virtio_enable_queue(struct virtio_dev *v, unsigned int i);
+/* Whether notifications for queue i are to be served. */
+bool virtio_queue_ready(const struct virtio_dev *v, unsigned int i);
 bool virtio_has_feature(const struct virtio_dev *v, unsigned int bit);
 
 /* virtio-pci transport (vmm/virtio/pci.c): puts v on the PCI bus. */

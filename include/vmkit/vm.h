@@ -21,6 +21,7 @@ struct console;
 struct evloop;
 struct virtio_blk;
 struct virtio_rng;
+struct virtio_console;
 
 /* Why the VM stopped running. */
 enum vm_stop {
@@ -91,6 +92,8 @@ struct vm {
 	void *uart, *rtc, *i8042, *pci, *pm;
 	struct virtio_blk *disks[VM_MAX_DISKS];
 	struct virtio_rng *rng;
+	struct virtio_console *vcon;
+	struct console *uart_con;	/* the UART's backend: vm->con, or none with --console virtio */
 
 	/* Boot results the vCPU setup needs. */
 	uint64_t entry;

@@ -20,6 +20,7 @@
 #include "vmkit/evloop.h"
 #include "vmkit/hw.h"
 #include "vmkit/virtio-blk.h"
+#include "vmkit/virtio-console.h"
 #include "vmkit/virtio-rng.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
@@ -60,7 +61,13 @@ static int kvm_open_vm(struct vm *vm, struct vk_err *err)
 static int create_devices(struct vm *vm, struct vk_err *err)
 {
 	unsigned int i;
-	int r = serial_create(vm, vm->con, err);
+	int r = 0;
+
+	/* With --console virtio the UART still exists, writing nowhere. */
+	if (vm->cfg->console_virtio)
+		r = console_open(&vm->uart_con, CONSOLE_NONE, NULL, err);
+	if (!r)
+		r = serial_create(vm, vm->uart_con ? vm->uart_con : vm->con, err);
 
 	if (!r)
 		r = rtc_create(vm, err);
@@ -76,6 +83,8 @@ static int create_devices(struct vm *vm, struct vk_err *err)
 		r = virtio_blk_create(vm, &vm->cfg->disks[i], &vm->disks[i], err);
 	if (!r && vm->cfg->rng_source)
 		r = virtio_rng_create(vm, vm->cfg->rng_source, &vm->rng, err);
+	if (!r && vm->cfg->console_virtio)
+		r = virtio_console_create(vm, vm->con, &vm->vcon, err);
 	return r;
 }
 
@@ -213,7 +222,10 @@ static void on_console_input(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct vm *vm = opaque;
 
-	serial_input(vm->uart, buf, len);
+	if (vm->vcon)
+		virtio_console_input(vm->vcon, buf, len);
+	else
+		serial_input(vm->uart, buf, len);
 }
 
 static void on_console_quit(void *opaque)
@@ -269,6 +281,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	free(vm->cpuid);
+	virtio_console_destroy(vm->vcon);
 	virtio_rng_destroy(vm->rng);
 	for (i = 0; i < VM_MAX_DISKS; i++)
 		virtio_blk_destroy(vm->disks[i]);
@@ -277,6 +290,7 @@ void vm_destroy(struct vm *vm)
 	i8042_destroy(vm);
 	rtc_destroy(vm);
 	serial_destroy(vm);
+	console_close(vm->uart_con);
 	io_bus_free(&vm->pio);
 	io_bus_free(&vm->mmio);
 	evloop_free(vm->loop);

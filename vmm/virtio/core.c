@@ -69,22 +69,30 @@ static bool features_ok(struct virtio_dev *v)
 	       virtio_has_feature(v, VIRTIO_F_VERSION_1);
 }
 
-/* DRIVER_OK: map the enabled queues; a queue outside guest RAM is the driver's error. */
-static int start_queues(struct virtio_dev *v)
+/*
+ * The driver enabled queue i: map its rings now, not at DRIVER_OK, because
+ * drivers use a queue as soon as it is enabled (Linux's virtio_console
+ * writes to its console before it sets DRIVER_OK, as QEMU allows). Rings
+ * outside guest RAM are the driver's error.
+ */
+void virtio_enable_queue(struct virtio_dev *v, unsigned int i)
 {
-	unsigned int i;
+	struct virtq *q = &v->vq[i];
 
-	for (i = 0; i < v->nr_queues; i++) {
-		struct virtq *q = &v->vq[i];
-
-		if (!v->vq_enabled[i])
-			continue;
-		q->event_idx = virtio_has_feature(v, VIRTIO_F_EVENT_IDX);
-		q->indirect = virtio_has_feature(v, VIRTIO_F_INDIRECT_DESC);
-		if (virtq_start(q))
-			return -1;
+	q->event_idx = virtio_has_feature(v, VIRTIO_F_EVENT_IDX);
+	q->indirect = virtio_has_feature(v, VIRTIO_F_INDIRECT_DESC);
+	if (virtq_start(q)) {
+		virtio_needs_reset(v);
+		return;
 	}
-	return v->ops->activate ? v->ops->activate(v) : 0;
+	v->vq_enabled[i] = true;
+}
+
+bool virtio_queue_ready(const struct virtio_dev *v, unsigned int i)
+{
+	return i < v->nr_queues && v->vq_enabled[i] &&
+	       (v->status & VIRTIO_STATUS_FEATURES_OK) &&
+	       !(v->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 void virtio_set_status(struct virtio_dev *v, uint8_t status)
@@ -100,7 +108,8 @@ void virtio_set_status(struct virtio_dev *v, uint8_t status)
 		status &= ~VIRTIO_STATUS_FEATURES_OK;
 	v->status = status | (old & VIRTIO_STATUS_NEEDS_RESET);
 	if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
-		if (!(status & VIRTIO_STATUS_FEATURES_OK) || start_queues(v))
+		if (!(status & VIRTIO_STATUS_FEATURES_OK) ||
+		    (v->ops->activate && v->ops->activate(v)))
 			virtio_needs_reset(v);
 	}
 }

@@ -120,7 +120,10 @@ static void queue_write(struct virtio_pci *p, unsigned int off, uint64_t val)
 		if (val && val <= p->v->queue_max && !(val & (val - 1)))
 			q->size = val;
 		break;
-	case CC_Q_ENABLE: p->v->vq_enabled[i] = val == 1; break;
+	case CC_Q_ENABLE:
+		if (val == 1 && (p->v->status & VIRTIO_STATUS_FEATURES_OK))
+			virtio_enable_queue(p->v, i);
+		break;
 	case CC_Q_DESC: q->desc_gpa = val; break;
 	case CC_Q_AVAIL: q->avail_gpa = val; break;
 	case CC_Q_USED: q->used_gpa = val; break;
@@ -193,8 +196,7 @@ static void bar_write(void *opaque, uint64_t off, const void *data, unsigned int
 		unsigned int q = (off - OFF_NOTIFY) / NOTIFY_MULT;
 
 		/* Outside the lock: a device serializes its own queues. */
-		if (q < p->v->nr_queues && (p->v->status & VIRTIO_STATUS_DRIVER_OK) &&
-		    !(p->v->status & VIRTIO_STATUS_NEEDS_RESET))
+		if (virtio_queue_ready(p->v, q))
 			p->v->ops->queue_notify(p->v, q);
 		return;
 	}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virtio-console (virtio 1.2, 5.3), one port without multiport: the
+ * guest's hvc0. Output (transmitq) goes to the console backend as it
+ * arrives; input typed on the console waits in a small buffer until the
+ * guest has given receive buffers (receiveq).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vmkit/console.h"
+#include "vmkit/virtio-console.h"
+#include "vmkit/virtio.h"
+#include "vmkit/vm.h"
+
+#define QUEUE_SIZE	64
+#define RXQ		0
+#define TXQ		1
+#define PENDING_MAX	4096	/* typed-ahead input kept while the guest gives no buffers */
+
+struct virtio_console {
+	struct virtio_dev vdev;
+	struct console *con;
+	pthread_mutex_t lock;		/* both queues and the pending input */
+	uint8_t pending[PENDING_MAX];
+	size_t npending;
+	struct virtq_elem elem;
+};
+
+static void transmit(struct virtio_console *c, struct virtq *q)
+{
+	struct virtq_elem *e = &c->elem;
+	unsigned int i;
+	int r;
+
+	while ((r = virtq_pop(q, e)) == 0) {
+		for (i = 0; i < e->n_out; i++)
+			console_write(c->con, e->iov[i].iov_base, e->iov[i].iov_len);
+		virtq_push(q, e, 0);
+	}
+	if (r != -ENOENT)
+		virtio_needs_reset(&c->vdev);
+	c->vdev.tops->notify_queue(&c->vdev, TXQ);
+}
+
+/* Move pending input into the guest's receive buffers. Called with the lock held. */
+static void deliver(struct virtio_console *c)
+{
+	struct virtq *q = &c->vdev.vq[RXQ];
+	struct virtq_elem *e = &c->elem;
+	bool pushed = false;
+	size_t n;
+	int r;
+
+	if (!virtio_queue_ready(&c->vdev, RXQ))
+		return;
+	while (c->npending && (r = virtq_pop(q, e)) == 0) {
+		n = virtq_copy_to_in(e, 0, c->pending, c->npending);
+		memmove(c->pending, c->pending + n, c->npending - n);
+		c->npending -= n;
+		virtq_push(q, e, n);
+		pushed = true;
+	}
+	if (c->npending && r != -ENOENT)
+		virtio_needs_reset(&c->vdev);
+	if (pushed)
+		c->vdev.tops->notify_queue(&c->vdev, RXQ);
+}
+
+static void queue_notify(struct virtio_dev *v, unsigned int qi)
+{
+	struct virtio_console *c = v->priv;
+
+	pthread_mutex_lock(&c->lock);
+	if (qi == TXQ)
+		transmit(c, &v->vq[TXQ]);
+	else
+		deliver(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void virtio_console_input(struct virtio_console *c, const uint8_t *buf, size_t len)
+{
+	size_t room;
+
+	pthread_mutex_lock(&c->lock);
+	room = PENDING_MAX - c->npending;
+	len = MIN(len, room);	/* beyond that, input is dropped as a UART overruns */
+	memcpy(c->pending + c->npending, buf, len);
+	c->npending += len;
+	deliver(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void reset(struct virtio_dev *v)
+{
+	struct virtio_console *c = v->priv;
+
+	c->npending = 0;
+}
+
+static const struct virtio_dev_ops console_ops = {
+	.name = "console",
+	.type = VIRTIO_ID_CONSOLE,
+	.pci_class = 0x078000,	/* simple communication controller, other */
+	.queue_notify = queue_notify,
+	.reset = reset,
+};
+
+int virtio_console_create(struct vm *vm, struct console *con, struct virtio_console **out,
+			  struct vk_err *err)
+{
+	struct virtio_console *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	c->con = con;
+	pthread_mutex_init(&c->lock, NULL);
+	virtio_dev_init(&c->vdev, vm, &console_ops, c, 0, 2, QUEUE_SIZE);
+	r = virtio_pci_create(&c->vdev, err);
+	if (r) {
+		free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+void virtio_console_destroy(struct virtio_console *c)
+{
+	if (!c)
+		return;
+	virtio_pci_destroy(&c->vdev);
+	free(c);
+}
