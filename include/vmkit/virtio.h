@@ -15,6 +15,7 @@
 #include "vmkit/virtq.h"
 
 struct vm;
+struct evloop;
 struct virtio_dev;
 
 /* Device status bits */
@@ -75,6 +76,12 @@ struct virtio_dev {
 	uint16_t queue_max;		/* largest queue size offered */
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 	bool vq_enabled[VIRTIO_MAX_QUEUES];
+	/*
+	 * Where queue notifications are served: the VM's device event loop,
+	 * or an iothread's. The transport binds an ioeventfd per queue to it,
+	 * so a vCPU's notify does not wait for the request.
+	 */
+	struct evloop *loop;
 };
 
 /* Core (vmm/virtio/core.c) */

@@ -131,6 +131,8 @@ int vm_create(struct vm **out, const struct vm_config *cfg, struct console *con,
 	if (!vm)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	r = kvm_open_vm(vm, err);
+	if (!r && (r = evloop_new(&vm->loop)))
+		vk_fail(err, r, "event loop: %s", strerror(-r));
 	if (!r)
 		r = vm_memory_init(vm, cfg->mem_bytes, err);
 	if (!r)
@@ -238,9 +240,6 @@ static int setup_loop(struct vm *vm, int sfd)
 	struct console_sink sink = { on_console_input, on_console_quit, vm };
 	int r;
 
-	r = evloop_new(&vm->loop);
-	if (r)
-		return r;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
 		return -errno;

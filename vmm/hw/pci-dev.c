@@ -105,6 +105,8 @@ static void update_mappings(struct pci_device *d)
 		/* A BAR placed over another range stays unmapped, as on a real bus conflict. */
 		if (want && !io_bus_register(&d->vm->mmio, want, b->size, b->ops, b->opaque))
 			b->mapped_at = want;
+		if (d->ops && d->ops->bar_mapped)
+			d->ops->bar_mapped(d, i, b->mapped_at);
 	}
 }
 
@@ -138,8 +140,11 @@ void pci_device_unmap(struct pci_device *d)
 	unsigned int i;
 
 	for (i = 0; i < PCI_NR_BARS; i++) {
-		if (d->bar[i].mapped_at)
-			io_bus_unregister(&d->vm->mmio, d->bar[i].mapped_at, d->bar[i].opaque);
+		if (!d->bar[i].mapped_at)
+			continue;
+		io_bus_unregister(&d->vm->mmio, d->bar[i].mapped_at, d->bar[i].opaque);
 		d->bar[i].mapped_at = 0;
+		if (d->ops && d->ops->bar_mapped)
+			d->ops->bar_mapped(d, i, 0);
 	}
 }

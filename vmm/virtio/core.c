@@ -27,6 +27,7 @@ void virtio_dev_init(struct virtio_dev *v, struct vm *vm, const struct virtio_de
 			   (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX);
 	v->nr_queues = MIN(nr_queues, (unsigned int)VIRTIO_MAX_QUEUES);
 	v->queue_max = queue_max;
+	v->loop = vm->loop;
 	pthread_mutex_init(&v->lock, NULL);
 	for (i = 0; i < v->nr_queues; i++) {
 		v->vq[i].map = map_guest;

@@ -7,6 +7,14 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include "vmkit/evloop.h"
 
 #include "vmkit/pci.h"
 #include "vmkit/virtio.h"
@@ -48,10 +56,18 @@
 #define CC_Q_AVAIL	40
 #define CC_Q_USED	48
 
+struct notify_fd {
+	struct virtio_pci *p;
+	unsigned int q;
+	int fd;			/* eventfd KVM signals on the queue's notify write */
+	uint64_t addr;		/* where it is bound, 0 = nowhere */
+};
+
 struct virtio_pci {
 	struct pci_device pci;
 	struct msix msix;
 	struct virtio_dev *v;
+	struct notify_fd nfd[VIRTIO_MAX_QUEUES];
 	uint32_t dfselect, gfselect;
 	uint16_t queue_select;
 	uint16_t config_vector;
@@ -243,7 +259,87 @@ static void pci_config_written(struct pci_device *d, unsigned int off, unsigned 
 	msix_config_written(&p->msix, off, len);
 }
 
-static const struct pci_device_ops virtio_pci_dev_ops = { .config_write = pci_config_written };
+/* Any access size: drivers write 16 bits (the spec), some tests 32. */
+static int ioeventfd(struct virtio_pci *p, struct notify_fd *n, uint64_t addr, bool assign)
+{
+	struct kvm_ioeventfd io = {
+		.addr = addr, .len = 0, .fd = n->fd,
+		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+	};
+
+	return ioctl(p->v->vm->vm_fd, KVM_IOEVENTFD, &io);
+}
+
+/* The notify region moved with BAR 0: move each queue's ioeventfd along. */
+static void bar_mapped(struct pci_device *d, unsigned int bar, uint64_t addr)
+{
+	struct virtio_pci *p = d->opaque;
+	unsigned int q;
+
+	if (bar != BAR_VIRTIO)
+		return;
+	for (q = 0; q < p->v->nr_queues; q++) {
+		struct notify_fd *n = &p->nfd[q];
+
+		if (n->fd < 0)
+			continue;
+		if (n->addr)
+			ioeventfd(p, n, n->addr, false);
+		n->addr = 0;
+		/* Without it, notifications still arrive as MMIO exits (bar_write). */
+		if (addr && !ioeventfd(p, n, addr + OFF_NOTIFY + NOTIFY_MULT * q, true))
+			n->addr = addr + OFF_NOTIFY + NOTIFY_MULT * q;
+	}
+}
+
+static int on_notify(void *opaque, int fd, uint32_t events)
+{
+	struct notify_fd *n = opaque;
+	eventfd_t cnt;
+
+	if (eventfd_read(fd, &cnt) == 0 && virtio_queue_ready(n->p->v, n->q))
+		n->p->v->ops->queue_notify(n->p->v, n->q);
+	return 0;
+}
+
+static int setup_notify_fds(struct virtio_pci *p)
+{
+	unsigned int q;
+	int r;
+
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		p->nfd[q] = (struct notify_fd){ p, q, -1, 0 };
+	if (!p->v->loop)
+		return 0;
+	for (q = 0; q < p->v->nr_queues; q++) {
+		p->nfd[q].fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->nfd[q].fd < 0)
+			return -errno;
+		r = evloop_add(p->v->loop, p->nfd[q].fd, EPOLLIN, on_notify, &p->nfd[q]);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static void close_notify_fds(struct virtio_pci *p)
+{
+	unsigned int q;
+
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (p->nfd[q].fd < 0)
+			continue;
+		if (p->v->loop)
+			evloop_del(p->v->loop, p->nfd[q].fd);
+		close(p->nfd[q].fd);
+		p->nfd[q].fd = -1;
+	}
+}
+
+static const struct pci_device_ops virtio_pci_dev_ops = {
+	.config_write = pci_config_written,
+	.bar_mapped = bar_mapped,
+};
 
 static void add_vcap(struct pci_device *d, uint8_t type, uint32_t off, uint32_t len)
 {
@@ -267,6 +363,13 @@ int virtio_pci_create(struct virtio_dev *v, struct vk_err *err)
 	if (!p)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	p->v = v;
+	r = setup_notify_fds(p);
+	if (r) {
+		close_notify_fds(p);
+		free(p);
+		return vk_fail(err, r, "virtio-%s: cannot set up notifications: %s", v->ops->name,
+			       strerror(-r));
+	}
 	d = &p->pci;
 	pci_device_init(d, VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE_BASE + v->ops->type,
 			v->ops->pci_class, 1, 0x40 + v->ops->type);
@@ -278,6 +381,7 @@ int virtio_pci_create(struct virtio_dev *v, struct vk_err *err)
 	if (!r)
 		r = msix_init(&p->msix, d, v->nr_queues + 1, BAR_MSIX);
 	if (r) {
+		close_notify_fds(p);
 		free(p);
 		return vk_fail(err, r, "virtio-%s: cannot set up its PCI function", v->ops->name);
 	}
@@ -289,6 +393,7 @@ int virtio_pci_create(struct virtio_dev *v, struct vk_err *err)
 	v->tops = &virtio_pci_tops;
 	r = pci_register_device(v->vm, d, err);
 	if (r) {
+		close_notify_fds(p);
 		free(p);
 		v->transport = NULL;
 	}
@@ -302,6 +407,7 @@ void virtio_pci_destroy(struct virtio_dev *v)
 	if (!p)
 		return;
 	pci_unregister_device(v->vm, &p->pci);
+	close_notify_fds(p);
 	free(p);
 	v->transport = NULL;
 }
