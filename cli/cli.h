@@ -8,5 +8,6 @@
 #define EXIT_USAGE 2		/* bad option or file: nothing was started */
 
 int cmd_run(int argc, char **argv);
+int cmd_img(int argc, char **argv);
 
 #endif

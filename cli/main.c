@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "run", cmd_run, "run a virtual machine (the monitor)" },
+	{ "img", cmd_img, "create, inspect and convert disk images (qemu-img compatible)" },
 };
 
 static void usage(FILE *f)

@@ -3,9 +3,9 @@
 # Usage: scripts/deps.sh build|guest|check|bench
 set -euo pipefail
 
-build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev)
+build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev zlib1g-dev libzstd-dev)
 guest_pkgs=(linux-source-6.1 busybox-static cpio flex bison libelf-dev libssl-dev bc xz-utils)
-check_pkgs=(python3 python3-pytest)
+check_pkgs=(python3 python3-pytest qemu-utils)
 bench_pkgs=(qemu-system-x86 hyperfine)
 slow_pkgs=(linux-image-cloud-amd64)
 

@@ -98,7 +98,9 @@ else
 	fi
 
 	kmake -j"$(nproc)" bzImage || fail "kernel build failed"
-	[ -f "$bzimage" ] && [ -f "$build/vmlinux" ] || fail "build produced no bzImage/vmlinux"
+	if [ ! -f "$bzimage" ] || [ ! -f "$build/vmlinux" ]; then
+		fail "build produced no bzImage/vmlinux"
+	fi
 	echo "$prog: built kernel $build in $((SECONDS - start))s"
 fi
 

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* vmkit img info: qemu-img info's human and JSON output, field for field. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "img.h"
+
+static void human(const struct vk_blk_info *i)
+{
+	char vs[32], ds[32];
+
+	img_size_str(i->virtual_size, vs, sizeof(vs));
+	printf("image: %s\nfile format: %s\nvirtual size: %s (%llu bytes)\n", i->filename, i->format,
+	       vs, (unsigned long long)i->virtual_size);
+	if (i->actual_size >= 0) {
+		img_size_str((uint64_t)i->actual_size, ds, sizeof(ds));
+		printf("disk size: %s\n", ds);
+	} else {
+		printf("disk size: unavailable\n");
+	}
+	if (i->cluster_size)
+		printf("cluster_size: %u\n", i->cluster_size);
+	if (i->dirty)
+		printf("dirty flag: yes\n");
+	if (i->backing_file) {
+		printf("backing file: %s", i->backing_file);
+		if (i->full_backing && strcmp(i->full_backing, i->backing_file))
+			printf(" (actual path: %s)", i->full_backing);
+		printf("\n");
+	}
+	if (i->backing_fmt)
+		printf("backing file format: %s\n", i->backing_fmt);
+	if (!i->is_qcow2)
+		return;
+	printf("Format specific information:\n");
+	printf("    compat: %s\n", i->qcow2_version >= 3 ? "1.1" : "0.10");
+	printf("    compression type: %s\n", i->compression);
+	if (i->qcow2_version >= 3)
+		printf("    lazy refcounts: %s\n", i->lazy_refcounts ? "true" : "false");
+	printf("    refcount bits: %u\n", i->refcount_bits);
+	if (i->qcow2_version >= 3)
+		printf("    corrupt: %s\n    extended l2: %s\n", i->corrupt ? "true" : "false",
+		       i->extended_l2 ? "true" : "false");
+}
+
+static void key_str(const char *ind, const char *key, const char *val, bool comma)
+{
+	printf("%s\"%s\": ", ind, key);
+	img_json_str(stdout, val);
+	printf("%s\n", comma ? "," : "");
+}
+
+static void json_specific(const struct vk_blk_info *i, const char *ind)
+{
+	bool v3 = i->qcow2_version >= 3;
+
+	printf("%s\"format-specific\": {\n%s    \"type\": \"qcow2\",\n%s    \"data\": {\n", ind, ind,
+	       ind);
+	printf("%s        \"compat\": \"%s\",\n", ind, v3 ? "1.1" : "0.10");
+	printf("%s        \"compression-type\": \"%s\",\n", ind, i->compression);
+	if (v3)
+		printf("%s        \"lazy-refcounts\": %s,\n", ind, i->lazy_refcounts ? "true" : "false");
+	printf("%s        \"refcount-bits\": %u%s\n", ind, i->refcount_bits, v3 ? "," : "");
+	if (v3)
+		printf("%s        \"corrupt\": %s,\n%s        \"extended-l2\": %s\n", ind,
+		       i->corrupt ? "true" : "false", ind, i->extended_l2 ? "true" : "false");
+	printf("%s    }\n%s},\n", ind, ind);
+}
+
+/* Key order as qemu-img 7.2 prints it. */
+static void json(const struct vk_blk_info *i, const char *ind)
+{
+	printf("%.*s{\n", (int)strlen(ind) - 4, ind);
+	if (i->backing_fmt)
+		key_str(ind, "backing-filename-format", i->backing_fmt, true);
+	printf("%s\"virtual-size\": %llu,\n", ind, (unsigned long long)i->virtual_size);
+	key_str(ind, "filename", i->filename, true);
+	if (i->cluster_size)
+		printf("%s\"cluster-size\": %u,\n", ind, i->cluster_size);
+	key_str(ind, "format", i->format, true);
+	if (i->actual_size >= 0)
+		printf("%s\"actual-size\": %lld,\n", ind, (long long)i->actual_size);
+	if (i->is_qcow2)
+		json_specific(i, ind);
+	if (i->backing_file) {
+		key_str(ind, "full-backing-filename", i->full_backing ? i->full_backing :
+			i->backing_file, true);
+		key_str(ind, "backing-filename", i->backing_file, true);
+	}
+	printf("%s\"dirty-flag\": %s\n", ind, i->dirty ? "true" : "false");
+	printf("%.*s}", (int)strlen(ind) - 4, ind);
+}
+
+static const struct option info_long[] = {
+	{ "output", required_argument, NULL, 'O' },
+	{ "backing-chain", no_argument, NULL, 'B' },
+	{ "force-share", no_argument, NULL, 'U' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+int img_info(int argc, char **argv)
+{
+	const char *fmt = NULL, *output = "human";
+	bool chain = false, first = true;
+	unsigned int flags = 0;
+	struct vk_blk *bs, *b;
+	struct vk_blk_info info;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, ":f:hU", info_long, NULL)) != -1) {
+		switch (ch) {
+		case 'f': fmt = optarg; break;
+		case 'O': output = optarg; break;
+		case 'B': chain = true; break;
+		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
+		case 'h': printf("usage: vmkit img info [-f FMT] [--output=human|json] [--backing-chain] [-U] FILE\n"); return 0;
+		default: img_error("Invalid option"); return 1;
+		}
+	}
+	if (strcmp(output, "human") && strcmp(output, "json")) {
+		img_error("--output must be used with human or json as argument.");
+		return 1;
+	}
+	if (optind != argc - 1) {
+		img_error("Expecting one image file name");
+		return 1;
+	}
+	if (!chain)
+		flags |= VK_BLK_NO_BACKING;
+	if (img_open(argv[optind], fmt, flags, &bs) < 0)
+		return 1;
+	if (chain && !strcmp(output, "json"))
+		printf("[\n");
+	for (b = bs; b; b = chain ? b->backing : NULL) {
+		vk_blk_get_info(b, &info);
+		if (!strcmp(output, "human")) {
+			printf("%s", first ? "" : "\n");
+			human(&info);
+		} else if (chain) {
+			printf("%s", first ? "" : ",\n");
+			json(&info, "        ");
+		} else {
+			json(&info, "    ");
+		}
+		first = false;
+	}
+	if (!strcmp(output, "json"))
+		printf(chain ? "\n]\n" : "\n");
+	vk_blk_close(bs);
+	return 0;
+}

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vmkit img: a drop-in for qemu-img on raw and qcow2 images, with the same
+ * commands, options, output and exit codes. One file per command; this one
+ * dispatches and holds what they share.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "img.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+} img_commands[] = {
+	{ "check", img_check, "[-q] [-f FMT] [--output=human|json] [-r leaks|all] [-U] FILE" },
+	{ "compare", img_compare, "[-f FMT] [-F FMT] [-p] [-q] [-s] [-U] FILE1 FILE2" },
+	{ "convert", img_convert, "[-f FMT] [-O FMT] [-o OPTS] [-p] [-q] [-n] [-S SIZE] [-U] SRC DST" },
+	{ "create", img_create, "[-q] [-f FMT] [-b BACKING [-F FMT]] [-u] [-o OPTS] FILE [SIZE]" },
+	{ "info", img_info, "[-f FMT] [--output=human|json] [--backing-chain] [-U] FILE" },
+	{ "map", img_map, "[-f FMT] [--output=human|json] [-U] FILE" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: vmkit img COMMAND [OPTIONS]  (qemu-img compatible)\n\n");
+	for (i = 0; i < ARRAY_SIZE(img_commands); i++)
+		fprintf(f, "  %s %s\n", img_commands[i].name, img_commands[i].args);
+}
+
+int cmd_img(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(img_commands); i++)
+		if (!strcmp(argv[1], img_commands[i].name))
+			return img_commands[i].fn(argc - 1, argv + 1);
+	img_error("Command not found: %s", argv[1]);
+	return 1;
+}
+
+void img_error(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vmkit: %s\n", buf);
+}
+
+int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out)
+{
+	struct vk_blk_opts o = { .format = fmt, .flags = flags };
+	struct vk_err err = { 0 };
+	int r = vk_blk_open(filename, &o, out, &err);
+
+	if (r < 0)
+		vk_report(&err);
+	return r;
+}
+
+void img_size_str(uint64_t v, char *buf, size_t len)
+{
+	static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
+	int i;
+
+	/* The largest unit for which v stays under 1000 of them (rounding aside), as QEMU. */
+	for (i = 0; i < 6 && (double)v * 1.024 >= (double)(1ULL << (10 * (i + 1))); i++)
+		;
+	snprintf(buf, len, "%0.3g %sB", (double)v / (double)(1ULL << (i * 10)), suffixes[i]);
+}
+
+void img_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+int img_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "BKMGTPE";
+	const char *p;
+	double v;
+	char *end;
+	int shift = 0;
+
+	if (!strchr(s, '.'))
+		return vk_parse_size(s, 1, out);
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	if (*end) {
+		p = strchr(units, *end >= 'a' ? *end - 32 : *end);
+		if (!p || end[1])
+			return -EINVAL;
+		shift = 10 * (int)(p - units);
+	}
+	v *= (double)(1ULL << shift);
+	if (v >= 18446744073709551616.0)
+		return -ERANGE;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+int img_chain_status(struct vk_blk *bs, uint64_t off, uint64_t len, struct img_status *st,
+		     struct vk_err *err)
+{
+	int r;
+
+	st->depth = 0;
+	for (;;) {
+		r = vk_blk_block_status(bs, off, len, &st->pnum, &st->map, err);
+		if (r < 0)
+			return r;
+		len = st->pnum;
+		st->file = bs;
+		if (r & (VK_BS_ZERO | VK_BS_DATA))
+			break;
+		if (!bs->backing) {
+			r = 0;
+			break;
+		}
+		bs = bs->backing;
+		st->depth++;
+	}
+	st->flags = (unsigned int)r;
+	return 0;
+}
+
+void img_progress(struct img_progress *p, double pct)
+{
+	if (!p->on || (pct - p->last < 1.0 && pct != 0.0 && pct < 100.0))
+		return;
+	p->last = pct;
+	printf("    (%0.2f/100%%)\r", pct);
+	fflush(stdout);
+}
+
+void img_progress_end(struct img_progress *p)
+{
+	if (!p->on)
+		return;
+	printf("    (100.00/100%%)\r\n");
+	fflush(stdout);
+}

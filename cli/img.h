@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vmkit img: shared helpers of the qemu-img compatible subcommands. */
+#ifndef VMKIT_CLI_IMG_H
+#define VMKIT_CLI_IMG_H
+
+#include <stdio.h>
+
+#include "vmkit/block.h"
+
+/* Open an image, reporting failure as one line; returns negative errno. */
+int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out);
+/* qemu's size_to_str: "196 KiB", "64 MiB", "1.5 GiB". */
+void img_size_str(uint64_t v, char *buf, size_t len);
+/* A JSON string literal. */
+void img_json_str(FILE *f, const char *s);
+/* Size with K/M/G/T/P/E suffixes, fractions allowed ("1.5G"). */
+int img_parse_size(const char *s, uint64_t *out);
+/* Error line "vmkit: ..." */
+void img_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Status of [off, off+len) through the whole backing chain, as qemu-img's
+ * get_block_status: the first layer that says data or zero decides.
+ */
+struct img_status {
+	unsigned int flags;	/* VK_BS_* */
+	uint64_t pnum;
+	uint64_t map;
+	int depth;
+	struct vk_blk *file;	/* the layer whose file *map is in */
+};
+int img_chain_status(struct vk_blk *bs, uint64_t off, uint64_t len, struct img_status *st,
+		     struct vk_err *err);
+
+/* Progress as qemu-img -p: "    (12.50/100%)\r". */
+struct img_progress {
+	bool on;
+	double last;
+};
+void img_progress(struct img_progress *p, double pct);
+void img_progress_end(struct img_progress *p);
+
+int img_create(int argc, char **argv);
+int img_info(int argc, char **argv);
+int img_check(int argc, char **argv);
+int img_convert(int argc, char **argv);
+int img_map(int argc, char **argv);
+int img_compare(int argc, char **argv);
+
+#endif

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The image library: open an image file (raw or qcow2, probed or named),
+ * read and write it by virtual offset, ask what is allocated where, create
+ * and check images. Drivers are const ops tables; raw is probed last.
+ * Nothing here prints: every failure fills a struct vk_err naming the file.
+ */
+#ifndef VMKIT_BLOCK_H
+#define VMKIT_BLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vmkit/util.h"
+
+struct vk_blk;
+
+/* Open flags. */
+#define VK_BLK_RDWR		(1u << 0)
+#define VK_BLK_FORCE_SHARE	(1u << 1)	/* qemu-img -U: take no locks that stop others */
+#define VK_BLK_NO_BACKING	(1u << 2)	/* do not open the backing chain */
+#define VK_BLK_NO_LOCK		(1u << 3)
+
+struct vk_blk_opts {
+	const char *format;		/* NULL: probe */
+	unsigned int flags;
+	uint64_t cache_size;		/* qcow2 metadata cache bytes, 0: default */
+};
+
+/* Block status flags, for one range of one layer. */
+#define VK_BS_DATA		(1u << 0)	/* reads come from this layer's data */
+#define VK_BS_ZERO		(1u << 1)	/* reads as zeros */
+#define VK_BS_OFFSET_VALID	(1u << 2)	/* *map is the host offset in *file */
+#define VK_BS_ALLOCATED		(1u << 3)	/* this layer decides the content */
+#define VK_BS_RECURSE		(1u << 4)	/* driver to generic layer: holes in the file read as zeros */
+
+/* What `info` shows. Strings are owned by the image. */
+struct vk_blk_info {
+	const char *format;
+	const char *filename;
+	uint64_t virtual_size;
+	int64_t actual_size;		/* bytes the file occupies on disk, -1 unknown */
+	uint32_t cluster_size;		/* 0: no clusters */
+	bool dirty;
+	const char *backing_file;	/* as recorded, NULL if none */
+	const char *backing_fmt;	/* NULL if not recorded */
+	const char *full_backing;	/* resolved path */
+	/* qcow2 only (is_qcow2) */
+	bool is_qcow2;
+	int qcow2_version;
+	const char *compression;
+	bool lazy_refcounts;
+	unsigned int refcount_bits;
+	bool corrupt;
+	bool extended_l2;
+	uint32_t nb_snapshots;
+};
+
+/* Creation options (qemu-img create -o). */
+struct vk_blk_create_opts {
+	uint64_t size;
+	uint32_t cluster_size;		/* 0: 64 KiB */
+	int compat;			/* 2 (0.10) or 3 (1.1, default) */
+	bool lazy_refcounts;
+	bool prealloc_metadata;
+	unsigned int refcount_bits;	/* 0: 16 */
+	const char *backing_file;
+	const char *backing_fmt;
+};
+
+/* Check results, as qemu-img's ImageCheck. */
+struct vk_blk_check {
+	int64_t corruptions, leaks, check_errors;
+	int64_t corruptions_fixed, leaks_fixed;
+	int64_t image_end_offset;
+	int64_t total_clusters, allocated_clusters;
+	int64_t fragmented_clusters, compressed_clusters;
+	/* One line per finding ("Leaked cluster 9 refcount=1 reference=0"). */
+	void (*report)(void *opaque, const char *line);
+	void *opaque;
+};
+
+#define VK_CHECK_FIX_LEAKS	(1u << 0)
+#define VK_CHECK_FIX_ERRORS	(1u << 1)
+
+struct vk_blk_driver {
+	const char *name;
+	size_t state_size;
+	/* Score how well buf (the file's first bytes) matches: 0 = not ours. */
+	int (*probe)(const uint8_t *buf, size_t len);
+	int (*open)(struct vk_blk *bs, struct vk_err *err);
+	void (*close)(struct vk_blk *bs);
+	int (*pread)(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk_err *err);
+	int (*pwrite)(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
+		      struct vk_err *err);
+	/* Make [off, off+len) read as zeros (may deallocate). NULL: write zeros. */
+	int (*pwrite_zeroes)(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err);
+	int (*flush)(struct vk_blk *bs, struct vk_err *err);
+	uint64_t (*length)(struct vk_blk *bs);
+	int (*get_info)(struct vk_blk *bs, struct vk_blk_info *info);
+	/*
+	 * Status of [off, off+len) in this layer only: returns VK_BS_* flags for
+	 * the first *pnum bytes (>0), or negative errno.
+	 */
+	int (*block_status)(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
+			    uint64_t *map, struct vk_err *err);
+	int (*create)(const char *filename, const struct vk_blk_create_opts *o,
+		      struct vk_err *err);
+	int (*check)(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
+		     struct vk_err *err);
+};
+
+/* An open image: one layer of a chain. */
+struct vk_blk {
+	const struct vk_blk_driver *drv;
+	char *filename;
+	int fd;
+	bool read_only;
+	unsigned int flags;
+	uint64_t cache_size;
+	struct vk_blk *backing;
+	char *backing_file;		/* as recorded in the image */
+	char *backing_fmt;
+	char *full_backing;		/* resolved against the image's directory */
+	void *opaque;			/* driver state */
+};
+
+const struct vk_blk_driver *vk_blk_find_driver(const char *name);
+
+int vk_blk_open(const char *filename, const struct vk_blk_opts *o, struct vk_blk **out,
+		struct vk_err *err);
+void vk_blk_close(struct vk_blk *bs);
+static inline void vk_blk_closep(struct vk_blk **bs) { vk_blk_close(*bs); }
+#define _cleanup_blk_ __attribute__((cleanup(vk_blk_closep)))
+
+/* Reads past the end of the image fail; reads of unallocated ranges fall through to backing. */
+int vk_blk_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk_err *err);
+int vk_blk_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
+		  struct vk_err *err);
+int vk_blk_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err);
+int vk_blk_flush(struct vk_blk *bs, struct vk_err *err);
+uint64_t vk_blk_length(struct vk_blk *bs);
+int vk_blk_get_info(struct vk_blk *bs, struct vk_blk_info *info);
+/* One layer's status (see struct vk_blk_driver), split where the host file has holes. */
+int vk_blk_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
+			uint64_t *map, struct vk_err *err);
+int vk_blk_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
+		 struct vk_err *err);
+int vk_blk_create(const char *format, const char *filename, const struct vk_blk_create_opts *o,
+		  struct vk_err *err);
+
+/* Resolve a backing file name against the directory of the image naming it (malloc'd). */
+char *vk_blk_resolve_backing(const char *image, const char *backing);
+
+/* Host-file helpers shared by drivers. */
+int vk_blk_file_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, bool zero_past_eof,
+		      struct vk_err *err);
+int vk_blk_file_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
+		       struct vk_err *err);
+int64_t vk_blk_file_size(struct vk_blk *bs);
+/* SEEK_DATA/SEEK_HOLE: is [off, ...) data or hole in the host file, and for how long. */
+int vk_blk_file_status(int fd, uint64_t off, uint64_t len, uint64_t *pnum);
+
+/* OFD locks on the bytes QEMU uses (100 + perm, 200 + unshared perm). */
+int vk_blk_lock(struct vk_blk *bs, struct vk_err *err);
+
+extern const struct vk_blk_driver vk_blk_raw;
+extern const struct vk_blk_driver vk_blk_qcow2;
+
+#endif

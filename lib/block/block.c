@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The generic layer of the image library: the driver table, probing, the
+ * backing chain, and request checks shared by every driver.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vmkit/block.h"
+
+/* Probed in order of score; raw scores 1 so it only wins when nothing else does. */
+static const struct vk_blk_driver *const drivers[] = {
+	&vk_blk_qcow2,
+	&vk_blk_raw,
+};
+
+#define MAX_CHAIN 256
+
+const struct vk_blk_driver *vk_blk_find_driver(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(drivers); i++)
+		if (!strcmp(drivers[i]->name, name))
+			return drivers[i];
+	return NULL;
+}
+
+static int probe(struct vk_blk *bs, const struct vk_blk_driver **out, struct vk_err *err)
+{
+	uint8_t buf[512];
+	ssize_t n;
+	int best = 0, score;
+	size_t i;
+
+	n = pread(bs->fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return vk_fail(err, -errno, "%s: %s", bs->filename, strerror(errno));
+	for (i = 0; i < ARRAY_SIZE(drivers); i++) {
+		score = drivers[i]->probe(buf, (size_t)n);
+		if (score > best) {
+			best = score;
+			*out = drivers[i];
+		}
+	}
+	return 0;
+}
+
+char *vk_blk_resolve_backing(const char *image, const char *backing)
+{
+	char *copy, *dir, *out;
+	size_t len;
+
+	if (backing[0] == '/' || !strchr(image, '/'))
+		return strdup(backing);
+	copy = strdup(image);
+	if (!copy)
+		return NULL;
+	dir = dirname(copy);
+	len = strlen(dir) + strlen(backing) + 2;
+	out = malloc(len);
+	if (out)
+		snprintf(out, len, "%s/%s", dir, backing);
+	free(copy);
+	return out;
+}
+
+struct chain {
+	dev_t dev[MAX_CHAIN];
+	ino_t ino[MAX_CHAIN];
+	int depth;
+};
+
+static int open_layer(const char *filename, const struct vk_blk_opts *o, struct chain *ch,
+		      struct vk_blk **out, struct vk_err *err);
+
+static int open_backing(struct vk_blk *bs, struct chain *ch, struct vk_err *err)
+{
+	struct vk_blk_opts bo = {
+		.format = bs->backing_fmt,
+		.flags = (bs->flags & ~VK_BLK_RDWR),
+		.cache_size = bs->cache_size,
+	};
+	struct vk_err inner = { 0 };
+	int r;
+
+	bs->full_backing = vk_blk_resolve_backing(bs->filename, bs->backing_file);
+	if (!bs->full_backing)
+		return vk_fail(err, -ENOMEM, "%s: out of memory", bs->filename);
+	if (bo.format && !vk_blk_find_driver(bo.format))
+		return vk_fail(err, -ENOTSUP, "%s: unknown backing file format '%s'",
+			       bs->filename, bo.format);
+	if (bs->flags & VK_BLK_NO_BACKING)
+		return 0;
+	r = open_layer(bs->full_backing, &bo, ch, &bs->backing, &inner);
+	if (r < 0)
+		return vk_fail(err, r, "%s: could not open backing file: %s", bs->filename,
+			       inner.msg);
+	return 0;
+}
+
+static int chain_add(struct vk_blk *bs, struct chain *ch, struct vk_err *err)
+{
+	struct stat st;
+	int i;
+
+	if (fstat(bs->fd, &st) < 0)
+		return vk_fail(err, -errno, "%s: %s", bs->filename, strerror(errno));
+	for (i = 0; i < ch->depth; i++)
+		if (ch->dev[i] == st.st_dev && ch->ino[i] == st.st_ino)
+			return vk_fail(err, -ELOOP, "%s: backing chain loops back to this file",
+				       bs->filename);
+	if (ch->depth >= MAX_CHAIN)
+		return vk_fail(err, -ELOOP, "%s: backing chain deeper than %d", bs->filename,
+			       MAX_CHAIN);
+	ch->dev[ch->depth] = st.st_dev;
+	ch->ino[ch->depth] = st.st_ino;
+	ch->depth++;
+	return 0;
+}
+
+static int open_file(struct vk_blk *bs, const char *filename, const struct vk_blk_opts *o,
+		     struct vk_err *err)
+{
+	bs->fd = -1;
+	bs->flags = o->flags;
+	bs->read_only = !(o->flags & VK_BLK_RDWR);
+	bs->cache_size = o->cache_size;
+	bs->filename = strdup(filename);
+	if (!bs->filename)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	bs->fd = open(filename, (bs->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (bs->fd < 0)
+		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
+	if (!(o->flags & VK_BLK_NO_LOCK))
+		return vk_blk_lock(bs, err);
+	return 0;
+}
+
+static int open_layer(const char *filename, const struct vk_blk_opts *o, struct chain *ch,
+		      struct vk_blk **out, struct vk_err *err)
+{
+	const struct vk_blk_driver *drv = NULL;
+	struct vk_blk *bs;
+	int r;
+
+	bs = calloc(1, sizeof(*bs));
+	if (!bs)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	r = open_file(bs, filename, o, err);
+	if (r < 0)
+		goto fail;
+	r = chain_add(bs, ch, err);
+	if (r < 0)
+		goto fail;
+	if (o->format) {
+		drv = vk_blk_find_driver(o->format);
+		if (!drv) {
+			r = vk_fail(err, -ENOTSUP, "unknown file format '%s'", o->format);
+			goto fail;
+		}
+	} else {
+		r = probe(bs, &drv, err);
+		if (r < 0)
+			goto fail;
+	}
+	r = -ENOMEM;
+	bs->opaque = calloc(1, drv->state_size ? drv->state_size : 1);
+	if (!bs->opaque) {
+		vk_fail(err, r, "out of memory");
+		goto fail;
+	}
+	r = drv->open(bs, err);
+	if (r < 0)
+		goto fail;
+	bs->drv = drv;
+	if (bs->backing_file) {
+		r = open_backing(bs, ch, err);
+		if (r < 0)
+			goto fail;
+	}
+	*out = bs;
+	return 0;
+fail:
+	vk_blk_close(bs);
+	return r;
+}
+
+int vk_blk_open(const char *filename, const struct vk_blk_opts *o, struct vk_blk **out,
+		struct vk_err *err)
+{
+	struct vk_blk_opts def = { 0 };
+	struct chain *ch;
+	int r;
+
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	r = open_layer(filename, o ? o : &def, ch, out, err);
+	free(ch);
+	return r;
+}
+
+void vk_blk_close(struct vk_blk *bs)
+{
+	if (!bs)
+		return;
+	if (bs->drv && bs->drv->close)
+		bs->drv->close(bs);
+	vk_blk_close(bs->backing);
+	if (bs->fd >= 0)
+		close(bs->fd);
+	free(bs->opaque);
+	free(bs->filename);
+	free(bs->backing_file);
+	free(bs->backing_fmt);
+	free(bs->full_backing);
+	free(bs);
+}
+
+uint64_t vk_blk_length(struct vk_blk *bs)
+{
+	return bs->drv->length(bs);
+}
+
+static int check_request(struct vk_blk *bs, uint64_t off, uint64_t len, bool write,
+			 struct vk_err *err)
+{
+	uint64_t size = vk_blk_length(bs);
+
+	if (write && bs->read_only)
+		return vk_fail(err, -EROFS, "%s: image is read-only", bs->filename);
+	if (off > size || len > size - off)
+		return vk_fail(err, -EINVAL, "%s: request at %llu+%llu past the end (%llu)",
+			       bs->filename, (unsigned long long)off, (unsigned long long)len,
+			       (unsigned long long)size);
+	return 0;
+}
+
+int vk_blk_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk_err *err)
+{
+	int r = check_request(bs, off, len, false, err);
+
+	if (r < 0 || !len)
+		return r;
+	return bs->drv->pread(bs, buf, off, len, err);
+}
+
+int vk_blk_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
+		  struct vk_err *err)
+{
+	int r = check_request(bs, off, len, true, err);
+
+	if (r < 0 || !len)
+		return r;
+	return bs->drv->pwrite(bs, buf, off, len, err);
+}
+
+int vk_blk_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err)
+{
+	const size_t chunk = 1 * MiB;
+	_cleanup_free_ void *zero = NULL;
+	int r = check_request(bs, off, len, true, err);
+
+	if (r < 0 || !len)
+		return r;
+	if (bs->drv->pwrite_zeroes)
+		return bs->drv->pwrite_zeroes(bs, off, len, err);
+	zero = calloc(1, chunk);
+	if (!zero)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	while (len) {
+		size_t n = MIN(len, chunk);
+
+		r = bs->drv->pwrite(bs, zero, off, n, err);
+		if (r < 0)
+			return r;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int vk_blk_flush(struct vk_blk *bs, struct vk_err *err)
+{
+	if (bs->read_only)
+		return 0;
+	return bs->drv->flush(bs, err);
+}
+
+int vk_blk_get_info(struct vk_blk *bs, struct vk_blk_info *info)
+{
+	struct stat st;
+
+	memset(info, 0, sizeof(*info));
+	info->format = bs->drv->name;
+	info->filename = bs->filename;
+	info->virtual_size = vk_blk_length(bs);
+	info->actual_size = fstat(bs->fd, &st) < 0 ? -1 : (int64_t)st.st_blocks * 512;
+	info->backing_file = bs->backing_file;
+	info->backing_fmt = bs->backing_fmt;
+	info->full_backing = bs->full_backing;
+	return bs->drv->get_info ? bs->drv->get_info(bs, info) : 0;
+}
+
+int vk_blk_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
+			uint64_t *map, struct vk_err *err)
+{
+	uint64_t n, fnum;
+	int st, fst;
+
+	st = check_request(bs, off, len, false, err);
+	if (st < 0)
+		return st;
+	st = bs->drv->block_status(bs, off, len, &n, map, err);
+	if (st < 0)
+		return st;
+	/* Data clusters over holes of the host file read as zeros: say so, as QEMU does. */
+	if ((st & VK_BS_RECURSE) && (st & VK_BS_OFFSET_VALID) && (st & VK_BS_DATA) &&
+	    !(st & VK_BS_ZERO)) {
+		fst = vk_blk_file_status(bs->fd, *map, n, &fnum);
+		if (fst < 0)
+			return vk_fail(err, fst, "%s: %s", bs->filename, strerror(-fst));
+		n = fnum;
+		st |= fst;
+	}
+	st &= ~VK_BS_RECURSE;
+	*pnum = n;
+	return st;
+}
+
+int vk_blk_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
+		 struct vk_err *err)
+{
+	if (!bs->drv->check)
+		return vk_fail(err, -ENOTSUP, "This image format does not support checks");
+	if (fix && bs->read_only)
+		return vk_fail(err, -EROFS, "%s: image is read-only", bs->filename);
+	return bs->drv->check(bs, res, fix, err);
+}
+
+int vk_blk_create(const char *format, const char *filename, const struct vk_blk_create_opts *o,
+		  struct vk_err *err)
+{
+	const struct vk_blk_driver *drv = vk_blk_find_driver(format);
+
+	if (!drv)
+		return vk_fail(err, -ENOTSUP, "Unknown file format '%s'", format);
+	return drv->create(filename, o, err);
+}

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The qcow2 metadata cache: L2 tables and refcount blocks by host offset,
+ * taken with get, given back with put, marked dirty after a change and
+ * written back on eviction or flush. A cache may depend on another (L2
+ * tables on refcount blocks): the dependency is flushed first, so a table
+ * never points at a cluster whose refcount is not yet on disk.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "qcow2.h"
+
+struct qcow2_cache_entry {
+	uint64_t offset;	/* 0: empty (cluster 0 is the header, never a table) */
+	void *table;
+	unsigned int ref;
+	bool dirty;
+	uint64_t lru;
+};
+
+struct qcow2_cache {
+	struct vk_blk *bs;
+	struct qcow2_cache *dep;
+	size_t table_size;
+	unsigned int n;
+	uint64_t tick;
+	struct qcow2_cache_entry *e;
+};
+
+struct qcow2_cache *qcow2_cache_create(struct vk_blk *bs, unsigned int entries, size_t table_size)
+{
+	struct qcow2_cache *c = calloc(1, sizeof(*c));
+	unsigned int i;
+
+	if (!c)
+		return NULL;
+	c->bs = bs;
+	c->n = MAX(entries, 2u);
+	c->table_size = table_size;
+	c->e = calloc(c->n, sizeof(*c->e));
+	if (!c->e)
+		goto fail;
+	for (i = 0; i < c->n; i++)
+		if (!(c->e[i].table = malloc(table_size)))
+			goto fail;
+	return c;
+fail:
+	qcow2_cache_destroy(c);
+	return NULL;
+}
+
+void qcow2_cache_destroy(struct qcow2_cache *c)
+{
+	unsigned int i;
+
+	if (!c)
+		return;
+	for (i = 0; c->e && i < c->n; i++)
+		free(c->e[i].table);
+	free(c->e);
+	free(c);
+}
+
+void qcow2_cache_set_dependency(struct qcow2_cache *c, struct qcow2_cache *dep)
+{
+	c->dep = dep;
+}
+
+static int write_entry(struct qcow2_cache *c, struct qcow2_cache_entry *e, struct vk_err *err)
+{
+	int r;
+
+	if (!e->dirty)
+		return 0;
+	if (c->dep) {
+		r = qcow2_cache_flush(c->dep, err);
+		if (r < 0)
+			return r;
+	}
+	r = vk_blk_file_pwrite(c->bs, e->table, e->offset, c->table_size, err);
+	if (r < 0)
+		return r;
+	e->dirty = false;
+	return 0;
+}
+
+int qcow2_cache_flush(struct qcow2_cache *c, struct vk_err *err)
+{
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < c->n; i++) {
+		r = write_entry(c, &c->e[i], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static struct qcow2_cache_entry *find(struct qcow2_cache *c, uint64_t offset)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->e[i].offset == offset)
+			return &c->e[i];
+	return NULL;
+}
+
+/* Free an entry for offset: the least recently used one nobody holds. */
+static int evict(struct qcow2_cache *c, struct qcow2_cache_entry **out, struct vk_err *err)
+{
+	struct qcow2_cache_entry *victim = NULL;
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->e[i].ref)
+			continue;
+		if (!victim || c->e[i].lru < victim->lru)
+			victim = &c->e[i];
+	}
+	if (!victim)
+		return vk_fail(err, -ENOSPC, "%s: metadata cache exhausted", c->bs->filename);
+	r = write_entry(c, victim, err);
+	if (r < 0)
+		return r;
+	victim->offset = 0;
+	*out = victim;
+	return 0;
+}
+
+static int get(struct qcow2_cache *c, uint64_t offset, void **table, bool read,
+	       struct vk_err *err)
+{
+	struct qcow2_cache_entry *e = find(c, offset);
+	int r;
+
+	if (!e) {
+		r = evict(c, &e, err);
+		if (r < 0)
+			return r;
+		if (read) {
+			r = vk_blk_file_pread(c->bs, e->table, offset, c->table_size, false, err);
+			if (r < 0)
+				return r;
+		}
+		e->offset = offset;
+	}
+	if (!read)
+		memset(e->table, 0, c->table_size);
+	e->ref++;
+	e->lru = ++c->tick;
+	*table = e->table;
+	return 0;
+}
+
+int qcow2_cache_get(struct qcow2_cache *c, uint64_t offset, void **table, struct vk_err *err)
+{
+	return get(c, offset, table, true, err);
+}
+
+int qcow2_cache_get_empty(struct qcow2_cache *c, uint64_t offset, void **table,
+			  struct vk_err *err)
+{
+	return get(c, offset, table, false, err);
+}
+
+static struct qcow2_cache_entry *entry_of(struct qcow2_cache *c, void *table)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->e[i].table == table)
+			return &c->e[i];
+	return NULL;
+}
+
+void qcow2_cache_put(struct qcow2_cache *c, void **table)
+{
+	struct qcow2_cache_entry *e = entry_of(c, *table);
+
+	if (e && e->ref)
+		e->ref--;
+	*table = NULL;
+}
+
+void qcow2_cache_mark_dirty(struct qcow2_cache *c, void *table)
+{
+	struct qcow2_cache_entry *e = entry_of(c, table);
+
+	if (e)
+		e->dirty = true;
+}

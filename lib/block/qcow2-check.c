@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * qcow2 consistency check, as qemu-img check: count every reference to
+ * every cluster from the metadata, compare with the refcounts, check the
+ * COPIED flags; optionally repair leaks and errors in place. Findings are
+ * handed to the caller's report function with QEMU's wording.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qcow2.h"
+
+#define MAX_CHECK_CLUSTERS (1ULL << 28)
+
+struct check {
+	struct qcow2_state *s;
+	struct vk_blk_check *res;
+	uint32_t *ref;
+	uint64_t nb;
+	uint64_t next_contig;
+};
+
+static void report(struct vk_blk_check *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void report(struct vk_blk_check *res, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (!res->report)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	res->report(res->opaque, line);
+}
+
+static void inc(struct check *c, uint64_t off, uint64_t len)
+{
+	uint64_t first = off >> c->s->cluster_bits, last, i;
+
+	if (!len)
+		return;
+	last = (off + len - 1) >> c->s->cluster_bits;
+	if (last >= c->nb) {
+		report(c->res, "ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x%llx size 0x%llx",
+		       (unsigned long long)off, (unsigned long long)len);
+		c->res->corruptions++;
+		return;
+	}
+	for (i = first; i <= last; i++)
+		if (c->ref[i] < UINT32_MAX)
+			c->ref[i]++;
+}
+
+static void count_l2_entry(struct check *c, uint64_t e)
+{
+	struct qcow2_state *s = c->s;
+	uint64_t off, len;
+
+	switch (qcow2_entry_type(s, e)) {
+	case QCOW2_COMPRESSED:
+		if (e & QCOW_OFLAG_COPIED) {
+			qcow2_compressed_range(s, e, &off, &len);
+			report(c->res, "ERROR: coffset=0x%llx: copied flag must never be set for compressed clusters",
+			       (unsigned long long)off);
+			c->res->corruptions++;
+			e &= ~QCOW_OFLAG_COPIED;
+		}
+		qcow2_compressed_range(s, e, &off, &len);
+		inc(c, off, len);
+		c->res->allocated_clusters++;
+		c->res->compressed_clusters++;
+		c->res->fragmented_clusters++;
+		break;
+	case QCOW2_NORMAL:
+	case QCOW2_ZERO_ALLOC:
+		off = e & L2E_OFFSET_MASK;
+		if (off & (s->cluster_size - 1)) {
+			report(c->res, "ERROR offset=%llx: Cluster is not properly aligned; L2 entry corrupted.",
+			       (unsigned long long)off);
+			c->res->corruptions++;
+			break;
+		}
+		c->res->allocated_clusters++;
+		if (c->next_contig && off != c->next_contig)
+			c->res->fragmented_clusters++;
+		c->next_contig = off + s->cluster_size;
+		inc(c, off, s->cluster_size);
+		break;
+	default:
+		break;
+	}
+}
+
+static int count_tables(struct check *c, struct vk_err *err)
+{
+	struct qcow2_state *s = c->s;
+	uint64_t l2off, i, j;
+	void *l2;
+	int r;
+
+	inc(c, 0, s->cluster_size);
+	inc(c, s->l1_offset, (uint64_t)s->l1_size * 8);
+	for (i = 0; i < s->l1_size; i++) {
+		l2off = s->l1[i] & L1E_OFFSET_MASK;
+		if (!l2off)
+			continue;
+		if (l2off & (s->cluster_size - 1)) {
+			report(c->res, "ERROR l2_offset=%llx: Table is not cluster aligned; L1 entry corrupted",
+			       (unsigned long long)l2off);
+			c->res->corruptions++;
+			continue;
+		}
+		inc(c, l2off, s->cluster_size);
+		c->next_contig = 0;	/* contiguity is counted within one L2 table, as QEMU */
+		if ((l2off >> s->cluster_bits) >= c->nb || l2off < s->cluster_size)
+			continue;
+		r = qcow2_read_l2(s, (uint32_t)i, &l2, err);
+		if (r < 0)
+			return r;
+		for (j = 0; j < (1ULL << s->l2_bits); j++)
+			count_l2_entry(c, qcow2_be64(l2, j));
+		qcow2_cache_put(s->l2_cache, &l2);
+	}
+	return 0;
+}
+
+static void count_refcount_structures(struct check *c)
+{
+	struct qcow2_state *s = c->s;
+	uint64_t i, off;
+
+	inc(c, s->rt_offset, (uint64_t)s->rt_clusters * s->cluster_size);
+	for (i = 0; i < s->rt_size; i++) {
+		off = s->rt[i];
+		if (!off)
+			continue;
+		if (off & (s->cluster_size - 1)) {
+			report(c->res, "ERROR refcount block %llu is not cluster aligned; refcount table entry corrupted",
+			       (unsigned long long)i);
+			c->res->corruptions++;
+			s->rt[i] = 0;	/* never read it */
+			continue;
+		}
+		if ((off >> s->cluster_bits) >= c->nb || off < s->cluster_size) {
+			report(c->res, "ERROR refcount block %llu is outside image",
+			       (unsigned long long)i);
+			c->res->corruptions++;
+			s->rt[i] = 0;
+			continue;
+		}
+		inc(c, off, s->cluster_size);
+	}
+}
+
+static int compare(struct check *c, unsigned int fix, struct vk_err *err)
+{
+	struct vk_blk_check *res = c->res;
+	uint64_t i, rc, highest = 0;
+	bool found = false;
+	int64_t *fixed;
+	int r;
+
+	for (i = 0; i < c->nb; i++) {
+		r = qcow2_get_refcount(c->s, i, &rc, err);
+		if (r < 0) {
+			report(res, "ERROR: Can't get refcount for cluster %llu: %s",
+			       (unsigned long long)i, strerror(-r));
+			res->check_errors++;
+			continue;
+		}
+		if (rc || c->ref[i]) {
+			highest = i;
+			found = true;
+		}
+		if (rc == c->ref[i])
+			continue;
+		fixed = NULL;
+		if (rc > c->ref[i] && (fix & VK_CHECK_FIX_LEAKS))
+			fixed = &res->leaks_fixed;
+		else if (rc < c->ref[i] && (fix & VK_CHECK_FIX_ERRORS))
+			fixed = &res->corruptions_fixed;
+		report(res, "%s cluster %llu refcount=%llu reference=%llu",
+		       fixed ? "Repairing" : rc < c->ref[i] ? "ERROR" : "Leaked",
+		       (unsigned long long)i, (unsigned long long)rc, (unsigned long long)c->ref[i]);
+		if (fixed && qcow2_set_refcount(c->s, i, c->ref[i], NULL) == 0) {
+			(*fixed)++;
+			continue;
+		}
+		if (rc < c->ref[i])
+			res->corruptions++;
+		else
+			res->leaks++;
+	}
+	res->image_end_offset = found ? (int64_t)((highest + 1) << c->s->cluster_bits) : 0;
+	return 0;
+}
+
+static int check_copied_l2(struct check *c, uint64_t l1i, unsigned int fix, struct vk_err *err)
+{
+	struct qcow2_state *s = c->s;
+	uint64_t j, e, rc;
+	void *l2;
+	int r;
+
+	r = qcow2_read_l2(s, (uint32_t)l1i, &l2, err);
+	if (r < 0)
+		return r;
+	for (j = 0; j < (1ULL << s->l2_bits); j++) {
+		enum qcow2_cluster_type t;
+
+		e = qcow2_be64(l2, j);
+		t = qcow2_entry_type(s, e);
+		if ((t != QCOW2_NORMAL && t != QCOW2_ZERO_ALLOC) ||
+		    ((e & L2E_OFFSET_MASK) & (s->cluster_size - 1)))
+			continue;
+		r = qcow2_get_refcount(s, (e & L2E_OFFSET_MASK) >> s->cluster_bits, &rc, err);
+		if (r < 0)
+			break;
+		if ((rc == 1) == !!(e & QCOW_OFLAG_COPIED))
+			continue;
+		report(c->res, "%s OFLAG_COPIED data cluster: l2_entry=%llx refcount=%llu",
+		       (fix & VK_CHECK_FIX_ERRORS) ? "Repairing" : "ERROR",
+		       (unsigned long long)e, (unsigned long long)rc);
+		if (fix & VK_CHECK_FIX_ERRORS) {
+			qcow2_set_be64(l2, j, rc == 1 ? e | QCOW_OFLAG_COPIED : e & ~QCOW_OFLAG_COPIED);
+			qcow2_cache_mark_dirty(s->l2_cache, l2);
+			c->res->corruptions_fixed++;
+		} else {
+			c->res->corruptions++;
+		}
+	}
+	qcow2_cache_put(s->l2_cache, &l2);
+	return r;
+}
+
+static int check_copied(struct check *c, unsigned int fix, struct vk_err *err)
+{
+	struct qcow2_state *s = c->s;
+	uint64_t i, l2off, rc, be;
+	int r;
+
+	for (i = 0; i < s->l1_size; i++) {
+		l2off = s->l1[i] & L1E_OFFSET_MASK;
+		if (!l2off || (l2off & (s->cluster_size - 1)) || (l2off >> s->cluster_bits) >= c->nb ||
+		    l2off < s->cluster_size)
+			continue;
+		r = qcow2_get_refcount(s, l2off >> s->cluster_bits, &rc, err);
+		if (r < 0)
+			return r;
+		if ((rc == 1) != !!(s->l1[i] & QCOW_OFLAG_COPIED)) {
+			report(c->res, "%s OFLAG_COPIED L2 cluster: l1_index=%llu l1_entry=%llx refcount=%llu",
+			       (fix & VK_CHECK_FIX_ERRORS) ? "Repairing" : "ERROR",
+			       (unsigned long long)i, (unsigned long long)s->l1[i],
+			       (unsigned long long)rc);
+			if (fix & VK_CHECK_FIX_ERRORS) {
+				s->l1[i] ^= QCOW_OFLAG_COPIED;
+				be = htobe64(s->l1[i]);
+				r = vk_blk_file_pwrite(s->bs, &be, s->l1_offset + 8 * i, 8, err);
+				if (r < 0)
+					return r;
+				c->res->corruptions_fixed++;
+			} else {
+				c->res->corruptions++;
+			}
+		}
+		r = check_copied_l2(c, i, fix, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void reset(struct vk_blk_check *res)
+{
+	res->corruptions = res->leaks = res->check_errors = 0;
+	res->corruptions_fixed = res->leaks_fixed = 0;
+	res->allocated_clusters = res->fragmented_clusters = res->compressed_clusters = 0;
+}
+
+static int run(struct check *c, unsigned int fix, struct vk_err *err)
+{
+	int r;
+
+	reset(c->res);
+	memset(c->ref, 0, c->nb * sizeof(*c->ref));
+	c->next_contig = 0;
+	c->res->total_clusters = (int64_t)((c->s->size + c->s->cluster_size - 1) >> c->s->cluster_bits);
+	count_refcount_structures(c);
+	r = count_tables(c, err);
+	if (r < 0)
+		return r;
+	r = compare(c, fix, err);
+	if (r < 0)
+		return r;
+	return check_copied(c, fix, err);
+}
+
+int qcow2_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
+		struct vk_err *err)
+{
+	struct qcow2_state *s = bs->opaque;
+	int64_t fsize = vk_blk_file_size(bs);
+	struct check c = { .s = s, .res = res };
+	int r;
+
+	if (s->nb_snapshots)
+		return vk_fail(err, -ENOTSUP, "%s: checking images with internal snapshots is not supported",
+			       bs->filename);
+	if (fsize < 0)
+		return vk_fail(err, (int)fsize, "%s: %s", bs->filename, strerror((int)-fsize));
+	c.nb = ((uint64_t)fsize + s->cluster_size - 1) >> s->cluster_bits;
+	if (c.nb > MAX_CHECK_CLUSTERS)
+		return vk_fail(err, -EFBIG, "%s: too many clusters to check", bs->filename);
+	c.ref = calloc(c.nb + 1, sizeof(*c.ref));
+	if (!c.ref)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	r = run(&c, 0, err);
+	if (!r && fix && (res->leaks || res->corruptions)) {
+		/* New refcount blocks go past the end, never onto a cluster still in use. */
+		s->free_index = MAX(s->free_index, c.nb);
+		r = run(&c, fix, err);
+		if (!r)
+			r = qcow2_flush(bs, err);
+	}
+	free(c.ref);
+	return r;
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Creating qcow2 images laid out as QEMU does: header in cluster 0, then
+ * the refcount table, refcount blocks, and the L1 table (the file ends
+ * where the L1 table does). preallocation=metadata then allocates every L2
+ * table and data cluster through the ordinary allocator.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "qcow2.h"
+
+static const struct { uint8_t type, bit; const char *name; } features[] = {
+	{ 0, 0, "dirty bit" },
+	{ 0, 1, "corrupt bit" },
+	{ 0, 2, "external data file" },
+	{ 0, 3, "compression type" },
+	{ 0, 4, "extended L2 entries" },
+	{ 1, 0, "lazy refcounts" },
+	{ 2, 0, "bitmaps" },
+	{ 2, 1, "raw external data" },
+};
+
+struct layout {
+	uint64_t cs, l1_size, l1c, rtc, rbn;
+	uint32_t cluster_bits, rb_bits, refcount_order;
+};
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static int check_opts(const struct vk_blk_create_opts *o, struct layout *l, struct vk_err *err)
+{
+	uint64_t cs = o->cluster_size ? o->cluster_size : 64 * KiB, per_l1;
+	unsigned int bits = o->refcount_bits ? o->refcount_bits : 16;
+
+	if (cs < 512 || cs > 2 * MiB || (cs & (cs - 1)))
+		return vk_fail(err, -EINVAL, "Cluster size must be a power of two between 512 and 2048k");
+	if (bits > 64 || (bits & (bits - 1)))
+		return vk_fail(err, -EINVAL, "Refcount width must be a power of two and may not exceed 64 bits");
+	if (o->compat == 2 && bits != 16)
+		return vk_fail(err, -EINVAL, "Different refcount widths than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)");
+	if (o->compat == 2 && o->lazy_refcounts)
+		return vk_fail(err, -EINVAL, "Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
+	if (o->backing_file && o->prealloc_metadata)
+		return vk_fail(err, -EINVAL, "Backing file and preallocation can only be used at the same time if extended_l2 is on");
+	if (o->backing_file && strlen(o->backing_file) > 1023)
+		return vk_fail(err, -EINVAL, "Backing file name too long");
+	l->cs = cs;
+	l->cluster_bits = (uint32_t)__builtin_ctzll(cs);
+	l->refcount_order = (uint32_t)__builtin_ctz(bits);
+	l->rb_bits = l->cluster_bits + 3 - l->refcount_order;
+	per_l1 = cs * (cs / 8);
+	l->l1_size = (o->size + per_l1 - 1) / per_l1;
+	if (l->l1_size * 8 > QCOW2_MAX_L1_BYTES || o->size > QCOW2_MAX_OFFSET)
+		return vk_fail(err, -EFBIG, "Image size too large for cluster size %llu",
+			       (unsigned long long)cs);
+	l->l1c = (l->l1_size * 8 + cs - 1) / cs;
+	l->rtc = 1;
+	l->rbn = 1;
+	for (;;) {
+		uint64_t total = 1 + l->rtc + l->rbn + l->l1c;
+		uint64_t rbn = (total + (1ULL << l->rb_bits) - 1) >> l->rb_bits;
+		uint64_t rtc = (rbn * 8 + cs - 1) / cs;
+
+		if (rbn == l->rbn && rtc == l->rtc)
+			break;
+		l->rbn = rbn;
+		l->rtc = rtc;
+	}
+	return 0;
+}
+
+static size_t put_ext(uint8_t *p, uint32_t type, const void *data, uint32_t len)
+{
+	put32(p, type);
+	put32(p + 4, len);
+	memcpy(p + 8, data, len);
+	return 8 + ALIGN_UP((size_t)len, 8);
+}
+
+static int build_header(uint8_t *h, const struct vk_blk_create_opts *o, const struct layout *l,
+			struct vk_err *err)
+{
+	int v3 = o->compat != 2;
+	size_t off = v3 ? 112 : 72, i, blen = o->backing_file ? strlen(o->backing_file) : 0;
+	uint8_t table[ARRAY_SIZE(features) * 48] = { 0 };
+
+	put32(h, QCOW2_MAGIC);
+	put32(h + 4, v3 ? 3 : 2);
+	put32(h + 20, l->cluster_bits);
+	put64(h + 24, o->size);
+	put32(h + 36, (uint32_t)l->l1_size);
+	put64(h + 40, (1 + l->rtc + l->rbn) * l->cs);
+	put64(h + HDR_RT_OFFSET, l->cs);
+	put32(h + 56, (uint32_t)l->rtc);
+	if (v3) {
+		put64(h + 80, o->lazy_refcounts ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
+		put32(h + 96, l->refcount_order);
+		put32(h + 100, 112);
+	}
+	if (o->backing_fmt)
+		off += put_ext(h + off, QCOW2_EXT_BACKING_FMT, o->backing_fmt,
+			       (uint32_t)strlen(o->backing_fmt));
+	/* The feature table goes in only if it fits, as with QEMU's 512-byte clusters. */
+	if (v3 && off + 8 + sizeof(table) + 8 + blen <= l->cs) {
+		for (i = 0; i < ARRAY_SIZE(features); i++) {
+			table[48 * i] = features[i].type;
+			table[48 * i + 1] = features[i].bit;
+			memcpy(table + 48 * i + 2, features[i].name, strlen(features[i].name));
+		}
+		off += put_ext(h + off, QCOW2_EXT_FEATURES, table, sizeof(table));
+	}
+	off += 8;	/* end of extensions */
+	if (off + blen > l->cs)
+		return vk_fail(err, -EINVAL, "Header and backing file name do not fit in one cluster");
+	if (blen) {
+		put64(h + 8, off);
+		put32(h + 16, (uint32_t)blen);
+		memcpy(h + off, o->backing_file, blen);
+	}
+	return 0;
+}
+
+/* The L1 table is written (as QEMU does), so the file ends where it ends. */
+static int write_l1(int fd, uint64_t off, uint64_t len, struct vk_err *err, const char *filename)
+{
+	_cleanup_free_ uint8_t *zero = calloc(1, MIN(len, 1 * MiB) + 1);
+	uint64_t n;
+
+	if (!zero)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	for (; len; off += n, len -= n) {
+		n = MIN(len, 1 * MiB);
+		if (pwrite(fd, zero, n, (off_t)off) != (ssize_t)n)
+			return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
+	}
+	return 0;
+}
+
+static int write_metadata(int fd, const uint8_t *hdr, const struct layout *l, struct vk_err *err,
+			  const char *filename)
+{
+	uint64_t cs = l->cs, i, used = 1 + l->rtc + l->rbn + l->l1c;
+	_cleanup_free_ uint8_t *buf = calloc(l->rtc + l->rbn, cs);
+
+	if (!buf)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	for (i = 0; i < l->rbn; i++)
+		put64(buf + 8 * i, (1 + l->rtc + i) * cs);
+	for (i = 0; i < used; i++)
+		qcow2_rb_set(buf + l->rtc * cs, l->refcount_order, i, 1);
+	if (pwrite(fd, hdr, cs, 0) != (ssize_t)cs ||
+	    pwrite(fd, buf, (l->rtc + l->rbn) * cs, (off_t)cs) != (ssize_t)((l->rtc + l->rbn) * cs))
+		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
+	return write_l1(fd, (1 + l->rtc + l->rbn) * cs, l->l1_size * 8, err, filename);
+}
+
+int qcow2_create(const char *filename, const struct vk_blk_create_opts *o, struct vk_err *err)
+{
+	struct vk_blk_opts open_opts = {
+		.format = "qcow2", .flags = VK_BLK_RDWR | VK_BLK_NO_BACKING,
+	};
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ uint8_t *hdr = NULL;
+	struct vk_blk *bs;
+	struct layout l = { 0 };
+	int r;
+
+	r = check_opts(o, &l, err);
+	if (r < 0)
+		return r;
+	hdr = calloc(1, l.cs);
+	if (!hdr)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	r = build_header(hdr, o, &l, err);
+	if (r < 0)
+		return r;
+	fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
+	r = write_metadata(fd, hdr, &l, err, filename);
+	if (r < 0 || !o->prealloc_metadata)
+		return r;
+	r = vk_blk_open(filename, &open_opts, &bs, err);
+	if (r < 0)
+		return r;
+	r = qcow2_preallocate(bs->opaque, err);
+	if (!r)
+		r = qcow2_flush(bs, err);
+	vk_blk_close(bs);
+	return r;
+}

@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * qcow2: the header (versions 2 and 3) and its extensions, open and close,
+ * info, block status and creation. Every field read from the file is
+ * checked before use; unknown header extensions are left as they are (the
+ * header is only rewritten field by field).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "qcow2.h"
+
+#define DEFAULT_CACHE_BYTES (1 * MiB)
+
+struct qcow2_header {
+	uint32_t magic, version;
+	uint64_t backing_file_offset;
+	uint32_t backing_file_size, cluster_bits;
+	uint64_t size;
+	uint32_t crypt_method, l1_size;
+	uint64_t l1_table_offset, refcount_table_offset;
+	uint32_t refcount_table_clusters, nb_snapshots;
+	uint64_t snapshots_offset;
+	uint64_t incompat, compat, autoclear;
+	uint32_t refcount_order, header_length;
+	uint8_t compression_type;
+};
+
+static const struct { uint8_t type, bit; const char *name; } feature_names[] = {
+	{ 0, 0, "dirty bit" },
+	{ 0, 1, "corrupt bit" },
+	{ 0, 2, "external data file" },
+	{ 0, 3, "compression type" },
+	{ 0, 4, "extended L2 entries" },
+	{ 1, 0, "lazy refcounts" },
+	{ 2, 0, "bitmaps" },
+	{ 2, 1, "raw external data" },
+};
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	return (uint64_t)rd32(p) << 32 | rd32(p + 4);
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+	wr32(p, (uint32_t)(v >> 32));
+	wr32(p + 4, (uint32_t)v);
+}
+
+static int qcow2_probe(const uint8_t *buf, size_t len)
+{
+	if (len >= 8 && rd32(buf) == QCOW2_MAGIC && (rd32(buf + 4) == 2 || rd32(buf + 4) == 3))
+		return 100;
+	return 0;
+}
+
+static void parse_header(const uint8_t *b, struct qcow2_header *h)
+{
+	h->magic = rd32(b);
+	h->version = rd32(b + 4);
+	h->backing_file_offset = rd64(b + 8);
+	h->backing_file_size = rd32(b + 16);
+	h->cluster_bits = rd32(b + 20);
+	h->size = rd64(b + 24);
+	h->crypt_method = rd32(b + 32);
+	h->l1_size = rd32(b + 36);
+	h->l1_table_offset = rd64(b + 40);
+	h->refcount_table_offset = rd64(b + 48);
+	h->refcount_table_clusters = rd32(b + 56);
+	h->nb_snapshots = rd32(b + 60);
+	h->snapshots_offset = rd64(b + 64);
+	if (h->version < 3) {
+		h->refcount_order = 4;
+		h->header_length = 72;
+		return;
+	}
+	h->incompat = rd64(b + 72);
+	h->compat = rd64(b + 80);
+	h->autoclear = rd64(b + 88);
+	h->refcount_order = rd32(b + 96);
+	h->header_length = rd32(b + 100);
+	h->compression_type = h->header_length > 104 ? b[104] : 0;
+}
+
+/* "dirty bit, bit 7" for the features set in bits, named by the image's table if it has one. */
+static void name_features(struct qcow2_state *s, uint64_t bits, char *out, size_t len)
+{
+	size_t used = 0, i;
+	const char *name;
+	char num[64];
+	int bit;
+
+	out[0] = '\0';
+	for (bit = 0; bit < 64; bit++) {
+		if (!(bits & (1ULL << bit)))
+			continue;
+		name = NULL;
+		for (i = 0; i < s->nb_features; i++) {
+			const char *f = s->features + 48 * i;
+
+			if (f[0] == 0 && (uint8_t)f[1] == bit)
+				name = f + 2;
+		}
+		for (i = 0; !name && i < ARRAY_SIZE(feature_names); i++)
+			if (feature_names[i].type == 0 && feature_names[i].bit == bit)
+				name = feature_names[i].name;
+		if (!name) {
+			snprintf(num, sizeof(num), "Unknown incompatible feature: %llx",
+				 1ULL << bit);
+			name = num;
+		}
+		used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%.46s",
+					 used ? ", " : "", name);
+		if (used >= len)
+			break;
+	}
+}
+
+static int parse_extensions(struct qcow2_state *s, const uint8_t *hdr, uint64_t start,
+			    uint64_t end, struct vk_err *err)
+{
+	uint64_t off = start;
+	uint32_t type, len;
+	struct vk_blk *bs = s->bs;
+
+	while (off + 8 <= end) {
+		type = rd32(hdr + off);
+		len = rd32(hdr + off + 4);
+		off += 8;
+		if (type == QCOW2_EXT_END)
+			return 0;
+		if (len > end - off)
+			return vk_fail(err, -EINVAL, "%s: header extension %#x overruns the header",
+				       bs->filename, type);
+		if (type == QCOW2_EXT_BACKING_FMT) {
+			free(bs->backing_fmt);
+			bs->backing_fmt = strndup((const char *)hdr + off, len);
+			if (!bs->backing_fmt)
+				return vk_fail(err, -ENOMEM, "out of memory");
+		} else if (type == QCOW2_EXT_FEATURES) {
+			free(s->features);
+			s->nb_features = len / 48;
+			s->features = calloc(s->nb_features + 1, 48);
+			if (!s->features)
+				return vk_fail(err, -ENOMEM, "out of memory");
+			memcpy(s->features, hdr + off, s->nb_features * 48);
+			for (size_t i = 0; i < s->nb_features; i++)
+				s->features[48 * i + 47] = '\0';
+		}
+		/* Other extensions stay in the file untouched. */
+		off += ALIGN_UP((uint64_t)len, 8);
+	}
+	return 0;
+}
+
+static int check_header(struct qcow2_state *s, const struct qcow2_header *h, struct vk_err *err)
+{
+	const char *name = s->bs->filename;
+	char feat[256];
+
+	if (h->magic != QCOW2_MAGIC || (h->version != 2 && h->version != 3))
+		return vk_fail(err, -EINVAL, "%s: not a qcow2 image of version 2 or 3", name);
+	if (h->cluster_bits < QCOW2_MIN_CLUSTER_BITS || h->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
+		return vk_fail(err, -EINVAL,
+			       "%s: cluster_bits %u unsupported (cluster size must be 512 B to 2 MiB)",
+			       name, h->cluster_bits);
+	if (h->version >= 3 && (h->header_length < 104 || h->header_length % 8 ||
+				h->header_length > (1u << h->cluster_bits)))
+		return vk_fail(err, -EINVAL, "%s: invalid header length %u", name,
+			       h->header_length);
+	if (h->refcount_order > 6)
+		return vk_fail(err, -EINVAL, "%s: refcount_order %u unsupported (0 to 6)", name,
+			       h->refcount_order);
+	if (h->crypt_method)
+		return vk_fail(err, -ENOTSUP, "%s: encrypted images are not supported", name);
+	if (h->incompat & ~QCOW2_INCOMPAT_SUPPORTED) {
+		name_features(s, h->incompat & ~QCOW2_INCOMPAT_SUPPORTED, feat, sizeof(feat));
+		return vk_fail(err, -ENOTSUP, "%s: Unsupported qcow2 feature(s): %s", name, feat);
+	}
+	if (h->compression_type > QCOW2_COMPRESS_ZSTD ||
+	    (h->compression_type != QCOW2_COMPRESS_ZLIB &&
+	     !(h->incompat & QCOW2_INCOMPAT_COMPRESSION)))
+		return vk_fail(err, -EINVAL, "%s: invalid compression type %u", name,
+			       h->compression_type);
+	if (h->backing_file_offset &&
+	    (h->backing_file_size > 1023 ||
+	     h->backing_file_offset > (1ULL << h->cluster_bits) - h->backing_file_size))
+		return vk_fail(err, -EINVAL, "%s: invalid backing file name location", name);
+	if (h->size > QCOW2_MAX_OFFSET)
+		return vk_fail(err, -EFBIG, "%s: virtual size %llu too large", name,
+			       (unsigned long long)h->size);
+	return 0;
+}
+
+static void set_geometry(struct qcow2_state *s, const struct qcow2_header *h)
+{
+	s->version = h->version;
+	s->cluster_bits = h->cluster_bits;
+	s->cluster_size = 1ULL << h->cluster_bits;
+	s->l2_bits = h->cluster_bits - 3;
+	s->size = h->size;
+	s->l1_offset = h->l1_table_offset;
+	s->l1_size = h->l1_size;
+	s->rt_offset = h->refcount_table_offset;
+	s->rt_clusters = h->refcount_table_clusters;
+	s->refcount_order = h->refcount_order;
+	s->rb_bits = h->cluster_bits + 3 - h->refcount_order;
+	s->refcount_max = h->refcount_order == 6 ? UINT64_MAX :
+			  (1ULL << (1u << h->refcount_order)) - 1;
+	s->incompat = h->incompat;
+	s->compat = h->compat;
+	s->autoclear = h->autoclear;
+	s->header_length = h->header_length;
+	s->compression_type = h->compression_type;
+	s->nb_snapshots = h->nb_snapshots;
+	s->csize_shift = 62 - (int)(h->cluster_bits - 8);
+	s->csize_mask = (1ULL << (h->cluster_bits - 8)) - 1;
+	s->cluster_offset_mask = (1ULL << s->csize_shift) - 1;
+}
+
+static int load_l1(struct qcow2_state *s, struct vk_err *err)
+{
+	uint64_t per_l1 = s->cluster_size << s->l2_bits, need, bytes, i;
+	_cleanup_free_ uint8_t *raw = NULL;
+	int r;
+
+	need = (s->size + per_l1 - 1) / per_l1;
+	if ((uint64_t)s->l1_size * 8 > QCOW2_MAX_L1_BYTES)
+		return vk_fail(err, -EFBIG, "%s: L1 size %u too large", s->bs->filename, s->l1_size);
+	if (s->l1_size < need)
+		return vk_fail(err, -EINVAL, "%s: L1 size %u too small for the virtual size",
+			       s->bs->filename, s->l1_size);
+	bytes = (uint64_t)s->l1_size * 8;
+	if (s->l1_size) {
+		r = qcow2_check_offset(s, "L1 table", s->l1_offset, bytes, err);
+		if (r < 0)
+			return r;
+	}
+	raw = malloc(bytes + 1);
+	s->l1 = malloc(bytes + 8);
+	if (!raw || !s->l1)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	r = vk_blk_file_pread(s->bs, raw, s->l1_offset, bytes, false, err);
+	if (r < 0)
+		return r;
+	for (i = 0; i < s->l1_size; i++)
+		s->l1[i] = qcow2_be64(raw, i);
+	return 0;
+}
+
+static int check_tables_apart(struct qcow2_state *s, struct vk_err *err)
+{
+	uint64_t l1_end = s->l1_offset + (uint64_t)s->l1_size * 8;
+	uint64_t rt_end = s->rt_offset + (uint64_t)s->rt_clusters * s->cluster_size;
+
+	if (s->l1_size && s->l1_offset < rt_end && s->rt_offset < l1_end)
+		return vk_fail(err, -EINVAL, "%s: L1 table and refcount table overlap",
+			       s->bs->filename);
+	return 0;
+}
+
+static int write_header_u64(struct qcow2_state *s, uint64_t off, uint64_t v, struct vk_err *err)
+{
+	uint8_t b[8];
+
+	wr64(b, v);
+	return vk_blk_file_pwrite(s->bs, b, off, 8, err);
+}
+
+/* Opened for writing: clear autoclear bits we do not maintain, repair a dirty image. */
+static int open_rw(struct qcow2_state *s, struct vk_err *err)
+{
+	struct vk_blk_check res = { 0 };
+	struct vk_err inner = { 0 };
+	int r;
+
+	if (s->incompat & QCOW2_INCOMPAT_CORRUPT)
+		return vk_fail(err, -EUCLEAN,
+			       "%s: image is marked corrupt; it can only be opened read-only",
+			       s->bs->filename);
+	if (s->nb_snapshots)
+		return vk_fail(err, -ENOTSUP,
+			       "%s: images with internal snapshots can only be opened read-only",
+			       s->bs->filename);
+	if (s->version >= 3 && s->autoclear) {
+		s->autoclear = 0;
+		r = write_header_u64(s, HDR_AUTOCLEAR, 0, err);
+		if (r < 0)
+			return r;
+	}
+	if (!(s->incompat & QCOW2_INCOMPAT_DIRTY))
+		return 0;
+	/* Refcounts may be stale (lazy refcounts): rebuild them from the L1/L2 tables. */
+	r = qcow2_check(s->bs, &res, VK_CHECK_FIX_LEAKS | VK_CHECK_FIX_ERRORS, &inner);
+	if (r < 0 || res.corruptions || res.check_errors)
+		return vk_fail(err, r < 0 ? r : -EUCLEAN,
+			       "%s: image is dirty and its refcounts could not be repaired%s%s",
+			       s->bs->filename, inner.msg[0] ? ": " : "", inner.msg);
+	r = qcow2_flush(s->bs, err);
+	if (r < 0)
+		return r;
+	s->incompat &= ~QCOW2_INCOMPAT_DIRTY;
+	return write_header_u64(s, HDR_INCOMPAT, s->incompat, err);
+}
+
+static int make_caches(struct qcow2_state *s, struct vk_err *err)
+{
+	uint64_t bytes = s->bs->cache_size ? s->bs->cache_size : DEFAULT_CACHE_BYTES;
+	uint64_t n = MIN(bytes / s->cluster_size, 4096);
+
+	s->l2_cache = qcow2_cache_create(s->bs, (unsigned int)MAX(n, 4), s->cluster_size);
+	s->rb_cache = qcow2_cache_create(s->bs, (unsigned int)MAX(n / 4, 4), s->cluster_size);
+	if (!s->l2_cache || !s->rb_cache)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	qcow2_cache_set_dependency(s->l2_cache, s->rb_cache);
+	return 0;
+}
+
+static int read_backing_name(struct qcow2_state *s, const struct qcow2_header *h,
+			     const uint8_t *hdr, struct vk_err *err)
+{
+	if (!h->backing_file_offset || !h->backing_file_size)
+		return 0;
+	s->bs->backing_file = strndup((const char *)hdr + h->backing_file_offset,
+				      h->backing_file_size);
+	if (!s->bs->backing_file)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+static int qcow2_open(struct vk_blk *bs, struct vk_err *err)
+{
+	struct qcow2_state *s = bs->opaque;
+	struct qcow2_header h = { 0 };
+	_cleanup_free_ uint8_t *hdr = NULL;
+	uint64_t ext_end;
+	int64_t fsize;
+	int r;
+
+	s->bs = bs;
+	s->prealloc = -1;
+	hdr = calloc(1, 1u << QCOW2_MAX_CLUSTER_BITS);
+	if (!hdr)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	r = vk_blk_file_pread(bs, hdr, 0, 112, true, err);
+	if (r < 0)
+		return r;
+	parse_header(hdr, &h);
+	r = check_header(s, &h, err);
+	if (r < 0) {
+		/* Name incompatible features from the table if there is one. */
+		if (r == -ENOTSUP && h.incompat & ~QCOW2_INCOMPAT_SUPPORTED &&
+		    !vk_blk_file_pread(bs, hdr, 0, 1u << h.cluster_bits, true, NULL) &&
+		    !parse_extensions(s, hdr, h.header_length, 1u << h.cluster_bits, NULL))
+			r = check_header(s, &h, err);
+		return r;
+	}
+	set_geometry(s, &h);
+	r = vk_blk_file_pread(bs, hdr, 0, s->cluster_size, true, err);
+	if (r < 0)
+		return r;
+	ext_end = h.backing_file_offset ? h.backing_file_offset : s->cluster_size;
+	r = parse_extensions(s, hdr, h.header_length, ext_end, err);
+	if (r < 0)
+		return r;
+	r = read_backing_name(s, &h, hdr, err);
+	if (r < 0)
+		return r;
+	fsize = vk_blk_file_size(bs);
+	if (fsize < 0)
+		return vk_fail(err, (int)fsize, "%s: %s", bs->filename, strerror((int)-fsize));
+	s->end_cluster = ((uint64_t)fsize + s->cluster_size - 1) >> s->cluster_bits;
+	r = load_l1(s, err);
+	if (r < 0)
+		return r;
+	r = qcow2_refcount_init(s, err);
+	if (r < 0)
+		return r;
+	r = check_tables_apart(s, err);
+	if (r < 0)
+		return r;
+	r = make_caches(s, err);
+	if (r < 0)
+		return r;
+	return bs->read_only ? 0 : open_rw(s, err);
+}
+
+int qcow2_flush(struct vk_blk *bs, struct vk_err *err)
+{
+	struct qcow2_state *s = bs->opaque;
+	int r;
+
+	r = qcow2_cache_flush(s->rb_cache, err);
+	if (!r)
+		r = qcow2_cache_flush(s->l2_cache, err);
+	if (!r && fdatasync(bs->fd) < 0)
+		r = vk_fail(err, -errno, "%s: flush: %s", bs->filename, strerror(errno));
+	return r;
+}
+
+static void qcow2_close(struct vk_blk *bs)
+{
+	struct qcow2_state *s = bs->opaque;
+
+	if (!bs->read_only && s->l2_cache && s->rb_cache)
+		qcow2_flush(bs, NULL);
+	qcow2_cache_destroy(s->l2_cache);
+	qcow2_cache_destroy(s->rb_cache);
+	free(s->l1);
+	free(s->rt);
+	free(s->zbuf);
+	free(s->features);
+}
+
+static uint64_t qcow2_length(struct vk_blk *bs)
+{
+	return ((struct qcow2_state *)bs->opaque)->size;
+}
+
+static int qcow2_get_info(struct vk_blk *bs, struct vk_blk_info *info)
+{
+	struct qcow2_state *s = bs->opaque;
+
+	info->cluster_size = (uint32_t)s->cluster_size;
+	info->dirty = s->incompat & QCOW2_INCOMPAT_DIRTY;
+	info->is_qcow2 = true;
+	info->qcow2_version = (int)s->version;
+	info->compression = s->compression_type == QCOW2_COMPRESS_ZSTD ? "zstd" : "zlib";
+	info->lazy_refcounts = s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS;
+	info->refcount_bits = 1u << s->refcount_order;
+	info->corrupt = s->incompat & QCOW2_INCOMPAT_CORRUPT;
+	info->nb_snapshots = s->nb_snapshots;
+	return 0;
+}
+
+static int qcow2_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
+			      uint64_t *map, struct vk_err *err)
+{
+	struct qcow2_state *s = bs->opaque;
+	enum qcow2_cluster_type t;
+	uint64_t host, blen;
+	int r;
+
+	r = qcow2_get_extent(s, off, len, pnum, &host, &t, err);
+	if (r < 0)
+		return r;
+	*map = host;
+	switch (t) {
+	case QCOW2_UNALLOCATED:
+		if (!bs->backing_file)
+			return VK_BS_ZERO;
+		blen = bs->backing ? vk_blk_length(bs->backing) : 0;
+		if (off >= blen)
+			return VK_BS_ZERO;
+		*pnum = MIN(*pnum, blen - off);
+		return 0;
+	case QCOW2_ZERO_PLAIN:
+		return VK_BS_ALLOCATED | VK_BS_ZERO;
+	case QCOW2_ZERO_ALLOC:
+		return VK_BS_ALLOCATED | VK_BS_ZERO | VK_BS_OFFSET_VALID;
+	case QCOW2_NORMAL:
+		if (s->prealloc < 0) {
+			r = qcow2_detect_prealloc(s, err);
+			if (r < 0)
+				return r;
+			s->prealloc = r;
+		}
+		return VK_BS_ALLOCATED | VK_BS_DATA | VK_BS_OFFSET_VALID |
+		       (s->prealloc ? VK_BS_RECURSE : 0);
+	default:
+		return VK_BS_ALLOCATED | VK_BS_DATA;
+	}
+}
+
+/* Whole clusters become zero clusters (v3); the rest is written as zeros. */
+static int qcow2_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err)
+{
+	static const uint8_t zero[4096];
+	struct qcow2_state *s = bs->opaque;
+	uint64_t cs = s->cluster_size, n;
+	int r;
+
+	while (len) {
+		n = cs - (off & (cs - 1));
+		if (s->version >= 3 && !(off & (cs - 1)) && (len >= cs || off + len == s->size)) {
+			n = MIN(n, len);
+			r = qcow2_zero_cluster(s, off >> s->cluster_bits, err);
+		} else {
+			n = MIN(MIN(n, len), sizeof(zero));
+			r = qcow2_write(bs, zero, off, n, err);
+		}
+		if (r < 0)
+			return r;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+const struct vk_blk_driver vk_blk_qcow2 = {
+	.name = "qcow2",
+	.state_size = sizeof(struct qcow2_state),
+	.probe = qcow2_probe,
+	.open = qcow2_open,
+	.close = qcow2_close,
+	.pread = qcow2_read,
+	.pwrite = qcow2_write,
+	.pwrite_zeroes = qcow2_pwrite_zeroes,
+	.flush = qcow2_flush,
+	.length = qcow2_length,
+	.get_info = qcow2_get_info,
+	.block_status = qcow2_block_status,
+	.create = qcow2_create,
+	.check = qcow2_check,
+};

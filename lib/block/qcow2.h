@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* qcow2 internals shared by qcow2*.c (the format: QEMU docs/interop/qcow2.txt). */
+#ifndef VMKIT_QCOW2_H
+#define VMKIT_QCOW2_H
+
+#include <endian.h>
+
+#include "vmkit/block.h"
+
+#define QCOW2_MAGIC		0x514649fbu	/* "QFI\xfb" */
+#define QCOW2_MIN_CLUSTER_BITS	9
+#define QCOW2_MAX_CLUSTER_BITS	21
+#define QCOW2_MAX_L1_BYTES	(32 * MiB)	/* as QEMU: bounds what we allocate */
+#define QCOW2_MAX_RT_BYTES	(8 * MiB)
+#define QCOW2_MAX_OFFSET	(1ULL << 56)
+
+#define QCOW2_INCOMPAT_DIRTY		(1ULL << 0)
+#define QCOW2_INCOMPAT_CORRUPT		(1ULL << 1)
+#define QCOW2_INCOMPAT_DATA_FILE	(1ULL << 2)
+#define QCOW2_INCOMPAT_COMPRESSION	(1ULL << 3)
+#define QCOW2_INCOMPAT_EXTL2		(1ULL << 4)
+#define QCOW2_INCOMPAT_SUPPORTED	(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | \
+					 QCOW2_INCOMPAT_COMPRESSION)
+#define QCOW2_COMPAT_LAZY_REFCOUNTS	(1ULL << 0)
+
+#define QCOW2_EXT_END		0x00000000u
+#define QCOW2_EXT_BACKING_FMT	0xe2792acau
+#define QCOW2_EXT_FEATURES	0x6803f857u
+
+#define QCOW2_COMPRESS_ZLIB	0
+#define QCOW2_COMPRESS_ZSTD	1
+
+#define L1E_OFFSET_MASK		0x00fffffffffffe00ULL
+#define L2E_OFFSET_MASK		0x00fffffffffffe00ULL
+#define QCOW_OFLAG_COPIED	(1ULL << 63)
+#define QCOW_OFLAG_COMPRESSED	(1ULL << 62)
+#define QCOW_OFLAG_ZERO		(1ULL << 0)
+#define RT_OFFSET_MASK		0xfffffffffffffe00ULL
+
+/* Header offsets (big-endian fields). */
+#define HDR_RT_OFFSET		48
+#define HDR_INCOMPAT		72
+#define HDR_AUTOCLEAR		88
+
+enum qcow2_cluster_type {
+	QCOW2_UNALLOCATED,
+	QCOW2_ZERO_PLAIN,
+	QCOW2_ZERO_ALLOC,
+	QCOW2_NORMAL,
+	QCOW2_COMPRESSED,
+};
+
+struct qcow2_cache;
+
+struct qcow2_state {
+	struct vk_blk *bs;
+	uint32_t version;
+	uint32_t cluster_bits;
+	uint64_t cluster_size;
+	uint64_t size;
+	uint32_t l2_bits;		/* log2 of entries per L2 table */
+	uint64_t l1_offset;
+	uint32_t l1_size;
+	uint64_t *l1;			/* host-endian copy */
+	uint64_t rt_offset;
+	uint32_t rt_clusters;
+	uint64_t rt_size;		/* entries */
+	uint64_t *rt;			/* host-endian copy */
+	uint32_t refcount_order;
+	uint32_t rb_bits;		/* log2 of entries per refcount block */
+	uint64_t refcount_max;
+	uint64_t incompat, compat, autoclear;
+	uint32_t header_length;
+	uint8_t compression_type;
+	uint32_t nb_snapshots;
+	int csize_shift;
+	uint64_t csize_mask;
+	uint64_t cluster_offset_mask;
+	uint64_t end_cluster;		/* first cluster past everything in use or allocated */
+	uint64_t free_index;		/* allocation search starts here */
+	struct qcow2_cache *l2_cache;
+	struct qcow2_cache *rb_cache;
+	int prealloc;			/* metadata preallocation detected: -1 not yet known */
+	uint64_t zbuf_offset;		/* the decompressed cluster held in zbuf, or 0 */
+	uint8_t *zbuf;
+	char *features;			/* feature name table: 48-byte entries */
+	size_t nb_features;
+};
+
+static inline uint64_t qcow2_be64(const void *p, size_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, (const uint8_t *)p + 8 * i, 8);
+	return be64toh(v);
+}
+
+static inline void qcow2_set_be64(void *p, size_t i, uint64_t v)
+{
+	v = htobe64(v);
+	memcpy((uint8_t *)p + 8 * i, &v, 8);
+}
+
+/* qcow2-cache.c: metadata tables (L2, refcount blocks) by host offset. */
+struct qcow2_cache *qcow2_cache_create(struct vk_blk *bs, unsigned int entries, size_t table_size);
+void qcow2_cache_destroy(struct qcow2_cache *c);
+void qcow2_cache_set_dependency(struct qcow2_cache *c, struct qcow2_cache *dep);
+int qcow2_cache_get(struct qcow2_cache *c, uint64_t offset, void **table, struct vk_err *err);
+int qcow2_cache_get_empty(struct qcow2_cache *c, uint64_t offset, void **table,
+			  struct vk_err *err);
+void qcow2_cache_put(struct qcow2_cache *c, void **table);
+void qcow2_cache_mark_dirty(struct qcow2_cache *c, void *table);
+int qcow2_cache_flush(struct qcow2_cache *c, struct vk_err *err);
+
+/* qcow2-refcount.c */
+int qcow2_refcount_init(struct qcow2_state *s, struct vk_err *err);
+uint64_t qcow2_rb_get(const void *block, uint32_t order, uint64_t i);
+void qcow2_rb_set(void *block, uint32_t order, uint64_t i, uint64_t v);
+int qcow2_get_refcount(struct qcow2_state *s, uint64_t cluster, uint64_t *rc, struct vk_err *err);
+int qcow2_set_refcount(struct qcow2_state *s, uint64_t cluster, uint64_t rc, struct vk_err *err);
+int qcow2_alloc_clusters(struct qcow2_state *s, uint64_t n, uint64_t *host, struct vk_err *err);
+int qcow2_free_range(struct qcow2_state *s, uint64_t host, uint64_t len, struct vk_err *err);
+int qcow2_detect_prealloc(struct qcow2_state *s, struct vk_err *err);
+int qcow2_check_offset(struct qcow2_state *s, const char *what, uint64_t off, uint64_t len,
+		       struct vk_err *err);
+
+/* qcow2-cluster.c */
+enum qcow2_cluster_type qcow2_entry_type(struct qcow2_state *s, uint64_t l2e);
+int qcow2_get_extent(struct qcow2_state *s, uint64_t off, uint64_t len, uint64_t *pnum,
+		     uint64_t *host, enum qcow2_cluster_type *type, struct vk_err *err);
+int qcow2_read(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk_err *err);
+int qcow2_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
+		struct vk_err *err);
+int qcow2_read_l2(struct qcow2_state *s, uint32_t l1i, void **l2, struct vk_err *err);
+int qcow2_preallocate(struct qcow2_state *s, struct vk_err *err);
+int qcow2_zero_cluster(struct qcow2_state *s, uint64_t vc, struct vk_err *err);
+void qcow2_compressed_range(struct qcow2_state *s, uint64_t l2e, uint64_t *off, uint64_t *len);
+
+/* qcow2-check.c */
+int qcow2_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
+		struct vk_err *err);
+
+/* qcow2.c */
+int qcow2_flush(struct vk_blk *bs, struct vk_err *err);
+int qcow2_create(const char *filename, const struct vk_blk_create_opts *o, struct vk_err *err);
+
+#endif

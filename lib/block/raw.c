@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The raw driver: the image is the file (or block device), byte for byte. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vmkit/block.h"
+
+struct raw_state {
+	uint64_t size;
+};
+
+static int raw_probe(const uint8_t *buf, size_t len)
+{
+	return 1;	/* anything is a raw image: the last resort */
+}
+
+static int raw_open(struct vk_blk *bs, struct vk_err *err)
+{
+	struct raw_state *s = bs->opaque;
+	int64_t size = vk_blk_file_size(bs);
+
+	if (size < 0)
+		return vk_fail(err, (int)size, "%s: %s", bs->filename, strerror((int)-size));
+	s->size = (uint64_t)size;
+	return 0;
+}
+
+static int raw_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk_err *err)
+{
+	return vk_blk_file_pread(bs, buf, off, len, true, err);
+}
+
+static int raw_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
+		      struct vk_err *err)
+{
+	return vk_blk_file_pwrite(bs, buf, off, len, err);
+}
+
+static int raw_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err)
+{
+	struct stat st;
+
+	/* Punch a hole in regular files; fall back to writing zeros. */
+	if (fstat(bs->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    fallocate(bs->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		      (off_t)len) == 0)
+		return 0;
+	while (len) {
+		static const char zero[65536];
+		size_t n = MIN(len, sizeof(zero));
+		int r = vk_blk_file_pwrite(bs, zero, off, n, err);
+
+		if (r < 0)
+			return r;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int raw_flush(struct vk_blk *bs, struct vk_err *err)
+{
+	if (fdatasync(bs->fd) < 0)
+		return vk_fail(err, -errno, "%s: flush: %s", bs->filename, strerror(errno));
+	return 0;
+}
+
+static uint64_t raw_length(struct vk_blk *bs)
+{
+	return ((struct raw_state *)bs->opaque)->size;
+}
+
+static int raw_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
+			    uint64_t *map, struct vk_err *err)
+{
+	*map = off;
+	return vk_blk_file_status(bs->fd, off, len, pnum) | VK_BS_OFFSET_VALID | VK_BS_ALLOCATED |
+	       VK_BS_RECURSE;
+}
+
+static int raw_create(const char *filename, const struct vk_blk_create_opts *o,
+		      struct vk_err *err)
+{
+	static const char zero[4096];
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (o->backing_file)
+		return vk_fail(err, -EINVAL, "'raw' does not support backing files");
+	fd = open(filename, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)o->size) < 0)
+		return vk_fail(err, -errno, "%s: could not resize file: %s", filename,
+			       strerror(errno));
+	/* QEMU allocates the first block so that later alignment probing is cheap. */
+	if (o->size && pwrite(fd, zero, MIN(o->size, sizeof(zero)), 0) < 0)
+		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
+	return 0;
+}
+
+const struct vk_blk_driver vk_blk_raw = {
+	.name = "raw",
+	.state_size = sizeof(struct raw_state),
+	.probe = raw_probe,
+	.open = raw_open,
+	.pread = raw_pread,
+	.pwrite = raw_pwrite,
+	.pwrite_zeroes = raw_pwrite_zeroes,
+	.flush = raw_flush,
+	.length = raw_length,
+	.block_status = raw_block_status,
+	.create = raw_create,
+};

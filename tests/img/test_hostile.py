@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Broken and hostile images: one clear line and exit 1, never a crash."""
+import os
+import struct
+
+import pytest
+
+import qcow2hdr
+from imgtest import qemu_img, qemu_io, vmkit
+
+
+def base(tmp_path, name="h.qcow2"):
+    img = str(tmp_path / name)
+    qemu_img("create", "-q", "-f", "qcow2", img, "4M", check=True)
+    qemu_io(img, "write -P 7 0 256k")
+    return img
+
+
+def truncated(tmp_path):
+    img = base(tmp_path)
+    os.truncate(img, 65536 + 100)
+    return img, None
+
+
+def l1_offset(tmp_path):
+    img = base(tmp_path)
+    qcow2hdr.patch(img, "l1_table_offset", 0x7fff0000)
+    return img, "L1 table offset 0x7fff0000 beyond end of file"
+
+
+def l1_size(tmp_path):
+    img = base(tmp_path)
+    qcow2hdr.patch(img, "l1_size", 0x7fffffff)
+    return img, "L1 size"
+
+
+def rt_in_header(tmp_path):
+    img = base(tmp_path)
+    qcow2hdr.patch(img, "refcount_table_offset", 0)
+    return img, "refcount table offset 0 points into the header"
+
+
+def unknown_incompat(tmp_path):
+    img = base(tmp_path)
+    qcow2hdr.patch(img, "incompatible_features", 1 << 20)
+    return img, "Unsupported qcow2 feature(s)"
+
+
+def named_incompat(tmp_path):
+    img = base(tmp_path)
+    qcow2hdr.patch(img, "incompatible_features", 1 << 4)
+    return img, "extended L2 entries"
+
+
+def backing_loop(tmp_path):
+    a, b = str(tmp_path / "a.qcow2"), str(tmp_path / "b.qcow2")
+    qemu_img("create", "-q", "-f", "qcow2", a, "1M", check=True)
+    qemu_img("create", "-q", "-f", "qcow2", "-b", "a.qcow2", "-F", "qcow2", b, check=True)
+    # Point a at b by hand: a -> b -> a.
+    qemu_img("rebase", "-u", "-f", "qcow2", "-b", "b.qcow2", "-F", "qcow2", a, check=True)
+    return b, "loop"
+
+
+def cluster_bits_8(tmp_path):
+    img = base(tmp_path)
+    qcow2hdr.patch(img, "cluster_bits", 8)
+    return img, "cluster_bits 8"
+
+
+def cluster_bits_22(tmp_path):
+    img = base(tmp_path)
+    qcow2hdr.patch(img, "cluster_bits", 22)
+    return img, "cluster_bits 22"
+
+
+def l2_into_header(tmp_path):
+    img = base(tmp_path)
+    h = qcow2hdr.read_header(img)
+    with open(img, "r+b") as f:
+        f.seek(h["l1_table_offset"])
+        (l2,) = struct.unpack(">Q", f.read(8))
+        f.seek((l2 & 0x00fffffffffffe00))
+        f.write(struct.pack(">Q", (1 << 63) | 0x200))   # data inside the header cluster
+    return img, None
+
+
+CASES = [truncated, l1_offset, l1_size, rt_in_header, unknown_incompat, named_incompat,
+         backing_loop, cluster_bits_8, cluster_bits_22, l2_into_header]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+@pytest.mark.parametrize("cmd", [["info", "--backing-chain"], ["convert", "-O", "raw"], ["check"], ["map"]])
+def test_hostile(tmp_path, case, cmd):
+    if (cmd[0], case) in (("info", l2_into_header), ("check", backing_loop)):
+        pytest.skip("info reads no L2 table; check does not open the backing chain")
+    img, msg = case(tmp_path)
+    args = cmd + [img]
+    if cmd[0] == "convert":
+        args.append(str(tmp_path / "out.raw"))
+    p = vmkit(*args)
+    assert p.returncode in (1, 2), (p.returncode, p.stdout, p.stderr)
+    if p.returncode == 1:
+        lines = p.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("vmkit: "), p.stderr
+        if msg and cmd[0] != "check":
+            assert msg in lines[0], lines[0]

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* qcow2 metadata code on crafted images: refcount entries, header checks, allocation. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../lib/block/qcow2.h"
+
+static char path[64];
+
+static void refcount_orders(void **state)
+{
+	uint8_t block[512];
+	uint32_t order;
+	uint64_t i, max;
+
+	for (order = 0; order <= 6; order++) {
+		uint64_t n = 512 * 8 >> order;
+
+		max = order == 6 ? UINT64_MAX : (1ULL << (1u << order)) - 1;
+		memset(block, 0, sizeof(block));
+		for (i = 0; i < n; i++)
+			qcow2_rb_set(block, order, i, (i * 7919) & max);
+		for (i = 0; i < n; i++)
+			assert_int_equal(qcow2_rb_get(block, order, i), (i * 7919) & max);
+		qcow2_rb_set(block, order, 1, max);
+		assert_int_equal(qcow2_rb_get(block, order, 1), max);
+		assert_int_equal(qcow2_rb_get(block, order, 0), 0);
+	}
+	/* QEMU's layouts: order 0 is LSB first in each byte, order 4 big-endian. */
+	memset(block, 0, sizeof(block));
+	qcow2_rb_set(block, 0, 1, 1);
+	assert_int_equal(block[0], 2);
+	qcow2_rb_set(block, 4, 1, 0x1234);
+	assert_int_equal(block[2], 0x12);
+	assert_int_equal(block[3], 0x34);
+}
+
+static void make(uint32_t cs, uint64_t size)
+{
+	struct vk_blk_create_opts o = { .size = size, .cluster_size = cs };
+	struct vk_err err = { 0 };
+
+	strcpy(path, "/tmp/vmkit-test-qcow2-XXXXXX");
+	close(mkstemp(path));
+	assert_int_equal(vk_blk_create("qcow2", path, &o, &err), 0);
+}
+
+static void poke(off_t off, const void *buf, size_t len)
+{
+	int fd = open(path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, buf, len, off), (ssize_t)len);
+	close(fd);
+}
+
+static void expect_open_error(const char *what)
+{
+	struct vk_blk_opts o = { .flags = VK_BLK_NO_LOCK };
+	struct vk_err err = { 0 };
+	struct vk_blk *bs = NULL;
+
+	assert_true(vk_blk_open(path, &o, &bs, &err) < 0);
+	assert_null(bs);
+	if (!strstr(err.msg, what))
+		fail_msg("'%s' does not say '%s'", err.msg, what);
+	unlink(path);
+}
+
+static void hostile_headers(void **state)
+{
+	static const uint8_t l1_past_eof[8] = { 0, 0, 0, 0, 0x7f, 0xff, 0, 0 };
+	static const uint8_t huge_l1[4] = { 0x7f, 0xff, 0xff, 0xff };
+	static const uint8_t rt_zero[8] = { 0 };
+	static const uint8_t incompat[8] = { 0, 0, 0, 0, 0, 0x10, 0, 0 };
+	static const uint8_t bits8[4] = { 0, 0, 0, 8 };
+
+	make(65536, 1 * MiB);
+	poke(40, l1_past_eof, 8);
+	expect_open_error("L1 table offset 0x7fff0000 beyond end of file");
+	make(65536, 1 * MiB);
+	poke(36, huge_l1, 4);
+	expect_open_error("L1 size 2147483647 too large");
+	make(65536, 1 * MiB);
+	poke(HDR_RT_OFFSET, rt_zero, 8);
+	expect_open_error("refcount table offset 0 points into the header");
+	make(65536, 1 * MiB);
+	poke(HDR_INCOMPAT, incompat, 8);
+	expect_open_error("Unsupported qcow2 feature(s)");
+	make(65536, 1 * MiB);
+	poke(20, bits8, 4);
+	expect_open_error("cluster_bits 8");
+}
+
+static void no_report(void *opaque, const char *line)
+{
+	fail_msg("check found: %s", line);
+}
+
+/* 512-byte clusters and 10 MiB of data: new refcount blocks and a bigger refcount table. */
+static void allocation_grows_refcount_table(void **state)
+{
+	struct vk_blk_opts o = { .flags = VK_BLK_RDWR | VK_BLK_NO_LOCK, .cache_size = 4096 };
+	struct vk_blk_check res = { .report = no_report };
+	struct vk_err err = { 0 };
+	struct qcow2_state *s;
+	uint8_t *buf = malloc(10 * MiB), *back = malloc(10 * MiB);
+	struct vk_blk *bs;
+	uint64_t i, rt_before;
+
+	for (i = 0; i < 10 * MiB; i++)
+		buf[i] = (uint8_t)(i * 31 + (i >> 12));
+	make(512, 110 * MiB);
+	assert_int_equal(vk_blk_open(path, &o, &bs, &err), 0);
+	s = bs->opaque;
+	rt_before = s->rt_offset;
+	assert_int_equal(vk_blk_pwrite(bs, buf, 1000, 10 * MiB - 1000, &err), 0);
+	assert_int_equal(vk_blk_pwrite_zeroes(bs, 4096, 8192, &err), 0);
+	memset(buf + 4096 - 1000, 0, 8192);
+	assert_int_equal(vk_blk_flush(bs, &err), 0);
+	assert_int_not_equal(s->rt_offset, rt_before);
+	assert_int_equal(vk_blk_pread(bs, back, 1000, 10 * MiB - 1000, &err), 0);
+	assert_memory_equal(back, buf, 10 * MiB - 1000);
+	assert_int_equal(vk_blk_check(bs, &res, 0, &err), 0);
+	assert_int_equal(res.corruptions + res.leaks + res.check_errors, 0);
+	vk_blk_close(bs);
+	unlink(path);
+	free(buf);
+	free(back);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(refcount_orders),
+		cmocka_unit_test(hostile_headers),
+		cmocka_unit_test(allocation_grows_refcount_table),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
