@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# vmkit benchmarks, side by side with QEMU and a bare-KVM floor, in one run
+# on the same files (called by `make bench` from the repository root):
+#
+#   1. start-up: whole-process wall time for a PVH guest whose first
+#      instruction ends the monitor (build/tests/guest/firstinsn.elf writes
+#      QEMU's isa-debug-exit port: vmkit --debug-exit, qemu -device
+#      isa-debug-exit), via hyperfine:
+#      vmkit, QEMU -M microvm, QEMU -M pc, and bench/floor.c (the least a
+#      KVM monitor can do: VM, 128 MiB slot, one vCPU, run to the first OUT);
+#   2. memory: peak RSS of the monitor minus the guest RAM it has resident,
+#      1 vCPU, 128 MiB guest running hello.elf (bench/memprobe.py);
+#   3. Linux boot: time to "Run /init as init process" on the console and
+#      total time, vmkit and QEMU, PVH vmlinux and bzImage (bench/boottime.py).
+#
+# Progress goes to stderr; the report goes to stdout and to
+# build/bench/report.txt. A failing command is reported and the run goes on.
+# Knobs (environment): BENCH_RUNS (hyperfine runs, default 30),
+# BENCH_PC_RUNS (5), BENCH_MEM_RUNS (5), BENCH_BOOT_RUNS (3),
+# BENCH_QEMU_BOOT_RUNS (1), BENCH_BOOT_TIMEOUT (300 s), BENCH_QEMU (binary).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=build/bench
+VMKIT=build/vmkit
+TG=build/tests/guest
+LG=build/guest
+RUNS=${BENCH_RUNS:-30}
+PC_RUNS=${BENCH_PC_RUNS:-5}
+MEM_RUNS=${BENCH_MEM_RUNS:-5}
+BOOT_RUNS=${BENCH_BOOT_RUNS:-3}
+QEMU_BOOT_RUNS=${BENCH_QEMU_BOOT_RUNS:-1}
+BOOT_TIMEOUT=${BENCH_BOOT_TIMEOUT:-300}
+CMDLINE="console=ttyS0 panic=-1"
+QEMU=${BENCH_QEMU:-qemu-system-x86_64}
+# -cpu host,-arch-capabilities: QEMU refuses the PVM host's ARCH_CAPABILITIES.
+QEMU_BASE=(-accel kvm -cpu host,-arch-capabilities -nodefaults -no-user-config -nographic)
+
+T_START=$(date +%s.%N)
+mkdir -p "$OUT"
+rm -rf "$OUT/results" "$OUT/logs"
+mkdir -p "$OUT/results" "$OUT/logs"
+R=$OUT/results
+
+log() { printf '[bench %6.1fs] %s\n' "$(echo "$(date +%s.%N) - $T_START" | bc)" "$*" >&2; }
+# fail NAME MESSAGE: record why NAME has no result.
+fail() { printf '%s\n' "$2" > "$R/$1.err"; log "FAILED $1: $2"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# --- environment -------------------------------------------------------------
+{
+	echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "host: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+	kvm_mods=$(ls /sys/module 2>/dev/null | grep '^kvm' | tr '\n' ' ' || true)
+	echo "kvm modules: ${kvm_mods:-unknown}"
+	echo "vmkit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (modified tree)')"
+	echo "qemu: $($QEMU --version 2>/dev/null | head -1 || echo missing)"
+	echo "hyperfine: $(hyperfine --version 2>/dev/null || echo missing)"
+	echo "THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo '?')"
+	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$R/env.txt"
+
+# --- 1. start-up ---------------------------------------------------------------
+log "building the floor (bench/floor.c)"
+if ! gcc -O2 -Wall -o "$OUT/floor" bench/floor.c 2> "$OUT/logs/floor-gcc.txt"; then
+	fail floor "gcc failed: $(head -1 "$OUT/logs/floor-gcc.txt")"
+fi
+
+# check NAME EXPECT CMD...: run CMD once with the console on stdout and
+# require EXPECT in it (proves the guest ran and the command exits).
+check() {
+	local name=$1 expect=$2 rc=0
+	shift 2
+	timeout 60 "$@" < /dev/null > "$OUT/logs/check-$name.out" 2> "$OUT/logs/check-$name.err" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		fail "hf-$name" "check run exited with status $rc: $(grep -m1 . "$OUT/logs/check-$name.err" || true)"
+		return 1
+	fi
+	if [ -n "$expect" ] && ! grep -q "$expect" "$OUT/logs/check-$name.out"; then
+		fail "hf-$name" "check run did not print '$expect'"
+		return 1
+	fi
+}
+
+# hf NAME WARMUP RUNS CMD...: hyperfine without a shell, JSON to results.
+hf() {
+	local name=$1 warmup=$2 runs=$3
+	shift 3
+	log "hyperfine $name ($runs runs): $*"
+	if ! have hyperfine; then
+		fail "hf-$name" "hyperfine not installed"
+		return 0
+	fi
+	if ! hyperfine -N -i --style basic --warmup "$warmup" --runs "$runs" \
+		--export-json "$R/hf-$name.json" --command-name "$name" \
+		-- "$(printf '%q ' "$@")" > "$OUT/logs/hf-$name.txt" 2>&1; then
+		rm -f "$R/hf-$name.json"
+		fail "hf-$name" "hyperfine failed: $(grep -m1 -i 'error\|fail' "$OUT/logs/hf-$name.txt" || tail -1 "$OUT/logs/hf-$name.txt")"
+	fi
+}
+
+FI=$TG/firstinsn.elf
+# The guest's first instruction writes port 0xf4: with this device QEMU exits there.
+DEBUG_EXIT="-device isa-debug-exit,iobase=0xf4,iosize=1"
+if [ ! -f "$FI" ]; then
+	for n in vmkit microvm pc; do fail "hf-$n" "$FI missing (run make build)"; done
+else
+	if [ -x "$OUT/floor" ]; then
+		if "$OUT/floor"; then
+			hf floor 3 "$RUNS" "$OUT/floor"
+			# Diagnostics: the floor plus the in-kernel devices vmkit creates.
+			hf floor-irqchip 3 "$RUNS" "$OUT/floor" irqchip
+			hf floor-pit 3 "$RUNS" "$OUT/floor" pit
+		else
+			fail hf-floor "floor exited with status $? (no KVM_EXIT_IO to 0x3f8)"
+		fi
+	fi
+	if check vmkit "firstinsn PASS" "$VMKIT" run --kernel "$FI" --memory 128M --console stdio; then
+		hf vmkit 3 "$RUNS" "$VMKIT" run --kernel "$FI" --memory 128M --console none --debug-exit
+	fi
+	if check microvm "firstinsn PASS" $QEMU -M microvm "${QEMU_BASE[@]}" -m 128 -no-reboot -serial stdio -kernel "$FI"; then
+		hf microvm 3 "$RUNS" $QEMU -M microvm "${QEMU_BASE[@]}" -m 128 -no-reboot -serial null -kernel "$FI" $DEBUG_EXIT
+	fi
+	if check pc "firstinsn PASS" $QEMU -M pc "${QEMU_BASE[@]}" -m 128 -no-reboot -serial stdio -kernel "$FI"; then
+		hf pc 1 "$PC_RUNS" $QEMU -M pc "${QEMU_BASE[@]}" -m 128 -no-reboot -serial null -kernel "$FI" $DEBUG_EXIT
+	fi
+fi
+
+# --- 2. memory -------------------------------------------------------------------
+# mem NAME GUEST_MIB CMD...: MEM_RUNS runs of bench/memprobe.py, one JSON a line.
+mem() {
+	local name=$1 mib=$2 i
+	shift 2
+	log "memory $name ($MEM_RUNS runs): $*"
+	for i in $(seq "$MEM_RUNS"); do
+		if ! python3 bench/memprobe.py "$mib" -- "$@" >> "$R/mem-$name.jsonl" 2>> "$OUT/logs/mem-$name.err"; then
+			fail "mem-$name" "memprobe failed: $(tail -1 "$OUT/logs/mem-$name.err")"
+			return 0
+		fi
+	done
+}
+HE=$TG/hello.elf
+if [ ! -f "$HE" ]; then
+	for n in vmkit-128 vmkit-512 microvm-128 microvm-512; do fail "mem-$n" "$HE missing"; done
+else
+	for m in 128 512; do
+		mem "vmkit-$m" "$m" "$VMKIT" run --kernel "$HE" --memory "${m}M" --console none
+		mem "microvm-$m" "$m" $QEMU -M microvm "${QEMU_BASE[@]}" -m "$m" -no-reboot -serial null -kernel "$HE"
+	done
+fi
+
+# --- 3. Linux boot ---------------------------------------------------------------
+INITRD=$OUT/initramfs.cpio
+if [ -f "$LG/initramfs.cpio.gz" ]; then
+	if [ ! -f "$INITRD" ] || [ "$LG/initramfs.cpio.gz" -nt "$INITRD" ]; then
+		log "decompressing $LG/initramfs.cpio.gz"
+		gzip -dc "$LG/initramfs.cpio.gz" > "$INITRD.tmp" && mv "$INITRD.tmp" "$INITRD"
+	fi
+fi
+
+# boot NAME RUNS KERNEL CMD...: RUNS runs of bench/boottime.py.
+boot() {
+	local name=$1 runs=$2 kernel=$3 i
+	shift 3
+	if [ ! -f "$kernel" ] || [ ! -f "$INITRD" ]; then
+		fail "boot-$name" "$kernel or $INITRD missing (run make guest)"
+		return 0
+	fi
+	for i in $(seq "$runs"); do
+		log "boot $name run $i/$runs"
+		if ! python3 bench/boottime.py --log "$OUT/logs/boot-$name-$i.txt" --timeout "$BOOT_TIMEOUT" \
+			-- "$@" >> "$R/boot-$name.jsonl" 2>> "$OUT/logs/boot-$name.err"; then
+			fail "boot-$name" "boottime.py failed: $(tail -1 "$OUT/logs/boot-$name.err")"
+			return 0
+		fi
+	done
+}
+for k in vmlinux:vmlinux kernel:bzImage; do
+	f=$LG/${k%%:*} n=${k##*:}
+	boot "vmkit-$n" "$BOOT_RUNS" "$f" "$VMKIT" run --kernel "$f" --initrd "$INITRD" \
+		--cmdline "$CMDLINE" --memory 256M --console stdio --no-reboot
+done
+for mach in microvm pc; do
+	for k in vmlinux:vmlinux kernel:bzImage; do
+		f=$LG/${k%%:*} n=${k##*:}
+		boot "$mach-$n" "$QEMU_BOOT_RUNS" "$f" $QEMU -M "$mach" "${QEMU_BASE[@]}" -m 256 \
+			-no-reboot -serial stdio -kernel "$f" -initrd "$INITRD" -append "$CMDLINE"
+	done
+done
+
+# --- report ----------------------------------------------------------------------
+ELAPSED=$(echo "$(date +%s.%N) - $T_START" | bc)
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$R/env.txt"
+log "done; writing $OUT/report.txt"
+python3 bench/report.py "$R" "$ELAPSED" "$CMDLINE" > "$OUT/report.txt" ||
+	echo "bench: report.py failed; raw results are in $R" >> "$OUT/report.txt"
+cat "$OUT/report.txt"
