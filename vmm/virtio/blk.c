@@ -86,6 +86,7 @@ struct virtio_blk {
 	struct blk_config config;
 	pthread_mutex_t qlock;		/* one queue, served by whichever vCPU kicks */
 	struct virtq_elem elem;		/* big: kept here, not on a vCPU stack */
+	struct iovec data_iov[VIRTQ_MAX_SEGS];	/* the data part of elem */
 	void *bounce;
 	size_t bounce_size;
 };
@@ -155,12 +156,40 @@ static ssize_t full_pwritev(int fd, const struct iovec *iov, int n, off_t off)
 	return r;
 }
 
+/*
+ * The part [skip, skip+len) of iov[0..n) as iovecs in out (at most max).
+ * virtio 1.x lets a driver frame a request any way it likes (2.7.4): the
+ * header may share a buffer with the data, the status byte may end one.
+ */
+static unsigned int iov_slice(const struct iovec *iov, unsigned int n, size_t skip, size_t len,
+			      struct iovec *out, unsigned int max)
+{
+	unsigned int i, k = 0;
+
+	for (i = 0; i < n && len && k < max; i++) {
+		size_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		out[k].iov_base = (uint8_t *)iov[i].iov_base + skip;
+		out[k].iov_len = MIN(l - skip, len);
+		len -= out[k].iov_len;
+		skip = 0;
+		k++;
+	}
+	return k;
+}
+
 /* Read or write len bytes at off through the element's data buffers. */
 static uint8_t do_rw(struct virtio_blk *b, struct virtq_elem *e, bool write, uint64_t off,
 		     size_t len)
 {
-	const struct iovec *iov = write ? e->iov + 1 : e->iov + e->n_out;
-	unsigned int n = write ? e->n_out - 1 : e->n_in - 1;
+	struct iovec *iov = b->data_iov;
+	unsigned int n = write ?
+		iov_slice(e->iov, e->n_out, sizeof(struct blk_req_hdr), len, iov, VIRTQ_MAX_SEGS) :
+		iov_slice(e->iov + e->n_out, e->n_in, 0, len, iov, VIRTQ_MAX_SEGS);
 	struct iovec one;
 	ssize_t r;
 	void *buf;
@@ -246,17 +275,13 @@ static uint8_t handle(struct virtio_blk *b, struct virtq_elem *e, uint32_t *writ
 	uint64_t len;
 
 	*written = 0;
-	if (e->out_len < sizeof(h) || !e->n_in || e->iov[e->n_out + e->n_in - 1].iov_len < 1)
+	if (e->out_len < sizeof(h))
 		return S_IOERR;
 	virtq_copy_from_out(e, 0, &h, sizeof(h));
 	switch (h.type) {
 	case T_IN:
 	case T_OUT:
 		len = h.type == T_IN ? e->in_len - 1 : e->out_len - sizeof(h);
-		if (h.type == T_IN && e->iov[e->n_out + e->n_in - 1].iov_len != 1)
-			return S_IOERR;	/* the status byte must be a buffer of its own */
-		if (h.type == T_OUT && (e->n_out < 1 || e->iov[0].iov_len != sizeof(h)))
-			return S_IOERR;
 		if (h.type == T_OUT && b->cfg->readonly)
 			return S_IOERR;
 		if (len % SECTOR || h.sector > b->size / SECTOR || len > b->size - h.sector * SECTOR)
@@ -290,14 +315,13 @@ static void queue_notify(struct virtio_dev *v, unsigned int qi)
 
 	pthread_mutex_lock(&b->qlock);
 	while ((r = virtq_pop(q, e)) == 0) {
-		status = e->n_in ? handle(b, e, &written) : S_IOERR;
-		if (e->n_in) {
-			const struct iovec *last = &e->iov[e->n_out + e->n_in - 1];
-
-			*((uint8_t *)last->iov_base + last->iov_len - 1) = status;
+		/* The status byte is the last writable byte, wherever it is. */
+		if (e->in_len) {
+			status = handle(b, e, &written);
+			virtq_copy_to_in(e, e->in_len - 1, &status, 1);
 			written += 1;
 		} else {
-			written = 0;
+			written = 0;	/* nowhere to say how it went: dropped */
 		}
 		virtq_push(q, e, written);
 		pushed = true;
