@@ -53,6 +53,8 @@ struct pci_bar {
 struct pci_device_ops {
 	/* After the guest wrote config bytes [off, off+len) (already stored). */
 	void (*config_write)(struct pci_device *d, unsigned int off, unsigned int len);
+	/* Before the guest reads config bytes [off, off+len): a chance to fill them. */
+	void (*config_read)(struct pci_device *d, unsigned int off, unsigned int len);
 	/* BAR bar now decodes at addr (0: nowhere); e.g. to move ioeventfds along. */
 	void (*bar_mapped)(struct pci_device *d, unsigned int bar, uint64_t addr);
 };

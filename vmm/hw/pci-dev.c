@@ -116,6 +116,8 @@ void pci_device_config_read(struct pci_device *d, unsigned int off, void *data, 
 		memset(data, 0xff, len);
 		return;
 	}
+	if (d->ops && d->ops->config_read)
+		d->ops->config_read(d, off, len);
 	memcpy(data, d->cfg + off, len);
 }
 

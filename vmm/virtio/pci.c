@@ -27,6 +27,12 @@
 #define CAP_NOTIFY	2
 #define CAP_ISR		3
 #define CAP_DEVICE	4
+#define CAP_PCI_CFG	5
+/* struct virtio_pci_cfg_cap: the cap, then the 4-byte window pci_cfg_data */
+#define PCFG_BAR	4
+#define PCFG_OFFSET	8
+#define PCFG_LENGTH	12
+#define PCFG_DATA	16
 
 #define BAR_VIRTIO	0
 #define BAR_MSIX	2
@@ -73,6 +79,7 @@ struct virtio_pci {
 	uint16_t config_vector;
 	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
 	uint8_t isr;
+	uint8_t pcfg;		/* offset of the PCI_CFG capability */
 };
 
 static struct virtq *selected(struct virtio_pci *p)
@@ -252,11 +259,51 @@ static const struct virtio_transport_ops virtio_pci_tops = {
 	.notify_config = notify_config,
 };
 
+static void bar_read(void *opaque, uint64_t off, void *data, unsigned int len);
+static void bar_write(void *opaque, uint64_t off, const void *data, unsigned int len);
+
+/*
+ * VIRTIO_PCI_CAP_PCI_CFG (4.1.4.9): the driver picks BAR, offset and length
+ * in the capability, then reads or writes pci_cfg_data to reach the BAR
+ * through config space. Only BAR 0 and widths 1, 2, 4 mean anything.
+ */
+static bool pcfg_window(struct virtio_pci *p, uint32_t *off, uint32_t *len)
+{
+	const uint8_t *c = p->pci.cfg + p->pcfg;
+
+	memcpy(off, c + PCFG_OFFSET, 4);
+	memcpy(len, c + PCFG_LENGTH, 4);
+	return c[PCFG_BAR] == BAR_VIRTIO && (*len == 1 || *len == 2 || *len == 4) &&
+	       *off < BAR_SIZE && !(*off & (*len - 1));
+}
+
+static bool touches_data(struct virtio_pci *p, unsigned int off, unsigned int len)
+{
+	unsigned int data = p->pcfg + PCFG_DATA;
+
+	return off < data + 4 && off + len > data;
+}
+
+static void pci_config_read(struct pci_device *d, unsigned int off, unsigned int len)
+{
+	struct virtio_pci *p = d->opaque;
+	uint32_t boff, blen, v = 0;
+
+	if (!touches_data(p, off, len))
+		return;
+	if (pcfg_window(p, &boff, &blen))
+		bar_read(p, boff, &v, blen);
+	memcpy(d->cfg + p->pcfg + PCFG_DATA, &v, 4);
+}
+
 static void pci_config_written(struct pci_device *d, unsigned int off, unsigned int len)
 {
 	struct virtio_pci *p = d->opaque;
+	uint32_t boff, blen;
 
 	msix_config_written(&p->msix, off, len);
+	if (touches_data(p, off, len) && pcfg_window(p, &boff, &blen))
+		bar_write(p, boff, d->cfg + p->pcfg + PCFG_DATA, blen);
 }
 
 /* Any access size: drivers write 16 bits (the spec), some tests 32. */
@@ -337,21 +384,30 @@ static void close_notify_fds(struct virtio_pci *p)
 }
 
 static const struct pci_device_ops virtio_pci_dev_ops = {
+	.config_read = pci_config_read,
 	.config_write = pci_config_written,
 	.bar_mapped = bar_mapped,
 };
 
 static void add_vcap(struct pci_device *d, uint8_t type, uint32_t off, uint32_t len)
 {
-	uint8_t c = pci_device_add_cap(d, PCI_CAP_ID_VNDR, type == CAP_NOTIFY ? 20 : 16);
+	uint8_t size = type == CAP_NOTIFY || type == CAP_PCI_CFG ? 20 : 16;
+	uint8_t c = pci_device_add_cap(d, PCI_CAP_ID_VNDR, size);
 
-	d->cfg[c + 2] = type == CAP_NOTIFY ? 20 : 16;
+	d->cfg[c + 2] = size;
 	d->cfg[c + 3] = type;
 	d->cfg[c + 4] = BAR_VIRTIO;
 	memcpy(d->cfg + c + 8, &off, 4);
 	memcpy(d->cfg + c + 12, &len, 4);
 	if (type == CAP_NOTIFY)
 		memcpy(d->cfg + c + 16, &(uint32_t){ NOTIFY_MULT }, 4);
+	if (type == CAP_PCI_CFG) {
+		struct virtio_pci *p = d->opaque;
+
+		p->pcfg = c;
+		memset(d->wmask + c + PCFG_BAR, 0xff, 1);
+		memset(d->wmask + c + PCFG_OFFSET, 0xff, 12);	/* offset, length, data */
+	}
 }
 
 int virtio_pci_create(struct virtio_dev *v, struct vk_err *err)
@@ -389,6 +445,7 @@ int virtio_pci_create(struct virtio_dev *v, struct vk_err *err)
 	add_vcap(d, CAP_NOTIFY, OFF_NOTIFY, NOTIFY_MULT * v->nr_queues);
 	add_vcap(d, CAP_ISR, OFF_ISR, 4);
 	add_vcap(d, CAP_DEVICE, OFF_DEVICE, 0x1000);
+	add_vcap(d, CAP_PCI_CFG, 0, 0);
 	v->transport = p;
 	v->tops = &virtio_pci_tops;
 	r = pci_register_device(v->vm, d, err);
