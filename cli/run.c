@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "cli.h"
 #include "vmkit/console.h"
 #include "vmkit/util.h"
+#include "vmkit/virtio-blk.h"
 #include "vmkit/vm.h"
 
 #define MIN_MEMORY (4 * MiB)
@@ -39,6 +41,8 @@ static const char run_usage[] =
 	"  --debug-exit[=PORT]  QEMU's isa-debug-exit (default port 0xf4), for test guests\n"
 	"  --disk path=FILE[,format=raw][,readonly=on][,serial=STR]\n"
 	"         [,cache=none|writeback|writethrough|directsync|unsafe]\n"
+	"         [,aio=io_uring|native|threads][,iothread=on|off]\n"
+	"         [,num-queues=N][,queue-size=N]\n"
 	"                       a virtio-blk disk (repeatable); cache=none is O_DIRECT\n"
 	"  --rng[=file=PATH]    a virtio-rng device fed from PATH (default /dev/urandom)\n"
 	"\n"
@@ -190,6 +194,37 @@ static const char *const cache_names[] = {
 	[CACHE_UNSAFE] = "unsafe",
 };
 
+static const char *const aio_names[] = {
+	[AIO_IO_URING] = "io_uring", [AIO_NATIVE] = "native", [AIO_THREADS] = "threads",
+};
+
+static int pick_name(const char *const *names, unsigned int n, const char *val)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(val, names[i]))
+			return i;
+	return -1;
+}
+
+/* A number in [min, max] (and a power of two if pow2), or a usage error. */
+static int disk_uint(const char *key, const char *val, unsigned int min, unsigned int max,
+		     bool pow2, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || end == val || *end || *val == '-' || v < min || v > max ||
+	    (pow2 && (v & (v - 1))))
+		return usage_error("--disk: %s=%s: expected %s%u..%u", key, val,
+				   pow2 ? "a power of two in " : "", min, max);
+	*out = v;
+	return 0;
+}
+
 static int on_off(const char *key, const char *val, bool *out)
 {
 	if (!strcmp(val, "on") || !strcmp(val, "true") || !strcmp(val, "1"))
@@ -226,6 +261,18 @@ static int disk_kv(void *opaque, const char *key, const char *val)
 			return usage_error("--disk: cache=%s: expected none, writeback, writethrough, directsync or unsafe",
 					   val);
 		d->cache = i;
+	} else if (!strcmp(key, "aio")) {
+		int a = pick_name(aio_names, ARRAY_SIZE(aio_names), val);
+
+		if (a < 0)
+			return usage_error("--disk: aio=%s: expected io_uring, native or threads", val);
+		d->aio = a;
+	} else if (!strcmp(key, "iothread")) {
+		return on_off(key, val, &d->iothread);
+	} else if (!strcmp(key, "num-queues")) {
+		return disk_uint(key, val, 1, VIRTIO_BLK_MAX_QUEUES, false, &d->num_queues);
+	} else if (!strcmp(key, "queue-size")) {
+		return disk_uint(key, val, 16, 1024, true, &d->queue_size);
 	} else {
 		return usage_error("--disk: unknown option '%s'", key);
 	}
@@ -247,6 +294,10 @@ static int parse_disk(struct vm_config *c, const char *arg)
 		return -EINVAL;
 	if (!d->path || !*d->path)
 		return usage_error("--disk %s: no path= given", arg);
+	/* Linux AIO blocks in io_submit without O_DIRECT: QEMU refuses it too. */
+	if (d->aio == AIO_NATIVE && d->cache != CACHE_NONE && d->cache != CACHE_DIRECTSYNC)
+		return usage_error("--disk %s: aio=native was specified, but it requires cache=none or cache=directsync",
+				   arg);
 	c->nr_disks++;
 	return 0;
 }

@@ -14,6 +14,9 @@ enum cpu_model { CPU_MODEL_DEFAULT, CPU_MODEL_HOST, CPU_MODEL_BASELINE };
 enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTSYNC,
 		  CACHE_UNSAFE };
 
+/* How a disk's requests reach the host (QEMU's aio=). io_uring first: the default. */
+enum disk_aio { AIO_IO_URING, AIO_NATIVE, AIO_THREADS };
+
 #define VM_MAX_DISKS 16
 #define DISK_SERIAL_MAX 20	/* virtio-blk's ID string */
 
@@ -22,6 +25,10 @@ struct disk_config {
 	bool readonly;
 	enum disk_cache cache;
 	char serial[DISK_SERIAL_MAX + 1];
+	enum disk_aio aio;
+	bool iothread;			/* notifications and completions on a thread of its own */
+	unsigned int num_queues;	/* 0: the default (1) */
+	unsigned int queue_size;	/* 0: the default (256) */
 };
 
 struct vm_topology {

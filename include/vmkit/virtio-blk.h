@@ -6,6 +6,9 @@
 #include "vmkit/config.h"
 #include "vmkit/util.h"
 
+/* num-queues= at most (VIRTIO_MAX_QUEUES, include/vmkit/virtio.h). */
+#define VIRTIO_BLK_MAX_QUEUES	64
+
 struct vm;
 struct virtio_blk;
 

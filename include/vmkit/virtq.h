@@ -68,6 +68,8 @@ void virtq_reset(struct virtq *q);
 int virtq_pop(struct virtq *q, struct virtq_elem *e);
 /* Return a chain with len bytes written into its in buffers. */
 void virtq_push(struct virtq *q, const struct virtq_elem *e, uint32_t len);
+/* The same by head index, for a device that keeps a request longer than its elem. */
+void virtq_push_head(struct virtq *q, uint16_t head, uint32_t len);
 /* After pushes: whether the driver wants an interrupt now. */
 bool virtq_should_notify(struct virtq *q);
 /* Ask (or not) to be notified of new buffers: VIRTQ_USED_F_NO_NOTIFY / avail_event. */

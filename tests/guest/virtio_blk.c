@@ -15,6 +15,7 @@
  *     descriptor, header and data in one: any layout is allowed since
  *     VERSION_1); a failure here is reported after the remaining steps
  *   - WRITE_ZEROES reads back zeros, DISCARD completes (when offered)
+ *   - reads and writes in flight at once, completed in any order (batch_rw)
  *   - the avail ring wraps (3 * queue size requests), and the 16-bit ring
  *     indices wrap (65,536 + GET_IDs, many in flight at once)
  *
@@ -823,6 +824,78 @@ static bool check_idx_wrap(struct disk *dk)
 	return true;
 }
 
+/* Reads (and, on a writable disk, writes) in flight at once in batch_rw. */
+static struct {
+	struct blk_req_hdr hdr;
+	uint8_t status;
+} rw_batch[BATCH_MAX] __attribute__((aligned(64)));
+
+/* One batch of k requests of len bytes at sector j * len / 512 of the first region. */
+static bool batch_rw_once(struct disk *dk, uint32_t type, unsigned k, uint32_t len)
+{
+	uint8_t *data = type == VIRTIO_BLK_T_IN ? rbuf : first_data;
+	bool dev_writes = type == VIRTIO_BLK_T_IN;
+	int heads[BATCH_MAX];
+
+	for (unsigned j = 0; j < k; j++) {
+		rw_batch[j].hdr = (struct blk_req_hdr){ type, 0, (uint64_t)j * len / SECTOR };
+		rw_batch[j].status = 0xff;
+		bufs[0] = (struct virtq_buf){ (uintptr_t)&rw_batch[j].hdr, sizeof(rw_batch[j].hdr),
+					      false };
+		bufs[1] = (struct virtq_buf){ (uintptr_t)data + j * len, len, dev_writes };
+		bufs[2] = (struct virtq_buf){ (uintptr_t)&rw_batch[j].status, 1, true };
+		heads[j] = virtq_add(&dk->vq, bufs, 3, false);
+		if (heads[j] < 0)
+			return failf("batch_rw: add: %s", virtio_error);
+	}
+	virtq_kick(&dk->vq);
+	for (unsigned got = 0; got < k; got++) {
+		uint32_t id, ulen;
+		unsigned j;
+		int r = virtq_get(&dk->vq, VIRTIO_TIMEOUT_US, &id, &ulen);
+
+		if (r)
+			return failf("batch_rw: %s: %s", vq_errname(r), virtio_error);
+		for (j = 0; j < k && heads[j] != (int)id; j++)
+			;
+		if (j == k)
+			return failf("batch_rw: used id %u is not in this batch", id);
+		heads[j] = -1;
+		if (rw_batch[j].status != VIRTIO_BLK_S_OK)
+			return failf("batch_rw: type %u sector %lu: status %u", type,
+				     rw_batch[j].hdr.sector, rw_batch[j].status);
+		if (ulen != (dev_writes ? len : 0) + 1)
+			return failf("batch_rw: used len %u", ulen);
+	}
+	return true;
+}
+
+/*
+ * Many requests in flight at once, completed in any order: the first
+ * region written back as it is (so the host's checks still hold), then
+ * read in pieces and compared.
+ */
+static bool check_batch_rw(struct disk *dk)
+{
+	uint32_t len = dk->seg_bytes >= 2048 ? 2048 : SECTOR;
+	unsigned k = dk->vq.size / 3;
+
+	step("batch_rw");
+	if (k > BATCH_MAX)
+		k = BATCH_MAX;
+	if (k * len > REGION_BYTES)
+		k = REGION_BYTES / len;
+	if (!dk->ro && !batch_rw_once(dk, VIRTIO_BLK_T_OUT, k, len))
+		return false;
+	memset(rbuf, 0xee, k * len);
+	if (!batch_rw_once(dk, VIRTIO_BLK_T_IN, k, len))
+		return false;
+	if (!same(rbuf, first_data, k * len, 0, "batch_rw"))
+		return false;
+	rt_info("batch_rw=%u", k);
+	return true;
+}
+
 static bool test_disk(struct disk *dk, const struct pci_dev *pci)
 {
 	uint64_t t0 = virtio_now_us(), r[3];
@@ -842,7 +915,8 @@ static bool test_disk(struct disk *dk, const struct pci_dev *pci)
 			return false;
 	if (!check_flush(dk) || !check_past_end(dk) || !check_layout(dk) ||
 	    !check_write_zeroes(dk, r[1]) || !check_discard(dk, r[2]) ||
-	    !check_ring_wrap(dk) || !check_idx_wrap(dk) || !check_flush(dk))
+	    !check_ring_wrap(dk) || !check_batch_rw(dk) || !check_idx_wrap(dk) ||
+	    !check_flush(dk))
 		return false;
 
 	if (deferred[0])

@@ -57,3 +57,23 @@ def test_two_disks_found_and_partitions_read(tmp_path):
     assert "[vdb] 65536 512-byte logical blocks" in out, r.describe()
     # The MBR was read through the virtqueue: both partitions are known.
     assert " vda: vda1 vda2" in out, r.describe()
+
+
+@pytest.mark.parametrize("opts", ["aio=native,cache=none,iothread=on,num-queues=2",
+                                  "aio=threads,cache=writeback,queue-size=1024,num-queues=2"])
+def test_engines_and_queues(tmp_path, opts):
+    """Linux's driver on the other engines, an iothread and two queues (VIRTIO_BLK_F_MQ)."""
+    require_vmkit()
+    kernel = BUILD_DIR / "guest" / "vmlinux"
+    if not kernel.is_file():
+        pytest.fail(f"{kernel} is missing: make guest")
+    a = tmp_path / "a.img"
+    make_disk(a, 64, True)
+    r = run_vmkit(kernel, memory="256M", cpus=2, no_reboot=True, timeout=240,
+                  extra_args=["--cmdline", "console=ttyS0 panic=-1",
+                              "--disk", f"path={a},serial=disk-a,{opts}"])
+    assert r.returncode == 0, r.describe()
+    out = r.stdout
+    assert "virtio_blk virtio0: 2/0/0 default/read/poll queues" in out, r.describe()
+    assert "[vda] 131072 512-byte logical blocks" in out, r.describe()
+    assert " vda: vda1 vda2" in out, r.describe()

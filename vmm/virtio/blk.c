@@ -1,32 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * virtio-blk (virtio 1.2, 5.2) on a raw file or block device. Requests are
- * served synchronously on the thread that noticed them (the notifying
- * vCPU); every field the guest wrote (type, sector, lengths) is checked, and
- * a bad request fails with IOERR or UNSUPP while the device keeps working.
+ * virtio-blk (virtio 1.2, 5.2) on a block backend (vmm/block/). Every field
+ * the guest wrote (type, sector, lengths) is checked on the thread that
+ * noticed the queue; a request that passes is submitted to the backend and
+ * completes later, in any order, on the thread running the backend's loop
+ * (the VM's device loop, or the disk's iothread). A bad request fails with
+ * IOERR or UNSUPP while the device keeps working.
  *
- * Cache modes as QEMU defines them: none = O_DIRECT with flushes reaching
- * the disk, writeback = page cache with flushes as fdatasync, writethrough
- * = O_DSYNC and no volatile cache shown, directsync = O_DIRECT|O_DSYNC,
- * unsafe = page cache with flushes ignored.
+ * Cache modes as QEMU defines them (the backend opens the file for them):
+ * none = O_DIRECT with flushes reaching the disk, writeback = page cache
+ * with flushes as fdatasync, writethrough = O_DSYNC and no volatile cache
+ * shown, directsync = O_DIRECT|O_DSYNC, unsafe = page cache with flushes
+ * ignored.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <unistd.h>
+#include <time.h>
 
+#include "vmkit/blk-backend.h"
+#include "vmkit/iothread.h"
 #include "vmkit/virtio.h"
 #include "vmkit/virtio-blk.h"
 #include "vmkit/vm.h"
 
 #define SECTOR		512
-#define QUEUE_SIZE	256
-#define SEG_MAX		(QUEUE_SIZE - 2)
+#define QUEUE_SIZE	256	/* default queue-size= */
+
+_Static_assert(VIRTIO_BLK_MAX_QUEUES <= VIRTIO_MAX_QUEUES, "num-queues= beyond the transport");
 
 /* Features */
 #define F_SEG_MAX	2
@@ -34,6 +37,7 @@
 #define F_BLK_SIZE	6
 #define F_FLUSH		9
 #define F_TOPOLOGY	10
+#define F_MQ		12
 #define F_DISCARD	13
 #define F_WRITE_ZEROES	14
 
@@ -47,8 +51,6 @@
 #define S_OK		0
 #define S_IOERR		1
 #define S_UNSUPP	2
-
-#define ALIGN_DIRECT	4096	/* what O_DIRECT accepts on every disk */
 
 struct blk_config {
 	uint64_t capacity;
@@ -77,18 +79,46 @@ struct blk_discard {
 	uint32_t flags;		/* bit 0: unmap (for write zeroes) */
 };
 
+struct blk_queue {
+	struct virtio_blk *b;
+	unsigned int index;
+	pthread_mutex_t lock;		/* the ring: popping, pushing, notifying */
+	struct virtq_elem elem;		/* big: where a chain lands before its request is made */
+};
+
+/*
+ * One request in flight: what it needs of its chain (the elem is reused for
+ * the next pop), copied into an allocation sized for its buffers.
+ */
+struct blk_req {
+	struct blk_queue *bq;
+	uint16_t head;
+	unsigned int gen;		/* the device's reset count when it started */
+	uint32_t type;
+	unsigned int n_out, n_in;
+	size_t out_len, in_len;
+	uint32_t written;		/* bytes written into the in buffers, before the status */
+	size_t len;			/* data bytes to read or write */
+	void *bounce;			/* O_DIRECT copy of unaligned guest buffers */
+	struct iovec one;		/* the bounce buffer as an iovec */
+	struct iovec *data;		/* the data part of iov */
+	struct iovec iov[];		/* out then in buffers, then room for data */
+};
+
 struct virtio_blk {
 	struct virtio_dev vdev;
 	const struct disk_config *cfg;
-	int fd;
-	bool is_bdev;
+	struct blk_backend *bb;
+	struct iothread *iothread;	/* NULL: the VM's device loop */
 	uint64_t size;			/* bytes */
 	struct blk_config config;
-	pthread_mutex_t qlock;		/* one queue, served by whichever vCPU kicks */
-	struct virtq_elem elem;		/* big: kept here, not on a vCPU stack */
-	struct iovec data_iov[VIRTQ_MAX_SEGS];	/* the data part of elem */
-	void *bounce;
-	size_t bounce_size;
+	unsigned int nr_queues;
+	struct blk_queue *queues;
+	pthread_mutex_t lock;		/* inflight */
+	pthread_cond_t idle;		/* inflight reached 0 */
+	unsigned int inflight;
+	unsigned int gen;		/* resets so far: older requests no longer touch the rings */
+	bool dying;			/* teardown: completions only free their request */
 };
 
 static struct virtio_blk *to_blk(struct virtio_dev *v)
@@ -96,15 +126,39 @@ static struct virtio_blk *to_blk(struct virtio_dev *v)
 	return v->priv;
 }
 
-static int open_flags(const struct disk_config *c)
+/* Copy between buf and the part of iov[0..n) from off on; never past the buffers. */
+static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf,
+		       size_t len, bool to_iov)
 {
-	int f = (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	size_t done = 0;
+	unsigned int i;
 
-	if (c->cache == CACHE_NONE || c->cache == CACHE_DIRECTSYNC)
-		f |= O_DIRECT;
-	if (c->cache == CACHE_WRITETHROUGH || c->cache == CACHE_DIRECTSYNC)
-		f |= O_DSYNC;
-	return f;
+	for (i = 0; i < n && done < len; i++) {
+		size_t l;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		l = MIN(iov[i].iov_len - off, len - done);
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, (uint8_t *)buf + done, l);
+		else
+			memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, l);
+		done += l;
+		off = 0;
+	}
+	return done;
+}
+
+static size_t copy_from_out(const struct blk_req *r, size_t off, void *dst, size_t len)
+{
+	return iov_copy(r->iov, r->n_out, off, dst, len, false);
+}
+
+static size_t copy_to_in(const struct blk_req *r, size_t off, const void *src, size_t len)
+{
+	return iov_copy(r->iov + r->n_out, r->n_in, off, (void *)src, len, true);
 }
 
 /* The guest's buffers are anywhere in its RAM; O_DIRECT needs them aligned. */
@@ -113,47 +167,9 @@ static bool iov_aligned(const struct iovec *iov, unsigned int n)
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		if (((uintptr_t)iov[i].iov_base | iov[i].iov_len) & (ALIGN_DIRECT - 1))
+		if (((uintptr_t)iov[i].iov_base | iov[i].iov_len) & (BLK_ALIGN_DIRECT - 1))
 			return false;
 	return true;
-}
-
-static void *bounce(struct virtio_blk *b, size_t len)
-{
-	if (len > b->bounce_size) {
-		free(b->bounce);
-		b->bounce = NULL;
-		b->bounce_size = 0;
-		if (posix_memalign(&b->bounce, ALIGN_DIRECT, ALIGN_UP(len, ALIGN_DIRECT)))
-			return NULL;
-		b->bounce_size = ALIGN_UP(len, ALIGN_DIRECT);
-	}
-	return b->bounce;
-}
-
-static bool direct(struct virtio_blk *b)
-{
-	return b->cfg->cache == CACHE_NONE || b->cfg->cache == CACHE_DIRECTSYNC;
-}
-
-static ssize_t full_preadv(int fd, const struct iovec *iov, int n, off_t off)
-{
-	ssize_t r;
-
-	do
-		r = preadv(fd, iov, n, off);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
-
-static ssize_t full_pwritev(int fd, const struct iovec *iov, int n, off_t off)
-{
-	ssize_t r;
-
-	do
-		r = pwritev(fd, iov, n, off);
-	while (r < 0 && errno == EINTR);
-	return r;
 }
 
 /*
@@ -182,155 +198,273 @@ static unsigned int iov_slice(const struct iovec *iov, unsigned int n, size_t sk
 	return k;
 }
 
-/* Read or write len bytes at off through the element's data buffers. */
-static uint8_t do_rw(struct virtio_blk *b, struct virtq_elem *e, bool write, uint64_t off,
-		     size_t len)
+static struct blk_req *req_new(struct blk_queue *bq, const struct virtq_elem *e)
 {
-	struct iovec *iov = b->data_iov;
-	unsigned int n = write ?
-		iov_slice(e->iov, e->n_out, sizeof(struct blk_req_hdr), len, iov, VIRTQ_MAX_SEGS) :
-		iov_slice(e->iov + e->n_out, e->n_in, 0, len, iov, VIRTQ_MAX_SEGS);
-	struct iovec one;
-	ssize_t r;
-	void *buf;
+	unsigned int n = e->n_out + e->n_in;
+	struct blk_req *r = malloc(sizeof(*r) + 2 * n * sizeof(struct iovec));
 
-	if (!direct(b) || iov_aligned(iov, n)) {
-		r = write ? full_pwritev(b->fd, iov, n, off) : full_preadv(b->fd, iov, n, off);
-		return r == (ssize_t)len ? S_OK : S_IOERR;
-	}
-	buf = bounce(b, len);
-	if (!buf)
-		return S_IOERR;
-	one = (struct iovec){ buf, ALIGN_UP(len, ALIGN_DIRECT) };
-	if (write) {
-		virtq_copy_from_out(e, sizeof(struct blk_req_hdr), buf, len);
-		one.iov_len = len;
-		r = full_pwritev(b->fd, &one, 1, off);
-		return r == (ssize_t)len ? S_OK : S_IOERR;
-	}
-	one.iov_len = len;
-	r = full_preadv(b->fd, &one, 1, off);
-	if (r != (ssize_t)len)
-		return S_IOERR;
-	virtq_copy_to_in(e, 0, buf, len);
-	return S_OK;
+	if (!r)
+		return NULL;
+	*r = (struct blk_req){ .bq = bq, .head = e->head, .n_out = e->n_out, .n_in = e->n_in,
+			       .out_len = e->out_len, .in_len = e->in_len,
+			       .gen = __atomic_load_n(&bq->b->gen, __ATOMIC_ACQUIRE) };
+	memcpy(r->iov, e->iov, n * sizeof(struct iovec));
+	r->data = r->iov + n;
+	return r;
 }
 
-static uint8_t do_flush(struct virtio_blk *b)
+static void req_free(struct blk_req *r)
+{
+	free(r->bounce);
+	free(r);
+}
+
+static void inflight_put(struct virtio_blk *b)
+{
+	pthread_mutex_lock(&b->lock);
+	if (!--b->inflight)
+		pthread_cond_broadcast(&b->idle);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * With the queue's lock: the status byte (the last writable byte, wherever
+ * it is), then used. Returns whether it was pushed: not when the device was
+ * reset (or is going away) since the request started.
+ */
+static bool finish_locked(struct blk_req *r, uint8_t status)
+{
+	struct blk_queue *bq = r->bq;
+	struct virtio_blk *b = bq->b;
+	bool push = !b->dying && r->gen == __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
+
+	if (push) {
+		copy_to_in(r, r->in_len - 1, &status, 1);
+		virtq_push_head(&b->vdev.vq[bq->index], r->head, r->written + 1);
+	}
+	req_free(r);
+	return push;
+}
+
+/* A request the backend finished: on the backend's loop thread. */
+static void complete(struct blk_req *r, uint8_t status)
+{
+	struct blk_queue *bq = r->bq;
+	struct virtio_dev *v = &bq->b->vdev;
+
+	pthread_mutex_lock(&bq->lock);
+	if (finish_locked(r, status))
+		v->tops->notify_queue(v, bq->index);
+	pthread_mutex_unlock(&bq->lock);
+	/* Last: a reset waiting for this may unmap the ring as soon as it drops. */
+	inflight_put(bq->b);
+}
+
+static void req_done(void *opaque, int result)
+{
+	struct blk_req *r = opaque;
+	uint8_t status = result < 0 ? S_IOERR : S_OK;
+
+	switch (r->type) {
+	case T_IN:
+	case T_OUT:
+		if ((size_t)result != r->len || result < 0)
+			status = S_IOERR;
+		else if (r->type == T_IN && r->bounce)
+			copy_to_in(r, 0, r->bounce, r->len);
+		break;
+	case T_DISCARD:
+		/* A filesystem without hole punching: discard is advisory, zeroes are not. */
+		status = S_OK;
+		break;
+	}
+	complete(r, status);
+}
+
+/* Submitted: -EINPROGRESS. Refused by the backend: IOERR now. */
+static int submitted(int r)
+{
+	return r ? S_IOERR : -EINPROGRESS;
+}
+
+/* Read or write len bytes at off through the request's data buffers. */
+static int do_rw(struct virtio_blk *b, struct blk_req *r, bool write, uint64_t off)
+{
+	unsigned int max = r->n_out + r->n_in;
+	unsigned int n = write ?
+		iov_slice(r->iov, r->n_out, sizeof(struct blk_req_hdr), r->len, r->data, max) :
+		iov_slice(r->iov + r->n_out, r->n_in, 0, r->len, r->data, max);
+	struct iovec *iov = r->data;
+
+	if (!r->len)
+		return S_OK;
+	if (b->bb->direct && !iov_aligned(iov, n)) {
+		if (posix_memalign(&r->bounce, BLK_ALIGN_DIRECT, ALIGN_UP(r->len, BLK_ALIGN_DIRECT))) {
+			r->bounce = NULL;
+			return S_IOERR;
+		}
+		if (write)
+			copy_from_out(r, sizeof(struct blk_req_hdr), r->bounce, r->len);
+		r->one = (struct iovec){ r->bounce, r->len };
+		iov = &r->one;
+		n = 1;
+	}
+	return submitted(write ? blk_pwritev(b->bb, iov, n, off, req_done, r) :
+				 blk_preadv(b->bb, iov, n, off, req_done, r));
+}
+
+static int do_flush(struct virtio_blk *b, struct blk_req *r)
 {
 	if (b->cfg->cache == CACHE_UNSAFE)
 		return S_OK;
-	return fdatasync(b->fd) ? S_IOERR : S_OK;
+	return submitted(blk_flush(b->bb, req_done, r));
 }
 
-/* Punch (discard) or zero a range; files and block devices each have their call. */
-static int range_op(struct virtio_blk *b, bool zero, uint64_t off, uint64_t len, bool unmap)
-{
-	uint64_t range[2] = { off, len };
-
-	if (b->is_bdev)
-		return ioctl(b->fd, zero ? BLKZEROOUT : BLKDISCARD, range);
-	if (!zero || unmap)
-		return fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
-	return fallocate(b->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len);
-}
-
-static uint8_t do_discard(struct virtio_blk *b, struct virtq_elem *e, bool zero)
+static int do_discard(struct virtio_blk *b, struct blk_req *r, bool zero)
 {
 	struct blk_discard d;
 	size_t off = sizeof(struct blk_req_hdr);
 	uint64_t bytes;
 
-	if (e->out_len == off || (e->out_len - off) % sizeof(d))
+	if (r->out_len == off || (r->out_len - off) % sizeof(d))
 		return S_UNSUPP;
 	/* One segment per request (max_discard_seg = 1). */
-	if (e->out_len - off != sizeof(d))
+	if (r->out_len - off != sizeof(d))
 		return S_UNSUPP;
-	virtq_copy_from_out(e, off, &d, sizeof(d));
+	copy_from_out(r, off, &d, sizeof(d));
 	bytes = (uint64_t)d.num_sectors * SECTOR;
 	if ((d.flags & ~1u) || (!zero && d.flags) || d.sector > b->size / SECTOR ||
 	    bytes > b->size - d.sector * SECTOR)
 		return S_IOERR;
 	if (!bytes)
 		return S_OK;
-	if (range_op(b, zero, d.sector * SECTOR, bytes, d.flags & 1) == 0)
-		return S_OK;
-	/* A filesystem without hole punching: discard is advisory, zeroes are not. */
-	return zero ? S_IOERR : S_OK;
+	if (zero)
+		return submitted(blk_write_zeroes(b->bb, d.sector * SECTOR, bytes, d.flags & 1,
+						  req_done, r));
+	return blk_discard(b->bb, d.sector * SECTOR, bytes, req_done, r) ? S_OK : -EINPROGRESS;
 }
 
-static uint8_t do_get_id(struct virtio_blk *b, struct virtq_elem *e)
+static int do_get_id(struct virtio_blk *b, struct blk_req *r)
 {
 	char id[DISK_SERIAL_MAX] = { 0 };
 
 	memcpy(id, b->cfg->serial, strnlen(b->cfg->serial, sizeof(id)));
-	virtq_copy_to_in(e, 0, id, MIN(sizeof(id), e->in_len - 1));
+	copy_to_in(r, 0, id, MIN(sizeof(id), r->in_len - 1));
 	return S_OK;
 }
 
-/* Check one request against the rules and the disk, then do it. */
-static uint8_t handle(struct virtio_blk *b, struct virtq_elem *e, uint32_t *written)
+/*
+ * Check one request against the rules and the disk, then start it: a
+ * status when it is finished already, -EINPROGRESS when the backend has it.
+ */
+static int handle(struct virtio_blk *b, struct blk_req *r)
 {
 	struct blk_req_hdr h;
 	uint64_t len;
 
-	*written = 0;
-	if (e->out_len < sizeof(h))
+	if (r->out_len < sizeof(h))
 		return S_IOERR;
-	virtq_copy_from_out(e, 0, &h, sizeof(h));
+	copy_from_out(r, 0, &h, sizeof(h));
+	r->type = h.type;
 	switch (h.type) {
 	case T_IN:
 	case T_OUT:
-		len = h.type == T_IN ? e->in_len - 1 : e->out_len - sizeof(h);
+		len = h.type == T_IN ? r->in_len - 1 : r->out_len - sizeof(h);
 		if (h.type == T_OUT && b->cfg->readonly)
 			return S_IOERR;
 		if (len % SECTOR || h.sector > b->size / SECTOR || len > b->size - h.sector * SECTOR)
 			return S_IOERR;
 		if (h.type == T_IN)
-			*written = len;
-		return do_rw(b, e, h.type == T_OUT, h.sector * SECTOR, len);
+			r->written = len;
+		r->len = len;
+		return do_rw(b, r, h.type == T_OUT, h.sector * SECTOR);
 	case T_FLUSH:
-		return do_flush(b);
+		return do_flush(b, r);
 	case T_GET_ID:
-		*written = MIN((size_t)DISK_SERIAL_MAX, e->in_len - 1);
-		return do_get_id(b, e);
+		r->written = MIN((size_t)DISK_SERIAL_MAX, r->in_len - 1);
+		return do_get_id(b, r);
 	case T_DISCARD:
 	case T_WRITE_ZEROES:
 		if (b->cfg->readonly)
 			return S_IOERR;
-		return do_discard(b, e, h.type == T_WRITE_ZEROES);
+		return do_discard(b, r, h.type == T_WRITE_ZEROES);
 	}
 	return S_UNSUPP;
+}
+
+/* One popped chain, with the queue's lock held. Returns whether it was used already. */
+static bool start(struct blk_queue *bq, struct virtq_elem *e)
+{
+	struct virtio_blk *b = bq->b;
+	struct virtq *q = &b->vdev.vq[bq->index];
+	uint8_t status = S_IOERR;
+	struct blk_req *r;
+	bool pushed;
+	int st;
+
+	if (!e->in_len) {
+		virtq_push(q, e, 0);	/* nowhere to say how it went: dropped */
+		return true;
+	}
+	r = req_new(bq, e);
+	if (!r) {
+		virtq_copy_to_in(e, e->in_len - 1, &status, 1);
+		virtq_push(q, e, 1);
+		return true;
+	}
+	pthread_mutex_lock(&b->lock);
+	b->inflight++;
+	pthread_mutex_unlock(&b->lock);
+	st = handle(b, r);
+	if (st == -EINPROGRESS)
+		return false;
+	pushed = finish_locked(r, st);
+	inflight_put(b);
+	return pushed;
 }
 
 static void queue_notify(struct virtio_dev *v, unsigned int qi)
 {
 	struct virtio_blk *b = to_blk(v);
+	struct blk_queue *bq = &b->queues[qi];
 	struct virtq *q = &v->vq[qi];
-	struct virtq_elem *e = &b->elem;
-	uint32_t written;
-	uint8_t status;
 	bool pushed = false;
 	int r;
 
-	pthread_mutex_lock(&b->qlock);
-	while ((r = virtq_pop(q, e)) == 0) {
-		/* The status byte is the last writable byte, wherever it is. */
-		if (e->in_len) {
-			status = handle(b, e, &written);
-			virtq_copy_to_in(e, e->in_len - 1, &status, 1);
-			written += 1;
-		} else {
-			written = 0;	/* nowhere to say how it went: dropped */
-		}
-		virtq_push(q, e, written);
-		pushed = true;
-	}
+	pthread_mutex_lock(&bq->lock);
+	while ((r = virtq_pop(q, &bq->elem)) == 0)
+		pushed |= start(bq, &bq->elem);
 	if (r != -ENOENT)
 		virtio_needs_reset(v);	/* a chain that broke the rules */
 	if (pushed)
 		v->tops->notify_queue(v, qi);
-	pthread_mutex_unlock(&b->qlock);
+	pthread_mutex_unlock(&bq->lock);
+}
+
+/*
+ * The driver reset the device (a vCPU, with the device's lock): wait for
+ * the backend to finish what it has, so nothing lands in the guest's
+ * buffers or rings after the reset. Unless the VM is stopping: its device
+ * loop may have delivered its last completion already, and the requests
+ * left are then only freed (gen moves on) at teardown.
+ */
+static void reset(struct virtio_dev *v)
+{
+	struct virtio_blk *b = to_blk(v);
+	struct timespec until;
+
+	pthread_mutex_lock(&b->lock);
+	while (b->inflight && atomic_load(&v->vm->stop) == VM_RUNNING) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&b->idle, &b->lock, &until);
+	}
+	__atomic_add_fetch(&b->gen, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&b->lock);
 }
 
 static void config_read(struct virtio_dev *v, unsigned int off, void *data, unsigned int len)
@@ -348,30 +482,10 @@ static const struct virtio_dev_ops blk_ops = {
 	.pci_class = 0x018000,	/* mass storage, other */
 	.config_read = config_read,
 	.queue_notify = queue_notify,
+	.reset = reset,
 };
 
-static int open_disk(struct virtio_blk *b, struct vk_err *err)
-{
-	const char *path = b->cfg->path;
-	struct stat st;
-
-	b->fd = open(path, open_flags(b->cfg));
-	if (b->fd < 0)
-		return vk_fail(err, -errno, "--disk %s: %s", path, strerror(errno));
-	if (fstat(b->fd, &st) < 0)
-		return vk_fail(err, -errno, "--disk %s: %s", path, strerror(errno));
-	b->is_bdev = S_ISBLK(st.st_mode);
-	if (!b->is_bdev && !S_ISREG(st.st_mode))
-		return vk_fail(err, -EINVAL, "--disk %s: not a regular file or block device", path);
-	if (b->is_bdev ? ioctl(b->fd, BLKGETSIZE64, &b->size) < 0 : 0)
-		return vk_fail(err, -errno, "--disk %s: %s", path, strerror(errno));
-	if (!b->is_bdev)
-		b->size = st.st_size;
-	b->size = ALIGN_DOWN(b->size, SECTOR);
-	return 0;
-}
-
-static uint64_t features(const struct disk_config *c)
+static uint64_t features(const struct disk_config *c, unsigned int nr_queues)
 {
 	uint64_t f = (1ULL << F_SEG_MAX) | (1ULL << F_BLK_SIZE) | (1ULL << F_TOPOLOGY) |
 		     (1ULL << F_DISCARD) | (1ULL << F_WRITE_ZEROES);
@@ -381,23 +495,79 @@ static uint64_t features(const struct disk_config *c)
 	/* writethrough and directsync show no volatile cache: no FLUSH. */
 	if (c->cache != CACHE_WRITETHROUGH && c->cache != CACHE_DIRECTSYNC)
 		f |= 1ULL << F_FLUSH;
+	if (nr_queues > 1)
+		f |= 1ULL << F_MQ;
 	return f;
 }
 
-static void fill_config(struct virtio_blk *b)
+static void fill_config(struct virtio_blk *b, unsigned int queue_size)
 {
 	struct blk_config *c = &b->config;
 
 	c->capacity = b->size / SECTOR;
-	c->seg_max = SEG_MAX;
+	c->seg_max = queue_size - 2;
 	c->blk_size = SECTOR;
 	c->topology.min_io_size = 1;
-	c->num_queues = 1;
+	c->num_queues = b->nr_queues;
 	c->writeback = b->cfg->cache != CACHE_WRITETHROUGH && b->cfg->cache != CACHE_DIRECTSYNC;
 	c->max_discard_sectors = c->max_write_zeroes_sectors = UINT32_MAX / SECTOR;
 	c->max_discard_seg = c->max_write_zeroes_seg = 1;
 	c->discard_sector_alignment = 1;
 	c->write_zeroes_may_unmap = 1;
+}
+
+static int make_queues(struct virtio_blk *b, struct vk_err *err)
+{
+	unsigned int i;
+
+	b->queues = calloc(b->nr_queues, sizeof(*b->queues));
+	if (!b->queues)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	for (i = 0; i < b->nr_queues; i++) {
+		b->queues[i].b = b;
+		b->queues[i].index = i;
+		pthread_mutex_init(&b->queues[i].lock, NULL);
+	}
+	return 0;
+}
+
+/* The loop serving this disk: an iothread's, or the VM's device loop. */
+static int pick_loop(struct virtio_blk *b, struct vm *vm, struct evloop **loop,
+		     struct vk_err *err)
+{
+	int r;
+
+	*loop = vm->loop;
+	if (!b->cfg->iothread)
+		return 0;
+	r = iothread_create("vmkit-iothread", &b->iothread);
+	if (r)
+		return vk_fail(err, r, "--disk %s: iothread: %s", b->cfg->path, strerror(-r));
+	*loop = iothread_loop(b->iothread);
+	return 0;
+}
+
+static int setup(struct virtio_blk *b, struct vm *vm, struct vk_err *err)
+{
+	const struct disk_config *cfg = b->cfg;
+	unsigned int qsize = cfg->queue_size ? cfg->queue_size : QUEUE_SIZE;
+	struct evloop *loop;
+	int r;
+
+	b->nr_queues = MIN(MAX(cfg->num_queues, 1u), (unsigned int)VIRTIO_MAX_QUEUES);
+	r = make_queues(b, err);
+	if (!r)
+		r = pick_loop(b, vm, &loop, err);
+	if (!r)
+		r = blk_backend_open(cfg, loop, b->nr_queues * qsize, &b->bb, err);
+	if (r)
+		return r;
+	b->size = blk_backend_length(b->bb);
+	fill_config(b, qsize);
+	virtio_dev_init(&b->vdev, vm, &blk_ops, b, features(cfg, b->nr_queues), b->nr_queues,
+			qsize);
+	b->vdev.loop = loop;
+	return virtio_pci_create(&b->vdev, err);
 }
 
 int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virtio_blk **out,
@@ -409,14 +579,9 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virti
 	if (!b)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	b->cfg = cfg;
-	b->fd = -1;
-	pthread_mutex_init(&b->qlock, NULL);
-	r = open_disk(b, err);
-	if (!r) {
-		fill_config(b);
-		virtio_dev_init(&b->vdev, vm, &blk_ops, b, features(cfg), 1, QUEUE_SIZE);
-		r = virtio_pci_create(&b->vdev, err);
-	}
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->idle, NULL);
+	r = setup(b, vm, err);
 	if (r) {
 		virtio_blk_destroy(b);
 		return r;
@@ -425,13 +590,20 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virti
 	return 0;
 }
 
+/*
+ * Reverse order: stop the iothread (no more notifications or completions
+ * there), let the backend finish what it has here (requests are only
+ * freed), take the device off the bus, free the iothread's loop.
+ */
 void virtio_blk_destroy(struct virtio_blk *b)
 {
 	if (!b)
 		return;
+	b->dying = true;
+	iothread_stop(b->iothread);
+	blk_backend_close(b->bb);
 	virtio_pci_destroy(&b->vdev);
-	if (b->fd >= 0)
-		close(b->fd);
-	free(b->bounce);
+	iothread_destroy(b->iothread);
+	free(b->queues);
 	free(b);
 }

@@ -174,9 +174,14 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 
 void virtq_push(struct virtq *q, const struct virtq_elem *e, uint32_t len)
 {
+	virtq_push_head(q, e->head, len);
+}
+
+void virtq_push_head(struct virtq *q, uint16_t head, uint32_t len)
+{
 	struct virtq_used_elem *u = &q->used->ring[q->used_idx & (q->size - 1)];
 
-	STORE(&u->id, e->head);
+	STORE(&u->id, head);
 	STORE(&u->len, len);
 	q->used_idx++;
 	__atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The block backend behind virtio-blk: a raw file or block device served
+ * asynchronously by one of three I/O engines (io_uring, Linux AIO, a thread
+ * pool), each an ops table in vmm/block/.
+ *
+ * Every request is submitted with a completion callback; completions run on
+ * the thread that runs the event loop given at open (an eventfd in that
+ * loop), never inside the submitting call. A submit returns 0 (done will be
+ * called exactly once) or a negative errno (done will not be called). The
+ * result given to done is the byte count for reads and writes, 0 for the
+ * rest, or a negative errno.
+ */
+#ifndef VMKIT_BLK_BACKEND_H
+#define VMKIT_BLK_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "vmkit/config.h"
+#include "vmkit/util.h"
+
+struct evloop;
+struct blk_backend;
+struct blk_pool;
+
+typedef void (*blk_done_fn)(void *opaque, int result);
+
+struct blk_backend_ops {
+	const char *name;
+	/* Set up the engine on bb->fd (already open) and bind it to bb->loop. */
+	int (*open)(struct blk_backend *bb, struct vk_err *err);
+	/* Wait for every request in flight (their callbacks run here), then free. */
+	void (*close)(struct blk_backend *bb);
+	int (*preadv)(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off,
+		      blk_done_fn done, void *opaque);
+	int (*pwritev)(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off,
+		       blk_done_fn done, void *opaque);
+	int (*flush)(struct blk_backend *bb, blk_done_fn done, void *opaque);
+	int (*discard)(struct blk_backend *bb, uint64_t off, uint64_t len, blk_done_fn done,
+		       void *opaque);
+	int (*write_zeroes)(struct blk_backend *bb, uint64_t off, uint64_t len, bool unmap,
+			    blk_done_fn done, void *opaque);
+};
+
+struct blk_backend {
+	const struct blk_backend_ops *ops;
+	const char *path;
+	int fd;
+	bool is_bdev;
+	bool direct;			/* O_DIRECT: buffers must be aligned */
+	uint64_t size;			/* bytes, rounded down to 512 */
+	unsigned int max_inflight;	/* the most requests the device will have queued */
+	struct evloop *loop;		/* where completions are delivered */
+	void *engine;			/* the engine's own state */
+	struct blk_pool *pool;		/* blocking calls for what the engine lacks */
+};
+
+/* What O_DIRECT accepts on every disk, for buffers, lengths and offsets. */
+#define BLK_ALIGN_DIRECT	4096
+
+/*
+ * Open path for cfg (read-only, cache mode, engine) with completions on
+ * loop. aio=native needs O_DIRECT (cache=none or directsync): -EINVAL.
+ */
+int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
+		     unsigned int max_inflight, struct blk_backend **out, struct vk_err *err);
+/* Completes what is in flight (callbacks run on the caller), then frees bb. */
+void blk_backend_close(struct blk_backend *bb);
+uint64_t blk_backend_length(const struct blk_backend *bb);
+
+static inline int blk_preadv(struct blk_backend *bb, const struct iovec *iov, int n,
+			     uint64_t off, blk_done_fn done, void *opaque)
+{
+	return bb->ops->preadv(bb, iov, n, off, done, opaque);
+}
+
+static inline int blk_pwritev(struct blk_backend *bb, const struct iovec *iov, int n,
+			      uint64_t off, blk_done_fn done, void *opaque)
+{
+	return bb->ops->pwritev(bb, iov, n, off, done, opaque);
+}
+
+static inline int blk_flush(struct blk_backend *bb, blk_done_fn done, void *opaque)
+{
+	return bb->ops->flush(bb, done, opaque);
+}
+
+static inline int blk_discard(struct blk_backend *bb, uint64_t off, uint64_t len,
+			      blk_done_fn done, void *opaque)
+{
+	return bb->ops->discard(bb, off, len, done, opaque);
+}
+
+static inline int blk_write_zeroes(struct blk_backend *bb, uint64_t off, uint64_t len,
+				   bool unmap, blk_done_fn done, void *opaque)
+{
+	return bb->ops->write_zeroes(bb, off, len, unmap, done, opaque);
+}
+
+/* The engines (vmm/block/). */
+extern const struct blk_backend_ops blk_io_uring_ops;
+extern const struct blk_backend_ops blk_native_ops;
+extern const struct blk_backend_ops blk_threads_ops;
+
+/*
+ * The thread pool (vmm/block/pool.c): the aio=threads engine, and the
+ * blocking calls (fallocate, BLKDISCARD, BLKZEROOUT) the other engines lack.
+ */
+enum blk_pool_op { BLK_POOL_READ, BLK_POOL_WRITE, BLK_POOL_FLUSH, BLK_POOL_DISCARD,
+		   BLK_POOL_ZEROES, BLK_POOL_ZEROES_UNMAP };
+
+int blk_pool_new(struct blk_backend *bb, unsigned int threads, struct blk_pool **out);
+int blk_pool_submit(struct blk_pool *p, enum blk_pool_op op, const struct iovec *iov, int n,
+		    uint64_t off, uint64_t len, blk_done_fn done, void *opaque);
+/* Finish every queued job, run its callback here, stop the threads. */
+void blk_pool_free(struct blk_pool *p);
+
+/* The pool's ops as thin wrappers, for engines that pass them through. */
+int blk_pool_discard(struct blk_backend *bb, uint64_t off, uint64_t len, blk_done_fn done,
+		     void *opaque);
+int blk_pool_write_zeroes(struct blk_backend *bb, uint64_t off, uint64_t len, bool unmap,
+			  blk_done_fn done, void *opaque);
+
+#endif

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Opening a block backend: the file or block device, its size, and the I/O
+ * engine picked by aio=. Cache modes are open flags as QEMU defines them:
+ * none = O_DIRECT, writeback = page cache, writethrough = O_DSYNC,
+ * directsync = O_DIRECT|O_DSYNC, unsafe = page cache (the device ignores
+ * flushes).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmkit/blk-backend.h"
+
+#define SECTOR		512
+/* aio=threads does all its I/O in the pool; the others only their rare fallbacks. */
+#define POOL_THREADS		4
+#define POOL_THREADS_FALLBACK	1
+
+static const struct blk_backend_ops *const engines[] = {
+	[AIO_IO_URING] = &blk_io_uring_ops,
+	[AIO_NATIVE] = &blk_native_ops,
+	[AIO_THREADS] = &blk_threads_ops,
+};
+
+static bool cache_direct(enum disk_cache c)
+{
+	return c == CACHE_NONE || c == CACHE_DIRECTSYNC;
+}
+
+static int open_flags(const struct disk_config *c)
+{
+	int f = (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+
+	if (cache_direct(c->cache))
+		f |= O_DIRECT;
+	if (c->cache == CACHE_WRITETHROUGH || c->cache == CACHE_DIRECTSYNC)
+		f |= O_DSYNC;
+	return f;
+}
+
+static int open_file(struct blk_backend *bb, const struct disk_config *cfg, struct vk_err *err)
+{
+	const char *path = cfg->path;
+	struct stat st;
+
+	bb->fd = open(path, open_flags(cfg));
+	if (bb->fd < 0)
+		return vk_fail(err, -errno, "--disk %s: %s", path, strerror(errno));
+	if (fstat(bb->fd, &st) < 0)
+		return vk_fail(err, -errno, "--disk %s: %s", path, strerror(errno));
+	bb->is_bdev = S_ISBLK(st.st_mode);
+	if (!bb->is_bdev && !S_ISREG(st.st_mode))
+		return vk_fail(err, -EINVAL, "--disk %s: not a regular file or block device", path);
+	if (bb->is_bdev && ioctl(bb->fd, BLKGETSIZE64, &bb->size) < 0)
+		return vk_fail(err, -errno, "--disk %s: %s", path, strerror(errno));
+	if (!bb->is_bdev)
+		bb->size = st.st_size;
+	bb->size &= ~(uint64_t)(SECTOR - 1);
+	return 0;
+}
+
+static int open_engine(struct blk_backend *bb, const struct disk_config *cfg, struct vk_err *err)
+{
+	int r;
+
+	/* Linux AIO is only asynchronous with O_DIRECT; QEMU refuses it otherwise too. */
+	if (cfg->aio == AIO_NATIVE && !bb->direct)
+		return vk_fail(err, -EINVAL,
+			       "--disk %s: aio=native was specified, but it requires cache=none or cache=directsync",
+			       cfg->path);
+	r = blk_pool_new(bb, cfg->aio == AIO_THREADS ? POOL_THREADS : POOL_THREADS_FALLBACK,
+			 &bb->pool);
+	if (r)
+		return vk_fail(err, r, "--disk %s: I/O threads: %s", cfg->path, strerror(-r));
+	bb->ops = engines[cfg->aio];
+	r = bb->ops->open(bb, err);
+	if (r)
+		bb->ops = NULL;
+	return r;
+}
+
+int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
+		     unsigned int max_inflight, struct blk_backend **out, struct vk_err *err)
+{
+	struct blk_backend *bb;
+	int r;
+
+	if ((unsigned int)cfg->aio >= ARRAY_SIZE(engines))
+		return vk_fail(err, -EINVAL, "--disk %s: unknown aio engine", cfg->path);
+	bb = calloc(1, sizeof(*bb));
+	if (!bb)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	bb->path = cfg->path;
+	bb->fd = -1;
+	bb->loop = loop;
+	bb->direct = cache_direct(cfg->cache);
+	bb->max_inflight = max_inflight;
+	r = open_file(bb, cfg, err);
+	if (!r)
+		r = open_engine(bb, cfg, err);
+	if (r) {
+		blk_backend_close(bb);
+		return r;
+	}
+	*out = bb;
+	return 0;
+}
+
+void blk_backend_close(struct blk_backend *bb)
+{
+	if (!bb)
+		return;
+	/* The engine first: its fallback calls may still be in the pool. */
+	if (bb->ops)
+		bb->ops->close(bb);
+	blk_pool_free(bb->pool);
+	if (bb->fd >= 0)
+		close(bb->fd);
+	free(bb);
+}
+
+uint64_t blk_backend_length(const struct blk_backend *bb)
+{
+	return bb->size;
+}

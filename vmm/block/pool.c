@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A small pool of threads making blocking calls: the aio=threads engine,
+ * and flush/discard/write-zeroes for engines that have no asynchronous
+ * form of them. Workers take jobs from one queue and put finished ones on a
+ * done list; an eventfd in the backend's loop runs their callbacks there,
+ * so the device sees completions on one thread whatever the engine.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vmkit/blk-backend.h"
+#include "vmkit/evloop.h"
+
+#define POOL_MAX_THREADS	16
+
+struct pool_job {
+	enum blk_pool_op op;
+	const struct iovec *iov;
+	int n;
+	uint64_t off, len;
+	blk_done_fn done;
+	void *opaque;
+	int result;
+	struct pool_job *next;
+};
+
+struct blk_pool {
+	struct blk_backend *bb;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct pool_job *todo, **todo_tail;
+	struct pool_job *finished;		/* LIFO: completion order is free */
+	bool stopping;
+	int efd;
+	unsigned int nr_threads;
+	pthread_t threads[POOL_MAX_THREADS];
+};
+
+static int retry(ssize_t r)
+{
+	return r < 0 ? -errno : (int)r;
+}
+
+/* Punch (discard) or zero a range; files and block devices each have their call. */
+static int range_op(struct blk_backend *bb, enum blk_pool_op op, uint64_t off, uint64_t len)
+{
+	uint64_t range[2] = { off, len };
+
+	if (bb->is_bdev)
+		return retry(ioctl(bb->fd, op == BLK_POOL_DISCARD ? BLKDISCARD : BLKZEROOUT, range));
+	if (op != BLK_POOL_ZEROES)
+		return retry(fallocate(bb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len));
+	return retry(fallocate(bb->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len));
+}
+
+static int run_job(struct blk_backend *bb, struct pool_job *j)
+{
+	ssize_t r;
+
+	switch (j->op) {
+	case BLK_POOL_READ:
+	case BLK_POOL_WRITE:
+		do
+			r = j->op == BLK_POOL_READ ? preadv(bb->fd, j->iov, j->n, j->off) :
+						     pwritev(bb->fd, j->iov, j->n, j->off);
+		while (r < 0 && errno == EINTR);
+		return retry(r);
+	case BLK_POOL_FLUSH:
+		return retry(fdatasync(bb->fd));
+	default:
+		return range_op(bb, j->op, j->off, j->len);
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct blk_pool *p = arg;
+	struct pool_job *j;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->todo && !p->stopping)
+			pthread_cond_wait(&p->cond, &p->lock);
+		j = p->todo;
+		if (!j)
+			break;		/* stopping, and nothing left to do */
+		p->todo = j->next;
+		if (!p->todo)
+			p->todo_tail = &p->todo;
+		pthread_mutex_unlock(&p->lock);
+		j->result = run_job(p->bb, j);
+		pthread_mutex_lock(&p->lock);
+		j->next = p->finished;
+		p->finished = j;
+		eventfd_write(p->efd, 1);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void run_finished(struct blk_pool *p)
+{
+	struct pool_job *j, *next;
+
+	pthread_mutex_lock(&p->lock);
+	j = p->finished;
+	p->finished = NULL;
+	pthread_mutex_unlock(&p->lock);
+	for (; j; j = next) {
+		next = j->next;
+		j->done(j->opaque, j->result);
+		free(j);
+	}
+}
+
+static int on_finished(void *opaque, int fd, uint32_t events)
+{
+	eventfd_t cnt;
+
+	eventfd_read(fd, &cnt);
+	run_finished(opaque);
+	return 0;
+}
+
+int blk_pool_submit(struct blk_pool *p, enum blk_pool_op op, const struct iovec *iov, int n,
+		    uint64_t off, uint64_t len, blk_done_fn done, void *opaque)
+{
+	struct pool_job *j = malloc(sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	*j = (struct pool_job){ op, iov, n, off, len, done, opaque, 0, NULL };
+	pthread_mutex_lock(&p->lock);
+	*p->todo_tail = j;
+	p->todo_tail = &j->next;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static int start_threads(struct blk_pool *p, unsigned int n)
+{
+	int r;
+
+	for (p->nr_threads = 0; p->nr_threads < MIN(n, POOL_MAX_THREADS); p->nr_threads++) {
+		r = pthread_create(&p->threads[p->nr_threads], NULL, worker, p);
+		if (r)
+			return -r;
+	}
+	return 0;
+}
+
+int blk_pool_new(struct blk_backend *bb, unsigned int threads, struct blk_pool **out)
+{
+	struct blk_pool *p = calloc(1, sizeof(*p));
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	p->bb = bb;
+	p->todo_tail = &p->todo;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	r = p->efd < 0 ? -errno : evloop_add(bb->loop, p->efd, EPOLLIN, on_finished, p);
+	if (!r)
+		r = start_threads(p, threads);
+	if (r) {
+		blk_pool_free(p);
+		return r;
+	}
+	*out = p;
+	return 0;
+}
+
+void blk_pool_free(struct blk_pool *p)
+{
+	unsigned int i;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < p->nr_threads; i++)
+		pthread_join(p->threads[i], NULL);
+	run_finished(p);
+	if (p->efd >= 0) {
+		evloop_del(p->bb->loop, p->efd);
+		close(p->efd);
+	}
+	free(p);
+}
+
+int blk_pool_discard(struct blk_backend *bb, uint64_t off, uint64_t len, blk_done_fn done,
+		     void *opaque)
+{
+	return blk_pool_submit(bb->pool, BLK_POOL_DISCARD, NULL, 0, off, len, done, opaque);
+}
+
+int blk_pool_write_zeroes(struct blk_backend *bb, uint64_t off, uint64_t len, bool unmap,
+			  blk_done_fn done, void *opaque)
+{
+	return blk_pool_submit(bb->pool, unmap ? BLK_POOL_ZEROES_UNMAP : BLK_POOL_ZEROES, NULL,
+			       0, off, len, done, opaque);
+}
