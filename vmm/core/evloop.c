@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* epoll loop for device backends (console input, later disk and net completions). */
+/* epoll loop for device backends (console input, queue notifications, disk completions). */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
