@@ -198,3 +198,9 @@ log "done; writing $OUT/report.txt"
 python3 bench/report.py "$R" "$ELAPSED" "$CMDLINE" > "$OUT/report.txt" ||
 	echo "bench: report.py failed; raw results are in $R" >> "$OUT/report.txt"
 cat "$OUT/report.txt"
+
+# --- 4. virtio-blk ------------------------------------------------------------------
+# bench/blk.sh: 4 KiB random and 1 MiB sequential I/O from a polling guest on a 1 GiB
+# raw file, vmkit and QEMU, fio on the host as the limit; its report is appended.
+log "virtio-blk (bench/blk.sh)"
+{ echo; bash bench/blk.sh || echo "bench: blk.sh failed; see $OUT/blk/"; } | tee -a "$OUT/report.txt"
