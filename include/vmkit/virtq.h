@@ -72,8 +72,16 @@ void virtq_push(struct virtq *q, const struct virtq_elem *e, uint32_t len);
 void virtq_push_head(struct virtq *q, uint16_t head, uint32_t len);
 /* After pushes: whether the driver wants an interrupt now. */
 bool virtq_should_notify(struct virtq *q);
-/* Ask (or not) to be notified of new buffers: VIRTQ_USED_F_NO_NOTIFY / avail_event. */
+/*
+ * Ask (or not) to be notified of new buffers: VIRTQ_USED_F_NO_NOTIFY, or
+ * with event idx the avail_event the driver compares against (left behind
+ * while disabled, so the driver does not notify). Every notification is an
+ * exit on the notifying vCPU, so a device drains a queue with them off:
+ *	do { disable; pop all; enable; } while (virtq_has_avail(q));
+ */
 void virtq_enable_notify(struct virtq *q, bool enable);
+/* Whether the driver has made buffers available that were not popped yet. */
+bool virtq_has_avail(struct virtq *q);
 
 /* Copy helpers over an element's iovecs (they never run past the buffers). */
 size_t virtq_copy_from_out(const struct virtq_elem *e, size_t off, void *dst, size_t len);

@@ -19,7 +19,7 @@
 
 #define SECTOR		512
 /* aio=threads does all its I/O in the pool; the others only their rare fallbacks. */
-#define POOL_THREADS		4
+#define POOL_THREADS		16	/* QEMU's pool grows to 64; the host disk sees at most this many */
 #define POOL_THREADS_FALLBACK	1
 
 static const struct blk_backend_ops *const engines[] = {

@@ -432,10 +432,16 @@ static void queue_notify(struct virtio_dev *v, unsigned int qi)
 	int r;
 
 	pthread_mutex_lock(&bq->lock);
-	while ((r = virtq_pop(q, &bq->elem)) == 0)
-		pushed |= start(bq, &bq->elem);
-	if (r != -ENOENT)
-		virtio_needs_reset(v);	/* a chain that broke the rules */
+	do {
+		virtq_enable_notify(q, false);
+		while ((r = virtq_pop(q, &bq->elem)) == 0)
+			pushed |= start(bq, &bq->elem);
+		if (r != -ENOENT) {
+			virtio_needs_reset(v);	/* a chain that broke the rules */
+			break;
+		}
+		virtq_enable_notify(q, true);
+	} while (virtq_has_avail(q));
 	if (pushed)
 		v->tops->notify_queue(v, qi);
 	pthread_mutex_unlock(&bq->lock);

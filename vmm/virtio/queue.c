@@ -167,9 +167,14 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 	if (r)
 		return broken(q, r);
 	q->last_avail++;
-	if (q->event_idx)
-		STORE((uint16_t *)&q->used->ring[q->size], q->last_avail);	/* avail_event */
 	return 0;
+}
+
+bool virtq_has_avail(struct virtq *q)
+{
+	if (q->broken || !q->avail)
+		return false;
+	return __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE) != q->last_avail;
 }
 
 void virtq_push(struct virtq *q, const struct virtq_elem *e, uint32_t len)
