@@ -83,6 +83,14 @@ void virtq_enable_notify(struct virtq *q, bool enable);
 /* Whether the driver has made buffers available that were not popped yet. */
 bool virtq_has_avail(struct virtq *q);
 
+/*
+ * Hand every available chain to fn, in the pattern above; notifications
+ * are on again when it returns. Returns 0, or the error of a chain that
+ * broke the rules (the queue is then broken: set NEEDS_RESET).
+ */
+typedef void (*virtq_elem_fn)(void *opaque, struct virtq_elem *e);
+int virtq_drain(struct virtq *q, struct virtq_elem *e, virtq_elem_fn fn, void *opaque);
+
 /* Copy helpers over an element's iovecs (they never run past the buffers). */
 size_t virtq_copy_from_out(const struct virtq_elem *e, size_t off, void *dst, size_t len);
 size_t virtq_copy_to_in(const struct virtq_elem *e, size_t off, const void *src, size_t len);

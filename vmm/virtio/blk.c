@@ -84,6 +84,7 @@ struct blk_queue {
 	unsigned int index;
 	pthread_mutex_t lock;		/* the ring: popping, pushing, notifying */
 	struct virtq_elem elem;		/* big: where a chain lands before its request is made */
+	bool pushed;			/* during a drain: something was used already */
 };
 
 /*
@@ -423,25 +424,25 @@ static bool start(struct blk_queue *bq, struct virtq_elem *e)
 	return pushed;
 }
 
+static void start_elem(void *opaque, struct virtq_elem *e)
+{
+	struct blk_queue *bq = opaque;
+
+	bq->pushed |= start(bq, e);
+}
+
 static void queue_notify(struct virtio_dev *v, unsigned int qi)
 {
 	struct virtio_blk *b = to_blk(v);
 	struct blk_queue *bq = &b->queues[qi];
 	struct virtq *q = &v->vq[qi];
-	bool pushed = false;
-	int r;
+	bool pushed;
 
 	pthread_mutex_lock(&bq->lock);
-	do {
-		virtq_enable_notify(q, false);
-		while ((r = virtq_pop(q, &bq->elem)) == 0)
-			pushed |= start(bq, &bq->elem);
-		if (r != -ENOENT) {
-			virtio_needs_reset(v);	/* a chain that broke the rules */
-			break;
-		}
-		virtq_enable_notify(q, true);
-	} while (virtq_has_avail(q));
+	bq->pushed = false;
+	if (virtq_drain(q, &bq->elem, start_elem, bq))
+		virtio_needs_reset(v);	/* a chain that broke the rules */
+	pushed = bq->pushed;
 	if (pushed)
 		v->tops->notify_queue(v, qi);
 	pthread_mutex_unlock(&bq->lock);

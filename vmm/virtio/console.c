@@ -27,18 +27,19 @@ struct virtio_console {
 	struct virtq_elem elem;
 };
 
+static void transmit_one(void *opaque, struct virtq_elem *e)
+{
+	struct virtio_console *c = opaque;
+	unsigned int i;
+
+	for (i = 0; i < e->n_out; i++)
+		console_write(c->con, e->iov[i].iov_base, e->iov[i].iov_len);
+	virtq_push(&c->vdev.vq[TXQ], e, 0);
+}
+
 static void transmit(struct virtio_console *c, struct virtq *q)
 {
-	struct virtq_elem *e = &c->elem;
-	unsigned int i;
-	int r;
-
-	while ((r = virtq_pop(q, e)) == 0) {
-		for (i = 0; i < e->n_out; i++)
-			console_write(c->con, e->iov[i].iov_base, e->iov[i].iov_len);
-		virtq_push(q, e, 0);
-	}
-	if (r != -ENOENT)
+	if (virtq_drain(q, &c->elem, transmit_one, c))
 		virtio_needs_reset(&c->vdev);
 	c->vdev.tops->notify_queue(&c->vdev, TXQ);
 }
@@ -63,6 +64,7 @@ static void deliver(struct virtio_console *c)
 	}
 	if (c->npending && r != -ENOENT)
 		virtio_needs_reset(&c->vdev);
+	virtq_enable_notify(q, true);	/* more buffers: tell us (pending input waits for them) */
 	if (pushed)
 		c->vdev.tops->notify_queue(&c->vdev, RXQ);
 }

@@ -170,6 +170,21 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 	return 0;
 }
 
+int virtq_drain(struct virtq *q, struct virtq_elem *e, virtq_elem_fn fn, void *opaque)
+{
+	int r;
+
+	do {
+		virtq_enable_notify(q, false);
+		while ((r = virtq_pop(q, e)) == 0)
+			fn(opaque, e);
+		if (r != -ENOENT)
+			return r;
+		virtq_enable_notify(q, true);
+	} while (virtq_has_avail(q));
+	return 0;
+}
+
 bool virtq_has_avail(struct virtq *q)
 {
 	if (q->broken || !q->avail)

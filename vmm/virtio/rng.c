@@ -20,6 +20,7 @@ struct virtio_rng {
 	int fd;
 	pthread_mutex_t qlock;
 	struct virtq_elem elem;
+	bool pushed;
 };
 
 /* Fill the element's buffers from the source; returns bytes written. */
@@ -39,21 +40,23 @@ static uint32_t fill(struct virtio_rng *r, struct virtq_elem *e)
 	return virtq_copy_to_in(e, 0, buf, n);
 }
 
+static void serve(void *opaque, struct virtq_elem *e)
+{
+	struct virtio_rng *r = opaque;
+
+	virtq_push(&r->vdev.vq[0], e, fill(r, e));
+	r->pushed = true;
+}
+
 static void queue_notify(struct virtio_dev *v, unsigned int qi)
 {
 	struct virtio_rng *r = v->priv;
-	struct virtq *q = &v->vq[qi];
-	bool pushed = false;
-	int ret;
 
 	pthread_mutex_lock(&r->qlock);
-	while ((ret = virtq_pop(q, &r->elem)) == 0) {
-		virtq_push(q, &r->elem, fill(r, &r->elem));
-		pushed = true;
-	}
-	if (ret != -ENOENT)
+	r->pushed = false;
+	if (virtq_drain(&v->vq[qi], &r->elem, serve, r))
 		virtio_needs_reset(v);
-	if (pushed)
+	if (r->pushed)
 		v->tops->notify_queue(v, qi);
 	pthread_mutex_unlock(&r->qlock);
 }
