@@ -27,20 +27,6 @@ struct layout {
 	uint32_t cluster_bits, rb_bits, refcount_order;
 };
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
 static int check_opts(const struct vk_blk_create_opts *o, struct layout *l, struct vk_err *err)
 {
 	uint64_t cs = o->cluster_size ? o->cluster_size : 64 * KiB, per_l1;
@@ -85,8 +71,8 @@ static int check_opts(const struct vk_blk_create_opts *o, struct layout *l, stru
 
 static size_t put_ext(uint8_t *p, uint32_t type, const void *data, uint32_t len)
 {
-	put32(p, type);
-	put32(p + 4, len);
+	be_put32(p, type);
+	be_put32(p + 4, len);
 	memcpy(p + 8, data, len);
 	return 8 + ALIGN_UP((size_t)len, 8);
 }
@@ -98,18 +84,18 @@ static int build_header(uint8_t *h, const struct vk_blk_create_opts *o, const st
 	size_t off = v3 ? 112 : 72, i, blen = o->backing_file ? strlen(o->backing_file) : 0;
 	uint8_t table[ARRAY_SIZE(features) * 48] = { 0 };
 
-	put32(h, QCOW2_MAGIC);
-	put32(h + 4, v3 ? 3 : 2);
-	put32(h + 20, l->cluster_bits);
-	put64(h + 24, o->size);
-	put32(h + 36, (uint32_t)l->l1_size);
-	put64(h + 40, (1 + l->rtc + l->rbn) * l->cs);
-	put64(h + HDR_RT_OFFSET, l->cs);
-	put32(h + 56, (uint32_t)l->rtc);
+	be_put32(h, QCOW2_MAGIC);
+	be_put32(h + 4, v3 ? 3 : 2);
+	be_put32(h + 20, l->cluster_bits);
+	be_put64(h + 24, o->size);
+	be_put32(h + 36, (uint32_t)l->l1_size);
+	be_put64(h + 40, (1 + l->rtc + l->rbn) * l->cs);
+	be_put64(h + HDR_RT_OFFSET, l->cs);
+	be_put32(h + 56, (uint32_t)l->rtc);
 	if (v3) {
-		put64(h + 80, o->lazy_refcounts ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
-		put32(h + 96, l->refcount_order);
-		put32(h + 100, 112);
+		be_put64(h + 80, o->lazy_refcounts ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
+		be_put32(h + 96, l->refcount_order);
+		be_put32(h + 100, 112);
 	}
 	if (o->backing_fmt)
 		off += put_ext(h + off, QCOW2_EXT_BACKING_FMT, o->backing_fmt,
@@ -127,8 +113,8 @@ static int build_header(uint8_t *h, const struct vk_blk_create_opts *o, const st
 	if (off + blen > l->cs)
 		return vk_fail(err, -EINVAL, "Header and backing file name do not fit in one cluster");
 	if (blen) {
-		put64(h + 8, off);
-		put32(h + 16, (uint32_t)blen);
+		be_put64(h + 8, off);
+		be_put32(h + 16, (uint32_t)blen);
 		memcpy(h + off, o->backing_file, blen);
 	}
 	return 0;
@@ -159,7 +145,7 @@ static int write_metadata(int fd, const uint8_t *hdr, const struct layout *l, st
 	if (!buf)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	for (i = 0; i < l->rbn; i++)
-		put64(buf + 8 * i, (1 + l->rtc + i) * cs);
+		be_put64(buf + 8 * i, (1 + l->rtc + i) * cs);
 	for (i = 0; i < used; i++)
 		qcow2_rb_set(buf + l->rtc * cs, l->refcount_order, i, 1);
 	if (pwrite(fd, hdr, cs, 0) != (ssize_t)cs ||

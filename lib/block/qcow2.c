@@ -40,62 +40,38 @@ static const struct { uint8_t type, bit; const char *name; } feature_names[] = {
 	{ 2, 1, "raw external data" },
 };
 
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	return (uint64_t)rd32(p) << 32 | rd32(p + 4);
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-	wr32(p, (uint32_t)(v >> 32));
-	wr32(p + 4, (uint32_t)v);
-}
-
 static int qcow2_probe(const uint8_t *buf, size_t len)
 {
-	if (len >= 8 && rd32(buf) == QCOW2_MAGIC && (rd32(buf + 4) == 2 || rd32(buf + 4) == 3))
+	if (len >= 8 && be_get32(buf) == QCOW2_MAGIC && (be_get32(buf + 4) == 2 || be_get32(buf + 4) == 3))
 		return 100;
 	return 0;
 }
 
 static void parse_header(const uint8_t *b, struct qcow2_header *h)
 {
-	h->magic = rd32(b);
-	h->version = rd32(b + 4);
-	h->backing_file_offset = rd64(b + 8);
-	h->backing_file_size = rd32(b + 16);
-	h->cluster_bits = rd32(b + 20);
-	h->size = rd64(b + 24);
-	h->crypt_method = rd32(b + 32);
-	h->l1_size = rd32(b + 36);
-	h->l1_table_offset = rd64(b + 40);
-	h->refcount_table_offset = rd64(b + 48);
-	h->refcount_table_clusters = rd32(b + 56);
-	h->nb_snapshots = rd32(b + 60);
-	h->snapshots_offset = rd64(b + 64);
+	h->magic = be_get32(b);
+	h->version = be_get32(b + 4);
+	h->backing_file_offset = be_get64(b + 8);
+	h->backing_file_size = be_get32(b + 16);
+	h->cluster_bits = be_get32(b + 20);
+	h->size = be_get64(b + 24);
+	h->crypt_method = be_get32(b + 32);
+	h->l1_size = be_get32(b + 36);
+	h->l1_table_offset = be_get64(b + 40);
+	h->refcount_table_offset = be_get64(b + 48);
+	h->refcount_table_clusters = be_get32(b + 56);
+	h->nb_snapshots = be_get32(b + 60);
+	h->snapshots_offset = be_get64(b + 64);
 	if (h->version < 3) {
 		h->refcount_order = 4;
 		h->header_length = 72;
 		return;
 	}
-	h->incompat = rd64(b + 72);
-	h->compat = rd64(b + 80);
-	h->autoclear = rd64(b + 88);
-	h->refcount_order = rd32(b + 96);
-	h->header_length = rd32(b + 100);
+	h->incompat = be_get64(b + 72);
+	h->compat = be_get64(b + 80);
+	h->autoclear = be_get64(b + 88);
+	h->refcount_order = be_get32(b + 96);
+	h->header_length = be_get32(b + 100);
 	h->compression_type = h->header_length > 104 ? b[104] : 0;
 }
 
@@ -141,8 +117,8 @@ static int parse_extensions(struct qcow2_state *s, const uint8_t *hdr, uint64_t 
 	struct vk_blk *bs = s->bs;
 
 	while (off + 8 <= end) {
-		type = rd32(hdr + off);
-		len = rd32(hdr + off + 4);
+		type = be_get32(hdr + off);
+		len = be_get32(hdr + off + 4);
 		off += 8;
 		if (type == QCOW2_EXT_END)
 			return 0;
@@ -280,7 +256,7 @@ static int write_header_u64(struct qcow2_state *s, uint64_t off, uint64_t v, str
 {
 	uint8_t b[8];
 
-	wr64(b, v);
+	be_put64(b, v);
 	return vk_blk_file_pwrite(s->bs, b, off, 8, err);
 }
 

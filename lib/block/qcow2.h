@@ -87,6 +87,31 @@ struct qcow2_state {
 	size_t nb_features;
 };
 
+/* Big-endian header fields (the qcow2 on-disk byte order). */
+static inline uint32_t be_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t be_get64(const uint8_t *p)
+{
+	return (uint64_t)be_get32(p) << 32 | be_get32(p + 4);
+}
+
+static inline void be_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void be_put64(uint8_t *p, uint64_t v)
+{
+	be_put32(p, (uint32_t)(v >> 32));
+	be_put32(p + 4, (uint32_t)v);
+}
+
 static inline uint64_t qcow2_be64(const void *p, size_t i)
 {
 	uint64_t v;

@@ -73,10 +73,8 @@ static int translate(struct emu_ctx *c, uint64_t la, uint64_t *gpa)
 		table = s->cr3 & 0xffffffe0;
 	for (; level >= 1; level--) {
 		shift = 12 + 9 * (level - 1);
-		if (!read_pte(vm, table + ((la >> shift) & (level == 3 && !(s->efer & (1u << 10)) ? 3 : 511)) * 8, &pte)) {
-			if (getenv("VMKIT_DEBUG")) fprintf(stderr, "walk la=%llx level=%d table=%llx pte=%llx\n", (unsigned long long)la, level, (unsigned long long)table, (unsigned long long)pte);
+		if (!read_pte(vm, table + ((la >> shift) & (level == 3 && !(s->efer & (1u << 10)) ? 3 : 511)) * 8, &pte))
 			return -EFAULT;
-		}
 		if (level == 1 || (level <= 3 && (pte & PTE_PS)))
 			break;
 		table = pte & PTE_ADDR;
