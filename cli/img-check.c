@@ -136,14 +136,8 @@ int img_check(int argc, char **argv)
 		default: img_error("Invalid option"); return 1;
 		}
 	}
-	if (strcmp(output, "human") && strcmp(output, "json")) {
-		img_error("--output must be used with human or json as argument.");
+	if (!img_output_and_one_file(output, argc, optind))
 		return 1;
-	}
-	if (optind != argc - 1) {
-		img_error("Expecting one image file name");
-		return 1;
-	}
 	if ((flags & VK_BLK_RDWR) && (flags & VK_BLK_FORCE_SHARE)) {
 		img_error("force-share=on can only be used with read-only images");
 		return 1;

@@ -120,14 +120,8 @@ int img_info(int argc, char **argv)
 		default: img_error("Invalid option"); return 1;
 		}
 	}
-	if (strcmp(output, "human") && strcmp(output, "json")) {
-		img_error("--output must be used with human or json as argument.");
+	if (!img_output_and_one_file(output, argc, optind))
 		return 1;
-	}
-	if (optind != argc - 1) {
-		img_error("Expecting one image file name");
-		return 1;
-	}
 	if (!chain)
 		flags |= VK_BLK_NO_BACKING;
 	if (img_open(argv[optind], fmt, flags, &bs) < 0)

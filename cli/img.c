@@ -170,3 +170,16 @@ void img_progress_end(struct img_progress *p)
 	printf("    (100.00/100%%)\r\n");
 	fflush(stdout);
 }
+
+bool img_output_and_one_file(const char *output, int argc, int optind)
+{
+	if (strcmp(output, "human") && strcmp(output, "json")) {
+		img_error("--output must be used with human or json as argument.");
+		return false;
+	}
+	if (optind != argc - 1) {
+		img_error("Expecting one image file name");
+		return false;
+	}
+	return true;
+}

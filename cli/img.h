@@ -15,6 +15,11 @@ void img_size_str(uint64_t v, char *buf, size_t len);
 void img_json_str(FILE *f, const char *s);
 /* Size with K/M/G/T/P/E suffixes, fractions allowed ("1.5G"). */
 int img_parse_size(const char *s, uint64_t *out);
+/*
+ * After option parsing, as qemu-img: --output must be human or json and one
+ * file name must remain. Reports the problem and returns false otherwise.
+ */
+bool img_output_and_one_file(const char *output, int argc, int optind);
 /* Error line "vmkit: ..." */
 void img_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
