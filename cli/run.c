@@ -39,7 +39,7 @@ static const char run_usage[] =
 	"  --name NAME          the VM's name\n"
 	"  --no-reboot          exit when the guest resets instead of booting again\n"
 	"  --debug-exit[=PORT]  QEMU's isa-debug-exit (default port 0xf4), for test guests\n"
-	"  --disk path=FILE[,format=raw][,readonly=on][,serial=STR]\n"
+	"  --disk path=FILE[,format=raw|qcow2|auto][,readonly=on][,serial=STR]\n"
 	"         [,cache=none|writeback|writethrough|directsync|unsafe]\n"
 	"         [,aio=io_uring|native|threads][,iothread=on|off]\n"
 	"         [,num-queues=N][,queue-size=N]\n"
@@ -244,8 +244,14 @@ static int disk_kv(void *opaque, const char *key, const char *val)
 	if (!strcmp(key, "path") || !strcmp(key, "file")) {
 		d->path = strdup(val);
 	} else if (!strcmp(key, "format")) {
-		if (strcmp(val, "raw"))
-			return usage_error("--disk: format=%s: only raw disks are served yet", val);
+		if (!strcmp(val, "raw"))
+			d->format = DISK_FORMAT_RAW;
+		else if (!strcmp(val, "qcow2"))
+			d->format = DISK_FORMAT_QCOW2;
+		else if (!strcmp(val, "auto"))
+			d->format = DISK_FORMAT_AUTO;
+		else
+			return usage_error("--disk: format=%s: expected raw, qcow2 or auto", val);
 	} else if (!strcmp(key, "readonly") || !strcmp(key, "ro")) {
 		return on_off(key, val, &d->readonly);
 	} else if (!strcmp(key, "serial")) {

@@ -14,6 +14,7 @@
 #ifndef VMKIT_BLK_BACKEND_H
 #define VMKIT_BLK_BACKEND_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -54,6 +55,13 @@ struct blk_backend {
 	unsigned int max_inflight;	/* the most requests the device will have queued */
 	struct evloop *loop;		/* where completions are delivered */
 	void *engine;			/* the engine's own state */
+	/*
+	 * An image the block library serves (qcow2, with its backing chain):
+	 * every request then runs in the pool, through the library, one at a
+	 * time (the library's metadata cache is not shared between threads).
+	 */
+	struct vk_blk *image;
+	pthread_mutex_t image_lock;
 	struct blk_pool *pool;		/* blocking calls for what the engine lacks */
 };
 

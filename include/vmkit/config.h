@@ -17,6 +17,9 @@ enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTS
 /* How a disk's requests reach the host (QEMU's aio=). io_uring first: the default. */
 enum disk_aio { AIO_IO_URING, AIO_NATIVE, AIO_THREADS };
 
+/* raw is served straight by the engines; qcow2 (and what auto finds) by the image library. */
+enum disk_format { DISK_FORMAT_RAW, DISK_FORMAT_QCOW2, DISK_FORMAT_AUTO };
+
 #define VM_MAX_DISKS 16
 #define DISK_SERIAL_MAX 20	/* virtio-blk's ID string */
 
@@ -26,6 +29,7 @@ struct disk_config {
 	enum disk_cache cache;
 	char serial[DISK_SERIAL_MAX + 1];
 	enum disk_aio aio;
+	enum disk_format format;
 	bool iothread;			/* notifications and completions on a thread of its own */
 	unsigned int num_queues;	/* 0: the default (1) */
 	unsigned int queue_size;	/* 0: the default (256) */

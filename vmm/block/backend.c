@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "vmkit/blk-backend.h"
+#include "vmkit/block.h"
 
 #define SECTOR		512
 /* aio=threads does all its I/O in the pool; the others only their rare fallbacks. */
@@ -85,10 +86,45 @@ static int open_engine(struct blk_backend *bb, const struct disk_config *cfg, st
 	return r;
 }
 
+/*
+ * format=qcow2/auto: open through the block library. An image that turns
+ * out to be raw (auto) is served like format=raw; anything else by the
+ * pool, whatever aio= asked for.
+ */
+static int open_image(struct blk_backend *bb, const struct disk_config *cfg, bool *is_image,
+		      struct vk_err *err)
+{
+	struct vk_blk_opts o = {
+		.format = cfg->format == DISK_FORMAT_QCOW2 ? "qcow2" : NULL,
+		.flags = cfg->readonly ? 0 : VK_BLK_RDWR,
+	};
+	struct vk_err e = { 0 };
+	int r;
+
+	*is_image = false;
+	r = vk_blk_open(cfg->path, &o, &bb->image, &e);
+	if (r)
+		return vk_fail(err, r, "--disk %s", e.msg);
+	if (!strcmp(bb->image->drv->name, "raw")) {
+		vk_blk_close(bb->image);
+		bb->image = NULL;
+		return 0;
+	}
+	*is_image = true;
+	bb->size = vk_blk_length(bb->image) & ~(uint64_t)(SECTOR - 1);
+	pthread_mutex_init(&bb->image_lock, NULL);
+	r = blk_pool_new(bb, 1, &bb->pool);
+	if (r)
+		return vk_fail(err, r, "--disk %s: I/O thread: %s", cfg->path, strerror(-r));
+	bb->ops = &blk_threads_ops;
+	return 0;
+}
+
 int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 		     unsigned int max_inflight, struct blk_backend **out, struct vk_err *err)
 {
 	struct blk_backend *bb;
+	bool is_image = false;
 	int r;
 
 	if ((unsigned int)cfg->aio >= ARRAY_SIZE(engines))
@@ -101,8 +137,14 @@ int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 	bb->loop = loop;
 	bb->direct = cache_direct(cfg->cache);
 	bb->max_inflight = max_inflight;
-	r = open_file(bb, cfg, err);
-	if (!r)
+	r = 0;
+	if (cfg->format != DISK_FORMAT_RAW)
+		r = open_image(bb, cfg, &is_image, err);
+	if (is_image)
+		bb->direct = false;	/* the library does its own I/O on the file */
+	if (!r && !is_image)
+		r = open_file(bb, cfg, err);
+	if (!r && !is_image)
 		r = open_engine(bb, cfg, err);
 	if (r) {
 		blk_backend_close(bb);
@@ -120,6 +162,10 @@ void blk_backend_close(struct blk_backend *bb)
 	if (bb->ops)
 		bb->ops->close(bb);
 	blk_pool_free(bb->pool);
+	if (bb->image) {
+		vk_blk_close(bb->image);
+		pthread_mutex_destroy(&bb->image_lock);
+	}
 	if (bb->fd >= 0)
 		close(bb->fd);
 	free(bb);

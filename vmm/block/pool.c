@@ -12,12 +12,14 @@
 #include <linux/fs.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "vmkit/blk-backend.h"
+#include "vmkit/block.h"
 #include "vmkit/evloop.h"
 
 #define POOL_MAX_THREADS	16
@@ -62,9 +64,60 @@ static int range_op(struct blk_backend *bb, enum blk_pool_op op, uint64_t off, u
 	return retry(fallocate(bb->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len));
 }
 
+/* Gather or scatter iov through one buffer: the library takes flat buffers. */
+static int image_rw(struct blk_backend *bb, struct pool_job *j, bool write)
+{
+	struct vk_err e = { 0 };
+	size_t len = 0, done = 0;
+	uint8_t *buf;
+	int i, r;
+
+	for (i = 0; i < j->n; i++)
+		len += j->iov[i].iov_len;
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; write && i < j->n; done += j->iov[i].iov_len, i++)
+		memcpy(buf + done, j->iov[i].iov_base, j->iov[i].iov_len);
+	r = write ? vk_blk_pwrite(bb->image, buf, j->off, len, &e) :
+		    vk_blk_pread(bb->image, buf, j->off, len, &e);
+	for (i = 0, done = 0; !write && r >= 0 && i < j->n; done += j->iov[i].iov_len, i++)
+		memcpy(j->iov[i].iov_base, buf + done, j->iov[i].iov_len);
+	free(buf);
+	return r < 0 ? r : (int)len;
+}
+
+static int run_image_job(struct blk_backend *bb, struct pool_job *j)
+{
+	struct vk_err e = { 0 };
+	int r;
+
+	pthread_mutex_lock(&bb->image_lock);
+	switch (j->op) {
+	case BLK_POOL_READ:
+	case BLK_POOL_WRITE:
+		r = image_rw(bb, j, j->op == BLK_POOL_WRITE);
+		break;
+	case BLK_POOL_FLUSH:
+		r = vk_blk_flush(bb->image, &e);
+		break;
+	case BLK_POOL_DISCARD:
+		r = 0;	/* advisory; freeing qcow2 clusters is not done yet */
+		break;
+	default:
+		r = vk_blk_pwrite_zeroes(bb->image, j->off, j->len, &e);
+		break;
+	}
+	pthread_mutex_unlock(&bb->image_lock);
+	return r;
+}
+
 static int run_job(struct blk_backend *bb, struct pool_job *j)
 {
 	ssize_t r;
+
+	if (bb->image)
+		return run_image_job(bb, j);
 
 	switch (j->op) {
 	case BLK_POOL_READ:

@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""virtio-blk on qcow2 images through the block library: a linked clone (a qcow2
+overlay on a shared raw base, seed 003) reads the base, takes the guest's writes,
+and leaves the base untouched; qemu-img checks the overlay and reads back the data."""
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import test_virtio_blk as vb
+import vmkit_harness as h
+
+MiB = 1 << 20
+
+
+def needs_vmkit() -> None:
+    if vb.USE_QEMU:
+        pytest.skip("vmkit's format= option")
+    h.require_vmkit()
+
+
+def qemu_img(*args):
+    return subprocess.run(["qemu-img", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("fmt", ["qcow2", "auto"])
+def test_linked_clone(tmp_path: Path, fmt: str) -> None:
+    needs_vmkit()
+    base, overlay = tmp_path / "base.raw", tmp_path / "clone.qcow2"
+    size = 8 * MiB
+    before = vb.make_disk(base, size)
+    p = qemu_img("create", "-q", "-f", "qcow2", "-b", str(base), "-F", "raw", str(overlay))
+    assert p.returncode == 0, p.stderr
+    d = vb.Disk(overlay, serial="clone-1", opts=f"format={fmt}")
+    r = vb.run_guest("virtio_blk", [d], "no-any-layout")
+    h.assert_test_passed(r, "virtio_blk")
+    (_, info), = vb.by_serial(r, [d]).values()
+    vb.check_common(r, info, size, d.serial)
+    vb.check_reads(r, info, before)               # through the overlay: the base's data
+    assert base.read_bytes() == before, "the base image must not change"
+    p = qemu_img("check", str(overlay))
+    assert p.returncode == 0, p.stdout + p.stderr
+    flat = tmp_path / "flat.raw"
+    p = qemu_img("convert", "-O", "raw", str(overlay), str(flat))
+    assert p.returncode == 0, p.stderr
+    vb.check_writes(r, info, flat.read_bytes(), 0)
+
+
+def test_qcow2_readonly_and_bad_format(tmp_path: Path) -> None:
+    needs_vmkit()
+    img = tmp_path / "d.qcow2"
+    assert qemu_img("create", "-q", "-f", "qcow2", str(img), "4M").returncode == 0
+    orig = img.read_bytes()
+    d = vb.Disk(img, readonly=True, serial="ro", opts="format=qcow2")
+    r = vb.run_guest("virtio_blk", [d])
+    h.assert_test_passed(r, "virtio_blk")
+    assert img.read_bytes() == orig, "a read-only qcow2 disk must not change"
+    # A raw file given as qcow2 is refused before the guest starts.
+    raw = tmp_path / "r.raw"
+    raw.write_bytes(bytes(MiB))
+    r = h.run_vmkit(h.guest("hello"), extra_args=["--disk", f"path={raw},format=qcow2"])
+    assert r.returncode == 2 and "r.raw" in r.stderr, r.describe()
+    assert "VMKIT-TEST" not in r.stdout
