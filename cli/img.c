@@ -55,13 +55,11 @@ int cmd_img(int argc, char **argv)
 
 void img_error(const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vk_vmsg(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "vmkit: %s\n", buf);
 }
 
 int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out)

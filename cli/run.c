@@ -76,13 +76,11 @@ static const struct option run_options[] = {
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vk_vmsg(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "vmkit: %s\n", buf);
 	return -EINVAL;
 }
 

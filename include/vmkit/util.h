@@ -37,6 +37,7 @@ int vk_fail(struct vk_err *err, int code, const char *fmt, ...)
 /* Print "vmkit: <msg>" to stderr. */
 void vk_report(const struct vk_err *err);
 void vk_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vk_vmsg(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /*
  * Parse a size with an optional K/M/G/T suffix (binary multiples, optional

@@ -23,13 +23,20 @@ void vk_report(const struct vk_err *err)
 	fprintf(stderr, "vmkit: %s\n", err->msg[0] ? err->msg : strerror(-err->code));
 }
 
-void vk_msg(const char *fmt, ...)
+void vk_vmsg(const char *fmt, va_list ap)
 {
 	char buf[1024];
+
+	/* One write for the whole line, so lines from two threads never mix. */
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	fprintf(stderr, "vmkit: %s\n", buf);
+}
+
+void vk_msg(const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vk_vmsg(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "vmkit: %s\n", buf);
 }
