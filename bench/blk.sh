@@ -15,7 +15,7 @@
 #
 #   vmkit: --disk path=IMG,cache=none (its default engine), BENCH_BLK_RUNS runs;
 #          then each aio= engine `vmkit run --help` lists, BENCH_BLK_AIO_RUNS runs
-#   QEMU:  -M q35, -drive ...,cache=none,aio=threads + virtio-blk-pci,disable-legacy=on
+#   QEMU:  -M q35, -drive ...,cache=none,aio=io_uring (BENCH_BLK_QEMU_AIO) + virtio-blk-pci,disable-legacy=on
 #
 # The image is fallocated and then written once end to end (dd, O_DIRECT):
 # reads of fallocated-but-unwritten extents return zeros without touching
@@ -94,9 +94,11 @@ guest() {
 	fi
 }
 
+# Like for like: QEMU with the engine vmkit uses by default (BENCH_BLK_QEMU_AIO to change).
+QEMU_AIO=${BENCH_BLK_QEMU_AIO:-io_uring}
 QEMU_ARGS=(-M q35 -accel kvm -cpu host,-arch-capabilities -m 256 -nodefaults -no-user-config
 	-nographic -serial stdio -no-reboot -kernel "$GUEST" -append "$CMDLINE"
-	-drive "file=$IMG,format=raw,if=none,id=d0,cache=none,aio=threads"
+	-drive "file=$IMG,format=raw,if=none,id=d0,cache=none,aio=$QEMU_AIO"
 	-device virtio-blk-pci,drive=d0,disable-legacy=on)
 VMKIT_ARGS=(run --kernel "$GUEST" --memory 256M --console stdio --cmdline "$CMDLINE")
 

@@ -16,6 +16,7 @@ otherwise with the guest's own PIT calibration (tsc_khz=).
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import sys
@@ -150,7 +151,7 @@ def main() -> int:
     p = print
     p("=" * 78)
     p("4. virtio-blk: polling guest at CPL3 (tests/guest/virtio_blkbench.c), cache=none,")
-    p("   raw file; vmkit and QEMU (-M q35, aio=threads) vs fio on the host, same file")
+    p("   raw file; vmkit and QEMU (-M q35, aio=" + os.environ.get("BENCH_BLK_QEMU_AIO", "io_uring") + ") vs fio on the host, same file")
     p("=" * 78)
     env = res / "env.txt"
     if env.exists():
@@ -230,7 +231,7 @@ def main() -> int:
     p("- 1 MiB rows: QEMU's virtio-blk merges adjacent requests (multireq), so the guest's")
     p("  1 MiB reads reach the host as preadv calls of up to 4 MiB; fio issues exactly 1 MiB.")
     p("  A VMM can beat 'host fio' there, and one that does not merge gets no such help.")
-    p("- QEMU runs its virtio-blk in the main loop (no iothread) with aio=threads, as asked;")
+    p("- QEMU runs its virtio-blk in the main loop (no iothread) with aio=" + os.environ.get("BENCH_BLK_QEMU_AIO", "io_uring") + ";")
     p("  vmkit rows use its default engine unless labelled.")
     fails = res / "failures.txt"
     if fails.exists():
