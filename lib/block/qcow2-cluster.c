@@ -294,6 +294,35 @@ static int get_l2_for_write(struct qcow2_state *s, uint64_t vc, void **l2, struc
 	return qcow2_read_l2(s, (uint32_t)l1i, l2, err);
 }
 
+/*
+ * Release what old L2 entries pointed at, once the entries no longer do.
+ * The L2 tables that dropped them reach the file first: were the freed
+ * refcounts written before them, a crash in between would leave an entry
+ * pointing at a cluster that is free and may be handed out again (QEMU
+ * orders its caches the same way). Costs a cache write only when a write
+ * replaced allocated clusters (compressed, or zero-allocated ones).
+ */
+static int release_entry(struct qcow2_state *s, uint64_t e, struct vk_err *err);
+
+static int release_entries(struct qcow2_state *s, const uint64_t *old, uint64_t n,
+			   struct vk_err *err)
+{
+	uint64_t i;
+	bool any = false;
+	int r;
+
+	for (i = 0; i < n; i++)
+		any |= qcow2_entry_type(s, old[i]) == QCOW2_COMPRESSED ||
+		       qcow2_entry_type(s, old[i]) == QCOW2_NORMAL ||
+		       qcow2_entry_type(s, old[i]) == QCOW2_ZERO_ALLOC;
+	if (!any)
+		return 0;
+	r = qcow2_cache_flush(s->l2_cache, err);
+	for (i = 0; i < n && r >= 0; i++)
+		r = release_entry(s, old[i], err);
+	return r < 0 ? r : 0;
+}
+
 /* Release what an L2 entry pointed at, once the entry no longer does. */
 static int release_entry(struct qcow2_state *s, uint64_t e, struct vk_err *err)
 {
@@ -328,7 +357,7 @@ int qcow2_zero_cluster(struct qcow2_state *s, uint64_t vc, struct vk_err *err)
 	qcow2_set_be64(l2, l2i, QCOW_OFLAG_ZERO);
 	qcow2_cache_mark_dirty(s->l2_cache, l2);
 	qcow2_cache_put(s->l2_cache, &l2);
-	return release_entry(s, e, err);
+	return release_entries(s, &e, 1, err);
 }
 
 /*
@@ -340,12 +369,13 @@ static int write_new(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 {
 	struct qcow2_state *s = bs->opaque;
 	uint64_t cs = s->cluster_size, start = off & ~(cs - 1), host, i, vc = start >> s->cluster_bits;
-	uint64_t span = MIN(n * cs, ALIGN_UP(s->size, cs) - start), e;
+	uint64_t span = MIN(n * cs, ALIGN_UP(s->size, cs) - start);
 	_cleanup_free_ uint8_t *tmp = malloc(n * cs);
+	_cleanup_free_ uint64_t *old = calloc(n, sizeof(*old));
 	void *l2;
 	int r;
 
-	if (!tmp)
+	if (!tmp || !old)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	memset(tmp, 0, n * cs);
 	if (off != start || len != span) {
@@ -367,16 +397,15 @@ static int write_new(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 	r = get_l2_for_write(s, vc, &l2, err);
 	if (r < 0)
 		return r;
-	for (i = 0; i < n && !r; i++) {
+	for (i = 0; i < n; i++) {
 		uint64_t l2i = (vc + i) & ((1ULL << s->l2_bits) - 1);
 
-		e = qcow2_be64(l2, l2i);
+		old[i] = qcow2_be64(l2, l2i);
 		qcow2_set_be64(l2, l2i, (host + i * cs) | QCOW_OFLAG_COPIED);
-		qcow2_cache_mark_dirty(s->l2_cache, l2);
-		r = release_entry(s, e, err);
 	}
+	qcow2_cache_mark_dirty(s->l2_cache, l2);
 	qcow2_cache_put(s->l2_cache, &l2);
-	return r;
+	return release_entries(s, old, n, err);
 }
 
 /* How many clusters from vc on (up to n, same L2 table) need a new cluster? */
