@@ -61,3 +61,26 @@ def test_qcow2_readonly_and_bad_format(tmp_path: Path) -> None:
     r = h.run_vmkit(h.guest("hello"), extra_args=["--disk", f"path={raw},format=qcow2"])
     assert r.returncode == 2 and "r.raw" in r.stderr, r.describe()
     assert "VMKIT-TEST" not in r.stdout
+
+
+@pytest.mark.parametrize("damage,words", [
+    ("l1", "L1 table offset"),          # L1 table offset far past the end of the file
+    ("junk", "not a qcow2 image"),      # not a qcow2 header at all
+    ("missing", "No such file"),
+])
+def test_hostile_qcow2_disk(tmp_path: Path, damage: str, words: str) -> None:
+    """A corrupt or missing image: one line naming it, exit 2, the guest never starts."""
+    needs_vmkit()
+    img = tmp_path / "bad.qcow2"
+    if damage == "l1":
+        assert qemu_img("create", "-q", "-f", "qcow2", str(img), "64M").returncode == 0
+        with open(img, "r+b") as f:
+            f.seek(40)                   # l1_table_offset, big-endian
+            f.write((0x7FFF0000).to_bytes(8, "big"))
+    elif damage == "junk":
+        img.write_bytes(bytes(range(256)) * 4)
+    r = h.run_vmkit(h.guest("hello"), extra_args=["--disk", f"path={img},format=qcow2"])
+    assert r.returncode == 2, r.describe()
+    errs = [l for l in r.stderr.splitlines() if not l.startswith("vmkit: host KVM is PVM")]
+    assert len(errs) == 1 and "bad.qcow2" in errs[0] and words in errs[0], r.describe()
+    assert "VMKIT-TEST" not in r.stdout
