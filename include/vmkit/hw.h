@@ -21,6 +21,10 @@ void serial_input(void *uart, const uint8_t *buf, size_t len);
 int rtc_create(struct vm *vm, struct vk_err *err);
 void rtc_destroy(struct vm *vm);
 
+/* The in-kernel i8254 PIT, created on the guest's first access to it (vmm/hw/pit.c). */
+int pit_create(struct vm *vm, struct vk_err *err);
+void pit_destroy(struct vm *vm);
+
 /* i8042 keyboard controller: enough for reboot=k (0xFE to port 0x64). */
 int i8042_create(struct vm *vm, struct vk_err *err);
 void i8042_destroy(struct vm *vm);

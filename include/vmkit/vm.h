@@ -89,7 +89,7 @@ struct vm {
 	struct io_bus pio, mmio;
 	struct evloop *loop;
 	struct console *con;
-	void *uart, *rtc, *i8042, *pci, *pm;
+	void *uart, *rtc, *i8042, *pci, *pm, *pit;
 	struct virtio_blk *disks[VM_MAX_DISKS];
 	struct virtio_rng *rng;
 	struct virtio_console *vcon;

@@ -31,7 +31,6 @@
 static int kvm_open_vm(struct vm *vm, struct vk_err *err)
 {
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 } };
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 
 	vm->pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -50,8 +49,6 @@ static int kvm_open_vm(struct vm *vm, struct vk_err *err)
 	ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ IDENTITY_MAP_ADDR });
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return vk_fail(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return vk_fail(err, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
 	/* Instruction bytes on emulation failures let us finish them (PVM hosts). */
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0)
 		ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
@@ -71,6 +68,8 @@ static int create_devices(struct vm *vm, struct vk_err *err)
 
 	if (!r)
 		r = rtc_create(vm, err);
+	if (!r)
+		r = pit_create(vm, err);
 	if (!r)
 		r = i8042_create(vm, err);
 	if (!r)
@@ -287,6 +286,7 @@ void vm_destroy(struct vm *vm)
 	pm_destroy(vm);
 	pci_destroy(vm);
 	i8042_destroy(vm);
+	pit_destroy(vm);
 	rtc_destroy(vm);
 	serial_destroy(vm);
 	console_close(vm->uart_con);
