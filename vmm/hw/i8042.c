@@ -36,7 +36,7 @@ static const struct io_ops kbd_cmd_ops = { .read = kbd_read, .write = kbd_cmd_wr
 
 int i8042_create(struct vm *vm, struct vk_err *err)
 {
-	/* 0x61 (speaker/NMI status) lies between: the in-kernel PIT owns it. */
+	/* 0x61 (speaker/NMI status) lies between: it belongs to the PIT (vmm/hw/pit.c). */
 	int r = io_bus_register(&vm->pio, I8042_DATA, 1, &kbd_data_ops, vm);
 
 	if (!r)
