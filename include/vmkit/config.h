@@ -31,7 +31,7 @@ struct disk_config {
 	enum disk_aio aio;
 	enum disk_format format;
 	bool iothread;			/* notifications and completions on a thread of its own */
-	unsigned int num_queues;	/* 0: the default (1) */
+	unsigned int num_queues;	/* 0: the default, one per vCPU */
 	unsigned int queue_size;	/* 0: the default (256) */
 };
 

@@ -561,7 +561,9 @@ static int setup(struct virtio_blk *b, struct vm *vm, struct vk_err *err)
 	struct evloop *loop;
 	int r;
 
-	b->nr_queues = MIN(MAX(cfg->num_queues, 1u), (unsigned int)VIRTIO_MAX_QUEUES);
+	/* One queue per vCPU unless asked: each vCPU submits without contending for a ring. */
+	b->nr_queues = cfg->num_queues ? cfg->num_queues : vm->cfg->cpus;
+	b->nr_queues = MIN(MAX(b->nr_queues, 1u), (unsigned int)VIRTIO_BLK_MAX_QUEUES);
 	r = make_queues(b, err);
 	if (!r)
 		r = pick_loop(b, vm, &loop, err);
