@@ -6,8 +6,8 @@ set -euo pipefail
 build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev zlib1g-dev libzstd-dev
 	liburing-dev libaio-dev)
 guest_pkgs=(linux-source-6.1 busybox-static cpio flex bison libelf-dev libssl-dev bc xz-utils lz4)
-check_pkgs=(python3 python3-pytest qemu-utils)
-bench_pkgs=(qemu-system-x86 hyperfine)
+check_pkgs=(python3 python3-pytest qemu-utils strace)
+bench_pkgs=(qemu-system-x86 hyperfine fio)
 slow_pkgs=(linux-image-cloud-amd64)
 
 want=()
