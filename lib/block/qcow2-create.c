@@ -11,16 +11,6 @@
 
 #include "qcow2.h"
 
-static const struct { uint8_t type, bit; const char *name; } features[] = {
-	{ 0, 0, "dirty bit" },
-	{ 0, 1, "corrupt bit" },
-	{ 0, 2, "external data file" },
-	{ 0, 3, "compression type" },
-	{ 0, 4, "extended L2 entries" },
-	{ 1, 0, "lazy refcounts" },
-	{ 2, 0, "bitmaps" },
-	{ 2, 1, "raw external data" },
-};
 
 struct layout {
 	uint64_t cs, l1_size, l1c, rtc, rbn;
@@ -82,7 +72,7 @@ static int build_header(uint8_t *h, const struct vk_blk_create_opts *o, const st
 {
 	int v3 = o->compat != 2;
 	size_t off = v3 ? 112 : 72, i, blen = o->backing_file ? strlen(o->backing_file) : 0;
-	uint8_t table[ARRAY_SIZE(features) * 48] = { 0 };
+	uint8_t table[QCOW2_NR_FEATURE_NAMES * 48] = { 0 };
 
 	be_put32(h, QCOW2_MAGIC);
 	be_put32(h + 4, v3 ? 3 : 2);
@@ -102,10 +92,10 @@ static int build_header(uint8_t *h, const struct vk_blk_create_opts *o, const st
 			       (uint32_t)strlen(o->backing_fmt));
 	/* The feature table goes in only if it fits, as with QEMU's 512-byte clusters. */
 	if (v3 && off + 8 + sizeof(table) + 8 + blen <= l->cs) {
-		for (i = 0; i < ARRAY_SIZE(features); i++) {
-			table[48 * i] = features[i].type;
-			table[48 * i + 1] = features[i].bit;
-			memcpy(table + 48 * i + 2, features[i].name, strlen(features[i].name));
+		for (i = 0; i < QCOW2_NR_FEATURE_NAMES; i++) {
+			table[48 * i] = qcow2_feature_names[i].type;
+			table[48 * i + 1] = qcow2_feature_names[i].bit;
+			memcpy(table + 48 * i + 2, qcow2_feature_names[i].name, strlen(qcow2_feature_names[i].name));
 		}
 		off += put_ext(h + off, QCOW2_EXT_FEATURES, table, sizeof(table));
 	}

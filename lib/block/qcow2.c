@@ -29,7 +29,7 @@ struct qcow2_header {
 	uint8_t compression_type;
 };
 
-static const struct { uint8_t type, bit; const char *name; } feature_names[] = {
+const struct qcow2_feature_name qcow2_feature_names[QCOW2_NR_FEATURE_NAMES] = {
 	{ 0, 0, "dirty bit" },
 	{ 0, 1, "corrupt bit" },
 	{ 0, 2, "external data file" },
@@ -94,9 +94,9 @@ static void name_features(struct qcow2_state *s, uint64_t bits, char *out, size_
 			if (f[0] == 0 && (uint8_t)f[1] == bit)
 				name = f + 2;
 		}
-		for (i = 0; !name && i < ARRAY_SIZE(feature_names); i++)
-			if (feature_names[i].type == 0 && feature_names[i].bit == bit)
-				name = feature_names[i].name;
+		for (i = 0; !name && i < QCOW2_NR_FEATURE_NAMES; i++)
+			if (qcow2_feature_names[i].type == 0 && qcow2_feature_names[i].bit == bit)
+				name = qcow2_feature_names[i].name;
 		if (!name) {
 			snprintf(num, sizeof(num), "Unknown incompatible feature: %llx",
 				 1ULL << bit);

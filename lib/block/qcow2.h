@@ -87,6 +87,14 @@ struct qcow2_state {
 	size_t nb_features;
 };
 
+/* Names of the header's feature bits (type 0 incompatible, 1 compatible, 2 autoclear). */
+struct qcow2_feature_name {
+	uint8_t type, bit;
+	const char *name;
+};
+#define QCOW2_NR_FEATURE_NAMES 8
+extern const struct qcow2_feature_name qcow2_feature_names[QCOW2_NR_FEATURE_NAMES];
+
 /* Big-endian header fields (the qcow2 on-disk byte order). */
 static inline uint32_t be_get32(const uint8_t *p)
 {
