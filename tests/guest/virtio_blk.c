@@ -131,20 +131,8 @@ static bool opt_indirect = true, opt_event_idx = true, opt_idx_wrap = true, opt_
 static bool opt_any_layout = true;
 static unsigned opt_qsize = 64;
 
-static char why[200];
 /* A failure that lets the remaining steps run; reported at the end. */
 static char deferred[200];
-
-static bool failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool failf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	rt_vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	return false;
-}
 
 static void step(const char *name)
 {
@@ -222,7 +210,7 @@ static bool same(const uint8_t *got, const uint8_t *want, size_t n, uint64_t sec
 {
 	for (size_t i = 0; i < n; i++)
 		if (got[i] != want[i])
-			return failf("%s: sector %lu offset %lu reads %#x, want %#x", what,
+			return rt_failf("%s: sector %lu offset %lu reads %#x, want %#x", what,
 				     sector + i / SECTOR, i % SECTOR, got[i], want[i]);
 	return true;
 }
@@ -243,7 +231,7 @@ static const char *vq_errname(int r)
 /*
  * Submit bufs[0..n) on dk's queue. Returns the status byte at *status
  * (for a success, the used len must cover all device-writable bytes), or
- * -1 with why[] set.
+ * -1 with rt_why[] set.
  */
 static int submit(struct disk *dk, unsigned n, bool indirect, uint32_t want_len,
 		  volatile uint8_t *status)
@@ -254,7 +242,7 @@ static int submit(struct disk *dk, unsigned n, bool indirect, uint32_t want_len,
 	*status = 0xff;
 	r = virtq_submit(&dk->vq, bufs, n, indirect, &len, VIRTIO_TIMEOUT_US);
 	if (r) {
-		failf("request type %u sector %lu: %s: %s", req.hdr.type, req.hdr.sector,
+		rt_failf("request type %u sector %lu: %s: %s", req.hdr.type, req.hdr.sector,
 		      vq_errname(r), virtio_error);
 		return -1;
 	}
@@ -269,7 +257,7 @@ static int submit(struct disk *dk, unsigned n, bool indirect, uint32_t want_len,
 		return *status;
 	}
 	if (len != want_len) {
-		failf("request type %u sector %lu: used len %u, want %u", req.hdr.type,
+		rt_failf("request type %u sector %lu: used len %u, want %u", req.hdr.type,
 		      req.hdr.sector, len, want_len);
 		return -1;
 	}
@@ -324,7 +312,7 @@ static bool expect_status(int st, int want, const char *what)
 	if (st < 0)
 		return false;
 	if (st != want)
-		return failf("%s: status %d, want %d", what, st, want);
+		return rt_failf("%s: status %d, want %d", what, st, want);
 	return true;
 }
 
@@ -365,7 +353,7 @@ static bool setup(struct disk *dk, const struct pci_dev *pci)
 	if (opt_reassign)
 		clear_bars(pci);
 	if (!virtio_pci_probe(vp, pci))
-		return failf("probe: %s", virtio_error);
+		return rt_failf("probe: %s", virtio_error);
 	for (unsigned t = VIRTIO_PCI_CAP_COMMON_CFG; t <= VIRTIO_PCI_CAP_PCI_CFG; t++) {
 		static const char *const names[] = { "", "common", "notify", "isr", "device",
 						     "pci_cfg" };
@@ -383,23 +371,23 @@ static bool setup(struct disk *dk, const struct pci_dev *pci)
 	rt_info("notify_off_multiplier=%u", vp->notify_mult);
 	rt_info("msix=%u", vp->msix);
 	if (!vp->caps[VIRTIO_PCI_CAP_DEVICE_CFG].present)
-		return failf("no device config capability");
+		return rt_failf("no device config capability");
 	if (vp->caps[VIRTIO_PCI_CAP_DEVICE_CFG].length < 24)
-		return failf("device config is %u bytes", vp->caps[VIRTIO_PCI_CAP_DEVICE_CFG].length);
+		return rt_failf("device config is %u bytes", vp->caps[VIRTIO_PCI_CAP_DEVICE_CFG].length);
 
 	step("init");
 	if (!virtio_init(vp, want))
-		return failf("init: %s", virtio_error);
+		return rt_failf("init: %s", virtio_error);
 	rt_info("offered=%#lx", vp->offered);
 	rt_info("features=%#lx", vp->features);
 	rt_info("num_queues=%u", vp->num_queues);
 	if (!virtq_setup(&dk->vq, vp, 0, opt_qsize))
-		return failf("queue: %s", virtio_error);
+		return rt_failf("queue: %s", virtio_error);
 	rt_info("queue_size_max=%u", dk->vq.max_size);
 	rt_info("queue_size=%u", dk->vq.size);
 	rt_info("queue_notify_off=%u", dk->vq.notify_off);
 	if (dk->vq.size < 4)
-		return failf("queue of %u entries is too small for a request", dk->vq.size);
+		return rt_failf("queue of %u entries is too small for a request", dk->vq.size);
 
 	step("config");
 	dk->capacity = virtio_cfg_read64(vp, BLK_CFG_CAPACITY);
@@ -411,7 +399,7 @@ static bool setup(struct disk *dk, const struct pci_dev *pci)
 
 		rt_info("blk_size=%u", bs);
 		if (bs < SECTOR || bs > 65536 || (bs & (bs - 1)))
-			return failf("blk_size %u", bs);
+			return rt_failf("blk_size %u", bs);
 		dk->blk_sectors = bs / SECTOR;
 	}
 
@@ -423,7 +411,7 @@ static bool setup(struct disk *dk, const struct pci_dev *pci)
 
 		rt_info("size_max=%u", sm);
 		if (sm < SECTOR)
-			return failf("size_max %u is less than a sector", sm);
+			return rt_failf("size_max %u is less than a sector", sm);
 		if (sm < dk->seg_bytes)
 			dk->seg_bytes = sm & ~(SECTOR - 1);
 	}
@@ -432,16 +420,16 @@ static bool setup(struct disk *dk, const struct pci_dev *pci)
 
 		rt_info("seg_max=%u", sm);
 		if (!sm)
-			return failf("seg_max 0");
+			return rt_failf("seg_max 0");
 		if (sm < dk->max_segs)
 			dk->max_segs = sm;
 	}
 	if (dk->capacity < 3 * REGION_SECTORS)
-		return failf("capacity %lu sectors: the test needs at least %u", dk->capacity,
+		return rt_failf("capacity %lu sectors: the test needs at least %u", dk->capacity,
 			     3 * REGION_SECTORS);
 
 	if (!virtio_driver_ok(vp))
-		return failf("driver_ok: %s", virtio_error);
+		return rt_failf("driver_ok: %s", virtio_error);
 	return true;
 }
 
@@ -460,7 +448,7 @@ static bool check_get_id(struct disk *dk)
 		rt_info("get_id=unsupported");
 		dk->serial[0] = '\0';
 	} else if (st != VIRTIO_BLK_S_OK) {
-		return failf("GET_ID: status %d", st);
+		return rt_failf("GET_ID: status %d", st);
 	} else {
 		/* Up to 20 bytes, NUL-terminated only when shorter. */
 		unsigned i;
@@ -577,7 +565,7 @@ static bool check_flush(struct disk *dk)
 /*
  * Any layout (2.6.4, implied by VERSION_1: the device must not assume how
  * the request is cut into descriptors), three ways, each reported as
- * any_layout_<way>=ok|<why> before the step fails on any of them:
+ * any_layout_<way>=ok|<rt_why> before the step fails on any of them:
  *   split_header: the header in two descriptors of 8
  *   status_in_data: the status byte as the last byte of the data descriptor
  *   header_with_data: a write whose header and data share one descriptor
@@ -588,15 +576,15 @@ static uint8_t hdr_data[16 + 65536] __attribute__((section(".noinit.blk"), align
 /* Report one way that failed; the first failure is what the step fails with. */
 static void layout_bad(char *bad, size_t n, const char *key)
 {
-	rt_info("%s=%s", key, why);
+	rt_info("%s=%s", key, rt_why);
 	if (!bad[0])
-		memcpy(bad, why, n);
+		memcpy(bad, rt_why, n);
 }
 
 static bool check_layout(struct disk *dk)
 {
 	uint32_t len = dk->blk_sectors * SECTOR;
-	char bad[sizeof(why)] = "";
+	char bad[sizeof(rt_why)] = "";
 	int st;
 
 	if (!opt_any_layout)
@@ -691,7 +679,7 @@ static bool check_write_zeroes(struct disk *dk, uint64_t mid)
 	uint64_t s = align_up(mid + 16, dk->blk_sectors);
 	uint32_t n = align_up(16, dk->blk_sectors);
 	if (n > max)
-		return failf("max_write_zeroes_sectors %u is below %u", max, n);
+		return rt_failf("max_write_zeroes_sectors %u is below %u", max, n);
 	if (!dwz_request(dk, VIRTIO_BLK_T_WRITE_ZEROES, s, n, "write_zeroes"))
 		return false;
 	rt_info("write_zeroes=%lu+%u", s, n);
@@ -722,7 +710,7 @@ static bool check_discard(struct disk *dk, uint64_t last)
 	uint64_t s = align_up(last + 16, align);
 	uint32_t n = align_up(16, align);
 	if (n > max)
-		return failf("max_discard_sectors %u is below %u", max, n);
+		return rt_failf("max_discard_sectors %u is below %u", max, n);
 	if (s + n > dk->capacity) {
 		rt_info("discard=skipped");
 		return true;
@@ -793,7 +781,7 @@ static bool check_idx_wrap(struct disk *dk)
 			bufs[2] = (struct virtq_buf){ (uintptr_t)&batch[j].status, 1, true };
 			heads[j] = virtq_add(&dk->vq, bufs, 3, false);
 			if (heads[j] < 0)
-				return failf("idx_wrap: add: %s", virtio_error);
+				return rt_failf("idx_wrap: add: %s", virtio_error);
 		}
 		virtq_kick(&dk->vq);
 		for (unsigned got = 0; got < k; got++) {
@@ -802,20 +790,20 @@ static bool check_idx_wrap(struct disk *dk)
 			int r = virtq_get(&dk->vq, VIRTIO_TIMEOUT_US, &id, &len);
 
 			if (r)
-				return failf("idx_wrap, request %u (avail idx %u): %s: %s", done + got,
+				return rt_failf("idx_wrap, request %u (avail idx %u): %s: %s", done + got,
 					     dk->vq.avail_idx, vq_errname(r), virtio_error);
 			for (j = 0; j < k && heads[j] != (int)id; j++)
 				;
 			if (j == k)
-				return failf("idx_wrap: used id %u is not in this batch", id);
+				return rt_failf("idx_wrap: used id %u is not in this batch", id);
 			heads[j] = -1;
 			if (len != VIRTIO_BLK_ID_BYTES + 1)
-				return failf("idx_wrap: used len %u, want %u", len,
+				return rt_failf("idx_wrap: used len %u, want %u", len,
 					     VIRTIO_BLK_ID_BYTES + 1);
 			if (batch[j].status != VIRTIO_BLK_S_OK)
-				return failf("idx_wrap: GET_ID status %u", batch[j].status);
+				return rt_failf("idx_wrap: GET_ID status %u", batch[j].status);
 			if (memcmp(batch[j].id, first, sizeof(first)))
-				return failf("idx_wrap: GET_ID %u returned something else", done + got);
+				return rt_failf("idx_wrap: GET_ID %u returned something else", done + got);
 		}
 		done += k;
 	}
@@ -846,7 +834,7 @@ static bool batch_rw_once(struct disk *dk, uint32_t type, unsigned k, uint32_t l
 		bufs[2] = (struct virtq_buf){ (uintptr_t)&rw_batch[j].status, 1, true };
 		heads[j] = virtq_add(&dk->vq, bufs, 3, false);
 		if (heads[j] < 0)
-			return failf("batch_rw: add: %s", virtio_error);
+			return rt_failf("batch_rw: add: %s", virtio_error);
 	}
 	virtq_kick(&dk->vq);
 	for (unsigned got = 0; got < k; got++) {
@@ -855,17 +843,17 @@ static bool batch_rw_once(struct disk *dk, uint32_t type, unsigned k, uint32_t l
 		int r = virtq_get(&dk->vq, VIRTIO_TIMEOUT_US, &id, &ulen);
 
 		if (r)
-			return failf("batch_rw: %s: %s", vq_errname(r), virtio_error);
+			return rt_failf("batch_rw: %s: %s", vq_errname(r), virtio_error);
 		for (j = 0; j < k && heads[j] != (int)id; j++)
 			;
 		if (j == k)
-			return failf("batch_rw: used id %u is not in this batch", id);
+			return rt_failf("batch_rw: used id %u is not in this batch", id);
 		heads[j] = -1;
 		if (rw_batch[j].status != VIRTIO_BLK_S_OK)
-			return failf("batch_rw: type %u sector %lu: status %u", type,
+			return rt_failf("batch_rw: type %u sector %lu: status %u", type,
 				     rw_batch[j].hdr.sector, rw_batch[j].status);
 		if (ulen != (dev_writes ? len : 0) + 1)
-			return failf("batch_rw: used len %u", ulen);
+			return rt_failf("batch_rw: used len %u", ulen);
 	}
 	return true;
 }
@@ -920,18 +908,18 @@ static bool test_disk(struct disk *dk, const struct pci_dev *pci)
 		return false;
 
 	if (deferred[0])
-		return failf("%s", deferred);
+		return rt_failf("%s", deferred);
 	step("status");
 	s = virtio_get_status(&dk->vp);
 	if (s != (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
 		  VIRTIO_STATUS_DRIVER_OK))
-		return failf("device status %#x at the end", s);
+		return rt_failf("device status %#x at the end", s);
 	rt_info("requests=%lu", dk->vq.requests);
 	rt_info("notifies=%lu", dk->vq.notifies);
 	rt_info("notifies_skipped=%lu", dk->vq.notifies_skipped);
 	step("reset");
 	if (!virtio_reset(&dk->vp))
-		return failf("reset: %s", virtio_error);
+		return rt_failf("reset: %s", virtio_error);
 	rt_info("disk_us=%lu", virtio_now_us() - t0);
 	return true;
 }
@@ -943,7 +931,7 @@ static uint64_t run(void *arg)
 
 	parse_cmdline(arg);
 	if (!pci_present())
-		return failf("no PCI configuration mechanism #1");
+		return rt_failf("no PCI configuration mechanism #1");
 	while (n < MAX_DISKS && pci_find(VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE_MODERN(VIRTIO_ID_BLOCK),
 					 n, &pci)) {
 		disks[n].index = n;
@@ -953,7 +941,7 @@ static uint64_t run(void *arg)
 	}
 	rt_info("disks=%u", n);
 	if (!n)
-		return failf("no virtio-blk device (%04x:%04x) on bus 0", VIRTIO_PCI_VENDOR,
+		return rt_failf("no virtio-blk device (%04x:%04x) on bus 0", VIRTIO_PCI_VENDOR,
 			     VIRTIO_PCI_DEVICE_MODERN(VIRTIO_ID_BLOCK));
 	return true;
 }
@@ -961,6 +949,6 @@ static uint64_t run(void *arg)
 void guest_main(struct hvm_start_info *si)
 {
 	if (!cpl3_call(run, si))
-		rt_fail("%s", why);
+		rt_fail("%s", rt_why);
 	rt_pass();
 }

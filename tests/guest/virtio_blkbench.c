@@ -42,20 +42,8 @@ static uint8_t small_bufs[MAX_QD][RAND_BS] NOINIT("s");
 static uint8_t big_bufs[MAX_SEQ_QD][SEQ_BS] NOINIT("b");
 static struct vblk_req reqs[MAX_QD] __attribute__((aligned(64)));
 static struct vblk disk;
-static char why[240];
 static uint64_t tsc_khz;
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static bool failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool failf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	rt_vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	return false;
-}
 
 static uint64_t rng(void)
 {
@@ -115,7 +103,7 @@ static bool run_test(const struct test *t, uint64_t secs)
 	deadline = t0 + secs * tsc_khz * 1000;
 	for (unsigned i = 0; i < t->qd; i++) {
 		if (vblk_add(&disk, &reqs[i], t->type, next_sector(t), buf_of(t, i), t->bs) < 0)
-			return failf("%s: %s", t->name, vblk_error);
+			return rt_failf("%s: %s", t->name, vblk_error);
 		issued++;
 	}
 	vblk_kick(&disk);
@@ -123,13 +111,13 @@ static bool run_test(const struct test *t, uint64_t secs)
 		int e = vblk_get(&disk, VIRTIO_TIMEOUT_US, &r);
 
 		if (e)
-			return failf("%s after %lu requests: %s", t->name, done, vblk_error);
+			return rt_failf("%s after %lu requests: %s", t->name, done, vblk_error);
 		done++;
 		if (rdtsc() < deadline) {
 			unsigned slot = r - reqs;
 
 			if (vblk_add(&disk, r, t->type, next_sector(t), buf_of(t, slot), t->bs) < 0)
-				return failf("%s: %s", t->name, vblk_error);
+				return rt_failf("%s: %s", t->name, vblk_error);
 			issued++;
 		}
 		/* Refill everything that has completed, then one notification. */
@@ -191,13 +179,13 @@ static uint64_t run(void *arg)
 	if ((v = vblk_cmdline_arg(si, "seed=")))
 		rng_state = vblk_parse_u64(v) | 1;
 	if (!secs || !qd || qd > MAX_QD || !seqqd || seqqd > MAX_SEQ_QD)
-		return failf("secs=%lu qd=%u seqqd=%u: want secs >= 1, qd 1..%u, seqqd 1..%u", secs,
+		return rt_failf("secs=%lu qd=%u seqqd=%u: want secs >= 1, qd 1..%u, seqqd 1..%u", secs,
 			     qd, seqqd, MAX_QD, MAX_SEQ_QD);
 
 	/* TSC against 100 ms of PIT channel 2. */
 	t0 = rdtsc();
 	if (!pit_delay_us(100000))
-		return failf("the PIT does not count: no time base");
+		return rt_failf("the PIT does not count: no time base");
 	tsc_khz = (rdtsc() - t0) / 100;
 	rt_info("tsc_khz=%lu", tsc_khz);
 	{
@@ -211,7 +199,7 @@ static uint64_t run(void *arg)
 	}
 
 	if (!vblk_open(&disk, 0, VIRTIO_BIT(VIRTIO_F_EVENT_IDX), 256))
-		return failf("%s", vblk_error);
+		return rt_failf("%s", vblk_error);
 	rt_info("features=%#lx", disk.vp.features);
 	rt_info("capacity=%lu", disk.capacity);
 	rt_info("queue_size=%u", disk.vq.size);
@@ -222,11 +210,11 @@ static uint64_t run(void *arg)
 	if (span_mib && span_mib * (MiB / VBLK_SECTOR) < span_sectors)
 		span_sectors = span_mib * (MiB / VBLK_SECTOR);
 	if (span_sectors < 16 * (SEQ_BS / VBLK_SECTOR))
-		return failf("a disk of %lu sectors is too small (16 MiB at least)", span_sectors);
+		return rt_failf("a disk of %lu sectors is too small (16 MiB at least)", span_sectors);
 	if (disk.ro)
-		return failf("the disk is read-only");
+		return rt_failf("the disk is read-only");
 	if (qd * 3 > disk.vq.size || seqqd * 3 > disk.vq.size)
-		return failf("queue of %u entries for qd %u", disk.vq.size, qd);
+		return rt_failf("queue of %u entries for qd %u", disk.vq.size, qd);
 
 	for (unsigned i = 0; i < MAX_QD; i++)
 		memset(small_bufs[i], 0x5a ^ i, RAND_BS);
@@ -249,13 +237,13 @@ static uint64_t run(void *arg)
 	rt_info("notifies=%lu", disk.vq.notifies);
 	rt_info("notifies_skipped=%lu", disk.vq.notifies_skipped);
 	if (!virtio_reset(&disk.vp))
-		return failf("reset: %s", virtio_error);
+		return rt_failf("reset: %s", virtio_error);
 	return true;
 }
 
 void guest_main(struct hvm_start_info *si)
 {
 	if (!cpl3_call(run, si))
-		rt_fail("%s", why);
+		rt_fail("%s", rt_why);
 	rt_pass();
 }

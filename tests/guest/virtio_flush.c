@@ -33,18 +33,6 @@ RT_TEST("virtio_flush");
 static uint8_t data[MAX_BYTES] __attribute__((section(".noinit.flush"), aligned(4096)));
 static struct vblk_req reqs[MAX_REQS] __attribute__((aligned(64)));
 static struct vblk disk;
-static char why[240];
-
-static bool failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool failf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	rt_vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	return false;
-}
 
 static uint64_t mix(uint64_t x)
 {
@@ -79,14 +67,14 @@ static uint64_t run(void *arg)
 	if ((v = vblk_cmdline_arg(si, "chunk=")))
 		chunk = vblk_parse_u64(v);
 	if (!bytes || bytes > MAX_BYTES || bytes % 4096 || !chunk || chunk % 4096)
-		return failf("bytes=%lu chunk=%lu: want multiples of 4096, bytes up to %u", bytes,
+		return rt_failf("bytes=%lu chunk=%lu: want multiples of 4096, bytes up to %u", bytes,
 			     chunk, MAX_BYTES);
 	nreq = (bytes + chunk - 1) / chunk;
 	if (nreq > MAX_REQS)
-		return failf("%u requests: at most %u", nreq, MAX_REQS);
+		return rt_failf("%u requests: at most %u", nreq, MAX_REQS);
 
 	if (!vblk_open(&disk, 0, VIRTIO_BIT(VIRTIO_F_EVENT_IDX), 256))
-		return failf("%s", vblk_error);
+		return rt_failf("%s", vblk_error);
 	rt_info("features=%#lx", disk.vp.features);
 	rt_info("capacity=%lu", disk.capacity);
 	rt_info("flush_offered=%u", disk.flush);
@@ -94,14 +82,14 @@ static uint64_t run(void *arg)
 	if (disk.wce)
 		rt_info("writeback=%u", disk.writeback);
 	if (disk.ro)
-		return failf("the disk is read-only");
+		return rt_failf("the disk is read-only");
 	if (sector + bytes / VBLK_SECTOR > disk.capacity)
-		return failf("sectors %lu+%lu are past the capacity %lu", sector,
+		return rt_failf("sectors %lu+%lu are past the capacity %lu", sector,
 			     bytes / VBLK_SECTOR, disk.capacity);
 	if ((sector * VBLK_SECTOR) % disk.blk_size)
-		return failf("sector %lu is not on a %u-byte block", sector, disk.blk_size);
+		return rt_failf("sector %lu is not on a %u-byte block", sector, disk.blk_size);
 	if (nreq * 3 > disk.vq.size)
-		return failf("%u requests do not fit a queue of %u", nreq, disk.vq.size);
+		return rt_failf("%u requests do not fit a queue of %u", nreq, disk.vq.size);
 
 	if (vblk_cmdline_arg(si, "wait")) {
 		rt_info("ready=1");
@@ -120,7 +108,7 @@ static uint64_t run(void *arg)
 
 		if (vblk_add(&disk, &reqs[i], VIRTIO_BLK_T_OUT, sector + off / VBLK_SECTOR,
 			     data + off, len) < 0)
-			return failf("write %u: %s", i, vblk_error);
+			return rt_failf("write %u: %s", i, vblk_error);
 	}
 	vblk_kick(&disk);
 	while (done < nreq) {
@@ -128,14 +116,14 @@ static uint64_t run(void *arg)
 		int e = vblk_get(&disk, VIRTIO_TIMEOUT_US, &r);
 
 		if (e)
-			return failf("write: %s", vblk_error);
+			return rt_failf("write: %s", vblk_error);
 		done++;
 	}
 	rt_info("written=1");
 
 	if (disk.flush) {
 		if (vblk_sync(&disk, &reqs[0], VIRTIO_BLK_T_FLUSH, 0, NULL, 0))
-			return failf("flush: %s", vblk_error);
+			return rt_failf("flush: %s", vblk_error);
 		rt_info("flush=done");
 	} else {
 		rt_info("flush=not_offered");
@@ -150,6 +138,6 @@ static uint64_t run(void *arg)
 void guest_main(struct hvm_start_info *si)
 {
 	if (!cpl3_call(run, si))
-		rt_fail("%s", why);
+		rt_fail("%s", rt_why);
 	rt_fail("returned from the spin loop");
 }

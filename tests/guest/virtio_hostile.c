@@ -60,19 +60,7 @@ static uint8_t buf[8192] __attribute__((section(".noinit.hostile"), aligned(4096
 /* A second indirect table for the nested case. */
 static struct virtq_desc table2[4] __attribute__((aligned(16)));
 
-static char why[200];
 static unsigned ncases;
-
-static bool failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool failf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	rt_vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	return false;
-}
 
 /* Reset and set everything up again, as a driver would after NEEDS_RESET. */
 static bool reinit(const char *when)
@@ -81,7 +69,7 @@ static bool reinit(const char *when)
 
 	if (!virtio_init(&vp, want) || !virtq_setup(&vq, &vp, 0, QSIZE) ||
 	    !virtio_driver_ok(&vp))
-		return failf("set-up %s: %s", when, virtio_error);
+		return rt_failf("set-up %s: %s", when, virtio_error);
 	return true;
 }
 
@@ -100,10 +88,10 @@ static bool sanity(const char *after)
 	req.status = 0xff;
 	r = virtq_submit(&vq, b, 3, false, &len, VIRTIO_TIMEOUT_US);
 	if (r)
-		return failf("after %s, reset and set up again, GET_ID failed: %s", after,
+		return rt_failf("after %s, reset and set up again, GET_ID failed: %s", after,
 			     virtio_error);
 	if (req.status != VIRTIO_BLK_S_OK && req.status != VIRTIO_BLK_S_UNSUPP)
-		return failf("after %s, GET_ID status %#x", after, req.status);
+		return rt_failf("after %s, GET_ID status %#x", after, req.status);
 	return true;
 }
 
@@ -549,13 +537,13 @@ static uint64_t run(void *arg)
 
 	(void)arg;
 	if (!pci_present())
-		return failf("no PCI configuration mechanism #1");
+		return rt_failf("no PCI configuration mechanism #1");
 	if (!pci_find(VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE_MODERN(VIRTIO_ID_BLOCK), 0, &pci))
-		return failf("no virtio-blk device (%04x:%04x) on bus 0", VIRTIO_PCI_VENDOR,
+		return rt_failf("no virtio-blk device (%04x:%04x) on bus 0", VIRTIO_PCI_VENDOR,
 			     VIRTIO_PCI_DEVICE_MODERN(VIRTIO_ID_BLOCK));
 	rt_info("pci=%02x:%02x.%u", pci.bus, pci.dev, pci.fn);
 	if (!virtio_pci_probe(&vp, &pci))
-		return failf("probe: %s", virtio_error);
+		return rt_failf("probe: %s", virtio_error);
 	if (!reinit("at start") || !sanity("start"))
 		return false;
 	rt_info("features=%#lx", vp.features);
@@ -585,13 +573,13 @@ static uint64_t run(void *arg)
 	}
 	rt_info("hostile_cases=%u", ncases);
 	if (!virtio_reset(&vp))
-		return failf("final reset: %s", virtio_error);
+		return rt_failf("final reset: %s", virtio_error);
 	return true;
 }
 
 void guest_main(struct hvm_start_info *si)
 {
 	if (!cpl3_call(run, si))
-		rt_fail("%s", why);
+		rt_fail("%s", rt_why);
 	rt_pass();
 }

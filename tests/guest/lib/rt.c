@@ -426,3 +426,15 @@ void rt_settle(void)
 		for (int i = 0; i < 20000; i++)
 			inb(0x80);
 }
+
+char rt_why[240];
+
+bool rt_failf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rt_vsnprintf(rt_why, sizeof(rt_why), fmt, ap);
+	va_end(ap);
+	return false;
+}

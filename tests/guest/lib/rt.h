@@ -122,6 +122,14 @@ void rt_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rt_report_pass(void);
 /* "VMKIT-TEST <name> FAIL <fmt>\n" (does not power off) */
 void rt_report_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * For code that must not stop on the spot (e.g. at CPL3, where rt_fail's
+ * power-off cannot run): format the reason into rt_why and return false,
+ * so the caller unwinds and reports rt_why at CPL0.
+ */
+extern char rt_why[240];
+bool rt_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Report and power off. */
 __attribute__((noreturn)) void rt_pass(void);
 __attribute__((noreturn)) void rt_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
