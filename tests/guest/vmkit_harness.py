@@ -148,14 +148,9 @@ def vmkit_argv(
 def run_vmkit(
     kernel: Path | str,
     *,
-    cpus: Optional[int] = None,
-    memory: Optional[str] = None,
-    no_reboot: bool = False,
-    rtc: Optional[str] = None,
-    console: str = "stdio",
-    extra_args: Iterable[str] = (),
     timeout: float = DEFAULT_TIMEOUT,
     stop_when: Optional[Callable[[str], bool]] = None,
+    **options,
 ) -> Result:
     """Run `vmkit run` on a kernel and collect its output.
 
@@ -164,8 +159,7 @@ def run_vmkit(
     stop_when(stdout so far) returns True (then it gets SIGTERM, and SIGKILL
     if it does not quit within 5 s; the result has stopped set).
     """
-    argv = vmkit_argv(kernel, cpus=cpus, memory=memory, no_reboot=no_reboot, rtc=rtc,
-                      console=console, extra_args=extra_args)
+    argv = vmkit_argv(kernel, **options)
     return run_argv(argv, timeout=timeout, stop_when=stop_when)
 
 
