@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "run-resources.h"
 #include "vmkit/console.h"
 #include "vmkit/util.h"
 #include "vmkit/virtio-blk.h"
@@ -31,7 +32,13 @@ static const char run_usage[] =
 	"  --cmdline STR        kernel command line (default: console=ttyS0)\n"
 	"  --cpus N             vCPUs, 1 to the host's CPU count (default 1)\n"
 	"  --topology sockets=S,cores=C,threads=T\n"
-	"  --memory SIZE        guest RAM; K/M/G suffixes, bare numbers are MiB (default 256M)\n"
+	"  --memory SIZE[,hugepages=2M|1G][,mem-path=DIR][,prealloc=on][,thp=on|off]\n"
+	"         [,merge=on|off][,policy=bind|preferred|interleave,host-nodes=LIST]\n"
+	"                       guest RAM; K/M/G suffixes, bare numbers are MiB (default 256M);\n"
+	"                       hugetlb pages, THP and KSM advice, NUMA placement\n"
+	"  --cpu-affinity LIST  host CPUs for every vCPU thread (e.g. 0-3,6)\n"
+	"  --vcpu-affinity V=LIST[,V=LIST...]  host CPUs per vCPU (e.g. 0=0-1,1=1)\n"
+	"  --io-affinity LIST   host CPUs for the other threads (event loop, I/O)\n"
 	"  --console KIND       stdio (default), none, file:PATH, socket:PATH; on the UART,\n"
 	"                       or with a virtio: prefix (virtio, virtio:file:PATH...) on hvc0\n"
 	"  --cpu MODEL          host (all KVM offers) or baseline (default on PVM hosts)\n"
@@ -50,7 +57,7 @@ static const char run_usage[] =
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
        OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_DISK,
-       OPT_RNG, OPT_HELP };
+       OPT_RNG, OPT_HELP, OPT_CPU_AFFINITY, OPT_VCPU_AFFINITY, OPT_IO_AFFINITY };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -70,6 +77,9 @@ static const struct option run_options[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "rng", optional_argument, NULL, OPT_RNG },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "cpu-affinity", required_argument, NULL, OPT_CPU_AFFINITY },
+	{ "vcpu-affinity", required_argument, NULL, OPT_VCPU_AFFINITY },
+	{ "io-affinity", required_argument, NULL, OPT_IO_AFFINITY },
 	{ 0 }
 };
 
@@ -99,16 +109,22 @@ static unsigned int host_cpus(void)
 static int parse_memory(struct vm_config *c, const char *arg)
 {
 	uint64_t v, host = host_memory();
+	const char *opts = strchr(arg, ',');
+	char size[64];
 
-	if (vk_parse_size(arg, MiB, &v))
+	/* SIZE or size=SIZE, then the backing options (run-resources.c). */
+	snprintf(size, sizeof(size), "%.*s", opts ? (int)(opts - arg) : (int)strlen(arg), arg);
+	if (vk_parse_size(strncmp(size, "size=", 5) ? size : size + 5, MiB, &v))
 		return usage_error("--memory %s: not a size (e.g. 512M, 2G)", arg);
+	if (opts && run_parse_memory_backing(c, arg, opts + 1))
+		return -EINVAL;
 	if (v < MIN_MEMORY)
 		return usage_error("--memory %s: too small (at least %llu MiB)", arg, MIN_MEMORY / MiB);
 	if (v > host)
 		return usage_error("--memory %s: more than the host's %llu MiB", arg,
 				   (unsigned long long)(host / MiB));
 	c->mem_bytes = ALIGN_UP(v, 2 * MiB);
-	return 0;
+	return run_check_memory_backing(c, v, arg);
 }
 
 static int parse_cpus(struct vm_config *c, const char *arg)
@@ -319,6 +335,9 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_CONSOLE: return parse_console(c, arg);
 	case OPT_DEBUG_EXIT: return parse_debug_exit(c, arg);
 	case OPT_DISK: return parse_disk(c, arg);
+	case OPT_CPU_AFFINITY: return run_parse_cpu_affinity(c, arg);
+	case OPT_VCPU_AFFINITY: return run_parse_vcpu_affinity(c, arg);
+	case OPT_IO_AFFINITY: return run_parse_io_affinity(c, arg);
 	case OPT_RNG:
 		if (!arg)
 			c->rng_source = "/dev/urandom";
@@ -391,7 +410,7 @@ static int finish_config(struct vm_config *c, bool cpus_given)
 	} else {
 		*t = (struct vm_topology){ 1, c->cpus, 1 };
 	}
-	return 0;
+	return run_check_affinity(c);
 }
 
 static int parse_args(struct vm_config *c, int argc, char **argv)
@@ -451,7 +470,8 @@ static int run_vm(const struct vm_config *cfg, struct console *con, int sfd)
 	for (;;) {
 		if (vm_create(&vm, cfg, con, &err)) {
 			vk_report(&err);
-			return EXIT_USAGE;
+			/* Short of host memory (a hugepage pool): not a usage error. */
+			return err.code == -ENOMEM ? EXIT_GUEST_ERROR : EXIT_USAGE;
 		}
 		why = vm_run(vm, sfd);
 		if (why == VM_STOP_QUIT)
@@ -491,6 +511,8 @@ int cmd_run(int argc, char **argv)
 	} else if (cfg.cpu_model == CPU_MODEL_DEFAULT) {
 		cfg.cpu_model = CPU_MODEL_HOST;
 	}
+	if (run_apply_io_affinity(&cfg))
+		return EXIT_USAGE;
 	if (console_open(&con, cfg.console, cfg.console_path, &err)) {
 		vk_report(&err);
 		return EXIT_USAGE;

@@ -3,6 +3,7 @@
 #ifndef VMKIT_CONFIG_H
 #define VMKIT_CONFIG_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,6 +36,26 @@ struct disk_config {
 	unsigned int queue_size;	/* 0: the default (256) */
 };
 
+/* An on/off option whose zero value leaves the host's default alone. */
+enum vk_switch { SWITCH_DEFAULT, SWITCH_OFF, SWITCH_ON };
+
+/* NUMA placement of guest RAM (libvirt's numatune modes, QEMU's policy=). */
+enum mem_policy { MEM_POLICY_DEFAULT, MEM_POLICY_BIND, MEM_POLICY_PREFERRED,
+		  MEM_POLICY_INTERLEAVE };
+
+#define VM_MAX_HOST_NODES 1024
+
+/* How guest RAM is backed (QEMU's memory-backend-memfd/-file options). */
+struct mem_backing {
+	uint64_t hugepage_size;		/* 0: the host's normal pages */
+	const char *mem_path;		/* directory (a hugetlbfs mount) for the backing file */
+	bool prealloc;			/* fault every page in before the guest runs */
+	enum vk_switch thp;		/* MADV_HUGEPAGE / MADV_NOHUGEPAGE */
+	enum vk_switch merge;		/* MADV_MERGEABLE (KSM); default on for anonymous RAM */
+	enum mem_policy policy;
+	unsigned long host_nodes[VM_MAX_HOST_NODES / (8 * sizeof(unsigned long))];
+};
+
 struct vm_topology {
 	unsigned int sockets, cores, threads;
 };
@@ -57,6 +78,16 @@ struct vm_config {
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
 	const char *rng_source;		/* NULL: no virtio-rng */
+	struct mem_backing mem;
+	/*
+	 * Host CPUs for vCPU threads: vCPU i takes vcpu_affinity[i] if
+	 * i < nr_vcpu_affinity and that set is not empty, else cpu_affinity
+	 * (NULL: the monitor's own). io_affinity: every other thread.
+	 */
+	cpu_set_t *vcpu_affinity;
+	unsigned int nr_vcpu_affinity;
+	cpu_set_t *cpu_affinity;
+	cpu_set_t *io_affinity;
 };
 
 #endif

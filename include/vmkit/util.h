@@ -57,6 +57,21 @@ int vk_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 typedef int (*vk_kv_fn)(void *opaque, const char *key, const char *val);
 int vk_parse_kv(const char *s, vk_kv_fn fn, void *opaque);
 
+/*
+ * A CPU or NUMA node list as the kernel prints them ("0-3,8,10-11"), OR-ed
+ * into a bitmap of nbits bits. Returns 0, -EINVAL on bad syntax (an empty
+ * list, a range that runs backwards) or -ERANGE for a number >= nbits.
+ */
+#define VK_BITS_PER_LONG (8 * sizeof(unsigned long))
+int vk_parse_list(const char *s, unsigned long *bits, unsigned int nbits);
+/* The same from a file such as /sys/devices/system/cpu/online. */
+int vk_read_list_file(const char *path, unsigned long *bits, unsigned int nbits);
+
+static inline bool vk_bit_test(const unsigned long *bits, unsigned int i)
+{
+	return bits[i / VK_BITS_PER_LONG] >> (i % VK_BITS_PER_LONG) & 1;
+}
+
 /* read/write all of buf, retrying on EINTR and short transfers. */
 ssize_t vk_read_full(int fd, void *buf, size_t len);
 ssize_t vk_write_full(int fd, const void *buf, size_t len);

@@ -78,6 +78,8 @@ struct vm {
 	int run_size;
 	bool pvm;
 
+	uint8_t *ram;			/* all guest RAM, one mapping; mem[] are slices */
+	uint64_t ram_size;
 	struct mem_region mem[VM_MAX_MEM_REGIONS];
 	unsigned int nr_mem;
 	uint64_t low_mem_top;		/* end of RAM below the MMIO hole */
@@ -148,5 +150,8 @@ void vcpu_dump_regs(struct vcpu *v, int fd);
 /* Memory (vmm/core/memory.c) */
 int vm_memory_init(struct vm *vm, uint64_t bytes, struct vk_err *err);
 void vm_memory_free(struct vm *vm);
+/* Guest RAM backing (vmm/core/ram.c): one mapping of size bytes as mb says. */
+int vm_ram_map(const struct mem_backing *mb, uint64_t size, uint8_t **hva, struct vk_err *err);
+void vm_ram_unmap(uint8_t *hva, uint64_t size);
 
 #endif

@@ -2,6 +2,7 @@
 /* Parsing of sizes, integers and "key=value,..." option strings. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include "vmkit/util.h"
@@ -102,4 +103,62 @@ int vk_parse_kv(const char *s, vk_kv_fn fn, void *opaque)
 			return r;
 	}
 	return 0;
+}
+
+/* One "N" or "N-M" item of a list. */
+static int list_item(const char *s, const char **end, unsigned int nbits,
+		     unsigned long *lo, unsigned long *hi)
+{
+	char *e;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	*lo = *hi = strtoul(s, &e, 10);
+	if (*e == '-') {
+		s = e + 1;
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		*hi = strtoul(s, &e, 10);
+	}
+	*end = e;
+	if (errno || *hi >= nbits || *lo >= nbits)
+		return -ERANGE;
+	return *hi < *lo ? -EINVAL : 0;
+}
+
+int vk_parse_list(const char *s, unsigned long *bits, unsigned int nbits)
+{
+	unsigned long lo, hi, i;
+	int r;
+
+	for (;;) {
+		r = list_item(s, &s, nbits, &lo, &hi);
+		if (r)
+			return r;
+		for (i = lo; i <= hi; i++)
+			bits[i / VK_BITS_PER_LONG] |= 1UL << (i % VK_BITS_PER_LONG);
+		if (!*s)
+			return 0;
+		if (*s++ != ',')
+			return -EINVAL;
+	}
+}
+
+int vk_read_list_file(const char *path, unsigned long *bits, unsigned int nbits)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = vk_read_full(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return n;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	return vk_parse_list(buf, bits, nbits);
 }

@@ -99,6 +99,26 @@ static void test_kv(void **state)
 }
 
 static uint64_t last_off;
+static void test_list(void **state)
+{
+	unsigned long b[2] = { 0 };
+
+	assert_int_equal(vk_parse_list("0-3,8,70-71", b, 128), 0);
+	assert_int_equal(b[0], 0x10fUL);
+	assert_int_equal(b[1], 0xc0UL);
+	assert_true(vk_bit_test(b, 71) && !vk_bit_test(b, 72));
+	assert_int_equal(vk_parse_list("5", b, 128), 0);
+	assert_true(vk_bit_test(b, 5));
+	assert_int_equal(vk_parse_list("", b, 128), -EINVAL);
+	assert_int_equal(vk_parse_list("3-1", b, 128), -EINVAL);
+	assert_int_equal(vk_parse_list("1,", b, 128), -EINVAL);
+	assert_int_equal(vk_parse_list("1-", b, 128), -EINVAL);
+	assert_int_equal(vk_parse_list("a", b, 128), -EINVAL);
+	assert_int_equal(vk_parse_list("1;2", b, 128), -EINVAL);
+	assert_int_equal(vk_parse_list("128", b, 128), -ERANGE);
+	assert_int_equal(vk_parse_list("0-99999999999999999999", b, 128), -ERANGE);
+}
+
 static void dev_read(void *dev, uint64_t off, void *data, unsigned int len)
 {
 	last_off = off;
@@ -147,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_bad_sizes),
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_kv),
+		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_bus),
 	};
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Guest RAM: one anonymous mapping per KVM memory slot. RAM above 3 GiB is
- * placed above 4 GiB so the hole below 4 GiB is free for PCI MMIO, the
- * IOAPIC and the local APICs.
+ * Guest RAM: one mapping (backed as ram.c sets it up) cut into KVM memory
+ * slots. RAM above 3 GiB is placed above 4 GiB so the hole below 4 GiB is
+ * free for PCI MMIO, the IOAPIC and the local APICs.
  */
 #include <errno.h>
 #include <string.h>
@@ -13,29 +13,20 @@
 
 #include "vmkit/vm.h"
 
-static int add_region(struct vm *vm, uint64_t gpa, uint64_t size, struct vk_err *err)
+static int add_region(struct vm *vm, uint64_t gpa, uint8_t *hva, uint64_t size,
+		      struct vk_err *err)
 {
 	struct kvm_userspace_memory_region kr;
 	struct mem_region *r = &vm->mem[vm->nr_mem];
-	void *hva;
 
-	hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (hva == MAP_FAILED)
-		return vk_fail(err, -errno, "cannot allocate %llu MiB of guest memory: %s",
-			       (unsigned long long)(size / MiB), strerror(errno));
 	kr = (struct kvm_userspace_memory_region){
 		.slot = vm->nr_mem,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uintptr_t)hva,
 	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0) {
-		int e = errno;
-
-		munmap(hva, size);
-		return vk_fail(err, -e, "KVM_SET_USER_MEMORY_REGION: %s", strerror(e));
-	}
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+		return vk_fail(err, -errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
 	*r = (struct mem_region){ gpa, size, hva };
 	vm->nr_mem++;
 	return 0;
@@ -46,21 +37,23 @@ int vm_memory_init(struct vm *vm, uint64_t bytes, struct vk_err *err)
 	uint64_t low = MIN(bytes, MMIO_HOLE_START);
 	int r;
 
-	r = add_region(vm, 0, low, err);
+	r = vm_ram_map(&vm->cfg->mem, bytes, &vm->ram, err);
+	if (r)
+		return r;
+	vm->ram_size = bytes;
+	r = add_region(vm, 0, vm->ram, low, err);
 	if (r)
 		return r;
 	vm->low_mem_top = low;
 	if (bytes > low)
-		return add_region(vm, MMIO_HOLE_END, bytes - low, err);
+		return add_region(vm, MMIO_HOLE_END, vm->ram + low, bytes - low, err);
 	return 0;
 }
 
 void vm_memory_free(struct vm *vm)
 {
-	unsigned int i;
-
-	for (i = 0; i < vm->nr_mem; i++)
-		munmap(vm->mem[i].hva, vm->mem[i].size);
+	vm_ram_unmap(vm->ram, vm->ram_size);
+	vm->ram = NULL;
 	vm->nr_mem = 0;
 }
 

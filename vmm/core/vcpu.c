@@ -187,20 +187,41 @@ static void kick_handler(int sig)
 {
 }
 
+/* The host CPUs this vCPU may run on (virsh vcpupin), or NULL for the monitor's own. */
+static const cpu_set_t *vcpu_affinity(const struct vcpu *v)
+{
+	const struct vm_config *c = v->vm->cfg;
+
+	if (v->id < c->nr_vcpu_affinity && CPU_COUNT(&c->vcpu_affinity[v->id]))
+		return &c->vcpu_affinity[v->id];
+	return c->cpu_affinity;
+}
+
 int vcpu_start(struct vcpu *v)
 {
 	static bool handler_installed;
 	struct sigaction sa = { .sa_handler = kick_handler };
+	const cpu_set_t *cpus = vcpu_affinity(v);
+	pthread_attr_t attr;
+	char name[16];
 	int r;
 
 	if (!handler_installed) {
 		sigaction(SIG_KICK, &sa, NULL);	/* no SA_RESTART: KVM_RUN must return */
 		handler_installed = true;
 	}
-	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	pthread_attr_init(&attr);
+	/* Pinned from its first instruction, so it never runs (or faults memory in) elsewhere. */
+	r = cpus ? pthread_attr_setaffinity_np(&attr, sizeof(*cpus), cpus) : 0;
+	if (!r)
+		r = pthread_create(&v->thread, &attr, vcpu_thread, v);
+	pthread_attr_destroy(&attr);
 	if (r)
 		return -r;
 	v->started = true;
+	/* "vcpu N" in /proc/PID/task/TID/comm, for top -H, taskset and the tests. */
+	snprintf(name, sizeof(name), "vcpu %u", v->id);
+	pthread_setname_np(v->thread, name);
 	return 0;
 }
 
