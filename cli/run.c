@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "run-resources.h"
 #include "vmkit/console.h"
+#include "vmkit/control.h"
 #include "vmkit/util.h"
 #include "vmkit/virtio-blk.h"
 #include "vmkit/vm.h"
@@ -52,12 +53,17 @@ static const char run_usage[] =
 	"         [,num-queues=N][,queue-size=N]\n"
 	"                       a virtio-blk disk (repeatable); cache=none is O_DIRECT\n"
 	"  --rng[=file=PATH]    a virtio-rng device fed from PATH (default /dev/urandom)\n"
+	"  --qmp [unix:]PATH[,server=on,wait=off]\n"
+	"                       serve QMP on a unix socket (mode 0600)\n"
+	"  --balloon[=deflate-on-oom=on]\n"
+	"                       a virtio-balloon device (also --device virtio-balloon[,...])\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
        OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_DISK,
-       OPT_RNG, OPT_HELP, OPT_CPU_AFFINITY, OPT_VCPU_AFFINITY, OPT_IO_AFFINITY };
+       OPT_RNG, OPT_HELP, OPT_CPU_AFFINITY, OPT_VCPU_AFFINITY, OPT_IO_AFFINITY,
+       OPT_QMP, OPT_BALLOON, OPT_DEVICE };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -76,6 +82,9 @@ static const struct option run_options[] = {
 	{ "debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "rng", optional_argument, NULL, OPT_RNG },
+	{ "qmp", required_argument, NULL, OPT_QMP },
+	{ "balloon", optional_argument, NULL, OPT_BALLOON },
+	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "cpu-affinity", required_argument, NULL, OPT_CPU_AFFINITY },
 	{ "vcpu-affinity", required_argument, NULL, OPT_VCPU_AFFINITY },
@@ -322,6 +331,39 @@ static int parse_disk(struct vm_config *c, const char *arg)
 	return 0;
 }
 
+static int balloon_kv(void *opaque, const char *key, const char *val)
+{
+	struct vm_config *c = opaque;
+
+	if (!strcmp(key, "deflate-on-oom")) {
+		if (strcmp(val, "on") && strcmp(val, "off"))
+			return usage_error("--balloon: deflate-on-oom=%s: expected on or off", val);
+		c->balloon_deflate_on_oom = !strcmp(val, "on");
+		return 0;
+	}
+	/* QEMU's -balloon virtio and -device virtio-balloon-pci spellings. */
+	if ((!strcmp(key, "virtio") || !strncmp(key, "virtio-balloon", 14)) && !*val)
+		return 0;
+	return usage_error("--balloon: unknown option '%s' (deflate-on-oom=on|off)", key);
+}
+
+static int parse_balloon(struct vm_config *c, const char *arg)
+{
+	c->balloon = true;
+	return arg ? vk_parse_kv(arg, balloon_kv, c) : 0;
+}
+
+/* --device NAME[,opts]: QEMU's -device, for the devices that have no option of their own. */
+static int parse_device(struct vm_config *c, const char *arg)
+{
+	size_t n = strcspn(arg, ",");
+
+	if ((n == 14 && !strncmp(arg, "virtio-balloon", n)) ||
+	    (n == 18 && !strncmp(arg, "virtio-balloon-pci", n)))
+		return parse_balloon(c, arg);
+	return usage_error("--device %s: unknown device (virtio-balloon)", arg);
+}
+
 static int parse_one(struct vm_config *c, int opt, const char *arg)
 {
 	switch (opt) {
@@ -338,6 +380,18 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_CPU_AFFINITY: return run_parse_cpu_affinity(c, arg);
 	case OPT_VCPU_AFFINITY: return run_parse_vcpu_affinity(c, arg);
 	case OPT_IO_AFFINITY: return run_parse_io_affinity(c, arg);
+	case OPT_BALLOON: return parse_balloon(c, arg);
+	case OPT_QMP: {
+		struct vk_err err = { 0 };
+
+		free(c->qmp_path);
+		if (control_parse_spec(arg, &c->qmp_path, &err)) {
+			vk_report(&err);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case OPT_DEVICE: return parse_device(c, arg);
 	case OPT_RNG:
 		if (!arg)
 			c->rng_source = "/dev/urandom";
@@ -460,26 +514,35 @@ static int setup_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-static int run_vm(const struct vm_config *cfg, struct console *con, int sfd)
+static int run_vm(const struct vm_config *cfg, struct console *con, struct control *ctl,
+		  int sfd)
 {
 	struct vk_err err = { 0 };
 	enum vm_stop why;
 	struct vm *vm;
+	bool again;
 	int status = 0;
 
 	for (;;) {
 		if (vm_create(&vm, cfg, con, &err)) {
 			vk_report(&err);
+			if (ctl)
+				control_detach(ctl, VM_STOP_ERROR, false);
 			/* Short of host memory (a hugepage pool): not a usage error. */
 			return err.code == -ENOMEM ? EXIT_GUEST_ERROR : EXIT_USAGE;
 		}
+		if (ctl)
+			control_attach(ctl, vm);
 		why = vm_run(vm, sfd);
 		if (why == VM_STOP_QUIT)
 			vk_msg("%s", vm->stop_msg);
 		status = why == VM_STOP_DEBUG_EXIT ? vm->debug_exit_status :
 			 why == VM_STOP_ERROR ? EXIT_GUEST_ERROR : 0;
+		again = why == VM_STOP_RESET && !cfg->no_reboot;
+		if (ctl)
+			control_detach(ctl, why, again);
 		vm_destroy(vm);
-		if (why != VM_STOP_RESET || cfg->no_reboot)
+		if (!again)
 			break;
 	}
 	return status;
@@ -488,6 +551,7 @@ static int run_vm(const struct vm_config *cfg, struct console *con, int sfd)
 int cmd_run(int argc, char **argv)
 {
 	struct vk_err err = { 0 };
+	struct control *ctl = NULL;
 	struct vm_config cfg;
 	struct console *con;
 	int r, fd, sfd;
@@ -517,8 +581,15 @@ int cmd_run(int argc, char **argv)
 		vk_report(&err);
 		return EXIT_USAGE;
 	}
+	/* Before any thread starts: the socket is bound under a temporary umask. */
+	if (cfg.qmp_path && control_open(&ctl, cfg.qmp_path, &cfg, VMKIT_VERSION, &err)) {
+		vk_report(&err);
+		console_close(con);
+		return EXIT_USAGE;
+	}
 	sfd = setup_signals();
-	r = run_vm(&cfg, con, sfd);
+	r = run_vm(&cfg, con, ctl, sfd);
+	control_close(ctl);
 	console_close(con);
 	if (sfd >= 0)
 		close(sfd);

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev zlib1g-dev libzstd-dev
-	liburing-dev libaio-dev)
+	liburing-dev libaio-dev libjson-c-dev)
 guest_pkgs=(linux-source-6.1 busybox-static cpio flex bison libelf-dev libssl-dev bc xz-utils lz4)
 check_pkgs=(python3 python3-pytest qemu-utils strace)
 bench_pkgs=(qemu-system-x86 hyperfine fio)

@@ -88,6 +88,9 @@ struct vm_config {
 	unsigned int nr_vcpu_affinity;
 	cpu_set_t *cpu_affinity;
 	cpu_set_t *io_affinity;
+	bool balloon;			/* a virtio-balloon device */
+	bool balloon_deflate_on_oom;
+	char *qmp_path;			/* --qmp: the control socket, or NULL */
 };
 
 #endif

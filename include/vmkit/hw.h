@@ -39,5 +39,7 @@ int debugexit_create(struct vm *vm, uint16_t port, struct vk_err *err);
 /* ACPI fixed hardware: PM1 event/control blocks, reset register 0xCF9. */
 int pm_create(struct vm *vm, struct vk_err *err);
 void pm_destroy(struct vm *vm);
+/* Press the power button: PWRBTN_STS, and the SCI if the guest enabled it. */
+void pm_power_button(struct vm *vm);
 
 #endif

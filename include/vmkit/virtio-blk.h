@@ -16,4 +16,17 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virti
 		      struct vk_err *err);
 void virtio_blk_destroy(struct virtio_blk *b);
 
+/* What query-block shows of a disk. Strings belong to the disk. */
+struct virtio_blk_info {
+	const char *path;
+	const char *format;		/* "raw", "qcow2" */
+	const char *backing_file;	/* as the image records it, or NULL */
+	unsigned int backing_depth;
+	bool readonly;
+	uint64_t size;
+	enum disk_cache cache;
+};
+
+void virtio_blk_info(const struct virtio_blk *b, struct virtio_blk_info *info);
+
 #endif

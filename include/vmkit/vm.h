@@ -22,6 +22,8 @@ struct evloop;
 struct virtio_blk;
 struct virtio_rng;
 struct virtio_console;
+struct virtio_balloon;
+struct control;
 
 /* Why the VM stopped running. */
 enum vm_stop {
@@ -46,6 +48,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	atomic_int tid;			/* the thread's TID once it runs (query-cpus-fast) */
 	/*
 	 * x87/SSE state (FXSAVE layout) the monitor keeps for the instructions
 	 * it completes, on hosts whose KVM_GET_FPU/KVM_SET_FPU do not reach
@@ -95,6 +98,8 @@ struct vm {
 	struct virtio_blk *disks[VM_MAX_DISKS];
 	struct virtio_rng *rng;
 	struct virtio_console *vcon;
+	struct virtio_balloon *balloon;
+	struct control *ctl;		/* the control socket serving this VM, or NULL */
 	struct console *uart_con;	/* the UART's backend: vm->con, or none with --console virtio */
 
 	/* Boot results the vCPU setup needs. */

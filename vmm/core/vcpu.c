@@ -164,6 +164,7 @@ static void *vcpu_thread(void *opaque)
 	sigset_t set;
 	char msg[128];
 
+	atomic_store(&v->tid, gettid());
 	sigemptyset(&set);
 	sigaddset(&set, SIG_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);

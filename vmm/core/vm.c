@@ -19,6 +19,7 @@
 #include "vmkit/console.h"
 #include "vmkit/evloop.h"
 #include "vmkit/hw.h"
+#include "vmkit/virtio-balloon.h"
 #include "vmkit/virtio-blk.h"
 #include "vmkit/virtio-console.h"
 #include "vmkit/virtio-rng.h"
@@ -84,6 +85,8 @@ static int create_devices(struct vm *vm, struct vk_err *err)
 		r = virtio_rng_create(vm, vm->cfg->rng_source, &vm->rng, err);
 	if (!r && vm->cfg->console_virtio)
 		r = virtio_console_create(vm, vm->con, &vm->vcon, err);
+	if (!r && vm->cfg->balloon)
+		r = virtio_balloon_create(vm, vm->cfg->balloon_deflate_on_oom, &vm->balloon, err);
 	return r;
 }
 
@@ -279,6 +282,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	free(vm->cpuid);
+	virtio_balloon_destroy(vm->balloon);
 	virtio_console_destroy(vm->vcon);
 	virtio_rng_destroy(vm->rng);
 	for (i = 0; i < VM_MAX_DISKS; i++)

@@ -17,6 +17,7 @@
 #define PM1_CNT_SCI_EN	0x0001
 #define PM1_CNT_SLP_EN	0x2000
 #define PM1_SLP_TYP(v)	(((v) >> 10) & 7)
+#define PM1_PWRBTN	0x0100	/* PWRBTN_STS / PWRBTN_EN */
 
 struct pm {
 	struct vm *vm;
@@ -37,6 +38,12 @@ static void pm_read(void *dev, uint64_t off, void *data, unsigned int len)
 	memset(data, 0, len);
 	if (off < sizeof(regs))
 		memcpy(data, regs + off, MIN(len, sizeof(regs) - off));
+}
+
+/* The SCI line follows (status & enable); called with the lock held. */
+static void update_sci(struct pm *p)
+{
+	vm_set_irq(p->vm, SCI_IRQ, (p->sts & p->en) != 0);
 }
 
 static void pm_cnt_write(struct pm *p, uint16_t v)
@@ -71,6 +78,7 @@ static void pm_write(void *dev, uint64_t off, const void *data, unsigned int len
 		memcpy(&v, regs + 4, 2);
 		pm_cnt_write(p, v);
 	}
+	update_sci(p);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -93,6 +101,16 @@ int pm_create(struct vm *vm, struct vk_err *err)
 	}
 	vm->pm = p;
 	return 0;
+}
+
+void pm_power_button(struct vm *vm)
+{
+	struct pm *p = vm->pm;
+
+	pthread_mutex_lock(&p->lock);
+	p->sts |= PM1_PWRBTN;
+	update_sci(p);
+	pthread_mutex_unlock(&p->lock);
 }
 
 void pm_destroy(struct vm *vm)

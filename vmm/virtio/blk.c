@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "vmkit/blk-backend.h"
+#include "vmkit/block.h"
 #include "vmkit/iothread.h"
 #include "vmkit/virtio.h"
 #include "vmkit/virtio-blk.h"
@@ -615,4 +616,20 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	iothread_destroy(b->iothread);
 	free(b->queues);
 	free(b);
+}
+
+void virtio_blk_info(const struct virtio_blk *b, struct virtio_blk_info *info)
+{
+	const struct vk_blk *img = b->bb->image, *l;
+
+	*info = (struct virtio_blk_info){
+		.path = b->cfg->path,
+		.format = img ? img->drv->name : "raw",
+		.backing_file = img ? img->backing_file : NULL,
+		.readonly = b->cfg->readonly,
+		.size = b->size,
+		.cache = b->cfg->cache,
+	};
+	for (l = img ? img->backing : NULL; l; l = l->backing)
+		info->backing_depth++;
 }

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The QMP commands the control socket serves, with QEMU's names, arguments
+ * and return shapes (QEMU's qapi schema), so existing clients work. Each
+ * runs on the control thread with the control's vm_lock held.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "qmp.h"
+#include "vmkit/hw.h"
+#include "vmkit/virtio-balloon.h"
+#include "vmkit/virtio-blk.h"
+#include "vmkit/vm.h"
+
+static json_object *status_obj(struct control *c)
+{
+	json_object *r = json_object_new_object();
+	bool running = c->vm && !c->paused;
+	const char *st = running ? "running" : c->paused ? "paused" : "shutdown";
+
+	if (!c->vm && !c->finished)
+		st = "running", running = true;	/* being rebuilt after a reset */
+	json_object_object_add(r, "status", json_object_new_string(st));
+	json_object_object_add(r, "singlestep", json_object_new_boolean(false));
+	json_object_object_add(r, "running", json_object_new_boolean(running));
+	return r;
+}
+
+static int cmd_query_status(struct control *c, json_object *args, json_object **ret,
+			    struct qmp_error *e)
+{
+	*ret = status_obj(c);
+	return 0;
+}
+
+static int cmd_stop(struct control *c, json_object *args, json_object **ret, struct qmp_error *e)
+{
+	if (c->paused)
+		return 0;
+	vm_pause(c->vm);
+	c->paused = true;
+	qmp_emit(c, "STOP", NULL);
+	return 0;
+}
+
+static int cmd_cont(struct control *c, json_object *args, json_object **ret, struct qmp_error *e)
+{
+	if (!c->paused)
+		return 0;
+	vm_resume(c->vm);
+	c->paused = false;
+	qmp_emit(c, "RESUME", NULL);
+	return 0;
+}
+
+/* Stop the VM for why, remembering that the request came from here. */
+static int request_stop(struct control *c, enum vm_stop why, const char *msg)
+{
+	if (vm_request_stop(c->vm, why, "%s", msg))
+		c->host_req = why;
+	return 0;
+}
+
+static int cmd_quit(struct control *c, json_object *args, json_object **ret, struct qmp_error *e)
+{
+	return request_stop(c, VM_STOP_QUIT, "quit from the control socket");
+}
+
+static int cmd_system_reset(struct control *c, json_object *args, json_object **ret,
+			    struct qmp_error *e)
+{
+	return request_stop(c, VM_STOP_RESET, "reset from the control socket");
+}
+
+static int cmd_system_powerdown(struct control *c, json_object *args, json_object **ret,
+				struct qmp_error *e)
+{
+	pm_power_button(c->vm);
+	qmp_emit(c, "POWERDOWN", NULL);
+	return 0;
+}
+
+static int cmd_query_name(struct control *c, json_object *args, json_object **ret,
+			  struct qmp_error *e)
+{
+	*ret = json_object_new_object();
+	if (c->cfg->name)
+		json_object_object_add(*ret, "name", json_object_new_string(c->cfg->name));
+	return 0;
+}
+
+static int cmd_query_version(struct control *c, json_object *args, json_object **ret,
+			     struct qmp_error *e)
+{
+	json_object *q = json_object_new_object();
+	unsigned int maj = 0, min = 0, mic = 0;
+	char pkg[64];
+
+	sscanf(c->version, "%u.%u.%u", &maj, &min, &mic);
+	json_object_object_add(q, "major", json_object_new_int(maj));
+	json_object_object_add(q, "minor", json_object_new_int(min));
+	json_object_object_add(q, "micro", json_object_new_int(mic));
+	snprintf(pkg, sizeof(pkg), "vmkit %s", c->version);
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "qemu", q);
+	json_object_object_add(*ret, "package", json_object_new_string(pkg));
+	return 0;
+}
+
+static int cmd_query_commands(struct control *c, json_object *args, json_object **ret,
+			      struct qmp_error *e)
+{
+	unsigned int i;
+
+	*ret = json_object_new_array();
+	for (i = 0; i < qmp_nr_cmds; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(qmp_cmds[i].name));
+		json_object_array_add(*ret, o);
+	}
+	return 0;
+}
+
+/* A vCPU's TID appears once its thread runs; the VM may be just starting. */
+static int vcpu_tid(struct vcpu *v)
+{
+	struct timespec ts = { 0, 1000000 };
+	int i, tid;
+
+	for (i = 0; i < 1000 && !(tid = atomic_load(&v->tid)); i++)
+		nanosleep(&ts, NULL);
+	return tid;
+}
+
+static json_object *cpu_obj(struct vm *vm, struct vcpu *v)
+{
+	const struct vm_topology *t = &vm->cfg->topo;
+	json_object *o = json_object_new_object(), *props = json_object_new_object();
+	char path[64];
+
+	json_object_object_add(o, "cpu-index", json_object_new_int(v->id));
+	snprintf(path, sizeof(path), "/machine/unattached/device[%u]", v->id);
+	json_object_object_add(o, "qom-path", json_object_new_string(path));
+	json_object_object_add(o, "thread-id", json_object_new_int(vcpu_tid(v)));
+	json_object_object_add(props, "socket-id",
+			       json_object_new_int(v->id / (t->threads * t->cores)));
+	json_object_object_add(props, "core-id",
+			       json_object_new_int((v->id / t->threads) % t->cores));
+	json_object_object_add(props, "thread-id", json_object_new_int(v->id % t->threads));
+	json_object_object_add(o, "props", props);
+	json_object_object_add(o, "target", json_object_new_string("x86_64"));
+	return o;
+}
+
+static int cmd_query_cpus_fast(struct control *c, json_object *args, json_object **ret,
+			       struct qmp_error *e)
+{
+	unsigned int i;
+
+	*ret = json_object_new_array();
+	for (i = 0; i < c->vm->nr_vcpus; i++)
+		json_object_array_add(*ret, cpu_obj(c->vm, &c->vm->vcpus[i]));
+	return 0;
+}
+
+static json_object *inserted_obj(const struct virtio_blk_info *bi, unsigned int i)
+{
+	json_object *o = json_object_new_object(), *cache = json_object_new_object();
+	char node[32];
+
+	snprintf(node, sizeof(node), "drive-virtio%u", i);
+	json_object_object_add(o, "file", json_object_new_string(bi->path));
+	json_object_object_add(o, "node-name", json_object_new_string(node));
+	json_object_object_add(o, "ro", json_object_new_boolean(bi->readonly));
+	json_object_object_add(o, "drv", json_object_new_string(bi->format));
+	if (bi->backing_file)
+		json_object_object_add(o, "backing_file", json_object_new_string(bi->backing_file));
+	json_object_object_add(o, "backing_file_depth", json_object_new_int(bi->backing_depth));
+	json_object_object_add(o, "encrypted", json_object_new_boolean(false));
+	json_object_object_add(o, "detect_zeroes", json_object_new_string("off"));
+	json_object_object_add(cache, "writeback", json_object_new_boolean(
+		bi->cache != CACHE_WRITETHROUGH && bi->cache != CACHE_DIRECTSYNC));
+	json_object_object_add(cache, "direct", json_object_new_boolean(
+		bi->cache == CACHE_NONE || bi->cache == CACHE_DIRECTSYNC));
+	json_object_object_add(cache, "no-flush", json_object_new_boolean(bi->cache == CACHE_UNSAFE));
+	json_object_object_add(o, "cache", cache);
+	json_object_object_add(o, "image", json_object_new_object());
+	json_object_object_add(json_object_object_get(o, "image"), "virtual-size",
+			       json_object_new_int64(bi->size));
+	return o;
+}
+
+static int cmd_query_block(struct control *c, json_object *args, json_object **ret,
+			   struct qmp_error *e)
+{
+	struct virtio_blk_info bi;
+	unsigned int i;
+	char name[32];
+
+	*ret = json_object_new_array();
+	for (i = 0; i < VM_MAX_DISKS; i++) {
+		json_object *o;
+
+		if (!c->vm->disks[i])
+			continue;
+		virtio_blk_info(c->vm->disks[i], &bi);
+		o = json_object_new_object();
+		snprintf(name, sizeof(name), "virtio%u", i);
+		json_object_object_add(o, "device", json_object_new_string(name));
+		json_object_object_add(o, "qdev", json_object_new_string(name));
+		json_object_object_add(o, "locked", json_object_new_boolean(false));
+		json_object_object_add(o, "removable", json_object_new_boolean(false));
+		json_object_object_add(o, "type", json_object_new_string("unknown"));
+		json_object_object_add(o, "inserted", inserted_obj(&bi, i));
+		json_object_array_add(*ret, o);
+	}
+	return 0;
+}
+
+static int no_balloon(struct qmp_error *e)
+{
+	return qmp_fail(e, "DeviceNotActive", "No balloon device has been activated");
+}
+
+static const char *const stat_names[VIRTIO_BALLOON_NR_STATS] = {
+	"stat-swap-in", "stat-swap-out", "stat-major-faults", "stat-minor-faults",
+	"stat-free-memory", "stat-total-memory", "stat-available-memory", "stat-disk-caches",
+	"stat-htlb-pgalloc", "stat-htlb-pgfail",
+};
+
+/* QEMU's guest-stats property: every stat, -1 where the guest gave none. */
+static json_object *stats_obj(const struct virtio_balloon_info *bi)
+{
+	json_object *o = json_object_new_object(), *s = json_object_new_object();
+	unsigned int i;
+
+	for (i = 0; i < VIRTIO_BALLOON_NR_STATS; i++)
+		json_object_object_add(s, stat_names[i], json_object_new_int64(
+			bi->stats_valid & (1u << i) ? (int64_t)bi->stats[i] : -1));
+	json_object_object_add(o, "stats", s);
+	json_object_object_add(o, "last-update", json_object_new_int64(bi->stats_time));
+	return o;
+}
+
+static int cmd_query_balloon(struct control *c, json_object *args, json_object **ret,
+			     struct qmp_error *e)
+{
+	struct virtio_balloon_info bi;
+
+	if (!c->vm->balloon)
+		return no_balloon(e);
+	virtio_balloon_query(c->vm->balloon, &bi);
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "actual", json_object_new_int64(bi.actual));
+	/* Extensions (QEMU shows these through qom-get guest-stats). */
+	json_object_object_add(*ret, "target", json_object_new_int64(bi.target));
+	json_object_object_add(*ret, "guest-stats", stats_obj(&bi));
+	return 0;
+}
+
+static int cmd_balloon(struct control *c, json_object *args, json_object **ret,
+		       struct qmp_error *e)
+{
+	int64_t v = json_object_get_int64(json_object_object_get(args, "value"));
+
+	if (!c->vm->balloon)
+		return no_balloon(e);
+	if (v <= 0)
+		return qmp_fail(e, "GenericError", "Parameter 'value' expects a size");
+	virtio_balloon_set_target(c->vm->balloon, v);
+	return 0;
+}
+
+/* qom-get PATH guest-stats: the part of QOM that balloon clients (libvirt) read. */
+static int cmd_qom_get(struct control *c, json_object *args, json_object **ret,
+		       struct qmp_error *e)
+{
+	const char *prop = json_object_get_string(json_object_object_get(args, "property"));
+	struct virtio_balloon_info bi;
+
+	if (strcmp(prop, "guest-stats"))
+		return qmp_fail(e, "GenericError", "Property '%s' not found (only a balloon's guest-stats)",
+				prop);
+	if (!c->vm->balloon)
+		return no_balloon(e);
+	virtio_balloon_query(c->vm->balloon, &bi);
+	*ret = stats_obj(&bi);
+	return 0;
+}
+
+static const struct qmp_param balloon_params[] = {
+	{ .name = "value", .type = json_type_int },
+	{ .name = NULL },
+};
+
+static const struct qmp_param qom_get_params[] = {
+	{ .name = "path", .type = json_type_string },
+	{ .name = "property", .type = json_type_string },
+	{ .name = NULL },
+};
+
+static const struct qmp_param hmp_params[] = {
+	{ .name = "command-line", .type = json_type_string },
+	{ .name = "cpu-index", .type = json_type_int, .optional = true },
+	{ .name = NULL },
+};
+
+const struct qmp_cmd qmp_cmds[] = {
+	{ .name = "qmp_capabilities", .fn = NULL },	/* handled by the server: it changes the session */
+	{ .name = "query-status", .fn = cmd_query_status },
+	{ .name = "query-name", .fn = cmd_query_name },
+	{ .name = "query-version", .fn = cmd_query_version },
+	{ .name = "query-commands", .fn = cmd_query_commands },
+	{ .name = "query-cpus-fast", .fn = cmd_query_cpus_fast, .needs_vm = true },
+	{ .name = "query-block", .fn = cmd_query_block, .needs_vm = true },
+	{ .name = "query-balloon", .fn = cmd_query_balloon, .needs_vm = true },
+	{ .name = "balloon", .fn = cmd_balloon, .params = balloon_params, .needs_vm = true },
+	{ .name = "qom-get", .fn = cmd_qom_get, .params = qom_get_params, .needs_vm = true },
+	{ .name = "stop", .fn = cmd_stop, .needs_vm = true },
+	{ .name = "cont", .fn = cmd_cont, .needs_vm = true },
+	{ .name = "system_powerdown", .fn = cmd_system_powerdown, .needs_vm = true },
+	{ .name = "system_reset", .fn = cmd_system_reset, .needs_vm = true },
+	{ .name = "quit", .fn = cmd_quit, .needs_vm = true },
+	{ .name = "human-monitor-command", .fn = qmp_hmp, .params = hmp_params },
+};
+
+const unsigned int qmp_nr_cmds = ARRAY_SIZE(qmp_cmds);
+
+const struct qmp_cmd *qmp_find_cmd(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < qmp_nr_cmds; i++)
+		if (qmp_cmds[i].fn && !strcmp(qmp_cmds[i].name, name))
+			return &qmp_cmds[i];
+	return NULL;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Inside the control socket: the server (server.c: socket, clients,
+ * framing, events) and the commands (commands.c, hmp.c) share this.
+ */
+#ifndef VMKIT_CONTROL_QMP_H
+#define VMKIT_CONTROL_QMP_H
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "vmkit/control.h"
+
+struct qmp_client;
+
+struct control {
+	char *path;
+	dev_t sock_dev;			/* what we bound, so we unlink only our own socket */
+	ino_t sock_ino;
+	const struct vm_config *cfg;
+	const char *version;
+	int listen_fd, epfd, wake_fd;
+	pthread_t thread;
+	bool thread_started;
+
+	/*
+	 * vm_lock: commands run under it, and attach/detach take it, so a
+	 * command never sees a VM being torn down. Device threads never take
+	 * it (stop waits for vCPUs, which may be inside a device).
+	 */
+	pthread_mutex_t vm_lock;
+	pthread_cond_t vm_cond;		/* a VM was attached, or none ever will be */
+	struct vm *vm;
+	bool finished;			/* no VM will be attached again */
+	bool paused;			/* run state, kept across resets */
+	enum vm_stop host_req;		/* a stop this socket asked for */
+
+	/* out_lock: the client list and every client's output. */
+	pthread_mutex_t out_lock;
+	struct qmp_client *clients;
+	unsigned int nr_clients;
+	atomic_bool closing;
+};
+
+/* A command's failure: QMP's error class and description. */
+struct qmp_error {
+	const char *cls;		/* "GenericError", "CommandNotFound", ... */
+	char desc[256];
+};
+
+int qmp_fail(struct qmp_error *e, const char *cls, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+struct qmp_param {
+	const char *name;
+	json_type type;
+	bool optional;
+};
+
+/*
+ * A command: fn runs on the control thread with vm_lock held and c->vm set
+ * when needs_vm (it waits for a VM being rebuilt after a reset). It returns
+ * 0 with *ret (NULL means {}), or -1 with e filled.
+ */
+struct qmp_cmd {
+	const char *name;
+	int (*fn)(struct control *c, json_object *args, json_object **ret, struct qmp_error *e);
+	const struct qmp_param *params;	/* NULL-name terminated, or NULL for none */
+	bool needs_vm;
+};
+
+const struct qmp_cmd *qmp_find_cmd(const char *name);
+/* All commands, for query-commands. */
+extern const struct qmp_cmd qmp_cmds[];
+extern const unsigned int qmp_nr_cmds;
+
+/* Run a command by name as a client would, arguments checked (hmp.c uses it). */
+int qmp_execute(struct control *c, const char *name, json_object *args, json_object **ret,
+		struct qmp_error *e);
+
+/* Send an event to every client past negotiation; takes ownership of data (may be NULL). */
+void qmp_emit(struct control *c, const char *event, json_object *data);
+
+/* human-monitor-command */
+int qmp_hmp(struct control *c, json_object *args, json_object **ret, struct qmp_error *e);
+
+#endif

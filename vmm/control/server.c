@@ -1,0 +1,755 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The control socket's server: a unix socket (0600) on a thread of its
+ * own, any number of clients (up to MAX_CLIENTS), QMP framing (greeting,
+ * capabilities negotiation, one JSON object per request, replies with the
+ * request's id, asynchronous events). Client input is parsed with json-c's
+ * incremental tokener, so a request may arrive in pieces and several may
+ * arrive in one read. Nothing a client sends can stop the monitor: bad
+ * JSON gets QMP's error and the connection stays up; a client that does not
+ * read its replies is dropped once MAX_OUTPUT bytes are owed to it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include "qmp.h"
+
+#define MAX_CLIENTS	32
+#define MAX_REQUEST	(1u << 20)	/* bytes of one unfinished request */
+#define MAX_OUTPUT	(4u << 20)	/* bytes owed to one client */
+#define JSON_DEPTH	64
+
+struct qmp_client {
+	int fd;
+	struct json_tokener *tok;
+	size_t pending;			/* bytes fed since the last complete object */
+	bool negotiated;
+	bool dead;			/* closed on the control thread's next round */
+	char *out;
+	size_t out_len, out_cap;
+	struct qmp_client *next;
+};
+
+/* Tags for epoll data that are not clients. */
+static char tag_listen, tag_wake;
+
+int qmp_fail(struct qmp_error *e, const char *cls, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->cls = cls;
+	va_start(ap, fmt);
+	vsnprintf(e->desc, sizeof(e->desc), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* ---- output (out_lock held) ---- */
+
+static void client_flush(struct control *c, struct qmp_client *cl)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = cl };
+	ssize_t n;
+
+	while (cl->out_len && !cl->dead) {
+		n = send(cl->fd, cl->out, cl->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			cl->dead = true;
+			shutdown(cl->fd, SHUT_RDWR);	/* the control thread sees HUP */
+			return;
+		}
+		memmove(cl->out, cl->out + n, cl->out_len - n);
+		cl->out_len -= n;
+	}
+	if (cl->out_len)
+		ev.events |= EPOLLOUT;
+	epoll_ctl(c->epfd, EPOLL_CTL_MOD, cl->fd, &ev);
+}
+
+static void client_send(struct control *c, struct qmp_client *cl, json_object *msg)
+{
+	const char *s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t len = strlen(s), need = cl->out_len + len + 2;
+	char *p;
+
+	if (cl->dead)
+		return;
+	if (need > MAX_OUTPUT) {
+		cl->dead = true;	/* it does not read what it asks for */
+		shutdown(cl->fd, SHUT_RDWR);
+		return;
+	}
+	if (need > cl->out_cap) {
+		p = realloc(cl->out, need * 2);
+		if (!p)
+			return;
+		cl->out = p;
+		cl->out_cap = need * 2;
+	}
+	memcpy(cl->out + cl->out_len, s, len);
+	memcpy(cl->out + cl->out_len + len, "\r\n", 2);
+	cl->out_len += len + 2;
+	client_flush(c, cl);
+}
+
+static void send_locked(struct control *c, struct qmp_client *cl, json_object *msg)
+{
+	pthread_mutex_lock(&c->out_lock);
+	client_send(c, cl, msg);
+	pthread_mutex_unlock(&c->out_lock);
+	json_object_put(msg);
+}
+
+void qmp_emit(struct control *c, const char *event, json_object *data)
+{
+	json_object *msg = json_object_new_object(), *ts = json_object_new_object();
+	struct qmp_client *cl;
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	json_object_object_add(msg, "event", json_object_new_string(event));
+	if (data)
+		json_object_object_add(msg, "data", data);
+	json_object_object_add(ts, "seconds", json_object_new_int64(tv.tv_sec));
+	json_object_object_add(ts, "microseconds", json_object_new_int64(tv.tv_usec));
+	json_object_object_add(msg, "timestamp", ts);
+	pthread_mutex_lock(&c->out_lock);
+	for (cl = c->clients; cl; cl = cl->next)
+		if (cl->negotiated)
+			client_send(c, cl, msg);
+	pthread_mutex_unlock(&c->out_lock);
+	json_object_put(msg);
+}
+
+static void send_error(struct control *c, struct qmp_client *cl, json_object *id,
+		       const struct qmp_error *e)
+{
+	json_object *msg = json_object_new_object(), *err = json_object_new_object();
+
+	json_object_object_add(err, "class", json_object_new_string(e->cls));
+	json_object_object_add(err, "desc", json_object_new_string(e->desc));
+	json_object_object_add(msg, "error", err);
+	if (id)
+		json_object_object_add(msg, "id", json_object_get(id));
+	send_locked(c, cl, msg);
+}
+
+static void send_return(struct control *c, struct qmp_client *cl, json_object *id,
+			json_object *ret)
+{
+	json_object *msg = json_object_new_object();
+
+	json_object_object_add(msg, "return", ret ? ret : json_object_new_object());
+	if (id)
+		json_object_object_add(msg, "id", json_object_get(id));
+	send_locked(c, cl, msg);
+}
+
+/* ---- requests ---- */
+
+/* QAPI's names for the JSON types, as its errors say them. */
+static const char *type_name(json_type t)
+{
+	switch (t) {
+	case json_type_int: return "integer";
+	case json_type_double: return "number";
+	case json_type_boolean: return "boolean";
+	case json_type_string: return "string";
+	case json_type_object: return "object";
+	case json_type_array: return "array";
+	default: return "null";
+	}
+}
+
+static int check_args(const struct qmp_cmd *cmd, json_object *args, struct qmp_error *e)
+{
+	const struct qmp_param *p;
+	json_object *v;
+
+	json_object_object_foreach(args, key, val) {
+		(void)val;
+		for (p = cmd->params; p && p->name; p++)
+			if (!strcmp(p->name, key))
+				break;
+		if (!p || !p->name)
+			return qmp_fail(e, "GenericError", "Parameter '%s' is unexpected", key);
+	}
+	for (p = cmd->params; p && p->name; p++) {
+		if (!json_object_object_get_ex(args, p->name, &v)) {
+			if (p->optional)
+				continue;
+			return qmp_fail(e, "GenericError", "Parameter '%s' is missing", p->name);
+		}
+		if (!json_object_is_type(v, p->type))
+			return qmp_fail(e, "GenericError", "Invalid parameter type for '%s', expected: %s",
+					p->name, type_name(p->type));
+	}
+	return 0;
+}
+
+/* Wait for a VM (after a reset one is being built); false if none will come. */
+static bool wait_vm(struct control *c)
+{
+	while (!c->vm && !c->finished)
+		pthread_cond_wait(&c->vm_cond, &c->vm_lock);
+	return c->vm != NULL;
+}
+
+int qmp_execute(struct control *c, const char *name, json_object *args, json_object **ret,
+		struct qmp_error *e)
+{
+	const struct qmp_cmd *cmd = qmp_find_cmd(name);
+	json_object *empty = NULL;
+	int r;
+
+	*ret = NULL;
+	if (!cmd)
+		return qmp_fail(e, "CommandNotFound", "The command %s has not been found", name);
+	if (!args)
+		args = empty = json_object_new_object();
+	r = check_args(cmd, args, e);
+	if (!r && cmd->needs_vm && !wait_vm(c))
+		r = qmp_fail(e, "GenericError", "the VM has stopped");
+	if (!r)
+		r = cmd->fn(c, args, ret, e);
+	json_object_put(empty);
+	return r;
+}
+
+/* The request's form (QMP spec 2.3); NULL with e filled if it is not a request. */
+static const char *request_name(json_object *req, json_object **args, struct qmp_error *e)
+{
+	json_object *exec = NULL;
+
+	*args = NULL;
+	if (!json_object_is_type(req, json_type_object)) {
+		qmp_fail(e, "GenericError", "QMP input must be a JSON object");
+		return NULL;
+	}
+	json_object_object_foreach(req, key, val) {
+		(void)val;
+		if (strcmp(key, "execute") && strcmp(key, "arguments") && strcmp(key, "id")) {
+			qmp_fail(e, "GenericError", "QMP input member '%s' is unexpected", key);
+			return NULL;
+		}
+	}
+	if (!json_object_object_get_ex(req, "execute", &exec)) {
+		qmp_fail(e, "GenericError", "QMP input lacks member 'execute'");
+		return NULL;
+	}
+	if (!json_object_is_type(exec, json_type_string)) {
+		qmp_fail(e, "GenericError", "QMP input member 'execute' must be a string");
+		return NULL;
+	}
+	if (json_object_object_get_ex(req, "arguments", args) &&
+	    !json_object_is_type(*args, json_type_object)) {
+		qmp_fail(e, "GenericError", "QMP input member 'arguments' must be an object");
+		return NULL;
+	}
+	return json_object_get_string(exec);
+}
+
+static void handle_request(struct control *c, struct qmp_client *cl, json_object *req)
+{
+	struct qmp_error e = { 0 };
+	json_object *id = NULL, *args, *ret = NULL;
+	const char *name;
+	int r;
+
+	if (json_object_is_type(req, json_type_object))
+		json_object_object_get_ex(req, "id", &id);
+	name = request_name(req, &args, &e);
+	if (!name) {
+		send_error(c, cl, id, &e);
+		return;
+	}
+	if (!strcmp(name, "qmp_capabilities")) {
+		if (cl->negotiated) {
+			qmp_fail(&e, "CommandNotFound",
+				 "Capabilities negotiation is already complete, command ignored");
+			send_error(c, cl, id, &e);
+			return;
+		}
+		/* We offer no capabilities; an "enable" list may only be empty. */
+		json_object *en = NULL;
+		if (args && json_object_object_get_ex(args, "enable", &en) &&
+		    (!json_object_is_type(en, json_type_array) || json_object_array_length(en))) {
+			qmp_fail(&e, "GenericError", "Capability '%s' not available",
+				 json_object_to_json_string(en));
+			send_error(c, cl, id, &e);
+			return;
+		}
+		pthread_mutex_lock(&c->out_lock);
+		cl->negotiated = true;
+		pthread_mutex_unlock(&c->out_lock);
+		send_return(c, cl, id, NULL);
+		return;
+	}
+	if (!cl->negotiated) {
+		qmp_fail(&e, "CommandNotFound",
+			 "Expecting capabilities negotiation with 'qmp_capabilities'");
+		send_error(c, cl, id, &e);
+		return;
+	}
+	pthread_mutex_lock(&c->vm_lock);
+	r = qmp_execute(c, name, args, &ret, &e);
+	/* Queue the reply before releasing the VM: it must precede the events that follow. */
+	if (r)
+		send_error(c, cl, id, &e);
+	else
+		send_return(c, cl, id, ret);
+	pthread_mutex_unlock(&c->vm_lock);
+}
+
+/* Skip to the end of the current line: where a client's next request should start. */
+static size_t resync(const char *buf, size_t len)
+{
+	const char *nl = memchr(buf, '\n', len);
+
+	return nl ? (size_t)(nl - buf) + 1 : len;
+}
+
+static void client_input(struct control *c, struct qmp_client *cl, const char *buf, size_t len)
+{
+	struct qmp_error e = { 0 };
+	enum json_tokener_error err;
+	json_object *obj;
+	size_t used;
+
+	while (len && !cl->dead) {
+		obj = json_tokener_parse_ex(cl->tok, buf, len);
+		err = json_tokener_get_error(cl->tok);
+		used = json_tokener_get_parse_end(cl->tok);
+		if (err == json_tokener_continue) {
+			cl->pending += len;
+			if (cl->pending <= MAX_REQUEST)
+				return;
+			qmp_fail(&e, "GenericError", "JSON parse error, request longer than %u bytes",
+				 MAX_REQUEST);
+			used = len;
+		} else if (err != json_tokener_success) {
+			qmp_fail(&e, "GenericError", "JSON parse error, %s",
+				 json_tokener_error_desc(err));
+			used = resync(buf, len);
+		}
+		json_tokener_reset(cl->tok);
+		cl->pending = 0;
+		if (used == 0 || used > len)
+			used = len;	/* cannot happen; never loop on the same bytes */
+		buf += used;
+		len -= used;
+		if (err != json_tokener_success) {
+			send_error(c, cl, NULL, &e);
+			continue;
+		}
+		handle_request(c, cl, obj);
+		json_object_put(obj);
+	}
+}
+
+/* ---- clients ---- */
+
+static void client_free(struct qmp_client *cl)
+{
+	if (cl->fd >= 0)
+		close(cl->fd);
+	if (cl->tok)
+		json_tokener_free(cl->tok);
+	free(cl->out);
+	free(cl);
+}
+
+static void client_remove(struct control *c, struct qmp_client *cl)
+{
+	struct qmp_client **p;
+
+	pthread_mutex_lock(&c->out_lock);
+	for (p = &c->clients; *p; p = &(*p)->next) {
+		if (*p == cl) {
+			*p = cl->next;
+			c->nr_clients--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->out_lock);
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, cl->fd, NULL);
+	client_free(cl);
+}
+
+static json_object *greeting(struct control *c)
+{
+	json_object *msg = json_object_new_object(), *qmp = json_object_new_object();
+	json_object *ver = json_object_new_object(), *q = json_object_new_object();
+	unsigned int maj = 0, min = 0, mic = 0;
+	char pkg[64];
+
+	sscanf(c->version, "%u.%u.%u", &maj, &min, &mic);
+	json_object_object_add(q, "major", json_object_new_int(maj));
+	json_object_object_add(q, "minor", json_object_new_int(min));
+	json_object_object_add(q, "micro", json_object_new_int(mic));
+	json_object_object_add(ver, "qemu", q);
+	snprintf(pkg, sizeof(pkg), "vmkit %s", c->version);
+	json_object_object_add(ver, "package", json_object_new_string(pkg));
+	json_object_object_add(qmp, "version", ver);
+	json_object_object_add(qmp, "capabilities", json_object_new_array());
+	json_object_object_add(msg, "QMP", qmp);
+	return msg;
+}
+
+static void accept_client(struct control *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct qmp_client *cl;
+	int fd;
+
+	fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (c->nr_clients >= MAX_CLIENTS || !(cl = calloc(1, sizeof(*cl)))) {
+		close(fd);
+		return;
+	}
+	cl->fd = fd;
+	cl->tok = json_tokener_new_ex(JSON_DEPTH);
+	ev.data.ptr = cl;
+	if (!cl->tok || epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		client_free(cl);
+		return;
+	}
+	pthread_mutex_lock(&c->out_lock);
+	cl->next = c->clients;
+	c->clients = cl;
+	c->nr_clients++;
+	pthread_mutex_unlock(&c->out_lock);
+	send_locked(c, cl, greeting(c));
+}
+
+static void client_event(struct control *c, struct qmp_client *cl, uint32_t events)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (events & EPOLLOUT) {
+		pthread_mutex_lock(&c->out_lock);
+		client_flush(c, cl);
+		pthread_mutex_unlock(&c->out_lock);
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		n = recv(cl->fd, buf, sizeof(buf), 0);
+		if (n > 0)
+			client_input(c, cl, buf, n);
+		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			cl->dead = true;
+	}
+	if (cl->dead)
+		client_remove(c, cl);
+}
+
+static void *control_thread(void *opaque)
+{
+	struct control *c = opaque;
+	struct epoll_event evs[16];
+	int n, i;
+
+	while (!c->closing) {
+		n = epoll_wait(c->epfd, evs, 16, -1);
+		for (i = 0; i < n && !c->closing; i++) {
+			if (evs[i].data.ptr == &tag_listen)
+				accept_client(c);
+			else if (evs[i].data.ptr != &tag_wake)
+				client_event(c, evs[i].data.ptr, evs[i].events);
+		}
+	}
+	return NULL;
+}
+
+/* ---- the socket ---- */
+
+/* Is there a live server at path? A stale socket refuses connections. */
+static bool socket_in_use(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	close(fd);
+	return live;
+}
+
+/*
+ * Bind to a temporary name beside path, then rename it into place: a
+ * client never finds a socket that is not yet listening or not yet 0600.
+ * What is at path already is replaced only if it is a stale socket.
+ */
+static int bind_socket(struct control *c, struct vk_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX }, tmp = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int r;
+
+	if (strlen(c->path) + 16 >= sizeof(sa.sun_path))
+		return vk_fail(err, -ENAMETOOLONG, "--qmp %s: path too long for a unix socket",
+			       c->path);
+	strcpy(sa.sun_path, c->path);
+	snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", c->path, (int)getpid());
+	if (lstat(c->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return vk_fail(err, -EEXIST, "--qmp %s: exists and is not a socket", c->path);
+		if (socket_in_use(&sa))
+			return vk_fail(err, -EADDRINUSE, "--qmp %s: another process is serving it",
+				       c->path);
+	}
+	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->listen_fd < 0)
+		return vk_fail(err, -errno, "--qmp: socket: %s", strerror(errno));
+	unlink(tmp.sun_path);
+	old = umask(0177);	/* before any other thread exists: umask is per process */
+	r = bind(c->listen_fd, (struct sockaddr *)&tmp, sizeof(tmp));
+	umask(old);
+	if (r < 0)
+		return vk_fail(err, -errno, "--qmp %s: %s", c->path, strerror(errno));
+	if (chmod(tmp.sun_path, 0600) < 0 || listen(c->listen_fd, 16) < 0 ||
+	    stat(tmp.sun_path, &st) < 0 || rename(tmp.sun_path, c->path) < 0) {
+		r = -errno;
+		unlink(tmp.sun_path);
+		return vk_fail(err, r, "--qmp %s: %s", c->path, strerror(-r));
+	}
+	c->sock_dev = st.st_dev;
+	c->sock_ino = st.st_ino;
+	return 0;
+}
+
+static int add_fd(struct control *c, int fd, void *tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+	return epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int start(struct control *c, struct vk_err *err)
+{
+	int r;
+
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->epfd < 0 || c->wake_fd < 0)
+		return vk_fail(err, -errno, "--qmp: %s", strerror(errno));
+	r = bind_socket(c, err);
+	if (r)
+		return r;
+	r = add_fd(c, c->listen_fd, &tag_listen);
+	if (!r)
+		r = add_fd(c, c->wake_fd, &tag_wake);
+	if (!r)
+		r = -pthread_create(&c->thread, NULL, control_thread, c);
+	if (r)
+		return vk_fail(err, r, "--qmp: %s", strerror(-r));
+	c->thread_started = true;
+	return 0;
+}
+
+int control_open(struct control **out, const char *path, const struct vm_config *cfg,
+		 const char *version, struct vk_err *err)
+{
+	struct control *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c || !(c->path = strdup(path))) {
+		free(c);
+		return vk_fail(err, -ENOMEM, "out of memory");
+	}
+	c->cfg = cfg;
+	c->version = version;
+	c->listen_fd = c->epfd = c->wake_fd = -1;
+	c->host_req = VM_RUNNING;
+	pthread_mutex_init(&c->vm_lock, NULL);
+	pthread_cond_init(&c->vm_cond, NULL);
+	pthread_mutex_init(&c->out_lock, NULL);
+	r = start(c, err);
+	if (r) {
+		control_close(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Give each client up to a second to take what it is owed (the last events). */
+static void drain(struct qmp_client *cl, uint64_t deadline_ns)
+{
+	struct pollfd pfd = { .fd = cl->fd, .events = POLLOUT };
+	ssize_t n;
+
+	while (cl->out_len && !cl->dead && vk_now_ns() < deadline_ns) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = send(cl->fd, cl->out, cl->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n <= 0 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (n > 0) {
+			memmove(cl->out, cl->out + n, cl->out_len - n);
+			cl->out_len -= n;
+		}
+	}
+}
+
+void control_close(struct control *c)
+{
+	uint64_t deadline = vk_now_ns() + 1000000000ull;
+	struct qmp_client *cl, *next;
+	struct stat st;
+
+	if (!c)
+		return;
+	c->closing = true;
+	if (c->thread_started) {
+		eventfd_write(c->wake_fd, 1);
+		pthread_join(c->thread, NULL);
+	}
+	for (cl = c->clients; cl; cl = next) {
+		next = cl->next;
+		drain(cl, deadline);
+		client_free(cl);
+	}
+	if (c->listen_fd >= 0) {
+		if (stat(c->path, &st) == 0 && st.st_dev == c->sock_dev && st.st_ino == c->sock_ino)
+			unlink(c->path);
+		close(c->listen_fd);
+	}
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	if (c->epfd >= 0)
+		close(c->epfd);
+	pthread_mutex_destroy(&c->out_lock);
+	pthread_cond_destroy(&c->vm_cond);
+	pthread_mutex_destroy(&c->vm_lock);
+	free(c->path);
+	free(c);
+}
+
+/* ---- the VM's lifetime ---- */
+
+void control_attach(struct control *c, struct vm *vm)
+{
+	pthread_mutex_lock(&c->vm_lock);
+	c->vm = vm;
+	vm->ctl = c;
+	/* A VM paused before a reset comes back paused: its vCPUs park at once. */
+	if (c->paused)
+		atomic_store(&vm->pause_req, true);
+	pthread_cond_broadcast(&c->vm_cond);
+	pthread_mutex_unlock(&c->vm_lock);
+}
+
+static json_object *shutdown_data(bool guest, const char *reason)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "guest", json_object_new_boolean(guest));
+	json_object_object_add(d, "reason", json_object_new_string(reason));
+	return d;
+}
+
+void control_detach(struct control *c, enum vm_stop why, bool rebooting)
+{
+	bool host;
+	const char *reason;
+
+	pthread_mutex_lock(&c->vm_lock);
+	host = c->host_req == why;
+	c->host_req = VM_RUNNING;
+	if (c->vm)
+		c->vm->ctl = NULL;
+	c->vm = NULL;
+	c->finished = !rebooting;
+	pthread_cond_broadcast(&c->vm_cond);
+	switch (why) {
+	case VM_STOP_RESET:
+		reason = host ? "host-qmp-system-reset" : "guest-reset";
+		break;
+	case VM_STOP_QUIT:
+		reason = host ? "host-qmp-quit" : "host-signal";
+		break;
+	case VM_STOP_ERROR:
+		reason = "host-error";
+		break;
+	default:
+		reason = "guest-shutdown";
+		break;
+	}
+	host = host || why == VM_STOP_QUIT || why == VM_STOP_ERROR;
+	qmp_emit(c, rebooting ? "RESET" : "SHUTDOWN", shutdown_data(!host, reason));
+	pthread_mutex_unlock(&c->vm_lock);
+}
+
+void control_event_balloon(struct control *c, uint64_t actual)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "actual", json_object_new_int64(actual));
+	qmp_emit(c, "BALLOON_CHANGE", d);
+}
+
+/* ---- --qmp ---- */
+
+static int spec_opt(const char *opt, struct vk_err *err)
+{
+	if (!strcmp(opt, "server") || !strcmp(opt, "server=on") || !strcmp(opt, "nowait") ||
+	    !strcmp(opt, "wait=off"))
+		return 0;
+	if (!strcmp(opt, "server=off"))
+		return vk_fail(err, -EINVAL, "--qmp: server=off: vmkit only listens (server=on)");
+	if (!strcmp(opt, "wait=on") || !strcmp(opt, "wait"))
+		return vk_fail(err, -EINVAL, "--qmp: %s: not supported, the VM starts at once (wait=off)",
+			       opt);
+	return vk_fail(err, -EINVAL, "--qmp: unknown option '%s' (server=on, wait=off)", opt);
+}
+
+int control_parse_spec(const char *spec, char **path, struct vk_err *err)
+{
+	char *s, *comma, *opt;
+	int r = 0;
+
+	if (!strncmp(spec, "unix:", 5))
+		spec += 5;
+	else if (strchr(spec, ':') && !strchr(spec, '/'))
+		return vk_fail(err, -EINVAL, "--qmp %s: only unix sockets are supported (unix:PATH)",
+			       spec);
+	s = strdup(spec);
+	if (!s)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	comma = strchr(s, ',');
+	if (comma)
+		*comma = '\0';
+	for (opt = comma ? comma + 1 : NULL; opt && !r; opt = comma ? comma + 1 : NULL) {
+		comma = strchr(opt, ',');
+		if (comma)
+			*comma = '\0';
+		r = spec_opt(opt, err);
+	}
+	if (!r && !*s)
+		r = vk_fail(err, -EINVAL, "--qmp: no socket path given");
+	if (r) {
+		free(s);
+		return r;
+	}
+	*path = s;
+	return 0;
+}

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virtio-balloon (virtio 1.2, 5.5). The host sets num_pages, the number of
+ * 4 KiB pages it wants the guest to give up; the guest puts the frame
+ * numbers of pages it gave up on the inflate queue and those it takes back
+ * on the deflate queue, and says how many it holds in `actual`. Inflated
+ * pages are dropped from the monitor's memory (MADV_DONTNEED: the next
+ * touch reads zeros), which is what shrinks the host's RSS.
+ *
+ * Statistics (VIRTIO_BALLOON_F_STATS_VQ): the guest puts one buffer of
+ * (tag, value) pairs on the stats queue; the device keeps it until it
+ * wants fresh numbers, then returns it and the guest refills and re-adds
+ * it. We ask for fresh numbers whenever someone reads them, so a query
+ * sees the previous report and the next query sees this one.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "vmkit/control.h"
+#include "vmkit/virtio-balloon.h"
+#include "vmkit/virtio.h"
+#include "vmkit/vm.h"
+
+#define VIRTIO_ID_BALLOON	5
+#define F_STATS_VQ		1
+#define F_DEFLATE_ON_OOM	2
+
+#define Q_INFLATE	0
+#define Q_DEFLATE	1
+#define Q_STATS		2
+#define QUEUE_SIZE	128
+#define PAGE_SHIFT	12
+#define PAGE_SIZE	(1u << PAGE_SHIFT)
+
+struct balloon_config {
+	uint32_t num_pages;		/* device: pages the host wants */
+	uint32_t actual;		/* driver: pages the guest has given */
+	uint32_t free_page_hint_cmd_id;
+	uint32_t poison_val;
+};
+
+struct __attribute__((packed)) balloon_stat {
+	uint16_t tag;
+	uint64_t val;
+};
+
+struct virtio_balloon {
+	struct virtio_dev vdev;
+	uint64_t ram;			/* guest RAM, bytes */
+	struct balloon_config config;	/* under vdev.lock */
+
+	pthread_mutex_t qlock;		/* the queues, the held stats buffer, the stats */
+	struct virtq_elem elem;
+	bool stats_held;		/* the guest's stats buffer is ours to return */
+	uint16_t stats_head;
+	uint64_t stats[VIRTIO_BALLOON_NR_STATS];
+	uint32_t stats_valid;
+	int64_t stats_time;
+	uint64_t inflated;
+	bool pushed;
+};
+
+static struct virtio_balloon *to_balloon(struct virtio_dev *v)
+{
+	return v->priv;
+}
+
+/* Drop [pfn, pfn + n) from the host's memory; frames outside RAM are ignored. */
+static void discard_pages(struct virtio_balloon *b, uint64_t pfn, uint64_t n)
+{
+	uint64_t len = n << PAGE_SHIFT;
+	void *hva = vm_gpa_to_hva(b->vdev.vm, pfn << PAGE_SHIFT, len);
+
+	if (!hva)
+		return;
+	/* Fails on hugetlbfs backing (not 4 KiB granular): the pages then stay. */
+	if (madvise(hva, len, MADV_DONTNEED) == 0)
+		b->inflated += n;
+}
+
+/* The guest gave these frames: free them, runs of consecutive frames at once. */
+static void inflate(struct virtio_balloon *b, struct virtq_elem *e)
+{
+	uint32_t pfns[256];
+	uint64_t start = 0, run = 0;
+	size_t off = 0, got, i;
+
+	while ((got = virtq_copy_from_out(e, off, pfns, sizeof(pfns)) / 4)) {
+		for (i = 0; i < got; i++) {
+			if (run && pfns[i] == start + run && run < (1u << 16)) {
+				run++;
+				continue;
+			}
+			if (run)
+				discard_pages(b, start, run);
+			start = pfns[i];
+			run = 1;
+		}
+		off += got * 4;
+	}
+	if (run)
+		discard_pages(b, start, run);
+}
+
+static void take_stats(struct virtio_balloon *b, struct virtq_elem *e)
+{
+	struct balloon_stat s;
+	size_t off;
+
+	for (off = 0; virtq_copy_from_out(e, off, &s, sizeof(s)) == sizeof(s); off += sizeof(s)) {
+		if (s.tag >= VIRTIO_BALLOON_NR_STATS)
+			continue;	/* a tag from a newer spec */
+		b->stats[s.tag] = s.val;
+		b->stats_valid |= 1u << s.tag;
+	}
+	b->stats_time = time(NULL);
+}
+
+struct serve_ctx {
+	struct virtio_balloon *b;
+	unsigned int q;
+};
+
+static void serve(void *opaque, struct virtq_elem *e)
+{
+	struct serve_ctx *x = opaque;
+	struct virtio_balloon *b = x->b;
+
+	if (x->q == Q_STATS) {
+		/* A second buffer while we hold one: give the old one back. */
+		if (b->stats_held) {
+			virtq_push_head(&b->vdev.vq[Q_STATS], b->stats_head, 0);
+			b->pushed = true;
+		}
+		take_stats(b, e);
+		b->stats_held = true;
+		b->stats_head = e->head;
+		return;
+	}
+	if (x->q == Q_INFLATE)
+		inflate(b, e);
+	/* Deflated pages need nothing: they fault back in when the guest touches them. */
+	virtq_push(&b->vdev.vq[x->q], e, 0);
+	b->pushed = true;
+}
+
+static void queue_notify(struct virtio_dev *v, unsigned int qi)
+{
+	struct virtio_balloon *b = to_balloon(v);
+	struct serve_ctx x = { b, qi };
+
+	pthread_mutex_lock(&b->qlock);
+	b->pushed = false;
+	if (virtq_drain(&v->vq[qi], &b->elem, serve, &x))
+		virtio_needs_reset(v);
+	if (b->pushed)
+		v->tops->notify_queue(v, qi);
+	pthread_mutex_unlock(&b->qlock);
+}
+
+static void config_read(struct virtio_dev *v, unsigned int off, void *data, unsigned int len)
+{
+	struct virtio_balloon *b = to_balloon(v);
+
+	memset(data, 0, len);
+	if (off < sizeof(b->config))
+		memcpy(data, (uint8_t *)&b->config + off, MIN(len, sizeof(b->config) - off));
+}
+
+/* Called with vdev.lock held. Only `actual` is the driver's to write. */
+static void config_write(struct virtio_dev *v, unsigned int off, const void *data,
+			 unsigned int len)
+{
+	struct virtio_balloon *b = to_balloon(v);
+	uint32_t old = b->config.actual;
+	uint8_t *a = (uint8_t *)&b->config.actual;
+	unsigned int i;
+
+	for (i = 0; i < len; i++)
+		if (off + i >= 4 && off + i < 8)
+			a[off + i - 4] = ((const uint8_t *)data)[i];
+	/* A guest cannot give more than it has. */
+	if ((uint64_t)b->config.actual << PAGE_SHIFT > b->ram)
+		b->config.actual = b->ram >> PAGE_SHIFT;
+	if (b->config.actual != old && v->vm->ctl)
+		control_event_balloon(v->vm->ctl, b->ram - ((uint64_t)b->config.actual << PAGE_SHIFT));
+}
+
+static void reset(struct virtio_dev *v)
+{
+	struct virtio_balloon *b = to_balloon(v);
+
+	pthread_mutex_lock(&b->qlock);
+	b->stats_held = false;
+	pthread_mutex_unlock(&b->qlock);
+	b->config.actual = 0;	/* a reset driver holds no pages (vdev.lock is held) */
+}
+
+static const struct virtio_dev_ops balloon_ops = {
+	.name = "balloon",
+	.type = VIRTIO_ID_BALLOON,
+	.pci_class = 0x00ff00,	/* unclassified, as QEMU shows it */
+	.config_read = config_read,
+	.config_write = config_write,
+	.queue_notify = queue_notify,
+	.reset = reset,
+};
+
+void virtio_balloon_set_target(struct virtio_balloon *b, uint64_t bytes)
+{
+	struct virtio_dev *v = &b->vdev;
+
+	bytes = MIN(bytes, b->ram);
+	pthread_mutex_lock(&v->lock);
+	b->config.num_pages = (b->ram - bytes) >> PAGE_SHIFT;
+	if (v->status & VIRTIO_STATUS_DRIVER_OK)
+		v->tops->notify_config(v);
+	pthread_mutex_unlock(&v->lock);
+}
+
+/* Return the held stats buffer, so that the guest refills it. qlock held. */
+static void request_stats(struct virtio_balloon *b)
+{
+	struct virtio_dev *v = &b->vdev;
+
+	if (!b->stats_held || !virtio_queue_ready(v, Q_STATS))
+		return;
+	b->stats_held = false;
+	virtq_push_head(&v->vq[Q_STATS], b->stats_head, 0);
+	v->tops->notify_queue(v, Q_STATS);
+}
+
+void virtio_balloon_query(struct virtio_balloon *b, struct virtio_balloon_info *info)
+{
+	struct virtio_dev *v = &b->vdev;
+
+	memset(info, 0, sizeof(*info));
+	pthread_mutex_lock(&v->lock);
+	info->actual = b->ram - ((uint64_t)b->config.actual << PAGE_SHIFT);
+	info->target = b->ram - ((uint64_t)b->config.num_pages << PAGE_SHIFT);
+	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_lock(&b->qlock);
+	memcpy(info->stats, b->stats, sizeof(info->stats));
+	info->stats_valid = b->stats_valid;
+	info->stats_time = b->stats_time;
+	info->inflated = b->inflated;
+	request_stats(b);
+	pthread_mutex_unlock(&b->qlock);
+}
+
+int virtio_balloon_create(struct vm *vm, bool deflate_on_oom, struct virtio_balloon **out,
+			  struct vk_err *err)
+{
+	struct virtio_balloon *b = calloc(1, sizeof(*b));
+	uint64_t features = 1ull << F_STATS_VQ;
+	int r;
+
+	if (!b)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	if (deflate_on_oom)
+		features |= 1ull << F_DEFLATE_ON_OOM;
+	b->ram = vm->cfg->mem_bytes;
+	pthread_mutex_init(&b->qlock, NULL);
+	virtio_dev_init(&b->vdev, vm, &balloon_ops, b, features, 3, QUEUE_SIZE);
+	r = virtio_pci_create(&b->vdev, err);
+	if (r) {
+		virtio_balloon_destroy(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
+void virtio_balloon_destroy(struct virtio_balloon *b)
+{
+	if (!b)
+		return;
+	virtio_pci_destroy(&b->vdev);
+	pthread_mutex_destroy(&b->qlock);
+	free(b);
+}
