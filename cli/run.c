@@ -581,13 +581,16 @@ int cmd_run(int argc, char **argv)
 		vk_report(&err);
 		return EXIT_USAGE;
 	}
+	/* Signals first: the control thread must inherit the blocked set. */
+	sfd = setup_signals();
 	/* Before any thread starts: the socket is bound under a temporary umask. */
 	if (cfg.qmp_path && control_open(&ctl, cfg.qmp_path, &cfg, VMKIT_VERSION, &err)) {
 		vk_report(&err);
 		console_close(con);
+		if (sfd >= 0)
+			close(sfd);
 		return EXIT_USAGE;
 	}
-	sfd = setup_signals();
 	r = run_vm(&cfg, con, ctl, sfd);
 	control_close(ctl);
 	console_close(con);

@@ -33,6 +33,7 @@ struct qmp_client {
 	struct json_tokener *tok;
 	size_t pending;			/* bytes fed since the last complete object */
 	bool negotiated;
+	bool skip_line;			/* after bad input: drop bytes up to the next newline */
 	bool dead;			/* closed on the control thread's next round */
 	char *out;
 	size_t out_len, out_cap;
@@ -315,11 +316,15 @@ static void handle_request(struct control *c, struct qmp_client *cl, json_object
 	pthread_mutex_unlock(&c->vm_lock);
 }
 
-/* Skip to the end of the current line: where a client's next request should start. */
-static size_t resync(const char *buf, size_t len)
+/*
+ * After bad input, the rest of its line is dropped (however many reads it
+ * takes), so one bad request gets one error and the next line starts afresh.
+ */
+static size_t skip_line(struct qmp_client *cl, const char *buf, size_t len)
 {
 	const char *nl = memchr(buf, '\n', len);
 
+	cl->skip_line = !nl;
 	return nl ? (size_t)(nl - buf) + 1 : len;
 }
 
@@ -331,6 +336,12 @@ static void client_input(struct control *c, struct qmp_client *cl, const char *b
 	size_t used;
 
 	while (len && !cl->dead) {
+		if (cl->skip_line) {
+			used = skip_line(cl, buf, len);
+			buf += used;
+			len -= used;
+			continue;
+		}
 		obj = json_tokener_parse_ex(cl->tok, buf, len);
 		err = json_tokener_get_error(cl->tok);
 		used = json_tokener_get_parse_end(cl->tok);
@@ -340,24 +351,24 @@ static void client_input(struct control *c, struct qmp_client *cl, const char *b
 				return;
 			qmp_fail(&e, "GenericError", "JSON parse error, request longer than %u bytes",
 				 MAX_REQUEST);
-			used = len;
 		} else if (err != json_tokener_success) {
 			qmp_fail(&e, "GenericError", "JSON parse error, %s",
 				 json_tokener_error_desc(err));
-			used = resync(buf, len);
 		}
 		json_tokener_reset(cl->tok);
 		cl->pending = 0;
-		if (used == 0 || used > len)
-			used = len;	/* cannot happen; never loop on the same bytes */
-		buf += used;
-		len -= used;
 		if (err != json_tokener_success) {
 			send_error(c, cl, NULL, &e);
-			continue;
+			used = skip_line(cl, buf, len);
+		} else if (used == 0 || used > len) {
+			used = len;	/* cannot happen; never loop on the same bytes */
 		}
-		handle_request(c, cl, obj);
-		json_object_put(obj);
+		buf += used;
+		len -= used;
+		if (err == json_tokener_success) {
+			handle_request(c, cl, obj);
+			json_object_put(obj);
+		}
 	}
 }
 
