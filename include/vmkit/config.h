@@ -50,7 +50,7 @@ struct mem_backing {
 	uint64_t hugepage_size;		/* 0: the host's normal pages */
 	const char *mem_path;		/* directory (a hugetlbfs mount) for the backing file */
 	bool prealloc;			/* fault every page in before the guest runs */
-	enum vk_switch thp;		/* MADV_HUGEPAGE / MADV_NOHUGEPAGE */
+	enum vk_switch thp;		/* MADV_HUGEPAGE (default on anonymous RAM) / MADV_NOHUGEPAGE */
 	enum vk_switch merge;		/* MADV_MERGEABLE (KSM); default on for anonymous RAM */
 	enum mem_policy policy;
 	unsigned long host_nodes[VM_MAX_HOST_NODES / (8 * sizeof(unsigned long))];

@@ -233,11 +233,13 @@ def thp_mode() -> str:
         return "none"
 
 
-def test_thp_on() -> None:
+@pytest.mark.parametrize("opts", ["72M,thp=on,prealloc=on", "72M,prealloc=on"])
+def test_thp_on(opts: str) -> None:
+    """thp=on, and the default (as QEMU's): MADV_HUGEPAGE, huge pages once touched."""
     mode = thp_mode()
     if mode not in ("madvise", "always"):
         pytest.skip(f"transparent hugepages are '{mode}' on this host")
-    with running("72M,thp=on,prealloc=on") as proc:
+    with running(opts) as proc:
         ram = guest_ram(proc.pid, 72 * MiB)
         assert "hg" in ram["VmFlags"], ram
         assert ram["AnonHugePages"] > 0, ram
@@ -410,3 +412,20 @@ def test_offline_cpu_refused() -> None:
     for args in (["--cpu-affinity", str(missing)], ["--vcpu-affinity", f"0={missing}"],
                  ["--io-affinity", str(missing)]):
         assert_one_line(run_bad(*args), 2, f"CPU {missing} is not online", online)
+
+
+# --- the guest's view -------------------------------------------------------------------
+
+@pytest.mark.parametrize("opts,pool", [("256M,thp=off", 0), ("256M,thp=on,merge=off", 0),
+                                       ("256M,hugepages=2M", 128),
+                                       ("256M,hugepages=2M,prealloc=on,policy=interleave,host-nodes=0", 128)])
+def test_memtouch(opts: str, pool: int) -> None:
+    """The guest writes a word in every page of its RAM and reads all of them back."""
+    if pool:
+        ctx = hugepage_pool(HUGE_2M, pool)
+    else:
+        ctx = contextmanager(lambda: iter([0]))()
+    with ctx:
+        r = h.run_vmkit(h.guest("memtouch"), memory=opts, timeout=60)
+        h.assert_test_passed(r, "memtouch")
+        assert r.info["touch_mib"] == str(256 - 4), r.describe()
