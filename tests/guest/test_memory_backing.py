@@ -73,14 +73,19 @@ def numa_policy(pid: int, start: int) -> str:
     raise AssertionError(f"no numa_maps line for {start:#x}")
 
 
-def threads(pid: int) -> dict[str, str]:
-    """comm -> Cpus_allowed_list of every thread of pid."""
-    out = {}
+def thread_list(pid: int) -> list[tuple[str, str]]:
+    """(comm, Cpus_allowed_list) of every thread of pid."""
+    out = []
     for t in Path(f"/proc/{pid}/task").iterdir():
         comm = (t / "comm").read_text().strip()
         status = (t / "status").read_text()
-        out[comm] = re.search(r"Cpus_allowed_list:\s*(\S+)", status).group(1)
+        out.append((comm, re.search(r"Cpus_allowed_list:\s*(\S+)", status).group(1)))
     return out
+
+
+def threads(pid: int) -> dict[str, str]:
+    """comm -> Cpus_allowed_list (names such as "vcpu 0" are unique)."""
+    return dict(thread_list(pid))
 
 
 def meminfo(key: str) -> int:
@@ -378,17 +383,36 @@ def test_cpu_affinity_all_and_override() -> None:
         assert t["vcpu 1"] == (f"{a}-{b}" if b == a + 1 else cpu_list([a, b])), t
 
 
-def test_io_affinity() -> None:
-    """--io-affinity pins the main thread; vCPUs without a pin keep the monitor's CPUs."""
+def test_io_affinity(tmp_path: Path) -> None:
+    """--io-affinity pins the main thread and the disk's I/O threads; vCPUs without a
+    pin keep the monitor's CPUs."""
     cpus = host_cpus()
     if len(cpus) < 2:
         pytest.skip("needs two host CPUs")
     own = Path("/proc/self/status").read_text()
     own = re.search(r"Cpus_allowed_list:\s*(\S+)", own).group(1)
-    with running("64M", "--io-affinity", str(cpus[-1]), cpus=1) as proc:
+    disk = tmp_path / "d.raw"
+    disk.write_bytes(bytes(1 << 20))
+    with running("64M", "--io-affinity", str(cpus[-1]), "--disk",
+                 f"path={disk},iothread=on,aio=threads", cpus=1) as proc:
+        tl = thread_list(proc.pid)
+        t = dict(tl)
+        assert t["vcpu 0"] == own, tl
+        others = [(c, a) for c, a in tl if not c.startswith(("vcpu", "kvm"))]
+        assert len(others) >= 3, tl   # main, iothread, pool threads
+        assert all(a == str(cpus[-1]) for _, a in others), tl
+
+
+def test_vcpu_affinity_lists_with_commas() -> None:
+    """"0=a,b,1=a": the bare b continues vCPU 0's list."""
+    cpus = host_cpus()
+    if len(cpus) < 2:
+        pytest.skip("needs two host CPUs")
+    a, b = cpus[0], cpus[1]
+    with running("64M", "--vcpu-affinity", f"0={a},{b},1={a}", cpus=2) as proc:
         t = threads(proc.pid)
-        assert t["vmkit"] == str(cpus[-1]), t
-        assert t["vcpu 0"] == own, t
+        assert t["vcpu 0"] == (f"{a}-{b}" if b == a + 1 else f"{a},{b}"), t
+        assert t["vcpu 1"] == str(a), t
 
 
 @pytest.mark.parametrize("args,words", [
