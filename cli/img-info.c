@@ -6,7 +6,7 @@
 
 #include "img.h"
 
-static void human(const struct vk_blk_info *i)
+static void human(struct vk_blk *bs, const struct vk_blk_info *i)
 {
 	char vs[32], ds[32];
 
@@ -31,6 +31,7 @@ static void human(const struct vk_blk_info *i)
 	}
 	if (i->backing_fmt)
 		printf("backing file format: %s\n", i->backing_fmt);
+	img_print_snapshots(bs);
 	if (!i->is_qcow2)
 		return;
 	printf("Format specific information:\n");
@@ -69,11 +70,12 @@ static void json_specific(const struct vk_blk_info *i, const char *ind)
 }
 
 /* Key order as qemu-img 7.2 prints it. */
-static void json(const struct vk_blk_info *i, const char *ind)
+static void json(struct vk_blk *bs, const struct vk_blk_info *i, const char *ind)
 {
 	printf("%.*s{\n", (int)strlen(ind) - 4, ind);
 	if (i->backing_fmt)
 		key_str(ind, "backing-filename-format", i->backing_fmt, true);
+	img_json_snapshots(bs, ind);
 	printf("%s\"virtual-size\": %llu,\n", ind, (unsigned long long)i->virtual_size);
 	key_str(ind, "filename", i->filename, true);
 	if (i->cluster_size)
@@ -132,12 +134,12 @@ int img_info(int argc, char **argv)
 		vk_blk_get_info(b, &info);
 		if (!strcmp(output, "human")) {
 			printf("%s", first ? "" : "\n");
-			human(&info);
+			human(b, &info);
 		} else if (chain) {
 			printf("%s", first ? "" : ",\n");
-			json(&info, "        ");
+			json(b, &info, "        ");
 		} else {
-			json(&info, "    ");
+			json(b, &info, "    ");
 		}
 		first = false;
 	}

@@ -51,5 +51,12 @@ int img_check(int argc, char **argv);
 int img_convert(int argc, char **argv);
 int img_map(int argc, char **argv);
 int img_compare(int argc, char **argv);
+int img_snapshot(int argc, char **argv);
+int img_resize(int argc, char **argv);
+int img_amend(int argc, char **argv);
+int img_measure(int argc, char **argv);
+/* img-snapshot.c: the snapshot table of info (human) and its JSON array. */
+void img_print_snapshots(struct vk_blk *bs);
+void img_json_snapshots(struct vk_blk *bs, const char *ind);
 
 #endif

@@ -81,6 +81,25 @@ struct vk_blk_check {
 	void *opaque;
 };
 
+/* An internal snapshot, as qemu-img snapshot -l shows it. Strings are owned by the image. */
+struct vk_blk_snapshot {
+	const char *id, *name;
+	uint64_t date_sec, date_nsec;
+	uint64_t vm_clock_nsec;
+	uint64_t vm_state_size;
+	uint64_t disk_size;
+	int64_t icount;			/* -1: not recorded */
+};
+
+/* Preallocation for resize (qemu-img resize --preallocation). */
+enum vk_prealloc { VK_PREALLOC_OFF, VK_PREALLOC_METADATA, VK_PREALLOC_FALLOC, VK_PREALLOC_FULL };
+
+/* qemu-img amend -o: what to change (-1 / NULL: leave as it is). */
+struct vk_blk_amend_opts {
+	int compat;			/* 2 or 3 */
+	int lazy_refcounts;		/* 0 or 1 */
+};
+
 #define VK_CHECK_FIX_LEAKS	(1u << 0)
 #define VK_CHECK_FIX_ERRORS	(1u << 1)
 
@@ -109,6 +128,16 @@ struct vk_blk_driver {
 		      struct vk_err *err);
 	int (*check)(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 		     struct vk_err *err);
+	/* Internal snapshots; NULL: the format has none (list is empty). */
+	int (*snapshot_list)(struct vk_blk *bs, struct vk_blk_snapshot **out, unsigned int *n,
+			     struct vk_err *err);
+	int (*snapshot_create)(struct vk_blk *bs, const char *name, struct vk_err *err);
+	int (*snapshot_goto)(struct vk_blk *bs, const char *id_or_name, struct vk_err *err);
+	int (*snapshot_delete)(struct vk_blk *bs, const char *id, const char *name,
+			       struct vk_err *err);
+	int (*truncate)(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
+			struct vk_err *err);
+	int (*amend)(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err);
 };
 
 /* An open image: one layer of a chain. */
@@ -149,6 +178,26 @@ int vk_blk_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 		 struct vk_err *err);
 int vk_blk_create(const char *format, const char *filename, const struct vk_blk_create_opts *o,
 		  struct vk_err *err);
+
+/* Snapshots: the list is malloc'd (free it), its strings belong to the image. */
+int vk_blk_snapshot_list(struct vk_blk *bs, struct vk_blk_snapshot **out, unsigned int *n,
+			 struct vk_err *err);
+int vk_blk_snapshot_create(struct vk_blk *bs, const char *name, struct vk_err *err);
+/* Found by ID first, then by name (qemu-img snapshot -a). */
+int vk_blk_snapshot_goto(struct vk_blk *bs, const char *id_or_name, struct vk_err *err);
+/* The first snapshot matching both id and name where given (either may be NULL). */
+int vk_blk_snapshot_delete(struct vk_blk *bs, const char *id, const char *name,
+			   struct vk_err *err);
+/* Change the virtual size; shrinking discards what lies past the new end. */
+int vk_blk_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
+		    struct vk_err *err);
+int vk_blk_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err);
+
+/*
+ * qemu-img measure for qcow2: the file size of a fully allocated image of
+ * this virtual size, cluster size and refcount width (metadata included).
+ */
+uint64_t vk_qcow2_full_size(uint64_t size, uint64_t cluster_size, unsigned int refcount_order);
 
 /* Resolve a backing file name against the directory of the image naming it (malloc'd). */
 char *vk_blk_resolve_backing(const char *image, const char *backing);

@@ -193,3 +193,13 @@ void qcow2_cache_mark_dirty(struct qcow2_cache *c, void *table)
 	if (e)
 		e->dirty = true;
 }
+
+void qcow2_cache_discard(struct qcow2_cache *c, uint64_t offset)
+{
+	struct qcow2_cache_entry *e = find(c, offset);
+
+	if (e && !e->ref) {
+		e->offset = 0;
+		e->dirty = false;
+	}
+}

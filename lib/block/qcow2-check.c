@@ -20,6 +20,7 @@ struct check {
 	uint32_t *ref;
 	uint64_t nb;
 	uint64_t next_contig;
+	bool snapshot;		/* counting a snapshot's tables: no allocation statistics */
 };
 
 static void report(struct vk_blk_check *res, const char *fmt, ...)
@@ -71,6 +72,8 @@ static void count_l2_entry(struct check *c, uint64_t e)
 		}
 		qcow2_compressed_range(s, e, &off, &len);
 		inc(c, off, len);
+		if (c->snapshot)
+			break;
 		c->res->allocated_clusters++;
 		c->res->compressed_clusters++;
 		c->res->fragmented_clusters++;
@@ -84,28 +87,31 @@ static void count_l2_entry(struct check *c, uint64_t e)
 			c->res->corruptions++;
 			break;
 		}
+		inc(c, off, s->cluster_size);
+		if (c->snapshot)
+			break;
 		c->res->allocated_clusters++;
 		if (c->next_contig && off != c->next_contig)
 			c->res->fragmented_clusters++;
 		c->next_contig = off + s->cluster_size;
-		inc(c, off, s->cluster_size);
 		break;
 	default:
 		break;
 	}
 }
 
-static int count_tables(struct check *c, struct vk_err *err)
+/* One L1 table (the active one or a snapshot's): the table, its L2 tables, their clusters. */
+static int count_l1(struct check *c, const uint64_t *l1, uint64_t l1_offset, uint32_t l1_size,
+		    struct vk_err *err)
 {
 	struct qcow2_state *s = c->s;
 	uint64_t l2off, i, j;
 	void *l2;
 	int r;
 
-	inc(c, 0, s->cluster_size);
-	inc(c, s->l1_offset, (uint64_t)s->l1_size * 8);
-	for (i = 0; i < s->l1_size; i++) {
-		l2off = s->l1[i] & L1E_OFFSET_MASK;
+	inc(c, l1_offset, (uint64_t)l1_size * 8);
+	for (i = 0; i < l1_size; i++) {
+		l2off = l1[i] & L1E_OFFSET_MASK;
 		if (!l2off)
 			continue;
 		if (l2off & (s->cluster_size - 1)) {
@@ -118,7 +124,9 @@ static int count_tables(struct check *c, struct vk_err *err)
 		c->next_contig = 0;	/* contiguity is counted within one L2 table, as QEMU */
 		if ((l2off >> s->cluster_bits) >= c->nb || l2off < s->cluster_size)
 			continue;
-		r = qcow2_read_l2(s, (uint32_t)i, &l2, err);
+		r = qcow2_check_offset(s, "L2 table", l2off, s->cluster_size, err);
+		if (!r)
+			r = qcow2_cache_get(s->l2_cache, l2off, &l2, err);
 		if (r < 0)
 			return r;
 		for (j = 0; j < (1ULL << s->l2_bits); j++)
@@ -126,6 +134,31 @@ static int count_tables(struct check *c, struct vk_err *err)
 		qcow2_cache_put(s->l2_cache, &l2);
 	}
 	return 0;
+}
+
+static int count_tables(struct check *c, struct vk_err *err)
+{
+	struct qcow2_state *s = c->s;
+	uint64_t *l1;
+	uint32_t i;
+	int r;
+
+	inc(c, 0, s->cluster_size);
+	c->snapshot = false;
+	r = count_l1(c, s->l1, s->l1_offset, s->l1_size, err);
+	if (r < 0)
+		return r;
+	inc(c, s->snapshots_offset, s->snapshots_size);
+	c->snapshot = true;
+	for (i = 0; i < s->nb_snapshots && r >= 0; i++) {
+		r = qcow2_snapshot_read_l1(s, &s->snapshots[i], &l1, err);
+		if (r < 0)
+			return r;
+		r = count_l1(c, l1, s->snapshots[i].l1_offset, s->snapshots[i].l1_size, err);
+		free(l1);
+	}
+	c->snapshot = false;
+	return r;
 }
 
 static void count_refcount_structures(struct check *c)
@@ -307,9 +340,6 @@ int qcow2_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 	struct check c = { .s = s, .res = res };
 	int r;
 
-	if (s->nb_snapshots)
-		return vk_fail(err, -ENOTSUP, "%s: checking images with internal snapshots is not supported",
-			       bs->filename);
 	if (fsize < 0)
 		return vk_fail(err, (int)fsize, "%s: %s", bs->filename, strerror((int)-fsize));
 	c.nb = ((uint64_t)fsize + s->cluster_size - 1) >> s->cluster_bits;

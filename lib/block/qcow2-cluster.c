@@ -250,7 +250,7 @@ static int check_overlap(struct qcow2_state *s, uint64_t host, uint64_t len, str
 	uint64_t rt_end = s->rt_offset + (uint64_t)s->rt_clusters * s->cluster_size;
 
 	if (host < s->cluster_size || (host < l1_end && host + len > s->l1_offset) ||
-	    (host < rt_end && host + len > s->rt_offset))
+	    (host < rt_end && host + len > s->rt_offset) || qcow2_snapshot_overlap(s, host, len))
 		return vk_fail(err, -EUCLEAN, "%s: write to %#llx would overwrite metadata",
 			       s->bs->filename, (unsigned long long)host);
 	return 0;
@@ -288,8 +288,9 @@ static int get_l2_for_write(struct qcow2_state *s, uint64_t vc, void **l2, struc
 		if (r < 0)
 			return r;
 	} else if (!(s->l1[l1i] & QCOW_OFLAG_COPIED)) {
-		return vk_fail(err, -ENOTSUP, "%s: L2 table %llu is shared with a snapshot",
-			       s->bs->filename, (unsigned long long)l1i);
+		r = qcow2_cow_l2(s, l1i, err);	/* shared with a snapshot: copy it first */
+		if (r < 0)
+			return r;
 	}
 	return qcow2_read_l2(s, (uint32_t)l1i, l2, err);
 }
@@ -467,33 +468,65 @@ int qcow2_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len, st
 	return 0;
 }
 
-/* preallocation=metadata: every cluster gets an L2 entry and a host cluster (left sparse). */
-int qcow2_preallocate(struct qcow2_state *s, struct vk_err *err)
+/* Unallocated entries of one L2 table from vc on (at most n): allocate them, contiguous. */
+static int prealloc_chunk(struct qcow2_state *s, uint64_t vc, uint64_t n,
+			  int (*fn)(struct qcow2_state *s, uint64_t host, uint64_t len,
+				    struct vk_err *err), struct vk_err *err)
 {
-	uint64_t total = (s->size + s->cluster_size - 1) >> s->cluster_bits;
-	uint64_t per_l2 = 1ULL << s->l2_bits, vc, n, host, i;
+	uint64_t per_l2 = 1ULL << s->l2_bits, i, k = 0, host;
 	void *l2;
 	int r;
 
-	for (vc = 0; vc < total; vc += n) {
-		n = MIN(total - vc, per_l2 - (vc & (per_l2 - 1)));
+	r = get_l2_for_write(s, vc, &l2, err);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++)
+		k += qcow2_entry_type(s, qcow2_be64(l2, (vc + i) & (per_l2 - 1))) == QCOW2_UNALLOCATED;
+	qcow2_cache_put(s->l2_cache, &l2);
+	if (!k)
+		return 0;
+	r = qcow2_alloc_clusters(s, k, &host, err);
+	if (!r && fn)
+		r = fn(s, host, k << s->cluster_bits, err);
+	if (!r)
 		r = get_l2_for_write(s, vc, &l2, err);
-		if (r < 0)
-			return r;
-		qcow2_cache_put(s->l2_cache, &l2);
-		r = qcow2_alloc_clusters(s, n, &host, err);
-		if (r < 0)
-			return r;
-		r = get_l2_for_write(s, vc, &l2, err);
-		if (r < 0)
-			return r;
-		for (i = 0; i < n; i++)
-			qcow2_set_be64(l2, (vc + i) & (per_l2 - 1),
-				       (host + (i << s->cluster_bits)) | QCOW_OFLAG_COPIED);
-		qcow2_cache_mark_dirty(s->l2_cache, l2);
-		qcow2_cache_put(s->l2_cache, &l2);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		uint64_t j = (vc + i) & (per_l2 - 1);
+
+		if (qcow2_entry_type(s, qcow2_be64(l2, j)) != QCOW2_UNALLOCATED)
+			continue;
+		qcow2_set_be64(l2, j, host | QCOW_OFLAG_COPIED);
+		host += s->cluster_size;
 	}
-	if (ftruncate(s->bs->fd, (off_t)(s->end_cluster << s->cluster_bits)) < 0)
+	qcow2_cache_mark_dirty(s->l2_cache, l2);
+	qcow2_cache_put(s->l2_cache, &l2);
+	return 0;
+}
+
+int qcow2_preallocate_from(struct qcow2_state *s, uint64_t vc,
+			   int (*fn)(struct qcow2_state *s, uint64_t host, uint64_t len,
+				     struct vk_err *err), struct vk_err *err)
+{
+	uint64_t total = (s->size + s->cluster_size - 1) >> s->cluster_bits;
+	uint64_t per_l2 = 1ULL << s->l2_bits, n;
+	int r;
+
+	for (; vc < total; vc += n) {
+		n = MIN(total - vc, per_l2 - (vc & (per_l2 - 1)));
+		r = prealloc_chunk(s, vc, n, fn, err);
+		if (r < 0)
+			return r;
+	}
+	if ((uint64_t)vk_blk_file_size(s->bs) < s->end_cluster << s->cluster_bits &&
+	    ftruncate(s->bs->fd, (off_t)(s->end_cluster << s->cluster_bits)) < 0)
 		return vk_fail(err, -errno, "%s: %s", s->bs->filename, strerror(errno));
 	return 0;
+}
+
+/* preallocation=metadata: every cluster gets an L2 entry and a host cluster (left sparse). */
+int qcow2_preallocate(struct qcow2_state *s, struct vk_err *err)
+{
+	return qcow2_preallocate_from(s, 0, NULL, err);
 }

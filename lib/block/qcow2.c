@@ -271,10 +271,6 @@ static int open_rw(struct qcow2_state *s, struct vk_err *err)
 		return vk_fail(err, -EUCLEAN,
 			       "%s: image is marked corrupt; it can only be opened read-only",
 			       s->bs->filename);
-	if (s->nb_snapshots)
-		return vk_fail(err, -ENOTSUP,
-			       "%s: images with internal snapshots can only be opened read-only",
-			       s->bs->filename);
 	if (s->version >= 3 && s->autoclear) {
 		s->autoclear = 0;
 		r = write_header_u64(s, HDR_AUTOCLEAR, 0, err);
@@ -372,6 +368,9 @@ static int qcow2_open(struct vk_blk *bs, struct vk_err *err)
 	r = check_tables_apart(s, err);
 	if (r < 0)
 		return r;
+	r = qcow2_snapshots_load(s, h.snapshots_offset, err);
+	if (r < 0)
+		return r;
 	r = make_caches(s, err);
 	if (r < 0)
 		return r;
@@ -403,6 +402,7 @@ static void qcow2_close(struct vk_blk *bs)
 	free(s->rt);
 	free(s->zbuf);
 	free(s->features);
+	qcow2_snapshots_free(s);
 }
 
 static uint64_t qcow2_length(struct vk_blk *bs)
@@ -505,4 +505,10 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.block_status = qcow2_block_status,
 	.create = qcow2_create,
 	.check = qcow2_check,
+	.snapshot_list = qcow2_snapshot_list,
+	.snapshot_create = qcow2_snapshot_create,
+	.snapshot_goto = qcow2_snapshot_goto,
+	.snapshot_delete = qcow2_snapshot_delete,
+	.truncate = qcow2_truncate,
+	.amend = qcow2_amend,
 };

@@ -4,6 +4,7 @@
 #define VMKIT_QCOW2_H
 
 #include <endian.h>
+#include <string.h>
 
 #include "vmkit/block.h"
 
@@ -38,7 +39,10 @@
 #define RT_OFFSET_MASK		0xfffffffffffffe00ULL
 
 /* Header offsets (big-endian fields). */
+#define HDR_L1_SIZE		36
+#define HDR_SIZE		24
 #define HDR_RT_OFFSET		48
+#define HDR_NB_SNAPSHOTS	60
 #define HDR_INCOMPAT		72
 #define HDR_AUTOCLEAR		88
 
@@ -51,6 +55,20 @@ enum qcow2_cluster_type {
 };
 
 struct qcow2_cache;
+
+/* One entry of the snapshot table (qcow2-snapshot.c). */
+struct qcow2_snapshot {
+	uint64_t l1_offset;
+	uint32_t l1_size;
+	char *id, *name;
+	uint32_t date_sec, date_nsec;
+	uint64_t vm_clock_nsec;
+	uint64_t vm_state_size;
+	uint64_t disk_size;
+	uint64_t icount;		/* UINT64_MAX: not recorded */
+	uint32_t extra_size;		/* as found; extra bytes we do not know are kept */
+	uint8_t *extra;
+};
 
 struct qcow2_state {
 	struct vk_blk *bs;
@@ -73,6 +91,9 @@ struct qcow2_state {
 	uint32_t header_length;
 	uint8_t compression_type;
 	uint32_t nb_snapshots;
+	struct qcow2_snapshot *snapshots;
+	uint64_t snapshots_offset;
+	uint64_t snapshots_size;	/* bytes of the table in the file */
 	int csize_shift;
 	uint64_t csize_mask;
 	uint64_t cluster_offset_mask;
@@ -143,6 +164,8 @@ int qcow2_cache_get_empty(struct qcow2_cache *c, uint64_t offset, void **table,
 			  struct vk_err *err);
 void qcow2_cache_put(struct qcow2_cache *c, void **table);
 void qcow2_cache_mark_dirty(struct qcow2_cache *c, void *table);
+/* Forget the table at offset without writing it (its cluster was freed). */
+void qcow2_cache_discard(struct qcow2_cache *c, uint64_t offset);
 int qcow2_cache_flush(struct qcow2_cache *c, struct vk_err *err);
 
 /* qcow2-refcount.c */
@@ -166,8 +189,39 @@ int qcow2_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
 		struct vk_err *err);
 int qcow2_read_l2(struct qcow2_state *s, uint32_t l1i, void **l2, struct vk_err *err);
 int qcow2_preallocate(struct qcow2_state *s, struct vk_err *err);
+/* Allocate every unallocated cluster from virtual cluster vc on; fn sees each new host run. */
+int qcow2_preallocate_from(struct qcow2_state *s, uint64_t vc,
+			   int (*fn)(struct qcow2_state *s, uint64_t host, uint64_t len,
+				     struct vk_err *err), struct vk_err *err);
 int qcow2_zero_cluster(struct qcow2_state *s, uint64_t vc, struct vk_err *err);
 void qcow2_compressed_range(struct qcow2_state *s, uint64_t l2e, uint64_t *off, uint64_t *len);
+
+/* qcow2-snapshot.c */
+int qcow2_snapshots_load(struct qcow2_state *s, uint64_t offset, struct vk_err *err);
+void qcow2_snapshots_free(struct qcow2_state *s);
+int qcow2_snapshot_read_l1(struct qcow2_state *s, const struct qcow2_snapshot *sn, uint64_t **l1,
+			   struct vk_err *err);
+bool qcow2_snapshot_overlap(struct qcow2_state *s, uint64_t host, uint64_t len);
+int qcow2_cow_l2(struct qcow2_state *s, uint64_t l1i, struct vk_err *err);
+int qcow2_snapshot_list(struct vk_blk *bs, struct vk_blk_snapshot **out, unsigned int *n,
+			struct vk_err *err);
+int qcow2_snapshot_create(struct vk_blk *bs, const char *name, struct vk_err *err);
+int qcow2_snapshot_goto(struct vk_blk *bs, const char *id_or_name, struct vk_err *err);
+int qcow2_snapshot_delete(struct vk_blk *bs, const char *id, const char *name,
+			  struct vk_err *err);
+int qcow2_fix_copied(struct qcow2_state *s, struct vk_err *err);
+/* Drop one reference of what L2 entries / a whole L2 table (and its entries) point at. */
+int qcow2_unref_entries(struct qcow2_state *s, const uint64_t *e, uint64_t n, struct vk_err *err);
+int qcow2_unref_l2(struct qcow2_state *s, uint64_t l2off, struct vk_err *err);
+
+/* qcow2-resize.c */
+int qcow2_grow_l1(struct qcow2_state *s, uint64_t min_size, struct vk_err *err);
+int qcow2_write_l1(struct qcow2_state *s, struct vk_err *err);
+int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
+		   struct vk_err *err);
+
+/* qcow2-amend.c */
+int qcow2_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err);
 
 /* qcow2-check.c */
 int qcow2_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The generic layer of the image-management operations: internal
+ * snapshots, resize and amend, dispatched to the driver that has them.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vmkit/block.h"
+
+static int writable(struct vk_blk *bs, struct vk_err *err)
+{
+	if (bs->read_only)
+		return vk_fail(err, -EROFS, "%s: image is read-only", bs->filename);
+	return 0;
+}
+
+int vk_blk_snapshot_list(struct vk_blk *bs, struct vk_blk_snapshot **out, unsigned int *n,
+			 struct vk_err *err)
+{
+	if (!bs->drv->snapshot_list) {
+		*out = NULL;
+		*n = 0;
+		return 0;
+	}
+	return bs->drv->snapshot_list(bs, out, n, err);
+}
+
+int vk_blk_snapshot_create(struct vk_blk *bs, const char *name, struct vk_err *err)
+{
+	int r = writable(bs, err);
+
+	if (r < 0)
+		return r;
+	if (!bs->drv->snapshot_create)
+		return vk_fail(err, -ENOTSUP, "%d (%s)", -ENOTSUP, strerror(ENOTSUP));
+	return bs->drv->snapshot_create(bs, name, err);
+}
+
+int vk_blk_snapshot_goto(struct vk_blk *bs, const char *id_or_name, struct vk_err *err)
+{
+	int r = writable(bs, err);
+
+	if (r < 0)
+		return r;
+	if (!bs->drv->snapshot_goto)
+		return vk_fail(err, -ENOTSUP, "%d (%s)", -ENOTSUP, strerror(ENOTSUP));
+	return bs->drv->snapshot_goto(bs, id_or_name, err);
+}
+
+int vk_blk_snapshot_delete(struct vk_blk *bs, const char *id, const char *name,
+			   struct vk_err *err)
+{
+	int r = writable(bs, err);
+
+	if (r < 0)
+		return r;
+	if (!bs->drv->snapshot_delete)
+		return vk_fail(err, -ENOTSUP, "%d (%s)", -ENOTSUP, strerror(ENOTSUP));
+	return bs->drv->snapshot_delete(bs, id, name, err);
+}
+
+int vk_blk_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
+		    struct vk_err *err)
+{
+	uint64_t old = vk_blk_length(bs);
+	int r = writable(bs, err);
+
+	if (r < 0)
+		return r;
+	if (!bs->drv->truncate)
+		return vk_fail(err, -ENOTSUP, "Image format driver does not support resize");
+	r = bs->drv->truncate(bs, size, prealloc, err);
+	if (r < 0 || size <= old || !bs->backing_file || prealloc != VK_PREALLOC_OFF)
+		return r;
+	/* The backing file must not show through the new area (QEMU zeroes it too). */
+	r = vk_blk_pwrite_zeroes(bs, old, size - old, err);
+	return r < 0 ? r : vk_blk_flush(bs, err);
+}
+
+int vk_blk_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err)
+{
+	int r = writable(bs, err);
+
+	if (r < 0)
+		return r;
+	if (!bs->drv->amend)
+		return vk_fail(err, -ENOTSUP, "Format driver '%s' does not support option amendment",
+			       bs->drv->name);
+	return bs->drv->amend(bs, o, err);
+}
