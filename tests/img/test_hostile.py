@@ -84,8 +84,80 @@ def l2_into_header(tmp_path):
     return img, None
 
 
+def snapped(tmp_path):
+    """A base image with one internal snapshot; returns it and its snapshot table offset."""
+    img = base(tmp_path)
+    qemu_img("snapshot", "-c", "s", img, check=True)
+    return img, qcow2hdr.read_header(img)["snapshots_offset"]
+
+
+def patch_at(img, off, fmt, *values):
+    with open(img, "r+b") as f:
+        f.seek(off)
+        f.write(struct.pack(fmt, *values))
+
+
+def sn_table_past_eof(tmp_path):
+    img, _ = snapped(tmp_path)
+    qcow2hdr.patch(img, "snapshots_offset", 0x7fff0000)
+    return img, "snapshot table offset 0x7fff0000 beyond end of file"
+
+
+def sn_count_absurd(tmp_path):
+    img, _ = snapped(tmp_path)
+    qcow2hdr.patch(img, "nb_snapshots", 0xffffffff)
+    return img, "snapshots are too many"
+
+
+def sn_count_past_eof(tmp_path):
+    img, _ = snapped(tmp_path)
+    qcow2hdr.patch(img, "nb_snapshots", 60000)
+    return img, "beyond end of file"
+
+
+def sn_l1_size_absurd(tmp_path):
+    img, off = snapped(tmp_path)
+    patch_at(img, off + 8, ">I", 0x7fffffff)
+    return img, "L1 size 2147483647 too large"
+
+
+def sn_l1_past_eof(tmp_path):
+    img, off = snapped(tmp_path)
+    patch_at(img, off, ">Q", 0x7fff0000)
+    return img, "snapshot L1 table offset 0x7fff0000 beyond end of file"
+
+
+def sn_l1_on_refcount_table(tmp_path):
+    img, off = snapped(tmp_path)
+    patch_at(img, off, ">Q", qcow2hdr.read_header(img)["refcount_table_offset"])
+    return img, "L1 table overlaps other metadata"
+
+
+def sn_table_on_l1(tmp_path):
+    img, _ = snapped(tmp_path)
+    qcow2hdr.patch(img, "snapshots_offset", qcow2hdr.read_header(img)["l1_table_offset"])
+    return img, "snapshot"
+
+
+def sn_extra_absurd(tmp_path):
+    img, off = snapped(tmp_path)
+    patch_at(img, off + 36, ">I", 0xfffffff0)
+    return img, "extra data of 4294967280 bytes is too large"
+
+
+def sn_names_past_eof(tmp_path):
+    img, off = snapped(tmp_path)
+    patch_at(img, off + 12, ">HH", 0xffff, 0xffff)
+    os.truncate(img, off + 64)
+    return img, "snapshot table runs past the end of the file"
+
+
+SNAPSHOT_CASES = [sn_table_past_eof, sn_count_absurd, sn_count_past_eof, sn_l1_size_absurd,
+                  sn_l1_past_eof, sn_l1_on_refcount_table, sn_table_on_l1, sn_extra_absurd,
+                  sn_names_past_eof]
+
 CASES = [truncated, l1_offset, l1_size, rt_in_header, unknown_incompat, named_incompat,
-         backing_loop, cluster_bits_8, cluster_bits_22, l2_into_header]
+         backing_loop, cluster_bits_8, cluster_bits_22, l2_into_header] + SNAPSHOT_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
@@ -104,3 +176,14 @@ def test_hostile(tmp_path, case, cmd):
         assert len(lines) == 1 and lines[0].startswith("vmkit: "), p.stderr
         if msg and cmd[0] != "check":
             assert msg in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("case", SNAPSHOT_CASES, ids=[c.__name__ for c in SNAPSHOT_CASES])
+@pytest.mark.parametrize("cmd", [["snapshot", "-l"], ["snapshot", "-a", "s"],
+                                 ["snapshot", "-c", "new"], ["snapshot", "-d", "s"]])
+def test_hostile_snapshots(tmp_path, case, cmd):
+    img, msg = case(tmp_path)
+    p = vmkit(*cmd, img)
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmkit: ") and msg in lines[0], p.stderr
