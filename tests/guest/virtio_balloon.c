@@ -106,22 +106,6 @@ static bool setup(void)
 	return give_stats();
 }
 
-/*
- * Frames that are not RAM (beyond 4 GiB with little RAM, the MMIO hole, the
- * last frame number there is): the device must skip them and carry on.
- */
-static bool hostile_inflate(void)
-{
-	pfns[0] = 0xffffffffu;
-	pfns[1] = 0xc0000;			/* 3 GiB: the PCI hole */
-	pfns[2] = ram_bytes / PAGE + 0x100000;	/* far past the end of RAM */
-	pfns[3] = 0xfee00;			/* the local APIC */
-	if (!send(&inflateq, 4))
-		return false;
-	rt_info("hostile_inflate=done");
-	return true;
-}
-
 /* Write each pool page's frame number into it: the host must back every page. */
 static void touch_pool(void)
 {
@@ -143,6 +127,22 @@ static bool send(struct virtq *q, unsigned n)
 
 	if (r)
 		return rt_failf("%s: %s", q == &inflateq ? "inflate" : "deflate", virtio_error);
+	return true;
+}
+
+/*
+ * Frames that are not RAM (beyond 4 GiB with little RAM, the MMIO hole, the
+ * last frame number there is): the device must skip them and carry on.
+ */
+static bool hostile_inflate(void)
+{
+	pfns[0] = 0xffffffffu;
+	pfns[1] = 0xc0000;			/* 3 GiB: the PCI hole */
+	pfns[2] = ram_bytes / PAGE + 0x100000;	/* far past the end of RAM */
+	pfns[3] = 0xfee00;			/* the local APIC */
+	if (!send(&inflateq, 4))
+		return false;
+	rt_info("hostile_inflate=done");
 	return true;
 }
 
