@@ -10,4 +10,11 @@
 int cmd_run(int argc, char **argv);
 int cmd_img(int argc, char **argv);
 
+/* vmkit run --net (cli/run-net.c) */
+struct vm_config;
+int run_parse_net(struct vm_config *c, const char *arg);
+void run_finish_nets(struct vm_config *c);
+int run_open_nets(struct vm_config *c);
+void run_close_nets(struct vm_config *c);
+
 #endif

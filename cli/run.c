@@ -57,13 +57,15 @@ static const char run_usage[] =
 	"                       serve QMP on a unix socket (mode 0600)\n"
 	"  --balloon[=deflate-on-oom=on]\n"
 	"                       a virtio-balloon device (also --device virtio-balloon[,...])\n"
+	"  --net tap[,ifname=NAME][,bridge=BR][,mac=MAC][,queues=N][,vhost=on|off][,mtu=N]\n"
+	"                       a virtio-net NIC on a tap (repeatable); queues=N: multiqueue\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
        OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_DISK,
        OPT_RNG, OPT_HELP, OPT_CPU_AFFINITY, OPT_VCPU_AFFINITY, OPT_IO_AFFINITY,
-       OPT_QMP, OPT_BALLOON, OPT_DEVICE };
+       OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -85,6 +87,7 @@ static const struct option run_options[] = {
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "balloon", optional_argument, NULL, OPT_BALLOON },
 	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "cpu-affinity", required_argument, NULL, OPT_CPU_AFFINITY },
 	{ "vcpu-affinity", required_argument, NULL, OPT_VCPU_AFFINITY },
@@ -392,6 +395,7 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 		return 0;
 	}
 	case OPT_DEVICE: return parse_device(c, arg);
+	case OPT_NET: return run_parse_net(c, arg);
 	case OPT_RNG:
 		if (!arg)
 			c->rng_source = "/dev/urandom";
@@ -448,6 +452,7 @@ static int finish_config(struct vm_config *c, bool cpus_given)
 		return -EINVAL;
 	if (c->initrd && check_readable("--initrd", c->initrd))
 		return -EINVAL;
+	run_finish_nets(c);
 	if (t->sockets || t->cores || t->threads) {
 		t->sockets = t->sockets ? t->sockets : 1;
 		t->threads = t->threads ? t->threads : 1;
@@ -561,6 +566,9 @@ int cmd_run(int argc, char **argv)
 		return r > 0 ? 0 : EXIT_USAGE;
 	if (!cfg.cmdline)
 		cfg.cmdline = "console=ttyS0";
+	/* Taps and bridges are the user's input too: checked before anything starts. */
+	if (run_open_nets(&cfg))
+		return EXIT_USAGE;
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		vk_msg("/dev/kvm: %s (KVM is not available on this host)", strerror(errno));
@@ -593,6 +601,7 @@ int cmd_run(int argc, char **argv)
 	}
 	r = run_vm(&cfg, con, ctl, sfd);
 	control_close(ctl);
+	run_close_nets(&cfg);
 	console_close(con);
 	if (sfd >= 0)
 		close(sfd);

@@ -56,6 +56,28 @@ struct mem_backing {
 	unsigned long host_nodes[VM_MAX_HOST_NODES / (8 * sizeof(unsigned long))];
 };
 
+struct net_backend;
+
+/* A NIC (--net): virtio-net on a host backend. */
+enum net_kind { NET_TAP };
+
+#define VM_MAX_NICS 8
+
+struct net_config {
+	enum net_kind kind;
+	const char *spec;		/* the option as given, for messages */
+	uint8_t mac[6];
+	bool mac_given;
+	unsigned int queues;		/* queue pairs, 1 to NET_MAX_QUEUES */
+	/* tap */
+	char ifname[16];		/* "" : vmkit-tap%d, the first free */
+	const char *bridge;		/* NULL: none */
+	int vhost;			/* -1: on when /dev/vhost-net exists; 0 off; 1 on */
+	unsigned int mtu;		/* 0: leave the interface's */
+	/* Opened by the CLI before the first build: it lives across guest resets. */
+	struct net_backend *backend;
+};
+
 struct vm_topology {
 	unsigned int sockets, cores, threads;
 };
@@ -91,6 +113,8 @@ struct vm_config {
 	bool balloon;			/* a virtio-balloon device */
 	bool balloon_deflate_on_oom;
 	char *qmp_path;			/* --qmp: the control socket, or NULL */
+	struct net_config nets[VM_MAX_NICS];
+	unsigned int nr_nets;
 };
 
 #endif

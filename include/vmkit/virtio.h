@@ -59,6 +59,14 @@ struct virtio_transport_ops {
 	/* Used buffers were added to queue q: interrupt the driver if it wants. */
 	void (*notify_queue)(struct virtio_dev *v, unsigned int q);
 	void (*notify_config)(struct virtio_dev *v);
+	/* Interrupt for queue q whatever the ring says (someone else, vhost, decided). */
+	void (*interrupt)(struct virtio_dev *v, unsigned int q);
+	/*
+	 * The eventfd the guest's notifications for queue q arrive on: with
+	 * serve false the event loop stops reading it (it is handed to vhost),
+	 * with serve true it reads it again. -1 if there is none.
+	 */
+	int (*kick_fd)(struct virtio_dev *v, unsigned int q, bool serve);
 };
 
 struct virtio_dev {

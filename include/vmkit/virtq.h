@@ -70,6 +70,14 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e);
 void virtq_push(struct virtq *q, const struct virtq_elem *e, uint32_t len);
 /* The same by head index, for a device that keeps a request longer than its elem. */
 void virtq_push_head(struct virtq *q, uint16_t head, uint32_t len);
+/*
+ * Several used entries that the driver must see together (a frame spread
+ * over mergeable receive buffers): fill each, then flush once.
+ */
+void virtq_fill(struct virtq *q, uint16_t head, uint32_t len);
+void virtq_flush_used(struct virtq *q);
+/* Give back the chain popped last (not pushed): the next pop returns it again. */
+void virtq_unpop(struct virtq *q);
 /* After pushes: whether the driver wants an interrupt now. */
 bool virtq_should_notify(struct virtq *q);
 /*

@@ -24,6 +24,7 @@ struct virtio_rng;
 struct virtio_console;
 struct virtio_balloon;
 struct control;
+struct virtio_net;
 
 /* Why the VM stopped running. */
 enum vm_stop {
@@ -100,6 +101,7 @@ struct vm {
 	struct virtio_console *vcon;
 	struct virtio_balloon *balloon;
 	struct control *ctl;		/* the control socket serving this VM, or NULL */
+	struct virtio_net *nics[VM_MAX_NICS];
 	struct console *uart_con;	/* the UART's backend: vm->con, or none with --console virtio */
 
 	/* Boot results the vCPU setup needs. */

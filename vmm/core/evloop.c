@@ -9,6 +9,7 @@
 
 struct ev_handler {
 	int fd;
+	uint32_t events;	/* 0: registered here but not in the epoll set */
 	evloop_fn fn;
 	void *opaque;
 	struct ev_handler *next;
@@ -43,9 +44,9 @@ int evloop_add(struct evloop *l, int fd, uint32_t events, evloop_fn fn, void *op
 
 	if (!h)
 		return -ENOMEM;
-	*h = (struct ev_handler){ fd, fn, opaque, l->handlers };
+	*h = (struct ev_handler){ fd, events, fn, opaque, l->handlers };
 	ev.data.ptr = h;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (events && epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int e = errno;
 
 		free(h);
@@ -64,12 +65,37 @@ int evloop_del(struct evloop *l, int fd)
 
 		if (h->fd != fd)
 			continue;
-		epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+		if (h->events)
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 		/* Keep the handler: an event for it may be pending in this round. */
 		h->fn = NULL;
 		return 0;
 	}
 	return -ENOENT;
+}
+
+/*
+ * Out of the epoll set entirely for 0, since epoll reports EPOLLERR and
+ * EPOLLHUP even for an empty mask (a detached tap queue would spin).
+ */
+int evloop_mod(struct evloop *l, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events };
+	struct ev_handler *h;
+	int op;
+
+	for (h = l->handlers; h && (h->fd != fd || !h->fn); h = h->next)
+		;
+	if (!h)
+		return -ENOENT;
+	if (h->events == events)
+		return 0;
+	op = !events ? EPOLL_CTL_DEL : !h->events ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+	ev.data.ptr = h;
+	if (epoll_ctl(l->epfd, op, fd, &ev) < 0)
+		return -errno;
+	h->events = events;
+	return 0;
 }
 
 int evloop_run(struct evloop *l)

@@ -22,6 +22,7 @@
 #include "vmkit/virtio-balloon.h"
 #include "vmkit/virtio-blk.h"
 #include "vmkit/virtio-console.h"
+#include "vmkit/virtio-net.h"
 #include "vmkit/virtio-rng.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
@@ -87,6 +88,8 @@ static int create_devices(struct vm *vm, struct vk_err *err)
 		r = virtio_console_create(vm, vm->con, &vm->vcon, err);
 	if (!r && vm->cfg->balloon)
 		r = virtio_balloon_create(vm, vm->cfg->balloon_deflate_on_oom, &vm->balloon, err);
+	for (i = 0; !r && i < vm->cfg->nr_nets; i++)
+		r = virtio_net_create(vm, &vm->cfg->nets[i], &vm->nics[i], err);
 	return r;
 }
 
@@ -283,6 +286,8 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	free(vm->cpuid);
 	virtio_balloon_destroy(vm->balloon);
+	for (i = 0; i < VM_MAX_NICS; i++)
+		virtio_net_destroy(vm->nics[i]);
 	virtio_console_destroy(vm->vcon);
 	virtio_rng_destroy(vm->rng);
 	for (i = 0; i < VM_MAX_DISKS; i++)

@@ -254,9 +254,30 @@ static void notify_config(struct virtio_dev *v)
 		msix_notify(&p->msix, p->config_vector);
 }
 
+static void interrupt(struct virtio_dev *v, unsigned int q)
+{
+	struct virtio_pci *p = v->transport;
+
+	p->isr |= 1;
+	if (q < v->nr_queues && p->queue_vector[q] != MSIX_NO_VECTOR)
+		msix_notify(&p->msix, p->queue_vector[q]);
+}
+
+static int kick_fd(struct virtio_dev *v, unsigned int q, bool serve)
+{
+	struct virtio_pci *p = v->transport;
+
+	if (q >= v->nr_queues || p->nfd[q].fd < 0 || !v->loop)
+		return -1;
+	evloop_mod(v->loop, p->nfd[q].fd, serve ? EPOLLIN : 0);
+	return p->nfd[q].fd;
+}
+
 static const struct virtio_transport_ops virtio_pci_tops = {
 	.notify_queue = notify_queue,
 	.notify_config = notify_config,
+	.interrupt = interrupt,
+	.kick_fd = kick_fd,
 };
 
 static void bar_read(void *opaque, uint64_t off, void *data, unsigned int len);

@@ -199,12 +199,27 @@ void virtq_push(struct virtq *q, const struct virtq_elem *e, uint32_t len)
 
 void virtq_push_head(struct virtq *q, uint16_t head, uint32_t len)
 {
+	virtq_fill(q, head, len);
+	virtq_flush_used(q);
+}
+
+void virtq_fill(struct virtq *q, uint16_t head, uint32_t len)
+{
 	struct virtq_used_elem *u = &q->used->ring[q->used_idx & (q->size - 1)];
 
 	STORE(&u->id, head);
 	STORE(&u->len, len);
 	q->used_idx++;
+}
+
+void virtq_flush_used(struct virtq *q)
+{
 	__atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);
+}
+
+void virtq_unpop(struct virtq *q)
+{
+	q->last_avail--;
 }
 
 bool virtq_should_notify(struct virtq *q)

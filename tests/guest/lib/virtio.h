@@ -104,7 +104,7 @@ struct virtq_used {
 /* The largest queue we set up; the rings of each queue fit in 4 KiB pages. */
 #define VIRTQ_MAX_SIZE		256
 /* Queues that can be set up, all devices together (each struct virtq keeps its memory). */
-#define VIRTQ_MAX_QUEUES	4
+#define VIRTQ_MAX_QUEUES	8
 
 struct virtio_cap_info {
 	bool present;

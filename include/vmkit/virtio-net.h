@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* virtio-net: a NIC on a network backend (vmkit/net.h). */
+#ifndef VMKIT_VIRTIO_NET_H
+#define VMKIT_VIRTIO_NET_H
+
+#include "vmkit/util.h"
+
+struct vm;
+struct net_config;
+struct virtio_net;
+
+/* The device for cfg, on cfg->backend (opened by the caller, who keeps it). */
+int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out,
+		      struct vk_err *err);
+void virtio_net_destroy(struct virtio_net *n);
+
+#endif

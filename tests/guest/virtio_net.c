@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * virtio_net: drives the first virtio-net function (1af4:1041) with the
+ * polling client in lib/vnet.c, at CPL3, and checks it from the guest's
+ * side while tests/guest/test_virtio_net.py checks the host's:
+ *
+ *   - negotiation: VERSION_1, MAC, STATUS, MTU, MRG_RXBUF, CTRL_VQ, CTRL_RX,
+ *     MQ (and EVENT_IDX); config: mac=, status= (link up), mtu=, max_pairs=
+ *   - with pairs=2: the control queue enables two pairs
+ *     (VQ_PAIRS_SET 2 acked OK; 0, max+1 and an unknown class acked ERR)
+ *   - transmit: tx= frames on every pair's transmit queue, alternately with
+ *     the header in the frame's buffer and in a descriptor of its own, then
+ *     "tx_done=1". Frame (q, seq): broadcast, from our MAC, type 0x88b5,
+ *     "VMKITNET", q, seq (big-endian 16), then byte i of the frame is
+ *     (i * 7 + seq * 13 + q * 101) & 0xff; its length is
+ *     60 + (seq * 97) % 1455.
+ *   - receive: waits (timeout= seconds, default 20) for rx= IPv4/UDP frames
+ *     to port 9999 carrying "VMKITRX", seq (big-endian 16) and then payload
+ *     byte j = (j * 11 + seq * 5) & 0xff, on any receive queue; checks every
+ *     byte and that each seq came once. Output: rx_q<i>= per queue, rx_good=,
+ *     rx_other= (frames that are not ours), rx_missing=.
+ *
+ * Command line: pairs=<n> (1), tx=<n> (16), rx=<n> (0), timeout=<s>,
+ * no-mrg (do not negotiate MRG_RXBUF), no-event-idx.
+ */
+#include "lib/rt.h"
+#include "lib/vnet.h"
+#include "lib/vblk.h"	/* command-line helpers */
+
+RT_TEST("virtio_net");
+
+#define TX_TYPE		0x88b5
+#define MAX_RX		4096
+
+static struct vnet net;
+static uint8_t frame[VNET_BUF];
+static uint8_t seen[MAX_RX];
+
+static unsigned tx_len(unsigned seq)
+{
+	return 60 + (seq * 97) % 1455;
+}
+
+static bool send_all(unsigned pairs, unsigned count)
+{
+	for (unsigned seq = 0; seq < count; seq++) {
+		for (unsigned q = 0; q < pairs; q++) {
+			unsigned len = tx_len(seq);
+
+			memset(frame, 0xff, 6);
+			memcpy(frame + 6, net.mac, 6);
+			frame[12] = TX_TYPE >> 8;
+			frame[13] = TX_TYPE & 0xff;
+			memcpy(frame + 14, "VMKITNET", 8);
+			frame[22] = q;
+			frame[23] = seq >> 8;
+			frame[24] = seq;
+			for (unsigned i = 25; i < len; i++)
+				frame[i] = (i * 7 + seq * 13 + q * 101) & 0xff;
+			if (!vnet_tx(&net, q, frame, len, NULL, seq & 1, false))
+				return rt_failf("send q%u seq %u: %s", q, seq, vnet_error);
+		}
+	}
+	for (unsigned q = 0; q < pairs; q++)
+		if (!vnet_tx_flush(&net, q))
+			return rt_failf("%s", vnet_error);
+	return true;
+}
+
+static uint16_t be16(const uint8_t *p)
+{
+	return p[0] << 8 | p[1];
+}
+
+/* Ours: 1 (and seq set), not ours: 0, ours but wrong: rt_why set, -1. */
+static int check_rx(const uint8_t *f, uint32_t len, unsigned *seq)
+{
+	const uint8_t *udp = f + 34, *pl = f + 42;
+	unsigned plen;
+
+	if (len < 42 + 9 || be16(f + 12) != 0x0800 || f[23] != 17 || be16(udp + 2) != 9999 ||
+	    memcmp(pl, "VMKITRX", 7))
+		return 0;
+	if (memcmp(f, net.mac, 6))
+		return rt_failf("rx: destination is not our MAC"), -1;
+	plen = be16(udp + 4) - 8;
+	*seq = be16(pl + 7);
+	if (42 + plen != len)
+		return rt_failf("rx seq %u: %u bytes, UDP says %u", *seq, len, 42 + plen), -1;
+	for (unsigned j = 9; j < plen; j++)
+		if (pl[j] != ((j * 11 + *seq * 5) & 0xff))
+			return rt_failf("rx seq %u: payload byte %u is %#x", *seq, j, pl[j]), -1;
+	return 1;
+}
+
+static bool receive_all(unsigned pairs, unsigned count, uint64_t timeout_s)
+{
+	uint64_t deadline = virtio_now_us() + timeout_s * 1000000;
+	unsigned good = 0, other = 0, seq;
+	const uint8_t *f;
+	uint32_t len;
+	struct vnet_hdr hdr;
+
+	while (good < count && virtio_now_us() < deadline) {
+		for (unsigned q = 0; q < pairs; q++) {
+			int r = vnet_rx(&net, q, &f, &len, &hdr);
+
+			if (r < 0)
+				return rt_failf("%s", vnet_error);
+			if (r == 0)
+				continue;
+			r = check_rx(f, len, &seq);
+			if (r < 0)
+				return false;
+			if (r == 0) {
+				other++;
+				continue;
+			}
+			if (seq >= MAX_RX || seq >= count)
+				return rt_failf("rx: seq %u, expected fewer than %u", seq, count);
+			if (seen[seq]++)
+				return rt_failf("rx: seq %u twice", seq);
+			good++;
+		}
+	}
+	for (unsigned q = 0; q < pairs; q++)
+		rt_info("rx_q%u=%lu", q, net.rx_frames[q]);
+	rt_info("rx_good=%u", good);
+	rt_info("rx_other=%u", other);
+	rt_info("rx_missing=%u", count - good);
+	if (good < count)
+		return rt_failf("received %u of %u frames in %lu s", good, count, timeout_s);
+	return true;
+}
+
+static bool control(unsigned pairs)
+{
+	uint8_t v[2] = { pairs, 0 }, zero[2] = { 0, 0 }, over[2] = { net.max_pairs + 1, 0 };
+	uint8_t on = 1;
+	int r;
+
+	if ((r = vnet_ctrl(&net, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, zero, 2)) !=
+	    VIRTIO_NET_ERR)
+		return rt_failf("VQ_PAIRS_SET 0: ack %d, want ERR (%s)", r, vnet_error);
+	if ((r = vnet_ctrl(&net, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, over, 2)) !=
+	    VIRTIO_NET_ERR)
+		return rt_failf("VQ_PAIRS_SET %u: ack %d, want ERR", over[0], r);
+	if ((r = vnet_ctrl(&net, 0x77, 0, NULL, 0)) != VIRTIO_NET_ERR)
+		return rt_failf("unknown class: ack %d, want ERR", r);
+	if ((r = vnet_ctrl(&net, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1)) !=
+	    VIRTIO_NET_OK)
+		return rt_failf("RX_PROMISC: ack %d", r);
+	if (pairs > 1 &&
+	    (r = vnet_ctrl(&net, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, v, 2)) !=
+	    VIRTIO_NET_OK)
+		return rt_failf("VQ_PAIRS_SET %u: ack %d (%s)", pairs, r, vnet_error);
+	rt_info("ctrl=ok");
+	return true;
+}
+
+static uint64_t run(void *arg)
+{
+	struct hvm_start_info *si = arg;
+	const char *v;
+	unsigned pairs = 1, ntx = 16, nrx = 0, timeout = 20;
+	uint64_t want = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
+			VIRTIO_BIT(VIRTIO_NET_F_MTU) | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) |
+			VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) | VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX) |
+			VIRTIO_BIT(VIRTIO_NET_F_MQ) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
+
+	if ((v = vblk_cmdline_arg(si, "pairs=")))
+		pairs = vblk_parse_u64(v);
+	if ((v = vblk_cmdline_arg(si, "tx=")))
+		ntx = vblk_parse_u64(v);
+	if ((v = vblk_cmdline_arg(si, "rx=")))
+		nrx = vblk_parse_u64(v);
+	if ((v = vblk_cmdline_arg(si, "timeout=")))
+		timeout = vblk_parse_u64(v);
+	if (vblk_cmdline_arg(si, "no-mrg"))
+		want &= ~VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
+	if (vblk_cmdline_arg(si, "no-event-idx"))
+		want &= ~VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
+	if (!pairs || pairs > VNET_MAX_PAIRS || nrx > MAX_RX)
+		return rt_failf("pairs=%u rx=%u: want pairs 1..%u, rx up to %u", pairs, nrx,
+				VNET_MAX_PAIRS, MAX_RX);
+
+	if (!vnet_open(&net, 0, want, pairs))
+		return rt_failf("%s", vnet_error);
+	rt_info("offered=%#lx", net.vp.offered);
+	rt_info("features=%#lx", net.vp.features);
+	rt_info("mac=%02x:%02x:%02x:%02x:%02x:%02x", net.mac[0], net.mac[1], net.mac[2],
+		net.mac[3], net.mac[4], net.mac[5]);
+	rt_info("status=%u", net.status);
+	rt_info("mtu=%u", net.mtu);
+	rt_info("max_pairs=%u", net.max_pairs);
+	rt_info("pairs=%u", net.pairs);
+	if (!(net.status & VIRTIO_NET_S_LINK_UP))
+		return rt_failf("link is down (status %#x)", net.status);
+	if (net.pairs < pairs)
+		return rt_failf("%u pairs wanted, the device has %u", pairs, net.pairs);
+	if (net.has_ctrl && !control(pairs))
+		return false;
+	if (!send_all(net.pairs, ntx))
+		return false;
+	rt_info("tx_done=1");
+	if (nrx && !receive_all(net.pairs, nrx, timeout))
+		return false;
+	if (!virtio_reset(&net.vp))
+		return rt_failf("reset: %s", virtio_error);
+	return true;
+}
+
+void guest_main(struct hvm_start_info *si)
+{
+	if (!cpl3_call(run, si))
+		rt_fail("%s", rt_why);
+	rt_pass();
+}

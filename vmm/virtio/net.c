@@ -1,0 +1,750 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virtio-net (virtio 1.2, 5.1) on a network backend (vmm/net/).
+ *
+ * Queues: receiveq/transmitq per pair (2i, 2i+1), then the control queue
+ * (2 * max pairs with MQ negotiated, else 2). Each pair has one backend fd
+ * that carries one frame per read/write, served on the device event loop:
+ *
+ *  - receive: while the fd is readable and the guest has buffers, a frame
+ *    is read whole into the pair's bounce buffer (with the backend's
+ *    virtio-net header, or a blank one), then copied into as many
+ *    receive buffers as it needs (num_buffers, with MRG_RXBUF) and all of
+ *    them are made used at once. When the ring runs dry the frame waits,
+ *    the fd is no longer watched, and the guest's next notification on
+ *    the receive queue resumes both.
+ *  - transmit: on notification, every chain is written to the fd with one
+ *    writev (header included for a tap; skipped for a bare-frame backend).
+ *    A backend that cannot take more (EAGAIN) keeps the chain on the ring
+ *    until the fd is writable again.
+ *
+ * Offloads the guest negotiates (GUEST_CSUM, GUEST_TSO4/6...) are handed
+ * to the backend, which then passes partial checksums and GSO frames
+ * through; the device never looks inside a frame. Everything the guest
+ * writes is hostile: a chain that breaks the rules is dropped (used with
+ * length 0), or, when the ring itself is broken, the device asks for a
+ * reset; the monitor goes on either way.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "vmkit/config.h"
+#include "vmkit/evloop.h"
+#include "vmkit/net.h"
+#include "vmkit/virtio-net.h"
+#include "vmkit/virtio.h"
+#include "vmkit/vm.h"
+
+#define QUEUE_SIZE	256
+#define FRAME_MAX	(65535 + 14 + 4)	/* a GSO frame: IP's limit, Ethernet and VLAN headers */
+#define BOUNCE_SIZE	(NET_VNET_HDR_LEN + FRAME_MAX)
+#define RX_BURST	256	/* frames per wake-up, so one queue cannot starve the loop */
+
+/* Feature bits (5.1.3) */
+#define F_CSUM		0
+#define F_GUEST_CSUM	1
+#define F_MTU		3
+#define F_MAC		5
+#define F_GUEST_TSO4	7
+#define F_GUEST_TSO6	8
+#define F_GUEST_ECN	9
+#define F_GUEST_UFO	10
+#define F_HOST_TSO4	11
+#define F_HOST_TSO6	12
+#define F_HOST_ECN	13
+#define F_HOST_UFO	14
+#define F_MRG_RXBUF	15
+#define F_STATUS	16
+#define F_CTRL_VQ	17
+#define F_CTRL_RX	18
+#define F_MQ		22
+#define F_CTRL_MAC_ADDR	23
+#define BIT(b)		(1ULL << (b))
+
+#define S_LINK_UP	1
+
+/* Control queue (5.1.6.5) */
+#define CTRL_RX			0
+#define CTRL_MAC		1
+#define CTRL_MAC_TABLE_SET	0
+#define CTRL_MAC_ADDR_SET	1
+#define CTRL_MQ			4
+#define CTRL_MQ_VQ_PAIRS_SET	0
+#define CTRL_OK			0
+#define CTRL_ERR		1
+
+struct net_cfg_space {
+	uint8_t mac[6];
+	uint16_t status;
+	uint16_t max_virtqueue_pairs;
+	uint16_t mtu;
+} __attribute__((packed));
+
+struct net_pair {
+	struct virtio_net *n;
+	unsigned int index;
+	int fd;
+	pthread_mutex_t lock;		/* both rings of the pair and everything below */
+	uint32_t events;		/* what the loop watches fd for */
+	bool dead;			/* the backend closed: stop reading */
+	bool tx_blocked;		/* the backend said EAGAIN: wait for EPOLLOUT */
+	/* vhost: the kernel serves this pair's rings. */
+	bool vhost_on;
+	int call_fd[2];
+	int kick_fd[2];
+	/* A received frame waiting for buffers: header + frame in bounce. */
+	uint8_t *bounce;
+	size_t frame_len;		/* 0: none */
+	size_t copied;			/* bytes of it already in held chains */
+	unsigned int nheld;
+	uint16_t held_head[QUEUE_SIZE];
+	uint32_t held_len[QUEUE_SIZE];
+	uint8_t *num_buffers[2];	/* where the first chain's num_buffers bytes are */
+	struct iovec txiov[VIRTQ_MAX_SEGS];
+	struct virtq_elem elem;
+};
+
+struct virtio_net {
+	struct virtio_dev vdev;
+	const struct net_config *cfg;
+	struct net_backend *nb;
+	unsigned int pairs;		/* max_virtqueue_pairs */
+	unsigned int active;		/* pairs the driver uses */
+	bool live;			/* DRIVER_OK and not reset since */
+	pthread_mutex_t ctrl_lock;
+	struct net_cfg_space config;
+	struct net_pair *pair;
+	struct virtq_elem ctrl_elem;
+};
+
+static struct virtio_net *to_net(struct virtio_dev *v)
+{
+	return v->priv;
+}
+
+static unsigned int ctrl_queue(struct virtio_net *n)
+{
+	return virtio_has_feature(&n->vdev, F_MQ) ? 2 * n->pairs : 2;
+}
+
+static unsigned int data_queues(struct virtio_net *n)
+{
+	return virtio_has_feature(&n->vdev, F_MQ) ? 2 * n->pairs : 2;
+}
+
+/* With p->lock: what the event loop watches the backend fd for. */
+static void watch(struct net_pair *p)
+{
+	uint32_t ev = 0;
+
+	if (p->n->live && !p->dead && !p->vhost_on && p->index < p->n->active) {
+		if (!p->frame_len)
+			ev |= EPOLLIN;
+		if (p->tx_blocked)
+			ev |= EPOLLOUT;
+	}
+	if (ev != p->events && !evloop_mod(p->n->vdev.loop, p->fd, ev))
+		p->events = ev;
+}
+
+/* ---- receive ---- */
+
+/* One frame from the backend into bounce; 1 when there was one, 0 when none. */
+static int read_frame(struct net_pair *p)
+{
+	size_t off = p->n->nb->hdr_len ? 0 : NET_VNET_HDR_LEN;
+	ssize_t r;
+
+	do
+		r = read(p->fd, p->bounce + off, BOUNCE_SIZE - off);
+	while (r < 0 && errno == EINTR);
+	if (r == 0 || (r < 0 && (errno == EBADFD || errno == ECONNRESET || errno == EPIPE))) {
+		/* A frame socket whose peer went away, or a detached tap queue. */
+		if (r == 0)
+			p->dead = true;
+		return 0;
+	}
+	if (r < 0)
+		return 0;	/* EAGAIN, or a frame the backend could not give (dropped) */
+	if ((size_t)r + off < NET_VNET_HDR_LEN)
+		return -1;	/* shorter than its header: nothing to deliver */
+	if (off)
+		memset(p->bounce, 0, NET_VNET_HDR_LEN);
+	p->frame_len = off + r;
+	p->copied = 0;
+	p->nheld = 0;
+	return 1;
+}
+
+/* Where bytes 10 and 11 (num_buffers) of the chain's writable part are. */
+static void locate_num_buffers(struct net_pair *p, const struct virtq_elem *e)
+{
+	const struct iovec *iov = e->iov + e->n_out;
+	size_t off = 10;
+	unsigned int i, k = 0;
+
+	for (i = 0; i < e->n_in && k < 2; i++) {
+		while (k < 2 && off < iov[i].iov_len)
+			p->num_buffers[k++] = (uint8_t *)iov[i].iov_base + off++;
+		off -= MIN(off, iov[i].iov_len);
+	}
+}
+
+/* The held chains become used together; num_buffers says how many. */
+static void complete_frame(struct net_pair *p, struct virtq *q)
+{
+	unsigned int i;
+
+	if (virtio_has_feature(&p->n->vdev, F_MRG_RXBUF)) {
+		*p->num_buffers[0] = p->nheld;
+		*p->num_buffers[1] = p->nheld >> 8;
+	} else {
+		*p->num_buffers[0] = 1;
+		*p->num_buffers[1] = 0;
+	}
+	for (i = 0; i < p->nheld; i++)
+		virtq_fill(q, p->held_head[i], p->held_len[i]);
+	virtq_flush_used(q);
+	p->frame_len = 0;
+	p->nheld = 0;
+}
+
+/* Give back what was held of a frame that cannot be delivered (it is dropped). */
+static void drop_frame(struct net_pair *p, struct virtq *q)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nheld; i++)
+		virtq_fill(q, p->held_head[i], 0);
+	virtq_flush_used(q);
+	p->frame_len = 0;
+	p->nheld = 0;
+}
+
+/*
+ * Copy the pending frame into receive buffers. Returns 1 when it is
+ * delivered (or dropped), 0 when the ring ran dry first (the chains taken
+ * so far stay held), -1 when the ring is broken.
+ */
+static int deliver(struct net_pair *p, struct virtq *q, bool *pushed)
+{
+	bool mrg = virtio_has_feature(&p->n->vdev, F_MRG_RXBUF);
+	struct virtq_elem *e = &p->elem;
+	size_t n;
+	int r;
+
+	while (p->copied < p->frame_len) {
+		r = virtq_pop(q, e);
+		if (r == -ENOENT)
+			return 0;
+		if (r)
+			return -1;
+		*pushed = true;
+		/* Receive buffers are device-writable; the first holds the header. */
+		if (e->n_out || (!p->nheld && e->in_len < NET_VNET_HDR_LEN) ||
+		    (!mrg && e->in_len < p->frame_len)) {
+			virtq_push(q, e, 0);
+			if (!mrg)
+				drop_frame(p, q);
+			continue;
+		}
+		n = virtq_copy_to_in(e, 0, p->bounce + p->copied, p->frame_len - p->copied);
+		if (!p->nheld)
+			locate_num_buffers(p, e);
+		p->held_head[p->nheld] = e->head;
+		p->held_len[p->nheld++] = n;
+		p->copied += n;
+		if (p->copied < p->frame_len && p->nheld == ARRAY_SIZE(p->held_head)) {
+			drop_frame(p, q);	/* more buffers than a ring holds: no sane frame */
+			return 1;
+		}
+	}
+	if (p->frame_len)
+		complete_frame(p, q);
+	return 1;
+}
+
+/* With p->lock: move frames from the backend to the guest until one side runs out. */
+static void receive(struct net_pair *p)
+{
+	struct virtio_dev *v = &p->n->vdev;
+	struct virtq *q = &v->vq[2 * p->index];
+	bool pushed = false;
+	unsigned int burst;
+	int r;
+
+	if (!p->n->live || p->vhost_on || !virtio_queue_ready(v, 2 * p->index))
+		return;
+	virtq_enable_notify(q, false);
+	for (burst = 0; burst < RX_BURST; burst++) {
+		if (!p->frame_len && (r = read_frame(p)) <= 0) {
+			if (r < 0)
+				continue;
+			break;
+		}
+		r = deliver(p, q, &pushed);
+		if (r < 0) {
+			virtio_needs_reset(v);
+			break;
+		}
+		if (r == 0) {
+			/* Dry: ask for a notification, then look once more (it may have raced). */
+			virtq_enable_notify(q, true);
+			if (!virtq_has_avail(q))
+				break;
+			virtq_enable_notify(q, false);
+		}
+	}
+	watch(p);
+	if (pushed)
+		v->tops->notify_queue(v, 2 * p->index);
+}
+
+/* ---- transmit ---- */
+
+/* One chain to the backend: 0 sent (or dropped), -EAGAIN to try again later. */
+static int send_chain(struct net_pair *p, const struct virtq_elem *e)
+{
+	size_t skip = p->n->nb->hdr_len ? 0 : NET_VNET_HDR_LEN;
+	unsigned int i, k = 0;
+	ssize_t r;
+
+	if (e->n_in || e->out_len < NET_VNET_HDR_LEN || e->out_len - NET_VNET_HDR_LEN > FRAME_MAX)
+		return 0;	/* not a frame: dropped */
+	for (i = 0; i < e->n_out; i++) {
+		size_t l = e->iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		p->txiov[k].iov_base = (uint8_t *)e->iov[i].iov_base + skip;
+		p->txiov[k++].iov_len = l - skip;
+		skip = 0;
+	}
+	do
+		r = writev(p->fd, p->txiov, k);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == ENOBUFS))
+		return -EAGAIN;
+	return 0;	/* sent, or refused by the backend (bad header): dropped either way */
+}
+
+static void transmit(struct net_pair *p)
+{
+	struct virtio_dev *v = &p->n->vdev;
+	struct virtq *q = &v->vq[2 * p->index + 1];
+	struct virtq_elem *e = &p->elem;
+	bool pushed = false;
+	int r;
+
+	if (!p->n->live || p->tx_blocked || p->dead || p->vhost_on ||
+	    !virtio_queue_ready(v, 2 * p->index + 1))
+		return;
+	do {
+		virtq_enable_notify(q, false);
+		while ((r = virtq_pop(q, e)) == 0) {
+			if (send_chain(p, e) == -EAGAIN) {
+				virtq_unpop(q);
+				p->tx_blocked = true;
+				break;
+			}
+			virtq_push(q, e, 0);
+			pushed = true;
+		}
+		if (r != 0 && r != -ENOENT) {
+			virtio_needs_reset(v);
+			break;
+		}
+		if (p->tx_blocked)
+			break;
+		virtq_enable_notify(q, true);
+	} while (virtq_has_avail(q));
+	watch(p);
+	if (pushed)
+		v->tops->notify_queue(v, 2 * p->index + 1);
+}
+
+static int on_backend(void *opaque, int fd, uint32_t events)
+{
+	struct net_pair *p = opaque;
+
+	pthread_mutex_lock(&p->lock);
+	if (events & EPOLLOUT)
+		p->tx_blocked = false;
+	if (events & EPOLLOUT)
+		transmit(p);
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		receive(p);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+/* ---- control queue ---- */
+
+static uint8_t ctrl_mq(struct virtio_net *n, const uint8_t *data, size_t len)
+{
+	struct vk_err err;
+	uint16_t pairs;
+	unsigned int i;
+
+	if (len < 2 || !virtio_has_feature(&n->vdev, F_MQ))
+		return CTRL_ERR;
+	pairs = data[0] | data[1] << 8;
+	if (pairs < 1 || pairs > n->pairs)
+		return CTRL_ERR;
+	n->active = pairs;
+	for (i = 0; i < n->pairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		if (n->nb->ops->set_queue_enabled)
+			n->nb->ops->set_queue_enabled(n->nb, i, i < pairs, &err);
+		pthread_mutex_lock(&p->lock);
+		watch(p);
+		pthread_mutex_unlock(&p->lock);
+		/* Frames may have waited on a queue that was just enabled. */
+		if (i < pairs)
+			on_backend(p, p->fd, EPOLLIN);
+	}
+	return CTRL_OK;
+}
+
+static uint8_t ctrl_command(struct virtio_net *n, uint8_t class, uint8_t cmd,
+			    const uint8_t *data, size_t len)
+{
+	switch (class) {
+	case CTRL_RX:
+		/* Promiscuous, all-multi... : the backend delivers everything anyway. */
+		return virtio_has_feature(&n->vdev, F_CTRL_RX) && cmd <= 5 && len >= 1 ?
+		       CTRL_OK : CTRL_ERR;
+	case CTRL_MAC:
+		if (cmd == CTRL_MAC_TABLE_SET)
+			return CTRL_OK;	/* no filtering */
+		if (cmd == CTRL_MAC_ADDR_SET && len >= 6 &&
+		    virtio_has_feature(&n->vdev, F_CTRL_MAC_ADDR)) {
+			memcpy(n->config.mac, data, 6);
+			return CTRL_OK;
+		}
+		return CTRL_ERR;
+	case CTRL_MQ:
+		return cmd == CTRL_MQ_VQ_PAIRS_SET ? ctrl_mq(n, data, len) : CTRL_ERR;
+	}
+	return CTRL_ERR;
+}
+
+static void ctrl_one(void *opaque, struct virtq_elem *e)
+{
+	struct virtio_net *n = opaque;
+	uint8_t buf[64], ack = CTRL_ERR;
+	size_t len = virtq_copy_from_out(e, 0, buf, sizeof(buf));
+
+	if (!e->in_len) {
+		virtq_push(&n->vdev.vq[ctrl_queue(n)], e, 0);
+		return;
+	}
+	if (len >= 2)
+		ack = ctrl_command(n, buf[0], buf[1], buf + 2, len - 2);
+	virtq_copy_to_in(e, e->in_len - 1, &ack, 1);
+	virtq_push(&n->vdev.vq[ctrl_queue(n)], e, 1);
+}
+
+static void control(struct virtio_net *n)
+{
+	struct virtio_dev *v = &n->vdev;
+	unsigned int qi = ctrl_queue(n);
+
+	pthread_mutex_lock(&n->ctrl_lock);
+	if (virtq_drain(&v->vq[qi], &n->ctrl_elem, ctrl_one, n))
+		virtio_needs_reset(v);
+	v->tops->notify_queue(v, qi);
+	pthread_mutex_unlock(&n->ctrl_lock);
+}
+
+/* ---- device ops ---- */
+
+static void queue_notify(struct virtio_dev *v, unsigned int qi)
+{
+	struct virtio_net *n = to_net(v);
+	struct net_pair *p;
+
+	if (virtio_has_feature(v, F_CTRL_VQ) && qi == ctrl_queue(n)) {
+		control(n);
+		return;
+	}
+	if (qi >= data_queues(n))
+		return;
+	p = &n->pair[qi / 2];
+	pthread_mutex_lock(&p->lock);
+	if (p->vhost_on)
+		eventfd_write(p->kick_fd[qi & 1], 1);	/* an MMIO notify: pass it on */
+	else if (qi & 1)
+		transmit(p);
+	else
+		receive(p);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static uint32_t negotiated_offloads(struct virtio_dev *v)
+{
+	uint32_t o = 0;
+
+	if (virtio_has_feature(v, F_GUEST_CSUM))
+		o |= NET_OFFLOAD_CSUM;
+	if (virtio_has_feature(v, F_GUEST_TSO4))
+		o |= NET_OFFLOAD_TSO4;
+	if (virtio_has_feature(v, F_GUEST_TSO6))
+		o |= NET_OFFLOAD_TSO6;
+	if (virtio_has_feature(v, F_GUEST_ECN))
+		o |= NET_OFFLOAD_ECN;
+	if (virtio_has_feature(v, F_GUEST_UFO))
+		o |= NET_OFFLOAD_UFO;
+	return o;
+}
+
+static int call_relay(void *opaque, int fd, uint32_t events);
+
+/* Hand pair i's rings to vhost-net (the pair's fd is not watched meanwhile). */
+static int start_vhost(struct virtio_net *n, struct net_pair *p)
+{
+	struct virtio_dev *v = &n->vdev;
+	struct vhost_vring ring[2];
+	struct vk_err err;
+	unsigned int k;
+	uint64_t features = v->guest_features & ~(BIT(F_CTRL_VQ) | BIT(F_MQ) | BIT(F_MAC) |
+		BIT(F_STATUS) | BIT(F_MTU) | BIT(F_CTRL_RX) | BIT(F_CTRL_MAC_ADDR));
+
+	for (k = 0; k < 2; k++) {
+		struct virtq *q = &v->vq[2 * p->index + k];
+
+		p->kick_fd[k] = v->tops->kick_fd(v, 2 * p->index + k, false);
+		ring[k] = (struct vhost_vring){ q->size, q->last_avail, q->desc, q->avail,
+						q->used, p->kick_fd[k], p->call_fd[k] };
+		if (p->kick_fd[k] < 0 || !q->desc)
+			return -EINVAL;
+	}
+	if (vhost_net_start(n->nb->vhost[p->index], v->vm, features, ring, &err)) {
+		vk_msg("virtio-net: %s", err.msg);
+		return err.code;
+	}
+	p->vhost_on = true;
+	return 0;
+}
+
+static void stop_vhost(struct virtio_net *n, struct net_pair *p)
+{
+	struct virtio_dev *v = &n->vdev;
+	struct vhost_vring ring[2] = { 0 };
+	unsigned int k;
+
+	if (!p->vhost_on)
+		return;
+	vhost_net_stop(n->nb->vhost[p->index], ring);
+	for (k = 0; k < 2; k++)
+		v->tops->kick_fd(v, 2 * p->index + k, true);
+	p->vhost_on = false;
+}
+
+static int activate(struct virtio_dev *v)
+{
+	struct virtio_net *n = to_net(v);
+	struct vk_err err;
+	unsigned int i;
+
+	if (n->nb->ops->set_offloads &&
+	    n->nb->ops->set_offloads(n->nb, negotiated_offloads(v), &err))
+		vk_msg("virtio-net: %s", err.msg);
+	n->active = 1;
+	for (i = 0; i < n->pairs; i++)
+		if (n->nb->ops->set_queue_enabled)
+			n->nb->ops->set_queue_enabled(n->nb, i, i == 0, &err);
+	n->live = true;
+	for (i = 0; i < n->pairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		pthread_mutex_lock(&p->lock);
+		if (n->nb->vhost[i] && virtio_queue_ready(v, 2 * i) &&
+		    virtio_queue_ready(v, 2 * i + 1) && start_vhost(n, p)) {
+			pthread_mutex_unlock(&p->lock);
+			return -EIO;
+		}
+		watch(p);
+		pthread_mutex_unlock(&p->lock);
+	}
+	return 0;
+}
+
+static void reset(struct virtio_dev *v)
+{
+	struct virtio_net *n = to_net(v);
+	unsigned int i;
+
+	n->live = false;
+	for (i = 0; i < n->pairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		pthread_mutex_lock(&p->lock);
+		stop_vhost(n, p);
+		p->frame_len = 0;
+		p->nheld = 0;
+		p->tx_blocked = false;
+		watch(p);
+		pthread_mutex_unlock(&p->lock);
+	}
+	memcpy(n->config.mac, n->cfg->mac, 6);
+}
+
+static void config_read(struct virtio_dev *v, unsigned int off, void *data, unsigned int len)
+{
+	struct virtio_net *n = to_net(v);
+
+	memset(data, 0, len);
+	if (off < sizeof(n->config))
+		memcpy(data, (uint8_t *)&n->config + off, MIN(len, sizeof(n->config) - off));
+}
+
+static const struct virtio_dev_ops net_ops = {
+	.name = "net",
+	.type = VIRTIO_ID_NET,
+	.pci_class = 0x020000,	/* Ethernet controller */
+	.config_read = config_read,
+	.activate = activate,
+	.queue_notify = queue_notify,
+	.reset = reset,
+};
+
+static int call_relay(void *opaque, int fd, uint32_t events)
+{
+	struct net_pair *p = opaque;
+	struct virtio_dev *v = &p->n->vdev;
+	eventfd_t cnt;
+	unsigned int k;
+
+	if (eventfd_read(fd, &cnt))
+		return 0;
+	for (k = 0; k < 2; k++)
+		if (fd == p->call_fd[k])
+			v->tops->interrupt(v, 2 * p->index + k);
+	return 0;
+}
+
+/* ---- creation ---- */
+
+static uint64_t device_features(struct virtio_net *n)
+{
+	uint32_t o = n->nb->offloads;
+	uint64_t f = BIT(F_MAC) | BIT(F_STATUS) | BIT(F_MTU) | BIT(F_MRG_RXBUF) |
+		     BIT(F_CTRL_VQ) | BIT(F_CTRL_RX) | BIT(F_CTRL_MAC_ADDR);
+
+	if (n->pairs > 1)
+		f |= BIT(F_MQ);
+	if (o & NET_OFFLOAD_CSUM)
+		f |= BIT(F_CSUM) | BIT(F_GUEST_CSUM);
+	if ((o & NET_OFFLOAD_CSUM) && (o & NET_OFFLOAD_TSO4))
+		f |= BIT(F_HOST_TSO4) | BIT(F_GUEST_TSO4);
+	if ((o & NET_OFFLOAD_CSUM) && (o & NET_OFFLOAD_TSO6))
+		f |= BIT(F_HOST_TSO6) | BIT(F_GUEST_TSO6);
+	if ((o & NET_OFFLOAD_CSUM) && (o & NET_OFFLOAD_ECN) && (f & BIT(F_HOST_TSO4)))
+		f |= BIT(F_HOST_ECN) | BIT(F_GUEST_ECN);
+	if ((o & NET_OFFLOAD_CSUM) && (o & NET_OFFLOAD_UFO))
+		f |= BIT(F_HOST_UFO) | BIT(F_GUEST_UFO);
+	return f;
+}
+
+static int setup_pair(struct virtio_net *n, unsigned int i)
+{
+	struct net_pair *p = &n->pair[i];
+	unsigned int k;
+	int r;
+
+	p->n = n;
+	p->index = i;
+	p->fd = n->nb->fd[i];
+	p->call_fd[0] = p->call_fd[1] = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	p->bounce = malloc(BOUNCE_SIZE);
+	if (!p->bounce)
+		return -ENOMEM;
+	r = evloop_add(n->vdev.loop, p->fd, 0, on_backend, p);
+	for (k = 0; !r && n->nb->vhost[i] && k < 2; k++) {
+		p->call_fd[k] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		r = p->call_fd[k] < 0 ? -errno :
+		    evloop_add(n->vdev.loop, p->call_fd[k], EPOLLIN, call_relay, p);
+	}
+	return r;
+}
+
+static void teardown_pair(struct virtio_net *n, struct net_pair *p)
+{
+	unsigned int k;
+
+	if (!p->n)
+		return;
+	stop_vhost(n, p);
+	evloop_del(n->vdev.loop, p->fd);
+	for (k = 0; k < 2; k++) {
+		if (p->call_fd[k] < 0)
+			continue;
+		evloop_del(n->vdev.loop, p->call_fd[k]);
+		close(p->call_fd[k]);
+	}
+	free(p->bounce);
+}
+
+int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out,
+		      struct vk_err *err)
+{
+	struct virtio_net *n = calloc(1, sizeof(*n));
+	uint64_t features;
+	unsigned int i;
+	int r = 0;
+
+	if (!n)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	n->cfg = cfg;
+	n->nb = cfg->backend;
+	n->pairs = n->nb->nr_queues;
+	pthread_mutex_init(&n->ctrl_lock, NULL);
+	memcpy(n->config.mac, cfg->mac, 6);
+	n->config.status = S_LINK_UP;
+	n->config.max_virtqueue_pairs = n->pairs;
+	n->config.mtu = n->nb->mtu ? MIN(n->nb->mtu, 65535u) : 1500;
+	features = device_features(n);
+	virtio_dev_init(&n->vdev, vm, &net_ops, n, features, 2 * n->pairs + 1, QUEUE_SIZE);
+	/* The ring features vhost-net does not do cannot be offered. */
+	if (n->nb->vhost[0])
+		n->vdev.host_features &= n->nb->vhost_features |
+			~(BIT(VIRTIO_F_INDIRECT_DESC) | BIT(VIRTIO_F_EVENT_IDX) | BIT(F_MRG_RXBUF));
+	n->pair = calloc(n->pairs, sizeof(*n->pair));
+	if (!n->pair)
+		r = vk_fail(err, -ENOMEM, "out of memory");
+	for (i = 0; !r && i < n->pairs; i++)
+		if ((r = setup_pair(n, i)))
+			vk_fail(err, r, "--net %s: %s", cfg->spec, strerror(-r));
+	if (!r)
+		r = virtio_pci_create(&n->vdev, err);
+	if (r) {
+		virtio_net_destroy(n);
+		return r;
+	}
+	*out = n;
+	return 0;
+}
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+	unsigned int i;
+
+	if (!n)
+		return;
+	n->live = false;
+	virtio_pci_destroy(&n->vdev);
+	for (i = 0; n->pair && i < n->pairs; i++)
+		teardown_pair(n, &n->pair[i]);
+	free(n->pair);
+	free(n);
+}
