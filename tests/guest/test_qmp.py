@@ -331,3 +331,71 @@ def test_regular_file_not_clobbered(tmp_path):
     r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "exists and is not a socket" in r.stderr, r
     assert f.read_text() == "keep me"
+
+
+def test_guest_reset_event(tmp_path):
+    # The reboot guest resets the machine as soon as it boots, again and again.
+    m, sock = monitor(tmp_path, "reboot")
+    with m:
+        q = connect(sock)
+        ev = q.wait_event("RESET", timeout=30)
+        assert ev["data"] == {"guest": True, "reason": "guest-reset"}, ev
+        assert q.cmd("query-status")["status"] == "running"
+        q.cmd("quit")
+        assert m.wait(10) == 0, m.describe()
+
+
+def test_client_that_does_not_read(tmp_path):
+    m, sock = monitor(tmp_path)
+    with m:
+        good = connect(sock)
+        greedy = connect(sock)
+        greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        req = b'{"execute": "query-commands"}\n' * 512
+        sent = 0
+        greedy.sock.settimeout(10)
+        try:  # ~700 bytes of reply per request; it is dropped past 4 MiB owed
+            while sent < 20000:
+                greedy.sock.sendall(req)
+                sent += 512
+                assert good.cmd("query-status")["running"] is True
+        except (BrokenPipeError, ConnectionResetError):
+            dropped = True
+        else:
+            dropped = False
+        assert dropped, f"a client owed {sent * 700} bytes should have been dropped"
+        assert good.cmd("query-status")["running"] is True
+        assert m.proc.poll() is None, m.describe()
+
+
+def test_random_input(tmp_path):
+    import random
+    rnd = random.Random(1234)
+    m, sock = monitor(tmp_path)
+    with m:
+        good = connect(sock)
+        pieces = [b"{", b"}", b"[", b"]", b'"', b"\\", b":", b",", b"\n", b"execute",
+                  b"qmp_capabilities", b"quit", b"stop", b"arguments", b"id", b"\x00", b"\xff",
+                  b"1e999", b"-", b"null", b"true", b"'", b"/*", b"\\u0000"]
+        for i in range(30):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(sock))
+            s.settimeout(5)
+            s.recv(4096)
+            data = b"".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 2000)))
+            # Never a real quit or stop: those are valid requests, not garbage.
+            data = data.replace(b"quit", b"qu1t").replace(b"stop", b"st0p")
+            s.sendall(data)
+            if i % 2:
+                s.close()
+            else:
+                s.shutdown(socket.SHUT_WR)
+                try:
+                    while s.recv(65536):
+                        pass
+                except socket.timeout:
+                    pass
+                s.close()
+        assert good.cmd("query-status") == {"status": "running", "singlestep": False,
+                                            "running": True}
+        assert m.proc.poll() is None, m.describe()

@@ -151,3 +151,24 @@ def test_bad_balloon_options(args, msg):
     r = subprocess.run(h.vmkit_argv(h.guest("hello"), console="none", extra_args=args),
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and msg in r.stderr, r
+
+
+def test_balloon_target_survives_reset(tmp_path):
+    m, sock = monitor(tmp_path, "virtio_balloon", memory="128M", extra=["--balloon"])
+    with m:
+        q = QMP(sock)
+        q.negotiate()
+        assert m.wait_output("pool_pages=", 60), m.describe()
+        q.cmd("balloon", {"value": 100 * MiB})
+        wait_actual(q, 100 * MiB)
+        q.cmd("system_reset")
+        assert q.wait_event("RESET")
+        end = time.monotonic() + 60
+        while m.stdout().count("pool_pages=") < 2 and time.monotonic() < end:
+            time.sleep(0.05)
+        # The new guest's driver finds the old target and follows it unasked.
+        b = wait_actual(q, 100 * MiB)
+        assert b["target"] == 100 * MiB
+        assert m.stdout().count("balloon_pages=7168") == 2, m.describe()
+        q.cmd("quit")
+        assert m.wait(10) == 0

@@ -272,6 +272,7 @@ static int cmd_balloon(struct control *c, json_object *args, json_object **ret,
 	if (v <= 0)
 		return qmp_fail(e, "GenericError", "Parameter 'value' expects a size");
 	virtio_balloon_set_target(c->vm->balloon, v);
+	c->balloon_target = v;
 	return 0;
 }
 

@@ -36,6 +36,7 @@ struct control {
 	bool finished;			/* no VM will be attached again */
 	bool paused;			/* run state, kept across resets */
 	enum vm_stop host_req;		/* a stop this socket asked for */
+	uint64_t balloon_target;	/* bytes, 0: never set; kept across resets */
 
 	/* out_lock: the client list and every client's output. */
 	pthread_mutex_t out_lock;

@@ -22,6 +22,7 @@
 #include <sys/un.h>
 
 #include "qmp.h"
+#include "vmkit/virtio-balloon.h"
 
 #define MAX_CLIENTS	32
 #define MAX_REQUEST	(1u << 20)	/* bytes of one unfinished request */
@@ -665,6 +666,9 @@ void control_attach(struct control *c, struct vm *vm)
 	/* A VM paused before a reset comes back paused: its vCPUs park at once. */
 	if (c->paused)
 		atomic_store(&vm->pause_req, true);
+	/* As QEMU: the balloon's target survives a reset; the guest's driver finds it at probe. */
+	if (vm->balloon && c->balloon_target)
+		virtio_balloon_set_target(vm->balloon, c->balloon_target);
 	pthread_cond_broadcast(&c->vm_cond);
 	pthread_mutex_unlock(&c->vm_lock);
 }
