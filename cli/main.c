@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "vm-cli.h"
 
 struct command {
 	const char *name;
@@ -16,6 +17,28 @@ struct command {
 static const struct command commands[] = {
 	{ "run", cmd_run, "run a virtual machine (the monitor)" },
 	{ "img", cmd_img, "create, inspect and convert disk images (qemu-img compatible)" },
+	{ "create", cmd_create, "define a new VM (like virt-install), making its disks" },
+	{ "define", cmd_define, "define or replace a VM from a config file" },
+	{ "dumpconfig", cmd_dumpconfig, "print a VM's config" },
+	{ "list", cmd_list, "list VMs (--all: also those shut off)" },
+	{ "show", cmd_show, "a VM's state and config" },
+	{ "start", cmd_start, "start VMs (detached, supervised); --autostart" },
+	{ "console", cmd_console, "attach to a VM's serial console (Ctrl-] detaches)" },
+	{ "shutdown", cmd_shutdown, "ACPI power button, then wait" },
+	{ "reboot", cmd_reboot, "reset a VM" },
+	{ "destroy", cmd_destroy, "force a VM off" },
+	{ "pause", cmd_pause, "pause a VM's vCPUs" },
+	{ "resume", cmd_resume, "resume a paused VM" },
+	{ "delete", cmd_delete, "undefine a VM (--purge: and its volumes)" },
+	{ "rename", cmd_rename, "rename a VM" },
+	{ "edit", cmd_edit, "edit a VM's config with $EDITOR" },
+	{ "set", cmd_set, "set keys of a VM's config (like qm set)" },
+	{ "autostart", cmd_autostart, "start a VM at boot (--disable)" },
+	{ "clone", cmd_clone, "copy a VM (--linked: qcow2 overlays)" },
+	{ "snapshot", cmd_snapshot, "disk snapshots: create, list, revert, delete" },
+	{ "balloon", cmd_balloon, "set or show a VM's balloon target" },
+	{ "pool", cmd_pool, "storage pools: define, list, info, start, stop, delete..." },
+	{ "vol", cmd_vol, "volumes: create, list, info, delete, resize, clone..." },
 };
 
 static void usage(FILE *f)

@@ -76,7 +76,7 @@ static inline bool vk_bit_test(const unsigned long *bits, unsigned int i)
 ssize_t vk_read_full(int fd, void *buf, size_t len);
 ssize_t vk_write_full(int fd, const void *buf, size_t len);
 
-/* Read a whole file into a malloc'd buffer. */
+/* Read a whole file into a malloc'd buffer, with a NUL after its last byte. */
 int vk_read_file(const char *path, void **buf, size_t *len, size_t max);
 
 /* Monotonic time in nanoseconds. */

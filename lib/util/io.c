@@ -57,7 +57,8 @@ int vk_read_file(const char *path, void **buf, size_t *len, size_t max)
 		return -EINVAL;
 	if ((uint64_t)st.st_size > max)
 		return -EFBIG;
-	p = malloc(st.st_size ? st.st_size : 1);
+	/* One byte more, always NUL: text callers can use the buffer as a string. */
+	p = malloc(st.st_size + 1);
 	if (!p)
 		return -ENOMEM;
 	n = vk_read_full(fd, p, st.st_size);
@@ -65,6 +66,7 @@ int vk_read_file(const char *path, void **buf, size_t *len, size_t max)
 		free(p);
 		return n;
 	}
+	((char *)p)[n] = 0;
 	*buf = p;
 	*len = n;
 	return 0;

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Shared by the management commands (cli/vm-*.c, cli/pool.c, cli/vol.c). */
+#ifndef VMKIT_VM_CLI_H
+#define VMKIT_VM_CLI_H
+
+#include <stdbool.h>
+
+#include "cli.h"
+#include "vmkit/mgmt.h"
+
+/* Print "vmkit: <err>" and return the exit code for it (2 for bad input, 1 otherwise). */
+int mgmt_report(const struct vk_err *err);
+/* "vmkit CMD: <msg>", exit code 2. */
+int mgmt_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True (and prints usage) for -h/--help as the first argument. */
+bool mgmt_want_help(int argc, char **argv, const char *usage);
+
+/* Lifecycle helpers in cli/vm-start.c, used by start, reboot, clone... */
+int vm_start(const char *name, struct vk_err *err);
+/* Wait until the VM is no longer running; false on timeout. */
+bool vm_wait_stopped(const char *name, double timeout_s);
+/* Open the VM's QMP socket (the VM must be running). */
+int vm_qmp(const char *name, struct qmp_client **q, struct vk_err *err);
+/* Create a volume: format raw or qcow2, optional backing file (a path). */
+int vol_create_file(const char *path, const char *format, uint64_t size, const char *backing,
+		    const char *backing_fmt, struct vk_err *err);
+/* The path of vmkit itself, for starting monitors and `vmkit img`. */
+const char *vmkit_exe(void);
+/* Run `vmkit img ARGS...`; returns its exit status, output to ours. */
+int run_img(const char *const *args);
+
+int cmd_create(int argc, char **argv);
+int cmd_define(int argc, char **argv);
+int cmd_dumpconfig(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
+int cmd_rename(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_autostart(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_shutdown(int argc, char **argv);
+int cmd_reboot(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_balloon(int argc, char **argv);
+int cmd_console(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_pool(int argc, char **argv);
+int cmd_vol(int argc, char **argv);
+
+#endif

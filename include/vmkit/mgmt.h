@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The management layer's library (lib/mgmt): the state directory, VM
+ * definitions, storage pools, cgroups and the QMP client. It never prints;
+ * the commands in cli/vm*.c, cli/pool.c and cli/vol.c report its errors.
+ *
+ * State directory ($VMKIT_HOME, default /var/lib/vmkit):
+ *   lock                 flock()ed by every command that changes state
+ *   vms/NAME/config      the VM's definition (key: value lines)
+ *   vms/NAME/run/        pid, supervisor, qmp.sock, console.sock, log, status
+ *   pools/NAME.conf      a storage pool's definition
+ *   images/              the default pool "local"
+ */
+#ifndef VMKIT_MGMT_H
+#define VMKIT_MGMT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vmkit/util.h"
+
+#define MGMT_NAME_MAX	64
+
+/* ---- state directory (lib/mgmt/home.c) ---- */
+
+const char *mgmt_home(void);
+/* Creates the state directory and its subdirectories when missing. */
+int mgmt_home_init(struct vk_err *err);
+/* snprintf into buf of PATH_MAX bytes: "$VMKIT_HOME/<fmt>". */
+const char *mgmt_path(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The global state lock: exclusive, held until mgmt_unlock (or exit). */
+int mgmt_lock(struct vk_err *err);
+void mgmt_unlock(void);
+/* Names of VMs, pools, volumes: [A-Za-z0-9][A-Za-z0-9._-]*, at most 63 characters. */
+int mgmt_check_name(const char *what, const char *name, struct vk_err *err);
+/* Prefix err's message with "what: "; returns err->code. */
+int mgmt_wrap(struct vk_err *err, const char *what);
+/* "0-3,6" into a bit mask; -ERANGE when an entry is >= max (or >= 64). */
+int mgmt_parse_cpulist(const char *s, uint64_t *mask, unsigned int max);
+/* Write a whole file atomically: temp file in the same directory, fsync, rename, fsync dir. */
+int mgmt_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		      struct vk_err *err);
+
+/* ---- VM definitions (lib/mgmt/config.c, config-keys.c) ---- */
+
+struct vm_kv {
+	char *key;
+	char *val;
+};
+
+struct vm_def {
+	char name[MGMT_NAME_MAX];
+	unsigned int n;
+	struct vm_kv *kv;		/* in file order; "name" is kept in name, not here */
+};
+
+void vm_def_free(struct vm_def *d);
+/* Parse config text; validates every key. `where` names the source in errors. */
+int vm_def_parse(const char *text, const char *where, struct vm_def *d, struct vk_err *err);
+/* Serialize to malloc'd text (name first, then the keys in order). */
+char *vm_def_format(const struct vm_def *d);
+const char *vm_def_get(const struct vm_def *d, const char *key);
+/* Set (val != NULL) or delete (val == NULL) a key after validating it. */
+int vm_def_set(struct vm_def *d, const char *key, const char *val, struct vk_err *err);
+/* Validate one key: known, and a well-formed value. */
+int vm_key_validate(const char *key, const char *val, struct vk_err *err);
+/* Cross-key checks (vCPUs against the host, balloon below memory, ...). */
+int vm_def_check(const struct vm_def *d, struct vk_err *err);
+/* The definition's vCPU count and memory in MiB, with defaults applied. */
+unsigned int vm_def_vcpus(const struct vm_def *d);
+uint64_t vm_def_memory_mib(const struct vm_def *d);
+
+bool vm_exists(const char *name);
+int vm_load(const char *name, struct vm_def *d, struct vk_err *err);
+int vm_save(const struct vm_def *d, struct vk_err *err);
+/* Names of defined VMs, sorted; a NULL-terminated malloc'd array. */
+int vm_list_names(char ***names, struct vk_err *err);
+void mgmt_strv_free(char **v);
+/* Names of the entries of dir for which keep() holds (writing the name to list into out), sorted. */
+int mgmt_list_dir(const char *dir, bool (*keep)(const char *dir, const char *name, char *out),
+		  char ***names, struct vk_err *err);
+
+/* A VM definition as a NULL-terminated `EXE run ...` argv (lib/mgmt/argv.c). */
+int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct vk_err *err);
+/* Remove a directory tree (or a file). */
+int mgmt_rm_rf(const char *path);
+
+/* ---- a VM's runtime state (lib/mgmt/vmstate.c) ---- */
+
+enum vm_state { VM_SHUTOFF, VM_RUNNING, VM_PAUSED, VM_CRASHED };
+
+struct vm_status {
+	enum vm_state state;
+	pid_t pid;			/* the monitor, when running or paused */
+	double uptime;			/* seconds, when running or paused */
+	char reason[256];		/* why it crashed, or how it last stopped */
+};
+
+const char *vm_state_name(enum vm_state s);
+int vm_status_get(const char *name, struct vm_status *st);
+/* A process's start time in clock ticks since boot (/proc/PID/stat field 22); 0 if gone. */
+unsigned long long mgmt_proc_starttime(pid_t pid);
+/* The last non-empty line of a file (a monitor's log), into buf. */
+void mgmt_last_line(const char *path, char *buf, size_t n);
+
+/* ---- pools and volumes (lib/mgmt/pool.c) ---- */
+
+struct pool_def {
+	char name[MGMT_NAME_MAX];
+	char type[16];			/* "dir" */
+	char path[4096];
+	bool autostart;
+	bool active;
+};
+
+int pool_load(const char *name, struct pool_def *p, struct vk_err *err);
+int pool_save(const struct pool_def *p, struct vk_err *err);
+int pool_delete(const char *name, struct vk_err *err);
+int pool_list_names(char ***names, struct vk_err *err);
+/* Makes sure the default pool "local" ($VMKIT_HOME/images) exists. */
+int pool_ensure_default(struct vk_err *err);
+/*
+ * Resolve "POOL:VOLUME" (or an absolute path, returned as is) to a file name
+ * in out (PATH_MAX). must_exist: the volume must exist.
+ */
+int vol_resolve(const char *ref, bool must_exist, char *out, struct vk_err *err);
+
+/* ---- cgroups (lib/mgmt/cgroup.c) ---- */
+
+struct cg_limits {
+	double cpulimit;		/* CPUs; 0 = unlimited */
+	unsigned int cpuunits;		/* relative weight, Proxmox scale (1024 = default) */
+	uint64_t mem_hard, mem_soft;	/* bytes; 0 = none */
+};
+
+/* Create (or update) the VM's cgroup, apply the limits. */
+int cg_setup(const char *vm, const struct cg_limits *l, struct vk_err *err);
+/* Move a process into the VM's cgroup. */
+int cg_attach(const char *vm, pid_t pid, struct vk_err *err);
+void cg_remove(const char *vm);
+/* The cgroup file that holds a setting, for tests and `show`. */
+const char *cg_version(void);
+
+/* ---- QMP client (lib/mgmt/qmp-client.c) ---- */
+
+struct qmp_client;
+int qmp_connect(const char *path, struct qmp_client **out, struct vk_err *err);
+/* Run a command; on success *ret_json (malloc'd) holds the "return" value as JSON text. */
+int qmp_execute(struct qmp_client *q, const char *cmd, const char *args_json, char **ret_json,
+		struct vk_err *err);
+void qmp_close(struct qmp_client *q);
+
+#endif

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A VM definition as a `vmkit run` command line. The config's device
+ * strings are the monitor's own, so this mostly resolves volume names to
+ * files and moves config-only keys (shared=, size=, the Proxmox spellings)
+ * out of the way. The monitor re-validates everything it is given.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmkit/mgmt.h"
+
+struct argv_buf {
+	char **v;
+	unsigned int n, cap;
+	bool oom;
+};
+
+static void add(struct argv_buf *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct argv_buf *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	if (a->n + 2 > a->cap) {
+		char **nv = realloc(a->v, (a->cap + 32) * sizeof(char *));
+
+		if (!nv) {
+			a->oom = true;
+			return;
+		}
+		a->v = nv;
+		a->cap += 32;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0) {
+		a->oom = true;
+		s = NULL;
+	}
+	va_end(ap);
+	if (!s)
+		return;
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static bool truthy(const char *v)
+{
+	return v && (!strcmp(v, "1") || !strcmp(v, "on") || !strcmp(v, "yes"));
+}
+
+/* Appends the options of a device string that the monitor takes as they are. */
+struct opt_filter {
+	char out[2048];
+	const char *const *drop;	/* config-only keys */
+};
+
+static int filter_kv(void *opaque, const char *key, const char *val)
+{
+	struct opt_filter *f = opaque;
+	const char *const *d;
+	size_t n = strlen(f->out);
+
+	for (d = f->drop; *d; d++)
+		if (!strcmp(*d, key))
+			return 0;
+	if (!strcmp(val, "1") || !strcmp(val, "0"))
+		val = val[0] == '1' ? "on" : "off";
+	snprintf(f->out + n, sizeof(f->out) - n, ",%s%s%s", key, *val ? "=" : "", val);
+	return 0;
+}
+
+static int add_disk(struct argv_buf *a, const char *key, const char *val, struct vk_err *err)
+{
+	static const char *const drop[] = { "shared", "size", NULL };
+	struct opt_filter f = { .drop = drop };
+	char ref[PATH_MAX], file[PATH_MAX];
+	const char *comma = strchr(val, ',');
+	int ret;
+
+	snprintf(ref, sizeof(ref), "%.*s", comma ? (int)(comma - val) : (int)strlen(val), val);
+	ret = vol_resolve(ref, true, file, err);
+	if (ret)
+		return mgmt_wrap(err, key);
+	if (comma)
+		vk_parse_kv(comma + 1, filter_kv, &f);
+	add(a, "--disk");
+	add(a, "path=%s%s%s", file, strstr(val, "format=") ? "" : ",format=auto", f.out);
+	return 0;
+}
+
+/* net0: virtio[=MAC],bridge=BR | tap=IF | user... -> --net tap,... or --net user,... */
+static int add_net(struct argv_buf *a, const char *name, const char *val)
+{
+	static const char *const drop[] = { "user", "macaddr", "tap", NULL };
+	struct opt_filter f = { .drop = drop };
+	const char *comma = strchr(val, ',');
+	const char *rest = comma ? comma + 1 : "";
+	char mac[32] = "";
+	bool tap = strstr(val, "bridge=") || strstr(val, "tap=");
+
+	if (!strncmp(val, "virtio=", 7))
+		snprintf(mac, sizeof(mac), ",mac=%.17s", val + 7);
+	vk_parse_kv(rest, filter_kv, &f);
+	if (tap) {
+		const char *t = strstr(val, "tap=");
+		char ifname[32] = "";
+
+		if (t)
+			snprintf(ifname, sizeof(ifname), ",ifname=%.*s", (int)strcspn(t + 4, ","),
+				 t + 4);
+		add(a, "--net");
+		add(a, "tap%s%s%s", ifname, mac, f.out);
+	} else {
+		add(a, "--net");
+		add(a, "user%s%s", mac, f.out);
+	}
+	return 0;
+}
+
+static void add_memory(struct argv_buf *a, const struct vm_def *d)
+{
+	const char *hp = vm_def_get(d, "hugepages"), *thp = vm_def_get(d, "thp");
+	const char *ksm = vm_def_get(d, "allow-ksm"), *numa = vm_def_get(d, "numa");
+	char m[512];
+	int n;
+
+	n = snprintf(m, sizeof(m), "%lluM", (unsigned long long)vm_def_memory_mib(d));
+	if (hp)
+		n += snprintf(m + n, sizeof(m) - n, ",hugepages=%s", !strcmp(hp, "1024") ? "1G" : "2M");
+	if (thp)
+		n += snprintf(m + n, sizeof(m) - n, ",thp=%s", truthy(thp) ? "on" : "off");
+	if (ksm)
+		n += snprintf(m + n, sizeof(m) - n, ",merge=%s", truthy(ksm) ? "on" : "off");
+	if (numa) {
+		const char *pol = strstr(numa, "policy="), *nodes = strstr(numa, "nodes=");
+
+		n += snprintf(m + n, sizeof(m) - n, ",policy=%.*s,host-nodes=%.*s",
+			      pol ? (int)strcspn(pol + 7, ",") : 4, pol ? pol + 7 : "bind",
+			      (int)strcspn(nodes + 6, ","), nodes + 6);
+	}
+	add(a, "--memory");
+	add(a, "%s", m);
+}
+
+static void add_cpus(struct argv_buf *a, const struct vm_def *d)
+{
+	const char *s = vm_def_get(d, "sockets"), *aff = vm_def_get(d, "affinity");
+	const char *pin = vm_def_get(d, "vcpupin");
+
+	add(a, "--cpus");
+	add(a, "%u", vm_def_vcpus(d));
+	if (s && atoi(s) > 1) {
+		add(a, "--topology");
+		add(a, "sockets=%s,cores=%s,threads=1", s,
+		    vm_def_get(d, "cores") ? vm_def_get(d, "cores") : "1");
+	}
+	if (vm_def_get(d, "cpu")) {
+		add(a, "--cpu");
+		add(a, "%s", vm_def_get(d, "cpu"));
+	}
+	if (aff) {
+		add(a, "--cpu-affinity");
+		add(a, "%s", aff);
+	}
+	if (pin) {
+		char buf[1024], *p;
+
+		/* The config separates vCPUs with spaces; the monitor's option with ':'. */
+		snprintf(buf, sizeof(buf), "%s", pin);
+		for (p = buf; *p; p++)
+			if (*p == ' ')
+				*p = ':';
+		add(a, "--vcpu-affinity");
+		add(a, "%s", buf);
+	}
+}
+
+int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct vk_err *err)
+{
+	struct argv_buf a = { 0 };
+	char run[PATH_MAX];
+	const char *v;
+	unsigned int i;
+	int ret = 0;
+
+	mgmt_path(run, "vms/%s/run", d->name);
+	add(&a, "%s", exe);
+	add(&a, "run");
+	add(&a, "--name");
+	add(&a, "%s", d->name);
+	v = vm_def_get(d, "kernel");
+	if (!v) {
+		ret = vk_fail(err, -EINVAL, "VM '%s' has no kernel: (vmkit set %s kernel=/path)",
+			      d->name, d->name);
+		goto out;
+	}
+	add(&a, "--kernel");
+	add(&a, "%s", v);
+	if ((v = vm_def_get(d, "initrd"))) {
+		add(&a, "--initrd");
+		add(&a, "%s", v);
+	}
+	if ((v = vm_def_get(d, "cmdline"))) {
+		add(&a, "--cmdline");
+		add(&a, "%s", v);
+	}
+	add_memory(&a, d);
+	add_cpus(&a, d);
+	add(&a, "--console");
+	v = vm_def_get(d, "console");
+	add(&a, "%ssocket:%s/console.sock", v && !strcmp(v, "virtio") ? "virtio:" : "", run);
+	add(&a, "--qmp");
+	add(&a, "%s/qmp.sock", run);
+	if (truthy(vm_def_get(d, "localtime"))) {
+		add(&a, "--rtc");
+		add(&a, "localtime");
+	}
+	if ((v = vm_def_get(d, "balloon")) && strcmp(v, "0"))
+		add(&a, "--balloon");
+	if ((v = vm_def_get(d, "rng0")))
+		add(&a, "--rng=file=%s", v[0] == '/' ? v : v + strlen("source="));
+	for (i = 0; i < d->n && !ret; i++) {
+		const char *k = d->kv[i].key;
+
+		if (!strncmp(k, "virtio", 6))
+			ret = add_disk(&a, k, d->kv[i].val, err);
+		else if (!strncmp(k, "net", 3))
+			ret = add_net(&a, k, d->kv[i].val);
+	}
+out:
+	if (!ret && a.oom)
+		ret = vk_fail(err, -ENOMEM, "out of memory");
+	if (ret) {
+		mgmt_strv_free(a.v);
+		return ret;
+	}
+	*out = a.v;
+	return 0;
+}

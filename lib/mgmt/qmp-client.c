@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A QMP client: the only way management reaches into a running monitor.
+ * Connect, read the greeting, negotiate capabilities, then one command at a
+ * time; asynchronous events that arrive in between are skipped. Replies are
+ * parsed with json-c's incremental tokener, so a reply split across reads
+ * or two messages in one read are both handled.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include "vmkit/mgmt.h"
+
+#define QMP_TIMEOUT_S	10
+
+struct qmp_client {
+	int fd;
+	struct json_tokener *tok;
+	char buf[65536];
+	size_t len, off;
+};
+
+/* The next complete JSON object from the socket. */
+static int read_msg(struct qmp_client *q, struct json_object **out, struct vk_err *err)
+{
+	for (;;) {
+		while (q->off < q->len) {
+			struct json_object *o;
+			size_t n = q->len - q->off;
+
+			o = json_tokener_parse_ex(q->tok, q->buf + q->off, n);
+			enum json_tokener_error e = json_tokener_get_error(q->tok);
+
+			if (e == json_tokener_continue) {
+				q->off = q->len;
+				break;
+			}
+			q->off += json_tokener_get_parse_end(q->tok);
+			json_tokener_reset(q->tok);
+			if (e != json_tokener_success)
+				return vk_fail(err, -EPROTO, "QMP: malformed reply: %s",
+					       json_tokener_error_desc(e));
+			if (o) {
+				*out = o;
+				return 0;
+			}
+		}
+		ssize_t r = recv(q->fd, q->buf, sizeof(q->buf), 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return vk_fail(err, -errno, "QMP: %s", errno == EAGAIN ? "no reply in time" :
+				       strerror(errno));
+		if (r == 0)
+			return vk_fail(err, -ECONNRESET, "QMP: the monitor closed the connection");
+		q->len = r;
+		q->off = 0;
+	}
+}
+
+/* The reply to the command just sent: skips events, turns "error" into err. */
+static int read_reply(struct qmp_client *q, struct json_object **ret, struct vk_err *err)
+{
+	struct json_object *o, *v;
+	int r;
+
+	for (;;) {
+		r = read_msg(q, &o, err);
+		if (r)
+			return r;
+		if (json_object_object_get_ex(o, "return", &v)) {
+			*ret = json_object_get(v);
+			json_object_put(o);
+			return 0;
+		}
+		if (json_object_object_get_ex(o, "error", &v)) {
+			struct json_object *desc;
+			const char *d = json_object_object_get_ex(v, "desc", &desc) ?
+					json_object_get_string(desc) : "unknown error";
+
+			vk_fail(err, -EIO, "%s", d);
+			json_object_put(o);
+			return -EIO;
+		}
+		json_object_put(o);	/* an event */
+	}
+}
+
+static int send_cmd(struct qmp_client *q, const char *cmd, const char *args_json,
+		    struct vk_err *err)
+{
+	char msg[8192];
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "{\"execute\": \"%s\"%s%s}\n", cmd,
+		     args_json ? ", \"arguments\": " : "", args_json ? args_json : "");
+	if (n >= (int)sizeof(msg))
+		return vk_fail(err, -E2BIG, "QMP: command too long");
+	if (send(q->fd, msg, n, MSG_NOSIGNAL) != n)
+		return vk_fail(err, -errno, "QMP: %s", strerror(errno));
+	return 0;
+}
+
+int qmp_connect(const char *path, struct qmp_client **out, struct vk_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = QMP_TIMEOUT_S };
+	struct json_object *o, *v;
+	struct qmp_client *q;
+	int ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return vk_fail(err, -ENAMETOOLONG, "%s: path too long for a socket", path);
+	strcpy(sa.sun_path, path);
+	q = calloc(1, sizeof(*q));
+	if (!q || !(q->tok = json_tokener_new())) {
+		free(q);
+		return vk_fail(err, -ENOMEM, "out of memory");
+	}
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = vk_fail(err, -errno, "%s: %s", path, strerror(errno));
+		goto err_close;
+	}
+	setsockopt(q->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ret = read_msg(q, &o, err);
+	if (ret)
+		goto err_close;
+	if (!json_object_object_get_ex(o, "QMP", &v)) {
+		json_object_put(o);
+		ret = vk_fail(err, -EPROTO, "%s: no QMP greeting", path);
+		goto err_close;
+	}
+	json_object_put(o);
+	ret = send_cmd(q, "qmp_capabilities", NULL, err);
+	if (!ret)
+		ret = read_reply(q, &o, err);
+	if (ret)
+		goto err_close;
+	json_object_put(o);
+	*out = q;
+	return 0;
+err_close:
+	qmp_close(q);
+	return ret;
+}
+
+int qmp_execute(struct qmp_client *q, const char *cmd, const char *args_json, char **ret_json,
+		struct vk_err *err)
+{
+	struct json_object *o;
+	int ret = send_cmd(q, cmd, args_json, err);
+
+	if (!ret)
+		ret = read_reply(q, &o, err);
+	if (ret)
+		return ret;
+	if (ret_json) {
+		*ret_json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		if (!*ret_json)
+			ret = vk_fail(err, -ENOMEM, "out of memory");
+	}
+	json_object_put(o);
+	return ret;
+}
+
+void qmp_close(struct qmp_client *q)
+{
+	if (!q)
+		return;
+	if (q->fd >= 0)
+		close(q->fd);
+	if (q->tok)
+		json_tokener_free(q->tok);
+	free(q);
+}
