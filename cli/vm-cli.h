@@ -20,7 +20,7 @@ int vm_start(const char *name, struct vk_err *err);
 /* Wait until the VM is no longer running; false on timeout. */
 bool vm_wait_stopped(const char *name, double timeout_s);
 /* Open the VM's QMP socket (the VM must be running). */
-int vm_qmp(const char *name, struct qmp_client **q, struct vk_err *err);
+int vm_qmp(const char *name, struct qmpc **q, struct vk_err *err);
 /* Create a volume: format raw or qcow2, optional backing file (a path). */
 int vol_create_file(const char *path, const char *format, uint64_t size, const char *backing,
 		    const char *backing_fmt, struct vk_err *err);

@@ -20,7 +20,7 @@
 static int qmp_one(const char *name, const char *cmd, const char *args, char **ret_json)
 {
 	struct vk_err err = { 0 };
-	struct qmp_client *q;
+	struct qmpc *q;
 	int ret;
 
 	if (!vm_exists(name)) {
@@ -29,8 +29,8 @@ static int qmp_one(const char *name, const char *cmd, const char *args, char **r
 	}
 	ret = vm_qmp(name, &q, &err);
 	if (!ret) {
-		ret = qmp_execute(q, cmd, args, ret_json, &err);
-		qmp_close(q);
+		ret = qmpc_execute(q, cmd, args, ret_json, &err);
+		qmpc_close(q);
 	}
 	if (ret) {
 		char what[MGMT_NAME_MAX + 32];

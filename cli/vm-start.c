@@ -39,7 +39,7 @@ static double now_s(void)
 	return vk_now_ns() / 1e9;
 }
 
-int vm_qmp(const char *name, struct qmp_client **q, struct vk_err *err)
+int vm_qmp(const char *name, struct qmpc **q, struct vk_err *err)
 {
 	char sock[PATH_MAX];
 	struct vm_status st;
@@ -47,7 +47,7 @@ int vm_qmp(const char *name, struct qmp_client **q, struct vk_err *err)
 	vm_status_get(name, &st);
 	if (!st.pid)
 		return vk_fail(err, -EINVAL, "VM '%s' is not running", name);
-	return qmp_connect(mgmt_path(sock, "vms/%s/run/qmp.sock", name), q, err);
+	return qmpc_connect(mgmt_path(sock, "vms/%s/run/qmp.sock", name), q, err);
 }
 
 bool vm_wait_stopped(const char *name, double timeout_s)
@@ -171,13 +171,13 @@ static int wait_ready(const char *name, pid_t pid, struct vk_err *err)
 {
 	double end = now_s() + START_TIMEOUT_S;
 	char sock[PATH_MAX];
-	struct qmp_client *q;
+	struct qmpc *q;
 	struct vm_status st;
 
 	mgmt_path(sock, "vms/%s/run/qmp.sock", name);
 	while (now_s() < end) {
-		if (!qmp_connect(sock, &q, NULL)) {
-			qmp_close(q);
+		if (!qmpc_connect(sock, &q, NULL)) {
+			qmpc_close(q);
 			return 0;
 		}
 		if (!mgmt_proc_starttime(pid)) {

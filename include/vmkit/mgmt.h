@@ -144,11 +144,11 @@ const char *cg_version(void);
 
 /* ---- QMP client (lib/mgmt/qmp-client.c) ---- */
 
-struct qmp_client;
-int qmp_connect(const char *path, struct qmp_client **out, struct vk_err *err);
+struct qmpc;
+int qmpc_connect(const char *path, struct qmpc **out, struct vk_err *err);
 /* Run a command; on success *ret_json (malloc'd) holds the "return" value as JSON text. */
-int qmp_execute(struct qmp_client *q, const char *cmd, const char *args_json, char **ret_json,
+int qmpc_execute(struct qmpc *q, const char *cmd, const char *args_json, char **ret_json,
 		struct vk_err *err);
-void qmp_close(struct qmp_client *q);
+void qmpc_close(struct qmpc *q);
 
 #endif

@@ -169,11 +169,11 @@ static void add_cpus(struct argv_buf *a, const struct vm_def *d)
 	if (pin) {
 		char buf[1024], *p;
 
-		/* The config separates vCPUs with spaces; the monitor's option with ':'. */
+		/* The config separates vCPUs with spaces; the monitor's option with commas. */
 		snprintf(buf, sizeof(buf), "%s", pin);
 		for (p = buf; *p; p++)
 			if (*p == ' ')
-				*p = ':';
+				*p = ',';
 		add(a, "--vcpu-affinity");
 		add(a, "%s", buf);
 	}

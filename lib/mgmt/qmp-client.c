@@ -18,7 +18,7 @@
 
 #define QMP_TIMEOUT_S	10
 
-struct qmp_client {
+struct qmpc {
 	int fd;
 	struct json_tokener *tok;
 	char buf[65536];
@@ -26,7 +26,7 @@ struct qmp_client {
 };
 
 /* The next complete JSON object from the socket. */
-static int read_msg(struct qmp_client *q, struct json_object **out, struct vk_err *err)
+static int read_msg(struct qmpc *q, struct json_object **out, struct vk_err *err)
 {
 	for (;;) {
 		while (q->off < q->len) {
@@ -65,7 +65,7 @@ static int read_msg(struct qmp_client *q, struct json_object **out, struct vk_er
 }
 
 /* The reply to the command just sent: skips events, turns "error" into err. */
-static int read_reply(struct qmp_client *q, struct json_object **ret, struct vk_err *err)
+static int read_reply(struct qmpc *q, struct json_object **ret, struct vk_err *err)
 {
 	struct json_object *o, *v;
 	int r;
@@ -92,7 +92,7 @@ static int read_reply(struct qmp_client *q, struct json_object **ret, struct vk_
 	}
 }
 
-static int send_cmd(struct qmp_client *q, const char *cmd, const char *args_json,
+static int send_cmd(struct qmpc *q, const char *cmd, const char *args_json,
 		    struct vk_err *err)
 {
 	char msg[8192];
@@ -107,12 +107,12 @@ static int send_cmd(struct qmp_client *q, const char *cmd, const char *args_json
 	return 0;
 }
 
-int qmp_connect(const char *path, struct qmp_client **out, struct vk_err *err)
+int qmpc_connect(const char *path, struct qmpc **out, struct vk_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = QMP_TIMEOUT_S };
 	struct json_object *o, *v;
-	struct qmp_client *q;
+	struct qmpc *q;
 	int ret;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -147,11 +147,11 @@ int qmp_connect(const char *path, struct qmp_client **out, struct vk_err *err)
 	*out = q;
 	return 0;
 err_close:
-	qmp_close(q);
+	qmpc_close(q);
 	return ret;
 }
 
-int qmp_execute(struct qmp_client *q, const char *cmd, const char *args_json, char **ret_json,
+int qmpc_execute(struct qmpc *q, const char *cmd, const char *args_json, char **ret_json,
 		struct vk_err *err)
 {
 	struct json_object *o;
@@ -170,7 +170,7 @@ int qmp_execute(struct qmp_client *q, const char *cmd, const char *args_json, ch
 	return ret;
 }
 
-void qmp_close(struct qmp_client *q)
+void qmpc_close(struct qmpc *q)
 {
 	if (!q)
 		return;

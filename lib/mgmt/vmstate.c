@@ -92,16 +92,16 @@ static double uptime_of(unsigned long long start)
 static bool paused(const char *name)
 {
 	char sock[PATH_MAX];
-	struct qmp_client *q;
+	struct qmpc *q;
 	char *ret = NULL;
 	bool p = false;
 
-	if (qmp_connect(mgmt_path(sock, "vms/%s/run/qmp.sock", name), &q, NULL))
+	if (qmpc_connect(mgmt_path(sock, "vms/%s/run/qmp.sock", name), &q, NULL))
 		return false;
-	if (!qmp_execute(q, "query-status", NULL, &ret, NULL))
+	if (!qmpc_execute(q, "query-status", NULL, &ret, NULL))
 		p = ret && strstr(ret, "\"paused\"");
 	free(ret);
-	qmp_close(q);
+	qmpc_close(q);
 	return p;
 }
 
