@@ -9,8 +9,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 
 #include "vm-cli.h"
@@ -37,25 +35,6 @@ static void tty_raw(void)
 	cfmakeraw(&t);
 	if (!tcsetattr(0, TCSAFLUSH, &t))
 		raw_mode = true;
-}
-
-static int connect_console(const char *path, struct vk_err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return vk_fail(err, -ENAMETOOLONG, "%s: path too long", path);
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		return vk_fail(err, -e, "%s: %s", path, strerror(e));
-	}
-	return fd;
 }
 
 /* Copy between the terminal and the socket until detach or either side closes. */
@@ -115,7 +94,7 @@ int cmd_console(int argc, char **argv)
 		vk_fail(&err, -EINVAL, "VM '%s' is not running", argv[1]);
 		return mgmt_report(&err);
 	}
-	fd = connect_console(mgmt_path(p, "vms/%s/run/console.sock", argv[1]), &err);
+	fd = mgmt_unix_connect(mgmt_path(p, "vms/%s/run/console.sock", argv[1]), &err);
 	if (fd < 0)
 		return mgmt_report(&err);
 	fprintf(stderr, "Connected to VM %s\nEscape character is ^] (Ctrl + ])\n", argv[1]);

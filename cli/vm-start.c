@@ -99,8 +99,12 @@ static void exec_monitor(const char *name, char **argv, int logfd)
 	struct vk_err err = { 0 };
 	int fd = open("/dev/null", O_RDONLY);
 
+	char run[PATH_MAX];
+
 	if (cg_attach(name, getpid(), &err))
 		dprintf(logfd, "vmkit: cgroup: %s\n", err.msg);
+	if (chdir(mgmt_path(run, "vms/%s/run", name)) < 0)
+		dprintf(logfd, "vmkit: %s: %s\n", run, strerror(errno));
 	dup2(fd, 0);
 	dup2(logfd, 1);
 	dup2(logfd, 2);
@@ -176,9 +180,16 @@ static int wait_ready(const char *name, pid_t pid, struct vk_err *err)
 
 	mgmt_path(sock, "vms/%s/run/qmp.sock", name);
 	while (now_s() < end) {
+		/*
+		 * The socket answers before the VM is built (as QEMU's does); commands
+		 * that need the VM succeed once the kernel is loaded and vCPUs exist.
+		 */
 		if (!qmpc_connect(sock, &q, NULL)) {
+			int r = qmpc_execute(q, "query-cpus-fast", NULL, NULL, NULL);
+
 			qmpc_close(q);
-			return 0;
+			if (!r)
+				return 0;
 		}
 		if (!mgmt_proc_starttime(pid)) {
 			vm_wait_stopped(name, 5);

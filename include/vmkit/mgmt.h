@@ -144,6 +144,9 @@ const char *cg_version(void);
 
 /* ---- QMP client (lib/mgmt/qmp-client.c) ---- */
 
+/* Connect to a unix stream socket, even one whose path is longer than sun_path. */
+int mgmt_unix_connect(const char *path, struct vk_err *err);
+
 struct qmpc;
 int qmpc_connect(const char *path, struct qmpc **out, struct vk_err *err);
 /* Run a command; on success *ret_json (malloc'd) holds the "return" value as JSON text. */

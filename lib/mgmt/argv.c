@@ -182,12 +182,10 @@ static void add_cpus(struct argv_buf *a, const struct vm_def *d)
 int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct vk_err *err)
 {
 	struct argv_buf a = { 0 };
-	char run[PATH_MAX];
 	const char *v;
 	unsigned int i;
 	int ret = 0;
 
-	mgmt_path(run, "vms/%s/run", d->name);
 	add(&a, "%s", exe);
 	add(&a, "run");
 	add(&a, "--name");
@@ -212,9 +210,10 @@ int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct v
 	add_cpus(&a, d);
 	add(&a, "--console");
 	v = vm_def_get(d, "console");
-	add(&a, "%ssocket:%s/console.sock", v && !strcmp(v, "virtio") ? "virtio:" : "", run);
+	/* Relative: the monitor runs in its run directory, and sun_path is short. */
+	add(&a, "%ssocket:console.sock", v && !strcmp(v, "virtio") ? "virtio:" : "");
 	add(&a, "--qmp");
-	add(&a, "%s/qmp.sock", run);
+	add(&a, "qmp.sock");
 	if (truthy(vm_def_get(d, "localtime"))) {
 		add(&a, "--rtc");
 		add(&a, "localtime");

@@ -7,6 +7,8 @@
  * or two messages in one read are both handled.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,25 +109,62 @@ static int send_cmd(struct qmpc *q, const char *cmd, const char *args_json,
 	return 0;
 }
 
-int qmpc_connect(const char *path, struct qmpc **out, struct vk_err *err)
+int mgmt_unix_connect(const char *path, struct vk_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *slash = strrchr(path, '/');
+	int fd, dfd = -1, e;
+
+	/*
+	 * A socket path may be longer than sun_path (108 bytes) when the state
+	 * directory is deep: then go through the directory's fd, a short path
+	 * the kernel resolves the same way.
+	 */
+	if (strlen(path) < sizeof(sa.sun_path)) {
+		strcpy(sa.sun_path, path);
+	} else if (slash) {
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return vk_fail(err, -errno, "%s: %s", dir, strerror(errno));
+		if (snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d%s", dfd, slash) >=
+		    (int)sizeof(sa.sun_path)) {
+			close(dfd);
+			return vk_fail(err, -ENAMETOOLONG, "%s: socket name too long", path);
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = errno;
+		close(fd);
+		fd = -1;
+		errno = e;
+	}
+	e = errno;
+	if (dfd >= 0)
+		close(dfd);
+	if (fd < 0)
+		return vk_fail(err, -e, "%s: %s", path, strerror(e));
+	return fd;
+}
+
+int qmpc_connect(const char *path, struct qmpc **out, struct vk_err *err)
+{
 	struct timeval tv = { .tv_sec = QMP_TIMEOUT_S };
 	struct json_object *o, *v;
 	struct qmpc *q;
 	int ret;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return vk_fail(err, -ENAMETOOLONG, "%s: path too long for a socket", path);
-	strcpy(sa.sun_path, path);
 	q = calloc(1, sizeof(*q));
 	if (!q || !(q->tok = json_tokener_new())) {
 		free(q);
 		return vk_fail(err, -ENOMEM, "out of memory");
 	}
-	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = vk_fail(err, -errno, "%s: %s", path, strerror(errno));
+	q->fd = mgmt_unix_connect(path, err);
+	if (q->fd < 0) {
+		ret = q->fd;
 		goto err_close;
 	}
 	setsockopt(q->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
