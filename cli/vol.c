@@ -267,11 +267,12 @@ static int vol_op(const char *op, int argc, char **argv, struct vk_err *err)
 	if (!strcmp(op, "download") && nrest == 1)
 		return copy_file(file, rest[0], true, err);
 	if (!strcmp(op, "resize") && (nrest == 1 || nrest == 2)) {
-		const char *args[] = { "resize", nrest == 2 ? rest[1] : rest[0], file, rest[0], NULL };
+		const char *grow[] = { "resize", file, rest[0], NULL };
+		const char *shrink[] = { "resize", "--shrink", file, rest[0], NULL };
 
 		if (nrest == 2 && strcmp(rest[1], "--shrink"))
 			return vk_fail(err, -EINVAL, "vol resize: unknown option '%s'", rest[1]);
-		return run_img(nrest == 2 ? args : args + 1) ?
+		return run_img(nrest == 2 ? shrink : grow) ?
 		       vk_fail(err, -EIO, "vol resize %s failed", ref) : 0;
 	}
 	if (!strcmp(op, "clone") && nrest == 1) {
