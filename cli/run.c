@@ -49,7 +49,7 @@ static const char run_usage[] =
 	"  --debug-exit[=PORT]  QEMU's isa-debug-exit (default port 0xf4), for test guests\n"
 	"  --disk path=FILE[,format=raw|qcow2|auto][,readonly=on][,serial=STR]\n"
 	"         [,cache=none|writeback|writethrough|directsync|unsafe]\n"
-	"         [,aio=io_uring|native|threads][,iothread=on|off]\n"
+	"         [,aio=io_uring|native|threads][,iothread=on|off][,discard=unmap|ignore]\n"
 	"         [,num-queues=N][,queue-size=N]\n"
 	"                       a virtio-blk disk (repeatable); cache=none is O_DIRECT\n"
 	"  --rng[=file=PATH]    a virtio-rng device fed from PATH (default /dev/urandom)\n"
@@ -301,6 +301,14 @@ static int disk_kv(void *opaque, const char *key, const char *val)
 		d->aio = a;
 	} else if (!strcmp(key, "iothread")) {
 		return on_off(key, val, &d->iothread);
+	} else if (!strcmp(key, "discard")) {
+		/* QEMU's spellings: unmap/on pass discards to the file, ignore/off hide the feature. */
+		if (!strcmp(val, "unmap") || !strcmp(val, "on"))
+			d->discard_ignore = false;
+		else if (!strcmp(val, "ignore") || !strcmp(val, "off"))
+			d->discard_ignore = true;
+		else
+			return usage_error("--disk: discard=%s: expected unmap or ignore", val);
 	} else if (!strcmp(key, "num-queues")) {
 		return disk_uint(key, val, 1, VIRTIO_BLK_MAX_QUEUES, false, &d->num_queues);
 	} else if (!strcmp(key, "queue-size")) {

@@ -34,6 +34,7 @@ struct disk_config {
 	bool iothread;			/* notifications and completions on a thread of its own */
 	unsigned int num_queues;	/* 0: the default, one per vCPU */
 	unsigned int queue_size;	/* 0: the default (256) */
+	bool discard_ignore;		/* discard=ignore: DISCARD not offered to the guest */
 };
 
 /* An on/off option whose zero value leaves the host's default alone. */

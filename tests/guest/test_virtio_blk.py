@@ -206,6 +206,27 @@ def test_disk_read_write(tmp_path: Path) -> None:
     check_writes(r, info, after, 0)
 
 
+@pytest.mark.skipif(USE_QEMU, reason="vmkit's discard= option")
+@pytest.mark.parametrize("mode", ["ignore", "unmap"])
+def test_discard_option(tmp_path: Path, mode: str) -> None:
+    """discard=ignore hides DISCARD from the guest (WRITE_ZEROES stays); unmap offers it."""
+    img = tmp_path / "disk.img"
+    size = 8 * MiB
+    before = make_disk(img, size)
+    d = Disk(img, serial="dsc", opts=f"discard={mode}")
+    r = run_guest("virtio_blk", [d], "no-any-layout")
+    h.assert_test_passed(r, "virtio_blk")
+    (_, info), = by_serial(r, [d]).values()
+    feats = int(info["features"], 16)
+    if mode == "ignore":
+        assert not feats & (1 << 13) and "discard" not in info, r.describe()
+    else:
+        assert feats & (1 << 13) and "discard" in info, r.describe()
+    assert feats & (1 << 14) and "write_zeroes" in info, r.describe()
+    check_reads(r, info, before)
+    check_writes(r, info, img.read_bytes(), 0)
+
+
 def test_odd_size_and_ring_options(tmp_path: Path) -> None:
     """A capacity that is no multiple of 8; no indirect, no EVENT_IDX, an 8-entry
     queue; BARs cleared by the guest and placed again (moved) by its PCI code."""
@@ -387,6 +408,7 @@ def test_queue_options(tmp_path: Path) -> None:
     ("num-queues=0", ["num-queues=0"]),
     ("num-queues=x", ["num-queues=x"]),
     ("iothread=maybe", ["iothread=maybe"]),
+    ("discard=sometimes", ["discard=sometimes"]),
 ])
 def test_bad_disk_options(tmp_path: Path, opts: str, words: list[str]) -> None:
     """One line naming the problem, exit 2, the guest never starts."""

@@ -498,6 +498,8 @@ static uint64_t features(const struct disk_config *c, unsigned int nr_queues)
 	uint64_t f = (1ULL << F_SEG_MAX) | (1ULL << F_BLK_SIZE) | (1ULL << F_TOPOLOGY) |
 		     (1ULL << F_DISCARD) | (1ULL << F_WRITE_ZEROES);
 
+	if (c->discard_ignore)
+		f &= ~(1ULL << F_DISCARD);
 	if (c->readonly)
 		f = (f & ~((1ULL << F_DISCARD) | (1ULL << F_WRITE_ZEROES))) | (1ULL << F_RO);
 	/* writethrough and directsync show no volatile cache: no FLUSH. */
