@@ -101,7 +101,7 @@ static void exec_monitor(const char *name, char **argv, int logfd)
 
 	char run[PATH_MAX];
 
-	if (cg_attach(name, getpid(), &err))
+	if (cg_attach(name, getpid(), &err) && err.code != -ENOTSUP)
 		dprintf(logfd, "vmkit: cgroup: %s\n", err.msg);
 	if (chdir(mgmt_path(run, "vms/%s/run", name)) < 0)
 		dprintf(logfd, "vmkit: %s: %s\n", run, strerror(errno));
@@ -277,6 +277,13 @@ int vm_start(const char *name, struct vk_err *err)
 	if (!ret) {
 		vm_cg_limits(&d, &limits);
 		ret = cg_setup(name, &limits, err);
+		/* Without cgroups (a container, `ip netns exec`'s private /sys) only limits need one. */
+		if (ret == -ENOTSUP && !limits.cpulimit && limits.cpuunits == 1024 &&
+		    !limits.mem_hard && !limits.mem_soft) {
+			fprintf(stderr, "vmkit: warning: %s; VM '%s' runs in the caller's cgroup\n",
+				err->msg, name);
+			ret = 0;
+		}
 	}
 	if (ret)
 		goto out;

@@ -267,3 +267,61 @@ def test_balloon_through_the_cli(vk):
         or str(96 << 20) in vk("balloon", n).stdout
     r = vk("balloon", n, "lots", check=False)
     assert r.returncode == 2
+
+
+def test_hugepages_from_the_config(vk):
+    nr = Path("/proc/sys/vm/nr_hugepages")
+    free = Path("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+    if not free.exists():
+        pytest.skip("no 2 MiB hugepages on this host")
+    old = nr.read_text().strip()
+    n = vk.name()
+    vk("create", "--name", n, "--kernel", kernel("spin"), "--memory", "64")
+    vk("set", n, "hugepages=2")
+    try:
+        nr.write_text("0\n")
+        r = vk("start", n, check=False, timeout=30)
+        assert r.returncode != 0 and "hugepages" in r.stderr and "nr_hugepages" in r.stderr, \
+            r.stderr
+        nr.write_text(str(int(old) + 40) + "\n")
+        if int(free.read_text()) < 32:
+            pytest.skip("the host could not give 32 free hugepages")
+        vk("start", n, timeout=30)
+        smaps = Path(f"/proc/{vk.pid(n)}/smaps").read_text()
+        assert "KernelPageSize:     2048 kB" in smaps
+        vk("destroy", n)
+    finally:
+        nr.write_text(old + "\n")
+
+
+def test_vm_on_a_bridge_in_a_namespace(vk):
+    """net0: virtio,bridge=BR makes a tap on the bridge (in a namespace the test owns)."""
+    ns = f"vkm{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "add", "br0", "type", "bridge"], check=True)
+        n = vk.name()
+        vk("create", "--name", n, "--kernel", kernel("spin"), "--memory", "64",
+           "--net", "virtio=52:54:00:00:00:42,bridge=br0")
+        # `ip netns exec` mounts a /sys of the namespace, without cgroups: the VM
+        # (which sets no limits) then runs in the caller's cgroup, with a warning.
+        r = subprocess.run(["ip", "netns", "exec", ns, str(h.VMKIT), "start", n],
+                           capture_output=True, text=True, env=vk.env, timeout=30)
+        assert r.returncode == 0, r.stderr
+        out = subprocess.run(["ip", "-n", ns, "-j", "link", "show", "master", "br0"],
+                             capture_output=True, text=True, check=True).stdout
+        ports = json.loads(out)
+        assert len(ports) == 1, ports
+        vk("destroy", n)
+        out = subprocess.run(["ip", "-n", ns, "-j", "link", "show", "master", "br0"],
+                             capture_output=True, text=True, check=True).stdout
+        assert json.loads(out or "[]") == [], "the tap outlived the VM"
+        # A bridge that does not exist: the start fails and says why.
+        vk("set", n, "net0=virtio,bridge=nosuchbr")
+        # `ip netns exec` mounts a /sys of the namespace, without cgroups: the VM
+        # (which sets no limits) then runs in the caller's cgroup, with a warning.
+        r = subprocess.run(["ip", "netns", "exec", ns, str(h.VMKIT), "start", n],
+                           capture_output=True, text=True, env=vk.env, timeout=30)
+        assert r.returncode != 0 and "nosuchbr" in r.stderr, r.stderr
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
