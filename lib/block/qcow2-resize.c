@@ -44,8 +44,7 @@ int qcow2_grow_l1(struct qcow2_state *s, uint64_t min_size, struct vk_err *err)
 	if (min_size <= s->l1_size)
 		return 0;
 	if (min_size * 8 > QCOW2_MAX_L1_BYTES)
-		return vk_fail(err, -EFBIG, "%s: the L1 table would exceed %llu bytes",
-			       s->bs->filename, (unsigned long long)QCOW2_MAX_L1_BYTES);
+		return vk_fail(err, -EFBIG, "Failed to grow the L1 table: File too large");
 	buf = calloc(1, bytes);
 	l1 = calloc(min_size + 1, 8);
 	if (!buf || !l1) {
@@ -230,7 +229,7 @@ int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 	if (s->nb_snapshots && s->version < 3)
 		return vk_fail(err, -ENOTSUP, "Can't resize a v2 image which has snapshots");
 	if (size > QCOW2_MAX_OFFSET)
-		return vk_fail(err, -EFBIG, "Image size too large");
+		return vk_fail(err, -EFBIG, "Failed to grow the L1 table: File too large");
 	if (size < old) {
 		if (prealloc != VK_PREALLOC_OFF)
 			return vk_fail(err, -EINVAL, "Preallocation can't be used for shrinking an image");

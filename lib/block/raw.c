@@ -105,6 +105,39 @@ static int raw_create(const char *filename, const struct vk_blk_create_opts *o,
 	return 0;
 }
 
+/* Grow or shrink the file; falloc allocates the new part, full writes zeros into it. */
+static int raw_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
+			struct vk_err *err)
+{
+	struct raw_state *s = bs->opaque;
+	uint64_t old = s->size;
+	struct stat st;
+	int r = 0;
+
+	if (prealloc == VK_PREALLOC_METADATA)
+		return vk_fail(err, -ENOTSUP, "Unsupported preallocation mode: metadata");
+	if (fstat(bs->fd, &st) < 0)
+		return vk_fail(err, -errno, "%s: %s", bs->filename, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return vk_fail(err, -ENOTSUP, "%s: cannot resize a device", bs->filename);
+	if (ftruncate(bs->fd, (off_t)size) < 0)
+		return vk_fail(err, -errno, "%s: could not resize file: %s", bs->filename,
+			       strerror(errno));
+	s->size = size;
+	if (size <= old || prealloc == VK_PREALLOC_OFF)
+		return 0;
+	if (prealloc == VK_PREALLOC_FALLOC) {
+		if (fallocate(bs->fd, 0, (off_t)old, (off_t)(size - old)) < 0)
+			r = vk_fail(err, -errno, "%s: fallocate: %s", bs->filename, strerror(errno));
+	} else {
+		static const char zero[65536];
+
+		for (; !r && old < size; old += MIN(size - old, sizeof(zero)))
+			r = vk_blk_file_pwrite(bs, zero, old, MIN(size - old, sizeof(zero)), err);
+	}
+	return r;
+}
+
 const struct vk_blk_driver vk_blk_raw = {
 	.name = "raw",
 	.state_size = sizeof(struct raw_state),
@@ -117,4 +150,5 @@ const struct vk_blk_driver vk_blk_raw = {
 	.length = raw_length,
 	.block_status = raw_block_status,
 	.create = raw_create,
+	.truncate = raw_truncate,
 };
