@@ -204,3 +204,10 @@ cat "$OUT/report.txt"
 # raw file, vmkit and QEMU, fio on the host as the limit; its report is appended.
 log "virtio-blk (bench/blk.sh)"
 { echo; bash bench/blk.sh || echo "bench: blk.sh failed; see $OUT/blk/"; } | tee -a "$OUT/report.txt"
+
+# --- 5. virtio-net ------------------------------------------------------------------
+# bench/net.sh: packets/s and throughput over a tap from a polling guest, guest->host
+# and host->guest, vmkit and QEMU (both without vhost: no /dev/vhost-net here), a veth
+# pair as the host's limit; its report is appended.
+log "virtio-net (bench/net.sh)"
+{ echo; bash bench/net.sh || echo "bench: net.sh failed; see $OUT/net/"; } | tee -a "$OUT/report.txt"
