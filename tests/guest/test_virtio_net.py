@@ -90,6 +90,26 @@ def rx_frame(mac: bytes, seq: int) -> bytes:
     return mac + HOST_MAC + b"\x08\x00" + iph + udp
 
 
+PACKET_VNET_HDR = 15
+SOL_PACKET = 263
+GSO_TX_LEN = 4000  # tests/guest/virtio_net.c
+GSO_RX_LEN = 8054
+
+
+def tcp_frame(dst: bytes, src: bytes, length: int, sport: int, dport: int,
+              src_ip: bytes, dst_ip: bytes) -> bytes:
+    """TCP/IPv4 as the guest builds it: zero checksums, payload byte k = (k * 3 + 7) & 0xff."""
+    iph = struct.pack(">BBHHHBBH4s4s", 0x45, 0, length - 14, 0, 0, 64, 6, 0, src_ip, dst_ip)
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, 0, 0, 5 << 4, 0x18, 0xFF00, 0, 0)
+    payload = bytes((k * 3 + 7) & 0xFF for k in range(length - 54))
+    return dst + src + b"\x08\x00" + iph + tcp + payload
+
+
+def vnet_hdr(flags: int, gso_type: int, hdr_len: int, gso_size: int, csum_start: int,
+             csum_offset: int) -> bytes:
+    return struct.pack("<BBHHHH", flags, gso_type, hdr_len, gso_size, csum_start, csum_offset)
+
+
 class Netns:
     """A network namespace of our own; everything is created inside it."""
 
@@ -133,10 +153,12 @@ class Netns:
 
         return _Ctx()
 
-    def packet_socket(self, ifname: str) -> socket.socket:
+    def packet_socket(self, ifname: str, vnet: bool = False) -> socket.socket:
         with self.enter():
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            if vnet:  # a virtio_net_hdr before every frame, both ways
+                s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
             s.bind((ifname, 0))
         s.setblocking(False)
         return s
@@ -159,17 +181,20 @@ def ns():
         n.delete()
 
 
-def received(sock: socket.socket, ethertype: int) -> list[bytes]:
-    """Frames that came in on sock (not the ones we sent) with this ethertype."""
+def received(sock: socket.socket, ethertype: int, skip: int = 0) -> list[bytes]:
+    """Frames that came in on sock (not the ones we sent) with this ethertype.
+
+    skip: bytes before the frame (10 for a PACKET_VNET_HDR socket), kept in the result.
+    """
     out = []
     while True:
         try:
-            data, addr = sock.recvfrom(65536)
+            data, addr = sock.recvfrom(65536 + skip)
         except BlockingIOError:
             return out
-        if addr[2] == PACKET_OUTGOING or len(data) < 14:
+        if addr[2] == PACKET_OUTGOING or len(data) < 14 + skip:
             continue
-        if struct.unpack(">H", data[12:14])[0] == ethertype:
+        if struct.unpack(">H", data[skip + 12:skip + 14])[0] == ethertype:
             out.append(data)
 
 
@@ -238,6 +263,43 @@ def test_no_mergeable_buffers(ns: Netns) -> None:
     h.assert_test_passed(r, "virtio_net")
     assert not int(r.info["features"], 16) & (1 << 15)
     check_tx(received(sock, TX_TYPE), mac, 1, 8)
+
+
+def test_offloads_tso_passed_through(ns: Netns) -> None:
+    """GUEST_TSO4/HOST_TSO4 reach the tap: 8 KiB and 4 KB TCP frames cross whole, as GSO."""
+    ns.ip("tuntap", "add", "dev", "vt0", "mode", "tap", "vnet_hdr")
+    ns.ip("link", "set", "vt0", "up")
+    plain = ns.packet_socket("vt0")
+    vs = ns.packet_socket("vt0", vnet=True)
+    mac = mac_bytes(GUEST_MAC)
+
+    def send():
+        for s in range(8):
+            plain.send(rx_frame(mac, s))
+        # One GSO packet (NEEDS_CSUM, TCPV4, mss 1448): with the guest's TSO the
+        # tap takes it whole; without, the kernel would cut it into 6 frames.
+        big = tcp_frame(mac, HOST_MAC, GSO_RX_LEN, 4444, 9998, bytes([10, 99, 0, 1]),
+                        bytes([10, 99, 0, 2]))
+        vs.send(vnet_hdr(1, 1, 54, 1448, 34, 16) + big)
+
+    r = run_guest(ns, [f"tap,ifname=vt0,mac={GUEST_MAC}"], f"tx=4 rx=8 gso gso_rx={GSO_RX_LEN}",
+                  on_tx_done=send)
+    h.assert_test_passed(r, "virtio_net")
+    feats = int(r.info["features"], 16)
+    for bit in (0, 1, 7, 11):  # CSUM, GUEST_CSUM, GUEST_TSO4, HOST_TSO4
+        assert feats & (1 << bit), f"offload feature {bit} not negotiated: {feats:#x}"
+    assert r.info["gso_rx_len"] == str(GSO_RX_LEN)
+    assert r.info["gso_rx_type"] == "1", "the guest did not get the frame as TCPV4 GSO"
+    assert r.info["gso_rx_size"] == "1448"
+    assert int(r.info["gso_rx_bufs"]) >= 4, "8 KiB in 2 KiB buffers: mergeable buffers"
+    # The guest's GSO frame, as the host stack got it.
+    want = tcp_frame(b"\xff" * 6, mac, GSO_TX_LEN, 5555, 9997, bytes([10, 99, 0, 2]),
+                     bytes([10, 99, 0, 1]))
+    got = [f for f in received(vs, 0x0800, skip=10) if f[10 + 36:10 + 38] == b"\x27\x0d"]
+    assert len(got) == 1, f"{len(got)} frames to port 9997 (want the one GSO frame whole)"
+    flags, gso_type, hdr_len, gso_size = struct.unpack("<BBHH", got[0][:6])
+    assert gso_type == 1 and gso_size == 1448, f"vnet header {got[0][:10].hex()}"
+    assert got[0][10:] == want
 
 
 def test_multiqueue_two_pairs(ns: Netns) -> None:

@@ -20,8 +20,16 @@
  *     byte and that each seq came once. Output: rx_q<i>= per queue, rx_good=,
  *     rx_other= (frames that are not ours), rx_missing=.
  *
+ *   - with gso: offloads. CSUM, GUEST_CSUM, HOST_TSO4 and GUEST_TSO4 are
+ *     negotiated; after its frames the guest sends one TCP/IPv4 frame of
+ *     GSO_TX_LEN bytes as a GSO packet (NEEDS_CSUM, TCPV4, gso_size 1448),
+ *     to port 9997, payload byte k = (k * 3 + 7) & 0xff; and among the frames
+ *     it receives expects one TCP/IPv4 frame to port 9998 of gso_rx= bytes
+ *     with the same payload pattern, handed over whole (gso_type TCPV4, in
+ *     several mergeable buffers): gso_rx_len=, gso_rx_type=, gso_rx_bufs=.
+ *
  * Command line: pairs=<n> (1), tx=<n> (16), rx=<n> (0), timeout=<s>,
- * no-mrg (do not negotiate MRG_RXBUF), no-event-idx.
+ * no-mrg (do not negotiate MRG_RXBUF), no-event-idx, gso, gso_rx=<bytes>.
  */
 #include "lib/rt.h"
 #include "lib/vnet.h"
@@ -33,8 +41,73 @@ RT_TEST("virtio_net");
 #define MAX_RX		4096
 
 static struct vnet net;
-static uint8_t frame[VNET_BUF];
+static uint8_t frame[VNET_TXBUF];
 static uint8_t seen[MAX_RX];
+static unsigned gso_rx_want;	/* 0: none expected */
+static bool gso_rx_seen;
+
+#define GSO_TX_LEN	4000
+#define GSO_MSS		1448
+
+/* A TCP/IPv4 frame of len bytes to dport, payload byte k = (k * 3 + 7) & 0xff. */
+static void tcp_frame(uint8_t *f, unsigned len, unsigned dport)
+{
+	unsigned ip_len = len - 14;
+
+	memset(f, 0xff, 6);
+	memcpy(f + 6, net.mac, 6);
+	f[12] = 0x08;
+	f[13] = 0x00;
+	memset(f + 14, 0, 40);
+	f[14] = 0x45;
+	f[16] = ip_len >> 8;
+	f[17] = ip_len;
+	f[22] = 64;
+	f[23] = 6;
+	memcpy(f + 26, (const uint8_t[]){ 10, 99, 0, 2, 10, 99, 0, 1 }, 8);
+	f[34] = 5555 >> 8;
+	f[35] = 5555 & 0xff;
+	f[36] = dport >> 8;
+	f[37] = dport & 0xff;
+	f[46] = 5 << 4;		/* data offset */
+	f[47] = 0x18;		/* PSH, ACK */
+	f[48] = 0xff;		/* window */
+	for (unsigned k = 0; k < len - 54; k++)
+		f[54 + k] = (k * 3 + 7) & 0xff;
+}
+
+static bool send_gso(void)
+{
+	struct vnet_hdr h = {
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		.hdr_len = 54, .gso_size = GSO_MSS, .csum_start = 34, .csum_offset = 16,
+	};
+
+	tcp_frame(frame, GSO_TX_LEN, 9997);
+	if (!vnet_tx(&net, 0, frame, GSO_TX_LEN, &h, false, false) || !vnet_tx_flush(&net, 0))
+		return rt_failf("gso tx: %s", vnet_error);
+	rt_info("gso_tx=%u", GSO_TX_LEN);
+	return true;
+}
+
+/* The big TCP frame to port 9998: 1 if it is that (and right), 0 if not, -1 if wrong. */
+static int check_gso_rx(const uint8_t *f, uint32_t len, const struct vnet_hdr *h, unsigned q)
+{
+	if (len < 54 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6 || f[36] != 9998 >> 8 ||
+	    f[37] != (9998 & 0xff))
+		return 0;
+	rt_info("gso_rx_len=%u", len);
+	rt_info("gso_rx_type=%u", h->gso_type);
+	rt_info("gso_rx_size=%u", h->gso_size);
+	rt_info("gso_rx_bufs=%u", h->num_buffers);
+	if (len != gso_rx_want)
+		return rt_failf("gso rx: %u bytes, want %u in one frame", len, gso_rx_want), -1;
+	for (unsigned k = 0; k < len - 54; k++)
+		if (f[54 + k] != ((k * 3 + 7) & 0xff))
+			return rt_failf("gso rx: payload byte %u is %#x", k, f[54 + k]), -1;
+	gso_rx_seen = true;
+	return 1;
+}
 
 static unsigned tx_len(unsigned seq)
 {
@@ -101,7 +174,7 @@ static bool receive_all(unsigned pairs, unsigned count, uint64_t timeout_s)
 	uint32_t len;
 	struct vnet_hdr hdr;
 
-	while (good < count && virtio_now_us() < deadline) {
+	while ((good < count || (gso_rx_want && !gso_rx_seen)) && virtio_now_us() < deadline) {
 		for (unsigned q = 0; q < pairs; q++) {
 			int r = vnet_rx(&net, q, &f, &len, &hdr);
 
@@ -109,6 +182,13 @@ static bool receive_all(unsigned pairs, unsigned count, uint64_t timeout_s)
 				return rt_failf("%s", vnet_error);
 			if (r == 0)
 				continue;
+			if (gso_rx_want && !gso_rx_seen) {
+				r = check_gso_rx(f, len, &hdr, q);
+				if (r < 0)
+					return false;
+				if (r)
+					continue;
+			}
 			r = check_rx(f, len, &seq);
 			if (r < 0)
 				return false;
@@ -130,6 +210,8 @@ static bool receive_all(unsigned pairs, unsigned count, uint64_t timeout_s)
 	rt_info("rx_missing=%u", count - good);
 	if (good < count)
 		return rt_failf("received %u of %u frames in %lu s", good, count, timeout_s);
+	if (gso_rx_want && !gso_rx_seen)
+		return rt_failf("no GSO frame of %u bytes in %lu s", gso_rx_want, timeout_s);
 	return true;
 }
 
@@ -180,6 +262,11 @@ static uint64_t run(void *arg)
 		want &= ~VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
 	if (vblk_cmdline_arg(si, "no-event-idx"))
 		want &= ~VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
+	if (vblk_cmdline_arg(si, "gso"))
+		want |= VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
+			VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4);
+	if ((v = vblk_cmdline_arg(si, "gso_rx=")))
+		gso_rx_want = vblk_parse_u64(v);
 	if (!pairs || pairs > VNET_MAX_PAIRS || nrx > MAX_RX)
 		return rt_failf("pairs=%u rx=%u: want pairs 1..%u, rx up to %u", pairs, nrx,
 				VNET_MAX_PAIRS, MAX_RX);
@@ -202,8 +289,10 @@ static uint64_t run(void *arg)
 		return false;
 	if (!send_all(net.pairs, ntx))
 		return false;
+	if (vblk_cmdline_arg(si, "gso") && !send_gso())
+		return false;
 	rt_info("tx_done=1");
-	if (nrx && !receive_all(net.pairs, nrx, timeout))
+	if ((nrx || gso_rx_want) && !receive_all(net.pairs, nrx, timeout))
 		return false;
 	if (!virtio_reset(&net.vp))
 		return rt_failf("reset: %s", virtio_error);

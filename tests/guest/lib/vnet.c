@@ -7,7 +7,7 @@ char vnet_error[200];
 /* Buffers: not in .bss, which the runtime clears at CPL0 (slow on PVM hosts). */
 #define NOINIT(s) __attribute__((section(".noinit.vnet" s), aligned(4096)))
 static uint8_t rx_mem[VNET_MAX_PAIRS][VNET_QSIZE][VNET_BUF] NOINIT("rx");
-static uint8_t tx_mem[VNET_MAX_PAIRS][VNET_QSIZE][VNET_BUF] NOINIT("tx");
+static uint8_t tx_mem[VNET_MAX_PAIRS][VNET_QSIZE][VNET_TXBUF] NOINIT("tx");
 static uint8_t big[VNET_BIG] NOINIT("big");
 static struct {
 	uint8_t cmd[2 + 64];
@@ -149,7 +149,7 @@ bool vnet_tx(struct vnet *n, unsigned q, const void *frame, uint32_t len,
 	uint8_t *buf = tx_mem[q][tx_next[q]++ % vq->size];
 	struct virtq_buf b[2];
 
-	if (len + VNET_HDR_LEN > VNET_BUF)
+	if (len + 64 > VNET_TXBUF)
 		return fail("a frame of %u bytes", len);
 	if (!tx_reap(n, q, 0))
 		return false;

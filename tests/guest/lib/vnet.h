@@ -67,7 +67,8 @@ struct vnet_hdr {
 #define VNET_HDR_LEN		12
 #define VNET_MAX_PAIRS		2
 #define VNET_QSIZE		128	/* entries per queue we set up */
-#define VNET_BUF		2048	/* receive and transmit buffer */
+#define VNET_BUF		2048	/* receive buffer */
+#define VNET_TXBUF		8192	/* transmit buffer: a GSO frame of a few segments fits */
 #define VNET_BIG		(65536 + 64)	/* a frame gathered from mergeable buffers */
 
 struct vnet {
