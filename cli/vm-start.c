@@ -115,7 +115,7 @@ static void exec_monitor(const char *name, char **argv, int logfd)
 
 static void supervise(const char *name, char **argv, int logfd, int report_fd)
 {
-	char p[PATH_MAX], text[64];
+	char p[PATH_MAX], text[128];
 	int status, n, fd;
 	pid_t pid;
 
@@ -131,7 +131,8 @@ static void supervise(const char *name, char **argv, int logfd, int report_fd)
 		_exit(1);
 	if (!pid)
 		exec_monitor(name, argv, logfd);
-	n = snprintf(text, sizeof(text), "%d %llu\n", (int)pid, mgmt_proc_starttime(pid));
+	n = snprintf(text, sizeof(text), "%d %llu %d %llu\n", (int)pid, mgmt_proc_starttime(pid),
+		     (int)getpid(), mgmt_proc_starttime(getpid()));
 	mgmt_write_atomic(mgmt_path(p, "vms/%s/run/pid", name), text, n, 0600, NULL);
 	if (write(report_fd, &pid, sizeof(pid)) < 0)
 		dprintf(2, "vmkit: supervisor: %s\n", strerror(errno));

@@ -123,33 +123,56 @@ static void read_status(const char *name, struct vm_status *st)
 	}
 }
 
+/* run/pid: "MONITOR_PID STARTTIME SUPERVISOR_PID STARTTIME"; false if absent. */
+static bool read_pid_file(const char *name, int pid[2], unsigned long long start[2])
+{
+	char p[PATH_MAX];
+	FILE *f = fopen(mgmt_path(p, "vms/%s/run/pid", name), "re");
+	int n;
+
+	if (!f)
+		return false;
+	n = fscanf(f, "%d %llu %d %llu", &pid[0], &start[0], &pid[1], &start[1]);
+	fclose(f);
+	if (n < 2)
+		pid[0] = 0;
+	if (n < 4)
+		pid[1] = 0;
+	return true;
+}
+
+static bool alive(int pid, unsigned long long start)
+{
+	return pid > 0 && start && mgmt_proc_starttime(pid) == start;
+}
+
 int vm_status_get(const char *name, struct vm_status *st)
 {
-	char p[PATH_MAX], log[PATH_MAX], line[200];
-	unsigned long long rec_start = 0, start;
-	int pid = 0;
-	FILE *f;
+	char log[PATH_MAX], line[200];
+	unsigned long long start[2] = { 0, 0 };
+	int pid[2] = { 0, 0 }, tries;
 
 	memset(st, 0, sizeof(*st));
-	f = fopen(mgmt_path(p, "vms/%s/run/pid", name), "re");
-	if (!f) {
-		read_status(name, st);
-		return 0;
+	for (tries = 0; ; tries++) {
+		if (!read_pid_file(name, pid, start)) {
+			read_status(name, st);
+			return 0;
+		}
+		if (alive(pid[0], start[0])) {
+			st->pid = pid[0];
+			st->uptime = uptime_of(start[0]);
+			st->state = paused(name) ? VM_PAUSED : VM_RUNNING;
+			return 0;
+		}
+		/* The monitor is gone; a live supervisor is about to record how (within ms). */
+		if (!alive(pid[1], start[1]) || tries >= 100)
+			break;
+		usleep(20000);
 	}
-	if (fscanf(f, "%d %llu", &pid, &rec_start) != 2)
-		pid = 0;
-	fclose(f);
-	start = pid > 0 ? mgmt_proc_starttime(pid) : 0;
-	if (start && start == rec_start) {
-		st->pid = pid;
-		st->uptime = uptime_of(start);
-		st->state = paused(name) ? VM_PAUSED : VM_RUNNING;
-		return 0;
-	}
-	/* A pid file with no process behind it: nobody was left to record the end. */
+	/* A pid file with nobody behind it: nobody was left to record the end. */
 	st->state = VM_CRASHED;
 	mgmt_last_line(mgmt_path(log, "vms/%s/run/log", name), line, sizeof(line));
 	snprintf(st->reason, sizeof(st->reason), "monitor (pid %d) and its supervisor are gone%s%s",
-		 pid, line[0] ? "; log: " : "", line);
+		 pid[0], line[0] ? "; log: " : "", line);
 	return 0;
 }

@@ -325,3 +325,18 @@ def test_vm_on_a_bridge_in_a_namespace(vk):
         assert r.returncode != 0 and "nosuchbr" in r.stderr, r.stderr
     finally:
         subprocess.run(["ip", "netns", "del", ns])
+
+
+def test_monitor_and_supervisor_killed(vk):
+    n = vk.name()
+    vk("create", "--name", n, "--kernel", kernel("spin"), "--memory", "64")
+    vk("start", n, timeout=30)
+    mon, _, sup, _ = (vk.home / "vms" / n / "run" / "pid").read_text().split()
+    os.kill(int(sup), signal.SIGKILL)
+    os.kill(int(mon), signal.SIGKILL)
+    wait_for(lambda: not Path(f"/proc/{mon}/stat").exists() or
+             Path(f"/proc/{mon}/stat").read_text().split(") ")[1][0] == "Z", what="monitor gone")
+    assert vk.state(n) == "crashed"
+    assert "supervisor are gone" in vk("show", n).stdout
+    vk("start", n, timeout=30)
+    assert vk.state(n) == "running"
