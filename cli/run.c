@@ -55,7 +55,7 @@ static const char run_usage[] =
 	"  --rng[=file=PATH]    a virtio-rng device fed from PATH (default /dev/urandom)\n"
 	"  --qmp [unix:]PATH[,server=on,wait=off]\n"
 	"                       serve QMP on a unix socket (mode 0600)\n"
-	"  --balloon[=deflate-on-oom=on]\n"
+	"  --balloon[=deflate-on-oom=on][,guest-stats-polling-interval=SECONDS]\n"
 	"                       a virtio-balloon device (also --device virtio-balloon[,...])\n"
 	"  --net tap[,ifname=NAME][,bridge=BR][,mac=MAC][,queues=N][,vhost=on|off][,mtu=N]\n"
 	"                       a virtio-net NIC on a tap (repeatable); queues=N: multiqueue\n"
@@ -352,10 +352,20 @@ static int balloon_kv(void *opaque, const char *key, const char *val)
 		c->balloon_deflate_on_oom = !strcmp(val, "on");
 		return 0;
 	}
+	if (!strcmp(key, "guest-stats-polling-interval")) {
+		uint64_t v;
+
+		if (vk_parse_uint(val, 0, 86400, &v))
+			return usage_error("--balloon: guest-stats-polling-interval=%s: expected 0 to 86400 seconds",
+					   val);
+		c->balloon_stats_interval = v;
+		return 0;
+	}
 	/* QEMU's -balloon virtio and -device virtio-balloon-pci spellings. */
 	if ((!strcmp(key, "virtio") || !strncmp(key, "virtio-balloon", 14)) && !*val)
 		return 0;
-	return usage_error("--balloon: unknown option '%s' (deflate-on-oom=on|off)", key);
+	return usage_error("--balloon: unknown option '%s' (deflate-on-oom, guest-stats-polling-interval)",
+			   key);
 }
 
 static int parse_balloon(struct vm_config *c, const char *arg)

@@ -113,6 +113,7 @@ struct vm_config {
 	cpu_set_t *io_affinity;
 	bool balloon;			/* a virtio-balloon device */
 	bool balloon_deflate_on_oom;
+	unsigned int balloon_stats_interval;	/* seconds, 0: stats refreshed on read only */
 	char *qmp_path;			/* --qmp: the control socket, or NULL */
 	struct net_config nets[VM_MAX_NICS];
 	unsigned int nr_nets;

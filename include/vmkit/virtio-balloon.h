@@ -25,14 +25,20 @@ struct virtio_balloon_info {
 	uint32_t stats_valid;		/* bit i: stats[i] was reported */
 	int64_t stats_time;		/* when (seconds since the epoch), 0 = never */
 	uint64_t inflated;		/* pages freed on the host so far (all inflates) */
+	unsigned int stats_interval;	/* seconds, 0: off */
 };
 
-int virtio_balloon_create(struct vm *vm, bool deflate_on_oom, struct virtio_balloon **out,
-			  struct vk_err *err);
+int virtio_balloon_create(struct vm *vm, bool deflate_on_oom, unsigned int stats_interval,
+			  struct virtio_balloon **out, struct vk_err *err);
 void virtio_balloon_destroy(struct virtio_balloon *b);
 
 /* Ask the guest to shrink to bytes (clamped to its RAM). Any thread. */
 void virtio_balloon_set_target(struct virtio_balloon *b, uint64_t bytes);
+/*
+ * Ask the guest for fresh statistics every seconds (0: only when they are
+ * read), QEMU's guest-stats-polling-interval. Any thread.
+ */
+int virtio_balloon_set_stats_interval(struct virtio_balloon *b, unsigned int seconds);
 /* The current state; also asks the guest for fresh statistics. Any thread. */
 void virtio_balloon_query(struct virtio_balloon *b, struct virtio_balloon_info *info);
 

@@ -19,7 +19,8 @@ from qmp_client import QMP, QMPError, Monitor
 
 ALL_COMMANDS = {
     "qmp_capabilities", "query-status", "query-name", "query-version", "query-commands",
-    "query-cpus-fast", "query-block", "query-balloon", "balloon", "qom-get", "stop", "cont",
+    "query-cpus-fast", "query-block", "query-balloon", "balloon", "qom-get", "qom-set", "stop",
+    "cont",
     "system_powerdown", "system_reset", "quit", "human-monitor-command",
 }
 
@@ -129,7 +130,7 @@ def test_stop_cont_pause_the_guest(tmp_path):
         t0 = thread_cpu_ticks(m.proc.pid, tid)
         time.sleep(1.0)
         spun = thread_cpu_ticks(m.proc.pid, tid) - t0
-        assert spun > 30, f"the spinning vCPU used only {spun} ticks in 1 s"
+        assert spun > 10, f"the spinning vCPU used only {spun} ticks in 1 s"
 
         assert q.cmd("stop") == {}
         assert q.wait_event("STOP")["event"] == "STOP"
@@ -146,7 +147,7 @@ def test_stop_cont_pause_the_guest(tmp_path):
         assert q.cmd("query-status")["running"] is True
         t2 = thread_cpu_ticks(m.proc.pid, tid)
         time.sleep(1.0)
-        assert thread_cpu_ticks(m.proc.pid, tid) - t2 > 30, "the guest did not run again"
+        assert thread_cpu_ticks(m.proc.pid, tid) - t2 > 10, "the guest did not run again"
         # HMP spellings act too.
         assert q.hmp("stop") == ""
         assert q.wait_event("STOP")

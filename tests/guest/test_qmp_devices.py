@@ -144,6 +144,8 @@ def test_balloon_device_spelling(tmp_path):
 @pytest.mark.parametrize("args,msg", [
     (["--balloon=deflate-on-oom=maybe"], "deflate-on-oom=maybe"),
     (["--balloon=size=4"], "unknown option 'size'"),
+    (["--balloon=guest-stats-polling-interval=-1"], "guest-stats-polling-interval=-1"),
+    (["--balloon=guest-stats-polling-interval=99999999"], "0 to 86400"),
     (["--device", "virtio-gpu"], "unknown device"),
 ])
 def test_bad_balloon_options(args, msg):
@@ -170,5 +172,37 @@ def test_balloon_target_survives_reset(tmp_path):
         b = wait_actual(q, 100 * MiB)
         assert b["target"] == 100 * MiB
         assert m.stdout().count("balloon_pages=7168") == 2, m.describe()
+        q.cmd("quit")
+        assert m.wait(10) == 0
+
+
+def test_balloon_stats_polling(tmp_path):
+    m, sock = monitor(tmp_path, "virtio_balloon", memory="128M",
+                      extra=["--balloon=guest-stats-polling-interval=1"])
+    with m:
+        q = QMP(sock)
+        q.negotiate()
+        assert m.wait_output("ready=1", 60), m.describe()
+        path = "/machine/peripheral/balloon0"
+        assert q.cmd("qom-get", {"path": path, "property": "guest-stats-polling-interval"}) == 1
+        # The device asks every second, without anyone reading: stats_sent climbs.
+        assert m.wait_output("stats_sent=3", 20), m.describe()
+        q.cmd("qom-set", {"path": path, "property": "guest-stats-polling-interval", "value": 0})
+        time.sleep(1.5)  # a request already made may still be answered
+        n = m.stdout().count("stats_sent=")
+        time.sleep(2.5)
+        assert m.stdout().count("stats_sent=") == n, "polling should have stopped"
+        assert q.cmd("qom-get", {"path": path, "property": "guest-stats-polling-interval"}) == 0
+        for bad in ({"value": -1}, {"value": "1"}, {"value": 1 << 40}):
+            e = pytest.raises(QMPError, q.cmd, "qom-set",
+                              {"path": path, "property": "guest-stats-polling-interval", **bad})
+            assert e.value.cls == "GenericError"
+        e = pytest.raises(QMPError, q.cmd, "qom-set", {"path": path, "property": "x", "value": 1})
+        assert "cannot be set" in e.value.reply["error"]["desc"]
+        # Set over QMP, it survives a reset.
+        q.cmd("qom-set", {"path": path, "property": "guest-stats-polling-interval", "value": 1})
+        q.cmd("system_reset")
+        assert q.wait_event("RESET")
+        assert q.cmd("qom-get", {"path": path, "property": "guest-stats-polling-interval"}) == 1
         q.cmd("quit")
         assert m.wait(10) == 0

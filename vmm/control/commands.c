@@ -276,20 +276,47 @@ static int cmd_balloon(struct control *c, json_object *args, json_object **ret,
 	return 0;
 }
 
-/* qom-get PATH guest-stats: the part of QOM that balloon clients (libvirt) read. */
+#define POLLING "guest-stats-polling-interval"
+
+/*
+ * qom-get/qom-set of the balloon's guest-stats and guest-stats-polling-interval:
+ * the part of QOM that balloon clients (libvirt) use. Any path names the balloon.
+ */
 static int cmd_qom_get(struct control *c, json_object *args, json_object **ret,
 		       struct qmp_error *e)
 {
 	const char *prop = json_object_get_string(json_object_object_get(args, "property"));
 	struct virtio_balloon_info bi;
 
-	if (strcmp(prop, "guest-stats"))
-		return qmp_fail(e, "GenericError", "Property '%s' not found (only a balloon's guest-stats)",
-				prop);
+	if (strcmp(prop, "guest-stats") && strcmp(prop, POLLING))
+		return qmp_fail(e, "GenericError", "Property '%s' not found (only a balloon's guest-stats and "
+				POLLING ")", prop);
 	if (!c->vm->balloon)
 		return no_balloon(e);
 	virtio_balloon_query(c->vm->balloon, &bi);
-	*ret = stats_obj(&bi);
+	*ret = strcmp(prop, POLLING) ? stats_obj(&bi) : json_object_new_int(bi.stats_interval);
+	return 0;
+}
+
+static int cmd_qom_set(struct control *c, json_object *args, json_object **ret,
+		       struct qmp_error *e)
+{
+	const char *prop = json_object_get_string(json_object_object_get(args, "property"));
+	json_object *val = json_object_object_get(args, "value");
+	int64_t v = json_object_get_int64(val);
+	int r;
+
+	if (strcmp(prop, POLLING))
+		return qmp_fail(e, "GenericError", "Property '%s' cannot be set (only " POLLING ")",
+				prop);
+	if (!c->vm->balloon)
+		return no_balloon(e);
+	if (!json_object_is_type(val, json_type_int) || v < 0 || v > 86400)
+		return qmp_fail(e, "GenericError", "Parameter 'value' expects seconds from 0 to 86400");
+	r = virtio_balloon_set_stats_interval(c->vm->balloon, v);
+	if (r)
+		return qmp_fail(e, "GenericError", "stats timer: %s", strerror(-r));
+	c->stats_interval = v;
 	return 0;
 }
 
@@ -301,6 +328,13 @@ static const struct qmp_param balloon_params[] = {
 static const struct qmp_param qom_get_params[] = {
 	{ .name = "path", .type = json_type_string },
 	{ .name = "property", .type = json_type_string },
+	{ .name = NULL },
+};
+
+static const struct qmp_param qom_set_params[] = {
+	{ .name = "path", .type = json_type_string },
+	{ .name = "property", .type = json_type_string },
+	{ .name = "value", .type = json_type_null },	/* any type: checked by the property */
 	{ .name = NULL },
 };
 
@@ -321,6 +355,7 @@ const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "query-balloon", .fn = cmd_query_balloon, .needs_vm = true },
 	{ .name = "balloon", .fn = cmd_balloon, .params = balloon_params, .needs_vm = true },
 	{ .name = "qom-get", .fn = cmd_qom_get, .params = qom_get_params, .needs_vm = true },
+	{ .name = "qom-set", .fn = cmd_qom_set, .params = qom_set_params, .needs_vm = true },
 	{ .name = "stop", .fn = cmd_stop, .needs_vm = true },
 	{ .name = "cont", .fn = cmd_cont, .needs_vm = true },
 	{ .name = "system_powerdown", .fn = cmd_system_powerdown, .needs_vm = true },

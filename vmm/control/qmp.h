@@ -37,6 +37,7 @@ struct control {
 	bool paused;			/* run state, kept across resets */
 	enum vm_stop host_req;		/* a stop this socket asked for */
 	uint64_t balloon_target;	/* bytes, 0: never set; kept across resets */
+	int stats_interval;		/* qom-set guest-stats-polling-interval, -1: never set */
 
 	/* out_lock: the client list and every client's output. */
 	pthread_mutex_t out_lock;

@@ -196,7 +196,8 @@ static int check_args(const struct qmp_cmd *cmd, json_object *args, struct qmp_e
 				continue;
 			return qmp_fail(e, "GenericError", "Parameter '%s' is missing", p->name);
 		}
-		if (!json_object_is_type(v, p->type))
+		/* json_type_null in a parameter list means any type. */
+		if (p->type != json_type_null && !json_object_is_type(v, p->type))
 			return qmp_fail(e, "GenericError", "Invalid parameter type for '%s', expected: %s",
 					p->name, type_name(p->type));
 	}
@@ -591,6 +592,7 @@ int control_open(struct control **out, const char *path, const struct vm_config 
 	c->version = version;
 	c->listen_fd = c->epfd = c->wake_fd = -1;
 	c->host_req = VM_RUNNING;
+	c->stats_interval = -1;
 	pthread_mutex_init(&c->vm_lock, NULL);
 	pthread_cond_init(&c->vm_cond, NULL);
 	pthread_mutex_init(&c->out_lock, NULL);
@@ -669,6 +671,8 @@ void control_attach(struct control *c, struct vm *vm)
 	/* As QEMU: the balloon's target survives a reset; the guest's driver finds it at probe. */
 	if (vm->balloon && c->balloon_target)
 		virtio_balloon_set_target(vm->balloon, c->balloon_target);
+	if (vm->balloon && c->stats_interval >= 0)
+		virtio_balloon_set_stats_interval(vm->balloon, c->stats_interval);
 	pthread_cond_broadcast(&c->vm_cond);
 	pthread_mutex_unlock(&c->vm_lock);
 }

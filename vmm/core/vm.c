@@ -87,7 +87,8 @@ static int create_devices(struct vm *vm, struct vk_err *err)
 	if (!r && vm->cfg->console_virtio)
 		r = virtio_console_create(vm, vm->con, &vm->vcon, err);
 	if (!r && vm->cfg->balloon)
-		r = virtio_balloon_create(vm, vm->cfg->balloon_deflate_on_oom, &vm->balloon, err);
+		r = virtio_balloon_create(vm, vm->cfg->balloon_deflate_on_oom,
+					  vm->cfg->balloon_stats_interval, &vm->balloon, err);
 	for (i = 0; !r && i < vm->cfg->nr_nets; i++)
 		r = virtio_net_create(vm, &vm->cfg->nets[i], &vm->nics[i], err);
 	return r;

@@ -10,15 +10,20 @@
  * Statistics (VIRTIO_BALLOON_F_STATS_VQ): the guest puts one buffer of
  * (tag, value) pairs on the stats queue; the device keeps it until it
  * wants fresh numbers, then returns it and the guest refills and re-adds
- * it. We ask for fresh numbers whenever someone reads them, so a query
- * sees the previous report and the next query sees this one.
+ * it. We ask for fresh numbers whenever someone reads them (a query sees
+ * the previous report, the next query this one), and every
+ * guest-stats-polling-interval seconds when that is set (a timerfd on the
+ * device event loop).
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
 #include <time.h>
 
 #include "vmkit/control.h"
+#include "vmkit/evloop.h"
 #include "vmkit/virtio-balloon.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
@@ -60,6 +65,8 @@ struct virtio_balloon {
 	int64_t stats_time;
 	uint64_t inflated;
 	bool pushed;
+	int timer_fd;			/* stats polling, -1 until first set */
+	unsigned int stats_interval;
 };
 
 static struct virtio_balloon *to_balloon(struct virtio_dev *v)
@@ -232,6 +239,45 @@ static void request_stats(struct virtio_balloon *b)
 	v->tops->notify_queue(v, Q_STATS);
 }
 
+static int on_timer(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_balloon *b = opaque;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return 0;
+	pthread_mutex_lock(&b->qlock);
+	request_stats(b);
+	pthread_mutex_unlock(&b->qlock);
+	return 0;
+}
+
+int virtio_balloon_set_stats_interval(struct virtio_balloon *b, unsigned int seconds)
+{
+	struct itimerspec its = { { seconds, 0 }, { seconds, 0 } };
+	int r;
+
+	pthread_mutex_lock(&b->qlock);
+	if (b->timer_fd < 0 && seconds) {
+		b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		r = b->timer_fd < 0 ? -errno : evloop_add(b->vdev.vm->loop, b->timer_fd, EPOLLIN,
+							   on_timer, b);
+		if (r) {
+			if (b->timer_fd >= 0)
+				close(b->timer_fd);
+			b->timer_fd = -1;
+			pthread_mutex_unlock(&b->qlock);
+			return r;
+		}
+	}
+	/* An all-zero itimerspec disarms the timer. */
+	r = b->timer_fd >= 0 && timerfd_settime(b->timer_fd, 0, &its, NULL) < 0 ? -errno : 0;
+	if (!r)
+		b->stats_interval = seconds;
+	pthread_mutex_unlock(&b->qlock);
+	return r;
+}
+
 void virtio_balloon_query(struct virtio_balloon *b, struct virtio_balloon_info *info)
 {
 	struct virtio_dev *v = &b->vdev;
@@ -246,12 +292,13 @@ void virtio_balloon_query(struct virtio_balloon *b, struct virtio_balloon_info *
 	info->stats_valid = b->stats_valid;
 	info->stats_time = b->stats_time;
 	info->inflated = b->inflated;
+	info->stats_interval = b->stats_interval;
 	request_stats(b);
 	pthread_mutex_unlock(&b->qlock);
 }
 
-int virtio_balloon_create(struct vm *vm, bool deflate_on_oom, struct virtio_balloon **out,
-			  struct vk_err *err)
+int virtio_balloon_create(struct vm *vm, bool deflate_on_oom, unsigned int stats_interval,
+			  struct virtio_balloon **out, struct vk_err *err)
 {
 	struct virtio_balloon *b = calloc(1, sizeof(*b));
 	uint64_t features = 1ull << F_STATS_VQ;
@@ -262,9 +309,12 @@ int virtio_balloon_create(struct vm *vm, bool deflate_on_oom, struct virtio_ball
 	if (deflate_on_oom)
 		features |= 1ull << F_DEFLATE_ON_OOM;
 	b->ram = vm->cfg->mem_bytes;
+	b->timer_fd = -1;
 	pthread_mutex_init(&b->qlock, NULL);
 	virtio_dev_init(&b->vdev, vm, &balloon_ops, b, features, 3, QUEUE_SIZE);
 	r = virtio_pci_create(&b->vdev, err);
+	if (!r && stats_interval && (r = virtio_balloon_set_stats_interval(b, stats_interval)))
+		vk_fail(err, r, "virtio-balloon: stats timer: %s", strerror(-r));
 	if (r) {
 		virtio_balloon_destroy(b);
 		return r;
@@ -278,6 +328,10 @@ void virtio_balloon_destroy(struct virtio_balloon *b)
 	if (!b)
 		return;
 	virtio_pci_destroy(&b->vdev);
+	if (b->timer_fd >= 0) {
+		evloop_del(b->vdev.vm->loop, b->timer_fd);
+		close(b->timer_fd);
+	}
 	pthread_mutex_destroy(&b->qlock);
 	free(b);
 }
