@@ -47,12 +47,12 @@ check-unit: build
 
 check-guest: build guest
 	@scripts/deps.sh check
-	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt
+	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net
 
 check: build guest
 	@scripts/deps.sh check
 	meson test -C $(BUILD) --print-errorlogs
-	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt
+	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net
 
 # Longer runs: Debian's own prebuilt kernel.
 check-slow: build guest

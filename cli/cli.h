@@ -9,6 +9,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_img(int argc, char **argv);
+int cmd_net(int argc, char **argv);
 
 /* vmkit run --net (cli/run-net.c) */
 struct vm_config;

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Host bridges over rtnetlink: create, delete, attach and detach ports.
+ * Attaching moves the port's IPv4 addresses and default route to the bridge,
+ * as the br0 script users write by hand does, so the host stays reachable.
+ * Errors name the bridge or interface and carry the kernel's reason.
+ */
+#ifndef VMKIT_BRIDGE_H
+#define VMKIT_BRIDGE_H
+
+#include "vmkit/netlink.h"
+
+/* Create bridge name, bring it up, and give it addr when not NULL. */
+int vk_bridge_create(const char *name, const struct vk_nl_addr *addr, struct vk_err *err);
+/* Delete bridge name (refused when name is not a bridge). */
+int vk_bridge_delete(const char *name, struct vk_err *err);
+/* Enslave iface to bridge, bring both up, move iface's IPv4 addresses and default routes. */
+int vk_bridge_attach(const char *bridge, const char *iface, struct vk_err *err);
+/* Release iface from bridge (addresses stay on the bridge). */
+int vk_bridge_detach(const char *bridge, const char *iface, struct vk_err *err);
+
+#endif
