@@ -157,8 +157,9 @@ int cmd_snapshot(int argc, char **argv)
 	struct vk_err err = { 0 };
 	struct vm_status st;
 	const char *flag = NULL;
+	static char done[16][PATH_MAX];
+	unsigned int i, ndone = 0;
 	struct vm_def d;
-	unsigned int i;
 	int ret, rc = 0;
 
 	if (mgmt_want_help(argc, argv, usage))
@@ -200,8 +201,17 @@ int cmd_snapshot(int argc, char **argv)
 			const char *args[] = { "snapshot", flag, argv[3], file, NULL };
 
 			rc = run_img(args);
+			if (!rc)
+				snprintf(done[ndone++], PATH_MAX, "%s", file);
 		}
 	}
+	/* A snapshot is of every disk or of none: take back the ones made. */
+	if (rc && !strcmp(argv[1], "create"))
+		while (ndone--) {
+			const char *args[] = { "snapshot", "-d", argv[3], done[ndone], NULL };
+
+			run_img(args);
+		}
 	vm_def_free(&d);
 	if (!rc && !list)
 		printf("VM %s: snapshot %s %s done\n", argv[2], argv[3], argv[1]);

@@ -181,3 +181,16 @@ def test_disk_snapshots(vk):
     vk("snapshot", "delete", n, "before")
     assert "before" not in vk("snapshot", "list", n).stdout
     qcheck(disk)
+
+
+def test_snapshot_is_all_disks_or_none(vk):
+    n = vk.name()
+    vk("create", "--name", n, "--kernel", KERNEL, "--disk", "size=16M",
+       "--disk", "size=16M,format=raw")
+    r = vk("snapshot", "create", n, "s1", check=False)
+    assert r.returncode != 0                      # raw disks have no snapshots
+    q = vk.home / "images" / f"{n}-disk0.qcow2"
+    out = subprocess.run(["qemu-img", "snapshot", "-U", "-l", str(q)], capture_output=True,
+                         text=True, check=True).stdout
+    assert "s1" not in out, "the qcow2 disk kept a snapshot the raw one could not take"
+    qcheck(q)
