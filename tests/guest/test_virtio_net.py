@@ -349,6 +349,33 @@ def test_bridge_attach(ns: Netns) -> None:
     assert "vmkit-tap0" not in ns.ip("-o", "link", "show")
 
 
+def test_hostile_chains(ns: Netns) -> None:
+    """Bad transmit and control chains are used and dropped; the NIC goes on working."""
+    ns.ip("tuntap", "add", "dev", "vt0", "mode", "tap", "vnet_hdr")
+    ns.ip("link", "set", "vt0", "up")
+    sock = ns.packet_socket("vt0")
+    mac = mac_bytes(GUEST_MAC)
+
+    def send():
+        for s in range(8):
+            sock.send(rx_frame(mac, s))
+
+    r = run_guest(ns, [f"tap,ifname=vt0,mac={GUEST_MAC}"], "hostile tx=4 rx=8", on_tx_done=send)
+    h.assert_test_passed(r, "virtio_net")
+    assert r.info["hostile"] == "ok"
+    # Nothing but the good frames reached the wire (the bad ones are type 0 or too short).
+    frames = []
+    while True:
+        try:
+            data, addr = sock.recvfrom(65536)
+        except BlockingIOError:
+            break
+        if addr[2] != PACKET_OUTGOING:
+            frames.append(data)
+    assert sorted(frames) == sorted(tx_frame(mac, 0, s) for s in range(4)), \
+        f"{len(frames)} frames on the wire: {[f[:16].hex() for f in frames]}"
+
+
 def test_mac_default_stable_per_name(ns: Netns) -> None:
     ns.ip("tuntap", "add", "dev", "vt0", "mode", "tap", "vnet_hdr")
     macs = []

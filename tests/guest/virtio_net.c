@@ -28,8 +28,15 @@
  *     with the same payload pattern, handed over whole (gso_type TCPV4, in
  *     several mergeable buffers): gso_rx_len=, gso_rx_type=, gso_rx_bufs=.
  *
+ *   - with hostile: before its frames, chains a device must refuse without
+ *     stopping: a transmit chain with a device-writable buffer, one shorter
+ *     than the header, a header and no frame, a header with a GSO type that
+ *     does not exist, and a control command with no buffer for the ack.
+ *     Each must come back used; none may reach the wire (the host checks).
+ *
  * Command line: pairs=<n> (1), tx=<n> (16), rx=<n> (0), timeout=<s>,
- * no-mrg (do not negotiate MRG_RXBUF), no-event-idx, gso, gso_rx=<bytes>.
+ * no-mrg (do not negotiate MRG_RXBUF), no-event-idx, gso, gso_rx=<bytes>,
+ * hostile.
  */
 #include "lib/rt.h"
 #include "lib/vnet.h"
@@ -215,6 +222,49 @@ static bool receive_all(unsigned pairs, unsigned count, uint64_t timeout_s)
 	return true;
 }
 
+static uint8_t bad_buf[256] __attribute__((aligned(64)));
+
+static bool hostile(void)
+{
+	uint64_t b = (uintptr_t)bad_buf;
+	const struct {
+		const char *what;
+		struct virtq_buf bufs[2];
+		unsigned n;
+	} cases[] = {
+		{ "tx chain with a writable buffer", { { b, 12 + 60, false }, { b + 128, 64, true } }, 2 },
+		{ "tx chain of 4 bytes", { { b, 4, false } }, 1 },
+		{ "tx header without a frame", { { b, 12, false } }, 1 },
+		{ "tx header with GSO type 0x55", { { b + 64, 12 + 100, false } }, 1 },
+	};
+	struct virtq_buf ctrl_noack = { b, 2 + 2, false };
+	uint32_t used;
+	int r;
+
+	memset(bad_buf, 0, sizeof(bad_buf));
+	memset(bad_buf + 12, 0xff, 12);			/* a broadcast frame, type 0 */
+	bad_buf[64 + 1] = 0x55;				/* gso_type */
+	memset(bad_buf + 64 + 12, 0xff, 12);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = virtq_submit(&net.tx[0], cases[i].bufs, cases[i].n, false, &used,
+				 VIRTIO_TIMEOUT_US);
+		if (r)
+			return rt_failf("%s: %s", cases[i].what, virtio_error);
+		if (used)
+			return rt_failf("%s: used len %u, want 0", cases[i].what, used);
+	}
+	if (net.has_ctrl) {
+		bad_buf[0] = VIRTIO_NET_CTRL_MQ;
+		r = virtq_submit(&net.ctrl, &ctrl_noack, 1, false, &used, VIRTIO_TIMEOUT_US);
+		if (r)
+			return rt_failf("control command without an ack buffer: %s", virtio_error);
+	}
+	if (virtio_get_status(&net.vp) & VIRTIO_STATUS_NEEDS_RESET)
+		return rt_failf("the device wants a reset after refusing bad requests");
+	rt_info("hostile=ok");
+	return true;
+}
+
 static bool control(unsigned pairs)
 {
 	uint8_t v[2] = { pairs, 0 }, zero[2] = { 0, 0 }, over[2] = { net.max_pairs + 1, 0 };
@@ -285,6 +335,8 @@ static uint64_t run(void *arg)
 		return rt_failf("link is down (status %#x)", net.status);
 	if (net.pairs < pairs)
 		return rt_failf("%u pairs wanted, the device has %u", pairs, net.pairs);
+	if (vblk_cmdline_arg(si, "hostile") && !hostile())
+		return false;
 	if (net.has_ctrl && !control(pairs))
 		return false;
 	if (!send_all(net.pairs, ntx))
