@@ -23,6 +23,7 @@ static const struct {
 	{ "create", img_create, "[-q] [-f FMT] [-b BACKING [-F FMT]] [-u] [-o OPTS] FILE [SIZE]" },
 	{ "info", img_info, "[-f FMT] [--output=human|json] [--backing-chain] [-U] FILE" },
 	{ "map", img_map, "[-f FMT] [--output=human|json] [-U] FILE" },
+	{ "measure", img_measure, "[--output=human|json] [-O FMT] [-o OPTS] [--size N | [-f FMT] [-U] FILE]" },
 	{ "resize", img_resize, "[-f FMT] [-q] [--shrink] [--preallocation=MODE] FILE [+|-]SIZE" },
 	{ "snapshot", img_snapshot, "[-f FMT] [-q] [-U] [-l | -a NAME | -c NAME | -d NAME] FILE" },
 };

@@ -411,23 +411,26 @@ static int grow_table(struct qcow2_state *s, uint64_t min_index, struct vk_err *
 
 /*
  * Is this a preallocated image (clusters allocated in qcow2, holes in the
- * file)? QEMU's test: the file system holds less than 90% of the clusters
- * with a refcount. Only then do holes in the file count as zeros in block
- * status.
+ * file)? QEMU's test: clearly more clusters have a refcount than the file
+ * system holds (a tenth more, and at least two more, so that a small image
+ * whose copy-on-write left a hole is not taken for one). Only then do holes
+ * in the file count as zeros in block status.
  */
 int qcow2_detect_prealloc(struct qcow2_state *s, struct vk_err *err)
 {
-	uint64_t n = s->end_cluster, c, rc, used = 0;
+	uint64_t n = s->end_cluster, c, rc, used = 0, real, threshold;
 	struct stat st;
 	int r;
 
-	for (c = 0; c < n; c++) {
+	if (fstat(s->bs->fd, &st) < 0)
+		return vk_fail(err, -errno, "%s: %s", s->bs->filename, strerror(errno));
+	real = (uint64_t)st.st_blocks * 512 / s->cluster_size;
+	threshold = MAX(real * 10 / 9, real + 2);
+	for (c = 0; c < n && used < threshold; c++) {
 		r = qcow2_get_refcount(s, c, &rc, err);
 		if (r < 0)
 			return r;
 		used += rc != 0;
 	}
-	if (fstat(s->bs->fd, &st) < 0)
-		return vk_fail(err, -errno, "%s: %s", s->bs->filename, strerror(errno));
-	return (uint64_t)st.st_blocks * 512 < used * s->cluster_size * 9 / 10;
+	return used >= threshold;
 }
