@@ -515,8 +515,12 @@ static int start_vhost(struct virtio_net *n, struct net_pair *p)
 	struct vhost_vring ring[2];
 	struct vk_err err;
 	unsigned int k;
-	uint64_t features = v->guest_features & ~(BIT(F_CTRL_VQ) | BIT(F_MQ) | BIT(F_MAC) |
-		BIT(F_STATUS) | BIT(F_MTU) | BIT(F_CTRL_RX) | BIT(F_CTRL_MAC_ADDR));
+	/*
+	 * vhost-net refuses any bit it does not know (EOPNOTSUPP): it gets the
+	 * ring features only. Offloads stay with the tap (TUNSETOFFLOAD), the
+	 * control queue and config space with us.
+	 */
+	uint64_t features = v->guest_features & n->nb->vhost_features;
 
 	for (k = 0; k < 2; k++) {
 		struct virtq *q = &v->vq[2 * p->index + k];
