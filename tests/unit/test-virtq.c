@@ -334,6 +334,49 @@ static void test_start_checks(void **state)
 	assert_int_equal(virtq_start(&b), -EINVAL);
 }
 
+/* A frame over mergeable buffers: the driver sees all its used entries at once. */
+static void test_fill_then_flush(void **state)
+{
+	struct virtq_elem e;
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		set_desc(DESC, i, BUF + 0x100 * i, 64, VIRTQ_DESC_F_WRITE, 0);
+		offer(i);
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(virtq_pop(&q, &e), 0);
+		virtq_fill(&q, e.head, 10 + i);
+		assert_int_equal(*used_idx(), 0);
+	}
+	virtq_flush_used(&q);
+	assert_int_equal(*used_idx(), 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(used_ring(i)[0], i);
+		assert_int_equal(used_ring(i)[1], 10 + i);
+	}
+}
+
+/* A chain the backend could not take yet goes back and comes out again. */
+static void test_unpop(void **state)
+{
+	struct virtq_elem e;
+
+	set_desc(DESC, 2, BUF, 16, 0, 0);
+	set_desc(DESC, 4, BUF, 16, 0, 0);
+	offer(2);
+	offer(4);
+	assert_int_equal(virtq_pop(&q, &e), 0);
+	assert_int_equal(e.head, 2);
+	virtq_unpop(&q);
+	assert_true(virtq_has_avail(&q));
+	assert_int_equal(virtq_pop(&q, &e), 0);
+	assert_int_equal(e.head, 2);
+	assert_int_equal(virtq_pop(&q, &e), 0);
+	assert_int_equal(e.head, 4);
+	assert_int_equal(virtq_pop(&q, &e), -ENOENT);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
@@ -345,6 +388,7 @@ int main(void)
 		T(test_indirect_nested), T(test_indirect_with_next), T(test_indirect_bad_length),
 		T(test_indirect_loop), T(test_indirect_outside_memory), T(test_too_many_segments),
 		T(test_notify_flags), T(test_event_idx), T(test_start_checks),
+		T(test_fill_then_flush), T(test_unpop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
