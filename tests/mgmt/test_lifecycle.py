@@ -340,3 +340,20 @@ def test_monitor_and_supervisor_killed(vk):
     assert "supervisor are gone" in vk("show", n).stdout
     vk("start", n, timeout=30)
     assert vk.state(n) == "running"
+
+
+def test_overcommit_warning(vk):
+    """Seed 001: past 8 vCPUs per host CPU over the running VMs, start warns (and starts)."""
+    host = os.cpu_count() or 1
+    per_vm = min(host, 2)
+    count = (8 * host) // per_vm + 1
+    if count > 40:
+        pytest.skip(f"{count} VMs would be needed on this {host}-CPU host")
+    names = [vk.name("oc") for _ in range(count)]
+    warned = []
+    for n in names:
+        vk("create", "--name", n, "--kernel", kernel("spin"), "--memory", "16", "--cpus",
+           str(per_vm))
+        r = vk("start", n, timeout=30)
+        warned.append("overcommit" in r.stderr)
+    assert not any(warned[:-1]) and warned[-1], warned
