@@ -17,6 +17,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *args;
 } img_commands[] = {
+	{ "amend", img_amend, "[-f FMT] [-p] [-q] -o OPTS FILE" },
 	{ "check", img_check, "[-q] [-f FMT] [--output=human|json] [-r leaks|all] [-U] FILE" },
 	{ "compare", img_compare, "[-f FMT] [-F FMT] [-p] [-q] [-s] [-U] FILE1 FILE2" },
 	{ "convert", img_convert, "[-f FMT] [-O FMT] [-o OPTS] [-p] [-q] [-n] [-S SIZE] [-U] SRC DST" },

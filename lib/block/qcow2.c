@@ -510,4 +510,5 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.snapshot_goto = qcow2_snapshot_goto,
 	.snapshot_delete = qcow2_snapshot_delete,
 	.truncate = qcow2_truncate,
+	.amend = qcow2_amend,
 };

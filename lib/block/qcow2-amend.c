@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * qcow2 amend: version upgrade (0.10 -> 1.1) and downgrade (1.1 -> 0.10)
+ * and lazy refcounts on or off. A downgrade first turns every zero cluster
+ * (a v3-only notion) into real zeros in every L1 table, snapshots included,
+ * and only then rewrites the header as version 2. The header cluster is
+ * rebuilt as a whole: fields, the extensions it had (the feature name
+ * table only in v3), the backing file name.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "qcow2.h"
+
+#define V2_HEADER	72
+#define V3_HEADER	112
+
+/* Copy the header extensions after start (up to end) into out, without the feature table. */
+static size_t copy_extensions(const uint8_t *old, uint64_t start, uint64_t end, uint8_t *out,
+			      size_t room)
+{
+	uint64_t off = start;
+	size_t used = 0, n;
+	uint32_t type, len;
+
+	while (off + 8 <= end) {
+		type = be_get32(old + off);
+		len = be_get32(old + off + 4);
+		if (type == QCOW2_EXT_END || len > end - off - 8)
+			break;
+		n = 8 + ALIGN_UP((size_t)len, 8);
+		if (type != QCOW2_EXT_FEATURES && used + n <= room && n <= end - off) {
+			memcpy(out + used, old + off, 8 + len);
+			used += n;
+		}
+		off += n;
+	}
+	return used;
+}
+
+static size_t put_feature_table(uint8_t *p)
+{
+	size_t i, len = QCOW2_NR_FEATURE_NAMES * 48;
+
+	be_put32(p, QCOW2_EXT_FEATURES);
+	be_put32(p + 4, (uint32_t)len);
+	for (i = 0; i < QCOW2_NR_FEATURE_NAMES; i++) {
+		p[8 + 48 * i] = qcow2_feature_names[i].type;
+		p[8 + 48 * i + 1] = qcow2_feature_names[i].bit;
+		memcpy(p + 8 + 48 * i + 2, qcow2_feature_names[i].name,
+		       strlen(qcow2_feature_names[i].name));
+	}
+	return 8 + len;
+}
+
+static void put_v3_fields(struct qcow2_state *s, uint8_t *h)
+{
+	be_put64(h + HDR_INCOMPAT, s->incompat);
+	be_put64(h + 80, s->compat);
+	be_put64(h + HDR_AUTOCLEAR, s->autoclear);
+	be_put32(h + 96, s->refcount_order);
+	be_put32(h + 100, V3_HEADER);
+	h[104] = s->compression_type;
+}
+
+/* Write cluster 0 anew for `version`, keeping extensions and the backing file name. */
+static int rewrite_header(struct qcow2_state *s, uint32_t version, struct vk_err *err)
+{
+	uint64_t cs = s->cluster_size, ext_end, bf_off;
+	_cleanup_free_ uint8_t *old = calloc(1, cs), *h = calloc(1, cs);
+	uint32_t bf_len;
+	size_t off;
+	int r;
+
+	if (!old || !h)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	r = vk_blk_file_pread(s->bs, old, 0, cs, true, err);
+	if (r < 0)
+		return r;
+	bf_off = be_get64(old + 8);
+	bf_len = be_get32(old + 16);
+	ext_end = bf_off ? bf_off : cs;
+	memcpy(h, old, V2_HEADER);
+	be_put32(h + 4, version);
+	off = version >= 3 ? V3_HEADER : V2_HEADER;
+	if (version >= 3)
+		put_v3_fields(s, h);
+	off += copy_extensions(old, s->header_length, ext_end, h + off, cs - off - 8 - bf_len);
+	if (version >= 3 && off + 8 + QCOW2_NR_FEATURE_NAMES * 48 + 8 + bf_len <= cs)
+		off += put_feature_table(h + off);
+	off += 8;	/* end of extensions */
+	if (bf_off && bf_len) {
+		if (off + bf_len > cs)
+			return vk_fail(err, -ENOSPC, "%s: the header does not fit in one cluster",
+				       s->bs->filename);
+		memcpy(h + off, old + bf_off, bf_len);
+		be_put64(h + 8, off);
+	}
+	r = vk_blk_file_pwrite(s->bs, h, 0, cs, err);
+	if (!r && fdatasync(s->bs->fd) < 0)
+		r = vk_fail(err, -errno, "%s: sync: %s", s->bs->filename, strerror(errno));
+	if (r < 0)
+		return r;
+	s->version = version;
+	s->header_length = version >= 3 ? V3_HEADER : V2_HEADER;
+	return 0;
+}
+
+static int zero_fill(struct qcow2_state *s, uint64_t host, struct vk_err *err)
+{
+	_cleanup_free_ uint8_t *zero = calloc(1, s->cluster_size);
+
+	if (!zero)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	return vk_blk_file_pwrite(s->bs, zero, host, s->cluster_size, err);
+}
+
+/* Give a plain zero entry a zeroed cluster with as many references as its L2 table has. */
+static int alloc_zero(struct qcow2_state *s, uint64_t l2_refs, uint64_t *host, struct vk_err *err)
+{
+	int r = qcow2_alloc_clusters(s, 1, host, err);
+
+	if (!r && l2_refs > 1)
+		r = qcow2_set_refcount(s, *host >> s->cluster_bits, l2_refs, err);
+	return r < 0 ? r : zero_fill(s, *host, err);
+}
+
+/*
+ * A zero-allocated entry keeps its cluster (zeroed in place) when only this
+ * L2 table reaches it; a cluster other tables also reach (a snapshot's data)
+ * is left alone and the entry gets a zeroed cluster of its own.
+ */
+static int expand_alloc(struct qcow2_state *s, uint64_t e, uint64_t refs, uint64_t *out,
+			bool *moved, struct vk_err *err)
+{
+	uint64_t host = e & L2E_OFFSET_MASK, rc;
+	int r = qcow2_get_refcount(s, host >> s->cluster_bits, &rc, err);
+
+	*moved = false;
+	if (r < 0)
+		return r;
+	*out = e & ~QCOW_OFLAG_ZERO;
+	if (rc <= refs)
+		return zero_fill(s, host, err);
+	*moved = true;
+	r = alloc_zero(s, refs, &host, err);
+	*out = host | (refs == 1 ? QCOW_OFLAG_COPIED : 0);
+	return r;
+}
+
+/* Drop the references the moved entries' old clusters had from this table. */
+static int release_moved(struct qcow2_state *s, const uint64_t *old, const bool *moved,
+			 uint64_t n, uint64_t refs, struct vk_err *err)
+{
+	uint64_t j, c, rc;
+	int r;
+
+	for (j = 0; j < n; j++) {
+		if (!moved[j])
+			continue;
+		c = (old[j] & L2E_OFFSET_MASK) >> s->cluster_bits;
+		r = qcow2_get_refcount(s, c, &rc, err);
+		if (!r && rc < refs)
+			r = vk_fail(err, -EUCLEAN, "%s: refcount of cluster %llu is too low",
+				    s->bs->filename, (unsigned long long)c);
+		if (!r)
+			r = qcow2_set_refcount(s, c, rc - refs, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Zero entries of one L2 table become explicit zeros: first the zeros reach
+ * the file, then the entries change, then moved clusters lose a reference.
+ */
+static int expand_l2(struct qcow2_state *s, uint64_t l2off, struct vk_err *err)
+{
+	uint64_t per_l2 = 1ULL << s->l2_bits, j, e, refs;
+	uint64_t *new = calloc(per_l2, 8), *old = calloc(per_l2, 8);
+	bool backing = s->bs->backing_file, dirty = false, *moved = calloc(per_l2, 1);
+	void *l2;
+	int r = -ENOMEM;
+
+	if (!new || !old || !moved) {
+		vk_fail(err, r, "out of memory");
+		goto out;
+	}
+	r = qcow2_get_refcount(s, l2off >> s->cluster_bits, &refs, err);
+	if (!r)
+		r = qcow2_cache_get(s->l2_cache, l2off, &l2, err);
+	if (r < 0)
+		goto out;
+	for (j = 0; j < per_l2; j++)
+		old[j] = new[j] = qcow2_be64(l2, j);
+	qcow2_cache_put(s->l2_cache, &l2);
+	for (j = 0; j < per_l2 && r >= 0; j++) {
+		e = old[j];
+		switch (qcow2_entry_type(s, e)) {
+		case QCOW2_ZERO_PLAIN:
+			new[j] = 0;
+			if (backing && (r = alloc_zero(s, refs, &new[j], err)) >= 0)
+				new[j] |= refs == 1 ? QCOW_OFLAG_COPIED : 0;
+			break;
+		case QCOW2_ZERO_ALLOC:
+			r = expand_alloc(s, e, refs, &new[j], &moved[j], err);
+			break;
+		default:
+			break;
+		}
+		dirty |= new[j] != e;
+	}
+	if (r < 0 || !dirty)
+		goto out;
+	r = qcow2_flush(s->bs, err);	/* zeros and refcounts before the entries */
+	if (!r)
+		r = qcow2_cache_get(s->l2_cache, l2off, &l2, err);
+	if (r < 0)
+		goto out;
+	for (j = 0; j < per_l2; j++)
+		qcow2_set_be64(l2, j, new[j]);
+	qcow2_cache_mark_dirty(s->l2_cache, l2);
+	qcow2_cache_put(s->l2_cache, &l2);
+	r = qcow2_cache_flush(s->l2_cache, err);
+	if (!r)
+		r = release_moved(s, old, moved, per_l2, refs, err);
+out:
+	free(new);
+	free(old);
+	free(moved);
+	return r;
+}
+
+static int expand_l1(struct qcow2_state *s, const uint64_t *l1, uint32_t n, struct vk_err *err)
+{
+	uint64_t l2off;
+	uint32_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		l2off = l1[i] & L1E_OFFSET_MASK;
+		if (!l2off)
+			continue;
+		r = qcow2_check_offset(s, "L2 table", l2off, s->cluster_size, err);
+		if (!r)
+			r = expand_l2(s, l2off, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int expand_zero_clusters(struct qcow2_state *s, struct vk_err *err)
+{
+	uint64_t *l1;
+	uint32_t i;
+	int r;
+
+	r = expand_l1(s, s->l1, s->l1_size, err);
+	for (i = 0; !r && i < s->nb_snapshots; i++) {
+		r = qcow2_snapshot_read_l1(s, &s->snapshots[i], &l1, err);
+		if (r < 0)
+			return r;
+		r = expand_l1(s, l1, s->snapshots[i].l1_size, err);
+		free(l1);
+	}
+	return r < 0 ? r : qcow2_flush(s->bs, err);
+}
+
+static int downgrade(struct qcow2_state *s, struct vk_err *err)
+{
+	int r;
+
+	if (s->refcount_order != 4)
+		return vk_fail(err, -ENOTSUP, "compat=0.10 requires refcount_bits=16");
+	if (s->compression_type != QCOW2_COMPRESS_ZLIB)
+		return vk_fail(err, -ENOTSUP,
+			       "Cannot downgrade an image with zstd compression (0.10 knows only zlib)");
+	if (s->incompat & ~QCOW2_INCOMPAT_COMPRESSION)
+		return vk_fail(err, -ENOTSUP,
+			       "Cannot downgrade an image with incompatible features %#llx set",
+			       (unsigned long long)s->incompat);
+	r = expand_zero_clusters(s, err);
+	if (r < 0)
+		return r;
+	s->compat = 0;
+	s->autoclear = 0;
+	s->incompat = 0;
+	return rewrite_header(s, 2, err);
+}
+
+static int set_compat_bits(struct qcow2_state *s, uint64_t compat, struct vk_err *err)
+{
+	uint8_t b[8];
+	int r;
+
+	be_put64(b, compat);
+	r = vk_blk_file_pwrite(s->bs, b, 80, 8, err);
+	if (!r && fdatasync(s->bs->fd) < 0)
+		r = vk_fail(err, -errno, "%s: sync: %s", s->bs->filename, strerror(errno));
+	if (!r)
+		s->compat = compat;
+	return r;
+}
+
+int qcow2_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err)
+{
+	struct qcow2_state *s = bs->opaque;
+	int version = o->compat > 0 ? o->compat : (int)s->version, r;
+	uint64_t compat;
+
+	if (o->lazy_refcounts == 1 && version < 3)
+		return vk_fail(err, -EINVAL, "Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
+	r = qcow2_flush(bs, err);
+	if (!r && version > (int)s->version)
+		r = rewrite_header(s, (uint32_t)version, err);
+	if (r < 0)
+		return r;
+	if (version >= 3 && o->lazy_refcounts >= 0) {
+		compat = o->lazy_refcounts ? s->compat | QCOW2_COMPAT_LAZY_REFCOUNTS :
+			 s->compat & ~QCOW2_COMPAT_LAZY_REFCOUNTS;
+		/* Refcounts are exact here: open repaired a dirty image before anything else. */
+		if (compat != s->compat)
+			r = set_compat_bits(s, compat, err);
+	}
+	if (!r && version < (int)s->version)
+		r = downgrade(s, err);
+	return r;
+}
