@@ -132,7 +132,9 @@ static bool send(struct virtq *q, unsigned n)
 
 /*
  * Frames that are not RAM (beyond 4 GiB with little RAM, the MMIO hole, the
- * last frame number there is): the device must skip them and carry on.
+ * last frame number there is, a run off the end of RAM): the device must
+ * skip them and carry on. (The run's first two frames are RAM of the pool,
+ * written again before use.)
  */
 static bool hostile_inflate(void)
 {
@@ -140,7 +142,10 @@ static bool hostile_inflate(void)
 	pfns[1] = 0xc0000;			/* 3 GiB: the PCI hole */
 	pfns[2] = ram_bytes / PAGE + 0x100000;	/* far past the end of RAM */
 	pfns[3] = 0xfee00;			/* the local APIC */
-	if (!send(&inflateq, 4))
+	/* A run of frames that starts in RAM and runs off its end. */
+	for (unsigned i = 0; i < 4; i++)
+		pfns[4 + i] = pool_first_pfn + pool_pages - 2 + i;
+	if (!send(&inflateq, 8))
 		return false;
 	rt_info("hostile_inflate=done");
 	return true;

@@ -18,11 +18,11 @@
 static json_object *status_obj(struct control *c)
 {
 	json_object *r = json_object_new_object();
-	bool running = c->vm && !c->paused;
+	/* Between a reset and the rebuilt VM's attach it is still running, as far as anyone can tell. */
+	bool alive = c->vm || !c->finished;
+	bool running = alive && !c->paused;
 	const char *st = running ? "running" : c->paused ? "paused" : "shutdown";
 
-	if (!c->vm && !c->finished)
-		st = "running", running = true;	/* being rebuilt after a reset */
 	json_object_object_add(r, "status", json_object_new_string(st));
 	json_object_object_add(r, "singlestep", json_object_new_boolean(false));
 	json_object_object_add(r, "running", json_object_new_boolean(running));

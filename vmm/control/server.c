@@ -266,6 +266,30 @@ static const char *request_name(json_object *req, json_object **args, struct qmp
 	return json_object_get_string(exec);
 }
 
+/* qmp_capabilities: we offer no capabilities, so an "enable" list may only be empty. */
+static void negotiate(struct control *c, struct qmp_client *cl, json_object *id,
+		      json_object *args)
+{
+	struct qmp_error e = { 0 };
+	json_object *en = NULL;
+
+	if (cl->negotiated)
+		qmp_fail(&e, "CommandNotFound",
+			 "Capabilities negotiation is already complete, command ignored");
+	else if (args && json_object_object_get_ex(args, "enable", &en) &&
+		 (!json_object_is_type(en, json_type_array) || json_object_array_length(en)))
+		qmp_fail(&e, "GenericError", "Capability '%s' not available",
+			 json_object_to_json_string(en));
+	if (e.cls) {
+		send_error(c, cl, id, &e);
+		return;
+	}
+	pthread_mutex_lock(&c->out_lock);
+	cl->negotiated = true;
+	pthread_mutex_unlock(&c->out_lock);
+	send_return(c, cl, id, NULL);
+}
+
 static void handle_request(struct control *c, struct qmp_client *cl, json_object *req)
 {
 	struct qmp_error e = { 0 };
@@ -281,25 +305,7 @@ static void handle_request(struct control *c, struct qmp_client *cl, json_object
 		return;
 	}
 	if (!strcmp(name, "qmp_capabilities")) {
-		if (cl->negotiated) {
-			qmp_fail(&e, "CommandNotFound",
-				 "Capabilities negotiation is already complete, command ignored");
-			send_error(c, cl, id, &e);
-			return;
-		}
-		/* We offer no capabilities; an "enable" list may only be empty. */
-		json_object *en = NULL;
-		if (args && json_object_object_get_ex(args, "enable", &en) &&
-		    (!json_object_is_type(en, json_type_array) || json_object_array_length(en))) {
-			qmp_fail(&e, "GenericError", "Capability '%s' not available",
-				 json_object_to_json_string(en));
-			send_error(c, cl, id, &e);
-			return;
-		}
-		pthread_mutex_lock(&c->out_lock);
-		cl->negotiated = true;
-		pthread_mutex_unlock(&c->out_lock);
-		send_return(c, cl, id, NULL);
+		negotiate(c, cl, id, args);
 		return;
 	}
 	if (!cl->negotiated) {

@@ -77,11 +77,15 @@ static struct virtio_balloon *to_balloon(struct virtio_dev *v)
 /* Drop [pfn, pfn + n) from the host's memory; frames outside RAM are ignored. */
 static void discard_pages(struct virtio_balloon *b, uint64_t pfn, uint64_t n)
 {
-	uint64_t len = n << PAGE_SHIFT;
+	uint64_t len = n << PAGE_SHIFT, i;
 	void *hva = vm_gpa_to_hva(b->vdev.vm, pfn << PAGE_SHIFT, len);
 
-	if (!hva)
+	if (!hva) {
+		/* A run that leaves RAM (into the PCI hole, past the end): page by page. */
+		for (i = 0; n > 1 && i < n; i++)
+			discard_pages(b, pfn + i, 1);
 		return;
+	}
 	/* Fails on hugetlbfs backing (not 4 KiB granular): the pages then stay. */
 	if (madvise(hva, len, MADV_DONTNEED) == 0)
 		b->inflated += n;
