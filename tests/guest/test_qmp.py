@@ -46,6 +46,17 @@ def thread_cpu_ticks(pid, tid):
     return int(fields[11]) + int(fields[12])
 
 
+def runs(pid, tid, ticks=5, within=10.0):
+    """Whether the thread uses `ticks` of CPU time within `within` seconds (loaded hosts are slow)."""
+    t0 = thread_cpu_ticks(pid, tid)
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        time.sleep(0.1)
+        if thread_cpu_ticks(pid, tid) - t0 >= ticks:
+            return True
+    return False
+
+
 def test_greeting_and_negotiation(tmp_path):
     m, sock = monitor(tmp_path)
     with m:
@@ -127,27 +138,22 @@ def test_stop_cont_pause_the_guest(tmp_path):
         assert m.wait_output("spin_counter"), m.describe()
         q = connect(sock)
         tid = q.cmd("query-cpus-fast")[0]["thread-id"]
-        t0 = thread_cpu_ticks(m.proc.pid, tid)
-        time.sleep(1.0)
-        spun = thread_cpu_ticks(m.proc.pid, tid) - t0
-        assert spun > 10, f"the spinning vCPU used only {spun} ticks in 1 s"
+        assert runs(m.proc.pid, tid), "the spinning vCPU does not run"
 
         assert q.cmd("stop") == {}
         assert q.wait_event("STOP")["event"] == "STOP"
         assert q.cmd("query-status") == {"status": "paused", "singlestep": False, "running": False}
         assert q.hmp("info status") == "VM status: paused\r\n"
         t1 = thread_cpu_ticks(m.proc.pid, tid)
-        time.sleep(1.0)
+        time.sleep(1.5)
         paused = thread_cpu_ticks(m.proc.pid, tid) - t1
-        assert paused <= 2, f"the vCPU used {paused} ticks while paused"
+        assert paused <= 1, f"the vCPU used {paused} ticks while paused"
         q.cmd("stop")  # already paused: no second STOP event
         q.cmd("cont")
         assert q.wait_event("RESUME")
         assert not any(e["event"] == "STOP" for e in q.events), q.events
         assert q.cmd("query-status")["running"] is True
-        t2 = thread_cpu_ticks(m.proc.pid, tid)
-        time.sleep(1.0)
-        assert thread_cpu_ticks(m.proc.pid, tid) - t2 > 10, "the guest did not run again"
+        assert runs(m.proc.pid, tid), "the guest did not run again"
         # HMP spellings act too.
         assert q.hmp("stop") == ""
         assert q.wait_event("STOP")
