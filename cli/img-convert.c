@@ -3,9 +3,14 @@
  * vmkit img convert: copy an image (its whole backing chain) into a new
  * raw or qcow2 image, skipping what reads as zeros: ranges the source
  * reports as zero, and -S sized blocks of zeros in the data (default 4k).
+ * -B (or -o backing_file=) makes the target an overlay and writes only the
+ * clusters whose content differs from that backing file. -c compresses
+ * clusters, on up to -m threads. -W (out-of-order writes) is accepted: the
+ * writes are issued in order by one thread, which qemu-img's -W allows.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,7 +22,12 @@ struct convert {
 	struct vk_blk *src, *dst;
 	uint64_t sparse;	/* 0: write everything */
 	bool need_zero;		/* -n: the target may hold old data */
-	uint8_t *buf;
+	bool compress;		/* -c */
+	bool has_backing;	/* -B: the target reads its backing file where not written */
+	unsigned int threads;	/* compression threads (-m, at most the CPUs) */
+	uint64_t cs;		/* target cluster size (-c, -B) */
+	uint8_t *buf, *bbuf, *cbuf;
+	size_t *clen;
 	struct img_progress prog;
 };
 
@@ -62,6 +72,121 @@ static int write_sparse(struct convert *c, uint64_t off, uint64_t n, struct vk_e
 	return 0;
 }
 
+/* -B: write the clusters of buf (n bytes at off) that differ from what the target reads now. */
+static int write_diff(struct convert *c, uint64_t off, uint64_t n, struct vk_err *err)
+{
+	uint64_t pos = 0, end, run;
+	int r;
+
+	r = vk_blk_pread(c->dst, c->bbuf, off, n, err);
+	if (r < 0)
+		return r;
+	while (pos < n) {
+		end = MIN(n, ALIGN_DOWN(off + pos, c->cs) + c->cs - off);
+		if (!memcmp(c->buf + pos, c->bbuf + pos, end - pos)) {
+			pos = end;
+			continue;
+		}
+		for (run = end; run < n; run = MIN(n, run + c->cs)) {
+			uint64_t e2 = MIN(n, run + c->cs);
+
+			if (!memcmp(c->buf + run, c->bbuf + run, e2 - run))
+				break;
+		}
+		r = vk_blk_pwrite(c->dst, c->buf + pos, off + pos, run - pos, err);
+		if (r < 0)
+			return r;
+		pos = run;
+	}
+	return 0;
+}
+
+struct zjob {
+	struct convert *c;
+	uint64_t n;		/* bytes in buf */
+	unsigned int id;
+};
+
+/* Compress clusters id, id + threads, ... of the chunk; zero clusters get length SIZE_MAX. */
+static void *compress_part(void *opaque)
+{
+	struct zjob *j = opaque;
+	struct convert *c = j->c;
+	uint64_t i, nc = (j->n + c->cs - 1) / c->cs, len;
+	ssize_t z;
+
+	for (i = j->id; i < nc; i += c->threads) {
+		len = MIN(c->cs, j->n - i * c->cs);
+		if (all_zero(c->buf + i * c->cs, len)) {
+			c->clen[i] = SIZE_MAX;
+			continue;
+		}
+		z = vk_blk_compress(c->dst, c->cbuf + i * c->cs, c->cs, c->buf + i * c->cs, len);
+		c->clen[i] = z < 0 ? 0 : (size_t)z;
+	}
+	return NULL;
+}
+
+/* -c: n bytes at cluster-aligned off, compressed on c->threads threads, written in order. */
+static int write_compressed(struct convert *c, uint64_t off, uint64_t n, struct vk_err *err)
+{
+	struct zjob jobs[64];
+	pthread_t tid[64];
+	unsigned int t, started = 1;
+	uint64_t i, nc = (n + c->cs - 1) / c->cs, len;
+	int r;
+
+	for (t = 0; t < c->threads; t++)
+		jobs[t] = (struct zjob){ .c = c, .n = n, .id = t };
+	for (t = 1; t < c->threads && t < nc; t++, started++)
+		if (pthread_create(&tid[t], NULL, compress_part, &jobs[t]))
+			break;
+	if (started < c->threads)
+		c->threads = started;	/* could not start more: the rest run here */
+	compress_part(&jobs[0]);
+	for (t = 1; t < started; t++)
+		pthread_join(tid[t], NULL);
+	for (i = 0; i < nc; i++) {
+		len = MIN(c->cs, n - i * c->cs);
+		if (c->clen[i] == SIZE_MAX) {
+			r = write_zeroes(c, off + i * c->cs, len, err);
+		} else {
+			r = vk_blk_pwrite_compressed(c->dst, off + i * c->cs, c->buf + i * c->cs, len,
+						     c->cbuf + i * c->cs, c->clen[i], err);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int write_data(struct convert *c, uint64_t off, uint64_t n, struct vk_err *err)
+{
+	if (c->has_backing)
+		return write_diff(c, off, n, err);
+	if (c->compress)
+		return write_compressed(c, off, n, err);
+	return write_sparse(c, off, n, err);
+}
+
+/* Zeros in the source: the target already reads zeros unless it may hold data or a backing file. */
+static int write_zero_range(struct convert *c, uint64_t off, uint64_t n, struct vk_err *err)
+{
+	uint64_t done, k;
+	int r;
+
+	if (!c->has_backing)
+		return write_zeroes(c, off, n, err);
+	for (done = 0; done < n; done += k) {
+		k = MIN(n - done, BUF_SIZE);
+		memset(c->buf, 0, k);
+		r = write_diff(c, off + done, k, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int copy(struct convert *c, struct vk_err *err)
 {
 	uint64_t len = vk_blk_length(c->src), off, n;
@@ -74,12 +199,20 @@ static int copy(struct convert *c, struct vk_err *err)
 		if (r < 0)
 			return r;
 		n = st.pnum;
+		/* Compressed writes take whole clusters: round the data run to them. */
+		if (c->compress && (!(st.flags & VK_BS_ZERO) || (off & (c->cs - 1)) ||
+				    n < c->cs)) {
+			n = MIN(len, ALIGN_UP(off + n, c->cs)) - off;
+			st.flags &= ~VK_BS_ZERO;
+		} else if (c->compress) {
+			n = ALIGN_DOWN(n, c->cs);
+		}
 		if (st.flags & VK_BS_ZERO) {
-			r = write_zeroes(c, off, n, err);
+			r = write_zero_range(c, off, n, err);
 		} else {
 			r = vk_blk_pread(c->src, c->buf, off, n, err);
 			if (!r)
-				r = write_sparse(c, off, n, err);
+				r = write_data(c, off, n, err);
 		}
 		if (r < 0)
 			return r;
@@ -96,10 +229,6 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 	struct vk_err err = { 0 };
 
 	co->o.size = size;
-	if (co->o.backing_file) {
-		img_error("backing_file is not supported by convert");
-		return -EINVAL;
-	}
 	if (vk_blk_create(fmt, name, &co->o, &err) < 0) {
 		img_error("%s: error while converting %s: %s", name, fmt, err.msg);
 		return -EIO;
@@ -113,11 +242,64 @@ static const struct option convert_long[] = {
 	{ 0 }
 };
 
+static int parse_threads(const char *arg, unsigned int *out)
+{
+	uint64_t v;
+
+	if (vk_parse_uint(arg, 1, 16, &v) < 0) {
+		img_error("Invalid number of coroutines. Allowed number of coroutines is between 1 and 16");
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* -B/-F and -o backing_file/backing_fmt are one thing; qemu-img 7.2 wants the format named. */
+static int set_backing(struct img_create_opts *co, const char *b, const char *bf, bool quiet)
+{
+	if (b && co->o.backing_file) {
+		img_error("-B and -o backing_file are mutually exclusive");
+		return -EINVAL;
+	}
+	if (b)
+		co->o.backing_file = b;
+	if (bf)
+		co->o.backing_fmt = bf;
+	if (co->o.backing_file && !co->o.backing_fmt) {
+		img_error("Use of backing file requires explicit backing format");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int setup_buffers(struct convert *c, const char *ofmt)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	c->cs = vk_blk_cluster_size(c->dst);
+	if ((c->compress || c->has_backing) && !c->cs)
+		c->cs = 512;
+	if (c->compress && !strcmp(ofmt, "raw")) {
+		img_error("Compression not supported for this file format");
+		return -ENOTSUP;
+	}
+	c->threads = MIN(c->threads, (unsigned int)MAX(ncpu, 1L));
+	c->buf = malloc(BUF_SIZE);
+	c->bbuf = malloc(BUF_SIZE);
+	c->cbuf = malloc(BUF_SIZE);
+	c->clen = calloc(BUF_SIZE / 512, sizeof(*c->clen));
+	if (!c->buf || !c->bbuf || !c->cbuf || !c->clen) {
+		img_error("out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int img_convert(int argc, char **argv)
 {
-	const char *fmt = NULL, *ofmt = "raw", *opts[8];
+	const char *fmt = NULL, *ofmt = "raw", *opts[8], *backing = NULL, *backing_fmt = NULL;
 	struct img_create_opts co = { 0 };
-	struct convert c = { .sparse = 4096 };
+	struct convert c = { .sparse = 4096, .threads = 8 };
 	struct vk_err err = { 0 };
 	unsigned int flags = 0;
 	bool quiet = false;
@@ -125,7 +307,8 @@ int img_convert(int argc, char **argv)
 	uint64_t v;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":f:O:o:pnqS:U", convert_long, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":f:O:o:pnqS:UcB:F:Wm:t:T:C", convert_long,
+				 NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
 		case 'O': ofmt = optarg; break;
@@ -134,6 +317,16 @@ int img_convert(int argc, char **argv)
 		case 'n': c.need_zero = true; break;
 		case 'q': quiet = true; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
+		case 'c': c.compress = true; break;
+		case 'B': backing = optarg; break;
+		case 'F': backing_fmt = optarg; break;
+		case 'W': break;	/* out-of-order writes allowed; ours are in order */
+		case 't': case 'T': break;	/* cache modes: the library does buffered I/O and flushes at the end */
+		case 'C': break;	/* copy offloading: plain reads and writes here */
+		case 'm':
+			if (parse_threads(optarg, &c.threads) < 0)
+				return 1;
+			break;
 		case 'S':
 			if (img_parse_size(optarg, &v) < 0 || (v && v < 512) || v % 512 || v > 2 * MiB) {
 				img_error("Invalid buffer size for sparse output specified. Valid sizes are multiples of 512 up to 2M; 0 disables");
@@ -161,8 +354,18 @@ int img_convert(int argc, char **argv)
 		img_error("-o cannot be used with -n");
 		goto out;
 	}
-	c.buf = malloc(BUF_SIZE);
-	if (!c.buf || img_open(argv[optind], fmt, flags, &c.src) < 0)
+	if ((backing || co.o.backing_file) && strcmp(ofmt, "qcow2")) {
+		img_error("Backing file not supported for file format '%s'", ofmt);
+		goto out;
+	}
+	if (set_backing(&co, backing, backing_fmt, quiet) < 0)
+		goto out;
+	c.has_backing = co.o.backing_file != NULL;
+	if (c.compress && !strcmp(ofmt, "raw")) {
+		img_error("Compression not supported for this file format");
+		goto out;
+	}
+	if (img_open(argv[optind], fmt, flags, &c.src) < 0)
 		goto out;
 	if (!c.need_zero &&
 	    create_target(ofmt, argv[optind + 1], &co, vk_blk_length(c.src), quiet) < 0)
@@ -173,6 +376,8 @@ int img_convert(int argc, char **argv)
 		img_error("%s: target image is smaller than the source", argv[optind + 1]);
 		goto out;
 	}
+	if (setup_buffers(&c, ofmt) < 0)
+		goto out;
 	if (copy(&c, &err) < 0) {
 		img_error("error while converting: %s", err.msg);
 		goto out;
@@ -182,6 +387,9 @@ out:
 	vk_blk_close(c.dst);
 	vk_blk_close(c.src);
 	free(c.buf);
+	free(c.bbuf);
+	free(c.cbuf);
+	free(c.clen);
 	img_free_create_opts(&co);
 	return ret;
 }

@@ -53,6 +53,9 @@ static int set_opt(void *opaque, const char *key, const char *val)
 		if (vk_parse_uint(val, 1, 64, &v) < 0)
 			return img_error("Invalid parameter '%s'", val), -EINVAL;
 		c->o.refcount_bits = (unsigned int)v;
+	} else if (!strcmp(key, "compression_type") && c->qcow2) {
+		c->compression_str = keep(c, val);
+		c->o.compression_type = !strcmp(val, "zstd") ? 1 : strcmp(val, "zlib") ? -1 : 0;
 	} else if (!strcmp(key, "backing_file")) {
 		c->o.backing_file = keep(c, val);
 	} else if (!strcmp(key, "backing_fmt")) {
@@ -90,7 +93,8 @@ void img_print_formatting(const char *filename, const char *fmt, const struct im
 	printf("cluster_size=%u extended_l2=off ", o->cluster_size ? o->cluster_size : 65536);
 	if (c->prealloc_str)
 		printf("preallocation=%s ", c->prealloc_str);
-	printf("compression_type=zlib size=%llu ", (unsigned long long)o->size);
+	printf("compression_type=%s size=%llu ", c->compression_str ? c->compression_str : "zlib",
+	       (unsigned long long)o->size);
 	if (c->compat_str)
 		printf("compat=%s ", c->compat_str);
 	if (o->backing_file)

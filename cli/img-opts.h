@@ -11,6 +11,7 @@ struct img_create_opts {
 	bool have_size;
 	const char *compat_str;
 	const char *prealloc_str;
+	const char *compression_str;
 	char *keep[16];
 	int nkeep;
 };

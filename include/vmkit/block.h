@@ -67,6 +67,7 @@ struct vk_blk_create_opts {
 	unsigned int refcount_bits;	/* 0: 16 */
 	const char *backing_file;
 	const char *backing_fmt;
+	int compression_type;		/* qcow2: 0 zlib, 1 zstd */
 };
 
 /* Check results, as qemu-img's ImageCheck. */
@@ -138,6 +139,15 @@ struct vk_blk_driver {
 	int (*truncate)(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 			struct vk_err *err);
 	int (*amend)(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err);
+	/* Images with compressed clusters (see vk_blk_compress). NULL: not supported. */
+	ssize_t (*compress)(struct vk_blk *bs, void *out, size_t cap, const void *in, size_t len);
+	int (*pwrite_compressed)(struct vk_blk *bs, uint64_t off, const void *buf, size_t len,
+				 const void *cdata, size_t clen, struct vk_err *err);
+	/* Make whole clusters of [off, off+len) unallocated (reads fall through to backing). */
+	int (*discard)(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err);
+	/* Record a new backing file (NULL: none) in the image's header. */
+	int (*set_backing)(struct vk_blk *bs, const char *file, const char *fmt,
+			   struct vk_err *err);
 };
 
 /* An open image: one layer of a chain. */
@@ -198,6 +208,26 @@ int vk_blk_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk
  * this virtual size, cluster size and refcount width (metadata included).
  */
 uint64_t vk_qcow2_full_size(uint64_t size, uint64_t cluster_size, unsigned int refcount_order);
+/*
+ * Compressed writes (qemu-img convert -c). vk_blk_compress compresses one
+ * cluster (len <= cluster size; no I/O, no image state: safe to call from
+ * several threads at once) into out, returning the compressed length, 0 if
+ * it would not shrink, or negative errno. vk_blk_pwrite_compressed stores
+ * one cluster at cluster-aligned off: cdata/clen from vk_blk_compress, or
+ * cdata NULL to compress here; clen 0 writes buf uncompressed.
+ */
+ssize_t vk_blk_compress(struct vk_blk *bs, void *out, size_t cap, const void *in, size_t len);
+int vk_blk_pwrite_compressed(struct vk_blk *bs, uint64_t off, const void *buf, size_t len,
+			     const void *cdata, size_t clen, struct vk_err *err);
+/* Cluster size of a clustered format, 0 for raw. */
+uint32_t vk_blk_cluster_size(struct vk_blk *bs);
+/*
+ * Drop this layer's data for the whole clusters in [off, off+len): they read
+ * from the backing file again (zeros without one). Raw files punch holes.
+ */
+int vk_blk_discard(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err);
+/* Point the image at a new backing file (file NULL: none); the header only, no data. */
+int vk_blk_set_backing(struct vk_blk *bs, const char *file, const char *fmt, struct vk_err *err);
 
 /* Resolve a backing file name against the directory of the image naming it (malloc'd). */
 char *vk_blk_resolve_backing(const char *image, const char *backing);

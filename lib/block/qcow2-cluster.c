@@ -278,7 +278,7 @@ static int alloc_l2(struct qcow2_state *s, uint64_t l1i, struct vk_err *err)
 	return vk_blk_file_pwrite(s->bs, &be, s->l1_offset + 8 * l1i, 8, err);
 }
 
-static int get_l2_for_write(struct qcow2_state *s, uint64_t vc, void **l2, struct vk_err *err)
+int qcow2_get_l2_for_write(struct qcow2_state *s, uint64_t vc, void **l2, struct vk_err *err)
 {
 	uint64_t l1i = vc >> s->l2_bits;
 	int r;
@@ -305,7 +305,7 @@ static int get_l2_for_write(struct qcow2_state *s, uint64_t vc, void **l2, struc
  */
 static int release_entry(struct qcow2_state *s, uint64_t e, struct vk_err *err);
 
-static int release_entries(struct qcow2_state *s, const uint64_t *old, uint64_t n,
+int qcow2_release_entries(struct qcow2_state *s, const uint64_t *old, uint64_t n,
 			   struct vk_err *err)
 {
 	uint64_t i;
@@ -351,14 +351,14 @@ int qcow2_zero_cluster(struct qcow2_state *s, uint64_t vc, struct vk_err *err)
 
 	if (!(s->l1[vc >> s->l2_bits] & L1E_OFFSET_MASK) && !s->bs->backing_file)
 		return 0;	/* unallocated without backing already reads as zeros */
-	r = get_l2_for_write(s, vc, &l2, err);
+	r = qcow2_get_l2_for_write(s, vc, &l2, err);
 	if (r < 0)
 		return r;
 	e = qcow2_be64(l2, l2i);
 	qcow2_set_be64(l2, l2i, QCOW_OFLAG_ZERO);
 	qcow2_cache_mark_dirty(s->l2_cache, l2);
 	qcow2_cache_put(s->l2_cache, &l2);
-	return release_entries(s, &e, 1, err);
+	return qcow2_release_entries(s, &e, 1, err);
 }
 
 /*
@@ -395,7 +395,7 @@ static int write_new(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 	r = vk_blk_file_pwrite(bs, tmp, host, n * cs, err);
 	if (r < 0)
 		return r;
-	r = get_l2_for_write(s, vc, &l2, err);
+	r = qcow2_get_l2_for_write(s, vc, &l2, err);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n; i++) {
@@ -406,7 +406,7 @@ static int write_new(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 	}
 	qcow2_cache_mark_dirty(s->l2_cache, l2);
 	qcow2_cache_put(s->l2_cache, &l2);
-	return release_entries(s, old, n, err);
+	return qcow2_release_entries(s, old, n, err);
 }
 
 /* How many clusters from vc on (up to n, same L2 table) need a new cluster? */
@@ -477,7 +477,7 @@ static int prealloc_chunk(struct qcow2_state *s, uint64_t vc, uint64_t n,
 	void *l2;
 	int r;
 
-	r = get_l2_for_write(s, vc, &l2, err);
+	r = qcow2_get_l2_for_write(s, vc, &l2, err);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n; i++)
@@ -489,7 +489,7 @@ static int prealloc_chunk(struct qcow2_state *s, uint64_t vc, uint64_t n,
 	if (!r && fn)
 		r = fn(s, host, k << s->cluster_bits, err);
 	if (!r)
-		r = get_l2_for_write(s, vc, &l2, err);
+		r = qcow2_get_l2_for_write(s, vc, &l2, err);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n; i++) {

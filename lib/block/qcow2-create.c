@@ -32,6 +32,10 @@ static int check_opts(const struct vk_blk_create_opts *o, struct layout *l, stru
 		return vk_fail(err, -EINVAL, "Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
 	if (o->backing_file && o->prealloc_metadata)
 		return vk_fail(err, -EINVAL, "Backing file and preallocation can only be used at the same time if extended_l2 is on");
+	if (o->compression_type < 0 || o->compression_type > QCOW2_COMPRESS_ZSTD)
+		return vk_fail(err, -EINVAL, "Parameter 'compression-type' does not accept this value");
+	if (o->compat == 2 && o->compression_type)
+		return vk_fail(err, -EINVAL, "Non-zlib compression type is only supported with compatibility level 1.1 and above (use version=v3 or greater)");
 	if (o->backing_file && strlen(o->backing_file) > 1023)
 		return vk_fail(err, -EINVAL, "Backing file name too long");
 	l->cs = cs;
@@ -86,6 +90,10 @@ static int build_header(uint8_t *h, const struct vk_blk_create_opts *o, const st
 		be_put64(h + 80, o->lazy_refcounts ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
 		be_put32(h + 96, l->refcount_order);
 		be_put32(h + 100, 112);
+		if (o->compression_type) {
+			be_put64(h + HDR_INCOMPAT, QCOW2_INCOMPAT_COMPRESSION);
+			h[104] = (uint8_t)o->compression_type;
+		}
 	}
 	if (o->backing_fmt)
 		off += put_ext(h + off, QCOW2_EXT_BACKING_FMT, o->backing_fmt,

@@ -251,6 +251,9 @@ int qcow2_set_refcount(struct qcow2_state *s, uint64_t cluster, uint64_t rc, str
 		note_used(s, cluster);
 	else
 		s->free_index = MIN(s->free_index, cluster);
+	/* Compressed data must not go on in a cluster that was freed. */
+	if (!rc && s->free_byte_offset >> s->cluster_bits == cluster)
+		s->free_byte_offset = 0;
 	return 0;
 }
 

@@ -511,4 +511,8 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.snapshot_delete = qcow2_snapshot_delete,
 	.truncate = qcow2_truncate,
 	.amend = qcow2_amend,
+	.compress = qcow2_compress,
+	.pwrite_compressed = qcow2_pwrite_compressed,
+	.discard = qcow2_discard,
+	.set_backing = qcow2_set_backing,
 };

@@ -106,6 +106,7 @@ struct qcow2_state {
 	uint8_t *zbuf;
 	char *features;			/* feature name table: 48-byte entries */
 	size_t nb_features;
+	uint64_t free_byte_offset;	/* compressed data continues here; 0: in a new cluster */
 };
 
 /* Names of the header's feature bits (type 0 incompatible, 1 compatible, 2 autoclear). */
@@ -195,6 +196,16 @@ int qcow2_preallocate_from(struct qcow2_state *s, uint64_t vc,
 				     struct vk_err *err), struct vk_err *err);
 int qcow2_zero_cluster(struct qcow2_state *s, uint64_t vc, struct vk_err *err);
 void qcow2_compressed_range(struct qcow2_state *s, uint64_t l2e, uint64_t *off, uint64_t *len);
+int qcow2_get_l2_for_write(struct qcow2_state *s, uint64_t vc, void **l2, struct vk_err *err);
+int qcow2_release_entries(struct qcow2_state *s, const uint64_t *old, uint64_t n,
+			  struct vk_err *err);
+
+/* qcow2-compress.c, qcow2-discard.c, qcow2-header.c */
+ssize_t qcow2_compress(struct vk_blk *bs, void *out, size_t cap, const void *in, size_t len);
+int qcow2_pwrite_compressed(struct vk_blk *bs, uint64_t off, const void *buf, size_t len,
+			    const void *cdata, size_t clen, struct vk_err *err);
+int qcow2_discard(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err);
+int qcow2_set_backing(struct vk_blk *bs, const char *file, const char *fmt, struct vk_err *err);
 
 /* qcow2-snapshot.c */
 int qcow2_snapshots_load(struct qcow2_state *s, uint64_t offset, struct vk_err *err);

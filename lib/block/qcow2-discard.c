@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * qcow2 discard: whole clusters lose their L2 entries (they read from the
+ * backing file again, or as zeros without one) and what the entries
+ * pointed at is freed. The L2 table reaches the file before the refcounts
+ * drop (qcow2_release_entries), so a crash in between leaks clusters at
+ * worst. Partial clusters at either end are left alone: discard is advisory.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "qcow2.h"
+
+/* Clusters [vc, vc+n) of one L2 table. */
+static int discard_in_table(struct qcow2_state *s, uint64_t vc, uint64_t n, struct vk_err *err)
+{
+	uint64_t per_l2 = 1ULL << s->l2_bits, i, l2i;
+	_cleanup_free_ uint64_t *old = calloc(n, sizeof(*old));
+	bool any = false;
+	void *l2;
+	int r;
+
+	if (!old)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	if (!(s->l1[vc >> s->l2_bits] & L1E_OFFSET_MASK))
+		return 0;	/* no L2 table: nothing allocated here */
+	r = qcow2_get_l2_for_write(s, vc, &l2, err);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		l2i = (vc + i) & (per_l2 - 1);
+		old[i] = qcow2_be64(l2, l2i);
+		if (old[i]) {
+			qcow2_set_be64(l2, l2i, 0);
+			any = true;
+		}
+	}
+	if (any)
+		qcow2_cache_mark_dirty(s->l2_cache, l2);
+	qcow2_cache_put(s->l2_cache, &l2);
+	return any ? qcow2_release_entries(s, old, n, err) : 0;
+}
+
+int qcow2_discard(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err)
+{
+	struct qcow2_state *s = bs->opaque;
+	uint64_t cs = s->cluster_size, per_l2 = 1ULL << s->l2_bits, vc, end, n;
+	int r;
+
+	/* The image's last cluster counts as whole when the range reaches the end. */
+	vc = ALIGN_UP(off, cs) >> s->cluster_bits;
+	end = (off + len == s->size ? ALIGN_UP(s->size, cs) : ALIGN_DOWN(off + len, cs)) >>
+	      s->cluster_bits;
+	for (; vc < end; vc += n) {
+		n = MIN(end - vc, per_l2 - (vc & (per_l2 - 1)));
+		r = discard_in_table(s, vc, n, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
