@@ -18,13 +18,17 @@ static const struct {
 	const char *args;
 } img_commands[] = {
 	{ "amend", img_amend, "[-f FMT] [-p] [-q] -o OPTS FILE" },
+	{ "bench", img_bench, "[-c COUNT] [-d DEPTH] [-f FMT] [--flush-interval=N] [-i AIO] [-n] [--no-drain] [-o OFFSET] [--pattern=N] [-q] [-s SIZE] [-S STEP] [-t CACHE] [-w] [-U] FILE" },
 	{ "check", img_check, "[-q] [-f FMT] [--output=human|json] [-r leaks|all] [-U] FILE" },
+	{ "commit", img_commit, "[-q] [-f FMT] [-t CACHE] [-b BASE] [-d] [-p] FILE" },
 	{ "compare", img_compare, "[-f FMT] [-F FMT] [-p] [-q] [-s] [-U] FILE1 FILE2" },
-	{ "convert", img_convert, "[-f FMT] [-O FMT] [-o OPTS] [-p] [-q] [-n] [-S SIZE] [-U] SRC DST" },
+	{ "convert", img_convert, "[-c] [-f FMT] [-O FMT] [-B BACKING -F FMT] [-o OPTS] [-p] [-q] [-n] [-m N] [-W] [-S SIZE] [-U] SRC DST" },
 	{ "create", img_create, "[-q] [-f FMT] [-b BACKING [-F FMT]] [-u] [-o OPTS] FILE [SIZE]" },
+	{ "dd", img_dd, "[-U] [-f FMT] [-O FMT] [bs=N] [count=N] [skip=N] if=IN of=OUT" },
 	{ "info", img_info, "[-f FMT] [--output=human|json] [--backing-chain] [-U] FILE" },
 	{ "map", img_map, "[-f FMT] [--output=human|json] [-U] FILE" },
 	{ "measure", img_measure, "[--output=human|json] [-O FMT] [-o OPTS] [--size N | [-f FMT] [-U] FILE]" },
+	{ "rebase", img_rebase, "[-q] [-f FMT] [-p] [-u] -b BACKING [-F FMT] FILE" },
 	{ "resize", img_resize, "[-f FMT] [-q] [--shrink] [--preallocation=MODE] FILE [+|-]SIZE" },
 	{ "snapshot", img_snapshot, "[-f FMT] [-q] [-U] [-l | -a NAME | -c NAME | -d NAME] FILE" },
 };

@@ -58,5 +58,9 @@ int img_measure(int argc, char **argv);
 /* img-snapshot.c: the snapshot table of info (human) and its JSON array. */
 void img_print_snapshots(struct vk_blk *bs);
 void img_json_snapshots(struct vk_blk *bs, const char *ind);
+int img_commit(int argc, char **argv);
+int img_rebase(int argc, char **argv);
+int img_dd(int argc, char **argv);
+int img_bench(int argc, char **argv);
 
 #endif
