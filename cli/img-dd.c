@@ -55,7 +55,7 @@ static int parse_operand(struct dd *d, const char *arg)
 		d->skip = v;
 		d->has_skip = true;
 	} else {
-		img_error("unrecognized operand %s", arg);
+		img_error("unrecognized operand %.*s", (int)(eq - arg), arg);
 		return -EINVAL;
 	}
 	return 0;

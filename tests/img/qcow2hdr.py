@@ -63,3 +63,38 @@ def add_leak(path, count=1):
     for c in range(first, first + count):
         set_refcount(path, c, 1)
     return first
+
+
+def extensions(path):
+    """The header extensions as (type, data) pairs, in order."""
+    h = read_header(path)
+    with open(path, "rb") as f:
+        buf = f.read(1 << h["cluster_bits"])
+    off, out = h["header_length"] if h["version"] >= 3 else 72, []
+    end = h["backing_file_offset"] or len(buf)
+    while off + 8 <= end:
+        t, n = struct.unpack_from(">II", buf, off)
+        if t == 0:
+            break
+        out.append((t, buf[off + 8:off + 8 + n]))
+        off += 8 + (n + 7) // 8 * 8
+    return out
+
+
+def add_extension(path, ext_type, data):
+    """Put an extension first in the list, moving the rest and the backing name after it."""
+    h = read_header(path)
+    exts = [(ext_type, data)] + extensions(path)
+    with open(path, "rb") as f:
+        buf = bytearray(f.read(1 << h["cluster_bits"]))
+    name = bytes(buf[h["backing_file_offset"]:h["backing_file_offset"] + h["backing_file_size"]])
+    off = h["header_length"] if h["version"] >= 3 else 72
+    area = b"".join(struct.pack(">II", t, len(d)) + d + bytes((8 - len(d) % 8) % 8) for t, d in exts)
+    area += bytes(8)
+    buf[off:] = bytes(len(buf) - off)
+    buf[off:off + len(area)] = area
+    if name:
+        buf[off + len(area):off + len(area) + len(name)] = name
+        struct.pack_into(">Q", buf, 8, off + len(area))
+    with open(path, "r+b") as f:
+        f.write(buf)
