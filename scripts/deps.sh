@@ -7,7 +7,7 @@ build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev zlib1g-dev libzs
 	liburing-dev libaio-dev libjson-c-dev)
 guest_pkgs=(linux-source-6.1 busybox-static cpio flex bison libelf-dev libssl-dev bc xz-utils lz4)
 check_pkgs=(python3 python3-pytest qemu-utils strace iproute2)
-bench_pkgs=(qemu-system-x86 hyperfine fio)
+bench_pkgs=(qemu-system-x86 hyperfine fio iproute2)
 slow_pkgs=(linux-image-cloud-amd64)
 
 want=()

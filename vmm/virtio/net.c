@@ -688,7 +688,6 @@ static void teardown_pair(struct virtio_net *n, struct net_pair *p)
 
 	if (!p->n)
 		return;
-	stop_vhost(n, p);
 	evloop_del(n->vdev.loop, p->fd);
 	for (k = 0; k < 2; k++) {
 		if (p->call_fd[k] < 0)
@@ -746,6 +745,10 @@ void virtio_net_destroy(struct virtio_net *n)
 	if (!n)
 		return;
 	n->live = false;
+	/* The kernel lets go of the rings while the transport's kick fds exist. */
+	for (i = 0; n->pair && i < n->pairs; i++)
+		if (n->pair[i].n)
+			stop_vhost(n, &n->pair[i]);
 	virtio_pci_destroy(&n->vdev);
 	for (i = 0; n->pair && i < n->pairs; i++)
 		teardown_pair(n, &n->pair[i]);

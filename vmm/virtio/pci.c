@@ -267,7 +267,7 @@ static int kick_fd(struct virtio_dev *v, unsigned int q, bool serve)
 {
 	struct virtio_pci *p = v->transport;
 
-	if (q >= v->nr_queues || p->nfd[q].fd < 0 || !v->loop)
+	if (!p || q >= v->nr_queues || p->nfd[q].fd < 0 || !v->loop)
 		return -1;
 	evloop_mod(v->loop, p->nfd[q].fd, serve ? EPOLLIN : 0);
 	return p->nfd[q].fd;
