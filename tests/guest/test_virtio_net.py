@@ -324,6 +324,28 @@ def test_multiqueue_two_pairs(ns: Netns) -> None:
     check_tx(received(sock, TX_TYPE), mac, 2, 16)
 
 
+def test_device_reset_and_again(ns: Netns) -> None:
+    """The guest resets the NIC and sets it up anew (two pairs again): it works again."""
+    ns.ip("tuntap", "add", "dev", "vt0", "mode", "tap", "vnet_hdr", "multi_queue")
+    ns.ip("link", "set", "vt0", "up")
+    sock = ns.packet_socket("vt0")
+    mac = mac_bytes(GUEST_MAC)
+    nrx = 64
+
+    def send():
+        for s in range(nrx):
+            sock.send(rx_frame(mac, s))
+
+    r = run_guest(ns, [f"tap,ifname=vt0,queues=2,mac={GUEST_MAC}"],
+                  f"reinit pairs=2 tx=8 rx={nrx}", on_tx_done=send)
+    h.assert_test_passed(r, "virtio_net")
+    assert r.info["reinit"] == "1"
+    assert int(r.info["rx_q0"]) > 0 and int(r.info["rx_q1"]) > 0, r.describe()
+    frames = received(sock, TX_TYPE)
+    want = [tx_frame(mac, q, s) for q in range(2) for s in range(8)]
+    assert sorted(frames) == sorted(want * 2), f"{len(frames)} frames for 2 x {len(want)}"
+
+
 def test_bridge_attach(ns: Netns) -> None:
     """bridge=: the tap vmkit creates joins the bridge; traffic flows to a veth on it."""
     ns.ip("link", "add", "br0", "type", "bridge")

@@ -34,9 +34,14 @@
  *     does not exist, and a control command with no buffer for the ack.
  *     Each must come back used; none may reach the wire (the host checks).
  *
+ *   - with reinit: after sending its frames, the guest resets the device,
+ *     sets it up again from scratch (features, queues, pairs) and sends the
+ *     same frames once more before it receives: each frame reaches the host
+ *     twice.
+ *
  * Command line: pairs=<n> (1), tx=<n> (16), rx=<n> (0), timeout=<s>,
  * no-mrg (do not negotiate MRG_RXBUF), no-event-idx, gso, gso_rx=<bytes>,
- * hostile.
+ * hostile, reinit.
  */
 #include "lib/rt.h"
 #include "lib/vnet.h"
@@ -321,6 +326,15 @@ static uint64_t run(void *arg)
 		return rt_failf("pairs=%u rx=%u: want pairs 1..%u, rx up to %u", pairs, nrx,
 				VNET_MAX_PAIRS, MAX_RX);
 
+	if (vblk_cmdline_arg(si, "reinit")) {
+		if (!vnet_open(&net, 0, want, pairs))
+			return rt_failf("%s", vnet_error);
+		if ((net.has_ctrl && !control(pairs)) || !send_all(net.pairs, ntx))
+			return false;
+		if (!virtio_reset(&net.vp))
+			return rt_failf("reset: %s", virtio_error);
+		rt_info("reinit=1");
+	}
 	if (!vnet_open(&net, 0, want, pairs))
 		return rt_failf("%s", vnet_error);
 	rt_info("offered=%#lx", net.vp.offered);
