@@ -142,10 +142,11 @@ static void watch(struct net_pair *p)
 {
 	uint32_t ev = 0;
 
+	/* Only for rings the driver enabled: an unread readable fd would spin the loop. */
 	if (p->n->live && !p->dead && !p->vhost_on && p->index < p->n->active) {
-		if (!p->frame_len)
+		if (!p->frame_len && virtio_queue_ready(&p->n->vdev, 2 * p->index))
 			ev |= EPOLLIN;
-		if (p->tx_blocked)
+		if (p->tx_blocked && virtio_queue_ready(&p->n->vdev, 2 * p->index + 1))
 			ev |= EPOLLOUT;
 	}
 	if (ev != p->events && !evloop_mod(p->n->vdev.loop, p->fd, ev))
