@@ -222,7 +222,7 @@ static int expand_l2(struct qcow2_state *s, uint64_t l2off, struct vk_err *err)
 		qcow2_set_be64(l2, j, new[j]);
 	qcow2_cache_mark_dirty(s->l2_cache, l2);
 	qcow2_cache_put(s->l2_cache, &l2);
-	r = qcow2_cache_flush(s->l2_cache, err);
+	r = qcow2_flush(s->bs, err);	/* the new entries on disk before old clusters lose refs */
 	if (!r)
 		r = release_moved(s, old, moved, per_l2, refs, err);
 out:

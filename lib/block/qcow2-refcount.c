@@ -53,8 +53,8 @@ void qcow2_rb_set(void *block, uint32_t order, uint64_t i, uint64_t v)
 int qcow2_check_offset(struct qcow2_state *s, const char *what, uint64_t off, uint64_t len,
 		       struct vk_err *err)
 {
-	int64_t fsize = vk_blk_file_size(s->bs);
 	const char *name = s->bs->filename;
+	int64_t fsize;
 
 	if (off & (s->cluster_size - 1))
 		return vk_fail(err, -EINVAL, "%s: %s offset %#llx not cluster aligned", name, what,
@@ -62,6 +62,12 @@ int qcow2_check_offset(struct qcow2_state *s, const char *what, uint64_t off, ui
 	if (off < s->cluster_size)
 		return vk_fail(err, -EINVAL, "%s: %s offset %#llx points into the header", name,
 			       what, (unsigned long long)off);
+	/* The file only grows while we hold it (shrinking resets this), so a range seen inside stays. */
+	if (off <= s->file_size_seen && len <= s->file_size_seen - off)
+		return 0;
+	fsize = vk_blk_file_size(s->bs);
+	if (fsize > 0)
+		s->file_size_seen = (uint64_t)fsize;
 	if (fsize < 0 || off > (uint64_t)fsize || len > (uint64_t)fsize - off)
 		return vk_fail(err, -EINVAL, "%s: %s offset %#llx beyond end of file", name, what,
 			       (unsigned long long)off);

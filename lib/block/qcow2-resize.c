@@ -120,7 +120,7 @@ static int discard_tail(struct qcow2_state *s, uint64_t vc, struct vk_err *err)
 	}
 	qcow2_cache_mark_dirty(s->l2_cache, l2);
 	qcow2_cache_put(s->l2_cache, &l2);
-	r = qcow2_cache_flush(s->l2_cache, err);	/* entries gone before their clusters are freed */
+	r = qcow2_flush(s->bs, err);	/* entries gone (on disk) before their clusters are freed */
 	return r < 0 ? r : qcow2_unref_entries(s, old, n, err);
 }
 
@@ -168,6 +168,7 @@ static int cut_file(struct qcow2_state *s, struct vk_err *err)
 		return vk_fail(err, -errno, "%s: %s", s->bs->filename, strerror(errno));
 	s->end_cluster = c;
 	s->free_index = MIN(s->free_index, c);
+	s->file_size_seen = c << s->cluster_bits;
 	return 0;
 }
 

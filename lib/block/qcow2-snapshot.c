@@ -420,7 +420,9 @@ int qcow2_cow_l2(struct qcow2_state *s, uint64_t l1i, struct vk_err *err)
 	r = vk_blk_file_pwrite(s->bs, &be, s->l1_offset + 8 * l1i, 8, err);
 	if (r < 0 || host == old)
 		return r;
-	return qcow2_free_range(s, old, s->cluster_size, err);
+	/* The L1 entry is on disk before the old table loses its reference. */
+	r = qcow2_flush(s->bs, err);
+	return r < 0 ? r : qcow2_free_range(s, old, s->cluster_size, err);
 }
 
 /* ---- the table on disk ---- */

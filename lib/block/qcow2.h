@@ -98,6 +98,7 @@ struct qcow2_state {
 	uint64_t csize_mask;
 	uint64_t cluster_offset_mask;
 	uint64_t end_cluster;		/* first cluster past everything in use or allocated */
+	uint64_t file_size_seen;	/* the file was at least this long (saves an fstat a lookup) */
 	uint64_t free_index;		/* allocation search starts here */
 	struct qcow2_cache *l2_cache;
 	struct qcow2_cache *rb_cache;
