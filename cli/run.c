@@ -562,8 +562,10 @@ static int run_vm(const struct vm_config *cfg, struct console *con, struct contr
 		status = why == VM_STOP_DEBUG_EXIT ? vm->debug_exit_status :
 			 why == VM_STOP_ERROR ? EXIT_GUEST_ERROR : 0;
 		again = why == VM_STOP_RESET && !cfg->no_reboot;
-		if (ctl)
-			control_detach(ctl, why, again);
+		if (ctl && !control_detach(ctl, why, again) && again) {
+			vk_msg("quit from the control socket");
+			again = false;
+		}
 		vm_destroy(vm);
 		if (!again)
 			break;

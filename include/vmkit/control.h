@@ -29,8 +29,12 @@ int control_open(struct control **out, const char *path, const struct vm_config 
 
 /* A freshly built VM, not yet running: commands act on it from now on. */
 void control_attach(struct control *c, struct vm *vm);
-/* vm_run returned why: emit SHUTDOWN or RESET, and stop acting on the VM. */
-void control_detach(struct control *c, enum vm_stop why, bool rebooting);
+/*
+ * vm_run returned why: stop acting on the VM and emit SHUTDOWN, or RESET if
+ * the VM is to boot again (rebooting). Returns rebooting, or false when a
+ * client's quit came while the VM was already stopping for a reset.
+ */
+bool control_detach(struct control *c, enum vm_stop why, bool rebooting);
 
 /* Flush what clients are owed (the last events), close them, unlink the socket. */
 void control_close(struct control *c);

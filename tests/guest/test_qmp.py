@@ -406,3 +406,25 @@ def test_random_input(tmp_path):
         assert good.cmd("query-status") == {"status": "running", "singlestep": False,
                                             "running": True}
         assert m.proc.poll() is None, m.describe()
+
+
+def test_commands_across_resets(tmp_path):
+    # The reboot guest resets the machine over and over: commands keep working
+    # while VMs are torn down and built again under them.
+    m, sock = monitor(tmp_path, "reboot")
+    with m:
+        q = connect(sock)
+        end = time.monotonic() + 5
+        n = 0
+        while time.monotonic() < end:
+            assert len(q.cmd("query-cpus-fast")) == 1
+            q.cmd("stop")
+            q.cmd("cont")
+            assert q.cmd("query-status")["running"] is True
+            n += 1
+        resets = [e for e in q.events if e["event"] == "RESET"]
+        assert n > 10 and len(resets) > 2, (n, len(resets))
+        # A quit that lands while the VM is stopping for a reset still quits.
+        q.cmd("quit")
+        assert q.wait_event("SHUTDOWN")["data"] == {"guest": False, "reason": "host-qmp-quit"}
+        assert m.wait(10) == 0, m.describe()

@@ -66,6 +66,8 @@ static int request_stop(struct control *c, enum vm_stop why, const char *msg)
 
 static int cmd_quit(struct control *c, json_object *args, json_object **ret, struct qmp_error *e)
 {
+	/* Even if the VM is already stopping (for a reset, say): no VM comes after it. */
+	c->quit = true;
 	return request_stop(c, VM_STOP_QUIT, "quit from the control socket");
 }
 

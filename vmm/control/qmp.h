@@ -36,6 +36,7 @@ struct control {
 	bool finished;			/* no VM will be attached again */
 	bool paused;			/* run state, kept across resets */
 	enum vm_stop host_req;		/* a stop this socket asked for */
+	bool quit;			/* a client said quit: no VM after this one */
 	uint64_t balloon_target;	/* bytes, 0: never set; kept across resets */
 	int stats_interval;		/* qom-set guest-stats-polling-interval, -1: never set */
 

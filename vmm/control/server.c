@@ -692,12 +692,16 @@ static json_object *shutdown_data(bool guest, const char *reason)
 	return d;
 }
 
-void control_detach(struct control *c, enum vm_stop why, bool rebooting)
+bool control_detach(struct control *c, enum vm_stop why, bool rebooting)
 {
 	bool host;
 	const char *reason;
 
 	pthread_mutex_lock(&c->vm_lock);
+	if (c->quit) {
+		why = c->host_req = VM_STOP_QUIT;
+		rebooting = false;
+	}
 	host = c->host_req == why;
 	c->host_req = VM_RUNNING;
 	if (c->vm)
@@ -722,6 +726,7 @@ void control_detach(struct control *c, enum vm_stop why, bool rebooting)
 	host = host || why == VM_STOP_QUIT || why == VM_STOP_ERROR;
 	qmp_emit(c, rebooting ? "RESET" : "SHUTDOWN", shutdown_data(!host, reason));
 	pthread_mutex_unlock(&c->vm_lock);
+	return rebooting;
 }
 
 void control_event_balloon(struct control *c, uint64_t actual)
