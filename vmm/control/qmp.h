@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Inside the control socket: the server (server.c: socket, clients,
- * framing, events) and the commands (commands.c, hmp.c) share this.
+ * Inside the control socket: the server (server.c: thread, clients,
+ * framing, events), the socket file (socket.c), the VM's lifetime
+ * (lifecycle.c) and the commands (commands.c, hmp.c) share this.
  */
 #ifndef VMKIT_CONTROL_QMP_H
 #define VMKIT_CONTROL_QMP_H
@@ -85,6 +86,10 @@ int qmp_execute(struct control *c, const char *name, json_object *args, json_obj
 
 /* Send an event to every client past negotiation; takes ownership of data (may be NULL). */
 void qmp_emit(struct control *c, const char *event, json_object *data);
+
+/* The socket file (socket.c): bind c->path into c->listen_fd; remove it if still ours. */
+int qmp_bind(struct control *c, struct vk_err *err);
+void qmp_unbind(struct control *c);
 
 /* human-monitor-command */
 int qmp_hmp(struct control *c, json_object *args, json_object **ret, struct qmp_error *e);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The control socket's server: a unix socket (0600) on a thread of its
- * own, any number of clients (up to MAX_CLIENTS), QMP framing (greeting,
- * capabilities negotiation, one JSON object per request, replies with the
- * request's id, asynchronous events). Client input is parsed with json-c's
+ * The control socket's server: a thread of its own serving the unix
+ * socket (socket.c), any number of clients (up to MAX_CLIENTS), QMP
+ * framing (greeting, capabilities negotiation, one JSON object per
+ * request, replies with the request's id, asynchronous events). Client input is parsed with json-c's
  * incremental tokener, so a request may arrive in pieces and several may
  * arrive in one read. Nothing a client sends can stop the monitor: bad
  * JSON gets QMP's error and the connection stays up; a client that does not
@@ -17,12 +17,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
 
 #include "qmp.h"
-#include "vmkit/virtio-balloon.h"
 
 #define MAX_CLIENTS	32
 #define MAX_REQUEST	(1u << 20)	/* bytes of one unfinished request */
@@ -496,65 +493,6 @@ static void *control_thread(void *opaque)
 	return NULL;
 }
 
-/* ---- the socket ---- */
-
-/* Is there a live server at path? A stale socket refuses connections. */
-static bool socket_in_use(const struct sockaddr_un *sa)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool live;
-
-	if (fd < 0)
-		return false;
-	live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
-	close(fd);
-	return live;
-}
-
-/*
- * Bind to a temporary name beside path, then rename it into place: a
- * client never finds a socket that is not yet listening or not yet 0600.
- * What is at path already is replaced only if it is a stale socket.
- */
-static int bind_socket(struct control *c, struct vk_err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX }, tmp = { .sun_family = AF_UNIX };
-	struct stat st;
-	mode_t old;
-	int r;
-
-	if (strlen(c->path) + 16 >= sizeof(sa.sun_path))
-		return vk_fail(err, -ENAMETOOLONG, "--qmp %s: path too long for a unix socket",
-			       c->path);
-	strcpy(sa.sun_path, c->path);
-	snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", c->path, (int)getpid());
-	if (lstat(c->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return vk_fail(err, -EEXIST, "--qmp %s: exists and is not a socket", c->path);
-		if (socket_in_use(&sa))
-			return vk_fail(err, -EADDRINUSE, "--qmp %s: another process is serving it",
-				       c->path);
-	}
-	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->listen_fd < 0)
-		return vk_fail(err, -errno, "--qmp: socket: %s", strerror(errno));
-	unlink(tmp.sun_path);
-	old = umask(0177);	/* before any other thread exists: umask is per process */
-	r = bind(c->listen_fd, (struct sockaddr *)&tmp, sizeof(tmp));
-	umask(old);
-	if (r < 0)
-		return vk_fail(err, -errno, "--qmp %s: %s", c->path, strerror(errno));
-	if (chmod(tmp.sun_path, 0600) < 0 || listen(c->listen_fd, 16) < 0 ||
-	    stat(tmp.sun_path, &st) < 0 || rename(tmp.sun_path, c->path) < 0) {
-		r = -errno;
-		unlink(tmp.sun_path);
-		return vk_fail(err, r, "--qmp %s: %s", c->path, strerror(-r));
-	}
-	c->sock_dev = st.st_dev;
-	c->sock_ino = st.st_ino;
-	return 0;
-}
-
 static int add_fd(struct control *c, int fd, void *tag)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
@@ -570,7 +508,7 @@ static int start(struct control *c, struct vk_err *err)
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->epfd < 0 || c->wake_fd < 0)
 		return vk_fail(err, -errno, "--qmp: %s", strerror(errno));
-	r = bind_socket(c, err);
+	r = qmp_bind(c, err);
 	if (r)
 		return r;
 	r = add_fd(c, c->listen_fd, &tag_listen);
@@ -634,7 +572,6 @@ void control_close(struct control *c)
 {
 	uint64_t deadline = vk_now_ns() + 1000000000ull;
 	struct qmp_client *cl, *next;
-	struct stat st;
 
 	if (!c)
 		return;
@@ -648,11 +585,7 @@ void control_close(struct control *c)
 		drain(cl, deadline);
 		client_free(cl);
 	}
-	if (c->listen_fd >= 0) {
-		if (stat(c->path, &st) == 0 && st.st_dev == c->sock_dev && st.st_ino == c->sock_ino)
-			unlink(c->path);
-		close(c->listen_fd);
-	}
+	qmp_unbind(c);
 	if (c->wake_fd >= 0)
 		close(c->wake_fd);
 	if (c->epfd >= 0)
@@ -662,124 +595,4 @@ void control_close(struct control *c)
 	pthread_mutex_destroy(&c->vm_lock);
 	free(c->path);
 	free(c);
-}
-
-/* ---- the VM's lifetime ---- */
-
-void control_attach(struct control *c, struct vm *vm)
-{
-	pthread_mutex_lock(&c->vm_lock);
-	c->vm = vm;
-	vm->ctl = c;
-	/* A VM paused before a reset comes back paused: its vCPUs park at once. */
-	if (c->paused)
-		atomic_store(&vm->pause_req, true);
-	/* As QEMU: the balloon's target survives a reset; the guest's driver finds it at probe. */
-	if (vm->balloon && c->balloon_target)
-		virtio_balloon_set_target(vm->balloon, c->balloon_target);
-	if (vm->balloon && c->stats_interval >= 0)
-		virtio_balloon_set_stats_interval(vm->balloon, c->stats_interval);
-	pthread_cond_broadcast(&c->vm_cond);
-	pthread_mutex_unlock(&c->vm_lock);
-}
-
-static json_object *shutdown_data(bool guest, const char *reason)
-{
-	json_object *d = json_object_new_object();
-
-	json_object_object_add(d, "guest", json_object_new_boolean(guest));
-	json_object_object_add(d, "reason", json_object_new_string(reason));
-	return d;
-}
-
-bool control_detach(struct control *c, enum vm_stop why, bool rebooting)
-{
-	bool host;
-	const char *reason;
-
-	pthread_mutex_lock(&c->vm_lock);
-	if (c->quit) {
-		why = c->host_req = VM_STOP_QUIT;
-		rebooting = false;
-	}
-	host = c->host_req == why;
-	c->host_req = VM_RUNNING;
-	if (c->vm)
-		c->vm->ctl = NULL;
-	c->vm = NULL;
-	c->finished = !rebooting;
-	pthread_cond_broadcast(&c->vm_cond);
-	switch (why) {
-	case VM_STOP_RESET:
-		reason = host ? "host-qmp-system-reset" : "guest-reset";
-		break;
-	case VM_STOP_QUIT:
-		reason = host ? "host-qmp-quit" : "host-signal";
-		break;
-	case VM_STOP_ERROR:
-		reason = "host-error";
-		break;
-	default:
-		reason = "guest-shutdown";
-		break;
-	}
-	host = host || why == VM_STOP_QUIT || why == VM_STOP_ERROR;
-	qmp_emit(c, rebooting ? "RESET" : "SHUTDOWN", shutdown_data(!host, reason));
-	pthread_mutex_unlock(&c->vm_lock);
-	return rebooting;
-}
-
-void control_event_balloon(struct control *c, uint64_t actual)
-{
-	json_object *d = json_object_new_object();
-
-	json_object_object_add(d, "actual", json_object_new_int64(actual));
-	qmp_emit(c, "BALLOON_CHANGE", d);
-}
-
-/* ---- --qmp ---- */
-
-static int spec_opt(const char *opt, struct vk_err *err)
-{
-	if (!strcmp(opt, "server") || !strcmp(opt, "server=on") || !strcmp(opt, "nowait") ||
-	    !strcmp(opt, "wait=off"))
-		return 0;
-	if (!strcmp(opt, "server=off"))
-		return vk_fail(err, -EINVAL, "--qmp: server=off: vmkit only listens (server=on)");
-	if (!strcmp(opt, "wait=on") || !strcmp(opt, "wait"))
-		return vk_fail(err, -EINVAL, "--qmp: %s: not supported, the VM starts at once (wait=off)",
-			       opt);
-	return vk_fail(err, -EINVAL, "--qmp: unknown option '%s' (server=on, wait=off)", opt);
-}
-
-int control_parse_spec(const char *spec, char **path, struct vk_err *err)
-{
-	char *s, *comma, *opt;
-	int r = 0;
-
-	if (!strncmp(spec, "unix:", 5))
-		spec += 5;
-	else if (strchr(spec, ':') && !strchr(spec, '/'))
-		return vk_fail(err, -EINVAL, "--qmp %s: only unix sockets are supported (unix:PATH)",
-			       spec);
-	s = strdup(spec);
-	if (!s)
-		return vk_fail(err, -ENOMEM, "out of memory");
-	comma = strchr(s, ',');
-	if (comma)
-		*comma = '\0';
-	for (opt = comma ? comma + 1 : NULL; opt && !r; opt = comma ? comma + 1 : NULL) {
-		comma = strchr(opt, ',');
-		if (comma)
-			*comma = '\0';
-		r = spec_opt(opt, err);
-	}
-	if (!r && !*s)
-		r = vk_fail(err, -EINVAL, "--qmp: no socket path given");
-	if (r) {
-		free(s);
-		return r;
-	}
-	*path = s;
-	return 0;
 }
