@@ -247,6 +247,29 @@ def test_frames_both_ways(ns: Netns) -> None:
     check_tx(received(sock, TX_TYPE), mac, 1, 24)
 
 
+def test_receive_ring_runs_dry(ns: Netns) -> None:
+    """Ten times the guest's 128 receive buffers at once: the device waits for buffers
+    (the tap holds the rest), resumes on the guest's notification, loses nothing."""
+    ns.ip("tuntap", "add", "dev", "vt0", "mode", "tap", "vnet_hdr")
+    ns.ip("link", "set", "vt0", "txqueuelen", "4000", "up")
+    sock = ns.packet_socket("vt0")
+    mac = mac_bytes(GUEST_MAC)
+    nrx = 1280
+    frames = [rx_frame(mac, s) for s in range(nrx)]
+
+    def send():
+        for f in frames:
+            sock.send(f)
+
+    # The guest takes nothing for a second: its ring fills while the frames arrive.
+    r = run_guest(ns, [f"tap,ifname=vt0,mac={GUEST_MAC}"], f"tx=1 rx={nrx} rx_delay=1000",
+                  on_tx_done=send)
+    h.assert_test_passed(r, "virtio_net")
+    assert r.info["rx_good"] == str(nrx) and r.info["rx_missing"] == "0", r.describe()
+    drops = int(ns.exec(["cat", "/sys/class/net/vt0/statistics/tx_dropped"]).stdout)
+    assert drops == 0, f"the tap dropped {drops} frames"
+
+
 def test_no_mergeable_buffers(ns: Netns) -> None:
     """Without MRG_RXBUF every frame lands in one buffer, num_buffers 1."""
     ns.ip("tuntap", "add", "dev", "vt0", "mode", "tap", "vnet_hdr")

@@ -41,7 +41,8 @@
  *
  * Command line: pairs=<n> (1), tx=<n> (16), rx=<n> (0), timeout=<s>,
  * no-mrg (do not negotiate MRG_RXBUF), no-event-idx, gso, gso_rx=<bytes>,
- * hostile, reinit.
+ * hostile, reinit, rx_delay=<ms> (wait that long after tx_done=1 before taking
+ * any received frame: the receive ring fills and the device has to wait).
  */
 #include "lib/rt.h"
 #include "lib/vnet.h"
@@ -358,6 +359,12 @@ static uint64_t run(void *arg)
 	if (vblk_cmdline_arg(si, "gso") && !send_gso())
 		return false;
 	rt_info("tx_done=1");
+	if ((v = vblk_cmdline_arg(si, "rx_delay="))) {
+		uint64_t until = virtio_now_us() + vblk_parse_u64(v) * 1000;
+
+		while (virtio_now_us() < until)
+			cpu_relax();
+	}
 	if ((nrx || gso_rx_want) && !receive_all(net.pairs, nrx, timeout))
 		return false;
 	if (!virtio_reset(&net.vp))
