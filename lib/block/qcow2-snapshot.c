@@ -315,16 +315,23 @@ static int adjust_l1(struct qcow2_state *s, const uint64_t *l1, uint32_t n, int 
 	return 0;
 }
 
-static int want_copied(struct qcow2_state *s, uint64_t off, uint64_t *flag, struct vk_err *err)
+/* clear_all: every flag goes (a snapshot is about to share everything). */
+static int want_copied(struct qcow2_state *s, uint64_t off, bool clear_all, uint64_t *flag,
+		       struct vk_err *err)
 {
 	uint64_t rc;
-	int r = qcow2_get_refcount(s, off >> s->cluster_bits, &rc, err);
+	int r;
 
+	*flag = 0;
+	if (clear_all)
+		return 0;
+	r = qcow2_get_refcount(s, off >> s->cluster_bits, &rc, err);
 	*flag = rc == 1 ? QCOW_OFLAG_COPIED : 0;
 	return r;
 }
 
-static int fix_copied_l2(struct qcow2_state *s, uint64_t l2off, struct vk_err *err)
+static int fix_copied_l2(struct qcow2_state *s, uint64_t l2off, bool clear_all,
+			 struct vk_err *err)
 {
 	enum qcow2_cluster_type t;
 	uint64_t j, e, flag;
@@ -339,7 +346,7 @@ static int fix_copied_l2(struct qcow2_state *s, uint64_t l2off, struct vk_err *e
 		t = qcow2_entry_type(s, e);
 		flag = 0;
 		if (t == QCOW2_NORMAL || t == QCOW2_ZERO_ALLOC) {
-			r = want_copied(s, e & L2E_OFFSET_MASK, &flag, err);
+			r = want_copied(s, e & L2E_OFFSET_MASK, clear_all, &flag, err);
 			if (r < 0)
 				break;
 		} else if (t != QCOW2_COMPRESSED) {
@@ -354,8 +361,12 @@ static int fix_copied_l2(struct qcow2_state *s, uint64_t l2off, struct vk_err *e
 	return r;
 }
 
-/* Set the COPIED flags of the active tables from the refcounts (QEMU's addend 0 pass). */
-int qcow2_fix_copied(struct qcow2_state *s, struct vk_err *err)
+/*
+ * Set the COPIED flags of the active tables from the refcounts (QEMU's
+ * addend 0 pass), or clear them all. Flags only ever go wrong the safe
+ * way: clear where they could be set costs a needless copy later.
+ */
+static int set_copied(struct qcow2_state *s, bool clear_all, struct vk_err *err)
 {
 	uint64_t l2off, flag;
 	bool l1_dirty = false;
@@ -366,14 +377,14 @@ int qcow2_fix_copied(struct qcow2_state *s, struct vk_err *err)
 		l2off = s->l1[i] & L1E_OFFSET_MASK;
 		if (!l2off)
 			continue;
-		r = want_copied(s, l2off, &flag, err);
+		r = want_copied(s, l2off, clear_all, &flag, err);
 		if (r < 0)
 			return r;
 		if ((s->l1[i] & QCOW_OFLAG_COPIED) != flag) {
 			s->l1[i] = (s->l1[i] & ~QCOW_OFLAG_COPIED) | flag;
 			l1_dirty = true;
 		}
-		r = fix_copied_l2(s, l2off, err);
+		r = fix_copied_l2(s, l2off, clear_all, err);
 		if (r < 0)
 			return r;
 	}
@@ -381,6 +392,11 @@ int qcow2_fix_copied(struct qcow2_state *s, struct vk_err *err)
 	if (r < 0 || !l1_dirty)
 		return r;
 	return qcow2_write_l1(s, err);
+}
+
+int qcow2_fix_copied(struct qcow2_state *s, struct vk_err *err)
+{
+	return set_copied(s, false, err);
 }
 
 /* Give L1 entry l1i a private copy of its L2 table (the old one stays with the snapshots). */
@@ -405,7 +421,9 @@ int qcow2_cow_l2(struct qcow2_state *s, uint64_t l1i, struct vk_err *err)
 			qcow2_cache_put(s->l2_cache, &src);
 			return r;
 		}
-		memcpy(dst, src, s->cluster_size);
+		/* The old table was shared, so is everything in it: no entry may say otherwise. */
+		for (uint64_t j = 0; j < (1ULL << s->l2_bits); j++)
+			qcow2_set_be64(dst, j, qcow2_be64(src, j) & ~QCOW_OFLAG_COPIED);
 		qcow2_cache_mark_dirty(s->l2_cache, dst);
 		qcow2_cache_put(s->l2_cache, &dst);
 		qcow2_cache_put(s->l2_cache, &src);
@@ -612,11 +630,14 @@ int qcow2_snapshot_create(struct vk_blk *bs, const char *name, struct vk_err *er
 		r = vk_fail(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	r = copy_active_l1(s, &sn.l1_offset, err);
+	/* Flags cleared (on disk) before any refcount rises: no moment where one says "mine alone". */
+	r = set_copied(s, true, err);
+	if (!r)
+		r = copy_active_l1(s, &sn.l1_offset, err);
 	if (!r)
 		r = adjust_l1(s, s->l1, s->l1_size, +1, err);
 	if (!r)
-		r = qcow2_fix_copied(s, err);
+		r = qcow2_flush(bs, err);
 	if (!r)
 		r = append(s, &sn, err);
 	if (!r)
@@ -666,7 +687,8 @@ static int load_snapshot_l1(struct qcow2_state *s, const uint64_t *sn_l1, uint32
 	l1 = calloc((uint64_t)s->l1_size + 1, 8);
 	if (!l1)
 		return vk_fail(err, -ENOMEM, "out of memory");
-	memcpy(l1, sn_l1, (uint64_t)n * 8);
+	for (uint32_t i = 0; i < n; i++)
+		l1[i] = sn_l1[i] & ~QCOW_OFLAG_COPIED;	/* shared now; fix_copied sets what it may */
 	s->l1 = l1;
 	r = qcow2_write_l1(s, err);
 	if (r < 0) {
