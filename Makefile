@@ -8,7 +8,7 @@ GUEST := $(BUILD)/guest
 # Debian's python3-pytest lives with /usr/bin/python3 (not a pyenv python on PATH).
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all build deps guest demo check check-unit check-guest check-slow bench clean
+.PHONY: all build deps guest demo check check-unit check-guest check-slow bench clean fuzz
 
 all: build
 
@@ -53,6 +53,8 @@ check: build guest
 	@scripts/deps.sh check
 	meson test -C $(BUILD) --print-errorlogs
 	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net
+	@scripts/deps.sh fuzz
+	tests/fuzz/run.sh $(CHECK_FUZZ_SECS)
 
 # Longer runs: Debian's own prebuilt kernel.
 check-slow: build guest
@@ -63,6 +65,14 @@ check-slow: build guest
 bench: build guest
 	@scripts/deps.sh bench
 	bench/run.sh
+
+# The libFuzzer target for the qcow2 open/read path (clang, ASan, UBSan), in
+# build-fuzz/ apart from the gcc build: FUZZ_SECS seconds (make check: CHECK_FUZZ_SECS).
+FUZZ_SECS ?= 300
+CHECK_FUZZ_SECS ?= 20
+fuzz:
+	@scripts/deps.sh fuzz check
+	tests/fuzz/run.sh $(FUZZ_SECS)
 
 clean:
 	rm -rf $(BUILD)

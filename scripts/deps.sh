@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages a make target needs, only when some are missing.
-# Usage: scripts/deps.sh build|guest|check|bench
+# Usage: scripts/deps.sh build|guest|check|bench|slow|fuzz
 set -euo pipefail
 
 build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev zlib1g-dev libzstd-dev
@@ -9,6 +9,7 @@ guest_pkgs=(linux-source-6.1 busybox-static cpio flex bison libelf-dev libssl-de
 check_pkgs=(python3 python3-pytest qemu-utils strace iproute2)
 bench_pkgs=(qemu-system-x86 hyperfine fio iproute2)
 slow_pkgs=(linux-image-cloud-amd64)
+fuzz_pkgs=(clang libclang-rt-14-dev qemu-utils)
 
 want=()
 for t in "$@"; do
@@ -18,6 +19,7 @@ for t in "$@"; do
 	check) want+=("${build_pkgs[@]}" "${guest_pkgs[@]}" "${check_pkgs[@]}") ;;
 	bench) want+=("${bench_pkgs[@]}") ;;
 	slow) want+=("${slow_pkgs[@]}") ;;
+	fuzz) want+=("${fuzz_pkgs[@]}") ;;
 	*) echo "deps.sh: unknown target '$t'" >&2; exit 2 ;;
 	esac
 done

@@ -317,7 +317,7 @@ static int read_backing_name(struct qcow2_state *s, const struct qcow2_header *h
 	return 0;
 }
 
-static int qcow2_open(struct vk_blk *bs, struct vk_err *err)
+static int do_open(struct vk_blk *bs, struct vk_err *err)
 {
 	struct qcow2_state *s = bs->opaque;
 	struct qcow2_header h = { 0 };
@@ -390,12 +390,8 @@ int qcow2_flush(struct vk_blk *bs, struct vk_err *err)
 	return r;
 }
 
-static void qcow2_close(struct vk_blk *bs)
+static void free_state(struct qcow2_state *s)
 {
-	struct qcow2_state *s = bs->opaque;
-
-	if (!bs->read_only && s->l2_cache && s->rb_cache)
-		qcow2_flush(bs, NULL);
 	qcow2_cache_destroy(s->l2_cache);
 	qcow2_cache_destroy(s->rb_cache);
 	free(s->l1);
@@ -403,6 +399,26 @@ static void qcow2_close(struct vk_blk *bs)
 	free(s->zbuf);
 	free(s->features);
 	qcow2_snapshots_free(s);
+	memset(s, 0, sizeof(*s));
+}
+
+static void qcow2_close(struct vk_blk *bs)
+{
+	struct qcow2_state *s = bs->opaque;
+
+	if (!bs->read_only && s->l2_cache && s->rb_cache)
+		qcow2_flush(bs, NULL);
+	free_state(s);
+}
+
+/* A failed open leaves nothing allocated: the generic layer only closes opened drivers. */
+static int qcow2_open(struct vk_blk *bs, struct vk_err *err)
+{
+	int r = do_open(bs, err);
+
+	if (r < 0)
+		free_state(bs->opaque);
+	return r;
 }
 
 static uint64_t qcow2_length(struct vk_blk *bs)
