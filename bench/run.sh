@@ -211,3 +211,9 @@ log "virtio-blk (bench/blk.sh)"
 # pair as the host's limit; its report is appended.
 log "virtio-net (bench/net.sh)"
 { echo; bash bench/net.sh || echo "bench: net.sh failed; see $OUT/net/"; } | tee -a "$OUT/report.txt"
+
+# --- 5. vmkit img ---------------------------------------------------------------------
+# bench/img.sh: convert (raw->qcow2, qcow2->raw, -c), commit, bench and check, vmkit img
+# and qemu-img on the same files; its report is appended.
+log "vmkit img (bench/img.sh)"
+{ echo; bash bench/img.sh || echo "bench: img.sh failed; see $OUT/img/"; } | tee -a "$OUT/report.txt"

@@ -302,7 +302,7 @@ int img_convert(int argc, char **argv)
 	struct convert c = { .sparse = 4096, .threads = 8 };
 	struct vk_err err = { 0 };
 	unsigned int flags = 0;
-	bool quiet = false;
+	bool quiet = false, unsafe = true;
 	int ch, nopts = 0, i, ret = 1;
 	uint64_t v;
 
@@ -321,7 +321,12 @@ int img_convert(int argc, char **argv)
 		case 'B': backing = optarg; break;
 		case 'F': backing_fmt = optarg; break;
 		case 'W': break;	/* out-of-order writes allowed; ours are in order */
-		case 't': case 'T': break;	/* cache modes: the library does buffered I/O and flushes at the end */
+		case 't':
+			/* qemu-img convert's default is unsafe: no fdatasync at the end. */
+			if (img_cache_unsafe(optarg, &unsafe) < 0)
+				return 1;
+			break;
+		case 'T': break;	/* source cache mode: reads are buffered */
 		case 'C': break;	/* copy offloading: plain reads and writes here */
 		case 'm':
 			if (parse_threads(optarg, &c.threads) < 0)
@@ -370,7 +375,8 @@ int img_convert(int argc, char **argv)
 	if (!c.need_zero &&
 	    create_target(ofmt, argv[optind + 1], &co, vk_blk_length(c.src), quiet) < 0)
 		goto out;
-	if (img_open(argv[optind + 1], ofmt, VK_BLK_RDWR, &c.dst) < 0)
+	if (img_open(argv[optind + 1], ofmt, VK_BLK_RDWR | (unsafe ? VK_BLK_CACHE_UNSAFE : 0),
+		     &c.dst) < 0)
 		goto out;
 	if (vk_blk_length(c.dst) < vk_blk_length(c.src)) {
 		img_error("%s: target image is smaller than the source", argv[optind + 1]);

@@ -189,3 +189,19 @@ bool img_output_and_one_file(const char *output, int argc, int optind)
 	}
 	return true;
 }
+
+int img_cache_unsafe(const char *mode, bool *unsafe)
+{
+	static const char *const modes[] = { "none", "writeback", "writethrough", "directsync",
+					     "unsafe" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(modes); i++) {
+		if (!strcmp(mode, modes[i])) {
+			*unsafe = !strcmp(mode, "unsafe");
+			return 0;
+		}
+	}
+	img_error("Invalid cache option: %s", mode);
+	return -EINVAL;
+}

@@ -20,6 +20,11 @@ int img_parse_size(const char *s, uint64_t *out);
  * file name must remain. Reports the problem and returns false otherwise.
  */
 bool img_output_and_one_file(const char *output, int argc, int optind);
+/*
+ * A qemu-img cache mode (-t): the library does buffered I/O in every mode;
+ * *unsafe tells whether flushes may skip fdatasync (VK_BLK_CACHE_UNSAFE).
+ */
+int img_cache_unsafe(const char *mode, bool *unsafe);
 /* Error line "vmkit: ..." */
 void img_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

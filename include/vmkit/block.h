@@ -21,6 +21,7 @@ struct vk_blk;
 #define VK_BLK_FORCE_SHARE	(1u << 1)	/* qemu-img -U: take no locks that stop others */
 #define VK_BLK_NO_BACKING	(1u << 2)	/* do not open the backing chain */
 #define VK_BLK_NO_LOCK		(1u << 3)
+#define VK_BLK_CACHE_UNSAFE	(1u << 4)	/* cache=unsafe: flushes write metadata, skip fdatasync */
 
 struct vk_blk_opts {
 	const char *format;		/* NULL: probe */

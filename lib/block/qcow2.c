@@ -385,7 +385,7 @@ int qcow2_flush(struct vk_blk *bs, struct vk_err *err)
 	r = qcow2_cache_flush(s->rb_cache, err);
 	if (!r)
 		r = qcow2_cache_flush(s->l2_cache, err);
-	if (!r && fdatasync(bs->fd) < 0)
+	if (!r && !(bs->flags & VK_BLK_CACHE_UNSAFE) && fdatasync(bs->fd) < 0)
 		r = vk_fail(err, -errno, "%s: flush: %s", bs->filename, strerror(errno));
 	return r;
 }

@@ -62,7 +62,7 @@ static int raw_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, stru
 
 static int raw_flush(struct vk_blk *bs, struct vk_err *err)
 {
-	if (fdatasync(bs->fd) < 0)
+	if (!(bs->flags & VK_BLK_CACHE_UNSAFE) && fdatasync(bs->fd) < 0)
 		return vk_fail(err, -errno, "%s: flush: %s", bs->filename, strerror(errno));
 	return 0;
 }

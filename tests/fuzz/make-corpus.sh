@@ -43,6 +43,6 @@ cp "$img" "$DIR/seed-snap.qcow2"
 # A dirty image (lazy refcounts, killed writer): the repair path.
 img=$T/dirty.qcow2
 qemu-img create -q -f qcow2 -o cluster_size=4k,lazy_refcounts=on "$img" 1M
-(qemu-io -f qcow2 -c "write -P 16 0 8k" -c "abort" "$img") > /dev/null 2>&1 || true
+sh -c 'qemu-io -f qcow2 -c "write -P 16 0 8k" -c abort "$1"' sh "$img" > /dev/null 2>&1 || true
 cp "$img" "$DIR/seed-dirty.qcow2"
 ls "$DIR" | wc -l

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# vmkit img against qemu-img, side by side on the same files in one run
+# (section 5 of bench/run.sh; runs on its own too: bash bench/img.sh):
+#
+#   convert raw->qcow2, qcow2->raw and -c (compressed) of a BENCH_IMG_MIB
+#   image of mixed data (random, compressible, explicit zeros) and holes;
+#   commit of an overlay holding 1/16 of the image in 64 KiB pieces;
+#   bench: 4 KiB requests at a pseudo-random spread (step of 1 MiB + 4 KiB,
+#   wrapping) over a fully allocated qcow2, reads and writes, and reads of
+#   the same data in a raw file (qcow2 reads against raw's);
+#   check of a 1 TiB sparse qcow2 with scattered clusters.
+#
+# Each is run BENCH_IMG_RUNS times per tool, alternating, after one warm-up
+# run each; the median wall time counts. Both tools run with their defaults
+# (qemu-img convert: cache=unsafe; commit: writeback) on a warm page cache.
+# Ratio = qemu-img's time / vmkit's time (above 1: vmkit is faster).
+# Knobs: BENCH_IMG_MIB (4096), BENCH_IMG_RUNS (3), BENCH_IMG_COUNT (200000
+# bench requests), BENCH_IMG_KEEP (keep the files).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+OUT=build/bench/img
+VMKIT=build/vmkit
+QI=${BENCH_QEMU_IMG:-qemu-img}
+MIB=${BENCH_IMG_MIB:-4096}
+RUNS=${BENCH_IMG_RUNS:-3}
+COUNT=${BENCH_IMG_COUNT:-200000}
+T0=$(date +%s.%N)
+log() { printf '[img %6.1fs] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*" >&2; }
+
+mkdir -p "$OUT"
+rm -f "$OUT"/*.txt
+cleanup() { [ -n "${BENCH_IMG_KEEP:-}" ] || rm -f "$OUT"/*.raw "$OUT"/*.qcow2; }
+trap cleanup EXIT
+if [ ! -x "$VMKIT" ] || ! command -v "$QI" > /dev/null; then
+	echo "img: $VMKIT or $QI missing" | tee "$OUT/report.txt"
+	exit 1
+fi
+
+# --- the source: 1 MiB pieces, 45% random, 15% compressible, 10% zeros, 30% holes ---
+SRC=$OUT/src.raw
+log "making $SRC ($MIB MiB of mixed data and holes)"
+python3 - "$SRC" "$MIB" <<'PY'
+import os, random, sys
+path, mib = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(42)
+block = os.urandom(1 << 20)
+with open(path, "wb") as f:
+    f.truncate(mib << 20)
+    for i in range(mib):
+        k = rnd.random()
+        if k < 0.45:
+            f.seek(i << 20)
+            # random data that differs per piece without paying for urandom each time
+            f.write(block[(i * 4096) % (1 << 20):] + block[:(i * 4096) % (1 << 20)])
+        elif k < 0.60:
+            f.seek(i << 20)
+            f.write(bytes([i % 251 + 1]) * 4096 * 64 + bytes(range(256)) * 3072)
+        elif k < 0.70:
+            f.seek(i << 20)
+            f.write(bytes(1 << 20))
+PY
+
+# t NAME CMD...: one timed run, seconds on stdout.
+t() {
+	local s e
+	s=$(date +%s.%N)
+	"$@" > /dev/null 2>> "$OUT/errors.txt" || { echo "FAILED: $*" >> "$OUT/errors.txt"; echo fail; return 0; }
+	e=$(date +%s.%N)
+	echo "$e - $s" | bc
+}
+
+# pair NAME PREP VMKIT-CMD -- QEMU-CMD: RUNS timed runs of each, alternating; PREP runs before each.
+pair() {
+	local name=$1 prep=$2 i v q
+	shift 2
+	local -a vc=() qc=()
+	while [ "$1" != "--" ]; do vc+=("$1"); shift; done
+	shift
+	qc=("$@")
+	log "$name"
+	$prep; t "${vc[@]}" > /dev/null
+	$prep; t "${qc[@]}" > /dev/null
+	for i in $(seq "$RUNS"); do
+		$prep; v=$(t "${vc[@]}"); echo "$name vmkit $v" >> "$OUT/times.txt"
+		$prep; q=$(t "${qc[@]}"); echo "$name qemu $q" >> "$OUT/times.txt"
+	done
+}
+none() { :; }
+rm -f "$OUT/times.txt" "$OUT/errors.txt"
+
+# --- convert -------------------------------------------------------------------------
+Q=$OUT/q.qcow2
+"$QI" convert -O qcow2 "$SRC" "$Q"
+pair "convert raw->qcow2" none "$VMKIT" img convert -O qcow2 "$SRC" "$OUT/v.qcow2" -- \
+	"$QI" convert -O qcow2 "$SRC" "$OUT/v.qcow2"
+pair "convert qcow2->raw" none "$VMKIT" img convert -O raw "$Q" "$OUT/v.raw" -- \
+	"$QI" convert -O raw "$Q" "$OUT/v.raw"
+pair "convert -c raw->qcow2" none "$VMKIT" img convert -c -O qcow2 "$SRC" "$OUT/c.qcow2" -- \
+	"$QI" convert -c -O qcow2 "$SRC" "$OUT/c.qcow2"
+"$QI" compare -q "$OUT/c.qcow2" "$SRC" || echo "FAILED: compressed image differs" >> "$OUT/errors.txt"
+
+# --- commit ----------------------------------------------------------------------------
+TOP=$OUT/top.qcow2
+mktop() {
+	rm -f "$TOP"
+	"$QI" create -q -f qcow2 -b q.qcow2 -F qcow2 "$TOP"
+	"$QI" bench -w -c $((MIB / 16 * 16)) -s 64k -S 1M --pattern=7 "$TOP" > /dev/null
+}
+pair "commit" mktop "$VMKIT" img commit -q "$TOP" -- "$QI" commit -q "$TOP"
+
+# --- bench: 4 KiB at a wide stride, qcow2 (allocated) and raw ----------------------
+BQ=$OUT/bench.qcow2 BR=$OUT/bench.raw
+BMIB=$((MIB < 1024 ? MIB : 1024))
+head -c $((BMIB << 20)) /dev/zero | tr '\0' '\1' > "$BR"
+"$QI" convert -O qcow2 -f raw "$BR" "$BQ"
+STEP=$((1048576 + 4096))
+pair "bench read qcow2" none "$VMKIT" img bench -c "$COUNT" -s 4k -S $STEP -f qcow2 "$BQ" -- \
+	"$QI" bench -c "$COUNT" -s 4k -S $STEP -f qcow2 "$BQ"
+pair "bench write qcow2" none "$VMKIT" img bench -w -c "$COUNT" -s 4k -S $STEP -f qcow2 "$BQ" -- \
+	"$QI" bench -w -c "$COUNT" -s 4k -S $STEP -f qcow2 "$BQ"
+pair "bench read raw" none "$VMKIT" img bench -c "$COUNT" -s 4k -S $STEP -f raw "$BR" -- \
+	"$QI" bench -c "$COUNT" -s 4k -S $STEP -f raw "$BR"
+
+# --- check of a large sparse image ------------------------------------------------
+CK=$OUT/check.qcow2
+"$QI" create -q -f qcow2 "$CK" 1T
+"$QI" bench -w -c 20000 -s 64k -S $((50 << 20)) -f qcow2 "$CK" > /dev/null
+pair "check 1T sparse" none "$VMKIT" img check "$CK" -- "$QI" check "$CK"
+
+log "done"
+python3 - "$OUT/times.txt" "$MIB" "$COUNT" <<'PY' | tee "$OUT/report.txt"
+import statistics, sys
+times, mib, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rows = {}
+for line in open(times):
+    *name, tool, sec = line.split()
+    rows.setdefault(" ".join(name), {}).setdefault(tool, []).append(sec)
+print(f"vmkit img vs qemu-img: median of runs, {mib} MiB source image, bench {count} requests")
+print(f"{'test':<24} {'vmkit s':>9} {'qemu-img s':>11} {'ratio':>7}   (qemu-img time / vmkit time)")
+med = {}
+for name, t in rows.items():
+    try:
+        v = statistics.median(float(x) for x in t["vmkit"])
+        q = statistics.median(float(x) for x in t["qemu"])
+    except (ValueError, KeyError):
+        print(f"{name:<24} failed (see errors.txt)")
+        continue
+    med[name] = (v, q)
+    print(f"{name:<24} {v:9.3f} {q:11.3f} {q / v if v else 0:7.2f}x")
+if "bench read qcow2" in med and "bench read raw" in med:
+    v = med["bench read raw"][0] / med["bench read qcow2"][0]
+    print(f"vmkit qcow2 random reads vs raw (raw time / qcow2 time): {v:.2f}x")
+PY
+if [ -s "$OUT/errors.txt" ]; then echo "errors:"; cat "$OUT/errors.txt"; fi
