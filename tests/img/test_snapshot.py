@@ -2,10 +2,11 @@
 """Internal snapshots: vmkit img snapshot against Debian's qemu-img, both ways."""
 import os
 import shutil
+import subprocess
 
 import pytest
 
-from imgtest import pattern_raw, qemu_img, qemu_io, read, vmkit
+from imgtest import VMKIT, pattern_raw, qemu_img, qemu_io, read, vmkit
 
 
 def qemu_clean(img):
@@ -185,3 +186,19 @@ def test_writes_after_qemu_snapshot(tmp_path, compressed):
     assert active_data(tmp_path, img) == before
     shutil.copy(img, str(tmp_path / "copy.qcow2"))
     assert os.path.getsize(img) > 0
+
+
+def test_snapshot_names_in_json_as_qemu(tmp_path):
+    """Names with quotes, controls, non-ASCII and broken UTF-8 print as qemu-img prints them."""
+    img = str(tmp_path / "fïle \"x\".qcow2")
+    qemu_img("create", "-q", "-f", "qcow2", img, "1M", check=True)
+    names = ['snäp "q" \\x', "tab\there", "bell\x07", "😀 emoji", b"bad\xff\xfeutf",
+             "del\x7f", b"trunc\xe2\x82", "/slash"]
+    for n in names:
+        arg = n if isinstance(n, bytes) else n.encode()
+        p = subprocess.run([b"/usr/bin/qemu-img", b"snapshot", b"-c", arg, img.encode()])
+        assert p.returncode == 0
+    for args in (["info", "--output=json"], ["snapshot", "-l"], ["check", "--output=json"]):
+        q = subprocess.run(["/usr/bin/qemu-img", *args, img], capture_output=True)
+        v = subprocess.run([VMKIT, "img", *args, img], capture_output=True)
+        assert v.stdout == q.stdout and v.returncode == q.returncode, args
