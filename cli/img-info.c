@@ -32,6 +32,8 @@ static void human(struct vk_blk *bs, const struct vk_blk_info *i)
 	if (i->backing_fmt)
 		printf("backing file format: %s\n", i->backing_fmt);
 	img_print_snapshots(bs);
+	if (i->is_vmdk)
+		img_info_vmdk_human(i);
 	if (!i->is_qcow2)
 		return;
 	printf("Format specific information:\n");
@@ -85,6 +87,8 @@ static void json(struct vk_blk *bs, const struct vk_blk_info *i, const char *ind
 		printf("%s\"actual-size\": %lld,\n", ind, (long long)i->actual_size);
 	if (i->is_qcow2)
 		json_specific(i, ind);
+	if (i->is_vmdk)
+		img_info_vmdk_json(i, ind);
 	if (i->backing_file) {
 		key_str(ind, "full-backing-filename", i->full_backing ? i->full_backing :
 			i->backing_file, true);

@@ -95,7 +95,7 @@ int img_map(int argc, char **argv)
 			.present = st.flags & VK_BS_ALLOCATED, .zero = st.flags & VK_BS_ZERO,
 			.data = st.flags & VK_BS_DATA, .has_offset = st.flags & VK_BS_OFFSET_VALID,
 			.offset = st.map,
-			.filename = (st.flags & VK_BS_OFFSET_VALID) ? st.file->filename : NULL,
+			.filename = (st.flags & VK_BS_OFFSET_VALID) ? vk_blk_map_filename(st.file, off) : NULL,
 		};
 		if (mergeable(&cur, &next)) {
 			cur.length += next.length;

@@ -60,6 +60,9 @@ int img_snapshot(int argc, char **argv);
 int img_resize(int argc, char **argv);
 int img_amend(int argc, char **argv);
 int img_measure(int argc, char **argv);
+/* img-info-vmdk.c: the vmdk part of info (human, and JSON at indent ind). */
+void img_info_vmdk_human(const struct vk_blk_info *i);
+void img_info_vmdk_json(const struct vk_blk_info *i, const char *ind);
 /* img-snapshot.c: the snapshot table of info (human) and its JSON array. */
 void img_print_snapshots(struct vk_blk *bs);
 void img_json_snapshots(struct vk_blk *bs, const char *ind);

@@ -36,6 +36,15 @@ struct vk_blk_opts {
 #define VK_BS_ALLOCATED		(1u << 3)	/* this layer decides the content */
 #define VK_BS_RECURSE		(1u << 4)	/* driver to generic layer: holes in the file read as zeros */
 
+/* One extent of a vmdk image, as `info` shows it. */
+struct vk_blk_vmdk_extent {
+	const char *filename;
+	const char *format;		/* the descriptor's extent type, "" if none */
+	uint64_t virtual_size;
+	uint64_t cluster_size;		/* 0: flat */
+	bool compressed;
+};
+
 /* What `info` shows. Strings are owned by the image. */
 struct vk_blk_info {
 	const char *format;
@@ -56,6 +65,12 @@ struct vk_blk_info {
 	bool corrupt;
 	bool extended_l2;
 	uint32_t nb_snapshots;
+	/* vmdk only (is_vmdk) */
+	bool is_vmdk;
+	uint32_t vmdk_cid, vmdk_parent_cid;
+	const char *vmdk_create_type;
+	unsigned int vmdk_nb_extents;
+	const struct vk_blk_vmdk_extent *vmdk_extents;
 };
 
 /* Creation options (qemu-img create -o). */
@@ -149,6 +164,8 @@ struct vk_blk_driver {
 	/* Record a new backing file (NULL: none) in the image's header. */
 	int (*set_backing)(struct vk_blk *bs, const char *file, const char *fmt,
 			   struct vk_err *err);
+	/* The file block_status's *map at off points into; NULL: the image's own. */
+	const char *(*map_filename)(struct vk_blk *bs, uint64_t off);
 };
 
 /* An open image: one layer of a chain. */
@@ -242,10 +259,14 @@ int64_t vk_blk_file_size(struct vk_blk *bs);
 /* SEEK_DATA/SEEK_HOLE: is [off, ...) data or hole in the host file, and for how long. */
 int vk_blk_file_status(int fd, uint64_t off, uint64_t len, uint64_t *pnum);
 
+/* The name of the file a VK_BS_OFFSET_VALID status at off maps into. */
+const char *vk_blk_map_filename(struct vk_blk *bs, uint64_t off);
+
 /* OFD locks on the bytes QEMU uses (100 + perm, 200 + unshared perm). */
 int vk_blk_lock(struct vk_blk *bs, struct vk_err *err);
 
 extern const struct vk_blk_driver vk_blk_raw;
 extern const struct vk_blk_driver vk_blk_qcow2;
+extern const struct vk_blk_driver vk_blk_vmdk;
 
 #endif

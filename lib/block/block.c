@@ -15,6 +15,7 @@
 /* Probed in order of score; raw scores 1 so it only wins when nothing else does. */
 static const struct vk_blk_driver *const drivers[] = {
 	&vk_blk_qcow2,
+	&vk_blk_vmdk,
 	&vk_blk_raw,
 };
 
@@ -351,4 +352,9 @@ int vk_blk_create(const char *format, const char *filename, const struct vk_blk_
 	if (!drv)
 		return vk_fail(err, -ENOTSUP, "Unknown file format '%s'", format);
 	return drv->create(filename, o, err);
+}
+
+const char *vk_blk_map_filename(struct vk_blk *bs, uint64_t off)
+{
+	return bs->drv->map_filename ? bs->drv->map_filename(bs, off) : bs->filename;
 }
