@@ -250,10 +250,21 @@ static int build_info(struct vmdk_state *s, struct vk_err *err)
 	return 0;
 }
 
+/* A descriptor is text, perhaps padded with NULs to a sector. */
+static bool looks_like_text(const uint8_t *b, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && b[i]; i++)
+		if (b[i] < 0x20 && b[i] != '\t' && b[i] != '\r' && b[i] != '\n')
+			return false;
+	return i > 0;
+}
+
 static int vmdk_open(struct vk_blk *bs, struct vk_err *err)
 {
 	struct vmdk_state *s = bs->opaque;
-	uint8_t magic[4] = { 0 };
+	uint8_t head[512] = { 0 };
 	int64_t fsize;
 	int r;
 
@@ -267,10 +278,13 @@ static int vmdk_open(struct vk_blk *bs, struct vk_err *err)
 	if (fsize < 4)
 		return vk_fail(err, -EINVAL, "%s: File is too small, not a valid image",
 			       bs->filename);
-	if (pread(bs->fd, magic, 4, 0) != 4)
+	if (pread(bs->fd, head, sizeof(head), 0) < 4)
 		return vk_fail(err, -EIO, "%s: could not read the header", bs->filename);
-	if (!memcmp(magic, "KDMV", 4) || !memcmp(magic, "COWD", 4))
+	if (!memcmp(head, "KDMV", 4) || !memcmp(head, "COWD", 4))
 		r = open_monolithic(bs, fsize, err);
+	else if (!looks_like_text(head, (size_t)MIN(fsize, (int64_t)sizeof(head))))
+		r = vk_fail(err, -EINVAL, "%s: not a vmdk image (bad magic, and not a descriptor)",
+			    bs->filename);
 	else
 		r = open_desc_file(bs, fsize, err);
 	if (r < 0)
