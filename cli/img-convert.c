@@ -302,7 +302,7 @@ int img_convert(int argc, char **argv)
 	struct convert c = { .sparse = 4096, .threads = 8 };
 	struct vk_err err = { 0 };
 	unsigned int flags = 0;
-	bool quiet = false, unsafe = true;
+	bool quiet = false, unsafe = true, created = false;
 	int ch, nopts = 0, i, ret = 1;
 	uint64_t v;
 
@@ -375,6 +375,7 @@ int img_convert(int argc, char **argv)
 	if (!c.need_zero &&
 	    create_target(ofmt, argv[optind + 1], &co, vk_blk_length(c.src), quiet) < 0)
 		goto out;
+	created = !c.need_zero;
 	if (img_open(argv[optind + 1], ofmt, VK_BLK_RDWR | (unsafe ? VK_BLK_CACHE_UNSAFE : 0),
 		     &c.dst) < 0)
 		goto out;
@@ -392,6 +393,8 @@ int img_convert(int argc, char **argv)
 out:
 	vk_blk_close(c.dst);
 	vk_blk_close(c.src);
+	if (ret && created)
+		img_remove_partial(argv[optind + 1]);
 	free(c.buf);
 	free(c.bbuf);
 	free(c.cbuf);

@@ -97,6 +97,7 @@ int img_dd(int argc, char **argv)
 	unsigned int flags = 0;
 	uint64_t size;
 	int ch, i, ret = 1;
+	bool created = false;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":hf:O:U", dd_long, NULL)) != -1) {
@@ -136,6 +137,7 @@ int img_dd(int argc, char **argv)
 		img_error("%s: %s", d.out, err.msg);
 		goto out;
 	}
+	created = true;
 	if (img_open(d.out, ofmt, VK_BLK_RDWR, &dst) < 0)
 		goto out;
 	if (copy_blocks(&d, src, dst, size, &err) < 0) {
@@ -146,5 +148,7 @@ int img_dd(int argc, char **argv)
 out:
 	vk_blk_close(dst);
 	vk_blk_close(src);
+	if (ret && created)
+		img_remove_partial(d.out);
 	return ret;
 }

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "img.h"
@@ -245,4 +246,13 @@ int img_cache_unsafe(const char *mode, bool *unsafe)
 	}
 	img_error("Invalid cache option: %s", mode);
 	return -EINVAL;
+}
+
+void img_remove_partial(const char *path)
+{
+	struct stat st;
+
+	/* Only a regular file this command created: never a device or an existing image. */
+	if (!stat(path, &st) && S_ISREG(st.st_mode))
+		unlink(path);
 }

@@ -25,6 +25,8 @@ bool img_output_and_one_file(const char *output, int argc, int optind);
  * *unsafe tells whether flushes may skip fdatasync (VK_BLK_CACHE_UNSAFE).
  */
 int img_cache_unsafe(const char *mode, bool *unsafe);
+/* A failed convert/dd removes the target it created (a regular file only). */
+void img_remove_partial(const char *path);
 /* Error line "vmkit: ..." */
 void img_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
