@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh build|guest|check|bench|slow|fuzz
 set -euo pipefail
 
-build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev zlib1g-dev libzstd-dev
+build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev zlib1g-dev libzstd-dev libslirp-dev
 	liburing-dev libaio-dev libjson-c-dev)
 guest_pkgs=(linux-source-6.1 busybox-static cpio flex bison libelf-dev libssl-dev bc xz-utils lz4)
 check_pkgs=(python3 python3-pytest qemu-utils strace iproute2)

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Starting the user-mode NAT helper: a socketpair for the frames, a pipe
+ * on which the helper says why it could not start (or closes it once its
+ * stack is up and every hostfwd listens), and a child that cannot outlive
+ * the monitor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "vmkit/net-user.h"
+
+#define START_TIMEOUT_MS 10000
+/* Frames in flight between monitor and helper: a burst of full-size frames. */
+#define SOCK_BUF (4 * 1024 * 1024)
+
+/* The helper lives next to the running executable (build/ or the install's bin/). */
+static int helper_path(char *buf, size_t len, struct vk_err *err)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n < 0)
+		return vk_fail(err, -errno, "/proc/self/exe: %s", strerror(errno));
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%s/%s", slash ? exe : ".", NET_USER_HELPER) >= len)
+		return vk_fail(err, -ENAMETOOLONG, "%s: path too long", exe);
+	return 0;
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void __attribute__((noreturn))
+child(const char *path, const char *opts, int frame_fd, int status_fd, pid_t parent)
+{
+	char *argv[] = { (char *)NET_USER_HELPER, (char *)"--fd=3", (char *)"--status-fd=4",
+			 (char *)opts, NULL };
+	sigset_t none;
+	char msg[4096];
+	int e, f, st, devnull;
+
+	/* The monitor blocks its signals for a signalfd; the helper must not inherit that. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	/*
+	 * Through fds above 4 first, so that neither dup2 clobbers the other's
+	 * source and both land without close-on-exec.
+	 */
+	f = fcntl(frame_fd, F_DUPFD, 10);
+	st = fcntl(status_fd, F_DUPFD, 10);
+	if (f < 0 || st < 0 || dup2(f, 3) < 0 || dup2(st, 4) < 0) {
+		e = errno;
+		snprintf(msg, sizeof(msg), "%d cannot set up the helper's fds: %s", e, strerror(e));
+		if (write(status_fd, msg, strlen(msg)) < 0)
+			_exit(126);
+		_exit(126);
+	}
+	devnull = open("/dev/null", O_RDONLY);
+	if (devnull > 0) {
+		dup2(devnull, 0);
+		close(devnull);
+	}
+	/* Nothing of the VM (KVM fds, disks, taps) leaks into the helper. */
+	close_range(5, ~0u, 0);
+	execv(path, argv);
+	e = errno;
+	snprintf(msg, sizeof(msg), "%d %.3500s: %.400s", e, path, strerror(e));
+	if (write(4, msg, strlen(msg)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* "" from a helper that started; else its "<errno> <message>". */
+static int wait_ready(int status_fd, pid_t pid, struct vk_err *err)
+{
+	struct pollfd p = { .fd = status_fd, .events = POLLIN };
+	char msg[sizeof(err->msg)];
+	size_t len = 0;
+	ssize_t n;
+	char *end;
+	long code;
+	int r;
+
+	for (;;) {
+		r = poll(&p, 1, START_TIMEOUT_MS);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return vk_fail(err, -ETIMEDOUT, "%s (pid %d): did not start in %d s",
+				       NET_USER_HELPER, (int)pid, START_TIMEOUT_MS / 1000);
+		n = read(status_fd, msg + len, sizeof(msg) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || len + (size_t)n == sizeof(msg) - 1)
+			break;
+		len += (size_t)n;
+	}
+	if (!len)
+		return 0;
+	msg[len] = '\0';
+	code = strtol(msg, &end, 10);
+	if (code <= 0 || code > 4095 || *end != ' ')
+		return vk_fail(err, -EIO, "%s: %s", NET_USER_HELPER, msg);
+	return vk_fail(err, (int)-code, "%s", end + 1);
+}
+
+static void set_sock_bufs(int fd)
+{
+	int sz = SOCK_BUF;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+int net_user_start(const char *opts, int *fd_out, pid_t *pid_out, struct vk_err *err)
+{
+	struct net_user_opts o;
+	char path[PATH_MAX];
+	int sv[2], st[2];
+	pid_t pid, self = getpid();
+	int r;
+
+	r = net_user_parse(opts, &o, err);
+	if (r < 0)
+		return r;
+	r = helper_path(path, sizeof(path), err);
+	if (r < 0)
+		return r;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return vk_fail(err, -errno, "socketpair: %s", strerror(errno));
+	if (pipe2(st, O_CLOEXEC) < 0) {
+		r = vk_fail(err, -errno, "pipe: %s", strerror(errno));
+		goto err_sock;
+	}
+	set_sock_bufs(sv[0]);
+	set_sock_bufs(sv[1]);
+	pid = fork();
+	if (pid < 0) {
+		r = vk_fail(err, -errno, "fork: %s", strerror(errno));
+		goto err_pipe;
+	}
+	if (pid == 0)
+		child(path, opts, sv[1], st[1], self);
+	close(sv[1]);
+	close(st[1]);
+	r = wait_ready(st[0], pid, err);
+	close(st[0]);
+	if (r < 0) {
+		net_user_stop(sv[0], pid);
+		return r;
+	}
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	*fd_out = sv[0];
+	*pid_out = pid;
+	return 0;
+
+err_pipe:
+	close(st[0]);
+	close(st[1]);
+err_sock:
+	close(sv[0]);
+	close(sv[1]);
+	return r;
+}
+
+void net_user_stop(int fd, pid_t pid)
+{
+	int i;
+
+	if (fd >= 0)
+		close(fd);
+	if (pid <= 0)
+		return;
+	/* The helper exits when its socket closes; give it a moment, then insist. */
+	for (i = 0; i < 100; i++) {
+		if (waitpid(pid, NULL, WNOHANG) != 0)
+			return;
+		usleep(1000 * (i < 10 ? 1 : 10));
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
