@@ -137,8 +137,6 @@ static int open_file(struct vk_blk *bs, const char *filename, const struct vk_bl
 	bs->fd = open(filename, (bs->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (bs->fd < 0)
 		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
-	if (!(o->flags & VK_BLK_NO_LOCK))
-		return vk_blk_lock(bs, err);
 	return 0;
 }
 
@@ -155,9 +153,14 @@ static int open_layer(const char *filename, const struct vk_blk_opts *o, struct 
 	r = open_file(bs, filename, o, err);
 	if (r < 0)
 		goto fail;
-	r = chain_add(bs, ch, err);
+	r = chain_add(bs, ch, err);	/* a loop is named before our own lock could hide it */
 	if (r < 0)
 		goto fail;
+	if (!(o->flags & VK_BLK_NO_LOCK)) {
+		r = vk_blk_lock(bs, err);
+		if (r < 0)
+			goto fail;
+	}
 	if (o->format) {
 		drv = vk_blk_find_driver(o->format);
 		if (!drv) {

@@ -193,3 +193,21 @@ def test_hostile_snapshots(tmp_path, case, cmd):
     assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
     lines = p.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("vmkit: ") and msg in lines[0], p.stderr
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+@pytest.mark.parametrize("cmd", [["resize", "+1M"], ["amend", "-o", "compat=0.10"],
+                                 ["measure", "-O", "qcow2"]])
+def test_hostile_resize_amend_measure(tmp_path, case, cmd):
+    img, msg = case(tmp_path)
+    if case is l2_into_header and cmd[0] != "measure":
+        pytest.skip("resize and amend read no data cluster")
+    args = [cmd[0], img, cmd[1]] if cmd[0] == "resize" else cmd + [img]
+    before = open(img, "rb").read()
+    p = vmkit(*args)
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmkit: "), p.stderr
+    if msg:
+        assert msg in lines[0], lines[0]
+    assert open(img, "rb").read() == before     # refused before anything was written
