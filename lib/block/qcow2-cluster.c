@@ -82,6 +82,8 @@ int qcow2_get_extent(struct qcow2_state *s, uint64_t off, uint64_t len, uint64_t
 	void *l2;
 	int r;
 
+	if (s->incompat & QCOW2_INCOMPAT_EXTL2)
+		return qcow2_sc_get_extent(s, off, len, pnum, host, type, err);
 	if (l1i >= s->l1_size)
 		return vk_fail(err, -EINVAL, "%s: offset %#llx beyond the L1 table", s->bs->filename,
 			       (unsigned long long)off);

@@ -170,6 +170,9 @@ static int check_header(struct qcow2_state *s, const struct qcow2_header *h, str
 		name_features(s, h->incompat & ~QCOW2_INCOMPAT_SUPPORTED, feat, sizeof(feat));
 		return vk_fail(err, -ENOTSUP, "%s: Unsupported qcow2 feature(s): %s", name, feat);
 	}
+	if ((h->incompat & QCOW2_INCOMPAT_EXTL2) && h->cluster_bits < QCOW2_MIN_CLUSTER_BITS + 5)
+		return vk_fail(err, -EINVAL, "%s: Unsupported subcluster size: %u", name,
+			       (1u << h->cluster_bits) / 32);
 	if (h->compression_type > QCOW2_COMPRESS_ZSTD ||
 	    (h->compression_type != QCOW2_COMPRESS_ZLIB &&
 	     !(h->incompat & QCOW2_INCOMPAT_COMPRESSION)))
@@ -190,7 +193,8 @@ static void set_geometry(struct qcow2_state *s, const struct qcow2_header *h)
 	s->version = h->version;
 	s->cluster_bits = h->cluster_bits;
 	s->cluster_size = 1ULL << h->cluster_bits;
-	s->l2_bits = h->cluster_bits - 3;
+	/* Extended L2 entries are 16 bytes: half as many per table. */
+	s->l2_bits = h->cluster_bits - ((h->incompat & QCOW2_INCOMPAT_EXTL2) ? 4 : 3);
 	s->size = h->size;
 	s->l1_offset = h->l1_table_offset;
 	s->l1_size = h->l1_size;
@@ -374,6 +378,10 @@ static int do_open(struct vk_blk *bs, struct vk_err *err)
 	r = make_caches(s, err);
 	if (r < 0)
 		return r;
+	if (!bs->read_only && (s->incompat & QCOW2_INCOMPAT_EXTL2))
+		return vk_fail(err, -ENOTSUP,
+			       "%s: images with extended L2 entries (subclusters) can only be opened read-only",
+			       bs->filename);
 	return bs->read_only ? 0 : open_rw(s, err);
 }
 
@@ -439,6 +447,7 @@ static int qcow2_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	info->refcount_bits = 1u << s->refcount_order;
 	info->corrupt = s->incompat & QCOW2_INCOMPAT_CORRUPT;
 	info->nb_snapshots = s->nb_snapshots;
+	info->extended_l2 = s->incompat & QCOW2_INCOMPAT_EXTL2;
 	return 0;
 }
 
@@ -448,6 +457,7 @@ static int qcow2_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uin
 	struct qcow2_state *s = bs->opaque;
 	enum qcow2_cluster_type t;
 	uint64_t host, blen;
+	unsigned int ov;
 	int r;
 
 	r = qcow2_get_extent(s, off, len, pnum, &host, &t, err);
@@ -456,13 +466,15 @@ static int qcow2_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uin
 	*map = host;
 	switch (t) {
 	case QCOW2_UNALLOCATED:
+		/* Subclusters not yet written in an allocated cluster: QEMU shows the offset. */
+		ov = host ? VK_BS_OFFSET_VALID : 0;
 		if (!bs->backing_file)
-			return VK_BS_ZERO;
+			return VK_BS_ZERO | ov;
 		blen = bs->backing ? vk_blk_length(bs->backing) : 0;
 		if (off >= blen)
-			return VK_BS_ZERO;
+			return VK_BS_ZERO | ov;
 		*pnum = MIN(*pnum, blen - off);
-		return 0;
+		return ov;
 	case QCOW2_ZERO_PLAIN:
 		return VK_BS_ALLOCATED | VK_BS_ZERO;
 	case QCOW2_ZERO_ALLOC:
@@ -506,6 +518,17 @@ static int qcow2_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, st
 	return 0;
 }
 
+/* The checker walks standard L2 tables only. */
+static int qcow2_check_op(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
+			  struct vk_err *err)
+{
+	if (((struct qcow2_state *)bs->opaque)->incompat & QCOW2_INCOMPAT_EXTL2)
+		return vk_fail(err, -ENOTSUP,
+			       "%s: check of images with extended L2 entries is not supported",
+			       bs->filename);
+	return qcow2_check(bs, res, fix, err);
+}
+
 const struct vk_blk_driver vk_blk_qcow2 = {
 	.name = "qcow2",
 	.state_size = sizeof(struct qcow2_state),
@@ -520,7 +543,7 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.get_info = qcow2_get_info,
 	.block_status = qcow2_block_status,
 	.create = qcow2_create,
-	.check = qcow2_check,
+	.check = qcow2_check_op,
 	.snapshot_list = qcow2_snapshot_list,
 	.snapshot_create = qcow2_snapshot_create,
 	.snapshot_goto = qcow2_snapshot_goto,

@@ -21,7 +21,7 @@
 #define QCOW2_INCOMPAT_COMPRESSION	(1ULL << 3)
 #define QCOW2_INCOMPAT_EXTL2		(1ULL << 4)
 #define QCOW2_INCOMPAT_SUPPORTED	(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | \
-					 QCOW2_INCOMPAT_COMPRESSION)
+					 QCOW2_INCOMPAT_COMPRESSION | QCOW2_INCOMPAT_EXTL2)
 #define QCOW2_COMPAT_LAZY_REFCOUNTS	(1ULL << 0)
 
 #define QCOW2_EXT_END		0x00000000u
@@ -207,6 +207,10 @@ int qcow2_pwrite_compressed(struct vk_blk *bs, uint64_t off, const void *buf, si
 			    const void *cdata, size_t clen, struct vk_err *err);
 int qcow2_discard(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err);
 int qcow2_set_backing(struct vk_blk *bs, const char *file, const char *fmt, struct vk_err *err);
+
+/* qcow2-subcluster.c: qcow2_get_extent for extended L2 entries (read-only). */
+int qcow2_sc_get_extent(struct qcow2_state *s, uint64_t off, uint64_t len, uint64_t *pnum,
+			uint64_t *host, enum qcow2_cluster_type *type, struct vk_err *err);
 
 /* qcow2-snapshot.c */
 int qcow2_snapshots_load(struct qcow2_state *s, uint64_t offset, struct vk_err *err);

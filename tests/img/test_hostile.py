@@ -48,8 +48,8 @@ def unknown_incompat(tmp_path):
 
 def named_incompat(tmp_path):
     img = base(tmp_path)
-    qcow2hdr.patch(img, "incompatible_features", 1 << 4)
-    return img, "extended L2 entries"
+    qcow2hdr.patch(img, "incompatible_features", 1 << 2)
+    return img, "external data file"
 
 
 def backing_loop(tmp_path):
