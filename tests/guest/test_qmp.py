@@ -117,7 +117,7 @@ def test_queries(tmp_path):
         assert i0["cache"] == {"writeback": True, "direct": False, "no-flush": False}
         assert (i1["file"], i1["ro"], i1["drv"]) == (str(top), False, "qcow2")
         assert i1["backing_file"] == str(base) and i1["backing_file_depth"] == 1
-        assert i1["image"]["virtual-size"] == 4 << 20
+        assert i1["image"] == {"filename": str(top), "format": "qcow2", "virtual-size": 4 << 20}
 
         text = q.hmp("info block")
         assert f"virtio0: {disk} (raw, read-only)\r\n" in text, text

@@ -172,6 +172,7 @@ static int cmd_query_cpus_fast(struct control *c, json_object *args, json_object
 static json_object *inserted_obj(const struct virtio_blk_info *bi, unsigned int i)
 {
 	json_object *o = json_object_new_object(), *cache = json_object_new_object();
+	json_object *image = json_object_new_object();
 	char node[32];
 
 	snprintf(node, sizeof(node), "drive-virtio%u", i);
@@ -190,9 +191,10 @@ static json_object *inserted_obj(const struct virtio_blk_info *bi, unsigned int 
 		bi->cache == CACHE_NONE || bi->cache == CACHE_DIRECTSYNC));
 	json_object_object_add(cache, "no-flush", json_object_new_boolean(bi->cache == CACHE_UNSAFE));
 	json_object_object_add(o, "cache", cache);
-	json_object_object_add(o, "image", json_object_new_object());
-	json_object_object_add(json_object_object_get(o, "image"), "virtual-size",
-			       json_object_new_int64(bi->size));
+	json_object_object_add(image, "filename", json_object_new_string(bi->path));
+	json_object_object_add(image, "format", json_object_new_string(bi->format));
+	json_object_object_add(image, "virtual-size", json_object_new_int64(bi->size));
+	json_object_object_add(o, "image", image);
 	return o;
 }
 

@@ -133,7 +133,7 @@ static int hmp_balloon(struct control *c, const char *arg, struct hmp_out *o, st
 	return r;
 }
 
-/* Split off the first word; *rest is what follows, spaces skipped. */
+/* The command line with blanks trimmed and runs of them made one space. */
 static void normalize(const char *line, char *buf, size_t n)
 {
 	size_t i = 0;
