@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "vmkit/config.h"
 #include "vmkit/net.h"
+#include "vmkit/net-user.h"
 
 static int net_error(const char *spec, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -96,14 +97,66 @@ static int tap_kv(void *opaque, const char *key, const char *val)
 	return 0;
 }
 
+/*
+ * --net user: mac= is the NIC's; everything else is the NAT helper's, kept
+ * as an option string (commas in values doubled again) and checked here
+ * by the helper's own parser, so a bad one stops the run before it starts.
+ */
+static int user_kv(void *opaque, const char *key, const char *val)
+{
+	static const char *const keys[] = { "net", "host", "dns", "dhcpstart", "hostfwd",
+					    "restrict", "ipv6" };
+	struct net_config *n = opaque;
+	size_t len = n->user_opts ? strlen(n->user_opts) : 0;
+	unsigned int i;
+	char *p;
+	int r = common_kv(n, key, val);
+
+	if (r <= 0)
+		return r;
+	for (i = 0; i < ARRAY_SIZE(keys) && strcmp(key, keys[i]); i++)
+		;
+	if (i == ARRAY_SIZE(keys))
+		return net_error(n->spec, "unknown option '%s' (mac, net, host, dns, dhcpstart, hostfwd, restrict, ipv6)",
+				 key);
+	p = realloc(n->user_opts, len + strlen(key) + 2 * strlen(val) + 3);
+	if (!p)
+		return net_error(n->spec, "out of memory");
+	n->user_opts = p;
+	p += len;
+	if (len)
+		*p++ = ',';
+	p = stpcpy(p, key);
+	*p++ = '=';
+	for (; *val; val++) {
+		if (*val == ',')
+			*p++ = ',';
+		*p++ = *val;
+	}
+	*p = '\0';
+	return 0;
+}
+
+static int user_check(struct net_config *n)
+{
+	struct net_user_opts o;
+	struct vk_err err = { 0 };
+
+	if (net_user_parse(n->user_opts ? n->user_opts : "", &o, &err))
+		return net_error(n->spec, "%s", err.msg);
+	return 0;
+}
+
 struct net_type {
 	const char *name;
 	enum net_kind kind;
 	vk_kv_fn kv;
+	int (*check)(struct net_config *n);	/* once every option is read; optional */
 };
 
 static const struct net_type net_types[] = {
-	{ "tap", NET_TAP, tap_kv },
+	{ "tap", NET_TAP, tap_kv, NULL },
+	{ "user", NET_USER, user_kv, user_check },
 };
 
 int run_parse_net(struct vm_config *c, const char *arg)
@@ -117,12 +170,14 @@ int run_parse_net(struct vm_config *c, const char *arg)
 		if (strlen(net_types[i].name) == len && !strncmp(arg, net_types[i].name, len))
 			t = &net_types[i];
 	if (!t)
-		return net_error(arg, "unknown network type '%.*s' (tap)", (int)len, arg);
+		return net_error(arg, "unknown network type '%.*s' (tap, user)", (int)len, arg);
 	if (c->nr_nets == VM_MAX_NICS)
 		return net_error(arg, "at most %u NICs", VM_MAX_NICS);
 	n = &c->nets[c->nr_nets];
 	*n = (struct net_config){ .kind = t->kind, .spec = arg, .queues = 1, .vhost = -1 };
 	if (arg[len] && vk_parse_kv(arg + len + 1, t->kv, n))
+		return -EINVAL;
+	if (t->check && t->check(n))
 		return -EINVAL;
 	c->nr_nets++;
 	return 0;

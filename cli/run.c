@@ -59,6 +59,10 @@ static const char run_usage[] =
 	"                       a virtio-balloon device (also --device virtio-balloon[,...])\n"
 	"  --net tap[,ifname=NAME][,bridge=BR][,mac=MAC][,queues=N][,vhost=on|off][,mtu=N]\n"
 	"                       a virtio-net NIC on a tap (repeatable); queues=N: multiqueue\n"
+	"  --net user[,net=ADDR/PREFIX][,hostfwd=[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT]...\n"
+	"         [,host=ADDR][,dns=ADDR][,dhcpstart=ADDR][,restrict=on][,ipv6=off][,mac=MAC]\n"
+	"                       user-mode NAT (libslirp, in the vmkit-slirp helper next to\n"
+	"                       vmkit): 10.0.2.0/24, host .2, DNS .3, DHCP from .15\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 

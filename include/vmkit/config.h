@@ -60,7 +60,7 @@ struct mem_backing {
 struct net_backend;
 
 /* A NIC (--net): virtio-net on a host backend. */
-enum net_kind { NET_TAP };
+enum net_kind { NET_TAP, NET_USER };
 
 #define VM_MAX_NICS 8
 
@@ -75,6 +75,8 @@ struct net_config {
 	const char *bridge;		/* NULL: none */
 	int vhost;			/* -1: on when /dev/vhost-net exists; 0 off; 1 on */
 	unsigned int mtu;		/* 0: leave the interface's */
+	/* user: the options for vmkit-slirp, --net user's minus mac= (include/vmkit/net-user.h) */
+	char *user_opts;
 	/* Opened by the CLI before the first build: it lives across guest resets. */
 	struct net_backend *backend;
 };

@@ -72,6 +72,8 @@ void net_backend_close(struct net_backend *nb);
 
 /* Backends (vmm/net/). */
 int net_tap_open(const struct net_config *cfg, struct net_backend **out, struct vk_err *err);
+/* --net user: frames to and from the vmkit-slirp helper (include/vmkit/net-user.h). */
+int net_user_open(const struct net_config *cfg, struct net_backend **out, struct vk_err *err);
 
 /*
  * vhost-net (vmm/net/vhost.c): the kernel moves frames between a queue

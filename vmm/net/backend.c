@@ -13,6 +13,7 @@ typedef int (*net_open_fn)(const struct net_config *cfg, struct net_backend **ou
 
 static const net_open_fn openers[] = {
 	[NET_TAP] = net_tap_open,
+	[NET_USER] = net_user_open,
 };
 
 int net_backend_open(const struct net_config *cfg, struct net_backend **out,
