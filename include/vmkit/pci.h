@@ -39,6 +39,7 @@ struct pci_device;
 #define PCI_COMMAND_MEMORY	0x2
 #define PCI_COMMAND_MASTER	0x4
 #define PCI_COMMAND_INTX_DISABLE 0x400
+#define PCI_STATUS_INTERRUPT	0x08
 #define PCI_STATUS_CAP_LIST	0x10
 #define PCI_CAP_ID_MSIX		0x11
 #define PCI_CAP_ID_VNDR		0x09
@@ -69,6 +70,10 @@ struct pci_device {
 	unsigned int slot;
 	uint8_t last_cap;		/* offset of the last capability added, 0 if none */
 	uint8_t cap_end;		/* next free byte for a capability */
+	/* INTx: what the device asks for, and whether it reaches the bridge (intx_lock). */
+	pthread_mutex_t intx_lock;
+	bool intx_level, intx_asserted;
+	unsigned int gsi;		/* the IOAPIC input its pin is wired to */
 };
 
 void pci_device_init(struct pci_device *d, uint16_t vendor, uint16_t device,
@@ -78,6 +83,33 @@ int pci_device_add_bar(struct pci_device *d, unsigned int bar, uint64_t size,
 		       const struct io_ops *ops, void *opaque);
 /* Append a capability of len bytes (id and next pointer filled); returns its offset or 0. */
 uint8_t pci_device_add_cap(struct pci_device *d, uint8_t id, unsigned int len);
+
+/*
+ * Give the function interrupt pin INTA (before registering it). Its GSI is
+ * then fixed by the slot (pci_intx_gsi) and shown in Interrupt Line.
+ */
+void pci_device_use_intx(struct pci_device *d);
+/*
+ * Set the level of the device's INTx line, from any thread. It reaches
+ * the IOAPIC unless the command register's Interrupt Disable is set;
+ * the status register's Interrupt Status shows it either way.
+ */
+void pci_device_set_intx(struct pci_device *d, bool level);
+
+/*
+ * Legacy interrupt wiring of bus 0: pin (0 = INTA .. 3 = INTD) of the
+ * function in slot goes to IOAPIC input 16 + (slot + pin) % 8, the usual
+ * swizzle spread over the 8 inputs above the ISA ones. The DSDT's _PRT
+ * says the same to the guest.
+ */
+#define PCI_INTX_GSI_BASE	16
+#define PCI_INTX_GSIS		8
+static inline unsigned int pci_intx_gsi(unsigned int slot, unsigned int pin)
+{
+	return PCI_INTX_GSI_BASE + (slot + pin) % PCI_INTX_GSIS;
+}
+/* The bridge's side: GSIs are shared, a line is high while any device holds it. */
+void pci_host_set_gsi(struct vm *vm, unsigned int gsi, bool level);
 
 /*
  * Put the device on bus 0: it gets the first free slot and its BARs get

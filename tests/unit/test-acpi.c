@@ -2,7 +2,7 @@
 /*
  * ACPI tables as built for a guest (no KVM needed): checksums, the table
  * chain RSDP -> XSDT -> FADT/MADT -> DSDT/FACS, the FADT's fixed hardware,
- * the MADT's processors, and the DSDT's \_S5 and PCI0 in encoded AML.
+ * the MADT's processors, and the DSDT's \_S5, PCI0 and its _PRT in encoded AML.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,6 +58,10 @@ static void test_tables(void **state)
 	const uint8_t *rsdp, *xsdt, *fadt = NULL, *madt = NULL, *dsdt, *p;
 	uint64_t rsdp_gpa, xsdt_gpa, entry, dsdt_gpa;
 	uint32_t len, u32;
+	static const uint8_t prt_first[] = { 0x12, 0x0b, 0x04, 0x0c, 0xff, 0xff, 0x01, 0x00,
+					     0x00, 0x00, 0x0a, 0x11 };
+	static const uint8_t prt_last[] = { 0x12, 0x0c, 0x04, 0x0c, 0xff, 0xff, 0x1f, 0x00,
+					    0x0a, 0x03, 0x00, 0x0a, 0x12 };
 	unsigned int i, lapics = 0;
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
 				      0x0a, 5, 0x0a, 5, 0x00, 0x00 };
@@ -116,6 +120,16 @@ static void test_tables(void **state)
 	assert_non_null(find(dsdt, len, s5, sizeof(s5)));
 	assert_non_null(find(dsdt, len, "PCI0", 4));
 	assert_non_null(find(dsdt, len, pnp0a03, sizeof(pnp0a03)));
+	/*
+	 * _PRT: 31 slots x 4 pins; slot 1 INTA -> GSI 17, slot 31 INTD -> GSI
+	 * 16 + (31 + 3) % 8 = 18, each Package { 0xSSSSFFFF, pin, Zero, GSI }.
+	 */
+	p = find(dsdt, len, "_PRT", 4);
+	assert_non_null(p);
+	assert_int_equal(p[4], 0x12);
+	assert_int_equal(p[7], 124);
+	assert_non_null(find(dsdt, len, prt_first, sizeof(prt_first)));
+	assert_non_null(find(dsdt, len, prt_last, sizeof(prt_last)));
 	free(ram);
 }
 

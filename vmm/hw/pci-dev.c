@@ -38,6 +38,42 @@ void pci_device_init(struct pci_device *d, uint16_t vendor, uint16_t device,
 	    PCI_COMMAND_INTX_DISABLE, 2);
 	d->wmask[PCI_INTERRUPT_LINE] = 0xff;
 	d->cap_end = 0x40;
+	pthread_mutex_init(&d->intx_lock, NULL);
+}
+
+void pci_device_use_intx(struct pci_device *d)
+{
+	d->cfg[PCI_INTERRUPT_PIN] = 1;
+}
+
+/* With intx_lock: pass the device's level on, unless Interrupt Disable holds it back. */
+static void intx_sync(struct pci_device *d)
+{
+	uint16_t cmd;
+	bool out;
+
+	memcpy(&cmd, d->cfg + PCI_COMMAND, 2);
+	out = d->intx_level && !(cmd & PCI_COMMAND_INTX_DISABLE) && d->vm;
+	if (out == d->intx_asserted)
+		return;
+	d->intx_asserted = out;
+	pci_host_set_gsi(d->vm, d->gsi, out);
+}
+
+void pci_device_set_intx(struct pci_device *d, bool level)
+{
+	if (!d->cfg[PCI_INTERRUPT_PIN])
+		return;
+	pthread_mutex_lock(&d->intx_lock);
+	if (level != d->intx_level) {
+		d->intx_level = level;
+		if (level)
+			d->cfg[PCI_STATUS] |= PCI_STATUS_INTERRUPT;
+		else
+			d->cfg[PCI_STATUS] &= ~PCI_STATUS_INTERRUPT;
+		intx_sync(d);
+	}
+	pthread_mutex_unlock(&d->intx_lock);
 }
 
 int pci_device_add_bar(struct pci_device *d, unsigned int bar, uint64_t size,
@@ -129,8 +165,12 @@ void pci_device_config_write(struct pci_device *d, unsigned int off, const void 
 
 	if (off + len > 256)
 		return;
+	pthread_mutex_lock(&d->intx_lock);	/* the status byte's Interrupt Status bit */
 	for (i = 0; i < len; i++)
 		d->cfg[off + i] = (d->cfg[off + i] & ~d->wmask[off + i]) | (v[i] & d->wmask[off + i]);
+	if (off <= PCI_COMMAND + 1 && off + len > PCI_COMMAND + 1)
+		intx_sync(d);		/* Interrupt Disable may have changed */
+	pthread_mutex_unlock(&d->intx_lock);
 	if (off < PCI_BAR0 + 4 * PCI_NR_BARS && off + len > PCI_COMMAND)
 		update_mappings(d);
 	if (d->ops && d->ops->config_write)
@@ -140,6 +180,8 @@ void pci_device_config_write(struct pci_device *d, unsigned int off, const void 
 void pci_device_unmap(struct pci_device *d)
 {
 	unsigned int i;
+
+	pci_device_set_intx(d, false);
 
 	for (i = 0; i < PCI_NR_BARS; i++) {
 		if (!d->bar[i].mapped_at)

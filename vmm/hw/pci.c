@@ -35,6 +35,8 @@ struct pci_host {
 	struct pci_device bridge;
 	struct pci_device *slots[PCI_MAX_SLOTS];
 	uint64_t next_bar;	/* BAR allocator in the window */
+	pthread_mutex_t irq_lock;	/* not lock: devices raise INTx under config writes */
+	unsigned int gsi_users[PCI_INTX_GSIS];	/* devices holding each INTx GSI high */
 };
 
 /* The device config cycles at h->addr go to, or NULL for an empty slot. */
@@ -134,6 +136,22 @@ static int place_bars(struct pci_host *h, struct pci_device *d)
 	return 0;
 }
 
+void pci_host_set_gsi(struct vm *vm, unsigned int gsi, bool level)
+{
+	struct pci_host *h = vm->pci;
+	unsigned int *n;
+
+	if (!h || gsi - PCI_INTX_GSI_BASE >= PCI_INTX_GSIS)
+		return;
+	n = &h->gsi_users[gsi - PCI_INTX_GSI_BASE];
+	pthread_mutex_lock(&h->irq_lock);
+	if (level && !(*n)++)
+		vm_set_irq(vm, gsi, true);
+	else if (!level && *n && !--(*n))
+		vm_set_irq(vm, gsi, false);
+	pthread_mutex_unlock(&h->irq_lock);
+}
+
 int pci_register_device(struct vm *vm, struct pci_device *d, struct vk_err *err)
 {
 	struct pci_host *h = vm->pci;
@@ -146,8 +164,12 @@ int pci_register_device(struct vm *vm, struct pci_device *d, struct vk_err *err)
 			       PCI_MAX_SLOTS - 1);
 	if (place_bars(h, d))
 		return vk_fail(err, -ENOSPC, "pci: the MMIO window is full");
-	d->vm = vm;
 	d->slot = slot;
+	if (d->cfg[PCI_INTERRUPT_PIN]) {
+		d->gsi = pci_intx_gsi(slot, d->cfg[PCI_INTERRUPT_PIN] - 1);
+		d->cfg[PCI_INTERRUPT_LINE] = d->gsi;
+	}
+	d->vm = vm;
 	h->slots[slot] = d;
 	return 0;
 }
@@ -174,6 +196,7 @@ int pci_create(struct vm *vm, struct vk_err *err)
 	h->vm = vm;
 	h->next_bar = BAR_WINDOW_START;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->irq_lock, NULL);
 	pci_device_init(&h->bridge, HOST_VENDOR, HOST_DEVICE, CLASS_HOST_BRIDGE, 0, 0);
 	h->bridge.wmask[PCI_COMMAND] = 0;	/* nothing to enable on the bridge */
 	h->bridge.vm = vm;

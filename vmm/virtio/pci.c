@@ -2,8 +2,11 @@
 /*
  * virtio-pci, modern only (virtio 1.2, 4.1): vendor capabilities point into
  * BAR 0 (common configuration, ISR, device configuration, notifications);
- * MSI-X has BAR 2. Queue notifications are MMIO writes handled on the
- * writing vCPU's thread; interrupts are MSI-X messages.
+ * MSI-X has BAR 2. Queue notifications are ioeventfds served by the
+ * device's loop (or MMIO writes on the writing vCPU's thread). Interrupts
+ * are MSI-X messages while the driver has MSI-X enabled; otherwise INTA,
+ * a level held high while the ISR has a bit set (4.1.4.5): reading the
+ * ISR clears it and lowers the line.
  */
 #include <errno.h>
 #include <string.h>
@@ -78,6 +81,7 @@ struct virtio_pci {
 	uint16_t queue_select;
 	uint16_t config_vector;
 	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
+	pthread_mutex_t isr_lock;	/* the ISR and the INTx level follow each other */
 	uint8_t isr;
 	uint8_t pcfg;		/* offset of the PCI_CFG capability */
 };
@@ -85,6 +89,40 @@ struct virtio_pci {
 static struct virtq *selected(struct virtio_pci *p)
 {
 	return p->queue_select < p->v->nr_queues ? &p->v->vq[p->queue_select] : NULL;
+}
+
+/* With isr_lock: INTA is high while an ISR bit is set and MSI-X is off. */
+static void intx_sync(struct virtio_pci *p)
+{
+	pci_device_set_intx(&p->pci, p->isr && !msix_enabled(&p->msix));
+}
+
+/* Read and clear the ISR (the driver read it, or reset the device). */
+static uint8_t isr_take(struct virtio_pci *p)
+{
+	uint8_t v;
+
+	pthread_mutex_lock(&p->isr_lock);
+	v = p->isr;
+	p->isr = 0;
+	intx_sync(p);
+	pthread_mutex_unlock(&p->isr_lock);
+	return v;
+}
+
+/*
+ * Interrupt the driver: the ISR bit (1 queue, 2 configuration) always,
+ * then the MSI-X vector, or INTA when MSI-X is off. A vector of
+ * NO_VECTOR with MSI-X on means no interrupt at all (4.1.5.1.2).
+ */
+static void signal_driver(struct virtio_pci *p, uint8_t bit, uint16_t vector)
+{
+	pthread_mutex_lock(&p->isr_lock);
+	p->isr |= bit;
+	intx_sync(p);
+	pthread_mutex_unlock(&p->isr_lock);
+	if (vector != MSIX_NO_VECTOR)
+		msix_notify(&p->msix, vector);
 }
 
 static uint64_t common_read(struct virtio_pci *p, unsigned int off)
@@ -165,7 +203,7 @@ static void common_write(struct virtio_pci *p, unsigned int off, uint64_t val)
 		if (!val) {
 			memset(p->queue_vector, 0xff, sizeof(p->queue_vector));
 			p->config_vector = MSIX_NO_VECTOR;
-			p->isr = 0;
+			isr_take(p);
 		}
 		break;
 	case CC_Q_SELECT: p->queue_select = val; break;
@@ -200,8 +238,7 @@ static void bar_read(void *opaque, uint64_t off, void *data, unsigned int len)
 		if (off == CC_Q_DESC + 4 || off == CC_Q_AVAIL + 4 || off == CC_Q_USED + 4)
 			v = common_read(p, off - 4) >> 32;
 	} else if (off == OFF_ISR) {
-		v = p->isr;
-		p->isr = 0;		/* reading the ISR acknowledges it */
+		v = isr_take(p);	/* reading the ISR acknowledges it */
 	} else if (off >= OFF_DEVICE && off < OFF_NOTIFY && p->v->ops->config_read) {
 		p->v->ops->config_read(p->v, off - OFF_DEVICE, &v, len);
 	}
@@ -239,9 +276,7 @@ static void notify_queue(struct virtio_dev *v, unsigned int q)
 
 	if (!virtq_should_notify(&v->vq[q]))
 		return;
-	p->isr |= 1;
-	if (p->queue_vector[q] != MSIX_NO_VECTOR)
-		msix_notify(&p->msix, p->queue_vector[q]);
+	signal_driver(p, 1, p->queue_vector[q]);
 }
 
 static void notify_config(struct virtio_dev *v)
@@ -249,18 +284,14 @@ static void notify_config(struct virtio_dev *v)
 	struct virtio_pci *p = v->transport;
 
 	v->config_generation++;
-	p->isr |= 2;
-	if (p->config_vector != MSIX_NO_VECTOR)
-		msix_notify(&p->msix, p->config_vector);
+	signal_driver(p, 2, p->config_vector);
 }
 
 static void interrupt(struct virtio_dev *v, unsigned int q)
 {
 	struct virtio_pci *p = v->transport;
 
-	p->isr |= 1;
-	if (q < v->nr_queues && p->queue_vector[q] != MSIX_NO_VECTOR)
-		msix_notify(&p->msix, p->queue_vector[q]);
+	signal_driver(p, 1, q < v->nr_queues ? p->queue_vector[q] : MSIX_NO_VECTOR);
 }
 
 static int kick_fd(struct virtio_dev *v, unsigned int q, bool serve)
@@ -323,6 +354,10 @@ static void pci_config_written(struct pci_device *d, unsigned int off, unsigned 
 	uint32_t boff, blen;
 
 	msix_config_written(&p->msix, off, len);
+	/* MSI-X switched on takes the interrupt off INTA, switched off puts it back. */
+	pthread_mutex_lock(&p->isr_lock);
+	intx_sync(p);
+	pthread_mutex_unlock(&p->isr_lock);
 	if (touches_data(p, off, len) && pcfg_window(p, &boff, &blen))
 		bar_write(p, boff, d->cfg + p->pcfg + PCFG_DATA, blen);
 }
@@ -440,6 +475,7 @@ int virtio_pci_create(struct virtio_dev *v, struct vk_err *err)
 	if (!p)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	p->v = v;
+	pthread_mutex_init(&p->isr_lock, NULL);
 	r = setup_notify_fds(p);
 	if (r) {
 		close_notify_fds(p);
@@ -452,6 +488,7 @@ int virtio_pci_create(struct virtio_dev *v, struct vk_err *err)
 			v->ops->pci_class, 1, 0x40 + v->ops->type);
 	d->ops = &virtio_pci_dev_ops;
 	d->opaque = p;
+	pci_device_use_intx(d);
 	memset(p->queue_vector, 0xff, sizeof(p->queue_vector));
 	p->config_vector = MSIX_NO_VECTOR;
 	r = pci_device_add_bar(d, BAR_VIRTIO, BAR_SIZE, &virtio_bar_ops, p);

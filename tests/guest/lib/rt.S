@@ -114,6 +114,11 @@ isr_\vec:
 	ISR \v
 	.endr
 
+/* ---- device interrupt stubs: vectors RT_IRQ_BASE (64) .. 71 ---- */
+	.irp v, 64,65,66,67,68,69,70,71
+	ISR \v
+	.endr
+
 isr_common:
 	pushq %rax
 	pushq %rbx
@@ -159,6 +164,11 @@ isr_common:
 	.globl rt_isr_table
 rt_isr_table:
 	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	.quad isr_\v
+	.endr
+	.globl rt_irq_table
+rt_irq_table:
+	.irp v, 64,65,66,67,68,69,70,71
 	.quad isr_\v
 	.endr
 

@@ -11,6 +11,8 @@ extern uint64_t rt_gdt[];
 extern uint8_t rt_tss[];
 extern const char rt_tss_limit[];	/* absolute symbol */
 extern const uint64_t rt_isr_table[32];
+extern const uint64_t rt_irq_table[RT_IRQ_VECTORS];
+void (*rt_irq_hook)(struct rt_frame *f);
 extern void rt_cpl3_return(void);
 extern const char rt_cpl3_exit[];
 extern uint64_t rt_cpl3_saved_rsp;
@@ -344,6 +346,8 @@ void rt_init(void)
 
 	for (unsigned v = 0; v < 32; v++)
 		set_gate(v, rt_isr_table[v], 0x8e);	/* present, DPL0, interrupt gate */
+	for (unsigned v = 0; v < RT_IRQ_VECTORS; v++)
+		set_gate(RT_IRQ_BASE + v, rt_irq_table[v], 0x8e);
 	rt_idt_ptr.limit = sizeof(idt) - 1;
 	rt_idt_ptr.base = (uintptr_t)idt;
 	__asm__ volatile("lidt %0" :: "m"(rt_idt_ptr));
@@ -376,6 +380,10 @@ void rt_exception(struct rt_frame *f)
 		f->ss = SEL_KDATA;
 		f->rsp = rt_cpl3_saved_rsp;
 		f->rflags = 0x2;
+		return;
+	}
+	if (f->vector >= RT_IRQ_BASE && rt_irq_hook) {
+		rt_irq_hook(f);
 		return;
 	}
 	if (rt_fault_hook && rt_fault_hook(f))

@@ -160,6 +160,15 @@ struct rt_frame {
  */
 extern bool (*rt_fault_hook)(struct rt_frame *f);
 
+/*
+ * Device interrupts: vectors RT_IRQ_BASE .. +RT_IRQ_VECTORS-1 have gates
+ * that call rt_irq_hook (at CPL0, interrupts off; the hook sends the EOI).
+ * Without a hook such a vector is reported as a FAIL.
+ */
+#define RT_IRQ_BASE	64
+#define RT_IRQ_VECTORS	8
+extern void (*rt_irq_hook)(struct rt_frame *f);
+
 /* The IDT pseudo-descriptor (loaded by APs too). */
 struct __attribute__((packed)) rt_dtr {
 	uint16_t limit;

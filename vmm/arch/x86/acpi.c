@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "vmkit/pci.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
@@ -165,8 +166,33 @@ static size_t pci0_crs(uint8_t *p)
 }
 
 /*
+ * _PRT: where each slot's INTA-INTD go (pci_intx_gsi), as GSIs (source
+ * Zero), so the guest takes them as level-triggered, active-low IOAPIC
+ * inputs. Slot 0, the host bridge, has no interrupt.
+ */
+static void pci0_prt(struct aml *a)
+{
+	unsigned int slot, pin;
+
+	aml_name(a, "_PRT");
+	aml_package(a, (PCI_MAX_SLOTS - 1) * 4);
+	for (slot = 1; slot < PCI_MAX_SLOTS; slot++) {
+		for (pin = 0; pin < 4; pin++) {
+			aml_package(a, 4);
+			aml_integer(a, ((uint64_t)slot << 16) | 0xffff);	/* any function */
+			aml_integer(a, pin);
+			aml_integer(a, 0);
+			aml_integer(a, pci_intx_gsi(slot, pin));
+			aml_close(a);
+		}
+	}
+	aml_close(a);
+}
+
+/*
  * DSDT body: \_S5 (the SLP_TYP a poweroff writes) and \_SB.PCI0, the PCI
- * host bridge, so an ACPI guest scans bus 0 through it.
+ * host bridge, so an ACPI guest scans bus 0 through it and routes its
+ * interrupt pins.
  */
 static void dsdt_body(struct aml *a)
 {
@@ -181,6 +207,7 @@ static void dsdt_body(struct aml *a)
 	aml_name_integer(a, "_SEG", 0);
 	aml_name_integer(a, "_BBN", 0);
 	aml_name_buffer(a, "_CRS", crs, pci0_crs(crs));
+	pci0_prt(a);
 	aml_close(a);
 	aml_close(a);
 }

@@ -139,6 +139,20 @@ void aml_name_buffer(struct aml *a, const char *name, const uint8_t *data, size_
 	aml_close(a);
 }
 
+void aml_name(struct aml *a, const char *name)
+{
+	aml_byte(a, NAME_OP);
+	aml_namestring(a, name);
+}
+
+void aml_package(struct aml *a, uint8_t nr_elements)
+{
+	static const uint8_t op[] = { PACKAGE_OP };
+
+	aml_open(a, op, 1);
+	aml_byte(a, nr_elements);
+}
+
 void aml_name_package(struct aml *a, const char *name, const uint64_t *v, unsigned int n)
 {
 	static const uint8_t op[] = { PACKAGE_OP };

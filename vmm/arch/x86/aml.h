@@ -38,6 +38,10 @@ void aml_scope(struct aml *a, const char *name);	/* then aml_close */
 void aml_device(struct aml *a, const char *name);	/* then aml_close */
 void aml_name_integer(struct aml *a, const char *name, uint64_t v);
 void aml_name_buffer(struct aml *a, const char *name, const uint8_t *data, size_t n);
+/* NameOp and the name: the object that follows is its value. */
+void aml_name(struct aml *a, const char *name);
+/* A Package of nr_elements terms, written next; then aml_close. */
+void aml_package(struct aml *a, uint8_t nr_elements);
 void aml_name_package(struct aml *a, const char *name, const uint64_t *v, unsigned int n);
 /* EISA ID such as "PNP0A03", as the compressed DWord ACPI uses. */
 uint32_t aml_eisaid(const char *id);
