@@ -77,3 +77,23 @@ def test_engines_and_queues(tmp_path, opts):
     assert "virtio_blk virtio0: 2/0/0 default/read/poll queues" in out, r.describe()
     assert "[vda] 131072 512-byte logical blocks" in out, r.describe()
     assert " vda: vda1 vda2" in out, r.describe()
+
+
+def test_intx_with_pci_nomsi(tmp_path):
+    """pci=nomsi: Linux routes INTA through the DSDT's _PRT, and the partition table
+    it reads through the virtqueue completes on that interrupt."""
+    require_vmkit()
+    kernel = BUILD_DIR / "guest" / "vmlinux"
+    if not kernel.is_file():
+        pytest.fail(f"{kernel} is missing: make guest")
+    a = tmp_path / "a.img"
+    make_disk(a, 64, True)
+    r = run_vmkit(kernel, memory="256M", no_reboot=True, timeout=240,
+                  extra_args=["--cmdline", "console=ttyS0 panic=-1 pci=nomsi",
+                              "--disk", f"path={a}"])
+    assert r.returncode == 0, r.describe()
+    out = r.stdout
+    assert "PCI: Using ACPI for IRQ routing" in out, r.describe()
+    assert "[vda] 131072 512-byte logical blocks" in out, r.describe()
+    assert " vda: vda1 vda2" in out, r.describe()
+    assert "nobody cared" not in out and "No irq handler" not in out, r.describe()
