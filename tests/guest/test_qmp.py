@@ -19,6 +19,7 @@ from qmp_client import QMP, QMPError, Monitor
 
 ALL_COMMANDS = {
     "qmp_capabilities", "query-status", "query-name", "query-version", "query-commands",
+    "query-kvm", "query-target",
     "query-cpus-fast", "query-block", "query-balloon", "balloon", "qom-get", "qom-set", "stop",
     "cont",
     "system_powerdown", "system_reset", "quit", "human-monitor-command",
@@ -100,6 +101,8 @@ def test_queries(tmp_path):
         v = q.cmd("query-version")
         assert v["package"].startswith("vmkit ") and isinstance(v["qemu"]["major"], int)
         assert {c["name"] for c in q.cmd("query-commands")} == ALL_COMMANDS
+        assert q.cmd("query-kvm") == {"enabled": True, "present": True}
+        assert q.cmd("query-target") == {"arch": "x86_64"}
 
         cpus = q.cmd("query-cpus-fast")
         assert [c["cpu-index"] for c in cpus] == [0, 1]

@@ -127,6 +127,24 @@ static int cmd_query_commands(struct control *c, json_object *args, json_object 
 	return 0;
 }
 
+/* virsh and libvirt ask these two before anything else. */
+static int cmd_query_kvm(struct control *c, json_object *args, json_object **ret,
+			 struct qmp_error *e)
+{
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "enabled", json_object_new_boolean(true));
+	json_object_object_add(*ret, "present", json_object_new_boolean(true));
+	return 0;
+}
+
+static int cmd_query_target(struct control *c, json_object *args, json_object **ret,
+			    struct qmp_error *e)
+{
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "arch", json_object_new_string("x86_64"));
+	return 0;
+}
+
 /* A vCPU's TID appears once its thread runs; the VM may be just starting. */
 static int vcpu_tid(struct vcpu *v)
 {
@@ -354,6 +372,8 @@ const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "query-name", .fn = cmd_query_name },
 	{ .name = "query-version", .fn = cmd_query_version },
 	{ .name = "query-commands", .fn = cmd_query_commands },
+	{ .name = "query-kvm", .fn = cmd_query_kvm },
+	{ .name = "query-target", .fn = cmd_query_target },
 	{ .name = "query-cpus-fast", .fn = cmd_query_cpus_fast, .needs_vm = true },
 	{ .name = "query-block", .fn = cmd_query_block, .needs_vm = true },
 	{ .name = "query-balloon", .fn = cmd_query_balloon, .needs_vm = true },

@@ -37,6 +37,13 @@
 #define Q_STATS		2
 #define QUEUE_SIZE	128
 #define PAGE_SHIFT	12
+/*
+ * Per request, at most this many frame numbers (Linux sends 256) and stats
+ * entries: a guest that hands over gigabytes in one chain only makes the
+ * device skip the rest, it cannot hold the event loop.
+ */
+#define MAX_PFNS	65536
+#define MAX_STATS	64
 #define PAGE_SIZE	(1u << PAGE_SHIFT)
 
 struct balloon_config {
@@ -98,7 +105,7 @@ static void inflate(struct virtio_balloon *b, struct virtq_elem *e)
 	uint64_t start = 0, run = 0;
 	size_t off = 0, got, i;
 
-	while ((got = virtq_copy_from_out(e, off, pfns, sizeof(pfns)) / 4)) {
+	while (off < MAX_PFNS * 4 && (got = virtq_copy_from_out(e, off, pfns, sizeof(pfns)) / 4)) {
 		for (i = 0; i < got; i++) {
 			if (run && pfns[i] == start + run && run < (1u << 16)) {
 				run++;
@@ -120,7 +127,8 @@ static void take_stats(struct virtio_balloon *b, struct virtq_elem *e)
 	struct balloon_stat s;
 	size_t off;
 
-	for (off = 0; virtq_copy_from_out(e, off, &s, sizeof(s)) == sizeof(s); off += sizeof(s)) {
+	for (off = 0; off < MAX_STATS * sizeof(s) &&
+		      virtq_copy_from_out(e, off, &s, sizeof(s)) == sizeof(s); off += sizeof(s)) {
 		if (s.tag >= VIRTIO_BALLOON_NR_STATS)
 			continue;	/* a tag from a newer spec */
 		b->stats[s.tag] = s.val;
