@@ -56,6 +56,7 @@ struct net_backend {
 	uint32_t offloads;		/* NET_OFFLOAD_* the fds can carry (0 when hdr_len is 0) */
 	unsigned int mtu;		/* the host side's MTU, 0 if it has none */
 	char ifname[32];		/* the host interface, for messages; "" if none */
+	bool link_down;			/* set_link off: kept across guest resets, as the cable */
 	/* vhost-net, one per queue pair, when vhost= is on (NULL otherwise). */
 	struct vhost_net *vhost[NET_MAX_QUEUES];
 	uint64_t vhost_features;	/* what vhost-net offered */

@@ -3,6 +3,8 @@
 #ifndef VMKIT_VIRTIO_NET_H
 #define VMKIT_VIRTIO_NET_H
 
+#include <stdbool.h>
+
 #include "vmkit/util.h"
 
 struct vm;
@@ -13,5 +15,11 @@ struct virtio_net;
 int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out,
 		      struct vk_err *err);
 void virtio_net_destroy(struct virtio_net *n);
+/*
+ * Plug or unplug the cable (QMP set_link): the config's link status
+ * changes, the driver gets a configuration interrupt, and while the link
+ * is down frames are dropped both ways.
+ */
+void virtio_net_set_link(struct virtio_net *n, bool up);
 
 #endif

@@ -22,7 +22,7 @@ ALL_COMMANDS = {
     "query-kvm", "query-target",
     "query-cpus-fast", "query-block", "query-balloon", "balloon", "qom-get", "qom-set", "stop",
     "cont",
-    "system_powerdown", "system_reset", "quit", "human-monitor-command",
+    "system_powerdown", "system_reset", "quit", "human-monitor-command", "set_link",
 }
 
 

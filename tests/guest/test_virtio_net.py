@@ -421,6 +421,65 @@ def test_hostile_chains(ns: Netns) -> None:
         f"{len(frames)} frames on the wire: {[f[:16].hex() for f in frames]}"
 
 
+def test_set_link(ns: Netns, tmp_path: Path) -> None:
+    """QMP set_link: the guest sees the status change (config interrupt, new generation),
+    frames sent while the link is down go nowhere, and the link comes back."""
+    from qmp_client import QMP
+
+    ns.ip("tuntap", "add", "dev", "vt0", "mode", "tap", "vnet_hdr")
+    ns.ip("link", "set", "vt0", "up")
+    sock = ns.packet_socket("vt0")
+    mac = mac_bytes(GUEST_MAC)
+    qmp_sock = tmp_path / "qmp.sock"
+    steps: list[str] = []
+    q: list[QMP] = []
+
+    def hook(out: str) -> bool:
+        if "link_watch=1" in out and "down" not in steps:
+            q.append(QMP(qmp_sock))
+            q[0].negotiate()
+            q[0].cmd("set_link", {"name": "net0", "up": False})
+            steps.append("down")
+        if "down_tx_done=1" in out and "up" not in steps:
+            q[0].cmd("set_link", {"name": "vt0", "up": True})  # by host interface too
+            steps.append("up")
+        return False
+
+    args = ["--net", f"tap,ifname=vt0,mac={GUEST_MAC}", "--qmp", str(qmp_sock),
+            "--cmdline", "tx=2 link_watch"]
+    argv = ns.argv(h.vmkit_argv(h.guest("virtio_net"), extra_args=args))
+    try:
+        r = h.run_argv(argv, timeout=TIMEOUT, stop_when=hook)
+    finally:
+        for c in q:
+            c.close()
+    h.assert_test_passed(r, "virtio_net")
+    assert r.info["link_down_seen"] == "1" and r.info["link_up_seen"] == "1"
+    assert steps == ["down", "up"]
+    # The two frames from before; none of the four sent while the link was down.
+    check_tx(received(sock, TX_TYPE), mac, 1, 2)
+
+
+def test_set_link_unknown_nic(tmp_path: Path) -> None:
+    from qmp_client import QMP, QMPError
+
+    h.require_vmkit()
+    qmp_sock = tmp_path / "qmp.sock"
+    argv = h.vmkit_argv(h.guest("spin"), extra_args=["--qmp", str(qmp_sock)])
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        with QMP(qmp_sock) as q:
+            q.negotiate()
+            with pytest.raises(QMPError) as e:
+                q.cmd("set_link", {"name": "net0", "up": False})
+            assert e.value.cls == "DeviceNotFound"
+            q.cmd("quit")
+    finally:
+        p.kill()
+        p.wait()
+
+
 def test_mac_default_stable_per_name(ns: Netns) -> None:
     ns.ip("tuntap", "add", "dev", "vt0", "mode", "tap", "vnet_hdr")
     macs = []

@@ -39,10 +39,17 @@
  *     same frames once more before it receives: each frame reaches the host
  *     twice.
  *
+ *   - with link_watch: after tx_done=1 the guest says link_watch=1 and
+ *     polls the config's status: once the host takes the link down
+ *     (link_down_seen=1, with a new config_generation) it sends 4 frames,
+ *     seq 1000..1003, that must not reach the wire (down_tx_done=1), then
+ *     waits for the link to come back (link_up_seen=1).
+ *
  * Command line: pairs=<n> (1), tx=<n> (16), rx=<n> (0), timeout=<s>,
  * no-mrg (do not negotiate MRG_RXBUF), no-event-idx, gso, gso_rx=<bytes>,
- * hostile, reinit, rx_delay=<ms> (wait that long after tx_done=1 before taking
- * any received frame: the receive ring fills and the device has to wait).
+ * hostile, reinit, link_watch, rx_delay=<ms> (wait that long after
+ * tx_done=1 before taking any received frame: the receive ring fills and
+ * the device has to wait).
  */
 #include "lib/rt.h"
 #include "lib/vnet.h"
@@ -228,6 +235,47 @@ static bool receive_all(unsigned pairs, unsigned count, uint64_t timeout_s)
 	return true;
 }
 
+/* Wait for the link status to read `up`; false after timeout_s. */
+static bool wait_link(bool up, uint64_t timeout_s)
+{
+	uint64_t end = virtio_now_us() + timeout_s * 1000000;
+
+	while (!!(virtio_cfg_read16(&net.vp, VNET_CFG_STATUS) & VIRTIO_NET_S_LINK_UP) != up)
+		if (virtio_now_us() > end)
+			return false;
+	return true;
+}
+
+static bool link_watch(uint64_t timeout_s)
+{
+	uint8_t gen = virtio_config_generation(&net.vp);
+
+	rt_info("link_watch=1");
+	if (!wait_link(false, timeout_s))
+		return rt_failf("the link did not go down in %lu s", timeout_s);
+	if (virtio_config_generation(&net.vp) == gen)
+		return rt_failf("the link went down without a new config_generation");
+	rt_info("link_down_seen=1");
+	for (unsigned seq = 1000; seq < 1004; seq++) {
+		unsigned len = tx_len(seq);
+
+		memset(frame, 0xff, 6);
+		memcpy(frame + 6, net.mac, 6);
+		frame[12] = TX_TYPE >> 8;
+		frame[13] = TX_TYPE & 0xff;
+		memset(frame + 14, 0xdd, len - 14);
+		if (!vnet_tx(&net, 0, frame, len, NULL, false, false))
+			return rt_failf("send with the link down: %s", vnet_error);
+	}
+	if (!vnet_tx_flush(&net, 0))
+		return rt_failf("%s", vnet_error);
+	rt_info("down_tx_done=1");
+	if (!wait_link(true, timeout_s))
+		return rt_failf("the link did not come back in %lu s", timeout_s);
+	rt_info("link_up_seen=1");
+	return true;
+}
+
 static uint8_t bad_buf[256] __attribute__((aligned(64)));
 
 static bool hostile(void)
@@ -359,6 +407,8 @@ static uint64_t run(void *arg)
 	if (vblk_cmdline_arg(si, "gso") && !send_gso())
 		return false;
 	rt_info("tx_done=1");
+	if (vblk_cmdline_arg(si, "link_watch") && !link_watch(timeout))
+		return false;
 	if ((v = vblk_cmdline_arg(si, "rx_delay="))) {
 		uint64_t until = virtio_now_us() + vblk_parse_u64(v) * 1000;
 

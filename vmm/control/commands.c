@@ -13,6 +13,8 @@
 #include "vmkit/hw.h"
 #include "vmkit/virtio-balloon.h"
 #include "vmkit/virtio-blk.h"
+#include "vmkit/virtio-net.h"
+#include "vmkit/net.h"
 #include "vmkit/vm.h"
 
 static json_object *status_obj(struct control *c)
@@ -342,6 +344,36 @@ static int cmd_qom_set(struct control *c, json_object *args, json_object **ret,
 	return 0;
 }
 
+/*
+ * set_link: a NIC by its name, netN (the Nth --net), or its host
+ * interface. The state is the backend's, so it outlives guest resets.
+ */
+static int cmd_set_link(struct control *c, json_object *args, json_object **ret,
+			struct qmp_error *e)
+{
+	const char *name = json_object_get_string(json_object_object_get(args, "name"));
+	bool up = json_object_get_boolean(json_object_object_get(args, "up"));
+	unsigned int i;
+	char id[16];
+
+	for (i = 0; i < c->vm->cfg->nr_nets; i++) {
+		const struct net_backend *nb = c->vm->cfg->nets[i].backend;
+
+		snprintf(id, sizeof(id), "net%u", i);
+		if (c->vm->nics[i] && (!strcmp(name, id) || (nb && nb->ifname[0] && !strcmp(name, nb->ifname)))) {
+			virtio_net_set_link(c->vm->nics[i], up);
+			return 0;
+		}
+	}
+	return qmp_fail(e, "DeviceNotFound", "Device '%s' not found", name);
+}
+
+static const struct qmp_param set_link_params[] = {
+	{ .name = "name", .type = json_type_string },
+	{ .name = "up", .type = json_type_boolean },
+	{ .name = NULL },
+};
+
 static const struct qmp_param balloon_params[] = {
 	{ .name = "value", .type = json_type_int },
 	{ .name = NULL },
@@ -386,6 +418,7 @@ const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "system_reset", .fn = cmd_system_reset, .needs_vm = true },
 	{ .name = "quit", .fn = cmd_quit, .needs_vm = true },
 	{ .name = "human-monitor-command", .fn = qmp_hmp, .params = hmp_params },
+	{ .name = "set_link", .fn = cmd_set_link, .params = set_link_params, .needs_vm = true },
 };
 
 const unsigned int qmp_nr_cmds = ARRAY_SIZE(qmp_cmds);

@@ -281,6 +281,12 @@ static void receive(struct net_pair *p)
 
 	if (!p->n->live || p->vhost_on || !virtio_queue_ready(v, 2 * p->index))
 		return;
+	if (p->n->nb->link_down) {
+		/* No cable: what arrives is lost, as on a NIC whose link is down. */
+		for (burst = 0; burst < RX_BURST && !p->frame_len && read_frame(p) > 0; burst++)
+			p->frame_len = 0;
+		return;
+	}
 	virtq_enable_notify(q, false);
 	for (burst = 0; burst < RX_BURST; burst++) {
 		if (!p->frame_len && (r = read_frame(p)) <= 0) {
@@ -350,7 +356,7 @@ static void transmit(struct net_pair *p)
 	do {
 		virtq_enable_notify(q, false);
 		while ((r = virtq_pop(q, e)) == 0) {
-			if (send_chain(p, e) == -EAGAIN) {
+			if (!p->n->nb->link_down && send_chain(p, e) == -EAGAIN) {
 				virtq_unpop(q);
 				p->tx_blocked = true;
 				break;
@@ -603,6 +609,21 @@ static void reset(struct virtio_dev *v)
 	memcpy(n->config.mac, n->cfg->mac, 6);
 }
 
+void virtio_net_set_link(struct virtio_net *n, bool up)
+{
+	struct virtio_dev *v = &n->vdev;
+	bool notify;
+
+	pthread_mutex_lock(&v->lock);
+	n->nb->link_down = !up;
+	notify = n->config.status != (up ? S_LINK_UP : 0);
+	n->config.status = up ? S_LINK_UP : 0;
+	notify &= !!(v->status & VIRTIO_STATUS_DRIVER_OK);
+	if (notify && v->tops)
+		v->tops->notify_config(v);
+	pthread_mutex_unlock(&v->lock);
+}
+
 static void config_read(struct virtio_dev *v, unsigned int off, void *data, unsigned int len)
 {
 	struct virtio_net *n = to_net(v);
@@ -714,7 +735,7 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 	n->pairs = n->nb->nr_queues;
 	pthread_mutex_init(&n->ctrl_lock, NULL);
 	memcpy(n->config.mac, cfg->mac, 6);
-	n->config.status = S_LINK_UP;
+	n->config.status = n->nb->link_down ? 0 : S_LINK_UP;
 	n->config.max_virtqueue_pairs = n->pairs;
 	n->config.mtu = n->nb->mtu ? MIN(n->nb->mtu, 65535u) : 1500;
 	features = device_features(n);
