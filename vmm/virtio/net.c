@@ -44,6 +44,7 @@
 #define FRAME_MAX	(65535 + 14 + 4)	/* a GSO frame: IP's limit, Ethernet and VLAN headers */
 #define BOUNCE_SIZE	(NET_VNET_HDR_LEN + FRAME_MAX)
 #define RX_BURST	256	/* frames per wake-up, so one queue cannot starve the loop */
+#define TX_BURST	256
 
 /* Feature bits (5.1.3) */
 #define F_CSUM		0
@@ -342,11 +343,26 @@ static int send_chain(struct net_pair *p, const struct virtq_elem *e)
 	return 0;	/* sent, or refused by the backend (bad header): dropped either way */
 }
 
+/*
+ * After a burst: come back once the loop has served everyone else (signal
+ * fds, other queues), through the queue's own notify eventfd. A guest
+ * that keeps its ring full must not keep the loop to itself. False when
+ * there is no such fd (then the burst goes on).
+ */
+static bool tx_yield(struct net_pair *p)
+{
+	struct virtio_dev *v = &p->n->vdev;
+	int fd = v->tops->kick_fd ? v->tops->kick_fd(v, 2 * p->index + 1, true) : -1;
+
+	return fd >= 0 && eventfd_write(fd, 1) == 0;
+}
+
 static void transmit(struct net_pair *p)
 {
 	struct virtio_dev *v = &p->n->vdev;
 	struct virtq *q = &v->vq[2 * p->index + 1];
 	struct virtq_elem *e = &p->elem;
+	unsigned int sent = 0;
 	bool pushed = false;
 	int r;
 
@@ -363,13 +379,16 @@ static void transmit(struct net_pair *p)
 			}
 			virtq_push(q, e, 0);
 			pushed = true;
+			if (++sent == TX_BURST)
+				break;
 		}
 		if (r != 0 && r != -ENOENT) {
 			virtio_needs_reset(v);
 			break;
 		}
-		if (p->tx_blocked)
+		if (p->tx_blocked || (sent == TX_BURST && tx_yield(p)))
 			break;
+		sent = 0;
 		virtq_enable_notify(q, true);
 	} while (virtq_has_avail(q));
 	watch(p);
