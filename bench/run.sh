@@ -212,6 +212,11 @@ log "virtio-blk (bench/blk.sh)"
 log "virtio-net (bench/net.sh)"
 { echo; bash bench/net.sh || echo "bench: net.sh failed; see $OUT/net/"; } | tee -a "$OUT/report.txt"
 
+# bench/net-user.sh: the same guest side over user-mode NAT (--net user vs QEMU's
+# -netdev user), UDP through slirp both ways; its report is appended.
+log "user networking (bench/net-user.sh)"
+{ echo; bash bench/net-user.sh || echo "bench: net-user.sh failed; see $OUT/net-user/"; } | tee -a "$OUT/report.txt"
+
 # --- 5. vmkit img ---------------------------------------------------------------------
 # bench/img.sh: convert (raw->qcow2, qcow2->raw, -c), commit, bench and check, vmkit img
 # and qemu-img on the same files; its report is appended.

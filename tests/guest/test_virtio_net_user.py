@@ -234,3 +234,53 @@ def test_helper_lives_and_dies_with_the_monitor(how):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_udp_both_ways():
+    """Outbound UDP to the host's loopback, and a udp hostfwd in: datagrams arrive whole."""
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    sink.settimeout(0.5)
+    got = []
+
+    def drain():
+        while True:
+            try:
+                data = sink.recv(2048)
+            except socket.timeout:
+                if got:
+                    return
+                continue
+            except OSError:
+                return
+            got.append(data)
+
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    r = run_guest("user", f"udp_tx={sink.getsockname()[1]} size=1000 secs=1")
+    t.join(10)
+    sink.close()
+    h.assert_test_passed(r, "virtio_net_user")
+    sent = int(r.info["udp_tx_frames"])
+    assert 0 < len(got) <= sent, (len(got), sent)
+    assert all(d == bytes(i & 255 for i in range(958)) for d in got)
+
+    hp = free_port()
+    stop = threading.Event()
+
+    def blast():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            while not stop.is_set():
+                s.sendto(b"x" * 500, ("127.0.0.1", hp))
+                time.sleep(0.001)
+
+    def start():
+        threading.Thread(target=blast, daemon=True).start()
+
+    r = run_guest(f"user,hostfwd=udp:127.0.0.1:{hp}-:5555", "udp_rx=5555 secs=1",
+                  on_line={"udp_rx_ready=1": start})
+    stop.set()
+    h.assert_test_passed(r, "virtio_net_user")
+    assert int(r.info["udp_rx_frames"]) > 10
+    # 500 bytes of payload in a 542-byte frame.
+    assert int(r.info["udp_rx_bytes"]) == 542 * int(r.info["udp_rx_frames"])

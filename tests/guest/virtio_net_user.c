@@ -17,8 +17,17 @@
  *     host's FIN (fwd_fin=1), so that the reply has left before the VM
  *     exits.
  *
+ *   - udp_tx=PORT (for bench/net-user.sh): UDP datagrams to router:PORT in
+ *     size= byte frames (default 60) for secs= seconds (default 3), the
+ *     transmit ring kept full; the host counts what arrives. Reports
+ *     udp_tx_frames=, udp_tx_us=, udp_tx_pps=.
+ *   - udp_rx=PORT: after "udp_rx_ready=1", counts the UDP frames to PORT
+ *     (a udp hostfwd of the host's) for secs= seconds from the first one:
+ *     udp_rx_frames=, udp_rx_bytes=, udp_rx_us=, udp_rx_pps=, udp_rx_mbps=.
+ *
  * The guest answers ARP requests for its address while it waits.
- * Command line: connect=<port>, listen=<port>, timeout=<s> (default 30).
+ * Command line: connect=<port>, listen=<port>, udp_tx=<port>, udp_rx=<port>,
+ * size=<bytes>, secs=<s>, timeout=<s> (default 30).
  */
 #include "lib/rt.h"
 #include "lib/vnet.h"
@@ -435,12 +444,83 @@ static bool tcp_accept(uint16_t port)
 	return tcp_send(&c, TCP_ACK | TCP_FIN, NULL, 0);
 }
 
+/* ---- UDP blasts, for the benchmark ---- */
+
+static bool udp_tx(uint16_t port, unsigned size, uint64_t secs)
+{
+	uint64_t t0, end, n = 0, us;
+	unsigned len = size - 42;
+
+	eth(tx, router_mac, ETH_IP);
+	ipv4(tx, my_ip, router_ip, 17, 8 + len);
+	put16(tx + 34, 40001);
+	put16(tx + 36, port);
+	put16(tx + 38, 8 + len);
+	put16(tx + 40, 0);
+	for (unsigned i = 0; i < len; i++)
+		tx[42 + i] = (uint8_t)i;
+	t0 = virtio_now_us();
+	end = t0 + secs * 1000000;
+	while (virtio_now_us() < end) {
+		for (unsigned b = 0; b < 32; b++, n++)
+			if (!vnet_tx(&net, 0, tx, size, NULL, false, true))
+				return rt_failf("udp_tx after %lu frames: %s", n, vnet_error);
+		vnet_tx_kick(&net, 0);
+	}
+	if (!vnet_tx_flush(&net, 0))
+		return rt_failf("udp_tx flush: %s", vnet_error);
+	us = virtio_now_us() - t0;
+	rt_info("udp_tx_frames=%lu", n);
+	rt_info("udp_tx_us=%lu", us);
+	rt_info("udp_tx_pps=%lu", n * 1000000 / us);
+	return true;
+}
+
+static bool is_udp_to(const uint8_t *f, uint32_t len, const void *ctx)
+{
+	return len >= 42 && get16(f + 12) == ETH_IP && f[23] == 17 &&
+	       get16(f + 36) == *(const uint16_t *)ctx;
+}
+
+static bool udp_rx(uint16_t port, uint64_t secs)
+{
+	uint64_t t0, end, n = 1, bytes, us;
+	const uint8_t *f;
+	struct vnet_hdr h;
+	uint32_t len;
+	int r;
+
+	rt_info("udp_rx_ready=1");
+	if (!wait_for(is_udp_to, &port, "UDP datagram from the host"))
+		return false;
+	bytes = rx_len;
+	t0 = virtio_now_us();
+	end = t0 + secs * 1000000;
+	while (virtio_now_us() < end) {
+		r = vnet_rx(&net, 0, &f, &len, &h);
+		if (r < 0)
+			return rt_failf("udp_rx: %s", vnet_error);
+		if (r > 0 && is_udp_to(f, len, &port)) {
+			n++;
+			bytes += len;
+		}
+	}
+	us = virtio_now_us() - t0;
+	rt_info("udp_rx_frames=%lu", n);
+	rt_info("udp_rx_bytes=%lu", bytes);
+	rt_info("udp_rx_us=%lu", us);
+	rt_info("udp_rx_pps=%lu", n * 1000000 / us);
+	rt_info("udp_rx_mbps=%lu", bytes * 8 / us);
+	return true;
+}
+
 static uint64_t run(void *arg)
 {
 	struct hvm_start_info *si = arg;
 	uint64_t want = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
 			VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
-	uint64_t timeout = 30;
+	uint64_t timeout = 30, secs = 3;
+	unsigned size = 60;
 	const char *v;
 
 	if ((v = vblk_cmdline_arg(si, "timeout=")))
@@ -455,6 +535,17 @@ static uint64_t run(void *arg)
 	if ((v = vblk_cmdline_arg(si, "connect=")) && !tcp_connect((uint16_t)vblk_parse_u64(v)))
 		return false;
 	if ((v = vblk_cmdline_arg(si, "listen=")) && !tcp_accept((uint16_t)vblk_parse_u64(v)))
+		return false;
+	if ((v = vblk_cmdline_arg(si, "secs=")))
+		secs = vblk_parse_u64(v);
+	if ((v = vblk_cmdline_arg(si, "size=")))
+		size = vblk_parse_u64(v);
+	if (size < 60 || size > 1514)
+		return rt_failf("size=%u: want 60 to 1514", size);
+	if ((v = vblk_cmdline_arg(si, "udp_tx=")) &&
+	    !udp_tx((uint16_t)vblk_parse_u64(v), size, secs))
+		return false;
+	if ((v = vblk_cmdline_arg(si, "udp_rx=")) && !udp_rx((uint16_t)vblk_parse_u64(v), secs))
 		return false;
 	if (!virtio_reset(&net.vp))
 		return rt_failf("reset: %s", virtio_error);
