@@ -26,9 +26,11 @@ import ctypes
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Callable, Optional
@@ -478,6 +480,37 @@ def test_set_link_unknown_nic(tmp_path: Path) -> None:
     finally:
         p.kill()
         p.wait()
+
+
+def test_sigterm_while_the_guest_floods(ns: Netns) -> None:
+    """A guest that keeps its transmit ring full does not keep the event loop (which
+    also reads the signals) to itself: SIGTERM still ends the monitor at once."""
+    ns.ip("tuntap", "add", "dev", "vt0", "mode", "tap", "vnet_hdr")
+    ns.ip("link", "set", "vt0", "up")
+    args = ["--net", "tap,ifname=vt0", "--cmdline", "mode=tx size=60 secs=60"]
+    argv = ns.argv(h.vmkit_argv(h.guest("virtio_netbench"), extra_args=args))
+
+    def sent() -> int:
+        return int(ns.exec(["cat", "/sys/class/net/vt0/statistics/rx_packets"]).stdout)
+
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while sent() < 20000 and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.1)
+        assert sent() >= 20000, "the guest did not get going"
+        t0 = time.monotonic()
+        # ip netns exec execs vmkit: the signal reaches the monitor itself.
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=20)
+        took = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert rc == 0, p.stderr.read()
+    assert took < 10, f"took {took:.1f} s to stop"
 
 
 def test_mac_default_stable_per_name(ns: Netns) -> None:
