@@ -513,6 +513,40 @@ def test_sigterm_while_the_guest_floods(ns: Netns) -> None:
     assert took < 10, f"took {took:.1f} s to stop"
 
 
+def thread_ticks(pid: int) -> int:
+    """CPU time (clock ticks) of a process's main thread: the monitor's event loop."""
+    f = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+
+
+def test_tap_deleted_under_the_vm(ns: Netns) -> None:
+    """The tap goes away while the guest waits for frames: one line says so, the
+    event loop does not spin on the dead fd, and the monitor still stops cleanly."""
+    ns.ip("tuntap", "add", "dev", "vt0", "mode", "tap", "vnet_hdr")
+    ns.ip("link", "set", "vt0", "up")
+    args = ["--net", "tap,ifname=vt0", "--cmdline", "mode=rx wait=60 secs=1"]
+    argv = ns.argv(h.vmkit_argv(h.guest("virtio_netbench"), extra_args=args))
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)  # booted, the device live, the guest polling its ring
+        assert p.poll() is None
+        ns.ip("link", "del", "vt0")
+        time.sleep(0.5)
+        t0 = thread_ticks(p.pid)
+        time.sleep(2.0)
+        spent = thread_ticks(p.pid) - t0
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert spent < 40, f"the event loop used {spent} ticks in 2 s after the tap went away"
+    assert "net0: backend tap vt0 is gone" in err, err
+
+
 def test_mac_default_stable_per_name(ns: Netns) -> None:
     ns.ip("tuntap", "add", "dev", "vt0", "mode", "tap", "vnet_hdr")
     macs = []

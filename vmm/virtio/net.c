@@ -114,6 +114,7 @@ struct virtio_net {
 	struct virtio_dev vdev;
 	const struct net_config *cfg;
 	struct net_backend *nb;
+	unsigned int index;		/* netN */
 	unsigned int pairs;		/* max_virtqueue_pairs */
 	unsigned int active;		/* pairs the driver uses */
 	bool live;			/* DRIVER_OK and not reset since */
@@ -166,9 +167,15 @@ static int read_frame(struct net_pair *p)
 		r = read(p->fd, p->bounce + off, BOUNCE_SIZE - off);
 	while (r < 0 && errno == EINTR);
 	if (r == 0 || (r < 0 && (errno == EBADFD || errno == ECONNRESET || errno == EPIPE))) {
-		/* A frame socket whose peer went away, or a detached tap queue. */
-		if (r == 0)
-			p->dead = true;
+		/*
+		 * A frame socket whose peer went away, or a tap that was deleted
+		 * (a queue we detached is never read): never readable again, but
+		 * epoll would report it for ever.
+		 */
+		if (!p->dead)
+			vk_msg("net%u: backend %s %s is gone: the NIC no longer receives",
+			       p->n->index, p->n->nb->ops->name, p->n->nb->ifname);
+		p->dead = true;
 		return 0;
 	}
 	if (r < 0)
@@ -280,7 +287,8 @@ static void receive(struct net_pair *p)
 	unsigned int burst;
 	int r;
 
-	if (!p->n->live || p->vhost_on || !virtio_queue_ready(v, 2 * p->index))
+	if (!p->n->live || p->vhost_on || p->dead || p->index >= p->n->active ||
+	    !virtio_queue_ready(v, 2 * p->index))
 		return;
 	if (p->n->nb->link_down) {
 		/* No cable: what arrives is lost, as on a NIC whose link is down. */
@@ -428,9 +436,10 @@ static uint8_t ctrl_mq(struct virtio_net *n, const uint8_t *data, size_t len)
 	for (i = 0; i < n->pairs; i++) {
 		struct net_pair *p = &n->pair[i];
 
+		/* Together: a detached tap queue reads EBADFD, which must not be seen as gone. */
+		pthread_mutex_lock(&p->lock);
 		if (n->nb->ops->set_queue_enabled)
 			n->nb->ops->set_queue_enabled(n->nb, i, i < pairs, &err);
-		pthread_mutex_lock(&p->lock);
 		watch(p);
 		pthread_mutex_unlock(&p->lock);
 		/* Frames may have waited on a queue that was just enabled. */
@@ -751,6 +760,8 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 		return vk_fail(err, -ENOMEM, "out of memory");
 	n->cfg = cfg;
 	n->nb = cfg->backend;
+	if (cfg >= vm->cfg->nets && cfg < vm->cfg->nets + VM_MAX_NICS)
+		n->index = cfg - vm->cfg->nets;
 	n->pairs = n->nb->nr_queues;
 	pthread_mutex_init(&n->ctrl_lock, NULL);
 	memcpy(n->config.mac, cfg->mac, 6);
