@@ -212,12 +212,17 @@ int qcow2_set_backing(struct vk_blk *bs, const char *file, const char *fmt, stru
 int qcow2_sc_get_extent(struct qcow2_state *s, uint64_t off, uint64_t len, uint64_t *pnum,
 			uint64_t *host, enum qcow2_cluster_type *type, struct vk_err *err);
 
-/* qcow2-snapshot.c */
+/* qcow2-snapshot-table.c */
 int qcow2_snapshots_load(struct qcow2_state *s, uint64_t offset, struct vk_err *err);
 void qcow2_snapshots_free(struct qcow2_state *s);
+void qcow2_snapshot_clear(struct qcow2_snapshot *sn);
+int qcow2_snapshots_write(struct qcow2_state *s, struct qcow2_snapshot *list, uint32_t n,
+			  struct vk_err *err);
 int qcow2_snapshot_read_l1(struct qcow2_state *s, const struct qcow2_snapshot *sn, uint64_t **l1,
 			   struct vk_err *err);
 bool qcow2_snapshot_overlap(struct qcow2_state *s, uint64_t host, uint64_t len);
+
+/* qcow2-snapshot.c */
 int qcow2_cow_l2(struct qcow2_state *s, uint64_t l1i, struct vk_err *err);
 int qcow2_snapshot_list(struct vk_blk *bs, struct vk_blk_snapshot **out, unsigned int *n,
 			struct vk_err *err);
