@@ -13,7 +13,7 @@
 #   check of a 1 TiB sparse qcow2 with scattered clusters.
 #
 # Each is run BENCH_IMG_RUNS times per tool, alternating, after one warm-up
-# run each; the median wall time counts. Both tools run with their defaults
+# run each; the medians of wall time and of CPU time (user + system) count. Both tools run with their defaults
 # (qemu-img convert: cache=unsafe; commit: writeback) on a warm page cache.
 # Ratio = qemu-img's time / vmkit's time (above 1: vmkit is faster).
 # Knobs: BENCH_IMG_MIB (4096), BENCH_IMG_RUNS (3), BENCH_IMG_COUNT (200000
@@ -63,13 +63,14 @@ with open(path, "wb") as f:
             f.write(bytes(1 << 20))
 PY
 
-# t NAME CMD...: one timed run, seconds on stdout.
+# t CMD...: one timed run: "wall-seconds cpu-seconds" (user + system) on stdout.
 t() {
-	local s e
-	s=$(date +%s.%N)
-	"$@" > /dev/null 2>> "$OUT/errors.txt" || { echo "FAILED: $*" >> "$OUT/errors.txt"; echo fail; return 0; }
-	e=$(date +%s.%N)
-	echo "$e - $s" | bc
+	if ! /usr/bin/time -f "%e %U %S" -o "$OUT/time.out" "$@" > /dev/null 2>> "$OUT/errors.txt"; then
+		echo "FAILED: $*" >> "$OUT/errors.txt"
+		echo "fail fail"
+		return 0
+	fi
+	awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$OUT/time.out"
 }
 
 # pair NAME PREP VMKIT-CMD -- QEMU-CMD: RUNS timed runs of each, alternating; PREP runs before each.
@@ -136,22 +137,26 @@ import statistics, sys
 times, mib, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rows = {}
 for line in open(times):
-    *name, tool, sec = line.split()
-    rows.setdefault(" ".join(name), {}).setdefault(tool, []).append(sec)
-print(f"vmkit img vs qemu-img: median of runs, {mib} MiB source image, bench {count} requests")
-print(f"{'test':<24} {'vmkit s':>9} {'qemu-img s':>11} {'ratio':>7}   (qemu-img time / vmkit time)")
+    *name, tool, wall, cpu = line.split()
+    rows.setdefault(" ".join(name), {}).setdefault(tool, []).append((wall, cpu))
+print(f"vmkit img vs qemu-img: medians of runs, {mib} MiB source image, bench {count} requests")
+print("ratio = qemu-img / vmkit (above 1: vmkit faster); wall time, and CPU time (user+sys),")
+print("which a busy host disturbs less")
+print(f"{'test':<24} {'vmkit s':>8} {'qemu s':>8} {'ratio':>6}   {'vmkit cpu':>9} {'qemu cpu':>8} {'ratio':>6}")
 med = {}
 for name, t in rows.items():
     try:
-        v = statistics.median(float(x) for x in t["vmkit"])
-        q = statistics.median(float(x) for x in t["qemu"])
+        v = [statistics.median(float(x[i]) for x in t["vmkit"]) for i in (0, 1)]
+        q = [statistics.median(float(x[i]) for x in t["qemu"]) for i in (0, 1)]
     except (ValueError, KeyError):
         print(f"{name:<24} failed (see errors.txt)")
         continue
     med[name] = (v, q)
-    print(f"{name:<24} {v:9.3f} {q:11.3f} {q / v if v else 0:7.2f}x")
+    r = [q[i] / v[i] if v[i] else float("inf") for i in (0, 1)]
+    print(f"{name:<24} {v[0]:8.3f} {q[0]:8.3f} {r[0]:5.2f}x   {v[1]:9.2f} {q[1]:8.2f} {r[1]:5.2f}x")
 if "bench read qcow2" in med and "bench read raw" in med:
-    v = med["bench read raw"][0] / med["bench read qcow2"][0]
-    print(f"vmkit qcow2 random reads vs raw (raw time / qcow2 time): {v:.2f}x")
+    raw, q2 = med["bench read raw"][0][0], med["bench read qcow2"][0][0]
+    if q2:
+        print(f"vmkit qcow2 random reads vs raw (raw time / qcow2 time): {raw / q2:.2f}x")
 PY
 if [ -s "$OUT/errors.txt" ]; then echo "errors:"; cat "$OUT/errors.txt"; fi

@@ -5,7 +5,7 @@
  * reports as zero, and -S sized blocks of zeros in the data (default 4k).
  * -B (or -o backing_file=) makes the target an overlay and writes only the
  * clusters whose content differs from that backing file. -c compresses
- * clusters, on up to -m threads. -W (out-of-order writes) is accepted: the
+ * clusters on -m threads (default 8). -W (out-of-order writes) is accepted: the
  * writes are issued in order by one thread, which qemu-img's -W allows.
  */
 #include <errno.h>
@@ -283,7 +283,13 @@ static int setup_buffers(struct convert *c, const char *ofmt)
 		img_error("Compression not supported for this file format");
 		return -ENOTSUP;
 	}
-	c->threads = MIN(c->threads, (unsigned int)MAX(ncpu, 1L));
+	/*
+	 * -m threads, as qemu-img runs -m coroutines whose compression goes to a
+	 * thread pool: on a busy host more threads also get a fairer share of it.
+	 * One when there is a single CPU.
+	 */
+	if (ncpu <= 1)
+		c->threads = 1;
 	c->buf = malloc(BUF_SIZE);
 	c->bbuf = malloc(BUF_SIZE);
 	c->cbuf = malloc(BUF_SIZE);
