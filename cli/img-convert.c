@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,8 +25,8 @@ struct convert {
 	bool has_backing;	/* -B: the target reads its backing file where not written */
 	unsigned int threads;	/* compression threads (-m, at most the CPUs) */
 	uint64_t cs;		/* target cluster size (-c, -B) */
-	uint8_t *buf, *bbuf, *cbuf;
-	size_t *clen;
+	uint8_t *buf, *bbuf;
+	struct img_zpool *zpool;	/* -c */
 	struct img_progress prog;
 };
 
@@ -101,59 +100,15 @@ static int write_diff(struct convert *c, uint64_t off, uint64_t n, struct vk_err
 	return 0;
 }
 
-struct zjob {
-	struct convert *c;
-	uint64_t n;		/* bytes in buf */
-	unsigned int id;
-};
-
-/* Compress clusters id, id + threads, ... of the chunk; zero clusters get length SIZE_MAX. */
-static void *compress_part(void *opaque)
-{
-	struct zjob *j = opaque;
-	struct convert *c = j->c;
-	uint64_t i, nc = (j->n + c->cs - 1) / c->cs, len;
-	ssize_t z;
-
-	for (i = j->id; i < nc; i += c->threads) {
-		len = MIN(c->cs, j->n - i * c->cs);
-		if (all_zero(c->buf + i * c->cs, len)) {
-			c->clen[i] = SIZE_MAX;
-			continue;
-		}
-		z = vk_blk_compress(c->dst, c->cbuf + i * c->cs, c->cs, c->buf + i * c->cs, len);
-		c->clen[i] = z < 0 ? 0 : (size_t)z;
-	}
-	return NULL;
-}
-
-/* -c: n bytes at cluster-aligned off, compressed on c->threads threads, written in order. */
+/* -c: n bytes at cluster-aligned off, one cluster at a time into the compression pipeline. */
 static int write_compressed(struct convert *c, uint64_t off, uint64_t n, struct vk_err *err)
 {
-	struct zjob jobs[64];
-	pthread_t tid[64];
-	unsigned int t, started = 1;
-	uint64_t i, nc = (n + c->cs - 1) / c->cs, len;
+	uint64_t i, len;
 	int r;
 
-	for (t = 0; t < c->threads; t++)
-		jobs[t] = (struct zjob){ .c = c, .n = n, .id = t };
-	for (t = 1; t < c->threads && t < nc; t++, started++)
-		if (pthread_create(&tid[t], NULL, compress_part, &jobs[t]))
-			break;
-	if (started < c->threads)
-		c->threads = started;	/* could not start more: the rest run here */
-	compress_part(&jobs[0]);
-	for (t = 1; t < started; t++)
-		pthread_join(tid[t], NULL);
-	for (i = 0; i < nc; i++) {
-		len = MIN(c->cs, n - i * c->cs);
-		if (c->clen[i] == SIZE_MAX) {
-			r = write_zeroes(c, off + i * c->cs, len, err);
-		} else {
-			r = vk_blk_pwrite_compressed(c->dst, off + i * c->cs, c->buf + i * c->cs, len,
-						     c->cbuf + i * c->cs, c->clen[i], err);
-		}
+	for (i = 0; i < n; i += len) {
+		len = MIN(c->cs, n - i);
+		r = img_zpool_queue(c->zpool, off + i, c->buf + i, len, err);
 		if (r < 0)
 			return r;
 	}
@@ -218,7 +173,9 @@ static int copy(struct convert *c, struct vk_err *err)
 			return r;
 		img_progress(&c->prog, (double)(off + n) * 100.0 / (double)len);
 	}
-	r = vk_blk_flush(c->dst, err);
+	r = c->zpool ? img_zpool_drain(c->zpool, err) : 0;
+	if (!r)
+		r = vk_blk_flush(c->dst, err);
 	img_progress_end(&c->prog);
 	return r;
 }
@@ -292,9 +249,9 @@ static int setup_buffers(struct convert *c, const char *ofmt)
 		c->threads = 1;
 	c->buf = malloc(BUF_SIZE);
 	c->bbuf = malloc(BUF_SIZE);
-	c->cbuf = malloc(BUF_SIZE);
-	c->clen = calloc(BUF_SIZE / 512, sizeof(*c->clen));
-	if (!c->buf || !c->bbuf || !c->cbuf || !c->clen) {
+	if (!c->buf || !c->bbuf ||
+	    (c->compress && img_zpool_start(&c->zpool, c->dst, c->threads, c->cs,
+					    c->need_zero) < 0)) {
 		img_error("out of memory");
 		return -ENOMEM;
 	}
@@ -397,14 +354,13 @@ int img_convert(int argc, char **argv)
 	}
 	ret = 0;
 out:
+	img_zpool_free(c.zpool);	/* its threads use the target: before it closes */
 	vk_blk_close(c.dst);
 	vk_blk_close(c.src);
 	if (ret && created)
 		img_remove_partial(argv[optind + 1]);
 	free(c.buf);
 	free(c.bbuf);
-	free(c.cbuf);
-	free(c.clen);
 	img_free_create_opts(&co);
 	return ret;
 }

@@ -25,6 +25,14 @@ bool img_output_and_one_file(const char *output, int argc, int optind);
  * *unsafe tells whether flushes may skip fdatasync (VK_BLK_CACHE_UNSAFE).
  */
 int img_cache_unsafe(const char *mode, bool *unsafe);
+/* img-zpool.c: convert -c's pipeline (clusters compressed on threads, written in order). */
+struct img_zpool;
+int img_zpool_start(struct img_zpool **out, struct vk_blk *dst, unsigned int threads,
+		    uint64_t cs, bool write_zeros);
+int img_zpool_queue(struct img_zpool *p, uint64_t off, const void *data, size_t len,
+		    struct vk_err *err);
+int img_zpool_drain(struct img_zpool *p, struct vk_err *err);
+void img_zpool_free(struct img_zpool *p);
 /* A failed convert/dd removes the target it created (a regular file only). */
 void img_remove_partial(const char *path);
 /* Error line "vmkit: ..." */
