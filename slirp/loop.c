@@ -234,26 +234,35 @@ again:
 	}
 }
 
-/* Frames from the monitor. Returns -1 once its end has closed. */
+/*
+ * Frames from the monitor, a batch per recvmmsg (one syscall for up to
+ * RX_BATCH frames). Returns -1 once its end has closed.
+ */
 static int read_frames(struct slirp_helper *h, uint8_t *buf)
 {
-	ssize_t n;
-	int i;
+	struct mmsghdr m[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	int n, i;
 
 	for (i = 0; i < RX_BATCH; i++) {
-		n = recv(h->fd, buf, FRAME_MAX, MSG_DONTWAIT);
-		if (n == 0)
-			return -1;
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		slirp_input(h->slirp, buf, (int)n);
+		iov[i] = (struct iovec){ buf + (size_t)i * FRAME_MAX, FRAME_MAX };
+		m[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1 };
 	}
-	return 0;
+	n = recvmmsg(h->fd, m, RX_BATCH, MSG_DONTWAIT, NULL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	for (i = 0; i < n; i++) {
+		/* A zero-length message is the monitor's end closing (SEQPACKET EOF). */
+		if (!m[i].msg_len)
+			return -1;
+		slirp_input(h->slirp, buf + (size_t)i * FRAME_MAX, (int)m[i].msg_len);
+	}
+	return n == 0 ? -1 : 0;
 }
 
 int sh_run(struct slirp_helper *h)
 {
-	uint8_t *buf = malloc(FRAME_MAX);
+	uint8_t *buf = malloc((size_t)FRAME_MAX * RX_BATCH);
 	uint32_t timeout;
 	int r, own;
 

@@ -275,8 +275,8 @@ static int route_push(const struct nlmsghdr *h, void *opaque)
 	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
 		return 0;
 	vk_nl_parse_attrs(tb, RTA_MAX, RTM_RTA(rtm), RTM_PAYLOAD(h));
-	if ((tb[RTA_TABLE] ? *(const uint32_t *)RTA_DATA(tb[RTA_TABLE]) : rtm->rtm_table) !=
-	    RT_TABLE_MAIN)
+	if ((tb[RTA_TABLE] && RTA_PAYLOAD(tb[RTA_TABLE]) >= 4 ?
+	     *(const uint32_t *)RTA_DATA(tb[RTA_TABLE]) : rtm->rtm_table) != RT_TABLE_MAIN)
 		return 0;
 	rt = vec_push(opaque);
 	if (!rt)
