@@ -45,11 +45,15 @@ static void opt(const char *key, int64_t v)
 		printf("    \"%s\": %lld,\n", key, (long long)v);
 }
 
-/* Key order as qemu-img 7.2 prints it. */
+/*
+ * Key order as qemu-img 7.2 prints it: its QDict iterates hash buckets, so
+ * the order is fixed per key (fragmented-clusters comes after format).
+ */
 static void json(const struct vk_blk_check *c, const char *filename)
 {
 	printf("{\n");
 	opt("image-end-offset", c->image_end_offset);
+	opt("compressed-clusters", c->compressed_clusters);
 	opt("total-clusters", c->total_clusters);
 	opt("corruptions", c->corruptions);
 	opt("corruptions-fixed", c->corruptions_fixed);
@@ -57,11 +61,12 @@ static void json(const struct vk_blk_check *c, const char *filename)
 	opt("leaks", c->leaks);
 	opt("leaks-fixed", c->leaks_fixed);
 	opt("allocated-clusters", c->allocated_clusters);
-	opt("fragmented-clusters", c->fragmented_clusters);
-	opt("compressed-clusters", c->compressed_clusters);
 	printf("    \"filename\": ");
 	img_json_str(stdout, filename);
-	printf(",\n    \"format\": \"qcow2\"\n}\n");
+	printf(",\n    \"format\": \"qcow2\"");
+	if (c->fragmented_clusters)
+		printf(",\n    \"fragmented-clusters\": %lld", (long long)c->fragmented_clusters);
+	printf("\n}\n");
 }
 
 static const struct option check_long[] = {
