@@ -39,8 +39,7 @@ static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const 
 	va_end(ap);
 	if (status_fd >= 0) {
 		len = snprintf(line, sizeof(line), "%d %s", code > 0 ? code : EINVAL, msg);
-		if (write(status_fd, line, (size_t)len) < 0)
-			exit(1);
+		(void)!write(status_fd, line, (size_t)len);
 	} else {
 		fprintf(stderr, "vmkit-slirp: %s\n", msg);
 	}

@@ -66,8 +66,8 @@ child(const char *path, const char *opts, int frame_fd, int status_fd, pid_t par
 	if (f < 0 || st < 0 || dup2(f, 3) < 0 || dup2(st, 4) < 0) {
 		e = errno;
 		snprintf(msg, sizeof(msg), "%d cannot set up the helper's fds: %s", e, strerror(e));
-		if (write(status_fd, msg, strlen(msg)) < 0)
-			_exit(126);
+		/* Nothing more to do if even that fails: the monitor sees EOF and no helper. */
+		(void)!write(status_fd, msg, strlen(msg));
 		_exit(126);
 	}
 	devnull = open("/dev/null", O_RDONLY);
@@ -80,8 +80,7 @@ child(const char *path, const char *opts, int frame_fd, int status_fd, pid_t par
 	execv(path, argv);
 	e = errno;
 	snprintf(msg, sizeof(msg), "%d %.3500s: %.400s", e, path, strerror(e));
-	if (write(4, msg, strlen(msg)) < 0)
-		_exit(127);
+	(void)!write(4, msg, strlen(msg));
 	_exit(127);
 }
 
