@@ -49,7 +49,7 @@ static void opt(const char *key, int64_t v)
  * Key order as qemu-img 7.2 prints it: its QDict iterates hash buckets, so
  * the order is fixed per key (fragmented-clusters comes after format).
  */
-static void json(const struct vk_blk_check *c, const char *filename)
+static void json(const struct vk_blk_check *c, const char *filename, const char *format)
 {
 	printf("{\n");
 	opt("image-end-offset", c->image_end_offset);
@@ -63,7 +63,7 @@ static void json(const struct vk_blk_check *c, const char *filename)
 	opt("allocated-clusters", c->allocated_clusters);
 	printf("    \"filename\": ");
 	img_json_str(stdout, filename);
-	printf(",\n    \"format\": \"qcow2\"");
+	printf(",\n    \"format\": \"%s\"", format);
 	if (c->fragmented_clusters)
 		printf(",\n    \"fragmented-clusters\": %lld", (long long)c->fragmented_clusters);
 	printf("\n}\n");
@@ -152,7 +152,7 @@ int img_check(int argc, char **argv)
 	r = run_check(bs, &c, fix, !strcmp(output, "json"));
 	if (!r && !quiet) {
 		if (!strcmp(output, "json"))
-			json(&c, argv[optind]);
+			json(&c, argv[optind], bs->drv->name);
 		else
 			human(&c);
 	}

@@ -200,6 +200,12 @@ int vmdk_parse_desc(const char *name, const char *text, size_t len, struct vmdk_
 				       name, lineno, VMDK_MAX_LINE);
 		memcpy(line, p, n);
 		line[n] = '\0';
+		/* Lines may be echoed in errors: no control characters reach a terminal. */
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
+				line[i] = '?';
+			else if (line[i] == 0x7f)
+				line[i] = '?';
 		r = parse_line(name, line, d, cb, err);
 		if (r < 0)
 			return r;

@@ -8,6 +8,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -334,4 +335,44 @@ int vmdk_sparse_inflate(struct vmdk_state *s, int idx, uint64_t host, struct vk_
 	s->zext = idx;
 	s->zsector = host;
 	return 0;
+}
+
+/*
+ * qemu-img check for one sparse extent, as QEMU checks: every grain table
+ * must be readable and every allocated grain must start inside the file.
+ * The first problem ends the check (one ERROR line, then "Invalid argument").
+ */
+int vmdk_sparse_check(struct vmdk_extent *e, struct vk_blk_check *res, struct vk_err *err)
+{
+	uint64_t sector, per_gt = (uint64_t)e->gtes * (e->grain / VMDK_SECTOR);
+	char line[128];
+	uint32_t gdi, i, *gt;
+
+	for (gdi = 0; gdi < e->gd_entries; gdi++) {
+		if (!e->gd[gdi])
+			continue;
+		sector = e->start / VMDK_SECTOR + gdi * per_gt;
+		if (get_gt(e, gdi, &gt, NULL) < 0) {
+			snprintf(line, sizeof(line), "ERROR: could not get cluster_offset for sector %llu",
+				 (unsigned long long)sector);
+			goto bad;
+		}
+		for (i = 0; i < e->gtes; i++, sector += e->grain / VMDK_SECTOR) {
+			if (sector >= (e->start + e->size) / VMDK_SECTOR)
+				break;
+			if (classify(e, gt[i]) != VMDK_DATA && classify(e, gt[i]) != VMDK_COMPRESSED)
+				continue;
+			if ((uint64_t)gt[i] * VMDK_SECTOR < e->file_size)
+				continue;
+			snprintf(line, sizeof(line), "ERROR: cluster offset for sector %llu points after EOF",
+				 (unsigned long long)sector);
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	if (res->report)
+		res->report(res->opaque, line);
+	res->corruptions++;
+	return vk_fail(err, -EINVAL, "Invalid argument");
 }

@@ -261,7 +261,7 @@ static bool looks_like_text(const uint8_t *b, size_t len)
 	return i > 0;
 }
 
-static int vmdk_open(struct vk_blk *bs, struct vk_err *err)
+static int do_open(struct vk_blk *bs, struct vk_err *err)
 {
 	struct vmdk_state *s = bs->opaque;
 	uint8_t head[512] = { 0 };
@@ -308,6 +308,18 @@ static void vmdk_close(struct vk_blk *bs)
 	free(s->info);
 	free(s->create_type);
 	free(s->zbuf);
+}
+
+/* The generic layer closes only what opened: a failed open cleans up after itself. */
+static int vmdk_open(struct vk_blk *bs, struct vk_err *err)
+{
+	int r = do_open(bs, err);
+
+	if (r < 0) {
+		vmdk_close(bs);
+		memset(bs->opaque, 0, sizeof(struct vmdk_state));
+	}
+	return r;
 }
 
 static uint64_t vmdk_length(struct vk_blk *bs)
@@ -494,6 +506,23 @@ static int vmdk_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	return 0;
 }
 
+static int vmdk_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
+		      struct vk_err *err)
+{
+	struct vmdk_state *s = bs->opaque;
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < s->n; i++) {
+		if (s->ext[i].kind != VMDK_EXT_SPARSE)
+			continue;
+		r = vmdk_sparse_check(&s->ext[i], res, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int vmdk_create(const char *filename, const struct vk_blk_create_opts *o,
 		       struct vk_err *err)
 {
@@ -515,4 +544,5 @@ const struct vk_blk_driver vk_blk_vmdk = {
 	.block_status = vmdk_block_status,
 	.create = vmdk_create,
 	.map_filename = vmdk_map_filename,
+	.check = vmdk_check,
 };

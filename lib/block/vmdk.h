@@ -92,5 +92,6 @@ int vmdk_sparse_status(struct vmdk_extent *e, uint64_t off, uint64_t len, uint64
 /* Decompress the grain whose marker (or data) is at host into s->zbuf. */
 int vmdk_sparse_inflate(struct vmdk_state *s, int idx, uint64_t host, struct vk_err *err);
 void vmdk_sparse_close(struct vmdk_extent *e);
+int vmdk_sparse_check(struct vmdk_extent *e, struct vk_blk_check *res, struct vk_err *err);
 
 #endif

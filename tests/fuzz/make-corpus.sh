@@ -45,4 +45,6 @@ img=$T/dirty.qcow2
 qemu-img create -q -f qcow2 -o cluster_size=4k,lazy_refcounts=on "$img" 1M
 sh -c 'qemu-io -f qcow2 -c "write -P 16 0 8k" -c abort "$1"' sh "$img" > /dev/null 2>&1 || true
 cp "$img" "$DIR/seed-dirty.qcow2"
+# Extended L2 entries (subclusters): data, zero and unwritten subclusters.
+seed cluster_size=16k,extended_l2=on "write -P 17 0 1k" "write -z 2k 1k" "write -P 18 20k 512"
 ls "$DIR" | wc -l
