@@ -164,6 +164,9 @@ static void *vcpu_thread(void *opaque)
 	sigset_t set;
 	char msg[128];
 
+	/* "vcpu N" in /proc/PID/task/TID/comm (top -H, taskset, the tests), before any guest code. */
+	snprintf(msg, sizeof(msg), "vcpu %u", v->id);
+	pthread_setname_np(pthread_self(), msg);
 	atomic_store(&v->tid, gettid());
 	sigemptyset(&set);
 	sigaddset(&set, SIG_KICK);
@@ -204,7 +207,6 @@ int vcpu_start(struct vcpu *v)
 	struct sigaction sa = { .sa_handler = kick_handler };
 	const cpu_set_t *cpus = vcpu_affinity(v);
 	pthread_attr_t attr;
-	char name[16];
 	int r;
 
 	if (!handler_installed) {
@@ -220,9 +222,6 @@ int vcpu_start(struct vcpu *v)
 	if (r)
 		return -r;
 	v->started = true;
-	/* "vcpu N" in /proc/PID/task/TID/comm, for top -H, taskset and the tests. */
-	snprintf(name, sizeof(name), "vcpu %u", v->id);
-	pthread_setname_np(v->thread, name);
 	return 0;
 }
 
