@@ -160,7 +160,12 @@ def test_pit_created_on_first_access():
     """The PIT's first access (a control word) creates KVM's PIT and is replayed into it:
     a 20 ms one-shot set up right then takes as long as one set up later."""
     h.require_vmkit()
-    r = h.run_vmkit(h.guest("pit"))
-    assert r.returncode == 0 and ("pit", "PASS", "") in r.tests, r.describe()
-    first, second = int(r.info["first_tsc"]), int(r.info["second_tsc"])
+    # Timing: on a loaded host one of the two may be stretched by the vCPU being
+    # descheduled, so up to three runs; a wrong replay is wrong every time.
+    for attempt in range(3):
+        r = h.run_vmkit(h.guest("pit"))
+        assert r.returncode == 0 and ("pit", "PASS", "") in r.tests, r.describe()
+        first, second = int(r.info["first_tsc"]), int(r.info["second_tsc"])
+        if 0.8 < first / second < 1.25:
+            break
     assert 0.8 < first / second < 1.25, f"first one-shot {first} vs {second} TSC cycles" + r.describe()
