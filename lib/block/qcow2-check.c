@@ -130,7 +130,7 @@ static int count_l1(struct check *c, const uint64_t *l1, uint64_t l1_offset, uin
 		if (r < 0)
 			return r;
 		for (j = 0; j < (1ULL << s->l2_bits); j++)
-			count_l2_entry(c, qcow2_be64(l2, j));
+			count_l2_entry(c, qcow2_be64(l2, qcow2_l2_index(s, j)));
 		qcow2_cache_put(s->l2_cache, &l2);
 	}
 	return 0;
@@ -245,7 +245,7 @@ static int check_copied_l2(struct check *c, uint64_t l1i, unsigned int fix, stru
 	for (j = 0; j < (1ULL << s->l2_bits); j++) {
 		enum qcow2_cluster_type t;
 
-		e = qcow2_be64(l2, j);
+		e = qcow2_be64(l2, qcow2_l2_index(s, j));
 		t = qcow2_entry_type(s, e);
 		if ((t != QCOW2_NORMAL && t != QCOW2_ZERO_ALLOC) ||
 		    ((e & L2E_OFFSET_MASK) & (s->cluster_size - 1)))
@@ -259,7 +259,7 @@ static int check_copied_l2(struct check *c, uint64_t l1i, unsigned int fix, stru
 		       (fix & VK_CHECK_FIX_ERRORS) ? "Repairing" : "ERROR",
 		       (unsigned long long)e, (unsigned long long)rc);
 		if (fix & VK_CHECK_FIX_ERRORS) {
-			qcow2_set_be64(l2, j, rc == 1 ? e | QCOW_OFLAG_COPIED : e & ~QCOW_OFLAG_COPIED);
+			qcow2_set_be64(l2, qcow2_l2_index(s, j), rc == 1 ? e | QCOW_OFLAG_COPIED : e & ~QCOW_OFLAG_COPIED);
 			qcow2_cache_mark_dirty(s->l2_cache, l2);
 			c->res->corruptions_fixed++;
 		} else {

@@ -518,17 +518,6 @@ static int qcow2_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, st
 	return 0;
 }
 
-/* The checker walks standard L2 tables only. */
-static int qcow2_check_op(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
-			  struct vk_err *err)
-{
-	if (((struct qcow2_state *)bs->opaque)->incompat & QCOW2_INCOMPAT_EXTL2)
-		return vk_fail(err, -ENOTSUP,
-			       "%s: check of images with extended L2 entries is not supported",
-			       bs->filename);
-	return qcow2_check(bs, res, fix, err);
-}
-
 const struct vk_blk_driver vk_blk_qcow2 = {
 	.name = "qcow2",
 	.state_size = sizeof(struct qcow2_state),
@@ -543,7 +532,7 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.get_info = qcow2_get_info,
 	.block_status = qcow2_block_status,
 	.create = qcow2_create,
-	.check = qcow2_check_op,
+	.check = qcow2_check,
 	.snapshot_list = qcow2_snapshot_list,
 	.snapshot_create = qcow2_snapshot_create,
 	.snapshot_goto = qcow2_snapshot_goto,

@@ -157,6 +157,12 @@ static inline void qcow2_set_be64(void *p, size_t i, uint64_t v)
 	memcpy((uint8_t *)p + 8 * i, &v, 8);
 }
 
+/* L2 entry i of a table: extended L2 entries are 16 bytes, the descriptor first. */
+static inline size_t qcow2_l2_index(const struct qcow2_state *s, uint64_t i)
+{
+	return (size_t)((s->incompat & QCOW2_INCOMPAT_EXTL2) ? 2 * i : i);
+}
+
 /* qcow2-cache.c: metadata tables (L2, refcount blocks) by host offset. */
 struct qcow2_cache *qcow2_cache_create(struct vk_blk *bs, unsigned int entries, size_t table_size);
 void qcow2_cache_destroy(struct qcow2_cache *c);
