@@ -140,9 +140,6 @@ static int attach_bridge(const struct net_config *cfg, const char *name, struct 
 	if (!if_nametoindex(cfg->bridge))
 		return vk_fail(err, -ENODEV, "--net %s: bridge %s does not exist", cfg->spec,
 			       cfg->bridge);
-	if (!exists(cfg->bridge, "bridge"))
-		return vk_fail(err, -EINVAL, "--net %s: %s is not a bridge", cfg->spec,
-			       cfg->bridge);
 	snprintf(path, sizeof(path), "/sys/class/net/%s/master", name);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n > 0) {
@@ -152,7 +149,14 @@ static int attach_bridge(const struct net_config *cfg, const char *name, struct 
 	}
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", cfg->bridge);
 	ifr.ifr_ifindex = if_nametoindex(name);
+	/*
+	 * The kernel says whether it is a bridge: sysfs may be another network
+	 * namespace's (nsenter --net keeps the caller's /sys).
+	 */
 	r = ifreq_ioctl(SIOCBRADDIF, &ifr);
+	if (r == -EOPNOTSUPP || r == -EINVAL)
+		return vk_fail(err, -EINVAL, "--net %s: %s is not a bridge", cfg->spec,
+			       cfg->bridge);
 	if (r)
 		return vk_fail(err, r, "--net %s: cannot add tap %s to bridge %s: %s", cfg->spec,
 			       name, cfg->bridge, strerror(-r));
