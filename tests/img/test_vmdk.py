@@ -188,6 +188,24 @@ def test_gd_at_end(tmp_path):
     same_output("map", "--output=json", img)
 
 
+def test_hand_written_descriptor(tmp_path):
+    """Offsets into flat files, extent files shorter than their extents (zeros past the end),
+    VMFS extents; RDONLY and ZERO lines are skipped, as QEMU skips them. (No blank line
+    before an extent line: QEMU's sscanf reads across it and counts that extent twice.)"""
+    rnd = random.Random(4)
+    with open(str(tmp_path / "x-flat.vmdk"), "wb") as f:
+        f.write(rnd.randbytes(10000))
+    with open(str(tmp_path / "y-flat.vmdk"), "wb") as f:
+        f.write(rnd.randbytes(300000))
+    img = desc(tmp_path, DESC.replace("monolithicFlat", "twoGbMaxExtentFlat") +
+               'RW 2048 FLAT "x-flat.vmdk" 4\nRDONLY 16 FLAT "x-flat.vmdk" 0\n'
+               'RW 100 FLAT "y-flat.vmdk" 7\nRW 8 ZERO "y-flat.vmdk"\nRW 64 VMFS "y-flat.vmdk"\n')
+    same_raw(tmp_path, img)
+    same_output("info", "--output=json", img)
+    same_output("map", "--output=json", img)
+    same_output("map", img)
+
+
 def test_read_only(tmp_path):
     _, img = from_raw(tmp_path, "monolithicSparse")
     p = vmkit("resize", img, "+1M")
@@ -372,7 +390,40 @@ def sparse_extent_not_kdmv(tmp_path):
                 'RW 8 SPARSE "x.vmdk"\n'), "x.vmdk: not a vmdk sparse extent (bad magic)"
 
 
-HOSTILE = [truncated_header, truncated_overhead, bad_magic, bad_version, gt_past_eof,
+def flat_file(tmp_path):
+    with open(str(tmp_path / "x-flat.vmdk"), "wb") as f:
+        f.write(b"\1" * 4096)
+
+
+def too_many_extents(tmp_path):
+    flat_file(tmp_path)
+    return desc(tmp_path, DESC + 'RW 8 FLAT "x-flat.vmdk" 0\n' * 600), "more than 512 extents"
+
+
+def huge_descriptor(tmp_path):
+    return desc(tmp_path, DESC + "#" * (2 << 20) + "\n"), "descriptor file larger than"
+
+
+def huge_extent(tmp_path):
+    flat_file(tmp_path)
+    return desc(tmp_path, DESC + 'RW 1152921504606846976 FLAT "x-flat.vmdk" 0\n'), \
+        "extent too large"
+
+
+def overflowing_extent(tmp_path):
+    flat_file(tmp_path)
+    return desc(tmp_path, DESC + 'RW 99999999999999999999999 FLAT "x-flat.vmdk" 0\n'), \
+        "Invalid extent line"
+
+
+def disk_too_large(tmp_path):
+    flat_file(tmp_path)
+    line = 'RW 4503599627370496 FLAT "x-flat.vmdk" 0\n'     # 2^61 bytes each
+    return desc(tmp_path, DESC + line * 3), "virtual size too large"
+
+
+HOSTILE = [too_many_extents, huge_descriptor, huge_extent, overflowing_extent, disk_too_large,
+           truncated_header, truncated_overhead, bad_magic, bad_version, gt_past_eof,
            grain_past_eof, huge_capacity, huge_gd, zero_grain_size, huge_grain, many_gtes,
            bad_compression, no_cid, corrupt_grain, grain_size_field, bad_footer, missing_extent,
            escaping_extent, long_line, bad_extent_line, no_extents, bad_create_type,
