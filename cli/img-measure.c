@@ -81,33 +81,36 @@ static int data_bytes(struct vk_blk *bs, uint64_t cs, uint64_t *out)
 	return 0;
 }
 
-static void print(const char *output, bool bitmaps, uint64_t required, uint64_t full)
+/* bitmaps: -1 when the field is not shown (the input or the output cannot hold bitmaps). */
+static void print(const char *output, int64_t bitmaps, uint64_t required, uint64_t full)
 {
 	if (!strcmp(output, "json")) {
 		printf("{\n");
-		if (bitmaps)
-			printf("    \"bitmaps\": 0,\n");
+		if (bitmaps >= 0)
+			printf("    \"bitmaps\": %lld,\n", (long long)bitmaps);
 		printf("    \"required\": %llu,\n    \"fully-allocated\": %llu\n}\n",
 		       (unsigned long long)required, (unsigned long long)full);
 		return;
 	}
 	printf("required size: %llu\nfully allocated size: %llu\n", (unsigned long long)required,
 	       (unsigned long long)full);
-	if (bitmaps)
-		printf("bitmaps size: 0\n");
+	if (bitmaps >= 0)
+		printf("bitmaps size: %lld\n", (long long)bitmaps);
 }
 
 static int measure(const char *out_fmt, struct measure_opts *m, struct vk_blk *in, uint64_t size,
 		   const char *output)
 {
-	uint64_t cs = m->cluster_size, vsize, data = 0, full;
-	bool qcow2_in = in && !strcmp(in->drv->name, "qcow2");
+	uint64_t cs = m->cluster_size, vsize, data = 0, full, bm = 0;
+	struct vk_err err = { 0 };
+	int64_t bitmaps = -1;
+	int r;
 
 	if (in)
 		size = vk_blk_length(in);
 	if (!strcmp(out_fmt, "raw")) {
 		size = in ? size : ALIGN_UP(size, 512);
-		print(output, false, size, size);
+		print(output, -1, size, size);
 		return 0;
 	}
 	vsize = ALIGN_UP(size, cs);
@@ -122,8 +125,16 @@ static int measure(const char *out_fmt, struct measure_opts *m, struct vk_blk *i
 	if (m->full_prealloc)
 		data = vsize;
 	full = vk_qcow2_full_size(vsize, cs, m->refcount_order);
+	if (in && m->compat >= 3) {
+		r = vk_blk_bitmaps_size(in, cs, &bm, &err);
+		if (r < 0 && r != -ENOTSUP) {
+			img_error("%s", err.msg);
+			return 1;
+		}
+		bitmaps = r < 0 ? -1 : (int64_t)bm;
+	}
 	/* The metadata of a fully allocated file is kept: qemu-img overestimates the same way. */
-	print(output, m->compat >= 3 && qcow2_in, full - vsize + data, full);
+	print(output, bitmaps, full - vsize + data, full);
 	return 0;
 }
 

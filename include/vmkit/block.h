@@ -227,6 +227,13 @@ int vk_blk_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk
  */
 uint64_t vk_qcow2_full_size(uint64_t size, uint64_t cluster_size, unsigned int refcount_order);
 /*
+ * Bytes the image's persistent dirty bitmaps would take in a qcow2 image of
+ * that cluster size (qemu-img measure's "bitmaps"). -ENOTSUP: the image
+ * cannot hold bitmaps (not qcow2 v3).
+ */
+int vk_blk_bitmaps_size(struct vk_blk *bs, uint64_t cluster_size, uint64_t *out,
+			struct vk_err *err);
+/*
  * Compressed writes (qemu-img convert -c). vk_blk_compress compresses one
  * cluster (len <= cluster size; no I/O, no image state: safe to call from
  * several threads at once) into out, returning the compressed length, 0 if

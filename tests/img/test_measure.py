@@ -69,3 +69,20 @@ def test_measure_errors(tmp_path):
         p = vmkit("measure", *args)
         assert p.returncode == 1 and msg in p.stderr and len(p.stderr.splitlines()) == 1, (args, p.stderr)
         assert qemu_img("measure", *args).returncode == 1
+
+
+@pytest.mark.parametrize("opts", ["", "cluster_size=512", "cluster_size=2M", "compat=0.10"])
+def test_measure_bitmaps(tmp_path, opts):
+    """Persistent dirty bitmaps (made by qemu-img bitmap) count as qemu-img counts them."""
+    img = str(tmp_path / "b.qcow2")
+    v2 = str(tmp_path / "v2.qcow2")
+    qemu_img("create", "-q", "-f", "qcow2", img, "3G", check=True)
+    qemu_img("create", "-q", "-f", "qcow2", "-o", "compat=0.10", v2, "1M", check=True)
+    qemu_img("bitmap", "--add", img, "bm0", check=True)
+    qemu_img("bitmap", "--add", "-g", "512", img, "a-much-longer-bitmap-name", check=True)
+    qemu_img("bitmap", "--add", "-g", "2M", img, "x", check=True)
+    o = ["-o", opts] if opts else []
+    for out in ("human", "json"):
+        for f in (img, v2):
+            v = same("-O", "qcow2", *o, f"--output={out}", f)
+            assert ("bitmaps" in v.stdout) == (f == img and "0.10" not in opts)
