@@ -282,8 +282,9 @@ int sh_run(struct slirp_helper *h)
 		}
 		/*
 		 * Sockets before frames: libslirp's clock advances only here,
-		 * and a socket slirp_input creates takes its expiry from it (a
-		 * stale clock had new DNS sockets expire at the next fill).
+		 * and a socket slirp_input creates takes its expiry from that
+		 * clock. With frames first, a new DNS socket was now and then
+		 * expired by the very next fill, its query's answer lost.
 		 */
 		slirp_pollfds_poll(h->slirp, r < 0, get_revents, h);
 		if (r > 0 && (h->pfds[own].revents & POLLOUT))
