@@ -33,7 +33,7 @@ static double now(void)
 
 static int sink(int port, double maxsecs)
 {
-	static char buf[BATCH][2048];
+	static char buf[BATCH][65536];
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct mmsghdr m[BATCH];
 	struct iovec iov[BATCH];

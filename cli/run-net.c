@@ -105,7 +105,7 @@ static int tap_kv(void *opaque, const char *key, const char *val)
 static int user_kv(void *opaque, const char *key, const char *val)
 {
 	static const char *const keys[] = { "net", "host", "dns", "dhcpstart", "hostfwd",
-					    "restrict", "ipv6" };
+					    "restrict", "ipv6", "mtu" };
 	struct net_config *n = opaque;
 	size_t len = n->user_opts ? strlen(n->user_opts) : 0;
 	unsigned int i;
@@ -117,7 +117,7 @@ static int user_kv(void *opaque, const char *key, const char *val)
 	for (i = 0; i < ARRAY_SIZE(keys) && strcmp(key, keys[i]); i++)
 		;
 	if (i == ARRAY_SIZE(keys))
-		return net_error(n->spec, "unknown option '%s' (mac, net, host, dns, dhcpstart, hostfwd, restrict, ipv6)",
+		return net_error(n->spec, "unknown option '%s' (mac, net, host, dns, dhcpstart, hostfwd, restrict, ipv6, mtu)",
 				 key);
 	p = realloc(n->user_opts, len + strlen(key) + 2 * strlen(val) + 3);
 	if (!p)

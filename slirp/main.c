@@ -66,6 +66,8 @@ static void config_from(const struct net_user_opts *o, SlirpConfig *c)
 	c->vhost = o->host;
 	c->vdhcp_start = o->dhcp_start;
 	c->vnameserver = o->dns;
+	c->if_mtu = o->mtu;
+	c->if_mru = o->mtu;
 	/* QEMU's IPv6 defaults: fec0::/64, host ::2, DNS ::3. */
 	c->in6_enabled = o->ipv6;
 	inet_pton(AF_INET6, "fec0::", &c->vprefix_addr6);
@@ -115,7 +117,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--help")) {
 			printf("usage: vmkit-slirp [--fd=N] [--status-fd=N] [OPTIONS]\n"
 			       "OPTIONS: net=ADDR/PREFIX,host=,dns=,dhcpstart=,restrict=on|off,\n"
-			       "         ipv6=on|off,hostfwd=[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT...\n");
+			       "         ipv6=on|off,mtu=N,hostfwd=[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT...\n");
 			return 0;
 		} else if (i == argc - 1 && argv[i][0] != '-')
 			opts = argv[i];

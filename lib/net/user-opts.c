@@ -57,6 +57,15 @@ static int opt_kv(void *opaque, const char *key, const char *val)
 		return parse_bool(key, val, &o->restricted, ro->err);
 	if (!strcmp(key, "ipv6"))
 		return parse_bool(key, val, &o->ipv6, ro->err);
+	if (!strcmp(key, "mtu")) {
+		uint64_t v;
+
+		if (vk_parse_uint(val, 68, NET_USER_MTU_MAX, &v) < 0)
+			return vk_fail(ro->err, -EINVAL, "mtu=%s: expected a number from 68 to %u", val,
+				       NET_USER_MTU_MAX);
+		o->mtu = (unsigned int)v;
+		return 0;
+	}
 	if (!strcmp(key, "hostfwd")) {
 		if (o->nr_fwds == NET_USER_MAX_FWDS)
 			return vk_fail(ro->err, -EINVAL, "hostfwd=%s: at most %u forwards", val,
@@ -68,7 +77,8 @@ static int opt_kv(void *opaque, const char *key, const char *val)
 		return 0;
 	}
 	return vk_fail(ro->err, -EINVAL,
-		       "unknown option '%s' (net, host, dns, dhcpstart, hostfwd, restrict, ipv6)", key);
+		       "unknown option '%s' (net, host, dns, dhcpstart, hostfwd, restrict, ipv6, mtu)",
+		       key);
 }
 
 /* net=ADDR/PREFIX or ADDR/MASK, with no host bits set. */
@@ -208,6 +218,7 @@ int net_user_parse(const char *opts, struct net_user_opts *o, struct vk_err *err
 
 	memset(o, 0, sizeof(*o));
 	o->ipv6 = true;
+	o->mtu = 1500;
 	if (vk_parse_kv(opts, opt_kv, &ro))
 		return -EINVAL;
 	if (parse_net(ro.net, o, err) ||

@@ -95,6 +95,7 @@ def test_dhcp_and_tcp_to_the_host():
     assert r.info["dns"] == "10.0.2.3"
     assert r.info["mask"] == "255.255.255.0"
     assert r.info["router_mac"] == "52:55:0a:00:02:02"
+    assert r.info["mtu"] == "1500"
     assert r.info["tcp_synack"] == "1"
     assert r.info["tcp_rx"] == "hello from the host"
     srv.join(5)
@@ -164,6 +165,8 @@ def test_restrict_keeps_the_guest_in():
     ("user,restrict=sometimes", "expected on or off"),
     ("user,queues=2", "unknown option 'queues'"),
     ("user,mac=01:00:00:00:00:01", "not a unicast MAC"),
+    ("user,mtu=65521", "mtu=65521: expected a number from 68 to 65520"),
+    ("user,mtu=67", "mtu=67"),
 ])
 def test_bad_specs(spec, words):
     r = h.run_argv(h.vmkit_argv(h.guest("hello"), extra_args=["--net", spec]), timeout=30)
@@ -284,3 +287,34 @@ def test_udp_both_ways():
     assert int(r.info["udp_rx_frames"]) > 10
     # 500 bytes of payload in a 542-byte frame.
     assert int(r.info["udp_rx_bytes"]) == 542 * int(r.info["udp_rx_frames"])
+
+
+def test_large_mtu():
+    """mtu=9000 reaches the guest (VIRTIO_NET_F_MTU) and slirp: 8000-byte frames cross
+    whole both ways."""
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    sink.settimeout(5)
+    r = run_guest("user,mtu=9000", f"udp_tx={sink.getsockname()[1]} size=8000 secs=1")
+    h.assert_test_passed(r, "virtio_net_user")
+    assert r.info["mtu"] == "9000"
+    d = sink.recv(65536)
+    sink.close()
+    assert d == bytes(i & 255 for i in range(8000 - 42))
+
+    hp = free_port()
+    stop = threading.Event()
+
+    def blast():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            while not stop.is_set():
+                s.sendto(b"y" * 7000, ("127.0.0.1", hp))
+                time.sleep(0.002)
+
+    r = run_guest(f"user,mtu=9000,hostfwd=udp:127.0.0.1:{hp}-:5555", "udp_rx=5555 secs=1",
+                  on_line={"udp_rx_ready=1": lambda: threading.Thread(target=blast,
+                                                                       daemon=True).start()})
+    stop.set()
+    h.assert_test_passed(r, "virtio_net_user")
+    n = int(r.info["udp_rx_frames"])
+    assert n > 10 and int(r.info["udp_rx_bytes"]) == 7042 * n

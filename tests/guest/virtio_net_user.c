@@ -18,7 +18,7 @@
  *     exits.
  *
  *   - udp_tx=PORT (for bench/net-user.sh): UDP datagrams to router:PORT in
- *     size= byte frames (default 60) for secs= seconds (default 3), the
+ *     size= byte frames (60 to 8192, default 60) for secs= seconds (3), the
  *     transmit ring kept full; the host counts what arrives. Reports
  *     udp_tx_frames=, udp_tx_us=, udp_tx_pps=.
  *   - udp_rx=PORT: after "udp_rx_ready=1", counts the UDP frames to PORT
@@ -47,8 +47,8 @@ RT_TEST("virtio_net_user");
 #define TCP_ACK		0x10
 
 static struct vnet net;
-static uint8_t tx[1514];
-static uint8_t rx[2048];		/* the frame a wait matched */
+static uint8_t tx[VNET_TXBUF];
+static uint8_t rx[VNET_TXBUF];	/* the frame a wait matched */
 static uint32_t rx_len;
 static uint32_t my_ip, router_ip, dns_ip, mask;	/* host byte order */
 static uint8_t router_mac[6];
@@ -518,7 +518,7 @@ static uint64_t run(void *arg)
 {
 	struct hvm_start_info *si = arg;
 	uint64_t want = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
-			VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
+			VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) | VIRTIO_BIT(VIRTIO_NET_F_MTU);
 	uint64_t timeout = 30, secs = 3;
 	unsigned size = 60;
 	const char *v;
@@ -529,6 +529,7 @@ static uint64_t run(void *arg)
 		return rt_failf("%s", vnet_error);
 	rt_info("mac=%02x:%02x:%02x:%02x:%02x:%02x", net.mac[0], net.mac[1], net.mac[2],
 		net.mac[3], net.mac[4], net.mac[5]);
+	rt_info("mtu=%u", net.mtu);
 	deadline = virtio_now_us() + timeout * 1000000;
 	if (!dhcp() || !arp_router())
 		return false;
@@ -540,8 +541,8 @@ static uint64_t run(void *arg)
 		secs = vblk_parse_u64(v);
 	if ((v = vblk_cmdline_arg(si, "size=")))
 		size = vblk_parse_u64(v);
-	if (size < 60 || size > 1514)
-		return rt_failf("size=%u: want 60 to 1514", size);
+	if (size < 60 || size > sizeof(tx))
+		return rt_failf("size=%u: want 60 to %u", size, (unsigned)sizeof(tx));
 	if ((v = vblk_cmdline_arg(si, "udp_tx=")) &&
 	    !udp_tx((uint16_t)vblk_parse_u64(v), size, secs))
 		return false;

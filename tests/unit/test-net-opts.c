@@ -40,6 +40,7 @@ static void test_user_defaults(void **state)
 	assert_string_equal(ip(o.dhcp_start), "10.0.2.15");
 	assert_false(o.restricted);
 	assert_true(o.ipv6);
+	assert_int_equal(o.mtu, 1500);
 	assert_int_equal(o.nr_fwds, 0);
 }
 
@@ -50,7 +51,8 @@ static void test_user_custom(void **state)
 
 	assert_int_equal(net_user_parse("net=192.168.0.0/255.255.0.0,host=192.168.1.1,"
 					"dns=192.168.1.53,dhcpstart=192.168.2.100,restrict=on,"
-					"ipv6=off", &o, &err), 0);
+					"ipv6=off,mtu=65520", &o, &err), 0);
+	assert_int_equal(o.mtu, 65520);
 	assert_int_equal(o.prefix, 16);
 	assert_string_equal(ip(o.host), "192.168.1.1");
 	assert_string_equal(ip(o.dns), "192.168.1.53");
@@ -107,6 +109,8 @@ static void test_user_bad(void **state)
 		{ "hostfwd=tcp::1-10.0.2.255:22", "is not in the guest network" },
 		{ "hostfwd=udp::9-:9,hostfwd=udp::9-:10", "already forwarded" },
 		{ "restrict=1", "expected on or off" },
+		{ "mtu=65521", "expected a number from 68 to 65520" },
+		{ "mtu=", "mtu=: expected a number" },
 		{ "mac=52:54:00:00:00:01", "unknown option 'mac'" },
 	};
 	struct net_user_opts o;

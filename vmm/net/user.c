@@ -13,9 +13,6 @@
 #include "vmkit/net.h"
 #include "vmkit/net-user.h"
 
-/* What slirp's interface carries (its IF_MTU_DEFAULT). */
-#define USER_MTU 1500
-
 struct user {
 	pid_t pid;
 };
@@ -64,7 +61,7 @@ int net_user_open(const struct net_config *cfg, struct net_backend **out, struct
 	nb->priv = u;
 	nb->nr_queues = 1;
 	nb->hdr_len = 0;
-	nb->mtu = USER_MTU;
+	nb->mtu = o.mtu;	/* offered to the guest (VIRTIO_NET_F_MTU) */
 	*out = nb;
 	return 0;
 }
