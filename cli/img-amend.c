@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * vmkit img amend -o: compat=0.10|1.1, lazy_refcounts=on|off, size=N on
- * qcow2 images. What qemu-img only allows at creation, or what vmkit does
- * not change (refcount width, backing file, data file, encryption), is
- * refused with one line.
+ * vmkit img amend -o: compat=0.10|1.1, lazy_refcounts=on|off,
+ * refcount_bits=N, size=N on qcow2 images. What qemu-img only allows at
+ * creation, or what vmkit does not change (backing file, data file,
+ * encryption), is refused with one line.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -70,7 +70,7 @@ static void print_help(void)
 	printf("Amend options for 'qcow2':\n"
 	       "  compat=<str>           - Compatibility level (v2 [0.10] or v3 [1.1])\n"
 	       "  lazy_refcounts=<bool (on/off)> - Postpone refcount updates\n"
-	       "  refcount_bits=<num>    - Width of a reference count entry in bits (unchanged only)\n"
+	       "  refcount_bits=<num>    - Width of a reference count entry in bits\n"
 	       "  size=<size>            - Virtual disk size\n");
 }
 
@@ -90,16 +90,13 @@ static int check_req(struct vk_blk *bs, struct amend_req *a)
 		img_error("Refcount widths other than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)");
 		return -EINVAL;
 	}
-	if (a->refcount_bits && a->refcount_bits != info.refcount_bits) {
-		img_error("Changing the refcount width is not supported");
-		return -ENOTSUP;
-	}
+	a->o.refcount_bits = (int)a->refcount_bits;
 	return 0;
 }
 
 static int run(struct vk_blk *bs, struct amend_req *a)
 {
-	struct vk_blk_amend_opts up = { .compat = -1, .lazy_refcounts = -1 };
+	struct vk_blk_amend_opts up = { .compat = -1, .lazy_refcounts = -1, .refcount_bits = -1 };
 	struct vk_err err = { 0 };
 	struct vk_blk_info info;
 	int r = check_req(bs, a);
@@ -129,7 +126,7 @@ static const struct option amend_long[] = {
 
 int img_amend(int argc, char **argv)
 {
-	struct amend_req a = { .o = { .compat = -1, .lazy_refcounts = -1 } };
+	struct amend_req a = { .o = { .compat = -1, .lazy_refcounts = -1, .refcount_bits = -1 } };
 	const char *fmt = NULL, *opts[8];
 	struct img_progress prog = { 0 };
 	struct vk_blk *bs;

@@ -115,6 +115,7 @@ enum vk_prealloc { VK_PREALLOC_OFF, VK_PREALLOC_METADATA, VK_PREALLOC_FALLOC, VK
 struct vk_blk_amend_opts {
 	int compat;			/* 2 or 3 */
 	int lazy_refcounts;		/* 0 or 1 */
+	int refcount_bits;		/* 1 to 64, a power of two */
 };
 
 #define VK_CHECK_FIX_LEAKS	(1u << 0)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * qcow2 amend: version upgrade (0.10 -> 1.1) and downgrade (1.1 -> 0.10)
- * and lazy refcounts on or off. A downgrade first turns every zero cluster
+ * qcow2 amend: version upgrade (0.10 -> 1.1) and downgrade (1.1 -> 0.10),
+ * lazy refcounts on or off, and the refcount width (new refcount blocks and
+ * table written past the end, then the header switches to them in one
+ * sector, then the old ones are freed). A downgrade first turns every zero cluster
  * (a v3-only notion) into real zeros in every L1 table, snapshots included,
  * and only then rewrites the header as version 2. The header cluster is
  * rebuilt as a whole: fields, the extensions it had (the feature name
@@ -304,6 +306,144 @@ static int set_compat_bits(struct qcow2_state *s, uint64_t compat, struct vk_err
 	return r;
 }
 
+/* ---- refcount width ---- */
+
+struct reorder {
+	uint64_t n;		/* clusters in use now (the new structures follow them) */
+	uint64_t blocks, table;	/* new refcount blocks and table clusters */
+	uint32_t order, rb_bits;
+};
+
+/* New blocks and table after the n clusters in use, counting themselves (a fixed point). */
+static void plan_reorder(struct qcow2_state *s, struct reorder *p)
+{
+	uint64_t per_block = 1ULL << p->rb_bits, last;
+
+	p->blocks = p->table = 0;
+	do {
+		last = p->blocks + p->table;
+		p->blocks = (p->n + p->blocks + p->table + per_block - 1) / per_block;
+		p->table = (p->blocks * 8 + s->cluster_size - 1) / s->cluster_size;
+	} while (p->blocks + p->table != last);
+}
+
+/* Fill and write new refcount block i: old refcounts, 1 for the new structures. */
+static int write_reorder_block(struct qcow2_state *s, const struct reorder *p, uint64_t i,
+			       uint8_t *buf, struct vk_err *err)
+{
+	uint64_t per_block = 1ULL << p->rb_bits, c, rc, max;
+	uint64_t end = p->n + p->blocks + p->table;
+	int r;
+
+	max = p->order == 6 ? UINT64_MAX : (1ULL << (1u << p->order)) - 1;
+	memset(buf, 0, s->cluster_size);
+	for (c = i * per_block; c < (i + 1) * per_block && c < end; c++) {
+		rc = 1;
+		if (c < p->n) {
+			r = qcow2_get_refcount(s, c, &rc, err);
+			if (r < 0)
+				return r;
+		}
+		if (rc > max)
+			return vk_fail(err, -ERANGE, "Cannot decrease refcount entry width to %u bits: cluster at offset %#llx has a refcount of %llu",
+				       1u << p->order, (unsigned long long)(c << s->cluster_bits),
+				       (unsigned long long)rc);
+		qcow2_rb_set(buf, p->order, c - i * per_block, rc);
+	}
+	return vk_blk_file_pwrite(s->bs, buf, (p->n + i) << s->cluster_bits, s->cluster_size, err);
+}
+
+/* Header bytes 48..99 in one write (one sector): table offset, size and width change together. */
+static int switch_header(struct qcow2_state *s, const struct reorder *p, struct vk_err *err)
+{
+	uint8_t h[52];
+	int r;
+
+	r = vk_blk_file_pread(s->bs, h, HDR_RT_OFFSET, sizeof(h), false, err);
+	if (r < 0)
+		return r;
+	be_put64(h, (p->n + p->blocks) << s->cluster_bits);
+	be_put32(h + 8, (uint32_t)p->table);
+	be_put32(h + 96 - HDR_RT_OFFSET, p->order);
+	r = vk_blk_file_pwrite(s->bs, h, HDR_RT_OFFSET, sizeof(h), err);
+	if (!r && fdatasync(s->bs->fd) < 0)
+		r = vk_fail(err, -errno, "%s: sync: %s", s->bs->filename, strerror(errno));
+	return r;
+}
+
+/* The in-memory refcount state follows the file; the old structures are freed after. */
+static int adopt_reorder(struct qcow2_state *s, const struct reorder *p, uint64_t *rt,
+			 struct vk_err *err)
+{
+	uint64_t *old = s->rt, old_size = s->rt_size, old_off = s->rt_offset, i;
+	uint64_t old_bytes = (uint64_t)s->rt_clusters * s->cluster_size;
+	int r = 0;
+
+	for (i = 0; i < old_size; i++)
+		if (old[i])
+			qcow2_cache_discard(s->rb_cache, old[i]);	/* clean: flushed before */
+	s->rt = rt;
+	s->rt_size = p->table * s->cluster_size / 8;
+	s->rt_offset = (p->n + p->blocks) << s->cluster_bits;
+	s->rt_clusters = (uint32_t)p->table;
+	s->refcount_order = p->order;
+	s->rb_bits = p->rb_bits;
+	s->refcount_max = p->order == 6 ? UINT64_MAX : (1ULL << (1u << p->order)) - 1;
+	s->end_cluster = MAX(s->end_cluster, p->n + p->blocks + p->table);
+	for (i = 0; i < old_size && r >= 0; i++)
+		if (old[i])
+			r = qcow2_free_range(s, old[i], s->cluster_size, err);
+	if (r >= 0)
+		r = qcow2_free_range(s, old_off, old_bytes, err);
+	free(old);
+	return r < 0 ? r : qcow2_flush(s->bs, err);
+}
+
+static int change_refcount_order(struct qcow2_state *s, uint32_t order, struct vk_err *err)
+{
+	struct reorder p = { .order = order, .rb_bits = s->cluster_bits + 3 - order };
+	int64_t fsize = vk_blk_file_size(s->bs);
+	_cleanup_free_ uint8_t *buf = malloc(s->cluster_size);
+	uint64_t *rt, i;
+	int r;
+
+	if (fsize < 0 || !buf)
+		return vk_fail(err, fsize < 0 ? (int)fsize : -ENOMEM, "%s: cannot size the file",
+			       s->bs->filename);
+	p.n = MAX(s->end_cluster, ((uint64_t)fsize + s->cluster_size - 1) >> s->cluster_bits);
+	plan_reorder(s, &p);
+	if (p.table * s->cluster_size > QCOW2_MAX_RT_BYTES)
+		return vk_fail(err, -EFBIG, "%s: refcount table would be too large", s->bs->filename);
+	rt = calloc(p.table * s->cluster_size / 8, 8);
+	if (!rt)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	r = qcow2_flush(s->bs, err);
+	for (i = 0; !r && i < p.blocks; i++) {
+		r = write_reorder_block(s, &p, i, buf, err);
+		rt[i] = (p.n + i) << s->cluster_bits;
+	}
+	for (i = 0; !r && i < p.table; i++) {
+		uint64_t k;
+
+		for (k = 0; k < s->cluster_size / 8; k++)
+			qcow2_set_be64(buf, k, rt[i * (s->cluster_size / 8) + k]);
+		r = vk_blk_file_pwrite(s->bs, buf, (p.n + p.blocks + i) << s->cluster_bits,
+				       s->cluster_size, err);
+	}
+	if (!r && fdatasync(s->bs->fd) < 0)
+		r = vk_fail(err, -errno, "%s: sync: %s", s->bs->filename, strerror(errno));
+	if (!r)
+		r = switch_header(s, &p, err);
+	if (r < 0) {
+		free(rt);
+		/* The new structures lie past the old end and nothing refers to them: cut them off. */
+		if (ftruncate(s->bs->fd, fsize) < 0 && !r)
+			r = -errno;
+		return r;
+	}
+	return adopt_reorder(s, &p, rt, err);
+}
+
 int qcow2_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err)
 {
 	struct qcow2_state *s = bs->opaque;
@@ -324,6 +464,9 @@ int qcow2_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_
 		if (compat != s->compat)
 			r = set_compat_bits(s, compat, err);
 	}
+	if (!r && o->refcount_bits > 0 && (1u << s->refcount_order) != (unsigned int)o->refcount_bits)
+		r = change_refcount_order(s, (uint32_t)__builtin_ctz((unsigned int)o->refcount_bits),
+					  err);
 	if (!r && version < (int)s->version)
 		r = downgrade(s, err);
 	return r;
