@@ -209,6 +209,43 @@ static int v_disk(const char *key, const char *val, struct vk_err *err)
 	return ret ? ret : check_opts(key, opts, disk_opts, ARRAY_SIZE(disk_opts), err);
 }
 
+static bool has_opt(const char *opts, const char *key)
+{
+	size_t n = strlen(key);
+	const char *p = opts;
+
+	while (p && *p) {
+		if (!strncmp(p, key, n) && (p[n] == '=' || p[n] == ',' || !p[n]))
+			return true;
+		p = strchr(p, ',');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+/* A tap (bridge= or tap=) or user networking; each takes only its own options. */
+static int check_net_backend(const char *key, const char *opts, struct vk_err *err)
+{
+	static const char *const tap_only[] = { "queues", "vhost" };
+	static const char *const user_only[] = { "net", "hostfwd" };
+	bool tap = has_opt(opts, "bridge") || has_opt(opts, "tap");
+	unsigned int i;
+
+	if (tap && has_opt(opts, "user"))
+		return vk_fail(err, -EINVAL, "%s: user cannot go with bridge= or tap=", key);
+	for (i = 0; i < ARRAY_SIZE(tap_only) && !tap; i++)
+		if (has_opt(opts, tap_only[i]))
+			return vk_fail(err, -EINVAL,
+				       "%s: %s= needs a tap (bridge= or tap=); user networking has one queue",
+				       key, tap_only[i]);
+	for (i = 0; i < ARRAY_SIZE(user_only) && tap; i++)
+		if (has_opt(opts, user_only[i]))
+			return vk_fail(err, -EINVAL, "%s: %s= is for user networking, not a tap", key,
+				       user_only[i]);
+	return 0;
+}
+
 static int v_net(const char *key, const char *val, struct vk_err *err)
 {
 	char model[64];
@@ -224,7 +261,10 @@ static int v_net(const char *key, const char *val, struct vk_err *err)
 		return vk_fail(err, -EINVAL, "%s: model '%s': expected virtio or virtio=MAC", key,
 			       model);
 	}
-	return check_opts(key, opts, net_opts, ARRAY_SIZE(net_opts), err);
+	ret = check_opts(key, opts, net_opts, ARRAY_SIZE(net_opts), err);
+	if (ret)
+		return ret;
+	return check_net_backend(key, opts, err);
 }
 
 static int v_rng(const char *key, const char *val, struct vk_err *err)

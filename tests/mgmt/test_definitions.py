@@ -85,6 +85,9 @@ def test_create_failure_leaves_nothing(vk):
     (["--name", "ok", "--disk", "size=1G,cache=fast"], ["cache=fast"]),
     (["--name", "ok", "--net", "virtio=zz:54:00:12:34:56"], ["MAC"]),
     (["--name", "ok", "--net", "bridge=br0,color=red"], ["color"]),
+    (["--name", "ok", "--net", "user,queues=2"], ["queues=", "tap"]),
+    (["--name", "ok", "--net", "bridge=br0,hostfwd=tcp::80-:80"], ["hostfwd=", "user"]),
+    (["--name", "ok", "--net", "bridge=br0,user"], ["user"]),
     (["--name", "ok", "--balloon", "4G", "--memory", "1G"], ["balloon"]),
 ])
 def test_create_bad_input(vk, args, words):

@@ -357,3 +357,24 @@ def test_overcommit_warning(vk):
         r = vk("start", n, timeout=30)
         warned.append("overcommit" in r.stderr)
     assert not any(warned[:-1]) and warned[-1], warned
+
+
+def test_user_networking_vm(vk):
+    """net0: virtio,user,... starts the NAT helper with the VM, and it goes with it."""
+    n = vk.name()
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    vk("create", "--name", n, "--kernel", kernel("spin"), "--memory", "32",
+       "--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:22")
+    vk("start", n, timeout=30)
+    pid = vk.pid(n)
+    helpers = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+               and (p / "stat").exists() and f" {pid} " in (p / "stat").read_text()
+               and "vmkit-slirp" in (p / "comm").read_text()]
+    assert helpers, "no vmkit-slirp child of the monitor"
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)   # the forward listens
+    c.close()
+    vk("destroy", n)
+    wait_for(lambda: not helpers[0].exists(), what="the NAT helper to exit")
