@@ -4,12 +4,42 @@
  * backing file again, or as zeros without one) and what the entries
  * pointed at is freed. The L2 table reaches the file before the refcounts
  * drop (qcow2_release_entries), so a crash in between leaks clusters at
- * worst. Partial clusters at either end are left alone: discard is advisory.
+ * worst. Freed data clusters become holes in the file. Partial clusters at
+ * either end are left alone: discard is advisory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include "qcow2.h"
+
+/*
+ * Give the file system back the data clusters that are free now, so the
+ * file shrinks on disk (qemu-img info's disk size after commit). Nothing
+ * points at them any more: were the refcount update lost in a crash, the
+ * cluster would leak, zeroed.
+ */
+static int punch_freed(struct qcow2_state *s, const uint64_t *old, uint64_t n,
+		       struct vk_err *err)
+{
+	enum qcow2_cluster_type t;
+	uint64_t i, host, rc;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		t = qcow2_entry_type(s, old[i]);
+		if (t != QCOW2_NORMAL && t != QCOW2_ZERO_ALLOC)
+			continue;
+		host = old[i] & L2E_OFFSET_MASK;
+		r = qcow2_get_refcount(s, host >> s->cluster_bits, &rc, err);
+		if (r < 0)
+			return r;
+		if (!rc)
+			(void)fallocate(s->bs->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)host, (off_t)s->cluster_size);
+	}
+	return 0;
+}
 
 /* Clusters [vc, vc+n) of one L2 table. */
 static int discard_in_table(struct qcow2_state *s, uint64_t vc, uint64_t n, struct vk_err *err)
@@ -38,7 +68,12 @@ static int discard_in_table(struct qcow2_state *s, uint64_t vc, uint64_t n, stru
 	if (any)
 		qcow2_cache_mark_dirty(s->l2_cache, l2);
 	qcow2_cache_put(s->l2_cache, &l2);
-	return any ? qcow2_release_entries(s, old, n, err) : 0;
+	if (!any)
+		return 0;
+	r = qcow2_release_entries(s, old, n, err);
+	if (r < 0)
+		return r;
+	return punch_freed(s, old, n, err);
 }
 
 int qcow2_discard(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err)
