@@ -109,8 +109,10 @@ def test_commit_matches_qemu(tmp_path, compat, cs):
     qemu_img("convert", "-O", "raw", v[2], before, check=True)
     blocks = os.stat(v[2]).st_blocks
     pv, pq = vmkit("commit", v[2]), qemu_img("commit", q[2])
-    # The emptied top gives its data clusters back to the file system.
-    assert os.stat(v[2]).st_blocks < blocks
+    # The emptied top gives its data clusters back to the file system (in whole
+    # file system blocks: not with 512-byte clusters).
+    if cs == "64k":
+        assert os.stat(v[2]).st_blocks < blocks
     assert (pv.returncode, pv.stdout) == (pq.returncode, pq.stdout) == (0, "Image committed.\n")
     for img in v:
         assert qemu_img("check", img).returncode == 0, img
