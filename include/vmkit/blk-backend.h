@@ -43,6 +43,13 @@ struct blk_backend_ops {
 		       void *opaque);
 	int (*write_zeroes)(struct blk_backend *bb, uint64_t off, uint64_t len, bool unmap,
 			    blk_done_fn done, void *opaque);
+	/*
+	 * Optional: between plug and unplug, submissions may wait in the
+	 * engine and go to the kernel together at unplug (one syscall for a
+	 * batch). Calls nest, from any thread.
+	 */
+	void (*plug)(struct blk_backend *bb);
+	void (*unplug)(struct blk_backend *bb);
 };
 
 struct blk_backend {
@@ -88,6 +95,18 @@ static inline int blk_pwritev(struct blk_backend *bb, const struct iovec *iov, i
 			      uint64_t off, blk_done_fn done, void *opaque)
 {
 	return bb->ops->pwritev(bb, iov, n, off, done, opaque);
+}
+
+static inline void blk_plug(struct blk_backend *bb)
+{
+	if (bb->ops->plug)
+		bb->ops->plug(bb);
+}
+
+static inline void blk_unplug(struct blk_backend *bb)
+{
+	if (bb->ops->unplug)
+		bb->ops->unplug(bb);
 }
 
 static inline int blk_flush(struct blk_backend *bb, blk_done_fn done, void *opaque)

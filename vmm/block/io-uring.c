@@ -32,6 +32,7 @@ struct uring {
 	pthread_mutex_t sq_lock;
 	int efd;
 	unsigned int inflight;		/* submitted, not reaped (under sq_lock) */
+	unsigned int plugged;		/* plug depth: SQEs wait for the last unplug */
 };
 
 static struct uring *to_uring(struct blk_backend *bb)
@@ -100,7 +101,7 @@ static int submit(struct blk_backend *bb, int opcode, const struct iovec *iov, i
 	else
 		io_uring_prep_fsync(sqe, bb->fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data(sqe, req);
-	r = io_uring_submit(&u->ring);
+	r = u->plugged ? 0 : io_uring_submit(&u->ring);
 	if (r < 0)
 		goto err_unlock;
 	u->inflight++;
@@ -111,6 +112,35 @@ err_unlock:
 	pthread_mutex_unlock(&u->sq_lock);
 	free(req);
 	return r;
+}
+
+static void uring_plug(struct blk_backend *bb)
+{
+	struct uring *u = to_uring(bb);
+
+	pthread_mutex_lock(&u->sq_lock);
+	u->plugged++;
+	pthread_mutex_unlock(&u->sq_lock);
+}
+
+/*
+ * One io_uring_enter for everything queued while plugged. The SQEs were
+ * accepted already (their callbacks will run), so a refusal here can only
+ * be retried: the ring's CQ holds twice the most requests ever in flight,
+ * so the kernel's transient -EBUSY/-EAGAIN clear.
+ */
+static void uring_unplug(struct blk_backend *bb)
+{
+	struct uring *u = to_uring(bb);
+	int r, tries = 0;
+
+	pthread_mutex_lock(&u->sq_lock);
+	if (u->plugged && !--u->plugged) {
+		do
+			r = io_uring_submit(&u->ring);
+		while ((r == -EINTR || r == -EAGAIN || r == -EBUSY) && ++tries < 1000);
+	}
+	pthread_mutex_unlock(&u->sq_lock);
 }
 
 static int uring_preadv(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off,
@@ -194,4 +224,6 @@ const struct blk_backend_ops blk_io_uring_ops = {
 	.flush = uring_flush,
 	.discard = blk_pool_discard,
 	.write_zeroes = blk_pool_write_zeroes,
+	.plug = uring_plug,
+	.unplug = uring_unplug,
 };

@@ -29,6 +29,16 @@
 
 #define SECTOR		512
 #define QUEUE_SIZE	256	/* default queue-size= */
+/*
+ * Reads and writes popped in one drain are submitted together at its end
+ * (one io_uring_enter for all of them), and runs of them that continue one
+ * another on the disk go as one preadv/pwritev, as QEMU's virtio-blk
+ * merges them: fewer, larger requests for the host's disk. A run stops at
+ * these limits (IOV_MAX iovecs for the syscall).
+ */
+#define BATCH_MAX	128
+#define MERGE_MAX_IOV	1024
+#define MERGE_MAX_BYTES	(4u << 20)
 
 _Static_assert(VIRTIO_BLK_MAX_QUEUES <= VIRTIO_MAX_QUEUES, "num-queues= beyond the transport");
 
@@ -86,6 +96,8 @@ struct blk_queue {
 	pthread_mutex_t lock;		/* the ring: popping, pushing, notifying */
 	struct virtq_elem elem;		/* big: where a chain lands before its request is made */
 	bool pushed;			/* during a drain: something was used already */
+	unsigned int nbatch;		/* reads and writes waiting for the drain's end */
+	struct blk_req *batch[BATCH_MAX];
 };
 
 /*
@@ -101,6 +113,9 @@ struct blk_req {
 	size_t out_len, in_len;
 	uint32_t written;		/* bytes written into the in buffers, before the status */
 	size_t len;			/* data bytes to read or write */
+	uint64_t off;			/* where on the disk (reads and writes) */
+	unsigned int ndata;		/* iovecs in data */
+	bool write;
 	void *bounce;			/* O_DIRECT copy of unaligned guest buffers */
 	struct iovec one;		/* the bounce buffer as an iovec */
 	struct iovec *data;		/* the data part of iov */
@@ -289,6 +304,122 @@ static int submitted(int r)
 	return r ? S_IOERR : -EINPROGRESS;
 }
 
+/*
+ * A merged run of requests: one preadv/pwritev over all their data
+ * buffers; each member then completes with its own share of the result.
+ */
+struct blk_merge {
+	unsigned int n;
+	struct blk_req **reqs;
+	struct iovec *iov;
+};
+
+static void merge_done(void *opaque, int result)
+{
+	struct blk_merge *m = opaque;
+	size_t at = 0;
+	unsigned int i;
+
+	for (i = 0; i < m->n; i++) {
+		struct blk_req *r = m->reqs[i];
+		int res = result;
+
+		/* A short transfer fails the members it did not cover. */
+		if (result >= 0)
+			res = at + r->len <= (size_t)result ? (int)r->len : -EIO;
+		at += r->len;
+		req_done(r, res);
+	}
+	free(m);
+}
+
+static struct blk_merge *merge_new(struct blk_req **rs, unsigned int n, unsigned int niov)
+{
+	struct blk_merge *m = malloc(sizeof(*m) + n * sizeof(*rs) + niov * sizeof(struct iovec));
+	unsigned int i, k = 0;
+
+	if (!m)
+		return NULL;
+	m->n = n;
+	m->reqs = (struct blk_req **)(m + 1);
+	m->iov = (struct iovec *)(m->reqs + n);
+	for (i = 0; i < n; i++) {
+		m->reqs[i] = rs[i];
+		memcpy(m->iov + k, rs[i]->data, rs[i]->ndata * sizeof(struct iovec));
+		k += rs[i]->ndata;
+	}
+	return m;
+}
+
+/* How far from i the run of requests that continue one another goes; *niov gets its iovecs. */
+static unsigned int run_end(struct blk_req **rs, unsigned int i, unsigned int n,
+			    unsigned int *niov)
+{
+	size_t len = rs[i]->len;
+	unsigned int j;
+
+	*niov = rs[i]->ndata;
+	for (j = i + 1; j < n; j++) {
+		const struct blk_req *p = rs[j - 1], *r = rs[j];
+
+		if (r->write != p->write || r->off != p->off + p->len ||
+		    *niov + r->ndata > MERGE_MAX_IOV || len + r->len > MERGE_MAX_BYTES)
+			break;
+		*niov += r->ndata;
+		len += r->len;
+	}
+	return j;
+}
+
+static int submit_rw(struct virtio_blk *b, bool write, const struct iovec *iov, unsigned int n,
+		     uint64_t off, blk_done_fn done, void *opaque)
+{
+	return write ? blk_pwritev(b->bb, iov, n, off, done, opaque) :
+		       blk_preadv(b->bb, iov, n, off, done, opaque);
+}
+
+/* Submit rs[0..n) as one run; with the queue's lock, as start() runs. */
+static void submit_run(struct blk_queue *bq, struct blk_req **rs, unsigned int n,
+		       unsigned int niov)
+{
+	struct virtio_blk *b = bq->b;
+	struct blk_merge *m = NULL;
+	unsigned int i;
+	int r;
+
+	if (n == 1) {
+		r = submit_rw(b, rs[0]->write, rs[0]->data, rs[0]->ndata, rs[0]->off, req_done,
+			      rs[0]);
+	} else {
+		m = merge_new(rs, n, niov);
+		r = m ? submit_rw(b, rs[0]->write, m->iov, niov, rs[0]->off, merge_done, m) :
+			-ENOMEM;
+	}
+	if (!r)
+		return;
+	free(m);
+	for (i = 0; i < n; i++) {
+		bq->pushed |= finish_locked(rs[i], S_IOERR);
+		inflight_put(b);
+	}
+}
+
+/* The drain is over (or the batch full): submit what it collected, merged. */
+static void flush_batch(struct blk_queue *bq)
+{
+	unsigned int i = 0, j, n = bq->nbatch, niov;
+
+	if (!n)
+		return;
+	bq->nbatch = 0;
+	blk_plug(bq->b->bb);
+	for (i = 0; i < n; i = j) {
+		j = run_end(bq->batch, i, n, &niov);
+		submit_run(bq, bq->batch + i, j - i, niov);
+	}
+	blk_unplug(bq->b->bb);
+}
+
 /* Read or write len bytes at off through the request's data buffers. */
 static int do_rw(struct virtio_blk *b, struct blk_req *r, bool write, uint64_t off)
 {
@@ -296,11 +427,11 @@ static int do_rw(struct virtio_blk *b, struct blk_req *r, bool write, uint64_t o
 	unsigned int n = write ?
 		iov_slice(r->iov, r->n_out, sizeof(struct blk_req_hdr), r->len, r->data, max) :
 		iov_slice(r->iov + r->n_out, r->n_in, 0, r->len, r->data, max);
-	struct iovec *iov = r->data;
+	struct blk_queue *bq = r->bq;
 
 	if (!r->len)
 		return S_OK;
-	if (b->bb->direct && !iov_aligned(iov, n)) {
+	if (b->bb->direct && !iov_aligned(r->data, n)) {
 		if (posix_memalign(&r->bounce, BLK_ALIGN_DIRECT, ALIGN_UP(r->len, BLK_ALIGN_DIRECT))) {
 			r->bounce = NULL;
 			return S_IOERR;
@@ -308,11 +439,16 @@ static int do_rw(struct virtio_blk *b, struct blk_req *r, bool write, uint64_t o
 		if (write)
 			copy_from_out(r, sizeof(struct blk_req_hdr), r->bounce, r->len);
 		r->one = (struct iovec){ r->bounce, r->len };
-		iov = &r->one;
-		n = 1;
+		return submitted(submit_rw(b, write, &r->one, 1, off, req_done, r));
 	}
-	return submitted(write ? blk_pwritev(b->bb, iov, n, off, req_done, r) :
-				 blk_preadv(b->bb, iov, n, off, req_done, r));
+	/* Into the drain's batch: submitted (and merged) when the drain ends. */
+	r->off = off;
+	r->ndata = n;
+	r->write = write;
+	if (bq->nbatch == BATCH_MAX)
+		flush_batch(bq);
+	bq->batch[bq->nbatch++] = r;
+	return -EINPROGRESS;
 }
 
 static int do_flush(struct virtio_blk *b, struct blk_req *r)
@@ -368,6 +504,9 @@ static int handle(struct virtio_blk *b, struct blk_req *r)
 		return S_IOERR;
 	copy_from_out(r, 0, &h, sizeof(h));
 	r->type = h.type;
+	/* Anything else keeps its place after the reads and writes before it. */
+	if (h.type != T_IN && h.type != T_OUT)
+		flush_batch(r->bq);
 	switch (h.type) {
 	case T_IN:
 	case T_OUT:
@@ -438,10 +577,13 @@ static void queue_notify(struct virtio_dev *v, unsigned int qi)
 	struct blk_queue *bq = &b->queues[qi];
 	struct virtq *q = &v->vq[qi];
 	bool pushed;
+	int r;
 
 	pthread_mutex_lock(&bq->lock);
 	bq->pushed = false;
-	if (virtq_drain(q, &bq->elem, start_elem, bq))
+	r = virtq_drain(q, &bq->elem, start_elem, bq);
+	flush_batch(bq);
+	if (r)
 		virtio_needs_reset(v);	/* a chain that broke the rules */
 	pushed = bq->pushed;
 	if (pushed)
