@@ -314,22 +314,30 @@ struct blk_merge {
 	struct iovec *iov;
 };
 
+/* One used entry per member, then at most one interrupt for all of them. */
 static void merge_done(void *opaque, int result)
 {
 	struct blk_merge *m = opaque;
+	struct blk_queue *bq = m->reqs[0]->bq;
+	struct virtio_dev *v = &bq->b->vdev;
+	bool pushed = false;
 	size_t at = 0;
 	unsigned int i;
 
+	pthread_mutex_lock(&bq->lock);
 	for (i = 0; i < m->n; i++) {
 		struct blk_req *r = m->reqs[i];
-		int res = result;
-
 		/* A short transfer fails the members it did not cover. */
-		if (result >= 0)
-			res = at + r->len <= (size_t)result ? (int)r->len : -EIO;
+		bool ok = result >= 0 && at + r->len <= (size_t)result;
+
 		at += r->len;
-		req_done(r, res);
+		pushed |= finish_locked(r, ok ? S_OK : S_IOERR);
 	}
+	if (pushed)
+		v->tops->notify_queue(v, bq->index);
+	pthread_mutex_unlock(&bq->lock);
+	for (i = 0; i < m->n; i++)
+		inflight_put(bq->b);
 	free(m);
 }
 
