@@ -16,7 +16,8 @@
  * first span= MiB); sequential ones start at sector 0 and wrap at the end.
  *
  * Command line: secs=<n> (default 2), tests=<name,name...> (default all
- * five), qd=<n>, seqqd=<n>, span=<MiB>, seed=<n>.
+ * five), qd=<n>, seqqd=<n>, seqbs=<KiB> (the sequential tests' request
+ * size, 4-1024, default 1024), span=<MiB>, seed=<n>.
  *
  * Output per test <t>: <t>_ops=, <t>_bytes=, <t>_cycles= (TSC cycles from
  * the first submission to the last completion), <t>_iops=, <t>_mbps=
@@ -174,6 +175,13 @@ static uint64_t run(void *arg)
 		qd = vblk_parse_u64(v);
 	if ((v = vblk_cmdline_arg(si, "seqqd=")))
 		seqqd = vblk_parse_u64(v);
+	if ((v = vblk_cmdline_arg(si, "seqbs="))) {
+		uint64_t kib = vblk_parse_u64(v);
+
+		if (kib < 4 || kib > SEQ_BS / KiB || (kib & 3))
+			return rt_failf("seqbs=%lu: want 4..%u KiB, a multiple of 4", kib, SEQ_BS / KiB);
+		tests[2].bs = tests[3].bs = kib * KiB;
+	}
 	if ((v = vblk_cmdline_arg(si, "span=")))
 		span_mib = vblk_parse_u64(v);
 	if ((v = vblk_cmdline_arg(si, "seed=")))
