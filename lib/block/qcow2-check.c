@@ -136,6 +136,31 @@ static int count_l1(struct check *c, const uint64_t *l1, uint64_t l1_offset, uin
 	return 0;
 }
 
+static void inc_cluster(void *opaque, uint64_t off)
+{
+	struct check *c = opaque;
+
+	inc(c, off, c->s->cluster_size);
+}
+
+/* Persistent bitmaps (while valid): the directory, each table, each data cluster. */
+static int count_bitmaps(struct check *c, struct vk_err *err)
+{
+	struct qcow2_bitmaps b;
+	uint32_t i;
+	int r = qcow2_bitmaps_load(c->s, &b, err);
+
+	if (r < 0 || !b.nb)
+		return r;
+	inc(c, b.dir_offset, b.dir_size);
+	for (i = 0; i < b.nb && r >= 0; i++) {
+		inc(c, b.e[i].table_offset, (uint64_t)b.e[i].table_size * 8);
+		r = qcow2_bitmap_table_each(c->s, &b.e[i], inc_cluster, c, err);
+	}
+	qcow2_bitmaps_free(&b);
+	return r;
+}
+
 static int count_tables(struct check *c, struct vk_err *err)
 {
 	struct qcow2_state *s = c->s;
@@ -146,6 +171,9 @@ static int count_tables(struct check *c, struct vk_err *err)
 	inc(c, 0, s->cluster_size);
 	c->snapshot = false;
 	r = count_l1(c, s->l1, s->l1_offset, s->l1_size, err);
+	if (r < 0)
+		return r;
+	r = count_bitmaps(c, err);
 	if (r < 0)
 		return r;
 	inc(c, s->snapshots_offset, s->snapshots_size);

@@ -42,39 +42,6 @@ uint64_t vk_qcow2_full_size(uint64_t size, uint64_t cs, unsigned int refcount_or
 	return meta + data;
 }
 
-#define QCOW2_EXT_BITMAPS	0x23852875u
-#define BITMAP_DIR_MAX		(64 * MiB)
-#define AUTOCLEAR_BITMAPS	(1ULL << 0)
-
-/* The bitmap directory extension: count, directory size and offset (0 if there is none). */
-static int find_bitmap_ext(struct qcow2_state *s, uint32_t *nb, uint64_t *size, uint64_t *off,
-			   struct vk_err *err)
-{
-	_cleanup_free_ uint8_t *h = malloc(s->cluster_size);
-	uint64_t pos = s->header_length;
-	uint32_t type, len;
-	int r;
-
-	*nb = 0;
-	if (!h)
-		return vk_fail(err, -ENOMEM, "out of memory");
-	r = vk_blk_file_pread(s->bs, h, 0, s->cluster_size, true, err);
-	while (!r && pos + 8 <= s->cluster_size) {
-		type = be_get32(h + pos);
-		len = be_get32(h + pos + 4);
-		if (type == QCOW2_EXT_END || len > s->cluster_size - pos - 8)
-			break;
-		if (type == QCOW2_EXT_BITMAPS && len >= 24) {
-			*nb = be_get32(h + pos + 8);
-			*size = be_get64(h + pos + 16);
-			*off = be_get64(h + pos + 24);
-			break;
-		}
-		pos += 8 + ALIGN_UP((uint64_t)len, 8);
-	}
-	return r;
-}
-
 /*
  * What copying the image's persistent bitmaps would take in clusters of cs
  * bytes, counted as qemu-img measure does: every bitmap fully allocated,
@@ -82,42 +49,24 @@ static int find_bitmap_ext(struct qcow2_state *s, uint32_t *nb, uint64_t *size, 
  */
 static int bitmaps_size(struct qcow2_state *s, uint64_t cs, uint64_t *out, struct vk_err *err)
 {
-	_cleanup_free_ uint8_t *dir = NULL;
-	uint64_t dsize = 0, doff = 0, pos = 0, bytes, n, dir_bytes = 0, total = 0;
-	uint32_t nb, i, name_len, extra, g;
+	struct qcow2_bitmaps b;
+	uint64_t bytes, n, dir_bytes = 0, total = 0;
+	uint32_t i;
 	int r;
 
 	*out = 0;
-	r = find_bitmap_ext(s, &nb, &dsize, &doff, err);
-	if (r < 0 || !nb || !(s->autoclear & AUTOCLEAR_BITMAPS))
-		return r;	/* without the autoclear bit the bitmaps are stale: QEMU ignores them */
-	if (dsize > BITMAP_DIR_MAX || nb > 65535)
-		return vk_fail(err, -EFBIG, "%s: bitmap directory too large", s->bs->filename);
-	r = qcow2_check_offset(s, "bitmap directory", doff, dsize, err);
-	if (r < 0)
+	r = qcow2_bitmaps_load(s, &b, err);
+	if (r < 0 || !b.nb)
 		return r;
-	dir = malloc(dsize + 1);
-	if (!dir)
-		return vk_fail(err, -ENOMEM, "out of memory");
-	r = vk_blk_file_pread(s->bs, dir, doff, dsize, false, err);
-	for (i = 0; !r && i < nb; i++) {
-		if (pos + 24 > dsize)
-			return vk_fail(err, -EINVAL, "%s: bitmap directory is truncated", s->bs->filename);
-		g = dir[pos + 17];
-		name_len = (uint32_t)dir[pos + 18] << 8 | dir[pos + 19];
-		extra = be_get32(dir + pos + 20);
-		if (g < 9 || g > 31 || extra > dsize)
-			return vk_fail(err, -EINVAL, "%s: bitmap directory entry %u is invalid",
-				       s->bs->filename, i);
-		bytes = s->size ? (((s->size - 1) >> g >> 6) + 1) * 8 : 0;
+	for (i = 0; i < b.nb; i++) {
+		bytes = s->size ? (((s->size - 1) >> b.e[i].granularity_bits >> 6) + 1) * 8 : 0;
 		n = div_up(bytes, cs);
 		total += n * cs + ALIGN_UP(n * 8, cs);
-		dir_bytes += ALIGN_UP(24 + (uint64_t)name_len, 8);
-		pos += ALIGN_UP(24 + (uint64_t)extra + name_len, 8);
+		dir_bytes += ALIGN_UP(24 + (uint64_t)b.e[i].name_len, 8);
 	}
-	if (!r)
-		*out = total + ALIGN_UP(dir_bytes, cs);
-	return r;
+	qcow2_bitmaps_free(&b);
+	*out = total + ALIGN_UP(dir_bytes, cs);
+	return 0;
 }
 
 int vk_blk_bitmaps_size(struct vk_blk *bs, uint64_t cluster_size, uint64_t *out,

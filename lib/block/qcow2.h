@@ -218,6 +218,24 @@ int qcow2_set_backing(struct vk_blk *bs, const char *file, const char *fmt, stru
 int qcow2_sc_get_extent(struct qcow2_state *s, uint64_t off, uint64_t len, uint64_t *pnum,
 			uint64_t *host, enum qcow2_cluster_type *type, struct vk_err *err);
 
+/* qcow2-bitmap.c: the persistent bitmap directory (read only). */
+struct qcow2_bitmap {
+	uint64_t table_offset;
+	uint32_t table_size;		/* entries */
+	uint8_t granularity_bits;
+	uint16_t name_len;
+};
+struct qcow2_bitmaps {
+	uint64_t dir_offset, dir_size;
+	uint32_t nb;
+	struct qcow2_bitmap *e;
+};
+int qcow2_bitmaps_load(struct qcow2_state *s, struct qcow2_bitmaps *b, struct vk_err *err);
+void qcow2_bitmaps_free(struct qcow2_bitmaps *b);
+int qcow2_bitmap_table_each(struct qcow2_state *s, const struct qcow2_bitmap *e,
+			    void (*fn)(void *opaque, uint64_t off), void *opaque,
+			    struct vk_err *err);
+
 /* qcow2-snapshot-table.c */
 int qcow2_snapshots_load(struct qcow2_state *s, uint64_t offset, struct vk_err *err);
 void qcow2_snapshots_free(struct qcow2_state *s);

@@ -211,3 +211,42 @@ def test_hostile_resize_amend_measure(tmp_path, case, cmd):
     if msg:
         assert msg in lines[0], lines[0]
     assert open(img, "rb").read() == before     # refused before anything was written
+
+
+def bitmapped(tmp_path):
+    img = base(tmp_path)
+    qemu_img("bitmap", "--add", img, "bm", check=True)
+    with open(img, "rb") as f:
+        head = f.read(65536)
+    return img, head.index(struct.pack(">I", 0x23852875))
+
+
+def bm_dir_past_eof(tmp_path):
+    img, ext = bitmapped(tmp_path)
+    patch_at(img, ext + 24, ">Q", 0x7fff0000)
+    return img, "bitmap directory offset 0x7fff0000 beyond end of file"
+
+
+def bm_dir_absurd(tmp_path):
+    img, ext = bitmapped(tmp_path)
+    patch_at(img, ext + 16, ">Q", 1 << 40)
+    return img, "bitmap directory too large"
+
+
+def bm_count_past_dir(tmp_path):
+    img, ext = bitmapped(tmp_path)
+    patch_at(img, ext + 8, ">I", 5000)
+    return img, "bitmap directory is truncated"
+
+
+BITMAP_CASES = [bm_dir_past_eof, bm_dir_absurd, bm_count_past_dir]
+
+
+@pytest.mark.parametrize("case", BITMAP_CASES, ids=[c.__name__ for c in BITMAP_CASES])
+@pytest.mark.parametrize("cmd", [["check"], ["measure", "-O", "qcow2"]])
+def test_hostile_bitmaps(tmp_path, case, cmd):
+    img, msg = case(tmp_path)
+    p = vmkit(*cmd, img)
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmkit: ") and msg in lines[0], p.stderr
