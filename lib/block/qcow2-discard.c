@@ -19,11 +19,19 @@
  * points at them any more: were the refcount update lost in a crash, the
  * cluster would leak, zeroed.
  */
+static void punch(struct qcow2_state *s, uint64_t off, uint64_t len)
+{
+	if (len)
+		(void)fallocate(s->bs->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				(off_t)len);
+}
+
+/* One hole per run of host-contiguous free clusters: a punch costs a file system transaction. */
 static int punch_freed(struct qcow2_state *s, const uint64_t *old, uint64_t n,
 		       struct vk_err *err)
 {
 	enum qcow2_cluster_type t;
-	uint64_t i, host, rc;
+	uint64_t i, host, rc, start = 0, len = 0;
 	int r;
 
 	for (i = 0; i < n; i++) {
@@ -34,10 +42,17 @@ static int punch_freed(struct qcow2_state *s, const uint64_t *old, uint64_t n,
 		r = qcow2_get_refcount(s, host >> s->cluster_bits, &rc, err);
 		if (r < 0)
 			return r;
-		if (!rc)
-			(void)fallocate(s->bs->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					(off_t)host, (off_t)s->cluster_size);
+		if (rc)
+			continue;
+		if (len && host == start + len) {
+			len += s->cluster_size;
+			continue;
+		}
+		punch(s, start, len);
+		start = host;
+		len = s->cluster_size;
 	}
+	punch(s, start, len);
 	return 0;
 }
 
