@@ -6,6 +6,53 @@
 
 #include "img.h"
 
+/* Persistent bitmaps in format-specific data, as qemu-img 7.2 lays them out. */
+static void human_bitmaps(struct vk_blk *bs)
+{
+	struct vk_blk_bitmap *b = NULL;
+	struct vk_err err = { 0 };
+	unsigned int n = 0, k, f;
+
+	if (vk_blk_bitmap_list(bs, &b, &n, &err) < 0 || !n)
+		return;
+	printf("    bitmaps:\n");
+	for (k = 0; k < n; k++) {
+		printf("        [%u]:\n            flags:\n", k);
+		f = 0;
+		if (b[k].in_use)
+			printf("                [%u]: in-use\n", f++);
+		if (b[k].autom)
+			printf("                [%u]: auto\n", f++);
+		printf("            name: %s\n            granularity: %u\n", b[k].name,
+		       b[k].granularity);
+	}
+	vk_blk_bitmap_list_free(b, n);
+}
+
+static void json_bitmaps(struct vk_blk *bs, const char *ind)
+{
+	struct vk_blk_bitmap *b = NULL;
+	struct vk_err err = { 0 };
+	unsigned int n = 0, k;
+
+	if (vk_blk_bitmap_list(bs, &b, &n, &err) < 0 || !n)
+		return;
+	printf("%s        \"bitmaps\": [\n", ind);
+	for (k = 0; k < n; k++) {
+		printf("%s            {\n%s                \"flags\": [\n", ind, ind);
+		if (b[k].in_use)
+			printf("%s                    \"in-use\"%s\n", ind, b[k].autom ? "," : "");
+		if (b[k].autom)
+			printf("%s                    \"auto\"\n", ind);
+		printf("%s                ],\n%s                \"name\": ", ind, ind);
+		img_json_str(stdout, b[k].name);
+		printf(",\n%s                \"granularity\": %u\n%s            }%s\n", ind,
+		       b[k].granularity, ind, k + 1 < n ? "," : "");
+	}
+	printf("%s        ],\n", ind);
+	vk_blk_bitmap_list_free(b, n);
+}
+
 static void human(struct vk_blk *bs, const struct vk_blk_info *i)
 {
 	char vs[32], ds[32];
@@ -41,6 +88,7 @@ static void human(struct vk_blk *bs, const struct vk_blk_info *i)
 	printf("    compression type: %s\n", i->compression);
 	if (i->qcow2_version >= 3)
 		printf("    lazy refcounts: %s\n", i->lazy_refcounts ? "true" : "false");
+	human_bitmaps(bs);
 	printf("    refcount bits: %u\n", i->refcount_bits);
 	if (i->qcow2_version >= 3)
 		printf("    corrupt: %s\n    extended l2: %s\n", i->corrupt ? "true" : "false",
@@ -54,7 +102,7 @@ static void key_str(const char *ind, const char *key, const char *val, bool comm
 	printf("%s\n", comma ? "," : "");
 }
 
-static void json_specific(const struct vk_blk_info *i, const char *ind)
+static void json_specific(struct vk_blk *bs, const struct vk_blk_info *i, const char *ind)
 {
 	bool v3 = i->qcow2_version >= 3;
 
@@ -64,6 +112,7 @@ static void json_specific(const struct vk_blk_info *i, const char *ind)
 	printf("%s        \"compression-type\": \"%s\",\n", ind, i->compression);
 	if (v3)
 		printf("%s        \"lazy-refcounts\": %s,\n", ind, i->lazy_refcounts ? "true" : "false");
+	json_bitmaps(bs, ind);
 	printf("%s        \"refcount-bits\": %u%s\n", ind, i->refcount_bits, v3 ? "," : "");
 	if (v3)
 		printf("%s        \"corrupt\": %s,\n%s        \"extended-l2\": %s\n", ind,
@@ -86,7 +135,7 @@ static void json(struct vk_blk *bs, const struct vk_blk_info *i, const char *ind
 	if (i->actual_size >= 0)
 		printf("%s\"actual-size\": %lld,\n", ind, (long long)i->actual_size);
 	if (i->is_qcow2)
-		json_specific(i, ind);
+		json_specific(bs, i, ind);
 	if (i->is_vmdk)
 		img_info_vmdk_json(i, ind);
 	if (i->backing_file) {

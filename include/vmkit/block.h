@@ -234,6 +234,16 @@ uint64_t vk_qcow2_full_size(uint64_t size, uint64_t cluster_size, unsigned int r
  */
 int vk_blk_bitmaps_size(struct vk_blk *bs, uint64_t cluster_size, uint64_t *out,
 			struct vk_err *err);
+
+/* The persistent dirty bitmaps of a qcow2 image (none when stale or another format). */
+struct vk_blk_bitmap {
+	char *name;
+	uint32_t granularity;
+	bool in_use, autom;		/* flags: in-use, auto */
+};
+int vk_blk_bitmap_list(struct vk_blk *bs, struct vk_blk_bitmap **out, unsigned int *n,
+		       struct vk_err *err);
+void vk_blk_bitmap_list_free(struct vk_blk_bitmap *list, unsigned int n);
 /*
  * Compressed writes (qemu-img convert -c). vk_blk_compress compresses one
  * cluster (len <= cluster size; no I/O, no image state: safe to call from

@@ -61,11 +61,16 @@ static int parse_dir(struct qcow2_state *s, struct qcow2_bitmaps *b, const uint8
 		e->table_offset = be_get64(dir + pos);
 		e->table_size = be_get32(dir + pos + 8);
 		e->granularity_bits = dir[pos + 17];
+		e->flags = be_get32(dir + pos + 12);
 		e->name_len = (uint16_t)(dir[pos + 18] << 8 | dir[pos + 19]);
 		extra = be_get32(dir + pos + 20);
-		if (e->granularity_bits < 9 || e->granularity_bits > 31 || extra > b->dir_size)
+		if (e->granularity_bits < 9 || e->granularity_bits > 31 || extra > b->dir_size ||
+		    pos + 24 + extra + e->name_len > b->dir_size)
 			return vk_fail(err, -EINVAL, "%s: bitmap directory entry %u is invalid",
 				       s->bs->filename, i);
+		e->name = strndup((const char *)dir + pos + 24 + extra, e->name_len);
+		if (!e->name)
+			return vk_fail(err, -ENOMEM, "out of memory");
 		pos += ALIGN_UP(24 + (uint64_t)extra + e->name_len, 8);
 	}
 	return 0;
@@ -105,6 +110,10 @@ int qcow2_bitmaps_load(struct qcow2_state *s, struct qcow2_bitmaps *b, struct vk
 
 void qcow2_bitmaps_free(struct qcow2_bitmaps *b)
 {
+	uint32_t i;
+
+	for (i = 0; b->e && i < b->nb; i++)
+		free(b->e[i].name);
 	free(b->e);
 	b->e = NULL;
 	b->nb = 0;
@@ -132,4 +141,46 @@ int qcow2_bitmap_table_each(struct qcow2_state *s, const struct qcow2_bitmap *e,
 		}
 	}
 	return r;
+}
+
+int vk_blk_bitmap_list(struct vk_blk *bs, struct vk_blk_bitmap **out, unsigned int *n,
+		       struct vk_err *err)
+{
+	struct qcow2_bitmaps b;
+	struct vk_blk_bitmap *v;
+	uint32_t i;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (bs->drv != &vk_blk_qcow2)
+		return 0;
+	r = qcow2_bitmaps_load(bs->opaque, &b, err);
+	if (r < 0 || !b.nb)
+		return r;
+	v = calloc(b.nb, sizeof(*v));
+	if (!v) {
+		qcow2_bitmaps_free(&b);
+		return vk_fail(err, -ENOMEM, "out of memory");
+	}
+	for (i = 0; i < b.nb; i++) {
+		v[i].name = b.e[i].name;	/* handed over */
+		b.e[i].name = NULL;
+		v[i].granularity = 1u << b.e[i].granularity_bits;
+		v[i].in_use = b.e[i].flags & 1;
+		v[i].autom = b.e[i].flags & 2;
+	}
+	*out = v;
+	*n = b.nb;
+	qcow2_bitmaps_free(&b);
+	return 0;
+}
+
+void vk_blk_bitmap_list_free(struct vk_blk_bitmap *list, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; list && i < n; i++)
+		free(list[i].name);
+	free(list);
 }

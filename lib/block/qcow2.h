@@ -222,8 +222,10 @@ int qcow2_sc_get_extent(struct qcow2_state *s, uint64_t off, uint64_t len, uint6
 struct qcow2_bitmap {
 	uint64_t table_offset;
 	uint32_t table_size;		/* entries */
+	uint32_t flags;
 	uint8_t granularity_bits;
 	uint16_t name_len;
+	char *name;
 };
 struct qcow2_bitmaps {
 	uint64_t dir_offset, dir_size;

@@ -89,13 +89,14 @@ def test_measure_bitmaps(tmp_path, opts):
 
 
 def test_check_counts_bitmap_clusters(tmp_path):
-    """check counts the clusters of valid persistent bitmaps, so they are no leaks."""
+    """check counts the clusters of valid persistent bitmaps (no leaks); info lists them."""
     img = str(tmp_path / "b.qcow2")
     qemu_img("create", "-q", "-f", "qcow2", img, "64M", check=True)
     qemu_img("bitmap", "--add", img, "bm0", check=True)
     qemu_img("bitmap", "--add", "-g", "512", img, "fine", check=True)
     qemu_io(img, "write -P 1 0 1M", "write -P 2 8M 8M")
-    for args in (["check"], ["check", "--output=json"]):
+    qemu_img("bitmap", "--add", "--disable", img, 'off "quoted"', check=True)
+    for args in (["check"], ["check", "--output=json"], ["info"], ["info", "--output=json"]):
         q, v = qemu_img(*args, img), vmkit(*args, img)
         assert (v.returncode, v.stdout) == (q.returncode, q.stdout) and q.returncode == 0, args
     # Writing (here: repairing) without bitmap support makes the bitmaps stale, as the
