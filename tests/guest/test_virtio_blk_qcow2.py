@@ -2,6 +2,7 @@
 """virtio-blk on qcow2 images through the block library: a linked clone (a qcow2
 overlay on a shared raw base, seed 003) reads the base, takes the guest's writes,
 and leaves the base untouched; qemu-img checks the overlay and reads back the data."""
+import json
 import subprocess
 from pathlib import Path
 
@@ -84,3 +85,41 @@ def test_hostile_qcow2_disk(tmp_path: Path, damage: str, words: str) -> None:
     errs = [l for l in r.stderr.splitlines() if not l.startswith("vmkit: host KVM is PVM")]
     assert len(errs) == 1 and "bad.qcow2" in errs[0] and words in errs[0], r.describe()
     assert "VMKIT-TEST" not in r.stdout
+
+
+def test_guest_discard_frees_qcow2_clusters(tmp_path: Path) -> None:
+    """The guest's DISCARD gives whole clusters back: qemu-img map shows them unallocated,
+    the rest keeps its data, and qemu-img check is clean."""
+    needs_vmkit()
+    img = tmp_path / "thin.qcow2"
+    size = 8 * MiB
+    p = qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", str(img), str(size))
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"write -P 0x5a 0 {size}", str(img)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    d = vb.Disk(img, serial="thin", opts="format=qcow2")
+    r = vb.run_guest("virtio_blk", [d], "no-any-layout")
+    h.assert_test_passed(r, "virtio_blk")
+    (_, info), = vb.by_serial(r, [d]).values()
+    rng = vb.sector_range(info, "discard")
+    assert rng is not None, r.describe()
+    lo, hi = rng.start * 512, rng.stop * 512
+    assert (hi - lo) >= 4096, r.describe()
+    p = qemu_img("check", str(img))
+    assert p.returncode == 0, p.stdout + p.stderr
+    m = json.loads(qemu_img("map", "--output=json", str(img)).stdout)
+    freed = [e for e in m if not e["data"]]
+    first_cluster, last_cluster = -(-lo // 4096) * 4096, hi // 4096 * 4096
+    assert any(e["start"] <= first_cluster and e["start"] + e["length"] >= last_cluster
+               for e in freed), f"discarded [{lo}, {hi}) still allocated: {m}"
+    # Outside the discarded clusters (and the guest's own regions) the data is intact.
+    flat = tmp_path / "flat.raw"
+    assert qemu_img("convert", "-O", "raw", str(img), str(flat)).returncode == 0
+    data = flat.read_bytes()
+    assert data[first_cluster:last_cluster] == bytes(last_cluster - first_cluster)
+    touched = [range(s, s + vb.REGION_SECTORS) for s in vb.regions(info)]
+    touched += [x for x in (rng, vb.sector_range(info, "write_zeroes")) if x is not None]
+    untouched = [b for b in range(0, size, 4096)
+                 if not any(b // 512 < t.stop and (b + 4096) // 512 > t.start for t in touched)]
+    assert untouched and all(data[b:b + 4096] == b"\x5a" * 4096 for b in untouched[:64])

@@ -102,7 +102,8 @@ static int run_image_job(struct blk_backend *bb, struct pool_job *j)
 		r = vk_blk_flush(bb->image, &e);
 		break;
 	case BLK_POOL_DISCARD:
-		r = 0;	/* advisory; freeing qcow2 clusters is not done yet */
+		/* Whole clusters go back to the image's free space (partial ones stay). */
+		r = vk_blk_discard(bb->image, j->off, j->len, &e);
 		break;
 	default:
 		r = vk_blk_pwrite_zeroes(bb->image, j->off, j->len, &e);
