@@ -111,6 +111,34 @@ void img_free_create_opts(struct img_create_opts *c)
 		free(c->keep[--c->nkeep]);
 }
 
+/*
+ * qemu-img's answer to -b without -F: the backing file is probed only to say
+ * what it would have been, or why it does not open.
+ */
+static int backing_without_format(const char *filename, const char *backing)
+{
+	struct vk_blk_opts o = { .flags = VK_BLK_FORCE_SHARE | VK_BLK_NO_BACKING };
+	struct vk_err e = { 0 };
+	struct vk_blk_info info;
+	struct vk_blk *bs;
+	char *path = vk_blk_resolve_backing(filename, backing);
+
+	if (!path)
+		return -ENOMEM;
+	if (vk_blk_open(path, &o, &bs, &e)) {
+		img_error("%s: Could not open '%s': %s", filename, backing, strerror(-e.code));
+		fprintf(stderr, "Could not open backing image.\n");
+	} else {
+		img_error("%s: Backing file specified without backing format", filename);
+		vk_blk_get_info(bs, &info);
+		/* Without a newline: qemu-img 7.2 prints its hint so. */
+		fprintf(stderr, "Detected format of %s.", info.format);
+		vk_blk_close(bs);
+	}
+	free(path);
+	return -EINVAL;
+}
+
 /* The backing file must open (with its format); its size is the default size. */
 static int check_backing(const char *filename, struct img_create_opts *c)
 {
@@ -120,10 +148,8 @@ static int check_backing(const char *filename, struct img_create_opts *c)
 
 	if (!c->o.backing_file)
 		return 0;
-	if (!c->o.backing_fmt) {
-		img_error("%s: Backing file specified without backing format", filename);
-		return -EINVAL;
-	}
+	if (!c->o.backing_fmt)
+		return backing_without_format(filename, c->o.backing_file);
 	path = vk_blk_resolve_backing(filename, c->o.backing_file);
 	if (!path)
 		return -ENOMEM;

@@ -132,3 +132,15 @@ def test_locking_against_qemu(tmp_path):
     finally:
         holder.communicate(b"quit\n", timeout=10)
     assert vmkit("info", img).returncode == 0
+
+
+@pytest.mark.parametrize("backing", ["a.qcow2", "missing.qcow2"])
+def test_backing_without_format_says_what_qemu_img_says(tmp_path, backing):
+    """Seed 003's `create -b base -f qcow2 top` without -F: qemu-img 7.2 refuses it and
+    says what the backing file was probed as (or why it does not open)."""
+    vmkit("create", "-q", "-f", "qcow2", str(tmp_path / "a.qcow2"), "1M", check=True)
+    v = vmkit("create", "-f", "qcow2", "-b", backing, "top.qcow2", cwd=tmp_path)
+    q = qemu_img("create", "-f", "qcow2", "-b", backing, "top.qcow2", cwd=tmp_path)
+    assert v.returncode == q.returncode == 1
+    assert v.stderr.replace("vmkit: ", "qemu-img: ", 1) == q.stderr
+    assert not (tmp_path / "top.qcow2").exists()
