@@ -19,6 +19,10 @@ bool mgmt_want_help(int argc, char **argv, const char *usage);
 int vm_start(const char *name, struct vk_err *err);
 /* Wait until the VM is no longer running; false on timeout. */
 bool vm_wait_stopped(const char *name, double timeout_s);
+/* The VM exists and its monitor runs (st filled); else err says which is not so. */
+int vm_require_running(const char *name, struct vm_status *st, struct vk_err *err);
+/* The VM's monitor is not running; else err: "VM 'x' is running; WHAT needs it shut off". */
+int vm_require_shutoff(const char *name, const char *what, struct vk_err *err);
 /* Open the VM's QMP socket (the VM must be running). */
 int vm_qmp(const char *name, struct qmpc **q, struct vk_err *err);
 /* Create a volume: format raw or qcow2, optional backing file (a path). */

@@ -105,7 +105,6 @@ int cmd_clone(int argc, char **argv)
 	bool linked = argc == 4 && !strcmp(argv[3], "--linked");
 	struct vk_err err = { 0 };
 	struct cloned c = { .n = 0 };
-	struct vm_status st;
 	struct vm_def nd;
 	unsigned int i, idx = 0;
 	int ret;
@@ -119,11 +118,8 @@ int cmd_clone(int argc, char **argv)
 		ret = vm_load(argv[1], &nd, &err);
 	if (ret)
 		return mgmt_report(&err);
-	vm_status_get(argv[1], &st);
-	if (st.pid)
-		ret = vk_fail(&err, -EBUSY, "VM '%s' is %s; clone needs it shut off", argv[1],
-			      vm_state_name(st.state));
-	else if (vm_exists(argv[2]))
+	ret = vm_require_shutoff(argv[1], "clone", &err);
+	if (!ret && vm_exists(argv[2]))
 		ret = vk_fail(&err, -EEXIST, "VM '%s' already exists", argv[2]);
 	if (!ret)
 		ret = vm_def_set(&nd, "name", argv[2], &err);
@@ -155,7 +151,6 @@ int cmd_snapshot(int argc, char **argv)
 	};
 	bool list = argc == 3 && !strcmp(argv[1], "list");
 	struct vk_err err = { 0 };
-	struct vm_status st;
 	const char *flag = NULL;
 	static char done[16][PATH_MAX];
 	unsigned int i, ndone = 0;
@@ -174,11 +169,8 @@ int cmd_snapshot(int argc, char **argv)
 		ret = vm_load(argv[2], &d, &err);
 	if (ret)
 		return mgmt_report(&err);
-	vm_status_get(argv[2], &st);
-	if (st.pid && !list) {
+	if (!list && vm_require_shutoff(argv[2], "a disk snapshot", &err)) {
 		vm_def_free(&d);
-		vk_fail(&err, -EBUSY, "VM '%s' is %s; disk snapshots need it shut off", argv[2],
-			vm_state_name(st.state));
 		return mgmt_report(&err);
 	}
 	for (i = 0; i < d.n && !rc; i++) {

@@ -85,15 +85,8 @@ int cmd_console(int argc, char **argv)
 		return 0;
 	if (argc != 2)
 		return mgmt_usage("console", "expected one VM NAME");
-	if (!vm_exists(argv[1])) {
-		vk_fail(&err, -ENOENT, "VM '%s' does not exist", argv[1]);
+	if (vm_require_running(argv[1], &st, &err))
 		return mgmt_report(&err);
-	}
-	vm_status_get(argv[1], &st);
-	if (!st.pid) {
-		vk_fail(&err, -EINVAL, "VM '%s' is not running", argv[1]);
-		return mgmt_report(&err);
-	}
 	fd = mgmt_unix_connect(mgmt_path(p, "vms/%s/run/console.sock", argv[1]), &err);
 	if (fd < 0)
 		return mgmt_report(&err);

@@ -23,15 +23,10 @@ static int qmp_one(const char *name, const char *cmd, const char *args, char **r
 	struct qmpc *q;
 	int ret;
 
-	if (!vm_exists(name)) {
-		vk_fail(&err, -ENOENT, "VM '%s' does not exist", name);
+	if (vm_qmp(name, &q, &err))
 		return mgmt_report(&err);
-	}
-	ret = vm_qmp(name, &q, &err);
-	if (!ret) {
-		ret = qmpc_execute(q, cmd, args, ret_json, &err);
-		qmpc_close(q);
-	}
+	ret = qmpc_execute(q, cmd, args, ret_json, &err);
+	qmpc_close(q);
 	if (ret) {
 		char what[MGMT_NAME_MAX + 32];
 
@@ -135,15 +130,8 @@ int cmd_destroy(int argc, char **argv)
 		return 0;
 	if (argc != 2)
 		return mgmt_usage("destroy", "expected one VM NAME");
-	if (!vm_exists(argv[1])) {
-		vk_fail(&err, -ENOENT, "VM '%s' does not exist", argv[1]);
+	if (vm_require_running(argv[1], &st, &err))
 		return mgmt_report(&err);
-	}
-	vm_status_get(argv[1], &st);
-	if (!st.pid) {
-		vk_fail(&err, -EINVAL, "VM '%s' is not running", argv[1]);
-		return mgmt_report(&err);
-	}
 	/* Tell the supervisor this end was asked for, so it is not reported as a crash. */
 	mgmt_write_atomic(mgmt_path(p, "vms/%s/run/destroy", argv[1]), "1\n", 2, 0600, NULL);
 	kill(st.pid, SIGTERM);

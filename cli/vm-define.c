@@ -210,17 +210,6 @@ int cmd_edit(int argc, char **argv)
 	return 0;
 }
 
-static int require_shutoff(const char *name, const char *what, struct vk_err *err)
-{
-	struct vm_status st;
-
-	vm_status_get(name, &st);
-	if (st.state == VM_RUNNING || st.state == VM_PAUSED)
-		return vk_fail(err, -EBUSY, "VM '%s' is %s; %s needs it shut off", name,
-			       vm_state_name(st.state), what);
-	return 0;
-}
-
 int cmd_rename(int argc, char **argv)
 {
 	static const char usage[] = "usage: vmkit rename NAME NEWNAME\nRename a shut-off VM.\n";
@@ -235,7 +224,7 @@ int cmd_rename(int argc, char **argv)
 		return mgmt_usage("rename", "expected NAME NEWNAME");
 	if (load_locked(argv[1], &d, &err))
 		return mgmt_report(&err);
-	ret = require_shutoff(argv[1], "rename", &err);
+	ret = vm_require_shutoff(argv[1], "rename", &err);
 	if (!ret && vm_exists(argv[2]))
 		ret = vk_fail(&err, -EEXIST, "VM '%s' already exists", argv[2]);
 	if (!ret)
@@ -286,7 +275,7 @@ int cmd_delete(int argc, char **argv)
 		return mgmt_usage("delete", "expected NAME [--purge]");
 	if (load_locked(argv[1], &d, &err))
 		return mgmt_report(&err);
-	ret = require_shutoff(argv[1], "delete", &err);
+	ret = vm_require_shutoff(argv[1], "delete", &err);
 	if (!ret) {
 		if (purge)
 			purge_volumes(&d);

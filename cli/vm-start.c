@@ -39,15 +39,34 @@ static double now_s(void)
 	return vk_now_ns() / 1e9;
 }
 
+int vm_require_running(const char *name, struct vm_status *st, struct vk_err *err)
+{
+	if (!vm_exists(name))
+		return vk_fail(err, -ENOENT, "VM '%s' does not exist", name);
+	vm_status_get(name, st);
+	if (!st->pid)
+		return vk_fail(err, -EINVAL, "VM '%s' is not running", name);
+	return 0;
+}
+
+int vm_require_shutoff(const char *name, const char *what, struct vk_err *err)
+{
+	struct vm_status st;
+
+	vm_status_get(name, &st);
+	if (st.pid)
+		return vk_fail(err, -EBUSY, "VM '%s' is %s; %s needs it shut off", name,
+			       vm_state_name(st.state), what);
+	return 0;
+}
+
 int vm_qmp(const char *name, struct qmpc **q, struct vk_err *err)
 {
 	char sock[PATH_MAX];
 	struct vm_status st;
+	int ret = vm_require_running(name, &st, err);
 
-	vm_status_get(name, &st);
-	if (!st.pid)
-		return vk_fail(err, -EINVAL, "VM '%s' is not running", name);
-	return qmpc_connect(mgmt_path(sock, "vms/%s/run/qmp.sock", name), q, err);
+	return ret ? ret : qmpc_connect(mgmt_path(sock, "vms/%s/run/qmp.sock", name), q, err);
 }
 
 bool vm_wait_stopped(const char *name, double timeout_s)

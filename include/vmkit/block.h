@@ -269,6 +269,9 @@ int vk_blk_set_backing(struct vk_blk *bs, const char *file, const char *fmt, str
 char *vk_blk_resolve_backing(const char *image, const char *backing);
 
 /* Host-file helpers shared by drivers. */
+/* Read len bytes of fd at off, retrying short reads; name is the file in errors. */
+int vk_fd_pread(int fd, const char *name, void *buf, uint64_t off, size_t len,
+		bool zero_past_eof, struct vk_err *err);
 int vk_blk_file_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, bool zero_past_eof,
 		      struct vk_err *err);
 int vk_blk_file_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,

@@ -8,18 +8,18 @@
 
 #include "vmkit/block.h"
 
-int vk_blk_file_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, bool zero_past_eof,
-		      struct vk_err *err)
+int vk_fd_pread(int fd, const char *name, void *buf, uint64_t off, size_t len,
+		bool zero_past_eof, struct vk_err *err)
 {
 	size_t done = 0;
 	ssize_t n;
 
 	while (done < len) {
-		n = pread(bs->fd, (char *)buf + done, len - done, (off_t)(off + done));
+		n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return vk_fail(err, -errno, "%s: read at %#llx: %s", bs->filename,
+			return vk_fail(err, -errno, "%s: read at %#llx: %s", name,
 				       (unsigned long long)(off + done), strerror(errno));
 		if (n == 0)
 			break;
@@ -27,11 +27,17 @@ int vk_blk_file_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, bo
 	}
 	if (done < len) {
 		if (!zero_past_eof)
-			return vk_fail(err, -EIO, "%s: unexpected end of file at %#llx",
-				       bs->filename, (unsigned long long)(off + done));
+			return vk_fail(err, -EIO, "%s: unexpected end of file at %#llx", name,
+				       (unsigned long long)(off + done));
 		memset((char *)buf + done, 0, len - done);
 	}
 	return 0;
+}
+
+int vk_blk_file_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, bool zero_past_eof,
+		      struct vk_err *err)
+{
+	return vk_fd_pread(bs->fd, bs->filename, buf, off, len, zero_past_eof, err);
 }
 
 int vk_blk_file_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,

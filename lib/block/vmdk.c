@@ -22,27 +22,7 @@ static const char *const desc_types[] = {
 int vmdk_pread(const struct vmdk_extent *e, void *buf, uint64_t off, size_t len,
 	       bool zero_past_eof, struct vk_err *err)
 {
-	size_t done = 0;
-	ssize_t n;
-
-	while (done < len) {
-		n = pread(e->fd, (char *)buf + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return vk_fail(err, -errno, "%s: read at %#llx: %s", e->path,
-				       (unsigned long long)(off + done), strerror(errno));
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	if (done < len) {
-		if (!zero_past_eof)
-			return vk_fail(err, -EIO, "%s: unexpected end of file at %#llx", e->path,
-				       (unsigned long long)(off + done));
-		memset((char *)buf + done, 0, len - done);
-	}
-	return 0;
+	return vk_fd_pread(e->fd, e->path, buf, off, len, zero_past_eof, err);
 }
 
 static int vmdk_probe(const uint8_t *buf, size_t len)
