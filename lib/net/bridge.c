@@ -193,6 +193,19 @@ static int check_port(const struct vk_nl_link *br, const struct vk_nl_link *port
 	return 0;
 }
 
+/* A netlink socket, the bridge and the interface to attach to or detach from it. */
+static int open_bridge_and_port(struct vk_nl *nl, const char *bridge, struct vk_nl_link *br,
+				const char *iface, struct vk_nl_link *port, struct vk_err *err)
+{
+	int r = vk_nl_open(nl, err);
+
+	if (r >= 0)
+		r = get_bridge(nl, bridge, br, err);
+	if (r >= 0)
+		r = get_link(nl, iface, port, err);
+	return r;
+}
+
 int vk_bridge_attach(const char *bridge, const char *iface, struct vk_err *err)
 {
 	_cleanup_nl_ struct vk_nl nl = { .fd = -1 };
@@ -202,13 +215,7 @@ int vk_bridge_attach(const char *bridge, const char *iface, struct vk_err *err)
 	size_t naddrs, nroutes;
 	int r;
 
-	r = vk_nl_open(&nl, err);
-	if (r < 0)
-		return r;
-	r = get_bridge(&nl, bridge, &br, err);
-	if (r < 0)
-		return r;
-	r = get_link(&nl, iface, &port, err);
+	r = open_bridge_and_port(&nl, bridge, &br, iface, &port, err);
 	if (r < 0)
 		return r;
 	r = check_port(&br, &port, err);
@@ -243,13 +250,7 @@ int vk_bridge_detach(const char *bridge, const char *iface, struct vk_err *err)
 	struct vk_nl_link br, port;
 	int r;
 
-	r = vk_nl_open(&nl, err);
-	if (r < 0)
-		return r;
-	r = get_bridge(&nl, bridge, &br, err);
-	if (r < 0)
-		return r;
-	r = get_link(&nl, iface, &port, err);
+	r = open_bridge_and_port(&nl, bridge, &br, iface, &port, err);
 	if (r < 0)
 		return r;
 	if (port.master != br.index)
