@@ -109,6 +109,11 @@ def running(memory: str, *args: str, cpus: int = 1) -> Iterator[subprocess.Popen
             if not line and proc.poll() is not None:
                 pytest.fail(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.read()}")
         assert "spin_counter" in line, f"spin guest did not start: {' '.join(argv)}"
+        # vCPU 0 prints; the others may not have been scheduled yet on a loaded host.
+        want = {f"vcpu {i}" for i in range(cpus)}
+        while not want <= {c for c, _ in thread_list(proc.pid)}:
+            assert time.monotonic() < deadline, f"vCPU threads missing: {thread_list(proc.pid)}"
+            time.sleep(0.05)
         yield proc
     finally:
         proc.terminate()

@@ -221,6 +221,13 @@ int vcpu_start(struct vcpu *v)
 	pthread_attr_destroy(&attr);
 	if (r)
 		return -r;
+	/* Named here too, so the name is there as soon as the thread exists (it may not run yet). */
+	{
+		char name[16];
+
+		snprintf(name, sizeof(name), "vcpu %u", v->id);
+		pthread_setname_np(v->thread, name);
+	}
 	v->started = true;
 	return 0;
 }
