@@ -90,16 +90,19 @@ pair() {
 	done
 }
 none() { :; }
+# Before a convert: no output file, and no dirty pages left by the previous run, whose
+# writeback (2-3 GiB) would otherwise land on whichever tool runs next and swamp the figure.
+fresh() { rm -f "$OUT/v.qcow2" "$OUT/v.raw" "$OUT/c.qcow2"; sync; }
 rm -f "$OUT/times.txt" "$OUT/errors.txt"
 
 # --- convert -------------------------------------------------------------------------
 Q=$OUT/q.qcow2
 "$QI" convert -O qcow2 "$SRC" "$Q"
-pair "convert raw->qcow2" none "$VMKIT" img convert -O qcow2 "$SRC" "$OUT/v.qcow2" -- \
+pair "convert raw->qcow2" fresh "$VMKIT" img convert -O qcow2 "$SRC" "$OUT/v.qcow2" -- \
 	"$QI" convert -O qcow2 "$SRC" "$OUT/v.qcow2"
-pair "convert qcow2->raw" none "$VMKIT" img convert -O raw "$Q" "$OUT/v.raw" -- \
+pair "convert qcow2->raw" fresh "$VMKIT" img convert -O raw "$Q" "$OUT/v.raw" -- \
 	"$QI" convert -O raw "$Q" "$OUT/v.raw"
-pair "convert -c raw->qcow2" none "$VMKIT" img convert -c -O qcow2 "$SRC" "$OUT/c.qcow2" -- \
+pair "convert -c raw->qcow2" fresh "$VMKIT" img convert -c -O qcow2 "$SRC" "$OUT/c.qcow2" -- \
 	"$QI" convert -c -O qcow2 "$SRC" "$OUT/c.qcow2"
 "$QI" compare -q "$OUT/c.qcow2" "$SRC" || echo "FAILED: compressed image differs" >> "$OUT/errors.txt"
 
@@ -109,6 +112,7 @@ mktop() {
 	rm -f "$TOP"
 	"$QI" create -q -f qcow2 -b q.qcow2 -F qcow2 "$TOP"
 	"$QI" bench -w -c $((MIB / 16 * 16)) -s 64k -S 1M --pattern=7 "$TOP" > /dev/null
+	sync
 }
 pair "commit" mktop "$VMKIT" img commit -q "$TOP" -- "$QI" commit -q "$TOP"
 

@@ -14,13 +14,26 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "vmkit/mgmt.h"
 
-#define CG_ROOT		"/sys/fs/cgroup"
 #define CFS_PERIOD_US	100000
+
+/*
+ * Where the cgroup file systems are mounted: /sys/fs/cgroup, or
+ * $VMKIT_CGROUP_ROOT (a host or container that mounts them elsewhere, and
+ * the unit test of the v2 backend on hosts, like this project's CI, whose
+ * cpu and memory controllers sit in v1).
+ */
+static const char *cg_root(void)
+{
+	const char *r = getenv("VMKIT_CGROUP_ROOT");
+
+	return r && *r ? r : "/sys/fs/cgroup";
+}
 
 struct cg_ops {
 	const char *name;
@@ -57,24 +70,27 @@ static int cg_mkdir(const char *p, struct vk_err *err)
 static bool v2_usable(void)
 {
 	_cleanup_free_ char *c = NULL;
+	char p[PATH_MAX];
 	size_t len;
 
-	if (vk_read_file(CG_ROOT "/cgroup.controllers", (void **)&c, &len, 4096))
+	snprintf(p, sizeof(p), "%s/cgroup.controllers", cg_root());
+	if (vk_read_file(p, (void **)&c, &len, 4096))
 		return false;
 	return strstr(c, "cpu") && strstr(c, "memory");
 }
 
 static int v2_setup(const char *vm, const struct cg_limits *l, struct vk_err *err)
 {
-	char dir[PATH_MAX], v[64];
+	char parent[PATH_MAX], dir[PATH_MAX], v[64];
 	int ret;
 
-	ret = cg_mkdir(CG_ROOT "/vmkit", err);
+	snprintf(parent, sizeof(parent), "%s/vmkit", cg_root());
+	ret = cg_mkdir(parent, err);
 	if (!ret)
-		ret = cg_write(CG_ROOT, "cgroup.subtree_control", "+cpu +memory", err);
+		ret = cg_write(cg_root(), "cgroup.subtree_control", "+cpu +memory", err);
 	if (!ret)
-		ret = cg_write(CG_ROOT "/vmkit", "cgroup.subtree_control", "+cpu +memory", err);
-	snprintf(dir, sizeof(dir), CG_ROOT "/vmkit/%s", vm);
+		ret = cg_write(parent, "cgroup.subtree_control", "+cpu +memory", err);
+	snprintf(dir, sizeof(dir), "%s/%s", parent, vm);
 	if (!ret)
 		ret = cg_mkdir(dir, err);
 	if (l->cpulimit > 0)
@@ -101,7 +117,7 @@ static int v2_attach(const char *vm, pid_t pid, struct vk_err *err)
 {
 	char dir[PATH_MAX], v[32];
 
-	snprintf(dir, sizeof(dir), CG_ROOT "/vmkit/%s", vm);
+	snprintf(dir, sizeof(dir), "%s/vmkit/%s", cg_root(), vm);
 	snprintf(v, sizeof(v), "%d", (int)pid);
 	return cg_write(dir, "cgroup.procs", v, err);
 }
@@ -110,7 +126,7 @@ static void v2_remove(const char *vm)
 {
 	char dir[PATH_MAX];
 
-	snprintf(dir, sizeof(dir), CG_ROOT "/vmkit/%s", vm);
+	snprintf(dir, sizeof(dir), "%s/vmkit/%s", cg_root(), vm);
 	rmdir(dir);
 }
 
@@ -118,8 +134,11 @@ static void v2_remove(const char *vm)
 
 static bool v1_usable(void)
 {
-	return !access(CG_ROOT "/cpu/cpu.shares", F_OK) &&
-	       !access(CG_ROOT "/memory/memory.limit_in_bytes", F_OK);
+	char cpu[PATH_MAX], mem[PATH_MAX];
+
+	snprintf(cpu, sizeof(cpu), "%s/cpu/cpu.shares", cg_root());
+	snprintf(mem, sizeof(mem), "%s/memory/memory.limit_in_bytes", cg_root());
+	return !access(cpu, F_OK) && !access(mem, F_OK);
 }
 
 static int v1_dir(const char *ctrl, const char *vm, char *dir, struct vk_err *err)
@@ -127,7 +146,7 @@ static int v1_dir(const char *ctrl, const char *vm, char *dir, struct vk_err *er
 	char parent[PATH_MAX];
 	int ret;
 
-	snprintf(parent, sizeof(parent), CG_ROOT "/%s/vmkit", ctrl);
+	snprintf(parent, sizeof(parent), "%s/%s/vmkit", cg_root(), ctrl);
 	snprintf(dir, PATH_MAX, "%s/%s", parent, vm);
 	ret = cg_mkdir(parent, err);
 	return ret ? ret : cg_mkdir(dir, err);
@@ -172,7 +191,7 @@ static int v1_attach(const char *vm, pid_t pid, struct vk_err *err)
 
 	snprintf(v, sizeof(v), "%d", (int)pid);
 	for (i = 0; i < ARRAY_SIZE(ctrls) && !ret; i++) {
-		snprintf(dir, sizeof(dir), CG_ROOT "/%s/vmkit/%s", ctrls[i], vm);
+		snprintf(dir, sizeof(dir), "%s/%s/vmkit/%s", cg_root(), ctrls[i], vm);
 		ret = cg_write(dir, "cgroup.procs", v, err);
 	}
 	return ret;
@@ -182,9 +201,9 @@ static void v1_remove(const char *vm)
 {
 	char dir[PATH_MAX];
 
-	snprintf(dir, sizeof(dir), CG_ROOT "/cpu/vmkit/%s", vm);
+	snprintf(dir, sizeof(dir), "%s/cpu/vmkit/%s", cg_root(), vm);
 	rmdir(dir);
-	snprintf(dir, sizeof(dir), CG_ROOT "/memory/vmkit/%s", vm);
+	snprintf(dir, sizeof(dir), "%s/memory/vmkit/%s", cg_root(), vm);
 	rmdir(dir);
 }
 
@@ -216,7 +235,7 @@ int cg_setup(const char *vm, const struct cg_limits *l, struct vk_err *err)
 
 	if (!o)
 		return vk_fail(err, -ENOTSUP,
-			       "no cgroup with the cpu and memory controllers under " CG_ROOT);
+			       "no cgroup with the cpu and memory controllers under %s", cg_root());
 	return o->setup(vm, l, err);
 }
 
