@@ -39,6 +39,7 @@ static const struct command commands[] = {
 	{ "balloon", cmd_balloon, "set or show a VM's balloon target" },
 	{ "pool", cmd_pool, "storage pools: define, list, info, start, stop, delete..." },
 	{ "vol", cmd_vol, "volumes: create, list, info, delete, resize, clone..." },
+	{ "network", cmd_network, "networks (bridges VMs name): define, list, start, stop, autostart..." },
 	{ "net", cmd_net, "host bridges: create, list, attach interfaces (moving their addresses)" },
 };
 

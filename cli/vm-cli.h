@@ -55,5 +55,8 @@ int cmd_clone(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
 int cmd_vol(int argc, char **argv);
+int cmd_network(int argc, char **argv);
+/* Start the autostart networks that are not active (cli/network.c); the exit code. */
+int network_autostart_all(void);
 
 #endif

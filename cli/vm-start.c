@@ -319,7 +319,8 @@ static int start_autostart(void)
 {
 	struct vk_err err = { 0 };
 	char **names, **n;
-	int rc = 0;
+	/* Networks first: an autostart VM on network=NAME needs its bridge. */
+	int rc = network_autostart_all();
 
 	if (vm_list_names(&names, &err))
 		return mgmt_report(&err);
@@ -350,6 +351,7 @@ int cmd_start(int argc, char **argv)
 {
 	static const char usage[] = "usage: vmkit start NAME... | vmkit start --autostart\n"
 		"Start VMs; the monitor runs detached, under a supervisor. --autostart starts\n"
+		"every network marked with 'vmkit network autostart' that is not active, then\n"
 		"every VM marked with 'vmkit autostart' (onboot: 1) that is not running.\n";
 	struct vk_err err = { 0 };
 	int i, rc = 0;

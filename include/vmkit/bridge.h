@@ -12,6 +12,16 @@
 
 /* Create bridge name, bring it up, and give it addr when not NULL. */
 int vk_bridge_create(const char *name, const struct vk_nl_addr *addr, struct vk_err *err);
+/*
+ * The same for a bridge that may exist already (then it is taken as it is,
+ * refused when not a bridge), with an MTU when mtu is not 0. Returns 1 when
+ * it made the bridge, 0 when it existed; a bridge it made is removed again
+ * when a later step fails.
+ */
+int vk_bridge_ensure(const char *name, const struct vk_nl_addr *addr, unsigned int mtu,
+		     struct vk_err *err);
+/* Set an interface's MTU. */
+int vk_link_set_mtu(const char *iface, unsigned int mtu, struct vk_err *err);
 /* Delete bridge name (refused when name is not a bridge). */
 int vk_bridge_delete(const char *name, struct vk_err *err);
 /* Enslave iface to bridge, bring both up, move iface's IPv4 addresses and default routes. */

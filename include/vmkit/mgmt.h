@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The management layer's library (lib/mgmt): the state directory, VM
- * definitions, storage pools, cgroups and the QMP client. It never prints;
+ * definitions, storage pools, networks, cgroups and the QMP client. It never prints;
  * the commands in cli/vm*.c, cli/pool.c and cli/vol.c report its errors.
  *
  * State directory ($VMKIT_HOME, default /var/lib/vmkit):
@@ -9,6 +9,7 @@
  *   vms/NAME/config      the VM's definition (key: value lines)
  *   vms/NAME/run/        pid, supervisor, qmp.sock, console.sock, log, status
  *   pools/NAME.conf      a storage pool's definition
+ *   networks/NAME.conf   a network's definition (a host bridge), and whether it was started
  *   images/              the default pool "local"
  */
 #ifndef VMKIT_MGMT_H
@@ -125,6 +126,40 @@ int pool_ensure_default(struct vk_err *err);
  * in out (PATH_MAX). must_exist: the volume must exist.
  */
 int vol_resolve(const char *ref, bool must_exist, char *out, struct vk_err *err);
+
+/* ---- networks (lib/mgmt/network.c, network-run.c) ---- */
+
+/*
+ * A network as libvirt's bridged networks and Proxmox's vmbrN: a host
+ * bridge, optionally with an address, an MTU and an uplink port. VM configs
+ * name it as net0: virtio,network=NAME.
+ */
+struct network_def {
+	char name[MGMT_NAME_MAX];
+	char bridge[16];		/* IFNAMSIZ */
+	char address[64];		/* CIDR, "" for none */
+	char uplink[16];		/* "" for none */
+	unsigned int mtu;		/* 0: the kernel's default */
+	bool autostart;
+	bool active;			/* started, as recorded; see network_is_active */
+};
+
+/* Validate and set one key of a definition (bridge, address, uplink, mtu, autostart, active). */
+int network_set(struct network_def *n, const char *key, const char *val, struct vk_err *err);
+/* Cross-key checks: a bridge, the uplink not the bridge, no bridge or uplink of another network. */
+int network_check(const struct network_def *n, struct vk_err *err);
+int network_load(const char *name, struct network_def *n, struct vk_err *err);
+int network_save(const struct network_def *n, struct vk_err *err);
+int network_delete(const char *name, struct vk_err *err);
+int network_list_names(char ***names, struct vk_err *err);
+/* Started and its bridge is there (a reboot takes bridges away). */
+bool network_is_active(const struct network_def *n);
+/* network=NAME of a VM's net key to the bridge (IFNAMSIZ); fails unless active. */
+int network_resolve(const char *name, char *bridge, struct vk_err *err);
+/* Make the bridge (or take the existing one), set MTU and address, attach the uplink. */
+int network_start(struct network_def *n, struct vk_err *err);
+/* Detach the uplink and delete the bridge. */
+int network_stop(struct network_def *n, struct vk_err *err);
 
 /* ---- cgroups (lib/mgmt/cgroup.c) ---- */
 

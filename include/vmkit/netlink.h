@@ -100,6 +100,7 @@ int vk_nl_link_add(struct vk_nl *nl, const char *name, const char *kind, struct 
 int vk_nl_link_del(struct vk_nl *nl, int index, struct vk_err *err);
 int vk_nl_link_set_master(struct vk_nl *nl, int index, int master, struct vk_err *err);
 int vk_nl_link_set_up(struct vk_nl *nl, int index, bool up, struct vk_err *err);
+int vk_nl_link_set_mtu(struct vk_nl *nl, int index, unsigned int mtu, struct vk_err *err);
 
 /* family AF_UNSPEC for all; index 0 for every link. */
 int vk_nl_addr_list(struct vk_nl *nl, int family, int index, struct vk_nl_addr **out,

@@ -92,32 +92,55 @@ static int add_disk(struct argv_buf *a, const char *key, const char *val, struct
 	return 0;
 }
 
-/* net0: virtio[=MAC],bridge=BR | tap=IF | user... -> --net tap,... or --net user,... */
-static int add_net(struct argv_buf *a, const char *name, const char *val)
+/* The value of option key in a device string's options, or NULL. */
+static const char *opt_val(const char *opts, const char *key, char *buf, size_t n)
 {
-	static const char *const drop[] = { "user", "macaddr", "tap", NULL };
+	size_t klen = strlen(key);
+	const char *p;
+
+	for (p = opts; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		if (!strncmp(p, key, klen) && p[klen] == '=') {
+			snprintf(buf, n, "%.*s", (int)strcspn(p + klen + 1, ","), p + klen + 1);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * net0: virtio[=MAC],bridge=BR | network=NAME | tap=IF | user...
+ *   -> --net tap,... or --net user,...; network=NAME becomes its bridge now,
+ *   so a VM follows its network's bridge when that changes.
+ */
+static int add_net(struct argv_buf *a, const char *key, const char *val, struct vk_err *err)
+{
+	static const char *const drop[] = { "user", "macaddr", "tap", "network", NULL };
 	struct opt_filter f = { .drop = drop };
 	const char *comma = strchr(val, ',');
 	const char *rest = comma ? comma + 1 : "";
-	char mac[32] = "";
-	bool tap = strstr(val, "bridge=") || strstr(val, "tap=");
+	char mac[32] = "", ifname[32] = "", br[32] = "", v[MGMT_NAME_MAX + 1], bridge[16];
+	bool tap = opt_val(rest, "bridge", v, sizeof(v));	/* bridge= passes through */
+	int ret;
 
 	if (!strncmp(val, "virtio=", 7))
 		snprintf(mac, sizeof(mac), ",mac=%.17s", val + 7);
-	vk_parse_kv(rest, filter_kv, &f);
-	if (tap) {
-		const char *t = strstr(val, "tap=");
-		char ifname[32] = "";
-
-		if (t)
-			snprintf(ifname, sizeof(ifname), ",ifname=%.*s", (int)strcspn(t + 4, ","),
-				 t + 4);
-		add(a, "--net");
-		add(a, "tap%s%s%s", ifname, mac, f.out);
-	} else {
-		add(a, "--net");
-		add(a, "user%s%s", mac, f.out);
+	if (opt_val(rest, "tap", v, sizeof(v))) {
+		snprintf(ifname, sizeof(ifname), ",ifname=%s", v);
+		tap = true;
 	}
+	if (opt_val(rest, "network", v, sizeof(v))) {
+		ret = network_resolve(v, bridge, err);
+		if (ret)
+			return mgmt_wrap(err, key);
+		snprintf(br, sizeof(br), ",bridge=%s", bridge);
+		tap = true;
+	}
+	vk_parse_kv(rest, filter_kv, &f);
+	add(a, "--net");
+	if (tap)
+		add(a, "tap%s%s%s%s", ifname, br, mac, f.out);
+	else
+		add(a, "user%s%s", mac, f.out);
 	return 0;
 }
 
@@ -228,7 +251,7 @@ int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct v
 		if (!strncmp(k, "virtio", 6))
 			ret = add_disk(&a, k, d->kv[i].val, err);
 		else if (!strncmp(k, "net", 3))
-			ret = add_net(&a, k, d->kv[i].val);
+			ret = add_net(&a, k, d->kv[i].val, err);
 	}
 out:
 	if (!ret && a.oom)

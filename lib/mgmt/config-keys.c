@@ -147,6 +147,7 @@ static const struct opt_spec disk_opts[] = {
 
 static const struct opt_spec net_opts[] = {
 	{ .key = "bridge", .type = O_STR },
+	{ .key = "network", .type = O_STR },	/* a network's name: its bridge at start */
 	{ .key = "tap", .type = O_STR },
 	{ .key = "user", .type = O_FLAG },
 	{ .key = "net", .type = O_STR },
@@ -224,20 +225,47 @@ static bool has_opt(const char *opts, const char *key)
 	return false;
 }
 
-/* A tap (bridge= or tap=) or user networking; each takes only its own options. */
+/* network=NAME: a well-formed name; whether it exists and is active is for start to say. */
+static int check_network(const char *key, const char *opts, struct vk_err *err)
+{
+	const char *p = strstr(opts, "network=");
+	char name[MGMT_NAME_MAX + 1];
+
+	/* has_opt found it: at the start or after a comma. */
+	while (p && p != opts && p[-1] != ',')
+		p = strstr(p + 1, "network=");
+	if (!p)
+		return 0;
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(p + 8, ","), p + 8);
+	if (has_opt(opts, "bridge"))
+		return vk_fail(err, -EINVAL, "%s: network= and bridge= cannot go together", key);
+	if (mgmt_check_name("network", name, NULL))
+		return vk_fail(err, -EINVAL,
+			       "%s: network '%s' is not a name (letters, digits, '.', '_', '-'; at most %d)",
+			       key, name, MGMT_NAME_MAX - 1);
+	return 0;
+}
+
+/* A tap (bridge=, network= or tap=) or user networking; each takes only its own options. */
 static int check_net_backend(const char *key, const char *opts, struct vk_err *err)
 {
 	static const char *const tap_only[] = { "queues", "vhost" };
 	static const char *const user_only[] = { "net", "hostfwd" };
-	bool tap = has_opt(opts, "bridge") || has_opt(opts, "tap");
+	bool tap = has_opt(opts, "bridge") || has_opt(opts, "tap") || has_opt(opts, "network");
 	unsigned int i;
 
 	if (tap && has_opt(opts, "user"))
-		return vk_fail(err, -EINVAL, "%s: user cannot go with bridge= or tap=", key);
+		return vk_fail(err, -EINVAL, "%s: user cannot go with bridge=, network= or tap=", key);
+	if (has_opt(opts, "network")) {
+		int ret = check_network(key, opts, err);
+
+		if (ret)
+			return ret;
+	}
 	for (i = 0; i < ARRAY_SIZE(tap_only) && !tap; i++)
 		if (has_opt(opts, tap_only[i]))
 			return vk_fail(err, -EINVAL,
-				       "%s: %s= needs a tap (bridge= or tap=); user networking has one queue",
+				       "%s: %s= needs a tap (bridge=, network= or tap=); user networking has one queue",
 				       key, tap_only[i]);
 	for (i = 0; i < ARRAY_SIZE(user_only) && tap; i++)
 		if (has_opt(opts, user_only[i]))

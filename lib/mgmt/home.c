@@ -61,7 +61,7 @@ static int mkdir_p(const char *path, struct vk_err *err)
 
 int mgmt_home_init(struct vk_err *err)
 {
-	static const char *const subdirs[] = { "vms", "pools", "images" };
+	static const char *const subdirs[] = { "vms", "pools", "networks", "images" };
 	char p[PATH_MAX];
 	unsigned int i;
 	int ret;

@@ -54,44 +54,86 @@ static int get_bridge(struct vk_nl *nl, const char *name, struct vk_nl_link *l,
 	return 0;
 }
 
-int vk_bridge_create(const char *name, const struct vk_nl_addr *addr, struct vk_err *err)
+/* MTU (when not 0), up, then addr (when not NULL and not there yet). */
+static int configure(struct vk_nl *nl, const struct vk_nl_link *l, const struct vk_nl_addr *addr,
+		     unsigned int mtu, struct vk_err *err)
+{
+	struct vk_nl_addr a;
+	char cidr[64];
+	int r;
+
+	if (mtu) {
+		r = vk_nl_link_set_mtu(nl, l->index, mtu, err);
+		if (r < 0)
+			return fail_with(err, r, "%s: cannot set mtu %u", l->name, mtu);
+	}
+	r = vk_nl_link_set_up(nl, l->index, true, err);
+	if (r < 0)
+		return fail_with(err, r, "%s: cannot bring up", l->name);
+	if (!addr)
+		return 0;
+	a = *addr;
+	a.index = l->index;
+	r = vk_nl_addr_add(nl, &a, err);
+	/* Already there (a bridge taken over, or started twice) is what was asked for. */
+	if (r < 0 && r != -EEXIST) {
+		vk_nl_format_cidr(&a, cidr, sizeof(cidr));
+		return fail_with(err, r, "%s: cannot add address %s", l->name, cidr);
+	}
+	return 0;
+}
+
+static int create(const char *name, const struct vk_nl_addr *addr, unsigned int mtu,
+		  bool may_exist, struct vk_err *err)
 {
 	_cleanup_nl_ struct vk_nl nl = { .fd = -1 };
-	struct vk_nl_addr a;
 	struct vk_nl_link l;
-	char cidr[64];
+	bool made;
 	int r;
 
 	r = vk_nl_open(&nl, err);
 	if (r < 0)
 		return r;
 	r = vk_nl_link_add(&nl, name, "bridge", err);
-	if (r < 0)
+	if (r < 0 && !(r == -EEXIST && may_exist))
 		return fail_with(err, r, "%s: cannot create bridge", name);
-	r = get_link(&nl, name, &l, err);
+	made = r >= 0;
+	r = made ? get_link(&nl, name, &l, err) : get_bridge(&nl, name, &l, err);
 	if (r < 0)
 		return r;
-	r = vk_nl_link_set_up(&nl, l.index, true, err);
-	if (r < 0) {
-		fail_with(err, r, "%s: cannot bring up", name);
-		goto err_delete;
-	}
-	if (addr) {
-		a = *addr;
-		a.index = l.index;
-		r = vk_nl_addr_add(&nl, &a, err);
-		if (r < 0) {
-			vk_nl_format_cidr(&a, cidr, sizeof(cidr));
-			fail_with(err, r, "%s: cannot add address %s", name, cidr);
-			goto err_delete;
-		}
-	}
-	return 0;
+	r = configure(&nl, &l, addr, mtu, err);
+	if (r < 0 && made)
+		/* No half-made bridge left behind; err keeps the first failure. */
+		vk_nl_link_del(&nl, l.index, &(struct vk_err){ 0 });
+	return r < 0 ? r : made;
+}
 
-err_delete:
-	/* No half-made bridge left behind; err keeps the first failure. */
-	vk_nl_link_del(&nl, l.index, &(struct vk_err){ 0 });
-	return r;
+int vk_bridge_create(const char *name, const struct vk_nl_addr *addr, struct vk_err *err)
+{
+	int r = create(name, addr, 0, false, err);
+
+	return r < 0 ? r : 0;
+}
+
+int vk_bridge_ensure(const char *name, const struct vk_nl_addr *addr, unsigned int mtu,
+		     struct vk_err *err)
+{
+	return create(name, addr, mtu, true, err);
+}
+
+int vk_link_set_mtu(const char *iface, unsigned int mtu, struct vk_err *err)
+{
+	_cleanup_nl_ struct vk_nl nl = { .fd = -1 };
+	struct vk_nl_link l;
+	int r;
+
+	r = vk_nl_open(&nl, err);
+	if (r >= 0)
+		r = get_link(&nl, iface, &l, err);
+	if (r < 0)
+		return r;
+	r = vk_nl_link_set_mtu(&nl, l.index, mtu, err);
+	return r < 0 ? fail_with(err, r, "%s: cannot set mtu %u", iface, mtu) : 0;
 }
 
 int vk_bridge_delete(const char *name, struct vk_err *err)

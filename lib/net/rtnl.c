@@ -168,6 +168,16 @@ int vk_nl_link_set_up(struct vk_nl *nl, int index, bool up, struct vk_err *err)
 	return vk_nl_call(nl, &req, NULL, NULL, err);
 }
 
+int vk_nl_link_set_mtu(struct vk_nl *nl, int index, unsigned int mtu, struct vk_err *err)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = index };
+	struct vk_nl_req req;
+
+	vk_nl_req_init(&req, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+	vk_nl_put_u32(&req, IFLA_MTU, mtu);
+	return vk_nl_call(nl, &req, NULL, NULL, err);
+}
+
 static size_t addr_len(int family)
 {
 	return family == AF_INET ? 4 : 16;
