@@ -24,7 +24,7 @@ static const char usage[] =
 	"  --disk size=SIZE[,pool=POOL][,format=qcow2|raw][,backing=POOL:VOLUME][,OPTS]\n"
 	"         a new volume NAME-diskN on POOL (default local); OPTS are the disk\n"
 	"         options of 'vmkit run' (cache=, aio=, iothread=, discard=, ...) and shared=on\n"
-	"  --net virtio[=MAC][,bridge=BR|,tap=IF|,user][,queues=N]...\n"
+	"  --net virtio[=MAC][,bridge=BR|,network=NAME|,tap=IF|,user][,queues=N]...\n"
 	"  --memory takes MiB or a K/M/G suffix (default 512M); --cpus is the vCPU count.\n";
 
 struct new_vol {

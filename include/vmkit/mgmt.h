@@ -154,8 +154,8 @@ int network_delete(const char *name, struct vk_err *err);
 int network_list_names(char ***names, struct vk_err *err);
 /* Started and its bridge is there (a reboot takes bridges away). */
 bool network_is_active(const struct network_def *n);
-/* network=NAME of a VM's net key to the bridge (IFNAMSIZ); fails unless active. */
-int network_resolve(const char *name, char *bridge, struct vk_err *err);
+/* network=NAME of a VM's net key to the bridge (IFNAMSIZ) and MTU (0: none); fails unless active. */
+int network_resolve(const char *name, char *bridge, unsigned int *mtu, struct vk_err *err);
 /* Make the bridge (or take the existing one), set MTU and address, attach the uplink. */
 int network_start(struct network_def *n, struct vk_err *err);
 /* Detach the uplink and delete the bridge. */

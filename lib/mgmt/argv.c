@@ -118,8 +118,9 @@ static int add_net(struct argv_buf *a, const char *key, const char *val, struct 
 	struct opt_filter f = { .drop = drop };
 	const char *comma = strchr(val, ',');
 	const char *rest = comma ? comma + 1 : "";
-	char mac[32] = "", ifname[32] = "", br[32] = "", v[MGMT_NAME_MAX + 1], bridge[16];
+	char mac[32] = "", ifname[32] = "", br[48] = "", v[MGMT_NAME_MAX + 1], bridge[16];
 	bool tap = opt_val(rest, "bridge", v, sizeof(v));	/* bridge= passes through */
+	unsigned int mtu;
 	int ret;
 
 	if (!strncmp(val, "virtio=", 7))
@@ -129,10 +130,14 @@ static int add_net(struct argv_buf *a, const char *key, const char *val, struct 
 		tap = true;
 	}
 	if (opt_val(rest, "network", v, sizeof(v))) {
-		ret = network_resolve(v, bridge, err);
+		ret = network_resolve(v, bridge, &mtu, err);
 		if (ret)
 			return mgmt_wrap(err, key);
-		snprintf(br, sizeof(br), ",bridge=%s", bridge);
+		/* The tap takes the network's MTU, as libvirt's do, unless the VM says otherwise. */
+		if (mtu && !opt_val(rest, "mtu", v, sizeof(v)))
+			snprintf(br, sizeof(br), ",bridge=%s,mtu=%u", bridge, mtu);
+		else
+			snprintf(br, sizeof(br), ",bridge=%s", bridge);
 		tap = true;
 	}
 	vk_parse_kv(rest, filter_kv, &f);

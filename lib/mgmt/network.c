@@ -193,7 +193,7 @@ bool network_is_active(const struct network_def *n)
 	return n->active && if_nametoindex(n->bridge);
 }
 
-int network_resolve(const char *name, char *bridge, struct vk_err *err)
+int network_resolve(const char *name, char *bridge, unsigned int *mtu, struct vk_err *err)
 {
 	struct network_def n;
 	int ret = network_load(name, &n, err);
@@ -204,5 +204,6 @@ int network_resolve(const char *name, char *bridge, struct vk_err *err)
 		return vk_fail(err, -EINVAL, "network '%s' is not active (vmkit network start %s)",
 			       name, name);
 	snprintf(bridge, IFNAMSIZ, "%s", n.bridge);
+	*mtu = n.mtu;
 	return 0;
 }
