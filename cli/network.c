@@ -21,9 +21,9 @@ static const char usage[] =
 	"Networks: host bridges that VM configs name as net0: virtio,network=NAME.\n"
 	"start makes the bridge (or takes an existing one), sets its MTU (68-65535) and\n"
 	"address (10.0.0.1/24 or fd00::1/64), and attaches the uplink, moving the\n"
-	"uplink's IPv4 addresses and default route to the bridge. stop detaches the\n"
-	"uplink and deletes the bridge; it is refused while a running VM uses the\n"
-	"network, unless --force. delete is refused while the network is active.\n"
+	"uplink's IPv4 addresses and default route to the bridge. stop gives them back\n"
+	"to the uplink and deletes the bridge; it is refused while a running VM uses\n"
+	"the network, unless --force. delete is refused while the network is active.\n"
 	"'vmkit start --autostart' starts autostart networks before autostart VMs.\n";
 
 static const struct {
@@ -289,8 +289,9 @@ static const struct {
 	{ "start", "usage: vmkit network start NAME\n"
 		   "Make the bridge (or take an existing one), set its MTU and address, attach the uplink.\n" },
 	{ "stop", "usage: vmkit network stop NAME [--force]\n"
-		  "Detach the uplink and delete the bridge. Refused while a running VM uses the\n"
-		  "network, unless --force (its taps then lose their bridge).\n" },
+		  "Detach the uplink (its IPv4 addresses and default route back on it) and delete\n"
+		  "the bridge. Refused while a running VM uses the network, unless --force (its\n"
+		  "taps then lose their bridge).\n" },
 	{ "autostart", "usage: vmkit network autostart NAME [--disable]\n"
 		       "Start the network in 'vmkit start --autostart', before the autostart VMs.\n" },
 	{ "delete", "usage: vmkit network delete NAME\n"

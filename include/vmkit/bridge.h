@@ -28,5 +28,12 @@ int vk_bridge_delete(const char *name, struct vk_err *err);
 int vk_bridge_attach(const char *bridge, const char *iface, struct vk_err *err);
 /* Release iface from bridge (addresses stay on the bridge). */
 int vk_bridge_detach(const char *bridge, const char *iface, struct vk_err *err);
+/*
+ * Undo an attach: release iface and move the bridge's IPv4 addresses (all
+ * but keep, the bridge's own, when not NULL) and default routes back to it.
+ * -ENOTCONN when iface is not a port of bridge.
+ */
+int vk_bridge_detach_restore(const char *bridge, const char *iface, const struct vk_nl_addr *keep,
+			     struct vk_err *err);
 
 #endif

@@ -158,7 +158,7 @@ bool network_is_active(const struct network_def *n);
 int network_resolve(const char *name, char *bridge, unsigned int *mtu, struct vk_err *err);
 /* Make the bridge (or take the existing one), set MTU and address, attach the uplink. */
 int network_start(struct network_def *n, struct vk_err *err);
-/* Detach the uplink and delete the bridge. */
+/* Detach the uplink (its IPv4 addresses and default route back on it), delete the bridge. */
 int network_stop(struct network_def *n, struct vk_err *err);
 
 /* ---- cgroups (lib/mgmt/cgroup.c) ---- */

@@ -52,15 +52,24 @@ int network_start(struct network_def *n, struct vk_err *err)
 
 int network_stop(struct network_def *n, struct vk_err *err)
 {
+	struct vk_nl_addr own;
 	int r = 0;
 
 	/*
-	 * Released first so the uplink is a plain interface again. The
-	 * addresses attach moved to the bridge go with it, as with ifdown
-	 * of a Proxmox vmbr0.
+	 * The uplink gets back what start moved to the bridge (its IPv4
+	 * addresses and default route), so the host stays reachable through
+	 * it; the network's own address goes with the bridge.
 	 */
-	if (n->uplink[0] && if_nametoindex(n->uplink))
-		vk_bridge_detach(n->bridge, n->uplink, &(struct vk_err){ 0 });
+	if (n->uplink[0] && if_nametoindex(n->uplink) && if_nametoindex(n->bridge)) {
+		r = vk_bridge_detach_restore(n->bridge, n->uplink,
+					     n->address[0] && !vk_nl_parse_cidr(n->address, &own) ?
+					     &own : NULL, err);
+		/* Not a port of the bridge (any more): nothing to give back. */
+		if (r == -ENOTCONN)
+			r = 0;
+		if (r < 0)
+			return r;
+	}
 	if (if_nametoindex(n->bridge))
 		r = vk_bridge_delete(n->bridge, err);
 	if (r < 0)

@@ -300,3 +300,42 @@ int vk_bridge_detach(const char *bridge, const char *iface, struct vk_err *err)
 	r = vk_nl_link_set_master(&nl, port.index, 0, err);
 	return r < 0 ? fail_with(err, r, "%s: cannot detach from %s", iface, bridge) : 0;
 }
+
+static bool same_addr(const struct vk_nl_addr *a, const struct vk_nl_addr *b)
+{
+	return b && a->family == b->family && a->prefixlen == b->prefixlen &&
+	       !memcmp(a->local, b->local, a->family == AF_INET ? 4 : 16);
+}
+
+int vk_bridge_detach_restore(const char *bridge, const char *iface, const struct vk_nl_addr *keep,
+			     struct vk_err *err)
+{
+	_cleanup_nl_ struct vk_nl nl = { .fd = -1 };
+	_cleanup_free_ struct vk_nl_addr *addrs = NULL;
+	_cleanup_free_ struct vk_nl_route *routes = NULL;
+	struct vk_nl_link br, port;
+	size_t naddrs, nroutes, i, k;
+	int r;
+
+	r = open_bridge_and_port(&nl, bridge, &br, iface, &port, err);
+	if (r < 0)
+		return r;
+	if (port.master != br.index)
+		return vk_fail(err, -ENOTCONN, "%s: not attached to %s", iface, bridge);
+	r = vk_nl_addr_list(&nl, AF_INET, br.index, &addrs, &naddrs, err);
+	if (r < 0)
+		return fail_with(err, r, "%s: cannot list addresses", bridge);
+	r = vk_nl_route_list(&nl, AF_INET, &routes, &nroutes, err);
+	if (r < 0)
+		return fail_with(err, r, "%s: cannot list routes", bridge);
+	for (i = k = 0; i < naddrs; i++)
+		if (!same_addr(&addrs[i], keep))
+			addrs[k++] = addrs[i];
+	r = vk_nl_link_set_master(&nl, port.index, 0, err);
+	if (r < 0)
+		return fail_with(err, r, "%s: cannot detach from %s", iface, bridge);
+	r = move_addrs(&nl, addrs, k, port.index, bridge, iface, err);
+	if (r < 0)
+		return r;
+	return move_default_routes(&nl, routes, nroutes, br.index, port.index, iface, err);
+}

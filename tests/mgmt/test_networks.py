@@ -110,6 +110,34 @@ def test_define_start_stop_delete_round_trip(vk, ns):
     assert vk("network", "list", "--all").stdout.splitlines()[1:] == []
 
 
+def inet(ns: str, dev: str) -> list[str]:
+    return [f"{a['local']}/{a['prefixlen']}" for a in ip_json(ns, "addr", "show", "dev", dev)[0]
+            ["addr_info"] if a["family"] == "inet"]
+
+
+def default_dev(ns: str) -> list[str]:
+    return [r["dev"] for r in ip_json(ns, "route", "show", "default")]
+
+
+def test_uplink_address_moves_to_the_bridge_and_back(vk, ns):
+    """The host's address and default route follow the uplink: onto the bridge at start,
+    back onto the uplink at stop (the network's own address goes with the bridge)."""
+    ip = ["ip", "-n", ns]
+    subprocess.run(ip + ["link", "set", "vu1", "up"], check=True)
+    subprocess.run(ip + ["link", "set", "vu0", "up"], check=True)
+    subprocess.run(ip + ["addr", "add", "10.88.0.2/24", "dev", "vu0"], check=True)
+    subprocess.run(ip + ["route", "add", "default", "via", "10.88.0.1", "dev", "vu0"],
+                   check=True)
+    vk("network", "define", "wan", "--bridge", "vmbr0", "--uplink", "vu0",
+       "--address", "10.89.0.1/24")
+    in_ns(vk, ns, "network", "start", "wan")
+    assert sorted(inet(ns, "vmbr0")) == ["10.88.0.2/24", "10.89.0.1/24"]
+    assert inet(ns, "vu0") == [] and default_dev(ns) == ["vmbr0"]
+    in_ns(vk, ns, "network", "stop", "wan")
+    assert inet(ns, "vu0") == ["10.88.0.2/24"] and default_dev(ns) == ["vu0"]
+    assert link(ns, "vmbr0") is None
+
+
 def test_start_takes_an_existing_bridge_and_fails_cleanly(vk, ns):
     # A bridge the host made already (a Proxmox vmbr0): taken as it is, address added.
     subprocess.run(["ip", "-n", ns, "link", "add", "vmbr0", "type", "bridge"], check=True)
