@@ -5,17 +5,22 @@
  * reports as zero, and -S sized blocks of zeros in the data (default 4k).
  * -B (or -o backing_file=) makes the target an overlay and writes only the
  * clusters whose content differs from that backing file. -c compresses
- * clusters on -m threads (default 8). -W (out-of-order writes) is accepted: the
- * writes are issued in order by one thread, which qemu-img's -W allows.
+ * clusters on -m threads (default 8). Otherwise a writer thread writes the
+ * target while the next chunk of the source is read (img-wpipe.c), unless
+ * -m 1. -W (out-of-order writes) is accepted: the writes are issued in order
+ * by one thread, which qemu-img's -W allows.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "img-opts.h"
 
 #define BUF_SIZE (2 * MiB)
+#define WPIPE_BUFS 4	/* chunks in flight between the reader and the writer thread */
+#define WPIPE_CHUNK (512 * KiB)
 
 struct convert {
 	struct vk_blk *src, *dst;
@@ -27,6 +32,8 @@ struct convert {
 	uint64_t cs;		/* target cluster size (-c, -B) */
 	uint8_t *buf, *bbuf;
 	struct img_zpool *zpool;	/* -c */
+	struct img_wpipe *wpipe;	/* plain copies: the writer thread */
+	uint64_t chunk;			/* largest read */
 	struct img_progress prog;
 };
 
@@ -41,29 +48,30 @@ static int write_zeroes(struct convert *c, uint64_t off, uint64_t n, struct vk_e
 }
 
 /* Write buf (n bytes at off), leaving out aligned blocks of -S zeros. */
-static int write_sparse(struct convert *c, uint64_t off, uint64_t n, struct vk_err *err)
+static int write_sparse(struct convert *c, const uint8_t *buf, uint64_t off, uint64_t n,
+			struct vk_err *err)
 {
 	uint64_t pos = 0, end, run;
 	bool zero;
 	int r;
 
 	if (!c->sparse)
-		return vk_blk_pwrite(c->dst, c->buf, off, n, err);
+		return vk_blk_pwrite(c->dst, buf, off, n, err);
 	while (pos < n) {
 		end = MIN(n, ALIGN_DOWN(off + pos, c->sparse) + c->sparse - off);
-		zero = all_zero(c->buf + pos, end - pos);
+		zero = all_zero(buf + pos, end - pos);
 		run = end;
 		while (run < n) {
 			uint64_t e2 = MIN(n, run + c->sparse);
 
-			if (all_zero(c->buf + run, e2 - run) != zero)
+			if (all_zero(buf + run, e2 - run) != zero)
 				break;
 			run = e2;
 		}
 		if (zero)
 			r = write_zeroes(c, off + pos, run - pos, err);
 		else
-			r = vk_blk_pwrite(c->dst, c->buf + pos, off + pos, run - pos, err);
+			r = vk_blk_pwrite(c->dst, buf + pos, off + pos, run - pos, err);
 		if (r < 0)
 			return r;
 		pos = run;
@@ -121,7 +129,36 @@ static int write_data(struct convert *c, uint64_t off, uint64_t n, struct vk_err
 		return write_diff(c, off, n, err);
 	if (c->compress)
 		return write_compressed(c, off, n, err);
-	return write_sparse(c, off, n, err);
+	return write_sparse(c, c->buf, off, n, err);
+}
+
+/* The writer thread's half of a plain copy. */
+static int wpipe_write(void *ctx, const uint8_t *buf, uint64_t off, uint64_t n, bool zero,
+		       struct vk_err *err)
+{
+	struct convert *c = ctx;
+
+	return zero ? write_zeroes(c, off, n, err) : write_sparse(c, buf, off, n, err);
+}
+
+/* One chunk of a plain copy: read into the pipe's next buffer, queue it for the writer. */
+static int copy_chunk_piped(struct convert *c, uint64_t off, uint64_t n, bool zero,
+			    struct vk_err *err)
+{
+	uint8_t *buf;
+	int r;
+
+	if (zero && !c->need_zero)
+		return 0;	/* the new target reads zeros there already */
+	buf = img_wpipe_buf(c->wpipe, err);
+	if (!buf)
+		return err->code ? err->code : -EIO;
+	if (!zero) {
+		r = vk_blk_pread(c->src, buf, off, n, err);
+		if (r < 0)
+			return r;
+	}
+	return img_wpipe_queue(c->wpipe, off, n, zero, err);
 }
 
 /* Zeros in the source: the target already reads zeros unless it may hold data or a backing file. */
@@ -150,7 +187,7 @@ static int copy(struct convert *c, struct vk_err *err)
 
 	img_progress(&c->prog, 0.0);
 	for (off = 0; off < len; off += n) {
-		r = img_chain_status(c->src, off, MIN(len - off, BUF_SIZE), &st, err);
+		r = img_chain_status(c->src, off, MIN(len - off, c->chunk), &st, err);
 		if (r < 0)
 			return r;
 		n = st.pnum;
@@ -162,7 +199,9 @@ static int copy(struct convert *c, struct vk_err *err)
 		} else if (c->compress) {
 			n = ALIGN_DOWN(n, c->cs);
 		}
-		if (st.flags & VK_BS_ZERO) {
+		if (c->wpipe) {
+			r = copy_chunk_piped(c, off, n, st.flags & VK_BS_ZERO, err);
+		} else if (st.flags & VK_BS_ZERO) {
 			r = write_zero_range(c, off, n, err);
 		} else {
 			r = vk_blk_pread(c->src, c->buf, off, n, err);
@@ -174,6 +213,8 @@ static int copy(struct convert *c, struct vk_err *err)
 		img_progress(&c->prog, (double)(off + n) * 100.0 / (double)len);
 	}
 	r = c->zpool ? img_zpool_drain(c->zpool, err) : 0;
+	if (!r && c->wpipe)
+		r = img_wpipe_finish(c->wpipe, err);
 	if (!r)
 		r = vk_blk_flush(c->dst, err);
 	img_progress_end(&c->prog);
@@ -247,11 +288,17 @@ static int setup_buffers(struct convert *c, const char *ofmt)
 	 */
 	if (ncpu <= 1)
 		c->threads = 1;
+	c->chunk = BUF_SIZE;
+	/* Smaller chunks for the writer thread keep its ring (4 x 512 KiB) in the CPU's caches. */
+	if (!c->compress && !c->has_backing && c->threads > 1)
+		c->chunk = WPIPE_CHUNK;
 	c->buf = malloc(BUF_SIZE);
 	c->bbuf = malloc(BUF_SIZE);
 	if (!c->buf || !c->bbuf ||
 	    (c->compress && img_zpool_start(&c->zpool, c->dst, c->threads, c->cs,
-					    c->need_zero) < 0)) {
+					    c->need_zero) < 0) ||
+	    (!c->compress && !c->has_backing && c->threads > 1 &&
+	     img_wpipe_start(&c->wpipe, WPIPE_BUFS, c->chunk, wpipe_write, c) < 0)) {
 		img_error("out of memory");
 		return -ENOMEM;
 	}
@@ -355,6 +402,7 @@ int img_convert(int argc, char **argv)
 	ret = 0;
 out:
 	img_zpool_free(c.zpool);	/* its threads use the target: before it closes */
+	img_wpipe_free(c.wpipe);
 	vk_blk_close(c.dst);
 	vk_blk_close(c.src);
 	if (ret && created)

@@ -25,6 +25,24 @@ bool img_output_and_one_file(const char *output, int argc, int optind);
  * *unsafe tells whether flushes may skip fdatasync (VK_BLK_CACHE_UNSAFE).
  */
 int img_cache_unsafe(const char *mode, bool *unsafe);
+/*
+ * img-wpipe.c: a writer thread behind a ring of buffers (convert reads the
+ * source while the previous buffer is written). fn writes n bytes of buf at
+ * off to the target, or zeros there when zero is set.
+ */
+typedef int (*img_wpipe_fn)(void *ctx, const uint8_t *buf, uint64_t off, uint64_t n, bool zero,
+			    struct vk_err *err);
+struct img_wpipe;
+int img_wpipe_start(struct img_wpipe **out, unsigned int nbufs, size_t bufsize,
+		    img_wpipe_fn fn, void *ctx);
+/* The next buffer to fill (waits for one); NULL with err set when the writer failed. */
+uint8_t *img_wpipe_buf(struct img_wpipe *p, struct vk_err *err);
+/* Hand the buffer img_wpipe_buf returned to the writer. */
+int img_wpipe_queue(struct img_wpipe *p, uint64_t off, uint64_t n, bool zero, struct vk_err *err);
+/* Wait until everything queued is written; the writer's error if it failed. */
+int img_wpipe_finish(struct img_wpipe *p, struct vk_err *err);
+void img_wpipe_free(struct img_wpipe *p);
+
 /* img-zpool.c: convert -c's pipeline (clusters compressed on threads, written in order). */
 struct img_zpool;
 int img_zpool_start(struct img_zpool **out, struct vk_blk *dst, unsigned int threads,

@@ -118,6 +118,28 @@ def test_convert_progress_and_sparse(tmp_path):
     assert qemu_img("compare", str(tmp_path / "full.qcow2"), src).returncode == 0
 
 
+@pytest.mark.parametrize("threads", ["1", "8"])
+@pytest.mark.parametrize("fmt", ["raw", "qcow2"])
+def test_convert_target_full(tmp_path, fmt, threads):
+    """A target file system that fills up mid-copy (on the writer thread with -m 8):
+    one line naming the cause, exit 1, no partial target left behind."""
+    if os.geteuid():
+        pytest.skip("mounting a small tmpfs needs root")
+    src = pattern_raw(str(tmp_path / "s.raw"), 16 << 20)
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], check=True)
+    try:
+        dst = str(mnt / f"d.{fmt}")
+        p = vmkit("convert", "-m", threads, "-O", fmt, src, dst)
+        assert p.returncode == 1, p
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and "No space left on device" in lines[0], p.stderr
+        assert not os.path.exists(dst)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
 def test_locking_against_qemu(tmp_path):
     img = str(tmp_path / "lock.qcow2")
     qemu_img("create", "-q", "-f", "qcow2", img, "1M", check=True)
