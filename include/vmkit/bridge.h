@@ -22,6 +22,8 @@ int vk_bridge_ensure(const char *name, const struct vk_nl_addr *addr, unsigned i
 		     struct vk_err *err);
 /* Set an interface's MTU. */
 int vk_link_set_mtu(const char *iface, unsigned int mtu, struct vk_err *err);
+/* Remove one address from an interface; not there is not an error. */
+int vk_link_addr_del(const char *iface, const struct vk_nl_addr *addr, struct vk_err *err);
 /* Delete bridge name (refused when name is not a bridge). */
 int vk_bridge_delete(const char *name, struct vk_err *err);
 /* Enslave iface to bridge, bring both up, move iface's IPv4 addresses and default routes. */

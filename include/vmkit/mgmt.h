@@ -142,9 +142,11 @@ struct network_def {
 	unsigned int mtu;		/* 0: the kernel's default */
 	bool autostart;
 	bool active;			/* started, as recorded; see network_is_active */
+	bool made_bridge;		/* start made the bridge (stop removes only such a one) */
 };
 
-/* Validate and set one key of a definition (bridge, address, uplink, mtu, autostart, active). */
+/* Validate and set one key of a definition (bridge, address, uplink, mtu, autostart, active,
+ * made-bridge). */
 int network_set(struct network_def *n, const char *key, const char *val, struct vk_err *err);
 /* Cross-key checks: a bridge, the uplink not the bridge, no bridge or uplink of another network. */
 int network_check(const struct network_def *n, struct vk_err *err);

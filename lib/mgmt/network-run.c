@@ -44,6 +44,7 @@ int network_start(struct network_def *n, struct vk_err *err)
 		}
 	}
 	n->active = true;
+	n->made_bridge = made > 0;
 	r = network_save(n, err);
 	if (r && made)
 		vk_bridge_delete(n->bridge, &(struct vk_err){ 0 });
@@ -70,10 +71,17 @@ int network_stop(struct network_def *n, struct vk_err *err)
 		if (r < 0)
 			return r;
 	}
-	if (if_nametoindex(n->bridge))
+	/*
+	 * A bridge that was there before start (a host's vmbr0, which may carry
+	 * the host's own connection) stays: only the network's address leaves it.
+	 */
+	if (if_nametoindex(n->bridge) && n->made_bridge)
 		r = vk_bridge_delete(n->bridge, err);
+	else if (if_nametoindex(n->bridge) && n->address[0] && !vk_nl_parse_cidr(n->address, &own))
+		r = vk_link_addr_del(n->bridge, &own, err);
 	if (r < 0)
 		return r;
 	n->active = false;
+	n->made_bridge = false;
 	return network_save(n, err);
 }

@@ -61,6 +61,8 @@ int network_set(struct network_def *n, const char *key, const char *val, struct 
 		return set_flag(&n->autostart, key, val, err);
 	if (!strcmp(key, "active"))
 		return set_flag(&n->active, key, val, err);
+	if (!strcmp(key, "made-bridge"))
+		return set_flag(&n->made_bridge, key, val, err);
 	return vk_fail(err, -EINVAL, "unknown key '%s'", key);
 }
 
@@ -157,6 +159,8 @@ int network_save(const struct network_def *n, struct vk_err *err)
 		len += snprintf(text + len, sizeof(text) - len, "mtu: %u\n", n->mtu);
 	len += snprintf(text + len, sizeof(text) - len, "autostart: %d\nactive: %d\n", n->autostart,
 			n->active);
+	if (n->active)
+		len += snprintf(text + len, sizeof(text) - len, "made-bridge: %d\n", n->made_bridge);
 	return mgmt_write_atomic(mgmt_path(path, "networks/%s.conf", n->name), text, len, 0600,
 				 err);
 }

@@ -136,6 +136,27 @@ int vk_link_set_mtu(const char *iface, unsigned int mtu, struct vk_err *err)
 	return r < 0 ? fail_with(err, r, "%s: cannot set mtu %u", iface, mtu) : 0;
 }
 
+int vk_link_addr_del(const char *iface, const struct vk_nl_addr *addr, struct vk_err *err)
+{
+	_cleanup_nl_ struct vk_nl nl = { .fd = -1 };
+	struct vk_nl_link l;
+	struct vk_nl_addr a = *addr;
+	char cidr[64];
+	int r;
+
+	r = vk_nl_open(&nl, err);
+	if (r >= 0)
+		r = get_link(&nl, iface, &l, err);
+	if (r < 0)
+		return r;
+	a.index = l.index;
+	r = vk_nl_addr_del(&nl, &a, err);
+	if (r == -EADDRNOTAVAIL)
+		return 0;
+	vk_nl_format_cidr(&a, cidr, sizeof(cidr));
+	return r < 0 ? fail_with(err, r, "%s: cannot remove address %s", iface, cidr) : 0;
+}
+
 int vk_bridge_delete(const char *name, struct vk_err *err)
 {
 	_cleanup_nl_ struct vk_nl nl = { .fd = -1 };

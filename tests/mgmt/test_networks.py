@@ -86,6 +86,7 @@ def test_define_start_stop_delete_round_trip(vk, ns):
     assert addrs == [("10.77.0.1", 24)]
     assert ports(ns, "vbr0") == ["vu0"]
     assert link(ns, "vu0")["mtu"] == 9000
+    assert conf.read_text().endswith("active: 1\nmade-bridge: 1\n")
     assert rows(in_ns(vk, ns, "network", "list").stdout)["lan"] == ["active", "no", "vbr0"]
     info = in_ns(vk, ns, "network", "info", "lan").stdout
     for want in ("Bridge:         vbr0", "State:          active", "Address:        10.77.0.1/24",
@@ -145,6 +146,11 @@ def test_start_takes_an_existing_bridge_and_fails_cleanly(vk, ns):
     in_ns(vk, ns, "network", "start", "host")
     infos = ip_json(ns, "addr", "show", "dev", "vmbr0")[0]["addr_info"]
     assert ("fd00:77::1", 64) in [(a["local"], a["prefixlen"]) for a in infos]
+    # Stopping gives the host its bridge back as it was: not deleted, our address gone.
+    in_ns(vk, ns, "network", "stop", "host")
+    assert link(ns, "vmbr0") is not None, "stop deleted a bridge it did not make"
+    infos = ip_json(ns, "addr", "show", "dev", "vmbr0")[0]["addr_info"]
+    assert ("fd00:77::1", 64) not in [(a["local"], a["prefixlen"]) for a in infos]
     # An uplink that does not exist: one line naming it, and no bridge left behind.
     vk("network", "define", "bad", "--bridge", "vbr9", "--uplink", "nosuch0")
     r = in_ns(vk, ns, "network", "start", "bad", check=False)
