@@ -39,6 +39,14 @@ int mgmt_check_name(const char *what, const char *name, struct vk_err *err);
 int mgmt_wrap(struct vk_err *err, const char *what);
 /* "0-3,6" into a bit mask; -ERANGE when an entry is >= max (or >= 64). */
 int mgmt_parse_cpulist(const char *s, uint64_t *mask, unsigned int max);
+/*
+ * Read a "key: value" definition file (lib/mgmt/kvfile.c), calling set for
+ * each key; "<what> '<name>' does not exist" when it is missing, and any
+ * other error prefixed with the path.
+ */
+typedef int (*mgmt_kv_fn)(void *ctx, const char *key, const char *val, struct vk_err *err);
+int mgmt_load_kv(const char *path, const char *what, const char *name, mgmt_kv_fn set,
+		 void *ctx, struct vk_err *err);
 /* Write a whole file atomically: temp file in the same directory, fsync, rename, fsync dir. */
 int mgmt_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		      struct vk_err *err);

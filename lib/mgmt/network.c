@@ -100,46 +100,25 @@ int network_check(const struct network_def *n, struct vk_err *err)
 	return ret;
 }
 
-static int parse_line(struct network_def *n, char *line, struct vk_err *err)
+static int set_key(void *ctx, const char *key, const char *val, struct vk_err *err)
 {
-	char *colon = strchr(line, ':'), *val;
-
-	if (!*line || *line == '#')
-		return 0;
-	if (!colon)
-		return vk_fail(err, -EINVAL, "expected 'key: value', got '%s'", line);
-	*colon = 0;
-	val = colon + 1;
-	while (*val == ' ')
-		val++;
-	return network_set(n, line, val, err);
+	return network_set(ctx, key, val, err);
 }
 
 int network_load(const char *name, struct network_def *n, struct vk_err *err)
 {
-	_cleanup_free_ char *text = NULL;
-	char path[PATH_MAX], *line, *next;
-	size_t len;
+	char path[PATH_MAX];
 	int ret;
 
 	ret = mgmt_check_name("network", name, err);
 	if (ret)
 		return ret;
-	ret = vk_read_file(mgmt_path(path, "networks/%s.conf", name), (void **)&text, &len, 65536);
-	if (ret == -ENOENT)
-		return vk_fail(err, ret, "network '%s' does not exist", name);
-	if (ret)
-		return vk_fail(err, ret, "%s: %s", path, strerror(-ret));
 	memset(n, 0, sizeof(*n));
 	snprintf(n->name, sizeof(n->name), "%s", name);
-	for (line = text; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		ret = parse_line(n, line, err);
-		if (ret)
-			return mgmt_wrap(err, path);
-	}
+	ret = mgmt_load_kv(mgmt_path(path, "networks/%s.conf", name), "network", name, set_key, n,
+			   err);
+	if (ret)
+		return ret;
 	if (!n->bridge[0])
 		return vk_fail(err, -EINVAL, "%s: bridge: missing", path);
 	return 0;

@@ -12,36 +12,26 @@
 
 #include "vmkit/mgmt.h"
 
-static int pool_parse_line(struct pool_def *p, char *line, struct vk_err *err)
+static int pool_set(void *ctx, const char *key, const char *val, struct vk_err *err)
 {
-	char *colon = strchr(line, ':'), *val;
+	struct pool_def *p = ctx;
 
-	if (!*line || *line == '#')
-		return 0;
-	if (!colon)
-		return vk_fail(err, -EINVAL, "expected 'key: value', got '%s'", line);
-	*colon = 0;
-	val = colon + 1;
-	while (*val == ' ')
-		val++;
-	if (!strcmp(line, "type"))
+	if (!strcmp(key, "type"))
 		snprintf(p->type, sizeof(p->type), "%s", val);
-	else if (!strcmp(line, "path"))
+	else if (!strcmp(key, "path"))
 		snprintf(p->path, sizeof(p->path), "%s", val);
-	else if (!strcmp(line, "autostart"))
+	else if (!strcmp(key, "autostart"))
 		p->autostart = !strcmp(val, "1");
-	else if (!strcmp(line, "active"))
+	else if (!strcmp(key, "active"))
 		p->active = !strcmp(val, "1");
 	else
-		return vk_fail(err, -EINVAL, "unknown key '%s'", line);
+		return vk_fail(err, -EINVAL, "unknown key '%s'", key);
 	return 0;
 }
 
 int pool_load(const char *name, struct pool_def *p, struct vk_err *err)
 {
-	_cleanup_free_ char *text = NULL;
-	char path[PATH_MAX], *line, *next;
-	size_t len;
+	char path[PATH_MAX];
 	int ret;
 
 	ret = mgmt_check_name("pool", name, err);
@@ -52,21 +42,11 @@ int pool_load(const char *name, struct pool_def *p, struct vk_err *err)
 		if (ret)
 			return ret;
 	}
-	ret = vk_read_file(mgmt_path(path, "pools/%s.conf", name), (void **)&text, &len, 65536);
-	if (ret == -ENOENT)
-		return vk_fail(err, ret, "pool '%s' does not exist", name);
-	if (ret)
-		return vk_fail(err, ret, "%s: %s", path, strerror(-ret));
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	for (line = text; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		ret = pool_parse_line(p, line, err);
-		if (ret)
-			return mgmt_wrap(err, path);
-	}
+	ret = mgmt_load_kv(mgmt_path(path, "pools/%s.conf", name), "pool", name, pool_set, p, err);
+	if (ret)
+		return ret;
 	if (strcmp(p->type, "dir") || p->path[0] != '/')
 		return vk_fail(err, -EINVAL, "%s: needs 'type: dir' and an absolute 'path:'", path);
 	return 0;
