@@ -121,15 +121,21 @@ int vk_bridge_ensure(const char *name, const struct vk_nl_addr *addr, unsigned i
 	return create(name, addr, mtu, true, err);
 }
 
+/* Netlink opened, and the interface looked up by name. */
+static int open_link(struct vk_nl *nl, const char *name, struct vk_nl_link *l, struct vk_err *err)
+{
+	int r = vk_nl_open(nl, err);
+
+	return r < 0 ? r : get_link(nl, name, l, err);
+}
+
 int vk_link_set_mtu(const char *iface, unsigned int mtu, struct vk_err *err)
 {
 	_cleanup_nl_ struct vk_nl nl = { .fd = -1 };
 	struct vk_nl_link l;
 	int r;
 
-	r = vk_nl_open(&nl, err);
-	if (r >= 0)
-		r = get_link(&nl, iface, &l, err);
+	r = open_link(&nl, iface, &l, err);
 	if (r < 0)
 		return r;
 	r = vk_nl_link_set_mtu(&nl, l.index, mtu, err);
@@ -144,9 +150,7 @@ int vk_link_addr_del(const char *iface, const struct vk_nl_addr *addr, struct vk
 	char cidr[64];
 	int r;
 
-	r = vk_nl_open(&nl, err);
-	if (r >= 0)
-		r = get_link(&nl, iface, &l, err);
+	r = open_link(&nl, iface, &l, err);
 	if (r < 0)
 		return r;
 	a.index = l.index;
