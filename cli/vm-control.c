@@ -143,11 +143,40 @@ int cmd_destroy(int argc, char **argv)
 	return 0;
 }
 
+/* Hand the target back to the supervisor's auto-ballooning (cli/vm-autoballoon.c). */
+static int balloon_auto(const char *name)
+{
+	struct vk_err err = { 0 };
+	struct vm_status st;
+	char p[PATH_MAX];
+	struct vm_def d;
+	uint64_t min = 0;
+	const char *b;
+
+	if (vm_load(name, &d, &err))
+		return mgmt_report(&err);
+	b = vm_def_get(&d, "balloon");
+	if (!b || vk_parse_size(b, MiB, &min) || !min || min / MiB >= vm_def_memory_mib(&d))
+		vk_fail(&err, -EINVAL, "VM '%s' has no auto-ballooning (it needs balloon: below memory:)",
+			name);
+	vm_def_free(&d);
+	if (!err.code)
+		vm_require_running(name, &st, &err);
+	if (!err.code)
+		mgmt_write_atomic(mgmt_path(p, "vms/%s/run/autoballoon-resume", name), "1\n", 2,
+				  0600, &err);
+	if (err.code)
+		return mgmt_report(&err);
+	printf("VM %s: auto-ballooning resumes at its next poll\n", name);
+	return 0;
+}
+
 int cmd_balloon(int argc, char **argv)
 {
 	static const char usage[] = "usage: vmkit balloon NAME [SIZE]\n"
 		"Set the guest's memory target through its balloon (SIZE in MiB, or with a\n"
-		"K/M/G suffix); without SIZE, print the balloon's current state.\n";
+		"K/M/G suffix); without SIZE, print the balloon's current state. A target set\n"
+		"by hand pauses auto-ballooning (balloon: below memory); SIZE 'auto' resumes it.\n";
 	char *ret = NULL, args[64];
 	uint64_t size;
 	int rc;
@@ -163,6 +192,8 @@ int cmd_balloon(int argc, char **argv)
 	}
 	if (argc != 3)
 		return mgmt_usage("balloon", "expected NAME [SIZE]");
+	if (!strcmp(argv[2], "auto"))
+		return balloon_auto(argv[1]);
 	if (vk_parse_size(argv[2], MiB, &size) || size < MiB)
 		return mgmt_usage("balloon", "'%s' is not a memory size", argv[2]);
 	snprintf(args, sizeof(args), "{\"value\": %llu}", (unsigned long long)size);

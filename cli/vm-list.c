@@ -52,6 +52,19 @@ int cmd_list(int argc, char **argv)
 	return 0;
 }
 
+/* What the supervisor's auto-ballooning last wrote (cli/vm-autoballoon.c). */
+static void show_autoballoon(const char *name)
+{
+	_cleanup_free_ char *text = NULL;
+	char p[PATH_MAX];
+	size_t len;
+
+	if (vk_read_file(mgmt_path(p, "vms/%s/run/autoballoon", name), (void **)&text, &len, 4096))
+		return;
+	text[strcspn(text, "\n")] = 0;
+	printf("autoballoon: %s\n", text);
+}
+
 int cmd_show(int argc, char **argv)
 {
 	static const char usage[] = "usage: vmkit show NAME\nA VM's state, its run files and its config.\n";
@@ -77,6 +90,8 @@ int cmd_show(int argc, char **argv)
 		printf("qmp: %s\n", mgmt_path(p, "vms/%s/run/qmp.sock", d.name));
 		printf("console: %s\n", mgmt_path(p, "vms/%s/run/console.sock", d.name));
 	}
+	if (st.pid)
+		show_autoballoon(d.name);
 	printf("log: %s\n", mgmt_path(p, "vms/%s/run/log", d.name));
 	printf("cgroup: %s vmkit/%s\n", cg_version(), d.name);
 	printf("\n");

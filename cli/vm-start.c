@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "vm-autoballoon.h"
 #include "vm-cli.h"
 
 #define START_TIMEOUT_S	20.0
@@ -110,6 +111,8 @@ static void record_end(const char *name, int status)
 	unlink(mgmt_path(p, "vms/%s/run/pid", name));
 	unlink(mgmt_path(p, "vms/%s/run/qmp.sock", name));
 	unlink(mgmt_path(p, "vms/%s/run/console.sock", name));
+	unlink(mgmt_path(p, "vms/%s/run/autoballoon", name));
+	unlink(mgmt_path(p, "vms/%s/run/autoballoon-resume", name));
 	cg_remove(name);
 }
 
@@ -117,9 +120,11 @@ static void exec_monitor(const char *name, char **argv, int logfd)
 {
 	struct vk_err err = { 0 };
 	int fd = open("/dev/null", O_RDONLY);
+	sigset_t empty;
 
 	char run[PATH_MAX];
 
+	sigemptyset(&empty);
 	if (cg_attach(name, getpid(), &err) && err.code != -ENOTSUP)
 		dprintf(logfd, "vmkit: cgroup: %s\n", err.msg);
 	if (chdir(mgmt_path(run, "vms/%s/run", name)) < 0)
@@ -127,18 +132,55 @@ static void exec_monitor(const char *name, char **argv, int logfd)
 	dup2(fd, 0);
 	dup2(logfd, 1);
 	dup2(logfd, 2);
+	/* The supervisor blocks SIGCHLD to wait for it; the monitor must not inherit that. */
+	sigprocmask(SIG_SETMASK, &empty, NULL);
 	execv(argv[0], argv);
 	dprintf(2, "vmkit: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
 }
 
-static void supervise(const char *name, char **argv, int logfd, int report_fd)
+/*
+ * Until the monitor exits: SIGCHLD wakes the supervisor at once; in between,
+ * when the VM has a balloon, an auto-balloon poll every interval.
+ */
+static int wait_monitor(pid_t pid, const sigset_t *chld, struct vm_autoballoon *ab)
 {
+	struct timespec ts;
+	unsigned int ms;
+	int status;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			_exit(1);
+		if (!ab) {
+			sigwaitinfo(chld, NULL);
+			continue;
+		}
+		ms = vm_autoballoon_poll(ab);
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (ms % 1000) * 1000000L;
+		sigtimedwait(chld, NULL, &ts);
+	}
+}
+
+static void supervise(const struct vm_def *d, char **argv, int logfd, int report_fd)
+{
+	const char *name = d->name;
 	char p[PATH_MAX], text[128];
+	struct vm_autoballoon ab;
 	int status, n, fd;
+	sigset_t chld;
 	pid_t pid;
 
 	setsid();
+	/* Blocked, SIGCHLD stays pending for sigtimedwait (its default action discards it). */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
 	prctl(PR_SET_NAME, "vmkit-supervise");
 	/* The CLI's stdout may be a pipe someone waits on: let go of it. */
 	fd = open("/dev/null", O_RDWR);
@@ -156,9 +198,7 @@ static void supervise(const char *name, char **argv, int logfd, int report_fd)
 	if (write(report_fd, &pid, sizeof(pid)) < 0)
 		dprintf(2, "vmkit: supervisor: %s\n", strerror(errno));
 	close(report_fd);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			_exit(1);
+	status = wait_monitor(pid, &chld, vm_autoballoon_init(&ab, d) ? &ab : NULL);
 	record_end(name, status);
 	_exit(0);
 }
@@ -246,7 +286,7 @@ static int spawn(const struct vm_def *d, char **argv, struct vk_err *err)
 	if (!sup) {
 		mgmt_unlock();
 		close(pfd[0]);
-		supervise(d->name, argv, logfd, pfd[1]);
+		supervise(d, argv, logfd, pfd[1]);
 	}
 	close(pfd[1]);
 	close(logfd);
@@ -262,7 +302,8 @@ static int spawn(const struct vm_def *d, char **argv, struct vk_err *err)
 
 static int prepare_run_dir(const char *name, struct vk_err *err)
 {
-	static const char *const stale[] = { "status", "destroy", "qmp.sock", "console.sock" };
+	static const char *const stale[] = { "status", "destroy", "qmp.sock", "console.sock",
+					     "autoballoon", "autoballoon-resume" };
 	char p[PATH_MAX];
 	unsigned int i;
 
