@@ -7,8 +7,10 @@
  * The monitor joins the VM's cgroup before it execs. The supervisor records
  * run/pid, waits for the monitor, then records how it ended in run/status
  * ("stopped: ..." or "crashed: ..." with the reason from the log) and
- * removes run/pid and the cgroup. The CLI returns once the monitor answers
- * on its QMP socket, or reports why it did not start.
+ * removes run/pid and the cgroup. In between, for a VM with a balloon, it
+ * runs the auto-balloon policy every poll interval (cli/vm-autoballoon.c).
+ * The CLI returns once the monitor answers on its QMP socket, or reports why
+ * it did not start.
  */
 #include <errno.h>
 #include <fcntl.h>
