@@ -9,6 +9,7 @@
 #include "vmkit/autoballoon.h"
 
 #define AB_MSG_MAX	512
+#define AB_QUERY_MAX_MS	5000	/* query-balloon at least this often */
 
 struct vm_autoballoon {
 	char name[MGMT_NAME_MAX];
@@ -16,6 +17,7 @@ struct vm_autoballoon {
 	bool answered;			/* the monitor has answered QMP once */
 	bool paused;			/* a target was set by hand: hands off */
 	uint64_t known;			/* the target as this loop last left it */
+	uint64_t last_query_ns;		/* vk_now_ns() of the last query-balloon */
 	char last_change[64];		/* "shrink to 128 MiB at 17:30:02" */
 	char state[256];		/* what run/autoballoon holds */
 	/* The last problem of each kind logged, so each is logged once. */
