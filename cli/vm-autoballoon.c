@@ -125,22 +125,29 @@ static uint64_t others_span(const char *self)
 }
 
 /* run/autoballoon, for `vmkit show`: rewritten only when it changes. */
-static void save_state(struct vm_autoballoon *ab, const struct ab_input *in, uint64_t target)
+static void write_state(struct vm_autoballoon *ab, const char *text)
 {
-	char text[sizeof(ab->state)], p[PATH_MAX];
-	int n;
+	char p[PATH_MAX];
 
-	if (in->min && in->min < in->max)
-		n = snprintf(text, sizeof(text), "on, target %llu MiB (min %llu, max %llu), host goal %u%%%s%s\n",
-			     (unsigned long long)target, (unsigned long long)in->min,
-			     (unsigned long long)in->max, in->target_pct,
-			     ab->last_change[0] ? ", last change " : "", ab->last_change);
-	else
-		n = snprintf(text, sizeof(text), "off (balloon is not below memory)\n");
 	if (!strcmp(text, ab->state))
 		return;
-	memcpy(ab->state, text, sizeof(text));
-	mgmt_write_atomic(mgmt_path(p, "vms/%s/run/autoballoon", ab->name), text, n, 0600, NULL);
+	snprintf(ab->state, sizeof(ab->state), "%s", text);
+	mgmt_write_atomic(mgmt_path(p, "vms/%s/run/autoballoon", ab->name), text, strlen(text),
+			  0600, NULL);
+}
+
+static void save_state(struct vm_autoballoon *ab, const struct ab_input *in, uint64_t target)
+{
+	char text[sizeof(ab->state)];
+
+	if (in->min && in->min < in->max)
+		snprintf(text, sizeof(text), "on, target %llu MiB (min %llu, max %llu), host goal %u%%%s%s\n",
+			 (unsigned long long)target, (unsigned long long)in->min,
+			 (unsigned long long)in->max, in->target_pct,
+			 ab->last_change[0] ? ", last change " : "", ab->last_change);
+	else
+		snprintf(text, sizeof(text), "off (balloon is not below memory)\n");
+	write_state(ab, text);
 }
 
 static void apply(struct vm_autoballoon *ab, struct qmpc *q, const struct ab_input *in)
@@ -179,7 +186,6 @@ static void apply(struct vm_autoballoon *ab, struct qmpc *q, const struct ab_inp
 static bool handed_over(struct vm_autoballoon *ab, const struct ab_input *in)
 {
 	char p[PATH_MAX], text[sizeof(ab->state)];
-	int n;
 
 	if (!ab->paused && in->target != ab->known) {
 		ab->paused = true;
@@ -195,14 +201,10 @@ static bool handed_over(struct vm_autoballoon *ab, const struct ab_input *in)
 			(unsigned long long)in->target);
 		return false;
 	}
-	n = snprintf(text, sizeof(text), "paused, target %llu MiB set by hand (min %llu, max %llu)\n",
-		     (unsigned long long)in->target, (unsigned long long)in->min,
-		     (unsigned long long)in->max);
-	if (strcmp(text, ab->state)) {
-		memcpy(ab->state, text, sizeof(text));
-		mgmt_write_atomic(mgmt_path(p, "vms/%s/run/autoballoon", ab->name), text, n, 0600,
-				  NULL);
-	}
+	snprintf(text, sizeof(text), "paused, target %llu MiB set by hand (min %llu, max %llu)\n",
+		 (unsigned long long)in->target, (unsigned long long)in->min,
+		 (unsigned long long)in->max);
+	write_state(ab, text);
 	return true;
 }
 
