@@ -71,9 +71,14 @@ int vk_blk_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 	if (!bs->drv->truncate)
 		return vk_fail(err, -ENOTSUP, "Image format driver does not support resize");
 	r = bs->drv->truncate(bs, size, prealloc, err);
-	if (r < 0 || size <= old || !bs->backing_file || prealloc != VK_PREALLOC_OFF)
+	/*
+	 * A backing file longer than the old size must not show through the
+	 * new area: it is zeroed, as QEMU does. One no longer than the old size
+	 * reads as zeros there anyway, and nothing is written (nor allocated).
+	 */
+	if (r < 0 || size <= old || !bs->backing || vk_blk_length(bs->backing) <= old ||
+	    prealloc != VK_PREALLOC_OFF)
 		return r;
-	/* The backing file must not show through the new area (QEMU zeroes it too). */
 	r = vk_blk_pwrite_zeroes(bs, old, size - old, err);
 	return r < 0 ? r : vk_blk_flush(bs, err);
 }
