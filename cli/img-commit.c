@@ -152,9 +152,12 @@ static int run(struct commit *c, struct vk_err *err)
 
 	for (i = 0; i < c->depth; i++)
 		base = base->backing;
-	if (vk_blk_length(base) < vk_blk_length(c->top))
-		return vk_fail(err, -ENOSPC, "%s: base image is smaller than '%s' (resize it first)",
-			       base->filename, c->top->filename);
+	/* An overlay grown past its base: the base grows first, as QEMU's commit job does. */
+	if (vk_blk_length(base) < vk_blk_length(c->top)) {
+		r = vk_blk_truncate(base, vk_blk_length(c->top), VK_PREALLOC_OFF, err);
+		if (r < 0)
+			return r;
+	}
 	r = copy_down(c, base, err);
 	if (r < 0 || c->drop)
 		return r;

@@ -149,6 +149,31 @@ def test_commit_base_and_drop(tmp_path):
     assert qemu_img("compare", v[1], v[2]).returncode == 0
 
 
+@pytest.mark.parametrize("base_fmt", ["qcow2", "raw"])
+def test_commit_into_a_smaller_base(tmp_path, base_fmt):
+    """An overlay grown past its base (seed 001: resize the guest's disk, then merge):
+    the base grows to the overlay's size first, as qemu-img commit does."""
+    out = {}
+    for tool, run in (("v", vmkit), ("q", qemu_img)):
+        d = tmp_path / tool
+        d.mkdir()
+        base, top = str(d / f"base.{base_fmt}"), str(d / "top.qcow2")
+        qemu_img("create", "-q", "-f", base_fmt, base, "1M", check=True)
+        qemu_io(base, "write -P 1 0 1M", fmt=base_fmt)
+        qemu_img("create", "-q", "-f", "qcow2", "-b", os.path.basename(base), "-F", base_fmt,
+                 top, check=True)
+        qemu_img("resize", "-q", top, "3M", check=True)
+        qemu_io(top, "write -P 2 512k 4k", "write -P 3 2M 64k")
+        before = str(d / "before.raw")
+        qemu_img("convert", "-O", "raw", top, before, check=True)
+        p = run("commit", top)
+        out[tool] = (p.returncode, p.stdout, p.stderr)
+        assert qemu_img("info", "--output=json", base).returncode == 0
+        assert '"virtual-size": 3145728' in qemu_img("info", "--output=json", base).stdout
+        assert qemu_img("compare", "-f", base_fmt, "-F", "raw", base, before).returncode == 0
+    assert out["v"] == out["q"]
+
+
 def rebase_setup(tmp_path, compat="1.1", cs="64k"):
     o = f"compat={compat},cluster_size={cs}"
     b1, b2, t = (str(tmp_path / n) for n in ("b1.qcow2", "b2.raw", "t.qcow2"))
