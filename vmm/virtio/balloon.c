@@ -74,7 +74,16 @@ struct virtio_balloon {
 	bool pushed;
 	int timer_fd;			/* stats polling, -1 until first set */
 	unsigned int stats_interval;
+	uint64_t query_request_ns;	/* when a query last asked the guest for stats */
 };
+
+/*
+ * A query asks the guest for fresh stats at most this often: each request
+ * interrupts the guest and has its driver walk its memory counters, and a
+ * client polling query-balloon many times a second (a management loop)
+ * would otherwise keep the guest busy answering (slowing its inflation).
+ */
+#define QUERY_STATS_MIN_NS 1000000000ull
 
 static struct virtio_balloon *to_balloon(struct virtio_dev *v)
 {
@@ -305,7 +314,10 @@ void virtio_balloon_query(struct virtio_balloon *b, struct virtio_balloon_info *
 	info->stats_time = b->stats_time;
 	info->inflated = b->inflated;
 	info->stats_interval = b->stats_interval;
-	request_stats(b);
+	if (vk_now_ns() - b->query_request_ns >= QUERY_STATS_MIN_NS) {
+		b->query_request_ns = vk_now_ns();
+		request_stats(b);
+	}
 	pthread_mutex_unlock(&b->qlock);
 }
 
