@@ -23,6 +23,8 @@ bool vm_wait_stopped(const char *name, double timeout_s);
 int vm_require_running(const char *name, struct vm_status *st, struct vk_err *err);
 /* The VM's monitor is not running; else err: "VM 'x' is running; WHAT needs it shut off". */
 int vm_require_shutoff(const char *name, const char *what, struct vk_err *err);
+/* Pin a running VM's monitor threads and vCPUs to its affinity/vcpupin (cli/vm-pin.c). */
+int vm_pin_live(const struct vm_def *d, pid_t pid, struct vk_err *err);
 /* Open the VM's QMP socket (the VM must be running). */
 int vm_qmp(const char *name, struct qmpc **q, struct vk_err *err);
 /* Create a volume: format raw or qcow2, optional backing file (a path). */

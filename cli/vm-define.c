@@ -75,14 +75,14 @@ int cmd_dumpconfig(int argc, char **argv)
 	return 0;
 }
 
-/* Settings a running VM takes at once, through its cgroup. */
-static int apply_live(const struct vm_def *d, struct vk_err *err);
+/* Settings a running VM takes at once: its cgroup, and its threads' CPUs. */
+static int apply_live(const struct vm_def *d, pid_t pid, struct vk_err *err);
 
 int cmd_set(int argc, char **argv)
 {
 	static const char usage[] = "usage: vmkit set NAME KEY=VALUE... (KEY= deletes KEY)\n"
-		"Change keys of a VM's config (like qm set). cpulimit, cpuunits and memtune\n"
-		"apply to a running VM at once; the others at its next start.\n";
+		"Change keys of a VM's config (like qm set). cpulimit, cpuunits, memtune,\n"
+		"affinity and vcpupin apply to a running VM at once; the others at its next start.\n";
 	struct vk_err err = { 0 };
 	struct vm_status st;
 	struct vm_def d;
@@ -111,7 +111,7 @@ int cmd_set(int argc, char **argv)
 	if (!ret)
 		ret = vm_save(&d, &err);
 	if (!ret && !vm_status_get(d.name, &st) && st.pid)
-		ret = apply_live(&d, &err);
+		ret = apply_live(&d, st.pid, &err);
 	vm_def_free(&d);
 	return ret ? mgmt_report(&err) : 0;
 }
@@ -133,10 +133,14 @@ int vm_cg_limits(const struct vm_def *d, struct cg_limits *l)
 	return 0;
 }
 
-static int apply_live(const struct vm_def *d, struct vk_err *err)
+static int apply_live(const struct vm_def *d, pid_t pid, struct vk_err *err)
 {
 	struct cg_limits l;
+	int r;
 
+	r = vm_pin_live(d, pid, err);
+	if (r)
+		return r;
 	vm_cg_limits(d, &l);
 	return cg_setup(d->name, &l, err);
 }

@@ -198,5 +198,8 @@ int qmpc_connect(const char *path, struct qmpc **out, struct vk_err *err);
 int qmpc_execute(struct qmpc *q, const char *cmd, const char *args_json, char **ret_json,
 		struct vk_err *err);
 void qmpc_close(struct qmpc *q);
+/* The monitor's vCPU thread IDs (query-cpus-fast), tids[cpu-index]; *n = highest index + 1. */
+int qmpc_vcpu_threads(struct qmpc *q, pid_t *tids, unsigned int max, unsigned int *n,
+		      struct vk_err *err);
 
 #endif

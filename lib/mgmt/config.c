@@ -214,13 +214,19 @@ int vm_def_check(const struct vm_def *d, struct vk_err *err)
 {
 	long host = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int vcpus = vm_def_vcpus(d);
-	const char *b = vm_def_get(d, "balloon");
+	const char *b = vm_def_get(d, "balloon"), *pin;
 	uint64_t bal;
 
 	/* Proxmox refuses more vCPUs than the host has: they could never all run. */
 	if (vcpus > (unsigned long)host)
 		return vk_fail(err, -EINVAL, "cores x sockets = %u vCPUs, but this host has only %ld CPUs",
 			       vcpus, host);
+	/* vcpupin names vCPUs by number: each must be one of this VM's. */
+	for (pin = vm_def_get(d, "vcpupin"); pin && *pin; pin += strcspn(pin, " "),
+	     pin += strspn(pin, " "))
+		if (strtoul(pin, NULL, 10) >= vcpus)
+			return vk_fail(err, -EINVAL, "vcpupin: vCPU %lu, but the VM has %u vCPUs (0-%u)",
+				       strtoul(pin, NULL, 10), vcpus, vcpus - 1);
 	if (b && !vk_parse_size(b, MiB, &bal) && bal / MiB > vm_def_memory_mib(d))
 		return vk_fail(err, -EINVAL, "balloon: %s is more than memory (%llu MiB)", b,
 			       (unsigned long long)vm_def_memory_mib(d));

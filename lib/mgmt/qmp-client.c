@@ -219,3 +219,34 @@ void qmpc_close(struct qmpc *q)
 		json_tokener_free(q->tok);
 	free(q);
 }
+
+int qmpc_vcpu_threads(struct qmpc *q, pid_t *tids, unsigned int max, unsigned int *n,
+		      struct vk_err *err)
+{
+	_cleanup_free_ char *text = NULL;
+	struct json_object *arr, *cpu, *idx, *tid;
+	size_t i, len;
+	int r;
+
+	*n = 0;
+	r = qmpc_execute(q, "query-cpus-fast", NULL, &text, err);
+	if (r)
+		return r;
+	arr = json_tokener_parse(text);
+	if (!arr || !json_object_is_type(arr, json_type_array)) {
+		json_object_put(arr);
+		return vk_fail(err, -EPROTO, "query-cpus-fast: not a list");
+	}
+	len = json_object_array_length(arr);
+	for (i = 0; i < len; i++) {
+		cpu = json_object_array_get_idx(arr, i);
+		if (!json_object_object_get_ex(cpu, "cpu-index", &idx) ||
+		    !json_object_object_get_ex(cpu, "thread-id", &tid) ||
+		    json_object_get_int(idx) < 0 || (unsigned int)json_object_get_int(idx) >= max)
+			continue;
+		tids[json_object_get_int(idx)] = json_object_get_int(tid);
+		*n = MAX(*n, (unsigned int)json_object_get_int(idx) + 1);
+	}
+	json_object_put(arr);
+	return 0;
+}

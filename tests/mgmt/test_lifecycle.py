@@ -220,6 +220,24 @@ def test_pinning_ksm_numa_read_back(vk):
     assert os.sched_getaffinity(cpus[1]) == {1}
     assert " mg" not in Path(f"/proc/{pid}/smaps").read_text()
 
+    # Live (virsh vcpupin --live, taskset -a -p): set on a running VM applies at once.
+    others = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()
+              if int(t.name) not in cpus.values()]
+    vk("set", n, "vcpupin=0=1 1=0")
+    assert os.sched_getaffinity(cpus[0]) == {1}
+    assert os.sched_getaffinity(cpus[1]) == {0}
+    vk("set", n, "vcpupin=", "affinity=1")
+    for tid in list(cpus.values()) + others:
+        assert os.sched_getaffinity(tid) == {1}, tid
+    vk("set", n, "affinity=")
+    assert os.sched_getaffinity(cpus[0]) == os.sched_getaffinity(0) == {0, 1}
+    # A vCPU the VM does not have: one line naming it, nothing changed.
+    before = vk.config(n)
+    r = vk("set", n, "vcpupin=5=0", check=False)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "vcpupin: vCPU 5, but the VM has 2 vCPUs (0-1)" in r.stderr, r.stderr
+    assert vk.config(n) == before and vk.pid(n) == pid
+
 
 def test_autostart_starts_marked_vms(vk):
     a, b = vk.name(), vk.name()
