@@ -12,7 +12,7 @@ for t in qcow2 vmdk; do
 	$CC -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-fno-omit-frame-pointer -Wall -Wno-unused-parameter \
-		lib/util/*.c lib/block/*.c tests/fuzz/$t-fuzz.c \
+		lib/util/*.c lib/block/*.c tests/fuzz/fuzz-image.c tests/fuzz/$t-fuzz.c \
 		-lz -lzstd -lpthread -o "$OUT/$t-fuzz"
 	echo "$OUT/$t-fuzz"
 done
