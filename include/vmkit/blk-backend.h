@@ -150,4 +150,12 @@ int blk_pool_discard(struct blk_backend *bb, uint64_t off, uint64_t len, blk_don
 int blk_pool_write_zeroes(struct blk_backend *bb, uint64_t off, uint64_t len, bool unmap,
 			  blk_done_fn done, void *opaque);
 
+/*
+ * Blocking discard and write-zeroes on bb->fd, for the pool's threads
+ * (vmm/block/range.c). Where the host lacks the fast call, discard does
+ * nothing (it is advisory) and write-zeroes writes zeroes.
+ */
+int blk_range_discard(struct blk_backend *bb, uint64_t off, uint64_t len);
+int blk_range_zeroes(struct blk_backend *bb, uint64_t off, uint64_t len, bool unmap);
+
 #endif

@@ -3,7 +3,9 @@
  * The block backend's engines on a temporary file: many requests in flight
  * at once, completions on the loop's thread (never inside a submit), data
  * written then read back, flush, write-zeroes and discard, the drain at
- * close, and aio=native refused without O_DIRECT.
+ * close, and aio=native refused without O_DIRECT. The same again on a memfd:
+ * shmem (tmpfs) has no FALLOC_FL_ZERO_RANGE, so write-zeroes takes its
+ * fallback of writing zeroes there, whatever file system /tmp is.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -34,6 +37,7 @@ struct ctx {
 };
 
 static char path[] = "/tmp/vmkit-test-blk-XXXXXX";
+static const char *disk = path;		/* what the engine opens */
 
 static int on_stop(void *opaque, int fd, uint32_t events)
 {
@@ -68,7 +72,7 @@ static void wait_all(struct ctx *c)
 
 static struct blk_backend *open_engine(struct ctx *c, enum disk_aio aio, enum disk_cache cache)
 {
-	struct disk_config cfg = { .path = path, .cache = cache, .aio = aio };
+	struct disk_config cfg = { .path = disk, .cache = cache, .aio = aio };
 	struct blk_backend *bb = NULL;
 	struct vk_err err = { 0 };
 
@@ -202,6 +206,22 @@ static void test_io_uring_writeback(void **state) { run_engine(AIO_IO_URING, CAC
 static void test_native(void **state) { run_engine(AIO_NATIVE, CACHE_DIRECTSYNC); }
 static void test_threads(void **state) { run_engine(AIO_THREADS, CACHE_WRITETHROUGH); }
 
+/* Write-zeroes on shmem, which answers FALLOC_FL_ZERO_RANGE with EOPNOTSUPP. */
+static void test_shmem(void **state)
+{
+	char shm_path[64];
+	int fd = memfd_create("vmkit-test-blk", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, NREQ * BLOCK), 0);
+	snprintf(shm_path, sizeof(shm_path), "/proc/self/fd/%d", fd);
+	disk = shm_path;
+	run_engine(AIO_THREADS, CACHE_WRITEBACK);
+	run_engine(AIO_IO_URING, CACHE_WRITEBACK);
+	disk = path;
+	close(fd);
+}
+
 static void test_native_needs_direct(void **state)
 {
 	struct disk_config cfg = { .path = path, .cache = CACHE_WRITEBACK, .aio = AIO_NATIVE };
@@ -239,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_io_uring_writeback),
 		cmocka_unit_test(test_native),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_shmem),
 		cmocka_unit_test(test_native_needs_direct),
 	};
 

@@ -7,15 +7,11 @@
  * so the device sees completions on one thread whatever the engine.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/falloc.h>
-#include <linux/fs.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "vmkit/blk-backend.h"
@@ -50,18 +46,6 @@ struct blk_pool {
 static int retry(ssize_t r)
 {
 	return r < 0 ? -errno : (int)r;
-}
-
-/* Punch (discard) or zero a range; files and block devices each have their call. */
-static int range_op(struct blk_backend *bb, enum blk_pool_op op, uint64_t off, uint64_t len)
-{
-	uint64_t range[2] = { off, len };
-
-	if (bb->is_bdev)
-		return retry(ioctl(bb->fd, op == BLK_POOL_DISCARD ? BLKDISCARD : BLKZEROOUT, range));
-	if (op != BLK_POOL_ZEROES)
-		return retry(fallocate(bb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len));
-	return retry(fallocate(bb->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len));
 }
 
 /* Gather or scatter iov through one buffer: the library takes flat buffers. */
@@ -130,8 +114,10 @@ static int run_job(struct blk_backend *bb, struct pool_job *j)
 		return retry(r);
 	case BLK_POOL_FLUSH:
 		return retry(fdatasync(bb->fd));
+	case BLK_POOL_DISCARD:
+		return blk_range_discard(bb, j->off, j->len);
 	default:
-		return range_op(bb, j->op, j->off, j->len);
+		return blk_range_zeroes(bb, j->off, j->len, j->op == BLK_POOL_ZEROES_UNMAP);
 	}
 }
 
