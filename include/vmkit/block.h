@@ -22,6 +22,7 @@ struct vk_blk;
 #define VK_BLK_NO_BACKING	(1u << 2)	/* do not open the backing chain */
 #define VK_BLK_NO_LOCK		(1u << 3)
 #define VK_BLK_CACHE_UNSAFE	(1u << 4)	/* cache=unsafe: flushes write metadata, skip fdatasync */
+#define VK_BLK_ANY_EXTENTS	(1u << 5)	/* vmdk extents may lie outside the descriptor's directory */
 
 struct vk_blk_opts {
 	const char *format;		/* NULL: probe */
@@ -181,10 +182,24 @@ struct vk_blk {
 	char *backing_file;		/* as recorded in the image */
 	char *backing_fmt;
 	char *full_backing;		/* resolved against the image's directory */
+	bool probed;			/* raw by probing, not by name (see raw.c) */
 	void *opaque;			/* driver state */
 };
 
 const struct vk_blk_driver *vk_blk_find_driver(const char *name);
+/*
+ * The format whose magic the first sector buf carries (one we read or one we
+ * refuse), NULL for raw: what QEMU's rule checks before a write puts a
+ * header into the first sector of a probed raw image.
+ */
+const char *vk_blk_probe_magic(const uint8_t *buf, size_t len);
+/*
+ * A format vmkit cannot read, known by its magic at the start (head) or in
+ * the last 512 bytes (tail) of a file: its QEMU name, *what its product
+ * ("Hyper-V VHDX"); NULL if none matches.
+ */
+const char *vk_blk_probe_foreign(const uint8_t *head, size_t hlen, const uint8_t *tail,
+				 size_t tlen, const char **what);
 
 int vk_blk_open(const char *filename, const struct vk_blk_opts *o, struct vk_blk **out,
 		struct vk_err *err);

@@ -31,9 +31,37 @@ const struct vk_blk_driver *vk_blk_find_driver(const char *name)
 	return NULL;
 }
 
+const char *vk_blk_probe_magic(const uint8_t *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(drivers); i++)
+		if (drivers[i] != &vk_blk_raw && drivers[i]->probe(buf, len) > 0)
+			return drivers[i]->name;
+	return vk_blk_probe_foreign(buf, len, NULL, 0, NULL);
+}
+
+/* The file's last 512 bytes (fixed VHD and dmg keep their magic there); none if shorter. */
+static size_t read_tail(struct vk_blk *bs, uint8_t *buf, size_t len)
+{
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(bs->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 2 * (off_t)len)
+		return 0;
+	n = pread(bs->fd, buf, len, st.st_size - (off_t)len);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+/*
+ * The driver scoring best on the first sector. Raw wins only when nothing
+ * else matches, and never over a format we know by its magic but cannot
+ * read: that is refused by name.
+ */
 static int probe(struct vk_blk *bs, const struct vk_blk_driver **out, struct vk_err *err)
 {
-	uint8_t buf[512];
+	uint8_t buf[512], tail[512];
+	const char *foreign, *what;
 	ssize_t n;
 	int best = 0, score;
 	size_t i;
@@ -48,6 +76,15 @@ static int probe(struct vk_blk *bs, const struct vk_blk_driver **out, struct vk_
 			*out = drivers[i];
 		}
 	}
+	if (*out != &vk_blk_raw)
+		return 0;
+	foreign = vk_blk_probe_foreign(buf, (size_t)n, tail, read_tail(bs, tail, sizeof(tail)),
+				       &what);
+	if (foreign)
+		return vk_fail(err, -ENOTSUP,
+			       "%s: image format '%s' (%s) is not supported",
+			       bs->filename, foreign, what);
+	bs->probed = true;
 	return 0;
 }
 

@@ -40,9 +40,10 @@ const struct qcow2_feature_name qcow2_feature_names[QCOW2_NR_FEATURE_NAMES] = {
 	{ 2, 1, "raw external data" },
 };
 
+/* Version 2 and up, as QEMU: a version we cannot read is refused by open, never raw. */
 static int qcow2_probe(const uint8_t *buf, size_t len)
 {
-	if (len >= 8 && be_get32(buf) == QCOW2_MAGIC && (be_get32(buf + 4) == 2 || be_get32(buf + 4) == 3))
+	if (len >= 8 && be_get32(buf) == QCOW2_MAGIC && be_get32(buf + 4) >= 2)
 		return 100;
 	return 0;
 }
@@ -151,8 +152,10 @@ static int check_header(struct qcow2_state *s, const struct qcow2_header *h, str
 	const char *name = s->bs->filename;
 	char feat[256];
 
-	if (h->magic != QCOW2_MAGIC || (h->version != 2 && h->version != 3))
-		return vk_fail(err, -EINVAL, "%s: not a qcow2 image of version 2 or 3", name);
+	if (h->magic != QCOW2_MAGIC)
+		return vk_fail(err, -EINVAL, "%s: Image is not in qcow2 format", name);
+	if (h->version != 2 && h->version != 3)
+		return vk_fail(err, -ENOTSUP, "%s: Unsupported qcow2 version %u", name, h->version);
 	if (h->cluster_bits < QCOW2_MIN_CLUSTER_BITS || h->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
 		return vk_fail(err, -EINVAL,
 			       "%s: cluster_bits %u unsupported (cluster size must be 512 B to 2 MiB)",

@@ -32,10 +32,40 @@ static int raw_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, str
 	return vk_blk_file_pread(bs, buf, off, len, true, err);
 }
 
+/*
+ * QEMU's rule for an image probed as raw: a write may not put a format's
+ * magic into the first sector, or the next open would probe the guest's
+ * bytes as an image header (and follow, say, a backing file it names).
+ */
+static int check_first_sector(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
+			      struct vk_err *err)
+{
+	const char *name;
+	uint8_t sector[512];
+	size_t n;
+	int r;
+
+	if (!bs->probed || off >= sizeof(sector))
+		return 0;
+	r = vk_blk_file_pread(bs, sector, 0, sizeof(sector), true, err);
+	if (r < 0)
+		return r;
+	n = MIN(len, sizeof(sector) - off);
+	memcpy(sector + off, buf, n);
+	name = vk_blk_probe_magic(sector, sizeof(sector));
+	if (name)
+		return vk_fail(err, -EPERM,
+			       "%s: write refused: it would put a %s header into the first sector of an image probed as raw (give format=raw)",
+			       bs->filename, name);
+	return 0;
+}
+
 static int raw_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
 		      struct vk_err *err)
 {
-	return vk_blk_file_pwrite(bs, buf, off, len, err);
+	int r = check_first_sector(bs, buf, off, len, err);
+
+	return r < 0 ? r : vk_blk_file_pwrite(bs, buf, off, len, err);
 }
 
 static int raw_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err)

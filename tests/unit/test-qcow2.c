@@ -136,10 +136,45 @@ static void allocation_grows_refcount_table(void **state)
 	free(back);
 }
 
+/* QEMU's rule: a probed raw image may not get a format's magic into its first sector. */
+static void probed_raw_keeps_its_first_sector(void **state)
+{
+	static const uint8_t qcow2_hdr[8] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3 };
+	struct vk_blk_opts probed = { .flags = VK_BLK_RDWR | VK_BLK_NO_LOCK };
+	struct vk_blk_opts named = { .format = "raw", .flags = VK_BLK_RDWR | VK_BLK_NO_LOCK };
+	uint8_t data[4096] = { 1, 2, 3 };
+	struct vk_err err = { 0 };
+	struct vk_blk *bs = NULL;
+
+	strcpy(path, "/tmp/vmkit-test-raw-XXXXXX");
+	close(mkstemp(path));
+	assert_int_equal(truncate(path, 1 << 20), 0);
+	assert_int_equal(vk_blk_open(path, &probed, &bs, &err), 0);
+	assert_string_equal(bs->drv->name, "raw");
+	assert_int_equal(vk_blk_pwrite(bs, qcow2_hdr, 0, sizeof(qcow2_hdr), &err), -EPERM);
+	assert_non_null(strstr(err.msg, "qcow2 header into the first sector"));
+	/* The magic split over two writes is caught too: the sector is judged whole. */
+	assert_int_equal(vk_blk_pwrite(bs, "QFI", 0, 3, &err), 0);
+	assert_int_equal(vk_blk_pwrite(bs, qcow2_hdr + 3, 3, 5, &err), -EPERM);
+	memcpy(data + 0x40, "\x7f\x10\xda\xbe", 4);	/* vdi */
+	assert_int_equal(vk_blk_pwrite(bs, data, 0, sizeof(data), &err), -EPERM);
+	/* Ordinary data, and anything past the first sector, is written. */
+	memset(data, 0x55, sizeof(data));
+	assert_int_equal(vk_blk_pwrite(bs, data, 0, sizeof(data), &err), 0);
+	assert_int_equal(vk_blk_pwrite(bs, qcow2_hdr, 512, sizeof(qcow2_hdr), &err), 0);
+	vk_blk_close(bs);
+	/* Named raw, the user owns every byte. */
+	assert_int_equal(vk_blk_open(path, &named, &bs, &err), 0);
+	assert_int_equal(vk_blk_pwrite(bs, qcow2_hdr, 0, sizeof(qcow2_hdr), &err), 0);
+	vk_blk_close(bs);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(refcount_orders),
+		cmocka_unit_test(probed_raw_keeps_its_first_sector),
 		cmocka_unit_test(hostile_headers),
 		cmocka_unit_test(allocation_grows_refcount_table),
 	};
