@@ -117,7 +117,7 @@ void img_free_create_opts(struct img_create_opts *c)
  */
 static int backing_without_format(const char *filename, const char *backing)
 {
-	struct vk_blk_opts o = { .flags = VK_BLK_FORCE_SHARE | VK_BLK_NO_BACKING };
+	struct vk_blk_opts o = { .flags = VK_BLK_FORCE_SHARE | VK_BLK_NO_BACKING | img_global_flags };
 	struct vk_err e = { 0 };
 	struct vk_blk_info info;
 	struct vk_blk *bs;

@@ -96,7 +96,7 @@ static int copy_differences(struct rebase *rb, struct vk_err *err)
 static int open_new_backing(struct rebase *rb, const char *name, const char *fmt)
 {
 	_cleanup_free_ char *path = vk_blk_resolve_backing(rb->bs->filename, name);
-	struct vk_blk_opts o = { .format = fmt, .flags = VK_BLK_FORCE_SHARE };
+	struct vk_blk_opts o = { .format = fmt, .flags = VK_BLK_FORCE_SHARE | img_global_flags };
 	struct vk_err err = { 0 };
 
 	if (!path)

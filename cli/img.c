@@ -38,15 +38,24 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: vmkit img COMMAND [OPTIONS]  (qemu-img compatible)\n\n");
+	fprintf(f, "usage: vmkit img [--vmdk-extents-anywhere] COMMAND [OPTIONS]  (qemu-img compatible)\n\n");
 	for (i = 0; i < ARRAY_SIZE(img_commands); i++)
 		fprintf(f, "  %s %s\n", img_commands[i].name, img_commands[i].args);
 }
+
+unsigned int img_global_flags;
 
 int cmd_img(int argc, char **argv)
 {
 	size_t i;
 
+	/* Not a qemu-img option: qemu-img follows a vmdk extent anywhere. */
+	while (argc >= 2 && !strcmp(argv[1], "--vmdk-extents-anywhere")) {
+		img_global_flags |= VK_BLK_ANY_EXTENTS;
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 1;
@@ -73,7 +82,7 @@ void img_error(const char *fmt, ...)
 
 int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out)
 {
-	struct vk_blk_opts o = { .format = fmt, .flags = flags };
+	struct vk_blk_opts o = { .format = fmt, .flags = flags | img_global_flags };
 	struct vk_err err = { 0 };
 	int r = vk_blk_open(filename, &o, out, &err);
 

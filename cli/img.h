@@ -7,6 +7,8 @@
 
 #include "vmkit/block.h"
 
+/* Open flags every command adds (the global --vmdk-extents-anywhere). */
+extern unsigned int img_global_flags;
 /* Open an image, reporting failure as one line; returns negative errno. */
 int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out);
 /* qemu's size_to_str: "196 KiB", "64 MiB", "1.5 GiB". */

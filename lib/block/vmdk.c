@@ -8,7 +8,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -74,6 +77,33 @@ struct desc_ctx {
 	struct vk_blk *bs;
 };
 
+/*
+ * An extent must lie in the descriptor's directory (or below it), symlinks
+ * resolved: a descriptor is data someone handed us, and "/etc/shadow" or
+ * "../../x" as an extent would make convert copy any file we can read.
+ * VK_BLK_ANY_EXTENTS lifts this for the user who means it.
+ */
+static int check_extent_place(struct vk_blk *bs, const char *path, struct vk_err *err)
+{
+	_cleanup_free_ char *copy = strdup(bs->filename), *dir = NULL, *real = NULL;
+	size_t n;
+
+	if (bs->flags & VK_BLK_ANY_EXTENTS)
+		return 0;
+	if (!copy)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	dir = realpath(dirname(copy), NULL);
+	real = realpath(path, NULL);
+	if (!dir || !real)
+		return 0;	/* open names what is missing */
+	n = strlen(dir);
+	if (!strncmp(real, dir, n) && (real[n] == '/' || (n == 1 && dir[0] == '/')))
+		return 0;
+	return vk_fail(err, -EACCES,
+		       "%s: extent '%s' lies outside the descriptor's directory (allow it with --vmdk-extents-anywhere)",
+		       bs->filename, path);
+}
+
 static int open_extent(void *opaque, const char *type, uint64_t sectors, const char *fname,
 		       uint64_t flat_offset, struct vk_err *err)
 {
@@ -89,6 +119,9 @@ static int open_extent(void *opaque, const char *type, uint64_t sectors, const c
 	e->path = vk_blk_resolve_backing(bs->filename, fname);
 	if (!e->type || !e->path)
 		return vk_fail(err, -ENOMEM, "out of memory");
+	r = check_extent_place(bs, e->path, err);
+	if (r < 0)
+		return r;
 	e->fd = open(e->path, O_RDONLY | O_CLOEXEC);
 	if (e->fd < 0)
 		return vk_fail(err, -errno, "%s: could not open extent '%s': %s", bs->filename,
