@@ -70,6 +70,7 @@ struct blk_backend {
 	struct vk_blk *image;
 	pthread_mutex_t image_lock;
 	struct blk_pool *pool;		/* blocking calls for what the engine lacks */
+	bool probed_raw;		/* format=auto found raw: guard the first sector */
 };
 
 /* What O_DIRECT accepts on every disk, for buffers, lengths and offsets. */
@@ -91,9 +92,22 @@ static inline int blk_preadv(struct blk_backend *bb, const struct iovec *iov, in
 	return bb->ops->preadv(bb, iov, n, off, done, opaque);
 }
 
+/*
+ * QEMU's rule for a probed raw disk: a write that would put an image
+ * format's magic into the first sector fails (-EPERM), or the next start
+ * would probe the guest's bytes as an image (vmm/block/backend.c).
+ */
+int blk_probed_raw_check(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off);
+
 static inline int blk_pwritev(struct blk_backend *bb, const struct iovec *iov, int n,
 			      uint64_t off, blk_done_fn done, void *opaque)
 {
+	if (bb->probed_raw && off < 512) {
+		int r = blk_probed_raw_check(bb, iov, n, off);
+
+		if (r)
+			return r;
+	}
 	return bb->ops->pwritev(bb, iov, n, off, done, opaque);
 }
 

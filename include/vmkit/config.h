@@ -18,8 +18,12 @@ enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTS
 /* How a disk's requests reach the host (QEMU's aio=). io_uring first: the default. */
 enum disk_aio { AIO_IO_URING, AIO_NATIVE, AIO_THREADS };
 
-/* raw is served straight by the engines; qcow2 (and what auto finds) by the image library. */
-enum disk_format { DISK_FORMAT_RAW, DISK_FORMAT_QCOW2, DISK_FORMAT_AUTO };
+/*
+ * raw is served straight by the engines; qcow2 (and what auto finds) by the
+ * image library. auto is the zero value: as QEMU, a disk whose format is not
+ * named is probed, never taken for raw.
+ */
+enum disk_format { DISK_FORMAT_AUTO, DISK_FORMAT_RAW, DISK_FORMAT_QCOW2 };
 
 #define VM_MAX_DISKS 16
 #define DISK_SERIAL_MAX 20	/* virtio-blk's ID string */

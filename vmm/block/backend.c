@@ -106,6 +106,7 @@ static int open_image(struct blk_backend *bb, const struct disk_config *cfg, boo
 	if (r)
 		return vk_fail(err, r, "--disk %s", e.msg);
 	if (!strcmp(bb->image->drv->name, "raw")) {
+		bb->probed_raw = bb->image->probed;
 		vk_blk_close(bb->image);
 		bb->image = NULL;
 		return 0;
@@ -118,6 +119,31 @@ static int open_image(struct blk_backend *bb, const struct disk_config *cfg, boo
 		return vk_fail(err, r, "--disk %s: I/O thread: %s", cfg->path, strerror(-r));
 	bb->ops = &blk_threads_ops;
 	return 0;
+}
+
+int blk_probed_raw_check(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off)
+{
+	const size_t len = BLK_ALIGN_DIRECT;	/* O_DIRECT reads whole aligned blocks */
+	uint8_t *sector = NULL;
+	size_t at = off, k;
+	ssize_t got;
+	int i, r = 0;
+
+	if (posix_memalign((void **)&sector, BLK_ALIGN_DIRECT, len))
+		return -ENOMEM;
+	memset(sector, 0, len);
+	got = pread(bb->fd, sector, MIN(len, bb->size), 0);
+	if (got < 0)
+		r = -errno;
+	for (i = 0; !r && i < n && at < SECTOR; i++) {
+		k = MIN(iov[i].iov_len, SECTOR - at);
+		memcpy(sector + at, iov[i].iov_base, k);
+		at += k;
+	}
+	if (!r && vk_blk_probe_magic(sector, SECTOR))
+		r = -EPERM;
+	free(sector);
+	return r;
 }
 
 int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
