@@ -5,8 +5,10 @@
 #
 # The source tarball is extracted once into $VMKIT_CACHE/src/ and the kernel
 # is built out of tree into $VMKIT_CACHE/kernel-<key>/, where <key> hashes
-# guest/kernel.config and the source package version; a cached bzImage is
-# reused as is.  Writes OUTDIR/kernel (bzImage) and OUTDIR/vmlinux (ELF with
+# guest/kernel.config, guest/patches/*.patch and the source package version;
+# a cached bzImage is reused as is.  The patches (applied in name order to a
+# source tree of their own) are what the guest needs beyond Debian's source:
+# 0001 completes the system calls a PVM host leaves unfinished (README, PVM).  Writes OUTDIR/kernel (bzImage) and OUTDIR/vmlinux (ELF with
 # the PVH entry note, debug info stripped).  VMKIT_CACHE defaults to
 # ~/.cache/vmkit.
 set -euo pipefail
@@ -17,6 +19,7 @@ die() { echo "$prog: error: $*" >&2; exit 1; }
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 outdir=${1:-build/guest}
 fragment=$root/guest/kernel.config
+patches=("$root"/guest/patches/*.patch)
 cache=${VMKIT_CACHE:-$HOME/.cache/vmkit}
 srcpkg=linux-source-6.1
 tarball=/usr/src/$srcpkg.tar.xz
@@ -30,9 +33,11 @@ srcver=$(dpkg-query -W -f='${Version}' "$srcpkg" 2>/dev/null) ||
 	die "package $srcpkg is not installed (scripts/deps.sh guest)"
 [ -n "$srcver" ] || die "cannot determine the version of $srcpkg"
 
-key=$({ echo "recipe=$recipe"; echo "$srcpkg=$srcver"; cat "$fragment"; } |
+[ -f "${patches[0]}" ] || die "no kernel patches in $root/guest/patches"
+patchkey=$(cat "${patches[@]}" | sha256sum | cut -c1-12)
+key=$({ echo "recipe=$recipe"; echo "$srcpkg=$srcver"; cat "$fragment" "${patches[@]}"; } |
 	sha256sum | cut -c1-16)
-src=$cache/src/$srcpkg-$srcver
+src=$cache/src/$srcpkg-$srcver-$patchkey
 build=$cache/kernel-$key
 bzimage=$build/arch/x86/boot/bzImage
 
@@ -53,6 +58,10 @@ else
 		mkdir -p "$src.tmp"
 		tar -C "$src.tmp" -xJf "$tarball" || die "failed to extract $tarball"
 		[ -f "$src.tmp/$srcpkg/Makefile" ] || die "$tarball does not contain $srcpkg/"
+		for p in "${patches[@]}"; do
+			patch -d "$src.tmp/$srcpkg" -p1 --quiet --forward <"$p" ||
+				die "patch $(basename "$p") does not apply to $srcpkg $srcver"
+		done
 		mv "$src.tmp/$srcpkg" "$src"
 		rmdir "$src.tmp"
 		touch "$src/.vmkit-extracted"

@@ -17,7 +17,13 @@ struct console;
 struct evloop;
 
 struct console_sink {
-	void (*input)(void *opaque, const uint8_t *buf, size_t len);
+	/*
+	 * Hand typed input to the guest's device; returns how many bytes it took.
+	 * What it cannot take yet (a full UART FIFO) waits in the console, which
+	 * stops reading its input until the device takes it (QEMU's can_read), so
+	 * pasted text is not lost the way a real UART overruns.
+	 */
+	size_t (*input)(void *opaque, const uint8_t *buf, size_t len);
 	void (*quit)(void *opaque);	/* the user typed Ctrl-A x */
 	void *opaque;
 };

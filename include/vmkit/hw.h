@@ -15,7 +15,7 @@ struct console;
 int serial_create(struct vm *vm, struct console *con, struct vk_err *err);
 void serial_destroy(struct vm *vm);
 /* Bytes typed on the console, from the event loop's thread. */
-void serial_input(void *uart, const uint8_t *buf, size_t len);
+size_t serial_input(void *uart, const uint8_t *buf, size_t len);
 
 /* MC146818 CMOS RTC at 0x70/0x71 with the host's time. */
 int rtc_create(struct vm *vm, struct vk_err *err);

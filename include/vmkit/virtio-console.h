@@ -16,6 +16,6 @@ int virtio_console_create(struct vm *vm, struct console *con, struct virtio_cons
 			  struct vk_err *err);
 void virtio_console_destroy(struct virtio_console *c);
 /* Bytes typed on the console, from the event loop's thread. */
-void virtio_console_input(struct virtio_console *c, const uint8_t *buf, size_t len);
+size_t virtio_console_input(struct virtio_console *c, const uint8_t *buf, size_t len);
 
 #endif

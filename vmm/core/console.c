@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <termios.h>
 
@@ -16,6 +17,9 @@
 #include "vmkit/evloop.h"
 
 #define CTRL_A 0x01
+#define INPUT_CHUNK 256
+/* While the device is full, how often to offer it the waiting input again. */
+#define RETRY_NS (5 * 1000 * 1000)
 
 struct console {
 	enum console_kind kind;
@@ -25,6 +29,16 @@ struct console {
 	bool escape;		/* stdio: the previous byte was Ctrl-A */
 	pthread_mutex_t lock;	/* out_fd of a socket client changes under it */
 	struct console_sink sink;
+	/*
+	 * Input read but not yet taken by the device. While there is some, the
+	 * input fd is out of the event loop (so the kernel's pipe, tty or socket
+	 * buffer holds back the sender) and a timer offers it again every
+	 * RETRY_NS: at most 64 bytes per 5 ms for a UART, faster than 115200 baud.
+	 */
+	uint8_t pend[INPUT_CHUNK];
+	size_t pend_off, pend_len;
+	int retry_fd;		/* timerfd, -1 until first needed */
+	bool input_paused;	/* in_fd taken out of the event loop */
 };
 
 /* The terminal's state before we made it raw; restored on every exit path. */
@@ -114,7 +128,7 @@ int console_open(struct console **out, enum console_kind kind, const char *path,
 	if (!c)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	c->kind = kind;
-	c->in_fd = c->out_fd = c->listen_fd = -1;
+	c->in_fd = c->out_fd = c->listen_fd = c->retry_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	r = open_backend(c, path, err);
 	if (r) {
@@ -158,19 +172,81 @@ static void drop_client(struct console *c, struct evloop *l)
 		close(c->in_fd);
 	}
 	c->in_fd = c->out_fd = -1;
+	c->input_paused = false;
 	pthread_mutex_unlock(&c->lock);
 }
 
 static struct evloop *attached_loop;
 
+static int on_input(void *opaque, int fd, uint32_t events);
+static int on_retry(void *opaque, int fd, uint32_t events);
+
+static void set_retry(struct console *c, bool on)
+{
+	struct itimerspec its = { 0 };
+
+	if (c->retry_fd < 0) {
+		if (!on)
+			return;
+		c->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (c->retry_fd < 0 || evloop_add(attached_loop, c->retry_fd, EPOLLIN, on_retry, c)) {
+			/* No timer: the rest of this chunk is lost, as a UART overruns. */
+			c->pend_off = c->pend_len = 0;
+			return;
+		}
+	}
+	if (on) {
+		its.it_value.tv_nsec = RETRY_NS;
+		its.it_interval.tv_nsec = RETRY_NS;
+	}
+	timerfd_settime(c->retry_fd, 0, &its, NULL);
+}
+
+/* Offer the waiting input to the device; stop or resume reading accordingly. */
+static void push_pending(struct console *c)
+{
+	if (c->pend_off < c->pend_len && c->sink.input)
+		c->pend_off += c->sink.input(c->sink.opaque, c->pend + c->pend_off,
+					     c->pend_len - c->pend_off);
+	if (!c->sink.input)
+		c->pend_off = c->pend_len;	/* nobody to take it */
+	if (c->pend_off < c->pend_len) {
+		if (!c->input_paused && c->in_fd >= 0) {
+			evloop_del(attached_loop, c->in_fd);
+			c->input_paused = true;
+		}
+		set_retry(c, true);
+		return;
+	}
+	c->pend_off = c->pend_len = 0;
+	set_retry(c, false);
+	if (c->input_paused) {
+		c->input_paused = false;
+		if (c->in_fd >= 0)
+			evloop_add(attached_loop, c->in_fd, EPOLLIN, on_input, c);
+	}
+}
+
+static int on_retry(void *opaque, int fd, uint32_t events)
+{
+	uint64_t ticks;
+
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return 0;
+	push_pending(opaque);
+	return 0;
+}
+
 static int on_input(void *opaque, int fd, uint32_t events)
 {
 	struct console *c = opaque;
-	uint8_t buf[256];
+	uint8_t *buf = c->pend;
 	bool quit = false;
 	ssize_t n;
 
-	n = read(fd, buf, sizeof(buf));
+	if (c->pend_off < c->pend_len)
+		return 0;	/* still delivering the previous chunk */
+	n = read(fd, buf, INPUT_CHUNK);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	if (n <= 0) {
@@ -183,8 +259,9 @@ static int on_input(void *opaque, int fd, uint32_t events)
 	}
 	if (c->kind == CONSOLE_STDIO && isatty(fd))
 		n = filter_escapes(c, buf, n, &quit);
-	if (n > 0 && c->sink.input)
-		c->sink.input(c->sink.opaque, buf, n);
+	c->pend_off = 0;
+	c->pend_len = n;
+	push_pending(c);
 	if (quit && c->sink.quit)
 		c->sink.quit(c->sink.opaque);
 	return 0;
@@ -228,8 +305,16 @@ void console_detach(struct console *c, struct evloop *l)
 {
 	if (c->listen_fd >= 0)
 		evloop_del(l, c->listen_fd);
-	if (c->in_fd >= 0)
+	if (c->in_fd >= 0 && !c->input_paused)
 		evloop_del(l, c->in_fd);
+	/* Input the device had no room for is dropped with the device. */
+	if (c->retry_fd >= 0) {
+		evloop_del(l, c->retry_fd);
+		close(c->retry_fd);
+		c->retry_fd = -1;
+	}
+	c->input_paused = false;
+	c->pend_off = c->pend_len = 0;
 	memset(&c->sink, 0, sizeof(c->sink));
 	attached_loop = NULL;
 }

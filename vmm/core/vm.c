@@ -226,14 +226,13 @@ static int on_signal(void *opaque, int fd, uint32_t events)
 	return 0;
 }
 
-static void on_console_input(void *opaque, const uint8_t *buf, size_t len)
+static size_t on_console_input(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct vm *vm = opaque;
 
 	if (vm->vcon)
-		virtio_console_input(vm->vcon, buf, len);
-	else
-		serial_input(vm->uart, buf, len);
+		return virtio_console_input(vm->vcon, buf, len);
+	return serial_input(vm->uart, buf, len);
 }
 
 static void on_console_quit(void *opaque)

@@ -184,19 +184,20 @@ static void uart_write(void *dev, uint64_t off, const void *data, unsigned int l
 
 static const struct io_ops uart_ops = { .read = uart_read, .write = uart_write };
 
-void serial_input(void *opaque, const uint8_t *buf, size_t len)
+size_t serial_input(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct uart *u = opaque;
 	size_t i;
 
 	pthread_mutex_lock(&u->lock);
-	/* A full FIFO drops input, as a real UART overruns. */
+	/* Only what fits; the console keeps the rest until the guest reads. */
 	for (i = 0; i < len && u->count < FIFO_SIZE; i++) {
 		u->fifo[(u->head + u->count) % FIFO_SIZE] = buf[i];
 		u->count++;
 	}
 	update_irq(u);
 	pthread_mutex_unlock(&u->lock);
+	return i;
 }
 
 int serial_create(struct vm *vm, struct console *con, struct vk_err *err)

@@ -81,17 +81,18 @@ static void queue_notify(struct virtio_dev *v, unsigned int qi)
 	pthread_mutex_unlock(&c->lock);
 }
 
-void virtio_console_input(struct virtio_console *c, const uint8_t *buf, size_t len)
+size_t virtio_console_input(struct virtio_console *c, const uint8_t *buf, size_t len)
 {
 	size_t room;
 
 	pthread_mutex_lock(&c->lock);
 	room = PENDING_MAX - c->npending;
-	len = MIN(len, room);	/* beyond that, input is dropped as a UART overruns */
+	len = MIN(len, room);	/* the rest waits in the console backend */
 	memcpy(c->pending + c->npending, buf, len);
 	c->npending += len;
 	deliver(c);
 	pthread_mutex_unlock(&c->lock);
+	return len;
 }
 
 static void reset(struct virtio_dev *v)
