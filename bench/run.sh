@@ -217,7 +217,14 @@ log "virtio-net (bench/net.sh)"
 log "user networking (bench/net-user.sh)"
 { echo; bash bench/net-user.sh || echo "bench: net-user.sh failed; see $OUT/net-user/"; } | tee -a "$OUT/report.txt"
 
-# --- 5. vmkit img ---------------------------------------------------------------------
+# --- 6. Linux user space ----------------------------------------------------------------
+# bench/guest_user.py: boot to the root disk's shell prompt, a system call and a
+# fork+exec in the guest, vmkit and QEMU on the same kernel and disk, the host as the limit.
+log "Linux guest user space (bench/guest_user.py)"
+{ echo; /usr/bin/python3 bench/guest_user.py || echo "bench: guest_user.py failed; see $OUT/guest-user/"; } |
+	tee -a "$OUT/report.txt"
+
+# --- 7. vmkit img ---------------------------------------------------------------------
 # bench/img.sh: convert (raw->qcow2, qcow2->raw, -c), commit, bench and check, vmkit img
 # and qemu-img on the same files; its report is appended.
 log "vmkit img (bench/img.sh)"

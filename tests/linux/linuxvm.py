@@ -70,8 +70,9 @@ class LinuxVM:
     def __init__(self, tmp: Path, *, disks: list[str] = (), nets: list[str] = (),
                  cpus: int = 1, memory: str = "256M", console: str = "serial",
                  extra: list[str] = (), cmdline: str = "", no_reboot: bool = True,
-                 name: Optional[str] = None):
-        if MONITOR != "qemu-tcg":
+                 name: Optional[str] = None, monitor: str = MONITOR):
+        self.monitor = monitor
+        if monitor == "vmkit":
             require_vmkit()
         self.tmp = Path(tmp)
         self.qmp_path = self.tmp / f"qmp-{id(self)}.sock"
@@ -101,11 +102,9 @@ class LinuxVM:
 
     # --- process -----------------------------------------------------------
     def start(self, env: Optional[dict] = None) -> "LinuxVM":
-        if MONITOR == "qemu-tcg" and self.argv[:2] == [str(VMKIT), "run"]:
-            self.argv = qemu_argv(self.argv, self.tmp)
-        elif MONITOR == "qemu-tcg" and "run" in self.argv:
-            i = self.argv.index(str(VMKIT))  # behind a wrapper (ip netns exec)
-            self.argv = self.argv[:i] + qemu_argv(self.argv[i:], self.tmp)
+        if self.monitor != "vmkit" and "run" in self.argv:
+            i = self.argv.index(str(VMKIT))  # maybe behind a wrapper (ip netns exec)
+            self.argv = self.argv[:i] + qemu_argv(self.argv[i:], self.tmp, self.monitor)
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=env)
         for stream, buf in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
@@ -257,9 +256,22 @@ class LinuxVM:
         self.close()
 
 
-def qemu_argv(argv: list[str], tmp: Path) -> list[str]:
-    """`vmkit run` options as QEMU's, for VMKIT_LINUX_MONITOR=qemu-tcg (see above)."""
-    q = ["qemu-system-x86_64", "-accel", "tcg", "-display", "none", "-monitor", "none"]
+# What vmkit appends to a Linux command line on PVM hosts (vmm/arch/x86/boot.c):
+# QEMU needs the same to get as far.
+PVM_HIDE = ("noxsave clearcpuid=smap,smep,fsgsbase,rdpid,pku,pcid,invpcid,popcnt,cx16,movbe,"
+            "clwb,clflushopt,rdseed,rdrand,ssse3,sse4_1,sse4_2,aes,pclmulqdq")
+
+
+def qemu_argv(argv: list[str], tmp: Path, monitor: str = "qemu-tcg") -> list[str]:
+    """`vmkit run` options as QEMU's: monitor "qemu-tcg" (software emulation, see
+    above) or "qemu-kvm" (QEMU on /dev/kvm, for benchmarks side by side)."""
+    q = ["qemu-system-x86_64", "-display", "none", "-monitor", "none", "-nodefaults",
+         "-no-user-config"]
+    if monitor == "qemu-kvm":
+        # QEMU refuses the PVM host's ARCH_CAPABILITIES MSR with plain -cpu host.
+        q += ["-accel", "kvm", "-cpu", "host,-arch-capabilities"]
+    else:
+        q += ["-accel", "tcg"]
     it = iter(argv[2:])
     nics = 0
     for opt in it:
@@ -267,7 +279,8 @@ def qemu_argv(argv: list[str], tmp: Path) -> list[str]:
         if opt == "--kernel":
             q += ["-kernel", val]
         elif opt == "--cmdline":
-            q += ["-append", val]
+            pvm = monitor == "qemu-kvm" and os.path.exists("/sys/module/kvm_pvm")
+            q += ["-append", f"{val} {PVM_HIDE}" if pvm else val]
         elif opt == "--memory":
             q += ["-m", val]
         elif opt == "--cpus":
