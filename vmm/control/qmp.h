@@ -46,6 +46,9 @@ struct control {
 	struct qmp_client *clients;
 	unsigned int nr_clients;
 	atomic_bool closing;
+	/* Hostile or forgotten clients (server.c); tests shorten these. */
+	uint64_t handshake_ns;		/* to finish qmp_capabilities after connecting */
+	uint64_t evict_idle_ns;		/* silence after which a full server gives the slot away */
 };
 
 /* A command's failure: QMP's error class and description. */
@@ -83,6 +86,15 @@ extern const unsigned int qmp_nr_cmds;
 /* Run a command by name as a client would, arguments checked (hmp.c uses it). */
 int qmp_execute(struct control *c, const char *name, json_object *args, json_object **ret,
 		struct qmp_error *e);
+
+/*
+ * A client on the connected socket fd (greeted; NULL, fd closed, on
+ * failure), the bytes it sent, and its end. The control thread calls
+ * these; so does the QMP fuzzer (tests/fuzz), on a struct control of its own.
+ */
+struct qmp_client *qmp_client_add(struct control *c, int fd);
+void qmp_client_input(struct control *c, struct qmp_client *cl, const char *buf, size_t len);
+void qmp_client_remove(struct control *c, struct qmp_client *cl);
 
 /* Send an event to every client past negotiation; takes ownership of data (may be NULL). */
 void qmp_emit(struct control *c, const char *event, json_object *data);

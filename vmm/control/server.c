@@ -8,6 +8,21 @@
  * arrive in one read. Nothing a client sends can stop the monitor: bad
  * JSON gets QMP's error and the connection stays up; a client that does not
  * read its replies is dropped once MAX_OUTPUT bytes are owed to it.
+ *
+ * Requests must be UTF-8 (RFC 8259, as QEMU's parser insists): other bytes
+ * in a string are a parse error, so no reply ever echoes them and every
+ * reply is valid JSON.
+ *
+ * Slots are few (MAX_CLIENTS) and clients such as libvirt keep a negotiated
+ * connection open for hours waiting for events, so idle time alone cannot
+ * end a session. Two rules keep connections that do nothing from locking
+ * management out: a client must finish capabilities negotiation within
+ * handshake_ns of connecting (then it gets an error and is closed), and
+ * when every slot is taken a new client takes the slot of the one that has
+ * been silent longest, provided that one has sent nothing for evict_idle_ns
+ * (not negotiated yet: at once). Only when all slots are busy clients is a
+ * new connection closed unserved. QEMU's own -qmp socket serves a single
+ * client and leaves others waiting in the backlog, a lockout of its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +40,8 @@
 #define MAX_REQUEST	(1u << 20)	/* bytes of one unfinished request */
 #define MAX_OUTPUT	(4u << 20)	/* bytes owed to one client */
 #define JSON_DEPTH	64
+#define HANDSHAKE_NS	(10 * 1000000000ull)	/* connect to qmp_capabilities */
+#define EVICT_IDLE_NS	(10 * 1000000000ull)	/* silence that gives a slot away */
 
 struct qmp_client {
 	int fd;
@@ -33,6 +50,7 @@ struct qmp_client {
 	bool negotiated;
 	bool skip_line;			/* after bad input: drop bytes up to the next newline */
 	bool dead;			/* closed on the control thread's next round */
+	uint64_t connected_ns, last_input_ns;	/* vk_now_ns() at accept, at the last read */
 	char *out;
 	size_t out_len, out_cap;
 	struct qmp_client *next;
@@ -40,6 +58,25 @@ struct qmp_client {
 
 /* Tags for epoll data that are not clients. */
 static char tag_listen, tag_wake;
+
+/*
+ * Cut a truncated UTF-8 sequence off the end of s: a description echoes
+ * the client's (valid) strings and vsnprintf may stop inside a character.
+ */
+static void trim_partial_utf8(char *s)
+{
+	size_t len = strlen(s), i = len, need;
+	unsigned char lead;
+
+	while (i > 0 && len - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;	/* continuation bytes */
+	if (i == 0 || ((unsigned char)s[i - 1] & 0x80) == 0)
+		return;
+	lead = s[i - 1];
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	if (len - (i - 1) < need)
+		s[i - 1] = '\0';
+}
 
 int qmp_fail(struct qmp_error *e, const char *cls, const char *fmt, ...)
 {
@@ -49,6 +86,7 @@ int qmp_fail(struct qmp_error *e, const char *cls, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->desc, sizeof(e->desc), fmt, ap);
 	va_end(ap);
+	trim_partial_utf8(e->desc);
 	return -1;
 }
 
@@ -333,7 +371,7 @@ static size_t skip_line(struct qmp_client *cl, const char *buf, size_t len)
 	return nl ? (size_t)(nl - buf) + 1 : len;
 }
 
-static void client_input(struct control *c, struct qmp_client *cl, const char *buf, size_t len)
+void qmp_client_input(struct control *c, struct qmp_client *cl, const char *buf, size_t len)
 {
 	struct qmp_error e = { 0 };
 	enum json_tokener_error err;
@@ -426,32 +464,97 @@ static json_object *greeting(struct control *c)
 	return msg;
 }
 
-static void accept_client(struct control *c)
+struct qmp_client *qmp_client_add(struct control *c, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	struct qmp_client *cl;
-	int fd;
+	struct qmp_client *cl = calloc(1, sizeof(*cl));
 
-	fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (c->nr_clients >= MAX_CLIENTS || !(cl = calloc(1, sizeof(*cl)))) {
+	if (!cl) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	cl->fd = fd;
+	cl->connected_ns = cl->last_input_ns = vk_now_ns();
 	cl->tok = json_tokener_new_ex(JSON_DEPTH);
 	ev.data.ptr = cl;
 	if (!cl->tok || epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		client_free(cl);
-		return;
+		return NULL;
 	}
+	json_tokener_set_flags(cl->tok, JSON_TOKENER_VALIDATE_UTF8);
 	pthread_mutex_lock(&c->out_lock);
 	cl->next = c->clients;
 	c->clients = cl;
 	c->nr_clients++;
 	pthread_mutex_unlock(&c->out_lock);
 	send_locked(c, cl, greeting(c));
+	return cl;
+}
+
+void qmp_client_remove(struct control *c, struct qmp_client *cl)
+{
+	client_remove(c, cl);
+}
+
+/*
+ * Close cl with a last error saying why. It is only marked dead here and
+ * freed by reap() after the round, as the round's events may still name it.
+ */
+static void client_drop(struct control *c, struct qmp_client *cl, const char *why)
+{
+	struct qmp_error e = { 0 };
+
+	qmp_fail(&e, "GenericError", "%s", why);
+	send_error(c, cl, NULL, &e);
+	pthread_mutex_lock(&c->out_lock);
+	if (!cl->dead) {
+		cl->dead = true;
+		shutdown(cl->fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+/*
+ * The client whose slot a newcomer may take: not negotiated before
+ * negotiated, then the one silent longest; NULL if that one spoke within
+ * evict_idle_ns. Counts the live clients into *live.
+ */
+static struct qmp_client *evictable(struct control *c, uint64_t now, unsigned int *live)
+{
+	struct qmp_client *cl, *best = NULL;
+
+	*live = 0;
+	for (cl = c->clients; cl; cl = cl->next) {
+		if (cl->dead)
+			continue;
+		++*live;
+		if (!best || (best->negotiated && !cl->negotiated) ||
+		    (best->negotiated == cl->negotiated && cl->last_input_ns < best->last_input_ns))
+			best = cl;
+	}
+	if (best && best->negotiated && now - best->last_input_ns < c->evict_idle_ns)
+		return NULL;
+	return best;
+}
+
+static void accept_client(struct control *c)
+{
+	struct qmp_client *victim;
+	unsigned int live;
+	int fd;
+
+	fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	victim = evictable(c, vk_now_ns(), &live);
+	if (live >= MAX_CLIENTS) {
+		if (!victim) {
+			close(fd);	/* every slot busy: the newcomer may retry */
+			return;
+		}
+		client_drop(c, victim, "connection closed: idle, and another client needs its slot");
+	}
+	qmp_client_add(c, fd);
 }
 
 static void client_event(struct control *c, struct qmp_client *cl, uint32_t events)
@@ -464,15 +567,45 @@ static void client_event(struct control *c, struct qmp_client *cl, uint32_t even
 		client_flush(c, cl);
 		pthread_mutex_unlock(&c->out_lock);
 	}
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !cl->dead) {
 		n = recv(cl->fd, buf, sizeof(buf), 0);
-		if (n > 0)
-			client_input(c, cl, buf, n);
-		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		if (n > 0) {
+			cl->last_input_ns = vk_now_ns();
+			qmp_client_input(c, cl, buf, n);
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			cl->dead = true;
+		}
 	}
-	if (cl->dead)
-		client_remove(c, cl);
+}
+
+/* After a round of events: close clients past the handshake deadline, free the dead. */
+static void reap(struct control *c)
+{
+	uint64_t now = vk_now_ns();
+	struct qmp_client *cl, *next;
+
+	for (cl = c->clients; cl; cl = next) {
+		next = cl->next;
+		if (!cl->dead && !cl->negotiated && now - cl->connected_ns >= c->handshake_ns)
+			client_drop(c, cl, "capabilities negotiation timed out");
+		if (cl->dead)
+			client_remove(c, cl);
+	}
+}
+
+/* epoll_wait's timeout: until the first handshake deadline, -1 if none. */
+static int next_deadline_ms(struct control *c)
+{
+	uint64_t now = vk_now_ns(), end, left = UINT64_MAX;
+	struct qmp_client *cl;
+
+	for (cl = c->clients; cl; cl = cl->next) {
+		if (cl->negotiated || cl->dead)
+			continue;
+		end = cl->connected_ns + c->handshake_ns;
+		left = MIN(left, end > now ? end - now : 0);
+	}
+	return left == UINT64_MAX ? -1 : (int)MIN(left / 1000000 + 1, (uint64_t)INT32_MAX);
 }
 
 static void *control_thread(void *opaque)
@@ -482,13 +615,15 @@ static void *control_thread(void *opaque)
 	int n, i;
 
 	while (!c->closing) {
-		n = epoll_wait(c->epfd, evs, 16, -1);
+		n = epoll_wait(c->epfd, evs, 16, next_deadline_ms(c));
 		for (i = 0; i < n && !c->closing; i++) {
 			if (evs[i].data.ptr == &tag_listen)
 				accept_client(c);
 			else if (evs[i].data.ptr != &tag_wake)
 				client_event(c, evs[i].data.ptr, evs[i].events);
 		}
+		if (!c->closing)
+			reap(c);
 	}
 	return NULL;
 }
@@ -537,6 +672,8 @@ int control_open(struct control **out, const char *path, const struct vm_config 
 	c->listen_fd = c->epfd = c->wake_fd = -1;
 	c->host_req = VM_RUNNING;
 	c->stats_interval = -1;
+	c->handshake_ns = HANDSHAKE_NS;
+	c->evict_idle_ns = EVICT_IDLE_NS;
 	pthread_mutex_init(&c->vm_lock, NULL);
 	pthread_cond_init(&c->vm_cond, NULL);
 	pthread_mutex_init(&c->out_lock, NULL);
