@@ -11,10 +11,20 @@ not vmkit: the vmkit tests are the test_linux_*.py beside it.
 """
 import re
 import shutil
+import subprocess
 
 import pytest
 
-from linuxvm import LinuxVM, root_overlay
+from linuxvm import LinuxVM, guest_file, root_overlay
+
+
+def entry_syscall_64() -> str:
+    """The address of the kernel's SYSCALL entry, from vmlinux's symbol table."""
+    out = subprocess.run(["nm", str(guest_file("vmlinux"))], capture_output=True, text=True,
+                         check=True).stdout
+    m = re.search(r"^([0-9a-f]+) T entry_SYSCALL_64$", out, re.M)
+    assert m, "no entry_SYSCALL_64 in build/guest/vmlinux"
+    return m.group(1)
 
 
 def test_guest_image_boots_and_its_tools_work_under_tcg(tmp_path):
@@ -40,6 +50,11 @@ def test_guest_image_boots_and_its_tools_work_under_tcg(tmp_path):
         assert vm.sh("ls /sys/bus/virtio/drivers/virtio_balloon | grep -c virtio") == "1"
         assert "VMKIT-BENCH syscall n=100" in vm.sh("vmkit-sysbench syscall 100")
         assert vm.sh("pidof acpid") != ""
+        # The guest kernel patch (guest/patches/0001): a system call entered the
+        # way a PVM host leaves SYSCALL (RAX/RCX/R11 set, then a user-mode fetch
+        # at entry_SYSCALL_64) is completed, here on any CPU.
+        out = vm.sh(f"vmkit-sysbench pvm-entry 1000 {entry_syscall_64()}")
+        assert "VMKIT-PVM-ENTRY write ok" in out and "VMKIT-BENCH pvm-entry n=1000" in out, out
         with vm.qmp() as q:
             q.cmd("system_powerdown")
         assert vm.wait_exit(120) == 0, vm.describe()
