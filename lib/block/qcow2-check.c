@@ -21,6 +21,13 @@ struct check {
 	uint64_t nb;
 	uint64_t next_contig;
 	bool snapshot;		/* counting a snapshot's tables: no allocation statistics */
+	/*
+	 * The refcount structures cannot be trusted (an entry with reserved
+	 * bits, a block outside the file or shared with other metadata):
+	 * repairing through them would write refcounts over live tables, so
+	 * they are rebuilt elsewhere instead (qcow2-rebuild.c), as QEMU does.
+	 */
+	bool rebuild;
 };
 
 static void report(struct vk_blk_check *res, const char *fmt, ...)
@@ -59,9 +66,15 @@ static void inc(struct check *c, uint64_t off, uint64_t len)
 static void count_l2_entry(struct check *c, uint64_t e)
 {
 	struct qcow2_state *s = c->s;
+	enum qcow2_cluster_type t = qcow2_entry_type(s, e);
 	uint64_t off, len;
 
-	switch (qcow2_entry_type(s, e)) {
+	if (t != QCOW2_COMPRESSED && (e & L2E_STD_RESERVED_MASK)) {
+		report(c->res, "ERROR found l2 entry with reserved bits set: %llx",
+		       (unsigned long long)e);
+		c->res->corruptions++;
+	}
+	switch (t) {
 	case QCOW2_COMPRESSED:
 		if (e & QCOW_OFLAG_COPIED) {
 			qcow2_compressed_range(s, e, &off, &len);
@@ -114,6 +127,11 @@ static int count_l1(struct check *c, const uint64_t *l1, uint64_t l1_offset, uin
 		l2off = l1[i] & L1E_OFFSET_MASK;
 		if (!l2off)
 			continue;
+		if (l1[i] & L1E_RESERVED_MASK) {
+			report(c->res, "ERROR found L1 entry with reserved bits set: %llx",
+			       (unsigned long long)l1[i]);
+			c->res->corruptions++;
+		}
 		if (l2off & (s->cluster_size - 1)) {
 			report(c->res, "ERROR l2_offset=%llx: Table is not cluster aligned; L1 entry corrupted",
 			       (unsigned long long)l2off);
@@ -189,20 +207,36 @@ static int count_tables(struct check *c, struct vk_err *err)
 	return r;
 }
 
-static void count_refcount_structures(struct check *c)
+static int count_refcount_structures(struct check *c, struct vk_err *err)
 {
 	struct qcow2_state *s = c->s;
+	_cleanup_free_ uint8_t *raw = malloc(s->rt_size * 8);
 	uint64_t i, off;
+	int r;
 
+	/* The table as it is on disk: the loaded copy has the reserved bits masked off. */
+	if (!raw)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	r = vk_blk_file_pread(s->bs, raw, s->rt_offset, s->rt_size * 8, false, err);
+	if (r < 0)
+		return r;
 	inc(c, s->rt_offset, (uint64_t)s->rt_clusters * s->cluster_size);
 	for (i = 0; i < s->rt_size; i++) {
 		off = s->rt[i];
+		if (qcow2_be64(raw, i) & RT_RESERVED_MASK) {
+			report(c->res, "ERROR refcount table entry %llu has reserved bits set",
+			       (unsigned long long)i);
+			c->res->corruptions++;
+			c->rebuild = true;
+			continue;
+		}
 		if (!off)
 			continue;
 		if (off & (s->cluster_size - 1)) {
 			report(c->res, "ERROR refcount block %llu is not cluster aligned; refcount table entry corrupted",
 			       (unsigned long long)i);
 			c->res->corruptions++;
+			c->rebuild = true;
 			s->rt[i] = 0;	/* never read it */
 			continue;
 		}
@@ -210,10 +244,35 @@ static void count_refcount_structures(struct check *c)
 			report(c->res, "ERROR refcount block %llu is outside image",
 			       (unsigned long long)i);
 			c->res->corruptions++;
+			c->rebuild = true;
 			s->rt[i] = 0;
 			continue;
 		}
 		inc(c, off, s->cluster_size);
+	}
+	return 0;
+}
+
+/*
+ * Once every reference is counted, a refcount block must be referenced by
+ * its table entry alone: one that is also an L1 or L2 table, the refcount
+ * table or another block would have repairs written over that metadata.
+ */
+static void check_refblocks_apart(struct check *c)
+{
+	struct qcow2_state *s = c->s;
+	uint64_t i, cl;
+
+	for (i = 0; i < s->rt_size; i++) {
+		if (!s->rt[i])
+			continue;
+		cl = s->rt[i] >> s->cluster_bits;
+		if (c->ref[cl] <= 1)	/* 0: an entry with reserved bits, not counted */
+			continue;
+		report(c->res, "ERROR refcount block %llu refcount=%llu", (unsigned long long)i,
+		       (unsigned long long)c->ref[cl]);
+		c->res->corruptions++;
+		c->rebuild = true;
 	}
 }
 
@@ -344,40 +403,101 @@ static void reset(struct vk_blk_check *res)
 
 static int run(struct check *c, unsigned int fix, struct vk_err *err)
 {
+	void (*say)(void *opaque, const char *line) = c->res->report;
 	int r;
 
 	reset(c->res);
 	memset(c->ref, 0, c->nb * sizeof(*c->ref));
 	c->next_contig = 0;
 	c->res->total_clusters = (int64_t)((c->s->size + c->s->cluster_size - 1) >> c->s->cluster_bits);
-	count_refcount_structures(c);
-	r = count_tables(c, err);
+	c->rebuild = false;
+	/* A repairing pass after the first: what counting finds was said already. */
+	if (fix)
+		c->res->report = NULL;
+	r = count_refcount_structures(c, err);
+	if (!r)
+		r = count_tables(c, err);
+	if (!r)
+		check_refblocks_apart(c);
+	c->res->report = say;
 	if (r < 0)
 		return r;
+	if (c->rebuild)
+		fix = 0;	/* never write through blocks that are not theirs */
 	r = compare(c, fix, err);
 	if (r < 0)
 		return r;
 	return check_copied(c, fix, err);
 }
 
+/* The reference counters for every cluster of the file as it is now (it grows on rebuild). */
+static int size_ref(struct check *c, struct vk_err *err)
+{
+	struct qcow2_state *s = c->s;
+	int64_t fsize = vk_blk_file_size(s->bs);
+
+	if (fsize < 0)
+		return vk_fail(err, (int)fsize, "%s: %s", s->bs->filename, strerror((int)-fsize));
+	c->nb = ((uint64_t)fsize + s->cluster_size - 1) >> s->cluster_bits;
+	if (c->nb > MAX_CHECK_CLUSTERS)
+		return vk_fail(err, -EFBIG, "%s: too many clusters to check", s->bs->filename);
+	free(c->ref);
+	c->ref = calloc(c->nb + 1, sizeof(*c->ref));
+	if (!c->ref)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * -r all on untrusted refcount structures: new ones from the counted
+ * references, then the old ones (now leaks) freed; the result is what is
+ * left after, with the difference counted as fixed (as QEMU reports it).
+ */
+static int rebuild(struct check *c, struct vk_err *err)
+{
+	struct vk_blk_check old = *c->res;
+	struct vk_blk_check *res = c->res;
+	int r;
+
+	report(res, "Rebuilding refcount structure");
+	r = qcow2_rebuild_refcounts(c->s, c->ref, c->nb, err);
+	if (!r)
+		r = size_ref(c, err);
+	if (!r)
+		r = run(c, VK_CHECK_FIX_LEAKS, err);
+	if (!r)
+		r = qcow2_flush(c->s->bs, err);
+	if (!r)
+		r = run(c, 0, err);
+	if (r < 0)
+		return r;
+	if (c->rebuild) {
+		report(res, "ERROR rebuilt refcount structure is still broken");
+		res->check_errors++;
+	}
+	res->corruptions_fixed = MAX(old.corruptions - res->corruptions, 0);
+	res->leaks_fixed = MAX(old.leaks - res->leaks, 0);
+	return 0;
+}
+
 int qcow2_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 		struct vk_err *err)
 {
 	struct qcow2_state *s = bs->opaque;
-	int64_t fsize = vk_blk_file_size(bs);
 	struct check c = { .s = s, .res = res };
 	int r;
 
-	if (fsize < 0)
-		return vk_fail(err, (int)fsize, "%s: %s", bs->filename, strerror((int)-fsize));
-	c.nb = ((uint64_t)fsize + s->cluster_size - 1) >> s->cluster_bits;
-	if (c.nb > MAX_CHECK_CLUSTERS)
-		return vk_fail(err, -EFBIG, "%s: too many clusters to check", bs->filename);
-	c.ref = calloc(c.nb + 1, sizeof(*c.ref));
-	if (!c.ref)
-		return vk_fail(err, -ENOMEM, "out of memory");
-	r = run(&c, 0, err);
-	if (!r && fix && (res->leaks || res->corruptions)) {
+	r = size_ref(&c, err);
+	if (!r)
+		r = run(&c, 0, err);
+	if (!r && c.rebuild && (fix & VK_CHECK_FIX_ERRORS)) {
+		r = rebuild(&c, err);
+	} else if (!r && c.rebuild && fix) {
+		report(res, "ERROR need to rebuild refcount structures");
+		res->check_errors++;
+		r = vk_fail(err, -EIO, "%s: the refcount structures must be rebuilt (-r all)",
+			    bs->filename);
+	} else if (!r && fix && (res->leaks || res->corruptions)) {
 		/* New refcount blocks go past the end, never onto a cluster still in use. */
 		s->free_index = MAX(s->free_index, c.nb);
 		r = run(&c, fix, err);

@@ -37,6 +37,9 @@
 #define QCOW_OFLAG_COMPRESSED	(1ULL << 62)
 #define QCOW_OFLAG_ZERO		(1ULL << 0)
 #define RT_OFFSET_MASK		0xfffffffffffffe00ULL
+#define RT_RESERVED_MASK	0x1ffULL
+#define L1E_RESERVED_MASK	0x7f000000000001ffULL
+#define L2E_STD_RESERVED_MASK	0x3f000000000001feULL	/* not for compressed entries */
 
 /* Header offsets (big-endian fields). */
 #define HDR_L1_SIZE		36
@@ -269,6 +272,10 @@ int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 
 /* qcow2-amend.c */
 int qcow2_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err);
+
+/* qcow2-rebuild.c: new refcount structures from ref[0..nb), the counted references. */
+int qcow2_rebuild_refcounts(struct qcow2_state *s, const uint32_t *ref, uint64_t nb,
+			    struct vk_err *err);
 
 /* qcow2-check.c */
 int qcow2_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
