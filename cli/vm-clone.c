@@ -141,6 +141,32 @@ int cmd_clone(int argc, char **argv)
 	return 0;
 }
 
+/* Reverting a disk that a linked clone reads through would change the clone's data. */
+static int refuse_revert_base(const struct vm_def *d, struct vk_err *err)
+{
+	char ref[PATH_MAX], file[PATH_MAX], who[PATH_MAX + 64];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < d->n; i++) {
+		const char *v = d->kv[i].val;
+
+		if (strncmp(d->kv[i].key, "virtio", 6))
+			continue;
+		snprintf(ref, sizeof(ref), "%.*s", (int)strcspn(v, ","), v);
+		if (vol_resolve(ref, true, file, NULL))
+			continue;	/* the loop below names a missing volume */
+		ret = vol_find_overlay(file, NULL, who, sizeof(who), err);
+		if (ret > 0)
+			return vk_fail(err, -EBUSY,
+				       "snapshot revert: disk %s of VM '%s' is the backing file of %s",
+				       ref, d->name, who);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
 	static const char usage[] = "usage: vmkit snapshot create|revert|delete NAME SNAPSHOT\n"
@@ -169,7 +195,8 @@ int cmd_snapshot(int argc, char **argv)
 		ret = vm_load(argv[2], &d, &err);
 	if (ret)
 		return mgmt_report(&err);
-	if (!list && vm_require_shutoff(argv[2], "a disk snapshot", &err)) {
+	if ((!list && vm_require_shutoff(argv[2], "a disk snapshot", &err)) ||
+	    (!strcmp(argv[1], "revert") && refuse_revert_base(&d, &err))) {
 		vm_def_free(&d);
 		return mgmt_report(&err);
 	}

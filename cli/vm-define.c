@@ -246,21 +246,61 @@ int cmd_rename(int argc, char **argv)
 	return ret ? mgmt_report(&err) : 0;
 }
 
-static void purge_volumes(const struct vm_def *d)
-{
-	char file[PATH_MAX];
-	unsigned int i;
+#define MAX_PURGE 64	/* disks of one VM (virtio0..) */
 
-	for (i = 0; i < d->n; i++) {
+/* The pool volumes that are the VM's own (disks given by path are not). */
+static unsigned int own_volumes(const struct vm_def *d, char (*files)[PATH_MAX],
+				char (*refs)[PATH_MAX], unsigned int max)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < d->n && n < max; i++) {
 		const char *v = d->kv[i].val;
-		char ref[PATH_MAX];
 
 		if (strncmp(d->kv[i].key, "virtio", 6) || v[0] == '/')
-			continue;	/* only pool volumes are the VM's own */
-		snprintf(ref, sizeof(ref), "%.*s", (int)strcspn(v, ","), v);
-		if (!vol_resolve(ref, true, file, NULL) && !unlink(file))
-			printf("removed volume %s\n", ref);
+			continue;
+		snprintf(refs[n], PATH_MAX, "%.*s", (int)strcspn(v, ","), v);
+		if (!vol_resolve(refs[n], true, files[n], NULL))
+			n++;
 	}
+	return n;
+}
+
+/*
+ * --purge removes the VM's volumes, but never one that another image is
+ * built on (a linked clone's base): the whole delete is refused, naming it,
+ * before anything is removed. The VM's own other volumes do not count.
+ */
+static int check_purge(const struct vm_def *d, char (*files)[PATH_MAX], char (*refs)[PATH_MAX],
+		       unsigned int n, struct vk_err *err)
+{
+	const char *skip[MAX_PURGE + 1];
+	char who[PATH_MAX + 64];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++)
+		skip[i] = files[i];
+	skip[n] = NULL;
+	for (i = 0; i < n; i++) {
+		ret = vol_find_overlay(files[i], skip, who, sizeof(who), err);
+		if (ret > 0)
+			return vk_fail(err, -EBUSY,
+				       "delete --purge: volume %s of VM '%s' is the backing file of %s; delete that first",
+				       refs[i], d->name, who);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static void purge_volumes(char (*files)[PATH_MAX], char (*refs)[PATH_MAX], unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (!unlink(files[i]))
+			printf("removed volume %s\n", refs[i]);
 }
 
 int cmd_delete(int argc, char **argv)
@@ -271,6 +311,8 @@ int cmd_delete(int argc, char **argv)
 	char p[PATH_MAX];
 	struct vm_def d;
 	bool purge = argc == 3 && !strcmp(argv[2], "--purge");
+	char (*files)[PATH_MAX] = NULL, (*refs)[PATH_MAX] = NULL;
+	unsigned int npurge = 0;
 	int ret;
 
 	if (mgmt_want_help(argc, argv, usage))
@@ -280,15 +322,26 @@ int cmd_delete(int argc, char **argv)
 	if (load_locked(argv[1], &d, &err))
 		return mgmt_report(&err);
 	ret = vm_require_shutoff(argv[1], "delete", &err);
+	if (!ret && purge) {
+		files = calloc(MAX_PURGE, sizeof(*files));
+		refs = calloc(MAX_PURGE, sizeof(*refs));
+		ret = files && refs ? 0 : vk_fail(&err, -ENOMEM, "out of memory");
+		if (!ret)
+			npurge = own_volumes(&d, files, refs, MAX_PURGE);
+		if (!ret)
+			ret = check_purge(&d, files, refs, npurge, &err);
+	}
 	if (!ret) {
 		if (purge)
-			purge_volumes(&d);
+			purge_volumes(files, refs, npurge);
 		/* The config goes first, so a crash never leaves a half-removed VM that looks defined. */
 		unlink(mgmt_path(p, "vms/%s/config", argv[1]));
 		mgmt_rm_rf(mgmt_path(p, "vms/%s", argv[1]));
 		cg_remove(argv[1]);
 		printf("VM %s deleted\n", argv[1]);
 	}
+	free(files);
+	free(refs);
 	vm_def_free(&d);
 	return ret ? mgmt_report(&err) : 0;
 }

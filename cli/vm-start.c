@@ -460,6 +460,23 @@ static bool conflicts(const struct vm_def *o, const char *file, bool we_write, b
 	return false;
 }
 
+/*
+ * A disk another image is built on (a linked clone's base) is not started
+ * writable: the guest's writes would show through in the clone, under its
+ * own writes. readonly=on is fine.
+ */
+static int refuse_base(const char *ref, const char *file, struct vk_err *err)
+{
+	char who[PATH_MAX + 64];
+	int ret = vol_find_overlay(file, NULL, who, sizeof(who), err);
+
+	if (ret > 0)
+		return vk_fail(err, -EBUSY,
+			       "disk %s is the backing file of %s; it can only be started with readonly=on",
+			       ref, who);
+	return ret;
+}
+
 static int check_one_disk(const struct vm_def *d, const char *val, char **names,
 			  struct vk_err *err)
 {
@@ -470,6 +487,12 @@ static int check_one_disk(const struct vm_def *d, const char *val, char **names,
 	snprintf(ref, sizeof(ref), "%.*s", (int)strcspn(val, ","), val);
 	if (vol_resolve(ref, true, file, err))
 		return err->code;
+	if (writable) {
+		int ret = refuse_base(ref, file, err);
+
+		if (ret)
+			return ret;
+	}
 	for (n = names; *n; n++) {
 		struct vm_status st;
 		struct vm_def o;

@@ -237,6 +237,18 @@ static int vol_wipe(const char *file, struct vk_err *err)
 	return ret;
 }
 
+/* An overlay reads through this volume: deleting or rewriting it would break the overlay. */
+static int refuse_base(const char *ref, const char *file, const char *op, struct vk_err *err)
+{
+	char who[PATH_MAX + 64];
+	int ret = vol_find_overlay(file, NULL, who, sizeof(who), err);
+
+	if (ret > 0)
+		return vk_fail(err, -EBUSY, "vol %s: volume %s is the backing file of %s", op, ref,
+			       who);
+	return ret;
+}
+
 static int vol_op(const char *op, int argc, char **argv, struct vk_err *err)
 {
 	char ref[PATH_MAX], file[PATH_MAX], vm[MGMT_NAME_MAX];
@@ -258,6 +270,11 @@ static int vol_op(const char *op, int argc, char **argv, struct vk_err *err)
 	if ((!strcmp(op, "delete") || !strcmp(op, "wipe") || !strcmp(op, "upload") ||
 	     !strcmp(op, "resize")) && vol_in_use(ref, vm))
 		return vk_fail(err, -EBUSY, "volume %s is used by VM '%s'", ref, vm);
+	if (!strcmp(op, "delete") || !strcmp(op, "wipe") || !strcmp(op, "upload")) {
+		ret = refuse_base(ref, file, op, err);
+		if (ret)
+			return ret;
+	}
 	if (!strcmp(op, "delete") && !nrest)
 		return unlink(file) ? vk_fail(err, -errno, "%s: %s", file, strerror(errno)) : 0;
 	if (!strcmp(op, "wipe") && !nrest)

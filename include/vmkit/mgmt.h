@@ -134,6 +134,14 @@ int pool_ensure_default(struct vk_err *err);
  * in out (PATH_MAX). must_exist: the volume must exist.
  */
 int vol_resolve(const char *ref, bool must_exist, char *out, struct vk_err *err);
+/*
+ * Is file the backing file of another image: a volume of an active pool or a
+ * VM disk given by path (lib/mgmt/backing.c)? 1 with the first such overlay
+ * named in who ("local:clone.qcow2"), 0 if none, or negative errno. Images
+ * at the paths in skip (NULL-terminated, may be NULL) do not count.
+ */
+int vol_find_overlay(const char *file, const char *const *skip, char *who, size_t n,
+		     struct vk_err *err);
 
 /* ---- networks (lib/mgmt/network.c, network-run.c) ---- */
 
