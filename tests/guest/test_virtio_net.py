@@ -118,10 +118,21 @@ class Netns:
     def __init__(self) -> None:
         self.name = f"vmkt-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         subprocess.run(["ip", "netns", "add", self.name], check=True)
-        # No IPv6 chatter (router solicitations, MLD) on the wire we watch.
-        self.exec(["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
-                   "net.ipv6.conf.default.disable_ipv6=1"], check=False)
+        self.disable_ipv6()
         self.ip("link", "set", "lo", "up")
+
+    def disable_ipv6(self) -> None:
+        """No IPv6 chatter (router solicitations, MLD, DAD) on the wire we watch: the guest
+        gets it too, and test_frames_both_ways counts every frame on its queue. Written
+        from inside the namespace (/proc/sys/net is the writer's namespace's), not with
+        sysctl(8), whose absence (no procps) once let the chatter through unnoticed."""
+        with self.enter():
+            for conf in ("all", "default"):
+                try:
+                    with open(f"/proc/sys/net/ipv6/conf/{conf}/disable_ipv6", "w") as f:
+                        f.write("1")
+                except FileNotFoundError:
+                    return  # a kernel without IPv6 (ipv6.disable=1) sends none
 
     def ip(self, *args: str) -> str:
         p = subprocess.run(["ip", "-n", self.name, *args], capture_output=True, text=True)
