@@ -1,18 +1,73 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Build the qcow2 and vmdk libFuzzer targets with clang, ASan and UBSan, into its own
-# directory (not part of the gcc build): build-fuzz/qcow2-fuzz, build-fuzz/vmdk-fuzz.
+# Build the libFuzzer targets with clang, ASan and UBSan into their own
+# directory (not part of the gcc build): build-fuzz/NAME-fuzz for each name in
+# tests/fuzz/targets. Objects are shared between targets and rebuilt only when
+# their sources or headers change (a ninja file written here, not meson: the
+# fuzzers link the monitor's sources against fakes of its own files).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${FUZZ_BUILD:-build-fuzz}
 CC=${FUZZ_CC:-clang}
 mkdir -p "$OUT"
-# Library sources only: lib/util and lib/block know nothing of the monitor.
-for t in qcow2 vmdk; do
-	$CC -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-fno-omit-frame-pointer -Wall -Wno-unused-parameter \
-		lib/util/*.c lib/block/*.c tests/fuzz/fuzz-image.c tests/fuzz/$t-fuzz.c \
-		-lz -lzstd -lpthread -o "$OUT/$t-fuzz"
-	echo "$OUT/$t-fuzz"
-done
+
+# Sources by group. A target links its own file, the groups it names, and
+# the fakes it needs (tests/fuzz/targets).
+util=$(ls lib/util/*.c)
+block=$(ls lib/block/*.c)
+mgmt=$(ls lib/mgmt/*.c)
+net=$(ls lib/net/*.c)
+vmm=$(ls vmm/*/*.c vmm/arch/x86/*.c | sort -u)
+cli="cli/run-resources.c cli/run-net.c"
+virtio="vmm/virtio/queue.c vmm/virtio/core.c vmm/core/memory.c vmm/core/evloop.c \
+	vmm/core/iothread.c tests/fuzz/fake-vm.c tests/fuzz/fake-driver.c"
+
+obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
+
+{
+	cat <<-NINJA
+	builddir = $OUT
+	o = $OUT/obj
+	cc = $CC
+	san = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+	cflags = -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -I/usr/include/json-c \$san \$
+	    -fsanitize=fuzzer-no-link -fno-omit-frame-pointer -Wall -Wno-unused-parameter
+	rule cc
+	  command = \$cc -MD -MF \$out.d \$cflags -c \$in -o \$out
+	  depfile = \$out.d
+	  deps = gcc
+	  description = CC \$in
+	rule ar
+	  command = rm -f \$out && ar crs \$out \$in
+	  description = AR \$out
+	rule link
+	  command = \$cc \$san -fsanitize=fuzzer \$in \$libs -o \$out
+	  description = LINK \$out
+	NINJA
+	for s in $util $block $mgmt $net $vmm $cli tests/fuzz/*.c; do
+		echo "build \$o/${s%.c}.o: cc $s"
+	done
+	echo "build \$o/libutil.a: ar$(obj $util)"
+	echo "build \$o/libblock.a: ar$(obj $block)"
+	echo "build \$o/libmgmt.a: ar$(obj $mgmt)"
+	echo "build \$o/libnet.a: ar$(obj $net)"
+	echo "build \$o/libvmm.a: ar$(obj $vmm)"
+	libs='$o/libutil.a'
+	sys='-lz -lzstd -lpthread'
+	vmmlibs='$o/libvmm.a $o/libnet.a $o/libblock.a $o/libmgmt.a $o/libutil.a'
+	vmmsys="-luring -laio -ljson-c $sys"
+	# name: objects, archives, system libraries
+	link() { printf 'build %s/%s-fuzz: link%s %s\n  libs = %s\n' "$OUT" "$1" "$2" "$3" "$4"; }
+	link qcow2 "$(obj tests/fuzz/fuzz-image.c tests/fuzz/qcow2-fuzz.c)" "\$o/libblock.a $libs" "$sys"
+	link vmdk "$(obj tests/fuzz/fuzz-image.c tests/fuzz/vmdk-fuzz.c)" "\$o/libblock.a $libs" "$sys"
+	link virtq "$(obj vmm/virtio/queue.c tests/fuzz/virtq-fuzz.c)" "" ""
+	for d in blk rng console balloon net; do
+		link "$d" "$(obj $virtio vmm/virtio/$d.c tests/fuzz/$d-fuzz.c)" "$libs" "-lpthread"
+	done
+	link x86 "$(obj vmm/arch/x86/emulate.c tests/fuzz/x86-fuzz.c)" "" ""
+	link qmp "$(obj tests/fuzz/qmp-fuzz.c)" "$vmmlibs" "$vmmsys"
+	link config "$(obj tests/fuzz/config-fuzz.c)" "\$o/libmgmt.a \$o/libnet.a $libs" "-ljson-c -lpthread"
+	link runopts "$(obj tests/fuzz/runopts-fuzz.c $cli)" "$vmmlibs" "$vmmsys"
+} > "$OUT/build.ninja.new"
+mv "$OUT/build.ninja.new" "$OUT/build.ninja"
+ninja -f "$OUT/build.ninja" > "$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }

@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Seed corpora for the fuzz targets other than the image formats, written
+here from what the targets' inputs mean (nothing downloaded).
+
+Usage: make-seeds.py TARGET DIR   (TARGET: virtq blk net console rng balloon x86
+qmp config runopts)
+
+The device targets read a driver's script (tests/fuzz/fake-driver.c): a
+header (u32 accepted device features, u8 ring features, u8 queues to enable,
+u8 log2 of the queue size), then commands. Buffers live in the data area
+(offsets here are relative to it, FAKE_DATA = 0x8000 in RAM)."""
+import os
+import struct
+import sys
+
+DATA = 0x8000
+F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
+
+
+class Script:
+    def __init__(self, features=0xffffffff, ring=3, queues=0xff, log2=4):
+        self.b = struct.pack("<IBBB", features, ring, queues, log2)
+
+    def desc(self, q, i, off, length, flags=0, nxt=0):
+        self.b += struct.pack("<BBBIIBB", 0, q, i, off, length, flags, nxt)
+        return self
+
+    def avail(self, q, head):
+        self.b += struct.pack("<BBH", 1, q, head)
+        return self
+
+    def kick(self, q):
+        self.b += struct.pack("<BB", 2, q)
+        return self
+
+    def poke(self, off, data):
+        """Bytes at data-area offset off (absolute gpa when off >= DATA)."""
+        gpa = off if off >= DATA else DATA + off
+        for k in range(0, len(data), 255):
+            part = data[k:k + 255]
+            self.b += struct.pack("<BHB", 3, gpa + k, len(part)) + part
+        return self
+
+    def cfg_read(self, off, size_code):
+        self.b += struct.pack("<BBB", 4, off, size_code)
+        return self
+
+    def cfg_write(self, off, data):
+        code = {1: 0, 2: 1, 4: 2, 8: 3}[len(data)]
+        self.b += struct.pack("<BBB", 5, off, code) + data
+        return self
+
+    def action(self, data):
+        self.b += b"\x06" + data
+        return self
+
+    def reset(self):
+        self.b += b"\x07"
+        return self
+
+    def chain(self, q, bufs, head=0):
+        """bufs: (offset, length, writable); descriptors head.. in order."""
+        for k, (off, length, w) in enumerate(bufs):
+            last = k == len(bufs) - 1
+            self.desc(q, head + k, off, length, (F_WRITE if w else 0) | (0 if last else F_NEXT),
+                      head + k + 1)
+        return self.avail(q, head)
+
+    def indirect(self, q, table_off, bufs, head=0):
+        """The same chain through an indirect table at table_off."""
+        table = b""
+        for k, (off, length, w) in enumerate(bufs):
+            last = k == len(bufs) - 1
+            table += struct.pack("<QIHH", DATA + off, length,
+                                 (F_WRITE if w else 0) | (0 if last else F_NEXT), k + 1)
+        self.poke(table_off, table)
+        self.desc(q, head, table_off, len(table), F_INDIRECT)
+        return self.avail(q, head)
+
+
+def blk_seeds():
+    def req(typ, sector=0):
+        return struct.pack("<IIQ", typ, 0, sector)
+    out = {}
+    rw = [(0, 16, False), (0x100, 512, True), (0x400, 1, True)]
+    out["read"] = Script().poke(0, req(0, 1)).chain(0, rw).kick(0).b
+    out["write"] = Script().poke(0, req(1, 2)).poke(0x100, b"\xab" * 512) \
+        .chain(0, [(0, 16, False), (0x100, 512, False), (0x400, 1, True)]).kick(0).b
+    out["flush"] = Script().poke(0, req(4)).chain(0, [(0, 16, False), (0x400, 1, True)]).kick(0).b
+    out["get-id"] = Script().poke(0, req(8)).chain(0, [(0, 16, False), (0x100, 20, True),
+                                                       (0x400, 1, True)]).kick(0).b
+    for name, typ, flags in (("discard", 11, 0), ("zeroes", 13, 1)):
+        out[name] = Script().poke(0, req(typ) + struct.pack("<QII", 4, 8, flags)) \
+            .chain(0, [(0, 32, False), (0x400, 1, True)]).kick(0).b
+    out["indirect"] = Script().poke(0, req(0, 3)).indirect(1, 0x800, rw).kick(1).b
+    # Two reads continuing one another (merged), one unaligned with O_DIRECT.
+    s = Script().action(b"\x01").poke(0, req(0, 0)).poke(0x40, req(0, 1))
+    s.chain(0, [(0, 16, False), (0x101, 512, True), (0x400, 1, True)], head=0)
+    s.chain(0, [(0x40, 16, False), (0x1000, 512, True), (0x401, 1, True)], head=3)
+    out["merge-direct"] = s.kick(0).b
+    out["reset-inflight"] = Script().poke(0, req(0, 1)).chain(0, rw).kick(0).reset() \
+        .poke(0, req(1, 1)).chain(0, rw).kick(0).b
+    out["config"] = Script().cfg_read(0, 3).cfg_read(20, 2).cfg_read(34, 1).b
+    return out
+
+
+def net_seeds():
+    out = {}
+    hdr = bytes(12)
+    frame = bytes.fromhex("ffffffffffff525400010203 0806".replace(" ", "")) + bytes(46)
+    rx_bufs = [(0x1000, 1526, True)]
+    tx = Script().poke(0, hdr + frame).chain(1, [(0, 12, False), (12, len(frame), False)])
+    out["tx"] = tx.kick(1).b
+    rx = Script().chain(0, rx_bufs).action(b"\x00" + struct.pack("<H", 12 + len(frame)) + hdr + frame)
+    out["rx"] = rx.kick(0).b
+    # Mergeable buffers: a frame over two small ones.
+    s = Script().chain(0, [(0x1000, 64, True)], head=0).chain(0, [(0x2000, 64, True)], head=1)
+    out["rx-merge"] = s.action(b"\x00" + struct.pack("<H", 140) + bytes(140)).kick(0).b
+    ack = (0x400, 1, True)
+
+    def ctrl(cls, cmd, data, name):
+        s = Script().poke(0x300, bytes([cls, cmd]) + data)
+        out[name] = s.chain(4, [(0x300, 2 + len(data), False), ack]).kick(4).b
+    ctrl(4, 0, struct.pack("<H", 2), "ctrl-mq")
+    ctrl(1, 1, bytes.fromhex("525400aabbcc"), "ctrl-mac")
+    ctrl(0, 0, b"\x01", "ctrl-promisc")
+    ctrl(1, 0, struct.pack("<I", 0) + struct.pack("<I", 0), "ctrl-mac-table")
+    s = Script().poke(0x300, bytes([4, 0]) + struct.pack("<H", 2)) \
+        .chain(4, [(0x300, 4, False), ack]).kick(4)
+    s.poke(0, hdr + frame).chain(3, [(0, 12 + len(frame), False)]).kick(3)
+    out["mq-tx"] = s.action(b"\x80").action(b"\x81").b
+    out["config"] = Script().cfg_read(0, 2).cfg_read(6, 1).cfg_read(8, 1).cfg_read(10, 1).b
+    return out
+
+
+def console_seeds():
+    return {
+        "tx": Script().poke(0, b"hello, world\n").chain(1, [(0, 13, False)]).kick(1).b,
+        "rx": Script().chain(0, [(0x100, 4, True)]).action(b"\x08typed in").kick(0).b,
+        "rx-later": Script().action(b"\x03abc").chain(0, [(0x100, 64, True)]).kick(0).b,
+    }
+
+
+def rng_seeds():
+    return {
+        "one": Script().chain(0, [(0, 64, True)]).kick(0).b,
+        "indirect": Script().indirect(0, 0x800, [(0, 4096, True), (0x2000, 8192, True)]).kick(0).b,
+        "readable": Script().chain(0, [(0, 16, False), (0x100, 16, True)]).kick(0).b,
+    }
+
+
+def balloon_seeds():
+    pfns = struct.pack("<4I", 8, 9, 10, 0x100000)
+    stats = b"".join(struct.pack("<HQ", tag, 1000 * tag) for tag in range(11))
+    return {
+        "inflate": Script().poke(0, pfns).chain(0, [(0, 16, False)]).kick(0).b,
+        "deflate": Script().poke(0, pfns).chain(1, [(0, 16, False)]).kick(1).b,
+        "stats": Script().poke(0, stats).chain(2, [(0, len(stats), False)]).kick(2)
+        .action(b"\x01").action(b"\x40").b,
+        "config": Script().action(b"\x10").cfg_read(0, 2).cfg_write(4, struct.pack("<I", 4)).b,
+        "stats-reset": Script().poke(0, stats).chain(2, [(0, len(stats), False)]).kick(2)
+        .reset().action(b"\x01").b,
+    }
+
+
+def virtq_seeds():
+    """Header: log2 size, flags, desc/16, avail/2, used/4; then RAM from 0."""
+    def image(size_log2, flags, descs, heads, extra=()):
+        ram = bytearray(0x2000)
+        for i, (addr, length, fl, nxt) in enumerate(descs):
+            ram[16 * i:16 * i + 16] = struct.pack("<QIHH", addr, length, fl, nxt)
+        avail = 0x1000
+        struct.pack_into("<HH", ram, avail, 0, len(heads))
+        for k, h in enumerate(heads):
+            struct.pack_into("<H", ram, avail + 4 + 2 * k, h)
+        for off, data in extra:
+            if len(ram) < off + len(data):
+                ram.extend(bytes(off + len(data) - len(ram)))
+            ram[off:off + len(data)] = data
+        hdr = struct.pack("<BBHHH", size_log2, flags, 0, avail // 2, 0x1800 // 4)
+        return hdr + bytes(ram)
+    out = {}
+    out["chain"] = image(4, 3, [(0x4000, 16, F_NEXT, 1), (0x4100, 512, F_NEXT | F_WRITE, 2),
+                                (0x4400, 1, F_WRITE, 0)], [0])
+    out["loop"] = image(4, 3, [(0x4000, 16, F_NEXT, 1), (0x4100, 16, F_NEXT, 0)], [0])
+    out["outside"] = image(4, 3, [(0x7fffffff000, 16, 0, 0)], [0])
+    out["long"] = image(4, 3, [(0x4000 + 16 * i, 16, F_NEXT, i + 1) for i in range(15)] +
+                        [(0x5000, 16, F_WRITE, 0)], [0, 0])
+    table = b"".join(struct.pack("<QIHH", 0x4000 + 16 * i, 16, F_NEXT | F_WRITE, i + 1)
+                     for i in range(1023)) + struct.pack("<QIHH", 0x4000, 16, F_WRITE, 0)
+    out["indirect-max"] = image(4, 7, [(0x8000, len(table), F_INDIRECT, 0)], [0],
+                                [(0x8000, table)])
+    out["indirect-nested"] = image(4, 3, [(0x3000, 16, F_INDIRECT, 0)], [0],
+                                   [(0x3000, struct.pack("<QIHH", 0x3000, 16, F_INDIRECT, 0))])
+    out["ahead"] = image(2, 1, [(0x4000, 16, 0, 0)], [0] * 9)
+    return out
+
+
+def x86_seeds():
+    base = 0x10000
+    gprs = [0] * 16
+    gprs[0] = base + 0x100      # rax
+    gprs[3] = 0x40              # rbx
+    segs = [0] * 6
+    fx = bytearray(512)
+    struct.pack_into("<H", fx, 0, 0x037f)
+    struct.pack_into("<II", fx, 24, 0x1f80, 0xffff)
+
+    def state(mode=2, cpl=0):
+        return (bytes([mode | cpl << 2]) + struct.pack("<Q", base) + struct.pack("<16Q", *gprs) +
+                struct.pack("<6Q", *segs) + struct.pack("<Q", 0x202) + bytes(fx))
+    insns = {
+        "fwait": "9b", "fninit": "dbe3", "fnclex": "dbe2", "fnstcw": "d938", "fldcw": "d928",
+        "fnstsw": "dd38", "fnstsw-ax": "dfe0", "ldmxcsr": "0fae10", "stmxcsr": "0fae18",
+        "fxsave": "0fae00", "fxrstor": "0fae08", "fxsave64": "480fae00", "fxrstor64": "480fae08",
+        "lfence": "0faee8", "mfence": "0faef0", "sfence": "0faef8", "int3": "cc",
+        "popcnt": "f3480fb8c3", "popcnt-mem": "f30fb8449810", "fs-ldmxcsr": "640fae10",
+        "sib-disp32": "0fae948b00010000", "rip-rel": "0fae1500010000",
+        "r12-stmxcsr": "410fae1c24", "prefixes": "6666666666666666666666660fae10",
+    }
+    out = {k: state() + bytes.fromhex(v) for k, v in insns.items()}
+    out["fxsave-32"] = state(1) + bytes.fromhex("0fae00")
+    out["ldmxcsr-16"] = state(0) + bytes.fromhex("0fae17")
+    out["addr32"] = state(2) + bytes.fromhex("670fae10")
+    out["cpl3-int3"] = state(2, 3) + bytes.fromhex("cc")
+    return out
+
+
+def qmp_seeds():
+    neg = '{"execute": "qmp_capabilities"}\n'
+    cmds = ["query-status", "query-name", "query-version", "query-commands", "query-kvm",
+            "query-target", "query-cpus-fast", "query-block", "query-balloon", "stop", "cont",
+            "system_powerdown", "system_reset", "quit"]
+    out = {}
+    for k, c in enumerate(cmds):
+        out[c] = bytes([k % 8]) + (neg + '{"execute": "%s", "id": %d}\n' % (c, k)).encode()
+    extra = {
+        "balloon": '{"execute": "balloon", "arguments": {"value": 134217728}, "id": "b"}',
+        "qom-get": '{"execute": "qom-get", "arguments": {"path": "/machine/peripheral/balloon0",'
+                   ' "property": "guest-stats"}}',
+        "qom-set": '{"execute": "qom-set", "arguments": {"path": "balloon0", "property":'
+                   ' "guest-stats-polling-interval", "value": 2}}',
+        "set_link": '{"execute": "set_link", "arguments": {"name": "net0", "up": false}}',
+        "hmp": '{"execute": "human-monitor-command", "arguments": {"command-line": "info status"}}',
+        "hmp-help": '{"execute": "human-monitor-command", "arguments": {"command-line": "help"}}',
+        "bad-args": '{"execute": "balloon", "arguments": {"value": "x", "extra": [1, 2.5, null]}}',
+        "bad-json": '{"execute": "query-status", "id": [1, {"a": tru}]}',
+        "not-object": '[1, 2, 3]\n"string"\n42',
+        "utf8": '{"execute": "query-\u00e9t\u00e9", "id": "\u20ac"}',
+        "escapes": '{"execute": "query-st\\u0061tus", "id": "\\ud83d\\ude00\\u0000"}',
+        "unneg": '{"execute": "query-status"}',
+        "enable": '{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}}',
+    }
+    for k, (name, req) in enumerate(extra.items()):
+        first = "" if name in ("unneg", "enable") else neg
+        out[name] = bytes([k % 8]) + (first + req + "\n").encode()
+    out["invalid-utf8"] = b"\x00" + neg.encode() + b'{"execute": "\xff\xfe", "id": "\xc3\x28"}\n'
+    out["deep"] = b"\x00" + neg.encode() + b'{"execute": "x", "id": ' + b"[" * 70 + b"]" * 70 + b"}\n"
+    return out
+
+
+def config_seeds():
+    defs = {
+        "minimal": "name: web\n",
+        "full": "name: web1\n# a comment\ndescription: the web server\nmemory: 1024\n"
+                "balloon: 512\ncores: 2\nsockets: 1\nkernel: /boot/vmlinuz\ninitrd: /boot/initrd\n"
+                "cmdline: console=ttyS0 root=/dev/vda\nvirtio0: local:web1-disk0.qcow2,format=qcow2,"
+                "cache=none,aio=io_uring,iothread=on,discard=on,serial=abc\n"
+                "virtio1: /dev/sdb,readonly=on,shared=on\nnet0: virtio=52:54:00:12:34:56,bridge=br0,"
+                "queues=2,mtu=1500\nnet1: virtio,user,net=10.0.2.0/24,hostfwd=tcp::2222-:22\n"
+                "net2: virtio,network=lan,link_down=1\nrng: source=/dev/urandom\nonboot: 1\n"
+                "cpulimit: 1.5\ncpuunits: 1024\naffinity: 0-1\nvcpupin: 0 1\nhugepages: 2\n"
+                "numa: 1\nconsole: virtio\nlocaltime: 1\nmemtune: hard_limit=2G,soft_limit=1G\n",
+        "bad-memory": "name: x\nmemory: lots\n",
+        "twice": "name: x\nmemory: 512\nmemory: 1024\n",
+        "no-name": "memory: 512\n",
+        "crlf": "name: x\r\nmemory: 512\r\n\r\n",
+        "pin-too-far": "name: x\ncores: 1\nvcpupin: 7\n",
+    }
+    out = {k: b"\x00" + v.encode() for k, v in defs.items()}
+    kvs = {
+        "pool": "type: dir\npath: /var/lib/vmkit/images\n",
+        "network": "bridge: vmbr0\naddress: 192.168.10.1/24\nuplink: eth1\nmtu: 9000\n# c\n\n",
+        "kv-bad": "no colon here\n",
+    }
+    out.update({k: b"\x01" + v.encode() for k, v in kvs.items()})
+    return out
+
+
+def runopts_seeds():
+    names = ["kernel", "initrd", "cmdline", "cpus", "topology", "memory", "console", "cpu", "rtc",
+             "name", "no-reboot", "debug-exit", "disk", "rng", "help", "cpu-affinity",
+             "vcpu-affinity", "io-affinity", "qmp", "balloon", "device", "net"]
+    opt = {n: i for i, n in enumerate(names)}
+
+    def rec(*pairs):
+        return b"".join(bytes([opt[k]]) + v.encode() + b"\0" for k, v in pairs)
+    return {
+        "basic": rec(("kernel", "/boot/vmlinuz"), ("memory", "512M"), ("cpus", "1"),
+                     ("name", "web"), ("cmdline", "console=ttyS0")),
+        "memory": rec(("memory", "1G,hugepages=2M,prealloc=on,thp=off,merge=off,"
+                                 "policy=bind,host-nodes=0")),
+        "mem-path": rec(("memory", "256M,mem-path=/dev/hugepages")),
+        "topology": rec(("topology", "sockets=1,cores=2,threads=1")),
+        "disk": rec(("disk", "path=a.qcow2,format=qcow2,readonly=on,serial=S1,cache=none,"
+                             "aio=native,iothread=on,discard=ignore,num-queues=2,queue-size=128")),
+        "console": rec(("console", "virtio:file:/tmp/x"), ("console", "socket:/tmp/s")),
+        "net-tap": rec(("net", "tap,ifname=tap0,bridge=br0,mac=52:54:00:12:34:56,queues=4,"
+                               "vhost=off,mtu=9000")),
+        "net-user": rec(("net", "user,net=10.0.3.0/24,hostfwd=tcp:127.0.0.1:2222-:22,"
+                                "hostfwd=udp::5353-10.0.3.15:53,host=10.0.3.2,dns=10.0.3.3,"
+                                "dhcpstart=10.0.3.20,restrict=on,ipv6=off,mac=52:54:00:00:00:01")),
+        "affinity": rec(("cpu-affinity", "0-1"), ("vcpu-affinity", "0=0,1,1=1"),
+                        ("io-affinity", "0")),
+        "devices": rec(("balloon", "deflate-on-oom=on,guest-stats-polling-interval=5"),
+                       ("device", "virtio-balloon,deflate-on-oom=on"), ("rng", "file=/dev/zero"),
+                       ("debug-exit", "0x501"), ("qmp", "unix:/tmp/q.sock,server=on,wait=off")),
+        "misc": rec(("cpu", "baseline"), ("rtc", "base=localtime"), ("no-reboot", "")),
+    }
+
+
+TARGETS = {"blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
+           "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
+           "config": config_seeds, "runopts": runopts_seeds}
+
+
+def main():
+    target, out = sys.argv[1], sys.argv[2]
+    os.makedirs(out, exist_ok=True)
+    seeds = TARGETS[target]()
+    for name, data in seeds.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+    print(len(seeds))
+
+
+if __name__ == "__main__":
+    main()
