@@ -127,7 +127,7 @@ int img_check(int argc, char **argv)
 		case 'q': quiet = true; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
 		case 'r':
-			flags |= VK_BLK_RDWR;
+			flags |= VK_BLK_RDWR | VK_BLK_CHECK;
 			if (!strcmp(optarg, "leaks")) {
 				fix = VK_CHECK_FIX_LEAKS;
 			} else if (!strcmp(optarg, "all")) {

@@ -23,6 +23,7 @@ struct vk_blk;
 #define VK_BLK_NO_LOCK		(1u << 3)
 #define VK_BLK_CACHE_UNSAFE	(1u << 4)	/* cache=unsafe: flushes write metadata, skip fdatasync */
 #define VK_BLK_ANY_EXTENTS	(1u << 5)	/* vmdk extents may lie outside the descriptor's directory */
+#define VK_BLK_CHECK		(1u << 6)	/* opened to be repaired: a corrupt-marked image may be written */
 
 struct vk_blk_opts {
 	const char *format;		/* NULL: probe */

@@ -26,6 +26,7 @@ struct qcow2_cache {
 	unsigned int n;
 	uint64_t tick;
 	struct qcow2_cache_entry *e;
+	unsigned int ol_kind;	/* what its tables are, for the overlap check (QCOW2_OL_*) */
 };
 
 struct qcow2_cache *qcow2_cache_create(struct vk_blk *bs, unsigned int entries, size_t table_size)
@@ -67,6 +68,11 @@ void qcow2_cache_set_dependency(struct qcow2_cache *c, struct qcow2_cache *dep)
 	c->dep = dep;
 }
 
+void qcow2_cache_set_kind(struct qcow2_cache *c, unsigned int ol_kind)
+{
+	c->ol_kind = ol_kind;
+}
+
 static int write_entry(struct qcow2_cache *c, struct qcow2_cache_entry *e, struct vk_err *err)
 {
 	int r;
@@ -78,6 +84,10 @@ static int write_entry(struct qcow2_cache *c, struct qcow2_cache_entry *e, struc
 		if (r < 0)
 			return r;
 	}
+	/* A table may only land where no other kind of metadata lives. */
+	r = qcow2_overlap_check(c->bs->opaque, c->ol_kind, e->offset, c->table_size, err);
+	if (r < 0)
+		return r;
 	r = vk_blk_file_pwrite(c->bs, e->table, e->offset, c->table_size, err);
 	if (r < 0)
 		return r;

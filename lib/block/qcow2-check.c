@@ -504,6 +504,8 @@ int qcow2_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 		if (!r)
 			r = qcow2_flush(bs, err);
 	}
+	if (!r && fix && !res->corruptions && !res->check_errors)
+		qcow2_mark_consistent(s);
 	free(c.ref);
 	return r;
 }

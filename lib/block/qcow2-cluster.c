@@ -245,17 +245,10 @@ int qcow2_read(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk
 	return 0;
 }
 
-/* Data must never land on the header, the L1 table or the refcount table. */
+/* Data must never land on metadata of any kind. */
 static int check_overlap(struct qcow2_state *s, uint64_t host, uint64_t len, struct vk_err *err)
 {
-	uint64_t l1_end = s->l1_offset + (uint64_t)s->l1_size * 8;
-	uint64_t rt_end = s->rt_offset + (uint64_t)s->rt_clusters * s->cluster_size;
-
-	if (host < s->cluster_size || (host < l1_end && host + len > s->l1_offset) ||
-	    (host < rt_end && host + len > s->rt_offset) || qcow2_snapshot_overlap(s, host, len))
-		return vk_fail(err, -EUCLEAN, "%s: write to %#llx would overwrite metadata",
-			       s->bs->filename, (unsigned long long)host);
-	return 0;
+	return qcow2_overlap_check(s, 0, host, len, err);
 }
 
 static int alloc_l2(struct qcow2_state *s, uint64_t l1i, struct vk_err *err)
@@ -447,6 +440,9 @@ int qcow2_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len, st
 	bool in_place;
 	int r;
 
+	r = qcow2_writable(s, err);
+	if (r < 0)
+		return r;
 	while (len) {
 		r = count_new(s, off, MIN(len, MAX_WRITE_CHUNK), &n, &in_place, &host, err);
 		if (r < 0)

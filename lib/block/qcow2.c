@@ -274,7 +274,7 @@ static int open_rw(struct qcow2_state *s, struct vk_err *err)
 	struct vk_err inner = { 0 };
 	int r;
 
-	if (s->incompat & QCOW2_INCOMPAT_CORRUPT)
+	if ((s->incompat & QCOW2_INCOMPAT_CORRUPT) && !(s->bs->flags & VK_BLK_CHECK))
 		return vk_fail(err, -EUCLEAN,
 			       "%s: image is marked corrupt; it can only be opened read-only",
 			       s->bs->filename);
@@ -309,6 +309,8 @@ static int make_caches(struct qcow2_state *s, struct vk_err *err)
 	if (!s->l2_cache || !s->rb_cache)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	qcow2_cache_set_dependency(s->l2_cache, s->rb_cache);
+	qcow2_cache_set_kind(s->l2_cache, QCOW2_OL_L2);
+	qcow2_cache_set_kind(s->rb_cache, QCOW2_OL_RB);
 	return 0;
 }
 

@@ -170,6 +170,8 @@ static inline size_t qcow2_l2_index(const struct qcow2_state *s, uint64_t i)
 struct qcow2_cache *qcow2_cache_create(struct vk_blk *bs, unsigned int entries, size_t table_size);
 void qcow2_cache_destroy(struct qcow2_cache *c);
 void qcow2_cache_set_dependency(struct qcow2_cache *c, struct qcow2_cache *dep);
+/* The QCOW2_OL_* kind of the tables: a write may meet its own kind only. */
+void qcow2_cache_set_kind(struct qcow2_cache *c, unsigned int ol_kind);
 int qcow2_cache_get(struct qcow2_cache *c, uint64_t offset, void **table, struct vk_err *err);
 int qcow2_cache_get_empty(struct qcow2_cache *c, uint64_t offset, void **table,
 			  struct vk_err *err);
@@ -272,6 +274,29 @@ int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 
 /* qcow2-amend.c */
 int qcow2_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err);
+
+/* qcow2-overlap.c: QEMU's metadata overlap checks. */
+enum {
+	QCOW2_OL_HEADER_BIT, QCOW2_OL_L1_BIT, QCOW2_OL_L2_BIT, QCOW2_OL_RT_BIT, QCOW2_OL_RB_BIT,
+	QCOW2_OL_SNAPSHOTS_BIT,
+};
+#define QCOW2_OL_HEADER		(1u << QCOW2_OL_HEADER_BIT)
+#define QCOW2_OL_L1		(1u << QCOW2_OL_L1_BIT)
+#define QCOW2_OL_L2		(1u << QCOW2_OL_L2_BIT)
+#define QCOW2_OL_RT		(1u << QCOW2_OL_RT_BIT)
+#define QCOW2_OL_RB		(1u << QCOW2_OL_RB_BIT)
+#define QCOW2_OL_SNAPSHOTS	(1u << QCOW2_OL_SNAPSHOTS_BIT)
+/*
+ * May [host, host+len) be written? Not if it meets metadata of a kind not in
+ * ignore: then the image is marked corrupt and -EUCLEAN returned ("Preventing
+ * invalid write on metadata"). Nor once the image is marked corrupt.
+ */
+int qcow2_overlap_check(struct qcow2_state *s, unsigned int ignore, uint64_t host, uint64_t len,
+			struct vk_err *err);
+int qcow2_writable(struct qcow2_state *s, struct vk_err *err);
+int qcow2_mark_corrupt(struct qcow2_state *s);
+/* After a repair that left no corruption (qemu-img check -r clears the bit too). */
+void qcow2_mark_consistent(struct qcow2_state *s);
 
 /* qcow2-rebuild.c: new refcount structures from ref[0..nb), the counted references. */
 int qcow2_rebuild_refcounts(struct qcow2_state *s, const uint32_t *ref, uint64_t nb,
