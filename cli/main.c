@@ -35,6 +35,7 @@ static const struct command commands[] = {
 	{ "set", cmd_set, "set keys of a VM's config (like qm set)" },
 	{ "autostart", cmd_autostart, "start a VM at boot (--disable)" },
 	{ "clone", cmd_clone, "copy a VM (--linked: qcow2 overlays)" },
+	{ "template", cmd_template, "turn a shut-off VM into a template (a base for clones)" },
 	{ "snapshot", cmd_snapshot, "disk snapshots: create, list, revert, delete" },
 	{ "balloon", cmd_balloon, "set or show a VM's balloon target" },
 	{ "pool", cmd_pool, "storage pools: define, list, info, start, stop, delete..." },

@@ -55,6 +55,13 @@ int cmd_balloon(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+/* Templates (cli/vm-template.c): a VM with template: 1 in its definition. */
+bool vm_is_template(const struct vm_def *d);
+/* "VM 'x' is a template: it cannot be WHAT" for a template, else 0. */
+int vm_refuse_template(const struct vm_def *d, const char *what, struct vk_err *err);
+/* A template whose disks a clone is built on: -EBUSY naming the clone's image. */
+int vm_template_in_use(const struct vm_def *d, struct vk_err *err);
 int cmd_pool(int argc, char **argv);
 int cmd_vol(int argc, char **argv);
 int cmd_network(int argc, char **argv);

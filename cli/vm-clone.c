@@ -130,6 +130,8 @@ int cmd_clone(int argc, char **argv)
 		ret = new_macs(&nd, &err);
 	if (!ret)
 		ret = vm_def_set(&nd, "onboot", "0", &err);
+	if (!ret && vm_def_get(&nd, "template"))
+		ret = vm_def_set(&nd, "template", NULL, &err);	/* a clone is a VM */
 	if (!ret)
 		ret = vm_save(&nd, &err);
 	vm_def_free(&nd);
@@ -196,6 +198,7 @@ int cmd_snapshot(int argc, char **argv)
 	if (ret)
 		return mgmt_report(&err);
 	if ((!list && vm_require_shutoff(argv[2], "a disk snapshot", &err)) ||
+	    (!list && vm_refuse_template(&d, "snapshotted or reverted", &err)) ||
 	    (!strcmp(argv[1], "revert") && refuse_revert_base(&d, &err))) {
 		vm_def_free(&d);
 		return mgmt_report(&err);

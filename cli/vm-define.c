@@ -97,7 +97,8 @@ int cmd_set(int argc, char **argv)
 			return mgmt_usage("set", "'%s': expected KEY=VALUE", argv[i]);
 	if (load_locked(argv[1], &d, &err))
 		return mgmt_report(&err);
-	for (i = 2, ret = 0; i < argc && !ret; i++) {
+	ret = vm_refuse_template(&d, "changed", &err);
+	for (i = 2; i < argc && !ret; i++) {
 		char *eq = strchr(argv[i], '=');
 
 		*eq = 0;
@@ -178,6 +179,10 @@ int cmd_edit(int argc, char **argv)
 		return mgmt_usage("edit", "expected one VM NAME");
 	if (load_locked(argv[1], &d, &err))
 		return mgmt_report(&err);
+	if (vm_refuse_template(&d, "changed", &err)) {
+		vm_def_free(&d);
+		return mgmt_report(&err);
+	}
 	text = vm_def_format(&d);
 	fd = mkstemp(tmp);
 	if (fd < 0 || !text || vk_write_full(fd, text, strlen(text)) < 0) {
@@ -322,6 +327,8 @@ int cmd_delete(int argc, char **argv)
 	if (load_locked(argv[1], &d, &err))
 		return mgmt_report(&err);
 	ret = vm_require_shutoff(argv[1], "delete", &err);
+	if (!ret)
+		ret = vm_template_in_use(&d, &err);
 	if (!ret && purge) {
 		files = calloc(MAX_PURGE, sizeof(*files));
 		refs = calloc(MAX_PURGE, sizeof(*refs));

@@ -332,7 +332,9 @@ int vm_start(const char *name, struct vk_err *err)
 		ret = vk_fail(err, -EBUSY, "VM '%s' is already %s", name, vm_state_name(st.state));
 		goto out;
 	}
-	ret = vm_build_argv(&d, vmkit_exe(), &argv, err);
+	ret = vm_refuse_template(&d, "started", err);
+	if (!ret)
+		ret = vm_build_argv(&d, vmkit_exe(), &argv, err);
 	if (!ret)
 		ret = check_shared(&d, err);
 	if (!ret)

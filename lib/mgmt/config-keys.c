@@ -531,6 +531,7 @@ static const struct key_spec keys[] = {
 	{ "console", 0, v_console },
 	{ "localtime", 0, v_bool },
 	{ "onboot", 0, v_bool },
+	{ "template", 0, v_bool },
 	{ "cpulimit", 0, v_cpulimit },
 	{ "cpuunits", 0, v_cpuunits },
 	{ "memtune", 0, v_memtune },

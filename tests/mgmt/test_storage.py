@@ -255,3 +255,21 @@ def test_purge_keeps_nothing_half_done(vk):
     vk("set", n, f"virtio1=local:{n}-top.qcow2")
     vk("delete", n, "--purge")
     assert not (img / f"{n}-disk0.qcow2").exists() and not (img / f"{n}-top.qcow2").exists()
+
+
+def test_template(vk):
+    """vmkit template NAME (qm template): not started, changed, snapshotted or deleted while
+    a clone is built on it; clones are ordinary VMs."""
+    t, c = vk.name("tpl"), vk.name("c")
+    vk("create", "--name", t, "--kernel", KERNEL, "--disk", "size=16M")
+    vk("template", t)
+    assert "template: 1" in vk.config(t)
+    one_error(vk("template", t, check=False), "already")
+    for args in (("start", t), ("set", t, "memory=256"), ("snapshot", "create", t, "s")):
+        refused(vk(*args, check=False), f"VM '{t}' is a template")
+    vk("clone", t, c, "--linked")
+    assert "template" not in vk.config(c)
+    refused(vk("delete", t, check=False), f"VM '{t}' is a template used by local:{c}-disk0.qcow2")
+    vk("delete", c, "--purge")
+    vk("delete", t, "--purge")
+    assert not (vk.home / "images" / f"{t}-disk0.qcow2").exists()

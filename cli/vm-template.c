@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vmkit template NAME, as Proxmox's `qm template`: a shut-off VM becomes a
+ * read-only template (`template: 1` in its definition). Its disks are then
+ * bases for clones: the template cannot be started, changed, snapshotted
+ * or reverted, and cannot be deleted while a clone is built on its disks.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vm-cli.h"
+
+bool vm_is_template(const struct vm_def *d)
+{
+	const char *t = vm_def_get(d, "template");
+
+	return t && (!strcmp(t, "1") || !strcmp(t, "on") || !strcmp(t, "yes"));
+}
+
+int vm_refuse_template(const struct vm_def *d, const char *what, struct vk_err *err)
+{
+	if (!vm_is_template(d))
+		return 0;
+	return vk_fail(err, -EPERM, "VM '%s' is a template: it cannot be %s (clone it: vmkit clone %s NEW --linked)",
+		       d->name, what, d->name);
+}
+
+int vm_template_in_use(const struct vm_def *d, struct vk_err *err)
+{
+	char ref[PATH_MAX], file[PATH_MAX], who[PATH_MAX + 64];
+	unsigned int i;
+	int ret;
+
+	if (!vm_is_template(d))
+		return 0;
+	for (i = 0; i < d->n; i++) {
+		const char *v = d->kv[i].val;
+
+		if (strncmp(d->kv[i].key, "virtio", 6))
+			continue;
+		snprintf(ref, sizeof(ref), "%.*s", (int)strcspn(v, ","), v);
+		if (vol_resolve(ref, true, file, NULL))
+			continue;
+		ret = vol_find_overlay(file, NULL, who, sizeof(who), err);
+		if (ret > 0)
+			return vk_fail(err, -EBUSY,
+				       "VM '%s' is a template used by %s (its disk %s is that image's backing file)",
+				       d->name, who, ref);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int cmd_template(int argc, char **argv)
+{
+	static const char usage[] = "usage: vmkit template NAME\n"
+		"Turn a shut-off VM into a template (qm template): its disks become read-only\n"
+		"bases for 'vmkit clone NAME NEW --linked'; it can no longer be started or changed.\n";
+	struct vk_err err = { 0 };
+	struct vm_def d;
+	int ret;
+
+	if (mgmt_want_help(argc, argv, usage))
+		return 0;
+	if (argc != 2)
+		return mgmt_usage("template", "expected one VM NAME");
+	ret = mgmt_lock(&err);
+	if (!ret)
+		ret = vm_load(argv[1], &d, &err);
+	if (ret)
+		return mgmt_report(&err);
+	ret = vm_require_shutoff(argv[1], "template", &err);
+	if (!ret && vm_is_template(&d))
+		ret = vk_fail(&err, -EEXIST, "VM '%s' is a template already", argv[1]);
+	if (!ret && vm_def_get(&d, "onboot"))
+		ret = vm_def_set(&d, "onboot", NULL, &err);
+	if (!ret)
+		ret = vm_def_set(&d, "template", "1", &err);
+	if (!ret)
+		ret = vm_save(&d, &err);
+	vm_def_free(&d);
+	if (ret)
+		return mgmt_report(&err);
+	printf("VM %s is now a template\n", argv[1]);
+	return 0;
+}
