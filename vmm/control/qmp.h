@@ -58,7 +58,7 @@ struct qmp_error {
 };
 
 int qmp_fail(struct qmp_error *e, const char *cls, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4), nonnull(3)));
 
 struct qmp_param {
 	const char *name;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer:
+# a second meson build (gcc, -Db_sanitize=address,undefined) in build-asan/.
+# Only what the tests run is built there: vmkit itself is linked statically
+# (see meson.build), which ASan cannot be, and the unit tests do not need it.
+# Usage: tests/unit/asan.sh [BUILD-DIR]  (make check runs it)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=${1:-build-asan}
+[ -f "$B/build.ninja" ] ||
+	meson setup "$B" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false > /dev/null
+# The executables (and test guests) the tests name, as build-relative paths.
+targets=$(meson introspect --tests "$B" | python3 -c '
+import json, os, sys
+build = os.path.realpath(sys.argv[1])
+out = set()
+for t in json.load(sys.stdin):
+    for arg in t["cmd"]:
+        p = os.path.realpath(arg)
+        if p.startswith(build + os.sep):
+            out.add(os.path.relpath(p, build))
+print(" ".join(sorted(out)))' "$B")
+ninja -C "$B" $targets > "$B/asan-build.log" 2>&1 || { tail -40 "$B/asan-build.log"; exit 1; }
+# Left out: console (tests/unit/test-console.c) ends its writer thread with
+# pthread_cancel in sleep(), whose frame ASan leaves poisoned: ASan then reports
+# its own sigaltstack call at the thread's exit (a known ASan limitation with
+# cancellation, not a defect of the code under test).
+SKIP=" console "
+tests=$(meson test -C "$B" --no-rebuild --list 2>/dev/null | grep -v '^ninja' |
+	while read -r t; do [[ $SKIP == *" $t "* ]] || echo "$t"; done)
+# halt_on_error: a report fails its test; detect_leaks stays on (the default).
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	meson test -C "$B" --no-rebuild --print-errorlogs $tests
