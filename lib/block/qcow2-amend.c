@@ -386,6 +386,7 @@ static int adopt_reorder(struct qcow2_state *s, const struct reorder *p, uint64_
 	s->rt_size = p->table * s->cluster_size / 8;
 	s->rt_offset = (p->n + p->blocks) << s->cluster_bits;
 	s->rt_clusters = (uint32_t)p->table;
+	qcow2_rt_bound(s);
 	s->refcount_order = p->order;
 	s->rb_bits = p->rb_bits;
 	s->refcount_max = p->order == 6 ? UINT64_MAX : (1ULL << (1u << p->order)) - 1;

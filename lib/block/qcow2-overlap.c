@@ -43,7 +43,7 @@ static int first_overlap(struct qcow2_state *s, unsigned int ignore, uint64_t ho
 	for (i = 0; !(ignore & QCOW2_OL_L2) && i < s->l1_size; i++)
 		if (meet(host, len, s->l1[i] & L1E_OFFSET_MASK, cs))
 			return QCOW2_OL_L2_BIT;
-	for (i = 0; !(ignore & QCOW2_OL_RB) && i < s->rt_size; i++)
+	for (i = 0; !(ignore & QCOW2_OL_RB) && i < MIN(s->rt_hi, s->rt_size); i++)
 		if (meet(host, len, s->rt[i], cs))
 			return QCOW2_OL_RB_BIT;
 	return -1;

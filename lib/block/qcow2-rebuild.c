@@ -125,6 +125,7 @@ int qcow2_rebuild_refcounts(struct qcow2_state *s, const uint32_t *ref, uint64_t
 	s->rt_size = k * s->cluster_size / 8;
 	s->rt_offset = (at + nblocks) << s->cluster_bits;
 	s->rt_clusters = (uint32_t)k;
+	s->rt_hi = nblocks;
 	s->end_cluster = MAX(s->end_cluster, at + nblocks + k);
 	s->free_index = 0;
 	return 0;

@@ -96,7 +96,14 @@ int qcow2_refcount_init(struct qcow2_state *s, struct vk_err *err)
 	s->rt_size = bytes / 8;
 	for (i = 0; i < s->rt_size; i++)
 		s->rt[i] = qcow2_be64(raw, i) & RT_OFFSET_MASK;
+	qcow2_rt_bound(s);
 	return 0;
+}
+
+void qcow2_rt_bound(struct qcow2_state *s)
+{
+	for (s->rt_hi = s->rt_size; s->rt_hi && !s->rt[s->rt_hi - 1]; s->rt_hi--)
+		;
 }
 
 static int get_block(struct qcow2_state *s, uint64_t index, void **block, struct vk_err *err)
@@ -207,6 +214,7 @@ static int install_block(struct qcow2_state *s, uint64_t index, uint64_t b, stru
 	if (r < 0)
 		return r;
 	s->rt[index] = b << s->cluster_bits;
+	s->rt_hi = MAX(s->rt_hi, index + 1);
 	return write_rt_entry(s, index, err);
 }
 
@@ -413,6 +421,7 @@ static int grow_table(struct qcow2_state *s, uint64_t min_index, struct vk_err *
 	s->rt_offset = at << s->cluster_bits;
 	s->rt_clusters = (uint32_t)k;
 	s->end_cluster = MAX(s->end_cluster, at + k + nb);
+	qcow2_rt_bound(s);
 	if (r < 0)
 		return r;
 	return qcow2_free_range(s, old_off, old_n << s->cluster_bits, err);

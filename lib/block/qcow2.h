@@ -87,6 +87,7 @@ struct qcow2_state {
 	uint32_t rt_clusters;
 	uint64_t rt_size;		/* entries */
 	uint64_t *rt;			/* host-endian copy */
+	uint64_t rt_hi;			/* entries from here on are 0 (bounds the overlap check) */
 	uint32_t refcount_order;
 	uint32_t rb_bits;		/* log2 of entries per refcount block */
 	uint64_t refcount_max;
@@ -183,6 +184,8 @@ int qcow2_cache_flush(struct qcow2_cache *c, struct vk_err *err);
 
 /* qcow2-refcount.c */
 int qcow2_refcount_init(struct qcow2_state *s, struct vk_err *err);
+/* Recompute rt_hi after the table was replaced. */
+void qcow2_rt_bound(struct qcow2_state *s);
 uint64_t qcow2_rb_get(const void *block, uint32_t order, uint64_t i);
 void qcow2_rb_set(void *block, uint32_t order, uint64_t i, uint64_t v);
 int qcow2_get_refcount(struct qcow2_state *s, uint64_t cluster, uint64_t *rc, struct vk_err *err);
