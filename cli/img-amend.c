@@ -141,13 +141,11 @@ int img_amend(int argc, char **argv)
 		case 'q': prog.on = false; break;
 		case 't': case 'F': break;
 		case 'h': printf("usage: vmkit img amend [-f FMT] [-p] [-q] -o OPTS FILE\n"); return 0;
-		default: img_error("Invalid option"); return 1;
+		default: return img_bad_option(ch, argv);
 		}
 	}
-	if (!nopts) {
-		img_error("Must specify options (-o)");
-		return 1;
-	}
+	if (!nopts)
+		return img_error_try("Must specify options (-o)");
 	if (optind != argc - 1) {
 		img_error("Expecting one image file name");
 		return 1;

@@ -129,11 +129,11 @@ static int parse(int argc, char **argv, struct bench *b, const char **fmt, unsig
 			b->pattern = (unsigned int)v;
 			break;
 		case 'h': printf("usage: vmkit img bench [-c COUNT] [-d DEPTH] [-f FMT] [--flush-interval=N] [-i AIO] [-n] [--no-drain] [-o OFFSET] [--pattern=N] [-q] [-s SIZE] [-S STEP] [-t CACHE] [-w] [-U] FILE\n"); return 1;
-		default: img_error("Invalid option or missing argument"); return -1;
+		default: img_bad_option(ch, argv); return -1;
 		}
 	}
 	if (optind != argc - 1) {
-		img_error("Expecting one image file name");
+		img_error_try("Expecting one image file name");
 		return -1;
 	}
 	if (b->flush_interval && !b->write) {

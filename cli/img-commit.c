@@ -193,11 +193,11 @@ int img_commit(int argc, char **argv)
 		case 'p': c.prog.on = true; break;
 		case 'q': quiet = true; break;
 		case 'h': printf("usage: vmkit img commit [-q] [-f FMT] [-t CACHE] [-b BASE] [-d] [-p] FILE\n"); return 0;
-		default: img_error("Invalid option or missing argument"); return 1;
+		default: return img_bad_option(ch, argv);
 		}
 	}
 	if (optind != argc - 1) {
-		img_error("Expecting one image file name");
+		img_error_try("Expecting one image file name");
 		return 1;
 	}
 	if (quiet)

@@ -158,12 +158,11 @@ int img_compare(int argc, char **argv)
 		case 's': strict = true; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
 		case 'h': printf("usage: vmkit img compare [-f FMT] [-F FMT] [-q] [-s] [-U] FILE1 FILE2\n"); return 0;
-		default: img_error("Invalid option"); return 2;
+		default: return img_bad_option(ch, argv);
 		}
 	}
 	if (optind != argc - 2) {
-		img_error("Expecting two image file names");
-		return 2;
+		return img_error_try("Expecting two image file names");
 	}
 	if (!fmt2)
 		fmt2 = fmt1;

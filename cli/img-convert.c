@@ -349,11 +349,15 @@ int img_convert(int argc, char **argv)
 			}
 			c.sparse = v;
 			break;
-		default: img_error("Invalid option or missing argument"); return 1;
+		default: return img_bad_option(ch, argv);
 		}
 	}
-	if (optind != argc - 2) {
-		img_error("Expecting one source and one target image name");
+	if (optind > argc - 2) {
+		img_error("Must specify image file name");
+		return 1;
+	}
+	if (optind < argc - 2) {
+		img_error("Converting more than one source image is not supported");
 		return 1;
 	}
 	if (quiet)

@@ -189,13 +189,13 @@ int img_create(int argc, char **argv)
 		case 'q': quiet = true; break;
 		case 'u': unsafe = true; break;
 		case 'h': printf("usage: vmkit img create [-q] [-f FMT] [-b BACKING [-F FMT]] [-u] [-o OPTS] FILE [SIZE]\n"); return 0;
-		default: img_error("Invalid option -- '%c'", optopt); return 1;
+		default: return img_bad_option(ch, argv);
 		}
 	}
-	if (optind >= argc) {
-		img_error("Expecting image file name");
-		return 1;
-	}
+	if (optind >= argc)
+		return img_error_try("Expecting image file name");
+	if (optind + 2 < argc)
+		return img_error_try("Unexpected argument: %s", argv[optind + 2]);
 	if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
 		img_error("Unknown file format '%s'", fmt);
 		return 1;

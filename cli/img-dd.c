@@ -106,7 +106,7 @@ int img_dd(int argc, char **argv)
 		case 'O': ofmt = optarg; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
 		case 'h': printf("usage: vmkit img dd [-U] [-f FMT] [-O FMT] [bs=N] [count=N] [skip=N] if=IN of=OUT\n"); return 0;
-		default: img_error("Invalid option or missing argument"); return 1;
+		default: return img_bad_option(ch, argv);
 		}
 	}
 	for (i = optind; i < argc; i++)

@@ -172,7 +172,7 @@ int img_info(int argc, char **argv)
 		case 'B': chain = true; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
 		case 'h': printf("usage: vmkit img info [-f FMT] [--output=human|json] [--backing-chain] [-U] FILE\n"); return 0;
-		default: img_error("Invalid option"); return 1;
+		default: return img_bad_option(ch, argv);
 		}
 	}
 	if (!img_output_and_one_file(output, argc, optind))

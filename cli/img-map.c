@@ -73,7 +73,7 @@ int img_map(int argc, char **argv)
 		case 'O': output = optarg; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
 		case 'h': printf("usage: vmkit img map [-f FMT] [--output=human|json] [-U] FILE\n"); return 0;
-		default: img_error("Invalid option"); return 1;
+		default: return img_bad_option(ch, argv);
 		}
 	}
 	if (!img_output_and_one_file(output, argc, optind))

@@ -133,17 +133,17 @@ int img_rebase(int argc, char **argv)
 		case 'q': quiet = true; break;
 		case 't': case 'T': case 'U': break;	/* cache modes; the image is written anyway */
 		case 'h': printf("usage: vmkit img rebase [-q] [-f FMT] [-p] [-u] -b BACKING [-F FMT] FILE\n"); return 0;
-		default: img_error("Invalid option or missing argument"); return 1;
+		default: return img_bad_option(ch, argv);
 		}
 	}
 	if (quiet)
 		rb.prog.on = false;
 	if (optind != argc - 1) {
-		img_error("Expecting one image file name");
+		img_error_try("Expecting one image file name");
 		return 1;
 	}
 	if (!unsafe && !backing) {
-		img_error("Must specify backing file (-b) or use unsafe mode (-u)");
+		img_error_try("Must specify backing file (-b) or use unsafe mode (-u)");
 		return 1;
 	}
 	if (backing && !*backing)

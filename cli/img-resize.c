@@ -64,6 +64,7 @@ static int do_resize(struct vk_blk *bs, const char *arg, bool shrink, enum vk_pr
 	}
 	if (size < cur && !shrink) {
 		img_error("Use the --shrink option to perform a shrink operation.");
+		img_error("warning: Shrinking an image will delete all data beyond the shrunken image's end. Before performing such an operation, make sure there is no important data there.");
 		return 1;
 	}
 	if (vk_blk_truncate(bs, size, pre, &err) < 0) {
@@ -84,10 +85,8 @@ int img_resize(int argc, char **argv)
 	int ch, r;
 
 	/* The size is the last argument, taken first so that "-10M" is no option (as qemu-img). */
-	if (argc < 3) {
-		img_error("Not enough arguments");
-		return 1;
-	}
+	if (argc < 3)
+		return img_error_try("Not enough arguments");
 	size = argv[--argc];
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":f:hq", resize_long, NULL)) != -1) {
@@ -97,13 +96,11 @@ int img_resize(int argc, char **argv)
 		case 'S': shrink = true; break;
 		case 'P': if (parse_prealloc(optarg, &pre) < 0) return 1; break;
 		case 'h': printf("usage: vmkit img resize [-f FMT] [-q] [--shrink] [--preallocation=MODE] FILE [+|-]SIZE\n"); return 0;
-		default: img_error("Invalid option"); return 1;
+		default: return img_bad_option(ch, argv);
 		}
 	}
-	if (optind != argc - 1) {
-		img_error("Expecting image file name and size");
-		return 1;
-	}
+	if (optind != argc - 1)
+		return img_error_try("Expecting image file name and size");
 	if (img_open(argv[optind], fmt, VK_BLK_RDWR, &bs) < 0)
 		return 1;
 	r = do_resize(bs, size, shrink, pre, quiet);

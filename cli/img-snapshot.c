@@ -139,8 +139,7 @@ int img_snapshot(int argc, char **argv)
 
 		if (want) {
 			if (action) {
-				img_error("Cannot mix '-l', '-a', '-c', '-d'");
-				return 1;
+				return img_error_try("Cannot mix '-l', '-a', '-c', '-d'");
 			}
 			action = want;
 			name = want == SN_LIST ? NULL : optarg;
@@ -151,12 +150,11 @@ int img_snapshot(int argc, char **argv)
 		case 'q': break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
 		case 'h': printf("usage: vmkit img snapshot [-f FMT] [-q] [-U] [-l | -a NAME | -c NAME | -d NAME] FILE\n"); return 0;
-		case ':': img_error("option requires an argument -- '%c'", optopt); return 1;
-		default: img_error("invalid option -- '%c'", optopt); return 1;
+		default: return img_bad_option(ch, argv);
 		}
 	}
 	if (optind != argc - 1) {
-		img_error("Expecting one image file name");
+		img_error_try("Expecting one image file name");
 		return 1;
 	}
 	if (action != SN_LIST && action)

@@ -5,6 +5,7 @@
  * dispatches and holds what they share.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,10 +45,15 @@ static void usage(FILE *f)
 }
 
 unsigned int img_global_flags;
+/* "qemu-img" when run under that name, else "vmkit img": the name the Try hint gives. */
+static const char *img_prog = "vmkit img";
 
 int cmd_img(int argc, char **argv)
 {
 	size_t i;
+
+	if (!strcmp(basename(argv[0]), "qemu-img"))
+		img_prog = "qemu-img";
 
 	/* Not a qemu-img option: qemu-img follows a vmdk extent anywhere. */
 	while (argc >= 2 && !strcmp(argv[1], "--vmdk-extents-anywhere")) {
@@ -56,10 +62,8 @@ int cmd_img(int argc, char **argv)
 		argc--;
 		argv++;
 	}
-	if (argc < 2) {
-		usage(stderr);
-		return 1;
-	}
+	if (argc < 2)
+		return img_error_try("Not enough arguments");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
@@ -67,8 +71,7 @@ int cmd_img(int argc, char **argv)
 	for (i = 0; i < ARRAY_SIZE(img_commands); i++)
 		if (!strcmp(argv[1], img_commands[i].name))
 			return img_commands[i].fn(argc - 1, argv + 1);
-	img_error("Command not found: %s", argv[1]);
-	return 1;
+	return img_error_try("Command not found: %s", argv[1]);
 }
 
 void img_error(const char *fmt, ...)
@@ -78,6 +81,25 @@ void img_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vk_vmsg(fmt, ap);
 	va_end(ap);
+}
+
+int img_error_try(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vk_vmsg(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information\n", img_prog);
+	return 1;
+}
+
+int img_bad_option(int ch, char **argv)
+{
+	/* qemu-img names argv[optind - 1], whatever getopt stopped in ("-qx" names the one before). */
+	if (ch == ':')
+		return img_error_try("missing argument for option '%s'", argv[optind - 1]);
+	return img_error_try("unrecognized option '%s'", argv[optind - 1]);
 }
 
 int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out)
@@ -235,7 +257,7 @@ bool img_output_and_one_file(const char *output, int argc, int optind)
 		return false;
 	}
 	if (optind != argc - 1) {
-		img_error("Expecting one image file name");
+		img_error_try("Expecting one image file name");
 		return false;
 	}
 	return true;

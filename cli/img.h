@@ -57,6 +57,10 @@ void img_zpool_free(struct img_zpool *p);
 void img_remove_partial(const char *path);
 /* Error line "vmkit: ..." */
 void img_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* qemu-img's usage errors: the line, then "Try 'qemu-img --help' ..."; returns 1. */
+int img_error_try(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A getopt failure (ch '?' or ':') in qemu-img's words; returns 1. */
+int img_bad_option(int ch, char **argv);
 
 /*
  * Status of [off, off+len) through the whole backing chain, as qemu-img's

@@ -70,6 +70,11 @@ int main(int argc, char **argv)
 	unsigned int i;
 
 	ensure_std_fds();
+	/* Run as qemu-img (a symlink of that name): be qemu-img, down to its messages. */
+	if (argc >= 1 && !strcmp(basename(argv[0]), "qemu-img")) {
+		vk_set_progname("qemu-img");
+		return cmd_img(argc, argv);
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -34,8 +34,9 @@ struct vk_err {
 int vk_fail(struct vk_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Print "vmkit: <msg>" to stderr. */
+/* Print "vmkit: <msg>" to stderr ("qemu-img: <msg>" after vk_set_progname("qemu-img")). */
 void vk_report(const struct vk_err *err);
+void vk_set_progname(const char *name);
 void vk_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vk_vmsg(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 

@@ -5,6 +5,14 @@
 
 #include "vmkit/util.h"
 
+/* The name messages start with: "vmkit", or "qemu-img" when run under that name. */
+static const char *progname = "vmkit";
+
+void vk_set_progname(const char *name)
+{
+	progname = name;
+}
+
 int vk_fail(struct vk_err *err, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -20,7 +28,7 @@ int vk_fail(struct vk_err *err, int code, const char *fmt, ...)
 
 void vk_report(const struct vk_err *err)
 {
-	fprintf(stderr, "vmkit: %s\n", err->msg[0] ? err->msg : strerror(-err->code));
+	fprintf(stderr, "%s: %s\n", progname, err->msg[0] ? err->msg : strerror(-err->code));
 }
 
 void vk_vmsg(const char *fmt, va_list ap)
@@ -29,7 +37,7 @@ void vk_vmsg(const char *fmt, va_list ap)
 
 	/* One write for the whole line, so lines from two threads never mix. */
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	fprintf(stderr, "vmkit: %s\n", buf);
+	fprintf(stderr, "%s: %s\n", progname, buf);
 }
 
 void vk_msg(const char *fmt, ...)
