@@ -388,10 +388,15 @@ int vk_blk_create(const char *format, const char *filename, const struct vk_blk_
 		  struct vk_err *err)
 {
 	const struct vk_blk_driver *drv = vk_blk_find_driver(format);
+	struct vk_blk_create_opts so = *o;
 
 	if (!drv)
 		return vk_fail(err, -ENOTSUP, "Unknown file format '%s'", format);
-	return drv->create(filename, o, err);
+	/* QEMU's drivers round the size up to whole sectors: 1234 bytes make 1536. */
+	if (so.size > UINT64_MAX - 511)
+		return vk_fail(err, -EFBIG, "Image size too large");
+	so.size = ALIGN_UP(so.size, 512);
+	return drv->create(filename, &so, err);
 }
 
 const char *vk_blk_map_filename(struct vk_blk *bs, uint64_t off)

@@ -83,7 +83,8 @@ static int build_header(uint8_t *h, const struct vk_blk_create_opts *o, const st
 	be_put32(h + 20, l->cluster_bits);
 	be_put64(h + 24, o->size);
 	be_put32(h + 36, (uint32_t)l->l1_size);
-	be_put64(h + 40, (1 + l->rtc + l->rbn) * l->cs);
+	/* An empty image has no L1 table, and QEMU writes its offset as 0. */
+	be_put64(h + 40, l->l1_size ? (1 + l->rtc + l->rbn) * l->cs : 0);
 	be_put64(h + HDR_RT_OFFSET, l->cs);
 	be_put32(h + 56, (uint32_t)l->rtc);
 	if (v3) {

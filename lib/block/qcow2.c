@@ -436,7 +436,8 @@ static int qcow2_open(struct vk_blk *bs, struct vk_err *err)
 
 static uint64_t qcow2_length(struct vk_blk *bs)
 {
-	return ((struct qcow2_state *)bs->opaque)->size;
+	/* A header size that is no sector multiple is cut to whole sectors, as QEMU does. */
+	return ALIGN_DOWN(((struct qcow2_state *)bs->opaque)->size, 512);
 }
 
 static int qcow2_get_info(struct vk_blk *bs, struct vk_blk_info *info)

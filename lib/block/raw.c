@@ -23,7 +23,8 @@ static int raw_open(struct vk_blk *bs, struct vk_err *err)
 
 	if (size < 0)
 		return vk_fail(err, (int)size, "%s: %s", bs->filename, strerror((int)-size));
-	s->size = (uint64_t)size;
+	/* Whole sectors, as QEMU: the tail of an odd-sized file reads as zeros. */
+	s->size = ALIGN_UP((uint64_t)size, 512);
 	return 0;
 }
 
@@ -153,7 +154,7 @@ static int raw_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc preal
 	if (ftruncate(bs->fd, (off_t)size) < 0)
 		return vk_fail(err, -errno, "%s: could not resize file: %s", bs->filename,
 			       strerror(errno));
-	s->size = size;
+	s->size = ALIGN_UP(size, 512);
 	if (size <= old || prealloc == VK_PREALLOC_OFF)
 		return 0;
 	if (prealloc == VK_PREALLOC_FALLOC) {
