@@ -33,12 +33,18 @@ int cmd_list(int argc, char **argv)
 		return mgmt_report(&err);
 	printf("%-24s %-10s %5s %10s %12s\n", "NAME", "STATE", "VCPUS", "MEMORY", "UPTIME");
 	for (n = names; *n; n++) {
+		struct vk_err lerr = { 0 };
 		struct vm_status st;
 		struct vm_def d;
 		char up[32] = "-";
 
-		if (vm_load(*n, &d, NULL))
+		if (vm_load(*n, &d, &lerr)) {
+			/* A definition that does not load is shown, never hidden, and says why. */
+			if (all)
+				printf("%-24s %-10s %5s %10s %12s\n", *n, "broken", "-", "-", "-");
+			vk_report(&lerr);
 			continue;
+		}
 		vm_status_get(*n, &st);
 		if (all || st.state == VM_RUNNING || st.state == VM_PAUSED) {
 			if (st.pid)

@@ -370,13 +370,17 @@ static int start_autostart(void)
 	if (vm_list_names(&names, &err))
 		return mgmt_report(&err);
 	for (n = names; *n; n++) {
+		struct vk_err lerr = { 0 };
 		struct vm_status st;
 		struct vm_def d;
 		const char *ob;
 		bool want;
 
-		if (vm_load(*n, &d, NULL))
+		/* One broken definition is reported; the other VMs still start. */
+		if (vm_load(*n, &d, &lerr)) {
+			rc = mgmt_report(&lerr);
 			continue;
+		}
 		ob = vm_def_get(&d, "onboot");
 		want = ob && (!strcmp(ob, "1") || !strcmp(ob, "on") || !strcmp(ob, "yes"));
 		vm_def_free(&d);

@@ -193,6 +193,9 @@ int mgmt_wrap(struct vk_err *err, const char *what)
 {
 	char msg[sizeof(err->msg)];
 
+	/* Callers that only want to know whether it failed pass no err. */
+	if (!err)
+		return -EINVAL;
 	snprintf(msg, sizeof(msg), "%s", err->msg);
 	return vk_fail(err, err->code ? err->code : -EINVAL, "%s: %s", what, msg);
 }
