@@ -123,6 +123,11 @@ uint64_t blk_backend_length(const struct blk_backend *bb)
 	return bb->size;
 }
 
+bool blk_backend_is_direct(const struct blk_backend *bb)
+{
+	return bb->direct;
+}
+
 int blk_probed_raw_check(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off)
 {
 	return 0;

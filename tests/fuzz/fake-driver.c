@@ -15,10 +15,13 @@
  *   4 CFG_READ u8 off, u8 len / 5 CFG_WRITE u8 off, u8 len, len bytes
  *   6 ACTION: the device target's own (its input, frames, targets...)
  *   7 RESET and set up again, as a driver that starts over
+ *   8 RESET as the VM stops (a device then waits for nothing: what its
+ *     backend still has completes later, after the driver set up again)
  *
  * Rings are where fake-vm.h puts them; the driver still cannot write past
  * RAM itself, but its descriptors and indices may point anywhere.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "fake-vm.h"
@@ -161,7 +164,7 @@ void fake_driver_run(struct virtio_dev *v, const struct fake_dev_hooks *h,
 	st.log2_size = take(&s, 1);
 	driver_start(v, &st);
 	while (s.left) {
-		switch (take(&s, 1) % 8) {
+		switch (take(&s, 1) % 9) {
 		case 0: put_desc(v, &s); break;
 		case 1: put_avail(v, &s); break;
 		case 2: kick(v, h, &s); break;
@@ -177,6 +180,12 @@ void fake_driver_run(struct virtio_dev *v, const struct fake_dev_hooks *h,
 			if (h->settle)
 				h->settle(v);
 			virtio_set_status(v, 0);
+			driver_start(v, &st);
+			break;
+		case 8:
+			atomic_store(&fake_vm()->vm.stop, VM_STOP_RESET);
+			virtio_set_status(v, 0);
+			atomic_store(&fake_vm()->vm.stop, VM_RUNNING);
 			driver_start(v, &st);
 			break;
 		}

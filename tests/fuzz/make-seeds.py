@@ -59,6 +59,11 @@ class Script:
         self.b += b"\x07"
         return self
 
+    def stop_reset(self):
+        """A reset while the VM stops: in-flight requests complete after it."""
+        self.b += b"\x08"
+        return self
+
     def chain(self, q, bufs, head=0):
         """bufs: (offset, length, writable); descriptors head.. in order."""
         for k, (off, length, w) in enumerate(bufs):
@@ -101,6 +106,9 @@ def blk_seeds():
     out["merge-direct"] = s.kick(0).b
     out["reset-inflight"] = Script().poke(0, req(0, 1)).chain(0, rw).kick(0).reset() \
         .poke(0, req(1, 1)).chain(0, rw).kick(0).b
+    out["stop-reset-inflight"] = Script().poke(0, req(0, 1)).chain(0, rw).kick(0).stop_reset() \
+        .poke(0x40, req(1, 1)).chain(0, [(0x40, 16, False), (0x100, 512, False), (0x400, 1, True)]) \
+        .kick(0).b
     out["config"] = Script().cfg_read(0, 3).cfg_read(20, 2).cfg_read(34, 1).b
     return out
 
