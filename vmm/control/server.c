@@ -20,8 +20,8 @@
  * handshake_ns of connecting (then it gets an error and is closed), and
  * when every slot is taken a new client takes the slot of the one that has
  * been silent longest, provided that one has sent nothing for evict_idle_ns
- * (not negotiated yet: at once). Only when all slots are busy clients is a
- * new connection closed unserved. QEMU's own -qmp socket serves a single
+ * (not negotiated yet: at once). Only when every slot holds a client that
+ * spoke within evict_idle_ns is a new connection closed unserved. QEMU's own -qmp socket serves a single
  * client and leaves others waiting in the backlog, a lockout of its own.
  */
 #include <errno.h>
