@@ -10,6 +10,9 @@ cd "$(dirname "$0")/../.."
 OUT=${FUZZ_BUILD:-build-fuzz}
 CC=${FUZZ_CC:-clang}
 mkdir -p "$OUT"
+# One build at a time (run.sh may be started twice, for targets side by side).
+exec 9> "$OUT/.build.lock"
+flock 9
 
 # Sources by group. A target links its own file, the groups it names, and
 # the fakes it needs (tests/fuzz/targets).
