@@ -301,6 +301,9 @@ static int v_rng(const char *key, const char *val, struct vk_err *err)
 
 	if (val[0] == '/')
 		return 0;
+	/* argv.c takes the path after "source=": an empty value has none (fuzzed). */
+	if (strncmp(val, "source=", 7))
+		return vk_fail(err, -EINVAL, "%s: expected /PATH or source=PATH", key);
 	return check_opts(key, val, rng_opts, ARRAY_SIZE(rng_opts), err);
 }
 
