@@ -277,7 +277,7 @@ def config_seeds():
                 "cache=none,aio=io_uring,iothread=on,discard=on,serial=abc\n"
                 "virtio1: /dev/sdb,readonly=on,shared=on\nnet0: virtio=52:54:00:12:34:56,bridge=br0,"
                 "queues=2,mtu=1500\nnet1: virtio,user,net=10.0.2.0/24,hostfwd=tcp::2222-:22\n"
-                "net2: virtio,network=lan,link_down=1\nrng: source=/dev/urandom\nonboot: 1\n"
+                "net2: virtio,network=lan,link_down=1\nrng0: source=/dev/urandom\nonboot: 1\n"
                 "cpulimit: 1.5\ncpuunits: 1024\naffinity: 0-1\nvcpupin: 0 1\nhugepages: 2\n"
                 "numa: 1\nconsole: virtio\nlocaltime: 1\nmemtune: hard_limit=2G,soft_limit=1G\n",
         "bad-memory": "name: x\nmemory: lots\n",
