@@ -225,7 +225,14 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 			 uint64_t size, bool quiet)
 {
 	struct vk_err err = { 0 };
+	char *path = NULL;
 
+	/* A target protocol we cannot write is refused before anything, in qemu-img's words. */
+	if (vk_blk_name_path(name, &path, &err) < 0) {
+		img_error("%s", err.msg);
+		return -EINVAL;
+	}
+	free(path);
 	co->o.size = size;
 	if (vk_blk_create(fmt, name, &co->o, &err) < 0) {
 		img_error("%s: error while converting %s: %s", name, fmt, err.msg);

@@ -165,6 +165,19 @@ static int check_backing(const char *filename, struct img_create_opts *c)
 	return 0;
 }
 
+/* A name with a protocol we cannot write ("image:x") fails before "Formatting ...", as in qemu-img. */
+static int check_name(const char *filename)
+{
+	struct vk_err err = { 0 };
+	char *path = NULL;
+	int r = vk_blk_name_path(filename, &path, &err);
+
+	if (r < 0)
+		img_error("%s: %s", filename, err.msg);
+	free(path);
+	return r;
+}
+
 static const struct option create_long[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -197,7 +210,7 @@ int img_create(int argc, char **argv)
 	if (optind + 2 < argc)
 		return img_error_try("Unexpected argument: %s", argv[optind + 2]);
 	if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
-		img_error("Unknown file format '%s'", fmt);
+		img_error("%s: Unknown file format '%s'", argv[optind], fmt);
 		return 1;
 	}
 	c.qcow2 = !strcmp(fmt, "qcow2");
@@ -209,7 +222,13 @@ int img_create(int argc, char **argv)
 	if (backing_fmt)
 		c.o.backing_fmt = backing_fmt;
 	if (optind + 1 < argc) {
-		if (img_parse_size(argv[optind + 1], &size) < 0) {
+		r = img_parse_size(argv[optind + 1], &size);
+		if (r == -ERANGE || (!r && size > INT64_MAX)) {
+			img_error("Invalid image size specified. Must be between 0 and %lld.",
+				  (long long)INT64_MAX);
+			goto fail;
+		}
+		if (r < 0) {
 			img_error("Invalid image size specified. You may use k, M, G, T, P or E suffixes for");
 			img_error("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
 			goto fail;
@@ -217,7 +236,7 @@ int img_create(int argc, char **argv)
 		c.o.size = size;
 		c.have_size = true;
 	}
-	if (!unsafe && check_backing(argv[optind], &c) < 0)
+	if (check_name(argv[optind]) < 0 || (!unsafe && check_backing(argv[optind], &c) < 0))
 		goto fail;
 	if (!c.have_size) {
 		img_error("Image creation needs a size parameter");
@@ -227,10 +246,14 @@ int img_create(int argc, char **argv)
 		img_print_formatting(argv[optind], fmt, &c);
 	fflush(stdout);
 	r = vk_blk_create(fmt, argv[optind], &c.o, &err);
-	if (r < 0) {
-		img_error("%s: %s", argv[optind], err.msg);
+	/* qemu-img words -EFBIG itself; formats with a cluster size get a hint. */
+	if (r == -EFBIG)
+		img_error("%s: The image size is too large for file format '%s'%s", argv[optind], fmt,
+			  c.qcow2 ? " (try using a larger cluster size)" : "");
+	else if (r < 0)
+		img_error("%s: %s", argv[optind], img_without_name(err.msg, argv[optind]));
+	if (r < 0)
 		goto fail;
-	}
 	img_free_create_opts(&c);
 	return 0;
 fail:

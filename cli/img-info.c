@@ -2,6 +2,7 @@
 /* vmkit img info: qemu-img info's human and JSON output, field for field. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "img.h"
@@ -155,14 +156,68 @@ static const struct option info_long[] = {
 	{ 0 }
 };
 
+/*
+ * The layers of the chain, each opened alone, as qemu-img collects them: a
+ * name seen before is a loop, and a layer that does not open fails the
+ * whole listing (nothing is printed). Returns the number of layers or -1.
+ */
+static int collect_chain(const char *filename, const char *fmt, unsigned int flags,
+			 struct vk_blk ***out)
+{
+	struct vk_blk **layers = NULL, **grown, *bs;
+	int n = 0, i;
+
+	for (;;) {
+		for (i = 0; i < n; i++) {
+			if (!strcmp(layers[i]->filename, filename)) {
+				img_error("Backing file '%s' creates an infinite loop.", filename);
+				goto fail;
+			}
+		}
+		grown = realloc(layers, (size_t)(n + 1) * sizeof(*layers));
+		if (!grown || img_open(filename, fmt, flags | VK_BLK_NO_BACKING, &bs) < 0) {
+			layers = grown ? grown : layers;
+			goto fail;
+		}
+		layers = grown;
+		layers[n++] = bs;
+		if (!bs->backing_file)
+			break;
+		filename = bs->full_backing;
+		fmt = bs->backing_fmt;
+	}
+	*out = layers;
+	return n;
+fail:
+	while (n)
+		vk_blk_close(layers[--n]);
+	free(layers);
+	return -1;
+}
+
+static void print_one(struct vk_blk *b, const char *output, bool chain, bool first)
+{
+	struct vk_blk_info info;
+
+	vk_blk_get_info(b, &info);
+	if (!strcmp(output, "human")) {
+		printf("%s", first ? "" : "\n");
+		human(b, &info);
+	} else if (chain) {
+		printf("%s", first ? "" : ",\n");
+		json(b, &info, "        ");
+	} else {
+		json(b, &info, "    ");
+	}
+}
+
 int img_info(int argc, char **argv)
 {
 	const char *fmt = NULL, *output = "human";
-	bool chain = false, first = true;
-	unsigned int flags = 0;
-	struct vk_blk *bs, *b;
-	struct vk_blk_info info;
-	int ch;
+	bool chain = false;
+	unsigned int flags = VK_BLK_NO_BACKING;
+	struct vk_blk **layers;
+	int ch, n, i;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":f:hU", info_long, NULL)) != -1) {
@@ -177,27 +232,24 @@ int img_info(int argc, char **argv)
 	}
 	if (!img_output_and_one_file(output, argc, optind))
 		return 1;
-	if (!chain)
-		flags |= VK_BLK_NO_BACKING;
-	if (img_open(argv[optind], fmt, flags, &bs) < 0)
+	if (chain) {
+		n = collect_chain(argv[optind], fmt, flags, &layers);
+	} else {
+		layers = calloc(1, sizeof(*layers));
+		n = layers && img_open(argv[optind], fmt, flags, &layers[0]) == 0 ? 1 : -1;
+		if (n < 0)
+			free(layers);
+	}
+	if (n < 0)
 		return 1;
 	if (chain && !strcmp(output, "json"))
 		printf("[\n");
-	for (b = bs; b; b = chain ? b->backing : NULL) {
-		vk_blk_get_info(b, &info);
-		if (!strcmp(output, "human")) {
-			printf("%s", first ? "" : "\n");
-			human(b, &info);
-		} else if (chain) {
-			printf("%s", first ? "" : ",\n");
-			json(b, &info, "        ");
-		} else {
-			json(b, &info, "    ");
-		}
-		first = false;
-	}
+	for (i = 0; i < n; i++)
+		print_one(layers[i], output, chain, i == 0);
 	if (!strcmp(output, "json"))
 		printf(chain ? "\n]\n" : "\n");
-	vk_blk_close(bs);
+	while (n)
+		vk_blk_close(layers[--n]);
+	free(layers);
 	return 0;
 }

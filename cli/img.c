@@ -107,10 +107,19 @@ int img_open(const char *filename, const char *fmt, unsigned int flags, struct v
 	struct vk_blk_opts o = { .format = fmt, .flags = flags | img_global_flags };
 	struct vk_err err = { 0 };
 	int r = vk_blk_open(filename, &o, out, &err);
+	const char *msg = img_without_name(err.msg, filename);
 
+	/* As qemu-img: "Could not open 'X': " and the cause. */
 	if (r < 0)
-		vk_report(&err);
+		img_error("Could not open '%s': %s", filename, msg[0] ? msg : strerror(-r));
 	return r;
+}
+
+const char *img_without_name(const char *msg, const char *name)
+{
+	size_t n = strlen(name);
+
+	return !strncmp(msg, name, n) && !strncmp(msg + n, ": ", 2) ? msg + n + 2 : msg;
 }
 
 void img_size_str(uint64_t v, char *buf, size_t len)

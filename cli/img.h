@@ -13,6 +13,8 @@ extern unsigned int img_global_flags;
 int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out);
 /* qemu's size_to_str: "196 KiB", "64 MiB", "1.5 GiB". */
 void img_size_str(uint64_t v, char *buf, size_t len);
+/* msg without a leading "name: " (the library names the file; qemu-img words put it elsewhere). */
+const char *img_without_name(const char *msg, const char *name);
 /* A JSON string literal. */
 void img_json_str(FILE *f, const char *s);
 /* Size with K/M/G/T/P/E suffixes, fractions allowed ("1.5G"). */

@@ -283,6 +283,11 @@ int vk_blk_set_backing(struct vk_blk *bs, const char *file, const char *fmt, str
 
 /* Resolve a backing file name against the directory of the image naming it (malloc'd). */
 char *vk_blk_resolve_backing(const char *image, const char *backing);
+/*
+ * The host path an image name means, as QEMU parses names: "file:a:b" is
+ * "./a:b"; other protocols ("nbd:...", "x:y") fail with "Unknown protocol".
+ */
+int vk_blk_name_path(const char *name, char **path, struct vk_err *err);
 
 /* Host-file helpers shared by drivers. */
 /* Read len bytes of fd at off, retrying short reads; name is the file in errors. */

@@ -88,6 +88,46 @@ static int probe(struct vk_blk *bs, const struct vk_blk_driver **out, struct vk_
 	return 0;
 }
 
+/* "proto:rest" names a protocol, as QEMU reads names: a colon with no '/' before it. */
+static bool has_protocol(const char *name)
+{
+	const char *colon = strchr(name, ':');
+
+	return colon && !memchr(name, '/', (size_t)(colon - name));
+}
+
+/*
+ * The file a name means, as QEMU parses it: "file:" (or "host_device:",
+ * "host_cdrom:") is taken off, and what remains gets "./" if it would
+ * itself read as a protocol ("file:a:b" is "./a:b", the name QEMU prints).
+ * Other protocols (nbd:, http:, json:, ...) are not ours.
+ */
+int vk_blk_name_path(const char *name, char **out, struct vk_err *err)
+{
+	static const char *const local[] = { "file:", "host_device:", "host_cdrom:" };
+	const char *rest = name;
+	size_t i, n;
+
+	if (has_protocol(name)) {
+		for (i = 0; i < ARRAY_SIZE(local); i++)
+			if (!strncmp(name, local[i], strlen(local[i])))
+				break;
+		if (i == ARRAY_SIZE(local))
+			return vk_fail(err, -ENOENT, "Unknown protocol '%.*s'",
+				       (int)(strchr(name, ':') - name), name);
+		rest = name + strlen(local[i]);
+		if (!*rest)
+			return vk_fail(err, -EINVAL, "The '%.*s' block driver requires a file name",
+				       (int)strlen(local[i]) - 1, local[i]);
+	}
+	n = strlen(rest) + 3;
+	*out = malloc(n);
+	if (!*out)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	snprintf(*out, n, "%s%s", has_protocol(rest) ? "./" : "", rest);
+	return 0;
+}
+
 char *vk_blk_resolve_backing(const char *image, const char *backing)
 {
 	char *copy, *dir, *out;
@@ -116,6 +156,14 @@ struct chain {
 static int open_layer(const char *filename, const struct vk_blk_opts *o, struct chain *ch,
 		      struct vk_blk **out, struct vk_err *err);
 
+/* msg without a leading "name: " (a layer's own messages start with its name). */
+static const char *without_name(const char *msg, const char *name)
+{
+	size_t n = strlen(name);
+
+	return !strncmp(msg, name, n) && !strncmp(msg + n, ": ", 2) ? msg + n + 2 : msg;
+}
+
 static int open_backing(struct vk_blk *bs, struct chain *ch, struct vk_err *err)
 {
 	struct vk_blk_opts bo = {
@@ -126,18 +174,21 @@ static int open_backing(struct vk_blk *bs, struct chain *ch, struct vk_err *err)
 	struct vk_err inner = { 0 };
 	int r;
 
-	bs->full_backing = vk_blk_resolve_backing(bs->filename, bs->backing_file);
+	/* A backing name with a protocol ("file:b.qcow2") is not relative to the overlay, as in QEMU. */
+	bs->full_backing = has_protocol(bs->backing_file) ? strdup(bs->backing_file) :
+			   vk_blk_resolve_backing(bs->filename, bs->backing_file);
 	if (!bs->full_backing)
 		return vk_fail(err, -ENOMEM, "%s: out of memory", bs->filename);
 	if (bo.format && !vk_blk_find_driver(bo.format))
-		return vk_fail(err, -ENOTSUP, "%s: unknown backing file format '%s'",
-			       bs->filename, bo.format);
+		return vk_fail(err, -ENOTSUP, "Could not open backing file: Unknown driver '%s'",
+			       bo.format);
 	if (bs->flags & VK_BLK_NO_BACKING)
 		return 0;
 	r = open_layer(bs->full_backing, &bo, ch, &bs->backing, &inner);
+	/* QEMU's words, nested as its layers nest them (the top's name comes last, from the caller). */
 	if (r < 0)
-		return vk_fail(err, r, "%s: could not open backing file: %s", bs->filename,
-			       inner.msg);
+		return vk_fail(err, r, "Could not open backing file: %s",
+			       without_name(inner.msg, bs->full_backing));
 	return 0;
 }
 
@@ -150,7 +201,7 @@ static int chain_add(struct vk_blk *bs, struct chain *ch, struct vk_err *err)
 		return vk_fail(err, -errno, "%s: %s", bs->filename, strerror(errno));
 	for (i = 0; i < ch->depth; i++)
 		if (ch->dev[i] == st.st_dev && ch->ino[i] == st.st_ino)
-			return vk_fail(err, -ELOOP, "%s: backing chain loops back to this file",
+			return vk_fail(err, -ELOOP, "Backing file '%s' creates an infinite loop.",
 				       bs->filename);
 	if (ch->depth >= MAX_CHAIN)
 		return vk_fail(err, -ELOOP, "%s: backing chain deeper than %d", bs->filename,
@@ -173,7 +224,7 @@ static int open_file(struct vk_blk *bs, const char *filename, const struct vk_bl
 		return vk_fail(err, -ENOMEM, "out of memory");
 	bs->fd = open(filename, (bs->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (bs->fd < 0)
-		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
+		return vk_fail(err, -errno, "Could not open '%s': %s", filename, strerror(errno));
 	return 0;
 }
 
@@ -181,13 +232,17 @@ static int open_layer(const char *filename, const struct vk_blk_opts *o, struct 
 		      struct vk_blk **out, struct vk_err *err)
 {
 	const struct vk_blk_driver *drv = NULL;
+	_cleanup_free_ char *path = NULL;
 	struct vk_blk *bs;
 	int r;
 
+	r = vk_blk_name_path(filename, &path, err);
+	if (r < 0)
+		return r;
 	bs = calloc(1, sizeof(*bs));
 	if (!bs)
 		return vk_fail(err, -ENOMEM, "out of memory");
-	r = open_file(bs, filename, o, err);
+	r = open_file(bs, path, o, err);
 	if (r < 0)
 		goto fail;
 	r = chain_add(bs, ch, err);	/* a loop is named before our own lock could hide it */
@@ -389,14 +444,19 @@ int vk_blk_create(const char *format, const char *filename, const struct vk_blk_
 {
 	const struct vk_blk_driver *drv = vk_blk_find_driver(format);
 	struct vk_blk_create_opts so = *o;
+	_cleanup_free_ char *path = NULL;
+	int r;
 
 	if (!drv)
 		return vk_fail(err, -ENOTSUP, "Unknown file format '%s'", format);
+	r = vk_blk_name_path(filename, &path, err);
+	if (r < 0)
+		return r;
 	/* QEMU's drivers round the size up to whole sectors: 1234 bytes make 1536. */
 	if (so.size > UINT64_MAX - 511)
 		return vk_fail(err, -EFBIG, "Image size too large");
 	so.size = ALIGN_UP(so.size, 512);
-	return drv->create(filename, &so, err);
+	return drv->create(path, &so, err);
 }
 
 const char *vk_blk_map_filename(struct vk_blk *bs, uint64_t off)

@@ -64,12 +64,12 @@ int vk_blk_lock(struct vk_blk *bs, struct vk_err *err)
 	for (i = 0; i < PERM_COUNT; i++) {
 		if ((perm & (1u << i)) && byte_taken(bs->fd, LOCK_SHARED_BASE + i) > 0)
 			return vk_fail(err, -EAGAIN,
-				       "%s: Failed to get \"%s\" lock: is another process using the image?",
-				       bs->filename, perm_names[i]);
+				       "Failed to get \"%s\" lock\nIs another process using the image [%s]?",
+				       perm_names[i], bs->filename);
 		if (!(shared & (1u << i)) && byte_taken(bs->fd, LOCK_PERM_BASE + i) > 0)
 			return vk_fail(err, -EAGAIN,
-				       "%s: Failed to get shared \"%s\" lock: is another process using the image?",
-				       bs->filename, perm_names[i]);
+				       "Failed to get shared \"%s\" lock\nIs another process using the image [%s]?",
+				       perm_names[i], bs->filename);
 	}
 	return 0;
 fail:

@@ -45,8 +45,8 @@ static int check_opts(const struct vk_blk_create_opts *o, struct layout *l, stru
 	per_l1 = cs * (cs / 8);
 	l->l1_size = (o->size + per_l1 - 1) / per_l1;
 	if (l->l1_size * 8 > QCOW2_MAX_L1_BYTES || o->size > QCOW2_MAX_OFFSET)
-		return vk_fail(err, -EFBIG, "Image size too large for cluster size %llu",
-			       (unsigned long long)cs);
+		return vk_fail(err, -EFBIG,
+			       "The image size is too large for file format 'qcow2' (try using a larger cluster size)");
 	l->l1c = (l->l1_size * 8 + cs - 1) / cs;
 	l->rtc = 1;
 	l->rbn = 1;

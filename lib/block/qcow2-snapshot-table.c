@@ -152,8 +152,7 @@ int qcow2_snapshots_load(struct qcow2_state *s, uint64_t offset, struct vk_err *
 	if (!n)
 		return 0;
 	if (n > MAX_SNAPSHOTS)
-		return vk_fail(err, -EFBIG, "%s: %u snapshots are too many (at most %d)",
-			       s->bs->filename, n, MAX_SNAPSHOTS);
+		return vk_fail(err, -EFBIG, "%s: Snapshot table too large", s->bs->filename);
 	if (fsize < 0)
 		return vk_fail(err, (int)fsize, "%s: %s", s->bs->filename, strerror((int)-fsize));
 	r = qcow2_check_offset(s, "snapshot table", offset, (uint64_t)n * SN_HDR_BYTES, err);

@@ -76,37 +76,43 @@ static void parse_header(const uint8_t *b, struct qcow2_header *h)
 	h->compression_type = h->header_length > 104 ? b[104] : 0;
 }
 
-/* "dirty bit, bit 7" for the features set in bits, named by the image's table if it has one. */
+/* Append name to out (", " between names), as far as len allows. */
+static size_t add_name(char *out, size_t len, size_t used, const char *name)
+{
+	return used + (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%.46s",
+				       used ? ", " : "", name);
+}
+
+/*
+ * "dirty bit, Unknown incompatible feature: 180" for the features set in bits,
+ * as QEMU words it: named in the order of the image's own table, then by our
+ * names, and the bits nobody names together as one hex number.
+ */
 static void name_features(struct qcow2_state *s, uint64_t bits, char *out, size_t len)
 {
 	size_t used = 0, i;
-	const char *name;
 	char num[64];
-	int bit;
 
 	out[0] = '\0';
-	for (bit = 0; bit < 64; bit++) {
-		if (!(bits & (1ULL << bit)))
-			continue;
-		name = NULL;
-		for (i = 0; i < s->nb_features; i++) {
-			const char *f = s->features + 48 * i;
+	for (i = 0; i < s->nb_features && used < len; i++) {
+		const char *f = s->features + 48 * i;
 
-			if (f[0] == 0 && (uint8_t)f[1] == bit)
-				name = f + 2;
+		if (f[0] == 0 && (uint8_t)f[1] < 64 && (bits & (1ULL << (uint8_t)f[1]))) {
+			used = add_name(out, len, used, f + 2);
+			bits &= ~(1ULL << (uint8_t)f[1]);
 		}
-		for (i = 0; !name && i < QCOW2_NR_FEATURE_NAMES; i++)
-			if (qcow2_feature_names[i].type == 0 && qcow2_feature_names[i].bit == bit)
-				name = qcow2_feature_names[i].name;
-		if (!name) {
-			snprintf(num, sizeof(num), "Unknown incompatible feature: %llx",
-				 1ULL << bit);
-			name = num;
+	}
+	for (i = 0; i < QCOW2_NR_FEATURE_NAMES && used < len; i++) {
+		if (qcow2_feature_names[i].type == 0 &&
+		    (bits & (1ULL << qcow2_feature_names[i].bit))) {
+			used = add_name(out, len, used, qcow2_feature_names[i].name);
+			bits &= ~(1ULL << qcow2_feature_names[i].bit);
 		}
-		used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%.46s",
-					 used ? ", " : "", name);
-		if (used >= len)
-			break;
+	}
+	if (bits && used < len) {
+		snprintf(num, sizeof(num), "Unknown incompatible feature: %llx",
+			 (unsigned long long)bits);
+		add_name(out, len, used, num);
 	}
 }
 
@@ -185,9 +191,6 @@ static int check_header(struct qcow2_state *s, const struct qcow2_header *h, str
 	    (h->backing_file_size > 1023 ||
 	     h->backing_file_offset > (1ULL << h->cluster_bits) - h->backing_file_size))
 		return vk_fail(err, -EINVAL, "%s: invalid backing file name location", name);
-	if (h->size > QCOW2_MAX_OFFSET)
-		return vk_fail(err, -EFBIG, "%s: virtual size %llu too large", name,
-			       (unsigned long long)h->size);
 	return 0;
 }
 
@@ -224,12 +227,20 @@ static int load_l1(struct qcow2_state *s, struct vk_err *err)
 	_cleanup_free_ uint8_t *raw = NULL;
 	int r;
 
+	/* QEMU's checks in its order and words; its sum may wrap, as QEMU's does. */
 	need = (s->size + per_l1 - 1) / per_l1;
 	if ((uint64_t)s->l1_size * 8 > QCOW2_MAX_L1_BYTES)
-		return vk_fail(err, -EFBIG, "%s: L1 size %u too large", s->bs->filename, s->l1_size);
+		return vk_fail(err, -EFBIG, "%s: Active L1 table too large", s->bs->filename);
+	if (need > INT32_MAX)
+		return vk_fail(err, -EFBIG, "%s: Image is too big", s->bs->filename);
 	if (s->l1_size < need)
-		return vk_fail(err, -EINVAL, "%s: L1 size %u too small for the virtual size",
-			       s->bs->filename, s->l1_size);
+		return vk_fail(err, -EINVAL, "%s: L1 table is too small", s->bs->filename);
+	if (s->size > INT64_MAX)
+		return vk_fail(err, -EFBIG, "%s: Could not refresh total sector count: %s",
+			       s->bs->filename, strerror(EFBIG));
+	if (s->size > QCOW2_MAX_OFFSET)
+		return vk_fail(err, -EFBIG, "%s: virtual size %llu too large", s->bs->filename,
+			       (unsigned long long)s->size);
 	bytes = (uint64_t)s->l1_size * 8;
 	if (s->l1_size) {
 		r = qcow2_check_offset(s, "L1 table", s->l1_offset, bytes, err);

@@ -25,7 +25,7 @@ def test_foreign_refused_by_name(tmp_path, fmt, opts):
     qemu_img("create", "-q", "-f", fmt, *opts, src, "1M", check=True)
     p = vmkit("info", src)
     assert p.returncode == 1
-    assert p.stderr.strip() == f"vmkit: {src}: image format '{fmt}' " + p.stderr.split(f"'{fmt}' ", 1)[1].strip()
+    assert p.stderr.strip() == f"vmkit: Could not open '{src}': image format '{fmt}' " + p.stderr.split(f"'{fmt}' ", 1)[1].strip()
     assert "is not supported" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     dst = str(tmp_path / "y.qcow2")
     p = vmkit("convert", "-O", "qcow2", src, dst)
@@ -44,11 +44,12 @@ def test_qcow2_magic_other_version(tmp_path, version):
     p = vmkit("info", "-f", "qcow2", img)
     assert q.returncode == p.returncode == 1
     assert f"Unsupported qcow2 version {version}" in q.stderr
-    assert p.stderr.strip() == f"vmkit: {img}: Unsupported qcow2 version {version}"
+    assert p.stderr.strip() == f"vmkit: Could not open '{img}': Unsupported qcow2 version {version}"
+    assert p.stderr.replace("vmkit: ", "qemu-img: ", 1) == q.stderr
     p = vmkit("info", img)       # probed: never raw
     assert p.returncode == 1 and "raw" not in p.stdout
     if version == 4:
-        assert p.stderr.strip() == f"vmkit: {img}: Unsupported qcow2 version 4"
+        assert p.stderr.strip() == f"vmkit: Could not open '{img}': Unsupported qcow2 version 4"
     else:
         assert "'qcow'" in p.stderr
 

@@ -31,7 +31,7 @@ def l1_offset(tmp_path):
 def l1_size(tmp_path):
     img = base(tmp_path)
     qcow2hdr.patch(img, "l1_size", 0x7fffffff)
-    return img, "L1 size"
+    return img, "L1 table"
 
 
 def rt_in_header(tmp_path):
@@ -106,7 +106,7 @@ def sn_table_past_eof(tmp_path):
 def sn_count_absurd(tmp_path):
     img, _ = snapped(tmp_path)
     qcow2hdr.patch(img, "nb_snapshots", 0xffffffff)
-    return img, "snapshots are too many"
+    return img, "Snapshot table too large"
 
 
 def sn_count_past_eof(tmp_path):
