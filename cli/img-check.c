@@ -138,7 +138,7 @@ int img_check(int argc, char **argv)
 			}
 			break;
 		case 'h': printf("usage: vmkit img check [-q] [-f FMT] [--output=human|json] [-r leaks|all] [-U] FILE\n"); return 0;
-		default: img_error("Invalid option"); return 1;
+		default: return img_bad_option(ch, argv);
 		}
 	}
 	if (!img_output_and_one_file(output, argc, optind))

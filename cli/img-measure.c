@@ -179,6 +179,10 @@ int img_measure(int argc, char **argv)
 		img_error("--output must be used with human or json as argument.");
 		return 1;
 	}
+	if (optind < argc - 1) {
+		img_error("At most one filename argument is allowed.");
+		return 1;
+	}
 	if (have_size && optind < argc) {
 		img_error("--size N cannot be used together with a filename.");
 		return 1;

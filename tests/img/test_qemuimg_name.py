@@ -20,7 +20,8 @@ USAGE = [
     ["snapshot", "-x", "a"], ["snapshot", "-l", "-c", "x", "a"], ["snapshot", "a", "b"],
     ["rebase", "a"], ["rebase", "-x"], ["rebase", "-b", "x"], ["commit"], ["commit", "a", "b"],
     ["commit", "-x"], ["amend", "a"], ["amend", "-o", "x"], ["amend", "-x"], ["dd", "-x"],
-    ["dd", "if=a"], ["bench"], ["bench", "-x"],
+    ["dd", "if=a"], ["bench"], ["bench", "-x"], ["check", "-x", "a"], ["check", "-r"],
+    ["measure", "a", "b"], ["measure", "--size", "1M", "a", "b"], ["measure"],
 ]
 
 
