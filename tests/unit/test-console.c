@@ -56,9 +56,16 @@ static int on_done(void *opaque, int fd, uint32_t events)
 	return 1;
 }
 
+struct paster {
+	const char *path;
+	int stop_efd;	/* the test says when the loop has read it all */
+};
+
 static void *paste(void *arg)
 {
-	const char *path = arg;
+	struct paster *p = arg;
+	const char *path = p->path;
+	uint64_t v;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	uint8_t buf[TOTAL];
 	int fd, i;
@@ -77,7 +84,8 @@ static void *paste(void *arg)
 		i += w;
 	}
 	/* Stay connected until the loop has read it all. */
-	sleep(30);
+	if (read(p->stop_efd, &v, sizeof(v)) < 0)
+		perror("read");
 	close(fd);
 	return NULL;
 }
@@ -91,6 +99,8 @@ static void test_paste_is_not_lost(void **state)
 	struct vk_err err = { 0 };
 	struct fake_uart u = { 0 };
 	struct console_sink sink = { .input = take, .opaque = &u };
+	struct paster p = { .path = sock };
+	uint64_t one = 1;
 	pthread_t t;
 	int i;
 
@@ -102,7 +112,9 @@ static void test_paste_is_not_lost(void **state)
 	assert_true(u.done_efd >= 0);
 	assert_int_equal(evloop_add(l, u.done_efd, EPOLLIN, on_done, NULL), 0);
 	assert_int_equal(console_attach(c, l, &sink), 0);
-	assert_int_equal(pthread_create(&t, NULL, paste, sock), 0);
+	p.stop_efd = eventfd(0, EFD_CLOEXEC);
+	assert_true(p.stop_efd >= 0);
+	assert_int_equal(pthread_create(&t, NULL, paste, &p), 0);
 	alarm(25);	/* a lost byte would leave the loop waiting forever */
 	assert_int_equal(evloop_run(l), 1);
 	alarm(0);
@@ -113,8 +125,9 @@ static void test_paste_is_not_lost(void **state)
 	console_detach(c, l);
 	console_close(c);
 	evloop_free(l);
-	pthread_cancel(t);
+	assert_int_equal(write(p.stop_efd, &one, sizeof(one)), sizeof(one));
 	pthread_join(t, NULL);
+	close(p.stop_efd);
 	rmdir(path);
 }
 
