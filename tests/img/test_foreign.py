@@ -22,7 +22,15 @@ FOREIGN = [
 @pytest.mark.parametrize("fmt,opts", FOREIGN, ids=lambda v: v if isinstance(v, str) else "-".join(v)[:20])
 def test_foreign_refused_by_name(tmp_path, fmt, opts):
     src = str(tmp_path / f"x.{fmt}")
-    qemu_img("create", "-q", "-f", fmt, *opts, src, "1M", check=True)
+    r = qemu_img("create", "-q", "-f", fmt, *opts, src, "1M")
+    if r.returncode and fmt == "luks" and "Unable to get accurate CPU usage" in r.stderr:
+        # qemu-img times its PBKDF on the CPU and gives up on a busy or odd
+        # host; the header's magic and version are what is recognised.
+        with open(src, "wb") as f:
+            f.write(b"LUKS\xba\xbe\x00\x01" + b"aes".ljust(32, b"\0"))
+            f.truncate(1 << 20)
+    else:
+        assert r.returncode == 0, r.stderr
     p = vmkit("info", src)
     assert p.returncode == 1
     assert p.stderr.strip() == f"vmkit: Could not open '{src}': image format '{fmt}' " + p.stderr.split(f"'{fmt}' ", 1)[1].strip()
