@@ -50,9 +50,11 @@ static const char run_usage[] =
 	"  --disk path=FILE[,format=raw|qcow2|auto][,readonly=on][,serial=STR]\n"
 	"         [,cache=none|writeback|writethrough|directsync|unsafe]\n"
 	"         [,aio=io_uring|native|threads][,iothread=on|off][,discard=unmap|ignore]\n"
-	"         [,num-queues=N][,queue-size=N]\n"
-	"                       a virtio-blk disk (repeatable); cache=none is O_DIRECT;\n"
-	"                       without format= the format is probed (auto), as QEMU\n"
+	"         [,num-queues=N][,queue-size=N][,l2-cache-size=SIZE]\n"
+	"                       a virtio-blk disk (repeatable); cache=none is O_DIRECT\n"
+	"                       (on every file of a qcow2 chain); without format= the\n"
+	"                       format is probed (auto), as QEMU; qcow2 runs on the\n"
+	"                       thread pool (aio=threads or no aio=)\n"
 	"  --rng[=file=PATH]    a virtio-rng device fed from PATH (default /dev/urandom)\n"
 	"  --qmp [unix:]PATH[,server=on,wait=off]\n"
 	"                       serve QMP on a unix socket (mode 0600)\n"
@@ -235,7 +237,7 @@ static int pick_name(const char *const *names, unsigned int n, const char *val)
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		if (!strcmp(val, names[i]))
+		if (names[i] && !strcmp(val, names[i]))	/* [0] may be an unnamed default */
 			return i;
 	return -1;
 }
@@ -319,6 +321,10 @@ static int disk_kv(void *opaque, const char *key, const char *val)
 		return disk_uint(key, val, 1, VIRTIO_BLK_MAX_QUEUES, false, &d->num_queues);
 	} else if (!strcmp(key, "queue-size")) {
 		return disk_uint(key, val, 16, 1024, true, &d->queue_size);
+	} else if (!strcmp(key, "l2-cache-size")) {
+		/* QEMU's qcow2 option: bytes of L2 tables kept in memory (the image checks the rest). */
+		if (vk_parse_size(val, 1, &d->l2_cache_size) || !d->l2_cache_size)
+			return usage_error("--disk: l2-cache-size=%s: expected a size (K/M/G)", val);
 	} else {
 		return usage_error("--disk: unknown option '%s'", key);
 	}

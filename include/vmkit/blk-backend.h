@@ -69,6 +69,7 @@ struct blk_backend {
 	 */
 	struct vk_blk *image;
 	pthread_mutex_t image_lock;
+	bool image_writethrough;	/* writethrough/directsync: flush the image after each write */
 	struct blk_pool *pool;		/* blocking calls for what the engine lacks */
 	bool probed_raw;		/* format=auto found raw: guard the first sector */
 };
@@ -79,12 +80,16 @@ struct blk_backend {
 /*
  * Open path for cfg (read-only, cache mode, engine) with completions on
  * loop. aio=native needs O_DIRECT (cache=none or directsync): -EINVAL.
+ * An image (qcow2) has every file of its chain opened with the cache
+ * mode's flags and runs on the pool: aio=native or io_uring is -EINVAL.
  */
 int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 		     unsigned int max_inflight, struct blk_backend **out, struct vk_err *err);
 /* Completes what is in flight (callbacks run on the caller), then frees bb. */
 void blk_backend_close(struct blk_backend *bb);
 uint64_t blk_backend_length(const struct blk_backend *bb);
+/* Whether the file served (an image's top file) is open with O_DIRECT, as fcntl says. */
+bool blk_backend_is_direct(const struct blk_backend *bb);
 
 static inline int blk_preadv(struct blk_backend *bb, const struct iovec *iov, int n,
 			     uint64_t off, blk_done_fn done, void *opaque)

@@ -24,6 +24,14 @@ struct vk_blk;
 #define VK_BLK_CACHE_UNSAFE	(1u << 4)	/* cache=unsafe: flushes write metadata, skip fdatasync */
 #define VK_BLK_ANY_EXTENTS	(1u << 5)	/* vmdk extents may lie outside the descriptor's directory */
 #define VK_BLK_CHECK		(1u << 6)	/* opened to be repaired: a corrupt-marked image may be written */
+/*
+ * Cache modes as QEMU applies them to every file of a chain: CACHE_DIRECT
+ * opens with O_DIRECT (all I/O then aligned to the file's logical block,
+ * bounced where the caller's is not), CACHE_DSYNC with O_DSYNC (each write
+ * is durable when it returns, so flushes need no fdatasync).
+ */
+#define VK_BLK_CACHE_DIRECT	(1u << 7)
+#define VK_BLK_CACHE_DSYNC	(1u << 8)
 
 struct vk_blk_opts {
 	const char *format;		/* NULL: probe */
@@ -184,6 +192,7 @@ struct vk_blk {
 	char *backing_fmt;
 	char *full_backing;		/* resolved against the image's directory */
 	bool probed;			/* raw by probing, not by name (see raw.c) */
+	uint32_t align;			/* O_DIRECT: offsets, lengths, buffers in multiples; 0 otherwise */
 	void *opaque;			/* driver state */
 };
 
@@ -290,6 +299,17 @@ char *vk_blk_resolve_backing(const char *image, const char *backing);
 int vk_blk_name_path(const char *name, char **path, struct vk_err *err);
 
 /* Host-file helpers shared by drivers. */
+/* open(2) flags for an image file opened with these VK_BLK_* flags. */
+int vk_blk_file_open_flags(unsigned int flags);
+/*
+ * Open path for bs (bs->flags set): the cache mode's flags, and the O_DIRECT
+ * alignment. A file system that refuses O_DIRECT fails with QEMU's words.
+ */
+int vk_blk_file_open(struct vk_blk *bs, const char *path, struct vk_err *err);
+/* The bytes read at off (at most len; fewer only at the end of the file), or -errno. */
+ssize_t vk_blk_file_read_some(struct vk_blk *bs, void *buf, uint64_t off, size_t len);
+/* Make what was written durable: fdatasync, unless cache=unsafe or O_DSYNC made it so. */
+int vk_blk_file_sync(struct vk_blk *bs, struct vk_err *err);
 /* Read len bytes of fd at off, retrying short reads; name is the file in errors. */
 int vk_fd_pread(int fd, const char *name, void *buf, uint64_t off, size_t len,
 		bool zero_past_eof, struct vk_err *err);

@@ -15,8 +15,12 @@ enum cpu_model { CPU_MODEL_DEFAULT, CPU_MODEL_HOST, CPU_MODEL_BASELINE };
 enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTSYNC,
 		  CACHE_UNSAFE };
 
-/* How a disk's requests reach the host (QEMU's aio=). io_uring first: the default. */
-enum disk_aio { AIO_IO_URING, AIO_NATIVE, AIO_THREADS };
+/*
+ * How a disk's requests reach the host (QEMU's aio=). AIO_DEFAULT (none
+ * given) is io_uring for raw disks, the thread pool for images the block
+ * library serves (qcow2), which take no other engine.
+ */
+enum disk_aio { AIO_DEFAULT, AIO_IO_URING, AIO_NATIVE, AIO_THREADS };
 
 /*
  * raw is served straight by the engines; qcow2 (and what auto finds) by the
@@ -39,6 +43,7 @@ struct disk_config {
 	unsigned int num_queues;	/* 0: the default, one per vCPU */
 	unsigned int queue_size;	/* 0: the default (256) */
 	bool discard_ignore;		/* discard=ignore: DISCARD not offered to the guest */
+	uint64_t l2_cache_size;		/* qcow2 l2-cache-size= (QEMU's name) in bytes, 0: default */
 };
 
 /* An on/off option whose zero value leaves the host's default alone. */

@@ -25,6 +25,7 @@ struct virtio_blk_info {
 	bool readonly;
 	uint64_t size;
 	enum disk_cache cache;
+	bool direct;			/* the file is open with O_DIRECT (qcow2: its whole chain) */
 };
 
 void virtio_blk_info(const struct virtio_blk *b, struct virtio_blk_info *info);

@@ -49,7 +49,7 @@ static size_t read_tail(struct vk_blk *bs, uint8_t *buf, size_t len)
 
 	if (fstat(bs->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 2 * (off_t)len)
 		return 0;
-	n = pread(bs->fd, buf, len, st.st_size - (off_t)len);
+	n = vk_blk_file_read_some(bs, buf, (uint64_t)st.st_size - len, len);
 	return n < 0 ? 0 : (size_t)n;
 }
 
@@ -66,9 +66,9 @@ static int probe(struct vk_blk *bs, const struct vk_blk_driver **out, struct vk_
 	int best = 0, score;
 	size_t i;
 
-	n = pread(bs->fd, buf, sizeof(buf), 0);
+	n = vk_blk_file_read_some(bs, buf, 0, sizeof(buf));
 	if (n < 0)
-		return vk_fail(err, -errno, "%s: %s", bs->filename, strerror(errno));
+		return vk_fail(err, (int)n, "%s: %s", bs->filename, strerror((int)-n));
 	for (i = 0; i < ARRAY_SIZE(drivers); i++) {
 		score = drivers[i]->probe(buf, (size_t)n);
 		if (score > best) {
@@ -222,10 +222,7 @@ static int open_file(struct vk_blk *bs, const char *filename, const struct vk_bl
 	bs->filename = strdup(filename);
 	if (!bs->filename)
 		return vk_fail(err, -ENOMEM, "out of memory");
-	bs->fd = open(filename, (bs->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (bs->fd < 0)
-		return vk_fail(err, -errno, "Could not open '%s': %s", filename, strerror(errno));
-	return 0;
+	return vk_blk_file_open(bs, filename, err);	/* with the cache mode's flags */
 }
 
 static int open_layer(const char *filename, const struct vk_blk_opts *o, struct chain *ch,

@@ -7,6 +7,7 @@
  * never points at a cluster whose refcount is not yet on disk.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qcow2.h"
@@ -43,7 +44,8 @@ struct qcow2_cache *qcow2_cache_create(struct vk_blk *bs, unsigned int entries, 
 	if (!c->e)
 		goto fail;
 	for (i = 0; i < c->n; i++)
-		if (!(c->e[i].table = malloc(table_size)))
+		/* Page-aligned, so O_DIRECT reads and writes the tables without a bounce. */
+		if (posix_memalign(&c->e[i].table, 4096, table_size))
 			goto fail;
 	return c;
 fail:
@@ -95,12 +97,28 @@ static int write_entry(struct qcow2_cache *c, struct qcow2_cache_entry *e, struc
 	return 0;
 }
 
+/*
+ * Write every dirty table, then make them durable before anything that
+ * points at them is written (QEMU's qcow2_cache_flush is a write and a
+ * bdrv_flush too): the refcount blocks before the L2 tables that use their
+ * clusters, the L2 tables before the L1 entries naming them. Writes under
+ * O_DSYNC are durable already; cache=unsafe gives the ordering up.
+ */
 int qcow2_cache_flush(struct qcow2_cache *c, struct vk_err *err)
+{
+	bool wrote = false;
+	int r = qcow2_cache_write(c, &wrote, err);
+
+	return r < 0 || !wrote ? r : vk_blk_file_sync(c->bs, err);
+}
+
+int qcow2_cache_write(struct qcow2_cache *c, bool *wrote, struct vk_err *err)
 {
 	unsigned int i;
 	int r;
 
 	for (i = 0; i < c->n; i++) {
+		*wrote |= c->e[i].dirty;
 		r = write_entry(c, &c->e[i], err);
 		if (r < 0)
 			return r;

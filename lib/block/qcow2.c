@@ -404,13 +404,15 @@ static int do_open(struct vk_blk *bs, struct vk_err *err)
 int qcow2_flush(struct vk_blk *bs, struct vk_err *err)
 {
 	struct qcow2_state *s = bs->opaque;
+	bool wrote = false;
 	int r;
 
+	/* Refcount blocks durable before the L2 tables; one sync then covers L2 tables and data. */
 	r = qcow2_cache_flush(s->rb_cache, err);
 	if (!r)
-		r = qcow2_cache_flush(s->l2_cache, err);
-	if (!r && !(bs->flags & VK_BLK_CACHE_UNSAFE) && fdatasync(bs->fd) < 0)
-		r = vk_fail(err, -errno, "%s: flush: %s", bs->filename, strerror(errno));
+		r = qcow2_cache_write(s->l2_cache, &wrote, err);
+	if (!r)
+		r = vk_blk_file_sync(bs, err);
 	return r;
 }
 

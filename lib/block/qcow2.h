@@ -180,7 +180,10 @@ void qcow2_cache_put(struct qcow2_cache *c, void **table);
 void qcow2_cache_mark_dirty(struct qcow2_cache *c, void *table);
 /* Forget the table at offset without writing it (its cluster was freed). */
 void qcow2_cache_discard(struct qcow2_cache *c, uint64_t offset);
+/* Write the dirty tables and make them durable (fdatasync) before anything may point at them. */
 int qcow2_cache_flush(struct qcow2_cache *c, struct vk_err *err);
+/* Write the dirty tables only (*wrote set if any): the caller syncs. */
+int qcow2_cache_write(struct qcow2_cache *c, bool *wrote, struct vk_err *err);
 
 /* qcow2-refcount.c */
 int qcow2_refcount_init(struct qcow2_state *s, struct vk_err *err);

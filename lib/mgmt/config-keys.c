@@ -141,6 +141,7 @@ static const struct opt_spec disk_opts[] = {
 	{ .key = "format", .type = O_ENUM, .choices = "raw|qcow2|auto" },
 	{ .key = "num-queues", .type = O_UINT, .min = 1, .max = 64 },
 	{ .key = "queue-size", .type = O_UINT, .min = 16, .max = 1024 },
+	{ .key = "l2-cache-size", .type = O_SIZE },	/* qcow2, as QEMU */
 	{ .key = "shared", .type = O_FLAG },
 	{ .key = "size", .type = O_SIZE },	/* informational, as in Proxmox */
 };

@@ -51,6 +51,9 @@ static int open_file(struct blk_backend *bb, const struct disk_config *cfg, stru
 	struct stat st;
 
 	bb->fd = open(path, open_flags(cfg));
+	if (bb->fd < 0 && errno == EINVAL && (open_flags(cfg) & O_DIRECT))
+		return vk_fail(err, -EINVAL, "--disk %s: filesystem does not support O_DIRECT (cache=none and directsync need it)",
+			       path);
 	if (bb->fd < 0)
 		return vk_fail(err, -errno, "--disk %s: %s", path, strerror(errno));
 	if (fstat(bb->fd, &st) < 0)
@@ -68,35 +71,65 @@ static int open_file(struct blk_backend *bb, const struct disk_config *cfg, stru
 
 static int open_engine(struct blk_backend *bb, const struct disk_config *cfg, struct vk_err *err)
 {
+	enum disk_aio aio = cfg->aio == AIO_DEFAULT ? AIO_IO_URING : cfg->aio;
 	int r;
 
 	/* Linux AIO is only asynchronous with O_DIRECT; QEMU refuses it otherwise too. */
-	if (cfg->aio == AIO_NATIVE && !bb->direct)
+	if (aio == AIO_NATIVE && !bb->direct)
 		return vk_fail(err, -EINVAL,
 			       "--disk %s: aio=native was specified, but it requires cache=none or cache=directsync",
 			       cfg->path);
-	r = blk_pool_new(bb, cfg->aio == AIO_THREADS ? POOL_THREADS : POOL_THREADS_FALLBACK,
-			 &bb->pool);
+	r = blk_pool_new(bb, aio == AIO_THREADS ? POOL_THREADS : POOL_THREADS_FALLBACK, &bb->pool);
 	if (r)
 		return vk_fail(err, r, "--disk %s: I/O threads: %s", cfg->path, strerror(-r));
-	bb->ops = engines[cfg->aio];
+	bb->ops = engines[aio];
 	r = bb->ops->open(bb, err);
 	if (r)
 		bb->ops = NULL;
 	return r;
 }
 
+/* The cache mode as the block library applies it to every file of a chain. */
+static unsigned int image_flags(const struct disk_config *cfg)
+{
+	unsigned int f = cfg->readonly ? 0 : VK_BLK_RDWR;
+
+	if (cache_direct(cfg->cache))
+		f |= VK_BLK_CACHE_DIRECT;
+	if (cfg->cache == CACHE_WRITETHROUGH || cfg->cache == CACHE_DIRECTSYNC)
+		f |= VK_BLK_CACHE_DSYNC;
+	if (cfg->cache == CACHE_UNSAFE)
+		f |= VK_BLK_CACHE_UNSAFE;
+	return f;
+}
+
 /*
- * format=qcow2/auto: open through the block library. An image that turns
- * out to be raw (auto) is served like format=raw; anything else by the
- * pool, whatever aio= asked for.
+ * An image is served by the pool through the library, one request at a
+ * time: io_uring and Linux AIO would be names without effect, so they are
+ * refused rather than accepted and ignored (QEMU too refuses an aio= its
+ * file cannot do). No aio= given means the pool.
+ */
+static int check_image_aio(const struct disk_config *cfg, const char *fmt, struct vk_err *err)
+{
+	if (cfg->aio == AIO_DEFAULT || cfg->aio == AIO_THREADS)
+		return 0;
+	return vk_fail(err, -EINVAL,
+		       "--disk %s: aio=%s is not available for %s images, which are served by the thread pool (give aio=threads or no aio=)",
+		       cfg->path, cfg->aio == AIO_NATIVE ? "native" : "io_uring", fmt);
+}
+
+/*
+ * format=qcow2/auto: open through the block library, every file of the
+ * chain with the cache mode's flags. An image that turns out to be raw
+ * (auto) is served like format=raw; anything else by the pool.
  */
 static int open_image(struct blk_backend *bb, const struct disk_config *cfg, bool *is_image,
 		      struct vk_err *err)
 {
 	struct vk_blk_opts o = {
 		.format = cfg->format == DISK_FORMAT_QCOW2 ? "qcow2" : NULL,
-		.flags = cfg->readonly ? 0 : VK_BLK_RDWR,
+		.flags = image_flags(cfg),
+		.cache_size = cfg->l2_cache_size,	/* L2 tables; the refcount cache a quarter */
 	};
 	struct vk_err e = { 0 };
 	int r;
@@ -105,6 +138,9 @@ static int open_image(struct blk_backend *bb, const struct disk_config *cfg, boo
 	r = vk_blk_open(cfg->path, &o, &bb->image, &e);
 	if (r)
 		return vk_fail(err, r, "--disk %s", e.msg);
+	if (cfg->l2_cache_size && strcmp(bb->image->drv->name, "qcow2"))
+		return vk_fail(err, -EINVAL, "--disk %s: l2-cache-size is an option of qcow2 images, not %s",
+			       cfg->path, bb->image->drv->name);
 	if (!strcmp(bb->image->drv->name, "raw")) {
 		bb->probed_raw = bb->image->probed;
 		vk_blk_close(bb->image);
@@ -112,6 +148,11 @@ static int open_image(struct blk_backend *bb, const struct disk_config *cfg, boo
 		return 0;
 	}
 	*is_image = true;
+	r = check_image_aio(cfg, bb->image->drv->name, err);
+	if (r)
+		return r;
+	/* No FLUSH is offered: each write is made durable, metadata too, before it completes. */
+	bb->image_writethrough = cfg->cache == CACHE_WRITETHROUGH || cfg->cache == CACHE_DIRECTSYNC;
 	bb->size = vk_blk_length(bb->image) & ~(uint64_t)(SECTOR - 1);
 	pthread_mutex_init(&bb->image_lock, NULL);
 	r = blk_pool_new(bb, 1, &bb->pool);
@@ -164,10 +205,13 @@ int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 	bb->direct = cache_direct(cfg->cache);
 	bb->max_inflight = max_inflight;
 	r = 0;
-	if (cfg->format != DISK_FORMAT_RAW)
+	if (cfg->format == DISK_FORMAT_RAW && cfg->l2_cache_size)
+		r = vk_fail(err, -EINVAL, "--disk %s: l2-cache-size is an option of qcow2 images, not raw",
+			    cfg->path);
+	else if (cfg->format != DISK_FORMAT_RAW)
 		r = open_image(bb, cfg, &is_image, err);
 	if (is_image)
-		bb->direct = false;	/* the library does its own I/O on the file */
+		bb->direct = false;	/* the library does its own (aligned) I/O: no device bounce */
 	if (!r && !is_image)
 		r = open_file(bb, cfg, err);
 	if (!r && !is_image)
@@ -195,6 +239,15 @@ void blk_backend_close(struct blk_backend *bb)
 	if (bb->fd >= 0)
 		close(bb->fd);
 	free(bb);
+}
+
+/* What the open file really is, not what was asked: query-block reports this. */
+bool blk_backend_is_direct(const struct blk_backend *bb)
+{
+	int fd = bb->image ? bb->image->fd : bb->fd;
+	int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+
+	return fl >= 0 && (fl & O_DIRECT);
 }
 
 uint64_t blk_backend_length(const struct blk_backend *bb)

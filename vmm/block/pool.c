@@ -58,8 +58,8 @@ static int image_rw(struct blk_backend *bb, struct pool_job *j, bool write)
 
 	for (i = 0; i < j->n; i++)
 		len += j->iov[i].iov_len;
-	buf = malloc(len ? len : 1);
-	if (!buf)
+	/* Aligned, so that the library's O_DIRECT I/O goes straight to it (cache=none). */
+	if (posix_memalign((void **)&buf, BLK_ALIGN_DIRECT, len ? len : 1))
 		return -ENOMEM;
 	for (i = 0; write && i < j->n; done += j->iov[i].iov_len, i++)
 		memcpy(buf + done, j->iov[i].iov_base, j->iov[i].iov_len);
@@ -92,6 +92,18 @@ static int run_image_job(struct blk_backend *bb, struct pool_job *j)
 	default:
 		r = vk_blk_pwrite_zeroes(bb->image, j->off, j->len, &e);
 		break;
+	}
+	/*
+	 * writethrough/directsync (no FLUSH offered): what completes must be
+	 * durable, so the metadata the write changed is written now (as QEMU's
+	 * block backend flushes after each write without a write cache); the
+	 * files are O_DSYNC, so that costs no fdatasync.
+	 */
+	if (r >= 0 && j->op != BLK_POOL_READ && j->op != BLK_POOL_FLUSH &&
+	    bb->image_writethrough) {
+		int f = vk_blk_flush(bb->image, &e);
+
+		r = f < 0 ? f : r;
 	}
 	pthread_mutex_unlock(&bb->image_lock);
 	return r;

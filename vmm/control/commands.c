@@ -207,8 +207,8 @@ static json_object *inserted_obj(const struct virtio_blk_info *bi, unsigned int 
 	json_object_object_add(o, "detect_zeroes", json_object_new_string("off"));
 	json_object_object_add(cache, "writeback", json_object_new_boolean(
 		bi->cache != CACHE_WRITETHROUGH && bi->cache != CACHE_DIRECTSYNC));
-	json_object_object_add(cache, "direct", json_object_new_boolean(
-		bi->cache == CACHE_NONE || bi->cache == CACHE_DIRECTSYNC));
+	/* From the open file's flags, not the option: true only if O_DIRECT is in force. */
+	json_object_object_add(cache, "direct", json_object_new_boolean(bi->direct));
 	json_object_object_add(cache, "no-flush", json_object_new_boolean(bi->cache == CACHE_UNSAFE));
 	json_object_object_add(o, "cache", cache);
 	json_object_object_add(image, "filename", json_object_new_string(bi->path));

@@ -791,6 +791,7 @@ void virtio_blk_info(const struct virtio_blk *b, struct virtio_blk_info *info)
 		.readonly = b->cfg->readonly,
 		.size = b->size,
 		.cache = b->cfg->cache,
+		.direct = blk_backend_is_direct(b->bb),
 	};
 	for (l = img ? img->backing : NULL; l; l = l->backing)
 		info->backing_depth++;
