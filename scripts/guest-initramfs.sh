@@ -21,10 +21,9 @@ busybox=/bin/busybox
 init=$root/guest/init
 self=$root/scripts/guest-initramfs.sh
 
-[ -x "$busybox" ] || die "missing $busybox (install busybox-static: scripts/deps.sh guest)"
+. "$root/scripts/busybox-tree.sh"
+busybox_check
 [ -f "$init" ] || die "missing $init"
-file -L "$busybox" | grep -q 'statically linked' ||
-	die "$busybox is not statically linked (install busybox-static, not busybox)"
 
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
@@ -32,7 +31,8 @@ out=$outdir/initramfs.cpio.gz
 raw=$outdir/initramfs.cpio
 
 uptodate() {
-	[ -f "$1" ] && [ "$1" -nt "$busybox" ] && [ "$1" -nt "$init" ] && [ "$1" -nt "$self" ]
+	[ -f "$1" ] && [ "$1" -nt "$busybox" ] && [ "$1" -nt "$init" ] && [ "$1" -nt "$self" ] &&
+		[ "$1" -nt "$root/scripts/busybox-tree.sh" ]
 }
 if uptodate "$out" && uptodate "$raw"; then
 	echo "$prog: up to date: $out"
@@ -46,21 +46,10 @@ trap 'rm -rf "$stage" "$raw.tmp" "$out.tmp"' EXIT
 
 cd "$stage"
 mkdir -p bin sbin usr/bin usr/sbin dev proc sys tmp root mnt etc
-cp "$busybox" bin/busybox
-chmod 0755 bin/busybox
+busybox_install
 cp "$init" init
 chmod 0755 init
 mknod -m 0600 dev/console c 5 1
-# Same links as `busybox --install -s`, made without running it inside a
-# chroot.
-"$busybox" --list-full | LC_ALL=C sort | while IFS= read -r applet; do
-	case "$applet" in
-	linuxrc | bin/busybox) continue ;;
-	esac
-	mkdir -p "$(dirname "$applet")"
-	[ -e "$applet" ] || ln -s /bin/busybox "$applet"
-done
-[ -L bin/sh ] || die "busybox has no sh applet"
 
 # Deterministic archive: fixed mtime, root owner, sorted names, renumbered
 # inodes, gzip without name/timestamp.

@@ -26,9 +26,8 @@ self=$root/scripts/guest-rootfs.sh
 programs=(/sbin/mke2fs /sbin/e2fsck)
 size=96M
 
-[ -x "$busybox" ] || die "missing $busybox (install busybox-static: scripts/deps.sh guest)"
-file -L "$busybox" | grep -q 'statically linked' ||
-	die "$busybox is not statically linked (install busybox-static, not busybox)"
+. "$root/scripts/busybox-tree.sh"
+busybox_check
 [ -d "$tree" ] || die "missing $tree"
 command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 not found (install e2fsprogs: scripts/deps.sh guest)"
 for p in "${programs[@]}"; do [ -x "$p" ] || die "missing $p (scripts/deps.sh guest)"; done
@@ -37,7 +36,7 @@ mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 out=$outdir/rootfs.ext4
 
-newest=$(find "$tree" "$tools" "$self" "$busybox" "${programs[@]}" -newer "$out" -print -quit 2>/dev/null || true)
+newest=$(find "$tree" "$tools" "$self" "$root/scripts/busybox-tree.sh" "$busybox" "${programs[@]}" -newer "$out" -print -quit 2>/dev/null || true)
 if [ -f "$out" ] && [ -z "$newest" ]; then
 	echo "$prog: up to date: $out"
 	exit 0
@@ -49,14 +48,7 @@ trap 'rm -rf "$stage" "$out.tmp"' EXIT
 cd "$stage"
 mkdir -p bin sbin usr/bin usr/sbin dev proc sys tmp run root mnt etc lib64 \
 	lib/x86_64-linux-gnu var/log
-cp "$busybox" bin/busybox
-"$busybox" --list-full | LC_ALL=C sort | while IFS= read -r applet; do
-	case "$applet" in
-	linuxrc | bin/busybox) continue ;;
-	esac
-	mkdir -p "$(dirname "$applet")"
-	[ -e "$applet" ] || ln -s /bin/busybox "$applet"
-done
+busybox_install
 [ -L sbin/init ] || die "busybox has no init applet"
 cp -a "$tree"/. .
 
