@@ -357,8 +357,14 @@ static int do_open(struct vk_blk *bs, struct vk_err *err)
 	parse_header(hdr, &h);
 	r = check_header(s, &h, err);
 	if (r < 0) {
-		/* Name incompatible features from the table if there is one. */
+		/*
+		 * Name incompatible features from the table if there is one: only
+		 * when the header got as far as that check (a bad version also gives
+		 * -ENOTSUP, before cluster_bits is known to be sane).
+		 */
 		if (r == -ENOTSUP && h.incompat & ~QCOW2_INCOMPAT_SUPPORTED &&
+		    h.cluster_bits >= QCOW2_MIN_CLUSTER_BITS &&
+		    h.cluster_bits <= QCOW2_MAX_CLUSTER_BITS &&
 		    !vk_blk_file_pread(bs, hdr, 0, 1u << h.cluster_bits, true, NULL) &&
 		    !parse_extensions(s, hdr, h.header_length, 1u << h.cluster_bits, NULL))
 			r = check_header(s, &h, err);
