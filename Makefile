@@ -57,7 +57,7 @@ check: build guest
 	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net
 	tests/unit/asan.sh
 	@scripts/deps.sh fuzz
-	tests/fuzz/run.sh $(CHECK_FUZZ_SECS)
+	FUZZ_SEED=1 tests/fuzz/run.sh $(CHECK_FUZZ_SECS)
 
 # Longer runs: Debian's own prebuilt kernel.
 check-slow: build guest
