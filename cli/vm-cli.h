@@ -3,6 +3,7 @@
 #ifndef VMKIT_VM_CLI_H
 #define VMKIT_VM_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 
 #include "cli.h"
@@ -62,6 +63,12 @@ bool vm_is_template(const struct vm_def *d);
 int vm_refuse_template(const struct vm_def *d, const char *what, struct vk_err *err);
 /* A template whose disks a clone is built on: -EBUSY naming the clone's image. */
 int vm_template_in_use(const struct vm_def *d, struct vk_err *err);
+/*
+ * Whether a disk of d is the backing file of some other image: > 0 with its
+ * reference in ref and the overlay in who, 0 when none is, < 0 on error.
+ */
+int vm_disk_overlay(const struct vm_def *d, char ref[PATH_MAX], char *who, size_t who_size,
+		    struct vk_err *err);
 int cmd_pool(int argc, char **argv);
 int cmd_vol(int argc, char **argv);
 int cmd_network(int argc, char **argv);

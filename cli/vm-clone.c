@@ -146,27 +146,14 @@ int cmd_clone(int argc, char **argv)
 /* Reverting a disk that a linked clone reads through would change the clone's data. */
 static int refuse_revert_base(const struct vm_def *d, struct vk_err *err)
 {
-	char ref[PATH_MAX], file[PATH_MAX], who[PATH_MAX + 64];
-	unsigned int i;
-	int ret;
+	char ref[PATH_MAX], who[PATH_MAX + 64];
+	int ret = vm_disk_overlay(d, ref, who, sizeof(who), err);
 
-	for (i = 0; i < d->n; i++) {
-		const char *v = d->kv[i].val;
-
-		if (strncmp(d->kv[i].key, "virtio", 6))
-			continue;
-		snprintf(ref, sizeof(ref), "%.*s", (int)strcspn(v, ","), v);
-		if (vol_resolve(ref, true, file, NULL))
-			continue;	/* the loop below names a missing volume */
-		ret = vol_find_overlay(file, NULL, who, sizeof(who), err);
-		if (ret > 0)
-			return vk_fail(err, -EBUSY,
-				       "snapshot revert: disk %s of VM '%s' is the backing file of %s",
-				       ref, d->name, who);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
+	if (ret > 0)
+		return vk_fail(err, -EBUSY,
+			       "snapshot revert: disk %s of VM '%s' is the backing file of %s",
+			       ref, d->name, who);
+	return ret;
 }
 
 int cmd_snapshot(int argc, char **argv)

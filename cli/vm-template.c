@@ -27,31 +27,41 @@ int vm_refuse_template(const struct vm_def *d, const char *what, struct vk_err *
 		       d->name, what, d->name);
 }
 
-int vm_template_in_use(const struct vm_def *d, struct vk_err *err)
+int vm_disk_overlay(const struct vm_def *d, char ref[PATH_MAX], char *who, size_t who_size,
+		    struct vk_err *err)
 {
-	char ref[PATH_MAX], file[PATH_MAX], who[PATH_MAX + 64];
+	char file[PATH_MAX];
 	unsigned int i;
 	int ret;
 
-	if (!vm_is_template(d))
-		return 0;
 	for (i = 0; i < d->n; i++) {
 		const char *v = d->kv[i].val;
 
 		if (strncmp(d->kv[i].key, "virtio", 6))
 			continue;
-		snprintf(ref, sizeof(ref), "%.*s", (int)strcspn(v, ","), v);
+		snprintf(ref, PATH_MAX, "%.*s", (int)strcspn(v, ","), v);
 		if (vol_resolve(ref, true, file, NULL))
-			continue;
-		ret = vol_find_overlay(file, NULL, who, sizeof(who), err);
-		if (ret > 0)
-			return vk_fail(err, -EBUSY,
-				       "VM '%s' is a template used by %s (its disk %s is that image's backing file)",
-				       d->name, who, ref);
-		if (ret < 0)
+			continue;	/* a missing volume is named where the disk is used */
+		ret = vol_find_overlay(file, NULL, who, who_size, err);
+		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+int vm_template_in_use(const struct vm_def *d, struct vk_err *err)
+{
+	char ref[PATH_MAX], who[PATH_MAX + 64];
+	int ret;
+
+	if (!vm_is_template(d))
+		return 0;
+	ret = vm_disk_overlay(d, ref, who, sizeof(who), err);
+	if (ret > 0)
+		return vk_fail(err, -EBUSY,
+			       "VM '%s' is a template used by %s (its disk %s is that image's backing file)",
+			       d->name, who, ref);
+	return ret;
 }
 
 int cmd_template(int argc, char **argv)
