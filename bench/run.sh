@@ -225,7 +225,7 @@ log "Linux guest user space (bench/guest_user.py)"
 	tee -a "$OUT/report.txt"
 
 # --- 7. vmkit img ---------------------------------------------------------------------
-# bench/img.sh: convert (raw->qcow2, qcow2->raw, -c), commit, bench and check, vmkit img
-# and qemu-img on the same files; its report is appended.
+# bench/img.sh: convert, commit, rebase, compare, measure, check and bench, vmkit img
+# and qemu-img on the same files, on disk and on tmpfs; its report is appended.
 log "vmkit img (bench/img.sh)"
 { echo; bash bench/img.sh || echo "bench: img.sh failed; see $OUT/img/"; } | tee -a "$OUT/report.txt"

@@ -114,7 +114,7 @@ int img_check(int argc, char **argv)
 {
 	const char *fmt = NULL, *output = "human";
 	struct vk_blk_check c = { .report = to_stderr };
-	unsigned int flags = VK_BLK_NO_BACKING, fix = 0;
+	unsigned int flags = 0, fix = 0;	/* the backing chain too: qemu-img check fails on a missing one */
 	bool quiet = false;
 	struct vk_blk *bs;
 	int ch, r;

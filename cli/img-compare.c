@@ -15,13 +15,26 @@ struct side {
 	uint8_t *buf;
 };
 
+/*
+ * Where a buffer stops reading as zeros (or as the other one), to the 512-byte
+ * sector, as qemu-img reports it. The whole buffer is tested first with
+ * memcmp, which is vectorised, and only a mismatching one is walked sector by
+ * sector: a byte loop here made compare slower than qemu-img.
+ */
+static bool all_zero(const uint8_t *p, uint64_t n)
+{
+	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
+}
+
 static uint64_t zero_prefix(const uint8_t *buf, uint64_t len)
 {
 	uint64_t i;
 
-	for (i = 0; i < len; i++)
-		if (buf[i])
-			return ALIGN_DOWN(i, 512);
+	if (all_zero(buf, len))
+		return len;
+	for (i = 0; i < len; i += 512)
+		if (!all_zero(buf + i, MIN(512, len - i)))
+			return i;
 	return len;
 }
 
@@ -29,9 +42,11 @@ static uint64_t same_prefix(const uint8_t *a, const uint8_t *b, uint64_t len)
 {
 	uint64_t i;
 
-	for (i = 0; i < len; i++)
-		if (a[i] != b[i])
-			return ALIGN_DOWN(i, 512);
+	if (!memcmp(a, b, len))
+		return len;
+	for (i = 0; i < len; i += 512)
+		if (memcmp(a + i, b + i, MIN(512, len - i)))
+			return i;
 	return len;
 }
 

@@ -128,7 +128,7 @@ static int act(struct vk_blk *bs, int action, const char *name)
 int img_snapshot(int argc, char **argv)
 {
 	const char *fmt = NULL, *name = NULL;
-	unsigned int flags = VK_BLK_NO_BACKING;
+	unsigned int flags = 0;	/* qemu-img opens the backing chain, and fails on a missing one */
 	struct vk_blk *bs;
 	int ch, action = 0, r;
 
