@@ -133,8 +133,7 @@ int img_check(int argc, char **argv)
 			} else if (!strcmp(optarg, "all")) {
 				fix = VK_CHECK_FIX_LEAKS | VK_CHECK_FIX_ERRORS;
 			} else {
-				img_error("Unknown option value for -r (expecting 'leaks' or 'all'): %s", optarg);
-				return 1;
+				return img_error_try("Unknown option value for -r (expecting 'leaks' or 'all'): %s", optarg);
 			}
 			break;
 		case 'h': printf("usage: vmkit img check [-q] [-f FMT] [--output=human|json] [-r leaks|all] [-U] FILE\n"); return 0;

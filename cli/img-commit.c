@@ -47,7 +47,10 @@ static int find_base(const char *filename, const char *fmt, const char *base, in
 	if (img_open(filename, fmt, VK_BLK_FORCE_SHARE, &top) < 0)
 		return -EINVAL;
 	if (!top->backing_file) {
-		img_error("Image does not have a backing file");
+		if (base)	/* qemu-img looks for -b first, and so words it */
+			img_error("Did not find '%s' in the backing chain of '%s'", base, filename);
+		else
+			img_error("Image does not have a backing file");
 		goto out;
 	}
 	for (bs = top; bs->backing; bs = bs->backing, d++)

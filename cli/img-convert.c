@@ -25,7 +25,8 @@
 struct convert {
 	struct vk_blk *src, *dst;
 	uint64_t sparse;	/* 0: write everything */
-	bool need_zero;		/* -n: the target may hold old data */
+	bool need_zero;		/* -n: the target may hold old data (unless --target-is-zero) */
+	bool target_exists;	/* -n: written into, not created */
 	bool compress;		/* -c */
 	bool has_backing;	/* -B: the target reads its backing file where not written */
 	unsigned int threads;	/* compression threads (-m, at most the CPUs) */
@@ -225,7 +226,7 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 			 uint64_t size, bool quiet)
 {
 	struct vk_err err = { 0 };
-	char *path = NULL;
+	char *path = NULL, msg[256];
 
 	/* A target protocol we cannot write is refused before anything, in qemu-img's words. */
 	if (vk_blk_name_path(name, &path, &err) < 0) {
@@ -234,6 +235,10 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 	}
 	free(path);
 	co->o.size = size;
+	if (img_create_opts_value_error(co, msg, sizeof(msg))) {
+		img_error("%s: error while converting %s: %s", name, fmt, msg);
+		return -EINVAL;
+	}
 	if (vk_blk_create(fmt, name, &co->o, &err) < 0) {
 		img_error("%s: error while converting %s: %s", name, fmt, err.msg);
 		return -EIO;
@@ -243,6 +248,7 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 
 static const struct option convert_long[] = {
 	{ "force-share", no_argument, NULL, 'U' },
+	{ "target-is-zero", no_argument, NULL, 'Z' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -299,8 +305,10 @@ static int setup_buffers(struct convert *c, const char *ofmt)
 	/* Smaller chunks for the writer thread keep its ring (4 x 512 KiB) in the CPU's caches. */
 	if (!c->compress && !c->has_backing && c->threads > 1)
 		c->chunk = WPIPE_CHUNK;
-	c->buf = malloc(BUF_SIZE);
-	c->bbuf = malloc(BUF_SIZE);
+	/* A block of -S zeros is judged whole: chunks hold at least one (-S goes up to 16 MiB). */
+	c->chunk = MAX(c->chunk, c->sparse);
+	c->buf = malloc(MAX(BUF_SIZE, c->chunk));
+	c->bbuf = malloc(MAX(BUF_SIZE, c->chunk));
 	if (!c->buf || !c->bbuf ||
 	    (c->compress && img_zpool_start(&c->zpool, c->dst, c->threads, c->cs,
 					    c->need_zero) < 0) ||
@@ -319,7 +327,7 @@ int img_convert(int argc, char **argv)
 	struct convert c = { .sparse = 4096, .threads = 8 };
 	struct vk_err err = { 0 };
 	unsigned int flags = 0;
-	bool quiet = false, unsafe = true, created = false;
+	bool quiet = false, unsafe = true, created = false, target_is_zero = false;
 	int ch, nopts = 0, i, ret = 1;
 	uint64_t v;
 
@@ -331,7 +339,8 @@ int img_convert(int argc, char **argv)
 		case 'O': ofmt = optarg; break;
 		case 'o': if (nopts < 8) opts[nopts++] = optarg; break;
 		case 'p': c.prog.on = true; break;
-		case 'n': c.need_zero = true; break;
+		case 'n': c.target_exists = true; break;
+		case 'Z': target_is_zero = true; break;
 		case 'q': quiet = true; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
 		case 'c': c.compress = true; break;
@@ -343,20 +352,33 @@ int img_convert(int argc, char **argv)
 			if (img_cache_unsafe(optarg, &unsafe) < 0)
 				return 1;
 			break;
-		case 'T': break;	/* source cache mode: reads are buffered */
+		case 'T':		/* source cache mode: checked; reads are buffered */
+			if (!img_cache_mode_known(optarg)) {
+				img_error("Invalid source cache option: %s", optarg);
+				return 1;
+			}
+			break;
 		case 'C': break;	/* copy offloading: plain reads and writes here */
 		case 'm':
 			if (parse_threads(optarg, &c.threads) < 0)
 				return 1;
 			break;
 		case 'S':
-			if (img_parse_size(optarg, &v) < 0 || (v && v < 512) || v % 512 || v > 2 * MiB) {
-				img_error("Invalid buffer size for sparse output specified. Valid sizes are multiples of 512 up to 2M; 0 disables");
+			if (img_parse_size(optarg, &v) < 0 || v % 512 || v > 16 * MiB) {
+				img_error("Invalid buffer size for sparse output specified. Valid sizes are multiples of 512 up to 16777216. Select 0 to disable sparse detection (fully allocates output).");
 				return 1;
 			}
 			c.sparse = v;
 			break;
 		default: return img_bad_option(ch, argv);
+		}
+	}
+	for (i = 0; i < nopts; i++) {
+		if (img_opts_want_help(opts[i])) {
+			if (strcmp(ofmt, "raw") && strcmp(ofmt, "qcow2"))
+				return img_error("Unknown file format '%s'", ofmt), 1;
+			img_print_create_help(ofmt, optind < argc);
+			return 0;
 		}
 	}
 	if (optind > argc - 2) {
@@ -376,7 +398,12 @@ int img_convert(int argc, char **argv)
 	for (i = 0; i < nopts; i++)
 		if (img_parse_create_opts(&co, ofmt, opts[i]) < 0)
 			goto out;
-	if (nopts && c.need_zero) {
+	if (target_is_zero && !c.target_exists) {
+		img_error("--target-is-zero requires use of -n flag");
+		goto out;
+	}
+	c.need_zero = c.target_exists && !target_is_zero;
+	if (nopts && c.target_exists) {
 		img_error("-o cannot be used with -n");
 		goto out;
 	}
@@ -393,15 +420,15 @@ int img_convert(int argc, char **argv)
 	}
 	if (img_open(argv[optind], fmt, flags, &c.src) < 0)
 		goto out;
-	if (!c.need_zero &&
+	if (!c.target_exists &&
 	    create_target(ofmt, argv[optind + 1], &co, vk_blk_length(c.src), quiet) < 0)
 		goto out;
-	created = !c.need_zero;
+	created = !c.target_exists;
 	if (img_open(argv[optind + 1], ofmt, VK_BLK_RDWR | (unsafe ? VK_BLK_CACHE_UNSAFE : 0),
 		     &c.dst) < 0)
 		goto out;
 	if (vk_blk_length(c.dst) < vk_blk_length(c.src)) {
-		img_error("%s: target image is smaller than the source", argv[optind + 1]);
+		img_error("output file is smaller than input file");
 		goto out;
 	}
 	if (setup_buffers(&c, ofmt) < 0)

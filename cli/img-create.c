@@ -2,6 +2,7 @@
 /* vmkit img create, and the -o option parsing convert shares. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,55 +19,98 @@ static const char *keep(struct img_create_opts *c, const char *val)
 	return copy;
 }
 
+/*
+ * qemu-img checks options in two steps, and says so differently: the syntax of
+ * each (a known key, a number, on/off) while parsing -o, before "Formatting
+ * ...", and the values of the enumerations (version, preallocation,
+ * compression type) only when the driver creates the image, after it. create
+ * names the file in both; convert only in the second ("error while converting").
+ */
+static int opt_error(struct img_create_opts *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int opt_error(struct img_create_opts *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->prefix)
+		img_error("%s: %s", c->prefix, msg);
+	else
+		img_error("%s", msg);
+	return -EINVAL;
+}
+
+static const char *const prealloc_names[] = {
+	[VK_PREALLOC_OFF] = "off", [VK_PREALLOC_METADATA] = "metadata",
+	[VK_PREALLOC_FALLOC] = "falloc", [VK_PREALLOC_FULL] = "full",
+};
+
 static int set_opt(void *opaque, const char *key, const char *val)
 {
 	struct img_create_opts *c = opaque;
 	uint64_t v;
+	size_t i;
 
-	if (!strcmp(key, "size")) {
+	if (!strcmp(key, "help") || !strcmp(key, "?")) {
+		c->help = true;
+	} else if (!strcmp(key, "size")) {
 		if (img_parse_size(val, &v) < 0)
 			goto bad_size;
 		c->o.size = v;
 		c->have_size = true;
-	} else if (!strcmp(key, "cluster_size")) {
+	} else if (!strcmp(key, "cluster_size") && c->qcow2) {
 		if (img_parse_size(val, &v) < 0 || v > UINT32_MAX)
 			goto bad_size;
 		c->o.cluster_size = (uint32_t)v;
-	} else if (!strcmp(key, "compat")) {
+	} else if (!strcmp(key, "compat") && c->qcow2) {
+		c->compat_str = keep(c, val);
 		if (!strcmp(val, "0.10") || !strcmp(val, "v2"))
 			c->o.compat = 2;
 		else if (!strcmp(val, "1.1") || !strcmp(val, "v3"))
 			c->o.compat = 3;
 		else
-			return img_error("Invalid parameter '%s'", val), -EINVAL;
-		c->compat_str = keep(c, val);
-	} else if (!strcmp(key, "lazy_refcounts")) {
+			c->bad_compat = c->compat_str;
+	} else if (!strcmp(key, "lazy_refcounts") && c->qcow2) {
 		if (strcmp(val, "on") && strcmp(val, "off"))
-			return img_error("Parameter 'lazy_refcounts' expects 'on' or 'off'"), -EINVAL;
+			return opt_error(c, "Parameter 'lazy_refcounts' expects 'on' or 'off'");
 		c->o.lazy_refcounts = !strcmp(val, "on");
 	} else if (!strcmp(key, "preallocation")) {
-		if (strcmp(val, "off") && (strcmp(val, "metadata") || !c->qcow2))
-			return img_error("Invalid parameter '%s'", val), -EINVAL;
-		c->o.prealloc_metadata = !strcmp(val, "metadata");
 		c->prealloc_str = keep(c, val);
-	} else if (!strcmp(key, "refcount_bits")) {
-		if (vk_parse_uint(val, 1, 64, &v) < 0)
-			return img_error("Invalid parameter '%s'", val), -EINVAL;
-		c->o.refcount_bits = (unsigned int)v;
+		c->bad_prealloc = c->prealloc_str;
+		for (i = 0; i < ARRAY_SIZE(prealloc_names); i++) {
+			if (!strcmp(val, prealloc_names[i])) {
+				c->o.prealloc = (enum vk_prealloc)i;
+				c->bad_prealloc = NULL;
+			}
+		}
+		if (!c->qcow2 && c->o.prealloc == VK_PREALLOC_METADATA)
+			c->bad_prealloc = c->prealloc_str;
+	} else if (!strcmp(key, "refcount_bits") && c->qcow2) {
+		if (vk_parse_uint(val + (val[0] == '-'), 0, UINT64_MAX, &v) < 0)
+			return opt_error(c, "Parameter 'refcount_bits' expects a number");
+		/* Widths out of range (0, -1, 128) are refused when the image is made, in its words. */
+		c->o.refcount_bits = v > 64 || !v || val[0] == '-' ? 3 : (unsigned int)v;
+		c->refcount_str = keep(c, val);
 	} else if (!strcmp(key, "compression_type") && c->qcow2) {
 		c->compression_str = keep(c, val);
 		c->o.compression_type = !strcmp(val, "zstd") ? 1 : strcmp(val, "zlib") ? -1 : 0;
-	} else if (!strcmp(key, "backing_file")) {
+		if (c->o.compression_type < 0)
+			c->bad_compression = c->compression_str;
+	} else if (!strcmp(key, "backing_file") && c->qcow2) {
 		c->o.backing_file = keep(c, val);
-	} else if (!strcmp(key, "backing_fmt")) {
+	} else if (!strcmp(key, "backing_fmt") && c->qcow2) {
 		c->o.backing_fmt = keep(c, val);
 	} else {
-		img_error("Invalid parameter '%s'", key);
-		return -EINVAL;
+		return opt_error(c, "Invalid parameter '%s'", key);
 	}
 	return 0;
 bad_size:
-	img_error("Parameter '%s' expects a non-negative number below 2^64", key);
+	opt_error(c, "Parameter '%s' expects a non-negative number below 2^64", key);
+	fprintf(stderr, "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
+			"and exabytes, respectively.\n");
 	return -EINVAL;
 }
 
@@ -76,6 +120,25 @@ int img_parse_create_opts(struct img_create_opts *c, const char *fmt, const char
 	if (!opts)
 		return 0;
 	return vk_parse_kv(opts, set_opt, c);
+}
+
+/* The value qemu's driver refuses first (in the order of its create options), or NULL. */
+const char *img_create_opts_value_error(const struct img_create_opts *c, char *buf, size_t n)
+{
+	if (c->bad_compat)
+		snprintf(buf, n, "Parameter 'version' does not accept value '%s'", c->bad_compat);
+	else if (c->bad_prealloc && !c->qcow2 && !strcmp(c->bad_prealloc, "metadata"))
+		snprintf(buf, n, "Unsupported preallocation mode: metadata");
+	else if (c->bad_prealloc && !c->qcow2)
+		snprintf(buf, n, "invalid parameter value: %s", c->bad_prealloc);
+	else if (c->bad_prealloc)
+		snprintf(buf, n, "Parameter 'preallocation' does not accept value '%s'", c->bad_prealloc);
+	else if (c->bad_compression)
+		snprintf(buf, n, "Parameter 'compression-type' does not accept value '%s'",
+			 c->bad_compression);
+	else
+		return NULL;
+	return buf;
 }
 
 void img_print_formatting(const char *filename, const char *fmt, const struct img_create_opts *c)
@@ -101,8 +164,8 @@ void img_print_formatting(const char *filename, const char *fmt, const struct im
 		printf("backing_file=%s ", o->backing_file);
 	if (o->backing_fmt)
 		printf("backing_fmt=%s ", o->backing_fmt);
-	printf("lazy_refcounts=%s refcount_bits=%u\n", o->lazy_refcounts ? "on" : "off",
-	       o->refcount_bits ? o->refcount_bits : 16);
+	printf("lazy_refcounts=%s refcount_bits=%s\n", o->lazy_refcounts ? "on" : "off",
+	       c->refcount_str ? c->refcount_str : "16");
 }
 
 void img_free_create_opts(struct img_create_opts *c)
@@ -190,6 +253,7 @@ int img_create(int argc, char **argv)
 	struct vk_err err = { 0 };
 	int ch, nopts = 0, r, i;
 	bool quiet = false, unsafe = false;
+	char msg[256];
 	uint64_t size;
 
 	optind = 1;
@@ -205,6 +269,14 @@ int img_create(int argc, char **argv)
 		default: return img_bad_option(ch, argv);
 		}
 	}
+	for (i = 0; i < nopts; i++) {
+		if (img_opts_want_help(opts[i])) {
+			if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
+				return img_error("Unknown file format '%s'", fmt), 1;
+			img_print_create_help(fmt, optind < argc);
+			return 0;
+		}
+	}
 	if (optind >= argc)
 		return img_error_try("Expecting image file name");
 	if (optind + 2 < argc)
@@ -214,6 +286,7 @@ int img_create(int argc, char **argv)
 		return 1;
 	}
 	c.qcow2 = !strcmp(fmt, "qcow2");
+	c.prefix = argv[optind];
 	for (i = 0; i < nopts; i++)
 		if (img_parse_create_opts(&c, fmt, opts[i]) < 0)
 			goto fail;
@@ -239,12 +312,16 @@ int img_create(int argc, char **argv)
 	if (check_name(argv[optind]) < 0 || (!unsafe && check_backing(argv[optind], &c) < 0))
 		goto fail;
 	if (!c.have_size) {
-		img_error("Image creation needs a size parameter");
+		img_error("%s: Image creation needs a size parameter", argv[optind]);
 		goto fail;
 	}
 	if (!quiet)
 		img_print_formatting(argv[optind], fmt, &c);
 	fflush(stdout);
+	if (img_create_opts_value_error(&c, msg, sizeof(msg))) {
+		img_error("%s: %s", argv[optind], msg);
+		goto fail;
+	}
 	r = vk_blk_create(fmt, argv[optind], &c.o, &err);
 	/* qemu-img words -EFBIG itself; formats with a cluster size get a hint. */
 	if (r == -EFBIG)

@@ -49,6 +49,8 @@ static int dump(const struct entry *e, bool json, bool *first)
 
 static const struct option map_long[] = {
 	{ "output", required_argument, NULL, 'O' },
+	{ "start-offset", required_argument, NULL, 's' },
+	{ "max-length", required_argument, NULL, 'l' },
 	{ "force-share", no_argument, NULL, 'U' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -61,18 +63,28 @@ int img_map(int argc, char **argv)
 	struct vk_err err = { 0 };
 	struct img_status st;
 	unsigned int flags = 0;
-	uint64_t off, len;
+	uint64_t off, len, start = 0, max_len = UINT64_MAX;
 	bool json, first = true;
 	struct vk_blk *bs;
 	int ch, r = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":f:hU", map_long, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":f:hs:l:U", map_long, NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
 		case 'O': output = optarg; break;
+		case 's':
+		case 'l':
+			if (img_parse_size(optarg, ch == 's' ? &start : &max_len) < 0 ||
+			    ((ch == 's' ? start : max_len) >> 63)) {
+				img_error("Invalid %s specified. You may use k, M, G, T, P or E suffixes for",
+					  ch == 's' ? "start offset" : "max length");
+				img_error("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+				return 1;
+			}
+			break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
-		case 'h': printf("usage: vmkit img map [-f FMT] [--output=human|json] [-U] FILE\n"); return 0;
+		case 'h': printf("usage: vmkit img map [-f FMT] [--output=human|json] [-s OFFSET] [-l LENGTH] [-U] FILE\n"); return 0;
 		default: return img_bad_option(ch, argv);
 		}
 	}
@@ -83,8 +95,11 @@ int img_map(int argc, char **argv)
 		return 1;
 	if (!json)
 		printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
+	/* -s and -l: the part of the image from start, max_len long at most. */
 	len = vk_blk_length(bs);
-	for (off = 0; off < len; off += st.pnum) {
+	if (max_len < len && start < len - max_len)
+		len = start + max_len;
+	for (off = start; off < len; off += st.pnum) {
 		r = img_chain_status(bs, off, MIN(len - off, 1ULL << 30), &st, &err);
 		if (r < 0) {
 			vk_report(&err);

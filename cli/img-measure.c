@@ -165,8 +165,15 @@ int img_measure(int argc, char **argv)
 		case 'J': output = optarg; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
 		case 's':
-			if (img_parse_size(optarg, &size) < 0 || (size >> 63)) {
+			r = img_parse_size(optarg, &size);
+			if (r == -ERANGE || (!r && (size >> 63))) {
+				img_error("Invalid image size specified. Must be between 0 and %lld.",
+					  (long long)INT64_MAX);
+				return 1;
+			}
+			if (r < 0) {
 				img_error("Invalid image size specified. You may use k, M, G, T, P or E suffixes for");
+				img_error("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
 				return 1;
 			}
 			have_size = true;

@@ -12,11 +12,19 @@ struct img_create_opts {
 	const char *compat_str;
 	const char *prealloc_str;
 	const char *compression_str;
+	const char *refcount_str;
+	const char *prefix;		/* create: the file, named in option errors */
+	bool help;			/* -o help (or ?): list the options instead */
+	/* Values refused only when the image is made (img_create_opts_value_error). */
+	const char *bad_compat, *bad_prealloc, *bad_compression;
 	char *keep[16];
 	int nkeep;
 };
 
 int img_parse_create_opts(struct img_create_opts *c, const char *fmt, const char *opts);
+const char *img_create_opts_value_error(const struct img_create_opts *c, char *buf, size_t n);
+void img_print_create_help(const char *fmt, bool with_file);
+bool img_opts_want_help(const char *opts);
 void img_print_formatting(const char *filename, const char *fmt, const struct img_create_opts *c);
 void img_free_create_opts(struct img_create_opts *c);
 

@@ -120,7 +120,7 @@ int img_rebase(int argc, char **argv)
 	struct rebase rb = { 0 };
 	struct vk_err err = { 0 };
 	bool unsafe = false, quiet = false;
-	int ch, ret = 1;
+	int ch, ret = 1, r;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":hf:F:b:upt:T:qU", rebase_long, NULL)) != -1) {
@@ -175,9 +175,11 @@ int img_rebase(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (vk_blk_set_backing(rb.bs, backing, bfmt, &err) < 0) {
+	r = vk_blk_set_backing(rb.bs, backing, bfmt, &err);
+	if (r < 0) {
+		/* qemu-img names only the errno here (raw: "Operation not supported"). */
 		img_error("Could not change the backing file to '%s': %s", backing ? backing : "",
-			  err.msg);
+			  strerror(-r));
 		goto out;
 	}
 	img_progress_end(&rb.prog);

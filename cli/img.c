@@ -112,6 +112,12 @@ int img_open(const char *filename, const char *fmt, unsigned int flags, struct v
 	/* As qemu-img: "Could not open 'X': " and the cause. */
 	if (r < 0)
 		img_error("Could not open '%s': %s", filename, msg[0] ? msg : strerror(-r));
+	/* qemu's warning, word for word, when a probed raw image is opened for writing. */
+	else if (!fmt && (flags & VK_BLK_RDWR) && !strcmp((*out)->drv->name, "raw"))
+		fprintf(stderr, "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
+			"         Automatically detecting the format is dangerous for raw images, write operations on block 0 will be restricted.\n"
+			"         Specify the 'raw' format explicitly to remove the restrictions.\n",
+			filename);
 	return r;
 }
 
@@ -272,20 +278,27 @@ bool img_output_and_one_file(const char *output, int argc, int optind)
 	return true;
 }
 
-int img_cache_unsafe(const char *mode, bool *unsafe)
+static const char *const cache_modes[] = { "none", "writeback", "writethrough", "directsync",
+					   "unsafe" };
+
+bool img_cache_mode_known(const char *mode)
 {
-	static const char *const modes[] = { "none", "writeback", "writethrough", "directsync",
-					     "unsafe" };
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(modes); i++) {
-		if (!strcmp(mode, modes[i])) {
-			*unsafe = !strcmp(mode, "unsafe");
-			return 0;
-		}
+	for (i = 0; i < ARRAY_SIZE(cache_modes); i++)
+		if (!strcmp(mode, cache_modes[i]))
+			return true;
+	return false;
+}
+
+int img_cache_unsafe(const char *mode, bool *unsafe)
+{
+	if (!img_cache_mode_known(mode)) {
+		img_error("Invalid cache option: %s", mode);
+		return -EINVAL;
 	}
-	img_error("Invalid cache option: %s", mode);
-	return -EINVAL;
+	*unsafe = !strcmp(mode, "unsafe");
+	return 0;
 }
 
 void img_remove_partial(const char *path)

@@ -28,6 +28,7 @@ bool img_output_and_one_file(const char *output, int argc, int optind);
  * A qemu-img cache mode (-t): the library does buffered I/O in every mode;
  * *unsafe tells whether flushes may skip fdatasync (VK_BLK_CACHE_UNSAFE).
  */
+bool img_cache_mode_known(const char *mode);
 int img_cache_unsafe(const char *mode, bool *unsafe);
 /*
  * img-wpipe.c: a writer thread behind a ring of buffers (convert reads the

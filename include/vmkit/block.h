@@ -83,13 +83,16 @@ struct vk_blk_info {
 	const struct vk_blk_vmdk_extent *vmdk_extents;
 };
 
+/* Preallocation for create and resize (qemu-img -o preallocation=, resize --preallocation). */
+enum vk_prealloc { VK_PREALLOC_OFF, VK_PREALLOC_METADATA, VK_PREALLOC_FALLOC, VK_PREALLOC_FULL };
+
 /* Creation options (qemu-img create -o). */
 struct vk_blk_create_opts {
 	uint64_t size;
 	uint32_t cluster_size;		/* 0: 64 KiB */
 	int compat;			/* 2 (0.10) or 3 (1.1, default) */
 	bool lazy_refcounts;
-	bool prealloc_metadata;
+	enum vk_prealloc prealloc;	/* qcow2: metadata and up; raw: falloc, full */
 	unsigned int refcount_bits;	/* 0: 16 */
 	const char *backing_file;
 	const char *backing_fmt;
@@ -118,8 +121,6 @@ struct vk_blk_snapshot {
 	int64_t icount;			/* -1: not recorded */
 };
 
-/* Preallocation for resize (qemu-img resize --preallocation). */
-enum vk_prealloc { VK_PREALLOC_OFF, VK_PREALLOC_METADATA, VK_PREALLOC_FALLOC, VK_PREALLOC_FULL };
 
 /* qemu-img amend -o: what to change (-1 / NULL: leave as it is). */
 struct vk_blk_amend_opts {

@@ -381,18 +381,23 @@ static int write_new(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 			return r;
 	}
 	memcpy(tmp + (off - start), buf, len);
-	r = qcow2_alloc_clusters(s, n, &host, err);
-	if (r < 0)
-		return r;
-	r = check_overlap(s, host, n * cs, err);
-	if (r < 0)
-		return r;
-	r = vk_blk_file_pwrite(bs, tmp, host, n * cs, err);
-	if (r < 0)
-		return r;
+	/*
+	 * The L2 table first, then the data clusters, as qemu allocates them: a
+	 * new table lands before the data it maps, so images come out laid out
+	 * as qemu-img lays them out whatever the size of the writes.
+	 */
 	r = qcow2_get_l2_for_write(s, vc, &l2, err);
 	if (r < 0)
 		return r;
+	r = qcow2_alloc_clusters(s, n, &host, err);
+	if (!r)
+		r = check_overlap(s, host, n * cs, err);
+	if (!r)
+		r = vk_blk_file_pwrite(bs, tmp, host, n * cs, err);
+	if (r < 0) {
+		qcow2_cache_put(s->l2_cache, &l2);
+		return r;
+	}
 	for (i = 0; i < n; i++) {
 		uint64_t l2i = (vc + i) & ((1ULL << s->l2_bits) - 1);
 

@@ -30,7 +30,7 @@ static int check_opts(const struct vk_blk_create_opts *o, struct layout *l, stru
 		return vk_fail(err, -EINVAL, "Different refcount widths than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)");
 	if (o->compat == 2 && o->lazy_refcounts)
 		return vk_fail(err, -EINVAL, "Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
-	if (o->backing_file && o->prealloc_metadata)
+	if (o->backing_file && o->prealloc != VK_PREALLOC_OFF)
 		return vk_fail(err, -EINVAL, "Backing file and preallocation can only be used at the same time if extended_l2 is on");
 	if (o->compression_type < 0 || o->compression_type > QCOW2_COMPRESS_ZSTD)
 		return vk_fail(err, -EINVAL, "Parameter 'compression-type' does not accept this value");
@@ -177,12 +177,13 @@ int qcow2_create(const char *filename, const struct vk_blk_create_opts *o, struc
 	if (fd < 0)
 		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
 	r = write_metadata(fd, hdr, &l, err, filename);
-	if (r < 0 || !o->prealloc_metadata)
+	if (r < 0 || o->prealloc == VK_PREALLOC_OFF)
 		return r;
 	r = vk_blk_open(filename, &open_opts, &bs, err);
 	if (r < 0)
 		return r;
-	r = qcow2_preallocate(bs->opaque, err);
+	/* As qemu: falloc and full lay out the same metadata, then allocate the data clusters. */
+	r = qcow2_preallocate_mode(bs->opaque, 0, o->prealloc, err);
 	if (!r)
 		r = qcow2_flush(bs, err);
 	vk_blk_close(bs);

@@ -222,6 +222,14 @@ static int fill_full(struct qcow2_state *s, uint64_t host, uint64_t len, struct 
 	return 0;
 }
 
+/* Allocate the clusters from guest cluster vc on: metadata only, or with their data (falloc, full). */
+int qcow2_preallocate_mode(struct qcow2_state *s, uint64_t vc, enum vk_prealloc prealloc,
+			   struct vk_err *err)
+{
+	return qcow2_preallocate_from(s, vc, prealloc == VK_PREALLOC_FALLOC ? fill_falloc :
+					     prealloc == VK_PREALLOC_FULL ? fill_full : NULL, err);
+}
+
 int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 		   struct vk_err *err)
 {
@@ -245,8 +253,6 @@ int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 		r = write_size(s, size, err);
 	if (r < 0 || prealloc == VK_PREALLOC_OFF)
 		return r;
-	r = qcow2_preallocate_from(s, old >> s->cluster_bits,
-				   prealloc == VK_PREALLOC_FALLOC ? fill_falloc :
-				   prealloc == VK_PREALLOC_FULL ? fill_full : NULL, err);
+	r = qcow2_preallocate_mode(s, old >> s->cluster_bits, prealloc, err);
 	return r < 0 ? r : qcow2_flush(bs, err);
 }

@@ -208,6 +208,8 @@ int qcow2_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
 		struct vk_err *err);
 int qcow2_read_l2(struct qcow2_state *s, uint32_t l1i, void **l2, struct vk_err *err);
 int qcow2_preallocate(struct qcow2_state *s, struct vk_err *err);
+int qcow2_preallocate_mode(struct qcow2_state *s, uint64_t vc, enum vk_prealloc prealloc,
+			   struct vk_err *err);
 /* Allocate every unallocated cluster from virtual cluster vc on; fn sees each new host run. */
 int qcow2_preallocate_from(struct qcow2_state *s, uint64_t vc,
 			   int (*fn)(struct qcow2_state *s, uint64_t host, uint64_t len,

@@ -111,6 +111,27 @@ static int raw_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint6
 	       VK_BS_RECURSE;
 }
 
+/* preallocation=falloc reserves the blocks, full writes zeros over the whole file. */
+static int raw_create_prealloc(int fd, const struct vk_blk_create_opts *o, struct vk_err *err)
+{
+	static const char zero[65536];
+	uint64_t off, n;
+
+	if (o->prealloc == VK_PREALLOC_FALLOC && o->size &&
+	    fallocate(fd, 0, 0, (off_t)o->size) < 0)
+		return vk_fail(err, -errno, "Could not preallocate data for the new file: %s",
+			       strerror(errno));
+	if (o->prealloc != VK_PREALLOC_FULL)
+		return 0;
+	for (off = 0; off < o->size; off += n) {
+		n = MIN(o->size - off, sizeof(zero));
+		if (pwrite(fd, zero, n, (off_t)off) != (ssize_t)n)
+			return vk_fail(err, errno ? -errno : -EIO,
+				       "Could not write zeros for preallocation: %s", strerror(errno));
+	}
+	return 0;
+}
+
 static int raw_create(const char *filename, const struct vk_blk_create_opts *o,
 		      struct vk_err *err)
 {
@@ -133,7 +154,7 @@ static int raw_create(const char *filename, const struct vk_blk_create_opts *o,
 	/* QEMU allocates the first block so that later alignment probing is cheap. */
 	if (o->size && pwrite(fd, zero, MIN(o->size, sizeof(zero)), 0) < 0)
 		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
-	return 0;
+	return raw_create_prealloc(fd, o, err);
 }
 
 /* Grow or shrink the file; falloc allocates the new part, full writes zeros into it. */

@@ -108,7 +108,7 @@ def test_resize_errors(tmp_path):
                       [[img, "100P"], "Failed to grow the L1 table: File too large"]):
         p = vmkit("resize", *args)
         assert p.returncode == 1 and p.stderr.startswith("vmkit: ") and msg in p.stderr, (args, p.stderr)
-        # One line, or qemu-img's second: the shrink warning or its --help hint.
+        # One line, or qemu-img's second: the shrink warning, its --help or size-suffix hint.
         assert len(p.stderr.splitlines()) == 1 or p.stderr.splitlines()[1].startswith(
-            ("vmkit: warning: Shrinking", "Try 'vmkit img --help'")), p.stderr
+            ("vmkit: warning: Shrinking", "Try 'vmkit img --help'", "Optional suffix")), p.stderr
     clean(img)
