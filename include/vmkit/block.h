@@ -194,6 +194,15 @@ struct vk_blk {
 	bool probed;			/* raw by probing, not by name (see raw.c) */
 	uint32_t align;			/* O_DIRECT: offsets, lengths, buffers in multiples; 0 otherwise */
 	void *opaque;			/* driver state */
+	/*
+	 * The name qemu-img prints for the layer ("a.qcow2" for a json: name
+	 * over that file, or json:{...}); NULL: filename. The format it shows
+	 * ("file", "host_device" for a protocol opened alone); NULL: the driver's.
+	 */
+	char *display;
+	const char *format_name;
+	uint64_t null_size;		/* null-co: size, and whether reads say zeros */
+	bool null_zeroes;
 };
 
 const struct vk_blk_driver *vk_blk_find_driver(const char *name);
@@ -330,5 +339,6 @@ int vk_blk_lock(struct vk_blk *bs, struct vk_err *err);
 extern const struct vk_blk_driver vk_blk_raw;
 extern const struct vk_blk_driver vk_blk_qcow2;
 extern const struct vk_blk_driver vk_blk_vmdk;
+extern const struct vk_blk_driver vk_blk_null;
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "name.h"
 #include "vmkit/block.h"
 
 /* Probed in order of score; raw scores 1 so it only wins when nothing else does. */
@@ -225,42 +226,144 @@ static int open_file(struct vk_blk *bs, const char *filename, const struct vk_bl
 	return vk_blk_file_open(bs, filename, err);	/* with the cache mode's flags */
 }
 
+/* The protocols' own checks on the file: file wants a regular one, host_device a device. */
+static int check_proto_file(struct vk_blk *bs, const char *proto, struct vk_err *err)
+{
+	struct stat st;
+
+	if (fstat(bs->fd, &st) < 0)
+		return vk_fail(err, -errno, "%s: %s", bs->filename, strerror(errno));
+	if (!strcmp(proto, "file") && S_ISREG(st.st_mode))
+		return 0;
+	if (!strcmp(proto, "file"))
+		return vk_fail(err, -EINVAL, "'file' driver requires '%s' to be a regular file",
+			       bs->filename);
+	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
+		return vk_fail(err, -EINVAL,
+			       "'%s' driver requires '%s' to be either a character or block device",
+			       proto, bs->filename);
+	return 0;
+}
+
+/* null-co: no file, nothing locked; /dev/null stands behind bs->fd for fstat. */
+static int open_null(struct vk_blk *bs, const struct vk_blk_spec *spec,
+		     const struct vk_blk_opts *o, struct vk_err *err)
+{
+	struct vk_blk_opts no = *o;
+
+	no.flags &= ~(VK_BLK_CACHE_DIRECT | VK_BLK_CACHE_DSYNC);
+	bs->null_size = spec->null_size;
+	bs->null_zeroes = spec->null_zeroes;
+	if (open_file(bs, "/dev/null", &no, err) < 0)
+		return err->code;
+	free(bs->filename);
+	bs->filename = strdup("null-co://");
+	return bs->filename ? 0 : vk_fail(err, -ENOMEM, "out of memory");
+}
+
+static const char *static_name(const char *name)
+{
+	static const char *const names[] = { "file", "host_device", "host_cdrom", "null-co",
+					     "raw" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(name, names[i]))
+			return names[i];
+	return NULL;
+}
+
+/* The driver for the layer: the protocol alone, the named format, or probing. */
+static int pick_driver(struct vk_blk *bs, const struct vk_blk_spec *spec,
+		       const struct vk_blk_driver **drv, struct vk_err *err)
+{
+	bool null = !strcmp(spec->proto, "null-co");
+
+	if (spec->bare) {
+		*drv = null ? &vk_blk_null : &vk_blk_raw;
+		bs->format_name = static_name(spec->proto);
+		return 0;
+	}
+	if (spec->format) {
+		*drv = vk_blk_find_driver(spec->format);
+		if (!*drv)
+			return vk_fail(err, -ENOTSUP, "unknown file format '%s'", spec->format);
+		if (null && *drv != &vk_blk_raw)
+			return vk_fail(err, -ENOTSUP, "format '%s' over null-co is not supported",
+				       spec->format);
+	} else if (!null) {
+		return probe(bs, drv, err);
+	} else {
+		bs->probed = true;
+		*drv = &vk_blk_raw;
+	}
+	if (null) {
+		*drv = &vk_blk_null;
+		bs->format_name = static_name("raw");
+	}
+	return 0;
+}
+
+/* Options QEMU checks once the node is open, so that a missing file is reported first. */
+static int check_options(struct vk_blk *bs, const struct vk_blk_spec *spec,
+			 const struct vk_blk_driver *drv, struct vk_err *err)
+{
+	if (spec->bad_proto_opt)
+		return vk_fail(err, -EINVAL, "Block protocol '%s' doesn't support the option '%s'",
+			       spec->proto, spec->bad_proto_opt);
+	if (spec->bad_format_opt)
+		return vk_fail(err, -EINVAL, "Block format '%s' does not support the option '%s'",
+			       bs->format_name ? bs->format_name : drv->name, spec->bad_format_opt);
+	bs->display = vk_blk_spec_display(spec, bs->format_name ? bs->format_name : drv->name);
+	return bs->display ? 0 : vk_fail(err, -ENOMEM, "out of memory");
+}
+
+static int open_host(struct vk_blk *bs, const struct vk_blk_spec *spec,
+		     const struct vk_blk_opts *o, struct chain *ch, struct vk_err *err)
+{
+	int r = open_file(bs, spec->path, o, err);
+
+	if (r < 0)
+		return r;
+	/* A plain name opened with a format reads any file, as QEMU's file protocol. */
+	if (spec->bare || strcmp(spec->proto, "file")) {
+		r = check_proto_file(bs, spec->proto, err);
+		if (r < 0)
+			return r;
+	}
+	r = chain_add(bs, ch, err);	/* a loop is named before our own lock could hide it */
+	if (r < 0)
+		return r;
+	if (!(o->flags & VK_BLK_NO_LOCK))
+		r = vk_blk_lock(bs, err);
+	return r;
+}
+
 static int open_layer(const char *filename, const struct vk_blk_opts *o, struct chain *ch,
 		      struct vk_blk **out, struct vk_err *err)
 {
 	const struct vk_blk_driver *drv = NULL;
-	_cleanup_free_ char *path = NULL;
+	struct vk_blk_spec spec;
 	struct vk_blk *bs;
 	int r;
 
-	r = vk_blk_name_path(filename, &path, err);
+	r = vk_blk_spec_parse(filename, o->format, &spec, err);
 	if (r < 0)
 		return r;
 	bs = calloc(1, sizeof(*bs));
-	if (!bs)
+	if (!bs) {
+		vk_blk_spec_free(&spec);
 		return vk_fail(err, -ENOMEM, "out of memory");
-	r = open_file(bs, path, o, err);
+	}
+	if (!strcmp(spec.proto, "null-co"))
+		r = open_null(bs, &spec, o, err);
+	else
+		r = open_host(bs, &spec, o, ch, err);
 	if (r < 0)
 		goto fail;
-	r = chain_add(bs, ch, err);	/* a loop is named before our own lock could hide it */
+	r = pick_driver(bs, &spec, &drv, err);
 	if (r < 0)
 		goto fail;
-	if (!(o->flags & VK_BLK_NO_LOCK)) {
-		r = vk_blk_lock(bs, err);
-		if (r < 0)
-			goto fail;
-	}
-	if (o->format) {
-		drv = vk_blk_find_driver(o->format);
-		if (!drv) {
-			r = vk_fail(err, -ENOTSUP, "unknown file format '%s'", o->format);
-			goto fail;
-		}
-	} else {
-		r = probe(bs, &drv, err);
-		if (r < 0)
-			goto fail;
-	}
 	r = -ENOMEM;
 	bs->opaque = calloc(1, drv->state_size ? drv->state_size : 1);
 	if (!bs->opaque) {
@@ -271,6 +374,10 @@ static int open_layer(const char *filename, const struct vk_blk_opts *o, struct 
 	if (r < 0)
 		goto fail;
 	bs->drv = drv;
+	r = check_options(bs, &spec, drv, err);
+	if (r < 0)
+		goto fail;
+	vk_blk_spec_free(&spec);
 	if (bs->backing_file) {
 		r = open_backing(bs, ch, err);
 		if (r < 0)
@@ -279,6 +386,11 @@ static int open_layer(const char *filename, const struct vk_blk_opts *o, struct 
 	*out = bs;
 	return 0;
 fail:
+	/* The file's own messages name it; under a json: name QEMU's do not. */
+	if (!strncmp(filename, "json:", 5) && bs->filename)
+		memmove(err->msg, without_name(err->msg, bs->filename),
+			strlen(without_name(err->msg, bs->filename)) + 1);
+	vk_blk_spec_free(&spec);
 	vk_blk_close(bs);
 	return r;
 }
@@ -312,6 +424,7 @@ void vk_blk_close(struct vk_blk *bs)
 	free(bs->backing_file);
 	free(bs->backing_fmt);
 	free(bs->full_backing);
+	free(bs->display);
 	free(bs);
 }
 
@@ -390,8 +503,8 @@ int vk_blk_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	struct stat st;
 
 	memset(info, 0, sizeof(*info));
-	info->format = bs->drv->name;
-	info->filename = bs->filename;
+	info->format = bs->format_name ? bs->format_name : bs->drv->name;
+	info->filename = bs->display ? bs->display : bs->filename;
 	info->virtual_size = vk_blk_length(bs);
 	info->actual_size = fstat(bs->fd, &st) < 0 ? -1 : (int64_t)st.st_blocks * 512;
 	info->backing_file = bs->backing_file;

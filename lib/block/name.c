@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Image names as QEMU reads them. A json:{...} name is an options object:
+ * nested objects are flattened to dotted keys ("file": {"filename": x} is
+ * "file.filename"), "driver" names a format (over the "file." child, a
+ * protocol node) or a protocol (the node alone). The name qemu-img prints
+ * afterwards is the protocol node's file name, unless an option that changes
+ * the data (null-co's size) was given: then it is the options as JSON.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "name.h"
+#include "vmkit/block.h"
+
+static const char *const formats[] = { "qcow2", "raw", "vmdk" };
+static const char *const protocols[] = { "file", "host_device", "host_cdrom", "null-co" };
+
+/* Options every node takes (QEMU's bdrv_runtime_opts); vmkit has no use for them. */
+static const char *const node_opts[] = {
+	"node-name", "driver", "read-only", "auto-read-only", "discard", "cache.direct",
+	"cache.no-flush", "detect-zeroes", "force-share", NULL
+};
+static const char *const file_opts[] = {
+	"filename", "aio", "aio-max-batch", "locking", "pr-manager", "x-check-cache-dropped",
+	"drop-cache", NULL
+};
+static const char *const null_opts[] = { "size", "read-zeroes", "latency-ns", NULL };
+static const char *const qcow2_opts[] = {
+	"lazy-refcounts", "pass-discard-request", "pass-discard-snapshot", "pass-discard-other",
+	"overlap-check", "cache-size", "l2-cache-size", "l2-cache-entry-size",
+	"refcount-cache-size", "cache-clean-interval", NULL
+};
+
+static bool in(const char *s, const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s && i < n; i++)
+		if (!strcmp(s, list[i]))
+			return true;
+	return false;
+}
+
+static bool in_null_terminated(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list) || (!strcmp(*list, "overlap-check") &&
+					  !strncmp(s, "overlap-check.", 14)))
+			return true;
+	return false;
+}
+
+static int put_copy(struct vk_jv *flat, const char *key, const struct vk_jv *v)
+{
+	struct vk_jv *c = vk_jv_copy(v);
+	size_t i;
+
+	if (!c)
+		return -ENOMEM;
+	for (i = 0; i < flat->n; i++) {
+		if (!strcmp(flat->keys[i], key)) {
+			vk_jv_free(flat->items[i]);
+			flat->items[i] = c;
+			return 0;
+		}
+	}
+	return vk_jv_put(flat, key, c);
+}
+
+/*
+ * Dotted keys for nested objects (and "key.N" for list items), as
+ * qdict_flatten: a nested value wins over a dotted key written beside it.
+ */
+static int flatten(struct vk_jv *flat, const char *prefix, const struct vk_jv *v)
+{
+	char key[1024];
+	int pass, r = 0;
+	size_t i;
+
+	for (pass = 0; pass < 2 && !r; pass++) {
+		for (i = 0; i < v->n && !r; i++) {
+			const struct vk_jv *item = v->items[i];
+			bool nested = item->type == VK_JV_OBJ || item->type == VK_JV_ARR;
+
+			if (nested != (pass == 1))
+				continue;
+			if (v->type == VK_JV_OBJ)
+				snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "",
+					 v->keys[i]);
+			else
+				snprintf(key, sizeof(key), "%s.%zu", prefix, i);
+			r = nested ? flatten(flat, key, item) : put_copy(flat, key, item);
+		}
+	}
+	return r;
+}
+
+static const char *str_opt(const struct vk_jv *o, const char *key)
+{
+	const struct vk_jv *v = vk_jv_get(o, key);
+
+	return v && v->type == VK_JV_STR ? v->s : NULL;
+}
+
+/* The options under "prefix." with it taken off. */
+static struct vk_jv *sub_options(const struct vk_jv *flat, const char *prefix)
+{
+	struct vk_jv *sub = vk_jv_new(VK_JV_OBJ);
+	size_t i, n = strlen(prefix);
+
+	for (i = 0; sub && i < flat->n; i++)
+		if (!strncmp(flat->keys[i], prefix, n) && flat->keys[i][n] == '.' &&
+		    put_copy(sub, flat->keys[i] + n + 1, flat->items[i]) < 0) {
+			vk_jv_free(sub);
+			return NULL;
+		}
+	return sub;
+}
+
+/*
+ * QEMU rejects a bad size or bool here with an assertion (qemu-img aborts
+ * after printing the reason): so does vmkit, for the same output.
+ */
+static void __attribute__((noreturn)) qemu_abort(const char *where, const char *line, const char *msg)
+{
+	fprintf(stderr, "Unexpected error in %s() at %s:\n", where, line);
+	vk_msg("%s", msg);
+	abort();
+}
+
+static uint64_t null_size(const struct vk_jv *v)
+{
+	uint64_t size = 1 * GiB;
+	bool ok = true;
+
+	if (!v || v->type == VK_JV_NULL)
+		return size;
+	if (v->type == VK_JV_INT)
+		ok = v->i >= 0, size = (uint64_t)v->i;
+	else if (v->type == VK_JV_UINT)
+		size = v->u;
+	else if (v->type == VK_JV_DOUBLE)
+		ok = v->d >= 0 && v->d < 18446744073709551616.0 && v->d == (double)(uint64_t)v->d,
+		size = (uint64_t)v->d;
+	else if (v->type == VK_JV_STR)
+		ok = vk_parse_size(v->s, 1, &size) == 0;
+	else
+		ok = false;
+	if (!ok)
+		qemu_abort("parse_option_size", "../../util/qemu-option.c:145",
+			   "Parameter 'size' expects a non-negative number below 2^64");
+	return size;
+}
+
+static bool null_zeroes(const struct vk_jv *v)
+{
+	static const char *const yes[] = { "on", "yes", "true", "y" };
+	static const char *const no[] = { "off", "no", "false", "n" };
+
+	if (!v || v->type == VK_JV_NULL)
+		return false;
+	if (v->type == VK_JV_BOOL)
+		return v->b;
+	if (v->type == VK_JV_STR && in(v->s, yes, ARRAY_SIZE(yes)))
+		return true;
+	if (v->type == VK_JV_STR && in(v->s, no, ARRAY_SIZE(no)))
+		return false;
+	qemu_abort("qapi_bool_parse", "../../qapi/qapi-util.c:104",
+		   "Parameter 'read-zeroes' expects 'on' or 'off'");
+}
+
+static int first_unknown(const struct vk_jv *o, const char *const *a, const char *const *b,
+			 const char *skip, char **out)
+{
+	size_t i;
+
+	for (i = 0; i < o->n && !*out; i++)
+		if (!in_null_terminated(o->keys[i], a) && !(b && in_null_terminated(o->keys[i], b)) &&
+		    !(skip && !strcmp(o->keys[i], skip)) &&
+		    !(*out = strdup(o->keys[i])))
+			return -ENOMEM;
+	return 0;
+}
+
+/* "file:x" given to the file protocol is "x" ("./a:b" if x would read as a protocol). */
+static int host_path(const char *proto, const char *filename, char **out, struct vk_err *err)
+{
+	size_t n = strlen(proto);
+
+	if (!strncmp(filename, proto, n) && filename[n] == ':')
+		return vk_blk_name_path(filename, out, err);
+	*out = strdup(filename);
+	return *out ? 0 : vk_fail(err, -ENOMEM, "out of memory");
+}
+
+static int set_proto_opts(struct vk_blk_spec *s, const struct vk_jv *o)
+{
+	static const char *const strong[] = { "driver", "filename", "size", "read-zeroes" };
+	const struct vk_jv *v;
+	size_t i;
+
+	s->proto_opts = vk_jv_new(VK_JV_OBJ);
+	if (!s->proto_opts)
+		return -ENOMEM;
+	for (i = 0; i < ARRAY_SIZE(strong); i++) {
+		v = vk_jv_get(o, strong[i]);
+		if (i == 0 && !v) {
+			struct vk_jv *d = vk_jv_new(VK_JV_STR);
+
+			if (!d || !(d->s = strdup(s->proto)) ||
+			    vk_jv_put(s->proto_opts, "driver", d) < 0)
+				return -ENOMEM;
+		} else if (v && (i < 2 || !strcmp(s->proto, "null-co"))) {
+			if (put_copy(s->proto_opts, strong[i], v) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* The protocol node: o its options (driver may be absent: then the filename's protocol). */
+static int proto_node(struct vk_blk_spec *s, const struct vk_jv *o, struct vk_err *err)
+{
+	const char *drv = str_opt(o, "driver"), *fn = str_opt(o, "filename");
+	int r;
+
+	if (!drv && !fn)
+		return vk_fail(err, -EINVAL, "Must specify either driver or file");
+	if (!drv)
+		drv = !strncmp(fn, "null-co:", 8) ? "null-co" : "file";
+	if (in(drv, formats, ARRAY_SIZE(formats)))
+		return vk_fail(err, -ENOTSUP, "a format over format '%s' is not supported", drv);
+	if (!in(drv, protocols, ARRAY_SIZE(protocols)))
+		return vk_fail(err, -EINVAL, "Unknown driver '%s'", drv);
+	s->proto = strdup(drv);
+	if (!s->proto || set_proto_opts(s, o) < 0)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	if (!strcmp(drv, "null-co")) {
+		/* Found by its name, "null-co://" is the protocol's to parse, not an option. */
+		bool parsed = fn && !str_opt(o, "driver");
+
+		if (parsed && strcmp(fn, "null-co://"))
+			return vk_fail(err, -EINVAL,
+				       "The only allowed filename for this driver is 'null-co://'");
+		r = first_unknown(o, node_opts, null_opts, parsed ? "filename" : NULL,
+				  &s->bad_proto_opt);
+		if (!r && !s->bad_proto_opt && vk_jv_get(o, "filename"))
+			r = !(s->bad_proto_opt = strdup("filename")) ? -ENOMEM : 0;
+		s->null_size = null_size(vk_jv_get(o, "size"));
+		s->null_zeroes = null_zeroes(vk_jv_get(o, "read-zeroes"));
+		if (r < 0)
+			return vk_fail(err, r, "out of memory");
+		if (!vk_jv_get(o, "size") && !vk_jv_get(o, "read-zeroes") &&
+		    !(s->proto_exact = strdup("null-co://")))
+			return vk_fail(err, -ENOMEM, "out of memory");
+		return 0;
+	}
+	if (!fn)
+		return vk_fail(err, -EINVAL, "The '%s' block driver requires a file name", drv);
+	r = host_path(drv, fn, &s->path, err);
+	if (r < 0)
+		return r;
+	s->proto_exact = strdup(s->path);
+	if (!s->proto_exact || first_unknown(o, node_opts, file_opts, NULL, &s->bad_proto_opt) < 0)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/* A format (or probing, drv NULL) over the "file." child. */
+static int format_node(struct vk_blk_spec *s, const char *drv, const struct vk_jv *flat,
+		       struct vk_err *err)
+{
+	const char *ref = str_opt(flat, "file");
+	struct vk_jv *child, *top;
+	size_t i;
+	int r;
+
+	if (ref)
+		return vk_fail(err, -ENODEV, "Cannot find device='%s' nor node-name='%s'", ref, ref);
+	child = sub_options(flat, "file");
+	if (!child)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	if (!child->n) {
+		vk_jv_free(child);
+		return vk_fail(err, -EINVAL, drv ? "A block device must be specified for \"file\"" :
+			       "Must specify either driver or file");
+	}
+	r = proto_node(s, child, err);
+	vk_jv_free(child);
+	if (r < 0)
+		return r;
+	if (drv && !(s->format = strdup(drv)))
+		return vk_fail(err, -ENOMEM, "out of memory");
+	/* The format's own options: those not under "file.". */
+	top = vk_jv_new(VK_JV_OBJ);
+	for (i = 0; top && i < flat->n; i++)
+		if (strncmp(flat->keys[i], "file.", 5) && put_copy(top, flat->keys[i], flat->items[i]) < 0)
+			break;
+	r = top && i == flat->n ? first_unknown(top, node_opts, drv && !strcmp(drv, "qcow2") ?
+						qcow2_opts : NULL, NULL,
+						&s->bad_format_opt) : -ENOMEM;
+	vk_jv_free(top);
+	return r < 0 ? vk_fail(err, r, "out of memory") : 0;
+}
+
+static int parse_json(const char *text, const char *fmt, struct vk_blk_spec *s,
+		      struct vk_err *err)
+{
+	struct vk_jv *v = NULL, *flat;
+	struct vk_err inner = { 0 };
+	const char *drv;
+	int r;
+
+	if (vk_jv_parse(text, &v, &inner) < 0)
+		return vk_fail(err, inner.code, "Could not parse the JSON options: %s", inner.msg);
+	if (v->type != VK_JV_OBJ) {
+		vk_jv_free(v);
+		return vk_fail(err, -EINVAL, "Invalid JSON object given");
+	}
+	flat = vk_jv_new(VK_JV_OBJ);
+	r = flat ? flatten(flat, "", v) : -ENOMEM;
+	vk_jv_free(v);
+	if (r < 0) {
+		vk_jv_free(flat);
+		return vk_fail(err, r, "out of memory");
+	}
+	drv = fmt ? fmt : str_opt(flat, "driver");
+	if (fmt && vk_jv_get(flat, "driver"))
+		put_copy(flat, "driver", &(struct vk_jv){ .type = VK_JV_STR, .s = (char *)fmt });
+	if (in(drv, protocols, ARRAY_SIZE(protocols))) {
+		s->bare = true;
+		r = proto_node(s, flat, err);
+	} else if (!drv || in(drv, formats, ARRAY_SIZE(formats)) || fmt) {
+		r = format_node(s, drv, flat, err);
+	} else {
+		r = vk_fail(err, -EINVAL, "Unknown driver '%s'", drv);
+	}
+	vk_jv_free(flat);
+	return r;
+}
+
+/* A plain name: a path (or null-co://), under -f fmt if given. */
+static int parse_plain(const char *name, const char *fmt, struct vk_blk_spec *s,
+		       struct vk_err *err)
+{
+	bool proto_fmt = in(fmt, protocols, ARRAY_SIZE(protocols));
+	int r;
+
+	if ((proto_fmt && !strcmp(fmt, "null-co")) || (!proto_fmt && !strncmp(name, "null-co:", 8))) {
+		if (strcmp(name, "null-co://"))
+			return vk_fail(err, -EINVAL,
+				       "The only allowed filename for this driver is 'null-co://'");
+		s->proto = strdup("null-co");
+		s->proto_exact = strdup("null-co://");
+		s->null_size = 1 * GiB;
+	} else {
+		r = vk_blk_name_path(name, &s->path, err);
+		if (r < 0)
+			return r;
+		s->proto = strdup(proto_fmt ? fmt : "file");
+		s->proto_exact = strdup(s->path);
+	}
+	s->bare = proto_fmt;
+	if (fmt && !proto_fmt)
+		s->format = strdup(fmt);
+	if (!s->proto || !s->proto_exact || (fmt && !proto_fmt && !s->format))
+		return vk_fail(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+int vk_blk_spec_parse(const char *name, const char *fmt, struct vk_blk_spec *s,
+		      struct vk_err *err)
+{
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if (!strncmp(name, "json:", 5))
+		r = parse_json(name + 5, fmt, s, err);
+	else
+		r = parse_plain(name, fmt, s, err);
+	if (r < 0)
+		vk_blk_spec_free(s);
+	return r;
+}
+
+static char *json_name(const struct vk_jv *v)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fputs("json:", f);
+	vk_jv_write(f, v);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+char *vk_blk_spec_display(const struct vk_blk_spec *s, const char *fmt)
+{
+	struct vk_jv *top, *d;
+	char *name;
+
+	if (s->proto_exact)
+		return strdup(s->proto_exact);
+	if (s->bare)
+		return json_name(s->proto_opts);
+	/* A format over a protocol node without a plain name: both as options. */
+	top = vk_jv_new(VK_JV_OBJ);
+	d = vk_jv_new(VK_JV_STR);
+	if (!top || !d || !(d->s = strdup(fmt)) || vk_jv_put(top, "driver", d) < 0 ||
+	    vk_jv_put(top, "file", vk_jv_copy(s->proto_opts)) < 0) {
+		vk_jv_free(top);
+		return NULL;
+	}
+	name = json_name(top);
+	vk_jv_free(top);
+	return name;
+}
+
+void vk_blk_spec_free(struct vk_blk_spec *s)
+{
+	free(s->format);
+	free(s->proto);
+	free(s->path);
+	free(s->bad_format_opt);
+	free(s->bad_proto_opt);
+	free(s->proto_exact);
+	vk_jv_free(s->proto_opts);
+	memset(s, 0, sizeof(*s));
+}
