@@ -134,7 +134,8 @@ static void json(struct vk_blk *bs, const struct vk_blk_info *i, const char *ind
 		printf("%s\"cluster-size\": %u,\n", ind, i->cluster_size);
 	key_str(ind, "format", i->format, true);
 	if (i->actual_size >= 0)
-		printf("%s\"actual-size\": %lld,\n", ind, (long long)i->actual_size);
+		printf("%s\"actual-size\": %lld%s\n", ind, (long long)i->actual_size,
+		       i->no_dirty ? "" : ",");
 	if (i->is_qcow2)
 		json_specific(bs, i, ind);
 	if (i->is_vmdk)
@@ -144,7 +145,8 @@ static void json(struct vk_blk *bs, const struct vk_blk_info *i, const char *ind
 			i->backing_file, true);
 		key_str(ind, "backing-filename", i->backing_file, true);
 	}
-	printf("%s\"dirty-flag\": %s\n", ind, i->dirty ? "true" : "false");
+	if (!i->no_dirty)
+		printf("%s\"dirty-flag\": %s\n", ind, i->dirty ? "true" : "false");
 	printf("%.*s}", (int)strlen(ind) - 4, ind);
 }
 

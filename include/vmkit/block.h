@@ -63,6 +63,7 @@ struct vk_blk_info {
 	int64_t actual_size;		/* bytes the file occupies on disk, -1 unknown */
 	uint32_t cluster_size;		/* 0: no clusters */
 	bool dirty;
+	bool no_dirty;			/* null-co: QEMU has no image info to show a dirty flag from */
 	const char *backing_file;	/* as recorded, NULL if none */
 	const char *backing_fmt;	/* NULL if not recorded */
 	const char *full_backing;	/* resolved path */

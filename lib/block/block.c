@@ -510,6 +510,7 @@ int vk_blk_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	info->backing_file = bs->backing_file;
 	info->backing_fmt = bs->backing_fmt;
 	info->full_backing = bs->full_backing;
+	info->no_dirty = bs->drv == &vk_blk_null;
 	return bs->drv->get_info ? bs->drv->get_info(bs, info) : 0;
 }
 

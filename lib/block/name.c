@@ -183,17 +183,6 @@ static int first_unknown(const struct vk_jv *o, const char *const *a, const char
 	return 0;
 }
 
-/* "file:x" given to the file protocol is "x" ("./a:b" if x would read as a protocol). */
-static int host_path(const char *proto, const char *filename, char **out, struct vk_err *err)
-{
-	size_t n = strlen(proto);
-
-	if (!strncmp(filename, proto, n) && filename[n] == ':')
-		return vk_blk_name_path(filename, out, err);
-	*out = strdup(filename);
-	return *out ? 0 : vk_fail(err, -ENOMEM, "out of memory");
-}
-
 static int set_proto_opts(struct vk_blk_spec *s, const struct vk_jv *o)
 {
 	static const char *const strong[] = { "driver", "filename", "size", "read-zeroes" };
@@ -219,6 +208,24 @@ static int set_proto_opts(struct vk_blk_spec *s, const struct vk_jv *o)
 	return 0;
 }
 
+static int parse_plain(const char *name, const char *fmt, struct vk_blk_spec *s,
+		       struct vk_err *err);
+
+static int proto_by_name(struct vk_blk_spec *s, const struct vk_jv *o, const char *fn,
+			 struct vk_err *err)
+{
+	bool null;
+	int r = parse_plain(fn, NULL, s, err);
+
+	if (r < 0)
+		return r;
+	null = !strcmp(s->proto, "null-co");
+	if (!null && !(s->proto_opts = vk_jv_new(VK_JV_OBJ)))
+		return vk_fail(err, -ENOMEM, "out of memory");
+	r = first_unknown(o, node_opts, null ? null_opts : file_opts, "filename", &s->bad_proto_opt);
+	return r < 0 ? vk_fail(err, r, "out of memory") : 0;
+}
+
 /* The protocol node: o its options (driver may be absent: then the filename's protocol). */
 static int proto_node(struct vk_blk_spec *s, const struct vk_jv *o, struct vk_err *err)
 {
@@ -227,8 +234,8 @@ static int proto_node(struct vk_blk_spec *s, const struct vk_jv *o, struct vk_er
 
 	if (!drv && !fn)
 		return vk_fail(err, -EINVAL, "Must specify either driver or file");
-	if (!drv)
-		drv = !strncmp(fn, "null-co:", 8) ? "null-co" : "file";
+	if (!drv)	/* found by the filename's protocol prefix, which the protocol takes off */
+		return proto_by_name(s, o, fn, err);
 	if (in(drv, formats, ARRAY_SIZE(formats)))
 		return vk_fail(err, -ENOTSUP, "a format over format '%s' is not supported", drv);
 	if (!in(drv, protocols, ARRAY_SIZE(protocols)))
@@ -258,9 +265,7 @@ static int proto_node(struct vk_blk_spec *s, const struct vk_jv *o, struct vk_er
 	}
 	if (!fn)
 		return vk_fail(err, -EINVAL, "The '%s' block driver requires a file name", drv);
-	r = host_path(drv, fn, &s->path, err);
-	if (r < 0)
-		return r;
+	s->path = strdup(fn);
 	s->proto_exact = strdup(s->path);
 	if (!s->proto_exact || first_unknown(o, node_opts, file_opts, NULL, &s->bad_proto_opt) < 0)
 		return vk_fail(err, -ENOMEM, "out of memory");

@@ -1,0 +1,218 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""json:{...} image names, the null-co driver, host_device as a format name and the
+extent_size_hint create option, each against the real qemu-img (sametest.Pair)."""
+import json
+
+import pytest
+
+from imgtest import QEMU_IMG, run
+from sametest import Pair
+
+
+def images(d):
+    run([QEMU_IMG, "create", "-q", "-f", "qcow2", "a.qcow2", "1M"], cwd=d, check=True)
+    run([QEMU_IMG, "create", "-q", "-f", "raw", "r.raw", "1M"], cwd=d, check=True)
+    run([QEMU_IMG, "create", "-q", "-f", "qcow2", "-b", "a.qcow2", "-F", "qcow2", "top.qcow2"],
+        cwd=d, check=True)
+    run(["/usr/bin/qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 64k", "a.qcow2"], cwd=d,
+        check=True)
+    run(["/usr/bin/qemu-io", "-f", "qcow2", "-c", "write -P 0x33 128k 64k", "top.qcow2"], cwd=d,
+        check=True)
+
+
+def j(**opts):
+    return "json:" + json.dumps(opts, separators=(",", ":"))
+
+
+QCOW2 = j(driver="qcow2", file={"driver": "file", "filename": "a.qcow2"})
+TOP = j(driver="qcow2", file={"driver": "file", "filename": "top.qcow2"})
+RAW = j(driver="raw", file={"driver": "file", "filename": "r.raw"})
+
+OPEN_NAMES = [
+    QCOW2, TOP, RAW,
+    j(file={"driver": "file", "filename": "a.qcow2"}),
+    j(file={"filename": "a.qcow2"}),
+    j(file="a.qcow2"),
+    j(driver="qcow2", file="a.qcow2"),
+    j(**{"driver": "qcow2", "file.filename": "a.qcow2"}),
+    j(**{"file.filename": "top.qcow2"}),
+    j(**{"file.driver": "file", "file.filename": "a.qcow2"}),
+    j(driver="file", filename="a.qcow2"),
+    j(driver="file", filename="file:a.qcow2"),
+    j(driver="raw", file={"driver": "file", "filename": "a.qcow2"}),
+    j(driver="qcow2", file={"driver": "file", "filename": "a.qcow2", "aio": "threads"}),
+    j(driver="qcow2", file={"driver": "file", "filename": "a.qcow2"}, **{"cache.direct": False}),
+    "json:{'driver':'qcow2','file':{'driver':'file','filename':'a.qcow2'}}",
+    'json: {"file.filename":"a.qcow2"} ',
+    j(driver="null-co"),
+    j(driver="null-co", size=4096),
+    j(driver="null-co", size="4096"),
+    j(driver="null-co", size="1M"),
+    j(driver="null-co", size=1000),
+    j(driver="null-co", size=None),
+    j(driver="null-co", **{"read-zeroes": True}),
+    j(driver="null-co", **{"read-zeroes": "on", "size": 65536}),
+    j(driver="null-co", **{"latency-ns": 5}),
+    j(driver="raw", file={"driver": "null-co", "size": 4096}),
+    j(driver="raw", file={"driver": "null-co"}),
+    j(**{"driver": "raw", "file.driver": "null-co", "file.read-zeroes": True}),
+    "null-co://",
+    'json:{"driver":"null-co","size":1e3}',
+    # errors: malformed JSON, wrong types, unknown drivers and options, missing files
+    "json:", "json: ", "json:{", "json:}", "json:]", "json:[]", "json:5", 'json:"x"',
+    'json:{"a"}', 'json:{"a":}', 'json:{"a":1,}', "json:{a:1}", 'json:{"a":1}x',
+    'json:{"a":1} {}', 'json:{"a":tru}', 'json:{"a":TRUE}', 'json:{"a":@}', 'json:{"a":-}',
+    'json:{"a":01}', 'json:{"a":[1,2}', 'json:{"a":[1,2', 'json:{"a', 'json:{"a":"\\q"}',
+    'json:{"driver":"null-co" "size":1}', 'json:{"driver":"null-co","size":1,"size":2}',
+    'json:{"driver":"null-co"}}',
+    j(filename="a.qcow2"),
+    j(driver="qcow2", filename="a.qcow2"),
+    j(driver="foo", filename="a.qcow2"),
+    j(driver=1, file="a"),
+    j(**{"driver": 1, "file.filename": "a.qcow2"}),
+    j(driver="qcow2", file={"driver": "file"}),
+    j(driver="qcow2", file={"driver": "file", "filename": 5}),
+    j(driver="qcow2", file={"driver": "file", "filename": "nonexist"}),
+    j(driver="qcow2", file={"driver": "file", "filename": "a.qcow2", "foo": 1}),
+    j(driver="qcow2", bar=1, file={"driver": "file", "filename": "a.qcow2"}),
+    j(driver="file", filename="a.qcow2", x=1),
+    j(driver="null-co", filename="x"),
+    j(driver="qcow2", file={"driver": "host_device", "filename": "a.qcow2"}),
+    j(driver="host_device", filename="/dev/null"),
+    j(driver="file", filename="/dev/null"),
+    j(**{"driver": "qcow2", "file.filename": [1]}),
+    "null-co://x",
+]
+
+
+@pytest.mark.parametrize("name", OPEN_NAMES)
+def test_info(tmp_path, name):
+    p = Pair(tmp_path, images)
+    p.same_here("info", name)
+    p.same_here("info", "--output=json", name)
+
+
+@pytest.mark.parametrize("name", [QCOW2, TOP, RAW, j(**{"file.filename": "top.qcow2"}),
+                                  j(driver="null-co", size=1 << 20, **{"read-zeroes": True}),
+                                  j(driver="null-co", size=1 << 20), "null-co://"])
+def test_read_commands(tmp_path, name):
+    p = Pair(tmp_path, images)
+    p.same_here("info", "--backing-chain", name)
+    p.same_here("map", name)
+    p.same_here("map", "--output=json", name)
+    p.same_here("check", name)
+    p.same_here("snapshot", "-l", name)
+    p.same_here("measure", "-O", "qcow2", name)
+    p.same_here("compare", name, "r.raw")
+    p.same_here("compare", "-s", name, name)
+
+
+@pytest.mark.parametrize("args", [["-f", "raw", QCOW2], ["-f", "qcow2", QCOW2],
+                                  ["-f", "raw", j(**{"file.filename": "a.qcow2"})],
+                                  ["-f", "file", "a.qcow2"], ["-f", "host_device", "a.qcow2"],
+                                  ["-f", "host_cdrom", "a.qcow2"],
+                                  ["-f", "host_device", "/dev/null"],
+                                  ["-f", "null-co", "null-co://"], ["-f", "null-co", "a.qcow2"]])
+def test_info_with_format(tmp_path, args):
+    Pair(tmp_path, images).same_here("info", *args)
+
+
+@pytest.mark.parametrize("src", [QCOW2, TOP, RAW,
+                                 j(driver="null-co", size=1 << 20, **{"read-zeroes": True}),
+                                 j(driver="null-co", size=1 << 20)])
+@pytest.mark.parametrize("fmt", ["raw", "qcow2"])
+def test_convert_from_json(tmp_path, src, fmt):
+    p = Pair(tmp_path, images)
+    p.same("convert", "-O", fmt, src, "out", files=["out"])
+
+
+@pytest.mark.parametrize("dst", [j(driver="raw", file={"driver": "file", "filename": "r.raw"}),
+                                 j(driver="file", filename="r.raw"),
+                                 j(driver="raw", file={"driver": "file", "filename": "nope"}),
+                                 "null-co://", j(driver="null-co")])
+def test_convert_into_existing(tmp_path, dst):
+    p = Pair(tmp_path, images)
+    p.same("convert", "-n", "-O", "raw", "a.qcow2", dst, files=["r.raw", "nope"])
+    p.same("convert", "-n", "a.qcow2", dst, files=["r.raw", "nope"])
+
+
+@pytest.mark.parametrize("args", [["create", "-f", "qcow2", RAW, "1M"],
+                                  ["create", "-f", "raw", "null-co://", "1M"],
+                                  ["create", "-f", "null-co", "null-co://", "1M"],
+                                  ["convert", "-O", "raw", "r.raw", RAW],
+                                  ["convert", "-O", "raw", "r.raw", "null-co://"]])
+def test_cannot_create(tmp_path, args):
+    Pair(tmp_path, images).same(*args, files=["r.raw"])
+
+
+@pytest.mark.parametrize("backing,fmt", [(QCOW2, "qcow2"), (QCOW2, None), (RAW, "raw"),
+                                         (j(file={"driver": "file", "filename": "a.qcow2"}), "raw"),
+                                         (j(driver="raw", file={"driver": "file",
+                                                                "filename": "a.qcow2"}), "qcow2"),
+                                         ("null-co://", "raw"), (j(driver="null-co"), None),
+                                         ('json:{"driver":', "qcow2")])
+def test_create_with_json_backing(tmp_path, backing, fmt):
+    p = Pair(tmp_path, images)
+    args = ["create", "-f", "qcow2", "-b", backing] + (["-F", fmt] if fmt else []) + ["o.qcow2"]
+    p.same(*args, files=["o.qcow2"])
+    p.same("info", "o.qcow2")
+    p.same("info", "--backing-chain", "o.qcow2")
+    p.same("map", "--output=json", "o.qcow2")
+
+
+def test_write_commands(tmp_path):
+    p = Pair(tmp_path, images)
+    files = ["a.qcow2", "top.qcow2", "r.raw"]
+    p.same("snapshot", "-c", "s1", QCOW2, files=files)
+    p.same("snapshot", "-l", QCOW2)
+    p.same("snapshot", "-d", "s1", QCOW2, files=files)
+    p.same("resize", RAW, "2M", files=files)
+    p.same("resize", QCOW2, "2M", files=files)
+    p.same("amend", "-o", "lazy_refcounts=on", QCOW2, files=files)
+    p.same("rebase", "-u", "-b", "r.raw", "-F", "raw", TOP, files=files)
+    p.same("rebase", "-u", "-b", QCOW2, "-F", "qcow2", TOP, files=files)
+    p.same("info", "top.qcow2")
+    p.same("commit", TOP, files=files)
+    p.same("check", "-r", "all", QCOW2, files=files)
+
+
+@pytest.mark.parametrize("args", [["resize", "null-co://", "2G"],
+                                  ["resize", j(driver="null-co"), "2G"],
+                                  ["check", "null-co://"], ["check", j(driver="null-co")],
+                                  ["commit", "null-co://"], ["amend", "-o", "size=1M", "null-co://"]])
+def test_null_co_refusals(tmp_path, args):
+    Pair(tmp_path, images).same(*args)
+
+
+@pytest.mark.parametrize("backing,fmt,extra", [("r.raw", "host_device", []),
+                                               ("/dev/null", "host_device", ["1M"]),
+                                               ("/dev/null", "host_cdrom", ["1M"]),
+                                               ("r.raw", "file", []),
+                                               ("r.raw", "null-co", []),
+                                               ("null-co://", "null-co", [])])
+def test_backing_format_protocols(tmp_path, backing, fmt, extra):
+    p = Pair(tmp_path, images)
+    p.same("create", "-f", "qcow2", "-b", backing, "-F", fmt, "o.qcow2", *extra, files=["o.qcow2"])
+    p.same("info", "o.qcow2")
+    p.same("info", "--backing-chain", "o.qcow2")
+    p.same("map", "o.qcow2")
+
+
+def test_backing_host_device_unsafe(tmp_path):
+    p = Pair(tmp_path, images)
+    p.same("create", "-f", "qcow2", "-u", "-b", "r.raw", "-F", "host_device", "o.qcow2", "1M",
+           files=["o.qcow2"])
+    p.same("info", "o.qcow2")
+    p.same("map", "o.qcow2")
+    p.same("compare", "o.qcow2", "r.raw")
+
+
+@pytest.mark.parametrize("fmt", ["raw", "qcow2"])
+@pytest.mark.parametrize("hint", ["0", "1M", "4k", "256M", "4294967295", "4G", "5G", "-1", "x",
+                                  "1.5M", "512"])
+def test_extent_size_hint(tmp_path, fmt, hint):
+    p = Pair(tmp_path)
+    p.same("create", "-f", fmt, "-o", f"extent_size_hint={hint}", "x." + fmt, "1M",
+           files=["x." + fmt])
+    p.same("convert", "-O", fmt, "-o", f"extent_size_hint={hint}", "x." + fmt, "y",
+           files=["y"])
