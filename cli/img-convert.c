@@ -227,6 +227,10 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 	struct vk_err err = { 0 };
 	char *path = NULL;
 
+	if (!strcmp(fmt, "null-co")) {
+		img_error("Format driver 'null-co' does not support image creation");
+		return -ENOTSUP;
+	}
 	/* A target protocol we cannot write is refused before anything, in qemu-img's words. */
 	if (vk_blk_name_path(name, &path, &err) < 0) {
 		img_error("%s", err.msg);
@@ -369,7 +373,8 @@ int img_convert(int argc, char **argv)
 	}
 	if (quiet)
 		c.prog.on = false;
-	if (strcmp(ofmt, "raw") && strcmp(ofmt, "qcow2")) {
+	/* null-co takes writes (-n) but cannot be created. */
+	if (strcmp(ofmt, "raw") && strcmp(ofmt, "qcow2") && strcmp(ofmt, "null-co")) {
 		img_error("Unknown file format '%s'", ofmt);
 		return 1;
 	}

@@ -78,6 +78,15 @@ int img_parse_create_opts(struct img_create_opts *c, const char *fmt, const char
 	return vk_parse_kv(opts, set_opt, c);
 }
 
+/* A string option as QemuOpts prints it: commas doubled, so the line reads back as options. */
+static void print_escaped(const char *key, const char *val)
+{
+	printf("%s=", key);
+	for (; *val; val++)
+		printf(*val == ',' ? ",," : "%c", *val);
+	printf(" ");
+}
+
 void img_print_formatting(const char *filename, const char *fmt, const struct img_create_opts *c)
 {
 	const struct vk_blk_create_opts *o = &c->o;
@@ -98,9 +107,9 @@ void img_print_formatting(const char *filename, const char *fmt, const struct im
 	if (c->compat_str)
 		printf("compat=%s ", c->compat_str);
 	if (o->backing_file)
-		printf("backing_file=%s ", o->backing_file);
+		print_escaped("backing_file", o->backing_file);
 	if (o->backing_fmt)
-		printf("backing_fmt=%s ", o->backing_fmt);
+		print_escaped("backing_fmt", o->backing_fmt);
 	printf("lazy_refcounts=%s refcount_bits=%u\n", o->lazy_refcounts ? "on" : "off",
 	       o->refcount_bits ? o->refcount_bits : 16);
 }
@@ -142,6 +151,9 @@ static int backing_without_format(const char *filename, const char *backing)
 /* The backing file must open (with its format); its size is the default size. */
 static int check_backing(const char *filename, struct img_create_opts *c)
 {
+	struct vk_blk_opts o = { .format = c->o.backing_fmt,
+				 .flags = VK_BLK_FORCE_SHARE | img_global_flags };
+	struct vk_err err = { 0 };
 	struct vk_blk *bs;
 	char *path;
 	int r;
@@ -150,10 +162,17 @@ static int check_backing(const char *filename, struct img_create_opts *c)
 		return 0;
 	if (!c->o.backing_fmt)
 		return backing_without_format(filename, c->o.backing_file);
-	path = vk_blk_resolve_backing(filename, c->o.backing_file);
+	/* A backing name with a protocol (json:, null-co://) is not relative to the image. */
+	path = strchr(c->o.backing_file, ':') && !strncmp(c->o.backing_file, "json:", 5) ?
+	       strdup(c->o.backing_file) : vk_blk_resolve_backing(filename, c->o.backing_file);
 	if (!path)
 		return -ENOMEM;
-	r = img_open(path, c->o.backing_fmt, VK_BLK_FORCE_SHARE, &bs);
+	r = vk_blk_open(path, &o, &bs, &err);
+	/* qemu-img's words: the new image's name, the cause, then a second line. */
+	if (r < 0) {
+		img_error("%s: %s", filename, img_without_name(err.msg, path));
+		fprintf(stderr, "Could not open backing image.\n");
+	}
 	free(path);
 	if (r < 0)
 		return r;
@@ -209,6 +228,10 @@ int img_create(int argc, char **argv)
 		return img_error_try("Expecting image file name");
 	if (optind + 2 < argc)
 		return img_error_try("Unexpected argument: %s", argv[optind + 2]);
+	if (!strcmp(fmt, "null-co")) {
+		img_error("%s: Format driver 'null-co' does not support image creation", argv[optind]);
+		return 1;
+	}
 	if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
 		img_error("%s: Unknown file format '%s'", argv[optind], fmt);
 		return 1;

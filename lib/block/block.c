@@ -113,6 +113,10 @@ int vk_blk_name_path(const char *name, char **out, struct vk_err *err)
 		for (i = 0; i < ARRAY_SIZE(local); i++)
 			if (!strncmp(name, local[i], strlen(local[i])))
 				break;
+		/* Only create reaches here with it: opening null-co:// is name.c's. */
+		if (i == ARRAY_SIZE(local) && !strncmp(name, "null-co:", 8))
+			return vk_fail(err, -ENOTSUP,
+				       "Protocol driver 'null-co' does not support image creation");
 		if (i == ARRAY_SIZE(local))
 			return vk_fail(err, -ENOENT, "Unknown protocol '%.*s'",
 				       (int)(strchr(name, ':') - name), name);
@@ -180,7 +184,7 @@ static int open_backing(struct vk_blk *bs, struct chain *ch, struct vk_err *err)
 			   vk_blk_resolve_backing(bs->filename, bs->backing_file);
 	if (!bs->full_backing)
 		return vk_fail(err, -ENOMEM, "%s: out of memory", bs->filename);
-	if (bo.format && !vk_blk_find_driver(bo.format))
+	if (bo.format && !vk_blk_spec_known_driver(bo.format))
 		return vk_fail(err, -ENOTSUP, "Could not open backing file: Unknown driver '%s'",
 			       bo.format);
 	if (bs->flags & VK_BLK_NO_BACKING)
@@ -287,7 +291,7 @@ static int pick_driver(struct vk_blk *bs, const struct vk_blk_spec *spec,
 	if (spec->format) {
 		*drv = vk_blk_find_driver(spec->format);
 		if (!*drv)
-			return vk_fail(err, -ENOTSUP, "unknown file format '%s'", spec->format);
+			return vk_fail(err, -ENOTSUP, "Unknown driver '%s'", spec->format);
 		if (null && *drv != &vk_blk_raw)
 			return vk_fail(err, -ENOTSUP, "format '%s' over null-co is not supported",
 				       spec->format);

@@ -439,3 +439,8 @@ void vk_blk_spec_free(struct vk_blk_spec *s)
 	vk_jv_free(s->proto_opts);
 	memset(s, 0, sizeof(*s));
 }
+
+bool vk_blk_spec_known_driver(const char *name)
+{
+	return in(name, formats, ARRAY_SIZE(formats)) || in(name, protocols, ARRAY_SIZE(protocols));
+}

@@ -31,5 +31,7 @@ int vk_blk_spec_parse(const char *name, const char *fmt, struct vk_blk_spec *s,
 /* The layer's name as qemu-img prints it, for a layer of format fmt (malloc'd). */
 char *vk_blk_spec_display(const struct vk_blk_spec *s, const char *fmt);
 void vk_blk_spec_free(struct vk_blk_spec *s);
+/* A format or protocol name vmkit opens ("qcow2", "host_device", "null-co", ...). */
+bool vk_blk_spec_known_driver(const char *name);
 
 #endif
