@@ -46,6 +46,7 @@ static int find_base(const char *filename, const char *fmt, const char *base, in
 
 	if (img_open(filename, fmt, VK_BLK_FORCE_SHARE, &top) < 0)
 		return -EINVAL;
+	img_warn_probed(top);	/* qemu-img opens the top for writing */
 	if (!top->backing_file) {
 		img_error("Image does not have a backing file");
 		goto out;

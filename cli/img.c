@@ -112,7 +112,18 @@ int img_open(const char *filename, const char *fmt, unsigned int flags, struct v
 	/* As qemu-img: "Could not open 'X': " and the cause. */
 	if (r < 0)
 		img_error("Could not open '%s': %s", filename, msg[0] ? msg : strerror(-r));
+	else if (flags & VK_BLK_RDWR)
+		img_warn_probed(*out);
 	return r;
+}
+
+void img_warn_probed(struct vk_blk *bs)
+{
+	if (bs->probed)
+		fprintf(stderr, "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
+			"         Automatically detecting the format is dangerous for raw images, write operations on block 0 will be restricted.\n"
+			"         Specify the 'raw' format explicitly to remove the restrictions.\n",
+			bs->display ? bs->display : bs->filename);
 }
 
 const char *img_without_name(const char *msg, const char *name)

@@ -11,6 +11,8 @@
 extern unsigned int img_global_flags;
 /* Open an image, reporting failure as one line; returns negative errno. */
 int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out);
+/* QEMU's raw driver warns when an image probed as raw is opened for writing. */
+void img_warn_probed(struct vk_blk *bs);
 /* qemu's size_to_str: "196 KiB", "64 MiB", "1.5 GiB". */
 void img_size_str(uint64_t v, char *buf, size_t len);
 /* msg without a leading "name: " (the library names the file; qemu-img words put it elsewhere). */
