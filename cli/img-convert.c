@@ -238,6 +238,7 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 	}
 	free(path);
 	co->o.size = size;
+	img_default_extent_hint(co);
 	if (vk_blk_create(fmt, name, &co->o, &err) < 0) {
 		img_error("%s: error while converting %s: %s", name, fmt, err.msg);
 		return -EIO;
@@ -378,13 +379,16 @@ int img_convert(int argc, char **argv)
 		img_error("Unknown file format '%s'", ofmt);
 		return 1;
 	}
+	if (nopts && c.need_zero) {
+		img_error("-o has no effect when skipping image creation");
+		goto out;
+	}
+	/* qemu-img opens the source before it looks at the target's options. */
+	if (img_open(argv[optind], fmt, flags, &c.src) < 0)
+		goto out;
 	for (i = 0; i < nopts; i++)
 		if (img_parse_create_opts(&co, ofmt, opts[i]) < 0)
 			goto out;
-	if (nopts && c.need_zero) {
-		img_error("-o cannot be used with -n");
-		goto out;
-	}
 	if ((backing || co.o.backing_file) && strcmp(ofmt, "qcow2")) {
 		img_error("Backing file not supported for file format '%s'", ofmt);
 		goto out;
@@ -396,8 +400,6 @@ int img_convert(int argc, char **argv)
 		img_error("Compression not supported for this file format");
 		goto out;
 	}
-	if (img_open(argv[optind], fmt, flags, &c.src) < 0)
-		goto out;
 	if (!c.need_zero &&
 	    create_target(ofmt, argv[optind + 1], &co, vk_blk_length(c.src), quiet) < 0)
 		goto out;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* vmkit img create, and the -o option parsing convert shares. */
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,21 @@ static const char *keep(struct img_create_opts *c, const char *val)
 		return NULL;
 	c->keep[c->nkeep++] = copy;
 	return copy;
+}
+
+/* An -o error: after "image: " in create, alone in convert. */
+static int opt_error(const struct img_create_opts *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int opt_error(const struct img_create_opts *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	img_error("%s%s%s", c->errname ? c->errname : "", c->errname ? ": " : "", msg);
+	return -EINVAL;
 }
 
 static int set_opt(void *opaque, const char *key, const char *val)
@@ -38,36 +54,48 @@ static int set_opt(void *opaque, const char *key, const char *val)
 		else if (!strcmp(val, "1.1") || !strcmp(val, "v3"))
 			c->o.compat = 3;
 		else
-			return img_error("Invalid parameter '%s'", val), -EINVAL;
+			return opt_error(c, "Invalid parameter '%s'", val);
 		c->compat_str = keep(c, val);
 	} else if (!strcmp(key, "lazy_refcounts")) {
 		if (strcmp(val, "on") && strcmp(val, "off"))
-			return img_error("Parameter 'lazy_refcounts' expects 'on' or 'off'"), -EINVAL;
+			return opt_error(c, "Parameter 'lazy_refcounts' expects 'on' or 'off'");
 		c->o.lazy_refcounts = !strcmp(val, "on");
 	} else if (!strcmp(key, "preallocation")) {
 		if (strcmp(val, "off") && (strcmp(val, "metadata") || !c->qcow2))
-			return img_error("Invalid parameter '%s'", val), -EINVAL;
+			return opt_error(c, "Invalid parameter '%s'", val);
 		c->o.prealloc_metadata = !strcmp(val, "metadata");
 		c->prealloc_str = keep(c, val);
 	} else if (!strcmp(key, "refcount_bits")) {
 		if (vk_parse_uint(val, 1, 64, &v) < 0)
-			return img_error("Invalid parameter '%s'", val), -EINVAL;
+			return opt_error(c, "Invalid parameter '%s'", val);
 		c->o.refcount_bits = (unsigned int)v;
 	} else if (!strcmp(key, "compression_type") && c->qcow2) {
 		c->compression_str = keep(c, val);
 		c->o.compression_type = !strcmp(val, "zstd") ? 1 : strcmp(val, "zlib") ? -1 : 0;
+	} else if (!strcmp(key, "extent_size_hint")) {
+		if (img_parse_size(val, &v) < 0)
+			goto bad_size;
+		c->o.extent_size_hint = v;
+		c->have_extent_size_hint = true;
 	} else if (!strcmp(key, "backing_file")) {
 		c->o.backing_file = keep(c, val);
 	} else if (!strcmp(key, "backing_fmt")) {
 		c->o.backing_fmt = keep(c, val);
 	} else {
-		img_error("Invalid parameter '%s'", key);
-		return -EINVAL;
+		return opt_error(c, "Invalid parameter '%s'", key);
 	}
 	return 0;
 bad_size:
-	img_error("Parameter '%s' expects a non-negative number below 2^64", key);
+	opt_error(c, "Parameter '%s' expects a non-negative number below 2^64", key);
+	fprintf(stderr, "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
+		"and exabytes, respectively.\n");
 	return -EINVAL;
+}
+
+void img_default_extent_hint(struct img_create_opts *c)
+{
+	if (!c->have_extent_size_hint)
+		c->o.extent_size_hint = 1 * MiB;
 }
 
 int img_parse_create_opts(struct img_create_opts *c, const char *fmt, const char *opts)
@@ -87,6 +115,13 @@ static void print_escaped(const char *key, const char *val)
 	printf(" ");
 }
 
+/* The file protocol's option comes last: QEMU appends the protocol's options to the format's. */
+static void print_extent_hint(const struct img_create_opts *c)
+{
+	if (c->have_extent_size_hint)
+		printf(" extent_size_hint=%llu", (unsigned long long)c->o.extent_size_hint);
+}
+
 void img_print_formatting(const char *filename, const char *fmt, const struct img_create_opts *c)
 {
 	const struct vk_blk_create_opts *o = &c->o;
@@ -96,6 +131,7 @@ void img_print_formatting(const char *filename, const char *fmt, const struct im
 		printf("size=%llu", (unsigned long long)o->size);
 		if (c->prealloc_str)
 			printf(" preallocation=%s", c->prealloc_str);
+		print_extent_hint(c);
 		printf("\n");
 		return;
 	}
@@ -110,8 +146,10 @@ void img_print_formatting(const char *filename, const char *fmt, const struct im
 		print_escaped("backing_file", o->backing_file);
 	if (o->backing_fmt)
 		print_escaped("backing_fmt", o->backing_fmt);
-	printf("lazy_refcounts=%s refcount_bits=%u\n", o->lazy_refcounts ? "on" : "off",
+	printf("lazy_refcounts=%s refcount_bits=%u", o->lazy_refcounts ? "on" : "off",
 	       o->refcount_bits ? o->refcount_bits : 16);
+	print_extent_hint(c);
+	printf("\n");
 }
 
 void img_free_create_opts(struct img_create_opts *c)
@@ -237,6 +275,7 @@ int img_create(int argc, char **argv)
 		return 1;
 	}
 	c.qcow2 = !strcmp(fmt, "qcow2");
+	c.errname = argv[optind];
 	for (i = 0; i < nopts; i++)
 		if (img_parse_create_opts(&c, fmt, opts[i]) < 0)
 			goto fail;
@@ -268,6 +307,7 @@ int img_create(int argc, char **argv)
 	if (!quiet)
 		img_print_formatting(argv[optind], fmt, &c);
 	fflush(stdout);
+	img_default_extent_hint(&c);
 	r = vk_blk_create(fmt, argv[optind], &c.o, &err);
 	/* qemu-img words -EFBIG itself; formats with a cluster size get a hint. */
 	if (r == -EFBIG)

@@ -95,6 +95,8 @@ struct vk_blk_create_opts {
 	const char *backing_file;
 	const char *backing_fmt;
 	int compression_type;		/* qcow2: 0 zlib, 1 zstd */
+	/* The file's extent size hint (XFS), at most 4 GiB - 1; 0: none. qemu-img's default is 1 MiB. */
+	uint64_t extent_size_hint;
 };
 
 /* Check results, as qemu-img's ImageCheck. */
@@ -316,6 +318,12 @@ int vk_blk_file_open_flags(unsigned int flags);
  * alignment. A file system that refuses O_DIRECT fails with QEMU's words.
  */
 int vk_blk_file_open(struct vk_blk *bs, const char *path, struct vk_err *err);
+/*
+ * Ask the file system to allocate fd's file in extents of hint bytes
+ * (FS_IOC_FSSETXATTR, XFS). Advisory: where it is not supported, nothing
+ * happens, as with qemu-img.
+ */
+void vk_blk_file_extent_hint(int fd, uint64_t hint);
 /* The bytes read at off (at most len; fewer only at the end of the file), or -errno. */
 ssize_t vk_blk_file_read_some(struct vk_blk *bs, void *buf, uint64_t off, size_t len);
 /* Make what was written durable: fdatasync, unless cache=unsafe or O_DSYNC made it so. */

@@ -564,6 +564,9 @@ int vk_blk_create(const char *format, const char *filename, const struct vk_blk_
 
 	if (!drv)
 		return vk_fail(err, -ENOTSUP, "Unknown file format '%s'", format);
+	/* The file protocol's check, before the file exists: a bad hint leaves nothing behind. */
+	if (so.extent_size_hint > UINT32_MAX)
+		return vk_fail(err, -EINVAL, "Extent size hint is too large");
 	r = vk_blk_name_path(filename, &path, err);
 	if (r < 0)
 		return r;
