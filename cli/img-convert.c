@@ -247,6 +247,7 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 }
 
 static const struct option convert_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "force-share", no_argument, NULL, 'U' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -333,6 +334,7 @@ int img_convert(int argc, char **argv)
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: flags |= VK_BLK_IMAGE_OPTS; break;
 		case 'O': ofmt = optarg; break;
 		case 'o': if (nopts < 8) opts[nopts++] = optarg; break;
 		case 'p': c.prog.on = true; break;

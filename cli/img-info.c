@@ -151,6 +151,7 @@ static void json(struct vk_blk *bs, const struct vk_blk_info *i, const char *ind
 }
 
 static const struct option info_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "output", required_argument, NULL, 'O' },
 	{ "backing-chain", no_argument, NULL, 'B' },
 	{ "force-share", no_argument, NULL, 'U' },
@@ -187,6 +188,7 @@ static int collect_chain(const char *filename, const char *fmt, unsigned int fla
 			break;
 		filename = bs->full_backing;
 		fmt = bs->backing_fmt;
+		flags &= ~VK_BLK_IMAGE_OPTS;	/* backing files are names */
 	}
 	*out = layers;
 	return n;
@@ -225,6 +227,7 @@ int img_info(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":f:hU", info_long, NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: flags |= VK_BLK_IMAGE_OPTS; break;
 		case 'O': output = optarg; break;
 		case 'B': chain = true; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;

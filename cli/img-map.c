@@ -48,6 +48,7 @@ static int dump(const struct entry *e, bool json, bool *first)
 }
 
 static const struct option map_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "output", required_argument, NULL, 'O' },
 	{ "force-share", no_argument, NULL, 'U' },
 	{ "help", no_argument, NULL, 'h' },
@@ -70,6 +71,7 @@ int img_map(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":f:hU", map_long, NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: flags |= VK_BLK_IMAGE_OPTS; break;
 		case 'O': output = optarg; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
 		case 'h': printf("usage: vmkit img map [-f FMT] [--output=human|json] [-U] FILE\n"); return 0;

@@ -106,8 +106,15 @@ int img_open(const char *filename, const char *fmt, unsigned int flags, struct v
 {
 	struct vk_blk_opts o = { .format = fmt, .flags = flags | img_global_flags };
 	struct vk_err err = { 0 };
-	int r = vk_blk_open(filename, &o, out, &err);
-	const char *msg = img_without_name(err.msg, filename);
+	const char *msg;
+	int r;
+
+	if ((flags & VK_BLK_IMAGE_OPTS) && fmt) {
+		img_error("--image-opts and --format are mutually exclusive");
+		return -EINVAL;
+	}
+	r = vk_blk_open(filename, &o, out, &err);
+	msg = img_without_name(err.msg, filename);
 
 	/* As qemu-img: "Could not open 'X': " and the cause. */
 	if (r < 0)

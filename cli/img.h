@@ -7,6 +7,8 @@
 
 #include "vmkit/block.h"
 
+/* getopt code of --image-opts (the commands that take it set VK_BLK_IMAGE_OPTS). */
+#define IMG_OPT_IMAGE_OPTS	0x100
 /* Open flags every command adds (the global --vmdk-extents-anywhere). */
 extern unsigned int img_global_flags;
 /* Open an image, reporting failure as one line; returns negative errno. */

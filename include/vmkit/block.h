@@ -32,6 +32,8 @@ struct vk_blk;
  */
 #define VK_BLK_CACHE_DIRECT	(1u << 7)
 #define VK_BLK_CACHE_DSYNC	(1u << 8)
+/* qemu-img --image-opts: the name is "key=value,..." options (for this layer, not its backing). */
+#define VK_BLK_IMAGE_OPTS	(1u << 9)
 
 struct vk_blk_opts {
 	const char *format;		/* NULL: probe */

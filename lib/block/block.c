@@ -173,7 +173,7 @@ static int open_backing(struct vk_blk *bs, struct chain *ch, struct vk_err *err)
 {
 	struct vk_blk_opts bo = {
 		.format = bs->backing_fmt,
-		.flags = (bs->flags & ~VK_BLK_RDWR),
+		.flags = (bs->flags & ~(VK_BLK_RDWR | VK_BLK_IMAGE_OPTS)),
 		.cache_size = bs->cache_size,
 	};
 	struct vk_err inner = { 0 };
@@ -351,7 +351,7 @@ static int open_layer(const char *filename, const struct vk_blk_opts *o, struct 
 	struct vk_blk *bs;
 	int r;
 
-	r = vk_blk_spec_parse(filename, o->format, &spec, err);
+	r = vk_blk_spec_parse(filename, o->format, o->flags & VK_BLK_IMAGE_OPTS, &spec, err);
 	if (r < 0)
 		return r;
 	bs = calloc(1, sizeof(*bs));
@@ -391,7 +391,7 @@ static int open_layer(const char *filename, const struct vk_blk_opts *o, struct 
 	return 0;
 fail:
 	/* The file's own messages name it; under a json: name QEMU's do not. */
-	if (!strncmp(filename, "json:", 5) && bs->filename)
+	if ((!strncmp(filename, "json:", 5) || (o->flags & VK_BLK_IMAGE_OPTS)) && bs->filename)
 		memmove(err->msg, without_name(err->msg, bs->filename),
 			strlen(without_name(err->msg, bs->filename)) + 1);
 	vk_blk_spec_free(&spec);

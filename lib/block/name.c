@@ -309,12 +309,33 @@ static int format_node(struct vk_blk_spec *s, const char *drv, const struct vk_j
 	return r < 0 ? vk_fail(err, r, "out of memory") : 0;
 }
 
+/* One layer from its flattened options (json: or --image-opts), under -f fmt if given. */
+static int parse_flat(struct vk_jv *flat, const char *fmt, struct vk_blk_spec *s,
+		      struct vk_err *err)
+{
+	const char *drv;
+	int r;
+
+	drv = fmt ? fmt : str_opt(flat, "driver");
+	if (fmt && vk_jv_get(flat, "driver"))
+		put_copy(flat, "driver", &(struct vk_jv){ .type = VK_JV_STR, .s = (char *)fmt });
+	if (in(drv, protocols, ARRAY_SIZE(protocols))) {
+		s->bare = true;
+		r = proto_node(s, flat, err);
+	} else if (!drv || in(drv, formats, ARRAY_SIZE(formats)) || fmt) {
+		r = format_node(s, drv, flat, err);
+	} else {
+		r = vk_fail(err, -EINVAL, "Unknown driver '%s'", drv);
+	}
+	vk_jv_free(flat);
+	return r;
+}
+
 static int parse_json(const char *text, const char *fmt, struct vk_blk_spec *s,
 		      struct vk_err *err)
 {
 	struct vk_jv *v = NULL, *flat;
 	struct vk_err inner = { 0 };
-	const char *drv;
 	int r;
 
 	if (vk_jv_parse(text, &v, &inner) < 0)
@@ -330,19 +351,62 @@ static int parse_json(const char *text, const char *fmt, struct vk_blk_spec *s,
 		vk_jv_free(flat);
 		return vk_fail(err, r, "out of memory");
 	}
-	drv = fmt ? fmt : str_opt(flat, "driver");
-	if (fmt && vk_jv_get(flat, "driver"))
-		put_copy(flat, "driver", &(struct vk_jv){ .type = VK_JV_STR, .s = (char *)fmt });
-	if (in(drv, protocols, ARRAY_SIZE(protocols))) {
-		s->bare = true;
-		r = proto_node(s, flat, err);
-	} else if (!drv || in(drv, formats, ARRAY_SIZE(formats)) || fmt) {
-		r = format_node(s, drv, flat, err);
-	} else {
-		r = vk_fail(err, -EINVAL, "Unknown driver '%s'", drv);
+	return parse_flat(flat, fmt, s, err);
+}
+
+/* The next ','-separated part of QemuOpts text (",," is a comma), malloc'd. */
+static char *next_part(const char **pp)
+{
+	const char *p = *pp;
+	char *out = malloc(strlen(p) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (; *p && (*p != ',' || p[1] == ','); p++) {
+		*o++ = *p;
+		if (*p == ',')
+			p++;
 	}
-	vk_jv_free(flat);
-	return r;
+	*o = 0;
+	*pp = *p ? p + 1 : p;
+	return out;
+}
+
+/*
+ * --image-opts text: "key=value" parts, every value a string; a first part
+ * without '=' is the "file" option, later bare "key" is "key=on" ("nokey":
+ * off); a key given twice keeps its last value.
+ */
+static int parse_image_opts(const char *text, struct vk_blk_spec *s, struct vk_err *err)
+{
+	struct vk_jv *flat = vk_jv_new(VK_JV_OBJ), val = { .type = VK_JV_STR };
+	const char *p = text, *key;
+	bool first = true;
+	char *part, *eq;
+	int r = 0;
+
+	while (flat && !r && (first || *p)) {
+		part = next_part(&p);
+		if (!part)
+			break;
+		eq = strchr(part, '=');
+		if (eq) {
+			*eq = 0;
+			key = part;
+			val.s = eq + 1;
+		} else {
+			key = first ? "file" : !strncmp(part, "no", 2) ? part + 2 : part;
+			val.s = first ? part : !strncmp(part, "no", 2) ? "off" : "on";
+		}
+		r = put_copy(flat, key, &val);
+		free(part);
+		first = false;
+	}
+	if (!flat || r < 0 || *p) {
+		vk_jv_free(flat);
+		return vk_fail(err, -ENOMEM, "out of memory");
+	}
+	return parse_flat(flat, NULL, s, err);
 }
 
 /* A plain name: a path (or null-co://), under -f fmt if given. */
@@ -374,13 +438,15 @@ static int parse_plain(const char *name, const char *fmt, struct vk_blk_spec *s,
 	return 0;
 }
 
-int vk_blk_spec_parse(const char *name, const char *fmt, struct vk_blk_spec *s,
-		      struct vk_err *err)
+int vk_blk_spec_parse(const char *name, const char *fmt, bool image_opts,
+		      struct vk_blk_spec *s, struct vk_err *err)
 {
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	if (!strncmp(name, "json:", 5))
+	if (image_opts)
+		r = parse_image_opts(name, s, err);
+	else if (!strncmp(name, "json:", 5))
 		r = parse_json(name + 5, fmt, s, err);
 	else
 		r = parse_plain(name, fmt, s, err);

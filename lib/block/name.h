@@ -25,9 +25,12 @@ struct vk_blk_spec {
 	struct vk_jv *proto_opts;
 };
 
-/* fmt: the -f format, which overrides a json: name's "driver" as in qemu-img. */
-int vk_blk_spec_parse(const char *name, const char *fmt, struct vk_blk_spec *s,
-		      struct vk_err *err);
+/*
+ * fmt: the -f format, which overrides a json: name's "driver" as in qemu-img.
+ * image_opts: name is QemuOpts text ("driver=qcow2,file.filename=a"), as --image-opts.
+ */
+int vk_blk_spec_parse(const char *name, const char *fmt, bool image_opts,
+		      struct vk_blk_spec *s, struct vk_err *err);
 /* The layer's name as qemu-img prints it, for a layer of format fmt (malloc'd). */
 char *vk_blk_spec_display(const struct vk_blk_spec *s, const char *fmt);
 void vk_blk_spec_free(struct vk_blk_spec *s);

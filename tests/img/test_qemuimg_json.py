@@ -2,6 +2,7 @@
 """json:{...} image names, the null-co driver, host_device as a format name and the
 extent_size_hint create option, each against the real qemu-img (sametest.Pair)."""
 import json
+import subprocess
 
 import pytest
 
@@ -234,3 +235,58 @@ def test_extent_size_hint(tmp_path, fmt, hint):
            files=["x." + fmt])
     p.same("convert", "-O", fmt, "-o", f"extent_size_hint={hint}", "x." + fmt, "y",
            files=["y"])
+
+
+@pytest.mark.parametrize("name", [j(driver="null-co", size=-1), j(driver="null-co", size="x"),
+                                  j(driver="null-co", size=1.5), j(driver="null-co", size=True),
+                                  j(driver="null-co", **{"read-zeroes": "x"}),
+                                  j(driver="raw", file={"driver": "null-co", "size": -5})])
+def test_null_co_bad_values_abort(tmp_path, name):
+    """qemu-img 7.2 asserts on these (SIGABRT after naming the bad value): so does vmkit,
+    with the same two lines."""
+    p = Pair(tmp_path)
+    q = subprocess.run([QEMU_IMG, "info", name], cwd=p.q, capture_output=True, text=True)
+    v = subprocess.run([p.vmkit, "info", name], cwd=p.v, capture_output=True, text=True)
+    assert (v.returncode, v.stdout, v.stderr) == (q.returncode, q.stdout, q.stderr)
+
+
+IMAGE_OPTS = ["driver=qcow2,file.filename=a.qcow2", "file.filename=a.qcow2",
+              "file.filename=top.qcow2", "file.filename=a.qcow2,driver=raw",
+              "driver=raw,file.driver=file,file.filename=r.raw",
+              "driver=null-co", "driver=null-co,size=1M", "driver=null-co,read-zeroes=on",
+              "driver=file,filename=a.qcow2",
+              "driver=qcow2,file.driver=file,file.filename=a.qcow2,file.filename=r.raw",
+              "a.qcow2", "a.qcow2,driver=qcow2", ",driver=qcow2",
+              "driver=qcow2,file.filename=nonexist", "driver=foo,file.filename=a.qcow2",
+              "driver=qcow2,file.filename=a.qcow2,bar=1", 'json:{"driver":"null-co"}']
+
+
+@pytest.mark.parametrize("opts", IMAGE_OPTS)
+def test_image_opts_info(tmp_path, opts):
+    p = Pair(tmp_path, images)
+    p.same_here("info", "--image-opts", opts)
+    p.same_here("info", "--output=json", "--backing-chain", "--image-opts", opts)
+
+
+@pytest.mark.parametrize("args", [
+    ["info", "--image-opts", "-f", "qcow2", "a.qcow2"],
+    ["map", "--image-opts", "file.filename=top.qcow2"],
+    ["map", "--output=json", "--image-opts", "driver=null-co,size=1M"],
+    ["check", "--image-opts", "file.filename=a.qcow2"],
+    ["compare", "--image-opts", "file.filename=a.qcow2", "file.filename=top.qcow2"],
+    ["snapshot", "-l", "--image-opts", "file.filename=a.qcow2"],
+    ["measure", "--image-opts", "-O", "qcow2", "file.filename=a.qcow2"],
+])
+def test_image_opts_read_commands(tmp_path, args):
+    Pair(tmp_path, images).same_here(*args)
+
+
+def test_image_opts_write_commands(tmp_path):
+    p = Pair(tmp_path, images)
+    p.same("convert", "--image-opts", "-O", "raw", "file.filename=top.qcow2", "o.raw",
+           files=["o.raw"])
+    p.same("resize", "--image-opts", "file.filename=r.raw", "2M", files=["r.raw"])
+    p.same("amend", "--image-opts", "-o", "lazy_refcounts=on", "file.filename=a.qcow2",
+           files=["a.qcow2"])
+    p.same("rebase", "--image-opts", "-u", "-b", "r.raw", "-F", "raw", "file.filename=top.qcow2")
+    p.same("info", "top.qcow2")
