@@ -410,7 +410,7 @@ int img_convert(int argc, char **argv)
 		     &c.dst) < 0)
 		goto out;
 	if (vk_blk_length(c.dst) < vk_blk_length(c.src)) {
-		img_error("%s: target image is smaller than the source", argv[optind + 1]);
+		img_error("output file is smaller than input file");	/* qemu-img's words */
 		goto out;
 	}
 	if (setup_buffers(&c, ofmt) < 0)

@@ -15,6 +15,7 @@
 #include "vmkit/util.h"
 
 struct vk_blk;
+struct vk_jv;
 
 /* Open flags. */
 #define VK_BLK_RDWR		(1u << 0)
@@ -206,6 +207,8 @@ struct vk_blk {
 	 */
 	char *display;
 	const char *format_name;
+	/* A json: name's options for the format, while drv->open runs (raw's offset, size). */
+	const struct vk_jv *open_opts;
 	uint64_t null_size;		/* null-co: size, and whether reads say zeros */
 	bool null_zeroes;
 };

@@ -292,9 +292,11 @@ static int pick_driver(struct vk_blk *bs, const struct vk_blk_spec *spec,
 		*drv = vk_blk_find_driver(spec->format);
 		if (!*drv)
 			return vk_fail(err, -ENOTSUP, "Unknown driver '%s'", spec->format);
+		/* What their header checks say of null-co's zeros. */
+		if (null && *drv == &vk_blk_qcow2)
+			return vk_fail(err, -EINVAL, "Image is not in qcow2 format");
 		if (null && *drv != &vk_blk_raw)
-			return vk_fail(err, -ENOTSUP, "format '%s' over null-co is not supported",
-				       spec->format);
+			return vk_fail(err, -EINVAL, "invalid VMDK image descriptor");
 	} else if (!null) {
 		return probe(bs, drv, err);
 	} else {
@@ -312,12 +314,17 @@ static int pick_driver(struct vk_blk *bs, const struct vk_blk_spec *spec,
 static int check_options(struct vk_blk *bs, const struct vk_blk_spec *spec,
 			 const struct vk_blk_driver *drv, struct vk_err *err)
 {
+	const char *name = bs->format_name ? bs->format_name : drv->name;
+	_cleanup_free_ char *bad = NULL;
+
 	if (spec->bad_proto_opt)
 		return vk_fail(err, -EINVAL, "Block protocol '%s' doesn't support the option '%s'",
 			       spec->proto, spec->bad_proto_opt);
-	if (spec->bad_format_opt)
+	if (vk_blk_spec_bad_format_opt(spec, name, &bad) < 0)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	if (bad)
 		return vk_fail(err, -EINVAL, "Block format '%s' does not support the option '%s'",
-			       bs->format_name ? bs->format_name : drv->name, spec->bad_format_opt);
+			       name, bad);
 	bs->display = vk_blk_spec_display(spec, bs->format_name ? bs->format_name : drv->name);
 	return bs->display ? 0 : vk_fail(err, -ENOMEM, "out of memory");
 }
@@ -374,13 +381,17 @@ static int open_layer(const char *filename, const struct vk_blk_opts *o, struct 
 		vk_fail(err, r, "out of memory");
 		goto fail;
 	}
+	bs->open_opts = spec.format_opts;
 	r = drv->open(bs, err);
+	bs->open_opts = NULL;
 	if (r < 0)
 		goto fail;
 	bs->drv = drv;
 	r = check_options(bs, &spec, drv, err);
 	if (r < 0)
 		goto fail;
+	if (spec.no_backing)
+		bs->flags |= VK_BLK_NO_BACKING;
 	vk_blk_spec_free(&spec);
 	if (bs->backing_file) {
 		r = open_backing(bs, ch, err);

@@ -26,6 +26,7 @@ static const char *const file_opts[] = {
 	"drop-cache", NULL
 };
 static const char *const null_opts[] = { "size", "read-zeroes", "latency-ns", NULL };
+static const char *const raw_opts[] = { "offset", "size", NULL };
 static const char *const qcow2_opts[] = {
 	"lazy-refcounts", "pass-discard-request", "pass-discard-snapshot", "pass-discard-other",
 	"overlap-check", "cache-size", "l2-cache-size", "l2-cache-entry-size",
@@ -129,25 +130,40 @@ static void __attribute__((noreturn)) qemu_abort(const char *where, const char *
 	abort();
 }
 
+/* A size option's value as QemuOpts reads it: a number, or a string with a suffix. */
+static bool size_value(const struct vk_jv *v, uint64_t *size)
+{
+	if (v->type == VK_JV_INT)
+		return *size = (uint64_t)v->i, v->i >= 0;
+	if (v->type == VK_JV_UINT)
+		return *size = v->u, true;
+	if (v->type == VK_JV_DOUBLE)
+		return *size = (uint64_t)v->d, v->d >= 0 && v->d < 18446744073709551616.0 &&
+					       v->d == (double)(uint64_t)v->d;
+	if (v->type == VK_JV_STR)
+		return vk_parse_size(v->s, 1, size) == 0;
+	return false;
+}
+
+int vk_blk_opt_size(const struct vk_jv *opts, const char *key, uint64_t *out, bool *given,
+		    struct vk_err *err)
+{
+	const struct vk_jv *v = vk_jv_get(opts, key);
+
+	*given = v && v->type != VK_JV_NULL;
+	if (*given && !size_value(v, out))
+		return vk_fail(err, -EINVAL,
+			       "Parameter '%s' expects a non-negative number below 2^64\n"
+			       "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
+			       "and exabytes, respectively.", key);
+	return 0;
+}
+
 static uint64_t null_size(const struct vk_jv *v)
 {
 	uint64_t size = 1 * GiB;
-	bool ok = true;
 
-	if (!v || v->type == VK_JV_NULL)
-		return size;
-	if (v->type == VK_JV_INT)
-		ok = v->i >= 0, size = (uint64_t)v->i;
-	else if (v->type == VK_JV_UINT)
-		size = v->u;
-	else if (v->type == VK_JV_DOUBLE)
-		ok = v->d >= 0 && v->d < 18446744073709551616.0 && v->d == (double)(uint64_t)v->d,
-		size = (uint64_t)v->d;
-	else if (v->type == VK_JV_STR)
-		ok = vk_parse_size(v->s, 1, &size) == 0;
-	else
-		ok = false;
-	if (!ok)
+	if (v && v->type != VK_JV_NULL && !size_value(v, &size))
 		qemu_abort("parse_option_size", "../../util/qemu-option.c:145",
 			   "Parameter 'size' expects a non-negative number below 2^64");
 	return size;
@@ -220,7 +236,11 @@ static int proto_by_name(struct vk_blk_spec *s, const struct vk_jv *o, const cha
 	if (r < 0)
 		return r;
 	null = !strcmp(s->proto, "null-co");
-	if (!null && !(s->proto_opts = vk_jv_new(VK_JV_OBJ)))
+	if (!null && ((s->proto_opts = vk_jv_new(VK_JV_OBJ)) == NULL ||
+		      put_copy(s->proto_opts, "driver",
+			       &(struct vk_jv){ .type = VK_JV_STR, .s = s->proto }) < 0 ||
+		      put_copy(s->proto_opts, "filename",
+			       &(struct vk_jv){ .type = VK_JV_STR, .s = s->path }) < 0))
 		return vk_fail(err, -ENOMEM, "out of memory");
 	r = first_unknown(o, node_opts, null ? null_opts : file_opts, "filename", &s->bad_proto_opt);
 	return r < 0 ? vk_fail(err, r, "out of memory") : 0;
@@ -299,14 +319,31 @@ static int format_node(struct vk_blk_spec *s, const char *drv, const struct vk_j
 		return vk_fail(err, -ENOMEM, "out of memory");
 	/* The format's own options: those not under "file.". */
 	top = vk_jv_new(VK_JV_OBJ);
-	for (i = 0; top && i < flat->n; i++)
-		if (strncmp(flat->keys[i], "file.", 5) && put_copy(top, flat->keys[i], flat->items[i]) < 0)
+	for (i = 0; top && i < flat->n; i++) {
+		bool null = flat->items[i]->type == VK_JV_NULL;
+
+		/* "backing": null opens the layer alone (other backing options are QEMU's only). */
+		if (!strcmp(flat->keys[i], "backing") && null)
+			s->no_backing = true;
+		else if (strncmp(flat->keys[i], "file.", 5) &&
+			 put_copy(top, flat->keys[i], flat->items[i]) < 0)
 			break;
-	r = top && i == flat->n ? first_unknown(top, node_opts, drv && !strcmp(drv, "qcow2") ?
-						qcow2_opts : NULL, NULL,
-						&s->bad_format_opt) : -ENOMEM;
-	vk_jv_free(top);
-	return r < 0 ? vk_fail(err, r, "out of memory") : 0;
+	}
+	if (!top || i < flat->n) {
+		vk_jv_free(top);
+		return vk_fail(err, -ENOMEM, "out of memory");
+	}
+	s->format_opts = top;	/* checked once the format is known (it may be probed) */
+	return 0;
+}
+
+int vk_blk_spec_bad_format_opt(const struct vk_blk_spec *s, const char *fmt, char **bad)
+{
+	const char *const *own = !strcmp(fmt, "qcow2") ? qcow2_opts :
+				 !strcmp(fmt, "raw") ? raw_opts : NULL;
+
+	*bad = NULL;
+	return s->format_opts ? first_unknown(s->format_opts, node_opts, own, NULL, bad) : 0;
 }
 
 /* One layer from its flattened options (json: or --image-opts), under -f fmt if given. */
@@ -472,20 +509,38 @@ static char *json_name(const struct vk_jv *v)
 	return buf;
 }
 
+/* raw's offset and size change what the image holds: QEMU names such a layer by its options. */
+static bool strong_format_opts(const struct vk_blk_spec *s, const char *fmt)
+{
+	return !s->bare && !strcmp(fmt, "raw") &&
+	       (vk_jv_get(s->format_opts, "offset") || vk_jv_get(s->format_opts, "size"));
+}
+
 char *vk_blk_spec_display(const struct vk_blk_spec *s, const char *fmt)
 {
-	struct vk_jv *top, *d;
+	static const char *const strong[] = { "offset", "size" };
+	struct vk_jv *top, *d, *v;
 	char *name;
+	size_t i;
 
-	if (s->proto_exact)
+	if (s->proto_exact && !strong_format_opts(s, fmt))
 		return strdup(s->proto_exact);
 	if (s->bare)
 		return json_name(s->proto_opts);
 	/* A format over a protocol node without a plain name: both as options. */
 	top = vk_jv_new(VK_JV_OBJ);
 	d = vk_jv_new(VK_JV_STR);
-	if (!top || !d || !(d->s = strdup(fmt)) || vk_jv_put(top, "driver", d) < 0 ||
-	    vk_jv_put(top, "file", vk_jv_copy(s->proto_opts)) < 0) {
+	if (!top || !d || !(d->s = strdup(fmt))) {
+		vk_jv_free(d);
+		goto fail;
+	}
+	if (vk_jv_put(top, "driver", d) < 0)
+		goto fail;
+	for (i = 0; strong_format_opts(s, fmt) && i < ARRAY_SIZE(strong); i++)
+		if ((v = vk_jv_get(s->format_opts, strong[i])) && put_copy(top, strong[i], v) < 0)
+			goto fail;
+	if (vk_jv_put(top, "file", vk_jv_copy(s->proto_opts)) < 0) {
+fail:
 		vk_jv_free(top);
 		return NULL;
 	}
@@ -499,7 +554,7 @@ void vk_blk_spec_free(struct vk_blk_spec *s)
 	free(s->format);
 	free(s->proto);
 	free(s->path);
-	free(s->bad_format_opt);
+	vk_jv_free(s->format_opts);
 	free(s->bad_proto_opt);
 	free(s->proto_exact);
 	vk_jv_free(s->proto_opts);

@@ -17,8 +17,10 @@ struct vk_blk_spec {
 	char *path;		/* the host file (not for null-co) */
 	uint64_t null_size;	/* null-co: bytes, and whether reads return zeros */
 	bool null_zeroes;
-	/* Options the node does not take, reported once it is open (QEMU checks them then). */
-	char *bad_format_opt;
+	bool no_backing;	/* "backing": null: the layer's backing file is not opened */
+	/* The format layer's options (json: or --image-opts), NULL for a plain name. */
+	struct vk_jv *format_opts;
+	/* An option the protocol does not take, reported once it is open (QEMU checks then). */
 	char *bad_proto_opt;
 	/* The protocol node's name: plain (exact) or, when it has strong options, its JSON. */
 	char *proto_exact;
@@ -34,6 +36,11 @@ int vk_blk_spec_parse(const char *name, const char *fmt, bool image_opts,
 /* The layer's name as qemu-img prints it, for a layer of format fmt (malloc'd). */
 char *vk_blk_spec_display(const struct vk_blk_spec *s, const char *fmt);
 void vk_blk_spec_free(struct vk_blk_spec *s);
+/* The first of the format options that format fmt does not take (*bad malloc'd, or NULL). */
+int vk_blk_spec_bad_format_opt(const struct vk_blk_spec *s, const char *fmt, char **bad);
+/* Size option key of opts (raw's offset, size), in QemuOpts' words when it is not one. */
+int vk_blk_opt_size(const struct vk_jv *opts, const char *key, uint64_t *out, bool *given,
+		    struct vk_err *err);
 /* A format or protocol name vmkit opens ("qcow2", "host_device", "null-co", ...). */
 bool vk_blk_spec_known_driver(const char *name);
 

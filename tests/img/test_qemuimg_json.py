@@ -290,3 +290,53 @@ def test_image_opts_write_commands(tmp_path):
            files=["a.qcow2"])
     p.same("rebase", "--image-opts", "-u", "-b", "r.raw", "-F", "raw", "file.filename=top.qcow2")
     p.same("info", "top.qcow2")
+
+
+def window(**extra):
+    return j(driver="raw", file={"driver": "file", "filename": "r.raw"}, **extra)
+
+
+@pytest.mark.parametrize("name", [window(offset=512), window(offset="1k"), window(offset=100),
+                                  window(offset=1 << 20), window(offset=2 << 20),
+                                  window(offset=65536, size=262144), window(size=0),
+                                  window(size=1000), window(offset=-1), window(offset="x"),
+                                  window(offset=3000000), window(size=4 << 20),
+                                  window(offset=None), window(foo=1, offset=512),
+                                  j(**{"file.filename": "r.raw", "offset": 512}),
+                                  j(**{"file.filename": "a.qcow2", "offset": 512})])
+def test_raw_window_info(tmp_path, name):
+    p = Pair(tmp_path, images)
+    p.same_here("info", name)
+    p.same_here("info", "--output=json", name)
+
+
+def test_raw_window_io(tmp_path):
+    """raw's offset and size: reads, writes, map and resize work on the window of the file."""
+    p = Pair(tmp_path, images)
+    w, o = window(offset=65536, size=262144), window(offset=4096)
+    p.same("convert", "-n", "-O", "raw", "a.qcow2", w, files=["r.raw"])
+    p.same("convert", "-n", "-O", "raw", j(driver="null-co", size=262144, **{"read-zeroes": True}),
+           w, files=["r.raw"])
+    p.same("map", "--output=json", w)
+    p.same("map", o)
+    p.same("compare", w, "a.qcow2")
+    p.same("convert", "-O", "raw", w, "out", files=["out"])
+    p.same("resize", w, "1M", files=["r.raw"])
+    p.same("resize", o, "4M", files=["r.raw"])
+    p.same("resize", "--shrink", o, "1M", files=["r.raw"])
+    p.same("resize", "--preallocation=full", o, "3M", files=["r.raw"])
+    p.same("info", o)
+    p.same("convert", "-n", "-O", "raw", "a.qcow2", window(size=4096), files=["r.raw"])
+
+
+def test_backing_null(tmp_path):
+    """"backing": null opens the layer alone: its backing file is named, not read."""
+    p = Pair(tmp_path, images)
+    b = j(driver="qcow2", file={"driver": "file", "filename": "top.qcow2"}, backing=None)
+    p.same("info", b)
+    p.same("info", "--backing-chain", b)
+    p.same("map", "--output=json", b)
+    p.same("compare", b, "a.qcow2")
+    p.same("convert", "-O", "raw", b, "o.raw", files=["o.raw"])
+    p.same("info", j(driver="qcow2", file={"driver": "file", "filename": "top.qcow2"},
+                     backing="x"))
