@@ -246,11 +246,23 @@ static int proto_by_name(struct vk_blk_spec *s, const struct vk_jv *o, const cha
 	return r < 0 ? vk_fail(err, r, "out of memory") : 0;
 }
 
+/* null-co's options; its name is "null-co://" unless size or read-zeroes is given. */
+static int null_node(struct vk_blk_spec *s, const struct vk_jv *o, struct vk_err *err)
+{
+	if (first_unknown(o, node_opts, null_opts, NULL, &s->bad_proto_opt) < 0)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	s->null_size = null_size(vk_jv_get(o, "size"));
+	s->null_zeroes = null_zeroes(vk_jv_get(o, "read-zeroes"));
+	if (!vk_jv_get(o, "size") && !vk_jv_get(o, "read-zeroes") &&
+	    !(s->proto_exact = strdup("null-co://")))
+		return vk_fail(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
 /* The protocol node: o its options (driver may be absent: then the filename's protocol). */
 static int proto_node(struct vk_blk_spec *s, const struct vk_jv *o, struct vk_err *err)
 {
 	const char *drv = str_opt(o, "driver"), *fn = str_opt(o, "filename");
-	int r;
 
 	if (!drv && !fn)
 		return vk_fail(err, -EINVAL, "Must specify either driver or file");
@@ -263,31 +275,14 @@ static int proto_node(struct vk_blk_spec *s, const struct vk_jv *o, struct vk_er
 	s->proto = strdup(drv);
 	if (!s->proto || set_proto_opts(s, o) < 0)
 		return vk_fail(err, -ENOMEM, "out of memory");
-	if (!strcmp(drv, "null-co")) {
-		/* Found by its name, "null-co://" is the protocol's to parse, not an option. */
-		bool parsed = fn && !str_opt(o, "driver");
-
-		if (parsed && strcmp(fn, "null-co://"))
-			return vk_fail(err, -EINVAL,
-				       "The only allowed filename for this driver is 'null-co://'");
-		r = first_unknown(o, node_opts, null_opts, parsed ? "filename" : NULL,
-				  &s->bad_proto_opt);
-		if (!r && !s->bad_proto_opt && vk_jv_get(o, "filename"))
-			r = !(s->bad_proto_opt = strdup("filename")) ? -ENOMEM : 0;
-		s->null_size = null_size(vk_jv_get(o, "size"));
-		s->null_zeroes = null_zeroes(vk_jv_get(o, "read-zeroes"));
-		if (r < 0)
-			return vk_fail(err, r, "out of memory");
-		if (!vk_jv_get(o, "size") && !vk_jv_get(o, "read-zeroes") &&
-		    !(s->proto_exact = strdup("null-co://")))
-			return vk_fail(err, -ENOMEM, "out of memory");
-		return 0;
-	}
+	if (!strcmp(drv, "null-co"))
+		return null_node(s, o, err);
 	if (!fn)
 		return vk_fail(err, -EINVAL, "The '%s' block driver requires a file name", drv);
 	s->path = strdup(fn);
-	s->proto_exact = strdup(s->path);
-	if (!s->proto_exact || first_unknown(o, node_opts, file_opts, NULL, &s->bad_proto_opt) < 0)
+	s->proto_exact = strdup(fn);
+	if (!s->path || !s->proto_exact ||
+	    first_unknown(o, node_opts, file_opts, NULL, &s->bad_proto_opt) < 0)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	return 0;
 }
