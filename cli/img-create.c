@@ -206,6 +206,7 @@ static int check_backing(const char *filename, struct img_create_opts *c)
 	if (!path)
 		return -ENOMEM;
 	r = vk_blk_open(path, &o, &bs, &err);
+	img_qemu_assert(r, &err);
 	/* qemu-img's words: the new image's name, the cause, then a second line. */
 	if (r < 0) {
 		img_error("%s: %s", filename, img_without_name(err.msg, path));

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -114,6 +115,7 @@ int img_open(const char *filename, const char *fmt, unsigned int flags, struct v
 		return -EINVAL;
 	}
 	r = vk_blk_open(filename, &o, out, &err);
+	img_qemu_assert(r, &err);
 	msg = img_without_name(err.msg, filename);
 
 	/* As qemu-img: "Could not open 'X': " and the cause. */
@@ -122,6 +124,17 @@ int img_open(const char *filename, const char *fmt, unsigned int flags, struct v
 	else if (flags & VK_BLK_RDWR)
 		img_warn_probed(*out);
 	return r;
+}
+
+void img_qemu_assert(int r, const struct vk_err *err)
+{
+	const char *nl = strchr(err->msg, '\n');
+
+	if (r != -ENOTRECOVERABLE || !nl)
+		return;
+	fprintf(stderr, "%.*s\n", (int)(nl - err->msg), err->msg);
+	img_error("%s", nl + 1);
+	abort();
 }
 
 void img_warn_probed(struct vk_blk *bs)

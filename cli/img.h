@@ -13,6 +13,8 @@
 extern unsigned int img_global_flags;
 /* Open an image, reporting failure as one line; returns negative errno. */
 int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out);
+/* Where qemu-img 7.2 aborts on a name (vk_blk_open's -ENOTRECOVERABLE): its two lines, then abort. */
+void img_qemu_assert(int r, const struct vk_err *err);
 /* QEMU's raw driver warns when an image probed as raw is opened for writing. */
 void img_warn_probed(struct vk_blk *bs);
 /* qemu's size_to_str: "196 KiB", "64 MiB", "1.5 GiB". */

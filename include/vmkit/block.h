@@ -228,6 +228,10 @@ const char *vk_blk_probe_magic(const uint8_t *buf, size_t len);
 const char *vk_blk_probe_foreign(const uint8_t *head, size_t hlen, const uint8_t *tail,
 				 size_t tlen, const char **what);
 
+/*
+ * -ENOTRECOVERABLE: a name QEMU asserts on (a bad null-co size or bool);
+ * err->msg is qemu-img's two lines, "Unexpected error in ...:\n<why>".
+ */
 int vk_blk_open(const char *filename, const struct vk_blk_opts *o, struct vk_blk **out,
 		struct vk_err *err);
 void vk_blk_close(struct vk_blk *bs);

@@ -190,6 +190,10 @@ static int open_backing(struct vk_blk *bs, struct chain *ch, struct vk_err *err)
 	if (bs->flags & VK_BLK_NO_BACKING)
 		return 0;
 	r = open_layer(bs->full_backing, &bo, ch, &bs->backing, &inner);
+	if (r == -ENOTRECOVERABLE) {	/* where QEMU asserts, its words are not nested */
+		*err = inner;
+		return r;
+	}
 	/* QEMU's words, nested as its layers nest them (the top's name comes last, from the caller). */
 	if (r < 0)
 		return vk_fail(err, r, "Could not open backing file: %s",

@@ -463,7 +463,11 @@ static const char *lex_error(const char *p, char *buf, size_t len, bool *after_v
 			p++;
 			continue;
 		} else if (*p == '{' || *p == '[') {
-			depth++;
+			/* QEMU's limit (MAX_NESTING): it also bounds the parser's recursion. */
+			if (++depth > 1024) {
+				snprintf(buf, len, "JSON nesting depth limit exceeded");
+				return buf;
+			}
 			p++;
 		} else if (*p == '}' || *p == ']') {
 			p++;

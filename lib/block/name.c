@@ -120,14 +120,13 @@ static struct vk_jv *sub_options(const struct vk_jv *flat, const char *prefix)
 }
 
 /*
- * QEMU rejects a bad size or bool here with an assertion (qemu-img aborts
- * after printing the reason): so does vmkit, for the same output.
+ * QEMU asserts on a bad null-co size or bool (qemu-img aborts after saying
+ * why). The library returns the words with -ENOTRECOVERABLE and the caller
+ * decides; vmkit img does as qemu-img.
  */
-static void __attribute__((noreturn)) qemu_abort(const char *where, const char *line, const char *msg)
+static int qemu_assert(struct vk_err *err, const char *where, const char *msg)
 {
-	fprintf(stderr, "Unexpected error in %s() at %s:\n", where, line);
-	vk_msg("%s", msg);
-	abort();
+	return vk_fail(err, -ENOTRECOVERABLE, "Unexpected error in %s:\n%s", where, msg);
 }
 
 /* A size option's value as QemuOpts reads it: a number, or a string with a suffix. */
@@ -159,31 +158,28 @@ int vk_blk_opt_size(const struct vk_jv *opts, const char *key, uint64_t *out, bo
 	return 0;
 }
 
-static uint64_t null_size(const struct vk_jv *v)
+static int null_size(const struct vk_jv *v, uint64_t *size, struct vk_err *err)
 {
-	uint64_t size = 1 * GiB;
-
-	if (v && v->type != VK_JV_NULL && !size_value(v, &size))
-		qemu_abort("parse_option_size", "../../util/qemu-option.c:145",
-			   "Parameter 'size' expects a non-negative number below 2^64");
-	return size;
+	*size = 1 * GiB;
+	if (v && v->type != VK_JV_NULL && !size_value(v, size))
+		return qemu_assert(err, "parse_option_size() at ../../util/qemu-option.c:145",
+				   "Parameter 'size' expects a non-negative number below 2^64");
+	return 0;
 }
 
-static bool null_zeroes(const struct vk_jv *v)
+static int null_zeroes(const struct vk_jv *v, bool *on, struct vk_err *err)
 {
 	static const char *const yes[] = { "on", "yes", "true", "y" };
 	static const char *const no[] = { "off", "no", "false", "n" };
 
-	if (!v || v->type == VK_JV_NULL)
-		return false;
-	if (v->type == VK_JV_BOOL)
-		return v->b;
-	if (v->type == VK_JV_STR && in(v->s, yes, ARRAY_SIZE(yes)))
-		return true;
-	if (v->type == VK_JV_STR && in(v->s, no, ARRAY_SIZE(no)))
-		return false;
-	qemu_abort("qapi_bool_parse", "../../qapi/qapi-util.c:104",
-		   "Parameter 'read-zeroes' expects 'on' or 'off'");
+	bool is_str = v && v->type == VK_JV_STR;
+
+	*on = (v && v->type == VK_JV_BOOL && v->b) || (is_str && in(v->s, yes, ARRAY_SIZE(yes)));
+	if (!v || v->type == VK_JV_NULL || v->type == VK_JV_BOOL ||
+	    (is_str && (in(v->s, yes, ARRAY_SIZE(yes)) || in(v->s, no, ARRAY_SIZE(no)))))
+		return 0;
+	return qemu_assert(err, "qapi_bool_parse() at ../../qapi/qapi-util.c:104",
+			   "Parameter 'read-zeroes' expects 'on' or 'off'");
 }
 
 static int first_unknown(const struct vk_jv *o, const char *const *a, const char *const *b,
@@ -251,8 +247,9 @@ static int null_node(struct vk_blk_spec *s, const struct vk_jv *o, struct vk_err
 {
 	if (first_unknown(o, node_opts, null_opts, NULL, &s->bad_proto_opt) < 0)
 		return vk_fail(err, -ENOMEM, "out of memory");
-	s->null_size = null_size(vk_jv_get(o, "size"));
-	s->null_zeroes = null_zeroes(vk_jv_get(o, "read-zeroes"));
+	if (null_size(vk_jv_get(o, "size"), &s->null_size, err) < 0 ||
+	    null_zeroes(vk_jv_get(o, "read-zeroes"), &s->null_zeroes, err) < 0)
+		return err->code;
 	if (!vk_jv_get(o, "size") && !vk_jv_get(o, "read-zeroes") &&
 	    !(s->proto_exact = strdup("null-co://")))
 		return vk_fail(err, -ENOMEM, "out of memory");
@@ -296,8 +293,15 @@ static int format_node(struct vk_blk_spec *s, const char *drv, const struct vk_j
 	size_t i;
 	int r;
 
+	uint64_t v;
+	bool given;
+
 	if (ref)
 		return vk_fail(err, -ENODEV, "Cannot find device='%s' nor node-name='%s'", ref, ref);
+	/* raw reads its options before it looks for its file. */
+	if (drv && !strcmp(drv, "raw") && (vk_blk_opt_size(flat, "offset", &v, &given, err) < 0 ||
+					   vk_blk_opt_size(flat, "size", &v, &given, err) < 0))
+		return err->code;
 	child = sub_options(flat, "file");
 	if (!child)
 		return vk_fail(err, -ENOMEM, "out of memory");

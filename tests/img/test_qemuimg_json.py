@@ -340,3 +340,21 @@ def test_backing_null(tmp_path):
     p.same("convert", "-O", "raw", b, "o.raw", files=["o.raw"])
     p.same("info", j(driver="qcow2", file={"driver": "file", "filename": "top.qcow2"},
                      backing="x"))
+
+
+@pytest.mark.parametrize("depth", [1023, 1024, 3000])
+def test_json_nesting_limit(tmp_path, depth):
+    """QEMU's parser takes 1024 levels; the whole long name is in the message."""
+    Pair(tmp_path).same("info", 'json:{"a":' + "[" * depth + "]" * depth + "}")
+
+
+def test_raw_options_before_file(tmp_path):
+    """raw reads offset and size before it asks for its file, also under -f and -F."""
+    p = Pair(tmp_path, images)
+    for name in [j(driver="null-co", size=4096), j(driver="null-co", size=-5),
+                 j(driver="null-co", offset="x", size=-5)]:
+        p.same("info", "-f", "raw", name)
+    p.same("create", "-q", "-f", "qcow2", "-u", "-b", j(driver="null-co", size=-1), "-F", "raw",
+           "ab.qcow2", "1M", files=["ab.qcow2"])
+    p.same("info", "--backing-chain", "ab.qcow2")
+    p.same("map", "ab.qcow2")
