@@ -136,9 +136,14 @@ static bool size_value(const struct vk_jv *v, uint64_t *size)
 		return *size = (uint64_t)v->i, v->i >= 0;
 	if (v->type == VK_JV_UINT)
 		return *size = v->u, true;
-	if (v->type == VK_JV_DOUBLE)
-		return *size = (uint64_t)v->d, v->d >= 0 && v->d < 18446744073709551616.0 &&
-					       v->d == (double)(uint64_t)v->d;
+	if (v->type == VK_JV_DOUBLE) {
+		/* In range before the conversion: outside it, the cast is undefined. */
+		if (!(v->d >= 0 && v->d < 18446744073709551616.0) ||
+		    (double)(uint64_t)v->d != v->d)
+			return false;
+		*size = (uint64_t)v->d;
+		return true;
+	}
 	if (v->type == VK_JV_STR)
 		return vk_parse_size(v->s, 1, size) == 0;
 	return false;
