@@ -119,6 +119,7 @@ static int run(struct vk_blk *bs, struct amend_req *a)
 }
 
 static const struct option amend_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "force", no_argument, NULL, 'F' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -130,12 +131,14 @@ int img_amend(int argc, char **argv)
 	const char *fmt = NULL, *opts[8];
 	struct img_progress prog = { 0 };
 	struct vk_blk *bs;
+	unsigned int iopts = 0;
 	int ch, nopts = 0, i, r;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":f:o:t:hpq", amend_long, NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: iopts |= VK_BLK_IMAGE_OPTS; break;
 		case 'o': if (nopts < 8) opts[nopts++] = optarg; break;
 		case 'p': prog.on = true; break;
 		case 'q': prog.on = false; break;
@@ -157,7 +160,7 @@ int img_amend(int argc, char **argv)
 		img_error("Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
 		return 1;
 	}
-	if (img_open(argv[optind], fmt, a.help ? 0 : VK_BLK_RDWR, &bs) < 0)
+	if (img_open(argv[optind], fmt, (a.help ? 0 : VK_BLK_RDWR) | iopts, &bs) < 0)
 		return 1;
 	if (a.help) {
 		r = strcmp(bs->drv->name, "qcow2") ? -ENOTSUP : 0;

@@ -70,6 +70,7 @@ static void json(const struct vk_blk_check *c, const char *filename, const char 
 }
 
 static const struct option check_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "output", required_argument, NULL, 'O' },
 	{ "repair", required_argument, NULL, 'r' },
 	{ "force-share", no_argument, NULL, 'U' },
@@ -123,6 +124,7 @@ int img_check(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":f:hr:qU", check_long, NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: flags |= VK_BLK_IMAGE_OPTS; break;
 		case 'O': output = optarg; break;
 		case 'q': quiet = true; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;

@@ -46,6 +46,7 @@ static int find_base(const char *filename, const char *fmt, const char *base, in
 
 	if (img_open(filename, fmt, VK_BLK_FORCE_SHARE, &top) < 0)
 		return -EINVAL;
+	img_warn_probed(top);	/* qemu-img opens the top for writing */
 	if (!top->backing_file) {
 		if (base)	/* qemu-img looks for -b first, and so words it */
 			img_error("Did not find '%s' in the backing chain of '%s'", base, filename);

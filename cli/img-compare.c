@@ -150,6 +150,7 @@ static int compare_tail(struct side *a, struct side *b, bool quiet)
 }
 
 static const struct option compare_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "force-share", no_argument, NULL, 'U' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -167,6 +168,7 @@ int img_compare(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":f:F:hpqsU", compare_long, NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt1 = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: flags |= VK_BLK_IMAGE_OPTS; break;
 		case 'F': fmt2 = optarg; break;
 		case 'p': break;	/* progress: compare is quick on the images we see */
 		case 'q': quiet = true; break;

@@ -228,6 +228,10 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 	struct vk_err err = { 0 };
 	char *path = NULL, msg[256];
 
+	if (!strcmp(fmt, "null-co")) {
+		img_error("Format driver 'null-co' does not support image creation");
+		return -ENOTSUP;
+	}
 	/* A target protocol we cannot write is refused before anything, in qemu-img's words. */
 	if (vk_blk_name_path(name, &path, &err) < 0) {
 		img_error("%s", err.msg);
@@ -239,6 +243,7 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 		img_error("%s: error while converting %s: %s", name, fmt, msg);
 		return -EINVAL;
 	}
+	img_default_extent_hint(co);
 	if (vk_blk_create(fmt, name, &co->o, &err) < 0) {
 		img_error("%s: error while converting %s: %s", name, fmt, err.msg);
 		return -EIO;
@@ -247,6 +252,7 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 }
 
 static const struct option convert_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "force-share", no_argument, NULL, 'U' },
 	{ "target-is-zero", no_argument, NULL, 'Z' },
 	{ "help", no_argument, NULL, 'h' },
@@ -336,6 +342,7 @@ int img_convert(int argc, char **argv)
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: flags |= VK_BLK_IMAGE_OPTS; break;
 		case 'O': ofmt = optarg; break;
 		case 'o': if (nopts < 8) opts[nopts++] = optarg; break;
 		case 'p': c.prog.on = true; break;
@@ -391,22 +398,26 @@ int img_convert(int argc, char **argv)
 	}
 	if (quiet)
 		c.prog.on = false;
-	if (strcmp(ofmt, "raw") && strcmp(ofmt, "qcow2")) {
+	/* null-co takes writes (-n) but cannot be created. */
+	if (strcmp(ofmt, "raw") && strcmp(ofmt, "qcow2") && strcmp(ofmt, "null-co")) {
 		img_error("Unknown file format '%s'", ofmt);
 		return 1;
 	}
-	for (i = 0; i < nopts; i++)
-		if (img_parse_create_opts(&co, ofmt, opts[i]) < 0)
-			goto out;
 	if (target_is_zero && !c.target_exists) {
 		img_error("--target-is-zero requires use of -n flag");
 		goto out;
 	}
 	c.need_zero = c.target_exists && !target_is_zero;
 	if (nopts && c.target_exists) {
-		img_error("-o cannot be used with -n");
+		img_error("-o has no effect when skipping image creation");
 		goto out;
 	}
+	/* qemu-img opens the source before it looks at the target's options. */
+	if (img_open(argv[optind], fmt, flags, &c.src) < 0)
+		goto out;
+	for (i = 0; i < nopts; i++)
+		if (img_parse_create_opts(&co, ofmt, opts[i]) < 0)
+			goto out;
 	if ((backing || co.o.backing_file) && strcmp(ofmt, "qcow2")) {
 		img_error("Backing file not supported for file format '%s'", ofmt);
 		goto out;
@@ -418,8 +429,6 @@ int img_convert(int argc, char **argv)
 		img_error("Compression not supported for this file format");
 		goto out;
 	}
-	if (img_open(argv[optind], fmt, flags, &c.src) < 0)
-		goto out;
 	if (!c.target_exists &&
 	    create_target(ofmt, argv[optind + 1], &co, vk_blk_length(c.src), quiet) < 0)
 		goto out;
@@ -428,7 +437,7 @@ int img_convert(int argc, char **argv)
 		     &c.dst) < 0)
 		goto out;
 	if (vk_blk_length(c.dst) < vk_blk_length(c.src)) {
-		img_error("output file is smaller than input file");
+		img_error("output file is smaller than input file");	/* qemu-img's words */
 		goto out;
 	}
 	if (setup_buffers(&c, ofmt) < 0)

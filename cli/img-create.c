@@ -99,6 +99,11 @@ static int set_opt(void *opaque, const char *key, const char *val)
 		c->o.compression_type = !strcmp(val, "zstd") ? 1 : strcmp(val, "zlib") ? -1 : 0;
 		if (c->o.compression_type < 0)
 			c->bad_compression = c->compression_str;
+	} else if (!strcmp(key, "extent_size_hint")) {
+		if (img_parse_size(val, &v) < 0)
+			goto bad_size;
+		c->o.extent_size_hint = v;
+		c->have_extent_size_hint = true;
 	} else if (!strcmp(key, "backing_file") && c->qcow2) {
 		c->o.backing_file = keep(c, val);
 	} else if (!strcmp(key, "backing_fmt") && c->qcow2) {
@@ -112,6 +117,12 @@ bad_size:
 	fprintf(stderr, "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
 			"and exabytes, respectively.\n");
 	return -EINVAL;
+}
+
+void img_default_extent_hint(struct img_create_opts *c)
+{
+	if (!c->have_extent_size_hint)
+		c->o.extent_size_hint = 1 * MiB;
 }
 
 int img_parse_create_opts(struct img_create_opts *c, const char *fmt, const char *opts)
@@ -141,6 +152,22 @@ const char *img_create_opts_value_error(const struct img_create_opts *c, char *b
 	return buf;
 }
 
+/* A string option as QemuOpts prints it: commas doubled, so the line reads back as options. */
+static void print_escaped(const char *key, const char *val)
+{
+	printf("%s=", key);
+	for (; *val; val++)
+		printf(*val == ',' ? ",," : "%c", *val);
+	printf(" ");
+}
+
+/* The file protocol's option comes last: QEMU appends the protocol's options to the format's. */
+static void print_extent_hint(const struct img_create_opts *c)
+{
+	if (c->have_extent_size_hint)
+		printf(" extent_size_hint=%llu", (unsigned long long)c->o.extent_size_hint);
+}
+
 void img_print_formatting(const char *filename, const char *fmt, const struct img_create_opts *c)
 {
 	const struct vk_blk_create_opts *o = &c->o;
@@ -150,6 +177,7 @@ void img_print_formatting(const char *filename, const char *fmt, const struct im
 		printf("size=%llu", (unsigned long long)o->size);
 		if (c->prealloc_str)
 			printf(" preallocation=%s", c->prealloc_str);
+		print_extent_hint(c);
 		printf("\n");
 		return;
 	}
@@ -161,11 +189,13 @@ void img_print_formatting(const char *filename, const char *fmt, const struct im
 	if (c->compat_str)
 		printf("compat=%s ", c->compat_str);
 	if (o->backing_file)
-		printf("backing_file=%s ", o->backing_file);
+		print_escaped("backing_file", o->backing_file);
 	if (o->backing_fmt)
-		printf("backing_fmt=%s ", o->backing_fmt);
-	printf("lazy_refcounts=%s refcount_bits=%s\n", o->lazy_refcounts ? "on" : "off",
+		print_escaped("backing_fmt", o->backing_fmt);
+	printf("lazy_refcounts=%s refcount_bits=%s", o->lazy_refcounts ? "on" : "off",
 	       c->refcount_str ? c->refcount_str : "16");
+	print_extent_hint(c);
+	printf("\n");
 }
 
 void img_free_create_opts(struct img_create_opts *c)
@@ -205,6 +235,9 @@ static int backing_without_format(const char *filename, const char *backing)
 /* The backing file must open (with its format); its size is the default size. */
 static int check_backing(const char *filename, struct img_create_opts *c)
 {
+	struct vk_blk_opts o = { .format = c->o.backing_fmt,
+				 .flags = VK_BLK_FORCE_SHARE | img_global_flags };
+	struct vk_err err = { 0 };
 	struct vk_blk *bs;
 	char *path;
 	int r;
@@ -213,10 +246,18 @@ static int check_backing(const char *filename, struct img_create_opts *c)
 		return 0;
 	if (!c->o.backing_fmt)
 		return backing_without_format(filename, c->o.backing_file);
-	path = vk_blk_resolve_backing(filename, c->o.backing_file);
+	/* A backing name with a protocol (json:, null-co://) is not relative to the image. */
+	path = strchr(c->o.backing_file, ':') && !strncmp(c->o.backing_file, "json:", 5) ?
+	       strdup(c->o.backing_file) : vk_blk_resolve_backing(filename, c->o.backing_file);
 	if (!path)
 		return -ENOMEM;
-	r = img_open(path, c->o.backing_fmt, VK_BLK_FORCE_SHARE, &bs);
+	r = vk_blk_open(path, &o, &bs, &err);
+	img_qemu_assert(r, &err);
+	/* qemu-img's words: the new image's name, the cause, then a second line. */
+	if (r < 0) {
+		img_error("%s: %s", filename, img_without_name(err.msg, path));
+		fprintf(stderr, "Could not open backing image.\n");
+	}
 	free(path);
 	if (r < 0)
 		return r;
@@ -281,6 +322,10 @@ int img_create(int argc, char **argv)
 		return img_error_try("Expecting image file name");
 	if (optind + 2 < argc)
 		return img_error_try("Unexpected argument: %s", argv[optind + 2]);
+	if (!strcmp(fmt, "null-co")) {
+		img_error("%s: Format driver 'null-co' does not support image creation", argv[optind]);
+		return 1;
+	}
 	if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
 		img_error("%s: Unknown file format '%s'", argv[optind], fmt);
 		return 1;
@@ -322,6 +367,7 @@ int img_create(int argc, char **argv)
 		img_error("%s: %s", argv[optind], msg);
 		goto fail;
 	}
+	img_default_extent_hint(&c);
 	r = vk_blk_create(fmt, argv[optind], &c.o, &err);
 	/* qemu-img words -EFBIG itself; formats with a cluster size get a hint. */
 	if (r == -EFBIG)

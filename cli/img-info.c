@@ -134,7 +134,8 @@ static void json(struct vk_blk *bs, const struct vk_blk_info *i, const char *ind
 		printf("%s\"cluster-size\": %u,\n", ind, i->cluster_size);
 	key_str(ind, "format", i->format, true);
 	if (i->actual_size >= 0)
-		printf("%s\"actual-size\": %lld,\n", ind, (long long)i->actual_size);
+		printf("%s\"actual-size\": %lld%s\n", ind, (long long)i->actual_size,
+		       i->no_dirty ? "" : ",");
 	if (i->is_qcow2)
 		json_specific(bs, i, ind);
 	if (i->is_vmdk)
@@ -144,11 +145,13 @@ static void json(struct vk_blk *bs, const struct vk_blk_info *i, const char *ind
 			i->backing_file, true);
 		key_str(ind, "backing-filename", i->backing_file, true);
 	}
-	printf("%s\"dirty-flag\": %s\n", ind, i->dirty ? "true" : "false");
+	if (!i->no_dirty)
+		printf("%s\"dirty-flag\": %s\n", ind, i->dirty ? "true" : "false");
 	printf("%.*s}", (int)strlen(ind) - 4, ind);
 }
 
 static const struct option info_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "output", required_argument, NULL, 'O' },
 	{ "backing-chain", no_argument, NULL, 'B' },
 	{ "force-share", no_argument, NULL, 'U' },
@@ -185,6 +188,7 @@ static int collect_chain(const char *filename, const char *fmt, unsigned int fla
 			break;
 		filename = bs->full_backing;
 		fmt = bs->backing_fmt;
+		flags &= ~VK_BLK_IMAGE_OPTS;	/* backing files are names */
 	}
 	*out = layers;
 	return n;
@@ -223,6 +227,7 @@ int img_info(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":f:hU", info_long, NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: flags |= VK_BLK_IMAGE_OPTS; break;
 		case 'O': output = optarg; break;
 		case 'B': chain = true; break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;

@@ -48,6 +48,7 @@ static int dump(const struct entry *e, bool json, bool *first)
 }
 
 static const struct option map_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "output", required_argument, NULL, 'O' },
 	{ "start-offset", required_argument, NULL, 's' },
 	{ "max-length", required_argument, NULL, 'l' },
@@ -72,6 +73,7 @@ int img_map(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":f:hs:l:U", map_long, NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: flags |= VK_BLK_IMAGE_OPTS; break;
 		case 'O': output = optarg; break;
 		case 's':
 		case 'l':

@@ -139,6 +139,7 @@ static int measure(const char *out_fmt, struct measure_opts *m, struct vk_blk *i
 }
 
 static const struct option measure_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "output", required_argument, NULL, 'J' },
 	{ "size", required_argument, NULL, 's' },
 	{ "force-share", no_argument, NULL, 'U' },
@@ -160,6 +161,7 @@ int img_measure(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":f:O:o:hU", measure_long, NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: flags |= VK_BLK_IMAGE_OPTS; break;
 		case 'O': out_fmt = optarg; break;
 		case 'o': if (nopts < 8) opts[nopts++] = optarg; break;
 		case 'J': output = optarg; break;

@@ -9,6 +9,7 @@ struct img_create_opts {
 	struct vk_blk_create_opts o;
 	bool qcow2;
 	bool have_size;
+	bool have_extent_size_hint;
 	const char *compat_str;
 	const char *prealloc_str;
 	const char *compression_str;
@@ -27,5 +28,7 @@ void img_print_create_help(const char *fmt, bool with_file);
 bool img_opts_want_help(const char *opts);
 void img_print_formatting(const char *filename, const char *fmt, const struct img_create_opts *c);
 void img_free_create_opts(struct img_create_opts *c);
+/* qemu-img's default extent size hint (1 MiB) unless -o gave one. */
+void img_default_extent_hint(struct img_create_opts *c);
 
 #endif

@@ -109,6 +109,7 @@ static int open_new_backing(struct rebase *rb, const char *name, const char *fmt
 }
 
 static const struct option rebase_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "force-share", no_argument, NULL, 'U' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -120,12 +121,14 @@ int img_rebase(int argc, char **argv)
 	struct rebase rb = { 0 };
 	struct vk_err err = { 0 };
 	bool unsafe = false, quiet = false;
+	unsigned int iopts = 0;
 	int ch, ret = 1, r;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":hf:F:b:upt:T:qU", rebase_long, NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: iopts |= VK_BLK_IMAGE_OPTS; break;
 		case 'F': bfmt = optarg; break;
 		case 'b': backing = optarg; break;
 		case 'u': unsafe = true; break;
@@ -157,7 +160,8 @@ int img_rebase(int argc, char **argv)
 		img_error("Invalid format name: '%s'", bfmt);
 		return 1;
 	}
-	if (img_open(argv[optind], fmt, VK_BLK_RDWR | (unsafe ? VK_BLK_NO_BACKING : 0), &rb.bs) < 0)
+	if (img_open(argv[optind], fmt, VK_BLK_RDWR | iopts | (unsafe ? VK_BLK_NO_BACKING : 0),
+		     &rb.bs) < 0)
 		return 1;
 	if (!unsafe) {
 		rb.cs = vk_blk_cluster_size(rb.bs);

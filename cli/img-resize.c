@@ -8,6 +8,7 @@
 #include "img.h"
 
 static const struct option resize_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "shrink", no_argument, NULL, 'S' },
 	{ "preallocation", required_argument, NULL, 'P' },
 	{ "help", no_argument, NULL, 'h' },
@@ -84,6 +85,7 @@ int img_resize(int argc, char **argv)
 	const char *fmt = NULL, *size;
 	bool quiet = false, shrink = false;
 	struct vk_blk *bs;
+	unsigned int iopts = 0;
 	int ch, r;
 
 	/* The size is the last argument, taken first so that "-10M" is no option (as qemu-img). */
@@ -94,6 +96,7 @@ int img_resize(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":f:hq", resize_long, NULL)) != -1) {
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: iopts |= VK_BLK_IMAGE_OPTS; break;
 		case 'q': quiet = true; break;
 		case 'S': shrink = true; break;
 		case 'P': if (parse_prealloc(optarg, &pre) < 0) return 1; break;
@@ -103,7 +106,7 @@ int img_resize(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return img_error_try("Expecting image file name and size");
-	if (img_open(argv[optind], fmt, VK_BLK_RDWR, &bs) < 0)
+	if (img_open(argv[optind], fmt, VK_BLK_RDWR | iopts, &bs) < 0)
 		return 1;
 	r = do_resize(bs, size, shrink, pre, quiet);
 	vk_blk_close(bs);

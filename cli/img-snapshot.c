@@ -90,6 +90,7 @@ void img_json_snapshots(struct vk_blk *bs, const char *ind)
 enum { SN_LIST = 1, SN_CREATE, SN_APPLY, SN_DELETE };
 
 static const struct option snapshot_long[] = {
+	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "force-share", no_argument, NULL, 'U' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -147,6 +148,7 @@ int img_snapshot(int argc, char **argv)
 		}
 		switch (ch) {
 		case 'f': fmt = optarg; break;
+		case IMG_OPT_IMAGE_OPTS: flags |= VK_BLK_IMAGE_OPTS; break;
 		case 'q': break;
 		case 'U': flags |= VK_BLK_FORCE_SHARE; break;
 		case 'h': printf("usage: vmkit img snapshot [-f FMT] [-q] [-U] [-l | -a NAME | -c NAME | -d NAME] FILE\n"); return 0;

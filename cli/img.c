@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -106,19 +107,43 @@ int img_open(const char *filename, const char *fmt, unsigned int flags, struct v
 {
 	struct vk_blk_opts o = { .format = fmt, .flags = flags | img_global_flags };
 	struct vk_err err = { 0 };
-	int r = vk_blk_open(filename, &o, out, &err);
-	const char *msg = img_without_name(err.msg, filename);
+	const char *msg;
+	int r;
+
+	if ((flags & VK_BLK_IMAGE_OPTS) && fmt) {
+		img_error("--image-opts and --format are mutually exclusive");
+		return -EINVAL;
+	}
+	r = vk_blk_open(filename, &o, out, &err);
+	img_qemu_assert(r, &err);
+	msg = img_without_name(err.msg, filename);
 
 	/* As qemu-img: "Could not open 'X': " and the cause. */
 	if (r < 0)
 		img_error("Could not open '%s': %s", filename, msg[0] ? msg : strerror(-r));
-	/* qemu's warning, word for word, when a probed raw image is opened for writing. */
-	else if (!fmt && (flags & VK_BLK_RDWR) && !strcmp((*out)->drv->name, "raw"))
+	else if (flags & VK_BLK_RDWR)
+		img_warn_probed(*out);
+	return r;
+}
+
+void img_qemu_assert(int r, const struct vk_err *err)
+{
+	const char *nl = strchr(err->msg, '\n');
+
+	if (r != -ENOTRECOVERABLE || !nl)
+		return;
+	fprintf(stderr, "%.*s\n", (int)(nl - err->msg), err->msg);
+	img_error("%s", nl + 1);
+	abort();
+}
+
+void img_warn_probed(struct vk_blk *bs)
+{
+	if (bs->probed)
 		fprintf(stderr, "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
 			"         Automatically detecting the format is dangerous for raw images, write operations on block 0 will be restricted.\n"
 			"         Specify the 'raw' format explicitly to remove the restrictions.\n",
-			filename);
-	return r;
+			bs->display ? bs->display : bs->filename);
 }
 
 const char *img_without_name(const char *msg, const char *name)
@@ -139,61 +164,9 @@ void img_size_str(uint64_t v, char *buf, size_t len)
 	snprintf(buf, len, "%0.3g %sB", (double)v / (double)(1ULL << (i * 10)), suffixes[i]);
 }
 
-/* One UTF-8 code point from *p (advanced past it), or -1 for a malformed sequence. */
-static long utf8_next(const unsigned char **p)
-{
-	const unsigned char *s = *p;
-	int n = s[0] >= 0xf0 && s[0] < 0xf8 ? 3 : s[0] >= 0xe0 ? 2 : s[0] >= 0xc2 ? 1 : -1;
-	long cp, min[] = { 0, 0x80, 0x800, 0x10000 };
-	int i;
-
-	*p = s + 1;
-	if (s[0] < 0x80)
-		return s[0];
-	if (n < 0)
-		return -1;
-	cp = s[0] & (0x3f >> n);
-	for (i = 1; i <= n; i++) {
-		if ((s[i] & 0xc0) != 0x80) {
-			*p = s + i;	/* a cut-short sequence is one bad character */
-			return -1;
-		}
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	*p = s + n + 1;
-	return cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000) ? -1 : cp;
-}
-
-/* As QEMU's JSON writer: short escapes, \uXXXX (upper case) outside printable ASCII. */
 void img_json_str(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	long cp;
-
-	fputc('"', f);
-	while (*p) {
-		cp = utf8_next(&p);
-		switch (cp) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\b': fputs("\\b", f); break;
-		case '\f': fputs("\\f", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
-		default:
-			if (cp < 0)
-				fputs("\\uFFFD", f);
-			else if (cp > 0xffff)
-				fprintf(f, "\\u%04lX\\u%04lX", 0xd800 + ((cp - 0x10000) >> 10),
-					0xdc00 + ((cp - 0x10000) & 0x3ff));
-			else if (cp < 0x20 || cp >= 0x7f)
-				fprintf(f, "\\u%04lX", cp);
-			else
-				fputc((int)cp, f);
-		}
-	}
-	fputc('"', f);
+	vk_json_str(f, s);
 }
 
 int img_parse_size(const char *s, uint64_t *out)

@@ -7,10 +7,16 @@
 
 #include "vmkit/block.h"
 
+/* getopt code of --image-opts (the commands that take it set VK_BLK_IMAGE_OPTS). */
+#define IMG_OPT_IMAGE_OPTS	0x100
 /* Open flags every command adds (the global --vmdk-extents-anywhere). */
 extern unsigned int img_global_flags;
 /* Open an image, reporting failure as one line; returns negative errno. */
 int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out);
+/* Where qemu-img 7.2 aborts on a name (vk_blk_open's -ENOTRECOVERABLE): its two lines, then abort. */
+void img_qemu_assert(int r, const struct vk_err *err);
+/* QEMU's raw driver warns when an image probed as raw is opened for writing. */
+void img_warn_probed(struct vk_blk *bs);
 /* qemu's size_to_str: "196 KiB", "64 MiB", "1.5 GiB". */
 void img_size_str(uint64_t v, char *buf, size_t len);
 /* msg without a leading "name: " (the library names the file; qemu-img words put it elsewhere). */

@@ -15,6 +15,7 @@
 #include "vmkit/util.h"
 
 struct vk_blk;
+struct vk_jv;
 
 /* Open flags. */
 #define VK_BLK_RDWR		(1u << 0)
@@ -32,6 +33,8 @@ struct vk_blk;
  */
 #define VK_BLK_CACHE_DIRECT	(1u << 7)
 #define VK_BLK_CACHE_DSYNC	(1u << 8)
+/* qemu-img --image-opts: the name is "key=value,..." options (for this layer, not its backing). */
+#define VK_BLK_IMAGE_OPTS	(1u << 9)
 
 struct vk_blk_opts {
 	const char *format;		/* NULL: probe */
@@ -63,6 +66,7 @@ struct vk_blk_info {
 	int64_t actual_size;		/* bytes the file occupies on disk, -1 unknown */
 	uint32_t cluster_size;		/* 0: no clusters */
 	bool dirty;
+	bool no_dirty;			/* null-co: QEMU has no image info to show a dirty flag from */
 	const char *backing_file;	/* as recorded, NULL if none */
 	const char *backing_fmt;	/* NULL if not recorded */
 	const char *full_backing;	/* resolved path */
@@ -97,6 +101,8 @@ struct vk_blk_create_opts {
 	const char *backing_file;
 	const char *backing_fmt;
 	int compression_type;		/* qcow2: 0 zlib, 1 zstd */
+	/* The file's extent size hint (XFS), at most 4 GiB - 1; 0: none. qemu-img's default is 1 MiB. */
+	uint64_t extent_size_hint;
 };
 
 /* Check results, as qemu-img's ImageCheck. */
@@ -195,6 +201,17 @@ struct vk_blk {
 	bool probed;			/* raw by probing, not by name (see raw.c) */
 	uint32_t align;			/* O_DIRECT: offsets, lengths, buffers in multiples; 0 otherwise */
 	void *opaque;			/* driver state */
+	/*
+	 * The name qemu-img prints for the layer ("a.qcow2" for a json: name
+	 * over that file, or json:{...}); NULL: filename. The format it shows
+	 * ("file", "host_device" for a protocol opened alone); NULL: the driver's.
+	 */
+	char *display;
+	const char *format_name;
+	/* A json: name's options for the format, while drv->open runs (raw's offset, size). */
+	const struct vk_jv *open_opts;
+	uint64_t null_size;		/* null-co: size, and whether reads say zeros */
+	bool null_zeroes;
 };
 
 const struct vk_blk_driver *vk_blk_find_driver(const char *name);
@@ -212,6 +229,10 @@ const char *vk_blk_probe_magic(const uint8_t *buf, size_t len);
 const char *vk_blk_probe_foreign(const uint8_t *head, size_t hlen, const uint8_t *tail,
 				 size_t tlen, const char **what);
 
+/*
+ * -ENOTRECOVERABLE: a name QEMU asserts on (a bad null-co size or bool);
+ * err->msg is qemu-img's two lines, "Unexpected error in ...:\n<why>".
+ */
 int vk_blk_open(const char *filename, const struct vk_blk_opts *o, struct vk_blk **out,
 		struct vk_err *err);
 void vk_blk_close(struct vk_blk *bs);
@@ -307,6 +328,12 @@ int vk_blk_file_open_flags(unsigned int flags);
  * alignment. A file system that refuses O_DIRECT fails with QEMU's words.
  */
 int vk_blk_file_open(struct vk_blk *bs, const char *path, struct vk_err *err);
+/*
+ * Ask the file system to allocate fd's file in extents of hint bytes
+ * (FS_IOC_FSSETXATTR, XFS). Advisory: where it is not supported, nothing
+ * happens, as with qemu-img.
+ */
+void vk_blk_file_extent_hint(int fd, uint64_t hint);
 /* The bytes read at off (at most len; fewer only at the end of the file), or -errno. */
 ssize_t vk_blk_file_read_some(struct vk_blk *bs, void *buf, uint64_t off, size_t len);
 /* Make what was written durable: fdatasync, unless cache=unsafe or O_DSYNC made it so. */
@@ -331,5 +358,6 @@ int vk_blk_lock(struct vk_blk *bs, struct vk_err *err);
 extern const struct vk_blk_driver vk_blk_raw;
 extern const struct vk_blk_driver vk_blk_qcow2;
 extern const struct vk_blk_driver vk_blk_vmdk;
+extern const struct vk_blk_driver vk_blk_null;
 
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -88,5 +89,8 @@ static inline void vk_freep(void *p) { free(*(void **)p); }
 static inline void vk_closep(int *fd) { if (*fd >= 0) close(*fd); }
 #define _cleanup_free_ __attribute__((cleanup(vk_freep)))
 #define _cleanup_close_ __attribute__((cleanup(vk_closep)))
+
+/* A JSON string literal as QEMU writes it: short escapes, \uXXXX outside printable ASCII. */
+void vk_json_str(FILE *f, const char *s);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "name.h"
 #include "vmkit/block.h"
 
 /* Probed in order of score; raw scores 1 so it only wins when nothing else does. */
@@ -112,6 +113,10 @@ int vk_blk_name_path(const char *name, char **out, struct vk_err *err)
 		for (i = 0; i < ARRAY_SIZE(local); i++)
 			if (!strncmp(name, local[i], strlen(local[i])))
 				break;
+		/* Only create reaches here with it: opening null-co:// is name.c's. */
+		if (i == ARRAY_SIZE(local) && !strncmp(name, "null-co:", 8))
+			return vk_fail(err, -ENOTSUP,
+				       "Protocol driver 'null-co' does not support image creation");
 		if (i == ARRAY_SIZE(local))
 			return vk_fail(err, -ENOENT, "Unknown protocol '%.*s'",
 				       (int)(strchr(name, ':') - name), name);
@@ -168,7 +173,7 @@ static int open_backing(struct vk_blk *bs, struct chain *ch, struct vk_err *err)
 {
 	struct vk_blk_opts bo = {
 		.format = bs->backing_fmt,
-		.flags = (bs->flags & ~VK_BLK_RDWR),
+		.flags = (bs->flags & ~(VK_BLK_RDWR | VK_BLK_IMAGE_OPTS)),
 		.cache_size = bs->cache_size,
 	};
 	struct vk_err inner = { 0 };
@@ -179,12 +184,16 @@ static int open_backing(struct vk_blk *bs, struct chain *ch, struct vk_err *err)
 			   vk_blk_resolve_backing(bs->filename, bs->backing_file);
 	if (!bs->full_backing)
 		return vk_fail(err, -ENOMEM, "%s: out of memory", bs->filename);
-	if (bo.format && !vk_blk_find_driver(bo.format))
+	if (bo.format && !vk_blk_spec_known_driver(bo.format))
 		return vk_fail(err, -ENOTSUP, "Could not open backing file: Unknown driver '%s'",
 			       bo.format);
 	if (bs->flags & VK_BLK_NO_BACKING)
 		return 0;
 	r = open_layer(bs->full_backing, &bo, ch, &bs->backing, &inner);
+	if (r == -ENOTRECOVERABLE) {	/* where QEMU asserts, its words are not nested */
+		*err = inner;
+		return r;
+	}
 	/* QEMU's words, nested as its layers nest them (the top's name comes last, from the caller). */
 	if (r < 0)
 		return vk_fail(err, r, "Could not open backing file: %s",
@@ -225,52 +234,169 @@ static int open_file(struct vk_blk *bs, const char *filename, const struct vk_bl
 	return vk_blk_file_open(bs, filename, err);	/* with the cache mode's flags */
 }
 
+/* The protocols' own checks on the file: file wants a regular one, host_device a device. */
+static int check_proto_file(struct vk_blk *bs, const char *proto, struct vk_err *err)
+{
+	struct stat st;
+
+	if (fstat(bs->fd, &st) < 0)
+		return vk_fail(err, -errno, "%s: %s", bs->filename, strerror(errno));
+	if (!strcmp(proto, "file") && S_ISREG(st.st_mode))
+		return 0;
+	if (!strcmp(proto, "file"))
+		return vk_fail(err, -EINVAL, "'file' driver requires '%s' to be a regular file",
+			       bs->filename);
+	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
+		return vk_fail(err, -EINVAL,
+			       "'%s' driver requires '%s' to be either a character or block device",
+			       proto, bs->filename);
+	return 0;
+}
+
+/* null-co: no file, nothing locked; /dev/null stands behind bs->fd for fstat. */
+static int open_null(struct vk_blk *bs, const struct vk_blk_spec *spec,
+		     const struct vk_blk_opts *o, struct vk_err *err)
+{
+	struct vk_blk_opts no = *o;
+
+	no.flags &= ~(VK_BLK_CACHE_DIRECT | VK_BLK_CACHE_DSYNC);
+	bs->null_size = spec->null_size;
+	bs->null_zeroes = spec->null_zeroes;
+	if (open_file(bs, "/dev/null", &no, err) < 0)
+		return err->code;
+	free(bs->filename);
+	bs->filename = strdup("null-co://");
+	return bs->filename ? 0 : vk_fail(err, -ENOMEM, "out of memory");
+}
+
+static const char *static_name(const char *name)
+{
+	static const char *const names[] = { "file", "host_device", "host_cdrom", "null-co",
+					     "raw" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(name, names[i]))
+			return names[i];
+	return NULL;
+}
+
+/* The driver for the layer: the protocol alone, the named format, or probing. */
+static int pick_driver(struct vk_blk *bs, const struct vk_blk_spec *spec,
+		       const struct vk_blk_driver **drv, struct vk_err *err)
+{
+	bool null = !strcmp(spec->proto, "null-co");
+
+	if (spec->bare) {
+		*drv = null ? &vk_blk_null : &vk_blk_raw;
+		bs->format_name = static_name(spec->proto);
+		return 0;
+	}
+	if (spec->format) {
+		*drv = vk_blk_find_driver(spec->format);
+		if (!*drv)
+			return vk_fail(err, -ENOTSUP, "Unknown driver '%s'", spec->format);
+		/* What their header checks say of null-co's zeros. */
+		if (null && *drv == &vk_blk_qcow2)
+			return vk_fail(err, -EINVAL, "Image is not in qcow2 format");
+		if (null && *drv != &vk_blk_raw)
+			return vk_fail(err, -EINVAL, "invalid VMDK image descriptor");
+	} else if (!null) {
+		return probe(bs, drv, err);
+	} else {
+		bs->probed = true;
+		*drv = &vk_blk_raw;
+	}
+	if (null) {
+		*drv = &vk_blk_null;
+		bs->format_name = static_name("raw");
+	}
+	return 0;
+}
+
+/* Options QEMU checks once the node is open, so that a missing file is reported first. */
+static int check_options(struct vk_blk *bs, const struct vk_blk_spec *spec,
+			 const struct vk_blk_driver *drv, struct vk_err *err)
+{
+	const char *name = bs->format_name ? bs->format_name : drv->name;
+	_cleanup_free_ char *bad = NULL;
+
+	if (spec->bad_proto_opt)
+		return vk_fail(err, -EINVAL, "Block protocol '%s' doesn't support the option '%s'",
+			       spec->proto, spec->bad_proto_opt);
+	if (vk_blk_spec_bad_format_opt(spec, name, &bad) < 0)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	if (bad)
+		return vk_fail(err, -EINVAL, "Block format '%s' does not support the option '%s'",
+			       name, bad);
+	bs->display = vk_blk_spec_display(spec, bs->format_name ? bs->format_name : drv->name);
+	return bs->display ? 0 : vk_fail(err, -ENOMEM, "out of memory");
+}
+
+static int open_host(struct vk_blk *bs, const struct vk_blk_spec *spec,
+		     const struct vk_blk_opts *o, struct chain *ch, struct vk_err *err)
+{
+	int r = open_file(bs, spec->path, o, err);
+
+	if (r < 0)
+		return r;
+	/* A plain name opened with a format reads any file, as QEMU's file protocol. */
+	if (spec->bare || strcmp(spec->proto, "file")) {
+		r = check_proto_file(bs, spec->proto, err);
+		if (r < 0)
+			return r;
+	}
+	r = chain_add(bs, ch, err);	/* a loop is named before our own lock could hide it */
+	if (r < 0)
+		return r;
+	if (!(o->flags & VK_BLK_NO_LOCK))
+		r = vk_blk_lock(bs, err);
+	return r;
+}
+
 static int open_layer(const char *filename, const struct vk_blk_opts *o, struct chain *ch,
 		      struct vk_blk **out, struct vk_err *err)
 {
 	const struct vk_blk_driver *drv = NULL;
-	_cleanup_free_ char *path = NULL;
+	struct vk_blk_spec spec;
 	struct vk_blk *bs;
 	int r;
 
-	r = vk_blk_name_path(filename, &path, err);
+	r = vk_blk_spec_parse(filename, o->format, o->flags & VK_BLK_IMAGE_OPTS, &spec, err);
 	if (r < 0)
 		return r;
 	bs = calloc(1, sizeof(*bs));
-	if (!bs)
+	if (!bs) {
+		vk_blk_spec_free(&spec);
 		return vk_fail(err, -ENOMEM, "out of memory");
-	r = open_file(bs, path, o, err);
+	}
+	if (!strcmp(spec.proto, "null-co"))
+		r = open_null(bs, &spec, o, err);
+	else
+		r = open_host(bs, &spec, o, ch, err);
 	if (r < 0)
 		goto fail;
-	r = chain_add(bs, ch, err);	/* a loop is named before our own lock could hide it */
+	r = pick_driver(bs, &spec, &drv, err);
 	if (r < 0)
 		goto fail;
-	if (!(o->flags & VK_BLK_NO_LOCK)) {
-		r = vk_blk_lock(bs, err);
-		if (r < 0)
-			goto fail;
-	}
-	if (o->format) {
-		drv = vk_blk_find_driver(o->format);
-		if (!drv) {
-			r = vk_fail(err, -ENOTSUP, "unknown file format '%s'", o->format);
-			goto fail;
-		}
-	} else {
-		r = probe(bs, &drv, err);
-		if (r < 0)
-			goto fail;
-	}
 	r = -ENOMEM;
 	bs->opaque = calloc(1, drv->state_size ? drv->state_size : 1);
 	if (!bs->opaque) {
 		vk_fail(err, r, "out of memory");
 		goto fail;
 	}
+	bs->open_opts = spec.format_opts;
 	r = drv->open(bs, err);
+	bs->open_opts = NULL;
 	if (r < 0)
 		goto fail;
 	bs->drv = drv;
+	r = check_options(bs, &spec, drv, err);
+	if (r < 0)
+		goto fail;
+	if (spec.no_backing)
+		bs->flags |= VK_BLK_NO_BACKING;
+	vk_blk_spec_free(&spec);
 	if (bs->backing_file) {
 		r = open_backing(bs, ch, err);
 		if (r < 0)
@@ -279,6 +405,11 @@ static int open_layer(const char *filename, const struct vk_blk_opts *o, struct 
 	*out = bs;
 	return 0;
 fail:
+	/* The file's own messages name it; under a json: name QEMU's do not. */
+	if ((!strncmp(filename, "json:", 5) || (o->flags & VK_BLK_IMAGE_OPTS)) && bs->filename)
+		memmove(err->msg, without_name(err->msg, bs->filename),
+			strlen(without_name(err->msg, bs->filename)) + 1);
+	vk_blk_spec_free(&spec);
 	vk_blk_close(bs);
 	return r;
 }
@@ -312,6 +443,7 @@ void vk_blk_close(struct vk_blk *bs)
 	free(bs->backing_file);
 	free(bs->backing_fmt);
 	free(bs->full_backing);
+	free(bs->display);
 	free(bs);
 }
 
@@ -390,13 +522,14 @@ int vk_blk_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	struct stat st;
 
 	memset(info, 0, sizeof(*info));
-	info->format = bs->drv->name;
-	info->filename = bs->filename;
+	info->format = bs->format_name ? bs->format_name : bs->drv->name;
+	info->filename = bs->display ? bs->display : bs->filename;
 	info->virtual_size = vk_blk_length(bs);
 	info->actual_size = fstat(bs->fd, &st) < 0 ? -1 : (int64_t)st.st_blocks * 512;
 	info->backing_file = bs->backing_file;
 	info->backing_fmt = bs->backing_fmt;
 	info->full_backing = bs->full_backing;
+	info->no_dirty = bs->drv == &vk_blk_null;
 	return bs->drv->get_info ? bs->drv->get_info(bs, info) : 0;
 }
 
@@ -446,6 +579,9 @@ int vk_blk_create(const char *format, const char *filename, const struct vk_blk_
 
 	if (!drv)
 		return vk_fail(err, -ENOTSUP, "Unknown file format '%s'", format);
+	/* The file protocol's check, before the file exists: a bad hint leaves nothing behind. */
+	if (so.extent_size_hint > UINT32_MAX)
+		return vk_fail(err, -EINVAL, "Extent size hint is too large");
 	r = vk_blk_name_path(filename, &path, err);
 	if (r < 0)
 		return r;

@@ -271,6 +271,17 @@ static int write_full(struct vk_blk *bs, const void *buf, uint64_t off, size_t l
 	return 0;
 }
 
+void vk_blk_file_extent_hint(int fd, uint64_t hint)
+{
+	struct fsxattr attr;
+
+	if (!hint || ioctl(fd, FS_IOC_FSGETXATTR, &attr) < 0)
+		return;
+	attr.fsx_xflags |= FS_XFLAG_EXTSIZE;
+	attr.fsx_extsize = (uint32_t)hint;
+	(void)ioctl(fd, FS_IOC_FSSETXATTR, &attr);
+}
+
 int64_t vk_blk_file_size(struct vk_blk *bs)
 {
 	struct stat st;

@@ -74,7 +74,6 @@ int vk_blk_set_backing(struct vk_blk *bs, const char *file, const char *fmt, str
 	if (bs->read_only)
 		return vk_fail(err, -EROFS, "%s: image is read-only", bs->filename);
 	if (!bs->drv->set_backing)
-		return vk_fail(err, -ENOTSUP, "%s: '%s' does not support backing files",
-			       bs->filename, bs->drv->name);
+		return vk_fail(err, -ENOTSUP, "%s", strerror(ENOTSUP));	/* QEMU's words */
 	return bs->drv->set_backing(bs, file && *file ? file : NULL, fmt, err);
 }

@@ -176,6 +176,7 @@ int qcow2_create(const char *filename, const struct vk_blk_create_opts *o, struc
 	fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
+	vk_blk_file_extent_hint(fd, o->extent_size_hint);
 	r = write_metadata(fd, hdr, &l, err, filename);
 	if (r < 0 || o->prealloc == VK_PREALLOC_OFF)
 		return r;

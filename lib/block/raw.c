@@ -5,10 +5,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "name.h"
 #include "vmkit/block.h"
 
+/* offset, size: a window of the file (json: options), as QEMU's raw format takes them. */
 struct raw_state {
 	uint64_t size;
+	uint64_t offset;
+	bool has_size;
 };
 
 static int raw_probe(const uint8_t *buf, size_t len)
@@ -16,21 +20,53 @@ static int raw_probe(const uint8_t *buf, size_t len)
 	return 1;	/* anything is a raw image: the last resort */
 }
 
+/* The window's checks, in QEMU's order and words (file is the file's size in whole sectors). */
+static int raw_window(struct raw_state *s, uint64_t file, struct vk_err *err)
+{
+	if (s->offset > file)
+		return vk_fail(err, -EINVAL,
+			       "Offset (%llu) cannot be greater than size of the containing file (%llu)",
+			       (unsigned long long)s->offset, (unsigned long long)file);
+	if (s->has_size && file - s->offset < s->size)
+		return vk_fail(err, -EINVAL,
+			       "The sum of offset (%llu) and size (%llu) has to be smaller or equal to the  actual size of the containing file (%llu)",
+			       (unsigned long long)s->offset, (unsigned long long)s->size,
+			       (unsigned long long)file);
+	if (s->has_size && s->size % 512)
+		return vk_fail(err, -EINVAL, "Specified size is not multiple of 512");
+	if (!s->has_size)
+		s->size = ALIGN_UP(file - s->offset, 512);
+	return 0;
+}
+
 static int raw_open(struct vk_blk *bs, struct vk_err *err)
 {
 	struct raw_state *s = bs->opaque;
 	int64_t size = vk_blk_file_size(bs);
+	bool given;
+	int r;
 
 	if (size < 0)
 		return vk_fail(err, (int)size, "%s: %s", bs->filename, strerror((int)-size));
+	if (bs->open_opts) {
+		r = vk_blk_opt_size(bs->open_opts, "offset", &s->offset, &given, err);
+		if (!r)
+			r = vk_blk_opt_size(bs->open_opts, "size", &s->size, &s->has_size, err);
+		if (r < 0)
+			return r;
+	}
 	/* Whole sectors, as QEMU: the tail of an odd-sized file reads as zeros. */
-	s->size = ALIGN_UP((uint64_t)size, 512);
-	return 0;
+	return raw_window(s, ALIGN_UP((uint64_t)size, 512), err);
+}
+
+static uint64_t raw_offset(struct vk_blk *bs)
+{
+	return ((struct raw_state *)bs->opaque)->offset;
 }
 
 static int raw_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk_err *err)
 {
-	return vk_blk_file_pread(bs, buf, off, len, true, err);
+	return vk_blk_file_pread(bs, buf, off + raw_offset(bs), len, true, err);
 }
 
 /*
@@ -66,13 +102,14 @@ static int raw_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t l
 {
 	int r = check_first_sector(bs, buf, off, len, err);
 
-	return r < 0 ? r : vk_blk_file_pwrite(bs, buf, off, len, err);
+	return r < 0 ? r : vk_blk_file_pwrite(bs, buf, off + raw_offset(bs), len, err);
 }
 
 static int raw_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err)
 {
 	struct stat st;
 
+	off += raw_offset(bs);
 	/* Punch a hole in regular files; fall back to writing zeros. */
 	if (fstat(bs->fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    fallocate(bs->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
@@ -106,8 +143,8 @@ static uint64_t raw_length(struct vk_blk *bs)
 static int raw_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
 			    uint64_t *map, struct vk_err *err)
 {
-	*map = off;
-	return vk_blk_file_status(bs->fd, off, len, pnum) | VK_BS_OFFSET_VALID | VK_BS_ALLOCATED |
+	*map = off + raw_offset(bs);
+	return vk_blk_file_status(bs->fd, *map, len, pnum) | VK_BS_OFFSET_VALID | VK_BS_ALLOCATED |
 	       VK_BS_RECURSE;
 }
 
@@ -148,6 +185,7 @@ static int raw_create(const char *filename, const struct vk_blk_create_opts *o,
 		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return 0;
+	vk_blk_file_extent_hint(fd, o->extent_size_hint);	/* before the first block is allocated */
 	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)o->size) < 0)
 		return vk_fail(err, -errno, "%s: could not resize file: %s", filename,
 			       strerror(errno));
@@ -157,37 +195,53 @@ static int raw_create(const char *filename, const struct vk_blk_create_opts *o,
 	return raw_create_prealloc(fd, o, err);
 }
 
-/* Grow or shrink the file; falloc allocates the new part, full writes zeros into it. */
+/*
+ * Grow or shrink the file (what lies past an offset window: the file ends at
+ * offset + size); falloc allocates the new part, full writes zeros into it.
+ */
 static int raw_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 			struct vk_err *err)
 {
 	struct raw_state *s = bs->opaque;
-	uint64_t old = s->size;
+	uint64_t old = s->size + s->offset, end = size + s->offset;
 	struct stat st;
 	int r = 0;
 
 	if (prealloc == VK_PREALLOC_METADATA)
 		return vk_fail(err, -ENOTSUP, "Unsupported preallocation mode: metadata");
+	if (s->has_size)
+		return vk_fail(err, -ENOTSUP, "Cannot resize fixed-size raw disks");
 	if (fstat(bs->fd, &st) < 0)
 		return vk_fail(err, -errno, "%s: %s", bs->filename, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return vk_fail(err, -ENOTSUP, "%s: cannot resize a device", bs->filename);
-	if (ftruncate(bs->fd, (off_t)size) < 0)
+	if (ftruncate(bs->fd, (off_t)end) < 0)
 		return vk_fail(err, -errno, "%s: could not resize file: %s", bs->filename,
 			       strerror(errno));
 	s->size = ALIGN_UP(size, 512);
-	if (size <= old || prealloc == VK_PREALLOC_OFF)
+	if (end <= old || prealloc == VK_PREALLOC_OFF)
 		return 0;
 	if (prealloc == VK_PREALLOC_FALLOC) {
-		if (fallocate(bs->fd, 0, (off_t)old, (off_t)(size - old)) < 0)
+		if (fallocate(bs->fd, 0, (off_t)old, (off_t)(end - old)) < 0)
 			r = vk_fail(err, -errno, "%s: fallocate: %s", bs->filename, strerror(errno));
 	} else {
 		static const char zero[65536];
 
-		for (; !r && old < size; old += MIN(size - old, sizeof(zero)))
-			r = vk_blk_file_pwrite(bs, zero, old, MIN(size - old, sizeof(zero)), err);
+		for (; !r && old < end; old += MIN(end - old, sizeof(zero)))
+			r = vk_blk_file_pwrite(bs, zero, old, MIN(end - old, sizeof(zero)), err);
 	}
 	return r;
+}
+
+/* A hole where the file system can punch one; nothing otherwise (discard is advisory). */
+static int raw_discard(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err)
+{
+	struct stat st;
+
+	if (fstat(bs->fd, &st) == 0 && S_ISREG(st.st_mode))
+		(void)fallocate(bs->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)(off + raw_offset(bs)), (off_t)len);
+	return 0;
 }
 
 const struct vk_blk_driver vk_blk_raw = {
@@ -203,4 +257,5 @@ const struct vk_blk_driver vk_blk_raw = {
 	.block_status = raw_block_status,
 	.create = raw_create,
 	.truncate = raw_truncate,
+	.discard = raw_discard,
 };

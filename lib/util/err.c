@@ -33,11 +33,18 @@ void vk_report(const struct vk_err *err)
 
 void vk_vmsg(const char *fmt, va_list ap)
 {
-	char buf[1024];
+	char buf[1024], *line = NULL;
+	va_list copy;
 
 	/* One write for the whole line, so lines from two threads never mix. */
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	fprintf(stderr, "%s: %s\n", progname, buf);
+	va_copy(copy, ap);
+	if (vasprintf(&line, fmt, copy) < 0)	/* names (json:{...}) may be long: all of it */
+		line = NULL;
+	va_end(copy);
+	if (!line)
+		vsnprintf(buf, sizeof(buf), fmt, ap);
+	fprintf(stderr, "%s: %s\n", progname, line ? line : buf);
+	free(line);
 }
 
 void vk_msg(const char *fmt, ...)

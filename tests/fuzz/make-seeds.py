@@ -3,7 +3,7 @@
 """Seed corpora for the fuzz targets other than the image formats, written
 here from what the targets' inputs mean (nothing downloaded).
 
-Usage: make-seeds.py TARGET DIR   (TARGET: virtq blk net console rng balloon x86
+Usage: make-seeds.py TARGET DIR   (TARGET: names virtq blk net console rng balloon x86
 qmp config runopts)
 
 The device targets read a driver's script (tests/fuzz/fake-driver.c): a
@@ -328,7 +328,30 @@ def runopts_seeds():
     }
 
 
-TARGETS = {"blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
+def names_seeds():
+    """First byte: bit 0 --image-opts, the rest picks -f (none, raw, qcow2, null-co, ...)."""
+    names = {
+        "plain": (0, "a.qcow2"), "file-prefix": (0, "file:image:top.qcow2"),
+        "null": (0, "null-co://"), "null-f": (6, "null-co://"),
+        "json": (0, '{"driver":"qcow2","file":{"driver":"file","filename":"a.qcow2"}}'),
+        "json-dotted": (0, '{"file.filename":"a.qcow2","file.driver":"file"}'),
+        "json-null": (0, '{"driver":"raw","file":{"driver":"null-co","size":4096,'
+                         '"read-zeroes":true}}'),
+        "json-window": (2, '{"driver":"raw","offset":512,"size":"1M","file.filename":"r"}'),
+        "json-quotes": (0, "{'driver':'null-co','size':1e3,'x':[1,{\"y\":null}]}"),
+        "json-escapes": (0, '{"file.filename":"a\\u00e9\\ud83d\\ude00\\n"}'),
+        "json-bad": (0, '{"a":[1,2}'), "json-deep": (0, '{"a":' + "[" * 40 + "]" * 40 + "}"),
+        "opts": (1, "driver=qcow2,file.filename=a,,b.qcow2,nofoo"),
+        "opts-null": (1, "driver=null-co,size=1M,read-zeroes=on"),
+    }
+    out = {}
+    for k, (b, text) in names.items():
+        out[k] = bytes([b]) + ("" if b & 1 or not text.startswith("{") else "json:").encode() + \
+            text.encode()
+    return out
+
+
+TARGETS = {"names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds}
 

@@ -66,8 +66,11 @@ def test_backing_loop_elsewhere(tmp_path, cmd):
             "create": cmd + ["c.qcow2", "x.qcow2"]}.get(cmd[0], cmd + ["c.qcow2"])
     v = run([p.vmkit, *args], cwd=p.v)
     assert v.returncode in (1, 2), v.returncode      # compare's "could not open" is 2
-    assert v.stderr.endswith("Backing file 'c.qcow2' creates an infinite loop.\n"), v.stderr
-    assert len(v.stderr.splitlines()) == 1
+    # create adds qemu-img's second line for a backing file that does not open
+    err = v.stderr.removesuffix("Could not open backing image.\n") if cmd[0] == "create" \
+        else v.stderr
+    assert err.endswith("Backing file 'c.qcow2' creates an infinite loop.\n"), v.stderr
+    assert len(err.splitlines()) == 1
     try:
         q = subprocess.run([QEMU_IMG, *args], cwd=p.q, capture_output=True, text=True, timeout=3)
         assert q.returncode != 0      # where it does not hang it fails (a lock it holds itself)
