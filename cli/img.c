@@ -21,6 +21,7 @@ static const struct {
 } img_commands[] = {
 	{ "amend", img_amend, "[-f FMT] [-p] [-q] -o OPTS FILE" },
 	{ "bench", img_bench, "[-c COUNT] [-d DEPTH] [-f FMT] [--flush-interval=N] [-i AIO] [-n] [--no-drain] [-o OFFSET] [--pattern=N] [-q] [-s SIZE] [-S STEP] [-t CACHE] [-w] [-U] FILE" },
+	{ "bitmap", img_bitmap, "(--merge SOURCE | --add | --remove | --clear | --enable | --disable)... [-b SRC [-F FMT]] [-g GRANULARITY] [-f FMT] FILE BITMAP" },
 	{ "check", img_check, "[-q] [-f FMT] [--output=human|json] [-r leaks|all] [-U] FILE" },
 	{ "commit", img_commit, "[-q] [-f FMT] [-t CACHE] [-b BASE] [-d] [-p] FILE" },
 	{ "compare", img_compare, "[-f FMT] [-F FMT] [-p] [-q] [-s] [-U] FILE1 FILE2" },

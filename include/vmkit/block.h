@@ -270,6 +270,20 @@ int vk_blk_bitmap_list(struct vk_blk *bs, struct vk_blk_bitmap **out, unsigned i
 		       struct vk_err *err);
 void vk_blk_bitmap_list_free(struct vk_blk_bitmap *list, unsigned int n);
 /*
+ * qemu-img bitmap's actions, in QEMU's words on failure. Changes reach the
+ * file when the image is closed (a removal at once). add: granularity 0
+ * takes the default; -ENOTSUP: the format has no bitmaps; -EPERM: the image
+ * cannot hold this one (qemu-img says "Can't make bitmap ... persistent").
+ */
+int vk_blk_bitmap_add(struct vk_blk *bs, const char *name, uint32_t granularity,
+		      struct vk_err *err);
+int vk_blk_bitmap_remove(struct vk_blk *bs, const char *name, struct vk_err *err);
+int vk_blk_bitmap_clear(struct vk_blk *bs, const char *name, struct vk_err *err);
+int vk_blk_bitmap_enable(struct vk_blk *bs, const char *name, bool enable, struct vk_err *err);
+/* Set in name what src_name of src_bs has set (src_bs may be bs). */
+int vk_blk_bitmap_merge(struct vk_blk *bs, const char *name, struct vk_blk *src_bs,
+			const char *src_name, struct vk_err *err);
+/*
  * Compressed writes (qemu-img convert -c). vk_blk_compress compresses one
  * cluster (len <= cluster size; no I/O, no image state: safe to call from
  * several threads at once) into out, returning the compressed length, 0 if

@@ -1,25 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * qcow2 persistent dirty bitmaps, as far as vmkit needs them: the bitmap
- * directory (header extension 0x23852875) is read, checked and bounded, so
- * that measure can size the bitmaps and check can count the clusters they
- * use. They are valid only while the autoclear bit says so; vmkit does not
- * update bitmaps, so opening an image for writing clears that bit, as the
- * spec asks of a program that does not know them.
+ * qcow2 persistent dirty bitmaps as they are on disk: the bitmap directory
+ * (header extension 0x23852875) is read, checked and bounded, for info,
+ * measure, check (the clusters bitmaps use) and for loading them into
+ * memory (qcow2-bitmap-mem.c). They are valid only while the autoclear bit
+ * says so: a program that does not know bitmaps clears it when it writes.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "qcow2.h"
 
-#define QCOW2_EXT_BITMAPS	0x23852875u
-#define BITMAP_DIR_MAX		(64 * MiB)
-#define BITMAPS_MAX		65535
-#define AUTOCLEAR_BITMAPS	(1ULL << 0)
-
 /* The extension's count, directory size and offset (count 0 if there is none). */
-static int find_ext(struct qcow2_state *s, uint32_t *nb, uint64_t *size, uint64_t *off,
-		    struct vk_err *err)
+int qcow2_bitmaps_ext(struct qcow2_state *s, uint32_t *nb, uint64_t *size, uint64_t *off,
+		      struct vk_err *err)
 {
 	_cleanup_free_ uint8_t *h = malloc(s->cluster_size);
 	uint64_t pos = s->header_length;
@@ -83,12 +77,12 @@ int qcow2_bitmaps_load(struct qcow2_state *s, struct qcow2_bitmaps *b, struct vk
 	int r;
 
 	memset(b, 0, sizeof(*b));
-	if (s->version < 3 || !(s->autoclear & AUTOCLEAR_BITMAPS))
+	if (s->version < 3 || !(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS))
 		return 0;	/* without the autoclear bit the bitmaps are stale: QEMU ignores them */
-	r = find_ext(s, &nb, &b->dir_size, &b->dir_offset, err);
+	r = qcow2_bitmaps_ext(s, &nb, &b->dir_size, &b->dir_offset, err);
 	if (r < 0 || !nb)
 		return r;
-	if (b->dir_size > BITMAP_DIR_MAX || nb > BITMAPS_MAX)
+	if (b->dir_size > QCOW2_BITMAP_DIR_MAX || nb > QCOW2_BITMAPS_MAX)
 		return vk_fail(err, -EFBIG, "%s: bitmap directory too large", s->bs->filename);
 	r = qcow2_check_offset(s, "bitmap directory", b->dir_offset, b->dir_size, err);
 	if (r < 0)
