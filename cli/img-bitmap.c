@@ -170,6 +170,11 @@ int img_bitmap(int argc, char **argv)
 	name = argv[optind + 1];
 	if (img_open(argv[optind], a.fmt, VK_BLK_RDWR, &bs) < 0)
 		goto out;
+	if (bs->probed)
+		fprintf(stderr, "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
+			"         Automatically detecting the format is dangerous for raw images, write operations on block 0 will be restricted.\n"
+			"         Specify the 'raw' format explicitly to remove the restrictions.\n",
+			argv[optind]);
 	if (a.src_file && img_open(a.src_file, a.src_fmt, 0, &src) < 0)
 		goto out;
 	for (i = 0; i < a.nacts; i++) {

@@ -33,7 +33,7 @@ void vk_report(const struct vk_err *err)
 
 void vk_vmsg(const char *fmt, va_list ap)
 {
-	char buf[1024];
+	char buf[4096];	/* qemu-img names bitmaps of up to 1023 bytes twice in a line */
 
 	/* One write for the whole line, so lines from two threads never mix. */
 	vsnprintf(buf, sizeof(buf), fmt, ap);
