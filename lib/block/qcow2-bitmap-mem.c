@@ -200,6 +200,46 @@ int qcow2_bitmaps_open(struct qcow2_state *s, struct vk_err *err)
 	return r;
 }
 
+int qcow2_bitmaps_can_resize(struct qcow2_state *s, struct vk_err *err)
+{
+	unsigned int i;
+
+	for (i = 0; s->bms && i < s->bms->n; i++)
+		if (s->bms->v[i].inconsistent)
+			return vk_fail(err, -ENOTSUP, "Bitmap '%s' is inconsistent and cannot be used",
+				       s->bms->v[i].name);
+	return 0;
+}
+
+static int resize_one(struct qcow2_bm *m, uint64_t size, struct vk_err *err)
+{
+	uint64_t bytes = qcow2_bitmap_bytes(size, m->gbits), nbits, i;
+	uint8_t *d = realloc(m->data, bytes ? bytes : 1);
+
+	if (!d)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	if (bytes > m->bytes)
+		memset(d + m->bytes, 0, bytes - m->bytes);
+	m->data = d;
+	m->bytes = bytes;
+	nbits = qcow2_div_up(size, 1ULL << m->gbits);
+	for (i = nbits; i < bytes * 8 && (i & 7); i++)
+		d[i >> 3] &= (uint8_t)~(1u << (i & 7));
+	if (i < bytes * 8)
+		memset(d + (i >> 3), 0, bytes - (i >> 3));
+	return 0;
+}
+
+int qcow2_bitmaps_resize(struct qcow2_state *s, struct vk_err *err)
+{
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; s->bms && i < s->bms->n && !r; i++)
+		r = resize_one(&s->bms->v[i], ALIGN_DOWN(s->size, 512), err);
+	return r;
+}
+
 void qcow2_bitmaps_note_write(struct qcow2_state *s, uint64_t off, uint64_t len)
 {
 	uint64_t size = ALIGN_DOWN(s->size, 512), end;

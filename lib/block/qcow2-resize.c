@@ -222,8 +222,8 @@ static int fill_full(struct qcow2_state *s, uint64_t host, uint64_t len, struct 
 	return 0;
 }
 
-int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
-		   struct vk_err *err)
+static int do_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
+		       struct vk_err *err)
 {
 	struct qcow2_state *s = bs->opaque;
 	uint64_t per_l1 = s->cluster_size << s->l2_bits, old = s->size;
@@ -249,4 +249,18 @@ int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 				   prealloc == VK_PREALLOC_FALLOC ? fill_falloc :
 				   prealloc == VK_PREALLOC_FULL ? fill_full : NULL, err);
 	return r < 0 ? r : qcow2_flush(bs, err);
+}
+
+/* The bitmaps in memory follow the new size, as QEMU's do: written back at their new length. */
+int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
+		   struct vk_err *err)
+{
+	struct qcow2_state *s = bs->opaque;
+	int r = qcow2_bitmaps_can_resize(s, err);
+
+	if (!r)
+		r = do_truncate(bs, size, prealloc, err);
+	if (!r)
+		r = qcow2_bitmaps_resize(s, err);
+	return r;
 }

@@ -319,6 +319,10 @@ struct qcow2_bm *qcow2_bm_new(struct qcow2_state *s, const char *name, uint8_t g
 			      struct vk_err *err);
 void qcow2_bm_delete(struct qcow2_state *s, struct qcow2_bm *m);
 void qcow2_bm_set_bits(struct qcow2_bm *m, uint64_t first, uint64_t last);
+/* Before a resize: every bitmap must be usable (QEMU refuses one left in use). */
+int qcow2_bitmaps_can_resize(struct qcow2_state *s, struct vk_err *err);
+/* After a resize: each bitmap covers s->size, bits past the end cleared, new ones clear. */
+int qcow2_bitmaps_resize(struct qcow2_state *s, struct vk_err *err);
 /* A guest-visible write to [off, off+len): set it in every enabled bitmap. */
 void qcow2_bitmaps_note_write(struct qcow2_state *s, uint64_t off, uint64_t len);
 

@@ -341,3 +341,21 @@ def test_writer_sets_the_bits_it_wrote(tmp_path):
     assert got == want
     assert not any(b["off"][2])
     clean(a)
+
+
+def test_resize_keeps_bitmaps(tmp_path):
+    """Bitmaps follow the new size (new bits clear, bits past a new end dropped), as in QEMU."""
+    p = Pair(tmp_path, written)
+    same(p, "resize", "a.qcow2", "3G", files=["a.qcow2"])
+    # Shrinking: qemu-img zeroes the data clusters it frees, vmkit leaves them (free either
+    # way), so the files differ there; the bitmaps must not.
+    p.run("resize", "--shrink", "a.qcow2", "10M")
+    q, v = os.path.join(p.q, "a.qcow2"), os.path.join(p.v, "a.qcow2")
+    assert bitmaps(v) == bitmaps(q)
+    clean(v)
+    info_same(v)
+    set_in_use(os.path.join(p.q, "o.qcow2"), "other")
+    set_in_use(os.path.join(p.v, "o.qcow2"), "other")
+    q, v = p.run("resize", "o.qcow2", "1G")
+    assert q.returncode == v.returncode == 1
+    p.same_files("o.qcow2")
