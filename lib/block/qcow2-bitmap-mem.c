@@ -44,7 +44,7 @@ struct qcow2_bm *qcow2_bm_find(struct qcow2_bm_set *set, const char *name)
 }
 
 struct qcow2_bm *qcow2_bm_new(struct qcow2_state *s, const char *name, uint8_t gbits,
-			      struct vk_err *err)
+			      bool with_data, struct vk_err *err)
 {
 	struct qcow2_bm_set *set = s->bms;
 	struct qcow2_bm *v = realloc(set->v, (set->n + 1) * sizeof(*v)), *m;
@@ -55,7 +55,8 @@ struct qcow2_bm *qcow2_bm_new(struct qcow2_state *s, const char *name, uint8_t g
 	m = &v[set->n];
 	memset(m, 0, sizeof(*m));
 	m->gbits = gbits;
-	m->bytes = qcow2_bitmap_bytes(ALIGN_DOWN(s->size, 512), gbits);
+	/* A bitmap in use holds no data: it is never read, set or written back. */
+	m->bytes = with_data ? qcow2_bitmap_bytes(ALIGN_DOWN(s->size, 512), gbits) : 0;
 	m->name = strdup(name);
 	m->data = calloc(1, m->bytes ? m->bytes : 1);
 	if (!m->name || !m->data) {
@@ -147,6 +148,24 @@ static int drop_stale(struct qcow2_state *s, struct vk_err *err)
 	return qcow2_header_write_bitmaps(s, 0, 0, 0, err);
 }
 
+/*
+ * QEMU's limits on an entry: a table of at most 512 MiB of bitmap that covers
+ * the image (unless in use: its contents are not read). Bounds what we allocate.
+ */
+static int check_entry(struct qcow2_state *s, const struct qcow2_bitmap *e, struct vk_err *err)
+{
+	uint64_t phys = (uint64_t)e->table_size * s->cluster_size;
+
+	if (!e->table_size || !e->table_offset || e->table_offset % s->cluster_size ||
+	    e->table_size > QCOW2_BITMAP_MAX_TABLE || phys > QCOW2_BITMAP_MAX_PHYS ||
+	    (e->flags & ~(QCOW2_BME_IN_USE | QCOW2_BME_AUTO)) ||
+	    e->name_len > QCOW2_BITMAP_NAME_MAX ||
+	    (!(e->flags & QCOW2_BME_IN_USE) &&
+	     ALIGN_DOWN(s->size, 512) > ((phys * 8) << e->granularity_bits)))
+		return vk_fail(err, -EINVAL, "Bitmap '%s' doesn't satisfy the constraints", e->name);
+	return 0;
+}
+
 static int load_all(struct qcow2_state *s, struct qcow2_bitmaps *list, bool *mark,
 		    struct vk_err *err)
 {
@@ -157,7 +176,11 @@ static int load_all(struct qcow2_state *s, struct qcow2_bitmaps *list, bool *mar
 	for (i = 0; i < list->nb; i++) {
 		struct qcow2_bitmap *e = &list->e[i];
 
-		m = qcow2_bm_new(s, e->name, e->granularity_bits, err);
+		r = check_entry(s, e, err);
+		if (r < 0)
+			return r;
+		m = qcow2_bm_new(s, e->name, e->granularity_bits,
+				 !(e->flags & QCOW2_BME_IN_USE), err);
 		if (!m)
 			return -ENOMEM;
 		m->enabled = e->flags & QCOW2_BME_AUTO;

@@ -106,7 +106,7 @@ int vk_blk_bitmap_add(struct vk_blk *bs, const char *name, uint32_t granularity,
 		return r;
 	if (qcow2_bm_find(s->bms, name))
 		return vk_fail(err, -EEXIST, "Bitmap already exists: %s", name);
-	m = qcow2_bm_new(s, name, (uint8_t)__builtin_ctz(granularity), err);
+	m = qcow2_bm_new(s, name, (uint8_t)__builtin_ctz(granularity), true, err);
 	if (!m)
 		return -ENOMEM;
 	m->enabled = true;

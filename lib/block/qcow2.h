@@ -316,7 +316,7 @@ void qcow2_bitmaps_close(struct qcow2_state *s, bool store);
 struct qcow2_bm *qcow2_bm_find(struct qcow2_bm_set *set, const char *name);
 /* A new bitmap in memory, all clear, over the image's size (NULL on failure, err set). */
 struct qcow2_bm *qcow2_bm_new(struct qcow2_state *s, const char *name, uint8_t gbits,
-			      struct vk_err *err);
+			      bool with_data, struct vk_err *err);
 void qcow2_bm_delete(struct qcow2_state *s, struct qcow2_bm *m);
 void qcow2_bm_set_bits(struct qcow2_bm *m, uint64_t first, uint64_t last);
 /* Before a resize: every bitmap must be usable (QEMU refuses one left in use). */
