@@ -58,13 +58,18 @@ static int parse_dir(struct qcow2_state *s, struct qcow2_bitmaps *b, const uint8
 		e->flags = be_get32(dir + pos + 12);
 		e->name_len = (uint16_t)(dir[pos + 18] << 8 | dir[pos + 19]);
 		extra = be_get32(dir + pos + 20);
-		if (e->granularity_bits < 9 || e->granularity_bits > 31 || extra > b->dir_size ||
-		    pos + 24 + extra + e->name_len > b->dir_size)
-			return vk_fail(err, -EINVAL, "%s: bitmap directory entry %u is invalid",
-				       s->bs->filename, i);
+		/* QEMU's words for what it refuses, so that a refused open reads the same. */
+		if (extra > b->dir_size || pos + 24 + extra + e->name_len > b->dir_size)
+			return vk_fail(err, -EINVAL, "%s: Broken bitmap directory", s->bs->filename);
+		if (extra)
+			return vk_fail(err, -EINVAL, "%s: Bitmap extra data is not supported",
+				       s->bs->filename);
 		e->name = strndup((const char *)dir + pos + 24 + extra, e->name_len);
 		if (!e->name)
 			return vk_fail(err, -ENOMEM, "out of memory");
+		if (e->granularity_bits < 9 || e->granularity_bits > 31)
+			return vk_fail(err, -EINVAL, "%s: Bitmap '%s' doesn't satisfy the constraints",
+				       s->bs->filename, e->name);
 		pos += ALIGN_UP(24 + (uint64_t)extra + e->name_len, 8);
 	}
 	return 0;

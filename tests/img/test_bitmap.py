@@ -53,6 +53,23 @@ def bitmaps(path):
         pos += 8 + (ln + 7) // 8 * 8
 
 
+def set_granularity_bits(path, bits):
+    """Every entry of the directory with a granularity the format does not allow."""
+    d = bytearray(open(path, "rb").read())
+    pos = struct.unpack(">I", d[100:104])[0]
+    while True:
+        typ, ln = struct.unpack(">II", d[pos:pos + 8])
+        assert typ
+        if typ == 0x23852875:
+            nb, _, _, off = struct.unpack(">IIQQ", d[pos + 8:pos + 32])
+            for _ in range(nb):
+                d[off + 17] = bits
+                off += (24 + struct.unpack(">H", d[off + 18:off + 20])[0] + 7) // 8 * 8
+            break
+        pos += 8 + (ln + 7) // 8 * 8
+    open(path, "wb").write(d)
+
+
 def set_in_use(path, name):
     """A bitmap left in use, as by a crash: its contents can no longer be trusted."""
     d = bytearray(open(path, "rb").read())
@@ -194,9 +211,12 @@ def test_errors(tmp_path):
         qemu_img("bitmap", "--add", os.path.join(d, "bad.qcow2"), "broken", check=True)
         qemu_img("bitmap", "--add", os.path.join(d, "bad.qcow2"), "good", check=True)
         set_in_use(os.path.join(d, "bad.qcow2"), "broken")
+        img(d, "gran.qcow2")
+        qemu_img("bitmap", "--add", os.path.join(d, "gran.qcow2"), "g", check=True)
+        set_granularity_bits(os.path.join(d, "gran.qcow2"), 40)
 
     p = Pair(tmp_path, setup)
-    files = ["a.qcow2", "v2.qcow2", "r.img", "huge.qcow2", "bad.qcow2"]
+    files = ["a.qcow2", "v2.qcow2", "r.img", "huge.qcow2", "bad.qcow2", "gran.qcow2"]
     cases = [
         [], ["a.qcow2"], ["a.qcow2", "b0"], ["--add", "a.qcow2"],
         ["--add", "a.qcow2", "x", "y"], ["--bogus", "a.qcow2", "x"], ["--merge"],
@@ -219,6 +239,7 @@ def test_errors(tmp_path):
         ["--clear", "bad.qcow2", "broken"], ["--enable", "bad.qcow2", "broken"],
         ["--disable", "bad.qcow2", "broken"], ["--merge", "broken", "bad.qcow2", "good"],
         ["--merge", "good", "bad.qcow2", "broken"], ["--add", "bad.qcow2", "broken"],
+        ["--add", "gran.qcow2", "x"], ["--remove", "gran.qcow2", "g"],
     ]
     for c in cases:
         same(p, "bitmap", *c, files=files)
