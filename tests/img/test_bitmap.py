@@ -380,3 +380,18 @@ def test_resize_keeps_bitmaps(tmp_path):
     q, v = p.run("resize", "o.qcow2", "1G")
     assert q.returncode == v.returncode == 1
     p.same_files("o.qcow2")
+
+
+def test_snapshot_apply_refused_with_bitmaps(tmp_path):
+    def setup(d):
+        written(d)
+        qemu_img("snapshot", "-c", "s1", os.path.join(d, "o.qcow2"), check=True)
+        qemu_img("snapshot", "-c", "s1", os.path.join(d, "a.qcow2"), check=True)
+        qemu_img("bitmap", "--remove", os.path.join(d, "o.qcow2"), "other", check=True)
+
+    p = Pair(tmp_path, setup)
+    for args in (["-a", "s1", "a.qcow2"], ["-a", "nosuch", "a.qcow2"], ["-c", "s2", "a.qcow2"],
+                 ["-d", "s1", "a.qcow2"], ["-l", "a.qcow2"], ["-a", "s1", "o.qcow2"]):
+        same(p, "snapshot", *args)
+    clean(os.path.join(p.v, "a.qcow2"))
+    assert sorted(bitmaps(os.path.join(p.v, "a.qcow2"))) == ["b0", "coarse", "fine", "off"]
