@@ -103,6 +103,16 @@ int img_bad_option(int ch, char **argv)
 	return img_error_try("unrecognized option '%s'", argv[optind - 1]);
 }
 
+/* QEMU's warning on opening an image whose bitmaps a program without their support made stale. */
+static void warn_stale_bitmaps(bool v2)
+{
+	if (v2)
+		img_error("warning: This qcow2 v2 image contains bitmaps, but they may have been modified by a program without persistent bitmap support; so now they must all be considered inconsistent");
+	else
+		img_error("warning: a program lacking bitmap support modified this file, so all bitmaps are now considered inconsistent");
+	fputs("Some clusters may be leaked, run 'qemu-img check -r' on the image file to fix.", stderr);
+}
+
 int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out)
 {
 	struct vk_blk_opts o = { .format = fmt, .flags = flags | img_global_flags };
@@ -113,6 +123,8 @@ int img_open(const char *filename, const char *fmt, unsigned int flags, struct v
 	/* As qemu-img: "Could not open 'X': " and the cause. */
 	if (r < 0)
 		img_error("Could not open '%s': %s", filename, msg[0] ? msg : strerror(-r));
+	else if (vk_blk_bitmaps_stale(*out))
+		warn_stale_bitmaps(vk_blk_bitmaps_stale(*out) == 2);
 	return r;
 }
 

@@ -270,6 +270,12 @@ int vk_blk_bitmap_list(struct vk_blk *bs, struct vk_blk_bitmap **out, unsigned i
 		       struct vk_err *err);
 void vk_blk_bitmap_list_free(struct vk_blk_bitmap *list, unsigned int n);
 /*
+ * Did the image have a bitmaps extension whose autoclear bit a program
+ * without bitmap support cleared (1; 2: a version 2 image, which cannot
+ * tell)? Its bitmaps are stale; opened for writing, the extension is gone.
+ */
+int vk_blk_bitmaps_stale(struct vk_blk *bs);
+/*
  * qemu-img bitmap's actions, in QEMU's words on failure. Changes reach the
  * file when the image is closed (a removal at once). add: granularity 0
  * takes the default; -ENOTSUP: the format has no bitmaps; -EPERM: the image

@@ -183,3 +183,8 @@ void vk_blk_bitmap_list_free(struct vk_blk_bitmap *list, unsigned int n)
 		free(list[i].name);
 	free(list);
 }
+
+int vk_blk_bitmaps_stale(struct vk_blk *bs)
+{
+	return bs->drv == &vk_blk_qcow2 ? ((struct qcow2_state *)bs->opaque)->bitmaps_stale : 0;
+}

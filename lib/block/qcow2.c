@@ -146,6 +146,9 @@ static int parse_extensions(struct qcow2_state *s, const uint8_t *hdr, uint64_t 
 			memcpy(s->features, hdr + off, s->nb_features * 48);
 			for (size_t i = 0; i < s->nb_features; i++)
 				s->features[48 * i + 47] = '\0';
+		} else if (type == QCOW2_EXT_BITMAPS && !(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
+			/* Written by a program without bitmap support: stale (v2 cannot say). */
+			s->bitmaps_stale = s->version < 3 ? 2 : 1;
 		}
 		/* Other extensions stay in the file untouched. */
 		off += ALIGN_UP((uint64_t)len, 8);

@@ -112,6 +112,7 @@ struct qcow2_state {
 	char *features;			/* feature name table: 48-byte entries */
 	size_t nb_features;
 	uint64_t free_byte_offset;	/* compressed data continues here; 0: in a new cluster */
+	uint8_t bitmaps_stale;		/* bitmaps extension without its autoclear bit: 1, v2: 2 */
 	struct qcow2_bm_set *bms;	/* persistent bitmaps in memory (qcow2-bitmap-mem.c), or NULL */
 };
 
