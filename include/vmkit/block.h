@@ -172,6 +172,12 @@ struct vk_blk_driver {
 				 const void *cdata, size_t clen, struct vk_err *err);
 	/* Make whole clusters of [off, off+len) unallocated (reads fall through to backing). */
 	int (*discard)(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err);
+	/*
+	 * Drop all of this layer's data once it is in the backing file (commit):
+	 * what the guest reads stays the same, so dirty bitmaps are not touched.
+	 * NULL: discard the whole image.
+	 */
+	int (*make_empty)(struct vk_blk *bs, struct vk_err *err);
 	/* Record a new backing file (NULL: none) in the image's header. */
 	int (*set_backing)(struct vk_blk *bs, const char *file, const char *fmt,
 			   struct vk_err *err);
@@ -307,6 +313,8 @@ uint32_t vk_blk_cluster_size(struct vk_blk *bs);
  * from the backing file again (zeros without one). Raw files punch holes.
  */
 int vk_blk_discard(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err);
+/* Empty the image after commit (QEMU's bdrv_make_empty): reads go to the backing file again. */
+int vk_blk_make_empty(struct vk_blk *bs, struct vk_err *err);
 /* Point the image at a new backing file (file NULL: none); the header only, no data. */
 int vk_blk_set_backing(struct vk_blk *bs, const char *file, const char *fmt, struct vk_err *err);
 

@@ -551,6 +551,12 @@ static int qcow2_pwrite_compressed_tracked(struct vk_blk *bs, uint64_t off, cons
 	return qcow2_pwrite_compressed(bs, off, buf, len, cdata, clen, err);
 }
 
+/* The data is in the backing file now: the guest reads the same, no bitmap changes. */
+static int qcow2_make_empty(struct vk_blk *bs, struct vk_err *err)
+{
+	return qcow2_discard(bs, 0, qcow2_length(bs), err);
+}
+
 /* Whole clusters become zero clusters (v3); the rest is written as zeros. */
 static int qcow2_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err)
 {
@@ -602,5 +608,6 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.compress = qcow2_compress,
 	.pwrite_compressed = qcow2_pwrite_compressed_tracked,
 	.discard = qcow2_discard_tracked,
+	.make_empty = qcow2_make_empty,
 	.set_backing = qcow2_set_backing,
 };

@@ -255,6 +255,7 @@ def test_vmkit_writes_set_bits(tmp_path):
         written(d)
         qemu_img("create", "-q", "-f", "qcow2", "-b", "a.qcow2", "-F", "qcow2",
                  os.path.join(d, "top.qcow2"), check=True)
+        qemu_img("bitmap", "--add", os.path.join(d, "top.qcow2"), "t", check=True)
         qemu_io(os.path.join(d, "top.qcow2"), "write -P 7 200k 10k", "write 40M 2M",
                 "write -z 50M 4k", "write 64000k 512")
 
@@ -263,6 +264,11 @@ def test_vmkit_writes_set_bits(tmp_path):
     q, v = os.path.join(p.q, "a.qcow2"), os.path.join(p.v, "a.qcow2")
     assert bitmaps(v) == bitmaps(q)
     assert any(bitmaps(v)["fine"][2]) and not any(bitmaps(v)["off"][2])
+    # Emptying the top after commit changes nothing the guest reads: its bitmap keeps what
+    # the guest wrote, no more.
+    qt, vt = os.path.join(p.q, "top.qcow2"), os.path.join(p.v, "top.qcow2")
+    assert bitmaps(vt) == bitmaps(qt) and any(bitmaps(vt)["t"][2])
+    clean(vt)
     clean(v)
     info_same(v)
 
