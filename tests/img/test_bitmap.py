@@ -424,3 +424,18 @@ def test_stale_bitmaps(tmp_path):
     same(p, "check", "-r", "leaks", "a.qcow2")
     clean(os.path.join(p.v, "a.qcow2"))
     info_same(os.path.join(p.v, "a.qcow2"))
+
+
+def test_read_only_file(tmp_path):
+    """A file that cannot be opened for writing (immutable: root may not write it either)."""
+    p = Pair(tmp_path, written)
+    for d in (p.q, p.v):
+        if run(["chattr", "+i", os.path.join(d, "a.qcow2")]).returncode:
+            pytest.skip("chattr +i is not supported here")
+    try:
+        same(p, "bitmap", "--add", "a.qcow2", "x", files=["a.qcow2"])
+        same(p, "bitmap", "--merge", "other", "-b", "a.qcow2", "o.qcow2", "other",
+             files=["a.qcow2", "o.qcow2"])
+    finally:
+        for d in (p.q, p.v):
+            run(["chattr", "-i", os.path.join(d, "a.qcow2")])
