@@ -197,6 +197,21 @@ static int load_all(struct qcow2_state *s, struct qcow2_bitmaps *list, bool *mar
 	return 0;
 }
 
+int qcow2_bitmaps_validate(struct qcow2_state *s, struct vk_err *err)
+{
+	struct qcow2_bitmaps list;
+	uint32_t i;
+	int r;
+
+	if (s->version < 3 || !(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS))
+		return 0;
+	r = qcow2_bitmaps_load(s, &list, err);
+	for (i = 0; !r && i < list.nb; i++)
+		r = check_entry(s, &list.e[i], err);
+	qcow2_bitmaps_free(&list);
+	return r;
+}
+
 int qcow2_bitmaps_open(struct qcow2_state *s, struct vk_err *err)
 {
 	struct qcow2_bitmaps list;

@@ -411,7 +411,7 @@ static int do_open(struct vk_blk *bs, struct vk_err *err)
 		return vk_fail(err, -ENOTSUP,
 			       "%s: images with extended L2 entries (subclusters) can only be opened read-only",
 			       bs->filename);
-	return bs->read_only ? 0 : open_rw(s, err);
+	return bs->read_only ? qcow2_bitmaps_validate(s, err) : open_rw(s, err);
 }
 
 int qcow2_flush(struct vk_blk *bs, struct vk_err *err)

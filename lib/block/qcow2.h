@@ -312,6 +312,8 @@ int qcow2_bitmap_constraints(struct qcow2_state *s, const char *name, uint8_t gb
 
 /* qcow2-bitmap-mem.c: the bitmaps in memory while an image is open. */
 int qcow2_bitmaps_open(struct qcow2_state *s, struct vk_err *err);
+/* Opened read-only: a directory QEMU would refuse fails the open as in QEMU (nothing loaded). */
+int qcow2_bitmaps_validate(struct qcow2_state *s, struct vk_err *err);
 /* Write them back (store: the image was open for writing and is fine) and forget them. */
 void qcow2_bitmaps_close(struct qcow2_state *s, bool store);
 struct qcow2_bm *qcow2_bm_find(struct qcow2_bm_set *set, const char *name);

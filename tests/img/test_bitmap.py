@@ -243,6 +243,10 @@ def test_errors(tmp_path):
     ]
     for c in cases:
         same(p, "bitmap", *c, files=files)
+    # A directory qemu-img refuses fails every open, reading ones too.
+    for args in (["info", "gran.qcow2"], ["check", "gran.qcow2"], ["check", "-r", "all", "gran.qcow2"],
+                 ["map", "gran.qcow2"], ["measure", "-O", "qcow2", "gran.qcow2"]):
+        same(p, *args, files=files)
     # An inconsistent bitmap can be removed; the good one stays as it was.
     same(p, "bitmap", "--remove", "bad.qcow2", "broken", files=files)
     clean(os.path.join(p.v, "bad.qcow2"))
