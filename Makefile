@@ -71,7 +71,7 @@ bench: build guest
 
 # The libFuzzer targets (clang, ASan, UBSan; tests/fuzz/run.sh lists them), in
 # build-fuzz/ apart from the gcc build: FUZZ_SECS seconds each, CHECK_FUZZ_SECS
-# in make check (10: twelve targets keep its fuzz stage near two minutes).
+# in make check (10: thirteen targets keep its fuzz stage near two minutes).
 FUZZ_SECS ?= 60
 CHECK_FUZZ_SECS ?= 10
 fuzz:

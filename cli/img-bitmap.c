@@ -192,6 +192,10 @@ int img_bitmap(int argc, char **argv)
 	}
 	r = 0;
 out:
+	/* qemu-img's words when closing cannot write them; its exit code stays. */
+	if (bs && vk_blk_bitmaps_flush(bs, &err) < 0)
+		img_error("Lost persistent bitmaps during inactivation of node '%s': %s",
+			  node_name(), err.msg);
 	vk_blk_close(src);
 	vk_blk_close(bs);
 	free(a.acts);

@@ -292,6 +292,11 @@ int vk_blk_bitmap_add(struct vk_blk *bs, const char *name, uint32_t granularity,
 int vk_blk_bitmap_remove(struct vk_blk *bs, const char *name, struct vk_err *err);
 int vk_blk_bitmap_clear(struct vk_blk *bs, const char *name, struct vk_err *err);
 int vk_blk_bitmap_enable(struct vk_blk *bs, const char *name, bool enable, struct vk_err *err);
+/*
+ * Write the bitmaps back now, as closing would, to hear how it went: only
+ * right before vk_blk_close (writes after it are no longer tracked).
+ */
+int vk_blk_bitmaps_flush(struct vk_blk *bs, struct vk_err *err);
 /* Set in name what src_name of src_bs has set (src_bs may be bs). */
 int vk_blk_bitmap_merge(struct vk_blk *bs, const char *name, struct vk_blk *src_bs,
 			const char *src_name, struct vk_err *err);

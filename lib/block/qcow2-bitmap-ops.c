@@ -233,3 +233,17 @@ int vk_blk_bitmap_merge(struct vk_blk *bs, const char *name, struct vk_blk *src_
 	merge_bits(dst, src, dsize);
 	return 0;
 }
+
+int vk_blk_bitmaps_flush(struct vk_blk *bs, struct vk_err *err)
+{
+	struct qcow2_state *s = bs->opaque;
+	int r = 0;
+
+	if (bs->drv != &vk_blk_qcow2 || !s->bms || bs->read_only)
+		return 0;
+	/* As on close: the image is about to be closed, nothing is tracked after this. */
+	if (!(s->incompat & QCOW2_INCOMPAT_CORRUPT))
+		r = qcow2_bitmaps_store(s, err);
+	qcow2_bitmaps_close(s, false);
+	return r;
+}

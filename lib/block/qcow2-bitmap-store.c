@@ -301,7 +301,10 @@ int qcow2_bitmap_store_one(struct qcow2_state *s, struct qcow2_bitmap *e, const 
 
 	if (n > QCOW2_BITMAP_MAX_TABLE || n * cs > QCOW2_BITMAP_MAX_PHYS)
 		return vk_fail(err, -EINVAL, "Bitmap '%s' is too big", m->name);
-	tb = calloc(n ? n : 1, 8);
+	/* An image of size 0: no table can describe it. QEMU fails here, in these words. */
+	if (!n)
+		return vk_fail(err, -ENOMEM, "No memory");
+	tb = calloc(n, 8);
 	buf = malloc(cs);
 	if (!tb || !buf)
 		return vk_fail(err, -ENOMEM, "out of memory");

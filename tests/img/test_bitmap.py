@@ -211,12 +211,13 @@ def test_errors(tmp_path):
         qemu_img("bitmap", "--add", os.path.join(d, "bad.qcow2"), "broken", check=True)
         qemu_img("bitmap", "--add", os.path.join(d, "bad.qcow2"), "good", check=True)
         set_in_use(os.path.join(d, "bad.qcow2"), "broken")
+        img(d, "zero.qcow2", size="0")
         img(d, "gran.qcow2")
         qemu_img("bitmap", "--add", os.path.join(d, "gran.qcow2"), "g", check=True)
         set_granularity_bits(os.path.join(d, "gran.qcow2"), 40)
 
     p = Pair(tmp_path, setup)
-    files = ["a.qcow2", "v2.qcow2", "r.img", "huge.qcow2", "bad.qcow2", "gran.qcow2"]
+    files = ["a.qcow2", "v2.qcow2", "r.img", "huge.qcow2", "bad.qcow2", "gran.qcow2", "zero.qcow2"]
     cases = [
         [], ["a.qcow2"], ["a.qcow2", "b0"], ["--add", "a.qcow2"],
         ["--add", "a.qcow2", "x", "y"], ["--bogus", "a.qcow2", "x"], ["--merge"],
@@ -240,6 +241,8 @@ def test_errors(tmp_path):
         ["--disable", "bad.qcow2", "broken"], ["--merge", "broken", "bad.qcow2", "good"],
         ["--merge", "good", "bad.qcow2", "broken"], ["--add", "bad.qcow2", "broken"],
         ["--add", "gran.qcow2", "x"], ["--remove", "gran.qcow2", "g"],
+        # Size 0: no bitmap table can be written; qemu-img says so on closing, and exits 0.
+        ["--add", "zero.qcow2", "x"], ["--add", "--disable", "zero.qcow2", "x"],
     ]
     for c in cases:
         same(p, "bitmap", *c, files=files)
