@@ -166,7 +166,7 @@ static int run(struct commit *c, struct vk_err *err)
 	if (r < 0 || c->drop)
 		return r;
 	/* The base holds it all now: the image reads through to it again. */
-	r = vk_blk_discard(c->top, 0, vk_blk_length(c->top), err);
+	r = vk_blk_make_empty(c->top, err);
 	if (!r)
 		r = vk_blk_flush(c->top, err);
 	return r;

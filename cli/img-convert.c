@@ -251,13 +251,93 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 	return 0;
 }
 
+enum { OPT_BITMAPS = 512, OPT_SKIP_BROKEN };	/* above IMG_OPT_IMAGE_OPTS */
+
 static const struct option convert_long[] = {
 	{ "image-opts", no_argument, NULL, IMG_OPT_IMAGE_OPTS },
 	{ "force-share", no_argument, NULL, 'U' },
 	{ "target-is-zero", no_argument, NULL, 'Z' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "bitmaps", no_argument, NULL, OPT_BITMAPS },
+	{ "skip-broken-bitmaps", no_argument, NULL, OPT_SKIP_BROKEN },
 	{ 0 }
 };
+
+/* Can bs hold persistent bitmaps (qcow2 version 3)? */
+static bool has_bitmaps(struct vk_blk *bs)
+{
+	struct vk_blk_info i = { 0 };
+
+	return !vk_blk_get_info(bs, &i) && i.is_qcow2 && i.qcow2_version >= 3;
+}
+
+/* --bitmaps, before the target is made: the source's bitmaps must all be copyable. */
+static int check_bitmaps(struct vk_blk *src, bool skip_broken)
+{
+	struct vk_blk_bitmap *b = NULL;
+	struct vk_err err = { 0 };
+	unsigned int n = 0, i;
+	int r = 0;
+
+	if (!has_bitmaps(src)) {
+		img_error("Source lacks bitmap support");
+		return -ENOTSUP;
+	}
+	if (vk_blk_bitmap_list(src, &b, &n, &err) < 0) {
+		img_error("%s", err.msg);
+		return -EINVAL;
+	}
+	/* QEMU walks them newest first: the last one in the directory is named. */
+	for (i = n; !skip_broken && i-- > 0 && !r;) {
+		if (b[i].in_use) {
+			img_error("Cannot copy inconsistent bitmap '%s'", b[i].name);
+			fprintf(stderr, "Try --skip-broken-bitmaps, or use 'qemu-img bitmap --remove' to delete it\n");
+			r = -EINVAL;
+		}
+	}
+	vk_blk_bitmap_list_free(b, n);
+	return r;
+}
+
+static int copy_one_bitmap(struct convert *c, const struct vk_blk_bitmap *b)
+{
+	struct vk_err err = { 0 };
+
+	if (vk_blk_bitmap_add(c->dst, b->name, b->granularity, &err) < 0 ||
+	    (!b->autom && vk_blk_bitmap_enable(c->dst, b->name, false, &err) < 0)) {
+		img_error("Failed to create bitmap %s: %s", b->name, err.msg);
+		return -EINVAL;
+	}
+	if (vk_blk_bitmap_merge(c->dst, b->name, c->src, b->name, &err) < 0) {
+		img_error("Failed to populate bitmap %s: %s", b->name, err.msg);
+		vk_blk_bitmap_remove(c->dst, b->name, NULL);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* After the data: each source bitmap, in QEMU's order (newest first), into the target. */
+static int copy_bitmaps(struct convert *c, bool skip_broken)
+{
+	struct vk_blk_bitmap *b = NULL;
+	struct vk_err err = { 0 };
+	unsigned int n = 0, i;
+	int r = 0;
+
+	if (vk_blk_bitmap_list(c->src, &b, &n, &err) < 0) {
+		img_error("%s", err.msg);
+		return -EINVAL;
+	}
+	for (i = n; i-- > 0 && !r;) {
+		if (skip_broken && b[i].in_use) {
+			img_error("warning: Skipping inconsistent bitmap '%s'", b[i].name);
+			continue;
+		}
+		r = copy_one_bitmap(c, &b[i]);
+	}
+	vk_blk_bitmap_list_free(b, n);
+	return r;
+}
 
 static int parse_threads(const char *arg, unsigned int *out)
 {
@@ -334,6 +414,7 @@ int img_convert(int argc, char **argv)
 	struct vk_err err = { 0 };
 	unsigned int flags = 0;
 	bool quiet = false, unsafe = true, created = false, target_is_zero = false;
+	bool bitmaps = false, skip_broken = false;
 	int ch, nopts = 0, i, ret = 1;
 	uint64_t v;
 
@@ -366,6 +447,8 @@ int img_convert(int argc, char **argv)
 			}
 			break;
 		case 'C': break;	/* copy offloading: plain reads and writes here */
+		case OPT_BITMAPS: bitmaps = true; break;
+		case OPT_SKIP_BROKEN: skip_broken = true; break;
 		case 'm':
 			if (parse_threads(optarg, &c.threads) < 0)
 				return 1;
@@ -387,6 +470,10 @@ int img_convert(int argc, char **argv)
 			img_print_create_help(ofmt, optind < argc);
 			return 0;
 		}
+	}
+	if (skip_broken && !bitmaps) {
+		img_error("Use of --skip-broken-bitmaps requires --bitmaps");
+		return 1;
 	}
 	if (optind > argc - 2) {
 		img_error("Must specify image file name");
@@ -429,6 +516,8 @@ int img_convert(int argc, char **argv)
 		img_error("Compression not supported for this file format");
 		goto out;
 	}
+	if (bitmaps && check_bitmaps(c.src, skip_broken) < 0)
+		goto out;
 	if (!c.target_exists &&
 	    create_target(ofmt, argv[optind + 1], &co, vk_blk_length(c.src), quiet) < 0)
 		goto out;
@@ -436,6 +525,12 @@ int img_convert(int argc, char **argv)
 	if (img_open(argv[optind + 1], ofmt, VK_BLK_RDWR | (unsafe ? VK_BLK_CACHE_UNSAFE : 0),
 		     &c.dst) < 0)
 		goto out;
+	if (bitmaps && !has_bitmaps(c.dst)) {
+		/* qemu-img leaves the target it made in this case. */
+		img_error("Format driver '%s' does not support bitmaps", c.dst->drv->name);
+		created = false;
+		goto out;
+	}
 	if (vk_blk_length(c.dst) < vk_blk_length(c.src)) {
 		img_error("output file is smaller than input file");	/* qemu-img's words */
 		goto out;
@@ -446,6 +541,8 @@ int img_convert(int argc, char **argv)
 		img_error("error while converting: %s", err.msg);
 		goto out;
 	}
+	if (bitmaps && copy_bitmaps(&c, skip_broken) < 0)
+		goto out;
 	ret = 0;
 out:
 	img_zpool_free(c.zpool);	/* its threads use the target: before it closes */

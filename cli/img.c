@@ -22,6 +22,7 @@ static const struct {
 } img_commands[] = {
 	{ "amend", img_amend, "[-f FMT] [-p] [-q] -o OPTS FILE" },
 	{ "bench", img_bench, "[-c COUNT] [-d DEPTH] [-f FMT] [--flush-interval=N] [-i AIO] [-n] [--no-drain] [-o OFFSET] [--pattern=N] [-q] [-s SIZE] [-S STEP] [-t CACHE] [-w] [-U] FILE" },
+	{ "bitmap", img_bitmap, "(--merge SOURCE | --add | --remove | --clear | --enable | --disable)... [-b SRC [-F FMT]] [-g GRANULARITY] [-f FMT] FILE BITMAP" },
 	{ "check", img_check, "[-q] [-f FMT] [--output=human|json] [-r leaks|all] [-U] FILE" },
 	{ "commit", img_commit, "[-q] [-f FMT] [-t CACHE] [-b BASE] [-d] [-p] FILE" },
 	{ "compare", img_compare, "[-f FMT] [-F FMT] [-p] [-q] [-s] [-U] FILE1 FILE2" },
@@ -103,6 +104,16 @@ int img_bad_option(int ch, char **argv)
 	return img_error_try("unrecognized option '%s'", argv[optind - 1]);
 }
 
+/* QEMU's warning on opening an image whose bitmaps a program without their support made stale. */
+static void warn_stale_bitmaps(bool v2)
+{
+	if (v2)
+		img_error("warning: This qcow2 v2 image contains bitmaps, but they may have been modified by a program without persistent bitmap support; so now they must all be considered inconsistent");
+	else
+		img_error("warning: a program lacking bitmap support modified this file, so all bitmaps are now considered inconsistent");
+	fputs("Some clusters may be leaked, run 'qemu-img check -r' on the image file to fix.", stderr);
+}
+
 int img_open(const char *filename, const char *fmt, unsigned int flags, struct vk_blk **out)
 {
 	struct vk_blk_opts o = { .format = fmt, .flags = flags | img_global_flags };
@@ -123,6 +134,8 @@ int img_open(const char *filename, const char *fmt, unsigned int flags, struct v
 		img_error("Could not open '%s': %s", filename, msg[0] ? msg : strerror(-r));
 	else if (flags & VK_BLK_RDWR)
 		img_warn_probed(*out);
+	if (r >= 0 && vk_blk_bitmaps_stale(*out))
+		warn_stale_bitmaps(vk_blk_bitmaps_stale(*out) == 2);
 	return r;
 }
 

@@ -179,6 +179,12 @@ struct vk_blk_driver {
 				 const void *cdata, size_t clen, struct vk_err *err);
 	/* Make whole clusters of [off, off+len) unallocated (reads fall through to backing). */
 	int (*discard)(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err);
+	/*
+	 * Drop all of this layer's data once it is in the backing file (commit):
+	 * what the guest reads stays the same, so dirty bitmaps are not touched.
+	 * NULL: discard the whole image.
+	 */
+	int (*make_empty)(struct vk_blk *bs, struct vk_err *err);
 	/* Record a new backing file (NULL: none) in the image's header. */
 	int (*set_backing)(struct vk_blk *bs, const char *file, const char *fmt,
 			   struct vk_err *err);
@@ -292,6 +298,31 @@ int vk_blk_bitmap_list(struct vk_blk *bs, struct vk_blk_bitmap **out, unsigned i
 		       struct vk_err *err);
 void vk_blk_bitmap_list_free(struct vk_blk_bitmap *list, unsigned int n);
 /*
+ * Did the image have a bitmaps extension whose autoclear bit a program
+ * without bitmap support cleared (1; 2: a version 2 image, which cannot
+ * tell)? Its bitmaps are stale; opened for writing, the extension is gone.
+ */
+int vk_blk_bitmaps_stale(struct vk_blk *bs);
+/*
+ * qemu-img bitmap's actions, in QEMU's words on failure. Changes reach the
+ * file when the image is closed (a removal at once). add: granularity 0
+ * takes the default; -ENOTSUP: the format has no bitmaps; -EPERM: the image
+ * cannot hold this one (qemu-img says "Can't make bitmap ... persistent").
+ */
+int vk_blk_bitmap_add(struct vk_blk *bs, const char *name, uint32_t granularity,
+		      struct vk_err *err);
+int vk_blk_bitmap_remove(struct vk_blk *bs, const char *name, struct vk_err *err);
+int vk_blk_bitmap_clear(struct vk_blk *bs, const char *name, struct vk_err *err);
+int vk_blk_bitmap_enable(struct vk_blk *bs, const char *name, bool enable, struct vk_err *err);
+/*
+ * Write the bitmaps back now, as closing would, to hear how it went: only
+ * right before vk_blk_close (writes after it are no longer tracked).
+ */
+int vk_blk_bitmaps_flush(struct vk_blk *bs, struct vk_err *err);
+/* Set in name what src_name of src_bs has set (src_bs may be bs). */
+int vk_blk_bitmap_merge(struct vk_blk *bs, const char *name, struct vk_blk *src_bs,
+			const char *src_name, struct vk_err *err);
+/*
  * Compressed writes (qemu-img convert -c). vk_blk_compress compresses one
  * cluster (len <= cluster size; no I/O, no image state: safe to call from
  * several threads at once) into out, returning the compressed length, 0 if
@@ -309,6 +340,8 @@ uint32_t vk_blk_cluster_size(struct vk_blk *bs);
  * from the backing file again (zeros without one). Raw files punch holes.
  */
 int vk_blk_discard(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err);
+/* Empty the image after commit (QEMU's bdrv_make_empty): reads go to the backing file again. */
+int vk_blk_make_empty(struct vk_blk *bs, struct vk_err *err);
 /* Point the image at a new backing file (file NULL: none); the header only, no data. */
 int vk_blk_set_backing(struct vk_blk *bs, const char *file, const char *fmt, struct vk_err *err);
 

@@ -69,6 +69,17 @@ int vk_blk_discard(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err 
 	return 0;
 }
 
+int vk_blk_make_empty(struct vk_blk *bs, struct vk_err *err)
+{
+	int r = check_write(bs, 0, vk_blk_length(bs), err);
+
+	if (r < 0)
+		return r;
+	if (bs->drv->make_empty)
+		return bs->drv->make_empty(bs, err);
+	return vk_blk_discard(bs, 0, vk_blk_length(bs), err);
+}
+
 int vk_blk_set_backing(struct vk_blk *bs, const char *file, const char *fmt, struct vk_err *err)
 {
 	if (bs->read_only)

@@ -1,25 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * qcow2 persistent dirty bitmaps, as far as vmkit needs them: the bitmap
- * directory (header extension 0x23852875) is read, checked and bounded, so
- * that measure can size the bitmaps and check can count the clusters they
- * use. They are valid only while the autoclear bit says so; vmkit does not
- * update bitmaps, so opening an image for writing clears that bit, as the
- * spec asks of a program that does not know them.
+ * qcow2 persistent dirty bitmaps as they are on disk: the bitmap directory
+ * (header extension 0x23852875) is read, checked and bounded, for info,
+ * measure, check (the clusters bitmaps use) and for loading them into
+ * memory (qcow2-bitmap-mem.c). They are valid only while the autoclear bit
+ * says so: a program that does not know bitmaps clears it when it writes.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "qcow2.h"
 
-#define QCOW2_EXT_BITMAPS	0x23852875u
-#define BITMAP_DIR_MAX		(64 * MiB)
-#define BITMAPS_MAX		65535
-#define AUTOCLEAR_BITMAPS	(1ULL << 0)
-
 /* The extension's count, directory size and offset (count 0 if there is none). */
-static int find_ext(struct qcow2_state *s, uint32_t *nb, uint64_t *size, uint64_t *off,
-		    struct vk_err *err)
+int qcow2_bitmaps_ext(struct qcow2_state *s, uint32_t *nb, uint64_t *size, uint64_t *off,
+		      struct vk_err *err)
 {
 	_cleanup_free_ uint8_t *h = malloc(s->cluster_size);
 	uint64_t pos = s->header_length;
@@ -64,13 +58,18 @@ static int parse_dir(struct qcow2_state *s, struct qcow2_bitmaps *b, const uint8
 		e->flags = be_get32(dir + pos + 12);
 		e->name_len = (uint16_t)(dir[pos + 18] << 8 | dir[pos + 19]);
 		extra = be_get32(dir + pos + 20);
-		if (e->granularity_bits < 9 || e->granularity_bits > 31 || extra > b->dir_size ||
-		    pos + 24 + extra + e->name_len > b->dir_size)
-			return vk_fail(err, -EINVAL, "%s: bitmap directory entry %u is invalid",
-				       s->bs->filename, i);
+		/* QEMU's words for what it refuses, so that a refused open reads the same. */
+		if (extra > b->dir_size || pos + 24 + extra + e->name_len > b->dir_size)
+			return vk_fail(err, -EINVAL, "%s: Broken bitmap directory", s->bs->filename);
+		if (extra)
+			return vk_fail(err, -EINVAL, "%s: Bitmap extra data is not supported",
+				       s->bs->filename);
 		e->name = strndup((const char *)dir + pos + 24 + extra, e->name_len);
 		if (!e->name)
 			return vk_fail(err, -ENOMEM, "out of memory");
+		if (e->granularity_bits < 9 || e->granularity_bits > 31)
+			return vk_fail(err, -EINVAL, "%s: Bitmap '%s' doesn't satisfy the constraints",
+				       s->bs->filename, e->name);
 		pos += ALIGN_UP(24 + (uint64_t)extra + e->name_len, 8);
 	}
 	return 0;
@@ -83,12 +82,12 @@ int qcow2_bitmaps_load(struct qcow2_state *s, struct qcow2_bitmaps *b, struct vk
 	int r;
 
 	memset(b, 0, sizeof(*b));
-	if (s->version < 3 || !(s->autoclear & AUTOCLEAR_BITMAPS))
+	if (s->version < 3 || !(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS))
 		return 0;	/* without the autoclear bit the bitmaps are stale: QEMU ignores them */
-	r = find_ext(s, &nb, &b->dir_size, &b->dir_offset, err);
+	r = qcow2_bitmaps_ext(s, &nb, &b->dir_size, &b->dir_offset, err);
 	if (r < 0 || !nb)
 		return r;
-	if (b->dir_size > BITMAP_DIR_MAX || nb > BITMAPS_MAX)
+	if (b->dir_size > QCOW2_BITMAP_DIR_MAX || nb > QCOW2_BITMAPS_MAX)
 		return vk_fail(err, -EFBIG, "%s: bitmap directory too large", s->bs->filename);
 	r = qcow2_check_offset(s, "bitmap directory", b->dir_offset, b->dir_size, err);
 	if (r < 0)
@@ -183,4 +182,9 @@ void vk_blk_bitmap_list_free(struct vk_blk_bitmap *list, unsigned int n)
 	for (i = 0; list && i < n; i++)
 		free(list[i].name);
 	free(list);
+}
+
+int vk_blk_bitmaps_stale(struct vk_blk *bs)
+{
+	return bs->drv == &vk_blk_qcow2 ? ((struct qcow2_state *)bs->opaque)->bitmaps_stale : 0;
 }

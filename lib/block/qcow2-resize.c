@@ -230,8 +230,8 @@ int qcow2_preallocate_mode(struct qcow2_state *s, uint64_t vc, enum vk_prealloc 
 					     prealloc == VK_PREALLOC_FULL ? fill_full : NULL, err);
 }
 
-int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
-		   struct vk_err *err)
+static int do_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
+		       struct vk_err *err)
 {
 	struct qcow2_state *s = bs->opaque;
 	uint64_t per_l1 = s->cluster_size << s->l2_bits, old = s->size;
@@ -255,4 +255,18 @@ int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 		return r;
 	r = qcow2_preallocate_mode(s, old >> s->cluster_bits, prealloc, err);
 	return r < 0 ? r : qcow2_flush(bs, err);
+}
+
+/* The bitmaps in memory follow the new size, as QEMU's do: written back at their new length. */
+int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
+		   struct vk_err *err)
+{
+	struct qcow2_state *s = bs->opaque;
+	int r = qcow2_bitmaps_can_resize(s, err);
+
+	if (!r)
+		r = do_truncate(bs, size, prealloc, err);
+	if (!r)
+		r = qcow2_bitmaps_resize(s, err);
+	return r;
 }

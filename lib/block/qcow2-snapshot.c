@@ -437,6 +437,9 @@ int qcow2_snapshot_goto(struct vk_blk *bs, const char *id_or_name, struct vk_err
 	uint64_t per_l1 = s->cluster_size << s->l2_bits, need;
 	int i, r;
 
+	/* The bitmaps would not describe the reverted data: QEMU refuses while there are any. */
+	if (s->bms && s->bms->n)
+		return vk_fail(err, -EBUSY, "Device has active dirty bitmaps");
 	i = find(s, id_or_name, NULL);
 	if (i < 0)
 		i = find(s, NULL, id_or_name);

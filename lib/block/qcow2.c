@@ -146,6 +146,9 @@ static int parse_extensions(struct qcow2_state *s, const uint8_t *hdr, uint64_t 
 			memcpy(s->features, hdr + off, s->nb_features * 48);
 			for (size_t i = 0; i < s->nb_features; i++)
 				s->features[48 * i + 47] = '\0';
+		} else if (type == QCOW2_EXT_BITMAPS && !(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
+			/* Written by a program without bitmap support: stale (v2 cannot say). */
+			s->bitmaps_stale = s->version < 3 ? 2 : 1;
 		}
 		/* Other extensions stay in the file untouched. */
 		off += ALIGN_UP((uint64_t)len, 8);
@@ -278,7 +281,10 @@ static int write_header_u64(struct qcow2_state *s, uint64_t off, uint64_t v, str
 	return vk_blk_file_pwrite(s->bs, b, off, 8, err);
 }
 
-/* Opened for writing: clear autoclear bits we do not maintain, repair a dirty image. */
+/*
+ * Opened for writing: clear autoclear bits we do not maintain (we keep
+ * bitmaps), repair a dirty image, load the bitmaps and mark them in use.
+ */
 static int open_rw(struct qcow2_state *s, struct vk_err *err)
 {
 	struct vk_blk_check res = { 0 };
@@ -289,14 +295,14 @@ static int open_rw(struct qcow2_state *s, struct vk_err *err)
 		return vk_fail(err, -EUCLEAN,
 			       "%s: image is marked corrupt; it can only be opened read-only",
 			       s->bs->filename);
-	if (s->version >= 3 && s->autoclear) {
-		s->autoclear = 0;
-		r = write_header_u64(s, HDR_AUTOCLEAR, 0, err);
+	if (s->version >= 3 && (s->autoclear & ~QCOW2_AUTOCLEAR_BITMAPS)) {
+		s->autoclear &= QCOW2_AUTOCLEAR_BITMAPS;
+		r = write_header_u64(s, HDR_AUTOCLEAR, s->autoclear, err);
 		if (r < 0)
 			return r;
 	}
 	if (!(s->incompat & QCOW2_INCOMPAT_DIRTY))
-		return 0;
+		return qcow2_bitmaps_open(s, err);
 	/* Refcounts may be stale (lazy refcounts): rebuild them from the L1/L2 tables. */
 	r = qcow2_check(s->bs, &res, VK_CHECK_FIX_LEAKS | VK_CHECK_FIX_ERRORS, &inner);
 	if (r < 0 || res.corruptions || res.check_errors)
@@ -307,7 +313,8 @@ static int open_rw(struct qcow2_state *s, struct vk_err *err)
 	if (r < 0)
 		return r;
 	s->incompat &= ~QCOW2_INCOMPAT_DIRTY;
-	return write_header_u64(s, HDR_INCOMPAT, s->incompat, err);
+	r = write_header_u64(s, HDR_INCOMPAT, s->incompat, err);
+	return r < 0 ? r : qcow2_bitmaps_open(s, err);
 }
 
 static int make_caches(struct qcow2_state *s, struct vk_err *err)
@@ -404,7 +411,7 @@ static int do_open(struct vk_blk *bs, struct vk_err *err)
 		return vk_fail(err, -ENOTSUP,
 			       "%s: images with extended L2 entries (subclusters) can only be opened read-only",
 			       bs->filename);
-	return bs->read_only ? 0 : open_rw(s, err);
+	return bs->read_only ? qcow2_bitmaps_validate(s, err) : open_rw(s, err);
 }
 
 int qcow2_flush(struct vk_blk *bs, struct vk_err *err)
@@ -424,6 +431,7 @@ int qcow2_flush(struct vk_blk *bs, struct vk_err *err)
 
 static void free_state(struct qcow2_state *s)
 {
+	qcow2_bitmaps_close(s, false);
 	qcow2_cache_destroy(s->l2_cache);
 	qcow2_cache_destroy(s->rb_cache);
 	free(s->l1);
@@ -438,8 +446,10 @@ static void qcow2_close(struct vk_blk *bs)
 {
 	struct qcow2_state *s = bs->opaque;
 
-	if (!bs->read_only && s->l2_cache && s->rb_cache)
+	if (!bs->read_only && s->l2_cache && s->rb_cache) {
+		qcow2_bitmaps_close(s, !(s->incompat & QCOW2_INCOMPAT_CORRUPT));
 		qcow2_flush(bs, NULL);
+	}
 	free_state(s);
 }
 
@@ -518,6 +528,35 @@ static int qcow2_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uin
 	}
 }
 
+/* Every guest-visible change goes into the enabled persistent bitmaps first. */
+static int qcow2_pwrite_tracked(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
+				struct vk_err *err)
+{
+	qcow2_bitmaps_note_write(bs->opaque, off, len);
+	return qcow2_write(bs, buf, off, len, err);
+}
+
+static int qcow2_discard_tracked(struct vk_blk *bs, uint64_t off, uint64_t len,
+				 struct vk_err *err)
+{
+	qcow2_bitmaps_note_write(bs->opaque, off, len);
+	return qcow2_discard(bs, off, len, err);
+}
+
+static int qcow2_pwrite_compressed_tracked(struct vk_blk *bs, uint64_t off, const void *buf,
+					   size_t len, const void *cdata, size_t clen,
+					   struct vk_err *err)
+{
+	qcow2_bitmaps_note_write(bs->opaque, off, len);
+	return qcow2_pwrite_compressed(bs, off, buf, len, cdata, clen, err);
+}
+
+/* The data is in the backing file now: the guest reads the same, no bitmap changes. */
+static int qcow2_make_empty(struct vk_blk *bs, struct vk_err *err)
+{
+	return qcow2_discard(bs, 0, qcow2_length(bs), err);
+}
+
 /* Whole clusters become zero clusters (v3); the rest is written as zeros. */
 static int qcow2_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err)
 {
@@ -525,6 +564,8 @@ static int qcow2_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, st
 	struct qcow2_state *s = bs->opaque;
 	uint64_t cs = s->cluster_size, n;
 	int r;
+
+	qcow2_bitmaps_note_write(s, off, len);
 
 	while (len) {
 		n = cs - (off & (cs - 1));
@@ -550,7 +591,7 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.open = qcow2_open,
 	.close = qcow2_close,
 	.pread = qcow2_read,
-	.pwrite = qcow2_write,
+	.pwrite = qcow2_pwrite_tracked,
 	.pwrite_zeroes = qcow2_pwrite_zeroes,
 	.flush = qcow2_flush,
 	.length = qcow2_length,
@@ -565,7 +606,8 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.truncate = qcow2_truncate,
 	.amend = qcow2_amend,
 	.compress = qcow2_compress,
-	.pwrite_compressed = qcow2_pwrite_compressed,
-	.discard = qcow2_discard,
+	.pwrite_compressed = qcow2_pwrite_compressed_tracked,
+	.discard = qcow2_discard_tracked,
+	.make_empty = qcow2_make_empty,
 	.set_backing = qcow2_set_backing,
 };

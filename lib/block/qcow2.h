@@ -112,6 +112,8 @@ struct qcow2_state {
 	char *features;			/* feature name table: 48-byte entries */
 	size_t nb_features;
 	uint64_t free_byte_offset;	/* compressed data continues here; 0: in a new cluster */
+	uint8_t bitmaps_stale;		/* bitmaps extension without its autoclear bit: 1, v2: 2 */
+	struct qcow2_bm_set *bms;	/* persistent bitmaps in memory (qcow2-bitmap-mem.c), or NULL */
 };
 
 /* Names of the header's feature bits (type 0 incompatible, 1 compatible, 2 autoclear). */
@@ -231,7 +233,16 @@ int qcow2_set_backing(struct vk_blk *bs, const char *file, const char *fmt, stru
 int qcow2_sc_get_extent(struct qcow2_state *s, uint64_t off, uint64_t len, uint64_t *pnum,
 			uint64_t *host, enum qcow2_cluster_type *type, struct vk_err *err);
 
-/* qcow2-bitmap.c: the persistent bitmap directory (read only). */
+/* qcow2-bitmap.c: the persistent bitmap directory, as on disk. */
+#define QCOW2_EXT_BITMAPS	0x23852875u
+#define QCOW2_AUTOCLEAR_BITMAPS	(1ULL << 0)
+#define QCOW2_BME_IN_USE	(1u << 0)
+#define QCOW2_BME_AUTO		(1u << 1)
+#define QCOW2_BITMAPS_MAX	65535
+#define QCOW2_BITMAP_DIR_MAX	(64 * MiB)
+#define QCOW2_BITMAP_NAME_MAX	1023
+#define QCOW2_BITMAP_MAX_TABLE	0x8000000u
+#define QCOW2_BITMAP_MAX_PHYS	0x20000000u
 struct qcow2_bitmap {
 	uint64_t table_offset;
 	uint32_t table_size;		/* entries */
@@ -239,6 +250,7 @@ struct qcow2_bitmap {
 	uint8_t granularity_bits;
 	uint16_t name_len;
 	char *name;
+	struct qcow2_bm *mem;		/* while storing: the bitmap in memory it is written from */
 };
 struct qcow2_bitmaps {
 	uint64_t dir_offset, dir_size;
@@ -250,6 +262,74 @@ void qcow2_bitmaps_free(struct qcow2_bitmaps *b);
 int qcow2_bitmap_table_each(struct qcow2_state *s, const struct qcow2_bitmap *e,
 			    void (*fn)(void *opaque, uint64_t off), void *opaque,
 			    struct vk_err *err);
+/* The header's bitmaps extension: where the directory is, even while the autoclear bit is off. */
+int qcow2_bitmaps_ext(struct qcow2_state *s, uint32_t *nb, uint64_t *size, uint64_t *off,
+		      struct vk_err *err);
+static inline uint64_t qcow2_div_up(uint64_t a, uint64_t b)
+{
+	return a / b + (a % b != 0);
+}
+/* Bytes of a bitmap of this granularity over size bytes, in 64-bit words as QEMU lays it out. */
+static inline uint64_t qcow2_bitmap_bytes(uint64_t size, uint8_t gbits)
+{
+	return size ? (((size - 1) >> gbits >> 6) + 1) * 8 : 0;
+}
+
+/* qcow2-bitmap-store.c: writing the directory, the tables and the bitmap data. */
+struct qcow2_bm {
+	char *name;
+	uint8_t gbits;
+	bool enabled;			/* written as the "auto" flag */
+	bool inconsistent;		/* in use when loaded: its data is unknown */
+	bool readonly;			/* loaded from an image opened read-only */
+	uint64_t seq;			/* creation order: QEMU walks the newest first */
+	uint64_t bytes;
+	uint8_t *data;			/* bit i covers bytes [i << gbits, (i + 1) << gbits) */
+};
+struct qcow2_bm_set {
+	struct qcow2_bm *v;
+	unsigned int n;
+	uint64_t seq;
+};
+/* Rewrite the header's extension area with this bitmaps extension (nb 0: none) and s->autoclear. */
+int qcow2_header_write_bitmaps(struct qcow2_state *s, uint32_t nb, uint64_t dir_size,
+			       uint64_t dir_off, struct vk_err *err);
+/* A new directory for list (all of it: freeing the old one), header switched, old one freed. */
+int qcow2_bitmaps_update_dir(struct qcow2_state *s, struct qcow2_bitmaps *list,
+			     struct vk_err *err);
+/* Mark every bitmap in use in the directory, rewritten where it is (as QEMU on opening). */
+int qcow2_bitmaps_dir_in_place(struct qcow2_state *s, struct qcow2_bitmaps *list,
+			       struct vk_err *err);
+/* Free a bitmap's data clusters and its table. */
+int qcow2_bitmap_free_clusters(struct qcow2_state *s, uint64_t table_offset, uint32_t table_size,
+			       struct vk_err *err);
+/* One bitmap's data clusters (those with a bit set) and table; e gets the table. */
+int qcow2_bitmap_store_one(struct qcow2_state *s, struct qcow2_bitmap *e,
+			   const struct qcow2_bm *m, struct vk_err *err);
+/* Write the bitmaps in memory back (on close): new tables and directory, in-use flags off. */
+int qcow2_bitmaps_store(struct qcow2_state *s, struct vk_err *err);
+/* Check a bitmap's granularity, size and name against what the format holds (QEMU's words). */
+int qcow2_bitmap_constraints(struct qcow2_state *s, const char *name, uint8_t gbits,
+			     struct vk_err *err);
+
+/* qcow2-bitmap-mem.c: the bitmaps in memory while an image is open. */
+int qcow2_bitmaps_open(struct qcow2_state *s, struct vk_err *err);
+/* Opened read-only: a directory QEMU would refuse fails the open as in QEMU (nothing loaded). */
+int qcow2_bitmaps_validate(struct qcow2_state *s, struct vk_err *err);
+/* Write them back (store: the image was open for writing and is fine) and forget them. */
+void qcow2_bitmaps_close(struct qcow2_state *s, bool store);
+struct qcow2_bm *qcow2_bm_find(struct qcow2_bm_set *set, const char *name);
+/* A new bitmap in memory, all clear, over the image's size (NULL on failure, err set). */
+struct qcow2_bm *qcow2_bm_new(struct qcow2_state *s, const char *name, uint8_t gbits,
+			      bool with_data, struct vk_err *err);
+void qcow2_bm_delete(struct qcow2_state *s, struct qcow2_bm *m);
+void qcow2_bm_set_bits(struct qcow2_bm *m, uint64_t first, uint64_t last);
+/* Before a resize: every bitmap must be usable (QEMU refuses one left in use). */
+int qcow2_bitmaps_can_resize(struct qcow2_state *s, struct vk_err *err);
+/* After a resize: each bitmap covers s->size, bits past the end cleared, new ones clear. */
+int qcow2_bitmaps_resize(struct qcow2_state *s, struct vk_err *err);
+/* A guest-visible write to [off, off+len): set it in every enabled bitmap. */
+void qcow2_bitmaps_note_write(struct qcow2_state *s, uint64_t off, uint64_t len);
 
 /* qcow2-snapshot-table.c */
 int qcow2_snapshots_load(struct qcow2_state *s, uint64_t offset, struct vk_err *err);

@@ -33,7 +33,7 @@ void vk_report(const struct vk_err *err)
 
 void vk_vmsg(const char *fmt, va_list ap)
 {
-	char buf[1024], *line = NULL;
+	char buf[4096], *line = NULL;	/* vasprintf failing: a long line cut here */
 	va_list copy;
 
 	/* One write for the whole line, so lines from two threads never mix. */

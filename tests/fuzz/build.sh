@@ -62,6 +62,7 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	# name: objects, archives, system libraries
 	link() { printf 'build %s/%s-fuzz: link%s %s\n  libs = %s\n' "$OUT" "$1" "$2" "$3" "$4"; }
 	link qcow2 "$(obj tests/fuzz/fuzz-image.c tests/fuzz/qcow2-fuzz.c)" "\$o/libblock.a $libs" "$sys"
+	link qcow2rw "$(obj tests/fuzz/qcow2rw-fuzz.c)" "\$o/libblock.a $libs" "$sys"
 	link vmdk "$(obj tests/fuzz/fuzz-image.c tests/fuzz/vmdk-fuzz.c)" "\$o/libblock.a $libs" "$sys"
 	link names "$(obj tests/fuzz/names-fuzz.c)" "\$o/libblock.a $libs" "$sys"
 	link virtq "$(obj vmm/virtio/queue.c tests/fuzz/virtq-fuzz.c)" "" ""

@@ -4,7 +4,8 @@
 # downloaded): small images covering versions 2 and 3, cluster sizes 512 B
 # to 64 KiB, refcount widths, zero, compressed (zlib, zstd) and
 # preallocated clusters, backing file names and formats, snapshots, lazy
-# refcounts and a dirty image. Usage: make-corpus.sh DIR
+# refcounts and a dirty image; with `bitmaps`, persistent bitmaps too.
+# Usage: make-corpus.sh DIR [bitmaps]
 set -euo pipefail
 DIR=${1:?usage: make-corpus.sh DIR}
 mkdir -p "$DIR"
@@ -47,4 +48,16 @@ sh -c 'qemu-io -f qcow2 -c "write -P 16 0 8k" -c abort "$1"' sh "$img" > /dev/nu
 cp "$img" "$DIR/seed-dirty.qcow2"
 # Extended L2 entries (subclusters): data, zero and unwritten subclusters.
 seed cluster_size=16k,extended_l2=on "write -P 17 0 1k" "write -z 2k 1k" "write -P 18 20k 512"
+# Persistent bitmaps (qcow2rw): enabled, disabled, in several granularities, with data.
+if [ "${2:-}" = bitmaps ]; then
+	for cs in 512 4k 64k; do
+		img=$T/bm.qcow2
+		qemu-img create -q -f qcow2 -o cluster_size=$cs "$img" 1M
+		qemu-img bitmap --add "$img" b0
+		qemu-img bitmap --add -g 512 "$img" b1
+		qemu-img bitmap --add -g 64k --disable "$img" b2
+		qemu-io -f qcow2 -c "write -P 19 4k 8k" -c "write -z 600k 3k" "$img" > /dev/null
+		cp "$img" "$DIR/seed-bitmaps-$cs.qcow2"
+	done
+fi
 ls "$DIR" | wc -l

@@ -11,20 +11,21 @@ cd "$(dirname "$0")/../.."
 SECS=${1:-20}
 shift || true
 OUT=${FUZZ_BUILD:-build-fuzz}
-ALL="qcow2 vmdk names virtq blk net console rng balloon x86 qmp config runopts"
+ALL="qcow2 qcow2rw vmdk names virtq blk net console rng balloon x86 qmp config runopts"
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 
 # What each target's input is, at most (bytes), and its seed script.
 max_len() {
 	case $1 in
-	qcow2) echo 131072 ;; vmdk) echo 262144 ;; virtq) echo 65536 ;; x86) echo 1024 ;;
+	qcow2|qcow2rw) echo 131072 ;; vmdk) echo 262144 ;; virtq) echo 65536 ;; x86) echo 1024 ;;
 	*) echo 8192 ;;
 	esac
 }
 seeds() {
 	case $1 in
 	qcow2) tests/fuzz/make-corpus.sh "$2" ;;
+	qcow2rw) tests/fuzz/make-corpus.sh "$2" bitmaps ;;
 	vmdk) tests/fuzz/vmdk-corpus.sh "$2" ;;
 	*) tests/fuzz/make-seeds.py "$1" "$2" ;;
 	esac
