@@ -60,6 +60,13 @@ static int set_opt(void *opaque, const char *key, const char *val)
 		c->o.backing_file = keep(c, val);
 	} else if (!strcmp(key, "backing_fmt")) {
 		c->o.backing_fmt = keep(c, val);
+	} else if (!strcmp(key, "data_file") && c->qcow2) {
+		c->o.data_file = keep(c, val);
+	} else if (!strcmp(key, "data_file_raw") && c->qcow2) {
+		if (strcmp(val, "on") && strcmp(val, "off"))
+			return img_error("Parameter 'data_file_raw' expects 'on' or 'off'"), -EINVAL;
+		c->o.data_file_raw = !strcmp(val, "on");
+		c->data_file_raw_str = keep(c, val);
 	} else {
 		img_error("Invalid parameter '%s'", key);
 		return -EINVAL;
@@ -101,6 +108,10 @@ void img_print_formatting(const char *filename, const char *fmt, const struct im
 		printf("backing_file=%s ", o->backing_file);
 	if (o->backing_fmt)
 		printf("backing_fmt=%s ", o->backing_fmt);
+	if (o->data_file)
+		printf("data_file=%s ", o->data_file);
+	if (c->data_file_raw_str)
+		printf("data_file_raw=%s ", c->data_file_raw_str);
 	printf("lazy_refcounts=%s refcount_bits=%u\n", o->lazy_refcounts ? "on" : "off",
 	       o->refcount_bits ? o->refcount_bits : 16);
 }

@@ -12,6 +12,7 @@ struct img_create_opts {
 	const char *compat_str;
 	const char *prealloc_str;
 	const char *compression_str;
+	const char *data_file_raw_str;
 	char *keep[16];
 	int nkeep;
 };

@@ -32,6 +32,8 @@ struct vk_blk;
  */
 #define VK_BLK_CACHE_DIRECT	(1u << 7)
 #define VK_BLK_CACHE_DSYNC	(1u << 8)
+/* Metadata only (qemu-img info): a qcow2 external data file is not opened, as QEMU's NO_IO. */
+#define VK_BLK_NO_IO		(1u << 9)
 
 struct vk_blk_opts {
 	const char *format;		/* NULL: probe */
@@ -75,6 +77,8 @@ struct vk_blk_info {
 	bool corrupt;
 	bool extended_l2;
 	uint32_t nb_snapshots;
+	const char *data_file;		/* external data file as recorded, NULL if none */
+	bool data_file_raw;
 	/* vmdk only (is_vmdk) */
 	bool is_vmdk;
 	uint32_t vmdk_cid, vmdk_parent_cid;
@@ -94,6 +98,8 @@ struct vk_blk_create_opts {
 	const char *backing_file;
 	const char *backing_fmt;
 	int compression_type;		/* qcow2: 0 zlib, 1 zstd */
+	const char *data_file;		/* qcow2: external data file, created (truncated) first */
+	bool data_file_raw;		/* qcow2: the data file is a valid raw image */
 };
 
 /* Check results, as qemu-img's ImageCheck. */

@@ -200,8 +200,10 @@ static int fill_falloc(struct qcow2_state *s, uint64_t host, uint64_t len, struc
 {
 	int r = qcow2_cache_flush(s->rb_cache, err);
 
-	if (!r && fallocate(s->bs->fd, 0, (off_t)host, (off_t)len) < 0)
-		r = vk_fail(err, -errno, "%s: fallocate: %s", s->bs->filename, strerror(errno));
+	struct vk_blk *d = s->data ? s->data : s->bs;	/* data clusters' file */
+
+	if (!r && fallocate(d->fd, 0, (off_t)host, (off_t)len) < 0)
+		r = vk_fail(err, -errno, "%s: fallocate: %s", d->filename, strerror(errno));
 	return r;
 }
 
@@ -215,7 +217,7 @@ static int fill_full(struct qcow2_state *s, uint64_t host, uint64_t len, struct 
 		return vk_fail(err, -ENOMEM, "out of memory");
 	for (; len; host += n, len -= n) {
 		n = MIN(len, 1 * MiB);
-		r = vk_blk_file_pwrite(s->bs, zero, host, n, err);
+		r = qcow2_data_pwrite(s, zero, host, n, err);
 		if (r < 0)
 			return r;
 	}

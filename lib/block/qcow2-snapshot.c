@@ -339,6 +339,9 @@ int qcow2_snapshot_create(struct vk_blk *bs, const char *name, struct vk_err *er
 	struct timespec ts;
 	int r;
 
+	/* A snapshot could not keep the data file's clusters: QEMU refuses, in errno words. */
+	if (qcow2_has_data_file(s))
+		return vk_fail(err, -ENOTSUP, "%d (%s)", -ENOTSUP, strerror(ENOTSUP));
 	if (s->nb_snapshots >= MAX_SNAPSHOTS)
 		return vk_fail(err, -EFBIG, "%s: too many snapshots", bs->filename);
 	if (strlen(name) > 0xffff)

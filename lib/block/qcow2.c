@@ -146,6 +146,12 @@ static int parse_extensions(struct qcow2_state *s, const uint8_t *hdr, uint64_t 
 			memcpy(s->features, hdr + off, s->nb_features * 48);
 			for (size_t i = 0; i < s->nb_features; i++)
 				s->features[48 * i + 47] = '\0';
+		} else if (type == QCOW2_EXT_DATA_FILE) {
+			/* A C string, as QEMU reads it: a NUL inside ends the name. */
+			free(s->data_file);
+			s->data_file = strndup((const char *)hdr + off, len);
+			if (!s->data_file)
+				return vk_fail(err, -ENOMEM, "out of memory");
 		}
 		/* Other extensions stay in the file untouched. */
 		off += ALIGN_UP((uint64_t)len, 8);
@@ -289,9 +295,10 @@ static int open_rw(struct qcow2_state *s, struct vk_err *err)
 		return vk_fail(err, -EUCLEAN,
 			       "%s: image is marked corrupt; it can only be opened read-only",
 			       s->bs->filename);
-	if (s->version >= 3 && s->autoclear) {
-		s->autoclear = 0;
-		r = write_header_u64(s, HDR_AUTOCLEAR, 0, err);
+	/* data_file_raw stays: it describes the data file, which our writes keep raw. */
+	if (s->version >= 3 && (s->autoclear & ~QCOW2_AUTOCLEAR_DATA_RAW)) {
+		s->autoclear &= QCOW2_AUTOCLEAR_DATA_RAW;
+		r = write_header_u64(s, HDR_AUTOCLEAR, s->autoclear, err);
 		if (r < 0)
 			return r;
 	}
@@ -400,6 +407,9 @@ static int do_open(struct vk_blk *bs, struct vk_err *err)
 	r = make_caches(s, err);
 	if (r < 0)
 		return r;
+	r = qcow2_data_open(s, err);
+	if (r < 0)
+		return r;
 	if (!bs->read_only && (s->incompat & QCOW2_INCOMPAT_EXTL2))
 		return vk_fail(err, -ENOTSUP,
 			       "%s: images with extended L2 entries (subclusters) can only be opened read-only",
@@ -419,6 +429,8 @@ int qcow2_flush(struct vk_blk *bs, struct vk_err *err)
 		r = qcow2_cache_write(s->l2_cache, &wrote, err);
 	if (!r)
 		r = vk_blk_file_sync(bs, err);
+	if (!r)
+		r = qcow2_data_sync(s, err);
 	return r;
 }
 
@@ -430,6 +442,8 @@ static void free_state(struct qcow2_state *s)
 	free(s->rt);
 	free(s->zbuf);
 	free(s->features);
+	qcow2_data_close(s);
+	free(s->data_file);
 	qcow2_snapshots_free(s);
 	memset(s, 0, sizeof(*s));
 }
@@ -473,7 +487,20 @@ static int qcow2_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	info->corrupt = s->incompat & QCOW2_INCOMPAT_CORRUPT;
 	info->nb_snapshots = s->nb_snapshots;
 	info->extended_l2 = s->incompat & QCOW2_INCOMPAT_EXTL2;
+	if (qcow2_has_data_file(s)) {
+		info->data_file = s->data_file;
+		info->data_file_raw = qcow2_data_raw(s);
+	}
 	return 0;
+}
+
+/* Data clusters map into the data file when there is one. */
+static const char *qcow2_map_filename(struct vk_blk *bs, uint64_t off)
+{
+	struct qcow2_state *s = bs->opaque;
+
+	(void)off;
+	return qcow2_has_data_file(s) && s->data_file ? s->data_file : bs->filename;
 }
 
 static int qcow2_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
@@ -568,4 +595,5 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.pwrite_compressed = qcow2_pwrite_compressed,
 	.discard = qcow2_discard,
 	.set_backing = qcow2_set_backing,
+	.map_filename = qcow2_map_filename,
 };
