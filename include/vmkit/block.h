@@ -183,6 +183,8 @@ struct vk_blk_driver {
 			   struct vk_err *err);
 	/* The file block_status's *map at off points into; NULL: the image's own. */
 	const char *(*map_filename)(struct vk_blk *bs, uint64_t off);
+	/* The open file descriptor of that file (holes are looked for there); NULL: bs->fd. */
+	int (*map_fd)(struct vk_blk *bs, uint64_t off);
 };
 
 /* An open image: one layer of a chain. */

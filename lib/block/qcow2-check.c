@@ -100,7 +100,9 @@ static void count_l2_entry(struct check *c, uint64_t e)
 			c->res->corruptions++;
 			break;
 		}
-		inc(c, off, s->cluster_size);
+		/* Clusters of an external data file are not the image file's: no refcount. */
+		if (!qcow2_has_data_file(s))
+			inc(c, off, s->cluster_size);
 		if (c->snapshot)
 			break;
 		c->res->allocated_clusters++;
@@ -341,7 +343,10 @@ static int check_copied_l2(struct check *c, uint64_t l1i, unsigned int fix, stru
 		if ((t != QCOW2_NORMAL && t != QCOW2_ZERO_ALLOC) ||
 		    ((e & L2E_OFFSET_MASK) & (s->cluster_size - 1)))
 			continue;
-		r = qcow2_get_refcount(s, (e & L2E_OFFSET_MASK) >> s->cluster_bits, &rc, err);
+		/* A data file's cluster counts as referenced once, as QEMU takes it. */
+		rc = 1;
+		r = qcow2_has_data_file(s) ? 0 :
+		    qcow2_get_refcount(s, (e & L2E_OFFSET_MASK) >> s->cluster_bits, &rc, err);
 		if (r < 0)
 			break;
 		if ((rc == 1) == !!(e & QCOW_OFLAG_COPIED))

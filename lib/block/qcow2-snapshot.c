@@ -440,6 +440,8 @@ int qcow2_snapshot_goto(struct vk_blk *bs, const char *id_or_name, struct vk_err
 	uint64_t per_l1 = s->cluster_size << s->l2_bits, need;
 	int i, r;
 
+	if (qcow2_has_data_file(s))
+		return vk_fail(err, -ENOTSUP, "Failed to load snapshot: %s", strerror(ENOTSUP));
 	i = find(s, id_or_name, NULL);
 	if (i < 0)
 		i = find(s, NULL, id_or_name);

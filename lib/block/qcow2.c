@@ -494,6 +494,14 @@ static int qcow2_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	return 0;
 }
 
+static int qcow2_map_fd(struct vk_blk *bs, uint64_t off)
+{
+	struct qcow2_state *s = bs->opaque;
+
+	(void)off;
+	return s->data ? s->data->fd : bs->fd;
+}
+
 /* Data clusters map into the data file when there is one. */
 static const char *qcow2_map_filename(struct vk_blk *bs, uint64_t off)
 {
@@ -596,4 +604,5 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.discard = qcow2_discard,
 	.set_backing = qcow2_set_backing,
 	.map_filename = qcow2_map_filename,
+	.map_fd = qcow2_map_fd,
 };
