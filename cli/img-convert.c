@@ -297,7 +297,7 @@ static int setup_buffers(struct convert *c, const char *ofmt)
 		img_error("Compression not supported for this file format");
 		return -ENOTSUP;
 	}
-	c->data_file = vk_blk_get_info(c->dst, &info) == 0 && info.data_file;
+	c->data_file = vk_blk_get_info(c->dst, &info) == 0 && info.has_data_file;
 	/*
 	 * -m threads, as qemu-img runs -m coroutines whose compression goes to a
 	 * thread pool: on a busy host more threads also get a fairer share of it.

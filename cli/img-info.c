@@ -92,8 +92,9 @@ static void human(struct vk_blk *bs, const struct vk_blk_info *i)
 	human_bitmaps(bs);
 	printf("    refcount bits: %u\n", i->refcount_bits);
 	if (i->data_file)
-		printf("    data file: %s\n    data file raw: %s\n", i->data_file,
-		       i->data_file_raw ? "true" : "false");
+		printf("    data file: %s\n", i->data_file);
+	if (i->has_data_file)
+		printf("    data file raw: %s\n", i->data_file_raw ? "true" : "false");
 	if (i->qcow2_version >= 3)
 		printf("    corrupt: %s\n    extended l2: %s\n", i->corrupt ? "true" : "false",
 		       i->extended_l2 ? "true" : "false");
@@ -121,8 +122,9 @@ static void json_specific(struct vk_blk *bs, const struct vk_blk_info *i, const 
 	if (i->data_file) {
 		printf("%s        ", ind);
 		key_str("", "data-file", i->data_file, true);
-		printf("%s        \"data-file-raw\": %s,\n", ind, i->data_file_raw ? "true" : "false");
 	}
+	if (i->has_data_file)
+		printf("%s        \"data-file-raw\": %s,\n", ind, i->data_file_raw ? "true" : "false");
 	if (v3)
 		printf("%s        \"corrupt\": %s,\n%s        \"extended-l2\": %s\n", ind,
 		       i->corrupt ? "true" : "false", ind, i->extended_l2 ? "true" : "false");

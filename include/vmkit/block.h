@@ -77,7 +77,8 @@ struct vk_blk_info {
 	bool corrupt;
 	bool extended_l2;
 	uint32_t nb_snapshots;
-	const char *data_file;		/* external data file as recorded, NULL if none */
+	bool has_data_file;		/* incompatible bit 2: an external data file */
+	const char *data_file;		/* its name as recorded, NULL if none is */
 	bool data_file_raw;
 	/* vmdk only (is_vmdk) */
 	bool is_vmdk;
@@ -132,6 +133,8 @@ struct vk_blk_amend_opts {
 	int compat;			/* 2 or 3 */
 	int lazy_refcounts;		/* 0 or 1 */
 	int refcount_bits;		/* 1 to 64, a power of two */
+	const char *data_file;		/* new name of the external data file ("": none) */
+	int data_file_raw;		/* 0: clear (setting it is refused) */
 };
 
 #define VK_CHECK_FIX_LEAKS	(1u << 0)

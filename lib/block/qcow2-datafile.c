@@ -35,12 +35,12 @@ int qcow2_data_open(struct qcow2_state *s, struct vk_err *err)
 				       bs->filename);
 		return 0;
 	}
-	if (!s->data_file)
-		return vk_fail(err, -EINVAL, "%s: 'data-file' is required for this image",
-			       bs->filename);
 	/* qemu-img info opens no data file (QEMU's BDRV_O_NO_IO): it reads metadata only. */
 	if (bs->flags & VK_BLK_NO_IO)
 		return 0;
+	if (!s->data_file)
+		return vk_fail(err, -EINVAL, "%s: 'data-file' is required for this image",
+			       bs->filename);
 	r = vk_blk_open(s->data_file, &o, &s->data, &inner);
 	if (r < 0)
 		return vk_fail(err, r, "%s", inner.msg);

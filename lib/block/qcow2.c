@@ -488,6 +488,7 @@ static int qcow2_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	info->nb_snapshots = s->nb_snapshots;
 	info->extended_l2 = s->incompat & QCOW2_INCOMPAT_EXTL2;
 	if (qcow2_has_data_file(s)) {
+		info->has_data_file = true;
 		info->data_file = s->data_file;
 		info->data_file_raw = qcow2_data_raw(s);
 	}
