@@ -350,35 +350,24 @@ static int release_entry(struct qcow2_state *s, uint64_t e, struct vk_err *err)
 	}
 }
 
-/*
- * data_file_raw: the data file must read as zeros there too. The cluster
- * stays allocated at its offset, flagged zero (as QEMU leaves it).
- */
-static int zero_raw_cluster(struct qcow2_state *s, uint64_t vc, struct vk_err *err)
-{
-	uint64_t l2i = vc & ((1ULL << s->l2_bits) - 1), host = vc << s->cluster_bits;
-	void *l2;
-	int r;
-
-	r = qcow2_data_write_zeroes(s, host, MIN(s->cluster_size, s->size - host), err);
-	if (!r)
-		r = qcow2_get_l2_for_write(s, vc, &l2, err);
-	if (r < 0)
-		return r;
-	qcow2_set_be64(l2, l2i, host | QCOW_OFLAG_COPIED | QCOW_OFLAG_ZERO);
-	qcow2_cache_mark_dirty(s->l2_cache, l2);
-	qcow2_cache_put(s->l2_cache, &l2);
-	return 0;
-}
-
 int qcow2_zero_cluster(struct qcow2_state *s, uint64_t vc, struct vk_err *err)
 {
 	uint64_t l2i = vc & ((1ULL << s->l2_bits) - 1), e;
 	void *l2;
 	int r;
 
-	if (qcow2_data_raw(s))
-		return zero_raw_cluster(s, vc, err);
+	/*
+	 * data_file_raw: the data file alone must read as zeros there too. The
+	 * entry then becomes a plain zero cluster, as QEMU's unmapping zero
+	 * write leaves it.
+	 */
+	if (qcow2_data_raw(s)) {
+		uint64_t host = vc << s->cluster_bits;
+
+		r = qcow2_data_write_zeroes(s, host, MIN(s->cluster_size, s->size - host), err);
+		if (r < 0)
+			return r;
+	}
 	if (!(s->l1[vc >> s->l2_bits] & L1E_OFFSET_MASK) && !s->bs->backing_file)
 		return 0;	/* unallocated without backing already reads as zeros */
 	r = qcow2_get_l2_for_write(s, vc, &l2, err);

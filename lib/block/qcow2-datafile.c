@@ -29,15 +29,15 @@ int qcow2_data_open(struct qcow2_state *s, struct vk_err *err)
 	struct vk_err inner = { 0 };
 	int r;
 
+	/* qemu-img info opens no data file (QEMU's BDRV_O_NO_IO): it reads metadata only. */
+	if (bs->flags & VK_BLK_NO_IO)
+		return 0;
 	if (!qcow2_has_data_file(s)) {
 		if (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW)
 			return vk_fail(err, -EINVAL, "%s: data-file-raw requires a data file",
 				       bs->filename);
 		return 0;
 	}
-	/* qemu-img info opens no data file (QEMU's BDRV_O_NO_IO): it reads metadata only. */
-	if (bs->flags & VK_BLK_NO_IO)
-		return 0;
 	if (!s->data_file)
 		return vk_fail(err, -EINVAL, "%s: 'data-file' is required for this image",
 			       bs->filename);

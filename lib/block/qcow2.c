@@ -130,8 +130,7 @@ static int parse_extensions(struct qcow2_state *s, const uint8_t *hdr, uint64_t 
 		if (type == QCOW2_EXT_END)
 			return 0;
 		if (len > end - off)
-			return vk_fail(err, -EINVAL, "%s: header extension %#x overruns the header",
-				       bs->filename, type);
+			return vk_fail(err, -EINVAL, "%s: Header extension too large", bs->filename);
 		if (type == QCOW2_EXT_BACKING_FMT) {
 			free(bs->backing_fmt);
 			bs->backing_fmt = strndup((const char *)hdr + off, len);
