@@ -18,6 +18,16 @@ static const char *keep(struct img_create_opts *c, const char *val)
 	return copy;
 }
 
+/* create names the image first (the driver checks the value); convert does not. */
+static int bad_bool(const struct img_create_opts *c, const char *key)
+{
+	if (c->filename)
+		img_error("%s: Parameter '%s' expects 'on' or 'off'", c->filename, key);
+	else
+		img_error("Parameter '%s' expects 'on' or 'off'", key);
+	return -EINVAL;
+}
+
 static int set_opt(void *opaque, const char *key, const char *val)
 {
 	struct img_create_opts *c = opaque;
@@ -42,7 +52,7 @@ static int set_opt(void *opaque, const char *key, const char *val)
 		c->compat_str = keep(c, val);
 	} else if (!strcmp(key, "lazy_refcounts")) {
 		if (strcmp(val, "on") && strcmp(val, "off"))
-			return img_error("Parameter 'lazy_refcounts' expects 'on' or 'off'"), -EINVAL;
+			return bad_bool(c, key);
 		c->o.lazy_refcounts = !strcmp(val, "on");
 	} else if (!strcmp(key, "preallocation")) {
 		if (strcmp(val, "off") && (strcmp(val, "metadata") || !c->qcow2))
@@ -64,7 +74,7 @@ static int set_opt(void *opaque, const char *key, const char *val)
 		c->o.data_file = keep(c, val);
 	} else if (!strcmp(key, "data_file_raw") && c->qcow2) {
 		if (strcmp(val, "on") && strcmp(val, "off"))
-			return img_error("Parameter 'data_file_raw' expects 'on' or 'off'"), -EINVAL;
+			return bad_bool(c, key);
 		c->o.data_file_raw = !strcmp(val, "on");
 		c->data_file_raw_str = keep(c, val);
 	} else {
@@ -225,6 +235,7 @@ int img_create(int argc, char **argv)
 		return 1;
 	}
 	c.qcow2 = !strcmp(fmt, "qcow2");
+	c.filename = argv[optind];
 	for (i = 0; i < nopts; i++)
 		if (img_parse_create_opts(&c, fmt, opts[i]) < 0)
 			goto fail;

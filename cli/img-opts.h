@@ -13,6 +13,7 @@ struct img_create_opts {
 	const char *prealloc_str;
 	const char *compression_str;
 	const char *data_file_raw_str;
+	const char *filename;		/* create: named in errors about option values */
 	char *keep[16];
 	int nkeep;
 };

@@ -111,7 +111,8 @@ static int rewrite_header(struct qcow2_state *s, uint32_t version, struct vk_err
 	}
 	off += copy_extensions(old, s->header_length, ext_end, h + off, cs - off - 8 - bf_len,
 			       false);
-	if (version >= 3 && off + 8 + QCOW2_NR_FEATURE_NAMES * 48 + 8 + bf_len <= cs)
+	/* As create: no feature table with clusters of 4 KiB or less (QEMU's rule). */
+	if (version >= 3 && cs > 4096 && off + 8 + QCOW2_NR_FEATURE_NAMES * 48 + 8 + bf_len <= cs)
 		off += put_feature_table(h + off);
 	off += 8;	/* end of extensions */
 	if (bf_off && bf_len) {

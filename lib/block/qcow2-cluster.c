@@ -339,11 +339,13 @@ static int release_entry(struct qcow2_state *s, uint64_t e, struct vk_err *err)
 		return qcow2_free_range(s, off, len, err);
 	case QCOW2_NORMAL:
 	case QCOW2_ZERO_ALLOC:
-		/* Data file clusters have no refcount: the file gets the range back. */
-		if (qcow2_has_data_file(s)) {
-			qcow2_data_punch(s, e & L2E_OFFSET_MASK, s->cluster_size);
+		/*
+		 * Data file clusters have no refcount. Nor are they given back here:
+		 * a write maps the guest cluster to the same offset again (callers
+		 * that drop the data punch it, qcow2_data_punch_entries).
+		 */
+		if (qcow2_has_data_file(s))
 			return 0;
-		}
 		return qcow2_free_range(s, e & L2E_OFFSET_MASK, s->cluster_size, err);
 	default:
 		return 0;
@@ -377,7 +379,10 @@ int qcow2_zero_cluster(struct qcow2_state *s, uint64_t vc, struct vk_err *err)
 	qcow2_set_be64(l2, l2i, QCOW_OFLAG_ZERO);
 	qcow2_cache_mark_dirty(s->l2_cache, l2);
 	qcow2_cache_put(s->l2_cache, &l2);
-	return qcow2_release_entries(s, &e, 1, err);
+	r = qcow2_release_entries(s, &e, 1, err);
+	if (!r && qcow2_has_data_file(s))
+		r = qcow2_data_punch_entries(s, &e, 1, err);
+	return r;
 }
 
 /*
@@ -425,6 +430,11 @@ static int write_new(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 			return r;
 	}
 	memcpy(tmp + (off - start), buf, len);
+	/* The L2 table first, then the data, as QEMU allocates them: the same layout. */
+	r = qcow2_get_l2_for_write(s, vc, &l2, err);
+	if (r < 0)
+		return r;
+	qcow2_cache_put(s->l2_cache, &l2);
 	r = alloc_data(s, start, n, &host, err);
 	if (r < 0)
 		return r;

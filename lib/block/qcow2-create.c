@@ -112,8 +112,12 @@ static int build_header(uint8_t *h, const struct vk_blk_create_opts *o, const st
 		off += put_ext(h + off, QCOW2_EXT_DATA_FILE, o->data_file,
 			       (uint32_t)strlen(o->data_file));
 	}
-	/* The feature table goes in only if it fits, as with QEMU's 512-byte clusters. */
-	if (v3 && off + 8 + sizeof(table) + 8 + blen <= l->cs) {
+	/*
+	 * The feature table goes in only with clusters over 4 KiB, as QEMU does
+	 * (it leaves room for a backing file name in small header clusters), and
+	 * only if it fits.
+	 */
+	if (v3 && l->cs > 4096 && off + 8 + sizeof(table) + 8 + blen <= l->cs) {
 		for (i = 0; i < QCOW2_NR_FEATURE_NAMES; i++) {
 			table[48 * i] = qcow2_feature_names[i].type;
 			table[48 * i + 1] = qcow2_feature_names[i].bit;

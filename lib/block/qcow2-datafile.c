@@ -81,13 +81,34 @@ int qcow2_data_pwrite(struct qcow2_state *s, const void *buf, uint64_t off, size
 	return d ? vk_blk_file_pwrite(d, buf, off, len, err) : -EIO;
 }
 
-void qcow2_data_punch(struct qcow2_state *s, uint64_t off, uint64_t len)
+/*
+ * What dropped L2 entries (discard, zeroing) pointed at in the data file
+ * becomes a hole there, as QEMU passes the discard down to the data file.
+ * The tables that dropped them reach the image file first: a crash in
+ * between must not leave an entry pointing at a hole.
+ */
+int qcow2_data_punch_entries(struct qcow2_state *s, const uint64_t *old, uint64_t n,
+			     struct vk_err *err)
 {
-	struct vk_blk *d = s->data ? s->data : s->bs;
+	enum qcow2_cluster_type t;
+	uint64_t i;
+	bool any = false;
+	int r;
 
-	if (len)
-		(void)fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-				(off_t)len);
+	for (i = 0; i < n; i++) {
+		t = qcow2_entry_type(s, old[i]);
+		any |= t == QCOW2_NORMAL || t == QCOW2_ZERO_ALLOC;
+	}
+	if (!any || !s->data)
+		return 0;
+	r = qcow2_cache_flush(s->l2_cache, err);
+	for (i = 0; i < n && !r; i++) {
+		t = qcow2_entry_type(s, old[i]);
+		if (t == QCOW2_NORMAL || t == QCOW2_ZERO_ALLOC)
+			(void)fallocate(s->data->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)(old[i] & L2E_OFFSET_MASK), (off_t)s->cluster_size);
+	}
+	return r;
 }
 
 /*
@@ -114,6 +135,19 @@ int qcow2_data_write_zeroes(struct qcow2_state *s, uint64_t off, uint64_t len,
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* An external data file is as long as the image, as QEMU resizes it (both ways). */
+int qcow2_data_truncate(struct qcow2_state *s, uint64_t size, struct vk_err *err)
+{
+	if (!qcow2_has_data_file(s))
+		return 0;
+	if (!s->data)
+		return vk_fail(err, -EIO, "%s: the data file '%s' is not open", s->bs->filename,
+			       s->data_file);
+	if (ftruncate(s->data->fd, (off_t)size) < 0)
+		return vk_fail(err, -errno, "%s: %s", s->data->filename, strerror(errno));
 	return 0;
 }
 

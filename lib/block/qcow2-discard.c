@@ -88,8 +88,10 @@ static int discard_in_table(struct qcow2_state *s, uint64_t vc, uint64_t n, stru
 	if (!any)
 		return 0;
 	r = qcow2_release_entries(s, old, n, err);
-	if (r < 0 || qcow2_has_data_file(s))
-		return r;	/* a data file's clusters were given back as they were released */
+	if (r < 0)
+		return r;
+	if (qcow2_has_data_file(s))
+		return qcow2_data_punch_entries(s, old, n, err);
 	return punch_freed(s, old, n, err);
 }
 

@@ -240,8 +240,15 @@ int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 	if (size < old) {
 		if (prealloc != VK_PREALLOC_OFF)
 			return vk_fail(err, -EINVAL, "Preallocation can't be used for shrinking an image");
-		return shrink(s, size, err);
+		r = shrink(s, size, err);
+		return r < 0 ? r : qcow2_data_truncate(s, size, err);
 	}
+	/* The data file follows the image's size; a raw one has every cluster mapped, as QEMU. */
+	r = qcow2_data_truncate(s, size, err);
+	if (r < 0)
+		return r;
+	if (qcow2_data_raw(s) && prealloc == VK_PREALLOC_OFF)
+		prealloc = VK_PREALLOC_METADATA;
 	r = qcow2_grow_l1(s, (size + per_l1 - 1) / per_l1, err);
 	if (!r)
 		r = write_size(s, size, err);

@@ -64,6 +64,8 @@ static int adjust_entry(struct adjust *a, uint64_t e, struct vk_err *err)
 		return r;
 	case QCOW2_NORMAL:
 	case QCOW2_ZERO_ALLOC:
+		if (qcow2_has_data_file(s))
+			return 0;	/* in the data file, where nothing is refcounted */
 		off = e & L2E_OFFSET_MASK;
 		if (off & (s->cluster_size - 1))
 			return vk_fail(err, -EINVAL, "%s: data cluster offset %#llx not cluster aligned",

@@ -486,11 +486,10 @@ static int qcow2_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	info->corrupt = s->incompat & QCOW2_INCOMPAT_CORRUPT;
 	info->nb_snapshots = s->nb_snapshots;
 	info->extended_l2 = s->incompat & QCOW2_INCOMPAT_EXTL2;
-	if (qcow2_has_data_file(s)) {
-		info->has_data_file = true;
-		info->data_file = s->data_file;
-		info->data_file_raw = qcow2_data_raw(s);
-	}
+	/* QEMU shows a recorded name even without the feature bit (it is not used then). */
+	info->data_file = s->data_file;
+	info->has_data_file = qcow2_has_data_file(s);
+	info->data_file_raw = qcow2_data_raw(s);
 	return 0;
 }
 

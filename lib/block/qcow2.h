@@ -300,11 +300,12 @@ int qcow2_data_pread(struct qcow2_state *s, void *buf, uint64_t off, size_t len,
 		     struct vk_err *err);
 int qcow2_data_pwrite(struct qcow2_state *s, const void *buf, uint64_t off, size_t len,
 		      struct vk_err *err);
-/* Give back [off, off+len) of the data file (a hole); raw data files must then read zeros. */
-void qcow2_data_punch(struct qcow2_state *s, uint64_t off, uint64_t len);
+int qcow2_data_punch_entries(struct qcow2_state *s, const uint64_t *old, uint64_t n,
+			     struct vk_err *err);
 int qcow2_data_write_zeroes(struct qcow2_state *s, uint64_t off, uint64_t len,
 			    struct vk_err *err);
 int qcow2_data_sync(struct qcow2_state *s, struct vk_err *err);
+int qcow2_data_truncate(struct qcow2_state *s, uint64_t size, struct vk_err *err);
 int qcow2_data_create(const char *name, const struct vk_blk_create_opts *o, struct vk_err *err);
 
 /* qcow2-resize.c */

@@ -1,0 +1,363 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""qcow2 external data files (data_file, data_file_raw).
+
+The same command lines through qemu-img and vmkit (sametest.Pair): create, info, map, check,
+measure, compare, convert, amend, resize, commit, snapshot; the files they leave compared byte
+for byte, data files included. Then cross-checks: what vmkit writes qemu-img reads (compare
+against a raw reference, check clean), what qemu-io writes vmkit reads and writes, a raw data
+file reads as the guest's disk, and the error paths (missing data file, v2, compression,
+snapshots, hostile header extensions).
+
+QEMU 7.2 opens a data file by the name in the header relative to the current directory, not
+the image's: every command here runs in the directory holding both files.
+"""
+import os
+import struct
+import subprocess
+
+import pytest
+
+from imgtest import QEMU_IMG, QEMU_IO, pattern_raw, read, run
+from sametest import Pair
+
+MiB = 1024 * 1024
+
+
+def sh(d, *args):
+    """qemu-img or qemu-io (by name) in directory d, which must succeed."""
+    tool = {"qemu-img": QEMU_IMG, "qemu-io": QEMU_IO}[args[0]]
+    return run([tool, *args[1:]], cwd=d, check=True)
+
+
+def io(d, img, *cmds):
+    args = ["qemu-io", "-f", "qcow2"]
+    for c in cmds:
+        args += ["-c", c]
+    return sh(d, *args, img)
+
+
+WRITES = ["write -P 0xaa 128k 64k", "write -P 0xbb 0 64k", "write -z 256k 64k",
+          "write -P 0xcc 300k 10k", "write -P 0xdd 960k 64k"]
+
+
+def plain_df(d):
+    """a.qcow2 on d.raw, b.qcow2 on d2.raw (raw), written by qemu-io."""
+    sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=d.raw", "a.qcow2", "1M")
+    io(d, "a.qcow2", *WRITES)
+    sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=d2.raw,data_file_raw=on",
+       "b.qcow2", "1M")
+    io(d, "b.qcow2", "write -P 0xcc 0 64k", "write -z 64k 64k", "discard 128k 64k",
+       "write -P 0x11 500k 100k")
+
+
+# --- create ---------------------------------------------------------------------------------
+
+CREATE = [
+    ["-o", "data_file=d.raw"],
+    ["-o", "data_file=d.raw,data_file_raw=on"],
+    ["-o", "data_file=d.raw,data_file_raw=off"],
+    ["-o", "data_file=d.raw,cluster_size=4k,preallocation=metadata"],
+    ["-o", "data_file=d.raw,data_file_raw=on,cluster_size=512"],
+    ["-o", "data_file=d.raw,compat=1.1,lazy_refcounts=on,refcount_bits=1"],
+    ["-o", "data_file=d.raw,compression_type=zstd"],
+    ["-o", "data_file=a-rather-long-name-for-the-data-file-of-this-image.bin"],
+]
+
+
+@pytest.mark.parametrize("opts", CREATE, ids=lambda o: o[-1])
+def test_create_same(tmp_path, opts):
+    p = Pair(tmp_path)
+    name = opts[-1].split("data_file=")[1].split(",")[0]
+    p.same("create", "-f", "qcow2", *opts, "x.qcow2", "3M", files=["x.qcow2", name])
+    p.same_here("info", "x.qcow2")
+    p.same_here("info", "--output=json", "x.qcow2")
+    p.same_here("check", "x.qcow2")
+    p.same_here("map", "--output=json", "x.qcow2")
+
+
+def test_create_with_backing(tmp_path):
+    p = Pair(tmp_path, lambda d: sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2",
+                                    "2M"))
+    p.same("create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "-o",
+           "data_file=d.raw", "x.qcow2", files=["x.qcow2", "d.raw"])
+    p.same_here("info", "x.qcow2")
+
+
+def test_create_truncates_data_file(tmp_path):
+    def setup(d):
+        with open(os.path.join(d, "d.raw"), "wb") as f:
+            f.write(b"\x5a" * (3 * MiB))
+    p = Pair(tmp_path, setup)
+    p.same("create", "-q", "-f", "qcow2", "-o", "data_file=d.raw", "x.qcow2", "1M",
+           files=["x.qcow2", "d.raw"])
+    assert read(os.path.join(p.v, "d.raw")) == bytes(MiB)
+
+
+@pytest.mark.parametrize("opts", [
+    ["-o", "data_file_raw=on"],
+    ["-o", "data_file=d.raw,compat=0.10"],
+    ["-o", "data_file=nodir/d.raw"],
+    ["-b", "base.qcow2", "-F", "qcow2", "-o", "data_file=d.raw,data_file_raw=on"],
+    ["-o", "data_file=d.raw,data_file_raw=maybe"],
+], ids=["raw-without-file", "v2", "no-dir", "backing-and-raw", "bad-bool"])
+def test_create_errors(tmp_path, opts):
+    """One line, exit 1, and neither image nor data file left behind."""
+    p = Pair(tmp_path, lambda d: sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2",
+                                    "1M"))
+    p.same("create", "-f", "qcow2", *opts, "x.qcow2", "1M", files=["x.qcow2", "d.raw"])
+    assert not os.path.exists(os.path.join(p.v, "x.qcow2"))
+    assert not os.path.exists(os.path.join(p.v, "d.raw"))
+
+
+# --- reading images qemu-io wrote --------------------------------------------------------
+
+READ_ONLY = [
+    ["info", "a.qcow2"], ["info", "--output=json", "b.qcow2"],
+    ["map", "a.qcow2"], ["map", "--output=json", "a.qcow2"],
+    ["map", "b.qcow2"], ["map", "--output=json", "b.qcow2"],
+    ["check", "a.qcow2"], ["check", "b.qcow2"], ["check", "--output=json", "a.qcow2"],
+    ["compare", "a.qcow2", "b.qcow2"], ["compare", "b.qcow2", "d2.raw"],
+    ["measure", "-O", "qcow2", "a.qcow2"], ["measure", "-O", "qcow2", "b.qcow2"],
+    ["snapshot", "-l", "a.qcow2"],
+]
+
+
+@pytest.mark.parametrize("args", READ_ONLY, ids=" ".join)
+def test_read_only_commands(tmp_path, args):
+    p = Pair(tmp_path, plain_df)
+    p.same_here(*args)
+
+
+def test_convert_from_data_file(tmp_path):
+    p = Pair(tmp_path, plain_df)
+    p.same("convert", "-O", "raw", "a.qcow2", "a.raw", files=["a.raw"])
+    p.same("convert", "-O", "raw", "b.qcow2", "b.raw", files=["b.raw"])
+    p.same("convert", "-O", "qcow2", "a.qcow2", "o.qcow2", files=["o.qcow2"])
+    # A raw data file reads as the guest's disk.
+    assert read(os.path.join(p.v, "b.raw")) == read(os.path.join(p.q, "d2.raw"))
+
+
+@pytest.mark.parametrize("opts", ["data_file=o.dat", "data_file=o.dat,data_file_raw=on",
+                                  "data_file=o.dat,cluster_size=4k"])
+def test_convert_to_data_file(tmp_path, opts):
+    p = Pair(tmp_path, plain_df)
+    p.same("convert", "-O", "qcow2", "-o", opts, "a.qcow2", "o.qcow2",
+           files=["o.qcow2", "o.dat"])
+    p.same_here("compare", "a.qcow2", "o.qcow2")
+    p.same_here("check", "o.qcow2")
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def test_resize(tmp_path):
+    p = Pair(tmp_path, plain_df)
+    p.same("resize", "a.qcow2", "3M", files=["a.qcow2", "d.raw"])
+    p.same("resize", "b.qcow2", "+1M", files=["b.qcow2", "d2.raw"])
+    p.same("resize", "--shrink", "a.qcow2", "512k", files=["a.qcow2", "d.raw"])
+    p.same_here("map", "--output=json", "b.qcow2")
+    p.same_here("check", "b.qcow2")
+
+
+def test_commit_into_data_file_images(tmp_path):
+    def setup(d):
+        plain_df(d)
+        for base, top in (("a.qcow2", "t1.qcow2"), ("b.qcow2", "t2.qcow2")):
+            sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top)
+            io(d, top, "write -P 0x66 64k 192k", "write -z 512k 64k", "write -P 0x67 1000k 8k")
+    p = Pair(tmp_path, setup)
+    p.same("commit", "t1.qcow2", files=["a.qcow2", "d.raw"])
+    p.same("commit", "t2.qcow2", files=["b.qcow2", "d2.raw"])
+    p.same_here("check", "b.qcow2")
+    # The raw data file still reads as the disk after zero writes.
+    assert read(os.path.join(p.v, "d2.raw")) == _guest(p.v, "b.qcow2")
+
+
+def test_overlay_with_data_file_and_rebase(tmp_path):
+    def setup(d):
+        sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "1M")
+        io(d, "base.qcow2", "write -P 0x12 0 1M")
+        sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "base2.qcow2", "1M")
+        sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2",
+           "-o", "data_file=d4.raw", "ov.qcow2")
+        io(d, "ov.qcow2", "write -P 0x34 64k 64k")
+    p = Pair(tmp_path, setup)
+    p.same_here("map", "--output=json", "ov.qcow2")
+    p.same_here("compare", "ov.qcow2", "base.qcow2")
+    p.same("rebase", "-b", "base2.qcow2", "-F", "qcow2", "ov.qcow2", files=["d4.raw"])
+    p.same_here("check", "ov.qcow2")
+    p.same("convert", "-O", "raw", "ov.qcow2", "ov.raw", files=["ov.raw"])
+
+
+def test_amend(tmp_path):
+    p = Pair(tmp_path, plain_df)
+    p.same("amend", "-o", "data_file=new.raw", "a.qcow2", files=["a.qcow2"])
+    p.same_here("info", "a.qcow2")
+    p.same("amend", "-o", "data_file_raw=off", "b.qcow2", files=["b.qcow2"])
+    p.same_here("info", "--output=json", "b.qcow2")
+    p.same("amend", "-o", "data_file=d2.raw", "b.qcow2", files=["b.qcow2"])
+    p.same("amend", "-o", "data_file=", "b.qcow2", files=["b.qcow2"])
+    p.same_here("info", "b.qcow2")
+    p.same_here("info", "--output=json", "b.qcow2")
+    p.same_here("check", "b.qcow2")                  # no name: not opened
+
+
+@pytest.mark.parametrize("args", [
+    ["amend", "-o", "data_file=x.raw", "plain.qcow2"],
+    ["amend", "-o", "data_file_raw=on", "a.qcow2"],
+    ["amend", "-o", "compat=0.10", "a.qcow2"],
+    ["amend", "-o", "compat=0.10", "b.qcow2"],
+    ["snapshot", "-c", "s1", "a.qcow2"],
+    ["snapshot", "-a", "s1", "a.qcow2"],
+    ["snapshot", "-d", "s1", "b.qcow2"],
+    ["convert", "-c", "-O", "qcow2", "-o", "data_file=c.raw", "a.qcow2", "c.qcow2"],
+], ids=" ".join)
+def test_refused(tmp_path, args):
+    def setup(d):
+        plain_df(d)
+        sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "plain.qcow2", "1M")
+    p = Pair(tmp_path, setup)
+    p.same(*args, files=["a.qcow2", "b.qcow2", "d.raw", "d2.raw", "plain.qcow2"])
+
+
+def test_convert_compressed_leaves_no_image(tmp_path):
+    """qemu-img leaves its half-made target; vmkit removes the image (same line, same code)."""
+    p = Pair(tmp_path, plain_df)
+    p.same("convert", "-c", "-O", "qcow2", "-o", "data_file=c.raw", "a.qcow2", "c.qcow2")
+    assert not os.path.exists(os.path.join(p.v, "c.qcow2"))
+
+
+# --- cross-checks ---------------------------------------------------------------------------
+
+
+def _guest(d, img):
+    out = os.path.join(d, "guest-view.raw")
+    run([QEMU_IMG, "convert", "-O", "raw", img, out], cwd=d, check=True)
+    data = read(out)
+    os.unlink(out)
+    return data
+
+
+@pytest.mark.parametrize("raw", [False, True])
+@pytest.mark.parametrize("cs", [512, 4096, 65536, 2 * MiB])
+def test_vmkit_writes_qemu_reads(tmp_path, raw, cs):
+    """vmkit creates and fills the image; qemu-img compares it with the source and checks it."""
+    d = str(tmp_path)
+    src = pattern_raw(os.path.join(d, "src.raw"), 6 * MiB + 4096, seed=cs + raw)
+    vk = Pair(tmp_path).vmkit
+    opts = f"data_file=x.dat,cluster_size={cs}" + (",data_file_raw=on" if raw else "")
+    run([vk, "convert", "-O", "qcow2", "-o", opts, "src.raw", "x.qcow2"], cwd=d, check=True)
+    assert run([QEMU_IMG, "compare", "-q", "x.qcow2", "src.raw"], cwd=d).returncode == 0
+    c = run([QEMU_IMG, "check", "x.qcow2"], cwd=d)
+    assert c.returncode == 0 and "No errors were found" in c.stdout, c.stdout + c.stderr
+    if raw:
+        assert read(os.path.join(d, "x.dat"))[:len(read(src))] == read(src)
+    # Written over in place (convert -n), then zeros: still what qemu-img reads.
+    src2 = pattern_raw(os.path.join(d, "src2.raw"), 6 * MiB + 4096, seed=99)
+    run([vk, "convert", "-n", "-O", "qcow2", "src2.raw", "x.qcow2"], cwd=d, check=True)
+    assert run([QEMU_IMG, "compare", "-q", "x.qcow2", "src2.raw"], cwd=d).returncode == 0
+    assert run([QEMU_IMG, "check", "-q", "x.qcow2"], cwd=d).returncode == 0
+    if raw:
+        assert read(os.path.join(d, "x.dat"))[:len(read(src2))] == read(src2)
+
+
+def test_qemu_writes_vmkit_reads_and_writes(tmp_path):
+    d = str(tmp_path)
+    vk = Pair(tmp_path).vmkit
+    plain_df(d)
+    for img in ("a.qcow2", "b.qcow2"):
+        ref = os.path.join(d, img + ".ref")
+        run([QEMU_IMG, "convert", "-O", "raw", img, ref], cwd=d, check=True)
+        assert run([vk, "compare", "-q", img, ref], cwd=d).returncode == 0
+        # vmkit writes over what qemu-io wrote; qemu-img reads it back.
+        src = pattern_raw(os.path.join(d, "new.raw"), MiB, seed=7)
+        run([vk, "convert", "-n", "-O", "qcow2", "new.raw", img], cwd=d, check=True)
+        assert run([QEMU_IMG, "compare", "-q", img, "new.raw"], cwd=d).returncode == 0
+        assert run([QEMU_IMG, "check", "-q", img], cwd=d).returncode == 0
+        io(d, img, "write -P 0x3c 4k 200k")
+        ref2 = os.path.join(d, "ref2.raw")
+        run([QEMU_IMG, "convert", "-O", "raw", img, ref2], cwd=d, check=True)
+        assert run([vk, "compare", "-q", img, ref2], cwd=d).returncode == 0
+        os.unlink(src)
+    assert read(os.path.join(d, "d2.raw")) == _guest(d, "b.qcow2")
+
+
+def test_bench_writes_and_flushes_through(tmp_path):
+    """vmkit img bench -w (the library path the VMM uses): data reaches the data file."""
+    d = str(tmp_path)
+    vk = Pair(tmp_path).vmkit
+    sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=x.dat,data_file_raw=on",
+       "x.qcow2", "4M")
+    run([vk, "bench", "-q", "-w", "-c", "64", "-s", "65536", "--pattern=94",
+         "--flush-interval=8", "-d", "8", "x.qcow2"], cwd=d, check=True)
+    assert run([QEMU_IMG, "check", "-q", "x.qcow2"], cwd=d).returncode == 0
+    assert read(os.path.join(d, "x.dat")) == b"\x5e" * (4 * MiB)
+    assert _guest(d, "x.qcow2") == b"\x5e" * (4 * MiB)
+
+
+# --- hostile and broken images ---------------------------------------------------------------
+
+EXT_AT = 0x70      # the first header extension of a qcow2 v3 image qemu-img made
+
+
+def _patch(path, fn):
+    b = bytearray(read(path))
+    fn(b)
+    with open(path, "wb") as f:
+        f.write(b)
+
+
+def _be64(b, off, v):
+    b[off:off + 8] = struct.pack(">Q", v)
+
+
+def _be32(b, off, v):
+    b[off:off + 4] = struct.pack(">I", v)
+
+
+def _nul_name(b):
+    b[EXT_AT + 8:EXT_AT + 13] = b"d\0raw"
+
+
+HOSTILE = {
+    "bit-without-extension": ([], lambda b: _be64(b, 72, 4)),
+    "extension-without-bit": (["-o", "data_file=d.raw"], lambda b: _be64(b, 72, 0)),
+    "raw-bit-without-file": ([], lambda b: _be64(b, 88, 2)),
+    "length-past-cluster": (["-o", "data_file=d.raw"], lambda b: _be32(b, EXT_AT + 4, 0x20000)),
+    "length-huge": (["-o", "data_file=d.raw"], lambda b: _be32(b, EXT_AT + 4, 0xffffffff)),
+    "length-zero": (["-o", "data_file=d.raw"], lambda b: _be32(b, EXT_AT + 4, 0)),
+    "length-to-cluster-end": (["-o", "data_file=d.raw"],
+                              lambda b: _be32(b, EXT_AT + 4, 65536 - EXT_AT - 8)),
+    "nul-in-name": (["-o", "data_file=d.raw"], _nul_name),
+}
+
+
+@pytest.mark.parametrize("cmd", [["info"], ["info", "--output=json"], ["check"], ["map"],
+                                 ["convert", "-O", "raw"]], ids=" ".join)
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_header(tmp_path, case, cmd):
+    opts, fn = HOSTILE[case]
+
+    def setup(d):
+        sh(d, "qemu-img", "create", "-q", "-f", "qcow2", *opts, "x.qcow2", "1M")
+        _patch(os.path.join(d, "x.qcow2"), fn)
+    p = Pair(tmp_path, setup)
+    args = [*cmd, "x.qcow2"] + (["out.raw"] if cmd[0] == "convert" else [])
+    p.same_here(*args)
+
+
+@pytest.mark.parametrize("args", [["check", "a.qcow2"], ["map", "a.qcow2"],
+                                  ["compare", "a.qcow2", "b.qcow2"],
+                                  ["measure", "-O", "qcow2", "a.qcow2"],
+                                  ["snapshot", "-l", "a.qcow2"],
+                                  ["convert", "-O", "raw", "a.qcow2", "o.raw"],
+                                  ["resize", "a.qcow2", "2M"],
+                                  ["amend", "-o", "lazy_refcounts=on", "a.qcow2"]],
+                         ids=" ".join)
+def test_missing_data_file(tmp_path, args):
+    def setup(d):
+        plain_df(d)
+        os.unlink(os.path.join(d, "d.raw"))
+    p = Pair(tmp_path, setup)
+    p.same(*args, files=["a.qcow2", "o.raw"])
+    p.same_here("info", "a.qcow2")           # info opens no data file
