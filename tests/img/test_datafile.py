@@ -119,6 +119,10 @@ READ_ONLY = [
     ["compare", "a.qcow2", "b.qcow2"], ["compare", "b.qcow2", "d2.raw"],
     ["measure", "-O", "qcow2", "a.qcow2"], ["measure", "-O", "qcow2", "b.qcow2"],
     ["snapshot", "-l", "a.qcow2"],
+    ["measure", "--size", "1G", "-O", "qcow2", "-o", "data_file=x.raw,data_file_raw=on"],
+    ["measure", "-O", "qcow2", "-o", "data_file=x.raw", "a.qcow2"],
+    ["measure", "--size", "1G", "-O", "qcow2", "-o", "data_file_raw=maybe"],
+    ["info", "--backing-chain", "a.qcow2"],
 ]
 
 
