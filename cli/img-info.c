@@ -70,7 +70,7 @@ static void human(struct vk_blk *bs, const struct vk_blk_info *i)
 	if (i->cluster_size)
 		printf("cluster_size: %u\n", i->cluster_size);
 	if (i->dirty)
-		printf("dirty flag: yes\n");
+		printf("cleanly shut down: no\n");	/* qemu-img 7.2's words */
 	if (i->backing_file) {
 		printf("backing file: %s", i->backing_file);
 		if (i->full_backing && strcmp(i->full_backing, i->backing_file))

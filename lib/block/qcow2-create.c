@@ -190,15 +190,18 @@ int qcow2_create(const char *filename, const struct vk_blk_create_opts *o, struc
 	r = build_header(hdr, o, &l, err);
 	if (r < 0)
 		return r;
-	/* The data file comes first, as qemu-img makes it: a failure there leaves no image. */
-	if (o->data_file) {
-		r = qcow2_data_create(o->data_file, o, err);
-		if (r < 0)
-			return r;
-	}
+	/* The image file, then the data file, as qemu-img makes them. */
 	fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
+		return vk_fail(err, -errno, "Could not create '%s': %s", filename,
+			       strerror(errno));
+	if (o->data_file) {
+		r = qcow2_data_create(o->data_file, o, err);
+		if (r < 0) {
+			unlink(filename);	/* no image without its data file */
+			return r;
+		}
+	}
 	r = write_metadata(fd, hdr, &l, err, filename);
 	/* A raw data file needs every cluster mapped (to itself): QEMU preallocates metadata. */
 	if (r < 0 || !(o->prealloc_metadata || o->data_file_raw))

@@ -165,14 +165,21 @@ int qcow2_data_sync(struct qcow2_state *s, struct vk_err *err)
  */
 int qcow2_data_create(const char *name, const struct vk_blk_create_opts *o, struct vk_err *err)
 {
-	int fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	bool created = true;
+	int fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	int e;
 
+	if (fd < 0 && errno == EEXIST) {
+		created = false;
+		fd = open(name, O_RDWR | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return vk_fail(err, -errno, "Could not create '%s': %s", name, strerror(errno));
 	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)o->size) < 0) {
 		e = errno;
 		close(fd);
+		if (created)
+			unlink(name);	/* a size the file system refuses leaves nothing */
 		return vk_fail(err, -e, "Could not resize file: %s", strerror(e));
 	}
 	close(fd);

@@ -99,12 +99,17 @@ def test_create_truncates_data_file(tmp_path):
     ["-o", "data_file=nodir/d.raw"],
     ["-b", "base.qcow2", "-F", "qcow2", "-o", "data_file=d.raw,data_file_raw=on"],
     ["-o", "data_file=d.raw,data_file_raw=maybe"],
-], ids=["raw-without-file", "v2", "no-dir", "backing-and-raw", "bad-bool"])
+    ["-o", "data_file=d.raw", "nodir/x.qcow2"],
+    ["-o", "data_file=d.raw", "x.qcow2", "1P"],
+], ids=["raw-without-file", "v2", "no-dir", "backing-and-raw", "bad-bool", "image-no-dir",
+        "too-large-for-the-file-system"])
 def test_create_errors(tmp_path, opts):
     """One line, exit 1, and neither image nor data file left behind."""
     p = Pair(tmp_path, lambda d: sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2",
                                     "1M"))
-    p.same("create", "-f", "qcow2", *opts, "x.qcow2", "1M", files=["x.qcow2", "d.raw"])
+    args = opts if opts[-1] in ("nodir/x.qcow2", "1P") else [*opts, "x.qcow2"]
+    args = args if opts[-1] == "1P" else [*args, "1M"]
+    p.same("create", "-f", "qcow2", *args, files=["x.qcow2", "d.raw"])
     assert not os.path.exists(os.path.join(p.v, "x.qcow2"))
     assert not os.path.exists(os.path.join(p.v, "d.raw"))
 
@@ -175,6 +180,37 @@ def test_commit_into_data_file_images(tmp_path):
     p.same_here("check", "b.qcow2")
     # The raw data file still reads as the disk after zero writes.
     assert read(os.path.join(p.v, "d2.raw")) == _guest(p.v, "b.qcow2")
+
+
+def test_dirty_lazy_refcounts(tmp_path):
+    """A dirty image (lazy refcounts) with a data file: check, repair, and the repair on open."""
+    def setup(d):
+        sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=d.raw,lazy_refcounts=on",
+           "a.qcow2", "1M")
+        io(d, "a.qcow2", "write -P 0xaa 0 300k", "write -P 0xab 700k 4k")
+        _patch(os.path.join(d, "a.qcow2"), lambda b: _be64(b, 72, 5))   # dirty, data file
+        for n in ("a2.qcow2", "a3.qcow2"):
+            with open(os.path.join(d, n), "wb") as f:
+                f.write(read(os.path.join(d, "a.qcow2")))
+    p = Pair(tmp_path, setup)
+    p.same_here("info", "a.qcow2")
+    p.same_here("check", "a.qcow2")
+    p.same("check", "-r", "all", "a2.qcow2", files=["a2.qcow2", "d.raw"])
+    p.same("resize", "a3.qcow2", "2M", files=["a3.qcow2", "d.raw"])   # repaired on open
+    p.same_here("check", "a3.qcow2")
+
+
+def test_commit_from_data_file_overlay(tmp_path):
+    def setup(d):
+        sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "1M")
+        io(d, "base.qcow2", "write -P 0x12 0 1M")
+        sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2",
+           "-o", "data_file=td.raw", "top.qcow2")
+        io(d, "top.qcow2", "write -P 0x34 64k 128k", "write -z 512k 64k")
+    p = Pair(tmp_path, setup)
+    p.same("commit", "top.qcow2", files=["td.raw", "top.qcow2"])
+    p.same_here("compare", "top.qcow2", "base.qcow2")
+    p.same_here("map", "--output=json", "base.qcow2")
 
 
 def test_overlay_with_data_file_and_rebase(tmp_path):
