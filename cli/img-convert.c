@@ -429,8 +429,12 @@ out:
 	img_wpipe_free(c.wpipe);
 	vk_blk_close(c.dst);
 	vk_blk_close(c.src);
-	if (ret && created)
+	if (ret && created) {
 		img_remove_partial(argv[optind + 1]);
+		/* Its data file too: create made it (or emptied it) for this image. */
+		if (co.o.data_file)
+			img_remove_partial(co.o.data_file);
+	}
 	free(c.buf);
 	free(c.bbuf);
 	img_free_create_opts(&co);

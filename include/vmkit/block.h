@@ -32,7 +32,10 @@ struct vk_blk;
  */
 #define VK_BLK_CACHE_DIRECT	(1u << 7)
 #define VK_BLK_CACHE_DSYNC	(1u << 8)
-/* Metadata only (qemu-img info): a qcow2 external data file is not opened, as QEMU's NO_IO. */
+/*
+ * Metadata only (qemu-img info, fuzzing): a qcow2 external data file is not
+ * opened, as QEMU's NO_IO; reading its clusters then fails.
+ */
 #define VK_BLK_NO_IO		(1u << 9)
 
 struct vk_blk_opts {

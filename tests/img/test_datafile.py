@@ -261,10 +261,12 @@ def test_refused(tmp_path, args):
 
 
 def test_convert_compressed_leaves_no_image(tmp_path):
-    """qemu-img leaves its half-made target; vmkit removes the image (same line, same code)."""
+    """qemu-img leaves its half-made target; vmkit removes the image and its data file
+    (same line, same exit code)."""
     p = Pair(tmp_path, plain_df)
     p.same("convert", "-c", "-O", "qcow2", "-o", "data_file=c.raw", "a.qcow2", "c.qcow2")
     assert not os.path.exists(os.path.join(p.v, "c.qcow2"))
+    assert not os.path.exists(os.path.join(p.v, "c.raw"))
 
 
 # --- cross-checks ---------------------------------------------------------------------------
