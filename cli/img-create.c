@@ -78,7 +78,11 @@ static int set_opt(void *opaque, const char *key, const char *val)
 		c->o.data_file_raw = !strcmp(val, "on");
 		c->data_file_raw_str = keep(c, val);
 	} else {
-		img_error("Invalid parameter '%s'", key);
+		/* create's words name the image (the format refuses the key); convert's do not */
+		if (c->filename)
+			img_error("%s: Invalid parameter '%s'", c->filename, key);
+		else
+			img_error("Invalid parameter '%s'", key);
 		return -EINVAL;
 	}
 	return 0;

@@ -600,7 +600,8 @@ int qcow2_preallocate_from(struct qcow2_state *s, uint64_t vc,
 	if ((uint64_t)vk_blk_file_size(s->bs) < s->end_cluster << s->cluster_bits &&
 	    ftruncate(s->bs->fd, (off_t)(s->end_cluster << s->cluster_bits)) < 0)
 		return vk_fail(err, -errno, "%s: %s", s->bs->filename, strerror(errno));
-	return 0;
+	/* The data file holds every mapped cluster whole, as QEMU extends it. */
+	return qcow2_data_extend(s, ALIGN_UP(s->size, s->cluster_size), err);
 }
 
 /* preallocation=metadata: every cluster gets an L2 entry and a host cluster (left sparse). */

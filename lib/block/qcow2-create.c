@@ -196,7 +196,7 @@ int qcow2_create(const char *filename, const struct vk_blk_create_opts *o, struc
 		return vk_fail(err, -errno, "Could not create '%s': %s", filename,
 			       strerror(errno));
 	if (o->data_file) {
-		r = qcow2_data_create(o->data_file, o, err);
+		r = qcow2_data_create(o->data_file, o, fd, err);
 		if (r < 0) {
 			unlink(filename);	/* no image without its data file */
 			return r;

@@ -151,6 +151,21 @@ int qcow2_data_truncate(struct qcow2_state *s, uint64_t size, struct vk_err *err
 	return 0;
 }
 
+/* At least size bytes long (preallocated clusters lie wholly inside it). */
+int qcow2_data_extend(struct qcow2_state *s, uint64_t size, struct vk_err *err)
+{
+	int64_t len;
+
+	if (!s->data)
+		return 0;
+	len = vk_blk_file_size(s->data);
+	if (len < 0)
+		return vk_fail(err, (int)len, "%s: %s", s->data->filename, strerror((int)-len));
+	if ((uint64_t)len < size && ftruncate(s->data->fd, (off_t)size) < 0)
+		return vk_fail(err, -errno, "%s: %s", s->data->filename, strerror(errno));
+	return 0;
+}
+
 /* The data file durable too: a flush promises the guest's data, not only our tables. */
 int qcow2_data_sync(struct qcow2_state *s, struct vk_err *err)
 {
@@ -163,7 +178,16 @@ int qcow2_data_sync(struct qcow2_state *s, struct vk_err *err)
  * The data file as qemu-img creates it, before the image: created or
  * truncated to empty, then sized to the image (a sparse file).
  */
-int qcow2_data_create(const char *name, const struct vk_blk_create_opts *o, struct vk_err *err)
+/* The image itself named as its data file: QEMU's lock on the image refuses it so. */
+static bool same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return !fstat(a, &sa) && !fstat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int qcow2_data_create(const char *name, const struct vk_blk_create_opts *o, int image_fd,
+		      struct vk_err *err)
 {
 	bool created = true;
 	int fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -175,6 +199,12 @@ int qcow2_data_create(const char *name, const struct vk_blk_create_opts *o, stru
 	}
 	if (fd < 0)
 		return vk_fail(err, -errno, "Could not create '%s': %s", name, strerror(errno));
+	if (same_file(fd, image_fd)) {
+		close(fd);
+		return vk_fail(err, -EBUSY,
+			       "Failed to get shared \"resize\" lock\nIs another process using the image [%s]?",
+			       name);
+	}
 	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)o->size) < 0) {
 		e = errno;
 		close(fd);

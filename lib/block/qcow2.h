@@ -306,7 +306,10 @@ int qcow2_data_write_zeroes(struct qcow2_state *s, uint64_t off, uint64_t len,
 			    struct vk_err *err);
 int qcow2_data_sync(struct qcow2_state *s, struct vk_err *err);
 int qcow2_data_truncate(struct qcow2_state *s, uint64_t size, struct vk_err *err);
-int qcow2_data_create(const char *name, const struct vk_blk_create_opts *o, struct vk_err *err);
+int qcow2_data_extend(struct qcow2_state *s, uint64_t size, struct vk_err *err);
+/* Created or emptied, sized to the image; never the image itself (image_fd). */
+int qcow2_data_create(const char *name, const struct vk_blk_create_opts *o, int image_fd,
+		      struct vk_err *err);
 
 /* qcow2-resize.c */
 int qcow2_grow_l1(struct qcow2_state *s, uint64_t min_size, struct vk_err *err);

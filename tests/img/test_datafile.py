@@ -75,6 +75,36 @@ def test_create_same(tmp_path, opts):
     p.same_here("map", "--output=json", "x.qcow2")
 
 
+def test_preallocation_and_resize(tmp_path):
+    """Mapped clusters lie whole inside the data file (2 MiB clusters, sizes not a multiple)."""
+    p = Pair(tmp_path)
+    p.same("create", "-q", "-f", "qcow2", "-o",
+           "data_file=d.raw,preallocation=metadata,data_file_raw=on,cluster_size=2M", "y.qcow2",
+           "5M", files=["y.qcow2", "d.raw"])
+    p.same("create", "-q", "-f", "qcow2", "-o", "data_file=e.raw,data_file_raw=on,cluster_size=2M",
+           "z.qcow2", "5M", files=["z.qcow2", "e.raw"])
+    p.same("resize", "z.qcow2", "7M", files=["z.qcow2", "e.raw"])
+    p.same("create", "-q", "-f", "qcow2", "-o", "data_file=f.raw,cluster_size=2M,preallocation=metadata",
+           "w.qcow2", "3M", files=["w.qcow2", "f.raw"])
+    p.same("resize", "--preallocation=metadata", "w.qcow2", "9M", files=["w.qcow2", "f.raw"])
+    p.same("resize", "--preallocation=full", "z.qcow2", "11M", files=["z.qcow2", "e.raw"])
+    p.same("resize", "--preallocation=falloc", "w.qcow2", "13M", files=["w.qcow2", "f.raw"])
+    for img in ("w.qcow2", "z.qcow2"):
+        p.same_here("check", img)
+        p.same_here("map", "--output=json", img)
+
+
+def test_data_file_is_the_image(tmp_path):
+    """Refused with qemu-img's lock error, nothing left. qemu-img first prints a line of its
+    cleanup ("x.qcow2 is not a regular file"), which vmkit has no reason to say."""
+    p = Pair(tmp_path)
+    q, v = p.run("create", "-f", "qcow2", "-o", "data_file=x.qcow2", "x.qcow2", "1M")
+    assert (v.returncode, v.stdout) == (q.returncode, q.stdout) and q.returncode == 1
+    assert v.stderr.splitlines() == q.stderr.splitlines()[1:]
+    p.same_files("x.qcow2")
+    p.same("create", "-f", "raw", "-o", "data_file=d.raw", "x.img", "1M", files=["x.img", "d.raw"])
+
+
 def test_create_with_backing(tmp_path):
     p = Pair(tmp_path, lambda d: sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2",
                                     "2M"))
