@@ -63,11 +63,19 @@ static void inc(struct check *c, uint64_t off, uint64_t len)
 			c->ref[i]++;
 }
 
-static void count_l2_entry(struct check *c, uint64_t e)
+static void count_l2_entry(struct check *c, uint64_t e, uint64_t index)
 {
 	struct qcow2_state *s = c->s;
 	enum qcow2_cluster_type t = qcow2_entry_type(s, e);
 	uint64_t off, len;
+
+	/* A data file maps clusters one to one: a compressed entry is a corruption. */
+	if (t == QCOW2_COMPRESSED && qcow2_has_data_file(s)) {
+		report(c->res, "ERROR compressed cluster %llu with data file, entry=0x%llx",
+		       (unsigned long long)index, (unsigned long long)e);
+		c->res->corruptions++;
+		return;
+	}
 
 	if (t != QCOW2_COMPRESSED && (e & L2E_STD_RESERVED_MASK)) {
 		report(c->res, "ERROR found l2 entry with reserved bits set: %llx",
@@ -150,7 +158,7 @@ static int count_l1(struct check *c, const uint64_t *l1, uint64_t l1_offset, uin
 		if (r < 0)
 			return r;
 		for (j = 0; j < (1ULL << s->l2_bits); j++)
-			count_l2_entry(c, qcow2_be64(l2, qcow2_l2_index(s, j)));
+			count_l2_entry(c, qcow2_be64(l2, qcow2_l2_index(s, j)), j);
 		qcow2_cache_put(s->l2_cache, &l2);
 	}
 	return 0;

@@ -76,6 +76,21 @@ static int check_entry(struct qcow2_state *s, uint64_t l2e, enum qcow2_cluster_t
 }
 
 /*
+ * A data file maps clusters one to one: a compressed entry cannot be right.
+ * QEMU then marks a writable image corrupt and fails the request with EIO.
+ */
+static int compressed_with_data_file(struct qcow2_state *s, uint64_t l1i, uint64_t l2i,
+				     struct vk_err *err)
+{
+	if (!s->bs->read_only)
+		qcow2_mark_corrupt(s);
+	return vk_fail(err, -EIO,
+		       "%s: Compressed cluster entry found in image with external data file (L2 offset: %#llx, L2 index: %#llx)",
+		       s->bs->filename, (unsigned long long)(s->l1[l1i] & L1E_OFFSET_MASK),
+		       (unsigned long long)l2i);
+}
+
+/*
  * The run at virtual offset off (at most len bytes, within one L2 table) of
  * clusters of one type, contiguous on the host for normal clusters. *host is
  * the host offset of off (normal, zero-alloc) or the L2 entry (compressed).
@@ -105,6 +120,10 @@ int qcow2_get_extent(struct qcow2_state *s, uint64_t off, uint64_t len, uint64_t
 		return r;
 	first = qcow2_be64(l2, l2i);
 	*type = qcow2_entry_type(s, first);
+	if (*type == QCOW2_COMPRESSED && qcow2_has_data_file(s)) {
+		r = compressed_with_data_file(s, l1i, l2i, err);
+		goto out;
+	}
 	r = check_entry(s, first, *type, err);
 	if (r < 0)
 		goto out;

@@ -59,8 +59,8 @@ static struct vk_blk *data_bs(struct qcow2_state *s, struct vk_err *err)
 	if (!qcow2_has_data_file(s))
 		return s->bs;
 	if (!s->data)
-		vk_fail(err, -EIO, "%s: the data file '%s' is not open", s->bs->filename,
-			s->data_file);
+		vk_fail(err, -EIO, "%s: the data file '%s' is not open (metadata only)",
+			s->bs->filename, s->data_file ? s->data_file : "");
 	return s->data;
 }
 
@@ -144,8 +144,8 @@ int qcow2_data_truncate(struct qcow2_state *s, uint64_t size, struct vk_err *err
 	if (!qcow2_has_data_file(s))
 		return 0;
 	if (!s->data)
-		return vk_fail(err, -EIO, "%s: the data file '%s' is not open", s->bs->filename,
-			       s->data_file);
+		return vk_fail(err, -EIO, "%s: the data file '%s' is not open (metadata only)",
+			       s->bs->filename, s->data_file ? s->data_file : "");
 	if (ftruncate(s->data->fd, (off_t)size) < 0)
 		return vk_fail(err, -errno, "%s: %s", s->data->filename, strerror(errno));
 	return 0;
@@ -174,10 +174,6 @@ int qcow2_data_sync(struct qcow2_state *s, struct vk_err *err)
 	return vk_blk_file_sync(s->data, err);
 }
 
-/*
- * The data file as qemu-img creates it, before the image: created or
- * truncated to empty, then sized to the image (a sparse file).
- */
 /* The image itself named as its data file: QEMU's lock on the image refuses it so. */
 static bool same_file(int a, int b)
 {
@@ -186,6 +182,10 @@ static bool same_file(int a, int b)
 	return !fstat(a, &sa) && !fstat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/*
+ * The data file as qemu-img creates it, after the image file and before its
+ * metadata: created or truncated to empty, then sized to the image (sparse).
+ */
 int qcow2_data_create(const char *name, const struct vk_blk_create_opts *o, int image_fd,
 		      struct vk_err *err)
 {
