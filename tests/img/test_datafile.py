@@ -472,3 +472,37 @@ def test_compressed_entry_named(tmp_path, args):
         in lines[0], v.stderr
     p.same_files("c.qcow2")
     assert not os.path.exists(os.path.join(p.v, "o.raw"))
+
+
+def test_extended_l2_with_data_file(tmp_path):
+    """qemu-img's extended-L2 images with a data file read (first cluster at host offset 0)."""
+    def setup(d):
+        sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-o",
+           "extended_l2=on,data_file=d.raw,cluster_size=64k", "x.qcow2", "2M")
+        io(d, "x.qcow2", "write -P 1 0 4k", "write -P 2 64k 64k", "write -z 200k 4k",
+           "write -P 3 300k 2k")
+        sh(d, "qemu-img", "convert", "-O", "raw", "x.qcow2", "x.raw")
+    p = Pair(tmp_path, setup)
+    for args in (["map", "--output=json", "x.qcow2"], ["map", "x.qcow2"], ["check", "x.qcow2"],
+                 ["compare", "x.qcow2", "x.raw"], ["info", "x.qcow2"]):
+        p.same_here(*args)
+    p.same("convert", "-O", "raw", "x.qcow2", "y.raw", files=["y.raw"])
+
+
+def test_data_file_relative_to_current_directory(tmp_path):
+    """QEMU 7.2 opens the recorded name from the current directory, not the image's."""
+    def setup(d):
+        os.makedirs(os.path.join(d, "sub"))
+        sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=s.raw", "sub/a.qcow2",
+           "1M")
+        io(d, "sub/a.qcow2", "write -P 9 0 64k")
+    p = Pair(tmp_path, setup)
+    assert os.path.exists(os.path.join(p.v, "s.raw"))
+    assert not os.path.exists(os.path.join(p.v, "sub", "s.raw"))
+    p.same_here("map", "sub/a.qcow2")
+    p.same_here("check", "sub/a.qcow2")
+    p.same("convert", "-O", "raw", "sub/a.qcow2", "o.raw", files=["o.raw"])
+    q = run([QEMU_IMG, "check", "a.qcow2"], cwd=os.path.join(p.q, "sub"))
+    v = run([p.vmkit, "check", "a.qcow2"], cwd=os.path.join(p.v, "sub"))
+    assert (v.returncode, v.stdout, v.stderr) == (q.returncode, q.stdout, q.stderr)
+    assert q.returncode == 1 and "Could not open 's.raw'" in q.stderr
