@@ -422,14 +422,18 @@ int qcow2_flush(struct vk_blk *bs, struct vk_err *err)
 	bool wrote = false;
 	int r;
 
-	/* Refcount blocks durable before the L2 tables; one sync then covers L2 tables and data. */
-	r = qcow2_cache_flush(s->rb_cache, err);
+	/*
+	 * An external data file first: the data durable before the tables that
+	 * map it. Then refcount blocks durable before the L2 tables; one sync
+	 * covers L2 tables and (without a data file) data.
+	 */
+	r = qcow2_data_sync(s, err);
+	if (!r)
+		r = qcow2_cache_flush(s->rb_cache, err);
 	if (!r)
 		r = qcow2_cache_write(s->l2_cache, &wrote, err);
 	if (!r)
 		r = vk_blk_file_sync(bs, err);
-	if (!r)
-		r = qcow2_data_sync(s, err);
 	return r;
 }
 
