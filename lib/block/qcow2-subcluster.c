@@ -149,3 +149,22 @@ out:
 	qcow2_cache_put(s->l2_cache, &l2);
 	return r;
 }
+
+/*
+ * Has the cluster at off a host cluster? For a run qcow2_sc_get_extent
+ * gave as unallocated with *host 0: a data file's first cluster is at
+ * host offset 0 (QEMU shows that offset in map).
+ */
+bool qcow2_sc_has_host(struct qcow2_state *s, uint64_t off)
+{
+	uint64_t vc = off >> s->cluster_bits, l1i = vc >> s->l2_bits;
+	bool r;
+	void *l2;
+
+	if (l1i >= s->l1_size || !(s->l1[l1i] & L1E_OFFSET_MASK) ||
+	    qcow2_read_l2(s, (uint32_t)l1i, &l2, NULL) < 0)
+		return false;
+	r = has_host(s, qcow2_be64(l2, 2 * (vc & ((1ULL << s->l2_bits) - 1))));
+	qcow2_cache_put(s->l2_cache, &l2);
+	return r;
+}

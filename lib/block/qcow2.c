@@ -530,7 +530,8 @@ static int qcow2_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uin
 	switch (t) {
 	case QCOW2_UNALLOCATED:
 		/* Subclusters not yet written in an allocated cluster: QEMU shows the offset. */
-		ov = host ? VK_BS_OFFSET_VALID : 0;
+		ov = host || ((s->incompat & QCOW2_INCOMPAT_EXTL2) && qcow2_has_data_file(s) &&
+			     qcow2_sc_has_host(s, off)) ? VK_BS_OFFSET_VALID : 0;
 		if (!bs->backing_file)
 			return VK_BS_ZERO | ov;
 		blen = bs->backing ? vk_blk_length(bs->backing) : 0;

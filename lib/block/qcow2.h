@@ -249,6 +249,7 @@ int qcow2_set_backing(struct vk_blk *bs, const char *file, const char *fmt, stru
 /* qcow2-subcluster.c: qcow2_get_extent for extended L2 entries (read-only). */
 int qcow2_sc_get_extent(struct qcow2_state *s, uint64_t off, uint64_t len, uint64_t *pnum,
 			uint64_t *host, enum qcow2_cluster_type *type, struct vk_err *err);
+bool qcow2_sc_has_host(struct qcow2_state *s, uint64_t off);
 
 /* qcow2-bitmap.c: the persistent bitmap directory (read only). */
 struct qcow2_bitmap {

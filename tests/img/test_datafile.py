@@ -489,6 +489,17 @@ def test_extended_l2_with_data_file(tmp_path):
     p.same("convert", "-O", "raw", "x.qcow2", "y.raw", files=["y.raw"])
 
 
+def test_extended_l2_unwritten_first_subcluster(tmp_path):
+    """Unwritten subclusters of the data file's first cluster map to offset 0, as qemu-img says."""
+    def setup(d):
+        sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-o",
+           "extended_l2=on,data_file=d.raw,cluster_size=64k", "x.qcow2", "1M")
+        io(d, "x.qcow2", "write -P 1 4k 4k", "write -P 2 66k 2k")
+    p = Pair(tmp_path, setup)
+    p.same_here("map", "--output=json", "x.qcow2")
+    p.same_here("map", "x.qcow2")
+
+
 def test_data_file_relative_to_current_directory(tmp_path):
     """QEMU 7.2 opens the recorded name from the current directory, not the image's."""
     def setup(d):
