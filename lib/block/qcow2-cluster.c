@@ -616,11 +616,13 @@ int qcow2_preallocate_from(struct qcow2_state *s, uint64_t vc,
 		if (r < 0)
 			return r;
 	}
+	/* The file the data clusters are in holds them whole, as QEMU extends it (only it). */
+	if (qcow2_has_data_file(s))
+		return qcow2_data_extend(s, ALIGN_UP(s->size, s->cluster_size), err);
 	if ((uint64_t)vk_blk_file_size(s->bs) < s->end_cluster << s->cluster_bits &&
 	    ftruncate(s->bs->fd, (off_t)(s->end_cluster << s->cluster_bits)) < 0)
 		return vk_fail(err, -errno, "%s: %s", s->bs->filename, strerror(errno));
-	/* The data file holds every mapped cluster whole, as QEMU extends it. */
-	return qcow2_data_extend(s, ALIGN_UP(s->size, s->cluster_size), err);
+	return 0;
 }
 
 /* preallocation=metadata: every cluster gets an L2 entry and a host cluster (left sparse). */
