@@ -17,6 +17,7 @@ struct amend_req {
 	bool help, have_size;
 	uint64_t size;
 	uint64_t refcount_bits;
+	char *data_file;
 };
 
 static const char *const creation_only[] = {
@@ -53,8 +54,17 @@ static int set_opt(void *opaque, const char *key, const char *val)
 			return img_error("Refcount width must be a power of two and may not exceed 64 bits"), -EINVAL;
 	} else if (!strcmp(key, "backing_file") || !strcmp(key, "backing_fmt")) {
 		return img_error("Cannot amend the backing file (use 'vmkit img rebase' instead)"), -ENOTSUP;
-	} else if (!strcmp(key, "data_file") || !strcmp(key, "data_file_raw") ||
-		   !strncmp(key, "encrypt.", 8)) {
+	} else if (!strcmp(key, "data_file")) {
+		free(a->data_file);
+		a->data_file = strdup(val);	/* the parser's buffer is reused */
+		if (!a->data_file)
+			return img_error("out of memory"), -ENOMEM;
+		a->o.data_file = a->data_file;
+	} else if (!strcmp(key, "data_file_raw")) {
+		if (strcmp(val, "on") && strcmp(val, "off"))
+			return img_error("Parameter 'data_file_raw' expects 'on' or 'off'"), -EINVAL;
+		a->o.data_file_raw = !strcmp(val, "on");
+	} else if (!strncmp(key, "encrypt.", 8)) {
 		return img_error("Amending '%s' is not supported", key), -ENOTSUP;
 	} else {
 		for (i = 0; i < ARRAY_SIZE(creation_only); i++)
@@ -96,7 +106,8 @@ static int check_req(struct vk_blk *bs, struct amend_req *a)
 
 static int run(struct vk_blk *bs, struct amend_req *a)
 {
-	struct vk_blk_amend_opts up = { .compat = -1, .lazy_refcounts = -1, .refcount_bits = -1 };
+	struct vk_blk_amend_opts up = { .compat = -1, .lazy_refcounts = -1, .refcount_bits = -1,
+					.data_file_raw = -1 };
 	struct vk_err err = { 0 };
 	struct vk_blk_info info;
 	int r = check_req(bs, a);
@@ -127,7 +138,8 @@ static const struct option amend_long[] = {
 
 int img_amend(int argc, char **argv)
 {
-	struct amend_req a = { .o = { .compat = -1, .lazy_refcounts = -1, .refcount_bits = -1 } };
+	struct amend_req a = { .o = { .compat = -1, .lazy_refcounts = -1, .refcount_bits = -1,
+				      .data_file_raw = -1 } };
 	const char *fmt = NULL, *opts[8];
 	struct img_progress prog = { 0 };
 	struct vk_blk *bs;
@@ -153,15 +165,16 @@ int img_amend(int argc, char **argv)
 		img_error("Expecting one image file name");
 		return 1;
 	}
+	r = -EINVAL;
 	for (i = 0; i < nopts; i++)
 		if (vk_parse_kv(opts[i], set_opt, &a) < 0)
-			return 1;
+			goto out;
 	if (a.o.lazy_refcounts == 1 && a.o.compat == 2) {
 		img_error("Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
-		return 1;
+		goto out;
 	}
 	if (img_open(argv[optind], fmt, (a.help ? 0 : VK_BLK_RDWR) | iopts, &bs) < 0)
-		return 1;
+		goto out;
 	if (a.help) {
 		r = strcmp(bs->drv->name, "qcow2") ? -ENOTSUP : 0;
 		if (r)
@@ -175,5 +188,7 @@ int img_amend(int argc, char **argv)
 			img_progress_end(&prog);
 	}
 	vk_blk_close(bs);
+out:
+	free(a.data_file);
 	return r < 0 ? 1 : 0;
 }

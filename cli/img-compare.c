@@ -87,6 +87,13 @@ static int compare_data(struct side *a, struct side *b, uint64_t off, uint64_t n
 	return 1;
 }
 
+/* qemu-img's words and exit code 3 when an image cannot say what is allocated. */
+static int allocation_failed(const struct side *s)
+{
+	img_error("Sector allocation test failed for %s", s->name);
+	return -3;
+}
+
 static int compare_range(struct side *a, struct side *b, bool strict, bool quiet)
 {
 	uint64_t total = MIN(a->len, b->len), off, n;
@@ -96,11 +103,10 @@ static int compare_range(struct side *a, struct side *b, bool strict, bool quiet
 	int r;
 
 	for (off = 0; off < total; off += n) {
-		if (img_chain_status(a->bs, off, total - off, &s1, &err) < 0 ||
-		    img_chain_status(b->bs, off, total - off, &s2, &err) < 0) {
-			vk_report(&err);
-			return -1;
-		}
+		if (img_chain_status(a->bs, off, total - off, &s1, &err) < 0)
+			return allocation_failed(a);
+		if (img_chain_status(b->bs, off, total - off, &s2, &err) < 0)
+			return allocation_failed(b);
 		n = MIN(s1.pnum, s2.pnum);
 		alloc1 = s1.flags & VK_BS_ALLOCATED;
 		alloc2 = s2.flags & VK_BS_ALLOCATED;
@@ -135,10 +141,8 @@ static int compare_tail(struct side *a, struct side *b, bool quiet)
 	if (!quiet)
 		printf("Warning: Image size mismatch!\n");
 	for (off = MIN(a->len, b->len); off < big->len; off += n) {
-		if (img_chain_status(big->bs, off, big->len - off, &st, &err) < 0) {
-			vk_report(&err);
-			return -1;
-		}
+		if (img_chain_status(big->bs, off, big->len - off, &st, &err) < 0)
+			return allocation_failed(big);
 		n = MIN(st.pnum, IO_BUF_SIZE);
 		if (!(st.flags & VK_BS_ALLOCATED) || (st.flags & VK_BS_ZERO))
 			continue;
@@ -203,7 +207,7 @@ int img_compare(int argc, char **argv)
 	if (!r && a.len != b.len)
 		r = compare_tail(&a, &b, quiet);
 	if (r < 0)
-		r = 2;
+		r = r == -3 ? 3 : 2;
 	else if (!r && !quiet)
 		printf("Images are identical.\n");
 out:

@@ -29,6 +29,8 @@ struct convert {
 	bool target_exists;	/* -n: written into, not created */
 	bool compress;		/* -c */
 	bool has_backing;	/* -B: the target reads its backing file where not written */
+	bool data_file;		/* the target keeps its data in an external data file */
+	bool msg_whole;		/* err.msg is qemu-img's whole line, not a cause */
 	unsigned int threads;	/* compression threads (-m, at most the CPUs) */
 	uint64_t cs;		/* target cluster size (-c, -B) */
 	uint8_t *buf, *bbuf;
@@ -115,6 +117,12 @@ static int write_compressed(struct convert *c, uint64_t off, uint64_t n, struct 
 	uint64_t i, len;
 	int r;
 
+	/* A data file maps clusters one to one: none can be compressed (qemu-img fails here). */
+	if (c->data_file) {
+		c->msg_whole = true;
+		return vk_fail(err, -ENOTSUP, "error while writing at byte %llu: %s",
+			       (unsigned long long)off, strerror(ENOTSUP));
+	}
 	for (i = 0; i < n; i += len) {
 		len = MIN(c->cs, n - i);
 		r = img_zpool_queue(c->zpool, off + i, c->buf + i, len, err);
@@ -372,6 +380,7 @@ static int set_backing(struct img_create_opts *co, const char *b, const char *bf
 static int setup_buffers(struct convert *c, const char *ofmt)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct vk_blk_info info;
 
 	c->cs = vk_blk_cluster_size(c->dst);
 	if ((c->compress || c->has_backing) && !c->cs)
@@ -380,6 +389,7 @@ static int setup_buffers(struct convert *c, const char *ofmt)
 		img_error("Compression not supported for this file format");
 		return -ENOTSUP;
 	}
+	c->data_file = vk_blk_get_info(c->dst, &info) == 0 && info.has_data_file;
 	/*
 	 * -m threads, as qemu-img runs -m coroutines whose compression goes to a
 	 * thread pool: on a busy host more threads also get a fairer share of it.
@@ -538,7 +548,10 @@ int img_convert(int argc, char **argv)
 	if (setup_buffers(&c, ofmt) < 0)
 		goto out;
 	if (copy(&c, &err) < 0) {
-		img_error("error while converting: %s", err.msg);
+		if (c.msg_whole)
+			img_error("%s", err.msg);
+		else
+			img_error("error while converting: %s", err.msg);
 		goto out;
 	}
 	if (bitmaps && copy_bitmaps(&c, skip_broken) < 0)
@@ -549,8 +562,12 @@ out:
 	img_wpipe_free(c.wpipe);
 	vk_blk_close(c.dst);
 	vk_blk_close(c.src);
-	if (ret && created)
+	if (ret && created) {
 		img_remove_partial(argv[optind + 1]);
+		/* Its data file too: create made it (or emptied it) for this image. */
+		if (co.o.data_file)
+			img_remove_partial(co.o.data_file);
+	}
 	free(c.buf);
 	free(c.bbuf);
 	img_free_create_opts(&co);

@@ -108,6 +108,13 @@ static int set_opt(void *opaque, const char *key, const char *val)
 		c->o.backing_file = keep(c, val);
 	} else if (!strcmp(key, "backing_fmt") && c->qcow2) {
 		c->o.backing_fmt = keep(c, val);
+	} else if (!strcmp(key, "data_file") && c->qcow2) {
+		c->o.data_file = keep(c, val);
+	} else if (!strcmp(key, "data_file_raw") && c->qcow2) {
+		if (strcmp(val, "on") && strcmp(val, "off"))
+			return opt_error(c, "Parameter '%s' expects 'on' or 'off'", key);
+		c->o.data_file_raw = !strcmp(val, "on");
+		c->data_file_raw_str = keep(c, val);
 	} else {
 		return opt_error(c, "Invalid parameter '%s'", key);
 	}
@@ -192,6 +199,10 @@ void img_print_formatting(const char *filename, const char *fmt, const struct im
 		print_escaped("backing_file", o->backing_file);
 	if (o->backing_fmt)
 		print_escaped("backing_fmt", o->backing_fmt);
+	if (o->data_file)
+		print_escaped("data_file", o->data_file);
+	if (c->data_file_raw_str)
+		printf("data_file_raw=%s ", c->data_file_raw_str);
 	printf("lazy_refcounts=%s refcount_bits=%s", o->lazy_refcounts ? "on" : "off",
 	       c->refcount_str ? c->refcount_str : "16");
 	print_extent_hint(c);

@@ -70,7 +70,7 @@ static void human(struct vk_blk *bs, const struct vk_blk_info *i)
 	if (i->cluster_size)
 		printf("cluster_size: %u\n", i->cluster_size);
 	if (i->dirty)
-		printf("dirty flag: yes\n");
+		printf("cleanly shut down: no\n");	/* qemu-img 7.2's words */
 	if (i->backing_file) {
 		printf("backing file: %s", i->backing_file);
 		if (i->full_backing && strcmp(i->full_backing, i->backing_file))
@@ -91,6 +91,10 @@ static void human(struct vk_blk *bs, const struct vk_blk_info *i)
 		printf("    lazy refcounts: %s\n", i->lazy_refcounts ? "true" : "false");
 	human_bitmaps(bs);
 	printf("    refcount bits: %u\n", i->refcount_bits);
+	if (i->data_file)
+		printf("    data file: %s\n", i->data_file);
+	if (i->has_data_file)
+		printf("    data file raw: %s\n", i->data_file_raw ? "true" : "false");
 	if (i->qcow2_version >= 3)
 		printf("    corrupt: %s\n    extended l2: %s\n", i->corrupt ? "true" : "false",
 		       i->extended_l2 ? "true" : "false");
@@ -115,6 +119,12 @@ static void json_specific(struct vk_blk *bs, const struct vk_blk_info *i, const 
 		printf("%s        \"lazy-refcounts\": %s,\n", ind, i->lazy_refcounts ? "true" : "false");
 	json_bitmaps(bs, ind);
 	printf("%s        \"refcount-bits\": %u%s\n", ind, i->refcount_bits, v3 ? "," : "");
+	if (i->data_file) {
+		printf("%s        ", ind);
+		key_str("", "data-file", i->data_file, true);
+	}
+	if (i->has_data_file)
+		printf("%s        \"data-file-raw\": %s,\n", ind, i->data_file_raw ? "true" : "false");
 	if (v3)
 		printf("%s        \"corrupt\": %s,\n%s        \"extended-l2\": %s\n", ind,
 		       i->corrupt ? "true" : "false", ind, i->extended_l2 ? "true" : "false");
@@ -219,7 +229,7 @@ int img_info(int argc, char **argv)
 {
 	const char *fmt = NULL, *output = "human";
 	bool chain = false;
-	unsigned int flags = VK_BLK_NO_BACKING;
+	unsigned int flags = VK_BLK_NO_BACKING | VK_BLK_NO_IO;
 	struct vk_blk **layers;
 	int ch, n, i;
 

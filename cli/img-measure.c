@@ -51,8 +51,16 @@ static int set_opt(void *opaque, const char *key, const char *val)
 		m->full_prealloc = !strcmp(val, "falloc") || !strcmp(val, "full");
 	} else if (!strcmp(key, "backing_file")) {
 		m->backing = true;
+	} else if (!strcmp(key, "lazy_refcounts") || !strcmp(key, "data_file_raw")) {
+		if (strcmp(val, "on") && strcmp(val, "off")) {
+			img_error("Parameter '%s' expects 'on' or 'off'", key);
+			img_error("Invalid options for file format 'qcow2'");
+			return -EINVAL;
+		}
 	} else if (strcmp(key, "backing_fmt") && strcmp(key, "lazy_refcounts") &&
-		   strcmp(key, "compression_type") && strcmp(key, "size")) {
+		   strcmp(key, "compression_type") && strcmp(key, "size") &&
+		   /* a data file takes the data, yet qemu-img measures as if it did not */
+		   strcmp(key, "data_file") && strcmp(key, "data_file_raw")) {
 		img_error("Invalid parameter '%s'", key);
 		return -EINVAL;
 	}

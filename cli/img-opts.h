@@ -18,6 +18,7 @@ struct img_create_opts {
 	bool help;			/* -o help (or ?): list the options instead */
 	/* Values refused only when the image is made (img_create_opts_value_error). */
 	const char *bad_compat, *bad_prealloc, *bad_compression;
+	const char *data_file_raw_str;
 	char *keep[16];
 	int nkeep;
 };

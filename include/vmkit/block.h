@@ -35,6 +35,11 @@ struct vk_jv;
 #define VK_BLK_CACHE_DSYNC	(1u << 8)
 /* qemu-img --image-opts: the name is "key=value,..." options (for this layer, not its backing). */
 #define VK_BLK_IMAGE_OPTS	(1u << 9)
+/*
+ * Metadata only (qemu-img info, fuzzing): a qcow2 external data file is not
+ * opened, as QEMU's NO_IO; reading its clusters then fails.
+ */
+#define VK_BLK_NO_IO		(1u << 10)
 
 struct vk_blk_opts {
 	const char *format;		/* NULL: probe */
@@ -79,6 +84,9 @@ struct vk_blk_info {
 	bool corrupt;
 	bool extended_l2;
 	uint32_t nb_snapshots;
+	bool has_data_file;		/* incompatible bit 2: an external data file */
+	const char *data_file;		/* its name as recorded, NULL if none is */
+	bool data_file_raw;
 	/* vmdk only (is_vmdk) */
 	bool is_vmdk;
 	uint32_t vmdk_cid, vmdk_parent_cid;
@@ -103,6 +111,8 @@ struct vk_blk_create_opts {
 	int compression_type;		/* qcow2: 0 zlib, 1 zstd */
 	/* The file's extent size hint (XFS), at most 4 GiB - 1; 0: none. qemu-img's default is 1 MiB. */
 	uint64_t extent_size_hint;
+	const char *data_file;		/* qcow2: external data file, created (truncated) first */
+	bool data_file_raw;		/* qcow2: the data file is a valid raw image */
 };
 
 /* Check results, as qemu-img's ImageCheck. */
@@ -133,6 +143,8 @@ struct vk_blk_amend_opts {
 	int compat;			/* 2 or 3 */
 	int lazy_refcounts;		/* 0 or 1 */
 	int refcount_bits;		/* 1 to 64, a power of two */
+	const char *data_file;		/* new name of the external data file ("": none) */
+	int data_file_raw;		/* 0: clear (setting it is refused) */
 };
 
 #define VK_CHECK_FIX_LEAKS	(1u << 0)
@@ -190,6 +202,8 @@ struct vk_blk_driver {
 			   struct vk_err *err);
 	/* The file block_status's *map at off points into; NULL: the image's own. */
 	const char *(*map_filename)(struct vk_blk *bs, uint64_t off);
+	/* The open file descriptor of that file (holes are looked for there); NULL: bs->fd. */
+	int (*map_fd)(struct vk_blk *bs, uint64_t off);
 };
 
 /* An open image: one layer of a chain. */

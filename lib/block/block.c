@@ -548,7 +548,8 @@ int vk_blk_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t 
 	/* Data clusters over holes of the host file read as zeros: say so, as QEMU does. */
 	if ((st & VK_BS_RECURSE) && (st & VK_BS_OFFSET_VALID) && (st & VK_BS_DATA) &&
 	    !(st & VK_BS_ZERO)) {
-		fst = vk_blk_file_status(bs->fd, *map, n, &fnum);
+		fst = vk_blk_file_status(bs->drv->map_fd ? bs->drv->map_fd(bs, off) : bs->fd, *map,
+					 n, &fnum);
 		if (fst < 0)
 			return vk_fail(err, fst, "%s: %s", bs->filename, strerror(-fst));
 		n = fnum;

@@ -17,9 +17,19 @@
 #define V2_HEADER	72
 #define V3_HEADER	112
 
-/* Copy the header extensions after start (up to end) into out, without the feature table. */
+/* The extensions copy_extensions takes: the backing format alone, or all the others. */
+static bool take_extension(uint32_t type, bool fmt_only)
+{
+	if (fmt_only)
+		return type == QCOW2_EXT_BACKING_FMT;
+	/* The feature table and the data file name are written anew. */
+	return type != QCOW2_EXT_BACKING_FMT && type != QCOW2_EXT_FEATURES &&
+	       type != QCOW2_EXT_DATA_FILE;
+}
+
+/* Copy the header extensions after start (up to end) into out, as take_extension says. */
 static size_t copy_extensions(const uint8_t *old, uint64_t start, uint64_t end, uint8_t *out,
-			      size_t room)
+			      size_t room, bool fmt_only)
 {
 	uint64_t off = start;
 	size_t used = 0, n;
@@ -31,7 +41,7 @@ static size_t copy_extensions(const uint8_t *old, uint64_t start, uint64_t end, 
 		if (type == QCOW2_EXT_END || len > end - off - 8)
 			break;
 		n = 8 + ALIGN_UP((size_t)len, 8);
-		if (type != QCOW2_EXT_FEATURES && used + n <= room && n <= end - off) {
+		if (take_extension(type, fmt_only) && used + n <= room && n <= end - off) {
 			memcpy(out + used, old + off, 8 + len);
 			used += n;
 		}
@@ -71,7 +81,7 @@ static int rewrite_header(struct qcow2_state *s, uint32_t version, struct vk_err
 	uint64_t cs = s->cluster_size, ext_end, bf_off;
 	_cleanup_free_ uint8_t *old = calloc(1, cs), *h = calloc(1, cs);
 	uint32_t bf_len;
-	size_t off;
+	size_t off, dlen;
 	int r;
 
 	if (!old || !h)
@@ -87,8 +97,22 @@ static int rewrite_header(struct qcow2_state *s, uint32_t version, struct vk_err
 	off = version >= 3 ? V3_HEADER : V2_HEADER;
 	if (version >= 3)
 		put_v3_fields(s, h);
-	off += copy_extensions(old, s->header_length, ext_end, h + off, cs - off - 8 - bf_len);
-	if (version >= 3 && off + 8 + QCOW2_NR_FEATURE_NAMES * 48 + 8 + bf_len <= cs)
+	/* QEMU's order: backing format, data file name, the rest, the feature table. */
+	off += copy_extensions(old, s->header_length, ext_end, h + off, cs - off - 8 - bf_len, true);
+	if (version >= 3 && s->data_file) {
+		dlen = strlen(s->data_file);
+		if (off + 8 + ALIGN_UP(dlen, 8) + 8 + bf_len > cs)
+			return vk_fail(err, -ENOSPC, "%s: the header does not fit in one cluster",
+				       s->bs->filename);
+		be_put32(h + off, QCOW2_EXT_DATA_FILE);
+		be_put32(h + off + 4, (uint32_t)dlen);
+		memcpy(h + off + 8, s->data_file, dlen);
+		off += 8 + ALIGN_UP(dlen, 8);
+	}
+	off += copy_extensions(old, s->header_length, ext_end, h + off, cs - off - 8 - bf_len,
+			       false);
+	/* As create: no feature table with clusters of 4 KiB or less (QEMU's rule). */
+	if (version >= 3 && cs > 4096 && off + 8 + QCOW2_NR_FEATURE_NAMES * 48 + 8 + bf_len <= cs)
 		off += put_feature_table(h + off);
 	off += 8;	/* end of extensions */
 	if (bf_off && bf_len) {
@@ -279,6 +303,8 @@ static int downgrade(struct qcow2_state *s, struct vk_err *err)
 	if (s->compression_type != QCOW2_COMPRESS_ZLIB)
 		return vk_fail(err, -ENOTSUP,
 			       "Cannot downgrade an image with zstd compression (0.10 knows only zlib)");
+	if (qcow2_has_data_file(s))
+		return vk_fail(err, -ENOTSUP, "Cannot downgrade an image with a data file");
 	if (s->incompat & ~QCOW2_INCOMPAT_COMPRESSION)
 		return vk_fail(err, -ENOTSUP,
 			       "Cannot downgrade an image with incompatible features %#llx set",
@@ -445,6 +471,56 @@ static int change_refcount_order(struct qcow2_state *s, uint32_t order, struct v
 	return adopt_reorder(s, &p, rt, err);
 }
 
+/*
+ * data_file renames the data file of an image that has one (the file is not
+ * opened: the name is taken as given, as qemu-img does; "" drops the name);
+ * data_file_raw can only be cleared (what the file holds is not known to be
+ * a raw image). Refused, as QEMU refuses them, before anything changes.
+ */
+static int check_data_file_opts(struct qcow2_state *s, const struct vk_blk_amend_opts *o,
+				struct vk_err *err)
+{
+	if (o->data_file && !qcow2_has_data_file(s))
+		return vk_fail(err, -EINVAL,
+			       "data-file can only be set for images that use an external data file");
+	if (o->data_file_raw == 1 && !qcow2_data_raw(s))
+		return vk_fail(err, -EINVAL, "data-file-raw cannot be set on existing images");
+	return 0;
+}
+
+static int set_data_file_name(struct qcow2_state *s, const char *name, struct vk_err *err)
+{
+	char *copy = *name ? strdup(name) : NULL;
+	char *old = s->data_file;
+	int r;
+
+	if (*name && !copy)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	s->data_file = copy;
+	r = rewrite_header(s, s->version, err);
+	if (r < 0) {
+		s->data_file = old;
+		free(copy);
+		return r;
+	}
+	free(old);
+	return 0;
+}
+
+static int set_autoclear(struct qcow2_state *s, uint64_t autoclear, struct vk_err *err)
+{
+	uint8_t b[8];
+	int r;
+
+	be_put64(b, autoclear);
+	r = vk_blk_file_pwrite(s->bs, b, HDR_AUTOCLEAR, 8, err);
+	if (!r && fdatasync(s->bs->fd) < 0)
+		r = vk_fail(err, -errno, "%s: sync: %s", s->bs->filename, strerror(errno));
+	if (!r)
+		s->autoclear = autoclear;
+	return r;
+}
+
 int qcow2_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err)
 {
 	struct qcow2_state *s = bs->opaque;
@@ -453,9 +529,13 @@ int qcow2_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_
 
 	if (o->lazy_refcounts == 1 && version < 3)
 		return vk_fail(err, -EINVAL, "Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
-	r = qcow2_flush(bs, err);
+	r = check_data_file_opts(s, o, err);
+	if (!r)
+		r = qcow2_flush(bs, err);
 	if (!r && version > (int)s->version)
 		r = rewrite_header(s, (uint32_t)version, err);
+	if (!r && o->data_file)
+		r = set_data_file_name(s, o->data_file, err);
 	if (r < 0)
 		return r;
 	if (version >= 3 && o->lazy_refcounts >= 0) {
@@ -468,6 +548,8 @@ int qcow2_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_
 	if (!r && o->refcount_bits > 0 && (1u << s->refcount_order) != (unsigned int)o->refcount_bits)
 		r = change_refcount_order(s, (uint32_t)__builtin_ctz((unsigned int)o->refcount_bits),
 					  err);
+	if (!r && o->data_file_raw == 0 && qcow2_data_raw(s))
+		r = set_autoclear(s, s->autoclear & ~QCOW2_AUTOCLEAR_DATA_RAW, err);
 	if (!r && version < (int)s->version)
 		r = downgrade(s, err);
 	return r;

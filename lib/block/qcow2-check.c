@@ -63,11 +63,19 @@ static void inc(struct check *c, uint64_t off, uint64_t len)
 			c->ref[i]++;
 }
 
-static void count_l2_entry(struct check *c, uint64_t e)
+static void count_l2_entry(struct check *c, uint64_t e, uint64_t index)
 {
 	struct qcow2_state *s = c->s;
 	enum qcow2_cluster_type t = qcow2_entry_type(s, e);
 	uint64_t off, len;
+
+	/* A data file maps clusters one to one: a compressed entry is a corruption. */
+	if (t == QCOW2_COMPRESSED && qcow2_has_data_file(s)) {
+		report(c->res, "ERROR compressed cluster %llu with data file, entry=0x%llx",
+		       (unsigned long long)index, (unsigned long long)e);
+		c->res->corruptions++;
+		return;
+	}
 
 	if (t != QCOW2_COMPRESSED && (e & L2E_STD_RESERVED_MASK)) {
 		report(c->res, "ERROR found l2 entry with reserved bits set: %llx",
@@ -100,7 +108,9 @@ static void count_l2_entry(struct check *c, uint64_t e)
 			c->res->corruptions++;
 			break;
 		}
-		inc(c, off, s->cluster_size);
+		/* Clusters of an external data file are not the image file's: no refcount. */
+		if (!qcow2_has_data_file(s))
+			inc(c, off, s->cluster_size);
 		if (c->snapshot)
 			break;
 		c->res->allocated_clusters++;
@@ -148,7 +158,7 @@ static int count_l1(struct check *c, const uint64_t *l1, uint64_t l1_offset, uin
 		if (r < 0)
 			return r;
 		for (j = 0; j < (1ULL << s->l2_bits); j++)
-			count_l2_entry(c, qcow2_be64(l2, qcow2_l2_index(s, j)));
+			count_l2_entry(c, qcow2_be64(l2, qcow2_l2_index(s, j)), j);
 		qcow2_cache_put(s->l2_cache, &l2);
 	}
 	return 0;
@@ -341,7 +351,10 @@ static int check_copied_l2(struct check *c, uint64_t l1i, unsigned int fix, stru
 		if ((t != QCOW2_NORMAL && t != QCOW2_ZERO_ALLOC) ||
 		    ((e & L2E_OFFSET_MASK) & (s->cluster_size - 1)))
 			continue;
-		r = qcow2_get_refcount(s, (e & L2E_OFFSET_MASK) >> s->cluster_bits, &rc, err);
+		/* A data file's cluster counts as referenced once, as QEMU takes it. */
+		rc = 1;
+		r = qcow2_has_data_file(s) ? 0 :
+		    qcow2_get_refcount(s, (e & L2E_OFFSET_MASK) >> s->cluster_bits, &rc, err);
 		if (r < 0)
 			break;
 		if ((rc == 1) == !!(e & QCOW_OFLAG_COPIED))

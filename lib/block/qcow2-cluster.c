@@ -20,7 +20,14 @@ enum qcow2_cluster_type qcow2_entry_type(struct qcow2_state *s, uint64_t l2e)
 		return QCOW2_COMPRESSED;
 	if ((l2e & QCOW_OFLAG_ZERO) && s->version >= 3)
 		return (l2e & L2E_OFFSET_MASK) ? QCOW2_ZERO_ALLOC : QCOW2_ZERO_PLAIN;
-	return (l2e & L2E_OFFSET_MASK) ? QCOW2_NORMAL : QCOW2_UNALLOCATED;
+	/*
+	 * Offset 0 is a data cluster of an external data file (its first
+	 * cluster) when COPIED says it is in use, as QEMU reads it.
+	 */
+	if (!(l2e & L2E_OFFSET_MASK))
+		return qcow2_has_data_file(s) && (l2e & QCOW_OFLAG_COPIED) ? QCOW2_NORMAL :
+										QCOW2_UNALLOCATED;
+	return QCOW2_NORMAL;
 }
 
 void qcow2_compressed_range(struct qcow2_state *s, uint64_t l2e, uint64_t *off, uint64_t *len)
@@ -62,10 +69,25 @@ static int check_entry(struct qcow2_state *s, uint64_t l2e, enum qcow2_cluster_t
 	if (off & (s->cluster_size - 1))
 		return vk_fail(err, -EINVAL, "%s: data cluster offset %#llx not cluster aligned",
 			       s->bs->filename, (unsigned long long)off);
-	if (off < s->cluster_size)
+	if (off < s->cluster_size && !qcow2_has_data_file(s))
 		return vk_fail(err, -EINVAL, "%s: data cluster offset %#llx points into the header",
 			       s->bs->filename, (unsigned long long)off);
 	return 0;
+}
+
+/*
+ * A data file maps clusters one to one: a compressed entry cannot be right.
+ * QEMU then marks a writable image corrupt and fails the request with EIO.
+ */
+static int compressed_with_data_file(struct qcow2_state *s, uint64_t l1i, uint64_t l2i,
+				     struct vk_err *err)
+{
+	if (!s->bs->read_only)
+		qcow2_mark_corrupt(s);
+	return vk_fail(err, -EIO,
+		       "%s: Compressed cluster entry found in image with external data file (L2 offset: %#llx, L2 index: %#llx)",
+		       s->bs->filename, (unsigned long long)(s->l1[l1i] & L1E_OFFSET_MASK),
+		       (unsigned long long)l2i);
 }
 
 /*
@@ -98,6 +120,10 @@ int qcow2_get_extent(struct qcow2_state *s, uint64_t off, uint64_t len, uint64_t
 		return r;
 	first = qcow2_be64(l2, l2i);
 	*type = qcow2_entry_type(s, first);
+	if (*type == QCOW2_COMPRESSED && qcow2_has_data_file(s)) {
+		r = compressed_with_data_file(s, l1i, l2i, err);
+		goto out;
+	}
 	r = check_entry(s, first, *type, err);
 	if (r < 0)
 		goto out;
@@ -228,7 +254,7 @@ int qcow2_read(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk
 			memset(buf, 0, n);
 			break;
 		case QCOW2_NORMAL:
-			r = vk_blk_file_pread(bs, buf, host, n, true, err);
+			r = qcow2_data_pread(s, buf, host, n, err);
 			break;
 		case QCOW2_COMPRESSED:
 			r = read_compressed(s, host, err);
@@ -332,6 +358,13 @@ static int release_entry(struct qcow2_state *s, uint64_t e, struct vk_err *err)
 		return qcow2_free_range(s, off, len, err);
 	case QCOW2_NORMAL:
 	case QCOW2_ZERO_ALLOC:
+		/*
+		 * Data file clusters have no refcount. Nor are they given back here:
+		 * a write maps the guest cluster to the same offset again (callers
+		 * that drop the data punch it, qcow2_data_punch_entries).
+		 */
+		if (qcow2_has_data_file(s))
+			return 0;
 		return qcow2_free_range(s, e & L2E_OFFSET_MASK, s->cluster_size, err);
 	default:
 		return 0;
@@ -344,6 +377,18 @@ int qcow2_zero_cluster(struct qcow2_state *s, uint64_t vc, struct vk_err *err)
 	void *l2;
 	int r;
 
+	/*
+	 * data_file_raw: the data file alone must read as zeros there too. The
+	 * entry then becomes a plain zero cluster, as QEMU's unmapping zero
+	 * write leaves it.
+	 */
+	if (qcow2_data_raw(s)) {
+		uint64_t host = vc << s->cluster_bits;
+
+		r = qcow2_data_write_zeroes(s, host, MIN(s->cluster_size, s->size - host), err);
+		if (r < 0)
+			return r;
+	}
 	if (!(s->l1[vc >> s->l2_bits] & L1E_OFFSET_MASK) && !s->bs->backing_file)
 		return 0;	/* unallocated without backing already reads as zeros */
 	r = qcow2_get_l2_for_write(s, vc, &l2, err);
@@ -353,7 +398,30 @@ int qcow2_zero_cluster(struct qcow2_state *s, uint64_t vc, struct vk_err *err)
 	qcow2_set_be64(l2, l2i, QCOW_OFLAG_ZERO);
 	qcow2_cache_mark_dirty(s->l2_cache, l2);
 	qcow2_cache_put(s->l2_cache, &l2);
-	return qcow2_release_entries(s, &e, 1, err);
+	r = qcow2_release_entries(s, &e, 1, err);
+	if (!r && qcow2_has_data_file(s))
+		r = qcow2_data_punch_entries(s, &e, 1, err);
+	return r;
+}
+
+/*
+ * Host clusters for n guest clusters from guest offset start: allocated in
+ * the image file, or in an external data file the same offset (QEMU maps
+ * data files one to one and refcounts nothing there).
+ */
+static int alloc_data(struct qcow2_state *s, uint64_t start, uint64_t n, uint64_t *host,
+		      struct vk_err *err)
+{
+	int r;
+
+	if (qcow2_has_data_file(s)) {
+		*host = start;
+		return 0;
+	}
+	r = qcow2_alloc_clusters(s, n, host, err);
+	if (r < 0)
+		return r;
+	return check_overlap(s, *host, n << s->cluster_bits, err);
 }
 
 /*
@@ -381,23 +449,20 @@ static int write_new(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 			return r;
 	}
 	memcpy(tmp + (off - start), buf, len);
-	/*
-	 * The L2 table first, then the data clusters, as qemu allocates them: a
-	 * new table lands before the data it maps, so images come out laid out
-	 * as qemu-img lays them out whatever the size of the writes.
-	 */
+	/* The L2 table first, then the data, as QEMU allocates them: the same layout. */
 	r = qcow2_get_l2_for_write(s, vc, &l2, err);
 	if (r < 0)
 		return r;
-	r = qcow2_alloc_clusters(s, n, &host, err);
-	if (!r)
-		r = check_overlap(s, host, n * cs, err);
-	if (!r)
-		r = vk_blk_file_pwrite(bs, tmp, host, n * cs, err);
-	if (r < 0) {
-		qcow2_cache_put(s->l2_cache, &l2);
+	qcow2_cache_put(s->l2_cache, &l2);
+	r = alloc_data(s, start, n, &host, err);
+	if (r < 0)
 		return r;
-	}
+	r = qcow2_data_pwrite(s, tmp, host, n * cs, err);
+	if (r < 0)
+		return r;
+	r = qcow2_get_l2_for_write(s, vc, &l2, err);
+	if (r < 0)
+		return r;
 	for (i = 0; i < n; i++) {
 		uint64_t l2i = (vc + i) & ((1ULL << s->l2_bits) - 1);
 
@@ -453,9 +518,9 @@ int qcow2_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len, st
 		if (r < 0)
 			return r;
 		if (in_place) {
-			r = check_overlap(s, host, n, err);
+			r = qcow2_has_data_file(s) ? 0 : check_overlap(s, host, n, err);
 			if (!r)
-				r = vk_blk_file_pwrite(bs, buf, host, n, err);
+				r = qcow2_data_pwrite(s, buf, host, n, err);
 		} else {
 			n = MIN(n, len);
 			start = off & ~(cs - 1);
@@ -469,6 +534,33 @@ int qcow2_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len, st
 		len -= n;
 	}
 	return 0;
+}
+
+/* An external data file: each unallocated cluster gets its own guest offset there. */
+static int prealloc_data_file(struct qcow2_state *s, uint64_t vc, uint64_t n,
+			      int (*fn)(struct qcow2_state *s, uint64_t host, uint64_t len,
+					struct vk_err *err), struct vk_err *err)
+{
+	uint64_t per_l2 = 1ULL << s->l2_bits, i, j, host;
+	void *l2;
+	int r;
+
+	r = qcow2_get_l2_for_write(s, vc, &l2, err);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		j = (vc + i) & (per_l2 - 1);
+		if (qcow2_entry_type(s, qcow2_be64(l2, j)) != QCOW2_UNALLOCATED)
+			continue;
+		host = (vc + i) << s->cluster_bits;
+		r = fn ? fn(s, host, MIN(s->cluster_size, s->size - host), err) : 0;
+		if (r < 0)
+			break;
+		qcow2_set_be64(l2, j, host | QCOW_OFLAG_COPIED);
+	}
+	qcow2_cache_mark_dirty(s->l2_cache, l2);
+	qcow2_cache_put(s->l2_cache, &l2);
+	return r;
 }
 
 /* Unallocated entries of one L2 table from vc on (at most n): allocate them, contiguous. */
@@ -488,6 +580,8 @@ static int prealloc_chunk(struct qcow2_state *s, uint64_t vc, uint64_t n,
 	qcow2_cache_put(s->l2_cache, &l2);
 	if (!k)
 		return 0;
+	if (qcow2_has_data_file(s))
+		return prealloc_data_file(s, vc, n, fn, err);
 	r = qcow2_alloc_clusters(s, k, &host, err);
 	if (!r && fn)
 		r = fn(s, host, k << s->cluster_bits, err);
@@ -522,6 +616,9 @@ int qcow2_preallocate_from(struct qcow2_state *s, uint64_t vc,
 		if (r < 0)
 			return r;
 	}
+	/* The file the data clusters are in holds them whole, as QEMU extends it (only it). */
+	if (qcow2_has_data_file(s))
+		return qcow2_data_extend(s, ALIGN_UP(s->size, s->cluster_size), err);
 	if ((uint64_t)vk_blk_file_size(s->bs) < s->end_cluster << s->cluster_bits &&
 	    ftruncate(s->bs->fd, (off_t)(s->end_cluster << s->cluster_bits)) < 0)
 		return vk_fail(err, -errno, "%s: %s", s->bs->filename, strerror(errno));

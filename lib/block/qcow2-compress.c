@@ -178,6 +178,10 @@ int qcow2_pwrite_compressed(struct vk_blk *bs, uint64_t off, const void *buf, si
 	_cleanup_free_ uint8_t *tmp = NULL;
 	ssize_t n;
 
+	/* A compressed cluster has no place in a data file mapped one to one. */
+	if (qcow2_has_data_file(s))
+		return vk_fail(err, -ENOTSUP, "%s: compressed clusters cannot go to a data file",
+			       bs->filename);
 	if ((off & (s->cluster_size - 1)) ||
 	    (len != s->cluster_size && off + len != s->size) || len > s->cluster_size)
 		return vk_fail(err, -EINVAL, "%s: compressed writes must be whole clusters",

@@ -30,6 +30,12 @@ static int check_opts(const struct vk_blk_create_opts *o, struct layout *l, stru
 		return vk_fail(err, -EINVAL, "Different refcount widths than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)");
 	if (o->compat == 2 && o->lazy_refcounts)
 		return vk_fail(err, -EINVAL, "Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
+	if (o->data_file_raw && !o->data_file)
+		return vk_fail(err, -EINVAL, "data-file-raw requires data-file");
+	if (o->data_file && o->compat == 2)
+		return vk_fail(err, -EINVAL, "External data files are only supported with compatibility level 1.1 and above (use version=v3 or greater)");
+	if (o->backing_file && o->data_file_raw)
+		return vk_fail(err, -EINVAL, "Backing file and data-file-raw cannot be used at the same time");
 	if (o->backing_file && o->prealloc != VK_PREALLOC_OFF)
 		return vk_fail(err, -EINVAL, "Backing file and preallocation can only be used at the same time if extended_l2 is on");
 	if (o->compression_type < 0 || o->compression_type > QCOW2_COMPRESS_ZSTD)
@@ -91,16 +97,27 @@ static int build_header(uint8_t *h, const struct vk_blk_create_opts *o, const st
 		be_put64(h + 80, o->lazy_refcounts ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
 		be_put32(h + 96, l->refcount_order);
 		be_put32(h + 100, 112);
-		if (o->compression_type) {
-			be_put64(h + HDR_INCOMPAT, QCOW2_INCOMPAT_COMPRESSION);
-			h[104] = (uint8_t)o->compression_type;
-		}
+		be_put64(h + HDR_INCOMPAT, (o->compression_type ? QCOW2_INCOMPAT_COMPRESSION : 0) |
+					   (o->data_file ? QCOW2_INCOMPAT_DATA_FILE : 0));
+		h[104] = (uint8_t)o->compression_type;
+		be_put64(h + HDR_AUTOCLEAR, o->data_file_raw ? QCOW2_AUTOCLEAR_DATA_RAW : 0);
 	}
+	/* QEMU's order: backing format, data file, feature names. */
 	if (o->backing_fmt)
 		off += put_ext(h + off, QCOW2_EXT_BACKING_FMT, o->backing_fmt,
 			       (uint32_t)strlen(o->backing_fmt));
-	/* The feature table goes in only if it fits, as with QEMU's 512-byte clusters. */
-	if (v3 && off + 8 + sizeof(table) + 8 + blen <= l->cs) {
+	if (o->data_file) {
+		if (off + 8 + ALIGN_UP(strlen(o->data_file), 8) + 8 > l->cs)
+			return vk_fail(err, -EINVAL, "Header extension area does not fit in one cluster");
+		off += put_ext(h + off, QCOW2_EXT_DATA_FILE, o->data_file,
+			       (uint32_t)strlen(o->data_file));
+	}
+	/*
+	 * The feature table goes in only with clusters over 4 KiB, as QEMU does
+	 * (it leaves room for a backing file name in small header clusters), and
+	 * only if it fits.
+	 */
+	if (v3 && l->cs > 4096 && off + 8 + sizeof(table) + 8 + blen <= l->cs) {
 		for (i = 0; i < QCOW2_NR_FEATURE_NAMES; i++) {
 			table[48 * i] = qcow2_feature_names[i].type;
 			table[48 * i + 1] = qcow2_feature_names[i].bit;
@@ -173,12 +190,22 @@ int qcow2_create(const char *filename, const struct vk_blk_create_opts *o, struc
 	r = build_header(hdr, o, &l, err);
 	if (r < 0)
 		return r;
+	/* The image file, then the data file, as qemu-img makes them. */
 	fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
+		return vk_fail(err, -errno, "Could not create '%s': %s", filename,
+			       strerror(errno));
+	if (o->data_file) {
+		r = qcow2_data_create(o->data_file, o, fd, err);
+		if (r < 0) {
+			unlink(filename);	/* no image without its data file */
+			return r;
+		}
+	}
 	vk_blk_file_extent_hint(fd, o->extent_size_hint);
 	r = write_metadata(fd, hdr, &l, err, filename);
-	if (r < 0 || o->prealloc == VK_PREALLOC_OFF)
+	/* A raw data file needs every cluster mapped (to itself): QEMU preallocates metadata. */
+	if (r < 0 || (o->prealloc == VK_PREALLOC_OFF && !o->data_file_raw))
 		return r;
 	r = vk_blk_open(filename, &open_opts, &bs, err);
 	if (r < 0)

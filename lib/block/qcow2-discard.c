@@ -61,6 +61,8 @@ static int discard_in_table(struct qcow2_state *s, uint64_t vc, uint64_t n, stru
 {
 	uint64_t per_l2 = 1ULL << s->l2_bits, i, l2i;
 	_cleanup_free_ uint64_t *old = calloc(n, sizeof(*old));
+	/* A raw data file reads as the disk: what it gave back reads as zeros, so must we. */
+	uint64_t gone = qcow2_data_raw(s) ? QCOW_OFLAG_ZERO : 0;
 	bool any = false;
 	void *l2;
 	int r;
@@ -75,8 +77,8 @@ static int discard_in_table(struct qcow2_state *s, uint64_t vc, uint64_t n, stru
 	for (i = 0; i < n; i++) {
 		l2i = (vc + i) & (per_l2 - 1);
 		old[i] = qcow2_be64(l2, l2i);
-		if (old[i]) {
-			qcow2_set_be64(l2, l2i, 0);
+		if (old[i] && old[i] != gone) {
+			qcow2_set_be64(l2, l2i, gone);
 			any = true;
 		}
 	}
@@ -88,6 +90,8 @@ static int discard_in_table(struct qcow2_state *s, uint64_t vc, uint64_t n, stru
 	r = qcow2_release_entries(s, old, n, err);
 	if (r < 0)
 		return r;
+	if (qcow2_has_data_file(s))
+		return qcow2_data_punch_entries(s, old, n, err);
 	return punch_freed(s, old, n, err);
 }
 

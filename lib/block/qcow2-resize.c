@@ -200,8 +200,10 @@ static int fill_falloc(struct qcow2_state *s, uint64_t host, uint64_t len, struc
 {
 	int r = qcow2_cache_flush(s->rb_cache, err);
 
-	if (!r && fallocate(s->bs->fd, 0, (off_t)host, (off_t)len) < 0)
-		r = vk_fail(err, -errno, "%s: fallocate: %s", s->bs->filename, strerror(errno));
+	struct vk_blk *d = s->data ? s->data : s->bs;	/* data clusters' file */
+
+	if (!r && fallocate(d->fd, 0, (off_t)host, (off_t)len) < 0)
+		r = vk_fail(err, -errno, "%s: fallocate: %s", d->filename, strerror(errno));
 	return r;
 }
 
@@ -215,7 +217,7 @@ static int fill_full(struct qcow2_state *s, uint64_t host, uint64_t len, struct 
 		return vk_fail(err, -ENOMEM, "out of memory");
 	for (; len; host += n, len -= n) {
 		n = MIN(len, 1 * MiB);
-		r = vk_blk_file_pwrite(s->bs, zero, host, n, err);
+		r = qcow2_data_pwrite(s, zero, host, n, err);
 		if (r < 0)
 			return r;
 	}
@@ -226,6 +228,9 @@ static int fill_full(struct qcow2_state *s, uint64_t host, uint64_t len, struct 
 int qcow2_preallocate_mode(struct qcow2_state *s, uint64_t vc, enum vk_prealloc prealloc,
 			   struct vk_err *err)
 {
+	/* With a data file the data is not in this file: preallocate_from extends the data file. */
+	if (qcow2_has_data_file(s))
+		return qcow2_preallocate_from(s, vc, NULL, err);
 	return qcow2_preallocate_from(s, vc, prealloc == VK_PREALLOC_FALLOC ? fill_falloc :
 					     prealloc == VK_PREALLOC_FULL ? fill_full : NULL, err);
 }
@@ -246,8 +251,15 @@ static int do_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc preall
 	if (size < old) {
 		if (prealloc != VK_PREALLOC_OFF)
 			return vk_fail(err, -EINVAL, "Preallocation can't be used for shrinking an image");
-		return shrink(s, size, err);
+		r = shrink(s, size, err);
+		return r < 0 ? r : qcow2_data_truncate(s, size, err);
 	}
+	/* The data file follows the image's size; a raw one has every cluster mapped, as QEMU. */
+	r = qcow2_data_truncate(s, size, err);
+	if (r < 0)
+		return r;
+	if (qcow2_data_raw(s) && prealloc == VK_PREALLOC_OFF)
+		prealloc = VK_PREALLOC_METADATA;
 	r = qcow2_grow_l1(s, (size + per_l1 - 1) / per_l1, err);
 	if (!r)
 		r = write_size(s, size, err);

@@ -64,6 +64,8 @@ static int adjust_entry(struct adjust *a, uint64_t e, struct vk_err *err)
 		return r;
 	case QCOW2_NORMAL:
 	case QCOW2_ZERO_ALLOC:
+		if (qcow2_has_data_file(s))
+			return 0;	/* in the data file, where nothing is refcounted */
 		off = e & L2E_OFFSET_MASK;
 		if (off & (s->cluster_size - 1))
 			return vk_fail(err, -EINVAL, "%s: data cluster offset %#llx not cluster aligned",
@@ -339,6 +341,9 @@ int qcow2_snapshot_create(struct vk_blk *bs, const char *name, struct vk_err *er
 	struct timespec ts;
 	int r;
 
+	/* A snapshot could not keep the data file's clusters: QEMU refuses, in errno words. */
+	if (qcow2_has_data_file(s))
+		return vk_fail(err, -ENOTSUP, "%d (%s)", -ENOTSUP, strerror(ENOTSUP));
 	if (s->nb_snapshots >= MAX_SNAPSHOTS)
 		return vk_fail(err, -EFBIG, "%s: too many snapshots", bs->filename);
 	if (strlen(name) > 0xffff)
@@ -440,6 +445,8 @@ int qcow2_snapshot_goto(struct vk_blk *bs, const char *id_or_name, struct vk_err
 	/* The bitmaps would not describe the reverted data: QEMU refuses while there are any. */
 	if (s->bms && s->bms->n)
 		return vk_fail(err, -EBUSY, "Device has active dirty bitmaps");
+	if (qcow2_has_data_file(s))
+		return vk_fail(err, -ENOTSUP, "Failed to load snapshot: %s", strerror(ENOTSUP));
 	i = find(s, id_or_name, NULL);
 	if (i < 0)
 		i = find(s, NULL, id_or_name);

@@ -130,8 +130,7 @@ static int parse_extensions(struct qcow2_state *s, const uint8_t *hdr, uint64_t 
 		if (type == QCOW2_EXT_END)
 			return 0;
 		if (len > end - off)
-			return vk_fail(err, -EINVAL, "%s: header extension %#x overruns the header",
-				       bs->filename, type);
+			return vk_fail(err, -EINVAL, "%s: Header extension too large", bs->filename);
 		if (type == QCOW2_EXT_BACKING_FMT) {
 			free(bs->backing_fmt);
 			bs->backing_fmt = strndup((const char *)hdr + off, len);
@@ -149,6 +148,12 @@ static int parse_extensions(struct qcow2_state *s, const uint8_t *hdr, uint64_t 
 		} else if (type == QCOW2_EXT_BITMAPS && !(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
 			/* Written by a program without bitmap support: stale (v2 cannot say). */
 			s->bitmaps_stale = s->version < 3 ? 2 : 1;
+		} else if (type == QCOW2_EXT_DATA_FILE) {
+			/* A C string, as QEMU reads it: a NUL inside ends the name. */
+			free(s->data_file);
+			s->data_file = strndup((const char *)hdr + off, len);
+			if (!s->data_file)
+				return vk_fail(err, -ENOMEM, "out of memory");
 		}
 		/* Other extensions stay in the file untouched. */
 		off += ALIGN_UP((uint64_t)len, 8);
@@ -295,8 +300,9 @@ static int open_rw(struct qcow2_state *s, struct vk_err *err)
 		return vk_fail(err, -EUCLEAN,
 			       "%s: image is marked corrupt; it can only be opened read-only",
 			       s->bs->filename);
-	if (s->version >= 3 && (s->autoclear & ~QCOW2_AUTOCLEAR_BITMAPS)) {
-		s->autoclear &= QCOW2_AUTOCLEAR_BITMAPS;
+	/* Kept: bitmaps (written back by us) and data_file_raw (our writes keep the data file raw). */
+	if (s->version >= 3 && (s->autoclear & ~(QCOW2_AUTOCLEAR_BITMAPS | QCOW2_AUTOCLEAR_DATA_RAW))) {
+		s->autoclear &= QCOW2_AUTOCLEAR_BITMAPS | QCOW2_AUTOCLEAR_DATA_RAW;
 		r = write_header_u64(s, HDR_AUTOCLEAR, s->autoclear, err);
 		if (r < 0)
 			return r;
@@ -407,6 +413,9 @@ static int do_open(struct vk_blk *bs, struct vk_err *err)
 	r = make_caches(s, err);
 	if (r < 0)
 		return r;
+	r = qcow2_data_open(s, err);
+	if (r < 0)
+		return r;
 	if (!bs->read_only && (s->incompat & QCOW2_INCOMPAT_EXTL2))
 		return vk_fail(err, -ENOTSUP,
 			       "%s: images with extended L2 entries (subclusters) can only be opened read-only",
@@ -420,8 +429,14 @@ int qcow2_flush(struct vk_blk *bs, struct vk_err *err)
 	bool wrote = false;
 	int r;
 
-	/* Refcount blocks durable before the L2 tables; one sync then covers L2 tables and data. */
-	r = qcow2_cache_flush(s->rb_cache, err);
+	/*
+	 * An external data file first: the data durable before the tables that
+	 * map it. Then refcount blocks durable before the L2 tables; one sync
+	 * covers L2 tables and (without a data file) data.
+	 */
+	r = qcow2_data_sync(s, err);
+	if (!r)
+		r = qcow2_cache_flush(s->rb_cache, err);
 	if (!r)
 		r = qcow2_cache_write(s->l2_cache, &wrote, err);
 	if (!r)
@@ -438,6 +453,8 @@ static void free_state(struct qcow2_state *s)
 	free(s->rt);
 	free(s->zbuf);
 	free(s->features);
+	qcow2_data_close(s);
+	free(s->data_file);
 	qcow2_snapshots_free(s);
 	memset(s, 0, sizeof(*s));
 }
@@ -483,7 +500,28 @@ static int qcow2_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	info->corrupt = s->incompat & QCOW2_INCOMPAT_CORRUPT;
 	info->nb_snapshots = s->nb_snapshots;
 	info->extended_l2 = s->incompat & QCOW2_INCOMPAT_EXTL2;
+	/* QEMU shows a recorded name even without the feature bit (it is not used then). */
+	info->data_file = s->data_file;
+	info->has_data_file = qcow2_has_data_file(s);
+	info->data_file_raw = qcow2_data_raw(s);
 	return 0;
+}
+
+static int qcow2_map_fd(struct vk_blk *bs, uint64_t off)
+{
+	struct qcow2_state *s = bs->opaque;
+
+	(void)off;
+	return s->data ? s->data->fd : bs->fd;
+}
+
+/* Data clusters map into the data file when there is one. */
+static const char *qcow2_map_filename(struct vk_blk *bs, uint64_t off)
+{
+	struct qcow2_state *s = bs->opaque;
+
+	(void)off;
+	return qcow2_has_data_file(s) && s->data_file ? s->data_file : bs->filename;
 }
 
 static int qcow2_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
@@ -502,7 +540,8 @@ static int qcow2_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uin
 	switch (t) {
 	case QCOW2_UNALLOCATED:
 		/* Subclusters not yet written in an allocated cluster: QEMU shows the offset. */
-		ov = host ? VK_BS_OFFSET_VALID : 0;
+		ov = host || ((s->incompat & QCOW2_INCOMPAT_EXTL2) && qcow2_has_data_file(s) &&
+			     qcow2_sc_has_host(s, off)) ? VK_BS_OFFSET_VALID : 0;
 		if (!bs->backing_file)
 			return VK_BS_ZERO | ov;
 		blen = bs->backing ? vk_blk_length(bs->backing) : 0;
@@ -610,4 +649,6 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.discard = qcow2_discard_tracked,
 	.make_empty = qcow2_make_empty,
 	.set_backing = qcow2_set_backing,
+	.map_filename = qcow2_map_filename,
+	.map_fd = qcow2_map_fd,
 };

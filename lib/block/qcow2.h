@@ -21,12 +21,15 @@
 #define QCOW2_INCOMPAT_COMPRESSION	(1ULL << 3)
 #define QCOW2_INCOMPAT_EXTL2		(1ULL << 4)
 #define QCOW2_INCOMPAT_SUPPORTED	(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | \
-					 QCOW2_INCOMPAT_COMPRESSION | QCOW2_INCOMPAT_EXTL2)
+					 QCOW2_INCOMPAT_DATA_FILE | QCOW2_INCOMPAT_COMPRESSION | \
+				 QCOW2_INCOMPAT_EXTL2)
 #define QCOW2_COMPAT_LAZY_REFCOUNTS	(1ULL << 0)
+#define QCOW2_AUTOCLEAR_DATA_RAW	(1ULL << 1)	/* the data file is a valid raw image */
 
 #define QCOW2_EXT_END		0x00000000u
 #define QCOW2_EXT_BACKING_FMT	0xe2792acau
 #define QCOW2_EXT_FEATURES	0x6803f857u
+#define QCOW2_EXT_DATA_FILE	0x44415441u	/* "DATA": the external data file's name */
 
 #define QCOW2_COMPRESS_ZLIB	0
 #define QCOW2_COMPRESS_ZSTD	1
@@ -114,7 +117,25 @@ struct qcow2_state {
 	uint64_t free_byte_offset;	/* compressed data continues here; 0: in a new cluster */
 	uint8_t bitmaps_stale;		/* bitmaps extension without its autoclear bit: 1, v2: 2 */
 	struct qcow2_bm_set *bms;	/* persistent bitmaps in memory (qcow2-bitmap-mem.c), or NULL */
+	char *data_file;		/* external data file as the header names it, or NULL */
+	struct vk_blk *data;		/* that file opened (raw), NULL: not opened (info) or none */
 };
+
+/*
+ * External data file (incompatible bit 2): guest data lives in another file,
+ * at the guest offset (QEMU maps clusters one to one there), and is not
+ * refcounted; L1/L2 tables and refcounts stay in the image file.
+ */
+static inline bool qcow2_has_data_file(const struct qcow2_state *s)
+{
+	return s->incompat & QCOW2_INCOMPAT_DATA_FILE;
+}
+
+/* data_file_raw: the data file alone is the guest's disk, zeros included. */
+static inline bool qcow2_data_raw(const struct qcow2_state *s)
+{
+	return qcow2_has_data_file(s) && (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW);
+}
 
 /* Names of the header's feature bits (type 0 incompatible, 1 compatible, 2 autoclear). */
 struct qcow2_feature_name {
@@ -232,6 +253,7 @@ int qcow2_set_backing(struct vk_blk *bs, const char *file, const char *fmt, stru
 /* qcow2-subcluster.c: qcow2_get_extent for extended L2 entries (read-only). */
 int qcow2_sc_get_extent(struct qcow2_state *s, uint64_t off, uint64_t len, uint64_t *pnum,
 			uint64_t *host, enum qcow2_cluster_type *type, struct vk_err *err);
+bool qcow2_sc_has_host(struct qcow2_state *s, uint64_t off);
 
 /* qcow2-bitmap.c: the persistent bitmap directory, as on disk. */
 #define QCOW2_EXT_BITMAPS	0x23852875u
@@ -353,6 +375,24 @@ int qcow2_fix_copied(struct qcow2_state *s, struct vk_err *err);
 /* Drop one reference of what L2 entries / a whole L2 table (and its entries) point at. */
 int qcow2_unref_entries(struct qcow2_state *s, const uint64_t *e, uint64_t n, struct vk_err *err);
 int qcow2_unref_l2(struct qcow2_state *s, uint64_t l2off, struct vk_err *err);
+
+/* qcow2-datafile.c */
+int qcow2_data_open(struct qcow2_state *s, struct vk_err *err);
+void qcow2_data_close(struct qcow2_state *s);
+int qcow2_data_pread(struct qcow2_state *s, void *buf, uint64_t off, size_t len,
+		     struct vk_err *err);
+int qcow2_data_pwrite(struct qcow2_state *s, const void *buf, uint64_t off, size_t len,
+		      struct vk_err *err);
+int qcow2_data_punch_entries(struct qcow2_state *s, const uint64_t *old, uint64_t n,
+			     struct vk_err *err);
+int qcow2_data_write_zeroes(struct qcow2_state *s, uint64_t off, uint64_t len,
+			    struct vk_err *err);
+int qcow2_data_sync(struct qcow2_state *s, struct vk_err *err);
+int qcow2_data_truncate(struct qcow2_state *s, uint64_t size, struct vk_err *err);
+int qcow2_data_extend(struct qcow2_state *s, uint64_t size, struct vk_err *err);
+/* Created or emptied, sized to the image; never the image itself (image_fd). */
+int qcow2_data_create(const char *name, const struct vk_blk_create_opts *o, int image_fd,
+		      struct vk_err *err);
 
 /* qcow2-resize.c */
 int qcow2_grow_l1(struct qcow2_state *s, uint64_t min_size, struct vk_err *err);

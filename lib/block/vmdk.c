@@ -291,7 +291,8 @@ static int do_open(struct vk_blk *bs, struct vk_err *err)
 	if (fsize < 4)
 		return vk_fail(err, -EINVAL, "%s: File is too small, not a valid image",
 			       bs->filename);
-	if (pread(bs->fd, head, sizeof(head), 0) < 4)
+	/* Through vk_fd_pread: under cache=none a stack buffer is not aligned for O_DIRECT. */
+	if (vk_fd_pread(bs->fd, bs->filename, head, 0, sizeof(head), true, err) < 0)
 		return vk_fail(err, -EIO, "%s: could not read the header", bs->filename);
 	if (!memcmp(head, "KDMV", 4) || !memcmp(head, "COWD", 4))
 		r = open_monolithic(bs, fsize, err);

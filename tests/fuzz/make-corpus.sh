@@ -4,8 +4,8 @@
 # downloaded): small images covering versions 2 and 3, cluster sizes 512 B
 # to 64 KiB, refcount widths, zero, compressed (zlib, zstd) and
 # preallocated clusters, backing file names and formats, snapshots, lazy
-# refcounts and a dirty image; with `bitmaps`, persistent bitmaps too.
-# Usage: make-corpus.sh DIR [bitmaps]
+# refcounts, a dirty image and external data files; with `bitmaps`, persistent
+# bitmaps too. Usage: make-corpus.sh DIR [bitmaps]
 set -euo pipefail
 DIR=${1:?usage: make-corpus.sh DIR}
 mkdir -p "$DIR"
@@ -48,6 +48,10 @@ sh -c 'qemu-io -f qcow2 -c "write -P 16 0 8k" -c abort "$1"' sh "$img" > /dev/nu
 cp "$img" "$DIR/seed-dirty.qcow2"
 # Extended L2 entries (subclusters): data, zero and unwritten subclusters.
 seed cluster_size=16k,extended_l2=on "write -P 17 0 1k" "write -z 2k 1k" "write -P 18 20k 512"
+# External data files: the name extension, host offsets into the data file
+# (not opened by the fuzzer), a raw one with every cluster mapped.
+seed cluster_size=4k,data_file=$T/d.raw "write -P 19 0 8k" "write -z 8k 4k"
+seed cluster_size=4k,data_file=$T/d2.raw,data_file_raw=on "write -P 20 4k 4k" "discard 0 4k"
 # Persistent bitmaps (qcow2rw): enabled, disabled, in several granularities, with data.
 if [ "${2:-}" = bitmaps ]; then
 	for cs in 512 4k 64k; do

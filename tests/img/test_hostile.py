@@ -47,8 +47,15 @@ def unknown_incompat(tmp_path):
 
 
 def named_incompat(tmp_path):
+    """An incompatible bit vmkit does not know, named in the image's own feature table:
+    the table entry of bit 2 (external data file, now supported) renamed to bit 6."""
     img = base(tmp_path)
-    qcow2hdr.patch(img, "incompatible_features", 1 << 2)
+    with open(img, "r+b") as f:
+        f.seek(0x78 + 2 * 48)                   # the table starts at 0x78 (no other extension)
+        assert f.read(2) == b"\x00\x02"
+        f.seek(0x78 + 2 * 48 + 1)
+        f.write(b"\x06")
+    qcow2hdr.patch(img, "incompatible_features", 1 << 6)
     return img, "external data file"
 
 
