@@ -57,11 +57,12 @@ int qcow2_grow_l1(struct qcow2_state *s, uint64_t min_size, struct vk_err *err)
 	}
 	r = qcow2_alloc_clusters(s, bytes >> s->cluster_bits, &off, err);
 	/*
-	 * The table's own sectors only, as QEMU writes it: the rest of its last
-	 * cluster is never read, and at the end of the file stays a hole.
+	 * The table's own bytes only, as QEMU writes it: the rest of its last
+	 * cluster is never read, and at the end of the file stays a hole (a
+	 * resized image's file ends where qemu-img's does).
 	 */
 	if (!r)
-		r = vk_blk_file_pwrite(s->bs, buf, off, ALIGN_UP(min_size * 8, 512), err);
+		r = vk_blk_file_pwrite(s->bs, buf, off, min_size * 8, err);
 	if (!r)
 		r = qcow2_flush(s->bs, err);	/* the table and its refcounts, then the header */
 	if (r < 0) {

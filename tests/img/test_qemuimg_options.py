@@ -181,6 +181,8 @@ OTHER = [
     ["measure", "--size", "9E", "-O", "qcow2"],
     ["resize", "a.qcow2", "foo"],
     ["resize", "a.qcow2", "+foo"],
+    ["resize", "a.qcow2", "+1G"],       # a new L1 table: the file ends where qemu-img's does
+    ["resize", "a.qcow2", "8T"],
     ["check", "-r", "foo", "a.qcow2"],
     # a probed raw image opened for writing: qemu's three-line warning
     ["resize", "r.raw", "2M"],
