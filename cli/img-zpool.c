@@ -200,5 +200,5 @@ int img_zpool_drain(struct img_zpool *p, struct vk_err *err)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return vk_blk_pwrite_compressed(p->dst, 0, NULL, 0, NULL, 0, err);	/* end of stream */
 }

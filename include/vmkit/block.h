@@ -342,7 +342,8 @@ int vk_blk_bitmap_merge(struct vk_blk *bs, const char *name, struct vk_blk *src_
  * several threads at once) into out, returning the compressed length, 0 if
  * it would not shrink, or negative errno. vk_blk_pwrite_compressed stores
  * one cluster at cluster-aligned off: cdata/clen from vk_blk_compress, or
- * cdata NULL to compress here; clen 0 writes buf uncompressed.
+ * cdata NULL to compress here; clen 0 writes buf uncompressed. A call with
+ * len 0 ends the stream (qcow2: the file then ends on a sector, as QEMU's).
  */
 ssize_t vk_blk_compress(struct vk_blk *bs, void *out, size_t cap, const void *in, size_t len);
 int vk_blk_pwrite_compressed(struct vk_blk *bs, uint64_t off, const void *buf, size_t len,

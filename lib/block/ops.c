@@ -47,8 +47,9 @@ int vk_blk_pwrite_compressed(struct vk_blk *bs, uint64_t off, const void *buf, s
 	if (!bs->drv->pwrite_compressed)
 		return vk_fail(err, -ENOTSUP, "%s: Compression not supported for this file format",
 			       bs->filename);
-	r = check_write(bs, off, len, err);
-	if (r < 0 || !len)
+	/* len 0 ends a stream of compressed writes (the driver may align the file's end). */
+	r = len ? check_write(bs, off, len, err) : 0;
+	if (r < 0)
 		return r;
 	return bs->drv->pwrite_compressed(bs, off, buf, len, cdata, clen, err);
 }

@@ -150,6 +150,11 @@ static int store(struct qcow2_state *s, uint64_t vc, const void *cdata, size_t c
 	void *l2;
 	int r;
 
+	/* The L2 table first, then the bytes, as QEMU allocates them: the same layout. */
+	r = qcow2_get_l2_for_write(s, vc, &l2, err);
+	if (r < 0)
+		return r;
+	qcow2_cache_put(s->l2_cache, &l2);
 	r = alloc_bytes(s, clen, &host, err);
 	if (r < 0)
 		return r;
@@ -182,6 +187,16 @@ int qcow2_pwrite_compressed(struct vk_blk *bs, uint64_t off, const void *buf, si
 	if (qcow2_has_data_file(s))
 		return vk_fail(err, -ENOTSUP, "%s: compressed clusters cannot go to a data file",
 			       bs->filename);
+	if (!len) {
+		/* The end of a compressed stream: the file ends on a sector boundary, as QEMU's. */
+		int64_t fsize = vk_blk_file_size(bs);
+
+		if (fsize < 0)
+			return vk_fail(err, (int)fsize, "%s: %s", bs->filename, strerror((int)-fsize));
+		if ((fsize & 511) && ftruncate(bs->fd, (off_t)ALIGN_UP((uint64_t)fsize, 512)) < 0)
+			return vk_fail(err, -errno, "%s: %s", bs->filename, strerror(errno));
+		return 0;
+	}
 	if ((off & (s->cluster_size - 1)) ||
 	    (len != s->cluster_size && off + len != s->size) || len > s->cluster_size)
 		return vk_fail(err, -EINVAL, "%s: compressed writes must be whole clusters",

@@ -232,3 +232,12 @@ def test_option_help(tmp_path, args):
     want = [l for l in q.stdout.splitlines() if not l.strip().startswith(UNSUPPORTED)]
     assert v.stdout.splitlines() == want
     assert not os.path.exists(os.path.join(p.v, "x.qcow2"))
+
+
+@pytest.mark.parametrize("opts", [[], ["-o", "cluster_size=4k"], ["-o", "compression_type=zstd"],
+                                  ["-m", "1"]], ids=lambda a: " ".join(a) or "default")
+def test_convert_compressed_same_file(tmp_path, opts):
+    """convert -c: each L2 table before the bytes it maps, the file's end on a sector, as
+    qemu-img lays it out: the same file, byte for byte."""
+    Pair(tmp_path, images).same("convert", "-c", *opts, "-O", "qcow2", "a.qcow2", "x.qcow2",
+                                files=["x.qcow2"])
