@@ -104,6 +104,7 @@ static int set_opt(void *opaque, const char *key, const char *val)
 			goto bad_size;
 		c->o.extent_size_hint = v;
 		c->have_extent_size_hint = true;
+		c->o.extent_size_hint_given = true;
 	} else if (!strcmp(key, "backing_file") && c->qcow2) {
 		c->o.backing_file = keep(c, val);
 	} else if (!strcmp(key, "backing_fmt") && c->qcow2) {

@@ -111,6 +111,7 @@ struct vk_blk_create_opts {
 	int compression_type;		/* qcow2: 0 zlib, 1 zstd */
 	/* The file's extent size hint (XFS), at most 4 GiB - 1; 0: none. qemu-img's default is 1 MiB. */
 	uint64_t extent_size_hint;
+	bool extent_size_hint_given;	/* -o extent_size_hint=: warn when it cannot be set */
 	const char *data_file;		/* qcow2: external data file, created (truncated) first */
 	bool data_file_raw;		/* qcow2: the data file is a valid raw image */
 };
@@ -381,7 +382,7 @@ int vk_blk_file_open(struct vk_blk *bs, const char *path, struct vk_err *err);
  * (FS_IOC_FSSETXATTR, XFS). Advisory: where it is not supported, nothing
  * happens, as with qemu-img.
  */
-void vk_blk_file_extent_hint(int fd, uint64_t hint);
+void vk_blk_file_extent_hint(int fd, const struct vk_blk_create_opts *o);
 /* The bytes read at off (at most len; fewer only at the end of the file), or -errno. */
 ssize_t vk_blk_file_read_some(struct vk_blk *bs, void *buf, uint64_t off, size_t len);
 /* Make what was written durable: fdatasync, unless cache=unsafe or O_DSYNC made it so. */

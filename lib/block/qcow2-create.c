@@ -202,7 +202,7 @@ int qcow2_create(const char *filename, const struct vk_blk_create_opts *o, struc
 			return r;
 		}
 	}
-	vk_blk_file_extent_hint(fd, o->extent_size_hint);
+	vk_blk_file_extent_hint(fd, o);
 	r = write_metadata(fd, hdr, &l, err, filename);
 	/* A raw data file needs every cluster mapped (to itself): QEMU preallocates metadata. */
 	if (r < 0 || (o->prealloc == VK_PREALLOC_OFF && !o->data_file_raw))

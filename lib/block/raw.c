@@ -185,7 +185,7 @@ static int raw_create(const char *filename, const struct vk_blk_create_opts *o,
 		return vk_fail(err, -errno, "%s: %s", filename, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return 0;
-	vk_blk_file_extent_hint(fd, o->extent_size_hint);	/* before the first block is allocated */
+	vk_blk_file_extent_hint(fd, o);	/* before the first block is allocated */
 	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)o->size) < 0)
 		return vk_fail(err, -errno, "%s: could not resize file: %s", filename,
 			       strerror(errno));

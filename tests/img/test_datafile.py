@@ -137,6 +137,16 @@ def test_create_errors(tmp_path, opts):
     """One line, exit 1, and neither image nor data file left behind."""
     p = Pair(tmp_path, lambda d: sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2",
                                     "1M"))
+    if opts[-1] == "1P":
+        probe = tmp_path / "probe"
+        probe.touch()
+        try:
+            os.truncate(probe, 1 << 50)
+            pytest.skip("this file system takes a 1 PiB file (tmpfs): no error to compare")
+        except OSError:
+            pass
+        finally:
+            probe.unlink()
     args = opts if opts[-1] in ("nodir/x.qcow2", "1P") else [*opts, "x.qcow2"]
     args = args if opts[-1] == "1P" else [*args, "1M"]
     p.same("create", "-f", "qcow2", *args, files=["x.qcow2", "d.raw"])
