@@ -172,6 +172,24 @@ void qmp_emit(struct control *c, const char *event, json_object *data)
 	json_object_put(msg);
 }
 
+/*
+ * The request's id for the reply. A number is made anew from its value:
+ * json-c keeps a parsed number's own text for printing, and a text JSON
+ * does not allow ("02", found by qmp-fuzz) would go back out as sent,
+ * making the reply itself malformed.
+ */
+static json_object *reply_id(json_object *id)
+{
+	switch (json_object_get_type(id)) {
+	case json_type_int:
+		return json_object_new_int64(json_object_get_int64(id));
+	case json_type_double:
+		return json_object_new_double(json_object_get_double(id));
+	default:
+		return json_object_get(id);
+	}
+}
+
 static void send_error(struct control *c, struct qmp_client *cl, json_object *id,
 		       const struct qmp_error *e)
 {
@@ -181,7 +199,7 @@ static void send_error(struct control *c, struct qmp_client *cl, json_object *id
 	json_object_object_add(err, "desc", json_object_new_string(e->desc));
 	json_object_object_add(msg, "error", err);
 	if (id)
-		json_object_object_add(msg, "id", json_object_get(id));
+		json_object_object_add(msg, "id", reply_id(id));
 	send_locked(c, cl, msg);
 }
 
@@ -192,7 +210,7 @@ static void send_return(struct control *c, struct qmp_client *cl, json_object *i
 
 	json_object_object_add(msg, "return", ret ? ret : json_object_new_object());
 	if (id)
-		json_object_object_add(msg, "id", json_object_get(id));
+		json_object_object_add(msg, "id", reply_id(id));
 	send_locked(c, cl, msg);
 }
 
