@@ -41,8 +41,7 @@ static int parse_num(const char *arg, const char *what, uint64_t min, uint64_t *
 static int parse_sz(const char *arg, const char *what, uint64_t max, uint64_t *out)
 {
 	if (img_parse_size(arg, out) < 0 || *out > max) {
-		img_error("Invalid %s specified. You may use k, M, G, T, P or E suffixes for", what);
-		img_error("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+		img_bad_size(what);
 		return -EINVAL;
 	}
 	return 0;

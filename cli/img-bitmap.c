@@ -92,8 +92,7 @@ static int parse(int argc, char **argv, struct bitmap_args *a)
 		case 'F': a->src_fmt = optarg; break;
 		case 'g':
 			if (img_parse_size(optarg, &a->granularity) < 0 || (a->granularity >> 63)) {
-				img_error("Invalid granularity specified. You may use k, M, G, T, P or E suffixes for");
-				img_error("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+				img_bad_size("granularity");
 				return -1;
 			}
 			break;

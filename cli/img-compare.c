@@ -21,19 +21,14 @@ struct side {
  * memcmp, which is vectorised, and only a mismatching one is walked sector by
  * sector: a byte loop here made compare slower than qemu-img.
  */
-static bool all_zero(const uint8_t *p, uint64_t n)
-{
-	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
-}
-
 static uint64_t zero_prefix(const uint8_t *buf, uint64_t len)
 {
 	uint64_t i;
 
-	if (all_zero(buf, len))
+	if (vk_buf_is_zero(buf, len))
 		return len;
 	for (i = 0; i < len; i += 512)
-		if (!all_zero(buf + i, MIN(512, len - i)))
+		if (!vk_buf_is_zero(buf + i, MIN(512, len - i)))
 			return i;
 	return len;
 }

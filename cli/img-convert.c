@@ -40,11 +40,6 @@ struct convert {
 	struct img_progress prog;
 };
 
-static bool all_zero(const uint8_t *p, uint64_t n)
-{
-	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
-}
-
 static int write_zeroes(struct convert *c, uint64_t off, uint64_t n, struct vk_err *err)
 {
 	return c->need_zero ? vk_blk_pwrite_zeroes(c->dst, off, n, err) : 0;
@@ -62,12 +57,12 @@ static int write_sparse(struct convert *c, const uint8_t *buf, uint64_t off, uin
 		return vk_blk_pwrite(c->dst, buf, off, n, err);
 	while (pos < n) {
 		end = MIN(n, ALIGN_DOWN(off + pos, c->sparse) + c->sparse - off);
-		zero = all_zero(buf + pos, end - pos);
+		zero = vk_buf_is_zero(buf + pos, end - pos);
 		run = end;
 		while (run < n) {
 			uint64_t e2 = MIN(n, run + c->sparse);
 
-			if (all_zero(buf + run, e2 - run) != zero)
+			if (vk_buf_is_zero(buf + run, e2 - run) != zero)
 				break;
 			run = e2;
 		}

@@ -122,8 +122,7 @@ static int set_opt(void *opaque, const char *key, const char *val)
 	return 0;
 bad_size:
 	opt_error(c, "Parameter '%s' expects a non-negative number below 2^64", key);
-	fprintf(stderr, "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
-			"and exabytes, respectively.\n");
+	img_size_suffix_hint();
 	return -EINVAL;
 }
 
@@ -359,8 +358,7 @@ int img_create(int argc, char **argv)
 			goto fail;
 		}
 		if (r < 0) {
-			img_error("Invalid image size specified. You may use k, M, G, T, P or E suffixes for");
-			img_error("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+			img_bad_size("image size");
 			goto fail;
 		}
 		c.o.size = size;

@@ -17,12 +17,6 @@ struct dd {
 	bool has_count, has_skip;
 };
 
-static void suffix_hint(const char *what)
-{
-	img_error("Invalid %s specified. You may use k, M, G, T, P or E suffixes for", what);
-	img_error("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
-}
-
 static int parse_operand(struct dd *d, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
@@ -38,7 +32,7 @@ static int parse_operand(struct dd *d, const char *arg)
 		d->out = eq + 1;
 	} else if (!strncmp(arg, "bs=", 3)) {
 		if (img_parse_size(eq + 1, &v) < 0)
-			return suffix_hint("bs"), -EINVAL;
+			return img_bad_size("bs"), -EINVAL;
 		if (!v || v > INT32_MAX) {
 			img_error("Invalid bs specified. Must be between 1 and 2147483647.");
 			return -EINVAL;
@@ -46,12 +40,12 @@ static int parse_operand(struct dd *d, const char *arg)
 		d->bs = v;
 	} else if (!strncmp(arg, "count=", 6)) {
 		if (img_parse_size(eq + 1, &v) < 0 || v > INT64_MAX)
-			return suffix_hint("count"), -EINVAL;
+			return img_bad_size("count"), -EINVAL;
 		d->count = v;
 		d->has_count = true;
 	} else if (!strncmp(arg, "skip=", 5)) {
 		if (img_parse_size(eq + 1, &v) < 0 || v > INT64_MAX)
-			return suffix_hint("skip"), -EINVAL;
+			return img_bad_size("skip"), -EINVAL;
 		d->skip = v;
 		d->has_skip = true;
 	} else {

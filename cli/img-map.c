@@ -79,9 +79,7 @@ int img_map(int argc, char **argv)
 		case 'l':
 			if (img_parse_size(optarg, ch == 's' ? &start : &max_len) < 0 ||
 			    ((ch == 's' ? start : max_len) >> 63)) {
-				img_error("Invalid %s specified. You may use k, M, G, T, P or E suffixes for",
-					  ch == 's' ? "start offset" : "max length");
-				img_error("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+				img_bad_size(ch == 's' ? "start offset" : "max length");
 				return 1;
 			}
 			break;

@@ -182,8 +182,7 @@ int img_measure(int argc, char **argv)
 				return 1;
 			}
 			if (r < 0) {
-				img_error("Invalid image size specified. You may use k, M, G, T, P or E suffixes for");
-				img_error("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+				img_bad_size("image size");
 				return 1;
 			}
 			have_size = true;

@@ -37,8 +37,7 @@ static int new_size(const char *arg, uint64_t cur, uint64_t *out)
 
 	if (img_parse_size(arg + (sign ? 1 : 0), &v) < 0 || (v >> 63)) {
 		img_error("Parameter 'size' expects a non-negative number below 2^64");
-		fprintf(stderr, "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
-				"and exabytes, respectively.\n");
+		img_size_suffix_hint();
 		return -EINVAL;
 	}
 	if (sign > 0)

@@ -40,11 +40,6 @@ struct img_zpool {
 	unsigned int nthreads;
 };
 
-static bool zero_buf(const uint8_t *p, size_t n)
-{
-	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
-}
-
 static void *worker(void *opaque)
 {
 	struct img_zpool *p = opaque;
@@ -58,7 +53,7 @@ static void *worker(void *opaque)
 			break;
 		s = &p->slot[p->next++ % p->nslots];
 		pthread_mutex_unlock(&p->lock);
-		if (zero_buf(s->in, s->len))
+		if (vk_buf_is_zero(s->in, s->len))
 			s->clen = -1;
 		else
 			s->clen = vk_blk_compress(p->dst, s->out, p->cs, s->in, s->len);

@@ -159,6 +159,20 @@ void img_warn_probed(struct vk_blk *bs)
 			bs->display ? bs->display : bs->filename);
 }
 
+/* qemu-img's two lines for a size it cannot parse ("image size", "start offset", ...). */
+void img_bad_size(const char *what)
+{
+	img_error("Invalid %s specified. You may use k, M, G, T, P or E suffixes for", what);
+	img_error("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+}
+
+/* The hint QemuOpts prints after a size option it cannot parse (no program name). */
+void img_size_suffix_hint(void)
+{
+	fprintf(stderr, "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
+			"and exabytes, respectively.\n");
+}
+
 const char *img_without_name(const char *msg, const char *name)
 {
 	size_t n = strlen(name);

@@ -34,6 +34,8 @@ bool img_output_and_one_file(const char *output, int argc, int optind);
  * A qemu-img cache mode (-t): the library does buffered I/O in every mode;
  * *unsafe tells whether flushes may skip fdatasync (VK_BLK_CACHE_UNSAFE).
  */
+void img_bad_size(const char *what);
+void img_size_suffix_hint(void);
 bool img_cache_mode_known(const char *mode);
 int img_cache_unsafe(const char *mode, bool *unsafe);
 /*

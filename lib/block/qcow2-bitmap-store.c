@@ -286,11 +286,6 @@ int qcow2_bitmap_free_clusters(struct qcow2_state *s, uint64_t table_offset, uin
 	return r < 0 ? r : qcow2_free_range(s, table_offset, bytes, err);
 }
 
-static bool all_zero(const uint8_t *p, uint64_t n)
-{
-	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
-}
-
 /* Data clusters (only those with a bit set), then the table; the entry gets the table. */
 int qcow2_bitmap_store_one(struct qcow2_state *s, struct qcow2_bitmap *e, const struct qcow2_bm *m,
 		     struct vk_err *err)
@@ -310,7 +305,7 @@ int qcow2_bitmap_store_one(struct qcow2_state *s, struct qcow2_bitmap *e, const 
 		return vk_fail(err, -ENOMEM, "out of memory");
 	for (i = 0; i < n && !r; i++) {
 		len = MIN(cs, m->bytes - i * cs);
-		if (all_zero(m->data + i * cs, len))
+		if (vk_buf_is_zero(m->data + i * cs, len))
 			continue;
 		r = qcow2_alloc_clusters(s, 1, &off, err);
 		if (r < 0)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <time.h>
 
 #include "vmkit/util.h"
@@ -78,4 +79,11 @@ uint64_t vk_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+bool vk_buf_is_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	return !n || (!b[0] && !memcmp(b, b + 1, n - 1));
 }
