@@ -155,10 +155,12 @@ def test_bad_requests(api):
 
 
 def test_names_with_traversal_never_reach_a_handler(api):
-    for path in ("/api/vms/..%2F..%2Fetc", "/api/vms/.hidden", "/api/pools/local/volumes/..",
+    for path in ("/api/vms/..%2F..%2Fetc", "/api/vms/.hidden", "/api/pools/local/volumes/..%2F..%2Fx",
                  "/api/vms/" + "a" * 64, "/api/vms/a%00b"):
         r = api.get(path)
         assert r.status in (400, 404), (path, r.status)
+    # Dot segments are resolved first (as browsers do): they never leave /api.
+    assert api.get("/api/pools/local/volumes/../../../../etc/passwd").status == 404
 
 
 def test_https_only_and_tls(serve):
