@@ -68,7 +68,7 @@ void api_vm_get(struct sess *s, struct json_object *b)
 	for (i = 0; i < d.n; i++)
 		json_object_object_add(cfg, d.kv[i].key, json_object_new_string(d.kv[i].val));
 	json_object_object_add(o, "config", cfg);
-	json_object_object_add(st, "state", json_object_new_string(vm_state_name(vs.state)));
+	json_object_object_add(st, "state", json_object_new_string(stats_state(vs.state)));
 	json_object_object_add(st, "pid", vs.pid ? json_object_new_int(vs.pid) : NULL);
 	json_object_object_add(st, "uptime", vs.pid ? json_object_new_double(vs.uptime) : NULL);
 	json_object_object_add(st, "reason", json_object_new_string(vs.reason));

@@ -222,6 +222,8 @@ bool wscon_active(void);
 /* The list entry of a VM: definition summary, state, CPU and memory figures. */
 struct json_object *stats_vm(const char *name);
 struct json_object *stats_node(void);
+/* running, shutoff, paused, crashed. */
+const char *stats_state(enum vm_state s);
 
 /* Helpers for handlers (serve/api-util.c) */
 const char *jstr(struct json_object *o, const char *key);

@@ -155,6 +155,12 @@ static void add_live(struct json_object *o, const struct vm_status *st, unsigned
 	json_object_object_add(o, "net_tx_bytes", json_object_new_int64((int64_t)tx));
 }
 
+const char *stats_state(enum vm_state s)
+{
+	/* One word, as API.md promises (the CLI prints virsh's "shut off"). */
+	return s == VM_SHUTOFF ? "shutoff" : vm_state_name(s);
+}
+
 static bool def_flag(const struct vm_def *d, const char *key)
 {
 	const char *v = vm_def_get(d, key);
@@ -178,7 +184,7 @@ struct json_object *stats_vm(const char *name)
 		return o;
 	}
 	vm_status_get(name, &st);
-	json_object_object_add(o, "state", json_object_new_string(vm_state_name(st.state)));
+	json_object_object_add(o, "state", json_object_new_string(stats_state(st.state)));
 	json_object_object_add(o, "pid", st.pid ? json_object_new_int(st.pid) : NULL);
 	json_object_object_add(o, "uptime", st.pid ? json_object_new_double(st.uptime) : NULL);
 	json_object_object_add(o, "vcpus", json_object_new_int((int)vm_def_vcpus(&d)));
