@@ -179,6 +179,13 @@ void api_vm_create(struct sess *s, struct json_object *b)
 	c.r.balloon = jstr(b, "balloon");
 	c.r.console = jstr(b, "console");
 	c.r.autostart = jbool(b, "onboot", false);
+	/* The server's working directory means nothing to a client: absolute paths only. */
+	if ((c.r.kernel && c.r.kernel[0] != '/') || (c.r.initrd && c.r.initrd[0] != '/')) {
+		reply_error(s, 400, "%s: '%s' is not an absolute path",
+			    c.r.kernel && c.r.kernel[0] != '/' ? "kernel" : "initrd",
+			    c.r.kernel && c.r.kernel[0] != '/' ? c.r.kernel : c.r.initrd);
+		return;
+	}
 	c.start = jbool(b, "start", false);
 	if (json_object_object_get_ex(b, "cpus", &v) && !json_object_is_type(v, json_type_null)) {
 		int n = json_object_get_int(v);

@@ -116,6 +116,9 @@ static void dispatch(struct sess *s)
 {
 	struct json_object *body = NULL;
 
+	if (s->dispatched)
+		return;
+	s->dispatched = true;
 	if (s->body_too_large) {
 		reply_error(s, 413, "request body larger than %d bytes", SERVE_BODY_MAX);
 		return;
@@ -201,7 +204,7 @@ static int on_body(struct sess *s, const void *in, size_t len)
 
 static int on_body_done(struct sess *s)
 {
-	if (s->replied)
+	if (s->replied || s->dispatched)
 		return 0;
 	if (!s->route)
 		return 0;

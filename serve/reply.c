@@ -25,7 +25,7 @@ void sess_reset(struct sess *s)
 	free(s->out);
 	s->body = s->out = NULL;
 	s->body_len = s->out_len = s->out_sent = 0;
-	s->body_too_large = s->replied = s->has_length = s->token_auth = false;
+	s->body_too_large = s->dispatched = s->replied = s->has_length = s->token_auth = false;
 	s->content_length = 0;
 	s->route = NULL;
 	s->user[0] = s->cookie[0] = 0;

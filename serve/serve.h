@@ -46,6 +46,7 @@ struct sess {
 	char *body;
 	size_t body_len;
 	bool body_too_large;
+	bool dispatched;		/* the handler ran: a late body-complete is not a second request */
 	struct upload *upload;
 	/* reply */
 	bool replied;			/* reply is set; write it when writeable */
