@@ -5,10 +5,12 @@
  *   list [--all] | info NAME | start NAME | stop NAME [--force]
  *   autostart NAME [--disable] | delete NAME
  * Definitions live in $VMKIT_HOME/networks/NAME.conf; VM configs use them as
- * net0: virtio,network=NAME.
+ * net0: virtio,network=NAME. The argument parsing and messages around
+ * lib/mgmt/network-ops.c.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vm-cli.h"
@@ -35,12 +37,14 @@ static const struct {
 	{ "--mtu", "mtu" },
 };
 
-static int define_opt(struct network_def *n, int argc, char **argv, int *i, struct vk_err *err)
+/* One option at argv[*i] into kv; a message for a bad one. */
+static int define_opt(struct vm_kv *kv, int argc, char **argv, int *i, struct vk_err *err)
 {
 	unsigned int k;
 
 	if (!strcmp(argv[*i], "--autostart")) {
-		n->autostart = true;
+		kv->key = "autostart";
+		kv->val = "1";
 		return 0;
 	}
 	for (k = 0; k < ARRAY_SIZE(define_opts); k++) {
@@ -49,31 +53,38 @@ static int define_opt(struct network_def *n, int argc, char **argv, int *i, stru
 		if (*i + 1 >= argc)
 			return vk_fail(err, -EINVAL, "network define: %s needs a value", argv[*i]);
 		*i += 1;
-		return network_set(n, define_opts[k].key, argv[*i], err);
+		kv->key = (char *)define_opts[k].key;
+		kv->val = argv[*i];
+		return 0;
 	}
 	return vk_fail(err, -EINVAL, "network define: unknown option '%s'", argv[*i]);
 }
 
 static int net_define(int argc, char **argv, struct vk_err *err)
 {
-	struct network_def n = { 0 };
-	int i, ret;
+	struct vk_err perr = { 0 };
+	struct network_def n;
+	struct vm_kv *kv;
+	unsigned int nkv = 0;
+	int i, ret = 0;
 
 	if (argc < 2 || argv[1][0] == '-')
 		return vk_fail(err, -EINVAL, "network define: expected NAME --bridge BR");
-	ret = mgmt_check_name("network", argv[1], err);
-	if (ret)
-		return ret;
-	if (!network_load(argv[1], &n, NULL))
-		return vk_fail(err, -EEXIST, "network '%s' already exists", argv[1]);
-	memset(&n, 0, sizeof(n));
-	snprintf(n.name, sizeof(n.name), "%s", argv[1]);
+	kv = calloc(argc, sizeof(*kv));
+	if (!kv)
+		return vk_fail(err, -ENOMEM, "out of memory");
 	for (i = 2; i < argc && !ret; i++)
-		ret = define_opt(&n, argc, argv, &i, err);
-	if (!ret)
-		ret = network_check(&n, err);
-	if (!ret)
-		ret = network_save(&n, err);
+		if (!(ret = define_opt(&kv[nkv], argc, argv, &i, &perr)))
+			nkv++;
+	/* A bad option is named unless the name or an option before it is wrong. */
+	if (ret) {
+		ret = network_build(argv[1], kv, nkv, &n, err);
+		if (!ret)
+			ret = vk_fail(err, perr.code, "%s", perr.msg);
+	} else {
+		ret = network_define(argv[1], kv, nkv, &n, err);
+	}
+	free(kv);
 	if (!ret)
 		printf("Network %s defined (bridge %s)\n", n.name, n.bridge);
 	return ret;
@@ -106,64 +117,11 @@ static int net_list(int argc, char **argv, struct vk_err *err)
 	return 0;
 }
 
-/* Does a net key's value name this network, or its bridge? */
-static bool net_uses(const char *val, const struct network_def *n)
-{
-	const char *p;
-	size_t len;
-
-	for (p = strchr(val, ','); p; p = strchr(p + 1, ',')) {
-		len = strcspn(p + 1, ",");
-		if ((!strncmp(p + 1, "network=", 8) && len - 8 == strlen(n->name) &&
-		     !strncmp(p + 9, n->name, len - 8)) ||
-		    (!strncmp(p + 1, "bridge=", 7) && len - 7 == strlen(n->bridge) &&
-		     !strncmp(p + 8, n->bridge, len - 7)))
-			return true;
-	}
-	return false;
-}
-
-static bool vm_uses(const char *vm, const struct network_def *n)
-{
-	struct vm_status st;
-	struct vm_def d;
-	unsigned int i;
-	bool uses = false;
-
-	if (vm_status_get(vm, &st) || !st.pid || vm_load(vm, &d, NULL))
-		return false;
-	for (i = 0; i < d.n && !uses; i++)
-		uses = !strncmp(d.kv[i].key, "net", 3) && net_uses(d.kv[i].val, n);
-	vm_def_free(&d);
-	return uses;
-}
-
-/* The running VMs on the network, comma-separated, into buf; their count. */
-static unsigned int net_users(const struct network_def *n, char *buf, size_t len)
-{
-	char **names, **p;
-	unsigned int count = 0;
-	size_t off = 0;
-
-	buf[0] = 0;
-	if (vm_list_names(&names, NULL))
-		return 0;
-	for (p = names; *p; p++) {
-		if (!vm_uses(*p, n))
-			continue;
-		count++;
-		if (off < len)
-			off += snprintf(buf + off, len - off, "%s%s", off ? "," : "", *p);
-	}
-	mgmt_strv_free(names);
-	return count;
-}
-
 static int net_info(const struct network_def *n)
 {
 	char users[1024];
 
-	net_users(n, users, sizeof(users));
+	network_users(n, users, sizeof(users));
 	printf("Name:           %s\nBridge:         %s\n", n->name, n->bridge);
 	printf("State:          %s\nAutostart:      %s\n",
 	       network_is_active(n) ? "active" : "inactive", n->autostart ? "yes" : "no");
@@ -177,50 +135,24 @@ static int net_info(const struct network_def *n)
 	return 0;
 }
 
-static int net_start(struct network_def *n, struct vk_err *err)
-{
-	if (network_is_active(n))
-		return vk_fail(err, -EALREADY, "network '%s' is already active", n->name);
-	return network_start(n, err);
-}
-
-static int net_stop(struct network_def *n, const char *arg, struct vk_err *err)
-{
-	char users[1024];
-
-	if (arg && strcmp(arg, "--force"))
-		return vk_fail(err, -EINVAL, "network stop: unknown option '%s'", arg);
-	if (!network_is_active(n))
-		return vk_fail(err, -EALREADY, "network '%s' is not active", n->name);
-	if (!arg && net_users(n, users, sizeof(users)))
-		return vk_fail(err, -EBUSY, "network '%s' is in use by running VM %s (--force to stop it anyway)",
-			       n->name, users);
-	return network_stop(n, err);
-}
-
-static int net_change(const char *verb, struct network_def *n, const char *arg,
-		      struct vk_err *err)
+static int net_change(const char *verb, const char *name, const char *arg, struct vk_err *err)
 {
 	if (!strcmp(verb, "start"))
 		return arg ? vk_fail(err, -EINVAL, "network start: unexpected '%s'", arg) :
-			     net_start(n, err);
-	if (!strcmp(verb, "stop"))
-		return net_stop(n, arg, err);
+			     network_up(name, err);
+	if (!strcmp(verb, "stop")) {
+		if (arg && strcmp(arg, "--force"))
+			return vk_fail(err, -EINVAL, "network stop: unknown option '%s'", arg);
+		return network_down(name, arg, err);
+	}
 	if (!strcmp(verb, "autostart")) {
 		if (arg && strcmp(arg, "--disable"))
 			return vk_fail(err, -EINVAL, "network autostart: unknown option '%s'", arg);
-		n->autostart = !arg;
-		return network_save(n, err);
+		return network_set_autostart(name, !arg, err);
 	}
-	if (!strcmp(verb, "delete")) {
-		if (arg)
-			return vk_fail(err, -EINVAL, "network delete: unexpected '%s'", arg);
-		if (network_is_active(n))
-			return vk_fail(err, -EBUSY, "network '%s' is active (vmkit network stop %s)",
-				       n->name, n->name);
-		/* As virsh net-undefine: VM configs naming it stay, and fail to start. */
-		return network_delete(n->name, err);
-	}
+	if (!strcmp(verb, "delete"))
+		return arg ? vk_fail(err, -EINVAL, "network delete: unexpected '%s'", arg) :
+			     network_undefine(name, err);
 	return vk_fail(err, -EINVAL, "network: unknown command '%s'", verb);
 }
 
@@ -266,7 +198,7 @@ static int net_named(int argc, char **argv, struct vk_err *err)
 	if (!strcmp(argv[0], "info"))
 		return argc > 2 ? vk_fail(err, -EINVAL, "network info: unexpected '%s'", argv[2]) :
 				  net_info(&n);
-	ret = net_change(argv[0], &n, argc > 2 ? argv[2] : NULL, err);
+	ret = net_change(argv[0], n.name, argc > 2 ? argv[2] : NULL, err);
 	if (!ret)
 		printf("Network %s: %s done\n", n.name, argv[0]);
 	return ret;

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 
 #include "cli.h"
-#include "vmkit/mgmt.h"
+#include "vmkit/mgmt-ops.h"
 
 /* Print "vmkit: <err>" and return the exit code for it (2 for bad input, 1 otherwise). */
 int mgmt_report(const struct vk_err *err);
@@ -16,25 +16,8 @@ int mgmt_usage(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 /* True (and prints usage) for -h/--help as the first argument. */
 bool mgmt_want_help(int argc, char **argv, const char *usage);
 
-/* Lifecycle helpers in cli/vm-start.c, used by start, reboot, clone... */
-int vm_start(const char *name, struct vk_err *err);
-/* Wait until the VM is no longer running; false on timeout. */
-bool vm_wait_stopped(const char *name, double timeout_s);
-/* The VM exists and its monitor runs (st filled); else err says which is not so. */
-int vm_require_running(const char *name, struct vm_status *st, struct vk_err *err);
-/* The VM's monitor is not running; else err: "VM 'x' is running; WHAT needs it shut off". */
-int vm_require_shutoff(const char *name, const char *what, struct vk_err *err);
-/* Pin a running VM's monitor threads and vCPUs to its affinity/vcpupin (cli/vm-pin.c). */
-int vm_pin_live(const struct vm_def *d, pid_t pid, struct vk_err *err);
-/* Open the VM's QMP socket (the VM must be running). */
-int vm_qmp(const char *name, struct qmpc **q, struct vk_err *err);
-/* Create a volume: format raw or qcow2, optional backing file (a path). */
-int vol_create_file(const char *path, const char *format, uint64_t size, const char *backing,
-		    const char *backing_fmt, struct vk_err *err);
-/* The path of vmkit itself, for starting monitors and `vmkit img`. */
-const char *vmkit_exe(void);
-/* Run `vmkit img ARGS...`; returns its exit status, output to ours. */
-int run_img(const char *const *args);
+/* Warnings of the operations, as "vmkit: <msg>" on stderr (mgmt_set_warn). */
+void mgmt_cli_warn(const char *msg);
 
 int cmd_create(int argc, char **argv);
 int cmd_define(int argc, char **argv);
@@ -57,18 +40,6 @@ int cmd_console(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_template(int argc, char **argv);
-/* Templates (cli/vm-template.c): a VM with template: 1 in its definition. */
-bool vm_is_template(const struct vm_def *d);
-/* "VM 'x' is a template: it cannot be WHAT" for a template, else 0. */
-int vm_refuse_template(const struct vm_def *d, const char *what, struct vk_err *err);
-/* A template whose disks a clone is built on: -EBUSY naming the clone's image. */
-int vm_template_in_use(const struct vm_def *d, struct vk_err *err);
-/*
- * Whether a disk of d is the backing file of some other image: > 0 with its
- * reference in ref and the overlay in who, 0 when none is, < 0 on error.
- */
-int vm_disk_overlay(const struct vm_def *d, char ref[PATH_MAX], char *who, size_t who_size,
-		    struct vk_err *err);
 int cmd_pool(int argc, char **argv);
 int cmd_vol(int argc, char **argv);
 int cmd_network(int argc, char **argv);

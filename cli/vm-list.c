@@ -58,7 +58,7 @@ int cmd_list(int argc, char **argv)
 	return 0;
 }
 
-/* What the supervisor's auto-ballooning last wrote (cli/vm-autoballoon.c). */
+/* What the supervisor's auto-ballooning last wrote (lib/mgmt/vm-autoballoon.c). */
 static void show_autoballoon(const char *name)
 {
 	_cleanup_free_ char *text = NULL;

@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * vmkit vol: libvirt's vol-* commands on directory pools. A volume is named
- * "POOL NAME" or "POOL:NAME". Image work (resize, clone) is done by
- * `vmkit img`, so the two never disagree about formats.
+ * "POOL NAME" or "POOL:NAME". The argument parsing and messages around
+ * lib/mgmt/vol-ops.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "vm-cli.h"
-#include "vmkit/block.h"
 
 static const char usage[] =
 	"usage: vmkit vol create POOL NAME SIZE [--format qcow2|raw] [--backing POOL:VOL]\n"
@@ -40,9 +38,10 @@ static int vol_arg(int argc, char **argv, char *ref, size_t n)
 static int vol_new(int argc, char **argv, struct vk_err *err)
 {
 	const char *format = "qcow2", *backing = NULL;
-	char ref[PATH_MAX], file[PATH_MAX], bfile[PATH_MAX];
+	char ref[PATH_MAX];
 	uint64_t size = 0;
 	int used = vol_arg(argc, argv, ref, sizeof(ref)), i, ret;
+	size_t colon;
 
 	if (!used || used >= argc)
 		return vk_fail(err, -EINVAL, "vol create: expected POOL NAME SIZE");
@@ -58,200 +57,59 @@ static int vol_new(int argc, char **argv, struct vk_err *err)
 		else
 			return vk_fail(err, -EINVAL, "vol create: unknown option '%s'", argv[i]);
 	}
-	ret = vol_resolve(ref, false, file, err);
-	if (!ret && backing)
-		ret = vol_resolve(backing, true, bfile, err);
-	if (!ret && backing && strcmp(format, "qcow2"))
-		ret = vk_fail(err, -EINVAL, "vol create: --backing needs --format qcow2");
-	if (!ret)
-		ret = vol_create_file(file, format, size, backing ? bfile : NULL, NULL, err);
+	colon = strcspn(ref, ":");
+	ref[colon] = 0;
+	ret = vol_create(ref, ref + colon + 1, format, size, backing, err);
+	ref[colon] = ':';
 	if (!ret)
 		printf("Vol %s created\n", ref);
 	return ret;
 }
 
-static bool is_vol(const char *dir, const char *name, char *out)
+static int list(int argc, char **argv, struct vk_err *err)
 {
-	char p[PATH_MAX];
-	struct stat st;
-
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	if (stat(p, &st) || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ||
-	    strlen(name) >= MGMT_NAME_MAX)
-		return false;
-	snprintf(out, MGMT_NAME_MAX, "%s", name);
-	return true;
-}
-
-static int open_info(const char *file, struct vk_blk **bs, struct vk_blk_info *info,
-		     struct vk_err *err)
-{
-	struct vk_blk_opts o = { .flags = VK_BLK_FORCE_SHARE | VK_BLK_NO_BACKING };
-	int ret = vk_blk_open(file, &o, bs, err);
-
-	if (!ret)
-		ret = vk_blk_get_info(*bs, info);
-	return ret;
-}
-
-static int vol_list(int argc, char **argv, struct vk_err *err)
-{
-	struct pool_def p;
-	char **names, **n;
+	struct vol_info *vols;
+	unsigned int n, i;
 	int ret;
 
 	if (argc != 1)
 		return vk_fail(err, -EINVAL, "vol list: expected POOL");
-	ret = pool_load(argv[0], &p, err);
-	if (!ret)
-		ret = mgmt_list_dir(p.path, is_vol, &names, err);
+	ret = vol_list(argv[0], &vols, &n, err);
 	if (ret)
 		return ret;
 	printf("%-32s %-6s %12s  %s\n", "NAME", "FORMAT", "CAPACITY", "PATH");
-	for (n = names; *n; n++) {
-		char file[PATH_MAX];
-		struct vk_blk_info info;
-		struct vk_blk *bs;
-
-		snprintf(file, sizeof(file), "%s/%s", p.path, *n);
-		if (open_info(file, &bs, &info, NULL))
-			continue;
-		printf("%-32s %-6s %12llu  %s\n", *n, info.format,
-		       (unsigned long long)info.virtual_size, file);
-		vk_blk_close(bs);
-	}
-	mgmt_strv_free(names);
+	for (i = 0; i < n; i++)
+		printf("%-32s %-6s %12llu  %s\n", vols[i].name, vols[i].format,
+		       (unsigned long long)vols[i].virtual_size, vols[i].path);
+	free(vols);
 	return 0;
 }
 
-static int vol_info(const char *ref, const char *file, struct vk_err *err)
+static int info(const char *ref, struct vk_err *err)
 {
-	struct vk_blk_info info;
-	struct vk_blk *bs;
-	int ret = open_info(file, &bs, &info, err);
+	struct vol_info v;
+	int ret = vol_get_info(ref, &v, err);
 
 	if (ret)
 		return ret;
-	printf("Name:           %s\nPath:           %s\nFormat:         %s\n", strchr(ref, ':') + 1,
-	       file, info.format);
-	printf("Capacity:       %llu bytes\n", (unsigned long long)info.virtual_size);
-	printf("Allocation:     %lld bytes\n", (long long)info.actual_size);
-	if (info.backing_file)
-		printf("Backing:        %s\n", info.backing_file);
-	vk_blk_close(bs);
+	printf("Name:           %s\nPath:           %s\nFormat:         %s\n", v.name, v.path,
+	       v.format);
+	printf("Capacity:       %llu bytes\n", (unsigned long long)v.virtual_size);
+	printf("Allocation:     %lld bytes\n", (long long)v.allocation);
+	if (v.backing[0])
+		printf("Backing:        %s\n", v.backing);
 	return 0;
 }
 
-/* Which VM's config names this volume? */
-static bool vol_in_use(const char *ref, char *vm)
+static bool is_change(const char *op)
 {
-	char **names, **n;
-	bool found = false;
-	size_t len = strlen(ref);
-
-	if (vm_list_names(&names, NULL))
-		return false;
-	for (n = names; *n && !found; n++) {
-		struct vm_def d;
-		unsigned int i;
-
-		if (vm_load(*n, &d, NULL))
-			continue;
-		for (i = 0; i < d.n && !found; i++) {
-			const char *v = d.kv[i].val;
-
-			if (!strncmp(d.kv[i].key, "virtio", 6) && !strncmp(v, ref, len) &&
-			    (!v[len] || v[len] == ',')) {
-				found = true;
-				snprintf(vm, MGMT_NAME_MAX, "%s", *n);
-			}
-		}
-		vm_def_free(&d);
-	}
-	mgmt_strv_free(names);
-	return found;
-}
-
-static int copy_file(const char *from, const char *to, bool create, struct vk_err *err)
-{
-	char buf[1 << 16];
-	int in, out, ret = 0;
-	ssize_t n;
-
-	in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return vk_fail(err, -errno, "%s: %s", from, strerror(errno));
-	out = open(to, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0600);
-	if (out < 0) {
-		ret = vk_fail(err, -errno, "%s: %s", to, strerror(errno));
-		close(in);
-		return ret;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0 && !ret)
-		if (vk_write_full(out, buf, n) < 0)
-			ret = vk_fail(err, -errno, "%s: %s", to, strerror(errno));
-	if (n < 0 && !ret)
-		ret = vk_fail(err, -errno, "%s: %s", from, strerror(errno));
-	if (!ret && fsync(out) < 0)
-		ret = vk_fail(err, -errno, "%s: %s", to, strerror(errno));
-	close(in);
-	close(out);
-	return ret;
-}
-
-/* upload: a whole file becomes the volume's content, through a temp file and rename. */
-static int vol_upload(const char *file, const char *src, struct vk_err *err)
-{
-	char tmp[PATH_MAX];
-	int ret;
-
-	snprintf(tmp, sizeof(tmp), "%s.upload.%d", file, (int)getpid());
-	ret = copy_file(src, tmp, true, err);
-	if (!ret && rename(tmp, file) < 0)
-		ret = vk_fail(err, -errno, "%s: %s", file, strerror(errno));
-	if (ret)
-		unlink(tmp);
-	return ret;
-}
-
-/* wipe: the data goes; a qcow2 volume becomes an empty image of the same size. */
-static int vol_wipe(const char *file, struct vk_err *err)
-{
-	struct vk_blk_info info;
-	struct vk_blk *bs;
-	char tmp[PATH_MAX], fmt[8];
-	uint64_t size;
-	int ret = open_info(file, &bs, &info, err);
-
-	if (ret)
-		return ret;
-	size = info.virtual_size;
-	snprintf(fmt, sizeof(fmt), "%s", info.format);
-	vk_blk_close(bs);
-	snprintf(tmp, sizeof(tmp), "%s.wipe.%d", file, (int)getpid());
-	ret = vol_create_file(tmp, fmt, size, NULL, NULL, err);
-	if (!ret && rename(tmp, file) < 0)
-		ret = vk_fail(err, -errno, "%s: %s", file, strerror(errno));
-	if (ret)
-		unlink(tmp);
-	return ret;
-}
-
-/* An overlay reads through this volume: deleting or rewriting it would break the overlay. */
-static int refuse_base(const char *ref, const char *file, const char *op, struct vk_err *err)
-{
-	char who[PATH_MAX + 64];
-	int ret = vol_find_overlay(file, NULL, who, sizeof(who), err);
-
-	if (ret > 0)
-		return vk_fail(err, -EBUSY, "vol %s: volume %s is the backing file of %s", op, ref,
-			       who);
-	return ret;
+	return !strcmp(op, "delete") || !strcmp(op, "wipe") || !strcmp(op, "upload") ||
+	       !strcmp(op, "resize");
 }
 
 static int vol_op(const char *op, int argc, char **argv, struct vk_err *err)
 {
-	char ref[PATH_MAX], file[PATH_MAX], vm[MGMT_NAME_MAX];
+	char ref[PATH_MAX], file[PATH_MAX];
 	int used = vol_arg(argc, argv, ref, sizeof(ref)), ret;
 	char **rest = argv + used;
 	int nrest = argc - used;
@@ -266,51 +124,27 @@ static int vol_op(const char *op, int argc, char **argv, struct vk_err *err)
 		return 0;
 	}
 	if (!strcmp(op, "info") && !nrest)
-		return vol_info(ref, file, err);
-	if ((!strcmp(op, "delete") || !strcmp(op, "wipe") || !strcmp(op, "upload") ||
-	     !strcmp(op, "resize")) && vol_in_use(ref, vm))
-		return vk_fail(err, -EBUSY, "volume %s is used by VM '%s'", ref, vm);
-	if (!strcmp(op, "delete") || !strcmp(op, "wipe") || !strcmp(op, "upload")) {
-		ret = refuse_base(ref, file, op, err);
-		if (ret)
-			return ret;
-	}
+		return info(ref, err);
 	if (!strcmp(op, "delete") && !nrest)
-		return unlink(file) ? vk_fail(err, -errno, "%s: %s", file, strerror(errno)) : 0;
+		return vol_delete(ref, err);
 	if (!strcmp(op, "wipe") && !nrest)
-		return vol_wipe(file, err);
+		return vol_wipe(ref, err);
 	if (!strcmp(op, "upload") && nrest == 1)
-		return vol_upload(file, rest[0], err);
+		return vol_upload(ref, rest[0], err);
 	if (!strcmp(op, "download") && nrest == 1)
-		return copy_file(file, rest[0], true, err);
-	if (!strcmp(op, "resize") && (nrest == 1 || nrest == 2)) {
-		const char *grow[] = { "resize", file, rest[0], NULL };
-		const char *shrink[] = { "resize", "--shrink", file, rest[0], NULL };
-
-		if (nrest == 2 && strcmp(rest[1], "--shrink"))
-			return vk_fail(err, -EINVAL, "vol resize: unknown option '%s'", rest[1]);
-		return run_img(nrest == 2 ? shrink : grow) ?
-		       vk_fail(err, -EIO, "vol resize %s failed", ref) : 0;
-	}
-	if (!strcmp(op, "clone") && nrest == 1) {
-		char nref[PATH_MAX], nfile[PATH_MAX], pool[MGMT_NAME_MAX];
-		const char *args[] = { "convert", "-O", NULL, file, nfile, NULL };
-		struct vk_blk_info info;
-		struct vk_blk *bs;
-
-		snprintf(pool, sizeof(pool), "%.*s", (int)strcspn(ref, ":"), ref);
-		snprintf(nref, sizeof(nref), "%s:%s", pool, rest[0]);
-		ret = vol_resolve(nref, false, nfile, err);
-		if (!ret && !access(nfile, F_OK))
-			ret = vk_fail(err, -EEXIST, "volume %s already exists", nref);
-		if (!ret)
-			ret = open_info(file, &bs, &info, err);
+		return vol_download(ref, rest[0], err);
+	if (!strcmp(op, "resize") && (nrest == 1 || (nrest == 2 && !strcmp(rest[1], "--shrink"))))
+		return vol_resize(ref, rest[0], nrest == 2, err);
+	if (!strcmp(op, "clone") && nrest == 1)
+		return vol_clone(ref, rest[0], err);
+	/* Wrong arguments; but a volume in use (or a base) is what is reported first. */
+	if (is_change(op)) {
+		ret = vol_check_change(ref, op, file, err);
 		if (ret)
 			return ret;
-		args[2] = strcmp(info.format, "qcow2") ? "raw" : "qcow2";
-		vk_blk_close(bs);
-		return run_img(args) ? vk_fail(err, -EIO, "vol clone %s failed", ref) : 0;
 	}
+	if (!strcmp(op, "resize") && nrest == 2)
+		return vk_fail(err, -EINVAL, "vol resize: unknown option '%s'", rest[1]);
 	return vk_fail(err, -EINVAL, "vol %s: wrong arguments (see vmkit vol --help)", op);
 }
 
@@ -341,7 +175,7 @@ int cmd_vol(int argc, char **argv)
 	if (!strcmp(argv[1], "create"))
 		ret = vol_new(argc - 2, argv + 2, &err);
 	else if (!strcmp(argv[1], "list"))
-		ret = vol_list(argc - 2, argv + 2, &err);
+		ret = list(argc - 2, argv + 2, &err);
 	else if (is_op(argv[1]))
 		ret = vol_op(argv[1], argc - 2, argv + 2, &err);
 	else

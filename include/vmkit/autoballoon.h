@@ -2,7 +2,7 @@
 /*
  * Automatic ballooning (lib/mgmt/autoballoon.c): the arithmetic, kept pure so
  * unit tests can drive it, and the host-wide knobs file. The supervisor of
- * each running VM (cli/vm-autoballoon.c) feeds it /proc/meminfo and the VM's
+ * each running VM (lib/mgmt/vm-autoballoon.c) feeds it /proc/meminfo and the VM's
  * query-balloon, and applies what it decides.
  *
  * Policy, after Proxmox VE's pvestatd: while host memory in use is above the

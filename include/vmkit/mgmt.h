@@ -2,7 +2,8 @@
 /*
  * The management layer's library (lib/mgmt): the state directory, VM
  * definitions, storage pools, networks, cgroups and the QMP client. It never prints;
- * the commands in cli/vm*.c, cli/pool.c and cli/vol.c report its errors.
+ * the operations of vmkit/mgmt-ops.h are built on it, and the commands in
+ * cli/vm*.c, cli/pool.c, cli/vol.c and cli/network.c report their errors.
  *
  * State directory ($VMKIT_HOME, default /var/lib/vmkit):
  *   lock                 flock()ed by every command that changes state
@@ -33,6 +34,8 @@ const char *mgmt_path(char *buf, const char *fmt, ...) __attribute__((format(pri
 /* The global state lock: exclusive, held until mgmt_unlock (or exit). */
 int mgmt_lock(struct vk_err *err);
 void mgmt_unlock(void);
+/* Whether this process holds the state lock. */
+bool mgmt_is_locked(void);
 /* Names of VMs, pools, volumes: [A-Za-z0-9][A-Za-z0-9._-]*, at most 63 characters. */
 int mgmt_check_name(const char *what, const char *name, struct vk_err *err);
 /* Prefix err's message with "what: "; returns err->code. */

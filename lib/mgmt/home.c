@@ -98,6 +98,11 @@ int mgmt_lock(struct vk_err *err)
 	return 0;
 }
 
+bool mgmt_is_locked(void)
+{
+	return lock_fd >= 0;
+}
+
 void mgmt_unlock(void)
 {
 	if (lock_fd < 0)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Whether a VM runs, from its run/ directory. The supervisor (cli/vm-start.c)
+ * Whether a VM runs, from its run/ directory. The supervisor (lib/mgmt/vm-start.c)
  * writes run/pid ("PID STARTTIME") when the monitor starts, and run/status
  * ("stopped: how" or "crashed: why") when it ends, then removes run/pid.
  * The start time guards against a recycled PID; a pid file whose process

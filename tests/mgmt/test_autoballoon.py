@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Automatic ballooning by the supervisor of a managed VM (cli/vm-autoballoon.c):
+"""Automatic ballooning by the supervisor of a managed VM (lib/mgmt/vm-autoballoon.c):
 with `balloon: MIN` below `memory: MAX`, the target follows how full the host is
 against the goal in $VMKIT_HOME/autoballoon (`target: PERCENT`, `interval:
 SECONDS`). The goal is driven from the tests (1% = the host is always over it,

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Automatic ballooning in a VM's supervisor (cli/vm-autoballoon.c). */
+/* Automatic ballooning in a VM's supervisor (lib/mgmt/vm-autoballoon.c). */
 #ifndef VMKIT_VM_AUTOBALLOON_H
 #define VMKIT_VM_AUTOBALLOON_H
 
 #include <stdbool.h>
 
-#include "vm-cli.h"
+#include "vmkit/mgmt-ops.h"
 #include "vmkit/autoballoon.h"
 
 #define AB_MSG_MAX	512

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vm-cli.h"
+#include "vmkit/mgmt-ops.h"
 
 bool vm_is_template(const struct vm_def *d)
 {
@@ -64,36 +64,28 @@ int vm_template_in_use(const struct vm_def *d, struct vk_err *err)
 	return ret;
 }
 
-int cmd_template(int argc, char **argv)
+int vm_template(const char *name, struct vk_err *err)
 {
-	static const char usage[] = "usage: vmkit template NAME\n"
-		"Turn a shut-off VM into a template (qm template): its disks become read-only\n"
-		"bases for 'vmkit clone NAME NEW --linked'; it can no longer be started or changed.\n";
-	struct vk_err err = { 0 };
 	struct vm_def d;
-	int ret;
+	bool took;
+	int ret = mgmt_op_lock(&took, err);
 
-	if (mgmt_want_help(argc, argv, usage))
-		return 0;
-	if (argc != 2)
-		return mgmt_usage("template", "expected one VM NAME");
-	ret = mgmt_lock(&err);
 	if (!ret)
-		ret = vm_load(argv[1], &d, &err);
-	if (ret)
-		return mgmt_report(&err);
-	ret = vm_require_shutoff(argv[1], "template", &err);
+		ret = vm_load(name, &d, err);
+	if (ret) {
+		mgmt_op_unlock(took);
+		return ret;
+	}
+	ret = vm_require_shutoff(name, "template", err);
 	if (!ret && vm_is_template(&d))
-		ret = vk_fail(&err, -EEXIST, "VM '%s' is a template already", argv[1]);
+		ret = vk_fail(err, -EEXIST, "VM '%s' is a template already", name);
 	if (!ret && vm_def_get(&d, "onboot"))
-		ret = vm_def_set(&d, "onboot", NULL, &err);
+		ret = vm_def_set(&d, "onboot", NULL, err);
 	if (!ret)
-		ret = vm_def_set(&d, "template", "1", &err);
+		ret = vm_def_set(&d, "template", "1", err);
 	if (!ret)
-		ret = vm_save(&d, &err);
+		ret = vm_save(&d, err);
 	vm_def_free(&d);
-	if (ret)
-		return mgmt_report(&err);
-	printf("VM %s is now a template\n", argv[1]);
-	return 0;
+	mgmt_op_unlock(took);
+	return ret;
 }

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vm-cli.h"
+#include "vmkit/mgmt-ops.h"
 
 #define MAX_PIN_VCPUS 64
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Automatic ballooning, run by each VM's supervisor (cli/vm-start.c) every
+ * Automatic ballooning, run by each VM's supervisor (lib/mgmt/vm-start.c) every
  * poll interval: read the knobs ($VMKIT_HOME/autoballoon, re-read each time
  * so they can change while VMs run), the host's /proc/meminfo, the VM's
  * `balloon` (MIN, re-read too: `vmkit set NAME balloon=...` takes effect at

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Disk snapshots of a VM: internal qcow2 snapshots of every disk, taken,
+ * reverted and deleted through `vmkit img snapshot` (so they are exactly
+ * qemu-img's), listed through the block library.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmkit/block.h"
+#include "vmkit/mgmt-ops.h"
+
+#define MAX_DISKS	16
+
+/* Reverting a disk that a linked clone reads through would change the clone's data. */
+static int refuse_revert_base(const struct vm_def *d, struct vk_err *err)
+{
+	char ref[PATH_MAX], who[PATH_MAX + 64];
+	int ret = vm_disk_overlay(d, ref, who, sizeof(who), err);
+
+	if (ret > 0)
+		return vk_fail(err, -EBUSY,
+			       "snapshot revert: disk %s of VM '%s' is the backing file of %s",
+			       ref, d->name, who);
+	return ret;
+}
+
+/* The disk's reference ("local:x.qcow2") and file; val is its config value. */
+static int disk_file(const char *val, char ref[PATH_MAX], char file[PATH_MAX],
+		     struct vk_err *err)
+{
+	snprintf(ref, PATH_MAX, "%.*s", (int)strcspn(val, ","), val);
+	return vol_resolve(ref, true, file, err);
+}
+
+/* One `vmkit img snapshot FLAG SNAP FILE`; a failure names the disk unless it printed why. */
+static int img_snapshot(const char *flag, const char *snap, const char *file, const char *what,
+			const char *ref, struct vk_err *err)
+{
+	const char *args[] = { "snapshot", flag, snap, file, NULL };
+	char diag[512];
+
+	if (!mgmt_run_img(args, diag, sizeof(diag)))
+		return 0;
+	if (!diag[0]) {
+		/* Its stdio is the caller's: it has said why. */
+		err->code = -EIO;
+		err->msg[0] = 0;
+		return -EIO;
+	}
+	return vk_fail(err, -EIO, "snapshot %s: disk %s: %s", what, ref, diag);
+}
+
+/* Every disk, or (create) none: the snapshots made are taken back on a failure. */
+static int each_disk(const struct vm_def *d, const char *what, const char *flag,
+		     const char *snap, struct vk_err *err)
+{
+	char (*done)[PATH_MAX] = calloc(MAX_DISKS, PATH_MAX);
+	char ref[PATH_MAX], file[PATH_MAX];
+	unsigned int i, ndone = 0;
+	int ret = done ? 0 : vk_fail(err, -ENOMEM, "out of memory");
+
+	for (i = 0; i < d->n && !ret; i++) {
+		if (strncmp(d->kv[i].key, "virtio", 6))
+			continue;
+		ret = disk_file(d->kv[i].val, ref, file, err);
+		if (!ret)
+			ret = img_snapshot(flag, snap, file, what, ref, err);
+		if (!ret && ndone < MAX_DISKS)
+			snprintf(done[ndone++], PATH_MAX, "%s", file);
+	}
+	if (ret && !strcmp(what, "create"))
+		while (ndone--) {
+			const char *args[] = { "snapshot", "-d", snap, done[ndone], NULL };
+
+			mgmt_run_img(args, NULL, 0);
+		}
+	free(done);
+	return ret;
+}
+
+static int snapshot_op(const char *name, const char *what, const char *flag, const char *snap,
+		       struct vk_err *err)
+{
+	struct vm_def d;
+	bool took;
+	int ret = mgmt_op_lock(&took, err);
+
+	if (!ret)
+		ret = vm_load(name, &d, err);
+	if (ret) {
+		mgmt_op_unlock(took);
+		return ret;
+	}
+	ret = vm_require_shutoff(name, "a disk snapshot", err);
+	if (!ret)
+		ret = vm_refuse_template(&d, "snapshotted or reverted", err);
+	if (!ret && !strcmp(what, "revert"))
+		ret = refuse_revert_base(&d, err);
+	if (!ret)
+		ret = each_disk(&d, what, flag, snap, err);
+	vm_def_free(&d);
+	mgmt_op_unlock(took);
+	return ret;
+}
+
+int vm_snapshot_create(const char *name, const char *snap, struct vk_err *err)
+{
+	return snapshot_op(name, "create", "-c", snap, err);
+}
+
+int vm_snapshot_delete(const char *name, const char *snap, struct vk_err *err)
+{
+	return snapshot_op(name, "delete", "-d", snap, err);
+}
+
+int vm_snapshot_revert(const char *name, const char *snap, struct vk_err *err)
+{
+	return snapshot_op(name, "revert", "-a", snap, err);
+}
+
+/* Append the snapshots of one disk to *out. */
+static int list_disk(const char *key, const char *val, struct vm_snapshot **out,
+		     unsigned int *n, struct vk_err *err)
+{
+	struct vk_blk_opts o = { .flags = VK_BLK_FORCE_SHARE | VK_BLK_NO_BACKING };
+	struct vk_blk_snapshot *sn = NULL;
+	char ref[PATH_MAX], file[PATH_MAX];
+	struct vm_snapshot *v;
+	unsigned int k, i;
+	struct vk_blk *bs;
+	int ret = disk_file(val, ref, file, err);
+
+	if (!ret)
+		ret = vk_blk_open(file, &o, &bs, err);
+	if (ret)
+		return ret;
+	ret = vk_blk_snapshot_list(bs, &sn, &k, err);
+	v = ret < 0 ? NULL : realloc(*out, (*n + k + 1) * sizeof(**out));
+	if (ret >= 0 && !v)
+		ret = vk_fail(err, -ENOMEM, "out of memory");
+	for (i = 0; v && i < k; i++) {
+		struct vm_snapshot *s = &v[*n + i];
+
+		memset(s, 0, sizeof(*s));
+		snprintf(s->disk, sizeof(s->disk), "%s", key);
+		snprintf(s->ref, sizeof(s->ref), "%s", ref);
+		snprintf(s->id, sizeof(s->id), "%s", sn[i].id ? sn[i].id : "");
+		snprintf(s->name, sizeof(s->name), "%s", sn[i].name ? sn[i].name : "");
+		s->date_sec = sn[i].date_sec;
+		s->date_nsec = sn[i].date_nsec;
+		s->vm_clock_nsec = sn[i].vm_clock_nsec;
+		s->vm_state_size = sn[i].vm_state_size;
+		s->icount = sn[i].icount;
+	}
+	if (v) {
+		*out = v;
+		*n += k;
+	}
+	free(sn);
+	vk_blk_close(bs);
+	return ret < 0 ? ret : 0;
+}
+
+int vm_snapshot_list(const char *name, struct vm_snapshot **out, unsigned int *n,
+		     struct vk_err *err)
+{
+	struct vm_snapshot *list = NULL;
+	unsigned int i, count = 0;
+	struct vm_def d;
+	bool took;
+	int ret = mgmt_op_lock(&took, err);
+
+	if (!ret)
+		ret = vm_load(name, &d, err);
+	if (ret) {
+		mgmt_op_unlock(took);
+		return ret;
+	}
+	for (i = 0; i < d.n && !ret; i++)
+		if (!strncmp(d.kv[i].key, "virtio", 6))
+			ret = list_disk(d.kv[i].key, d.kv[i].val, &list, &count, err);
+	vm_def_free(&d);
+	mgmt_op_unlock(took);
+	if (ret) {
+		free(list);
+		return ret;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
