@@ -49,12 +49,12 @@ check-unit: build
 
 check-guest: build guest
 	@scripts/deps.sh check
-	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net
+	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net tests/serve
 
 check: build guest
 	@scripts/deps.sh check
 	meson test -C $(BUILD) --print-errorlogs
-	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net
+	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net tests/serve
 	tests/unit/asan.sh
 	@scripts/deps.sh fuzz
 	FUZZ_SEED=1 tests/fuzz/run.sh $(CHECK_FUZZ_SECS)

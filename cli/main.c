@@ -41,6 +41,8 @@ static const struct command commands[] = {
 	{ "pool", cmd_pool, "storage pools: define, list, info, start, stop, delete..." },
 	{ "vol", cmd_vol, "volumes: create, list, info, delete, resize, clone..." },
 	{ "network", cmd_network, "networks (bridges VMs name): define, list, start, stop, autostart..." },
+	{ "serve", cmd_serve, "the REST API and web interface (https://127.0.0.1:8006)" },
+	{ "token", cmd_token, "API tokens for the REST API: add, list, remove" },
 	{ "net", cmd_net, "host bridges: create, list, attach interfaces (moving their addresses)" },
 };
 

@@ -41,6 +41,9 @@ int cmd_clone(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
+/* serve, token: exec vmkit-serve beside vmkit (cli/serve.c). */
+int cmd_serve(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 int cmd_vol(int argc, char **argv);
 int cmd_network(int argc, char **argv);
 /* Start the autostart networks that are not active (cli/network.c); the exit code. */

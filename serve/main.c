@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,9 +97,54 @@ static const struct lws_protocols protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
+/*
+ * libwebsockets' own error lines: held back while the context is made
+ * (its bind failure becomes our one line), then passed on with our prefix.
+ */
+static bool lws_log_on;
+static char lws_last[256];
+
+static void lws_log(int level, const char *line)
+{
+	size_t n = strcspn(line, "\n");
+
+	if (lws_log_on)
+		fprintf(stderr, "vmkit serve: %.*s\n", (int)n, line);
+	else
+		snprintf(lws_last, sizeof(lws_last), "%.*s", (int)n, line);
+}
+
+/* Bind once ourselves first: "Address already in use" beats a vhost error. */
+static int check_bind(const char *addr, int port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_PASSIVE };
+	struct addrinfo *ai;
+	char p[16];
+	int fd, one = 1, ret;
+
+	snprintf(p, sizeof(p), "%d", port);
+	ret = getaddrinfo(addr, p, &hints, &ai);
+	if (ret) {
+		fprintf(stderr, "vmkit serve: --listen %s: %s\n", addr, gai_strerror(ret));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ret = fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	if (ret)
+		fprintf(stderr, "vmkit serve: cannot listen on %s:%d: %s\n", addr, port, strerror(-ret));
+	return ret;
+}
+
 static int run(const char *addr, int port, const char *cert, const char *key)
 {
 	struct lws_context_creation_info info;
+
+	if (check_bind(addr, port))
+		return 1;
 
 	memset(&info, 0, sizeof(info));
 	info.port = port;
@@ -109,13 +156,14 @@ static int run(const char *addr, int port, const char *cert, const char *key)
 	info.alpn = "http/1.1";
 	info.timeout_secs = 30;
 	info.max_http_header_data = 4096;
-	lws_set_log_level(LLL_ERR, NULL);
+	lws_set_log_level(LLL_ERR, lws_log);
 	context = lws_create_context(&info);
 	if (!context) {
-		fprintf(stderr, "vmkit: serve: cannot listen on %s:%d (in use, or a bad address)\n",
-			addr, port);
+		fprintf(stderr, "vmkit serve: cannot listen on %s:%d: %s\n", addr, port,
+			lws_last[0] ? lws_last : "libwebsockets failed");
 		return 1;
 	}
+	lws_log_on = true;
 	job_init(context);
 	printf("vmkit serve: https://%s:%d/\n", addr, lws_get_vhost_listen_port(
 		lws_get_vhost_by_name(context, "default")));
@@ -138,14 +186,21 @@ static int cmd_serve(int argc, char **argv)
 	struct vk_err err = { 0 };
 	int o, port;
 
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l': listen = optarg; break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'w': web = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return 2;
+		case ':':
+			fprintf(stderr, "vmkit serve: %s needs a value\n", argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, "vmkit serve: unknown option '%s' (see vmkit serve --help)\n",
+				argv[optind - 1]);
+			return 2;
 		}
 	}
 	if (optind != argc) {
