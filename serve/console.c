@@ -33,20 +33,25 @@ bool wscon_active(void)
 	return open_list != NULL;
 }
 
+bool wscon_can_open(struct sess *s)
+{
+	struct vm_status st;
+	size_t n = strlen(s->path);
+
+	/* Only the serial/virtio console: VMs have no display to give noVNC yet. */
+	if (n < 8 || strcmp(s->path + n - 8, "/console"))
+		return false;
+	return vm_exists(s->arg[0]) && !vm_status_get(s->arg[0], &st) &&
+	       (st.state == VM_RUNNING || st.state == VM_PAUSED);
+}
+
 int wscon_open(struct sess *s)
 {
 	struct vk_err err = { 0 };
 	char path[PATH_MAX];
-	struct vm_status st;
 	struct wscon *c;
 	int fd;
 
-	/* Only the serial/virtio console: VMs have no display to give noVNC yet. */
-	if (!strstr(s->path, "/console"))
-		return -1;
-	if (!vm_exists(s->arg[0]) || vm_status_get(s->arg[0], &st) ||
-	    (st.state != VM_RUNNING && st.state != VM_PAUSED))
-		return -1;
 	fd = mgmt_unix_connect(mgmt_path(path, "vms/%s/run/console.sock", s->arg[0]), &err);
 	if (fd < 0)
 		return -1;

@@ -217,12 +217,13 @@ static int on_body_done(struct sess *s)
 }
 
 /* A WebSocket upgrade: only the console routes, authenticated by the cookie. */
-static int filter_ws(struct sess *s)
+static int filter_ws(struct sess *s, struct lws *wsi)
 {
 	char uri[SERVE_PATH_MAX];
 	bool known;
 
 	memset(s, 0, sizeof(*s));
+	s->wsi = wsi;
 	if (lws_hdr_copy(s->wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
 		return -1;
 	s->method = M_GET;
@@ -233,7 +234,10 @@ static int filter_ws(struct sess *s)
 		return -1;
 	/* Browsers send no custom headers on an upgrade: the cookie alone, no CSRF. */
 	s->token_auth = true;
-	return auth_request(s) ? -1 : 0;
+	if (auth_request(s))
+		return -1;
+	/* Refuse in the handshake (no 101) what cannot be joined. */
+	return wscon_can_open(s) ? 0 : -1;
 }
 
 int serve_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -263,8 +267,7 @@ int serve_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		}
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		s->wsi = wsi;
-		return filter_ws(s);
+		return filter_ws(s, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		s->wsi = wsi;
 		return wscon_open(s);

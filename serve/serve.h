@@ -217,6 +217,8 @@ int wscon_writeable(struct sess *s);
 void wscon_close(struct sess *s);
 void wscon_poll(void);
 bool wscon_active(void);
+/* The upgrade names a console that can be joined (a running VM's). */
+bool wscon_can_open(struct sess *s);
 
 /* ---- live figures of a VM (serve/stats.c) ---- */
 

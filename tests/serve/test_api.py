@@ -433,3 +433,20 @@ def test_networks(api):
     assert api.post("/api/networks", {"name": "lan4", "mtu": "9"}).status == 400
     assert api.delete("/api/networks/lan").status == 200
     assert api.delete("/api/networks/lan").status == 404
+
+
+# ---- consoles ----
+
+def test_console_websocket_refusals(api, serve, kernel):
+    from wsclient import HandshakeRefused, WebSocket
+    new_vm(api, "wsvm", kernel)
+    # Not logged in, a forged ticket, a VM that is not running, no such VM, a path that is no console.
+    for path, cookie in (("/api/vms/wsvm/console", None), ("/api/vms/wsvm/console", "VMKIT:x::y"),
+                         ("/api/vms/wsvm/console", api.cookie),
+                         ("/api/vms/nosuch/console", api.cookie),
+                         ("/api/vms/wsvm/vnc", api.cookie), ("/api/vms", api.cookie)):
+        with pytest.raises(HandshakeRefused):
+            WebSocket(serve.port, path, cookie)
+    # A console route asked for without an upgrade is an error, not a crash.
+    assert api.get("/api/vms/wsvm/console").status == 400
+    api.wait_task(api.delete("/api/vms/wsvm").data)
