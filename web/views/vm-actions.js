@@ -54,13 +54,13 @@ export function actionBar(name) {
 	};
 }
 
-/* A modal <dialog> with a form; resolves when submitted or closed. */
+/* A modal <dialog id="ID-dialog"> with a form; its buttons ID-confirm, ID-cancel. */
 function dialog(id, title, fields, okLabel, onOK) {
 	const err = h('div', { class: 'form-error', id: id + '-error', role: 'alert' });
 	const ok = h('button', { id: id + '-confirm', type: 'submit', class: 'primary' }, okLabel);
 	const cancel = h('button', { id: id + '-cancel', type: 'button', onclick: () => dlg.close() }, 'Cancel');
 	const form = h('form', { method: 'dialog' }, h('h3', {}, title), fields, err, h('div', { class: 'buttons' }, cancel, ok));
-	const dlg = h('dialog', { id }, form);
+	const dlg = h('dialog', { id: id + '-dialog' }, form);
 	form.addEventListener('submit', async (ev) => {
 		ev.preventDefault();
 		const done = await guarded(ok, err, onOK);
@@ -74,7 +74,7 @@ function dialog(id, title, fields, okLabel, onOK) {
 
 function deleteDialog(name) {
 	const purge = h('input', { type: 'checkbox', id: 'delete-purge', checked: true });
-	dialog('delete-dialog', `Delete VM ${name}`, [
+	dialog('delete', `Delete VM ${name}`, [
 		h('p', {}, `This removes the definition of ${name}.`),
 		h('label', { class: 'check' }, purge, ' Purge: also remove the VM\'s own volumes'),
 	], 'Delete', async () => {
@@ -90,7 +90,7 @@ function deleteDialog(name) {
 function cloneDialog(name) {
 	const newname = h('input', { id: 'clone-name', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9._-]*', maxlength: 63 });
 	const full = h('input', { type: 'checkbox', id: 'clone-full' });
-	dialog('clone-dialog', `Clone VM ${name}`, [
+	dialog('clone', `Clone VM ${name}`, [
 		field('New name', newname),
 		h('label', { class: 'check' }, full, ' Full clone (copy the disks; otherwise linked clones on qcow2 backing files)'),
 	], 'Clone', async () => {
