@@ -54,7 +54,8 @@ if _why:
     pytest.skip(_why, allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException  # noqa: E402
+from selenium.common.exceptions import (NoAlertPresentException, NoSuchElementException,  # noqa: E402
+                                        StaleElementReferenceException, TimeoutException)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -86,7 +87,10 @@ def shot(d, name: str) -> None:
 
 def wait(d, cond, timeout: float = TIMEOUT, msg: str = ""):
     try:
-        return WebDriverWait(d, timeout, poll_frequency=0.2).until(lambda _: cond())
+        # Pages redraw on every poll: an element read mid-redraw is asked again.
+        return WebDriverWait(d, timeout, poll_frequency=0.2,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                             ).until(lambda _: cond())
     except TimeoutException:
         shot(d, "failure-" + (msg or "wait").replace(" ", "-")[:40])
         raise AssertionError(f"timed out after {timeout} s: {msg}\n{page_messages(d)}") from None
