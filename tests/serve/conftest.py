@@ -1,64 +1,227 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Fixtures for the vmkit serve tests (a minimal stand-in, to be merged with
-the one that starts the real server).
+"""Fixtures for the `vmkit serve` tests: a running server on a free port with a
+private $VMKIT_HOME, a host user allowed to log in (made for the session and
+removed after), and an HTTPS client.
 
-    serve_url       "https://127.0.0.1:PORT" of a running vmkit serve
-    login_user      a user allowed to log in (root, or a member of group vmkit)
-    login_password  that user's password
-    vmkit_home      the VMKIT_HOME directory of that server
-    guest_kernel    path of the project's guest kernel, or None
-    have_kvm        whether /dev/kvm is usable
-
-This version starts nothing: it takes a server already running from the
-environment (VMKIT_SERVE_URL, VMKIT_SERVE_USER, VMKIT_SERVE_PASSWORD,
-VMKIT_HOME) and skips when VMKIT_SERVE_URL is unset.
+    serve        the Server (url, home, process)
+    serve_url    "https://127.0.0.1:PORT"
+    login_user / login_password   a PAM user in the group vmkit
+    vmkit_home   the server's VMKIT_HOME
+    guest_kernel the project's Linux guest kernel (build/guest/kernel) or None
+    have_kvm     /dev/kvm usable
+    api          an Api client already logged in (cookie + CSRF token)
 """
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "guest"))
+import vmkit_harness as h  # noqa: E402
+
+SERVE = h.VMKIT.parent / "vmkit-serve"
+TLS = ssl.create_default_context()
+TLS.check_hostname = False
+TLS.verify_mode = ssl.CERT_NONE
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Reply:
+    def __init__(self, status: int, body: bytes, headers):
+        self.status = status
+        self.body = body
+        self.headers = headers
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def data(self):
+        assert self.status == 200, f"{self.status}: {self.body[:300]!r}"
+        return self.json["data"]
+
+    @property
+    def message(self) -> str:
+        return self.json["message"]
+
+
+class Api:
+    """A small HTTPS client: JSON in and out, the cookie and CSRF token when logged in."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.cookie: str | None = None
+        self.csrf: str | None = None
+        self.token: str | None = None
+
+    def request(self, method: str, path: str, body=None, raw: bytes | None = None,
+                headers: dict | None = None, csrf: bool = True, timeout: float = 60) -> Reply:
+        hdrs = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        if self.cookie:
+            hdrs["Cookie"] = f"VMKitAuthCookie={self.cookie}"
+        if self.token:
+            hdrs["Authorization"] = self.token
+        if csrf and self.csrf and method != "GET":
+            hdrs["CSRFPreventionToken"] = self.csrf
+        if data is None and method in ("POST", "PUT"):
+            data = b""
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, context=TLS, timeout=timeout) as r:
+                return Reply(r.status, r.read(), r.headers)
+        except urllib.error.HTTPError as e:
+            return Reply(e.code, e.read(), e.headers)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def login(self, user: str, password: str) -> Reply:
+        r = self.post("/api/access/ticket", {"username": user, "password": password})
+        if r.status == 200:
+            self.cookie = r.json["data"]["ticket"]
+            self.csrf = r.json["data"]["CSRFPreventionToken"]
+        return r
+
+    def wait_task(self, tid: str, timeout: float = 120) -> dict:
+        end = time.time() + timeout
+        while time.time() < end:
+            t = self.get(f"/api/tasks/{tid}").data
+            if t["endtime"] is not None:
+                return t
+            time.sleep(0.1)
+        raise AssertionError(f"task {tid} did not end in {timeout} s")
+
+
+class Server:
+    def __init__(self, home: Path):
+        self.home = home
+        self.port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.env = dict(os.environ, VMKIT_HOME=str(home))
+        self.log = open(home / "serve.log", "w+")
+        self.proc = subprocess.Popen([str(SERVE), "serve", "--listen", f"127.0.0.1:{self.port}"],
+                                     env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        end = time.time() + 20
+        while time.time() < end:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        self.log.seek(0)
+        raise AssertionError(f"vmkit serve did not start: {self.log.read()}")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+    def vmkit(self, *args, check=True) -> subprocess.CompletedProcess:
+        r = subprocess.run([str(h.VMKIT), *args], env=self.env, capture_output=True, text=True,
+                           timeout=120)
+        if check and r.returncode:
+            raise AssertionError(f"vmkit {args}: {r.stderr}")
+        return r
 
 
 @pytest.fixture(scope="session")
-def serve_url():
-    url = os.environ.get("VMKIT_SERVE_URL")
-    if not url:
-        pytest.skip("no vmkit serve to test: set VMKIT_SERVE_URL (and VMKIT_SERVE_USER/_PASSWORD)")
-    return url.rstrip("/")
+def pam_user():
+    """A host user in the group vmkit, with a random password, for PAM logins."""
+    if os.geteuid() != 0:
+        pytest.skip("making a PAM test user needs root")
+    name = f"vmkt{os.getpid() % 100000}"
+    password = secrets.token_hex(12)
+    subprocess.run(["groupadd", "-f", "vmkit"], check=True)
+    subprocess.run(["useradd", "-M", "-N", "-G", "vmkit", "-s", "/usr/sbin/nologin", name],
+                   check=True, capture_output=True)
+    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+    yield name, password
+    subprocess.run(["userdel", name], capture_output=True)
 
 
 @pytest.fixture(scope="session")
-def login_user():
-    return os.environ.get("VMKIT_SERVE_USER", "root")
+def login_user(pam_user):
+    return pam_user[0]
 
 
 @pytest.fixture(scope="session")
-def login_password():
-    return os.environ.get("VMKIT_SERVE_PASSWORD", "")
+def login_password(pam_user):
+    return pam_user[1]
 
 
-@pytest.fixture(scope="session")
-def vmkit_home(tmp_path_factory):
-    home = os.environ.get("VMKIT_HOME")
-    return Path(home) if home else tmp_path_factory.mktemp("vmkit-home")
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory):
+    if not SERVE.is_file():
+        pytest.skip(f"{SERVE} does not exist: build it first (make build)")
+    home = tmp_path_factory.mktemp("serve-home")
+    s = Server(home)
+    yield s
+    # VMs a test started must not outlive it.
+    for run in (home / "vms").glob("*/run/pid"):
+        s.vmkit("destroy", run.parent.parent.name, check=False)
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def serve_url(serve):
+    return serve.url
+
+
+@pytest.fixture(scope="module")
+def vmkit_home(serve):
+    return serve.home
 
 
 @pytest.fixture(scope="session")
 def guest_kernel():
-    k = REPO_ROOT / "build" / "guest" / "kernel"
-    return str(k) if k.is_file() else None
+    k = h.BUILD_DIR / "guest" / "kernel"
+    return k if k.is_file() else None
 
 
 @pytest.fixture(scope="session")
 def have_kvm():
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
+    return h.kvm_usable()
+
+
+@pytest.fixture
+def api(serve, pam_user):
+    a = Api(serve.url)
+    r = a.login(f"{pam_user[0]}@pam", pam_user[1])
+    assert r.status == 200, r.body
+    return a
