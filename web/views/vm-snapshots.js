@@ -12,24 +12,26 @@ export function renderSnapshots(root, name) {
 	const form = h('form', { class: 'inline-form' }, field('Name', snapName), take);
 	fill(root, form, err,
 		h('table', { id: 'snap-list', class: 'grid' },
-			h('thead', {}, h('tr', {}, ['Name', 'Date', 'VM state', ''].map((c) => h('th', {}, c)))), list));
+			h('thead', {}, h('tr', {}, ['Name', 'Disk', 'Date', 'VM state', ''].map((c) => h('th', {}, c)))), list));
 
 	const load = async () => {
 		let snaps;
 		try {
 			snaps = await get(path`/api/vms/${name}/snapshots`);
 		} catch (e) {
-			fill(list, h('tr', {}, h('td', { colspan: 4, class: 'form-error' }, e.message)));
+			fill(list, h('tr', {}, h('td', { colspan: 5, class: 'form-error' }, e.message)));
 			return;
 		}
 		if (!snaps.length) {
-			fill(list, h('tr', {}, h('td', { colspan: 4, class: 'empty' }, 'No snapshots.')));
+			fill(list, h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No snapshots.')));
 			return;
 		}
 		fill(list, snaps.map((s) => h('tr', { dataset: { snap: s.name } },
 			h('td', {}, s.name),
+			/* A snapshot is per disk (qcow2 internal snapshots): which one. */
+			h('td', { class: 'mono' }, s.disk ? `${s.disk} (${s.volume || ''})` : '-'),
 			h('td', {}, typeof s.date === 'number' ? fmtTime(s.date) : (s.date || '')),
-			h('td', {}, s.vm_size ? fmtBytes(s.vm_size) : '-'),
+			h('td', {}, s.vm_state_size || s.vm_size ? fmtBytes(s.vm_state_size || s.vm_size) : '-'),
 			h('td', { class: 'row-buttons' },
 				h('button', { dataset: { rollback: s.name }, onclick: (e) => act(e.target, 'rollback', s.name) }, 'Rollback'),
 				h('button', { dataset: { deleteSnap: s.name }, class: 'danger', onclick: (e) => act(e.target, 'delete', s.name) }, 'Delete')))));
