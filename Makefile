@@ -19,9 +19,12 @@ $(BUILD)/build.ninja:
 	@scripts/deps.sh build
 	meson setup $(BUILD) $(MESON_OPTS)
 
+# The web root of vmkit serve, build/web: web/ plus its two npm packages
+# (xterm.js, noVNC), installed by npm ci from web/package-lock.json.
 build: $(BUILD)/build.ninja
 	@scripts/deps.sh build
 	ninja -C $(BUILD)
+	scripts/web-vendor.sh $(BUILD)/web
 
 # The default Linux guest: a minimal kernel from Debian's linux-source
 # package with guest/patches (cached under ~/.cache/vmkit), a busybox

@@ -5,9 +5,10 @@ set -euo pipefail
 
 build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev zlib1g-dev libzstd-dev libslirp-dev
 	libwebsockets-dev libssl-dev libpam0g-dev
-	liburing-dev libaio-dev libjson-c-dev libglib2.0-dev)
+	liburing-dev libaio-dev libjson-c-dev libglib2.0-dev nodejs npm)
 guest_pkgs=(linux-source-6.1 busybox-static cpio file patch e2fsprogs flex bison libelf-dev libssl-dev bc xz-utils lz4)
-check_pkgs=(python3 python3-pytest qemu-utils qemu-system-x86 strace iproute2 procps mount util-linux)
+check_pkgs=(python3 python3-pytest qemu-utils qemu-system-x86 strace iproute2 procps mount util-linux
+	chromium chromium-driver python3-selenium openssl passwd)
 bench_pkgs=(qemu-system-x86 hyperfine fio iproute2)
 slow_pkgs=(linux-image-cloud-amd64)
 fuzz_pkgs=(clang libclang-rt-14-dev qemu-utils)
@@ -25,9 +26,20 @@ for t in "$@"; do
 	esac
 done
 
+# nodejs and npm count as present when their commands are: a node from
+# elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's npm
+# package) serves scripts/web-vendor.sh as well.
+have() {
+	case "$1" in
+	nodejs) command -v node >/dev/null && return 0 ;;
+	npm) command -v npm >/dev/null && return 0 ;;
+	esac
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
 missing=()
 for p in "${want[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	have "$p" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

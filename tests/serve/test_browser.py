@@ -1,0 +1,378 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The web interface of vmkit serve, driven in headless Chromium.
+
+Fixtures (tests/serve/conftest.py):
+    serve_url       "https://127.0.0.1:PORT" of the running vmkit serve
+    login_user      a user allowed to log in
+    login_password  that user's password
+    vmkit_home      the VMKIT_HOME of that server
+    guest_kernel    path of the project's guest kernel, or None
+    have_kvm        bool: VMs can run here
+
+Needs chromium, chromium-driver and python3-selenium (Debian); without them
+the module is skipped, unless VMKIT_REQUIRE_BROWSER is set (then it fails).
+The certificate is self-signed: Chromium runs with
+--ignore-certificate-errors. A screenshot of every page lands in
+build/screenshots/NAME.png.
+
+The tests run in file order on one browser session: log in, create a VM
+with the wizard, walk its pages, (with KVM) use its console, delete it,
+then storage, networks, tasks, logout.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHOTS = REPO_ROOT / "build" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def _missing() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "python3-selenium is not installed"
+    for p in (CHROMIUM, CHROMEDRIVER):
+        if not os.access(p, os.X_OK):
+            return f"{p} is missing (apt-get install chromium chromium-driver)"
+    return None
+
+
+_why = _missing()
+if _why:
+    if os.environ.get("VMKIT_REQUIRE_BROWSER"):
+        raise RuntimeError(f"VMKIT_REQUIRE_BROWSER is set but {_why}")
+    pytest.skip(_why, allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import (NoAlertPresentException, NoSuchElementException,  # noqa: E402
+                                        StaleElementReferenceException, TimeoutException)
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+VM = f"webtest-{os.getpid()}"
+TIMEOUT = 20
+
+
+@pytest.fixture(scope="module")
+def driver():
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--ignore-certificate-errors", "--window-size=1280,800",
+              "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"):
+        opts.add_argument(a)
+    if os.geteuid() == 0:
+        opts.add_argument("--no-sandbox")  # Chromium refuses to run as root with it
+    d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    d.set_page_load_timeout(30)
+    yield d
+    d.quit()
+
+
+def shot(d, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    d.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def wait(d, cond, timeout: float = TIMEOUT, msg: str = ""):
+    try:
+        # Pages redraw on every poll: an element read mid-redraw is asked again.
+        return WebDriverWait(d, timeout, poll_frequency=0.2,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                             ).until(lambda _: cond())
+    except TimeoutException:
+        shot(d, "failure-" + (msg or "wait").replace(" ", "-")[:40])
+        raise AssertionError(f"timed out after {timeout} s: {msg}\n{page_messages(d)}") from None
+
+
+def page_messages(d) -> str:
+    """The error lines and toasts on the page, for failure messages."""
+    return d.execute_script(
+        "return [...document.querySelectorAll('.form-error, .toast')]"
+        ".map(e => e.textContent).filter(t => t).join('\\n')") or ""
+
+
+def el(d, css: str):
+    return d.find_element(By.CSS_SELECTOR, css)
+
+
+def present(d, css: str):
+    found = d.find_elements(By.CSS_SELECTOR, css)
+    return found[0] if found and found[0].is_displayed() else None
+
+
+def go(d, serve_url, hash_: str, ready_css: str):
+    if not d.current_url.startswith(serve_url):
+        d.get(serve_url + "/")
+    d.execute_script("location.hash = arguments[0]", hash_)
+    return wait(d, lambda: present(d, ready_css), msg=f"{hash_}: {ready_css}")
+
+
+def set_value(e, text: str) -> None:
+    e.clear()
+    e.send_keys(text)
+
+
+def accept_confirm(d) -> None:
+    def alert():
+        try:
+            return d.switch_to.alert
+        except NoAlertPresentException:
+            return None
+    wait(d, alert, 5, "confirm dialog").accept()
+
+
+def vm_row_state(d, name: str):
+    rows = d.find_elements(By.CSS_SELECTOR, f'#vm-list tr[data-vm="{name}"]')
+    return rows[0].get_attribute("data-state") if rows else None
+
+
+def log_in(d, serve_url, user, password):
+    d.get(serve_url + "/")
+    wait(d, lambda: present(d, "#login-user") or present(d, "#app"), msg="login form or app")
+    if present(d, "#app"):
+        return
+    set_value(el(d, "#login-user"), user)
+    set_value(el(d, "#login-password"), password)
+    el(d, "#login-submit").click()
+    wait(d, lambda: present(d, "#app"), msg="app after login")
+
+
+@pytest.fixture
+def logged_in(driver, serve_url, login_user, login_password):
+    log_in(driver, serve_url, login_user, login_password)
+    return driver
+
+
+def test_login_wrong_password(driver, serve_url, login_user):
+    d = driver
+    d.get(serve_url + "/")
+    wait(d, lambda: present(d, "#login-user"), msg="login form")
+    shot(d, "login")
+    set_value(el(d, "#login-user"), login_user)
+    set_value(el(d, "#login-password"), "certainly-not-the-password")
+    el(d, "#login-submit").click()
+    # Failures are answered more and more slowly: allow for it.
+    wait(d, lambda: el(d, "#login-error").text.strip(), 30, "login error line")
+    assert "authentication failure" in el(d, "#login-error").text
+    assert not present(d, "#app")
+    shot(d, "login-error")
+
+
+def test_login_and_vm_list(driver, serve_url, login_user, login_password):
+    d = driver
+    log_in(d, serve_url, login_user, login_password)
+    assert login_user.split("@")[0] in el(d, "#whoami").text
+    go(d, serve_url, "#vms", "#vm-list")
+    shot(d, "vm-list")
+    go(d, serve_url, "#node", "#node-summary table")
+    shot(d, "datacenter")
+
+
+def test_create_vm_wizard(logged_in, serve_url, guest_kernel, have_kvm):
+    d = logged_in
+    kernel = guest_kernel or os.path.realpath(sys.executable)  # any existing file
+    go(d, serve_url, "#create", "#wizard-name")
+    shot(d, "wizard-general")
+    set_value(el(d, "#wizard-name"), VM)
+    set_value(el(d, "#wizard-description"), "made by test_browser")
+    el(d, "#wizard-next").click()
+    wait(d, lambda: present(d, "#wizard-kernel"), msg="OS step")
+    set_value(el(d, "#wizard-kernel"), kernel)
+    initrd = Path(kernel).parent / "initramfs.cpio"
+    if guest_kernel and initrd.is_file():
+        set_value(el(d, "#wizard-initrd"), str(initrd))  # its /init gives a shell
+    set_value(el(d, "#wizard-cmdline"), "console=ttyS0")
+    shot(d, "wizard-os")
+    el(d, "#wizard-next").click()
+    wait(d, lambda: present(d, "#wizard-disk-size"), msg="disk step")
+    wait(d, lambda: el(d, "#wizard-disk-pool").get_attribute("value"), msg="pool choices")
+    set_value(el(d, "#wizard-disk-size"), "64M")
+    shot(d, "wizard-disks")
+    el(d, "#wizard-next").click()
+    wait(d, lambda: present(d, "#wizard-cores"), msg="CPU step")
+    el(d, "#wizard-next").click()
+    wait(d, lambda: present(d, "#wizard-memory"), msg="memory step")
+    set_value(el(d, "#wizard-memory"), "128M")
+    el(d, "#wizard-next").click()
+    wait(d, lambda: present(d, "#wizard-net-mode"), msg="network step")
+    el(d, "#wizard-next").click()
+    wait(d, lambda: present(d, "#wizard-summary tr"), msg="confirm step")
+    assert VM in el(d, "#wizard-summary").text
+    shot(d, "wizard-confirm")
+    el(d, "#wizard-finish").click()
+    wait(d, lambda: present(d, "#vm-page"), msg="VM page after create")
+    go(d, serve_url, "#vms", "#vm-list")
+    wait(d, lambda: vm_row_state(d, VM) == "shutoff", msg=f"{VM} listed as shutoff")
+    shot(d, "vm-list-created")
+
+
+def test_vm_pages(logged_in, serve_url):
+    d = logged_in
+    base = f"#vm/{VM}"
+    go(d, serve_url, base + "/summary", "#vm-summary #vm-state")
+    assert el(d, "#vm-state").text == "shutoff"
+    shot(d, "vm-summary")
+
+    go(d, serve_url, base + "/hardware", '#hw-list tr[data-key="memory"]')
+    assert present(d, '#hw-list tr[data-key="virtio0"]'), "the wizard's disk is listed"
+    shot(d, "vm-hardware")
+    el(d, '#hw-list button[data-edit="cores"]').click()
+    wait(d, lambda: present(d, "#hw-cores"), msg="processor form")
+    set_value(el(d, "#hw-cores"), "2")
+    el(d, "#hw-save").click()
+    wait(d, lambda: "× 2 core" in el(d, '#hw-list tr[data-key="cores"]').text, msg="cores saved")
+
+    go(d, serve_url, base + "/options", "#opt-description")
+    shot(d, "vm-options")
+    set_value(el(d, "#opt-description"), "<b>x</b>")
+    el(d, "#opt-save").click()
+    wait(d, lambda: not el(d, "#opt-save").get_attribute("disabled"), msg="options saved")
+    assert el(d, "#opt-error").text == ""
+
+    # The description is the user's text, shown as typed: never markup.
+    go(d, serve_url, base + "/summary", "#vm-summary #vm-state")
+    wait(d, lambda: el(d, "#vm-description").text == "<b>x</b>", msg="description shown literally")
+    assert not d.find_elements(By.CSS_SELECTOR, "#vm-description b")
+    shot(d, "vm-summary-description")
+
+    # A refused change shows the server's message by the form.
+    go(d, serve_url, base + "/options", "#opt-kernel")
+    set_value(el(d, "#opt-kernel"), "not/absolute")
+    el(d, "#opt-save").click()
+    wait(d, lambda: "absolute" in el(d, "#opt-error").text, msg="server's error shown")
+    shot(d, "vm-options-error")
+
+    go(d, serve_url, base + "/snapshots", "#snap-list")
+    shot(d, "vm-snapshots")
+
+
+def test_vm_display_refused(logged_in, serve_url):
+    d = logged_in
+    go(d, serve_url, f"#vm/{VM}/vnc", "#vnc-status")
+    wait(d, lambda: el(d, "#vnc-status").get_attribute("data-state"), msg="VNC outcome")
+    assert el(d, "#vnc-status").get_attribute("data-state") == "nodisplay"
+    assert "no display" in el(d, "#vnc-status").text
+    shot(d, "vm-display")
+
+
+def terminal_lines(d) -> list[str]:
+    return d.execute_script("""
+        const t = window.vmkitTerminal; if (!t) return [];
+        const b = t.buffer.active, out = [];
+        for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
+        return out;""")
+
+
+def test_console(logged_in, serve_url, guest_kernel, have_kvm):
+    if not have_kvm:
+        pytest.skip("needs /dev/kvm: the VM cannot run here")
+    if not guest_kernel:
+        pytest.skip("needs the guest kernel (make guest)")
+    d = logged_in
+    go(d, serve_url, f"#vm/{VM}/summary", "#vm-start")
+    el(d, "#vm-start").click()
+    wait(d, lambda: el(d, "#vm-state-badge").get_attribute("data-state") == "running", 60, "VM running")
+    go(d, serve_url, f"#vm/{VM}/console", "#console-term")
+    wait(d, lambda: el(d, "#console-status").get_attribute("data-state") == "connected", msg="console connected")
+    term = el(d, "#console-term .xterm-helper-textarea")
+    # The initramfs shell comes up after the kernel's boot: poke until it answers.
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        term.send_keys("echo hello-from-xterm" + Keys.ENTER)
+        try:
+            wait(d, lambda: any(line.strip() == "hello-from-xterm" for line in terminal_lines(d)), 10, "echo")
+            break
+        except AssertionError:
+            continue
+    shot(d, "vm-console")
+    assert any(line.strip() == "hello-from-xterm" for line in terminal_lines(d)), "\n".join(terminal_lines(d))
+
+    # ACPI shutdown; the test guest's busybox shell may not heed the power
+    # button, and powers off when its shell exits.
+    go(d, serve_url, f"#vm/{VM}/summary", "#vm-shutdown")
+    el(d, "#vm-shutdown").click()
+    try:
+        wait(d, lambda: el(d, "#vm-state-badge").get_attribute("data-state") == "shutoff", 20, "ACPI shutdown")
+    except AssertionError:
+        go(d, serve_url, f"#vm/{VM}/console", "#console-term .xterm-helper-textarea")
+        wait(d, lambda: el(d, "#console-status").get_attribute("data-state") == "connected", msg="console again")
+        el(d, "#console-term .xterm-helper-textarea").send_keys("exit" + Keys.ENTER)
+    wait(d, lambda: el(d, "#vm-state-badge").get_attribute("data-state") == "shutoff", 60, "VM shut off")
+
+
+def test_delete_vm(logged_in, serve_url):
+    d = logged_in
+    go(d, serve_url, f"#vm/{VM}/summary", "#vm-delete")
+    wait(d, lambda: el(d, "#vm-delete").is_enabled(), msg="delete enabled")
+    el(d, "#vm-delete").click()
+    wait(d, lambda: present(d, "#delete-dialog #delete-confirm"), msg="delete dialog")
+    assert el(d, "#delete-purge").is_selected()
+    shot(d, "vm-delete-dialog")
+    el(d, "#delete-confirm").click()
+    wait(d, lambda: d.execute_script("return location.hash") == "#vms", 60, "back to the list")
+    wait(d, lambda: present(d, "#vm-list") and vm_row_state(d, VM) is None, 30, f"{VM} gone")
+
+
+def test_storage_and_upload(logged_in, serve_url, tmp_path):
+    d = logged_in
+    go(d, serve_url, "#storage", '#pool-list tr[data-pool="local"]')
+    shot(d, "storage")
+    go(d, serve_url, "#storage/local", "#volume-list")
+    name = f"upload-{os.getpid()}.iso"
+    f = tmp_path / name
+    f.write_bytes(os.urandom(256 * 1024))
+    el(d, "#upload-file").send_keys(str(f))
+    el(d, "#upload-submit").click()
+    wait(d, lambda: el(d, "#upload-status").get_attribute("data-state") in ("done", "failed"), 60, "upload ends")
+    shot(d, "storage-upload")
+    assert el(d, "#upload-status").get_attribute("data-state") == "done", page_messages(d)
+    assert float(el(d, "#upload-progress").get_attribute("value")) == 1.0
+    wait(d, lambda: present(d, f'#volume-list tr[data-volume="{name}"]'), msg="uploaded volume listed")
+    shot(d, "storage-pool")
+    el(d, f'#volume-list button[data-volume-delete="{name}"]').click()
+    accept_confirm(d)
+    wait(d, lambda: not d.find_elements(By.CSS_SELECTOR, f'#volume-list tr[data-volume="{name}"]'), 30,
+         "uploaded volume deleted")
+
+
+def test_networks(logged_in, serve_url):
+    d = logged_in
+    go(d, serve_url, "#networks", "#net-list")
+    shot(d, "networks")
+
+
+def test_tasks_page(logged_in, serve_url):
+    d = logged_in
+    go(d, serve_url, "#tasks", "#task-list")
+    wait(d, lambda: present(d, "#task-list tbody tr[data-task]"), msg="task rows")
+    el(d, "#task-list tbody tr[data-task]").click()
+    wait(d, lambda: el(d, "#task-log").text.strip(), msg="task log")
+    shot(d, "tasks")
+
+
+def test_logged_out_returns_to_login(logged_in, serve_url):
+    """A 401 anywhere (here: the cookie gone) brings the login form back."""
+    d = logged_in
+    go(d, serve_url, "#vms", "#vm-list")
+    d.delete_all_cookies()
+    wait(d, lambda: present(d, "#login-user"), 10, "login form after 401")
+
+
+def test_logout(logged_in, serve_url):
+    d = logged_in
+    el(d, "#logout").click()
+    wait(d, lambda: present(d, "#login-user"), msg="login form after logout")
+    d.refresh()
+    wait(d, lambda: present(d, "#login-user"), msg="still logged out after reload")

@@ -1,0 +1,55 @@
+// Display: noVNC on /api/vms/{name}/vnc. vmkit VMs have no display device
+// yet, so the common answer is a refused socket: say so plainly.
+import { h, fill } from '../dom.js';
+import { wsURL, path } from '../api.js';
+
+export function renderVNC(root, name) {
+	const status = h('div', { id: 'vnc-status', class: 'hint' }, 'connecting…');
+	const screen = h('div', { id: 'vnc-screen', class: 'vnc-screen' });
+	const ctrlAltDel = h('button', { id: 'vnc-cad', disabled: true }, 'Ctrl-Alt-Del');
+	fill(root, h('div', { class: 'toolbar' }, status, h('span', { class: 'spacer' }), ctrlAltDel), screen);
+
+	let rfb = null, closed = false, connected = false;
+	const start = async () => {
+		let RFB;
+		try {
+			({ default: RFB } = await import('../vendor/novnc/core/rfb.js'));
+		} catch (e) {
+			status.textContent = 'noVNC is missing from this web root (scripts/web-vendor.sh installs it)';
+			return;
+		}
+		if (closed) return;
+		try {
+			rfb = new RFB(screen, wsURL(path`/api/vms/${name}/vnc`));
+		} catch (e) {
+			status.textContent = 'cannot open the display: ' + e.message;
+			return;
+		}
+		rfb.scaleViewport = true;
+		rfb.addEventListener('connect', () => {
+			connected = true;
+			status.textContent = 'connected';
+			status.dataset.state = 'connected';
+			ctrlAltDel.disabled = false;
+		});
+		rfb.addEventListener('disconnect', (ev) => {
+			if (closed) return;
+			ctrlAltDel.disabled = true;
+			status.dataset.state = connected ? 'closed' : 'nodisplay';
+			status.textContent = connected ? (ev.detail.clean ? 'the display closed' : 'the display connection broke off')
+				: 'This VM has no display (the server refused the VNC connection: no display device, or the VM is not running).';
+			if (!connected) screen.hidden = true;
+		});
+		rfb.addEventListener('securityfailure', (ev) => {
+			status.textContent = 'VNC security failure: ' + (ev.detail.reason || ev.detail.status);
+		});
+		ctrlAltDel.onclick = () => rfb.sendCtrlAltDel();
+	};
+	start();
+	return {
+		destroy() {
+			closed = true;
+			if (rfb) rfb.disconnect();
+		},
+	};
+}
