@@ -92,9 +92,13 @@ void reply_error(struct sess *s, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* 401 carries no detail: nothing to learn about users or tickets. */
-	json_object_object_add(o, "message",
-			       json_object_new_string(status == 401 ? "authentication required" : msg));
+	/*
+	 * 401 carries no detail: nothing to learn about users or tickets. A
+	 * failed login says just that (Proxmox's words).
+	 */
+	if (status == 401 && strcmp(msg, "authentication failure"))
+		snprintf(msg, sizeof(msg), "authentication required");
+	json_object_object_add(o, "message", json_object_new_string(msg));
 	reply_json(s, status, o);
 }
 

@@ -211,7 +211,7 @@ def vmkit_home(serve):
 @pytest.fixture(scope="session")
 def guest_kernel():
     k = h.BUILD_DIR / "guest" / "kernel"
-    return k if k.is_file() else None
+    return str(k) if k.is_file() else None
 
 
 @pytest.fixture(scope="session")
