@@ -183,10 +183,13 @@ static int begin_request(struct sess *s, const char *uri)
 
 static int on_body(struct sess *s, const void *in, size_t len)
 {
+	s->body_seen += len;
 	if (s->replied)
 		return 0;
-	if (s->route && (s->route->flags & R_RAW_BODY))
-		return upload_data(s, in, len) < 0 ? 0 : 0;
+	if (s->route && (s->route->flags & R_RAW_BODY)) {
+		upload_data(s, in, len);	/* a failure sets the reply */
+		return 0;
+	}
 	if (s->body_len + len > SERVE_BODY_MAX) {
 		s->body_too_large = true;
 		return 0;

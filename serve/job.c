@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +62,7 @@ static struct task *tasks;
 static unsigned int task_seq;
 
 static void poll_cb(lws_sorted_usec_list_t *sul);
+static void task_load_all(void);
 
 static void poll_schedule(void)
 {
@@ -73,6 +76,7 @@ void job_init(struct lws_context *ctx)
 {
 	context = ctx;
 	signal(SIGPIPE, SIG_IGN);
+	task_load_all();
 }
 
 /* ---- tasks ---- */
@@ -102,8 +106,9 @@ struct task *task_new(const char *type, const char *target, const char *user, ch
 		return NULL;
 	t->start = time(NULL);
 	t->progress = -1;
-	snprintf(t->id, sizeof(t->id), "task-%08llX-%04u", (unsigned long long)t->start,
-		 ++task_seq % 10000);
+	/* The pid keeps ids unique across restarts within one second. */
+	snprintf(t->id, sizeof(t->id), "task-%08llX-%X-%u", (unsigned long long)t->start,
+		 (unsigned int)getpid(), ++task_seq);
 	snprintf(t->type, sizeof(t->type), "%s", type);
 	snprintf(t->target, sizeof(t->target), "%s", target);
 	snprintf(t->user, sizeof(t->user), "%s", user);
@@ -140,11 +145,90 @@ void task_progress(struct task *t, double p)
 	t->progress = p;
 }
 
+/* A finished task is kept on disk ($VMKIT_HOME/serve/tasks/ID.json): a restart keeps the log. */
+static void task_save(const struct task *t)
+{
+	struct json_object *o = task_json(t, true);
+	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	struct vk_err err = { 0 };
+	char path[PATH_MAX];
+
+	mkdir(mgmt_path(path, "serve/tasks"), 0700);
+	mgmt_write_atomic(mgmt_path(path, "serve/tasks/%s.json", t->id), txt, strlen(txt), 0600,
+			  &err);
+	json_object_put(o);
+}
+
 void task_end(struct task *t, const char *status)
 {
 	t->end = time(NULL);
 	snprintf(t->status, sizeof(t->status), "%s", status);
 	task_log(t, "TASK %s", status);
+	task_save(t);
+}
+
+static struct task *task_from_json(struct json_object *o)
+{
+	struct task *t = calloc(1, sizeof(*t));
+	struct json_object *v, *log;
+	size_t i;
+
+	if (!t)
+		return NULL;
+	snprintf(t->id, sizeof(t->id), "%s", jstr(o, "id") ? jstr(o, "id") : "");
+	snprintf(t->type, sizeof(t->type), "%s", jstr(o, "type") ? jstr(o, "type") : "");
+	snprintf(t->target, sizeof(t->target), "%s", jstr(o, "target") ? jstr(o, "target") : "");
+	snprintf(t->user, sizeof(t->user), "%s", jstr(o, "user") ? jstr(o, "user") : "");
+	snprintf(t->status, sizeof(t->status), "%s", jstr(o, "status") ? jstr(o, "status") : "");
+	t->start = json_object_object_get_ex(o, "starttime", &v) ? json_object_get_int64(v) : 0;
+	t->end = json_object_object_get_ex(o, "endtime", &v) ? json_object_get_int64(v) : 0;
+	t->progress = json_object_object_get_ex(o, "progress", &v) && v ?
+		json_object_get_double(v) : -1;
+	if (!t->id[0] || !t->end) {
+		free(t);
+		return NULL;
+	}
+	if (json_object_object_get_ex(o, "log", &log) && json_object_is_type(log, json_type_array))
+		for (i = 0; i < json_object_array_length(log); i++)
+			task_log(t, "%s", json_object_get_string(json_object_array_get_idx(log, i)));
+	return t;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* The kept tasks, oldest first onto the list (so newest ends first); beyond TASKS_KEPT removed. */
+static void task_load_all(void)
+{
+	struct dirent **ents = NULL;
+	char dir[PATH_MAX], path[PATH_MAX + 300];
+	int n, i;
+
+	n = scandir(mgmt_path(dir, "serve/tasks"), &ents, NULL, by_name);
+	for (i = 0; i < n; i++) {
+		struct json_object *o;
+		struct task *t = NULL;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		if (ents[i]->d_name[0] == '.' || !strstr(ents[i]->d_name, ".json")) {
+			free(ents[i]);
+			continue;
+		}
+		if (i < n - TASKS_KEPT) {
+			unlink(path);
+		} else if ((o = json_object_from_file(path))) {
+			t = task_from_json(o);
+			json_object_put(o);
+		}
+		if (t) {
+			t->next = tasks;
+			tasks = t;
+		}
+		free(ents[i]);
+	}
+	free(ents);
 }
 
 const struct task *task_find(const char *id)

@@ -26,7 +26,7 @@ void sess_reset(struct sess *s)
 	s->body = s->out = NULL;
 	s->body_len = s->out_len = s->out_sent = 0;
 	s->body_too_large = s->dispatched = s->replied = s->has_length = s->token_auth = false;
-	s->content_length = 0;
+	s->content_length = s->body_seen = 0;
 	s->route = NULL;
 	s->user[0] = s->cookie[0] = 0;
 	s->status = 0;
@@ -173,5 +173,11 @@ int reply_write(struct sess *s)
 		}
 	}
 	s->replied = false;
+	/*
+	 * Answered before the whole body came (refused, too large): the rest
+	 * would be read as the next request, so the connection ends here.
+	 */
+	if (s->has_length && s->body_seen < s->content_length)
+		return -1;
 	return lws_http_transaction_completed(s->wsi) ? -1 : 1;
 }

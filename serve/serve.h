@@ -41,6 +41,7 @@ struct sess {
 	const struct route *route;
 	char arg[3][MGMT_NAME_MAX];	/* {name} captures of the route */
 	uint64_t content_length;
+	uint64_t body_seen;		/* body bytes that arrived */
 	bool has_length;
 	/* JSON body being received */
 	char *body;

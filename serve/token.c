@@ -50,6 +50,16 @@ static const char *find_line(const char *store, const char *id)
 	return NULL;
 }
 
+static bool token_user_ok(const char *header, const char *bang)
+{
+	char login[SERVE_USER_MAX], user[64];
+
+	if (bang - header >= (long)sizeof(login))
+		return false;
+	snprintf(login, sizeof(login), "%.*s", (int)(bang - header), header);
+	return !auth_user_name(login, user, sizeof(user)) && auth_user_allowed(user);
+}
+
 int auth_token_check(const char *header, char *user, size_t n)
 {
 	char id[160], hash[65], want[65];
@@ -71,6 +81,9 @@ int auth_token_check(const char *header, char *user, size_t n)
 	snprintf(want, sizeof(want), "%.64s", line + strlen(id) + 1);
 	sha256_hex(eq + 1, hash);
 	if (CRYPTO_memcmp(hash, want, 64))
+		return -EACCES;
+	/* A token is its user's: it stops working when the user may no longer log in. */
+	if (!token_user_ok(header, bang))
 		return -EACCES;
 	snprintf(user, n, "%.*s", (int)(bang - header), header);
 	return 0;

@@ -450,3 +450,30 @@ def test_console_websocket_refusals(api, serve, kernel):
     # A console route asked for without an upgrade is an error, not a crash.
     assert api.get("/api/vms/wsvm/console").status == 400
     api.wait_task(api.delete("/api/vms/wsvm").data)
+
+
+def test_tasks_survive_a_restart(tmp_path, pam_user):
+    from conftest import Server
+    srv = Server(tmp_path)
+    try:
+        a = Api(srv.url)
+        assert a.login(*pam_user).status == 200
+        tid = a.post("/api/pools/local/upload?filename=f.bin", raw=b"abc").data
+        assert a.wait_task(tid)["status"] == "OK"
+    finally:
+        srv.stop()
+    srv = Server(tmp_path)
+    try:
+        a = Api(srv.url)
+        assert a.login(*pam_user).status == 200
+        t = a.get(f"/api/tasks/{tid}").data
+        assert t["status"] == "OK" and t["type"] == "upload" and t["log"][-1] == "TASK OK"
+        assert a.get("/api/tasks").data[0]["id"] == tid
+    finally:
+        srv.stop()
+
+
+def test_refused_upload_with_a_body_closes_cleanly(api, serve):
+    r = api.post("/api/pools/local/upload?filename=../x", raw=b"z" * 100000)
+    assert r.status == 400
+    assert api.get("/api/node/status").status == 200     # the server goes on
