@@ -416,12 +416,15 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_BALLOON: return parse_balloon(c, arg);
 	case OPT_QMP: {
 		struct vk_err err = { 0 };
+		char *path;
 
-		free(c->qmp_path);
-		if (control_parse_spec(arg, &c->qmp_path, &err)) {
+		/* The last --qmp wins; a bad one leaves the one before intact (not freed). */
+		if (control_parse_spec(arg, &path, &err)) {
 			vk_report(&err);
 			return -EINVAL;
 		}
+		free(c->qmp_path);
+		c->qmp_path = path;
 		return 0;
 	}
 	case OPT_DEVICE: return parse_device(c, arg);

@@ -333,6 +333,19 @@ def test_bad_qmp_spec(tmp_path, spec, msg):
     assert len(lines) == 1 and msg in lines[0], r.stderr
 
 
+def test_bad_qmp_after_a_good_one(tmp_path):
+    # The second --qmp used to free the first's path before parsing, then free it
+    # again at exit (a double free): now the bad one is reported and nothing else.
+    if not h.VMKIT.is_file():
+        pytest.skip("build/vmkit is not built")
+    r = subprocess.run([str(h.VMKIT), "run", "--kernel", str(tmp_path / "k"),
+                        "--qmp", str(tmp_path / "a.sock"), "--qmp", "tcp:1.2.3.4:5"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    assert r.stderr.strip().splitlines() == ["vmkit: --qmp tcp:1.2.3.4:5: only unix sockets are "
+                                             "supported (unix:PATH)"], r.stderr
+
+
 def test_regular_file_not_clobbered(tmp_path):
     h.require_vmkit()
     f = tmp_path / "not-a-socket"
