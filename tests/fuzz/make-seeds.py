@@ -351,9 +351,25 @@ def names_seeds():
     return out
 
 
+def serve_seeds():
+    """Byte 0 picks: 0 a path to route, 1 a ticket / CSRF token / API-token header, 2 a query."""
+    seeds = {}
+    for i, p in enumerate(["/api/vms", "/api/vms/web1/status/start", "/api/pools/local/volumes/a.qcow2",
+                           "/api/vms/a/snapshots/s1/rollback", "/api/vms/../x", "/api/tasks/task-1",
+                           "/api/vms/" + "a" * 70, "/api/vms/-x/config", "/api/vms/x/"]):
+        seeds[f"route{i}"] = b"\0" + p.encode()
+    for i, c in enumerate(["VMKIT:root@pam:6750A1B2::abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+                           "6750A1B2:abcdefghijklmnopqrstuvwxyz", "VMKitAPIToken=root@pam!ci=0123456789",
+                           "VMKIT:::::", "VMKitAPIToken=x!y=z=w"]):
+        seeds[f"cred{i}"] = b"\1" + c.encode()
+    for i, q in enumerate(["purge=1", "filename=a.iso&purge", "a=b&&c", "filename=" + "x" * 200, "="]):
+        seeds[f"query{i}"] = b"\2" + q.encode()
+    return seeds
+
+
 TARGETS = {"names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
-           "config": config_seeds, "runopts": runopts_seeds}
+           "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 
 
 def main():

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 SECS=${1:-20}
 shift || true
 OUT=${FUZZ_BUILD:-build-fuzz}
-ALL="qcow2 qcow2rw vmdk names virtq blk net console rng balloon x86 qmp config runopts"
+ALL="qcow2 qcow2rw vmdk names virtq blk net console rng balloon x86 qmp config runopts serve"
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 
@@ -35,6 +35,7 @@ seeds() {
 options() {
 	case $1 in
 	runopts) echo "-close_fd_mask=2" ;;
+	serve) echo "-max_len=4096" ;;
 	esac
 }
 # qmp: allocation-bound (json-c objects); a small quarantine makes it 2.5x faster.
