@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev zlib1g-dev libzstd-dev libslirp-dev
-	libwebsockets-dev libssl-dev libpam0g-dev
+	libwebsockets-dev libssl-dev libpam0g-dev libseccomp-dev
 	liburing-dev libaio-dev libjson-c-dev libglib2.0-dev nodejs npm)
 guest_pkgs=(linux-source-6.1 busybox-static cpio file patch e2fsprogs flex bison libelf-dev libssl-dev bc xz-utils lz4)
 check_pkgs=(python3 python3-pytest qemu-utils qemu-system-x86 strace iproute2 procps mount util-linux

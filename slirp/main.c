@@ -3,7 +3,7 @@
  * vmkit-slirp: the user-mode NAT stack of `vmkit run --net user`, a
  * dynamically linked helper because Debian has no static libslirp.
  *
- *   vmkit-slirp [--fd=N] [--status-fd=N] [OPTIONS]
+ *   vmkit-slirp [--fd=N] [--status-fd=N] [--sandbox=on|off] [OPTIONS]
  *
  * Frames (bare Ethernet, one per message) on the SOCK_SEQPACKET socket fd N
  * (default 3). When --status-fd is given, the helper closes it once its
@@ -11,6 +11,16 @@
  * it and exits when it cannot start. OPTIONS are --net user's, without
  * mac= (include/vmkit/net-user.h). It exits when the socket's other end
  * closes, and when its parent dies.
+ *
+ * --sandbox=on (the default): once the stack is up and every hostfwd
+ * listens, and before the first frame, the helper drops what it no longer
+ * needs (include/vmkit/sandbox.h): as root, a private mount namespace whose
+ * root is an empty read-only tmpfs holding only /etc/resolv.conf
+ * (read-only; libslirp reads it at each DNS query), the user vmkit (or
+ * nobody when there is no vmkit user), no capabilities; always
+ * PR_SET_NO_NEW_PRIVS and the seccomp allow-list of sandbox.c. A forbidden
+ * call kills it with one line naming the call (on stderr, and on the status
+ * fd while starting). --sandbox=off is for debugging.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +35,9 @@
 #include "slirp-helper.h"
 
 static int status_fd = -1;
+static bool sandbox = true;
+/* The only host file the helper reads after start-up (libslirp, at DNS queries). */
+static const char *const jail_files[] = { "/etc/resolv.conf", NULL };
 
 /* Say why we cannot start, on stderr and to the monitor; exit. */
 static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const char *fmt, ...)
@@ -96,6 +109,21 @@ static void add_fwds(struct slirp_helper *h, const struct net_user_opts *o)
 	}
 }
 
+static void enter_sandbox(void)
+{
+	struct sandbox_jail jail = { .files = jail_files };
+	struct vk_err err = { 0 };
+	bool dropped;
+
+	if (sandbox_drop(&jail, &dropped, &err) < 0)
+		die(-err.code, "%s", err.msg);
+	/* A forbidden call before we are ready is a start failure the monitor reports. */
+	sandbox_set_report_fd(status_fd, "1 ");
+	if (sandbox_install(&sh_sandbox_kind, &err) < 0)
+		die(-err.code, "%s", err.msg);
+	sandbox_set_report_fd(-1, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	static struct slirp_helper h = { .fd = 3 };
@@ -114,8 +142,14 @@ int main(int argc, char **argv)
 			h.fd = parse_fd(argv[i] + 5, "--fd");
 		else if (!strncmp(argv[i], "--status-fd=", 12))
 			status_fd = parse_fd(argv[i] + 12, "--status-fd");
+		else if (!strcmp(argv[i], "--sandbox=on"))
+			sandbox = true;
+		else if (!strcmp(argv[i], "--sandbox=off"))
+			sandbox = false;
+		else if (!strncmp(argv[i], "--sandbox=", 10))
+			die(EINVAL, "%s: expected --sandbox=on or --sandbox=off", argv[i]);
 		else if (!strcmp(argv[i], "--help")) {
-			printf("usage: vmkit-slirp [--fd=N] [--status-fd=N] [OPTIONS]\n"
+			printf("usage: vmkit-slirp [--fd=N] [--status-fd=N] [--sandbox=on|off] [OPTIONS]\n"
 			       "OPTIONS: net=ADDR/PREFIX,host=,dns=,dhcpstart=,restrict=on|off,\n"
 			       "         ipv6=on|off,mtu=N,hostfwd=[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT...\n");
 			return 0;
@@ -134,6 +168,8 @@ int main(int argc, char **argv)
 	if (!h.slirp)
 		die(EINVAL, "libslirp refused the configuration");
 	add_fwds(&h, &o);
+	if (sandbox)
+		enter_sandbox();
 	if (status_fd >= 0)
 		close(status_fd);	/* ready */
 	i = sh_run(&h);

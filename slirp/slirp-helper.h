@@ -7,6 +7,7 @@
 #include <libslirp.h>
 
 #include "vmkit/net-user.h"
+#include "vmkit/sandbox.h"
 
 /* A libslirp timer: armed when expire_ms >= 0. */
 struct sh_timer {
@@ -36,6 +37,9 @@ struct slirp_helper {
 	unsigned int q_head, q_len;
 	uint64_t dropped;
 };
+
+/* sandbox.c: the helper's allow-list */
+extern const struct sandbox_kind sh_sandbox_kind;
 
 /* loop.c */
 extern const SlirpCb sh_callbacks;

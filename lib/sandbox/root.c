@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A private mount namespace whose root holds only what the process needs:
+ * an empty tmpfs (read-only once the files asked for are bound into it)
+ * or a given directory. The host's tree is detached, not just hidden
+ * behind a chroot: nothing of it stays reachable through "..".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmkit/sandbox.h"
+
+/* Where the empty root is mounted before it becomes "/" (in our namespace only). */
+#define STAGE "/tmp"
+
+static int mkdirs(char *path)
+{
+	char *s;
+
+	for (s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			*s = '/';
+			return -errno;
+		}
+		*s = '/';
+	}
+	return 0;
+}
+
+/* Bind host file src read-only at the same path under dir; a missing src is skipped. */
+static int bind_file(const char *dir, const char *src, struct vk_err *err)
+{
+	char dst[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (stat(src, &st) < 0)
+		return 0;
+	if ((size_t)snprintf(dst, sizeof(dst), "%s%s", dir, src) >= sizeof(dst))
+		return vk_fail(err, -ENAMETOOLONG, "sandbox: %s: path too long", src);
+	if (mkdirs(dst) < 0)
+		return vk_fail(err, -errno, "sandbox: mkdir for %s: %s", dst, strerror(errno));
+	fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+	if (fd < 0 && errno != EISDIR)
+		return vk_fail(err, -errno, "sandbox: %s: %s", dst, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+		return vk_fail(err, -errno, "sandbox: bind %s: %s", src, strerror(errno));
+	return 0;
+}
+
+static int stage_root(const char *root, struct vk_err *err)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return vk_fail(err, -errno, "sandbox: unshare(CLONE_NEWNS): %s", strerror(errno));
+	/* Nothing we mount from here on reaches the host's namespace. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return vk_fail(err, -errno, "sandbox: make / private: %s", strerror(errno));
+	if (root) {
+		if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return vk_fail(err, -errno, "sandbox: %s: %s", root, strerror(errno));
+		return 0;
+	}
+	if (mount("vmkit-sandbox", STAGE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=16k,nr_inodes=64,mode=0755") < 0)
+		return vk_fail(err, -errno, "sandbox: tmpfs on " STAGE ": %s", strerror(errno));
+	return 0;
+}
+
+int sandbox_enter_root(const char *root, const char *const *files, struct vk_err *err)
+{
+	const char *dir = root ? root : STAGE;
+	int r;
+
+	r = stage_root(root, err);
+	if (r < 0)
+		return r;
+	for (; files && *files; files++) {
+		r = bind_file(dir, *files, err);
+		if (r < 0)
+			return r;
+	}
+	/* pivot_root(".", "."): the old root ends up stacked on the new one, then detached. */
+	if (chdir(dir) < 0 || syscall(__NR_pivot_root, ".", ".") < 0 ||
+	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return vk_fail(err, -errno, "sandbox: pivot_root to %s: %s", dir, strerror(errno));
+	if (!root && mount(NULL, "/", NULL,
+			   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			   NULL) < 0)
+		return vk_fail(err, -errno, "sandbox: read-only root: %s", strerror(errno));
+	return 0;
+}

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The unprivileged user vmkit's processes run as: looked up, created when missing. */
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vmkit/sandbox.h"
+
+int sandbox_lookup_user(const char *name, uid_t *uid, gid_t *gid, struct vk_err *err)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int e;
+
+	e = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+	if (!res)
+		return vk_fail(err, e ? -e : -ENOENT, "sandbox: no user '%s'", name);
+	*uid = pw.pw_uid;
+	*gid = pw.pw_gid;
+	return 0;
+}
+
+int sandbox_ensure_user(const char *user, struct vk_err *err)
+{
+	char *argv[] = { (char *)"useradd", (char *)"--system", (char *)"--no-create-home",
+			 (char *)"--home-dir", (char *)"/nonexistent", (char *)"--shell",
+			 (char *)"/usr/sbin/nologin", (char *)"--user-group", (char *)user, NULL };
+	uid_t u;
+	gid_t g;
+	pid_t pid;
+	int st;
+
+	if (sandbox_lookup_user(user, &u, &g, NULL) == 0)
+		return 0;
+	pid = fork();
+	if (pid < 0)
+		return vk_fail(err, -errno, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return vk_fail(err, -errno, "waitpid: %s", strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return vk_fail(err, -EPERM, "useradd --system %s failed (status %d)", user,
+			       WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	return sandbox_lookup_user(user, &u, &g, err);
+}
