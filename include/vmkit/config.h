@@ -86,6 +86,7 @@ struct net_config {
 	unsigned int mtu;		/* 0: leave the interface's */
 	/* user: the options for vmkit-slirp, --net user's minus mac= (include/vmkit/net-user.h) */
 	char *user_opts;
+	bool user_sandbox_off;		/* vmkit-slirp --sandbox=off (vmkit run --sandbox off) */
 	/* Opened by the CLI before the first build: it lives across guest resets. */
 	struct net_backend *backend;
 };
@@ -128,6 +129,14 @@ struct vm_config {
 	char *qmp_path;			/* --qmp: the control socket, or NULL */
 	struct net_config nets[VM_MAX_NICS];
 	unsigned int nr_nets;
+	/*
+	 * --sandbox (include/vmkit/sandbox.h, vmm/core/sandbox.c): by default
+	 * the monitor runs without filters (its allow-lists have not yet run
+	 * under KVM) and vmkit-slirp with them; on: both; off: neither.
+	 */
+	enum { SANDBOX_DEFAULT, SANDBOX_ON, SANDBOX_OFF } sandbox;
+	const char *runas;		/* --runas USER (root only, with --sandbox on) */
+	const char *chroot_dir;		/* --chroot DIR (root only, with --sandbox on) */
 };
 
 #endif

@@ -58,13 +58,14 @@ int net_user_parse(const char *opts, struct net_user_opts *o, struct vk_err *err
 
 /*
  * Check opts, then spawn the helper (next to /proc/self/exe) and wait until
- * it runs: its slirp stack is up and every hostfwd listens. *fd_out is the
+ * it runs: its slirp stack is up and every hostfwd listens (and, unless
+ * sandbox is false, its privileges are dropped and its seccomp filter is in). *fd_out is the
  * monitor's end of the frame socket, nonblocking and close-on-exec.
  * Errors: -EINVAL for bad options; otherwise why the helper could not
  * start ("hostfwd=tcp::2222-:22: cannot listen on 0.0.0.0:2222: Address
  * already in use", "vmkit-slirp: No such file or directory").
  */
-int net_user_start(const char *opts, int *fd_out, pid_t *pid_out, struct vk_err *err);
+int net_user_start(const char *opts, bool sandbox, int *fd_out, pid_t *pid_out, struct vk_err *err);
 
 /* Close the frame socket and reap the helper (killing it if it lingers). */
 void net_user_stop(int fd, pid_t pid);

@@ -42,10 +42,10 @@ static int helper_path(char *buf, size_t len, struct vk_err *err)
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
-child(const char *path, const char *opts, int frame_fd, int status_fd, pid_t parent)
+child(const char *path, const char *opts, bool sandbox, int frame_fd, int status_fd, pid_t parent)
 {
 	char *argv[] = { (char *)NET_USER_HELPER, (char *)"--fd=3", (char *)"--status-fd=4",
-			 (char *)opts, NULL };
+			 (char *)(sandbox ? "--sandbox=on" : "--sandbox=off"), (char *)opts, NULL };
 	sigset_t none;
 	char msg[4096];
 	int e, f, st, devnull;
@@ -126,7 +126,7 @@ static void set_sock_bufs(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 }
 
-int net_user_start(const char *opts, int *fd_out, pid_t *pid_out, struct vk_err *err)
+int net_user_start(const char *opts, bool sandbox, int *fd_out, pid_t *pid_out, struct vk_err *err)
 {
 	struct net_user_opts o;
 	char path[PATH_MAX];
@@ -154,7 +154,7 @@ int net_user_start(const char *opts, int *fd_out, pid_t *pid_out, struct vk_err 
 		goto err_pipe;
 	}
 	if (pid == 0)
-		child(path, opts, sv[1], st[1], self);
+		child(path, opts, sandbox, sv[1], st[1], self);
 	close(sv[1]);
 	close(st[1]);
 	r = wait_ready(st[0], pid, err);

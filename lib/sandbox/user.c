@@ -2,6 +2,7 @@
 /* The unprivileged user vmkit's processes run as: looked up, created when missing. */
 #include <errno.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -9,17 +10,30 @@
 
 #include "vmkit/sandbox.h"
 
+/*
+ * Local users only, read from /etc/passwd with fgetpwent_r: the monitor is
+ * linked statically, where NSS (getpwnam) would dlopen modules and crash
+ * on a name that is not in the file. System users are local anyway.
+ */
 int sandbox_lookup_user(const char *name, uid_t *uid, gid_t *gid, struct vk_err *err)
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096];
-	int e;
+	FILE *f = fopen("/etc/passwd", "re");
+	int e = ENOENT;
 
-	e = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
-	if (!res)
-		return vk_fail(err, e ? -e : -ENOENT, "sandbox: no user '%s'", name);
-	*uid = pw.pw_uid;
-	*gid = pw.pw_gid;
+	if (!f)
+		return vk_fail(err, -errno, "sandbox: /etc/passwd: %s", strerror(errno));
+	while (fgetpwent_r(f, &pw, buf, sizeof(buf), &res) == 0)
+		if (!strcmp(pw.pw_name, name)) {
+			*uid = pw.pw_uid;
+			*gid = pw.pw_gid;
+			e = 0;
+			break;
+		}
+	fclose(f);
+	if (e)
+		return vk_fail(err, -e, "sandbox: no user '%s' in /etc/passwd", name);
 	return 0;
 }
 

@@ -47,7 +47,7 @@ int net_user_open(const struct net_config *cfg, struct net_backend **out, struct
 	}
 	for (i = 0; i < NET_MAX_QUEUES; i++)
 		nb->fd[i] = -1;
-	r = net_user_start(cfg->user_opts ? cfg->user_opts : "", &nb->fd[0], &u->pid, err);
+	r = net_user_start(cfg->user_opts ? cfg->user_opts : "", !cfg->user_sandbox_off, &nb->fd[0], &u->pid, err);
 	if (r < 0) {
 		snprintf(why, sizeof(why), "%s", err->msg);
 		free(nb);
