@@ -20,6 +20,7 @@
 #include "vmkit/console.h"
 #include "vmkit/control.h"
 #include "vmkit/sandbox.h"
+#include "vmkit/vmm-sandbox.h"
 #include "vmkit/util.h"
 #include "vmkit/virtio-blk.h"
 #include "vmkit/vm.h"
@@ -684,6 +685,8 @@ int cmd_run(int argc, char **argv)
 	}
 	/* Signals first: the control thread must inherit the blocked set. */
 	sfd = setup_signals();
+	/* Before any thread starts: each installs its own kind (vmm/core/sandbox.c). */
+	vmm_sandbox_enable(cfg.sandbox == SANDBOX_ON);
 	/* Before any thread starts: the socket is bound under a temporary umask. */
 	if (cfg.qmp_path && control_open(&ctl, cfg.qmp_path, &cfg, VMKIT_VERSION, &err)) {
 		vk_report(&err);
@@ -691,6 +694,18 @@ int cmd_run(int argc, char **argv)
 		if (sfd >= 0)
 			close(sfd);
 		return EXIT_USAGE;
+	}
+	if (cfg.sandbox == SANDBOX_ON) {
+		if (vmm_sandbox_drop(&cfg, &err) < 0) {
+			vk_report(&err);
+			control_close(ctl);
+			run_close_nets(&cfg);
+			console_close(con);
+			if (sfd >= 0)
+				close(sfd);
+			return EXIT_GUEST_ERROR;
+		}
+		vmm_sandbox_enter(&vmm_sandbox_devices);
 	}
 	r = run_vm(&cfg, con, ctl, sfd);
 	control_close(ctl);

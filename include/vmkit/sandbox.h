@@ -87,6 +87,7 @@ struct sandbox_jail {
 	const char *user;		/* NULL: SANDBOX_USER, else SANDBOX_USER_FALLBACK */
 	const char *root;		/* NULL: an empty tmpfs; else this directory */
 	const char *const *files;	/* NULL-terminated: host files bound read-only at the same path */
+	const char *const *rw_files;	/* the same, writable (disks, device nodes) */
 };
 
 /*
@@ -104,7 +105,7 @@ int sandbox_lookup_user(const char *name, uid_t *uid, gid_t *gid, struct vk_err 
 int sandbox_ensure_user(const char *user, struct vk_err *err);
 
 /* Steps of sandbox_drop, for callers that need them apart (root.c, privs.c). */
-int sandbox_enter_root(const char *root, const char *const *files, struct vk_err *err);
+int sandbox_enter_root(const struct sandbox_jail *jail, struct vk_err *err);
 int sandbox_switch_user(uid_t uid, gid_t gid, struct vk_err *err);
 
 #endif

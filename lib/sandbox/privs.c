@@ -80,7 +80,7 @@ int sandbox_drop(const struct sandbox_jail *jail, bool *dropped, struct vk_err *
 		if (r < 0)
 			return r;
 		prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0);
-		r = sandbox_enter_root(jail->root, jail->files, err);
+		r = sandbox_enter_root(jail, err);
 		if (r < 0)
 			return r;
 		r = sandbox_switch_user(uid, gid, err);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -35,9 +36,10 @@ static int mkdirs(char *path)
 	return 0;
 }
 
-/* Bind host file src read-only at the same path under dir; a missing src is skipped. */
-static int bind_file(const char *dir, const char *src, struct vk_err *err)
+/* Bind host file src at the same path under dir; a missing src is skipped. */
+static int bind_file(const char *dir, const char *src, bool rw, struct vk_err *err)
 {
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID;
 	char dst[PATH_MAX];
 	struct stat st;
 	int fd;
@@ -53,8 +55,11 @@ static int bind_file(const char *dir, const char *src, struct vk_err *err)
 		return vk_fail(err, -errno, "sandbox: %s: %s", dst, strerror(errno));
 	if (fd >= 0)
 		close(fd);
-	if (mount(src, dst, NULL, MS_BIND, NULL) < 0 ||
-	    mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+	if (!rw)
+		flags |= MS_RDONLY;
+	if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+		flags |= MS_NODEV;	/* device nodes (/dev/kvm, a disk) keep working */
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0 || mount(NULL, dst, NULL, flags, NULL) < 0)
 		return vk_fail(err, -errno, "sandbox: bind %s: %s", src, strerror(errno));
 	return 0;
 }
@@ -77,19 +82,30 @@ static int stage_root(const char *root, struct vk_err *err)
 	return 0;
 }
 
-int sandbox_enter_root(const char *root, const char *const *files, struct vk_err *err)
+static int bind_all(const char *dir, const char *const *files, bool rw, struct vk_err *err)
 {
-	const char *dir = root ? root : STAGE;
 	int r;
 
-	r = stage_root(root, err);
-	if (r < 0)
-		return r;
 	for (; files && *files; files++) {
-		r = bind_file(dir, *files, err);
+		r = bind_file(dir, *files, rw, err);
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+int sandbox_enter_root(const struct sandbox_jail *jail, struct vk_err *err)
+{
+	const char *root = jail->root, *dir = root ? root : STAGE;
+	int r;
+
+	r = stage_root(root, err);
+	if (!r)
+		r = bind_all(dir, jail->files, false, err);
+	if (!r)
+		r = bind_all(dir, jail->rw_files, true, err);
+	if (r < 0)
+		return r;
 	/* pivot_root(".", "."): the old root ends up stacked on the new one, then detached. */
 	if (chdir(dir) < 0 || syscall(__NR_pivot_root, ".", ".") < 0 ||
 	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)

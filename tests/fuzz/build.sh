@@ -20,11 +20,12 @@ util=$(ls lib/util/*.c)
 block=$(ls lib/block/*.c)
 mgmt=$(ls lib/mgmt/*.c)
 net=$(ls lib/net/*.c)
+sandbox=$(ls lib/sandbox/*.c)
 vmm=$(ls vmm/*/*.c vmm/arch/x86/*.c | sort -u)
 cli="cli/run-resources.c cli/run-net.c"
 serve=$(ls serve/*.c | grep -v '/main.c$')
 virtio="vmm/virtio/queue.c vmm/virtio/core.c vmm/core/memory.c vmm/core/evloop.c \
-	vmm/core/iothread.c tests/fuzz/fake-vm.c tests/fuzz/fake-driver.c"
+	vmm/core/iothread.c vmm/core/sandbox.c tests/fuzz/fake-vm.c tests/fuzz/fake-driver.c"
 
 obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 
@@ -49,18 +50,19 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	  command = \$cc \$san -fsanitize=fuzzer \$in \$libs -o \$out
 	  description = LINK \$out
 	NINJA
-	for s in $util $block $mgmt $net $vmm $cli $serve tests/fuzz/*.c; do
+	for s in $util $block $mgmt $net $sandbox $vmm $cli $serve tests/fuzz/*.c; do
 		echo "build \$o/${s%.c}.o: cc $s"
 	done
 	echo "build \$o/libutil.a: ar$(obj $util)"
 	echo "build \$o/libblock.a: ar$(obj $block)"
 	echo "build \$o/libmgmt.a: ar$(obj $mgmt)"
 	echo "build \$o/libnet.a: ar$(obj $net)"
+	echo "build \$o/libsandbox.a: ar$(obj $sandbox)"
 	echo "build \$o/libvmm.a: ar$(obj $vmm)"
 	libs='$o/libutil.a'
 	sys='-lz -lzstd -lpthread'
-	vmmlibs='$o/libvmm.a $o/libnet.a $o/libblock.a $o/libmgmt.a $o/libutil.a'
-	vmmsys="-luring -laio -ljson-c $sys"
+	vmmlibs='$o/libvmm.a $o/libnet.a $o/libblock.a $o/libmgmt.a $o/libsandbox.a $o/libutil.a'
+	vmmsys="-luring -laio -ljson-c -lseccomp $sys"
 	# name: objects, archives, system libraries
 	link() { printf 'build %s/%s-fuzz: link%s %s\n  libs = %s\n' "$OUT" "$1" "$2" "$3" "$4"; }
 	link qcow2 "$(obj tests/fuzz/fuzz-image.c tests/fuzz/qcow2-fuzz.c)" "\$o/libblock.a $libs" "$sys"
@@ -69,7 +71,8 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link names "$(obj tests/fuzz/names-fuzz.c)" "\$o/libblock.a $libs" "$sys"
 	link virtq "$(obj vmm/virtio/queue.c tests/fuzz/virtq-fuzz.c)" "" ""
 	for d in blk rng console balloon net; do
-		link "$d" "$(obj $virtio vmm/virtio/$d.c tests/fuzz/$d-fuzz.c)" "$libs" "-lpthread"
+		link "$d" "$(obj $virtio vmm/virtio/$d.c tests/fuzz/$d-fuzz.c)" "\$o/libsandbox.a $libs" \
+			"-lseccomp -lpthread"
 	done
 	link x86 "$(obj vmm/arch/x86/emulate.c tests/fuzz/x86-fuzz.c)" "" ""
 	link qmp "$(obj tests/fuzz/qmp-fuzz.c)" "$vmmlibs" "$vmmsys"

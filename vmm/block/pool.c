@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "vmkit/vmm-sandbox.h"
 #include "vmkit/blk-backend.h"
 #include "vmkit/block.h"
 #include "vmkit/evloop.h"
@@ -138,6 +139,7 @@ static void *worker(void *arg)
 	struct blk_pool *p = arg;
 	struct pool_job *j;
 
+	vmm_sandbox_enter(&vmm_sandbox_iothread);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (!p->todo && !p->stopping)

@@ -35,6 +35,7 @@
 #include <sys/time.h>
 
 #include "qmp.h"
+#include "vmkit/vmm-sandbox.h"
 
 #define MAX_CLIENTS	32
 #define MAX_REQUEST	(1u << 20)	/* bytes of one unfinished request */
@@ -632,6 +633,7 @@ static void *control_thread(void *opaque)
 	struct epoll_event evs[16];
 	int n, i;
 
+	vmm_sandbox_enter(&vmm_sandbox_control);
 	while (!c->closing) {
 		n = epoll_wait(c->epfd, evs, 16, next_deadline_ms(c));
 		for (i = 0; i < n && !c->closing; i++) {

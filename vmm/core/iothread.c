@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "vmkit/vmm-sandbox.h"
 #include "vmkit/evloop.h"
 #include "vmkit/iothread.h"
 
@@ -30,6 +31,7 @@ static void *run(void *arg)
 	struct iothread *t = arg;
 
 	pthread_setname_np(pthread_self(), t->name);
+	vmm_sandbox_enter(&vmm_sandbox_iothread);
 	evloop_run(t->loop);
 	return NULL;
 }

@@ -14,6 +14,7 @@
 
 #include <linux/kvm.h>
 
+#include "vmkit/vmm-sandbox.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
@@ -171,6 +172,7 @@ static void *vcpu_thread(void *opaque)
 	sigemptyset(&set);
 	sigaddset(&set, SIG_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	vmm_sandbox_enter(&vmm_sandbox_vcpu);
 	while (check_requests(v)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

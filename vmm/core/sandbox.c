@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The monitor's allow-lists per thread kind (include/vmkit/vmm-sandbox.h).
+ *
+ * Written from reading vmm/core (vcpu.c, evloop.c, iothread.c, vm.c,
+ * ram.c), vmm/control, vmm/block, vmm/net, vmm/virtio and the console
+ * backends, NOT yet run under KVM (the host that wrote them has no
+ * /dev/kvm): `vmkit run` leaves them off unless --sandbox on, until a
+ * session with /dev/kvm runs the whole guest test suite with them.
+ *
+ * vcpu: KVM_RUN and the vCPU's state, plus what a guest's port and MMIO
+ *   accesses reach synchronously: device registers (virtio activation
+ *   registers ioeventfds and hands features to a tap or vhost-net), the
+ *   UART and console backends, interrupts, balloon madvise, pausing.
+ * iothread: an event loop over ioeventfds and an I/O engine (io_uring,
+ *   Linux AIO, the thread pool's preadv/pwritev), interrupts out.
+ * control: the QMP socket: accept, read, write, epoll, timers.
+ * devices: the main thread. It serves the device event loop and also
+ *   builds the VM again at each guest reset (open /dev/kvm, the kernel,
+ *   the disks; create memory, vCPUs and threads), so it is the widest,
+ *   and every thread it creates starts under it (filters stack).
+ */
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <linux/vhost.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <termios.h>
+
+#include "vmkit/vmm-sandbox.h"
+
+/* Every thread: memory (never executable), locks, time, signals, its end. */
+#define COMMON								\
+	SB_ALLOW(read), SB_ALLOW(readv), SB_ALLOW(writev), SB_ALLOW(close),	\
+	SB_ALLOW(futex), SB_ALLOW(brk), SB_ALLOW(munmap), SB_ALLOW(mremap),	\
+	SB_ALLOW(madvise),							\
+	SB_ALLOW_ARG(mmap, 2, PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE),	\
+	SB_ALLOW_ARG(mprotect, 2, PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE), \
+	SB_ALLOW(clock_gettime), SB_ALLOW(gettimeofday), SB_ALLOW(nanosleep),	\
+	SB_ALLOW(clock_nanosleep), SB_ALLOW(restart_syscall),		\
+	SB_ALLOW(sched_yield), SB_ALLOW(getrandom), SB_ALLOW(getpid),		\
+	SB_ALLOW(gettid), SB_ALLOW(rt_sigprocmask), SB_ALLOW(rt_sigtimedwait),	\
+	SB_ALLOW_ARG(tgkill, 2, SIGUSR1, SIGABRT),				\
+	SB_ALLOW(set_robust_list), SB_ALLOW(rseq),		\
+	SB_ALLOW(epoll_wait), SB_ALLOW(epoll_pwait), SB_ALLOW(epoll_ctl),	\
+	SB_ALLOW(eventfd2), SB_ALLOW(pread64), SB_ALLOW(pwrite64),		\
+	SB_ALLOW(timerfd_settime), SB_ALLOW(timerfd_gettime)
+
+/* The vCPU's own ioctls and what a device register write can lead to. */
+#define VCPU_IOCTLS								\
+	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS,	\
+	KVM_GET_FPU, KVM_SET_FPU, KVM_TRANSLATE, KVM_GET_LAPIC, KVM_SET_LAPIC,	\
+	KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_SET_MSRS, KVM_SET_CPUID2,	\
+	KVM_IRQ_LINE, KVM_SIGNAL_MSI, KVM_IOEVENTFD, KVM_CREATE_PIT2,		\
+	KVM_GET_PIT2, KVM_SET_PIT2, TUNSETOFFLOAD, TUNSETQUEUE,		\
+	VHOST_SET_OWNER, VHOST_GET_FEATURES, VHOST_SET_FEATURES,		\
+	VHOST_SET_MEM_TABLE, VHOST_SET_VRING_NUM, VHOST_SET_VRING_ADDR,	\
+	VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE, VHOST_SET_VRING_KICK,	\
+	VHOST_SET_VRING_CALL, VHOST_NET_SET_BACKEND, FIONREAD, FIONBIO
+
+/* An I/O engine's calls: io_uring, Linux AIO, the pool's vectored I/O, discard. */
+#define IO_ENGINE								\
+	SB_ALLOW(io_uring_enter), SB_ALLOW(io_submit), SB_ALLOW(io_getevents),	\
+	SB_ALLOW(io_pgetevents), SB_ALLOW(preadv), SB_ALLOW(pwritev),		\
+	SB_ALLOW(preadv2), SB_ALLOW(pwritev2), SB_ALLOW(fdatasync),		\
+	SB_ALLOW(fsync), SB_ALLOW(fallocate)
+
+static const struct sandbox_rule vcpu_rules[] = {
+	COMMON,
+	SB_ALLOW_ARG(ioctl, 1, VCPU_IOCTLS),
+	SB_ALLOW(sendto), SB_ALLOW(sendmsg),		/* socket: console backend */
+	SB_ALLOW(pwritev),				/* file: console backend */
+	SB_ALLOW(rt_sigreturn),				/* the kick (SIGUSR1) */
+};
+
+static const struct sandbox_rule iothread_rules[] = {
+	COMMON,
+	IO_ENGINE,
+	SB_ALLOW_ARG(ioctl, 1, KVM_IRQ_LINE, KVM_SIGNAL_MSI, BLKDISCARD, BLKZEROOUT),
+	SB_ALLOW(sendto), SB_ALLOW(recvfrom),		/* net backends' frames */
+};
+
+static const struct sandbox_rule control_rules[] = {
+	COMMON,
+	SB_ALLOW(accept4), SB_ALLOW(accept), SB_ALLOW(recvfrom), SB_ALLOW(sendto),
+	SB_ALLOW(sendmsg), SB_ALLOW(recvmsg), SB_ALLOW(shutdown), SB_ALLOW(getsockopt),
+	SB_ALLOW_ARG(fcntl, 1, F_GETFL, F_SETFL, F_GETFD, F_SETFD),
+	SB_ALLOW(timerfd_create),
+	/*
+	 * glibc makes every thread run setresuid/setresgid/setgroups when the
+	 * main thread drops privileges (--runas), and this thread starts first.
+	 */
+	SB_ALLOW(setresuid), SB_ALLOW(setresgid), SB_ALLOW(setgroups),
+};
+
+static const struct sandbox_rule devices_rules[] = {
+	COMMON,
+	IO_ENGINE,
+	SB_ALLOW_ARG(ioctl, 1, VCPU_IOCTLS,
+		     /* building the VM again at a guest reset */
+		     KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE,
+		     KVM_CHECK_EXTENSION, KVM_ENABLE_CAP, KVM_SET_TSS_ADDR,
+		     KVM_SET_IDENTITY_MAP_ADDR, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU,
+		     KVM_SET_USER_MEMORY_REGION, KVM_GET_SUPPORTED_CPUID,
+		     /* disks, the console's terminal */
+		     BLKGETSIZE64, BLKSSZGET, BLKDISCARD, BLKZEROOUT, FS_IOC_FSGETXATTR,
+		     TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ),
+	SB_ALLOW_ARG(openat, 2, O_RDONLY | O_CLOEXEC, O_RDWR | O_CLOEXEC,
+		     O_RDWR | O_CLOEXEC | O_DIRECT, O_RDONLY | O_CLOEXEC | O_DIRECT,
+		     O_RDWR | O_CLOEXEC | O_DSYNC, O_RDONLY | O_CLOEXEC | O_DSYNC,
+		     O_RDWR | O_CLOEXEC | O_DIRECT | O_DSYNC,
+		     O_RDONLY | O_CLOEXEC | O_DIRECT | O_DSYNC, O_WRONLY | O_CLOEXEC),
+	SB_ALLOW(newfstatat), SB_ALLOW(fstat), SB_ALLOW(statx), SB_ALLOW(lseek),
+	SB_ALLOW(fstatfs), SB_ALLOW(ftruncate), SB_ALLOW(memfd_create), SB_ALLOW(mbind),
+	SB_ALLOW(epoll_create1), SB_ALLOW(timerfd_create), SB_ALLOW(signalfd4),
+	SB_ALLOW(io_uring_setup), SB_ALLOW(io_uring_register), SB_ALLOW(io_setup),
+	SB_ALLOW(io_destroy), SB_ALLOW(pipe2), SB_ALLOW(dup), SB_ALLOW(dup3),
+	SB_ALLOW_ARG(fcntl, 1, F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_DUPFD_CLOEXEC),
+	/* threads: vCPUs, iothreads, the pool; their names and CPUs */
+	SB_ALLOW(clone), SB_ALLOW(clone3), SB_ALLOW(sched_setaffinity),
+	SB_ALLOW(sched_getaffinity), SB_ALLOW_ARG(prctl, 0, PR_SET_NAME, PR_GET_NAME),
+	SB_ALLOW(rt_sigaction), SB_ALLOW(rt_sigreturn), SB_ALLOW(sigaltstack),
+	/* frames: tap and the slirp helper's socket; the helper's end */
+	SB_ALLOW(sendto), SB_ALLOW(recvfrom), SB_ALLOW(sendmsg), SB_ALLOW(recvmsg),
+	SB_ALLOW(recvmmsg), SB_ALLOW(sendmmsg), SB_ALLOW(wait4),
+	SB_ALLOW_ARG(kill, 1, SIGKILL),
+	SB_ALLOW(accept4), SB_ALLOW(shutdown), SB_ALLOW(getsockopt), SB_ALLOW(setsockopt),
+	SB_ALLOW(unlink),	/* the control socket's file at exit */
+};
+
+const struct sandbox_kind vmm_sandbox_vcpu = SANDBOX_KIND("vcpu", vcpu_rules);
+const struct sandbox_kind vmm_sandbox_iothread = SANDBOX_KIND("iothread", iothread_rules);
+const struct sandbox_kind vmm_sandbox_control = SANDBOX_KIND("control", control_rules);
+const struct sandbox_kind vmm_sandbox_devices = SANDBOX_KIND("devices", devices_rules);
+
+static bool enabled;
+
+void vmm_sandbox_enable(bool on)
+{
+	enabled = on;
+}
+
+void vmm_sandbox_enter(const struct sandbox_kind *kind)
+{
+	struct vk_err err = { 0 };
+
+	if (!enabled)
+		return;
+	if (sandbox_install(kind, &err) < 0) {
+		vk_report(&err);
+		exit(1);
+	}
+}
+
+int vmm_sandbox_drop(const struct vm_config *cfg, struct vk_err *err)
+{
+	const char *ro[4 + VM_MAX_DISKS] = { cfg->kernel, cfg->initrd };
+	const char *rw[4 + VM_MAX_DISKS] = { "/dev/kvm", "/dev/vhost-net", "/dev/net/tun" };
+	struct sandbox_jail jail = { .user = cfg->runas, .root = cfg->chroot_dir,
+				     .files = ro, .rw_files = rw };
+	unsigned int i, nro = cfg->initrd ? 2 : 1, nrw = 3;
+	bool dropped;
+
+	if (!cfg->runas && !cfg->chroot_dir)
+		return 0;
+	if (cfg->rng_source)
+		ro[nro++] = cfg->rng_source;
+	for (i = 0; i < cfg->nr_disks; i++) {
+		if (cfg->disks[i].readonly)
+			ro[nro++] = cfg->disks[i].path;
+		else
+			rw[nrw++] = cfg->disks[i].path;
+	}
+	/* With --chroot DIR the paths are DIR's own: nothing is bound in. */
+	if (cfg->chroot_dir)
+		jail.files = jail.rw_files = NULL;
+	return sandbox_drop(&jail, &dropped, err);
+}
