@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The monitor's sandbox (issue 16): --sandbox, --runas, --chroot.
+
+Option errors are checked here on any host (they come before /dev/kvm is opened). The
+running-VM tests need /dev/kvm and skip without it: the monitor's allow-lists were written
+from the code on a host without KVM, so `--sandbox on` is not yet the default; a session
+with /dev/kvm runs these (and the whole suite with --sandbox on) before it becomes one.
+"""
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from vmkit_harness import VMKIT, guest, require_vmkit, run_vmkit
+
+
+def run_opts(args):
+    if not VMKIT.is_file():
+        pytest.skip(f"{VMKIT} is not built")
+    return subprocess.run([str(VMKIT), "run", "--kernel", "/etc/hostname"] + args,
+                          capture_output=True, text=True, timeout=10)
+
+
+@pytest.mark.parametrize("args,line", [
+    (["--sandbox", "maybe"], "vmkit: --sandbox maybe: expected on or off"),
+    (["--runas", "nobody"], "vmkit: --runas needs --sandbox on"),
+    (["--chroot", "/"], "vmkit: --chroot needs --sandbox on"),
+    (["--sandbox", "off", "--runas", "nobody"], "vmkit: --runas needs --sandbox on"),
+    (["--sandbox", "on", "--runas", "no-such-user-vmkit"],
+     "vmkit: --runas no-such-user-vmkit: no such user"),
+    (["--sandbox", "on", "--chroot", "/nonexistent-vmkit"],
+     "vmkit: --chroot /nonexistent-vmkit: not a directory"),
+])
+def test_bad_sandbox_options(args, line):
+    """One line, exit 2, before /dev/kvm is touched (so this runs on any host)."""
+    if "--runas" in args and "on" in args and os.geteuid() != 0:
+        line = "vmkit: --runas: only root can change user or root"
+    p = run_opts(args)
+    assert p.returncode == 2, p
+    assert p.stderr.splitlines() == [line]
+
+
+def test_sandbox_on_boots_and_powers_off():
+    require_vmkit()
+    r = run_vmkit(guest("hello"), extra_args=["--sandbox", "on"])
+    assert r.returncode == 0, r.describe()
+    assert "forbidden system call" not in r.stderr, r.describe()
+
+
+def test_sandbox_on_threads_are_filtered(tmp_path):
+    """Every thread of a running monitor with --sandbox on shows Seccomp: 2."""
+    require_vmkit()
+    qmp = tmp_path / "qmp.sock"
+    p = subprocess.Popen([str(VMKIT), "run", "--kernel", str(guest("spin")), "--console", "none",
+                          "--sandbox", "on", "--qmp", str(qmp)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            if qmp.exists():
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        tasks = list(Path(f"/proc/{p.pid}/task").iterdir())
+        assert len(tasks) >= 3            # main, control, vCPU
+        for t in tasks:
+            st = (t / "status").read_text()
+            assert "Seccomp:\t2" in st and "NoNewPrivs:\t1" in st, t
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_runas_and_private_root():
+    require_vmkit()
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    r = run_vmkit(guest("hello"), extra_args=["--sandbox", "on", "--runas", "nobody"])
+    assert r.returncode == 0, r.describe()
+
+
+def test_selftest_kills_the_monitor():
+    require_vmkit()
+    env = dict(os.environ, VMKIT_SANDBOX_SELFTEST="vcpu")
+    p = subprocess.run([str(VMKIT), "run", "--kernel", str(guest("hello")), "--console", "none",
+                        "--sandbox", "on"], capture_output=True, text=True, timeout=30, env=env)
+    assert p.returncode == -31, p
+    assert "vmkit: sandbox: vcpu: forbidden system call ptrace (101)" in p.stderr.splitlines()
+
