@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -56,8 +58,8 @@ if _why:
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import (NoAlertPresentException, NoSuchElementException,  # noqa: E402
                                         StaleElementReferenceException, TimeoutException)
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.file_detector import UselessFileDetector  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -74,10 +76,34 @@ def driver():
         opts.add_argument(a)
     if os.geteuid() == 0:
         opts.add_argument("--no-sandbox")  # Chromium refuses to run as root with it
-    d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    # chromedriver started here and reached at 127.0.0.1: selenium's own Service
+    # asks for "localhost", which a fresh Debian root without /etc/hosts (CI's)
+    # cannot resolve.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SHOTS.parent / "chromedriver.log", "w")
+    cd = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=log, stderr=subprocess.STDOUT)
+    end = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            break
+        except OSError:
+            if time.monotonic() > end or cd.poll() is not None:
+                cd.kill()
+                raise AssertionError(f"chromedriver did not start (see {log.name})")
+            time.sleep(0.1)
+    d = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
+    # A local chromedriver reads files itself: no upload through a grid's se/file.
+    d.file_detector = UselessFileDetector()
     d.set_page_load_timeout(30)
     yield d
     d.quit()
+    cd.terminate()
+    cd.wait(10)
+    log.close()
 
 
 def shot(d, name: str) -> None:
