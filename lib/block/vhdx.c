@@ -203,6 +203,10 @@ static int parse_headers(struct vk_blk *bs, struct vk_err *err)
 		return vk_fail(err, -EPERM, "%s: VHDX image file opened read-only, but contains a "
 			       "log that needs to be replayed (vmkit does not replay VHDX logs: "
 			       "run qemu-img check -r all)", bs->filename);
+	/* As QEMU: the log lies on a 1 MiB boundary past the header section. */
+	if (le64(h + 72) < VHDX_MIN_BLOCK || le64(h + 72) % VHDX_MIN_BLOCK)
+		return vk_fail(err, -EINVAL, "%s: VHDX log at %llu is not on a 1 MiB boundary past "
+			       "the header section", bs->filename, (unsigned long long)le64(h + 72));
 	add_region(s, le64(h + 72), le32(h + 68));
 	return 0;
 }

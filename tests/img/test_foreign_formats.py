@@ -392,6 +392,14 @@ def vhdx_dirty_log(tmp_path):
     return img, "contains a log that needs to be replayed"
 
 
+def vhdx_log_unaligned(tmp_path):
+    img = vhdx_img(tmp_path)
+    for h in (64 * 1024, 128 * 1024):
+        patch(img, h + 72, struct.pack("<Q", 512 * 1024))
+        vhdx_fix(img, h, 4096)
+    return img, "VHDX log at 524288 is not on a 1 MiB boundary"
+
+
 def vhdx_differencing(tmp_path):
     img = vhdx_img(tmp_path)
     patch(img, vhdx_meta_item(img, "3767a1ca")[0] + 4, struct.pack("<I", 2))
@@ -424,7 +432,8 @@ HOSTILE = {
             vdi_small_map, vdi_block_size, vdi_parent, vdi_version, vdi_block_past_eof],
     "vhdx": [vhdx_bad_region_checksum, vhdx_no_header, vhdx_bat_past_eof,
              vhdx_bat_over_metadata, vhdx_huge_block, vhdx_many_regions, vhdx_small_bat,
-             vhdx_region_wraps, vhdx_bat_region_past_eof, vhdx_dirty_log, vhdx_differencing,
+             vhdx_region_wraps, vhdx_bat_region_past_eof, vhdx_dirty_log, vhdx_log_unaligned,
+             vhdx_differencing,
              vhdx_huge_size, vhdx_item_outside, vhdx_sector_4k],
 }
 CASES = [(f, c) for f, cs in HOSTILE.items() for c in cs]
