@@ -180,7 +180,12 @@ static int vdi_open(struct vk_blk *bs, struct vk_err *err)
 	r = parse_header(bs, h, err);
 	if (r < 0)
 		return r;
-	return load_bmap(bs, le32(h + H_OFFSET_BMAP), err);
+	r = load_bmap(bs, le32(h + H_OFFSET_BMAP), err);
+	if (r < 0) {	/* the generic layer closes only what opened */
+		free(s->bmap);
+		s->bmap = NULL;
+	}
+	return r;
 }
 
 static void vdi_close(struct vk_blk *bs)

@@ -466,6 +466,10 @@ static int vhdx_open(struct vk_blk *bs, struct vk_err *err)
 	/* qemu-img check opens a corrupt image to report on it. */
 	if (r == 0 && !(bs->flags & VK_BLK_CHECKING))
 		r = check_bat(bs, NULL, err);
+	if (r < 0) {	/* the generic layer closes only what opened */
+		free(s->bat);
+		s->bat = NULL;
+	}
 	return r;
 }
 

@@ -248,7 +248,12 @@ static int vpc_open(struct vk_blk *bs, struct vk_err *err)
 	r = parse_footer(bs, f, err);
 	if (r < 0 || s->fixed)
 		return r;
-	return open_dynamic(bs, f, err);
+	r = open_dynamic(bs, f, err);
+	if (r < 0) {	/* the generic layer closes only what opened */
+		free(s->bat);
+		s->bat = NULL;
+	}
+	return r;
 }
 
 static void vpc_close(struct vk_blk *bs)
