@@ -16,15 +16,18 @@
 
 static uint32_t crc32c(const uint8_t *p, size_t len)
 {
-	uint32_t crc = 0xffffffffu;
+	static uint32_t table[256];
+	uint32_t crc = 0xffffffffu, c;
 	size_t i;
 	int k;
 
-	for (i = 0; i < len; i++) {
-		crc ^= p[i];
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82f63b78u & -(crc & 1));
+	for (i = 0; !table[1] && i < 256; i++) {
+		for (c = (uint32_t)i, k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82f63b78u & -(c & 1));
+		table[i] = c;
 	}
+	for (i = 0; i < len; i++)
+		crc = (crc >> 8) ^ table[(crc ^ p[i]) & 0xff];
 	return ~crc;
 }
 
