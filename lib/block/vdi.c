@@ -22,7 +22,7 @@
 #define VDI_HEADER		512u
 #define VDI_TYPE_STATIC		2
 #define VDI_DISCARDED		0xfffffffeu	/* this and above: not allocated */
-#define VDI_MAX_BLOCKS		0x3fffffffu
+#define VDI_MAX_BLOCKS		0x1fffff80u	/* QEMU's limit */
 #define VDI_MAX_SIZE		((uint64_t)VDI_MAX_BLOCKS * VDI_BLOCK)
 
 /* Header offsets. */

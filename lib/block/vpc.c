@@ -175,6 +175,9 @@ static int check_dyn_header(struct vk_blk *bs, const uint8_t *d, uint64_t *bat_o
 		return vk_fail(err, -EINVAL, "%s: Too many blocks", bs->filename);
 	if ((uint64_t)n * bsize < s->size)
 		return vk_fail(err, -EINVAL, "%s: Page table too small", bs->filename);
+	if (n > INT32_MAX / 4)	/* QEMU's limit, in its words (a C int) */
+		return vk_fail(err, -EINVAL, "%s: Max Table Entries too large (%d)", bs->filename,
+			       (int32_t)n);
 	*bat_off = be64(d + D_TABLE_OFFSET);
 	/* The table is read whole: it must lie in the file, which bounds the allocation. */
 	if (*bat_off > s->file_size || (uint64_t)n * 4 > s->file_size - *bat_off)
