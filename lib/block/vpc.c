@@ -78,13 +78,6 @@ static int vpc_probe(const uint8_t *buf, size_t len)
 	return len >= 8 && !memcmp(buf, "conectix", 8) ? 100 : 0;
 }
 
-/* A fixed disk has its footer only at the end of the file. */
-static int vpc_probe_tail(const uint8_t *buf, size_t len)
-{
-	return len >= VPC_FOOTER && !memcmp(buf + len - VPC_FOOTER, "conectix", 8) &&
-	       be32(buf + len - VPC_FOOTER + F_TYPE) == VPC_TYPE_FIXED ? 100 : 0;
-}
-
 /* The one's complement of the sum of the bytes, the checksum field counted as zeros. */
 static uint32_t footer_checksum(const uint8_t *f)
 {
@@ -95,6 +88,16 @@ static uint32_t footer_checksum(const uint8_t *f)
 		if (i < F_CHECKSUM || i >= F_CHECKSUM + 4)
 			sum += f[i];
 	return ~sum;
+}
+
+/*
+ * A fixed disk has its footer only at the end of the file. The magic alone
+ * decides: a damaged footer (a bad checksum, a dynamic disk's copy whose
+ * front one is lost) is then named by the open, never served as raw.
+ */
+static int vpc_probe_tail(const uint8_t *buf, size_t len)
+{
+	return len >= VPC_FOOTER && !memcmp(buf + len - VPC_FOOTER, "conectix", 8) ? 100 : 0;
 }
 
 /* The footer: a copy at the start (dynamic disks), else at the end (fixed ones). */

@@ -98,6 +98,21 @@ def test_fixed_vhd_probed(tmp_path):
     out = str(tmp_path / "out.raw")
     vmkit("convert", "-O", "raw", img, out, check=True)
     assert read(out)[:1 * MiB] == read(raw)
+    # A damaged footer is named, never served as raw (-f raw still reads the bytes).
+    size = os.path.getsize(img)
+    patch(img, size - 500, b"\x01")
+    p = vmkit("info", img)
+    assert p.returncode == 1 and p.stderr == f"vmkit: Could not open '{img}': Incorrect header checksum\n"
+    assert vmkit("info", "-f", "raw", img).returncode == 0
+
+
+def test_dynamic_vhd_front_lost(tmp_path):
+    """The front copy of a dynamic VHD's footer gone: the copy at the end is no fixed disk."""
+    img = vpc_dyn(tmp_path)
+    patch(img, 0, b"XXXXXXXX")
+    p, q = vmkit("info", img), qemu_img("info", "-f", "vpc", img)
+    assert p.returncode == q.returncode == 1
+    assert p.stderr.replace("vmkit:", "qemu-img:") == q.stderr
 
 
 @pytest.mark.parametrize("fmt", ["vpc", "vdi", "vhdx"])
