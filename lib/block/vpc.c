@@ -4,8 +4,11 @@
  * A fixed disk is the raw data followed by a 512-byte footer; a dynamic disk
  * starts with a copy of the footer, then a dynamic header ("cxsparse")
  * pointing at the block allocation table (BAT): one big-endian sector number
- * per block, each block a sector bitmap followed by the data. Differencing
- * disks (a parent found by name through locators) are refused by name.
+ * per block, each block a sector bitmap followed by the data. A differencing
+ * disk is a dynamic one over a parent (the backing file), named by a parent
+ * locator: there the bitmap says which sectors this file holds; the rest,
+ * and unallocated blocks, read from the parent. (QEMU reads a differencing
+ * disk as a dynamic one without its parent, so its guest view differs.)
  * The virtual size follows QEMU's rules (the CHS geometry for the creators
  * known to size disks that way, the footer's current size for the others),
  * so that `info` and a conversion see the same disk as qemu-img does.
@@ -41,6 +44,13 @@
 #define D_TABLE_OFFSET		16
 #define D_MAX_ENTRIES		28
 #define D_BLOCK_SIZE		32
+#define D_PARENT_NAME		64		/* UTF-16 big-endian, 512 bytes */
+#define D_LOCATORS		576		/* 8 entries of 24 bytes */
+#define VPC_MAX_LOCATOR		4096		/* a path, in bytes */
+/* Parent locator platform codes (big-endian ASCII). */
+#define PLAT_W2RU		0x57327275u	/* "W2ru": relative path, UTF-16LE */
+#define PLAT_W2KU		0x57326b75u	/* "W2ku": absolute path, UTF-16LE */
+#define PLAT_MACX		0x4d616358u	/* "MacX": file:// URL, UTF-8 */
 
 struct vpc_state {
 	uint64_t size;			/* virtual bytes */
@@ -50,6 +60,10 @@ struct vpc_state {
 	uint32_t bitmap_size;		/* the sector bitmap before each block's data */
 	uint32_t entries;		/* BAT entries */
 	uint32_t *bat;			/* host-endian sector numbers */
+	/* Differencing disks: the sector bitmap of one block, the last one read. */
+	bool diff;
+	uint8_t *bitmap;
+	uint64_t bitmap_block;		/* UINT64_MAX: none yet */
 };
 
 static uint16_t be16(const uint8_t *p)
@@ -147,11 +161,7 @@ static int parse_footer(struct vk_blk *bs, const uint8_t *f, struct vk_err *err)
 
 	if (footer_checksum(f) != be32(f + F_CHECKSUM))
 		return vk_fail(err, -EINVAL, "%s: Incorrect header checksum", bs->filename);
-	if (type == VPC_TYPE_DIFF)
-		return vk_fail(err, -ENOTSUP,
-			       "%s: differencing VHD images (with a parent disk) are not supported",
-			       bs->filename);
-	if (type != VPC_TYPE_FIXED && type != VPC_TYPE_DYNAMIC)
+	if (type != VPC_TYPE_FIXED && type != VPC_TYPE_DYNAMIC && type != VPC_TYPE_DIFF)
 		return vk_fail(err, -EINVAL, "%s: unknown VHD disk type %u", bs->filename, type);
 	if (use_current_size(f, sectors))
 		sectors = be64(f + F_CURRENT_SIZE) / VPC_SECTOR;
@@ -160,7 +170,129 @@ static int parse_footer(struct vk_blk *bs, const uint8_t *f, struct vk_err *err)
 			       bs->filename, (unsigned long long)sectors);
 	s->size = sectors * VPC_SECTOR;
 	s->fixed = type == VPC_TYPE_FIXED;
+	s->diff = type == VPC_TYPE_DIFF;
+	s->bitmap_block = UINT64_MAX;
 	return 0;
+}
+
+/*
+ * UTF-16 (little- or big-endian) to UTF-8, at most out_len - 1 bytes and a
+ * NUL; the path separators of Windows become '/'. -EILSEQ on a lone
+ * surrogate or a NUL inside the name.
+ */
+static int utf16_to_utf8(const uint8_t *in, size_t n, bool be, char *out, size_t out_len)
+{
+	size_t i, o = 0;
+	uint32_t c, lo;
+
+	for (i = 0; i + 1 < n; i += 2) {
+		c = be ? (uint32_t)(in[i] << 8 | in[i + 1]) : (uint32_t)(in[i + 1] << 8 | in[i]);
+		if (!c)
+			break;
+		if (c >= 0xdc00 && c < 0xe000)
+			return -EILSEQ;
+		if (c >= 0xd800 && c < 0xdc00) {
+			if (i + 3 >= n)
+				return -EILSEQ;
+			lo = be ? (uint32_t)(in[i + 2] << 8 | in[i + 3]) :
+				  (uint32_t)(in[i + 3] << 8 | in[i + 2]);
+			if (lo < 0xdc00 || lo >= 0xe000)
+				return -EILSEQ;
+			c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+			i += 2;
+		}
+		if (o + 5 > out_len)
+			return -ENAMETOOLONG;
+		if (c == '\\')
+			c = '/';
+		if (c < 0x80) {
+			out[o++] = (char)c;
+		} else if (c < 0x800) {
+			out[o++] = (char)(0xc0 | c >> 6);
+			out[o++] = (char)(0x80 | (c & 0x3f));
+		} else if (c < 0x10000) {
+			out[o++] = (char)(0xe0 | c >> 12);
+			out[o++] = (char)(0x80 | ((c >> 6) & 0x3f));
+			out[o++] = (char)(0x80 | (c & 0x3f));
+		} else {
+			out[o++] = (char)(0xf0 | c >> 18);
+			out[o++] = (char)(0x80 | ((c >> 12) & 0x3f));
+			out[o++] = (char)(0x80 | ((c >> 6) & 0x3f));
+			out[o++] = (char)(0x80 | (c & 0x3f));
+		}
+	}
+	out[o] = 0;
+	return 0;
+}
+
+/* One locator's path, if it is a kind we can follow (0 and *path empty if not). */
+static int read_locator(struct vk_blk *bs, const uint8_t *e, char *path, size_t len,
+			struct vk_err *err)
+{
+	struct vpc_state *s = bs->opaque;
+	uint32_t code = be32(e), n = be32(e + 8);
+	uint64_t off = be64(e + 16);
+	uint8_t raw[VPC_MAX_LOCATOR];
+	int r;
+
+	path[0] = 0;
+	if ((code != PLAT_W2RU && code != PLAT_W2KU && code != PLAT_MACX) || !n)
+		return 0;
+	if (n > sizeof(raw) || off > s->file_size || n > s->file_size - off)
+		return vk_fail(err, -EINVAL, "%s: parent locator of %u bytes at %llu past the end of "
+			       "the file or too long", bs->filename, n, (unsigned long long)off);
+	r = vk_blk_file_pread(bs, raw, off, n, false, err);
+	if (r < 0)
+		return r;
+	if (code == PLAT_MACX) {	/* "file://localhost/path" or "file:///path" */
+		if (n < 8 || memcmp(raw, "file://", 7) || n - 7 >= len || memchr(raw, 0, n))
+			return 0;
+		memcpy(path, raw + 7, n - 7);
+		path[n - 7] = 0;
+		if (!strncmp(path, "localhost/", 10))
+			memmove(path, path + 9, strlen(path + 9) + 1);
+		return 0;
+	}
+	if (utf16_to_utf8(raw, n, false, path, len) < 0)
+		return vk_fail(err, -EINVAL, "%s: parent locator is no valid UTF-16", bs->filename);
+	/* An absolute Windows path ("C:/...") means nothing here: only a POSIX one does. */
+	if (code == PLAT_W2KU && path[0] != '/')
+		path[0] = 0;
+	if (!strncmp(path, "./", 2))
+		memmove(path, path + 2, strlen(path + 2) + 1);
+	return 0;
+}
+
+/*
+ * The parent: the relative locator first, then the absolute ones, then the
+ * header's parent name (a file name, taken beside the image).
+ */
+static int find_parent(struct vk_blk *bs, const uint8_t *d, struct vk_err *err)
+{
+	static const uint32_t order[] = { PLAT_W2RU, PLAT_MACX, PLAT_W2KU };
+	char path[VPC_MAX_LOCATOR * 2];
+	size_t k;
+	int i, r;
+
+	for (k = 0; k < ARRAY_SIZE(order); k++) {
+		for (i = 0; i < 8; i++) {
+			const uint8_t *e = d + D_LOCATORS + 24 * i;
+
+			if (be32(e) != order[k])
+				continue;
+			r = read_locator(bs, e, path, sizeof(path), err);
+			if (r < 0)
+				return r;
+			if (path[0])
+				goto found;
+		}
+	}
+	if (utf16_to_utf8(d + D_PARENT_NAME, 512, true, path, sizeof(path)) < 0 || !path[0])
+		return vk_fail(err, -EINVAL, "%s: differencing VHD names no parent vmkit can find",
+			       bs->filename);
+found:
+	bs->backing_file = strdup(path);
+	return bs->backing_file ? 0 : vk_fail(err, -ENOMEM, "%s: out of memory", bs->filename);
 }
 
 /* The dynamic header's block size and BAT size, against the disk and the file. */
@@ -227,8 +359,12 @@ static int open_dynamic(struct vk_blk *bs, const uint8_t *f, struct vk_err *err)
 	if (r < 0)
 		return r;
 	r = check_dyn_header(bs, d, &bat_off, err);
+	if (r == 0 && s->diff)
+		r = find_parent(bs, d, err);
 	if (r < 0)
 		return r;
+	if (s->diff && !(s->bitmap = malloc(s->bitmap_size)))
+		return vk_fail(err, -ENOMEM, "%s: out of memory", bs->filename);
 	s->bat = malloc(s->entries ? (size_t)s->entries * 4 : 1);
 	if (!s->bat)
 		return vk_fail(err, -ENOMEM, "%s: out of memory", bs->filename);
@@ -257,7 +393,9 @@ static int vpc_open(struct vk_blk *bs, struct vk_err *err)
 	r = open_dynamic(bs, f, err);
 	if (r < 0) {	/* the generic layer closes only what opened */
 		free(s->bat);
+		free(s->bitmap);
 		s->bat = NULL;
+		s->bitmap = NULL;
 	}
 	return r;
 }
@@ -267,6 +405,7 @@ static void vpc_close(struct vk_blk *bs)
 	struct vpc_state *s = bs->opaque;
 
 	free(s->bat);
+	free(s->bitmap);
 }
 
 static uint64_t vpc_length(struct vk_blk *bs)
@@ -285,6 +424,81 @@ static uint64_t lookup(struct vpc_state *s, uint64_t off, uint64_t len, uint64_t
 	return s->bat[idx] * VPC_SECTOR + s->bitmap_size + in;
 }
 
+/* The parent's data (zeros past its end, or without one: NO_BACKING). */
+static int read_parent(struct vk_blk *bs, void *buf, uint64_t off, uint64_t len,
+		       struct vk_err *err)
+{
+	uint64_t plen = bs->backing ? vk_blk_length(bs->backing) : 0, n = 0;
+	int r;
+
+	if (off < plen) {
+		n = MIN(len, plen - off);
+		r = vk_blk_pread(bs->backing, buf, off, n, err);
+		if (r < 0)
+			return r;
+	}
+	memset((uint8_t *)buf + n, 0, len - n);
+	return 0;
+}
+
+/* The sector bitmap of the block at virtual off (a differencing disk's allocated block). */
+static int load_bitmap(struct vk_blk *bs, uint64_t off, struct vk_err *err)
+{
+	struct vpc_state *s = bs->opaque;
+	uint64_t block = off / s->block_size;
+	int r;
+
+	if (s->bitmap_block == block)
+		return 0;
+	s->bitmap_block = UINT64_MAX;
+	r = vk_blk_file_pread(bs, s->bitmap, s->bat[block] * VPC_SECTOR, s->bitmap_size, false,
+			      err);
+	if (r == 0)
+		s->bitmap_block = block;
+	return r;
+}
+
+/*
+ * In a differencing disk's allocated block, whether off's sector is in this
+ * file (bit set, most significant bit first), and how many of the n bytes
+ * from off share that answer.
+ */
+static bool sector_run(struct vpc_state *s, uint64_t off, uint64_t n, uint64_t *run)
+{
+	uint64_t sec = (off % s->block_size) / VPC_SECTOR, end = off + n, next;
+	bool mine = s->bitmap[sec / 8] & (0x80 >> (sec % 8));
+
+	for (next = ALIGN_DOWN(off, VPC_SECTOR) + VPC_SECTOR; next < end; next += VPC_SECTOR) {
+		sec++;
+		if (!(s->bitmap[sec / 8] & (0x80 >> (sec % 8))) != !mine)
+			break;
+	}
+	*run = MIN(next, end) - off;
+	return mine;
+}
+
+/* n bytes at off, inside one block of a differencing disk. */
+static int read_diff(struct vk_blk *bs, uint8_t *buf, uint64_t off, uint64_t host, uint64_t n,
+		     struct vk_err *err)
+{
+	struct vpc_state *s = bs->opaque;
+	uint64_t run;
+	int r;
+
+	if (!host)
+		return read_parent(bs, buf, off, n, err);
+	r = load_bitmap(bs, off, err);
+	while (r == 0 && n) {
+		r = sector_run(s, off, n, &run) ? vk_blk_file_pread(bs, buf, host, run, false, err)
+						: read_parent(bs, buf, off, run, err);
+		buf += run;
+		off += run;
+		host += run;
+		n -= run;
+	}
+	return r;
+}
+
 static int vpc_read(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk_err *err)
 {
 	struct vpc_state *s = bs->opaque;
@@ -295,10 +509,14 @@ static int vpc_read(struct vk_blk *bs, void *buf, uint64_t off, size_t len, stru
 		return vk_blk_file_pread(bs, buf, off, len, true, err);
 	while (len) {
 		host = lookup(s, off, len, &n);
-		if (!host)
+		if (s->diff) {
+			if ((r = read_diff(bs, buf, off, host, n, err)) < 0)
+				return r;
+		} else if (!host) {
 			memset(buf, 0, n);
-		else if ((r = vk_blk_file_pread(bs, buf, host, n, false, err)) < 0)
+		} else if ((r = vk_blk_file_pread(bs, buf, host, n, false, err)) < 0) {
 			return r;
+		}
 		buf = (uint8_t *)buf + n;
 		off += n;
 		len -= n;
@@ -315,6 +533,31 @@ static int vpc_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 static int vpc_flush(struct vk_blk *bs, struct vk_err *err)
 {
 	return 0;
+}
+
+/* What this differencing disk does not hold: the parent's, zeros past the parent's end. */
+static int parent_status(struct vk_blk *bs, uint64_t off, uint64_t *pnum)
+{
+	uint64_t plen = bs->backing ? vk_blk_length(bs->backing) : 0;
+
+	if (off >= plen)
+		return VK_BS_ZERO | VK_BS_ALLOCATED;
+	*pnum = MIN(*pnum, plen - off);
+	return 0;
+}
+
+/* An allocated block of a differencing disk: the run of sectors its bitmap says alike. */
+static int diff_status(struct vk_blk *bs, uint64_t off, uint64_t n, uint64_t *pnum,
+		       struct vk_err *err)
+{
+	struct vpc_state *s = bs->opaque;
+	int r = load_bitmap(bs, off, err);
+
+	if (r < 0)
+		return r;
+	if (sector_run(s, off, n, pnum))
+		return VK_BS_DATA | VK_BS_OFFSET_VALID | VK_BS_ALLOCATED;
+	return parent_status(bs, off, pnum);
 }
 
 /*
@@ -334,6 +577,8 @@ static int vpc_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint6
 		return VK_BS_DATA | VK_BS_OFFSET_VALID | VK_BS_ALLOCATED | VK_BS_RECURSE;
 	}
 	*map = lookup(s, off, len, &n);
+	if (*map && s->diff)
+		return diff_status(bs, off, n, pnum, err);
 	if (*map) {
 		*pnum = n;
 		return VK_BS_DATA | VK_BS_OFFSET_VALID | VK_BS_ALLOCATED;
@@ -342,6 +587,8 @@ static int vpc_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint6
 		done += n;
 	} while (done < len && !lookup(s, off + done, len - done, &n));
 	*pnum = done;
+	if (s->diff)
+		return parent_status(bs, off, pnum);
 	return VK_BS_ZERO | VK_BS_ALLOCATED;	/* QEMU: zeros with no backing file are "present" */
 }
 

@@ -223,10 +223,10 @@ def vpc_bad_magic(tmp_path):
 
 
 def vpc_differencing(tmp_path):
-    img = vpc_dyn(tmp_path)
+    img = vpc_dyn(tmp_path)               # no locator, no parent name
     patch(img, 60, struct.pack(">I", 4))
     vpc_fix_checksum(img)
-    return img, "differencing VHD images"
+    return img, "differencing VHD names no parent vmkit can find"
 
 
 def vpc_too_large(tmp_path):
@@ -576,3 +576,87 @@ def test_compare_across_formats(tmp_path):
     qemu_img("convert", "-O", "vhdx", raw, b, check=True)
     q, v = qemu_img("compare", a, b), vmkit("compare", a, b)
     assert (q.returncode, q.stdout) == (v.returncode, v.stdout) == (1, q.stdout)
+
+
+# ---- differencing VHD: qemu-img cannot make one, so it is written here over a base it made ----
+
+def differencing_vhd(tmp_path, locator=".\\base.vpc", code=b"W2ru", parent_name="base.vpc"):
+    """child.vpc over base.vpc: block 1 allocated, its sectors 0-99 and 300 in the child
+    ('C' and 'D'), the rest from the base. Returns (base raw, child, expected guest view)."""
+    raw = pattern(str(tmp_path / "base.raw"), 5 * MiB)
+    base = str(tmp_path / "base.vpc")
+    qemu_img("convert", "-O", "vpc", "-o", "subformat=dynamic", raw, base, check=True)
+    b = read(base)
+    foot = bytearray(b[:512])
+    foot[60:64] = struct.pack(">I", 4)
+    foot[64:68] = bytes(4)
+    foot[64:68] = struct.pack(">I", ~sum(foot) & 0xffffffff)
+    hdr = bytearray(b[512:1536])
+    entries, block = struct.unpack(">II", hdr[28:36])
+    bat_len = (entries * 4 + 511) // 512 * 512
+    loc_off = 1536 + bat_len
+    path = locator.encode("utf-16-le")
+    hdr[64:576] = parent_name.encode("utf-16-be").ljust(512, b"\0")
+    hdr[576:600] = code + struct.pack(">III", 512, len(path), 0) + struct.pack(">Q", loc_off)
+    blk_off = loc_off + 512
+    bat = [0xffffffff] * entries
+    bat[1] = blk_off // 512
+    bitmap = bytearray(512)
+    for s in list(range(100)) + [300]:
+        bitmap[s // 8] |= 0x80 >> (s % 8)
+    data = bytearray(block)
+    data[:100 * 512] = b"C" * (100 * 512)
+    data[300 * 512:301 * 512] = b"D" * 512
+    out = (bytes(foot) + bytes(hdr) + struct.pack(">%dI" % entries, *bat).ljust(bat_len, b"\xff")
+           + path.ljust(512, b"\0") + bytes(bitmap) + bytes(data) + bytes(foot))
+    child = str(tmp_path / "child.vpc")
+    with open(child, "wb") as f:
+        f.write(out)
+    size = json.loads(qemu_img("info", "--output=json", base).stdout)["virtual-size"]
+    want = bytearray(read(raw).ljust(size, b"\0"))
+    want[block:block + 100 * 512] = b"C" * (100 * 512)
+    want[block + 300 * 512:block + 301 * 512] = b"D" * 512
+    return raw, child, bytes(want)
+
+
+@pytest.mark.parametrize("locator,code", [(".\\base.vpc", b"W2ru"), ("", b"W2ru"),
+                                          ("file://localhost/BASE", b"MacX")], ids=vid)
+def test_differencing_vhd(tmp_path, locator, code):
+    if code == b"MacX":
+        locator = "file://" + str(tmp_path / "base.vpc")
+    _, child, want = differencing_vhd(tmp_path, locator, code)
+    if code == b"MacX":         # MacX is UTF-8, not UTF-16: rewrite the locator's bytes
+        b = bytearray(read(child))
+        off = struct.unpack(">Q", b[512 + 576 + 16:512 + 576 + 24])[0]
+        u = locator.encode()
+        b[512 + 576 + 8:512 + 576 + 12] = struct.pack(">I", len(u))
+        b[off:off + 512] = u.ljust(512, b"\0")
+        with open(child, "wb") as f:
+            f.write(b)
+    info = json.loads(vmkit("info", "--output=json", child, check=True).stdout)
+    assert info["format"] == "vpc" and info["backing-filename"].endswith("base.vpc")
+    out = str(tmp_path / "out.raw")
+    vmkit("convert", "-O", "raw", child, out, check=True)
+    assert read(out) == want
+    qcow = str(tmp_path / "out.qcow2")
+    vmkit("convert", "-O", "qcow2", child, qcow, check=True)
+    q = qemu_img("compare", "-f", "raw", "-F", "qcow2", out, qcow)
+    assert q.returncode == 0, q.stdout + q.stderr
+    m = json.loads(vmkit("map", "--output=json", child, check=True).stdout)
+    assert {e["depth"] for e in m} == {0, 1}
+
+
+def test_differencing_vhd_hostile(tmp_path):
+    _, child, _ = differencing_vhd(tmp_path)
+    b = bytearray(read(child))
+    b[512 + 576 + 16:512 + 576 + 24] = struct.pack(">Q", 1 << 40)     # locator past EOF
+    with open(child, "wb") as f:
+        f.write(b)
+    p = vmkit("info", child)
+    assert p.returncode == 1 and "parent locator of 20 bytes at 1099511627776" in p.stderr
+    assert len(p.stderr.splitlines()) == 1
+    os.unlink(str(tmp_path / "base.vpc"))
+    os.makedirs(tmp_path / "x")
+    _, child, _ = differencing_vhd(tmp_path / "x", locator=".\\gone.vpc")
+    p = vmkit("convert", "-O", "raw", child, str(tmp_path / "out.raw"))
+    assert p.returncode == 1 and "Could not open backing file" in p.stderr and "gone.vpc" in p.stderr
