@@ -22,8 +22,9 @@ vpc)
 	raw "$T/r" 40960
 	qemu-img convert -O vpc -o subformat=fixed "$T/r" "$DIR/fixed.vpc"
 	qemu-img convert -O vpc -o subformat=dynamic,force_size=on "$T/r" "$T/d.vpc"
-	# The same disk in 4 KiB blocks (a 512-byte bitmap before each).
-	python3 - "$T/d.vpc" "$DIR/small-blocks.vpc" <<'P'
+	# The same disk in 4 KiB blocks (a 512-byte bitmap before each), and as a
+	# differencing disk.
+	python3 - "$T/d.vpc" "$DIR/small-blocks.vpc" "$DIR/differencing.vpc" <<'P'
 import struct, sys
 b = open(sys.argv[1], "rb").read()
 foot, hdr_off = b[:512], struct.unpack(">Q", b[16:24])[0]
@@ -50,6 +51,17 @@ hdr[36:40] = bytes(4)
 hdr[36:40] = struct.pack(">I", ~sum(hdr) & 0xffffffff)
 out[512:1536] = hdr
 open(sys.argv[2], "wb").write(out + foot)
+# A differencing disk over "base.vpc" (its parent name): every other sector its own.
+foot = bytearray(foot)
+foot[60:64] = struct.pack(">I", 4)
+foot[64:68] = bytes(4)
+foot[64:68] = struct.pack(">I", ~sum(foot) & 0xffffffff)
+hdr[64:80] = "base.vpc".encode("utf-16-be")
+out[:512], out[512:1536] = foot, hdr
+for i, e in enumerate(bat):
+    if e != 0xffffffff:
+        out[e * 512:e * 512 + 512] = bytes([0xaa]) + bytes(511)
+open(sys.argv[3], "wb").write(out + foot)
 P
 	;;
 vdi)
