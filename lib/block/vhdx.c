@@ -495,16 +495,17 @@ static int read_block(struct vk_blk *bs, void *buf, uint64_t off, size_t len, st
 {
 	struct vhdx_state *s = bs->opaque;
 	uint64_t block = off / s->block_size, idx = block + block / s->chunk_ratio;
-	uint64_t e = idx < s->bat_entries ? s->bat[idx] : 0, host;
+	uint64_t e = idx < s->bat_entries ? s->bat[idx] : 0, base = e & BAT_OFFSET_MASK;
+	uint64_t in = off % s->block_size;
 
 	switch (e & BAT_STATE_MASK) {
 	case BAT_FULLY_PRESENT:
-		host = (e & BAT_OFFSET_MASK) + off % s->block_size;
 		/* Opened for check, a bad entry may still be here: never read outside the file. */
-		if (host > s->file_size || len > s->file_size - host)
+		if (base > s->file_size || in > s->file_size - base ||
+		    len > s->file_size - base - in)
 			return vk_fail(err, -EIO, "%s: VHDX block %llu lies past the end of the file",
 				       bs->filename, (unsigned long long)block);
-		return vk_blk_file_pread(bs, buf, host, len, false, err);
+		return vk_blk_file_pread(bs, buf, base + in, len, false, err);
 	case BAT_PARTIALLY_PRESENT:
 	case 4:
 		return vk_fail(err, -EIO, "%s: VHDX block %llu in state %llu cannot be read",
