@@ -100,12 +100,13 @@ static uint64_t le64(const uint8_t *p)
 }
 
 /*
- * CRC-32C (Castagnoli) a byte at a time, its table built on the stack for
- * each call (no shared state; 256 steps against the 64 KiB table it sums).
+ * CRC-32C (Castagnoli) a byte at a time, continuing crc (start with ~0, end
+ * with ~), its table built on the stack for each call (no shared state; 256
+ * steps against the kilobytes it sums).
  */
-static uint32_t crc32c(const uint8_t *p, size_t len, size_t skip_at)
+static uint32_t crc32c_more(uint32_t crc, const uint8_t *p, size_t len)
 {
-	uint32_t table[256], crc = 0xffffffffu, c;
+	uint32_t table[256], c;
 	size_t i;
 	int k;
 
@@ -114,18 +115,19 @@ static uint32_t crc32c(const uint8_t *p, size_t len, size_t skip_at)
 			c = (c >> 1) ^ (0x82f63b78u & -(c & 1));
 		table[i] = c;
 	}
-	for (i = 0; i < len; i++) {
-		/* The checksum field itself counts as zeros. */
-		uint8_t b = i >= skip_at && i < skip_at + 4 ? 0 : p[i];
-
-		crc = (crc >> 8) ^ table[(crc ^ b) & 0xff];
-	}
-	return ~crc;
+	for (i = 0; i < len; i++)
+		crc = (crc >> 8) ^ table[(crc ^ p[i]) & 0xff];
+	return crc;
 }
 
+/* The CRC of a structure whose checksum field (at 4) counts as zeros. */
 static bool checksum_ok(const uint8_t *p, size_t len)
 {
-	return crc32c(p, len, 4) == le32(p + 4);
+	static const uint8_t zero[4];
+	uint32_t crc = crc32c_more(0xffffffffu, p, 4);
+
+	crc = crc32c_more(crc32c_more(crc, zero, 4), p + 8, len - 8);
+	return ~crc == le32(p + 4);
 }
 
 static int vhdx_probe(const uint8_t *buf, size_t len)
@@ -186,6 +188,79 @@ static bool null_guid(const uint8_t *g)
 	return !memcmp(g, zero, sizeof(zero));
 }
 
+/*
+ * The CRC of the log entry of len bytes at pos in the circular log (*ok
+ * false if part of it lies past the end of the file), spending from *budget.
+ */
+static int entry_crc(struct vk_blk *bs, uint64_t log_off, uint64_t log_len, uint64_t pos,
+		     uint64_t len, uint32_t *crc, bool *ok, struct vk_err *err)
+{
+	struct vhdx_state *s = bs->opaque;
+	_cleanup_free_ uint8_t *buf = malloc(64 * KiB);
+	uint64_t done, p, n;
+	int r;
+
+	if (!buf)
+		return vk_fail(err, -ENOMEM, "%s: out of memory", bs->filename);
+	*crc = 0xffffffffu;
+	*ok = true;
+	for (done = 0; done < len; done += n) {
+		p = (pos + done) % log_len;
+		n = MIN(MIN(len - done, log_len - p), 64 * KiB);
+		if (log_off + p + n > s->file_size) {
+			*ok = false;
+			return 0;
+		}
+		r = vk_blk_file_pread(bs, buf, log_off + p, n, false, err);
+		if (r < 0)
+			return r;
+		if (!done)
+			memset(buf + 4, 0, 4);	/* the entry's own checksum */
+		*crc = crc32c_more(*crc, buf, n);
+	}
+	*crc = ~*crc;
+	return 0;
+}
+
+/*
+ * A log GUID says only that the log may hold entries: it does if an entry
+ * carrying that GUID passes its CRC, and then QEMU replays the log on a
+ * read-write open and refuses a read-only one. vmkit refuses it too (it
+ * would read what the log is about to change). The search is bounded: a
+ * hostile log cannot make it read more than 64 MiB.
+ */
+static int check_log(struct vk_blk *bs, const uint8_t *h, struct vk_err *err)
+{
+	struct vhdx_state *s = bs->opaque;
+	uint64_t off = le64(h + 72), len = le32(h + 68), pos, budget = 64 * MiB, elen;
+	uint8_t e[64];
+	uint32_t crc = 0;
+	bool ok = false;
+	int r;
+
+	for (pos = 0; pos + VHDX_HEADER_SIZE <= len && off + pos + 64 <= s->file_size;
+	     pos += VHDX_HEADER_SIZE) {
+		r = vk_blk_file_pread(bs, e, off + pos, sizeof(e), false, err);
+		if (r < 0)
+			return r;
+		elen = le32(e + 8);
+		if (memcmp(e, "loge", 4) || memcmp(e + 32, h + 48, 16) || !elen ||
+		    elen % VHDX_HEADER_SIZE || elen > len)
+			continue;
+		if (elen > budget)
+			return vk_fail(err, -EINVAL, "%s: VHDX log too large to search", bs->filename);
+		budget -= elen;
+		r = entry_crc(bs, off, len, pos, elen, &crc, &ok, err);
+		if (r < 0)
+			return r;
+		if (ok && crc == le32(e + 4))
+			return vk_fail(err, -EPERM, "%s: VHDX image file opened read-only, but "
+				       "contains a log that needs to be replayed (vmkit does not "
+				       "replay VHDX logs: run qemu-img check -r all)", bs->filename);
+	}
+	return 0;
+}
+
 /* The current header: the valid one with the higher sequence number (identical twins: either). */
 static int parse_headers(struct vk_blk *bs, struct vk_err *err)
 {
@@ -207,16 +282,12 @@ static int parse_headers(struct vk_blk *bs, struct vk_err *err)
 	if (!v1 && !v2)
 		return vk_fail(err, -EINVAL, "%s: No valid VHDX header found", bs->filename);
 	h = v1 && (!v2 || le64(h1 + 8) >= le64(h2 + 8)) ? h1 : h2;
-	if (!null_guid(h + 48))
-		return vk_fail(err, -EPERM, "%s: VHDX image file opened read-only, but contains a "
-			       "log that needs to be replayed (vmkit does not replay VHDX logs: "
-			       "run qemu-img check -r all)", bs->filename);
 	/* As QEMU: the log lies on a 1 MiB boundary past the header section. */
 	if (le64(h + 72) < VHDX_MIN_BLOCK || le64(h + 72) % VHDX_MIN_BLOCK)
 		return vk_fail(err, -EINVAL, "%s: VHDX log at %llu is not on a 1 MiB boundary past "
 			       "the header section", bs->filename, (unsigned long long)le64(h + 72));
 	add_region(s, le64(h + 72), le32(h + 68));
-	return 0;
+	return null_guid(h + 48) ? 0 : check_log(bs, h, err);
 }
 
 /* One region table entry: BAT, metadata, or one we may skip unless it is required. */

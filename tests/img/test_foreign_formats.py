@@ -405,12 +405,36 @@ def vhdx_bat_region_past_eof(tmp_path):
     return img, "BAT at 1125899906842624 past the end of the file"
 
 
-def vhdx_dirty_log(tmp_path):
-    img = vhdx_img(tmp_path)
+def set_log_guid(img, guid):
     for h in (64 * 1024, 128 * 1024):
-        patch(img, h + 48, b"\x11" * 16)
+        patch(img, h + 48, guid)
         vhdx_fix(img, h, 4096)
+    return struct.unpack("<Q", read(img)[64 * 1024 + 72:64 * 1024 + 80])[0]
+
+
+def vhdx_dirty_log(tmp_path):
+    """A log entry (no descriptors) carrying the header's log GUID, its CRC right."""
+    img = vhdx_img(tmp_path)
+    guid = bytes(range(1, 17))
+    log = set_log_guid(img, guid)
+    e = bytearray(4096)
+    e[0:4] = b"loge"
+    e[8:28] = struct.pack("<IIQI", 4096, 0, 1, 0)
+    e[32:48] = guid
+    e[48:64] = struct.pack("<QQ", os.path.getsize(img), os.path.getsize(img))
+    e[4:8] = struct.pack("<I", crc32c(e))
+    patch(img, log, bytes(e))
     return img, "contains a log that needs to be replayed"
+
+
+def test_vhdx_log_guid_without_entries(tmp_path):
+    """A log GUID alone (Hyper-V leaves one) with no valid entry: read, as qemu-img reads it."""
+    pair = Pair(tmp_path)
+    _, img = make(pair.q, "vhdx", "subformat=dynamic", 3 * MiB)
+    set_log_guid(img, b"\x11" * 16)
+    pair.same_here("info", "d.vhdx")
+    pair.copy_to_v("d.vhdx")
+    pair.same("convert", "-O", "raw", "d.vhdx", "out.raw", files=["out.raw"])
 
 
 def vhdx_log_unaligned(tmp_path):
