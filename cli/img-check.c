@@ -85,7 +85,8 @@ static int run_check(struct vk_blk *bs, struct vk_blk_check *c, unsigned int fix
 	int r;
 
 	r = vk_blk_check(bs, c, fix, &err);
-	if (r == -ENOTSUP && !bs->drv->check) {
+	/* A driver's check may return -ENOTSUP without a word for a mode it lacks (repair). */
+	if (r == -ENOTSUP && (!bs->drv->check || !err.code)) {
 		img_error("This image format does not support checks");
 		return 63;
 	}
@@ -115,7 +116,7 @@ int img_check(int argc, char **argv)
 {
 	const char *fmt = NULL, *output = "human";
 	struct vk_blk_check c = { .report = to_stderr };
-	unsigned int flags = 0, fix = 0;	/* the backing chain too: qemu-img check fails on a missing one */
+	unsigned int flags = VK_BLK_CHECKING, fix = 0;	/* the backing chain too: qemu-img check fails on a missing one */
 	bool quiet = false;
 	struct vk_blk *bs;
 	int ch, r;

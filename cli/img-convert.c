@@ -492,7 +492,12 @@ int img_convert(int argc, char **argv)
 		c.prog.on = false;
 	/* null-co takes writes (-n) but cannot be created. */
 	if (strcmp(ofmt, "raw") && strcmp(ofmt, "qcow2") && strcmp(ofmt, "null-co")) {
-		img_error("Unknown file format '%s'", ofmt);
+		/* vmdk, vpc, vdi, vhdx: read (convert imports them), never written. */
+		if (vk_blk_find_driver(ofmt))
+			img_error("%s: vmkit reads %s images but cannot create them", argv[argc - 1],
+				  ofmt);
+		else
+			img_error("Unknown file format '%s'", ofmt);
 		return 1;
 	}
 	if (target_is_zero && !c.target_exists) {

@@ -338,7 +338,11 @@ int img_create(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
-		img_error("%s: Unknown file format '%s'", argv[optind], fmt);
+		/* vmdk, vpc, vdi, vhdx: read (convert imports them), never written. */
+		if (vk_blk_find_driver(fmt))
+			img_error("%s: vmkit reads %s images but cannot create them", argv[optind], fmt);
+		else
+			img_error("%s: Unknown file format '%s'", argv[optind], fmt);
 		return 1;
 	}
 	c.qcow2 = !strcmp(fmt, "qcow2");

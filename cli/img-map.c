@@ -120,7 +120,8 @@ int img_map(int argc, char **argv)
 			goto out;
 		cur = next;
 	}
-	if (cur.length)
+	/* An empty image: qemu-img's JSON still lists one empty, absent extent. */
+	if (cur.length || (json && first))
 		r = dump(&cur, json, &first);
 	if (json && !r)
 		printf("]\n");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The image library: open an image file (raw or qcow2, probed or named),
+ * The image library: open an image file (raw, qcow2; vmdk, vpc, vdi and vhdx
+ * read only; probed or named),
  * read and write it by virtual offset, ask what is allocated where, create
  * and check images. Drivers are const ops tables; raw is probed last.
  * Nothing here prints: every failure fills a struct vk_err naming the file.
@@ -40,6 +41,11 @@ struct vk_jv;
  * opened, as QEMU's NO_IO; reading its clusters then fails.
  */
 #define VK_BLK_NO_IO		(1u << 10)
+/*
+ * Opened by qemu-img check (QEMU's BDRV_O_CHECK): a driver that refuses a
+ * corrupt image at open (vhdx's BAT) lets it open so that check reports it.
+ */
+#define VK_BLK_CHECKING		(1u << 11)
 
 struct vk_blk_opts {
 	const char *format;		/* NULL: probe */
@@ -156,6 +162,11 @@ struct vk_blk_driver {
 	size_t state_size;
 	/* Score how well buf (the file's first bytes) matches: 0 = not ours. */
 	int (*probe)(const uint8_t *buf, size_t len);
+	/*
+	 * Score the file's last bytes (buf, len of them) when no driver took the
+	 * first sector: a fixed VHD's only footer is there. NULL: no such magic.
+	 */
+	int (*probe_tail)(const uint8_t *buf, size_t len);
 	int (*open)(struct vk_blk *bs, struct vk_err *err);
 	void (*close)(struct vk_blk *bs);
 	int (*pread)(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk_err *err);
@@ -407,6 +418,9 @@ int vk_blk_lock(struct vk_blk *bs, struct vk_err *err);
 extern const struct vk_blk_driver vk_blk_raw;
 extern const struct vk_blk_driver vk_blk_qcow2;
 extern const struct vk_blk_driver vk_blk_vmdk;
+extern const struct vk_blk_driver vk_blk_vpc;
+extern const struct vk_blk_driver vk_blk_vdi;
+extern const struct vk_blk_driver vk_blk_vhdx;
 extern const struct vk_blk_driver vk_blk_null;
 
 #endif

@@ -17,6 +17,9 @@
 static const struct vk_blk_driver *const drivers[] = {
 	&vk_blk_qcow2,
 	&vk_blk_vmdk,
+	&vk_blk_vpc,
+	&vk_blk_vdi,
+	&vk_blk_vhdx,
 	&vk_blk_raw,
 };
 
@@ -54,10 +57,23 @@ static size_t read_tail(struct vk_blk *bs, uint8_t *buf, size_t len)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+/* A driver whose magic is at the end of the file (a fixed VHD's footer). */
+static const struct vk_blk_driver *probe_tail(const uint8_t *tail, size_t len)
+{
+	size_t i;
+
+	for (i = 0; len && i < ARRAY_SIZE(drivers); i++)
+		if (drivers[i]->probe_tail && drivers[i]->probe_tail(tail, len) > 0)
+			return drivers[i];
+	return NULL;
+}
+
 /*
- * The driver scoring best on the first sector. Raw wins only when nothing
- * else matches, and never over a format we know by its magic but cannot
- * read: that is refused by name.
+ * The driver scoring best on the first sector, or on the last bytes for a
+ * format that keeps its magic there (QEMU probes a fixed VHD as raw: its
+ * footer would then read as the disk's last sector, vmkit reads it as vpc).
+ * Raw wins only when nothing else matches, and never over a format we know
+ * by its magic but cannot read: that is refused by name.
  */
 static int probe(struct vk_blk *bs, const struct vk_blk_driver **out, struct vk_err *err)
 {
@@ -65,7 +81,7 @@ static int probe(struct vk_blk *bs, const struct vk_blk_driver **out, struct vk_
 	const char *foreign, *what;
 	ssize_t n;
 	int best = 0, score;
-	size_t i;
+	size_t i, tlen;
 
 	n = vk_blk_file_read_some(bs, buf, 0, sizeof(buf));
 	if (n < 0)
@@ -79,8 +95,12 @@ static int probe(struct vk_blk *bs, const struct vk_blk_driver **out, struct vk_
 	}
 	if (*out != &vk_blk_raw)
 		return 0;
-	foreign = vk_blk_probe_foreign(buf, (size_t)n, tail, read_tail(bs, tail, sizeof(tail)),
-				       &what);
+	tlen = read_tail(bs, tail, sizeof(tail));
+	if (probe_tail(tail, tlen)) {
+		*out = probe_tail(tail, tlen);
+		return 0;
+	}
+	foreign = vk_blk_probe_foreign(buf, (size_t)n, tail, tlen, &what);
 	if (foreign)
 		return vk_fail(err, -ENOTSUP,
 			       "%s: image format '%s' (%s) is not supported",

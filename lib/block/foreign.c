@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Image formats vmkit cannot read, recognised by their magic so that a probe
- * never takes them for raw: serving a qed or VHD container's bytes as the
- * disk would hand the guest (or convert's target) garbage, and a guest
- * writing to it would destroy the container. QEMU's probes, plus the
- * footer-only formats (fixed VHD, dmg) that QEMU itself probes as raw.
+ * never takes them for raw: serving a qed or Parallels container's bytes as
+ * the disk would hand the guest (or convert's target) garbage, and a guest
+ * writing to it would destroy the container. QEMU's probes, plus dmg, whose
+ * magic is only in its footer and which QEMU itself probes as raw. (vpc,
+ * vdi and vhdx are read: their drivers probe them.)
  */
 #include <string.h>
 
@@ -23,10 +24,6 @@ struct foreign_format {
 static const struct foreign_format formats[] = {
 	{ "qcow", "QEMU qcow version 1", MAGIC("QFI\xfb\0\0\0\x01"), 0, false },
 	{ "qed", "QEMU enhanced disk", MAGIC("QED\0"), 0, false },
-	{ "vpc", "Virtual PC / Hyper-V VHD", MAGIC("conectix"), 0, false },
-	{ "vpc", "fixed Virtual PC / Hyper-V VHD", MAGIC("conectix"), 0, true },
-	{ "vhdx", "Hyper-V VHDX", MAGIC("vhdxfile"), 0, false },
-	{ "vdi", "VirtualBox VDI", MAGIC("\x7f\x10\xda\xbe"), 0x40, false },
 	{ "parallels", "Parallels", MAGIC("WithoutFreeSpace"), 0, false },
 	{ "parallels", "Parallels", MAGIC("WithouFreSpacExt"), 0, false },
 	{ "luks", "LUKS encrypted", MAGIC("LUKS\xba\xbe"), 0, false },

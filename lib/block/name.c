@@ -13,7 +13,7 @@
 #include "name.h"
 #include "vmkit/block.h"
 
-static const char *const formats[] = { "qcow2", "raw", "vmdk" };
+static const char *const formats[] = { "qcow2", "raw", "vmdk", "vpc", "vdi", "vhdx" };
 static const char *const protocols[] = { "file", "host_device", "host_cdrom", "null-co" };
 
 /* Options every node takes (QEMU's bdrv_runtime_opts); vmkit has no use for them. */

@@ -68,6 +68,9 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link qcow2 "$(obj tests/fuzz/fuzz-image.c tests/fuzz/qcow2-fuzz.c)" "\$o/libblock.a $libs" "$sys"
 	link qcow2rw "$(obj tests/fuzz/qcow2rw-fuzz.c)" "\$o/libblock.a $libs" "$sys"
 	link vmdk "$(obj tests/fuzz/fuzz-image.c tests/fuzz/vmdk-fuzz.c)" "\$o/libblock.a $libs" "$sys"
+	for f in vpc vdi vhdx; do
+		link "$f" "$(obj tests/fuzz/fuzz-image.c tests/fuzz/$f-fuzz.c)" "\$o/libblock.a $libs" "$sys"
+	done
 	link names "$(obj tests/fuzz/names-fuzz.c)" "\$o/libblock.a $libs" "$sys"
 	link virtq "$(obj vmm/virtio/queue.c tests/fuzz/virtq-fuzz.c)" "" ""
 	for d in blk rng console balloon net; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Build the fuzz targets (tests/fuzz/build.sh), make their seed corpora
-# (make-corpus.sh and vmdk-corpus.sh for the image formats, make-seeds.py for
+# (make-corpus.sh, vmdk-corpus.sh and foreign-corpus.sh for the image formats, make-seeds.py for
 # the rest), replay the inputs that once crashed (tests/fuzz/regress/TARGET/)
 # and fuzz each target SECS seconds (default 20). New inputs collect in
 # build-fuzz/corpus/TARGET; a crash leaves its input in build-fuzz/ and fails.
@@ -11,14 +11,15 @@ cd "$(dirname "$0")/../.."
 SECS=${1:-20}
 shift || true
 OUT=${FUZZ_BUILD:-build-fuzz}
-ALL="qcow2 qcow2rw vmdk names virtq blk net console rng balloon x86 qmp config runopts serve"
+ALL="qcow2 qcow2rw vmdk vpc vdi vhdx names virtq blk net console rng balloon x86 qmp config runopts serve"
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 
 # What each target's input is, at most (bytes), and its seed script.
 max_len() {
 	case $1 in
-	qcow2|qcow2rw) echo 131072 ;; vmdk) echo 262144 ;; virtq) echo 65536 ;; x86) echo 1024 ;;
+	qcow2|qcow2rw) echo 131072 ;; vmdk|vpc|vdi) echo 262144 ;; vhdx) echo 1114112 ;;
+	virtq) echo 65536 ;; x86) echo 1024 ;;
 	*) echo 8192 ;;
 	esac
 }
@@ -27,6 +28,7 @@ seeds() {
 	qcow2) tests/fuzz/make-corpus.sh "$2" ;;
 	qcow2rw) tests/fuzz/make-corpus.sh "$2" bitmaps ;;
 	vmdk) tests/fuzz/vmdk-corpus.sh "$2" ;;
+	vpc|vdi|vhdx) tests/fuzz/foreign-corpus.sh "$1" "$2" ;;
 	*) tests/fuzz/make-seeds.py "$1" "$2" ;;
 	esac
 }
