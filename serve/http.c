@@ -184,7 +184,8 @@ static int begin_request(struct sess *s, const char *uri)
 static int on_body(struct sess *s, const void *in, size_t len)
 {
 	s->body_seen += len;
-	if (s->replied)
+	/* Answered already (refused early): the rest of the body is dropped. */
+	if (s->replied || s->drain_body || s->dispatched)
 		return 0;
 	if (s->route && (s->route->flags & R_RAW_BODY)) {
 		upload_data(s, in, len);	/* a failure sets the reply */
@@ -192,6 +193,7 @@ static int on_body(struct sess *s, const void *in, size_t len)
 	}
 	if (s->body_len + len > SERVE_BODY_MAX) {
 		s->body_too_large = true;
+		dispatch(s);	/* 413 now, not after the whole body */
 		return 0;
 	}
 	char *nb = realloc(s->body, s->body_len + len + 1);
@@ -207,6 +209,10 @@ static int on_body(struct sess *s, const void *in, size_t len)
 
 static int on_body_done(struct sess *s)
 {
+	if (s->drain_body) {
+		s->drain_body = false;
+		return lws_http_transaction_completed(s->wsi) ? -1 : 0;
+	}
 	if (s->replied || s->dispatched)
 		return 0;
 	if (!s->route)

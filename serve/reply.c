@@ -25,6 +25,7 @@ void sess_reset(struct sess *s)
 	free(s->out);
 	s->body = s->out = NULL;
 	s->body_len = s->out_len = s->out_sent = 0;
+	s->drain_body = false;
 	s->body_too_large = s->dispatched = s->replied = s->has_length = s->token_auth = false;
 	s->content_length = s->body_seen = 0;
 	s->route = NULL;
@@ -174,10 +175,17 @@ int reply_write(struct sess *s)
 	}
 	s->replied = false;
 	/*
-	 * Answered before the whole body came (refused, too large): the rest
-	 * would be read as the next request, so the connection ends here.
+	 * Answered before the whole body came (refused): the rest must not be
+	 * read as the next request. Up to 1 MiB more is read and dropped, then
+	 * the transaction ends (closing with unread data would reset the
+	 * connection before the client reads our answer); more than that, and
+	 * the connection ends here.
 	 */
-	if (s->has_length && s->body_seen < s->content_length)
-		return -1;
+	if (s->has_length && s->body_seen < s->content_length) {
+		if (s->content_length - s->body_seen > SERVE_BODY_MAX)
+			return -1;
+		s->drain_body = true;
+		return 1;
+	}
 	return lws_http_transaction_completed(s->wsi) ? -1 : 1;
 }

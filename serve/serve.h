@@ -48,6 +48,7 @@ struct sess {
 	size_t body_len;
 	bool body_too_large;
 	bool dispatched;		/* the handler ran: a late body-complete is not a second request */
+	bool drain_body;		/* replied early: read the rest of the body, then end */
 	struct upload *upload;
 	/* reply */
 	bool replied;			/* reply is set; write it when writeable */
