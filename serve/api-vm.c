@@ -82,6 +82,7 @@ void api_vm_get(struct sess *s, struct json_object *b)
 
 struct create_arg {
 	struct vm_create_req r;
+	char memory[24], balloon[24];	/* given as numbers (MiB) */
 	const char *disks[CREATE_LIST_MAX + 1], *nets[CREATE_LIST_MAX + 1];
 	struct vm_kv extra[64];
 	bool start;
@@ -159,13 +160,54 @@ static int extra_keys(struct sess *s, struct json_object *b, struct create_arg *
 	return 0;
 }
 
+/*
+ * Every field known and of its type: a typo ("memroy") or a number where a
+ * path belongs is an error, not silently a default. memory and balloon may
+ * be numbers (MiB), as the CLI takes them.
+ */
+static bool create_fields_ok(struct sess *s, struct json_object *b, struct create_arg *c)
+{
+	static const char *const strs[] = { "name", "kernel", "initrd", "cmdline", "memory",
+					     "balloon", "console" };
+	static const char *const others[] = { "cpus", "disks", "nets", "config", "onboot",
+					      "start" };
+	size_t i;
+
+	json_object_object_foreach(b, k, v) {
+		bool known = false, str = false;
+
+		for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+			if (!strcmp(k, strs[i]))
+				known = str = true;
+		for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+			if (!strcmp(k, others[i]))
+				known = true;
+		if (!known) {
+			reply_error(s, 400, "%s: unknown field", k);
+			return false;
+		}
+		if (!str || json_object_is_type(v, json_type_null) ||
+		    json_object_is_type(v, json_type_string))
+			continue;
+		if ((!strcmp(k, "memory") || !strcmp(k, "balloon")) &&
+		    json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0) {
+			snprintf(!strcmp(k, "memory") ? c->memory : c->balloon, sizeof(c->memory),
+				 "%lld", (long long)json_object_get_int64(v));
+			continue;
+		}
+		reply_error(s, 400, "%s: a string is expected", k);
+		return false;
+	}
+	return true;
+}
+
 void api_vm_create(struct sess *s, struct json_object *b)
 {
 	struct create_arg c;
 	struct json_object *v;
 
 	memset(&c, 0, sizeof(c));
-	if (!need_object(s, b))
+	if (!need_object(s, b) || !create_fields_ok(s, b, &c))
 		return;
 	c.r.name = jstr(b, "name");
 	if (!c.r.name) {
@@ -175,8 +217,8 @@ void api_vm_create(struct sess *s, struct json_object *b)
 	c.r.kernel = jstr(b, "kernel");
 	c.r.initrd = jstr(b, "initrd");
 	c.r.cmdline = jstr(b, "cmdline");
-	c.r.memory = jstr(b, "memory");
-	c.r.balloon = jstr(b, "balloon");
+	c.r.memory = c.memory[0] ? c.memory : jstr(b, "memory");
+	c.r.balloon = c.balloon[0] ? c.balloon : jstr(b, "balloon");
 	c.r.console = jstr(b, "console");
 	c.r.autostart = jbool(b, "onboot", false);
 	/* The server's working directory means nothing to a client: absolute paths only. */

@@ -240,6 +240,13 @@ def test_vm_create_show_set_delete(api, kernel, vmkit_home):
     assert new_vm(api, "x1", "relative/kernel").status == 400
     assert api.post("/api/vms", {"kernel": kernel}).status == 400
     assert new_vm(api, "x2", kernel, disks=["size=lots"]).status == 400
+    r = new_vm(api, "x3", kernel, memroy="1G")
+    assert r.status == 400 and r.message == "memroy: unknown field"
+    assert new_vm(api, "x4", 5).status == 400
+    assert new_vm(api, "x5", kernel, disks="size=1M").status == 400
+    assert new_vm(api, "x6", kernel, memory=256).data == "x6"
+    assert api.get("/api/vms/x6").data["config"]["memory"] == "256"
+    api.wait_task(api.delete("/api/vms/x6").data)
     assert not (vmkit_home / "vms" / "x2").exists()
 
     t = api.wait_task(api.delete("/api/vms/web1?purge=1").data)
