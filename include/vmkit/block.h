@@ -247,6 +247,10 @@ struct vk_blk {
 };
 
 const struct vk_blk_driver *vk_blk_find_driver(const char *name);
+/* For drivers that only read (vmdk, vpc, vdi, vhdx): pwrite refuses, flush has nothing to do. */
+int vk_blk_pwrite_read_only(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
+			    struct vk_err *err);
+int vk_blk_flush_nothing(struct vk_blk *bs, struct vk_err *err);
 /*
  * The format whose magic the first sector buf carries (one we read or one we
  * refuse), NULL for raw: what QEMU's rule checks before a write puts a

@@ -617,3 +617,15 @@ const char *vk_blk_map_filename(struct vk_blk *bs, uint64_t off)
 {
 	return bs->drv->map_filename ? bs->drv->map_filename(bs, off) : bs->filename;
 }
+
+int vk_blk_pwrite_read_only(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
+			    struct vk_err *err)
+{
+	return vk_fail(err, -EROFS, "%s: %s images are read-only in vmkit", bs->filename,
+		       bs->drv->name);
+}
+
+int vk_blk_flush_nothing(struct vk_blk *bs, struct vk_err *err)
+{
+	return 0;
+}

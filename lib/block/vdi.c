@@ -241,17 +241,6 @@ static int vdi_read(struct vk_blk *bs, void *buf, uint64_t off, size_t len, stru
 	return 0;
 }
 
-static int vdi_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
-		     struct vk_err *err)
-{
-	return vk_fail(err, -EROFS, "%s: vdi images are read-only in vmkit", bs->filename);
-}
-
-static int vdi_flush(struct vk_blk *bs, struct vk_err *err)
-{
-	return 0;
-}
-
 /* As QEMU 7.2: one block at a time; holes in a static image's file read as zeros. */
 static int vdi_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
 			    uint64_t *map, struct vk_err *err)
@@ -336,8 +325,8 @@ const struct vk_blk_driver vk_blk_vdi = {
 	.open = vdi_open,
 	.close = vdi_close,
 	.pread = vdi_read,
-	.pwrite = vdi_write,
-	.flush = vdi_flush,
+	.pwrite = vk_blk_pwrite_read_only,
+	.flush = vk_blk_flush_nothing,
 	.length = vdi_length,
 	.get_info = vdi_get_info,
 	.block_status = vdi_block_status,

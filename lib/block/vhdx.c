@@ -606,17 +606,6 @@ static int vhdx_read(struct vk_blk *bs, void *buf, uint64_t off, size_t len, str
 	return 0;
 }
 
-static int vhdx_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
-		      struct vk_err *err)
-{
-	return vk_fail(err, -EROFS, "%s: vhdx images are read-only in vmkit", bs->filename);
-}
-
-static int vhdx_flush(struct vk_blk *bs, struct vk_err *err)
-{
-	return 0;
-}
-
 /* QEMU 7.2's vhdx has no block status: all of it is data, at no offset it could name. */
 static int vhdx_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
 			     uint64_t *map, struct vk_err *err)
@@ -652,8 +641,8 @@ const struct vk_blk_driver vk_blk_vhdx = {
 	.open = vhdx_open,
 	.close = vhdx_close,
 	.pread = vhdx_read,
-	.pwrite = vhdx_write,
-	.flush = vhdx_flush,
+	.pwrite = vk_blk_pwrite_read_only,
+	.flush = vk_blk_flush_nothing,
 	.length = vhdx_length,
 	.get_info = vhdx_get_info,
 	.block_status = vhdx_block_status,

@@ -430,17 +430,6 @@ static int vmdk_read(struct vk_blk *bs, void *buf, uint64_t off, size_t len, str
 	return 0;
 }
 
-static int vmdk_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
-		      struct vk_err *err)
-{
-	return vk_fail(err, -EROFS, "%s: vmdk images are read-only", bs->filename);
-}
-
-static int vmdk_flush(struct vk_blk *bs, struct vk_err *err)
-{
-	return 0;
-}
-
 /* Flat extents: holes in the file read as zeros, and say so (QEMU's BDRV_BLOCK_RECURSE). */
 static int flat_status(struct vmdk_extent *e, uint64_t eoff, uint64_t n, uint64_t *pnum,
 		       uint64_t *map)
@@ -551,8 +540,8 @@ const struct vk_blk_driver vk_blk_vmdk = {
 	.open = vmdk_open,
 	.close = vmdk_close,
 	.pread = vmdk_read,
-	.pwrite = vmdk_write,
-	.flush = vmdk_flush,
+	.pwrite = vk_blk_pwrite_read_only,
+	.flush = vk_blk_flush_nothing,
 	.length = vmdk_length,
 	.get_info = vmdk_get_info,
 	.block_status = vmdk_block_status,

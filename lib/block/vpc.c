@@ -524,17 +524,6 @@ static int vpc_read(struct vk_blk *bs, void *buf, uint64_t off, size_t len, stru
 	return 0;
 }
 
-static int vpc_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
-		     struct vk_err *err)
-{
-	return vk_fail(err, -EROFS, "%s: vpc images are read-only in vmkit", bs->filename);
-}
-
-static int vpc_flush(struct vk_blk *bs, struct vk_err *err)
-{
-	return 0;
-}
-
 /* What this differencing disk does not hold: the parent's, zeros past the parent's end. */
 static int parent_status(struct vk_blk *bs, uint64_t off, uint64_t *pnum)
 {
@@ -616,8 +605,8 @@ const struct vk_blk_driver vk_blk_vpc = {
 	.open = vpc_open,
 	.close = vpc_close,
 	.pread = vpc_read,
-	.pwrite = vpc_write,
-	.flush = vpc_flush,
+	.pwrite = vk_blk_pwrite_read_only,
+	.flush = vk_blk_flush_nothing,
 	.length = vpc_length,
 	.get_info = vpc_get_info,
 	.block_status = vpc_block_status,
