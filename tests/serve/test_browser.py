@@ -67,42 +67,55 @@ VM = f"webtest-{os.getpid()}"
 TIMEOUT = 20
 
 
-@pytest.fixture(scope="module")
-def driver():
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless=new", "--ignore-certificate-errors", "--window-size=1280,800",
-              "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"):
-        opts.add_argument(a)
-    if os.geteuid() == 0:
-        opts.add_argument("--no-sandbox")  # Chromium refuses to run as root with it
-    # chromedriver started here and reached at 127.0.0.1: selenium's own Service
-    # asks for "localhost", which a fresh Debian root without /etc/hosts (CI's)
-    # cannot resolve.
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    log = open(SHOTS.parent / "chromedriver.log", "w")
-    cd = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=log, stderr=subprocess.STDOUT)
+        return s.getsockname()[1]
+
+
+def _start(argv, port, log, what):
+    """Start a program that will listen on 127.0.0.1:port; wait until it does."""
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     end = time.monotonic() + 30
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), 1).close()
-            break
+            return p
         except OSError:
-            if time.monotonic() > end or cd.poll() is not None:
-                cd.kill()
-                raise AssertionError(f"chromedriver did not start (see {log.name})")
+            if time.monotonic() > end or p.poll() is not None:
+                p.kill()
+                raise AssertionError(f"{what} did not start (see {log.name})")
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    # Chromium and chromedriver are started here and reached at 127.0.0.1:
+    # selenium's own Service, and chromedriver's own launch of the browser,
+    # connect to "localhost", which a fresh Debian root without /etc/hosts
+    # (CI's) cannot resolve.
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SHOTS.parent / "chromium.log", "w")
+    dbg, port = _free_port(), _free_port()
+    args = [CHROMIUM, "--headless=new", "--ignore-certificate-errors", "--window-size=1280,800",
+            "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            f"--remote-debugging-port={dbg}", "--remote-debugging-address=127.0.0.1",
+            f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"]
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium refuses to run as root with it
+    browser = _start(args + ["about:blank"], dbg, log, "chromium")
+    cd = _start([CHROMEDRIVER, f"--port={port}"], port, log, "chromedriver")
+    opts = webdriver.ChromeOptions()
+    opts.debugger_address = f"127.0.0.1:{dbg}"
     d = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
     # A local chromedriver reads files itself: no upload through a grid's se/file.
     d.file_detector = UselessFileDetector()
     d.set_page_load_timeout(30)
     yield d
     d.quit()
-    cd.terminate()
-    cd.wait(10)
+    for p in (cd, browser):
+        p.terminate()
+        p.wait(10)
     log.close()
 
 
