@@ -38,6 +38,8 @@ static const struct sandbox_rule base_rules[] = {
 	SB_ALLOW(exit),
 	SB_ALLOW(exit_group),
 	SB_ALLOW(write),
+	/* AddressSanitizer's runtime sets up alternate signal stacks at thread exit. */
+	SB_ALLOW(sigaltstack),
 };
 
 const struct sandbox_kind sandbox_base = SANDBOX_KIND("base", base_rules);

@@ -155,8 +155,8 @@ static void test_report_fd(void **state)
 
 static void test_kind_size(void **state)
 {
-	/* getpid, fcntl and the base four (rt_sigreturn, exit, exit_group, write). */
-	assert_int_equal(sandbox_kind_size(&test_kind), 6);
+	/* getpid, fcntl and the base five (rt_sigreturn, exit, exit_group, write, sigaltstack). */
+	assert_int_equal(sandbox_kind_size(&test_kind), 7);
 }
 
 static void __attribute__((noreturn)) drop_child(void)
