@@ -43,6 +43,10 @@ int mgmt_run_img(const char *const *args, char *diag, size_t n);
 /* Take the state lock unless held; *took says whether mgmt_op_unlock must release it. */
 int mgmt_op_lock(bool *took, struct vk_err *err);
 void mgmt_op_unlock(bool took);
+/* mgmt_op_lock, then the default pool made sure of (what pool and volume operations need). */
+int mgmt_op_lock_pools(bool *took, struct vk_err *err);
+/* mgmt_op_lock, then the VM's definition loaded; on failure the lock is released again. */
+int vm_op_load(const char *name, struct vm_def *d, bool *took, struct vk_err *err);
 
 /* ---- a VM's lifecycle (lib/mgmt/vm-start.c, vm-control.c) ---- */
 

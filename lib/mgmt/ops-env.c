@@ -150,6 +150,28 @@ int mgmt_op_lock(bool *took, struct vk_err *err)
 	return ret;
 }
 
+int mgmt_op_lock_pools(bool *took, struct vk_err *err)
+{
+	int ret = mgmt_op_lock(took, err);
+
+	if (!ret)
+		ret = pool_ensure_default(err);
+	if (ret)
+		mgmt_op_unlock(*took);
+	return ret;
+}
+
+int vm_op_load(const char *name, struct vm_def *d, bool *took, struct vk_err *err)
+{
+	int ret = mgmt_op_lock(took, err);
+
+	if (!ret)
+		ret = vm_load(name, d, err);
+	if (ret)
+		mgmt_op_unlock(*took);
+	return ret;
+}
+
 void mgmt_op_unlock(bool took)
 {
 	if (took)

@@ -16,17 +16,6 @@
 
 #include "vmkit/mgmt-ops.h"
 
-static int pool_op_lock(bool *took, struct vk_err *err)
-{
-	int ret = mgmt_op_lock(took, err);
-
-	if (!ret)
-		ret = pool_ensure_default(err);
-	if (ret)
-		mgmt_op_unlock(*took);
-	return ret;
-}
-
 static int define_locked(const char *name, const char *type, const char *path,
 			 struct vk_err *err)
 {
@@ -58,7 +47,7 @@ static int define_locked(const char *name, const char *type, const char *path,
 int pool_define(const char *name, const char *type, const char *path, struct vk_err *err)
 {
 	bool took;
-	int ret = pool_op_lock(&took, err);
+	int ret = mgmt_op_lock_pools(&took, err);
 
 	if (!ret)
 		ret = define_locked(name, type, path, err);
@@ -127,7 +116,7 @@ static int change(const char *name, enum pool_change what, struct vk_err *err)
 {
 	struct pool_def p;
 	bool took;
-	int ret = pool_op_lock(&took, err);
+	int ret = mgmt_op_lock_pools(&took, err);
 
 	if (!ret)
 		ret = pool_load(name, &p, err);
@@ -201,7 +190,7 @@ int pool_get_info(const char *name, struct pool_info *info, struct vk_err *err)
 {
 	struct pool_def p;
 	bool took;
-	int ret = pool_op_lock(&took, err);
+	int ret = mgmt_op_lock_pools(&took, err);
 
 	if (!ret)
 		ret = pool_load(name, &p, err);
@@ -242,7 +231,7 @@ static int list_locked(struct pool_info **out, unsigned int *count, struct vk_er
 int pool_list(struct pool_info **out, unsigned int *n, struct vk_err *err)
 {
 	bool took;
-	int ret = pool_op_lock(&took, err);
+	int ret = mgmt_op_lock_pools(&took, err);
 
 	if (!ret)
 		ret = list_locked(out, n, err);

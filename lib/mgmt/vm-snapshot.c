@@ -87,14 +87,10 @@ static int snapshot_op(const char *name, const char *what, const char *flag, con
 {
 	struct vm_def d;
 	bool took;
-	int ret = mgmt_op_lock(&took, err);
+	int ret = vm_op_load(name, &d, &took, err);
 
-	if (!ret)
-		ret = vm_load(name, &d, err);
-	if (ret) {
-		mgmt_op_unlock(took);
+	if (ret)
 		return ret;
-	}
 	ret = vm_require_shutoff(name, "a disk snapshot", err);
 	if (!ret)
 		ret = vm_refuse_template(&d, "snapshotted or reverted", err);
@@ -172,14 +168,10 @@ int vm_snapshot_list(const char *name, struct vm_snapshot **out, unsigned int *n
 	unsigned int i, count = 0;
 	struct vm_def d;
 	bool took;
-	int ret = mgmt_op_lock(&took, err);
+	int ret = vm_op_load(name, &d, &took, err);
 
-	if (!ret)
-		ret = vm_load(name, &d, err);
-	if (ret) {
-		mgmt_op_unlock(took);
+	if (ret)
 		return ret;
-	}
 	for (i = 0; i < d.n && !ret; i++)
 		if (!strncmp(d.kv[i].key, "virtio", 6))
 			ret = list_disk(d.kv[i].key, d.kv[i].val, &list, &count, err);

@@ -68,14 +68,10 @@ int vm_template(const char *name, struct vk_err *err)
 {
 	struct vm_def d;
 	bool took;
-	int ret = mgmt_op_lock(&took, err);
+	int ret = vm_op_load(name, &d, &took, err);
 
-	if (!ret)
-		ret = vm_load(name, &d, err);
-	if (ret) {
-		mgmt_op_unlock(took);
+	if (ret)
 		return ret;
-	}
 	ret = vm_require_shutoff(name, "template", err);
 	if (!ret && vm_is_template(&d))
 		ret = vk_fail(err, -EEXIST, "VM '%s' is a template already", name);

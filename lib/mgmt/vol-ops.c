@@ -18,17 +18,6 @@
 #include "vmkit/block.h"
 #include "vmkit/mgmt-ops.h"
 
-static int vol_op_lock(bool *took, struct vk_err *err)
-{
-	int ret = mgmt_op_lock(took, err);
-
-	if (!ret)
-		ret = pool_ensure_default(err);
-	if (ret)
-		mgmt_op_unlock(*took);
-	return ret;
-}
-
 int vol_create_file(const char *path, const char *format, uint64_t size, const char *backing,
 		    const char *backing_fmt, struct vk_err *err)
 {
@@ -63,7 +52,7 @@ int vol_create(const char *pool, const char *name, const char *format, uint64_t 
 {
 	char ref[PATH_MAX];
 	bool took;
-	int ret = vol_op_lock(&took, err);
+	int ret = mgmt_op_lock_pools(&took, err);
 
 	snprintf(ref, sizeof(ref), "%s:%s", pool, name);
 	if (!ret)
@@ -183,7 +172,7 @@ static int list_locked(const char *pool, struct vol_info **out, unsigned int *co
 int vol_list(const char *pool, struct vol_info **out, unsigned int *n, struct vk_err *err)
 {
 	bool took;
-	int ret = vol_op_lock(&took, err);
+	int ret = mgmt_op_lock_pools(&took, err);
 
 	if (!ret)
 		ret = list_locked(pool, out, n, err);
@@ -195,7 +184,7 @@ int vol_get_info(const char *ref, struct vol_info *info, struct vk_err *err)
 {
 	char file[PATH_MAX];
 	bool took;
-	int ret = vol_op_lock(&took, err);
+	int ret = mgmt_op_lock_pools(&took, err);
 
 	if (!ret)
 		ret = vol_resolve(ref, true, file, err);
@@ -286,7 +275,7 @@ int vol_check_change(const char *ref, const char *op, char file[PATH_MAX], struc
 {
 	char vm[MGMT_NAME_MAX];
 	bool took;
-	int ret = vol_op_lock(&took, err);
+	int ret = mgmt_op_lock_pools(&took, err);
 
 	if (!ret)
 		ret = vol_resolve(ref, true, file, err);
@@ -305,7 +294,7 @@ static int change(const char *ref, const char *op, const char *arg,
 {
 	char file[PATH_MAX];
 	bool took;
-	int ret = vol_op_lock(&took, err);
+	int ret = mgmt_op_lock_pools(&took, err);
 
 	if (!ret)
 		ret = vol_check_change(ref, op, file, err);
@@ -384,7 +373,7 @@ int vol_download(const char *ref, const char *dst, struct vk_err *err)
 {
 	char file[PATH_MAX];
 	bool took;
-	int ret = vol_op_lock(&took, err);
+	int ret = mgmt_op_lock_pools(&took, err);
 
 	if (!ret)
 		ret = vol_resolve(ref, true, file, err);
@@ -419,7 +408,7 @@ static int clone_locked(const char *ref, const char *newname, struct vk_err *err
 int vol_clone(const char *ref, const char *newname, struct vk_err *err)
 {
 	bool took;
-	int ret = vol_op_lock(&took, err);
+	int ret = mgmt_op_lock_pools(&took, err);
 
 	if (!ret)
 		ret = clone_locked(ref, newname, err);
