@@ -59,6 +59,7 @@ struct vcpu {
 };
 
 #define VM_MAX_MEM_REGIONS 2
+#define VM_MAX_DEVICE_CLASSES 32	/* entries of vm_device_classes (include/vmkit/device.h) */
 
 /* Boot layout of low memory, shared by the loader, ACPI and e820 code. */
 #define BOOT_GDT_ADDR		0x500
@@ -103,6 +104,8 @@ struct vm {
 	struct control *ctl;		/* the control socket serving this VM, or NULL */
 	struct virtio_net *nics[VM_MAX_NICS];
 	struct console *uart_con;	/* the UART's backend: vm->con, or none with --console virtio */
+	void *dev_state[VM_MAX_DEVICE_CLASSES];	/* each device class's slot (vm_device_state) */
+	void *input;			/* the input router (include/vmkit/input.h) */
 
 	/* Boot results the vCPU setup needs. */
 	uint64_t entry;

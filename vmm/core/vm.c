@@ -17,13 +17,10 @@
 #include <linux/kvm.h>
 
 #include "vmkit/console.h"
+#include "vmkit/device.h"
 #include "vmkit/evloop.h"
 #include "vmkit/hw.h"
-#include "vmkit/virtio-balloon.h"
-#include "vmkit/virtio-blk.h"
 #include "vmkit/virtio-console.h"
-#include "vmkit/virtio-net.h"
-#include "vmkit/virtio-rng.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
@@ -55,43 +52,6 @@ static int kvm_open_vm(struct vm *vm, struct vk_err *err)
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0)
 		ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
 	return 0;
-}
-
-static int create_devices(struct vm *vm, struct vk_err *err)
-{
-	unsigned int i;
-	int r = 0;
-
-	/* With --console virtio the UART still exists, writing nowhere. */
-	if (vm->cfg->console_virtio)
-		r = console_open(&vm->uart_con, CONSOLE_NONE, NULL, err);
-	if (!r)
-		r = serial_create(vm, vm->uart_con ? vm->uart_con : vm->con, err);
-
-	if (!r)
-		r = rtc_create(vm, err);
-	if (!r)
-		r = pit_create(vm, err);
-	if (!r)
-		r = i8042_create(vm, err);
-	if (!r)
-		r = pci_create(vm, err);
-	if (!r)
-		r = pm_create(vm, err);
-	if (!r && vm->cfg->debug_exit_port)
-		r = debugexit_create(vm, vm->cfg->debug_exit_port, err);
-	for (i = 0; !r && i < vm->cfg->nr_disks; i++)
-		r = virtio_blk_create(vm, &vm->cfg->disks[i], &vm->disks[i], err);
-	if (!r && vm->cfg->rng_source)
-		r = virtio_rng_create(vm, vm->cfg->rng_source, &vm->rng, err);
-	if (!r && vm->cfg->console_virtio)
-		r = virtio_console_create(vm, vm->con, &vm->vcon, err);
-	if (!r && vm->cfg->balloon)
-		r = virtio_balloon_create(vm, vm->cfg->balloon_deflate_on_oom,
-					  vm->cfg->balloon_stats_interval, &vm->balloon, err);
-	for (i = 0; !r && i < vm->cfg->nr_nets; i++)
-		r = virtio_net_create(vm, &vm->cfg->nets[i], &vm->nics[i], err);
-	return r;
 }
 
 static int create_vcpus(struct vm *vm, struct vk_err *err)
@@ -142,7 +102,7 @@ int vm_create(struct vm **out, const struct vm_config *cfg, struct console *con,
 	if (!r)
 		r = vm_memory_init(vm, cfg->mem_bytes, err);
 	if (!r)
-		r = create_devices(vm, err);
+		r = vm_devices_create(vm, err);
 	/* vCPUs before the kernel: the MADT lists their APIC IDs. */
 	if (!r)
 		r = create_vcpus(vm, err);
@@ -285,20 +245,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	free(vm->cpuid);
-	virtio_balloon_destroy(vm->balloon);
-	for (i = 0; i < VM_MAX_NICS; i++)
-		virtio_net_destroy(vm->nics[i]);
-	virtio_console_destroy(vm->vcon);
-	virtio_rng_destroy(vm->rng);
-	for (i = 0; i < VM_MAX_DISKS; i++)
-		virtio_blk_destroy(vm->disks[i]);
-	pm_destroy(vm);
-	pci_destroy(vm);
-	i8042_destroy(vm);
-	pit_destroy(vm);
-	rtc_destroy(vm);
-	serial_destroy(vm);
-	console_close(vm->uart_con);
+	vm_devices_destroy(vm);
 	io_bus_free(&vm->pio);
 	io_bus_free(&vm->mmio);
 	evloop_free(vm->loop);

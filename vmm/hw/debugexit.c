@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "vmkit/device.h"
 #include "vmkit/hw.h"
 #include "vmkit/vm.h"
 
@@ -36,3 +37,12 @@ int debugexit_create(struct vm *vm, uint16_t port, struct vk_err *err)
 		return vk_fail(err, r, "--debug-exit: port 0x%x is already in use", port);
 	return 0;
 }
+
+static int debugexit_class_create(struct vm *vm, struct vk_err *err)
+{
+	return vm->cfg->debug_exit_port ? debugexit_create(vm, vm->cfg->debug_exit_port, err) : 0;
+}
+
+const struct vm_device_class debugexit_class = {
+	.name = "isa-debug-exit", .create = debugexit_class_create,
+};

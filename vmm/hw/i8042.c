@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "vmkit/device.h"
 #include "vmkit/hw.h"
 #include "vmkit/vm.h"
 
@@ -49,3 +50,7 @@ int i8042_create(struct vm *vm, struct vk_err *err)
 void i8042_destroy(struct vm *vm)
 {
 }
+
+const struct vm_device_class i8042_class = {
+	.name = "i8042", .create = i8042_create, .destroy = i8042_destroy,
+};

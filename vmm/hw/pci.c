@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "vmkit/device.h"
 #include "vmkit/hw.h"
 #include "vmkit/pci.h"
 #include "vmkit/vm.h"
@@ -223,3 +224,7 @@ void pci_destroy(struct vm *vm)
 	free(h);
 	vm->pci = NULL;
 }
+
+const struct vm_device_class pci_host_class = {
+	.name = "pci-host", .create = pci_create, .destroy = pci_destroy,
+};

@@ -19,6 +19,7 @@
 
 #include <linux/kvm.h>
 
+#include "vmkit/device.h"
 #include "vmkit/hw.h"
 #include "vmkit/vm.h"
 
@@ -171,3 +172,7 @@ void pit_destroy(struct vm *vm)
 	free(p);
 	vm->pit = NULL;
 }
+
+const struct vm_device_class pit_class = {
+	.name = "pit", .create = pit_create, .destroy = pit_destroy,
+};

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "vmkit/device.h"
 #include "vmkit/hw.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
@@ -123,3 +124,7 @@ void pm_destroy(struct vm *vm)
 	free(p);
 	vm->pm = NULL;
 }
+
+const struct vm_device_class pm_class = {
+	.name = "pm", .create = pm_create, .destroy = pm_destroy,
+};

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vmkit/device.h"
 #include "vmkit/hw.h"
 #include "vmkit/vm.h"
 
@@ -157,3 +158,7 @@ void rtc_destroy(struct vm *vm)
 	free(r);
 	vm->rtc = NULL;
 }
+
+const struct vm_device_class rtc_class = {
+	.name = "rtc", .create = rtc_create, .destroy = rtc_destroy,
+};

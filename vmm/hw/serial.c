@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vmkit/console.h"
+#include "vmkit/device.h"
 #include "vmkit/hw.h"
 #include "vmkit/vm.h"
 
@@ -230,3 +231,29 @@ void serial_destroy(struct vm *vm)
 	free(u);
 	vm->uart = NULL;
 }
+
+/*
+ * With --console virtio the UART still exists (firmware and early boot
+ * code probe it), writing nowhere.
+ */
+static int serial_class_create(struct vm *vm, struct vk_err *err)
+{
+	int r = 0;
+
+	if (vm->cfg->console_virtio)
+		r = console_open(&vm->uart_con, CONSOLE_NONE, NULL, err);
+	if (!r)
+		r = serial_create(vm, vm->uart_con ? vm->uart_con : vm->con, err);
+	return r;
+}
+
+static void serial_class_destroy(struct vm *vm)
+{
+	serial_destroy(vm);
+	console_close(vm->uart_con);
+	vm->uart_con = NULL;
+}
+
+const struct vm_device_class serial_class = {
+	.name = "serial", .create = serial_class_create, .destroy = serial_class_destroy,
+};

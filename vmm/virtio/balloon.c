@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "vmkit/control.h"
+#include "vmkit/device.h"
 #include "vmkit/evloop.h"
 #include "vmkit/virtio-balloon.h"
 #include "vmkit/virtio.h"
@@ -359,3 +360,22 @@ void virtio_balloon_destroy(struct virtio_balloon *b)
 	pthread_mutex_destroy(&b->qlock);
 	free(b);
 }
+
+static int balloon_class_create(struct vm *vm, struct vk_err *err)
+{
+	if (!vm->cfg->balloon)
+		return 0;
+	return virtio_balloon_create(vm, vm->cfg->balloon_deflate_on_oom,
+				     vm->cfg->balloon_stats_interval, &vm->balloon, err);
+}
+
+static void balloon_class_destroy(struct vm *vm)
+{
+	virtio_balloon_destroy(vm->balloon);
+	vm->balloon = NULL;
+}
+
+const struct vm_device_class virtio_balloon_class = {
+	.name = "virtio-balloon", .create = balloon_class_create,
+	.destroy = balloon_class_destroy,
+};

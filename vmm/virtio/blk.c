@@ -22,9 +22,10 @@
 
 #include "vmkit/blk-backend.h"
 #include "vmkit/block.h"
+#include "vmkit/device.h"
 #include "vmkit/iothread.h"
-#include "vmkit/virtio.h"
 #include "vmkit/virtio-blk.h"
+#include "vmkit/virtio.h"
 #include "vmkit/vm.h"
 
 #define SECTOR		512
@@ -796,3 +797,28 @@ void virtio_blk_info(const struct virtio_blk *b, struct virtio_blk_info *info)
 	for (l = img ? img->backing : NULL; l; l = l->backing)
 		info->backing_depth++;
 }
+
+/* One device per --disk. */
+static int blk_class_create(struct vm *vm, struct vk_err *err)
+{
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; !r && i < vm->cfg->nr_disks; i++)
+		r = virtio_blk_create(vm, &vm->cfg->disks[i], &vm->disks[i], err);
+	return r;
+}
+
+static void blk_class_destroy(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < VM_MAX_DISKS; i++) {
+		virtio_blk_destroy(vm->disks[i]);
+		vm->disks[i] = NULL;
+	}
+}
+
+const struct vm_device_class virtio_blk_class = {
+	.name = "virtio-blk", .create = blk_class_create, .destroy = blk_class_destroy,
+};

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vmkit/console.h"
+#include "vmkit/device.h"
 #include "vmkit/virtio-console.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
@@ -137,3 +138,21 @@ void virtio_console_destroy(struct virtio_console *c)
 	virtio_pci_destroy(&c->vdev);
 	free(c);
 }
+
+static int console_class_create(struct vm *vm, struct vk_err *err)
+{
+	if (!vm->cfg->console_virtio)
+		return 0;
+	return virtio_console_create(vm, vm->con, &vm->vcon, err);
+}
+
+static void console_class_destroy(struct vm *vm)
+{
+	virtio_console_destroy(vm->vcon);
+	vm->vcon = NULL;
+}
+
+const struct vm_device_class virtio_console_class = {
+	.name = "virtio-console", .create = console_class_create,
+	.destroy = console_class_destroy,
+};

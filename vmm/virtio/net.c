@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "vmkit/config.h"
+#include "vmkit/device.h"
 #include "vmkit/evloop.h"
 #include "vmkit/net.h"
 #include "vmkit/virtio-net.h"
@@ -807,3 +808,28 @@ void virtio_net_destroy(struct virtio_net *n)
 	free(n->pair);
 	free(n);
 }
+
+/* One device per --net. */
+static int net_class_create(struct vm *vm, struct vk_err *err)
+{
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; !r && i < vm->cfg->nr_nets; i++)
+		r = virtio_net_create(vm, &vm->cfg->nets[i], &vm->nics[i], err);
+	return r;
+}
+
+static void net_class_destroy(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < VM_MAX_NICS; i++) {
+		virtio_net_destroy(vm->nics[i]);
+		vm->nics[i] = NULL;
+	}
+}
+
+const struct vm_device_class virtio_net_class = {
+	.name = "virtio-net", .create = net_class_create, .destroy = net_class_destroy,
+};

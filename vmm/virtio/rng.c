@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmkit/device.h"
 #include "vmkit/virtio-rng.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
@@ -101,3 +102,20 @@ void virtio_rng_destroy(struct virtio_rng *r)
 	close(r->fd);
 	free(r);
 }
+
+static int rng_class_create(struct vm *vm, struct vk_err *err)
+{
+	if (!vm->cfg->rng_source)
+		return 0;
+	return virtio_rng_create(vm, vm->cfg->rng_source, &vm->rng, err);
+}
+
+static void rng_class_destroy(struct vm *vm)
+{
+	virtio_rng_destroy(vm->rng);
+	vm->rng = NULL;
+}
+
+const struct vm_device_class virtio_rng_class = {
+	.name = "virtio-rng", .create = rng_class_create, .destroy = rng_class_destroy,
+};

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The device table (include/vmkit/device.h): the one place that lists the
+ * devices a VM can have, in creation order. Platform devices come first
+ * (the UART before anything that may print), then the PCI host bridge,
+ * then the PCI devices, which need it.
+ */
+#include <stddef.h>
+
+#include "vmkit/device.h"
+#include "vmkit/input.h"
+#include "vmkit/vm.h"
+
+extern const struct vm_device_class serial_class, rtc_class, pit_class, i8042_class,
+	pci_host_class, pm_class, debugexit_class, virtio_blk_class, virtio_rng_class,
+	virtio_console_class, virtio_balloon_class, virtio_net_class;
+
+const struct vm_device_class *const vm_device_classes[] = {
+	&serial_class,
+	&rtc_class,
+	&pit_class,
+	&i8042_class,
+	&pci_host_class,
+	&pm_class,
+	&debugexit_class,
+	&virtio_blk_class,
+	&virtio_rng_class,
+	&virtio_console_class,
+	&virtio_balloon_class,
+	&virtio_net_class,
+	NULL,
+};
+
+void **vm_device_state(struct vm *vm, const struct vm_device_class *cls)
+{
+	unsigned int i;
+
+	for (i = 0; vm_device_classes[i] && i < VM_MAX_DEVICE_CLASSES; i++)
+		if (vm_device_classes[i] == cls)
+			return &vm->dev_state[i];
+	return NULL;	/* a class not in the table: a programming error the caller sees */
+}
+
+int vm_devices_create(struct vm *vm, struct vk_err *err)
+{
+	unsigned int i;
+	int r = input_router_new(vm, err);
+
+	for (i = 0; !r && vm_device_classes[i]; i++)
+		r = vm_device_classes[i]->create(vm, err);
+	return r;
+}
+
+void vm_devices_destroy(struct vm *vm)
+{
+	unsigned int n = 0;
+
+	while (vm_device_classes[n])
+		n++;
+	while (n--)
+		if (vm_device_classes[n]->destroy)
+			vm_device_classes[n]->destroy(vm);
+	input_router_free(vm);
+}
