@@ -372,6 +372,14 @@ static int set_backing(struct img_create_opts *co, const char *b, const char *bf
 	return 0;
 }
 
+/* null-co (no driver of the table) takes compressed writes by dropping them. */
+static bool format_compresses(const char *fmt)
+{
+	const struct vk_blk_driver *drv = vk_blk_find_driver(fmt);
+
+	return !drv || drv->compress;
+}
+
 static int setup_buffers(struct convert *c, const char *ofmt)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -380,7 +388,7 @@ static int setup_buffers(struct convert *c, const char *ofmt)
 	c->cs = vk_blk_cluster_size(c->dst);
 	if ((c->compress || c->has_backing) && !c->cs)
 		c->cs = 512;
-	if (c->compress && !strcmp(ofmt, "raw")) {
+	if (c->compress && !format_compresses(ofmt)) {
 		img_error("Compression not supported for this file format");
 		return -ENOTSUP;
 	}
@@ -470,7 +478,7 @@ int img_convert(int argc, char **argv)
 	}
 	for (i = 0; i < nopts; i++) {
 		if (img_opts_want_help(opts[i])) {
-			if (strcmp(ofmt, "raw") && strcmp(ofmt, "qcow2"))
+			if (!vk_blk_format_creatable(ofmt))
 				return img_error("Unknown file format '%s'", ofmt), 1;
 			img_print_create_help(ofmt, optind < argc);
 			return 0;
@@ -491,7 +499,7 @@ int img_convert(int argc, char **argv)
 	if (quiet)
 		c.prog.on = false;
 	/* null-co takes writes (-n) but cannot be created. */
-	if (strcmp(ofmt, "raw") && strcmp(ofmt, "qcow2") && strcmp(ofmt, "null-co")) {
+	if (!vk_blk_format_creatable(ofmt) && strcmp(ofmt, "null-co")) {
 		/* vmdk, vpc, vdi, vhdx: read (convert imports them), never written. */
 		if (vk_blk_find_driver(ofmt))
 			img_error("%s: vmkit reads %s images but cannot create them", argv[argc - 1],
@@ -515,14 +523,14 @@ int img_convert(int argc, char **argv)
 	for (i = 0; i < nopts; i++)
 		if (img_parse_create_opts(&co, ofmt, opts[i]) < 0)
 			goto out;
-	if ((backing || co.o.backing_file) && strcmp(ofmt, "qcow2")) {
+	if ((backing || co.o.backing_file) && !vk_blk_format_has_backing(ofmt)) {
 		img_error("Backing file not supported for file format '%s'", ofmt);
 		goto out;
 	}
 	if (set_backing(&co, backing, backing_fmt, quiet) < 0)
 		goto out;
 	c.has_backing = co.o.backing_file != NULL;
-	if (c.compress && !strcmp(ofmt, "raw")) {
+	if (c.compress && !format_compresses(ofmt)) {
 		img_error("Compression not supported for this file format");
 		goto out;
 	}

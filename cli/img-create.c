@@ -48,6 +48,15 @@ static const char *const prealloc_names[] = {
 	[VK_PREALLOC_FALLOC] = "falloc", [VK_PREALLOC_FULL] = "full",
 };
 
+/*
+ * Is key one of the format's own options (its driver's list), rather than
+ * the file protocol's (size, preallocation off/falloc/full, extent_size_hint)?
+ */
+static bool own_opt(const struct img_create_opts *c, const char *key)
+{
+	return vk_blk_format_has_opt(c->drv, key);
+}
+
 static int set_opt(void *opaque, const char *key, const char *val)
 {
 	struct img_create_opts *c = opaque;
@@ -61,11 +70,11 @@ static int set_opt(void *opaque, const char *key, const char *val)
 			goto bad_size;
 		c->o.size = v;
 		c->have_size = true;
-	} else if (!strcmp(key, "cluster_size") && c->qcow2) {
+	} else if (!strcmp(key, "cluster_size") && own_opt(c, key)) {
 		if (img_parse_size(val, &v) < 0 || v > UINT32_MAX)
 			goto bad_size;
 		c->o.cluster_size = (uint32_t)v;
-	} else if (!strcmp(key, "compat") && c->qcow2) {
+	} else if (!strcmp(key, "compat") && own_opt(c, key)) {
 		c->compat_str = keep(c, val);
 		if (!strcmp(val, "0.10") || !strcmp(val, "v2"))
 			c->o.compat = 2;
@@ -73,7 +82,7 @@ static int set_opt(void *opaque, const char *key, const char *val)
 			c->o.compat = 3;
 		else
 			c->bad_compat = c->compat_str;
-	} else if (!strcmp(key, "lazy_refcounts") && c->qcow2) {
+	} else if (!strcmp(key, "lazy_refcounts") && own_opt(c, key)) {
 		if (strcmp(val, "on") && strcmp(val, "off"))
 			return opt_error(c, "Parameter 'lazy_refcounts' expects 'on' or 'off'");
 		c->o.lazy_refcounts = !strcmp(val, "on");
@@ -86,15 +95,15 @@ static int set_opt(void *opaque, const char *key, const char *val)
 				c->bad_prealloc = NULL;
 			}
 		}
-		if (!c->qcow2 && c->o.prealloc == VK_PREALLOC_METADATA)
+		if (!own_opt(c, "preallocation") && c->o.prealloc == VK_PREALLOC_METADATA)
 			c->bad_prealloc = c->prealloc_str;
-	} else if (!strcmp(key, "refcount_bits") && c->qcow2) {
+	} else if (!strcmp(key, "refcount_bits") && own_opt(c, key)) {
 		if (vk_parse_uint(val + (val[0] == '-'), 0, UINT64_MAX, &v) < 0)
 			return opt_error(c, "Parameter 'refcount_bits' expects a number");
 		/* Widths out of range (0, -1, 128) are refused when the image is made, in its words. */
 		c->o.refcount_bits = v > 64 || !v || val[0] == '-' ? 3 : (unsigned int)v;
 		c->refcount_str = keep(c, val);
-	} else if (!strcmp(key, "compression_type") && c->qcow2) {
+	} else if (!strcmp(key, "compression_type") && own_opt(c, key)) {
 		c->compression_str = keep(c, val);
 		c->o.compression_type = !strcmp(val, "zstd") ? 1 : strcmp(val, "zlib") ? -1 : 0;
 		if (c->o.compression_type < 0)
@@ -105,13 +114,13 @@ static int set_opt(void *opaque, const char *key, const char *val)
 		c->o.extent_size_hint = v;
 		c->have_extent_size_hint = true;
 		c->o.extent_size_hint_given = true;
-	} else if (!strcmp(key, "backing_file") && c->qcow2) {
+	} else if (!strcmp(key, "backing_file") && own_opt(c, key)) {
 		c->o.backing_file = keep(c, val);
-	} else if (!strcmp(key, "backing_fmt") && c->qcow2) {
+	} else if (!strcmp(key, "backing_fmt") && own_opt(c, key)) {
 		c->o.backing_fmt = keep(c, val);
-	} else if (!strcmp(key, "data_file") && c->qcow2) {
+	} else if (!strcmp(key, "data_file") && own_opt(c, key)) {
 		c->o.data_file = keep(c, val);
-	} else if (!strcmp(key, "data_file_raw") && c->qcow2) {
+	} else if (!strcmp(key, "data_file_raw") && own_opt(c, key)) {
 		if (strcmp(val, "on") && strcmp(val, "off"))
 			return opt_error(c, "Parameter '%s' expects 'on' or 'off'", key);
 		c->o.data_file_raw = !strcmp(val, "on");
@@ -134,6 +143,7 @@ void img_default_extent_hint(struct img_create_opts *c)
 
 int img_parse_create_opts(struct img_create_opts *c, const char *fmt, const char *opts)
 {
+	c->drv = vk_blk_find_driver(fmt);
 	c->qcow2 = !strcmp(fmt, "qcow2");
 	if (!opts)
 		return 0;
@@ -145,9 +155,10 @@ const char *img_create_opts_value_error(const struct img_create_opts *c, char *b
 {
 	if (c->bad_compat)
 		snprintf(buf, n, "Parameter 'version' does not accept value '%s'", c->bad_compat);
-	else if (c->bad_prealloc && !c->qcow2 && !strcmp(c->bad_prealloc, "metadata"))
+	else if (c->bad_prealloc && !own_opt(c, "preallocation") &&
+		 !strcmp(c->bad_prealloc, "metadata"))
 		snprintf(buf, n, "Unsupported preallocation mode: metadata");
-	else if (c->bad_prealloc && !c->qcow2)
+	else if (c->bad_prealloc && !own_opt(c, "preallocation"))
 		snprintf(buf, n, "invalid parameter value: %s", c->bad_prealloc);
 	else if (c->bad_prealloc)
 		snprintf(buf, n, "Parameter 'preallocation' does not accept value '%s'", c->bad_prealloc);
@@ -323,7 +334,7 @@ int img_create(int argc, char **argv)
 	}
 	for (i = 0; i < nopts; i++) {
 		if (img_opts_want_help(opts[i])) {
-			if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
+			if (!vk_blk_format_creatable(fmt))
 				return img_error("Unknown file format '%s'", fmt), 1;
 			img_print_create_help(fmt, optind < argc);
 			return 0;
@@ -337,7 +348,7 @@ int img_create(int argc, char **argv)
 		img_error("%s: Format driver 'null-co' does not support image creation", argv[optind]);
 		return 1;
 	}
-	if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
+	if (!vk_blk_format_creatable(fmt)) {
 		/* vmdk, vpc, vdi, vhdx: read (convert imports them), never written. */
 		if (vk_blk_find_driver(fmt))
 			img_error("%s: vmkit reads %s images but cannot create them", argv[optind], fmt);
@@ -345,6 +356,7 @@ int img_create(int argc, char **argv)
 			img_error("%s: Unknown file format '%s'", argv[optind], fmt);
 		return 1;
 	}
+	c.drv = vk_blk_find_driver(fmt);
 	c.qcow2 = !strcmp(fmt, "qcow2");
 	c.prefix = argv[optind];
 	for (i = 0; i < nopts; i++)

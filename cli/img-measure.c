@@ -207,7 +207,7 @@ int img_measure(int argc, char **argv)
 		img_error("Either --size N or one filename must be specified.");
 		return 1;
 	}
-	if (strcmp(out_fmt, "raw") && strcmp(out_fmt, "qcow2")) {
+	if (!vk_blk_format_creatable(out_fmt)) {
 		img_error("Unknown file format '%s'", out_fmt);
 		return 1;
 	}

@@ -2,45 +2,17 @@
 /*
  * create/convert -o help: the creation options, listed as qemu-img lists them
  * (the format's own, or with a file name the format's and the file
- * protocol's merged, by name). Only what vmkit accepts is listed: qemu-img's
- * encryption options, nocow and extended_l2 are left out, so that a script
- * that looks for an option here finds only what will work.
+ * protocol's merged, by name). The lists are the drivers' own
+ * (vk_blk_driver.create_opts, vk_blk_file_create_opts): only what vmkit
+ * accepts, so that a script that looks for an option here finds only what
+ * will work.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "img-opts.h"
 
-enum { QCOW2 = 1, RAW = 2, FILE_PROTO = 4 };
-
-struct opt_help {
-	const char *name, *type, *help;
-	unsigned int where;
-};
-
-/* Sorted by name, as qemu-img prints them. */
-static const struct opt_help opts[] = {
-	{ "backing_file", "str", "File name of a base image", QCOW2 },
-	{ "backing_fmt", "str", "Image format of the base image", QCOW2 },
-	{ "cluster_size", "size", "qcow2 cluster size", QCOW2 },
-	{ "compat", "str", "Compatibility level (v2 [0.10] or v3 [1.1])", QCOW2 },
-	{ "compression_type", "str", "Compression method used for image cluster compression",
-	  QCOW2 },
-	{ "data_file", "str", "File name of an external data file", QCOW2 },
-	{ "data_file_raw", "bool (on/off)", "The external data file must stay valid as a raw image",
-	  QCOW2 },
-	{ "extent_size_hint", "size", "Extent size hint for the image file, 0 to disable",
-	  FILE_PROTO },
-	{ "lazy_refcounts", "bool (on/off)", "Postpone refcount updates", QCOW2 },
-	{ "preallocation", "str", "Preallocation mode (allowed values: off, metadata, falloc, full)",
-	  QCOW2 },
-	{ "preallocation", "str", "Preallocation mode (allowed values: off, falloc, full)",
-	  FILE_PROTO },
-	{ "refcount_bits", "num", "Width of a reference count entry in bits", QCOW2 },
-	{ "size", "size", "Virtual disk size", QCOW2 | RAW | FILE_PROTO },
-};
-
-static void print_opt(const struct opt_help *o)
+static void print_opt(const struct vk_blk_create_opt *o)
 {
 	char head[64];
 
@@ -51,26 +23,27 @@ static void print_opt(const struct opt_help *o)
 
 void img_print_create_help(const char *fmt, bool with_file)
 {
-	unsigned int mask = !strcmp(fmt, "qcow2") ? QCOW2 : RAW;
-	const char *last = "";
-	size_t i;
+	const struct vk_blk_driver *drv = vk_blk_find_driver(fmt);
+	const struct vk_blk_create_opt *a = drv->create_opts, *b = vk_blk_file_create_opts;
+	int c;
 
 	if (!with_file) {
 		printf("Supported %s options:\n", fmt);
-		for (i = 0; i < ARRAY_SIZE(opts); i++)
-			if (opts[i].where & mask)
-				print_opt(&opts[i]);
+		for (; a->name; a++)
+			print_opt(a);
 		printf("\nThe protocol level may support further options.\n"
 		       "Specify the target filename to include those options.\n");
 		return;
 	}
-	/* Merged with the file protocol's; where both have a name, the format's wins. */
+	/* Merged with the file protocol's, both sorted; where both have a name, the format's wins. */
 	printf("Supported options:\n");
-	for (i = 0; i < ARRAY_SIZE(opts); i++) {
-		if (!(opts[i].where & (mask | FILE_PROTO)) || !strcmp(opts[i].name, last))
-			continue;
-		print_opt(&opts[i]);
-		last = opts[i].name;
+	while (a->name || b->name) {
+		c = !a->name ? 1 : !b->name ? -1 : strcmp(a->name, b->name);
+		print_opt(c <= 0 ? a : b);
+		if (c <= 0)
+			a++;
+		if (c >= 0)
+			b++;
 	}
 }
 

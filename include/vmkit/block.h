@@ -157,9 +157,20 @@ struct vk_blk_amend_opts {
 #define VK_CHECK_FIX_LEAKS	(1u << 0)
 #define VK_CHECK_FIX_ERRORS	(1u << 1)
 
+/* A creation option a format (or the file protocol) takes as -o NAME=VALUE. */
+struct vk_blk_create_opt {
+	const char *name, *type, *help;	/* as qemu-img's -o help lists them */
+};
+
 struct vk_blk_driver {
 	const char *name;
 	size_t state_size;
+	/*
+	 * What create takes, sorted by name and ended by an all-NULL entry;
+	 * NULL: vmkit reads the format but cannot create it. The commands parse
+	 * -o and list -o help from here, never from a list of their own.
+	 */
+	const struct vk_blk_create_opt *create_opts;
 	/* Score how well buf (the file's first bytes) matches: 0 = not ours. */
 	int (*probe)(const uint8_t *buf, size_t len);
 	/*
@@ -290,6 +301,15 @@ int vk_blk_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 		 struct vk_err *err);
 int vk_blk_create(const char *format, const char *filename, const struct vk_blk_create_opts *o,
 		  struct vk_err *err);
+/* The file protocol's creation options, which every format's file takes too. */
+extern const struct vk_blk_create_opt vk_blk_file_create_opts[];
+/* Does the named format's own option list (not the file protocol's) have opt? */
+bool vk_blk_format_has_opt(const struct vk_blk_driver *drv, const char *opt);
+/* What a format can do, by name (false for a name no driver has). */
+bool vk_blk_format_creatable(const char *format);
+bool vk_blk_format_has_backing(const char *format);
+/* The formats vmkit creates, for messages: "qcow2 or raw" (the table's order). */
+const char *vk_blk_creatable_formats(void);
 
 /* Snapshots: the list is malloc'd (free it), its strings belong to the image. */
 int vk_blk_snapshot_list(struct vk_blk *bs, struct vk_blk_snapshot **out, unsigned int *n,

@@ -35,6 +35,50 @@ const struct vk_blk_driver *vk_blk_find_driver(const char *name)
 	return NULL;
 }
 
+bool vk_blk_format_has_opt(const struct vk_blk_driver *drv, const char *opt)
+{
+	const struct vk_blk_create_opt *o;
+
+	for (o = drv ? drv->create_opts : NULL; o && o->name; o++)
+		if (!strcmp(o->name, opt))
+			return true;
+	return false;
+}
+
+bool vk_blk_format_creatable(const char *format)
+{
+	const struct vk_blk_driver *drv = vk_blk_find_driver(format);
+
+	return drv && drv->create_opts && drv->create;
+}
+
+const char *vk_blk_creatable_formats(void)
+{
+	static char list[128];
+	size_t i, n = 0, count = 0, left;
+
+	if (list[0])
+		return list;
+	for (i = 0; i < ARRAY_SIZE(drivers); i++)
+		count += drivers[i]->create_opts != NULL;
+	for (i = 0; i < ARRAY_SIZE(drivers) && n < sizeof(list); i++) {
+		if (!drivers[i]->create_opts)
+			continue;
+		left = --count;
+		n += snprintf(list + n, sizeof(list) - n, "%s%s", drivers[i]->name,
+			      !left ? "" : left == 1 ? " or " : ", ");
+	}
+	return list;
+}
+
+/* A format records a backing file when it can be told one (set_backing). */
+bool vk_blk_format_has_backing(const char *format)
+{
+	const struct vk_blk_driver *drv = vk_blk_find_driver(format);
+
+	return drv && drv->set_backing;
+}
+
 const char *vk_blk_probe_magic(const uint8_t *buf, size_t len)
 {
 	size_t i;
@@ -600,6 +644,9 @@ int vk_blk_create(const char *format, const char *filename, const struct vk_blk_
 
 	if (!drv)
 		return vk_fail(err, -ENOTSUP, "Unknown file format '%s'", format);
+	if (!drv->create_opts || !drv->create)
+		return vk_fail(err, -ENOTSUP, "%s: vmkit reads %s images but cannot create them",
+			       filename, format);
 	/* The file protocol's check, before the file exists: a bad hint leaves nothing behind. */
 	if (so.extent_size_hint > UINT32_MAX)
 		return vk_fail(err, -EINVAL, "Extent size hint is too large");

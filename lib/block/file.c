@@ -332,3 +332,11 @@ int vk_blk_file_status(int fd, uint64_t off, uint64_t len, uint64_t *pnum)
 		*pnum = MIN(len, (uint64_t)hole - off);
 	return VK_BS_DATA;
 }
+
+/* The file protocol's creation options, which apply to every format's file. */
+const struct vk_blk_create_opt vk_blk_file_create_opts[] = {
+	{ "extent_size_hint", "size", "Extent size hint for the image file, 0 to disable" },
+	{ "preallocation", "str", "Preallocation mode (allowed values: off, falloc, full)" },
+	{ "size", "size", "Virtual disk size" },
+	{ 0 }
+};

@@ -623,8 +623,25 @@ static int qcow2_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, st
 	return 0;
 }
 
+/* qemu-img's list minus what vmkit does not do (encryption, extended_l2, nocow). */
+static const struct vk_blk_create_opt qcow2_create_opts[] = {
+	{ "backing_file", "str", "File name of a base image" },
+	{ "backing_fmt", "str", "Image format of the base image" },
+	{ "cluster_size", "size", "qcow2 cluster size" },
+	{ "compat", "str", "Compatibility level (v2 [0.10] or v3 [1.1])" },
+	{ "compression_type", "str", "Compression method used for image cluster compression" },
+	{ "data_file", "str", "File name of an external data file" },
+	{ "data_file_raw", "bool (on/off)", "The external data file must stay valid as a raw image" },
+	{ "lazy_refcounts", "bool (on/off)", "Postpone refcount updates" },
+	{ "preallocation", "str", "Preallocation mode (allowed values: off, metadata, falloc, full)" },
+	{ "refcount_bits", "num", "Width of a reference count entry in bits" },
+	{ "size", "size", "Virtual disk size" },
+	{ 0 }
+};
+
 const struct vk_blk_driver vk_blk_qcow2 = {
 	.name = "qcow2",
+	.create_opts = qcow2_create_opts,
 	.state_size = sizeof(struct qcow2_state),
 	.probe = qcow2_probe,
 	.open = qcow2_open,

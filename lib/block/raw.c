@@ -244,8 +244,15 @@ static int raw_discard(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_
 	return 0;
 }
 
+/* The format's own; preallocation and extent_size_hint are the file protocol's. */
+static const struct vk_blk_create_opt raw_create_opts[] = {
+	{ "size", "size", "Virtual disk size" },
+	{ 0 }
+};
+
 const struct vk_blk_driver vk_blk_raw = {
 	.name = "raw",
+	.create_opts = raw_create_opts,
 	.state_size = sizeof(struct raw_state),
 	.probe = raw_probe,
 	.open = raw_open,

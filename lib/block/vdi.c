@@ -311,13 +311,6 @@ static int vdi_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int f
 	return 0;
 }
 
-static int vdi_create(const char *filename, const struct vk_blk_create_opts *o,
-		      struct vk_err *err)
-{
-	return vk_fail(err, -ENOTSUP, "%s: vmkit reads vdi images but cannot create them",
-		       filename);
-}
-
 const struct vk_blk_driver vk_blk_vdi = {
 	.name = "vdi",
 	.state_size = sizeof(struct vdi_state),
@@ -330,6 +323,5 @@ const struct vk_blk_driver vk_blk_vdi = {
 	.length = vdi_length,
 	.get_info = vdi_get_info,
 	.block_status = vdi_block_status,
-	.create = vdi_create,
 	.check = vdi_check,
 };

@@ -627,13 +627,6 @@ static int vhdx_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int 
 	return check_bat(bs, res, err);
 }
 
-static int vhdx_create(const char *filename, const struct vk_blk_create_opts *o,
-		       struct vk_err *err)
-{
-	return vk_fail(err, -ENOTSUP, "%s: vmkit reads vhdx images but cannot create them",
-		       filename);
-}
-
 const struct vk_blk_driver vk_blk_vhdx = {
 	.name = "vhdx",
 	.state_size = sizeof(struct vhdx_state),
@@ -646,6 +639,5 @@ const struct vk_blk_driver vk_blk_vhdx = {
 	.length = vhdx_length,
 	.get_info = vhdx_get_info,
 	.block_status = vhdx_block_status,
-	.create = vhdx_create,
 	.check = vhdx_check,
 };

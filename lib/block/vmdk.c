@@ -526,13 +526,6 @@ static int vmdk_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int 
 	return 0;
 }
 
-static int vmdk_create(const char *filename, const struct vk_blk_create_opts *o,
-		       struct vk_err *err)
-{
-	return vk_fail(err, -ENOTSUP, "%s: vmkit reads vmdk images but cannot create them",
-		       filename);
-}
-
 const struct vk_blk_driver vk_blk_vmdk = {
 	.name = "vmdk",
 	.state_size = sizeof(struct vmdk_state),
@@ -545,7 +538,6 @@ const struct vk_blk_driver vk_blk_vmdk = {
 	.length = vmdk_length,
 	.get_info = vmdk_get_info,
 	.block_status = vmdk_block_status,
-	.create = vmdk_create,
 	.map_filename = vmdk_map_filename,
 	.check = vmdk_check,
 };

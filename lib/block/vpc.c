@@ -590,13 +590,6 @@ static int vpc_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	return 0;
 }
 
-static int vpc_create(const char *filename, const struct vk_blk_create_opts *o,
-		      struct vk_err *err)
-{
-	return vk_fail(err, -ENOTSUP, "%s: vmkit reads vpc (VHD) images but cannot create them",
-		       filename);
-}
-
 const struct vk_blk_driver vk_blk_vpc = {
 	.name = "vpc",
 	.state_size = sizeof(struct vpc_state),
@@ -610,5 +603,4 @@ const struct vk_blk_driver vk_blk_vpc = {
 	.length = vpc_length,
 	.get_info = vpc_get_info,
 	.block_status = vpc_block_status,
-	.create = vpc_create,
 };

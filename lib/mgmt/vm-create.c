@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmkit/block.h"
 #include "vmkit/mgmt-ops.h"
 
 #define MAX_NEW	16
@@ -72,8 +73,9 @@ static int add_new_disk(struct vm_creation *c, const char *spec, char *key)
 		return ret;
 	if (!s.name[0])
 		snprintf(s.name, sizeof(s.name), "%s-disk%u.%s", c->d.name, c->ndisks, s.format);
-	if (strcmp(s.format, "qcow2") && strcmp(s.format, "raw"))
-		return vk_fail(c->err, -EINVAL, "--disk format=%s: expected qcow2 or raw", s.format);
+	if (!vk_blk_format_creatable(s.format))
+		return vk_fail(c->err, -EINVAL, "--disk format=%s: expected %s", s.format,
+			       vk_blk_creatable_formats());
 	snprintf(ref, sizeof(ref), "%s:%s", s.pool, s.name);
 	ret = mgmt_check_name("volume", s.name, c->err);
 	if (!ret)

@@ -27,8 +27,9 @@ int vol_create_file(const char *path, const char *format, uint64_t size, const c
 
 	if (!access(path, F_OK))
 		return vk_fail(err, -EEXIST, "%s already exists", path);
-	if (strcmp(format, "raw") && strcmp(format, "qcow2"))
-		return vk_fail(err, -EINVAL, "format '%s': expected qcow2 or raw", format);
+	if (!vk_blk_format_creatable(format))
+		return vk_fail(err, -EINVAL, "format '%s': expected %s", format,
+			       vk_blk_creatable_formats());
 	return vk_blk_create(format, path, &o, err);
 }
 
@@ -40,8 +41,9 @@ static int create_locked(const char *ref, const char *format, uint64_t size,
 
 	if (!ret && backing)
 		ret = vol_resolve(backing, true, bfile, err);
-	if (!ret && backing && strcmp(format, "qcow2"))
-		ret = vk_fail(err, -EINVAL, "vol create: --backing needs --format qcow2");
+	if (!ret && backing && !vk_blk_format_has_backing(format))
+		ret = vk_fail(err, -EINVAL, "vol create: --backing needs a format with backing files "
+			      "(--format qcow2), not %s", format);
 	if (!ret)
 		ret = vol_create_file(file, format, size, backing ? bfile : NULL, NULL, err);
 	return ret;
