@@ -36,26 +36,40 @@ static int disk_file(const char *val, char ref[PATH_MAX], char file[PATH_MAX],
 	return vol_resolve(ref, true, file, err);
 }
 
-/* One `vmkit img snapshot FLAG SNAP FILE`; a failure names the disk unless it printed why. */
-static int img_snapshot(const char *flag, const char *snap, const char *file, const char *what,
-			const char *ref, struct vk_err *err)
-{
-	const char *args[] = { "snapshot", flag, snap, file, NULL };
-	char diag[512];
+enum snap_action { SNAP_CREATE, SNAP_DELETE, SNAP_REVERT };
 
-	if (!mgmt_run_img(args, diag, sizeof(diag)))
-		return 0;
-	if (!diag[0]) {
-		/* Its stdio is the caller's: it has said why. */
-		err->code = -EIO;
-		err->msg[0] = 0;
-		return -EIO;
+/*
+ * One snapshot action on one disk, through the image library (opened
+ * writable with its backing chain, as qemu-img snapshot opens it); a
+ * failure names the disk and the image's reason.
+ */
+static int disk_snapshot(enum snap_action act, const char *snap, const char *file,
+			 const char *what, const char *ref, struct vk_err *err)
+{
+	struct vk_blk_opts o = { .flags = VK_BLK_RDWR };
+	struct vk_err e = { 0 };
+	struct vk_blk *bs;
+	int ret = vk_blk_open(file, &o, &bs, &e);
+
+	if (!ret) {
+		if (act == SNAP_CREATE)
+			ret = vk_blk_snapshot_create(bs, snap, &e);
+		else if (act == SNAP_REVERT)
+			ret = vk_blk_snapshot_goto(bs, snap, &e);
+		else
+			ret = vk_blk_snapshot_delete(bs, NULL, snap, &e);
+		vk_blk_close(bs);
 	}
-	return vk_fail(err, -EIO, "snapshot %s: disk %s: %s", what, ref, diag);
+	if (ret == -ENOTSUP)
+		return vk_fail(err, ret, "snapshot %s: disk %s: its format has no internal snapshots "
+			       "(qcow2 has)", what, ref);
+	if (ret < 0)
+		return vk_fail(err, ret, "snapshot %s: disk %s: %s", what, ref, e.msg);
+	return 0;
 }
 
 /* Every disk, or (create) none: the snapshots made are taken back on a failure. */
-static int each_disk(const struct vm_def *d, const char *what, const char *flag,
+static int each_disk(const struct vm_def *d, const char *what, enum snap_action act,
 		     const char *snap, struct vk_err *err)
 {
 	char (*done)[PATH_MAX] = calloc(MAX_DISKS, PATH_MAX);
@@ -68,22 +82,22 @@ static int each_disk(const struct vm_def *d, const char *what, const char *flag,
 			continue;
 		ret = disk_file(d->kv[i].val, ref, file, err);
 		if (!ret)
-			ret = img_snapshot(flag, snap, file, what, ref, err);
+			ret = disk_snapshot(act, snap, file, what, ref, err);
 		if (!ret && ndone < MAX_DISKS)
 			snprintf(done[ndone++], PATH_MAX, "%s", file);
 	}
-	if (ret && !strcmp(what, "create"))
-		while (ndone--) {
-			const char *args[] = { "snapshot", "-d", snap, done[ndone], NULL };
+	if (ret && act == SNAP_CREATE) {
+		struct vk_err ignored = { 0 };
 
-			mgmt_run_img(args, NULL, 0);
-		}
+		while (ndone--)
+			disk_snapshot(SNAP_DELETE, snap, done[ndone], "undo", done[ndone], &ignored);
+	}
 	free(done);
 	return ret;
 }
 
-static int snapshot_op(const char *name, const char *what, const char *flag, const char *snap,
-		       struct vk_err *err)
+static int snapshot_op(const char *name, const char *what, enum snap_action act,
+		       const char *snap, struct vk_err *err)
 {
 	struct vm_def d;
 	bool took;
@@ -94,10 +108,10 @@ static int snapshot_op(const char *name, const char *what, const char *flag, con
 	ret = vm_require_shutoff(name, "a disk snapshot", err);
 	if (!ret)
 		ret = vm_refuse_template(&d, "snapshotted or reverted", err);
-	if (!ret && !strcmp(what, "revert"))
+	if (!ret && act == SNAP_REVERT)
 		ret = refuse_revert_base(&d, err);
 	if (!ret)
-		ret = each_disk(&d, what, flag, snap, err);
+		ret = each_disk(&d, what, act, snap, err);
 	vm_def_free(&d);
 	mgmt_op_unlock(took);
 	return ret;
@@ -105,17 +119,17 @@ static int snapshot_op(const char *name, const char *what, const char *flag, con
 
 int vm_snapshot_create(const char *name, const char *snap, struct vk_err *err)
 {
-	return snapshot_op(name, "create", "-c", snap, err);
+	return snapshot_op(name, "create", SNAP_CREATE, snap, err);
 }
 
 int vm_snapshot_delete(const char *name, const char *snap, struct vk_err *err)
 {
-	return snapshot_op(name, "delete", "-d", snap, err);
+	return snapshot_op(name, "delete", SNAP_DELETE, snap, err);
 }
 
 int vm_snapshot_revert(const char *name, const char *snap, struct vk_err *err)
 {
-	return snapshot_op(name, "revert", "-a", snap, err);
+	return snapshot_op(name, "revert", SNAP_REVERT, snap, err);
 }
 
 /* Append the snapshots of one disk to *out. */

@@ -337,18 +337,55 @@ static int img_step(const char *const *args, const char *what, const char *ref,
 	return vk_fail(err, -EIO, "vol %s %s failed%s%s", what, ref, diag[0] ? ": " : "", diag);
 }
 
+/* SIZE, +SIZE or -SIZE against cur (bytes unless suffixed, as `vmkit img resize`). */
+static int new_size(const char *ref, const char *arg, uint64_t cur, uint64_t *out,
+		    struct vk_err *err)
+{
+	int sign = arg[0] == '+' ? 1 : arg[0] == '-' ? -1 : 0;
+	uint64_t v;
+
+	if (vk_parse_size(arg + (sign != 0), 1, &v) < 0 || (v >> 63))
+		return vk_fail(err, -EINVAL, "vol resize %s: '%s' is not a size", ref, arg);
+	if (sign > 0)
+		v = cur + v < cur ? UINT64_MAX : cur + v;
+	else if (sign < 0)
+		v = v >= cur ? 0 : cur - v;
+	if (!v || (v >> 63))
+		return vk_fail(err, -EINVAL, "vol resize %s: the new size must be positive", ref);
+	*out = v;
+	return 0;
+}
+
+/* Through the image library, with the image's own lock held while it changes. */
+static int resize(const char *ref, const char *file, const char *arg, bool shrink,
+		  struct vk_err *err)
+{
+	struct vk_blk_opts o = { .flags = VK_BLK_RDWR };
+	struct vk_err e = { 0 };
+	struct vk_blk *bs;
+	uint64_t size = 0;
+	int ret = vk_blk_open(file, &o, &bs, &e);
+
+	if (ret)
+		return vk_fail(err, ret, "vol resize %s: %s", ref, e.msg);
+	ret = new_size(ref, arg, vk_blk_length(bs), &size, err);
+	if (!ret && size < vk_blk_length(bs) && !shrink)
+		ret = vk_fail(err, -EINVAL, "vol resize %s: %s is smaller than the volume: shrinking "
+			      "deletes the data past the new end, say --shrink to do it", ref, arg);
+	if (!ret && vk_blk_truncate(bs, size, VK_PREALLOC_OFF, &e) < 0)
+		ret = vk_fail(err, -EIO, "vol resize %s: %s", ref, e.msg);
+	vk_blk_close(bs);
+	return ret;
+}
+
 static int do_grow(const char *ref, const char *file, const char *size, struct vk_err *err)
 {
-	const char *args[] = { "resize", file, size, NULL };
-
-	return img_step(args, "resize", ref, err);
+	return resize(ref, file, size, false, err);
 }
 
 static int do_shrink(const char *ref, const char *file, const char *size, struct vk_err *err)
 {
-	const char *args[] = { "resize", "--shrink", file, size, NULL };
-
-	return img_step(args, "resize", ref, err);
+	return resize(ref, file, size, true, err);
 }
 
 int vol_delete(const char *ref, struct vk_err *err)

@@ -246,16 +246,13 @@ static void test_snapshot_failure_is_told(void **state)
 	unsigned int n = 0;
 	int ret;
 
-	if (!have_exe)
-		skip();
-
+	/* Through the image library: no vmkit binary needed. */
 	assert_int_equal(mgmt_vm_create(&r, &err), 0);
-	quiet_begin();
 	ret = vm_snapshot_create("s", "s1", &err);
-	quiet_end();
-	/* The raw disk's refusal, said by `vmkit img`, is in the message. */
-	assert_int_equal(ret, -EIO);
-	assert_non_null(strstr(err.msg, "snapshot create: disk local:s-disk1.raw: "));
+	/* The raw disk's refusal names it, and the qcow2 disk's snapshot was taken back. */
+	assert_int_equal(ret, -ENOTSUP);
+	assert_non_null(strstr(err.msg, "snapshot create: disk local:s-disk1.raw: "
+				"its format has no internal snapshots"));
 	assert_int_equal(vm_snapshot_list("s", &sn, &n, &err), 0);
 	assert_int_equal(n, 0);
 	free(sn);
