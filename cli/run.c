@@ -53,6 +53,7 @@ static const char run_usage[] =
 	"         [,cache=none|writeback|writethrough|directsync|unsafe]\n"
 	"         [,aio=io_uring|native|threads][,iothread=on|off][,discard=unmap|ignore]\n"
 	"         [,num-queues=N][,queue-size=N][,l2-cache-size=SIZE]\n"
+	"         [,cache-clean-interval=SECS]\n"
 	"                       a virtio-blk disk (repeatable); cache=none is O_DIRECT\n"
 	"                       (on every file of a qcow2 chain); without format= the\n"
 	"                       format is probed (auto), as QEMU; qcow2 runs on the\n"
@@ -336,6 +337,13 @@ static int disk_kv(void *opaque, const char *key, const char *val)
 		/* QEMU's qcow2 option: bytes of L2 tables kept in memory (the image checks the rest). */
 		if (vk_parse_size(val, 1, &d->l2_cache_size) || !d->l2_cache_size)
 			return usage_error("--disk: l2-cache-size=%s: expected a size (K/M/G)", val);
+	} else if (!strcmp(key, "cache-clean-interval")) {
+		/* QEMU's qcow2 option: free metadata tables unused for that long (0: never). */
+		unsigned int secs;
+		int r = disk_uint(key, val, 0, 365 * 24 * 3600, false, &secs);
+
+		d->cache_clean_interval = (int)secs;
+		return r;
 	} else {
 		return usage_error("--disk: unknown option '%s'", key);
 	}
@@ -349,7 +357,7 @@ static int parse_disk(struct vm_config *c, const char *arg)
 	if (c->nr_disks == VM_MAX_DISKS)
 		return usage_error("--disk: at most %u disks", VM_MAX_DISKS);
 	d = &c->disks[c->nr_disks];
-	*d = (struct disk_config){ .cache = CACHE_NONE };
+	*d = (struct disk_config){ .cache = CACHE_NONE, .cache_clean_interval = DISK_CLEAN_DEFAULT };
 	/* A bare path is accepted too, as "--disk disk.img". */
 	if (!strchr(arg, '='))
 		d->path = strdup(arg);

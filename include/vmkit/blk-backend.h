@@ -70,6 +70,7 @@ struct blk_backend {
 	struct vk_blk *image;
 	pthread_mutex_t image_lock;
 	bool image_writethrough;	/* writethrough/directsync: flush the image after each write */
+	int clean_fd;			/* cache-clean-interval's timerfd, or -1 */
 	struct blk_pool *pool;		/* blocking calls for what the engine lacks */
 	bool probed_raw;		/* format=auto found raw: guard the first sector */
 };

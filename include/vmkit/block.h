@@ -227,6 +227,8 @@ struct vk_blk_driver {
 	const char *(*map_filename)(struct vk_blk *bs, uint64_t off);
 	/* The open file descriptor of that file (holes are looked for there); NULL: bs->fd. */
 	int (*map_fd)(struct vk_blk *bs, uint64_t off);
+	/* Free metadata tables unused since the last call; returns how many. NULL: no cache. */
+	unsigned int (*cache_clean)(struct vk_blk *bs);
 };
 
 /* An open image: one layer of a chain. */
@@ -323,6 +325,12 @@ int vk_blk_snapshot_delete(struct vk_blk *bs, const char *id, const char *name,
 /* Change the virtual size; shrinking discards what lies past the new end. */
 int vk_blk_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 		    struct vk_err *err);
+/*
+ * cache-clean-interval's step, for every layer of the chain: tables unused
+ * since the previous call are dropped and their memory returned. Returns
+ * how many went. Not thread-safe with requests: the caller serialises.
+ */
+unsigned int vk_blk_cache_clean(struct vk_blk *bs);
 int vk_blk_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err);
 
 /*

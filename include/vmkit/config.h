@@ -31,6 +31,8 @@ enum disk_format { DISK_FORMAT_AUTO, DISK_FORMAT_RAW, DISK_FORMAT_QCOW2 };
 
 #define VM_MAX_DISKS 16
 #define DISK_SERIAL_MAX 20	/* virtio-blk's ID string */
+#define DISK_CLEAN_DEFAULT (-1)
+#define DISK_CLEAN_DEFAULT_SECS 600	/* QEMU's cache-clean-interval default on Linux */
 
 struct disk_config {
 	const char *path;
@@ -44,6 +46,11 @@ struct disk_config {
 	unsigned int queue_size;	/* 0: the default (256) */
 	bool discard_ignore;		/* discard=ignore: DISCARD not offered to the guest */
 	uint64_t l2_cache_size;		/* qcow2 l2-cache-size= (QEMU's name) in bytes, 0: default */
+	/*
+	 * qcow2 cache-clean-interval= in seconds: metadata tables unused that
+	 * long are freed. -1 (DISK_CLEAN_DEFAULT): QEMU's default, 600; 0: never.
+	 */
+	int cache_clean_interval;
 };
 
 /* An on/off option whose zero value leaves the host's default alone. */

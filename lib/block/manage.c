@@ -94,3 +94,13 @@ int vk_blk_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk
 			       bs->drv->name);
 	return bs->drv->amend(bs, o, err);
 }
+
+unsigned int vk_blk_cache_clean(struct vk_blk *bs)
+{
+	unsigned int freed = 0;
+
+	for (; bs; bs = bs->backing)
+		if (bs->drv->cache_clean)
+			freed += bs->drv->cache_clean(bs);
+	return freed;
+}

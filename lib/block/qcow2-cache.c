@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "qcow2.h"
 
@@ -26,6 +27,7 @@ struct qcow2_cache {
 	size_t table_size;
 	unsigned int n;
 	uint64_t tick;
+	uint64_t clean_tick;	/* c->tick at the last qcow2_cache_clean */
 	struct qcow2_cache_entry *e;
 	unsigned int ol_kind;	/* what its tables are, for the overlap check (QCOW2_OL_*) */
 };
@@ -230,4 +232,33 @@ void qcow2_cache_discard(struct qcow2_cache *c, uint64_t offset)
 		e->offset = 0;
 		e->dirty = false;
 	}
+}
+
+/*
+ * cache-clean-interval (QEMU's option): drop the tables nobody used since
+ * the last call and give their memory back to the host (MADV_DONTNEED on
+ * the page-aligned tables: the pages are zero-filled when next touched, by
+ * the read from the image that refills the entry).
+ * Only clean, unheld entries go; a dirty one waits for its write-back.
+ */
+unsigned int qcow2_cache_clean(struct qcow2_cache *c)
+{
+	unsigned int i, freed = 0;
+
+	for (i = 0; i < c->n; i++) {
+		struct qcow2_cache_entry *e = &c->e[i];
+
+		if (!e->offset || e->ref || e->dirty || e->lru > c->clean_tick)
+			continue;
+		e->offset = 0;
+		/*
+		 * Whole pages only: a table smaller than a page shares it with
+		 * the allocator's other chunks, which MADV_DONTNEED would zero.
+		 */
+		if (c->table_size % 4096 == 0)
+			madvise(e->table, c->table_size, MADV_DONTNEED);
+		freed++;
+	}
+	c->clean_tick = c->tick;
+	return freed;
 }

@@ -623,6 +623,13 @@ static int qcow2_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, st
 	return 0;
 }
 
+static unsigned int qcow2_cache_clean_all(struct vk_blk *bs)
+{
+	struct qcow2_state *s = bs->opaque;
+
+	return qcow2_cache_clean(s->l2_cache) + qcow2_cache_clean(s->rb_cache);
+}
+
 /* qemu-img's list minus what vmkit does not do (encryption, extended_l2, nocow). */
 static const struct vk_blk_create_opt qcow2_create_opts[] = {
 	{ "backing_file", "str", "File name of a base image" },
@@ -668,4 +675,5 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.set_backing = qcow2_set_backing,
 	.map_filename = qcow2_map_filename,
 	.map_fd = qcow2_map_fd,
+	.cache_clean = qcow2_cache_clean_all,
 };

@@ -203,6 +203,8 @@ void qcow2_cache_put(struct qcow2_cache *c, void **table);
 void qcow2_cache_mark_dirty(struct qcow2_cache *c, void *table);
 /* Forget the table at offset without writing it (its cluster was freed). */
 void qcow2_cache_discard(struct qcow2_cache *c, uint64_t offset);
+/* Free the tables unused since the last call; returns how many. */
+unsigned int qcow2_cache_clean(struct qcow2_cache *c);
 /* Write the dirty tables and make them durable (fdatasync) before anything may point at them. */
 int qcow2_cache_flush(struct qcow2_cache *c, struct vk_err *err);
 /* Write the dirty tables only (*wrote set if any): the caller syncs. */

@@ -142,6 +142,7 @@ static const struct opt_spec disk_opts[] = {
 	{ .key = "num-queues", .type = O_UINT, .min = 1, .max = 64 },
 	{ .key = "queue-size", .type = O_UINT, .min = 16, .max = 1024 },
 	{ .key = "l2-cache-size", .type = O_SIZE },	/* qcow2, as QEMU */
+	{ .key = "cache-clean-interval", .type = O_UINT, .min = 0, .max = 365 * 24 * 3600 },
 	{ .key = "shared", .type = O_FLAG },
 	{ .key = "size", .type = O_SIZE },	/* informational, as in Proxmox */
 };

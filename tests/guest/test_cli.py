@@ -161,3 +161,16 @@ def test_bad_debug_exit_port(tmp_path):
                        "--debug-exit", "in use")
     assert_usage_error(run_bad(["--kernel", guest("hello"), "--debug-exit=zz"], tmp_path),
                        "--debug-exit")
+
+
+@pytest.mark.parametrize("val", ["zz", "-1", "99999999999"])
+def test_bad_cache_clean_interval(tmp_path, val):
+    """qcow2's cache-clean-interval= takes seconds (0: never); anything else is refused."""
+    if not VMKIT.is_file():
+        pytest.skip(f"{VMKIT} does not exist: build it first (make build)")
+    img = tmp_path / "d.qcow2"
+    img.write_bytes(b"")
+    # Refused while the options are read, before /dev/kvm is opened: no KVM needed.
+    r = run_argv([str(VMKIT), "run", "--kernel", str(guest("hello")), "--disk",
+                  f"path={img},cache-clean-interval={val}"], timeout=10)
+    assert_usage_error(r, "cache-clean-interval", val)

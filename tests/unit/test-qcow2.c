@@ -170,6 +170,52 @@ static void probed_raw_keeps_its_first_sector(void **state)
 	unlink(path);
 }
 
+/*
+ * cache-clean-interval's step: tables used since the last clean stay, the
+ * rest go (their memory returned), dirty ones wait for their write-back,
+ * and what was dropped reads back from the image.
+ */
+static void cache_clean_frees_unused_tables(void **state)
+{
+	struct vk_blk_opts o = { .flags = VK_BLK_RDWR | VK_BLK_NO_LOCK, .cache_size = 64 * 4096 };
+	const size_t len = 32 * MiB;
+	uint8_t *buf = malloc(len), *back = malloc(len);
+	struct vk_err err = { 0 };
+	struct vk_blk *bs;
+	unsigned int freed;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 7 + (i >> 9));
+	/* 4 KiB clusters (the page-sized tables whose memory goes back): an L2 table maps 2 MiB. */
+	make(4096, 64 * MiB);
+	assert_int_equal(vk_blk_open(path, &o, &bs, &err), 0);
+	assert_int_equal(vk_blk_pwrite(bs, buf, 0, len, &err), 0);
+	/* Dirty tables are never dropped, however old. */
+	vk_blk_cache_clean(bs);
+	vk_blk_cache_clean(bs);
+	assert_int_equal(vk_blk_flush(bs, &err), 0);
+	assert_int_equal(vk_blk_pread(bs, back, 0, len, &err), 0);
+	assert_memory_equal(back, buf, len);
+	/* The refcount blocks the reads did not touch go; the L2 tables stay... */
+	vk_blk_cache_clean(bs);
+	assert_int_equal(vk_blk_pread(bs, back, 0, len, &err), 0);
+	/* ...and with everything used since the last clean, nothing goes. */
+	assert_int_equal(vk_blk_cache_clean(bs), 0);
+	/* Unused for a whole interval: the cached tables go. */
+	freed = vk_blk_cache_clean(bs);
+	assert_true(freed > 0);
+	assert_int_equal(vk_blk_cache_clean(bs), 0);
+	/* Read again from the image, not from the freed (zeroed) memory. */
+	memset(back, 0, len);
+	assert_int_equal(vk_blk_pread(bs, back, 0, len, &err), 0);
+	assert_memory_equal(back, buf, len);
+	vk_blk_close(bs);
+	unlink(path);
+	free(buf);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +223,7 @@ int main(void)
 		cmocka_unit_test(probed_raw_keeps_its_first_sector),
 		cmocka_unit_test(hostile_headers),
 		cmocka_unit_test(allocation_grows_refcount_table),
+		cmocka_unit_test(cache_clean_frees_unused_tables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,12 +11,15 @@
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "vmkit/blk-backend.h"
 #include "vmkit/block.h"
+#include "vmkit/evloop.h"
 
 #define SECTOR		512
 /* aio=threads does all its I/O in the pool; the others only their rare fallbacks. */
@@ -118,6 +121,45 @@ static int check_image_aio(const struct disk_config *cfg, const char *fmt, struc
 		       cfg->path, cfg->aio == AIO_NATIVE ? "native" : "io_uring", fmt);
 }
 
+static int on_clean(void *opaque, int fd, uint32_t events)
+{
+	struct blk_backend *bb = opaque;
+	uint64_t expirations;
+
+	if (read(fd, &expirations, sizeof(expirations)) < 0)
+		return 0;
+	/* The pool's requests hold the same lock: the cache is not shared between threads. */
+	pthread_mutex_lock(&bb->image_lock);
+	vk_blk_cache_clean(bb->image);
+	pthread_mutex_unlock(&bb->image_lock);
+	return 0;
+}
+
+/* cache-clean-interval: a periodic timer on the disk's event loop (images only). */
+static int start_cache_clean(struct blk_backend *bb, const struct disk_config *cfg,
+			     struct vk_err *err)
+{
+	int secs = cfg->cache_clean_interval == DISK_CLEAN_DEFAULT ? DISK_CLEAN_DEFAULT_SECS :
+		   cfg->cache_clean_interval;
+	struct itimerspec its = { .it_interval = { secs, 0 }, .it_value = { secs, 0 } };
+	int r;
+
+	if (!secs || !bb->image->drv->cache_clean)
+		return 0;
+	bb->clean_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (bb->clean_fd < 0 || timerfd_settime(bb->clean_fd, 0, &its, NULL) < 0)
+		return vk_fail(err, -errno, "--disk %s: cache-clean-interval timer: %s", cfg->path,
+			       strerror(errno));
+	r = evloop_add(bb->loop, bb->clean_fd, EPOLLIN, on_clean, bb);
+	if (r) {
+		close(bb->clean_fd);
+		bb->clean_fd = -1;
+		return vk_fail(err, r, "--disk %s: cache-clean-interval timer: %s", cfg->path,
+			       strerror(-r));
+	}
+	return 0;
+}
+
 /*
  * format=qcow2/auto: open through the block library, every file of the
  * chain with the cache mode's flags. An image that turns out to be raw
@@ -159,7 +201,7 @@ static int open_image(struct blk_backend *bb, const struct disk_config *cfg, boo
 	if (r)
 		return vk_fail(err, r, "--disk %s: I/O thread: %s", cfg->path, strerror(-r));
 	bb->ops = &blk_threads_ops;
-	return 0;
+	return start_cache_clean(bb, cfg, err);
 }
 
 int blk_probed_raw_check(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off)
@@ -201,6 +243,7 @@ int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 		return vk_fail(err, -ENOMEM, "out of memory");
 	bb->path = cfg->path;
 	bb->fd = -1;
+	bb->clean_fd = -1;
 	bb->loop = loop;
 	bb->direct = cache_direct(cfg->cache);
 	bb->max_inflight = max_inflight;
@@ -208,6 +251,9 @@ int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 	if (cfg->format == DISK_FORMAT_RAW && cfg->l2_cache_size)
 		r = vk_fail(err, -EINVAL, "--disk %s: l2-cache-size is an option of qcow2 images, not raw",
 			    cfg->path);
+	else if (cfg->format == DISK_FORMAT_RAW && cfg->cache_clean_interval > 0)
+		r = vk_fail(err, -EINVAL, "--disk %s: cache-clean-interval is an option of qcow2 "
+			    "images, not raw", cfg->path);
 	else if (cfg->format != DISK_FORMAT_RAW)
 		r = open_image(bb, cfg, &is_image, err);
 	if (is_image)
@@ -228,6 +274,10 @@ void blk_backend_close(struct blk_backend *bb)
 {
 	if (!bb)
 		return;
+	if (bb->clean_fd >= 0) {
+		evloop_del(bb->loop, bb->clean_fd);
+		close(bb->clean_fd);
+	}
 	/* The engine first: its fallback calls may still be in the pool. */
 	if (bb->ops)
 		bb->ops->close(bb);
