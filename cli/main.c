@@ -89,9 +89,8 @@ int main(int argc, char **argv)
 		printf("vmkit %s\n", VMKIT_VERSION);
 		return 0;
 	}
-	/* The management operations print nothing: their warnings and img steps speak here. */
+	/* The management operations print nothing: their warnings speak here. */
 	mgmt_set_warn(mgmt_cli_warn);
-	mgmt_set_child_stdio(true);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);

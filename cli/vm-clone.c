@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "img.h"
 #include "vm-cli.h"
 
 int cmd_clone(int argc, char **argv)
@@ -38,19 +39,21 @@ static int snapshot_list(const char *name)
 	if (mgmt_lock(&err) || vm_load(name, &d, &err))
 		return mgmt_report(&err);
 	for (i = 0; i < d.n && !rc; i++) {
+		struct vk_blk_opts o = { .flags = VK_BLK_FORCE_SHARE | VK_BLK_NO_BACKING };
 		char ref[PATH_MAX], file[PATH_MAX];
 		const char *v = d.kv[i].val;
-		const char *args[] = { "snapshot", "-U", "-l", file, NULL };
+		struct vk_blk *bs;
 
 		if (strncmp(d.kv[i].key, "virtio", 6))
 			continue;
 		snprintf(ref, sizeof(ref), "%.*s", (int)strcspn(v, ","), v);
-		if (vol_resolve(ref, true, file, &err)) {
+		if (vol_resolve(ref, true, file, &err) || vk_blk_open(file, &o, &bs, &err)) {
 			rc = mgmt_report(&err);
 			break;
 		}
 		printf("%s (%s):\n", d.kv[i].key, ref);
-		rc = mgmt_run_img(args, NULL, 0);
+		img_print_snapshots(bs);
+		vk_blk_close(bs);
 	}
 	vm_def_free(&d);
 	return rc;

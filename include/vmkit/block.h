@@ -303,6 +303,14 @@ int vk_blk_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 		 struct vk_err *err);
 int vk_blk_create(const char *format, const char *filename, const struct vk_blk_create_opts *o,
 		  struct vk_err *err);
+/*
+ * Copy what src_file reads as (its backing chain included) into a new
+ * image dst_file of format fmt, with no backing file: zeros stay
+ * unallocated, the image is written under a temporary name, flushed and
+ * renamed into place, so a failure leaves nothing behind.
+ */
+int vk_blk_copy_new(const char *src_file, const char *dst_file, const char *fmt,
+		    struct vk_err *err);
 /* The file protocol's creation options, which every format's file takes too. */
 extern const struct vk_blk_create_opt vk_blk_file_create_opts[];
 /* Does the named format's own option list (not the file protocol's) have opt? */

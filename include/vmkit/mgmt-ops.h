@@ -32,14 +32,6 @@ const char *vmkit_exe(void);
 typedef void (*mgmt_warn_fn)(const char *msg);
 void mgmt_set_warn(mgmt_warn_fn fn);
 void mgmt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/*
- * Where `vmkit img` steps write: inherit = true (the CLI) lets them print to
- * our stdout/stderr as they always did; false (the default) keeps stdout
- * quiet and puts the last line they wrote to stderr into the error message.
- */
-void mgmt_set_child_stdio(bool inherit);
-/* Run `vmkit img ARGS...`; its exit status. diag gets its last stderr line when captured. */
-int mgmt_run_img(const char *const *args, char *diag, size_t n);
 /* Take the state lock unless held; *took says whether mgmt_op_unlock must release it. */
 int mgmt_op_lock(bool *took, struct vk_err *err);
 void mgmt_op_unlock(bool took);

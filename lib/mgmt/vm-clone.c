@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * clone: a full copy (through `vmkit img convert`), or linked: qcow2
+ * clone: a full copy (vk_blk_copy_new), or linked: qcow2
  * overlays on the source's images (seed 003's linked clones).
  */
 #include <errno.h>
@@ -41,7 +41,8 @@ static int clone_disk(struct vm_def *nd, unsigned int i, unsigned int idx, bool 
 	if (ret)
 		return ret;
 	vk_blk_get_info(bs, &info);
-	fmt = linked || !strcmp(info.format, "qcow2") ? "qcow2" : "raw";
+	/* Linked: a qcow2 overlay; full: the source's format, or raw for one vmkit only reads. */
+	fmt = linked ? "qcow2" : vk_blk_format_creatable(info.format) ? info.format : "raw";
 	if (ref[0] == '/')
 		snprintf(nref, sizeof(nref), "%.*s/%s-disk%u.%s",
 			 (int)(strrchr(ref, '/') - ref), ref, nd->name, idx, fmt);
@@ -54,12 +55,11 @@ static int clone_disk(struct vm_def *nd, unsigned int i, unsigned int idx, bool 
 	if (!ret && linked) {
 		ret = vol_create_file(nfile, "qcow2", info.virtual_size, file, info.format, err);
 	} else if (!ret) {
-		const char *args[] = { "convert", "-O", fmt, file, nfile, NULL };
-		char diag[512];
+		struct vk_err e = { 0 };
 
-		if (mgmt_run_img(args, diag, sizeof(diag)))
-			ret = vk_fail(err, -EIO, "copying %s to %s failed%s%s", ref, nref,
-				      diag[0] ? ": " : "", diag);
+		ret = vk_blk_copy_new(file, nfile, fmt, &e);
+		if (ret)
+			vk_fail(err, ret, "copying %s to %s failed: %s", ref, nref, e.msg);
 	}
 	vk_blk_close(bs);
 	if (ret)

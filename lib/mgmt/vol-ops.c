@@ -326,17 +326,6 @@ static int do_upload(const char *ref, const char *file, const char *src, struct 
 	return upload_file(file, src, err);
 }
 
-/* `vmkit img ARGS`; a failure says what of ref failed, and why when the step did not print it. */
-static int img_step(const char *const *args, const char *what, const char *ref,
-		    struct vk_err *err)
-{
-	char diag[512];
-
-	if (!mgmt_run_img(args, diag, sizeof(diag)))
-		return 0;
-	return vk_fail(err, -EIO, "vol %s %s failed%s%s", what, ref, diag[0] ? ": " : "", diag);
-}
-
 /* SIZE, +SIZE or -SIZE against cur (bytes unless suffixed, as `vmkit img resize`). */
 static int new_size(const char *ref, const char *arg, uint64_t cur, uint64_t *out,
 		    struct vk_err *err)
@@ -425,8 +414,9 @@ int vol_download(const char *ref, const char *dst, struct vk_err *err)
 static int clone_locked(const char *ref, const char *newname, struct vk_err *err)
 {
 	char file[PATH_MAX], nref[PATH_MAX], nfile[PATH_MAX];
-	const char *args[] = { "convert", "-O", NULL, file, nfile, NULL };
+	struct vk_err e = { 0 };
 	struct vk_blk_info info;
+	const char *fmt;
 	struct vk_blk *bs;
 	int ret = vol_resolve(ref, true, file, err);
 
@@ -439,9 +429,13 @@ static int clone_locked(const char *ref, const char *newname, struct vk_err *err
 		ret = open_info(file, &bs, &info, err);
 	if (ret)
 		return ret;
-	args[2] = strcmp(info.format, "qcow2") ? "raw" : "qcow2";
+	/* A format vmkit only reads (vmdk, vdi, ...) is copied to raw. */
+	fmt = vk_blk_format_creatable(info.format) ? info.format : "raw";
 	vk_blk_close(bs);
-	return img_step(args, "clone", ref, err);
+	ret = vk_blk_copy_new(file, nfile, fmt, &e);
+	if (ret)
+		return vk_fail(err, ret, "vol clone %s failed: %s", ref, e.msg);
+	return 0;
 }
 
 int vol_clone(const char *ref, const char *newname, struct vk_err *err)
