@@ -16,6 +16,8 @@
 #include "vmkit/util.h"
 
 struct vm;
+struct ss_writer;
+struct ss_reader;
 
 struct vm_device_class {
 	const char *name;
@@ -23,6 +25,14 @@ struct vm_device_class {
 	int (*create)(struct vm *vm, struct vk_err *err);
 	/* Undo create, also a partial one; NULL-safe on what create did not make. */
 	void (*destroy)(struct vm *vm);
+	/*
+	 * The guest-visible state of every instance, as sections of the state
+	 * stream (include/vmkit/savestate.h), and back into instances that
+	 * create has just made from the same config. NULL: not yet written
+	 * for this device (save/restore and migration refuse such a VM).
+	 */
+	void (*save)(struct vm *vm, struct ss_writer *w);
+	int (*load)(struct vm *vm, const struct ss_reader *r, struct vk_err *err);
 };
 
 /* The table, in creation order (platform devices before PCI ones); NULL-terminated. */
@@ -34,5 +44,11 @@ void **vm_device_state(struct vm *vm, const struct vm_device_class *cls);
 /* Builder side: create all classes in order / destroy what was created, in reverse. */
 int vm_devices_create(struct vm *vm, struct vk_err *err);
 void vm_devices_destroy(struct vm *vm);
+/*
+ * Every class's state into w / back from r, for the classes that have
+ * save and load (the others are listed in the README as not yet saved).
+ */
+int vm_devices_save(struct vm *vm, struct ss_writer *w);
+int vm_devices_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err);
 
 #endif

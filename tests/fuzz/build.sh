@@ -72,6 +72,7 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 		link "$f" "$(obj tests/fuzz/fuzz-image.c tests/fuzz/$f-fuzz.c)" "\$o/libblock.a $libs" "$sys"
 	done
 	link names "$(obj tests/fuzz/names-fuzz.c)" "\$o/libblock.a $libs" "$sys"
+	link savestate "$(obj tests/fuzz/savestate-fuzz.c)" "$libs" "$sys"
 	link virtq "$(obj vmm/virtio/queue.c tests/fuzz/virtq-fuzz.c)" "" ""
 	for d in blk rng console balloon net; do
 		link "$d" "$(obj $virtio vmm/virtio/$d.c tests/fuzz/$d-fuzz.c)" "\$o/libsandbox.a $libs" \

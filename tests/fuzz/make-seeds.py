@@ -367,7 +367,36 @@ def serve_seeds():
     return seeds
 
 
-TARGETS = {"names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
+def savestate_seeds():
+    """Streams as vmkit writes them (include/vmkit/savestate.h); the fuzz target fixes the CRC."""
+    import struct
+    import zlib
+
+    def name(n):
+        return struct.pack("<H", len(n)) + n.encode()
+
+    def u64(n, v):
+        return b"F" + name(n) + b"\1" + struct.pack("<Q", v)
+
+    def blob(n, b):
+        return b"F" + name(n) + b"\2" + struct.pack("<I", len(b)) + b
+
+    def section(n, inst, ver, *fields):
+        return b"S" + name(n) + struct.pack("<II", inst, ver) + b"".join(fields) + b"E"
+
+    def stream(*sections):
+        body = b"VMKITSS\n" + struct.pack("<II", 1, 0) + b"".join(sections) + b"Z"
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    serial = section("serial", 0, 1, *[u64(k, 1) for k in ("ier", "lcr", "mcr", "scr", "fcr", "dll",
+                                                            "dlm", "thr-pending")],
+                     u64("rx-count", 3), blob("rx", b"abc"))
+    rtc = section("rtc", 0, 1, u64("index", 0x40), blob("cmos", bytes(128)))
+    return {"empty": stream(), "serial": stream(serial), "both": stream(serial, rtc),
+            "two-instances": stream(section("dev", 0, 3, u64("x", 1)), section("dev", 1, 1, u64("x", 2)))}
+
+
+TARGETS = {"savestate": savestate_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 

@@ -9,6 +9,7 @@
 
 #include "vmkit/device.h"
 #include "vmkit/input.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 
 extern const struct vm_device_class serial_class, rtc_class, pit_class, i8042_class,
@@ -61,4 +62,25 @@ void vm_devices_destroy(struct vm *vm)
 		if (vm_device_classes[n]->destroy)
 			vm_device_classes[n]->destroy(vm);
 	input_router_free(vm);
+}
+
+int vm_devices_save(struct vm *vm, struct ss_writer *w)
+{
+	unsigned int i;
+
+	for (i = 0; vm_device_classes[i]; i++)
+		if (vm_device_classes[i]->save)
+			vm_device_classes[i]->save(vm, w);
+	return 0;
+}
+
+int vm_devices_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; !ret && vm_device_classes[i]; i++)
+		if (vm_device_classes[i]->load)
+			ret = vm_device_classes[i]->load(vm, r, err);
+	return ret;
 }

@@ -12,6 +12,7 @@
 
 #include "vmkit/device.h"
 #include "vmkit/hw.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 
 #define RTC_SECONDS	0x00
@@ -159,6 +160,48 @@ void rtc_destroy(struct vm *vm)
 	vm->rtc = NULL;
 }
 
+/*
+ * Version 1: the index and CMOS RAM. The clock registers are not state:
+ * they read the host's time, which is what a restored guest should see.
+ */
+static void rtc_save(struct vm *vm, struct ss_writer *w)
+{
+	struct rtc *r = vm->rtc;
+
+	pthread_mutex_lock(&r->lock);
+	ss_begin(w, "rtc", 0, 1);
+	ss_put_u64(w, "index", r->index);
+	ss_put_bytes(w, "cmos", r->cmos, sizeof(r->cmos));
+	ss_end(w);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int rtc_load(struct vm *vm, const struct ss_reader *rd, struct vk_err *err)
+{
+	const struct ss_section *s = ss_find(rd, "rtc", 0);
+	struct rtc *r = vm->rtc;
+	uint8_t cmos[sizeof(r->cmos)];
+	uint64_t index;
+	int ret;
+
+	if (!s)
+		return vk_fail(err, -ENOENT, "state: no rtc section");
+	ret = ss_get_u64(s, "index", &index, err);
+	if (!ret && index > 0x7f)
+		ret = vk_fail(err, -EINVAL, "state of rtc: index %llu out of range",
+			      (unsigned long long)index);
+	if (!ret)
+		ret = ss_get_bytes(s, "cmos", cmos, sizeof(cmos), err);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&r->lock);
+	r->index = index;
+	memcpy(r->cmos, cmos, sizeof(cmos));
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
 const struct vm_device_class rtc_class = {
 	.name = "rtc", .create = rtc_create, .destroy = rtc_destroy,
+	.save = rtc_save, .load = rtc_load,
 };

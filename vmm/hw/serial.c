@@ -11,6 +11,7 @@
 #include "vmkit/console.h"
 #include "vmkit/device.h"
 #include "vmkit/hw.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 
 #define UART_BASE	0x3f8
@@ -254,6 +255,63 @@ static void serial_class_destroy(struct vm *vm)
 	vm->uart_con = NULL;
 }
 
+/* Version 1: the registers, THR-empty pending, and the receive FIFO's bytes in order. */
+static void serial_save(struct vm *vm, struct ss_writer *w)
+{
+	struct uart *u = vm->uart;
+	uint8_t rx[FIFO_SIZE];
+	unsigned int i;
+
+	pthread_mutex_lock(&u->lock);
+	for (i = 0; i < u->count; i++)
+		rx[i] = u->fifo[(u->head + i) % FIFO_SIZE];
+	ss_begin(w, "serial", 0, 1);
+	ss_put_u64(w, "ier", u->ier);
+	ss_put_u64(w, "lcr", u->lcr);
+	ss_put_u64(w, "mcr", u->mcr);
+	ss_put_u64(w, "scr", u->scr);
+	ss_put_u64(w, "fcr", u->fcr);
+	ss_put_u64(w, "dll", u->dll);
+	ss_put_u64(w, "dlm", u->dlm);
+	ss_put_u64(w, "thr-pending", u->thr_pending);
+	ss_put_u64(w, "rx-count", u->count);
+	ss_put_bytes(w, "rx", rx, u->count);
+	ss_end(w);
+	pthread_mutex_unlock(&u->lock);
+}
+
+static int serial_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	const struct ss_section *s = ss_find(r, "serial", 0);
+	uint64_t v[9];
+	static const char *const names[] = { "ier", "lcr", "mcr", "scr", "fcr", "dll", "dlm",
+					     "thr-pending", "rx-count" };
+	struct uart *u = vm->uart;
+	unsigned int i;
+	int ret = 0;
+
+	if (!s)
+		return vk_fail(err, -ENOENT, "state: no serial section");
+	for (i = 0; i < 9 && !ret; i++)
+		ret = ss_get_u64(s, names[i], &v[i], err);
+	if (!ret && (v[0] > 0x0f || v[1] > 0xff || v[2] > 0x1f || v[3] > 0xff ||
+		     v[4] > FCR_FIFO_EN || v[5] > 0xff || v[6] > 0xff || v[7] > 1 || v[8] > FIFO_SIZE))
+		ret = vk_fail(err, -EINVAL, "state of serial: a register out of range");
+	pthread_mutex_lock(&u->lock);
+	if (!ret)
+		ret = ss_get_bytes(s, "rx", u->fifo, v[8], err);
+	if (!ret) {
+		u->ier = v[0], u->lcr = v[1], u->mcr = v[2], u->scr = v[3], u->fcr = v[4];
+		u->dll = v[5], u->dlm = v[6], u->thr_pending = v[7];
+		u->head = 0;
+		u->count = v[8];
+		update_irq(u);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return ret;
+}
+
 const struct vm_device_class serial_class = {
 	.name = "serial", .create = serial_class_create, .destroy = serial_class_destroy,
+	.save = serial_save, .load = serial_load,
 };
