@@ -25,7 +25,7 @@ void rtc_destroy(struct vm *vm);
 int pit_create(struct vm *vm, struct vk_err *err);
 void pit_destroy(struct vm *vm);
 
-/* i8042 keyboard controller: enough for reboot=k (0xFE to port 0x64). */
+/* i8042 keyboard controller with a PS/2 keyboard and mouse; 0xFE to port 0x64 resets. */
 int i8042_create(struct vm *vm, struct vk_err *err);
 void i8042_destroy(struct vm *vm);
 

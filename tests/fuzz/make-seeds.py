@@ -396,7 +396,28 @@ def savestate_seeds():
             "two-instances": stream(section("dev", 0, 3, u64("x", 1)), section("dev", 1, 1, u64("x", 2)))}
 
 
-TARGETS = {"savestate": savestate_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
+def i8042_seeds():
+    """Ops: 0 cmd port, 1 data port, 2/3 read status/data, 4 key (2 bytes, 8: down),
+    5 mouse motion (2 bytes), 6 drain, 7 a byte to the mouse (D4)."""
+    def cmd(v): return bytes([0, v])
+    def dat(v): return bytes([1, v])
+    def key(code, down): return bytes([4 | (8 if down else 0), code & 0xff, code >> 8])
+    def aux(v): return bytes([7, v])
+    drain = b"\6"
+    linux = (cmd(0xaa) + drain + cmd(0x20) + drain + cmd(0x60) + dat(0x47) + cmd(0xd3) + dat(0x5a) +
+             drain + cmd(0xa9) + drain + cmd(0xa8) + dat(0xff) + drain + dat(0xf2) + drain +
+             dat(0xf0) + dat(0x02) + drain + dat(0xf4) + drain)
+    keys = b"".join(key(k, d) + drain for k in (30, 29, 97, 99, 119, 111, 65) for d in (True, False))
+    mouse = (aux(0xff) + drain + b"".join(aux(0xf3) + aux(r) for r in (200, 100, 80)) + aux(0xf2) +
+             aux(0xf4) + drain + b"\x0d\x05\xfb" + b"\x1d\x80\x7f" + drain + aux(0xf0) + aux(0xeb) +
+             aux(0xee) + aux(0x42) + aux(0xec) + aux(0xe9) + drain)
+    return {"linux-init": linux, "keys-xlate": linux + keys,
+            "keys-set2": cmd(0x60) + dat(0x03) + keys, "keys-set1": cmd(0x60) + dat(0x03) + dat(0xf0) +
+            dat(0x01) + keys, "mouse": cmd(0x60) + dat(0x03) + mouse,
+            "flood": cmd(0x60) + dat(0x03) + key(97, True) * 300 + drain}
+
+
+TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 

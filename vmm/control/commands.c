@@ -419,6 +419,12 @@ const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "quit", .fn = cmd_quit, .needs_vm = true },
 	{ .name = "human-monitor-command", .fn = qmp_hmp, .params = hmp_params },
 	{ .name = "set_link", .fn = cmd_set_link, .params = set_link_params, .needs_vm = true },
+	/* Keyboard and pointer (input-cmds.c) */
+	{ .name = "send-key", .fn = qmp_cmd_send_key, .params = qmp_send_key_params,
+	  .needs_vm = true },
+	{ .name = "input-send-event", .fn = qmp_cmd_input_send_event,
+	  .params = qmp_input_send_event_params, .needs_vm = true },
+	{ .name = "query-mice", .fn = qmp_cmd_query_mice, .needs_vm = true },
 };
 
 const unsigned int qmp_nr_cmds = ARRAY_SIZE(qmp_cmds);

@@ -4,7 +4,9 @@
  * through QMP (seed 002's `info balloon` and `balloon N`), answered in
  * HMP's text with its \r\n line ends. Each maps onto a QMP command.
  */
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qmp.h"
@@ -133,6 +135,58 @@ static int hmp_balloon(struct control *c, const char *arg, struct hmp_out *o, st
 	return r;
 }
 
+/* A key number in hex, 0x1 to 0xff. */
+static bool hex_key(const char *s, uint64_t *n)
+{
+	char *end;
+
+	if (strncmp(s, "0x", 2) || !isxdigit((unsigned char)s[2]))
+		return false;
+	*n = strtoul(s + 2, &end, 16);
+	return !*end && *n && *n <= 0xff;
+}
+
+/*
+ * "sendkey ctrl-alt-delete [HOLD_MS]": keys joined by '-', each a QKeyCode
+ * name or a key number in hex (0x1d), as HMP takes them; sent as send-key.
+ */
+static int hmp_sendkey(struct control *c, const char *arg, struct hmp_out *o, struct qmp_error *e)
+{
+	char buf[512], *save = NULL, *tok, *hold;
+	json_object *args, *keys, *ret = NULL;
+	uint64_t n;
+	int r;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	hold = strchr(buf, ' ');
+	if (hold)
+		*hold++ = '\0';
+	keys = json_object_new_array();
+	for (tok = strtok_r(buf, "-", &save); tok; tok = strtok_r(NULL, "-", &save)) {
+		json_object *kv = json_object_new_object();
+		bool num = hex_key(tok, &n);
+
+		json_object_object_add(kv, "type", json_object_new_string(num ? "number" : "qcode"));
+		json_object_object_add(kv, "data", num ? json_object_new_int64(n) :
+				       json_object_new_string(tok));
+		json_object_array_add(keys, kv);
+	}
+	args = json_object_new_object();
+	json_object_object_add(args, "keys", keys);
+	if (hold) {
+		if (vk_parse_uint(hold, 0, 5000, &n)) {
+			out(o, "sendkey: '%s' is not a hold time in ms (0-5000)\r\n", hold);
+			json_object_put(args);
+			return 0;
+		}
+		json_object_object_add(args, "hold-time", json_object_new_int64(n));
+	}
+	r = qmp_execute(c, "send-key", args, &ret, e);
+	json_object_put(args);
+	json_object_put(ret);
+	return r;
+}
+
 /* The command line with blanks trimmed and runs of them made one space. */
 static void normalize(const char *line, char *buf, size_t n)
 {
@@ -165,6 +219,8 @@ static int run_line(struct control *c, const char *line, struct hmp_out *o, stru
 
 	if (!strncmp(line, "balloon ", 8))
 		return hmp_balloon(c, line + 8, o, e);
+	if (!strncmp(line, "sendkey ", 8))
+		return hmp_sendkey(c, line + 8, o, e);
 	for (i = 0; i < ARRAY_SIZE(hmp_cmds); i++)
 		if (!strcmp(line, hmp_cmds[i].words))
 			break;

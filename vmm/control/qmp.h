@@ -40,6 +40,8 @@ struct control {
 	bool quit;			/* a client said quit: no VM after this one */
 	uint64_t balloon_target;	/* bytes, 0: never set; kept across resets */
 	int stats_interval;		/* qom-set guest-stats-polling-interval, -1: never set */
+	/* input-send-event's pointer: buttons held, absolute position (input-cmds.c). */
+	unsigned int buttons, abs_x, abs_y;
 
 	/* out_lock: the client list and every client's output. */
 	pthread_mutex_t out_lock;
@@ -102,6 +104,15 @@ void qmp_emit(struct control *c, const char *event, json_object *data);
 /* The socket file (socket.c): bind c->path into c->listen_fd; remove it if still ours. */
 int qmp_bind(struct control *c, struct vk_err *err);
 void qmp_unbind(struct control *c);
+
+/* The input commands (input-cmds.c): send-key, input-send-event, query-mice. */
+int qmp_cmd_send_key(struct control *c, json_object *args, json_object **ret,
+		     struct qmp_error *e);
+int qmp_cmd_input_send_event(struct control *c, json_object *args, json_object **ret,
+			     struct qmp_error *e);
+int qmp_cmd_query_mice(struct control *c, json_object *args, json_object **ret,
+		       struct qmp_error *e);
+extern const struct qmp_param qmp_send_key_params[], qmp_input_send_event_params[];
 
 /* human-monitor-command */
 int qmp_hmp(struct control *c, json_object *args, json_object **ret, struct qmp_error *e);

@@ -99,6 +99,7 @@ struct acpi_facs {
 #define FADT_F_RTC_S4		(1u << 7)
 #define FADT_F_RESET_REG_SUP	(1u << 10)
 #define BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
+#define BOOT_ARCH_8042		(1u << 1)	/* Linux's i8042 probes only with this or PNP0303 */
 
 /* MADT entries */
 #define MADT_LAPIC		0
@@ -190,6 +191,33 @@ static void pci0_prt(struct aml *a)
 }
 
 /*
+ * The i8042's keyboard (PNP0303: ports 0x60 and 0x64, IRQ 1) and mouse
+ * (PNP0F13: IRQ 12), as Linux's i8042 and Windows' i8042prt look for them.
+ */
+static void dsdt_ps2(struct aml *a)
+{
+	static const uint8_t kbd_crs[] = {
+		RES_IO, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,
+		RES_IO, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
+		0x22, 0x02, 0x00,	/* IRQNoFlags: IRQ 1 */
+		RES_END, 0x00,
+	};
+	static const uint8_t mou_crs[] = {
+		0x22, 0x00, 0x10,	/* IRQNoFlags: IRQ 12 */
+		RES_END, 0x00,
+	};
+
+	aml_device(a, "PS2K");
+	aml_name_integer(a, "_HID", aml_eisaid("PNP0303"));
+	aml_name_buffer(a, "_CRS", kbd_crs, sizeof(kbd_crs));
+	aml_close(a);
+	aml_device(a, "PS2M");
+	aml_name_integer(a, "_HID", aml_eisaid("PNP0F13"));
+	aml_name_buffer(a, "_CRS", mou_crs, sizeof(mou_crs));
+	aml_close(a);
+}
+
+/*
  * DSDT body: \_S5 (the SLP_TYP a poweroff writes) and \_SB.PCI0, the PCI
  * host bridge, so an ACPI guest scans bus 0 through it and routes its
  * interrupt pins.
@@ -209,6 +237,7 @@ static void dsdt_body(struct aml *a)
 	aml_name_buffer(a, "_CRS", crs, pci0_crs(crs));
 	pci0_prt(a);
 	aml_close(a);
+	dsdt_ps2(a);
 	aml_close(a);
 }
 
@@ -317,6 +346,7 @@ static uint64_t build_fadt(struct acpi_builder *b, uint64_t dsdt, uint64_t facs)
 	f->p_lvl3_lat = 1001;			/* > 1000: C3 not supported */
 	f->century = 0x32;
 	f->iapc_boot_arch = BOOT_ARCH_VGA_NOT_PRESENT;
+	f->iapc_boot_arch |= BOOT_ARCH_8042;
 	f->flags = FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON | FADT_F_RTC_S4 |
 		   FADT_F_RESET_REG_SUP;
 	f->reset_reg = io_gas(RESET_PORT, 1);
