@@ -23,7 +23,5 @@ int run_parse_vga(struct vm_config *c, const char *arg);
 int run_parse_vnc(struct vm_config *c, const char *arg);
 int run_open_display(struct vm_config *c);
 void run_close_display(struct vm_config *c);
-int cmd_screenshot(int argc, char **argv);
-int cmd_vnc(int argc, char **argv);
 
 #endif

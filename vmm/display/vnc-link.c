@@ -68,6 +68,18 @@ static void link_resize(void *l, unsigned int w, unsigned int h)
 		v->lost = true;
 }
 
+/*
+ * Pixels go to the helper as libvncserver's default 32-bit format wants
+ * them: red in the low byte (0x00BBGGRR), so no server format is set up.
+ */
+static void copy_row(uint32_t *dst, const uint32_t *src, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = (src[i] & 0xff00) | (src[i] >> 16 & 0xff) | (src[i] & 0xff) << 16;
+}
+
 static void link_update(void *l, const struct display_surface *s, unsigned int x,
 			unsigned int y, unsigned int w, unsigned int h)
 {
@@ -78,13 +90,13 @@ static void link_update(void *l, const struct display_surface *s, unsigned int x
 	if (s->width != v->width)
 		return;		/* a resize is on its way */
 	for (row = y; row < y + h; row++)
-		memcpy(v->fb + (size_t)row * s->width + x, s->pixels + (size_t)row * s->width + x,
-		       (size_t)w * 4);
+		copy_row(v->fb + (size_t)row * s->width + x, s->pixels + (size_t)row * s->width + x,
+			 w);
 	if (v->lost) {
 		struct vnc_msg r = { .type = VNC_MSG_RESIZE, .a = s->width, .b = s->height };
 
 		/* The helper missed something: the whole picture again, after its size. */
-		memcpy(v->fb, s->pixels, (size_t)s->width * s->height * 4);
+		copy_row(v->fb, s->pixels, s->width * s->height);
 		m = (struct vnc_msg){ VNC_MSG_DAMAGE, 0, 0, s->width, s->height, "" };
 		if (send_msg(v, &r))
 			return;
