@@ -40,6 +40,7 @@ static bool password_on;
 static unsigned int clients;
 static int extra_fd = -1;		/* unix socket or websocket listener */
 static bool shift_down, altgr_down;
+static bool resized;			/* a RESIZE message was applied */
 
 static void ctl_send(const struct vnc_msg *m)
 {
@@ -122,11 +123,32 @@ static void client_gone(rfbClientPtr cl)
 	clients_msg();
 }
 
+static void ctl_messages(void);
+
+/*
+ * The first client makes the monitor start refreshing: wait for the size
+ * it then sends, so that this client's ServerInit already has it.
+ */
+static void wait_resize(void)
+{
+	struct pollfd p = { .fd = CTL_FD, .events = POLLIN };
+	int i;
+
+	for (i = 0; i < 50 && !resized; i++) {
+		if (poll(&p, 1, 10) == 1)
+			ctl_messages();
+	}
+}
+
 static enum rfbNewClientAction new_client(rfbClientPtr cl)
 {
 	cl->clientGoneHook = client_gone;
 	clients++;
 	clients_msg();
+	if (clients == 1) {
+		resized = false;
+		wait_resize();
+	}
 	return RFB_CLIENT_ACCEPT;
 }
 
@@ -148,6 +170,7 @@ static void resize(unsigned int w, unsigned int h)
 {
 	if (!w || !h || w > DISPLAY_MAX_WIDTH || h > DISPLAY_MAX_HEIGHT)
 		return;
+	resized = true;
 	if ((int)w != screen->width || (int)h != screen->height)
 		rfbNewFramebuffer(screen, fb, w, h, 8, 3, 4);
 	else
@@ -272,7 +295,8 @@ static void setup_screen(const struct opts *o)
 	int argc = 1;
 	char *argv[] = { (char *)VNC_HELPER, NULL };
 
-	rfbLog = rfbErr = quiet_log;
+	if (!getenv("VMKIT_VNC_DEBUG"))
+		rfbLog = rfbErr = quiet_log;
 	screen = rfbGetScreen(&argc, argv, 640, 480, 8, 3, 4);
 	if (!screen)
 		fail("libvncserver: cannot make a screen");

@@ -173,6 +173,8 @@ void display_set_source(struct display *d, const struct display_source_ops *ops,
 	pthread_mutex_unlock(&d->lock);
 }
 
+static void refresh_locked(struct display *d);
+
 int display_add_listener(struct display *d, const struct display_listener_ops *ops, void *l)
 {
 	int r = 0;
@@ -181,6 +183,7 @@ int display_add_listener(struct display *d, const struct display_listener_ops *o
 	if (d->nr_ls == DISPLAY_MAX_LISTENERS) {
 		r = -ENOSPC;
 	} else {
+		refresh_locked(d);	/* the timer may have been off: start from now */
 		d->ls[d->nr_ls++] = (struct display_listener){ ops, l };
 		ops->resize(l, d->surf.width, d->surf.height);
 		ops->update(l, &d->surf, 0, 0, d->surf.width, d->surf.height);

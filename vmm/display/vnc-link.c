@@ -178,8 +178,12 @@ static int helper_path(char *buf, size_t len, struct vk_err *err)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *env = getenv("VMKIT_VNC_HELPER");	/* tests run from build/tests/ */
 	char *slash;
 
+	if (env && *env)
+		return snprintf(buf, len, "%s", env) < (int)len ? 0 :
+			vk_fail(err, -ENAMETOOLONG, "%s: path too long", env);
 	if (n < 0)
 		return vk_fail(err, -errno, "/proc/self/exe: %s", strerror(errno));
 	exe[n] = '\0';
