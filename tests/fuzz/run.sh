@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 SECS=${1:-20}
 shift || true
 OUT=${FUZZ_BUILD:-build-fuzz}
-ALL="qcow2 qcow2rw vmdk vpc vdi vhdx names virtq blk net console rng balloon x86 qmp config runopts serve"
+ALL="qcow2 qcow2rw vmdk vpc vdi vhdx names virtq blk net console rng balloon x86 qmp config runopts serve vga"
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 
