@@ -382,3 +382,58 @@ def test_cli_usage():
     need(VMKIT)
     r = subprocess.run([str(VMKIT), "screenshot", "onlyname"], capture_output=True, text=True)
     assert r.returncode == 2 and "expected NAME FILE" in r.stderr
+
+
+def test_definition_vga_key(tmp_path):
+    """vga: in a VM definition (Proxmox's key): std and none; others refused by name."""
+    need(VMKIT)
+    env = dict(os.environ, VMKIT_HOME=str(tmp_path))
+    subprocess.run([str(VMKIT), "create", "--name", "g1", "--kernel", "/etc/hostname"],
+                   env=env, check=True, capture_output=True)
+    r = subprocess.run([str(VMKIT), "set", "g1", "vga=cirrus"], env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "vga: 'cirrus': expected std|none" in r.stderr
+    r = subprocess.run([str(VMKIT), "set", "g1", "vga=std"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_linux_console_on_vga_kvm(tmp_path):
+    """Under KVM: the guest kernel's tty1 (vgacon, then fbcon on bochs-drm) in a screenshot.
+
+    Skips without /dev/kvm (this needs a real VM); not yet run under KVM.
+    """
+    if not os.path.exists("/dev/kvm"):
+        pytest.skip("no /dev/kvm")
+    kernel, initrd = BUILD / "guest" / "kernel", BUILD / "guest" / "initramfs.cpio.gz"
+    need(VMKIT)
+    need(kernel)
+    need(initrd)
+    qmp = tmp_path / "qmp.sock"
+    p = subprocess.Popen([str(VMKIT), "run", "--kernel", str(kernel), "--initrd", str(initrd),
+                          "--cmdline", "console=ttyS0 console=tty1", "--vga", "std",
+                          "--console", "none", "--qmp", str(qmp), "--memory", "256M"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        text = ""
+        for _ in range(120):
+            time.sleep(2)
+            if not qmp.exists():
+                continue
+            c = socket.socket(socket.AF_UNIX)
+            c.connect(str(qmp))
+            f = c.makefile("rw")
+            f.readline()
+            for cmd in ('{"execute":"qmp_capabilities"}',
+                        '{"execute":"screendump","arguments":{"filename":"%s","format":"png"}}'
+                        % (tmp_path / "tty1.png")):
+                f.write(cmd + "\n")
+                f.flush()
+                f.readline()
+            c.close()
+            text = ocr(tmp_path / "tty1.png")
+            if "Linux" in text or "#" in text:
+                break
+        assert "Linux" in text or "#" in text, text
+    finally:
+        p.kill()
+        p.wait()
