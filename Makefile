@@ -52,12 +52,12 @@ check-unit: build
 
 check-guest: build guest
 	@scripts/deps.sh check
-	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net tests/serve
+	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net tests/serve tests/display
 
 check: build guest
 	@scripts/deps.sh check
 	meson test -C $(BUILD) --print-errorlogs
-	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net tests/serve
+	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net tests/serve tests/display
 	tests/unit/asan.sh
 	@scripts/deps.sh fuzz
 	FUZZ_SEED=1 tests/fuzz/run.sh $(CHECK_FUZZ_SECS)

@@ -18,4 +18,10 @@ void run_finish_nets(struct vm_config *c);
 int run_open_nets(struct vm_config *c);
 void run_close_nets(struct vm_config *c);
 
+/* vmkit run --vga, --vnc (cli/run-display.c) */
+int run_parse_vga(struct vm_config *c, const char *arg);
+int run_parse_vnc(struct vm_config *c, const char *arg);
+int run_open_display(struct vm_config *c);
+void run_close_display(struct vm_config *c);
+
 #endif

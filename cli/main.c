@@ -39,6 +39,8 @@ static const struct command commands[] = {
 	{ "snapshot", cmd_snapshot, "disk snapshots: create, list, revert, delete" },
 	{ "balloon", cmd_balloon, "set or show a VM's balloon target" },
 	{ "sendkey", cmd_sendkey, "press keys in a VM (ctrl-alt-delete, h e l l o ret)" },
+	{ "screenshot", cmd_screenshot, "save a VM's screen to a PNG or PPM file" },
+	{ "vnc", cmd_vnc, "print where a VM's VNC server listens" },
 	{ "pool", cmd_pool, "storage pools: define, list, info, start, stop, delete..." },
 	{ "vol", cmd_vol, "volumes: create, list, info, delete, resize, clone..." },
 	{ "network", cmd_network, "networks (bridges VMs name): define, list, start, stop, autostart..." },

@@ -76,13 +76,20 @@ static const char run_usage[] =
 	"  --runas USER         as root, with --sandbox on: run as USER, no capabilities\n"
 	"  --chroot DIR         as root, with --sandbox on: DIR as the root (default: an\n"
 	"                       empty private one)\n"
+	"  --vga std|none       a standard VGA (QEMU's -vga std: Bochs VBE, PCI 1234:1111)\n"
+	"                       or none (default: keeps direct kernel boot fast)\n"
+	"  --vnc [HOST]:N|unix:PATH[,password=on][,websocket=PORT][,keymap=LAYOUT]\n"
+	"                       a VNC server on the screen: port 5900+N on HOST (default\n"
+	"                       127.0.0.1), or a unix socket; password=on refuses clients\n"
+	"                       until QMP change-vnc-password sets one\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
        OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_DISK,
        OPT_RNG, OPT_HELP, OPT_CPU_AFFINITY, OPT_VCPU_AFFINITY, OPT_IO_AFFINITY,
-       OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET, OPT_SANDBOX, OPT_RUNAS, OPT_CHROOT };
+       OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET, OPT_SANDBOX, OPT_RUNAS, OPT_CHROOT,
+       OPT_VGA, OPT_VNC };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -112,6 +119,8 @@ static const struct option run_options[] = {
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "runas", required_argument, NULL, OPT_RUNAS },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	{ "vga", required_argument, NULL, OPT_VGA },
+	{ "vnc", required_argument, NULL, OPT_VNC },
 	{ 0 }
 };
 
@@ -470,6 +479,8 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 		c->chroot_dir = arg;
 		return 0;
 	case OPT_NO_REBOOT: c->no_reboot = true; return 0;
+	case OPT_VGA: return run_parse_vga(c, arg);
+	case OPT_VNC: return run_parse_vnc(c, arg);
 	case OPT_CPUS: return parse_cpus(c, arg);
 	case OPT_MEMORY: return parse_memory(c, arg);
 	case OPT_CONSOLE: return parse_console(c, arg);
@@ -691,6 +702,11 @@ int cmd_run(int argc, char **argv)
 		vk_report(&err);
 		return EXIT_USAGE;
 	}
+	/* The screen and its VNC server outlive guest resets; a port in use is the user's error. */
+	if (run_open_display(&cfg)) {
+		console_close(con);
+		return EXIT_USAGE;
+	}
 	/* Signals first: the control thread must inherit the blocked set. */
 	sfd = setup_signals();
 	/* Before any thread starts: each installs its own kind (vmm/core/sandbox.c). */
@@ -716,6 +732,7 @@ int cmd_run(int argc, char **argv)
 		vmm_sandbox_enter(&vmm_sandbox_devices);
 	}
 	r = run_vm(&cfg, con, ctl, sfd);
+	run_close_display(&cfg);
 	control_close(ctl);
 	run_close_nets(&cfg);
 	console_close(con);

@@ -38,6 +38,9 @@ int cmd_resume(int argc, char **argv);
 int cmd_balloon(int argc, char **argv);
 int cmd_sendkey(int argc, char **argv);
 int cmd_console(int argc, char **argv);
+/* The graphical console (cli/vm-display.c) */
+int cmd_screenshot(int argc, char **argv);
+int cmd_vnc(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_template(int argc, char **argv);

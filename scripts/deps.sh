@@ -5,10 +5,12 @@ set -euo pipefail
 
 build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev zlib1g-dev libzstd-dev libslirp-dev
 	libwebsockets-dev libssl-dev libpam0g-dev libseccomp-dev
-	liburing-dev libaio-dev libjson-c-dev libglib2.0-dev nodejs npm)
+	liburing-dev libaio-dev libjson-c-dev libglib2.0-dev nodejs npm
+	libpng-dev libvncserver-dev libxkbcommon-dev xkb-data)
 guest_pkgs=(linux-source-6.1 busybox-static cpio file patch e2fsprogs flex bison libelf-dev libssl-dev bc xz-utils lz4)
 check_pkgs=(python3 python3-pytest qemu-utils qemu-system-x86 strace iproute2 procps mount util-linux
-	chromium chromium-driver python3-selenium openssl passwd)
+	chromium chromium-driver python3-selenium openssl passwd
+	tesseract-ocr tesseract-ocr-eng vncsnapshot console-setup-linux python3-pil)
 bench_pkgs=(qemu-system-x86 hyperfine fio iproute2)
 slow_pkgs=(linux-image-cloud-amd64)
 fuzz_pkgs=(clang libclang-rt-14-dev qemu-utils)

@@ -98,6 +98,11 @@ struct net_config {
 	struct net_backend *backend;
 };
 
+/* The graphical console (issue 13: include/vmkit/display.h, vnc.h). */
+enum vga_kind { VGA_NONE, VGA_STD };
+struct display;
+struct vnc;
+
 struct vm_topology {
 	unsigned int sockets, cores, threads;
 };
@@ -144,6 +149,13 @@ struct vm_config {
 	enum { SANDBOX_DEFAULT, SANDBOX_ON, SANDBOX_OFF } sandbox;
 	const char *runas;		/* --runas USER (root only, with --sandbox on) */
 	const char *chroot_dir;		/* --chroot DIR (root only, with --sandbox on) */
+
+	/* The graphical console (issue 13) */
+	enum vga_kind vga;		/* --vga std|none (default none) */
+	const char *vnc_spec;		/* --vnc as given, or NULL */
+	/* Made by the CLI before the first build, kept across guest resets (NULL: none). */
+	struct display *display;
+	struct vnc *vnc;
 };
 
 #endif

@@ -58,7 +58,7 @@ struct vcpu {
 	uint8_t *fx_shadow;
 };
 
-#define VM_MAX_MEM_REGIONS 2
+#define VM_MAX_MEM_REGIONS 3	/* below the VGA window, above it, above 4 GiB */
 #define VM_MAX_DEVICE_CLASSES 32	/* entries of vm_device_classes (include/vmkit/device.h) */
 
 /* Boot layout of low memory, shared by the loader, ACPI and e820 code. */
@@ -160,6 +160,13 @@ void vcpu_dump_regs(struct vcpu *v, int fd);
 /* Memory (vmm/core/memory.c) */
 int vm_memory_init(struct vm *vm, uint64_t bytes, struct vk_err *err);
 void vm_memory_free(struct vm *vm);
+/*
+ * KVM memory slots for device memory (a VGA's VRAM), after the RAM's: map
+ * size bytes at hva to gpa in slot, or with size 0 remove the slot.
+ */
+#define VM_SLOT_VGA	8
+int vm_memory_slot_set(struct vm *vm, unsigned int slot, uint64_t gpa, void *hva,
+		       uint64_t size, struct vk_err *err);
 /* Guest RAM backing (vmm/core/ram.c): one mapping of size bytes as mb says. */
 int vm_ram_map(const struct mem_backing *mb, uint64_t size, uint8_t **hva, struct vk_err *err);
 void vm_ram_unmap(uint8_t *hva, uint64_t size);

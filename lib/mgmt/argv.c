@@ -248,6 +248,10 @@ int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct v
 	}
 	if ((v = vm_def_get(d, "balloon")) && strcmp(v, "0"))
 		add(&a, "--balloon");
+	if ((v = vm_def_get(d, "vga")) && !strcmp(v, "std")) {
+		add(&a, "--vga");
+		add(&a, "std");
+	}
 	if ((v = vm_def_get(d, "rng0")))
 		add(&a, "--rng=file=%s", v[0] == '/' ? v : v + strlen("source="));
 	for (i = 0; i < d->n && !ret; i++) {

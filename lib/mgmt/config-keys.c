@@ -517,6 +517,12 @@ static int v_cpu(const char *key, const char *val, struct vk_err *err)
 	return v_enum(key, val, "host|baseline", err);
 }
 
+/* Proxmox's vga: (issue 13); std and none only so far (no cirrus, qxl, virtio-gpu). */
+static int v_vga(const char *key, const char *val, struct vk_err *err)
+{
+	return v_enum(key, val, "std|none", err);
+}
+
 struct key_spec {
 	const char *name;
 	unsigned int indexed;	/* 0: plain key; N: name0 .. name(N-1) */
@@ -549,6 +555,7 @@ static const struct key_spec keys[] = {
 	{ "virtio", MAX_DISKS, v_disk },
 	{ "net", MAX_NETS, v_net },
 	{ "rng", 1, v_rng },
+	{ "vga", 0, v_vga },
 };
 
 static const struct key_spec *find_key(const char *key, unsigned int *index)

@@ -22,7 +22,7 @@ mgmt=$(ls lib/mgmt/*.c)
 net=$(ls lib/net/*.c)
 sandbox=$(ls lib/sandbox/*.c)
 vmm=$(ls vmm/*/*.c vmm/arch/x86/*.c | sort -u)
-cli="cli/run-resources.c cli/run-net.c"
+cli="cli/run-resources.c cli/run-net.c cli/run-display.c"
 serve=$(ls serve/*.c | grep -v '/main.c$')
 virtio="vmm/virtio/queue.c vmm/virtio/core.c vmm/core/memory.c vmm/core/evloop.c \
 	vmm/core/iothread.c vmm/core/sandbox.c tests/fuzz/fake-vm.c tests/fuzz/fake-driver.c"
@@ -35,7 +35,7 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	o = $OUT/obj
 	cc = $CC
 	san = -fsanitize=address,undefined -fno-sanitize-recover=undefined
-	cflags = -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -I/usr/include/json-c \$san \$
+	cflags = -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -I. -I/usr/include/json-c \$san \$
 	    -DVMKIT_VERSION='"fuzz"' -DVMKIT_WEBDIR='"/nonexistent"' \$
 	    -fsanitize=fuzzer-no-link -fno-omit-frame-pointer -Wall -Wno-unused-parameter
 	rule cc
@@ -62,7 +62,7 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	libs='$o/libutil.a'
 	sys='-lz -lzstd -lpthread'
 	vmmlibs='$o/libvmm.a $o/libnet.a $o/libblock.a $o/libmgmt.a $o/libsandbox.a $o/libutil.a'
-	vmmsys="-luring -laio -ljson-c -lseccomp $sys"
+	vmmsys="-luring -laio -ljson-c -lseccomp -lpng $sys"
 	# name: objects, archives, system libraries
 	link() { printf 'build %s/%s-fuzz: link%s %s\n  libs = %s\n' "$OUT" "$1" "$2" "$3" "$4"; }
 	link qcow2 "$(obj tests/fuzz/fuzz-image.c tests/fuzz/qcow2-fuzz.c)" "\$o/libblock.a $libs" "$sys"
@@ -83,6 +83,8 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link i8042 "$(obj tests/fuzz/i8042-fuzz.c)" "$vmmlibs" "$vmmsys"
 	link config "$(obj tests/fuzz/config-fuzz.c)" "\$o/libmgmt.a \$o/libnet.a $libs" "-ljson-c -lpthread"
 	link runopts "$(obj tests/fuzz/runopts-fuzz.c $cli)" "$vmmlibs" "$vmmsys"
+	# vga: the adapter with the PCI host bridge and the display, from the monitor's archive.
+	link vga "$(obj tests/fuzz/vga-fuzz.c)" "$vmmlibs" "$vmmsys"
 	# serve: the server's parsers, linked with all of serve/ but main.c (the
 	# route table names every handler), against the shared libraries it uses.
 	link serve "$(obj $serve tests/fuzz/serve-fuzz.c)" "\$o/libmgmt.a \$o/libblock.a \$o/libnet.a $libs" \

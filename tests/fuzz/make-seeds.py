@@ -417,7 +417,37 @@ def i8042_seeds():
             "flood": cmd(0x60) + dat(0x03) + key(97, True) * 300 + drain}
 
 
-TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
+def vga_seeds():
+    """5-byte steps (tests/fuzz/vga-fuzz.c): op|len<<3, 3 bytes of port index or offset, value."""
+    ports = [0x3c0, 0x3c1, 0x3c2, 0x3c4, 0x3c5, 0x3c6, 0x3c7, 0x3c8, 0x3c9, 0x3ca, 0x3cc, 0x3ce,
+             0x3cf, 0x3d4, 0x3d5, 0x3da, 0x3b4, 0x3b5, 0x3ba, 0x1ce, 0x1cf]
+
+    def out(port, val):
+        return bytes([0, ports.index(port), 0, 0, val])
+
+    def mem(off, val):
+        return bytes([2, off & 255, off >> 8 & 255, off >> 16, val])
+    render = bytes([7, 0, 0, 0, 0])
+    text = out(0x3c2, 0x67)
+    for i, v in enumerate([0x03, 0x00, 0x03, 0x00, 0x02]):
+        text += out(0x3c4, i) + out(0x3c5, v)
+    for i, v in enumerate([0x5f, 0x4f, 0x50, 0x82, 0x55, 0x81, 0xbf, 0x1f, 0x00, 0x4f, 0x0d, 0x0e,
+                           0, 0, 0, 0, 0x9c, 0x8e, 0x8f, 0x28, 0x1f, 0x96, 0xb9, 0xa3, 0xff]):
+        text += out(0x3d4, i) + out(0x3d5, v)
+    for i, v in enumerate([0, 0, 0, 0, 0, 0x10, 0x0e, 0, 0xff]):
+        text += out(0x3ce, i) + out(0x3cf, v)
+    text += out(0x3c0, 0x20)
+    for i in range(0, 64, 2):
+        text += mem(0x18000 + i, 0x41 + i // 2) + mem(0x18001 + i, 0x1f)
+    text += render
+    vbe = b""
+    for idx, v in [(4, 0), (1, 64), (2, 48), (3, 8), (4, 0x41)]:
+        vbe += bytes([8, 19, 0, 0, idx]) + bytes([8, 20, 0, 0, v])
+    vbe += mem(0, 0x55) + mem(100, 0xaa) + render
+    return {"text": text, "vbe": vbe, "render": render}
+
+
+TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 

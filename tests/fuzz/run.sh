@@ -13,6 +13,7 @@ shift || true
 OUT=${FUZZ_BUILD:-build-fuzz}
 ALL="qcow2 qcow2rw vmdk vpc vdi vhdx names virtq blk net console rng balloon x86 qmp config runopts serve savestate"
 ALL="$ALL i8042"
+ALL="$ALL vga"
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 

@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "qmp.h"
+#include "vmkit/display.h"
+#include "vmkit/vnc.h"
 #include "vmkit/hw.h"
 #include "vmkit/virtio-balloon.h"
 #include "vmkit/virtio-blk.h"
@@ -398,6 +400,71 @@ static const struct qmp_param hmp_params[] = {
 	{ .name = NULL },
 };
 
+/* ---- the graphical console (issue 13) ---- */
+
+static int cmd_screendump(struct control *c, json_object *args, json_object **ret,
+			  struct qmp_error *e)
+{
+	const char *file = json_object_get_string(json_object_object_get(args, "filename"));
+	json_object *fmt = json_object_object_get(args, "format");
+	struct vk_err err = { 0 };
+
+	if (!c->cfg->display)
+		return qmp_fail(e, "GenericError", "no display (start the VM with --vga std or --vnc)");
+	if (display_screendump(c->cfg->display, file, fmt ? json_object_get_string(fmt) : "ppm",
+			       &err))
+		return qmp_fail(e, "GenericError", "%s", err.msg);
+	return 0;
+}
+
+static int cmd_query_vnc(struct control *c, json_object *args, json_object **ret,
+			 struct qmp_error *e)
+{
+	struct vnc_info vi;
+
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "enabled", json_object_new_boolean(c->cfg->vnc != NULL));
+	if (!c->cfg->vnc)
+		return 0;
+	vnc_query(c->cfg->vnc, &vi);
+	json_object_object_add(*ret, "host", json_object_new_string(vi.unix_path[0] ? vi.unix_path :
+								    vi.host));
+	json_object_object_add(*ret, "family", json_object_new_string(vi.unix_path[0] ? "unix" :
+								      strchr(vi.host, ':') ? "ipv6" : "ipv4"));
+	json_object_object_add(*ret, "service", json_object_new_string(vi.service));
+	json_object_object_add(*ret, "auth", json_object_new_string(vi.password ? "vnc" : "none"));
+	json_object_object_add(*ret, "clients", json_object_new_int(vi.clients));
+	if (vi.websocket)
+		json_object_object_add(*ret, "websocket", json_object_new_int(vi.websocket));
+	return 0;
+}
+
+static int cmd_change_vnc_password(struct control *c, json_object *args, json_object **ret,
+				   struct qmp_error *e)
+{
+	const char *pw = json_object_get_string(json_object_object_get(args, "password"));
+	struct vk_err err = { 0 };
+
+	if (!c->cfg->vnc)
+		return qmp_fail(e, "GenericError", "no VNC server (start the VM with --vnc)");
+	if (vnc_set_password(c->cfg->vnc, pw, &err))
+		return qmp_fail(e, "GenericError", "%s", err.msg);
+	return 0;
+}
+
+static const struct qmp_param screendump_params[] = {
+	{ .name = "filename", .type = json_type_string },
+	{ .name = "format", .type = json_type_string, .optional = true },
+	{ .name = "device", .type = json_type_string, .optional = true },
+	{ .name = "head", .type = json_type_int, .optional = true },
+	{ .name = NULL },
+};
+
+static const struct qmp_param vnc_password_params[] = {
+	{ .name = "password", .type = json_type_string },
+	{ .name = NULL },
+};
+
 const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "qmp_capabilities", .fn = NULL },	/* handled by the server: it changes the session */
 	{ .name = "query-status", .fn = cmd_query_status },
@@ -425,6 +492,10 @@ const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "input-send-event", .fn = qmp_cmd_input_send_event,
 	  .params = qmp_input_send_event_params, .needs_vm = true },
 	{ .name = "query-mice", .fn = qmp_cmd_query_mice, .needs_vm = true },
+	{ .name = "screendump", .fn = cmd_screendump, .params = screendump_params },
+	{ .name = "query-vnc", .fn = cmd_query_vnc },
+	{ .name = "change-vnc-password", .fn = cmd_change_vnc_password,
+	  .params = vnc_password_params },
 };
 
 const unsigned int qmp_nr_cmds = ARRAY_SIZE(qmp_cmds);

@@ -15,6 +15,8 @@
 extern const struct vm_device_class serial_class, rtc_class, pit_class, i8042_class,
 	pci_host_class, pm_class, debugexit_class, virtio_blk_class, virtio_rng_class,
 	virtio_console_class, virtio_balloon_class, virtio_net_class;
+/* The graphical console (issue 13): the display attaches first, then adapters. */
+extern const struct vm_device_class display_class, vga_class;
 
 const struct vm_device_class *const vm_device_classes[] = {
 	&serial_class,
@@ -29,6 +31,8 @@ const struct vm_device_class *const vm_device_classes[] = {
 	&virtio_console_class,
 	&virtio_balloon_class,
 	&virtio_net_class,
+	&display_class,
+	&vga_class,
 	NULL,
 };
 

@@ -32,6 +32,26 @@ static int add_region(struct vm *vm, uint64_t gpa, uint8_t *hva, uint64_t size,
 	return 0;
 }
 
+/*
+ * With a VGA, its memory window 0xa0000-0xbffff is a hole in the low
+ * slot, so that guest accesses exit to the adapter (vmm/display/vga-mem.c);
+ * the RAM behind it is unused (e820 never offered it).
+ */
+#define VGA_HOLE_START	0xa0000
+#define VGA_HOLE_END	0xc0000
+
+static int add_low(struct vm *vm, uint64_t low, struct vk_err *err)
+{
+	int r;
+
+	if (vm->cfg->vga == VGA_NONE || low <= VGA_HOLE_END)
+		return add_region(vm, 0, vm->ram, low, err);
+	r = add_region(vm, 0, vm->ram, VGA_HOLE_START, err);
+	if (!r)
+		r = add_region(vm, VGA_HOLE_END, vm->ram + VGA_HOLE_END, low - VGA_HOLE_END, err);
+	return r;
+}
+
 int vm_memory_init(struct vm *vm, uint64_t bytes, struct vk_err *err)
 {
 	uint64_t low = MIN(bytes, MMIO_HOLE_START);
@@ -41,12 +61,30 @@ int vm_memory_init(struct vm *vm, uint64_t bytes, struct vk_err *err)
 	if (r)
 		return r;
 	vm->ram_size = bytes;
-	r = add_region(vm, 0, vm->ram, low, err);
+	r = add_low(vm, low, err);
 	if (r)
 		return r;
 	vm->low_mem_top = low;
 	if (bytes > low)
 		return add_region(vm, MMIO_HOLE_END, vm->ram + low, bytes - low, err);
+	return 0;
+}
+
+int vm_memory_slot_set(struct vm *vm, unsigned int slot, uint64_t gpa, void *hva,
+		       uint64_t size, struct vk_err *err)
+{
+	struct kvm_userspace_memory_region kr = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+	};
+
+	if (vm->vm_fd < 0)
+		return vk_fail(err, -ENODEV, "memory slot %u: no KVM", slot);
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+		return vk_fail(err, -errno, "KVM_SET_USER_MEMORY_REGION (slot %u): %s", slot,
+			       strerror(errno));
 	return 0;
 }
 

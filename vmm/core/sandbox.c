@@ -74,7 +74,8 @@
 
 static const struct sandbox_rule vcpu_rules[] = {
 	COMMON,
-	SB_ALLOW_ARG(ioctl, 1, VCPU_IOCTLS),
+	SB_ALLOW_ARG(ioctl, 1, VCPU_IOCTLS,
+		     KVM_SET_USER_MEMORY_REGION),	/* a guest moving the VGA's VRAM BAR */
 	SB_ALLOW(sendto), SB_ALLOW(sendmsg),		/* socket: console backend */
 	SB_ALLOW(pwritev),				/* file: console backend */
 	SB_ALLOW(rt_sigreturn),				/* the kick (SIGUSR1) */
@@ -98,6 +99,10 @@ static const struct sandbox_rule control_rules[] = {
 	 * main thread drops privileges (--runas), and this thread starts first.
 	 */
 	SB_ALLOW(setresuid), SB_ALLOW(setresgid), SB_ALLOW(setgroups),
+	/* screendump: a temporary file (mkstemp) written, synced and renamed into place */
+	SB_ALLOW_ARG(openat, 2, O_RDWR | O_CREAT | O_EXCL), SB_ALLOW(write), SB_ALLOW(fchmod),
+	SB_ALLOW(fsync), SB_ALLOW(rename), SB_ALLOW(unlink), SB_ALLOW(dup), SB_ALLOW(fstat),
+	SB_ALLOW(newfstatat),
 };
 
 static const struct sandbox_rule devices_rules[] = {

@@ -80,8 +80,10 @@ unsigned int x86_e820_map(struct vm *vm, struct e820_entry *e, unsigned int max)
 	e[n++] = (struct e820_entry){ EBDA_START, 0xa0000 - EBDA_START, E820_RESERVED };
 	e[n++] = (struct e820_entry){ ACPI_START, ACPI_END - ACPI_START, E820_RESERVED };
 	e[n++] = (struct e820_entry){ HIGH_MEM_START, vm->low_mem_top - HIGH_MEM_START, E820_RAM };
-	if (vm->nr_mem > 1)
-		e[n++] = (struct e820_entry){ vm->mem[1].gpa, vm->mem[1].size, E820_RAM };
+	/* RAM above 4 GiB is the last region (the low one may be split by a VGA's window). */
+	if (vm->nr_mem > 1 && vm->mem[vm->nr_mem - 1].gpa >= MMIO_HOLE_END)
+		e[n++] = (struct e820_entry){ vm->mem[vm->nr_mem - 1].gpa,
+					      vm->mem[vm->nr_mem - 1].size, E820_RAM };
 	return n;
 }
 
