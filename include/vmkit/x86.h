@@ -35,6 +35,11 @@ int x86_load_kernel(struct vm *vm, struct vk_err *err);
 
 /* Build RSDP, XSDT, FADT, FACS, DSDT, MADT at ACPI_START; returns RSDP gpa. */
 uint64_t x86_acpi_build(struct vm *vm);
+/*
+ * The same tables for firmware: fw_cfg files etc/acpi/tables and
+ * etc/acpi/rsdp and the etc/table-loader script that places and links them.
+ */
+int x86_acpi_build_fw_cfg(struct vm *vm, struct vk_err *err);
 
 /* Per-vCPU setup: CPUID, MSRs, LAPIC, registers for the boot entry. */
 int x86_cpuid_init(struct vm *vm, struct vk_err *err);
