@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "run-firmware.h"
 #include "run-resources.h"
 #include "vmkit/console.h"
 #include "vmkit/control.h"
@@ -29,6 +30,7 @@
 
 static const char run_usage[] =
 	"usage: vmkit run --kernel FILE [OPTIONS]\n"
+	"       vmkit run --firmware bios|uefi [OPTIONS]\n"
 	"\n"
 	"  --kernel FILE        bzImage, ELF vmlinux or PVH ELF image\n"
 	"  --initrd FILE        initial ramdisk\n"
@@ -75,13 +77,24 @@ static const char run_usage[] =
 	"  --runas USER         as root, with --sandbox on: run as USER, no capabilities\n"
 	"  --chroot DIR         as root, with --sandbox on: DIR as the root (default: an\n"
 	"                       empty private one)\n"
+	"  --firmware bios|uefi[,code=FILE][,vars=FILE]\n"
+	"                       boot through SeaBIOS or OVMF (Debian's seabios, ovmf; the\n"
+	"                       directory in $VMKIT_FIRMWARE_DIR instead of /usr/share);\n"
+	"                       vars=: the VM's own copy of OVMF_VARS_4M.fd, kept up to date\n"
+	"                       (without it the variables last until the VM stops);\n"
+	"                       --kernel is then optional and loaded by the firmware\n"
+	"  --boot order=LIST    firmware boot order: disk, cdrom, net or device names\n"
+	"                       (virtio0, scsi0, sata0, ide2, net0), by , or ;\n"
+	"  --debugcon file:PATH port 0x402 (the firmware's log) to PATH\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
        OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_DISK,
        OPT_RNG, OPT_HELP, OPT_CPU_AFFINITY, OPT_VCPU_AFFINITY, OPT_IO_AFFINITY,
-       OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET, OPT_SANDBOX, OPT_RUNAS, OPT_CHROOT };
+       OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET, OPT_SANDBOX, OPT_RUNAS, OPT_CHROOT,
+       /* firmware boot (issue 12) */
+       OPT_FIRMWARE, OPT_BOOT, OPT_DEBUGCON };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -111,6 +124,11 @@ static const struct option run_options[] = {
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "runas", required_argument, NULL, OPT_RUNAS },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	/* firmware boot (issue 12) */
+	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+	{ "bios", required_argument, NULL, OPT_FIRMWARE },
+	{ "boot", required_argument, NULL, OPT_BOOT },
+	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
 	{ 0 }
 };
 
@@ -485,6 +503,9 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 		return 0;
 	}
 	case OPT_DEVICE: return parse_device(c, arg);
+	case OPT_FIRMWARE: return run_parse_firmware(c, arg);
+	case OPT_BOOT: return run_parse_boot(c, arg);
+	case OPT_DEBUGCON: return run_parse_debugcon(c, arg);
 	case OPT_NET: return run_parse_net(c, arg);
 	case OPT_RNG:
 		if (!arg)
@@ -536,9 +557,11 @@ static int finish_config(struct vm_config *c, bool cpus_given)
 	struct vm_topology *t = &c->topo;
 	unsigned int n;
 
-	if (!c->kernel)
-		return usage_error("no kernel given (--kernel FILE)");
-	if (check_readable("--kernel", c->kernel))
+	if (run_check_firmware(c))
+		return -EINVAL;
+	if (!c->kernel && c->firmware == FIRMWARE_NONE)
+		return usage_error("no kernel given (--kernel FILE, or --firmware bios|uefi)");
+	if (c->kernel && check_readable("--kernel", c->kernel))
 		return -EINVAL;
 	if (c->initrd && check_readable("--initrd", c->initrd))
 		return -EINVAL;

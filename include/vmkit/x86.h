@@ -47,6 +47,8 @@ int x86_vcpu_init(struct vcpu *v, struct vk_err *err);
 int x86_vcpu_cpu_init(struct vcpu *v, struct vk_err *err);	/* cpuid.c: CPUID, MSRs, LAPIC */
 /* The boot CPU's registers for the loaded kernel's entry. */
 int x86_vcpu_boot_regs(struct vcpu *v, struct vk_err *err);
+/* The boot CPU's state after RESET, at the firmware's reset vector (CS base 0xffff0000, IP 0xfff0). */
+int x86_vcpu_reset_regs(struct vcpu *v, struct vk_err *err);
 uint32_t x86_apic_id(const struct vm *vm, unsigned int cpu);
 
 /*

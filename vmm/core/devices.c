@@ -15,7 +15,7 @@ extern const struct vm_device_class serial_class, rtc_class, pit_class, i8042_cl
 	pci_host_class, pm_class, debugexit_class, virtio_blk_class, virtio_rng_class,
 	virtio_console_class, virtio_balloon_class, virtio_net_class;
 /* Firmware boot (issue 12) */
-extern const struct vm_device_class fw_cfg_class;
+extern const struct vm_device_class fw_cfg_class, firmware_class, fw_boot_class, debugcon_class;
 
 const struct vm_device_class *const vm_device_classes[] = {
 	&serial_class,
@@ -26,6 +26,9 @@ const struct vm_device_class *const vm_device_classes[] = {
 	&pm_class,
 	&debugexit_class,
 	&fw_cfg_class,
+	&firmware_class,
+	&fw_boot_class,
+	&debugcon_class,
 	&virtio_blk_class,
 	&virtio_rng_class,
 	&virtio_console_class,
