@@ -79,6 +79,8 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	done
 	link x86 "$(obj vmm/arch/x86/emulate.c tests/fuzz/x86-fuzz.c)" "" ""
 	link qmp "$(obj tests/fuzz/qmp-fuzz.c)" "$vmmlibs" "$vmmsys"
+	# fwcfg: fw_cfg's ports and DMA and the PAM registers, on the monitor's own objects (issue 12).
+	link fwcfg "$(obj tests/fuzz/fwcfg-fuzz.c)" "$vmmlibs" "$vmmsys"
 	link config "$(obj tests/fuzz/config-fuzz.c)" "\$o/libmgmt.a \$o/libnet.a $libs" "-ljson-c -lpthread"
 	link runopts "$(obj tests/fuzz/runopts-fuzz.c $cli)" "$vmmlibs" "$vmmsys"
 	# serve: the server's parsers, linked with all of serve/ but main.c (the

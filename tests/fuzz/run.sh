@@ -12,6 +12,7 @@ SECS=${1:-20}
 shift || true
 OUT=${FUZZ_BUILD:-build-fuzz}
 ALL="qcow2 qcow2rw vmdk vpc vdi vhdx names virtq blk net console rng balloon x86 qmp config runopts serve"
+ALL="$ALL fwcfg"	# firmware boot (issue 12)
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 
