@@ -111,15 +111,7 @@ int run_check_firmware(struct vm_config *c)
 {
 	bool given = c->firmware_code != NULL;
 	char buf[4096];
-	int fd;
 
-	if (c->debugcon_path) {
-		/* Truncated once here; the device appends, across guest resets. */
-		fd = open(c->debugcon_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return fail("--debugcon %s: %s", c->debugcon_path, strerror(errno));
-		close(fd);
-	}
 	if (c->firmware == FIRMWARE_NONE) {
 		if (c->nr_boot_order)
 			return fail("--boot: only with --firmware bios or uefi");
@@ -137,4 +129,18 @@ int run_check_firmware(struct vm_config *c)
 		return readable_image("UEFI variable store", c->firmware_vars, R_OK | W_OK, true);
 	return readable_image("UEFI variable template", fw_image_path(FW_OVMF_VARS, buf, sizeof(buf)),
 			      R_OK, false);
+}
+
+int run_open_debugcon(const struct vm_config *c)
+{
+	int fd;
+
+	if (!c->debugcon_path)
+		return 0;
+	/* Emptied once here; the device appends, across guest resets. */
+	fd = open(c->debugcon_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fail("--debugcon %s: %s", c->debugcon_path, strerror(errno));
+	close(fd);
+	return 0;
 }

@@ -686,6 +686,10 @@ int cmd_run(int argc, char **argv)
 	/* Taps and bridges are the user's input too: checked before anything starts. */
 	if (run_open_nets(&cfg))
 		return EXIT_USAGE;
+	if (run_open_debugcon(&cfg)) {
+		run_close_nets(&cfg);
+		return EXIT_USAGE;
+	}
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		vk_msg("/dev/kvm: %s (KVM is not available on this host)", strerror(errno));

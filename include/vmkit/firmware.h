@@ -56,6 +56,9 @@ enum fw_boot_kind { FW_BOOT_DISK, FW_BOOT_CDROM, FW_BOOT_NET };
 #define FW_BOOT_MAX		64
 #define FW_BOOT_PATH_MAX	128
 int fw_boot_add(struct vm *vm, enum fw_boot_kind kind, const char *name, const char *path);
+/* The same, named prefix + the next free number (virtio0, virtio1...: the --disk order). */
+int fw_boot_add_numbered(struct vm *vm, enum fw_boot_kind kind, const char *prefix,
+			 const char *path);
 /* A PCI function's path, "/pci@i0cf8/" + node@slot[,fn]; returns the length or -EINVAL. */
 int fw_boot_pci_path(char *buf, size_t len, const char *node, unsigned int slot,
 		     unsigned int fn);

@@ -22,7 +22,7 @@ mgmt=$(ls lib/mgmt/*.c)
 net=$(ls lib/net/*.c)
 sandbox=$(ls lib/sandbox/*.c)
 vmm=$(ls vmm/*/*.c vmm/arch/x86/*.c | sort -u)
-cli="cli/run-resources.c cli/run-net.c"
+cli="cli/run-resources.c cli/run-net.c cli/run-firmware.c"
 serve=$(ls serve/*.c | grep -v '/main.c$')
 virtio="vmm/virtio/queue.c vmm/virtio/core.c vmm/core/memory.c vmm/core/evloop.c \
 	vmm/core/iothread.c vmm/core/sandbox.c tests/fuzz/fake-vm.c tests/fuzz/fake-driver.c"

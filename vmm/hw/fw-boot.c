@@ -56,6 +56,25 @@ int fw_boot_add(struct vm *vm, enum fw_boot_kind kind, const char *name, const c
 	return 0;
 }
 
+int fw_boot_add_numbered(struct vm *vm, enum fw_boot_kind kind, const char *prefix,
+			 const char *path)
+{
+	void **slot = vm_device_state(vm, &fw_boot_class);
+	struct fw_boot *b = slot ? *slot : NULL;
+	unsigned int i, n = 0;
+	size_t len = strlen(prefix);
+	char name[16];
+
+	if (!b)
+		return 0;
+	for (i = 0; i < b->nr; i++)
+		n += !strncmp(b->e[i].name, prefix, len) &&
+		     strspn(b->e[i].name + len, "0123456789") == strlen(b->e[i].name + len);
+	if (snprintf(name, sizeof(name), "%s%u", prefix, n) >= (int)sizeof(name))
+		return -EINVAL;
+	return fw_boot_add(vm, kind, name, path);
+}
+
 int fw_boot_pci_path(char *buf, size_t len, const char *node, unsigned int slot,
 		     unsigned int fn)
 {

@@ -95,7 +95,8 @@ static int set_data(struct fw_cfg_item *it, const void *data, size_t len)
 	copy = malloc(len ? len : 1);
 	if (!copy)
 		return -ENOMEM;
-	memcpy(copy, data, len);
+	if (len)
+		memcpy(copy, data, len);	/* an empty item may come as NULL */
 	free(it->data);
 	it->data = copy;
 	it->len = len;

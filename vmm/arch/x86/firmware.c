@@ -82,6 +82,12 @@ static const uint8_t *rom_at(struct firmware *fw, uint64_t gpa)
 	return fw->rom + fw->rom_size - ISA_BIOS_SIZE + (gpa - ISA_BIOS_START);
 }
 
+/* The RAM copy behind the shadow area at gpa (len bytes), or NULL where RAM ends before it. */
+static uint8_t *shadow_ram(struct firmware *fw, uint64_t gpa, uint64_t len)
+{
+	return vm_gpa_to_hva(fw->vm, gpa, len);
+}
+
 /* Put segment i's KVM slot in line with its mode. */
 static int map_seg(struct firmware *fw, unsigned int i, struct vk_err *err)
 {
@@ -89,8 +95,9 @@ static int map_seg(struct firmware *fw, unsigned int i, struct vk_err *err)
 	uint64_t gpa = seg_start(i), size = seg_size(i);
 	uint8_t m = fw->mode[i];
 
-	if (m == 3 || m == 1)
-		return vm_set_memslot(vm, VM_SLOT_PAM + i, gpa, size, vm->ram + gpa, m == 1, err);
+	if ((m == 3 || m == 1) && shadow_ram(fw, gpa, size))
+		return vm_set_memslot(vm, VM_SLOT_PAM + i, gpa, size, shadow_ram(fw, gpa, size),
+				      m == 1, err);
 	if (m == 0 && rom_at(fw, gpa))
 		return vm_set_memslot(vm, VM_SLOT_PAM + i, gpa, size, (void *)rom_at(fw, gpa),
 				      true, err);
@@ -129,12 +136,12 @@ static void shadow_read(void *dev, uint64_t off, void *data, unsigned int len)
 	pthread_mutex_lock(&fw->lock);
 	for (i = 0; i < len; i++) {
 		uint64_t gpa = SHADOW_START + off + i;
-		const uint8_t *rom = rom_at(fw, gpa);
+		const uint8_t *rom = rom_at(fw, gpa), *ram = shadow_ram(fw, gpa, 1);
 
 		if (gpa >= HIGH_MEM_START)
 			d[i] = 0xff;
 		else if (fw->mode[seg_of(gpa)] & 1)
-			d[i] = fw->vm->ram[gpa];
+			d[i] = ram ? *ram : 0xff;
 		else
 			d[i] = rom ? *rom : 0xff;
 	}
@@ -150,9 +157,10 @@ static void shadow_write(void *dev, uint64_t off, const void *data, unsigned int
 	pthread_mutex_lock(&fw->lock);
 	for (i = 0; i < len; i++) {
 		uint64_t gpa = SHADOW_START + off + i;
+		uint8_t *ram = shadow_ram(fw, gpa, 1);
 
-		if (gpa < HIGH_MEM_START && (fw->mode[seg_of(gpa)] & 2))
-			fw->vm->ram[gpa] = d[i];
+		if (gpa < HIGH_MEM_START && (fw->mode[seg_of(gpa)] & 2) && ram)
+			*ram = d[i];
 	}
 	pthread_mutex_unlock(&fw->lock);
 }
