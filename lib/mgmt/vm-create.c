@@ -178,6 +178,16 @@ int vm_creation_add(struct vm_creation *c, const char *opt, const char *val, str
 		return abs_path(c, opt, val);
 	if (!strcmp(opt, "autostart"))
 		return vm_def_set(&c->d, "onboot", "1", err);
+	/* virt-install's --boot uefi, Proxmox's bios key. */
+	if (!strcmp(opt, "firmware")) {
+		if (strcmp(val, "bios") && strcmp(val, "uefi") && strcmp(val, "seabios") &&
+		    strcmp(val, "ovmf"))
+			return vk_fail(err, -EINVAL, "--firmware %s: expected bios or uefi", val);
+		return vm_def_set(&c->d, "bios", !strcmp(val, "uefi") || !strcmp(val, "ovmf") ?
+				  "ovmf" : "seabios", err);
+	}
+	if (!strcmp(opt, "boot"))
+		return vm_def_set(&c->d, "boot", val, err);
 	if (!strncmp(opt, "key:", 4) && strcmp(opt + 4, "name"))
 		return vm_def_set(&c->d, opt + 4, val, err);
 	return vk_fail(err, -EINVAL, "create: unknown option '%s'", opt);
@@ -243,9 +253,9 @@ static int make_efidisk(struct vm_creation *c)
 	if (ret)
 		return vk_fail(c->err, ret, "bios=ovmf: %s: %s (install Debian's ovmf)", tmpl,
 			       strerror(-ret));
-	if (mkdir(mgmt_path(p, "vms/%s", vm_def_get(&c->d, "name")), 0700) < 0 && errno != EEXIST)
+	if (mkdir(mgmt_path(p, "vms/%s", c->d.name), 0700) < 0 && errno != EEXIST)
 		return vk_fail(c->err, -errno, "%s: %s", p, strerror(errno));
-	return mgmt_write_atomic(mgmt_path(p, "vms/%s/efivars.fd", vm_def_get(&c->d, "name")),
+	return mgmt_write_atomic(mgmt_path(p, "vms/%s/efivars.fd", c->d.name),
 				 buf, len, 0600, c->err);
 }
 

@@ -136,3 +136,27 @@ def test_ovmf_reaches_shell(tmp_path):
                  stop_when=lambda out: "Shell>" in out or "UEFI Interactive Shell" in out
                  or "BdsDxe" in out)
     assert r.stopped, r.describe()
+
+
+def test_create_uefi_makes_efidisk(tmp_path):
+    """vmkit create --firmware uefi: bios: ovmf, and the VM's own OVMF_VARS beside its definition."""
+    require_binary()
+    fw = tmp_path / "fw"
+    (fw / "OVMF").mkdir(parents=True)
+    (fw / "OVMF" / "OVMF_VARS_4M.fd").write_bytes(b"\x5a" * 8192)
+    env = {"VMKIT_HOME": str(tmp_path / "home"), "VMKIT_FIRMWARE_DIR": str(fw)}
+    old = os.environ.copy()
+    os.environ.update(env)
+    try:
+        r = run_argv([str(VMKIT), "create", "--name", "u1", "--firmware", "uefi",
+                      "--boot", "order=virtio0;net0"])
+        bad = run_argv([str(VMKIT), "create", "--name", "u2", "--firmware", "bios",
+                        "--boot", "order=floppy!"])
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    assert r.returncode == 0, r.describe()
+    vmdir = tmp_path / "home" / "vms" / "u1"
+    assert "bios: ovmf" in (vmdir / "config").read_text()
+    assert (vmdir / "efivars.fd").read_bytes() == b"\x5a" * 8192
+    assert bad.returncode == 2 and "boot" in bad.stderr, bad.describe()
