@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "run-firmware.h"
 #include "run-resources.h"
 #include "vmkit/console.h"
 #include "vmkit/control.h"
@@ -29,6 +30,7 @@
 
 static const char run_usage[] =
 	"usage: vmkit run --kernel FILE [OPTIONS]\n"
+	"       vmkit run --firmware bios|uefi [OPTIONS]\n"
 	"\n"
 	"  --kernel FILE        bzImage, ELF vmlinux or PVH ELF image\n"
 	"  --initrd FILE        initial ramdisk\n"
@@ -82,6 +84,15 @@ static const char run_usage[] =
 	"                       a VNC server on the screen: port 5900+N on HOST (default\n"
 	"                       127.0.0.1), or a unix socket; password=on refuses clients\n"
 	"                       until QMP change-vnc-password sets one\n"
+	"  --firmware bios|uefi[,code=FILE][,vars=FILE]\n"
+	"                       boot through SeaBIOS or OVMF (Debian's seabios, ovmf; the\n"
+	"                       directory in $VMKIT_FIRMWARE_DIR instead of /usr/share);\n"
+	"                       vars=: the VM's own copy of OVMF_VARS_4M.fd, kept up to date\n"
+	"                       (without it the variables last until the VM stops);\n"
+	"                       --kernel is then optional and loaded by the firmware\n"
+	"  --boot order=LIST    firmware boot order: disk, cdrom, net or device names\n"
+	"                       (virtio0, scsi0, sata0, ide2, net0), by , or ;\n"
+	"  --debugcon file:PATH port 0x402 (the firmware's log) to PATH\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
@@ -89,7 +100,9 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_ME
        OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_DISK,
        OPT_RNG, OPT_HELP, OPT_CPU_AFFINITY, OPT_VCPU_AFFINITY, OPT_IO_AFFINITY,
        OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET, OPT_SANDBOX, OPT_RUNAS, OPT_CHROOT,
-       OPT_VGA, OPT_VNC };
+       OPT_VGA, OPT_VNC,
+       /* firmware boot (issue 12) */
+       OPT_FIRMWARE, OPT_BOOT, OPT_DEBUGCON };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -121,6 +134,11 @@ static const struct option run_options[] = {
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "vga", required_argument, NULL, OPT_VGA },
 	{ "vnc", required_argument, NULL, OPT_VNC },
+	/* firmware boot (issue 12) */
+	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+	{ "bios", required_argument, NULL, OPT_FIRMWARE },
+	{ "boot", required_argument, NULL, OPT_BOOT },
+	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
 	{ 0 }
 };
 
@@ -504,6 +522,9 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 		return 0;
 	}
 	case OPT_DEVICE: return parse_device(c, arg);
+	case OPT_FIRMWARE: return run_parse_firmware(c, arg);
+	case OPT_BOOT: return run_parse_boot(c, arg);
+	case OPT_DEBUGCON: return run_parse_debugcon(c, arg);
 	case OPT_NET: return run_parse_net(c, arg);
 	case OPT_RNG:
 		if (!arg)
@@ -555,9 +576,11 @@ static int finish_config(struct vm_config *c, bool cpus_given)
 	struct vm_topology *t = &c->topo;
 	unsigned int n;
 
-	if (!c->kernel)
-		return usage_error("no kernel given (--kernel FILE)");
-	if (check_readable("--kernel", c->kernel))
+	if (run_check_firmware(c))
+		return -EINVAL;
+	if (!c->kernel && c->firmware == FIRMWARE_NONE)
+		return usage_error("no kernel given (--kernel FILE, or --firmware bios|uefi)");
+	if (c->kernel && check_readable("--kernel", c->kernel))
 		return -EINVAL;
 	if (c->initrd && check_readable("--initrd", c->initrd))
 		return -EINVAL;
@@ -682,6 +705,10 @@ int cmd_run(int argc, char **argv)
 	/* Taps and bridges are the user's input too: checked before anything starts. */
 	if (run_open_nets(&cfg))
 		return EXIT_USAGE;
+	if (run_open_debugcon(&cfg)) {
+		run_close_nets(&cfg);
+		return EXIT_USAGE;
+	}
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		vk_msg("/dev/kvm: %s (KVM is not available on this host)", strerror(errno));

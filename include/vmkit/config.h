@@ -102,6 +102,10 @@ struct net_config {
 enum vga_kind { VGA_NONE, VGA_STD };
 struct display;
 struct vnc;
+/* Firmware boot (issue 12): none is the direct kernel boot, the default. */
+enum vm_firmware { FIRMWARE_NONE, FIRMWARE_BIOS, FIRMWARE_UEFI };
+
+#define VM_MAX_BOOT_ORDER 16
 
 struct vm_topology {
 	unsigned int sockets, cores, threads;
@@ -156,6 +160,19 @@ struct vm_config {
 	/* Made by the CLI before the first build, kept across guest resets (NULL: none). */
 	struct display *display;
 	struct vnc *vnc;
+	/*
+	 * Firmware boot (--firmware, --boot, --debugcon; vmm/hw/fw-cfg.c,
+	 * vmm/arch/x86/firmware.c, vmm/hw/pflash.c). firmware_code is the BIOS
+	 * image or OVMF_CODE, firmware_vars the VM's own copy of OVMF_VARS (the
+	 * guest's writes land in it). boot_order: device kinds (disk, cdrom,
+	 * net) or names (virtio0, scsi0, ide2, net0) in the order to try.
+	 */
+	enum vm_firmware firmware;
+	const char *firmware_code;
+	const char *firmware_vars;
+	const char *boot_order[VM_MAX_BOOT_ORDER];
+	unsigned int nr_boot_order;
+	const char *debugcon_path;	/* port 0x402 output (SeaBIOS's log) to this file */
 };
 
 #endif

@@ -74,6 +74,8 @@ struct vcpu {
 #define ACPI_START		0xe0000	/* RSDP and tables, in the BIOS area Linux scans */
 #define ACPI_END		0x100000
 #define HIGH_MEM_START		0x100000
+#define LEGACY_VGA_START	0xa0000	/* under firmware: 0xa0000-0xfffff is not plain RAM */
+#define SHADOW_START		0xc0000	/* PAM-switched shadow RAM, to 1 MiB */
 #define MMIO_HOLE_START		0xc0000000ULL	/* PCI MMIO, IOAPIC, LAPIC below 4 GiB */
 #define MMIO_HOLE_END		0x100000000ULL
 
@@ -161,12 +163,18 @@ void vcpu_dump_regs(struct vcpu *v, int fd);
 int vm_memory_init(struct vm *vm, uint64_t bytes, struct vk_err *err);
 void vm_memory_free(struct vm *vm);
 /*
- * KVM memory slots for device memory (a VGA's VRAM), after the RAM's: map
- * size bytes at hva to gpa in slot, or with size 0 remove the slot.
+ * KVM memory slots beyond RAM's (0 low, 1 high): firmware ROM, pflash and
+ * the PAM segments. Set slot to [gpa, gpa+size) at hva, read-only or not
+ * (a read-only slot's writes exit as MMIO); size 0 removes it. A no-op on
+ * a VM without KVM (vm_fd < 0).
  */
-#define VM_SLOT_VGA	8
-int vm_memory_slot_set(struct vm *vm, unsigned int slot, uint64_t gpa, void *hva,
-		       uint64_t size, struct vk_err *err);
+#define VM_SLOT_LOW_HIGH	2	/* under firmware: RAM from 1 MiB to the hole */
+#define VM_SLOT_FW_ROM		3	/* BIOS image / OVMF code at the top of 4 GiB */
+#define VM_SLOT_FW_VARS		4	/* OVMF vars pflash, in read-array mode */
+#define VM_SLOT_PAM		5	/* 13 slots: the PAM segments */
+#define VM_SLOT_VGA		18	/* a VGA's VRAM BAR (vmm/display/vga.c) */
+int vm_set_memslot(struct vm *vm, unsigned int slot, uint64_t gpa, uint64_t size, void *hva,
+		   bool readonly, struct vk_err *err);
 /* Guest RAM backing (vmm/core/ram.c): one mapping of size bytes as mb says. */
 int vm_ram_map(const struct mem_backing *mb, uint64_t size, uint8_t **hva, struct vk_err *err);
 void vm_ram_unmap(uint8_t *hva, uint64_t size);

@@ -35,6 +35,11 @@ int x86_load_kernel(struct vm *vm, struct vk_err *err);
 
 /* Build RSDP, XSDT, FADT, FACS, DSDT, MADT at ACPI_START; returns RSDP gpa. */
 uint64_t x86_acpi_build(struct vm *vm);
+/*
+ * The same tables for firmware: fw_cfg files etc/acpi/tables and
+ * etc/acpi/rsdp and the etc/table-loader script that places and links them.
+ */
+int x86_acpi_build_fw_cfg(struct vm *vm, struct vk_err *err);
 
 /* Per-vCPU setup: CPUID, MSRs, LAPIC, registers for the boot entry. */
 int x86_cpuid_init(struct vm *vm, struct vk_err *err);
@@ -42,6 +47,8 @@ int x86_vcpu_init(struct vcpu *v, struct vk_err *err);
 int x86_vcpu_cpu_init(struct vcpu *v, struct vk_err *err);	/* cpuid.c: CPUID, MSRs, LAPIC */
 /* The boot CPU's registers for the loaded kernel's entry. */
 int x86_vcpu_boot_regs(struct vcpu *v, struct vk_err *err);
+/* The boot CPU's state after RESET, at the firmware's reset vector (CS base 0xffff0000, IP 0xfff0). */
+int x86_vcpu_reset_regs(struct vcpu *v, struct vk_err *err);
 uint32_t x86_apic_id(const struct vm *vm, unsigned int cpu);
 
 /*

@@ -207,6 +207,29 @@ static void add_cpus(struct argv_buf *a, const struct vm_def *d)
 	}
 }
 
+/*
+ * bios: ovmf runs OVMF on the VM's own variable store, efidisk0 (made at
+ * create beside the definition, as Proxmox's efidisk0 volume); boot: the order.
+ */
+static void add_firmware(struct argv_buf *a, const struct vm_def *d)
+{
+	const char *bios = vm_def_get(d, "bios"), *boot = vm_def_get(d, "boot");
+	const char *vars = vm_def_get(d, "efidisk0");
+	char p[PATH_MAX];
+
+	if (!bios)
+		return;
+	add(a, "--firmware");
+	if (!strcmp(bios, "ovmf"))
+		add(a, "uefi,vars=%s", vars ? vars : mgmt_path(p, "vms/%s/efivars.fd", d->name));
+	else
+		add(a, "bios");
+	if (boot) {
+		add(a, "--boot");
+		add(a, "%s", boot);
+	}
+}
+
 int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct vk_err *err)
 {
 	struct argv_buf a = { 0 };
@@ -219,13 +242,16 @@ int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct v
 	add(&a, "--name");
 	add(&a, "%s", d->name);
 	v = vm_def_get(d, "kernel");
-	if (!v) {
-		ret = vk_fail(err, -EINVAL, "VM '%s' has no kernel: (vmkit set %s kernel=/path)",
+	if (!v && !vm_def_get(d, "bios")) {
+		ret = vk_fail(err, -EINVAL, "VM '%s' has no kernel: (vmkit set %s kernel=/path, or bios=seabios)",
 			      d->name, d->name);
 		goto out;
 	}
-	add(&a, "--kernel");
-	add(&a, "%s", v);
+	if (v) {
+		add(&a, "--kernel");
+		add(&a, "%s", v);
+	}
+	add_firmware(&a, d);
 	if ((v = vm_def_get(d, "initrd"))) {
 		add(&a, "--initrd");
 		add(&a, "%s", v);

@@ -523,6 +523,36 @@ static int v_vga(const char *key, const char *val, struct vk_err *err)
 	return v_enum(key, val, "std|none", err);
 }
 
+/* Firmware boot (issue 12): Proxmox's bios, boot and machine keys. */
+static int v_bios(const char *key, const char *val, struct vk_err *err)
+{
+	return v_enum(key, val, "seabios|ovmf", err);
+}
+
+static int v_machine(const char *key, const char *val, struct vk_err *err)
+{
+	/* q35 is not there yet: only the i440FX PC. */
+	return v_enum(key, val, "pc|i440fx", err);
+}
+
+/* order=DEV;DEV... with Proxmox's device names (scsi0, ide2, net0...) or disk, cdrom, net. */
+static int v_boot(const char *key, const char *val, struct vk_err *err)
+{
+	const char *w = val + 6;
+
+	if (strncmp(val, "order=", 6) || !*w)
+		return vk_fail(err, -EINVAL, "%s: '%s': expected order=DEV;DEV... (e.g. order=scsi0;ide2;net0)",
+			       key, val);
+	while (*w) {
+		size_t n = strcspn(w, ";,"), letters = strspn(w, "abcdefghijklmnopqrstuvwxyz");
+
+		if (!n || !letters || letters > 6 || strspn(w + letters, "0123456789") != n - letters)
+			return vk_fail(err, -EINVAL, "%s: '%.*s' is not a device name", key, (int)n, w);
+		w += n + (w[n] != 0);
+	}
+	return 0;
+}
+
 struct key_spec {
 	const char *name;
 	unsigned int indexed;	/* 0: plain key; N: name0 .. name(N-1) */
@@ -556,6 +586,11 @@ static const struct key_spec keys[] = {
 	{ "net", MAX_NETS, v_net },
 	{ "rng", 1, v_rng },
 	{ "vga", 0, v_vga },
+	/* firmware boot (issue 12) */
+	{ "bios", 0, v_bios },
+	{ "boot", 0, v_boot },
+	{ "machine", 0, v_machine },
+	{ "efidisk0", 0, v_abspath },
 };
 
 static const struct key_spec *find_key(const char *key, unsigned int *index)

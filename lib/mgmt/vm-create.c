@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmkit/block.h"
@@ -179,6 +180,16 @@ int vm_creation_add(struct vm_creation *c, const char *opt, const char *val, str
 		return abs_path(c, opt, val);
 	if (!strcmp(opt, "autostart"))
 		return vm_def_set(&c->d, "onboot", "1", err);
+	/* virt-install's --boot uefi, Proxmox's bios key. */
+	if (!strcmp(opt, "firmware")) {
+		if (strcmp(val, "bios") && strcmp(val, "uefi") && strcmp(val, "seabios") &&
+		    strcmp(val, "ovmf"))
+			return vk_fail(err, -EINVAL, "--firmware %s: expected bios or uefi", val);
+		return vm_def_set(&c->d, "bios", !strcmp(val, "uefi") || !strcmp(val, "ovmf") ?
+				  "ovmf" : "seabios", err);
+	}
+	if (!strcmp(opt, "boot"))
+		return vm_def_set(&c->d, "boot", val, err);
 	if (!strncmp(opt, "key:", 4) && strcmp(opt + 4, "name"))
 		return vm_def_set(&c->d, opt + 4, val, err);
 	return vk_fail(err, -EINVAL, "create: unknown option '%s'", opt);
@@ -223,18 +234,47 @@ int vm_creation_new(const char *name, struct vm_creation **out, struct vk_err *e
 	return 0;
 }
 
+/*
+ * bios: ovmf: the VM's own copy of Debian's OVMF_VARS_4M.fd template (the
+ * directory in $VMKIT_FIRMWARE_DIR instead of /usr/share), beside its
+ * definition, as Proxmox's efidisk0: the guest's boot entries live there.
+ */
+static int make_efidisk(struct vm_creation *c)
+{
+	const char *dir = getenv("VMKIT_FIRMWARE_DIR");
+	_cleanup_free_ void *buf = NULL;
+	char tmpl[PATH_MAX], p[PATH_MAX];
+	size_t len;
+	int ret;
+
+	if (!vm_def_get(&c->d, "bios") || strcmp(vm_def_get(&c->d, "bios"), "ovmf") ||
+	    vm_def_get(&c->d, "efidisk0"))
+		return 0;
+	snprintf(tmpl, sizeof(tmpl), "%s/OVMF/OVMF_VARS_4M.fd", dir && *dir ? dir : "/usr/share");
+	ret = vk_read_file(tmpl, &buf, &len, 64 << 20);
+	if (ret)
+		return vk_fail(c->err, ret, "bios=ovmf: %s: %s (install Debian's ovmf)", tmpl,
+			       strerror(-ret));
+	if (mkdir(mgmt_path(p, "vms/%s", c->d.name), 0700) < 0 && errno != EEXIST)
+		return vk_fail(c->err, -errno, "%s: %s", p, strerror(errno));
+	return mgmt_write_atomic(mgmt_path(p, "vms/%s/efivars.fd", c->d.name),
+				 buf, len, 0600, c->err);
+}
+
 int vm_creation_commit(struct vm_creation *c, struct vk_err *err)
 {
 	unsigned int i;
 	int ret = 0;
 
 	c->err = err;
-	if (!vm_def_get(&c->d, "kernel"))
-		ret = vk_fail(err, -EINVAL, "--kernel is required");
+	if (!vm_def_get(&c->d, "kernel") && !vm_def_get(&c->d, "bios"))
+		ret = vk_fail(err, -EINVAL, "--kernel is required (or a firmware: bios=seabios|ovmf)");
 	if (!ret)
 		ret = vm_def_check(&c->d, err);
 	if (!ret)
 		ret = make_volumes(c);
+	if (!ret)
+		ret = make_efidisk(c);
 	if (!ret) {
 		ret = vm_save(&c->d, err);
 		for (i = 0; ret && i < c->nvols; i++)

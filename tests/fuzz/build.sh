@@ -22,7 +22,7 @@ mgmt=$(ls lib/mgmt/*.c)
 net=$(ls lib/net/*.c)
 sandbox=$(ls lib/sandbox/*.c)
 vmm=$(ls vmm/*/*.c vmm/arch/x86/*.c | sort -u)
-cli="cli/run-resources.c cli/run-net.c cli/run-display.c"
+cli="cli/run-resources.c cli/run-net.c cli/run-display.c cli/run-firmware.c"
 serve=$(ls serve/*.c | grep -v '/main.c$')
 virtio="vmm/virtio/queue.c vmm/virtio/core.c vmm/core/memory.c vmm/core/evloop.c \
 	vmm/core/iothread.c vmm/core/sandbox.c tests/fuzz/fake-vm.c tests/fuzz/fake-driver.c"
@@ -81,6 +81,8 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link x86 "$(obj vmm/arch/x86/emulate.c tests/fuzz/x86-fuzz.c)" "" ""
 	link qmp "$(obj tests/fuzz/qmp-fuzz.c)" "$vmmlibs" "$vmmsys"
 	link i8042 "$(obj tests/fuzz/i8042-fuzz.c)" "$vmmlibs" "$vmmsys"
+	# fwcfg: fw_cfg's ports and DMA and the PAM registers, on the monitor's own objects (issue 12).
+	link fwcfg "$(obj tests/fuzz/fwcfg-fuzz.c)" "$vmmlibs" "$vmmsys"
 	link config "$(obj tests/fuzz/config-fuzz.c)" "\$o/libmgmt.a \$o/libnet.a $libs" "-ljson-c -lpthread"
 	link runopts "$(obj tests/fuzz/runopts-fuzz.c $cli)" "$vmmlibs" "$vmmsys"
 	# vga: the adapter with the PCI host bridge and the display, from the monitor's archive.

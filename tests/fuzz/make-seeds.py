@@ -447,7 +447,28 @@ def vga_seeds():
     return {"text": text, "vbe": vbe, "render": render}
 
 
-TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds,
+def fwcfg_seeds():
+    """fw_cfg as SeaBIOS and OVMF start: signature, ID, directory, a DMA read, PAM."""
+    def sel(key):
+        return bytes([0]) + struct.pack(">H", key)
+
+    def rd(n):
+        return bytes([1, n])
+
+    def dma(ctl, length, addr, at=0x100):
+        return bytes([2]) + struct.pack(">IIQH", ctl, length, addr, at)
+    out = {}
+    out["signature"] = sel(0) + rd(4) + sel(1) + rd(4)
+    out["dir"] = sel(0x19) + rd(200)
+    out["dma-read"] = dma(0x0a | 0x19 << 16, 64, 0x1000) + dma(0x04, 8, 0) + dma(0x02, 8, 0x2000)
+    out["dma-bad"] = dma(0x0a | 0x20 << 16, 0x10000, 0xfff0) + dma(0x02, 16, 1 << 63)
+    out["dma-port"] = bytes([3, 0, 2]) + struct.pack(">Q", 0) + bytes([3, 4, 2]) + \
+        struct.pack(">Q", 0x100) + bytes([4, 0, 3])
+    out["pam"] = bytes([5, 1, 0x30, 7, 0, 0, 0x42, 6, 0, 0, 5, 1, 0x10, 7, 0, 1, 1, 6, 0, 1])
+    return out
+
+
+TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds, "fwcfg": fwcfg_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 

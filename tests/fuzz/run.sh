@@ -14,6 +14,7 @@ OUT=${FUZZ_BUILD:-build-fuzz}
 ALL="qcow2 qcow2rw vmdk vpc vdi vhdx names virtq blk net console rng balloon x86 qmp config runopts serve savestate"
 ALL="$ALL i8042"
 ALL="$ALL vga"
+ALL="$ALL fwcfg"	# firmware boot (issue 12)
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 

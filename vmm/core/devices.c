@@ -17,6 +17,8 @@ extern const struct vm_device_class serial_class, rtc_class, pit_class, i8042_cl
 	virtio_console_class, virtio_balloon_class, virtio_net_class;
 /* The graphical console (issue 13): the display attaches first, then adapters. */
 extern const struct vm_device_class display_class, vga_class;
+/* Firmware boot (issue 12) */
+extern const struct vm_device_class fw_cfg_class, firmware_class, fw_boot_class, debugcon_class;
 
 const struct vm_device_class *const vm_device_classes[] = {
 	&serial_class,
@@ -26,6 +28,10 @@ const struct vm_device_class *const vm_device_classes[] = {
 	&pci_host_class,
 	&pm_class,
 	&debugexit_class,
+	&fw_cfg_class,
+	&firmware_class,
+	&fw_boot_class,
+	&debugcon_class,
 	&virtio_blk_class,
 	&virtio_rng_class,
 	&virtio_console_class,

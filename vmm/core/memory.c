@@ -52,6 +52,50 @@ static int add_low(struct vm *vm, uint64_t low, struct vk_err *err)
 	return r;
 }
 
+int vm_set_memslot(struct vm *vm, unsigned int slot, uint64_t gpa, uint64_t size, void *hva,
+		   bool readonly, struct vk_err *err)
+{
+	struct kvm_userspace_memory_region kr = {
+		.slot = slot, .guest_phys_addr = gpa, .memory_size = 0,
+		.userspace_addr = (uintptr_t)hva,
+	};
+
+	if (vm->vm_fd < 0)
+		return 0;	/* a VM without KVM (device tests): the MMIO bus serves all */
+	/* A slot's flags cannot change in place: delete it, then make it anew. */
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0 && errno != EINVAL)
+		return vk_fail(err, -errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+	if (!size)
+		return 0;
+	kr.memory_size = size;
+	kr.flags = readonly ? KVM_MEM_READONLY : 0;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+		return vk_fail(err, -errno, "KVM_SET_USER_MEMORY_REGION at 0x%llx: %s",
+			       (unsigned long long)gpa, strerror(errno));
+	return 0;
+}
+
+/*
+ * Under firmware the legacy area 0xa0000-0xfffff is not plain RAM: the
+ * VGA window stays MMIO and 0xc0000-0xfffff is the shadow RAM the PAM
+ * registers switch (vmm/arch/x86/pam.c). Guest RAM is still one mapping
+ * and vm->mem[0] still spans it (for vm_gpa_to_hva); only KVM's view is
+ * cut: slot 0 below 0xa0000, VM_SLOT_LOW_HIGH from 1 MiB on.
+ */
+static int add_low_firmware(struct vm *vm, uint64_t low, struct vk_err *err)
+{
+	int r = vm_set_memslot(vm, 0, 0, LEGACY_VGA_START, vm->ram, false, err);
+
+	if (!r && low > HIGH_MEM_START)
+		r = vm_set_memslot(vm, VM_SLOT_LOW_HIGH, HIGH_MEM_START, low - HIGH_MEM_START,
+				   vm->ram + HIGH_MEM_START, false, err);
+	if (r)
+		return r;
+	vm->mem[0] = (struct mem_region){ 0, low, vm->ram };
+	vm->nr_mem = 1;
+	return 0;
+}
+
 int vm_memory_init(struct vm *vm, uint64_t bytes, struct vk_err *err)
 {
 	uint64_t low = MIN(bytes, MMIO_HOLE_START);
@@ -61,30 +105,15 @@ int vm_memory_init(struct vm *vm, uint64_t bytes, struct vk_err *err)
 	if (r)
 		return r;
 	vm->ram_size = bytes;
-	r = add_low(vm, low, err);
+	if (vm->cfg->firmware != FIRMWARE_NONE)
+		r = add_low_firmware(vm, low, err);
+	else
+		r = add_low(vm, low, err);
 	if (r)
 		return r;
 	vm->low_mem_top = low;
 	if (bytes > low)
 		return add_region(vm, MMIO_HOLE_END, vm->ram + low, bytes - low, err);
-	return 0;
-}
-
-int vm_memory_slot_set(struct vm *vm, unsigned int slot, uint64_t gpa, void *hva,
-		       uint64_t size, struct vk_err *err)
-{
-	struct kvm_userspace_memory_region kr = {
-		.slot = slot,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uintptr_t)hva,
-	};
-
-	if (vm->vm_fd < 0)
-		return vk_fail(err, -ENODEV, "memory slot %u: no KVM", slot);
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
-		return vk_fail(err, -errno, "KVM_SET_USER_MEMORY_REGION (slot %u): %s", slot,
-			       strerror(errno));
 	return 0;
 }
 

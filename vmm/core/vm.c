@@ -19,6 +19,7 @@
 #include "vmkit/console.h"
 #include "vmkit/device.h"
 #include "vmkit/evloop.h"
+#include "vmkit/firmware.h"
 #include "vmkit/hw.h"
 #include "vmkit/virtio-console.h"
 #include "vmkit/vm.h"
@@ -26,6 +27,9 @@
 
 #define TSS_ADDR		0xfffbd000
 #define IDENTITY_MAP_ADDR	0xfffbc000
+/* Under firmware the top 4 MiB below 4 GiB are flash: QEMU's place for these pages. */
+#define FW_TSS_ADDR		0xfeffd000
+#define FW_IDENTITY_MAP_ADDR	0xfeffc000
 
 static int kvm_open_vm(struct vm *vm, struct vk_err *err)
 {
@@ -44,8 +48,13 @@ static int kvm_open_vm(struct vm *vm, struct vk_err *err)
 	if (vm->vm_fd < 0)
 		return vk_fail(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
 	/* VMX needs these two pages reserved below 4 GiB; other hosts ignore them. */
-	ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, TSS_ADDR);
-	ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ IDENTITY_MAP_ADDR });
+	if (vm->cfg->firmware != FIRMWARE_NONE) {
+		ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, FW_TSS_ADDR);
+		ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ FW_IDENTITY_MAP_ADDR });
+	} else {
+		ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, TSS_ADDR);
+		ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ IDENTITY_MAP_ADDR });
+	}
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return vk_fail(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	/* Instruction bytes on emulation failures let us finish them (PVM hosts). */
@@ -106,10 +115,16 @@ int vm_create(struct vm **out, const struct vm_config *cfg, struct console *con,
 	/* vCPUs before the kernel: the MADT lists their APIC IDs. */
 	if (!r)
 		r = create_vcpus(vm, err);
-	if (!r)
+	/* Firmware starts at the reset vector and finds its way through fw_cfg (issue 12). */
+	if (!r && cfg->firmware != FIRMWARE_NONE) {
+		r = x86_firmware_setup(vm, err);
+		if (!r)
+			r = x86_vcpu_reset_regs(&vm->vcpus[0], err);
+	} else if (!r) {
 		r = x86_load_kernel(vm, err);
-	if (!r)
-		r = x86_vcpu_boot_regs(&vm->vcpus[0], err);
+		if (!r)
+			r = x86_vcpu_boot_regs(&vm->vcpus[0], err);
+	}
 	if (r) {
 		vm_destroy(vm);
 		return r;

@@ -17,12 +17,16 @@
  * tests, fuzzing) the BAR's MMIO handlers serve the same bytes.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "vmkit/device.h"
 #include "vmkit/display.h"
+#include "vmkit/firmware.h"
+#include "vmkit/fw-cfg.h"
 #include "vmkit/vm.h"
 #include "vga.h"
 
@@ -127,9 +131,9 @@ static void bar_mapped(struct pci_device *d, unsigned int bar, uint64_t addr)
 	if (bar != 0 || v->vm->vm_fd < 0)
 		return;		/* no KVM: the MMIO handlers above serve the VRAM */
 	if (v->slot_gpa)
-		vm_memory_slot_set(v->vm, VM_SLOT_VGA, v->slot_gpa, NULL, 0, &err);
+		vm_set_memslot(v->vm, VM_SLOT_VGA, v->slot_gpa, 0, NULL, false, &err);
 	v->slot_gpa = 0;
-	if (addr && !vm_memory_slot_set(v->vm, VM_SLOT_VGA, addr, v->vram, v->vram_size, &err))
+	if (addr && !vm_set_memslot(v->vm, VM_SLOT_VGA, addr, v->vram_size, v->vram, false, &err))
 		v->slot_gpa = addr;
 	/* On failure the BAR still works, through the MMIO handlers (slowly). */
 }
@@ -171,7 +175,7 @@ static void vga_free(struct vga *v)
 	if (v->pci_registered)
 		pci_unregister_device(v->vm, &v->pci);
 	if (v->slot_gpa)
-		vm_memory_slot_set(v->vm, VM_SLOT_VGA, v->slot_gpa, NULL, 0, &err);
+		vm_set_memslot(v->vm, VM_SLOT_VGA, v->slot_gpa, 0, NULL, false, &err);
 	if (v->vram)
 		munmap(v->vram, v->vram_size);
 	pthread_mutex_destroy(&v->lock);
@@ -225,12 +229,45 @@ void vga_destroy(struct vga *v)
 	vga_free(v);
 }
 
+/*
+ * Under SeaBIOS the adapter needs its VGA BIOS (Debian seabios'
+ * vgabios-stdvga.bin, which drives the Bochs VBE ports): handed over as
+ * the fw_cfg file vgaroms/..., which SeaBIOS runs as a VGA option ROM
+ * (QEMU does the same for its ISA VGA). OVMF brings its own driver for
+ * 1234:1111 (QemuVideoDxe), and direct boot needs none.
+ */
+static int add_vga_bios(struct vm *vm, struct vk_err *err)
+{
+	char path[PATH_MAX];
+	void *rom = NULL;
+	size_t len = 0;
+	int r;
+
+	if (vm->cfg->firmware != FIRMWARE_BIOS || !fw_cfg_present(vm))
+		return 0;
+	fw_image_path(FW_VGA_BIOS_IMAGE, path, sizeof(path));
+	r = vk_read_file(path, &rom, &len, 1 * MiB);
+	if (r)
+		return vk_fail(err, r, "vga: %s: %s (Debian's seabios package has it)", path,
+			       strerror(-r));
+	r = fw_cfg_add_file(vm, "vgaroms/vgabios-stdvga.bin", rom, len);
+	free(rom);
+	if (r)
+		return vk_fail(err, r, "vga: cannot hand the VGA BIOS to the firmware: %s",
+			       strerror(-r));
+	return 0;
+}
+
 static int vga_class_create(struct vm *vm, struct vk_err *err)
 {
+	int r;
+
 	if (vm->cfg->vga != VGA_STD)
 		return 0;
-	return vga_create(vm, vm->cfg->display, (struct vga **)vm_device_state(vm, &vga_class),
-			  err);
+	r = vga_create(vm, vm->cfg->display, (struct vga **)vm_device_state(vm, &vga_class), err);
+	if (!r)
+		r = add_vga_bios(vm, err);
+	return r;
 }
 
 static void vga_class_destroy(struct vm *vm)

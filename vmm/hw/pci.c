@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "vmkit/device.h"
+#include "vmkit/firmware.h"
 #include "vmkit/hw.h"
 #include "vmkit/pci.h"
 #include "vmkit/vm.h"
@@ -24,6 +25,17 @@
 #define HOST_VENDOR	0x8086
 #define HOST_DEVICE	0x0d57
 #define CLASS_HOST_BRIDGE 0x060000
+/*
+ * Under firmware the bus is the PC that SeaBIOS and OVMF know (QEMU's
+ * "pc"): an i440FX host bridge, whose PAM registers switch the shadow RAM
+ * (vmm/arch/x86/firmware.c), and the PIIX3 PCI-to-ISA bridge at 00:01.0
+ * with its PIRQ route registers, which firmware programs and reads back.
+ * The guest's interrupts still follow the _PRT (pci_intx_gsi).
+ */
+#define I440FX_DEVICE	0x1237
+#define PIIX3_DEVICE	0x7000
+#define CLASS_ISA_BRIDGE 0x060100
+#define PIIX3_PIRQ	0x60		/* PIRQA-D route control, 0x60-0x63 */
 
 /* Where BARs are first placed: the DSDT's PCI0 window (0xc0000000-0xfebfffff). */
 #define BAR_WINDOW_START 0xc0000000ULL
@@ -34,6 +46,7 @@ struct pci_host {
 	pthread_mutex_t lock;
 	uint32_t addr;
 	struct pci_device bridge;
+	struct pci_device isa;		/* PIIX3, under firmware */
 	struct pci_device *slots[PCI_MAX_SLOTS];
 	uint64_t next_bar;	/* BAR allocator in the window */
 	pthread_mutex_t irq_lock;	/* not lock: devices raise INTx under config writes */
@@ -187,6 +200,38 @@ void pci_unregister_device(struct vm *vm, struct pci_device *d)
 	}
 }
 
+static void i440fx_config_write(struct pci_device *d, unsigned int off, unsigned int len)
+{
+	if (off < PAM_REG_FIRST + PAM_NR_REGS && off + len > PAM_REG_FIRST)
+		pam_update(d->vm, d->cfg + PAM_REG_FIRST);
+}
+
+static const struct pci_device_ops i440fx_ops = { .config_write = i440fx_config_write };
+
+/* The firmware's PC: i440FX IDs and PAM on the host bridge, the PIIX3 in slot 1. */
+static void add_pc_chipset(struct pci_host *h)
+{
+	unsigned int i;
+
+	memcpy(h->bridge.cfg + PCI_DEVICE_ID, &(uint16_t){ I440FX_DEVICE }, 2);
+	h->bridge.cfg[PCI_CLASS_REVISION] = 0x02;
+	h->bridge.ops = &i440fx_ops;
+	h->bridge.wmask[PAM_REG_FIRST] = 0x30;	/* PAM0: 0xf0000 only in the high nibble */
+	for (i = 1; i < PAM_NR_REGS; i++)
+		h->bridge.wmask[PAM_REG_FIRST + i] = 0x33;
+	pci_device_init(&h->isa, HOST_VENDOR, PIIX3_DEVICE, CLASS_ISA_BRIDGE, 0, 0);
+	h->isa.cfg[PCI_HEADER_TYPE] = 0x80;	/* multi-function, as the real part */
+	h->isa.wmask[PCI_COMMAND] = 0;
+	h->isa.wmask[PCI_COMMAND + 1] = 0;
+	for (i = 0; i < 4; i++) {
+		h->isa.cfg[PIIX3_PIRQ + i] = 0x80;	/* routing disabled */
+		h->isa.wmask[PIIX3_PIRQ + i] = 0x8f;
+	}
+	h->isa.vm = h->vm;
+	h->isa.slot = 1;
+	h->slots[1] = &h->isa;
+}
+
 int pci_create(struct vm *vm, struct vk_err *err)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));
@@ -202,6 +247,8 @@ int pci_create(struct vm *vm, struct vk_err *err)
 	h->bridge.wmask[PCI_COMMAND] = 0;	/* nothing to enable on the bridge */
 	h->bridge.vm = vm;
 	h->slots[0] = &h->bridge;
+	if (vm->cfg->firmware != FIRMWARE_NONE)
+		add_pc_chipset(h);
 	r = io_bus_register(&vm->pio, PCI_CONFIG_ADDR, 4, &addr_ops, h);
 	if (!r)
 		r = io_bus_register(&vm->pio, PCI_CONFIG_DATA, 4, &data_ops, h);

@@ -18,6 +18,7 @@
 #include <linux/kvm.h>
 
 #include "vmkit/evloop.h"
+#include "vmkit/firmware.h"
 
 #include "vmkit/pci.h"
 #include "vmkit/virtio.h"
@@ -466,6 +467,26 @@ static void add_vcap(struct pci_device *d, uint8_t type, uint32_t off, uint32_t 
 	}
 }
 
+/*
+ * Under firmware, disks and NICs are bootable: their path as SeaBIOS and
+ * OVMF name a virtio function, "/pci@i0cf8/ *@SLOT", under virtio0...
+ * (the --disk order, Proxmox's virtioN) or net0... (issue 12).
+ */
+static int boot_register(struct virtio_dev *v, unsigned int slot, struct vk_err *err)
+{
+	char path[FW_BOOT_PATH_MAX];
+	int r = 0;
+
+	if (v->ops->type != VIRTIO_ID_BLOCK && v->ops->type != VIRTIO_ID_NET)
+		return 0;
+	fw_boot_pci_path(path, sizeof(path), "*", slot, 0);
+	if (v->ops->type == VIRTIO_ID_BLOCK)
+		r = fw_boot_add_numbered(v->vm, FW_BOOT_DISK, "virtio", path);
+	else
+		r = fw_boot_add_numbered(v->vm, FW_BOOT_NET, "net", path);
+	return r ? vk_fail(err, r, "boot order: too many bootable devices") : 0;
+}
+
 int virtio_pci_create(struct virtio_dev *v, struct vk_err *err)
 {
 	struct virtio_pci *p = calloc(1, sizeof(*p));
@@ -507,7 +528,10 @@ int virtio_pci_create(struct virtio_dev *v, struct vk_err *err)
 	v->transport = p;
 	v->tops = &virtio_pci_tops;
 	r = pci_register_device(v->vm, d, err);
+	if (!r)
+		r = boot_register(v, d->slot, err);
 	if (r) {
+		pci_unregister_device(v->vm, d);
 		close_notify_fds(p);
 		free(p);
 		v->transport = NULL;

@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * ACPI tables in the BIOS area (0xE0000-0xFFFFF), where Linux and other
- * guests find the RSDP by scanning even when the boot protocol does not
- * pass its address: RSDP -> XSDT -> FADT (-> FACS, DSDT), MADT.
+ * ACPI tables: RSDP -> XSDT/RSDT -> FADT (-> FACS, DSDT), MADT. Without
+ * firmware they go in the BIOS area (0xE0000-0xFFFFF), where Linux and
+ * other guests find the RSDP by scanning even when the boot protocol does
+ * not pass its address; with firmware the same tables are handed to it
+ * through fw_cfg and its linker/loader (x86_acpi_build_fw_cfg).
  *
  * The FADT describes full (not hardware-reduced) ACPI fixed hardware, so
  * poweroff is the classic PM1a_CNT write and a power button can later be
  * pressed through PM1_STS with an SCI on IRQ 9. The DSDT holds \_S5.
  */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "vmkit/bios-linker.h"
+#include "vmkit/fw-cfg.h"
 #include "vmkit/pci.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
@@ -241,9 +248,25 @@ static void dsdt_body(struct aml *a)
 	aml_close(a);
 }
 
+/*
+ * The tables are built in one host buffer (the fw_cfg file etc/acpi/tables
+ * under firmware) at offsets from base: base is their guest address when
+ * the monitor places them itself, 0 when the firmware does. Every pointer
+ * between tables goes through put_ptr and every checksum through finish,
+ * which also record them for the firmware's loader when there is one.
+ */
+#define ACPI_TABLES_FILE	"etc/acpi/tables"
+#define ACPI_RSDP_FILE		"etc/acpi/rsdp"
+#define ACPI_TABLES_MAX		(ACPI_END - ACPI_START - ACPI_RSDP_SPACE)
+#define ACPI_RSDP_SPACE		64	/* the RSDP, then the tables 64-byte aligned (FACS) */
+
 struct acpi_builder {
 	struct vm *vm;
-	uint64_t next;		/* next free guest address */
+	uint8_t *buf;
+	uint32_t len;
+	uint64_t base;
+	struct bios_linker *ld;	/* NULL: no firmware */
+	bool full;
 };
 
 static uint8_t checksum(const void *p, size_t len)
@@ -256,17 +279,33 @@ static uint8_t checksum(const void *p, size_t len)
 	return (uint8_t)-sum;
 }
 
-/* Reserve len bytes (aligned) in the ACPI area; returns host pointer, gpa in *gpa. */
-static void *alloc_table(struct acpi_builder *b, size_t len, size_t align, uint64_t *gpa)
+/* Reserve len bytes (aligned) in the buffer; returns their offset (0 and b->full when out of room). */
+static uint32_t alloc_table(struct acpi_builder *b, size_t len, size_t align)
 {
-	void *p;
+	uint32_t off = ALIGN_UP(b->len, align);
 
-	b->next = ALIGN_UP(b->next, align);
-	*gpa = b->next;
-	b->next += len;
-	p = vm_gpa_to_hva(b->vm, *gpa, len);
-	memset(p, 0, len);
-	return p;
+	if (b->full || off + len > ACPI_TABLES_MAX) {
+		b->full = true;
+		return 0;
+	}
+	b->len = off + len;
+	memset(b->buf + off, 0, len);
+	return off;
+}
+
+static void *at(struct acpi_builder *b, uint32_t off)
+{
+	return b->buf + off;
+}
+
+/* The size-byte field at off points at the table at target. */
+static void put_ptr(struct acpi_builder *b, uint32_t off, uint8_t size, uint32_t target)
+{
+	uint64_t v = b->base + target;
+
+	memcpy(b->buf + off, &v, size);
+	if (b->ld)
+		bios_linker_add_pointer(b->ld, ACPI_TABLES_FILE, off, size, ACPI_TABLES_FILE);
 }
 
 static void fill_header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
@@ -281,38 +320,45 @@ static void fill_header(struct acpi_header *h, const char *sig, uint32_t len, ui
 	h->creator_revision = 1;
 }
 
-static void finish(struct acpi_header *h)
+static void finish(struct acpi_builder *b, uint32_t off)
 {
+	struct acpi_header *h = at(b, off);
+
 	h->checksum = 0;
 	h->checksum = checksum(h, h->length);
+	if (b->ld)
+		bios_linker_add_checksum(b->ld, ACPI_TABLES_FILE, off, h->length,
+					 off + offsetof(struct acpi_header, checksum));
 }
 
-static uint64_t build_dsdt(struct acpi_builder *b)
+static uint32_t build_dsdt(struct acpi_builder *b)
 {
 	static struct aml a;	/* 4 KiB: off the vCPU-sized stacks */
-	struct acpi_header *h;
-	uint64_t gpa;
-	uint32_t len;
+	uint32_t len, off;
 
 	memset(&a, 0, sizeof(a));
 	dsdt_body(&a);
 	len = sizeof(struct acpi_header) + a.len;
-	h = alloc_table(b, len, 16, &gpa);
-	fill_header(h, "DSDT", len, 2);
-	memcpy(h + 1, a.buf, a.len);
-	finish(h);
-	return gpa;
+	off = alloc_table(b, len, 16);
+	if (b->full)
+		return 0;
+	fill_header(at(b, off), "DSDT", len, 2);
+	memcpy(b->buf + off + sizeof(struct acpi_header), a.buf, a.len);
+	finish(b, off);
+	return off;
 }
 
-static uint64_t build_facs(struct acpi_builder *b)
+static uint32_t build_facs(struct acpi_builder *b)
 {
-	uint64_t gpa;
-	struct acpi_facs *f = alloc_table(b, sizeof(*f), 64, &gpa);
+	uint32_t off = alloc_table(b, sizeof(struct acpi_facs), 64);
+	struct acpi_facs *f = at(b, off);
 
+	if (b->full)
+		return 0;
 	memcpy(f->signature, "FACS", 4);
 	f->length = sizeof(*f);
 	f->version = 2;
-	return gpa;
+	return off;
 }
 
 static struct acpi_gas io_gas(uint16_t port, uint8_t bytes)
@@ -325,15 +371,9 @@ static struct acpi_gas io_gas(uint16_t port, uint8_t bytes)
 	};
 }
 
-static uint64_t build_fadt(struct acpi_builder *b, uint64_t dsdt, uint64_t facs)
+static void fadt_fields(struct acpi_fadt *f)
 {
-	uint64_t gpa;
-	struct acpi_fadt *f = alloc_table(b, sizeof(*f), 16, &gpa);
-
 	fill_header(&f->h, "FACP", sizeof(*f), 6);
-	f->firmware_ctrl = facs;
-	f->dsdt = dsdt;
-	f->x_dsdt = dsdt;
 	f->sci_int = SCI_IRQ;
 	f->pm1a_evt_blk = PM1A_EVT_PORT;
 	f->pm1a_cnt_blk = PM1A_CNT_PORT;
@@ -352,8 +392,20 @@ static uint64_t build_fadt(struct acpi_builder *b, uint64_t dsdt, uint64_t facs)
 	f->reset_reg = io_gas(RESET_PORT, 1);
 	f->reset_value = RESET_VALUE;
 	f->minor_version = 0;
-	finish(&f->h);
-	return gpa;
+}
+
+static uint32_t build_fadt(struct acpi_builder *b, uint32_t dsdt, uint32_t facs)
+{
+	uint32_t off = alloc_table(b, sizeof(struct acpi_fadt), 16);
+
+	if (b->full)
+		return 0;
+	fadt_fields(at(b, off));
+	put_ptr(b, off + offsetof(struct acpi_fadt, firmware_ctrl), 4, facs);
+	put_ptr(b, off + offsetof(struct acpi_fadt, dsdt), 4, dsdt);
+	put_ptr(b, off + offsetof(struct acpi_fadt, x_dsdt), 8, dsdt);
+	finish(b, off);
+	return off;
 }
 
 static uint8_t *madt_entry(uint8_t **p, uint8_t type, uint8_t len)
@@ -376,16 +428,18 @@ static void madt_iso(uint8_t **p, uint8_t irq, uint32_t gsi, uint16_t flags)
 	memcpy(e + 8, &flags, 2);
 }
 
-static uint64_t build_madt(struct acpi_builder *b)
+static uint32_t build_madt(struct acpi_builder *b)
 {
 	struct vm *vm = b->vm;
 	uint32_t len = 44 + vm->nr_vcpus * 8 + 12 + 2 * 10 + 6;
 	uint32_t lapic = LAPIC_ADDR, ioapic = IOAPIC_ADDR, pcat_compat = 1, gsi_base = 0;
+	uint32_t off = alloc_table(b, len, 16);
 	uint8_t *t, *p, *e;
 	unsigned int i;
-	uint64_t gpa;
 
-	t = alloc_table(b, len, 16, &gpa);
+	if (b->full)
+		return 0;
+	t = at(b, off);
 	fill_header((struct acpi_header *)t, "APIC", len, 4);
 	memcpy(t + 36, &lapic, 4);
 	memcpy(t + 40, &pcat_compat, 4);	/* dual 8259s present */
@@ -405,41 +459,104 @@ static uint64_t build_madt(struct acpi_builder *b)
 	e = madt_entry(&p, MADT_LAPIC_NMI, 6);
 	e[2] = 0xff;					/* all processors */
 	e[5] = 1;					/* LINT1 */
-	finish((struct acpi_header *)t);
-	return gpa;
+	finish(b, off);
+	return off;
 }
 
-static uint64_t build_xsdt(struct acpi_builder *b, const uint64_t *tables, unsigned int n)
+/* The XSDT (entry 8 bytes) or RSDT (4 bytes) listing tables. */
+static uint32_t build_sdt(struct acpi_builder *b, const char *sig, uint8_t entry,
+			  const uint32_t *tables, unsigned int n)
 {
-	uint32_t len = sizeof(struct acpi_header) + n * 8;
-	uint64_t gpa;
-	struct acpi_header *h = alloc_table(b, len, 16, &gpa);
+	uint32_t len = sizeof(struct acpi_header) + n * entry;
+	uint32_t off = alloc_table(b, len, 16);
+	unsigned int i;
 
-	fill_header(h, "XSDT", len, 1);
-	memcpy(h + 1, tables, n * 8);
-	finish(h);
-	return gpa;
+	if (b->full)
+		return 0;
+	fill_header(at(b, off), sig, len, 1);
+	for (i = 0; i < n; i++)
+		put_ptr(b, off + sizeof(struct acpi_header) + i * entry, entry, tables[i]);
+	finish(b, off);
+	return off;
 }
 
-uint64_t x86_acpi_build(struct vm *vm)
+/* All tables but the RSDP; *xsdt and *rsdt get their offsets. 0 or -ENOSPC. */
+static int build_tables(struct acpi_builder *b, uint32_t *xsdt, uint32_t *rsdt)
 {
-	struct acpi_builder b = { vm, ACPI_START };
-	struct acpi_rsdp *rsdp;
-	uint64_t rsdp_gpa, dsdt, facs, tables[2];
+	uint32_t dsdt, facs, tables[2];
 
-	/* RSDP first, on a 16-byte boundary, so a scan finds it at once. */
-	rsdp = alloc_table(&b, sizeof(*rsdp), 16, &rsdp_gpa);
-	dsdt = build_dsdt(&b);
-	facs = build_facs(&b);
-	tables[0] = build_fadt(&b, dsdt, facs);
-	tables[1] = build_madt(&b);
+	dsdt = build_dsdt(b);
+	facs = build_facs(b);
+	tables[0] = build_fadt(b, dsdt, facs);
+	tables[1] = build_madt(b);
+	*xsdt = build_sdt(b, "XSDT", 8, tables, 2);
+	*rsdt = build_sdt(b, "RSDT", 4, tables, 2);
+	return b->full ? -ENOSPC : 0;
+}
 
+static void fill_rsdp(struct acpi_rsdp *rsdp, uint64_t xsdt, uint32_t rsdt)
+{
 	memcpy(rsdp->signature, "RSD PTR ", 8);
 	memcpy(rsdp->oem_id, "VMKIT ", 6);
 	rsdp->revision = 2;
 	rsdp->length = sizeof(*rsdp);
-	rsdp->xsdt_address = build_xsdt(&b, tables, 2);
+	rsdp->rsdt_address = rsdt;
+	rsdp->xsdt_address = xsdt;
 	rsdp->checksum = checksum(rsdp, 20);
 	rsdp->extended_checksum = checksum(rsdp, sizeof(*rsdp));
-	return rsdp_gpa;
+}
+
+uint64_t x86_acpi_build(struct vm *vm)
+{
+	static uint8_t buf[ACPI_TABLES_MAX];
+	struct acpi_builder b = { vm, buf, 0, ACPI_START + ACPI_RSDP_SPACE, NULL, false };
+	uint32_t xsdt, rsdt;
+
+	/* The RSDP first, at the start of the BIOS area, so a scan finds it at once. */
+	if (build_tables(&b, &xsdt, &rsdt))
+		return 0;
+	memcpy(vm_gpa_to_hva(vm, b.base, b.len), buf, b.len);
+	fill_rsdp(vm_gpa_to_hva(vm, ACPI_START, sizeof(struct acpi_rsdp)), b.base + xsdt,
+		  b.base + rsdt);
+	return ACPI_START;
+}
+
+/*
+ * Under firmware: the same tables as fw_cfg files, with the script that
+ * places them (tables anywhere in RAM, the RSDP in the F segment where
+ * guests scan for it), links the pointers and redoes the checksums.
+ */
+int x86_acpi_build_fw_cfg(struct vm *vm, struct vk_err *err)
+{
+	_cleanup_free_ uint8_t *buf = calloc(1, ACPI_TABLES_MAX);
+	struct bios_linker ld = { 0 };
+	struct acpi_builder b = { vm, buf, 0, 0, &ld, false };
+	struct acpi_rsdp rsdp = { 0 };
+	uint32_t xsdt, rsdt;
+	int r;
+
+	if (!buf)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	bios_linker_alloc(&ld, ACPI_RSDP_FILE, 16, BIOS_LINKER_ZONE_FSEG);
+	bios_linker_alloc(&ld, ACPI_TABLES_FILE, 64, BIOS_LINKER_ZONE_HIGH);
+	r = build_tables(&b, &xsdt, &rsdt);
+	fill_rsdp(&rsdp, xsdt, rsdt);
+	bios_linker_add_pointer(&ld, ACPI_RSDP_FILE, offsetof(struct acpi_rsdp, rsdt_address), 4,
+				ACPI_TABLES_FILE);
+	bios_linker_add_pointer(&ld, ACPI_RSDP_FILE, offsetof(struct acpi_rsdp, xsdt_address), 8,
+				ACPI_TABLES_FILE);
+	bios_linker_add_checksum(&ld, ACPI_RSDP_FILE, 0, 20, offsetof(struct acpi_rsdp, checksum));
+	bios_linker_add_checksum(&ld, ACPI_RSDP_FILE, 0, sizeof(rsdp),
+				 offsetof(struct acpi_rsdp, extended_checksum));
+	r = r ? r : ld.error;
+	if (!r)
+		r = fw_cfg_add_file(vm, ACPI_TABLES_FILE, buf, b.len);
+	if (!r)
+		r = fw_cfg_add_file(vm, ACPI_RSDP_FILE, &rsdp, sizeof(rsdp));
+	if (!r)
+		r = fw_cfg_add_file(vm, "etc/table-loader", ld.e, ld.nr * sizeof(*ld.e));
+	bios_linker_free(&ld);
+	if (r)
+		return vk_fail(err, r, "ACPI tables for the firmware: %s", strerror(-r));
+	return 0;
 }

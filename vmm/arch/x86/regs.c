@@ -80,6 +80,44 @@ int x86_vcpu_boot_regs(struct vcpu *v, struct vk_err *err)
 	return 0;
 }
 
+static struct kvm_segment real_seg(uint16_t sel, uint64_t base, uint8_t type)
+{
+	return (struct kvm_segment){
+		.base = base, .limit = 0xffff, .selector = sel, .type = type, .present = 1,
+		.s = 1,
+	};
+}
+
+/*
+ * The architectural state after RESET (SDM vol. 3, 9.1.1): real mode, CS
+ * selector 0xf000 with base 0xffff0000 so the first fetch is at
+ * 0xfffffff0, the firmware's reset vector; EDX holds the CPU signature.
+ * KVM creates vCPUs this way already; set it all so nothing the monitor
+ * did before (CPUID, MSR set-up) or a host's own idea of reset leaks in.
+ */
+int x86_vcpu_reset_regs(struct vcpu *v, struct vk_err *err)
+{
+	struct kvm_sregs s;
+	struct kvm_regs r = { .rflags = 0x2, .rip = 0xfff0, .rdx = 0x600 };
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return vk_fail(err, -errno, "KVM_GET_SREGS: %s", strerror(errno));
+	s.cs = real_seg(0xf000, 0xffff0000, 0xb);
+	s.ds = s.es = s.fs = s.gs = s.ss = real_seg(0, 0, 0x3);
+	s.tr = (struct kvm_segment){ .limit = 0xffff, .type = 0xb, .present = 1 };
+	s.ldt = (struct kvm_segment){ .limit = 0xffff, .type = 0x2, .present = 1 };
+	s.gdt.base = s.idt.base = 0;
+	s.gdt.limit = s.idt.limit = 0xffff;
+	s.cr0 = 0x60000010;		/* CD, NW, ET */
+	s.cr2 = s.cr3 = s.cr4 = 0;
+	s.efer = 0;
+	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
+		return vk_fail(err, -errno, "KVM_SET_SREGS: %s", strerror(errno));
+	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
+		return vk_fail(err, -errno, "KVM_SET_REGS: %s", strerror(errno));
+	return 0;
+}
+
 /*
  * The FPU's reset state. If it does not read back, the host keeps the
  * guest's FPU out of reach and the monitor tracks the state it emulates

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Booting through firmware (--firmware bios|uefi): SeaBIOS or OVMF mapped
+ * at the top of 4 GiB, the i440FX's PAM-switched shadow RAM below 1 MiB,
+ * OVMF's variable store on CFI pflash, the boot order, and the fw_cfg
+ * contents firmware reads (vmm/arch/x86/firmware.c, fw-setup.c, pam.c,
+ * vmm/hw/pflash.c).
+ */
+#ifndef VMKIT_FIRMWARE_H
+#define VMKIT_FIRMWARE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmkit/util.h"
+
+struct vm;
+
+/*
+ * Debian's images (packages seabios and ovmf), under /usr/share or the
+ * directory in $VMKIT_FIRMWARE_DIR (QEMU's -L), e.g. for tests.
+ */
+#define FW_BIOS_IMAGE		"seabios/bios-256k.bin"
+#define FW_OVMF_CODE		"OVMF/OVMF_CODE_4M.fd"
+#define FW_OVMF_VARS		"OVMF/OVMF_VARS_4M.fd"
+#define FW_VGA_BIOS_IMAGE	"seabios/vgabios-stdvga.bin"	/* --vga std under SeaBIOS */
+#define FW_IMAGE_MAX		(16 * MiB)
+/* path of one of the images above in buf; returns buf. */
+const char *fw_image_path(const char *image, char *buf, size_t len);
+
+/* The shadow area's PAM registers, host bridge config 0x59-0x5f (i440FX). */
+#define PAM_REG_FIRST		0x59
+#define PAM_NR_REGS		7
+/* The guest wrote the PAM registers: remap the segments whose mode changed. */
+void pam_update(struct vm *vm, const uint8_t regs[PAM_NR_REGS]);
+
+/*
+ * Boot order. Each bootable device registers the OpenFirmware path
+ * SeaBIOS and OVMF match in the fw_cfg file "bootorder", under a kind
+ * and its name (the Proxmox key: virtio0, scsi0, sata1, ide2, net0):
+ *
+ *	fw_boot_add(vm, FW_BOOT_DISK, "scsi0",
+ *		    "/pci@i0cf8/scsi@4/channel@0/disk@0,0");
+ *
+ * Call it from the device class's create; paths look like
+ *	virtio-blk	/pci@i0cf8/ *@SLOT (no space)
+ *	virtio-scsi	/pci@i0cf8/scsi@SLOT/channel@0/disk@TARGET,LUN
+ *	AHCI (SATA)	/pci@i0cf8/pci-ahci@SLOT/drive@PORT/disk@0
+ *	virtio-net	/pci@i0cf8/ *@SLOT (no space)
+ * with SLOT in hex (",FN" when the function is not 0). Devices not named
+ * by vm_config.boot_order are not listed: the firmware tries them after.
+ * Returns 0, -ENOSPC or -EINVAL (a path longer than FW_BOOT_PATH_MAX); a
+ * VM without firmware ignores the call.
+ */
+enum fw_boot_kind { FW_BOOT_DISK, FW_BOOT_CDROM, FW_BOOT_NET };
+#define FW_BOOT_MAX		64
+#define FW_BOOT_PATH_MAX	128
+int fw_boot_add(struct vm *vm, enum fw_boot_kind kind, const char *name, const char *path);
+/* The same, named prefix + the next free number (virtio0, virtio1...: the --disk order). */
+int fw_boot_add_numbered(struct vm *vm, enum fw_boot_kind kind, const char *prefix,
+			 const char *path);
+/* A PCI function's path, "/pci@i0cf8/" + node@slot[,fn]; returns the length or -EINVAL. */
+int fw_boot_pci_path(char *buf, size_t len, const char *node, unsigned int slot,
+		     unsigned int fn);
+/* The "bootorder" file's text for vm_config.boot_order (NUL-terminated, may be empty). */
+int fw_boot_order_text(struct vm *vm, char *buf, size_t len);
+/* Whether a --boot order= word is one we know (a kind, or a device name). */
+bool fw_boot_order_word_ok(const char *word);
+
+/* After the vCPUs exist: fill fw_cfg (RAM, CPUs, e820, ACPI, SMBIOS, boot order, kernel). */
+int x86_firmware_setup(struct vm *vm, struct vk_err *err);
+/* SMBIOS tables as fw_cfg etc/smbios/smbios-tables and -anchor (vmm/arch/x86/smbios.c). */
+int x86_smbios_fw_cfg(struct vm *vm, struct vk_err *err);
+
+#endif
