@@ -277,6 +277,16 @@ int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct v
 	if ((v = vm_def_get(d, "vga")) && !strcmp(v, "std")) {
 		add(&a, "--vga");
 		add(&a, "std");
+		/*
+		 * The screen on a unix socket in the run directory, mode 0600:
+		 * `vmkit vnc` prints it, `vmkit serve` joins noVNC to it. keyboard:
+		 * (Proxmox's key) is the layout of clients that send keysyms.
+		 */
+		add(&a, "--vnc");
+		if ((v = vm_def_get(d, "keyboard")))
+			add(&a, "unix:vnc.sock,keymap=%s", v);
+		else
+			add(&a, "unix:vnc.sock");
 	}
 	if ((v = vm_def_get(d, "rng0")))
 		add(&a, "--rng=file=%s", v[0] == '/' ? v : v + strlen("source="));

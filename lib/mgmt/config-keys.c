@@ -523,6 +523,17 @@ static int v_vga(const char *key, const char *val, struct vk_err *err)
 	return v_enum(key, val, "std|none", err);
 }
 
+/* Proxmox's keyboard: the VNC keymap, an XKB layout name (de, fr, en-us...). */
+static int v_keyboard(const char *key, const char *val, struct vk_err *err)
+{
+	size_t n = strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_");
+
+	if (!*val || val[n] || n > 31)
+		return vk_fail(err, -EINVAL, "%s: '%s': expected a keyboard layout name (de, fr, en-us...)",
+			       key, val);
+	return 0;
+}
+
 /* Firmware boot (issue 12): Proxmox's bios, boot and machine keys. */
 static int v_bios(const char *key, const char *val, struct vk_err *err)
 {
@@ -586,6 +597,7 @@ static const struct key_spec keys[] = {
 	{ "net", MAX_NETS, v_net },
 	{ "rng", 1, v_rng },
 	{ "vga", 0, v_vga },
+	{ "keyboard", 0, v_keyboard },
 	/* firmware boot (issue 12) */
 	{ "bios", 0, v_bios },
 	{ "boot", 0, v_boot },

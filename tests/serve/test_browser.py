@@ -272,6 +272,17 @@ def test_vm_pages(logged_in, serve_url):
     set_value(el(d, "#hw-cores"), "2")
     el(d, "#hw-save").click()
     wait(d, lambda: "× 2 core" in el(d, '#hw-list tr[data-key="cores"]').text, msg="cores saved")
+    # Display (Proxmox's vga and keyboard): a standard VGA, a German keymap; a bad layout refused.
+    el(d, '#hw-list button[data-edit="vga"]').click()
+    wait(d, lambda: present(d, "#hw-vga"), msg="display form")
+    d.execute_script("arguments[0].value = 'std'", el(d, "#hw-vga"))
+    set_value(el(d, "#hw-keyboard"), "de;x")
+    el(d, "#hw-save").click()
+    wait(d, lambda: "keyboard" in el(d, "#hw-error").text, msg="bad layout refused")
+    set_value(el(d, "#hw-keyboard"), "de")
+    d.execute_script("arguments[0].click()", el(d, "#hw-save"))   # the error's toast covers it
+    wait(d, lambda: "Standard VGA, keyboard de" in el(d, '#hw-list tr[data-key="vga"]').text,
+         msg="display saved")
 
     go(d, serve_url, base + "/options", "#opt-description")
     shot(d, "vm-options")

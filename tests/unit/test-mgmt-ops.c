@@ -275,6 +275,47 @@ static void test_networks(void **state)
 	assert_int_equal(network_undefine("n1", &err), 0);
 }
 
+/* Does argv have flag followed by val? */
+static bool has_arg(char **argv, const char *flag, const char *val)
+{
+	for (; argv[0] && argv[1]; argv++)
+		if (!strcmp(argv[0], flag) && !strcmp(argv[1], val))
+			return true;
+	return false;
+}
+
+/*
+ * A definition with a display starts its VNC server on run/vnc.sock (what
+ * vmkit serve joins noVNC to), with keyboard: as the keymap; without vga
+ * there is none, and a bad layout name is refused when written.
+ */
+static void test_display_arguments(void **state)
+{
+	struct vm_def d = { 0 };
+	struct vk_err err = { 0 };
+	char **argv = NULL;
+	unsigned int i;
+
+	assert_int_equal(vm_def_parse("name: g\nkernel: /boot/k\nvga: std\nkeyboard: de\n", "test",
+				      &d, &err), 0);
+	assert_int_equal(vm_build_argv(&d, "/bin/vmkit", &argv, &err), 0);
+	assert_true(has_arg(argv, "--vga", "std"));
+	assert_true(has_arg(argv, "--vnc", "unix:vnc.sock,keymap=de"));
+	mgmt_strv_free(argv);
+	vm_def_free(&d);
+
+	assert_int_equal(vm_def_parse("name: g\nkernel: /boot/k\n", "test", &d, &err), 0);
+	assert_int_equal(vm_build_argv(&d, "/bin/vmkit", &argv, &err), 0);
+	for (i = 0; argv[i]; i++)
+		assert_string_not_equal(argv[i], "--vnc");
+	mgmt_strv_free(argv);
+	vm_def_free(&d);
+
+	assert_int_equal(vm_def_parse("name: g\nkernel: /boot/k\nkeyboard: de;rm\n", "test", &d,
+				      &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "keyboard"));
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +324,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_clone_snapshot_delete),
 		cmocka_unit_test(test_snapshot_failure_is_told),
 		cmocka_unit_test(test_networks),
+		cmocka_unit_test(test_display_arguments),
 	};
 
 	/* The vmkit binary for `vmkit img` steps, as vmkit-serve would set it. */

@@ -65,6 +65,10 @@ export function renderHardware(root, name) {
 		out.push(row('memory', 'Memory', `${c.memory || '-'}` + (c.balloon !== undefined ? `, balloon ${c.balloon}` : ''), () => editMemory(c)));
 		out.push(row('cores', 'Processors', `${c.sockets || 1} socket(s) × ${c.cores || 1} core(s), type ${c.cpu || 'default'}` +
 			(c.cpulimit ? `, limit ${c.cpulimit}` : '') + (c.cpuunits ? `, units ${c.cpuunits}` : ''), () => editCPU(c)));
+		out.push(row('vga', 'Display', (c.vga === 'std' ? 'Standard VGA' : 'none (serial console only)') +
+			(c.keyboard ? `, keyboard ${c.keyboard}` : ''), () => editDisplay(c)));
+		out.push(row('bios', 'BIOS', c.bios === 'ovmf' ? 'OVMF (UEFI)' : c.bios === 'seabios' ? 'SeaBIOS' :
+			'none (direct kernel boot)', () => editBios(c)));
 		for (const [k, v] of Object.entries(c)) {
 			if (/^virtio\d+$/.test(k)) out.push(row(k, `Hard disk (${k})`, v, () => editDisk(k, v), true));
 			else if (/^net\d+$/.test(k)) out.push(row(k, `Network device (${k})`, v, () => editNet(k, v), true));
@@ -88,6 +92,23 @@ export function renderHardware(root, name) {
 			field('Memory', mem, 'e.g. 512M, 2G (a number alone is MiB)'),
 			field('Minimum memory (balloon)', balloon, 'empty: no balloon key; 0 disables the balloon'),
 		], () => changed(c, { memory: mem.value.trim(), balloon: balloon.value.trim() || null }));
+	};
+
+	/* Proxmox's vga and keyboard keys: a standard VGA has its screen in the Display tab. */
+	const editDisplay = (c) => {
+		const vga = select('hw-vga', [['none', 'none (serial console only)'], ['std', 'Standard VGA']], c.vga || 'none');
+		const kbd = h('input', { id: 'hw-keyboard', value: c.keyboard || '', placeholder: 'en-us' });
+		openForm('Display', [
+			field('Graphic card', vga, 'std: a VGA whose screen the Display tab shows (noVNC)'),
+			field('Keyboard layout', kbd, 'for VNC clients that send keysyms of another layout: de, fr, ...'),
+		], () => changed(c, { vga: vga.value === 'none' ? null : vga.value, keyboard: kbd.value.trim() || null }));
+	};
+
+	/* Proxmox's bios key: none boots the kernel directly, the fast default. */
+	const editBios = (c) => {
+		const bios = select('hw-bios', [['', 'none (direct kernel boot)'], ['seabios', 'SeaBIOS'], ['ovmf', 'OVMF (UEFI)']], c.bios || '');
+		openForm('BIOS', [field('Firmware', bios, 'SeaBIOS or OVMF boot the disks and CD-ROMs themselves')],
+			() => changed(c, { bios: bios.value || null }));
 	};
 
 	const editCPU = (c) => {

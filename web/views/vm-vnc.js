@@ -1,5 +1,6 @@
-// Display: noVNC on /api/vms/{name}/vnc. vmkit VMs have no display device
-// yet, so the common answer is a refused socket: say so plainly.
+// Display: noVNC on /api/vms/{name}/vnc, which the server joins to the VM's
+// VNC socket (a VM with vga: std). A VM without a display, or not running,
+// refuses the socket: say so plainly.
 import { h, fill } from '../dom.js';
 import { wsURL, path } from '../api.js';
 
@@ -37,7 +38,7 @@ export function renderVNC(root, name) {
 			ctrlAltDel.disabled = true;
 			status.dataset.state = connected ? 'closed' : 'nodisplay';
 			status.textContent = connected ? (ev.detail.clean ? 'the display closed' : 'the display connection broke off')
-				: 'This VM has no display (the server refused the VNC connection: no display device, or the VM is not running).';
+				: 'This VM shows no display: it is not running, or has none (Hardware: Display, Standard VGA).';
 			if (!connected) screen.hidden = true;
 		});
 		rfb.addEventListener('securityfailure', (ev) => {
