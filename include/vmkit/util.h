@@ -80,6 +80,11 @@ ssize_t vk_write_full(int fd, const void *buf, size_t len);
 
 /* Read a whole file into a malloc'd buffer, with a NUL after its last byte. */
 int vk_read_file(const char *path, void **buf, size_t *len, size_t max);
+/*
+ * The path of the helper executable name beside the running one (build/,
+ * or the install's bin/): vmkit-slirp, vmkit-vnc.
+ */
+int vk_sibling_path(const char *name, char *buf, size_t len, struct vk_err *err);
 /* Are all n bytes at p zero? (memcmp against itself shifted by one: vectorised.) */
 bool vk_buf_is_zero(const void *p, size_t n);
 

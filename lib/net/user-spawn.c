@@ -22,24 +22,6 @@
 /* Frames in flight between monitor and helper: a burst of full-size frames. */
 #define SOCK_BUF (4 * 1024 * 1024)
 
-/* The helper lives next to the running executable (build/ or the install's bin/). */
-static int helper_path(char *buf, size_t len, struct vk_err *err)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-
-	if (n < 0)
-		return vk_fail(err, -errno, "/proc/self/exe: %s", strerror(errno));
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	if ((size_t)snprintf(buf, len, "%s/%s", slash ? exe : ".", NET_USER_HELPER) >= len)
-		return vk_fail(err, -ENAMETOOLONG, "%s: path too long", exe);
-	return 0;
-}
-
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
 child(const char *path, const char *opts, bool sandbox, int frame_fd, int status_fd, pid_t parent)
@@ -137,7 +119,7 @@ int net_user_start(const char *opts, bool sandbox, int *fd_out, pid_t *pid_out, 
 	r = net_user_parse(opts, &o, err);
 	if (r < 0)
 		return r;
-	r = helper_path(path, sizeof(path), err);
+	r = vk_sibling_path(NET_USER_HELPER, path, sizeof(path), err);
 	if (r < 0)
 		return r;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

@@ -2,6 +2,9 @@
 /* File and time helpers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <time.h>
@@ -86,4 +89,21 @@ bool vk_buf_is_zero(const void *p, size_t n)
 	const uint8_t *b = p;
 
 	return !n || (!b[0] && !memcmp(b, b + 1, n - 1));
+}
+
+int vk_sibling_path(const char *name, char *buf, size_t len, struct vk_err *err)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n < 0)
+		return vk_fail(err, -errno, "/proc/self/exe: %s", strerror(errno));
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%s/%s", slash ? exe : ".", name) >= len)
+		return vk_fail(err, -ENAMETOOLONG, "%s: path too long", exe);
+	return 0;
 }

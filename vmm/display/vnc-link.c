@@ -176,23 +176,12 @@ static void *reader(void *opaque)
 
 static int helper_path(char *buf, size_t len, struct vk_err *err)
 {
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *env = getenv("VMKIT_VNC_HELPER");	/* tests run from build/tests/ */
-	char *slash;
 
 	if (env && *env)
 		return snprintf(buf, len, "%s", env) < (int)len ? 0 :
 			vk_fail(err, -ENAMETOOLONG, "%s: path too long", env);
-	if (n < 0)
-		return vk_fail(err, -errno, "/proc/self/exe: %s", strerror(errno));
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	if ((size_t)snprintf(buf, len, "%s/%s", slash ? exe : ".", VNC_HELPER) >= len)
-		return vk_fail(err, -ENAMETOOLONG, "%s: path too long", exe);
-	return 0;
+	return vk_sibling_path(VNC_HELPER, buf, len, err);
 }
 
 /* In the child between fork and exec: async-signal-safe calls only. */

@@ -11,34 +11,11 @@
 
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
+#include "bzimage.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define PVH_START_MAGIC		0x336ec578
 
-/* bzImage setup header offsets */
-#define HDR_SETUP_SECTS		0x1f1
-#define HDR_BOOT_FLAG		0x1fe
-#define HDR_MAGIC		0x202
-#define HDR_VERSION		0x206
-#define HDR_TYPE_OF_LOADER	0x210
-#define HDR_LOADFLAGS		0x211
-#define HDR_RAMDISK_IMAGE	0x218
-#define HDR_RAMDISK_SIZE	0x21c
-#define HDR_CMD_LINE_PTR	0x228
-#define HDR_INITRD_ADDR_MAX	0x22c
-#define HDR_KERNEL_ALIGNMENT	0x230
-#define HDR_CMDLINE_SIZE	0x238
-#define HDR_XLOADFLAGS		0x236
-#define HDR_INIT_SIZE		0x260
-#define BP_ACPI_RSDP_ADDR	0x070
-#define BP_EXT_RAMDISK_IMAGE	0x0c0
-#define BP_EXT_RAMDISK_SIZE	0x0c4
-#define BP_E820_ENTRIES		0x1e8
-#define BP_E820_TABLE		0x2d0
-#define BP_E820_MAX		128
-#define LOADED_HIGH		0x01
-#define XLF_KERNEL_64		0x01
-#define BZIMAGE_LOAD_ADDR	0x100000
 
 struct hvm_start_info {
 	uint32_t magic, version, flags, nr_modules;

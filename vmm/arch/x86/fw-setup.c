@@ -16,6 +16,7 @@
 #include "vmkit/fw-cfg.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
+#include "bzimage.h"
 
 /* Where QEMU (and so the firmware's loaders) put a Linux kernel's parts. */
 #define LINUX_SETUP_ADDR	0x10000
@@ -74,18 +75,6 @@ static int add_machine(struct vm *vm)
 	return r;
 }
 
-/* A bzImage's setup header fields this loader patches (Documentation/arch/x86/boot.rst). */
-#define HDR_SETUP_SECTS		0x1f1
-#define HDR_MAGIC		0x202
-#define HDR_VERSION		0x206
-#define HDR_TYPE_OF_LOADER	0x210
-#define HDR_LOADFLAGS		0x211
-#define HDR_RAMDISK_IMAGE	0x218
-#define HDR_RAMDISK_SIZE	0x21c
-#define HDR_HEAP_END_PTR	0x224
-#define HDR_CMD_LINE_PTR	0x228
-#define HDR_INITRD_ADDR_MAX	0x22c
-#define CAN_USE_HEAP		0x80
 
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
 static void put32(uint8_t *p, uint32_t v) { v = htole32(v); memcpy(p, &v, 4); }
