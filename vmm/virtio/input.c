@@ -59,7 +59,8 @@ static unsigned int fill_string(uint8_t *d, const char *s)
 {
 	size_t n = s ? strnlen(s, CFG_DATA_LEN) : 0;
 
-	memcpy(d, s, n);
+	if (n)
+		memcpy(d, s, n);	/* s may be NULL (no serial): memcpy's arguments must not */
 	return n;
 }
 
