@@ -1,14 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""virtio-tablet's options (issue 13): --tablet, --device virtio-tablet[-pci] and the
+"""virtio-tablet (issue 13): the VNC pointer as absolute positions when there is one, and its options: --tablet, --device virtio-tablet[-pci] and the
 tablet: key of a definition, and their errors (one line, exit 2). The device itself is
 tested through its registers in tests/unit/test-virtio-tablet.c, the key's effect on
 `vmkit run`'s arguments in tests/unit/test-tablet-def.c."""
 import os
+import struct
 import subprocess
 
 import pytest
 
-from test_display import VMKIT, need
+from test_display import (ENV, VMKIT, free_display, need, rfb_session, served,  # noqa: F401
+                          wait_for)
 
 
 def run(*args, env=None):
@@ -59,3 +61,22 @@ def test_definition_tablet_key(tmp_path):
         r = subprocess.run([str(VMKIT), "set", "t1", f"tablet={v}"], env=env,
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
+
+
+def test_vnc_pointer_absolute_with_tablet(served, monkeypatch):
+    """With an absolute pointer (a tablet) the VNC pointer goes to it as a position scaled
+    to 0..32767 over the screen (720x400 in text mode), buttons and wheel bits as sent."""
+    monkeypatch.setitem(ENV, "HARNESS_TABLET", "1")
+    n = free_display()
+    s = served("text", f"127.0.0.1:{n}")
+    c = rfb_session(port=5900 + n)
+    c.sendall(struct.pack(">BBHH", 5, 0, 0, 0) + struct.pack(">BBHH", 5, 1, 719, 399) +
+              struct.pack(">BBHH", 5, 8, 360, 200) + struct.pack(">BBHH", 5, 0, 9999, 9999))
+    assert wait_for(s, "abs 32767 32767 0"), s.log()
+    log = s.log()
+    want = ["abs 0 0 0", "abs 32767 32767 1", "abs 16406 16424 8", "abs 32767 32767 0"]
+    assert all(w in log for w in want), log
+    pos = [log.index(w) for w in want]
+    assert pos == sorted(pos), log
+    assert "rel " not in log                     # nothing went to the mouse
+    c.close()
