@@ -49,6 +49,8 @@ int run_open_display(struct vm_config *c)
 		return 0;
 	if (display_new(&c->display, &err))
 		goto fail;
+	/* --sandbox off reaches the helper as it reaches vmkit-slirp (issue 16). */
+	vnc_opts.sandbox_off = c->sandbox == SANDBOX_OFF;
 	if (c->vnc_spec && vnc_open(&c->vnc, c->display, &vnc_opts, &err))
 		goto fail;
 	return 0;

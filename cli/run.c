@@ -93,6 +93,8 @@ static const char run_usage[] =
 	"  --boot order=LIST    firmware boot order: disk, cdrom, net or device names\n"
 	"                       (virtio0, scsi0, sata0, ide2, net0), by , or ;\n"
 	"  --debugcon file:PATH port 0x402 (the firmware's log) to PATH\n"
+	"  --tablet             a virtio-tablet (absolute pointer: the VNC pointer without\n"
+	"                       mouse acceleration; also --device virtio-tablet[-pci])\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
@@ -102,7 +104,9 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_ME
        OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET, OPT_SANDBOX, OPT_RUNAS, OPT_CHROOT,
        OPT_VGA, OPT_VNC,
        /* firmware boot (issue 12) */
-       OPT_FIRMWARE, OPT_BOOT, OPT_DEBUGCON };
+       OPT_FIRMWARE, OPT_BOOT, OPT_DEBUGCON,
+       /* virtio-tablet (issue 13) */
+       OPT_TABLET };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -139,6 +143,8 @@ static const struct option run_options[] = {
 	{ "bios", required_argument, NULL, OPT_FIRMWARE },
 	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
+	/* virtio-tablet (issue 13) */
+	{ "tablet", no_argument, NULL, OPT_TABLET },
 	{ 0 }
 };
 
@@ -440,7 +446,15 @@ static int parse_device(struct vm_config *c, const char *arg)
 	if ((n == 14 && !strncmp(arg, "virtio-balloon", n)) ||
 	    (n == 18 && !strncmp(arg, "virtio-balloon-pci", n)))
 		return parse_balloon(c, arg);
-	return usage_error("--device %s: unknown device (virtio-balloon)", arg);
+	/* virtio-tablet (issue 13): no options of its own. */
+	if ((n == 13 && !strncmp(arg, "virtio-tablet", n)) ||
+	    (n == 17 && !strncmp(arg, "virtio-tablet-pci", n))) {
+		if (arg[n])
+			return usage_error("--device %s: virtio-tablet takes no options", arg);
+		c->tablet = true;
+		return 0;
+	}
+	return usage_error("--device %s: unknown device (virtio-balloon, virtio-tablet)", arg);
 }
 
 static int parse_sandbox(struct vm_config *c, const char *arg)
@@ -525,6 +539,7 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_FIRMWARE: return run_parse_firmware(c, arg);
 	case OPT_BOOT: return run_parse_boot(c, arg);
 	case OPT_DEBUGCON: return run_parse_debugcon(c, arg);
+	case OPT_TABLET: c->tablet = true; return 0;
 	case OPT_NET: return run_parse_net(c, arg);
 	case OPT_RNG:
 		if (!arg)

@@ -9,6 +9,18 @@
  * on itself), applies what the monitor says, and sends back input as
  * evdev key codes. One thread: rfbProcessEvents, then the monitor's
  * messages and the extra listeners, in a loop.
+ *
+ * --sandbox=on (the default; issue 16): once the keymap is compiled, the
+ * framebuffer mapped and every listener bound, and before READY, the
+ * helper drops what it no longer needs (include/vmkit/sandbox.h), as
+ * vmkit-slirp does: as root, a private mount namespace whose root is an
+ * empty read-only tmpfs (it opens no file after start-up), the user vmkit
+ * (or nobody), no capabilities; always PR_SET_NO_NEW_PRIVS and the
+ * seccomp allow-list of sandbox.c. A forbidden call kills it with one line
+ * naming the call on stderr (the monitor's). What cannot be dropped: the
+ * listening sockets, the monitor's socket and the memfd (its job), and a
+ * unix socket's file, which stays where it was bound (the helper can no
+ * longer see it to remove it).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +38,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vmkit/sandbox.h"
 #include "vmm/display/vnc-proto.h"
 #include "vnc.h"
 
@@ -63,6 +76,19 @@ static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 
 static void quiet_log(const char *fmt, ...)
 {
+}
+
+/*
+ * VMKIT_VNC_DEBUG: libvncserver's messages, without its default logger's
+ * local time (which reads /etc/localtime, out of reach in the sandbox).
+ */
+static void debug_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- input ---- */
@@ -256,6 +282,7 @@ struct opts {
 	char host[64];
 	unsigned int port, websocket;
 	const char *unix_path, *keymap;
+	bool sandbox;
 };
 
 static void parse(int argc, char **argv, struct opts *o)
@@ -264,13 +291,15 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "listen", required_argument, NULL, 'l' }, { "unix", required_argument, NULL, 'u' },
 		{ "password", required_argument, NULL, 'p' },
 		{ "websocket", required_argument, NULL, 'w' },
-		{ "keymap", required_argument, NULL, 'k' }, { NULL, 0, NULL, 0 },
+		{ "keymap", required_argument, NULL, 'k' },
+		{ "sandbox", required_argument, NULL, 's' }, { NULL, 0, NULL, 0 },
 	};
 	char *colon;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->keymap = "en-us";
+	o->sandbox = true;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -285,6 +314,11 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'p': password_on = !strcmp(optarg, "on"); break;
 		case 'w': o->websocket = atoi(optarg); break;
 		case 'k': o->keymap = optarg; break;
+		case 's':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				fail("--sandbox=%s: expected on or off", optarg);
+			o->sandbox = !strcmp(optarg, "on");
+			break;
 		default: fail("vmkit-vnc: bad arguments");
 		}
 	}
@@ -295,8 +329,7 @@ static void setup_screen(const struct opts *o)
 	int argc = 1;
 	char *argv[] = { (char *)VNC_HELPER, NULL };
 
-	if (!getenv("VMKIT_VNC_DEBUG"))
-		rfbLog = rfbErr = quiet_log;
+	rfbLog = rfbErr = getenv("VMKIT_VNC_DEBUG") ? debug_log : quiet_log;
 	screen = rfbGetScreen(&argc, argv, 640, 480, 8, 3, 4);
 	if (!screen)
 		fail("libvncserver: cannot make a screen");
@@ -325,6 +358,29 @@ static void setup_screen(const struct opts *o)
 		fail("cannot listen on %s:%u (port in use?)", o->host, o->port);
 }
 
+/*
+ * The first VNC authentication initializes libvncserver's crypto library,
+ * which reads its configuration files and may syslog a warning: do it
+ * now, while files and sockets can still be opened.
+ */
+static void warm_up_crypto(void)
+{
+	unsigned char challenge[CHALLENGESIZE] = { 0 };
+
+	rfbEncryptBytes(challenge, "vmkit");
+}
+
+static void enter_sandbox(void)
+{
+	struct sandbox_jail jail = { 0 };	/* an empty root: no file is needed */
+	struct vk_err err = { 0 };
+	bool dropped;
+
+	warm_up_crypto();
+	if (sandbox_drop(&jail, &dropped, &err) < 0 || sandbox_install(&vnc_sandbox_kind, &err) < 0)
+		fail("%s", err.msg);
+}
+
 int main(int argc, char **argv)
 {
 	struct vnc_msg ready = { .type = VNC_MSG_READY };
@@ -342,6 +398,8 @@ int main(int argc, char **argv)
 		extra_fd = listen_unix(o.unix_path);
 	else if (o.websocket)
 		extra_fd = listen_tcp(o.host, o.websocket);
+	if (o.sandbox)
+		enter_sandbox();
 	snprintf(ready.text, sizeof(ready.text), "%s", o.unix_path ? o.unix_path : o.host);
 	ctl_send(&ready);
 	for (;;) {

@@ -173,6 +173,9 @@ struct vm_config {
 	const char *boot_order[VM_MAX_BOOT_ORDER];
 	unsigned int nr_boot_order;
 	const char *debugcon_path;	/* port 0x402 output (SeaBIOS's log) to this file */
+
+	/* virtio-tablet (issue 13): --tablet, --device virtio-tablet, tablet: 1 */
+	bool tablet;
 };
 
 #endif

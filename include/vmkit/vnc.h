@@ -31,6 +31,8 @@ struct vnc_opts {
 	bool password;			/* clients refused until a password is set */
 	unsigned int websocket;		/* port of the WebSocket listener, 0: none */
 	char keymap[VNC_KEYMAP_MAX];	/* QEMU's names (en-us, de, fr, ...); "" = en-us */
+	/* Not from the spec: vmkit run --sandbox off, passed on as vmkit-vnc --sandbox=off. */
+	bool sandbox_off;
 };
 
 /* Parse --vnc's argument; a bad one is one line in err and -EINVAL. */

@@ -52,6 +52,13 @@ static bool truthy(const char *v)
 	return v && (!strcmp(v, "1") || !strcmp(v, "on") || !strcmp(v, "yes"));
 }
 
+static bool vga_std(const struct vm_def *d)
+{
+	const char *v = vm_def_get(d, "vga");
+
+	return v && !strcmp(v, "std");
+}
+
 /* Appends the options of a device string that the monitor takes as they are. */
 struct opt_filter {
 	char out[2048];
@@ -288,6 +295,13 @@ int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct v
 		else
 			add(&a, "unix:vnc.sock");
 	}
+	/*
+	 * virtio-tablet (issue 13): Proxmox's tablet: defaults to 1, which we
+	 * take to mean "when there is a screen to point at" (vga: std).
+	 */
+	v = vm_def_get(d, "tablet");
+	if (v ? truthy(v) : vga_std(d))
+		add(&a, "--tablet");
 	if ((v = vm_def_get(d, "rng0")))
 		add(&a, "--rng=file=%s", v[0] == '/' ? v : v + strlen("source="));
 	for (i = 0; i < d->n && !ret; i++) {

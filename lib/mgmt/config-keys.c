@@ -603,6 +603,8 @@ static const struct key_spec keys[] = {
 	{ "boot", 0, v_boot },
 	{ "machine", 0, v_machine },
 	{ "efidisk0", 0, v_abspath },
+	/* virtio-tablet (issue 13): Proxmox's tablet, default on with vga: std */
+	{ "tablet", 0, v_bool },
 };
 
 static const struct key_spec *find_key(const char *key, unsigned int *index)

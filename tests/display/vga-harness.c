@@ -323,7 +323,13 @@ static void log_rel(void *dev, int dx, int dy, int dz, unsigned int buttons)
 	fprintf(stderr, "rel %d %d %u\n", dx, dy, buttons);
 }
 
-static const struct input_handler_ops log_ops = { .key = log_key, .rel = log_rel };
+static void log_abs(void *dev, unsigned int x, unsigned int y, unsigned int buttons)
+{
+	fprintf(stderr, "abs %u %u %u\n", x, y, buttons);
+}
+
+static const struct input_handler_ops log_ops = { .key = log_key, .rel = log_rel,
+						  .abs = log_abs };
 
 static void serve(const char *what, const char *font, const char *spec)
 {
@@ -338,9 +344,15 @@ static void serve(const char *what, const char *font, const char *spec)
 	else
 		vbe_screen();
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	if (input_register(&vm, INPUT_KBD | INPUT_REL, &log_ops, &vm, &err))
+	/* HARNESS_TABLET=1: an absolute pointer is there too, as with --tablet. */
+	if (input_register(&vm, INPUT_KBD | INPUT_REL | (getenv("HARNESS_TABLET") ? INPUT_ABS : 0),
+			   &log_ops, &vm, &err))
 		die("input", err.msg);
-	if (vnc_parse(spec, &o, &err) || vnc_open(&vnc, cfg.display, &o, &err))
+	if (vnc_parse(spec, &o, &err))
+		die("vnc", err.msg);
+	/* HARNESS_VNC_SANDBOX=off: as vmkit run --sandbox off (test_vnc_sandbox.py). */
+	o.sandbox_off = getenv("HARNESS_VNC_SANDBOX") && !strcmp(getenv("HARNESS_VNC_SANDBOX"), "off");
+	if (vnc_open(&vnc, cfg.display, &o, &err))
 		die("vnc", err.msg);
 	/* The device event loop runs the display's refresh timer, as in vmkit run. */
 	pthread_create(&t, NULL, loop_thread, NULL);

@@ -78,6 +78,9 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 		link "$d" "$(obj $virtio vmm/virtio/$d.c tests/fuzz/$d-fuzz.c)" "\$o/libsandbox.a $libs" \
 			"-lseccomp -lpthread"
 	done
+	# tablet: virtio-input with its tablet model and the input router (issue 13).
+	link tablet "$(obj $virtio vmm/virtio/input.c vmm/virtio/tablet.c vmm/input/input.c \
+		tests/fuzz/tablet-fuzz.c)" "\$o/libsandbox.a $libs" "-lseccomp -lpthread"
 	link x86 "$(obj vmm/arch/x86/emulate.c tests/fuzz/x86-fuzz.c)" "" ""
 	link qmp "$(obj tests/fuzz/qmp-fuzz.c)" "$vmmlibs" "$vmmsys"
 	link i8042 "$(obj tests/fuzz/i8042-fuzz.c)" "$vmmlibs" "$vmmsys"

@@ -3,7 +3,7 @@
 """Seed corpora for the fuzz targets other than the image formats, written
 here from what the targets' inputs mean (nothing downloaded).
 
-Usage: make-seeds.py TARGET DIR   (TARGET: names virtq blk net console rng balloon x86
+Usage: make-seeds.py TARGET DIR   (TARGET: names virtq blk net console rng balloon tablet x86
 qmp config runopts)
 
 The device targets read a driver's script (tests/fuzz/fake-driver.c): a
@@ -169,6 +169,34 @@ def balloon_seeds():
         "config": Script().action(b"\x10").cfg_read(0, 2).cfg_write(4, struct.pack("<I", 4)).b,
         "stats-reset": Script().poke(0, stats).chain(2, [(0, len(stats), False)]).kick(2)
         .reset().action(b"\x01").b,
+    }
+
+
+def tablet_seeds():
+    """virtio-tablet: the probe's configuration walk, events with and without buffers."""
+    def ptr(x, y, b):
+        return struct.pack("<HHB", x, y, b)
+
+    def bufs(s, n, first=0):
+        for i in range(n):
+            s.chain(0, [(0x100 + 8 * (first + i), 8, True)], head=first + i)
+        return s.kick(0)
+    probe = Script()
+    for sel, sub in ((1, 0), (2, 0), (3, 0), (0x10, 0), (0x11, 1), (0x11, 2), (0x11, 3), (0x12, 0),
+                     (0x12, 1), (0x7f, 9)):
+        probe.cfg_write(0, bytes([sel])).cfg_write(1, bytes([sub])).cfg_read(2, 0).cfg_read(8, 3) \
+            .cfg_read(16, 2)
+    led = struct.pack("<HHI", 0x11, 1, 1)
+    return {
+        "probe": probe.b,
+        "events": bufs(Script(), 8).action(ptr(100, 200, 0)).action(ptr(100, 200, 1))
+        .action(ptr(50, 60, 8)).action(ptr(50, 60, 0)).b,
+        "pending": bufs(Script().action(ptr(1, 1, 0)).action(ptr(2, 2, 1)).action(ptr(3, 3, 0))
+                        .action(ptr(4, 4, 0)), 3).b,
+        "split-reset": bufs(Script(), 2).action(ptr(9, 9, 7)).reset().action(ptr(1, 2, 0)).b,
+        "status": Script().poke(0, led).chain(1, [(0, 8, False)]).kick(1).b,
+        "short-buffers": Script().chain(0, [(0, 4, True)]).chain(0, [(8, 8, False)], head=1)
+        .kick(0).action(ptr(5, 5, 0)).b,
     }
 
 
@@ -468,7 +496,7 @@ def fwcfg_seeds():
     return out
 
 
-TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds, "fwcfg": fwcfg_seeds,
+TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds, "fwcfg": fwcfg_seeds, "tablet": tablet_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 

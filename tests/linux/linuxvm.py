@@ -322,6 +322,8 @@ def qemu_argv(argv: list[str], tmp: Path, monitor: str = "qemu-tcg") -> list[str
             q += ["-device", "virtio-rng-pci"]
         elif opt == "--balloon":
             q += ["-device", "virtio-balloon-pci"]
+        elif opt == "--device":
+            q += ["-device", val]    # virtio-tablet: the same name in QEMU
         else:
             raise ValueError(f"qemu_argv: no translation for {opt}")
     return q

@@ -19,6 +19,8 @@ extern const struct vm_device_class serial_class, rtc_class, pit_class, i8042_cl
 extern const struct vm_device_class display_class, vga_class;
 /* Firmware boot (issue 12) */
 extern const struct vm_device_class fw_cfg_class, firmware_class, fw_boot_class, debugcon_class;
+/* virtio-tablet (issue 13): last, so the other devices keep their PCI slots. */
+extern const struct vm_device_class virtio_tablet_class;
 
 const struct vm_device_class *const vm_device_classes[] = {
 	&serial_class,
@@ -39,6 +41,7 @@ const struct vm_device_class *const vm_device_classes[] = {
 	&virtio_net_class,
 	&display_class,
 	&vga_class,
+	&virtio_tablet_class,
 	NULL,
 };
 

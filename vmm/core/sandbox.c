@@ -103,6 +103,11 @@ static const struct sandbox_rule control_rules[] = {
 	SB_ALLOW_ARG(openat, 2, O_RDWR | O_CREAT | O_EXCL), SB_ALLOW(write), SB_ALLOW(fchmod),
 	SB_ALLOW(fsync), SB_ALLOW(rename), SB_ALLOW(unlink), SB_ALLOW(dup), SB_ALLOW(fstat),
 	SB_ALLOW(newfstatat),
+	/*
+	 * send-key and input-send-event reach the devices from this thread:
+	 * the i8042 raises IRQ 1/12, virtio-tablet an MSI-X message or INTx.
+	 */
+	SB_ALLOW_ARG(ioctl, 1, KVM_IRQ_LINE, KVM_SIGNAL_MSI),
 };
 
 static const struct sandbox_rule devices_rules[] = {

@@ -257,6 +257,9 @@ static void build_argv(const struct vnc_opts *o, char args[5][160], char *argv[7
 	argv[n++] = args[2];
 	snprintf(args[3], 160, "--keymap=%s", o->keymap[0] ? o->keymap : "en-us");
 	argv[n++] = args[3];
+	/* Confined unless vmkit run --sandbox off (issue 16), as vmkit-slirp. */
+	snprintf(args[4], 160, "--sandbox=%s", o->sandbox_off ? "off" : "on");
+	argv[n++] = args[4];
 	argv[n] = NULL;
 }
 
