@@ -8,7 +8,8 @@ build_pkgs=(gcc make meson ninja-build pkg-config libcmocka-dev zlib1g-dev libzs
 	liburing-dev libaio-dev libjson-c-dev libglib2.0-dev nodejs npm)
 guest_pkgs=(linux-source-6.1 busybox-static cpio file patch e2fsprogs flex bison libelf-dev libssl-dev bc xz-utils lz4)
 check_pkgs=(python3 python3-pytest qemu-utils qemu-system-x86 strace iproute2 procps mount util-linux
-	chromium chromium-driver python3-selenium openssl passwd)
+	chromium chromium-driver python3-selenium openssl passwd
+	xorriso)
 bench_pkgs=(qemu-system-x86 hyperfine fio iproute2)
 slow_pkgs=(linux-image-cloud-amd64)
 fuzz_pkgs=(clang libclang-rt-14-dev qemu-utils)
