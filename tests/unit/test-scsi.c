@@ -277,7 +277,7 @@ static void test_readonly(void **state)
 static void test_mode_pages(void **state)
 {
 	struct scsi_lun *lun = make_lun(disk_path, false, false);
-	uint8_t buf[256], sel[64];
+	uint8_t buf[256], sel[512];
 	struct result res;
 
 	/* MODE SENSE (6), caching page: WCE on in writeback mode; block descriptor. */

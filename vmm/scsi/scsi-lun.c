@@ -306,7 +306,7 @@ static int cmd_sync_cache(struct scsi_lun *lun, struct scsi_req *r)
 		return 0;
 	}
 	r->bb = lun->bb;
-	r->pending = 1;
+	r->pending = 2;			/* the flush, and this call's own hold */
 	note_submit(r, blk_flush(lun->bb, part_done, r));
 	return scsi_parts_end(lun, r);
 }
