@@ -51,6 +51,7 @@ struct disk_config {
 	enum disk_bus bus;
 	bool cdrom;			/* media=cdrom: read-only, removable; path NULL: empty */
 	bool readonly_given;		/* readonly= was written (readonly=off on a CD-ROM is an error) */
+	bool bus_given;			/* bus= was written (a CD-ROM's default is SATA) */
 	const char *id;			/* QMP's name for it ("scsi0", "sata2", "ide2"); NULL: made up */
 };
 

@@ -22,7 +22,7 @@ mgmt=$(ls lib/mgmt/*.c)
 net=$(ls lib/net/*.c)
 sandbox=$(ls lib/sandbox/*.c)
 vmm=$(ls vmm/*/*.c vmm/arch/x86/*.c | sort -u)
-cli="cli/run-resources.c cli/run-net.c"
+cli="cli/run-resources.c cli/run-net.c cli/run-media.c"
 serve=$(ls serve/*.c | grep -v '/main.c$')
 virtio="vmm/virtio/queue.c vmm/virtio/core.c vmm/core/memory.c vmm/core/evloop.c \
 	vmm/core/iothread.c vmm/core/sandbox.c tests/fuzz/fake-vm.c tests/fuzz/fake-driver.c"
@@ -77,6 +77,10 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 		link "$d" "$(obj $virtio vmm/virtio/$d.c tests/fuzz/$d-fuzz.c)" "\$o/libsandbox.a $libs" \
 			"-lseccomp -lpthread"
 	done
+	# virtio-scsi and the SCSI target emulation behind it (issue 12).
+	scsi=$(ls vmm/scsi/*.c)
+	link scsi "$(obj $virtio $scsi vmm/virtio/scsi.c tests/fuzz/scsi-fuzz.c)" "\$o/libsandbox.a $libs" \
+		"-lseccomp -lpthread"
 	link x86 "$(obj vmm/arch/x86/emulate.c tests/fuzz/x86-fuzz.c)" "" ""
 	link qmp "$(obj tests/fuzz/qmp-fuzz.c)" "$vmmlibs" "$vmmsys"
 	link config "$(obj tests/fuzz/config-fuzz.c)" "\$o/libmgmt.a \$o/libnet.a $libs" "-ljson-c -lpthread"

@@ -113,6 +113,52 @@ def blk_seeds():
     return out
 
 
+def scsi_seeds():
+    """virtio-scsi: queue 0 control, 1 events, 2.. requests; target 0 a disk, 1 a CD-ROM."""
+    def lun(t):
+        return bytes([1, t, 0x40, 0, 0, 0, 0, 0])
+
+    def cmd(t, cdb):
+        return lun(t) + struct.pack("<QBBB", 7, 0, 0, 0) + cdb.ljust(32, b"\0")
+    out = {}
+    resp = (0x400, 108, True)
+    req = (0, 51, False)
+    out["inquiry"] = Script().poke(0, cmd(0, bytes([0x12, 0, 0, 0, 96, 0]))) \
+        .chain(2, [req, resp, (0x1000, 96, True)]).kick(2).b
+    out["read10"] = Script().poke(0, cmd(0, bytes([0x28, 0, 0, 0, 0, 8, 0, 0, 2, 0]))) \
+        .chain(2, [req, resp, (0x1000, 1024, True)]).kick(2).b
+    out["write10-fua"] = Script().poke(0, cmd(0, bytes([0x2a, 8, 0, 0, 0, 8, 0, 0, 1, 0]))) \
+        .poke(0x100, b"\x5a" * 512).chain(2, [req, (0x100, 512, False), resp]).kick(2).b
+    unmap = struct.pack(">HH4xQI4x", 22, 16, 4, 8)
+    out["unmap"] = Script().poke(0, cmd(0, bytes([0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0]))) \
+        .poke(0x100, unmap).chain(2, [req, (0x100, 24, False), resp]).kick(2).b
+    out["cd-toc"] = Script().poke(0, cmd(1, bytes([0x43, 2, 0, 0, 0, 0, 1, 0, 255, 0]))) \
+        .chain(2, [req, resp, (0x1000, 255, True)]).kick(2).b
+    out["cd-read-direct"] = Script().action(b"\x01").action(b"\x04") \
+        .poke(0, cmd(1, bytes([0x28, 0, 0, 0, 0, 16, 0, 0, 1, 0]))) \
+        .chain(2, [req, resp, (0x1001, 2048, True)]).kick(2).b
+    out["cd-gesn"] = Script().poke(0, cmd(1, bytes([0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8, 0]))) \
+        .chain(2, [req, resp, (0x1000, 8, True)]).kick(2).b
+    # An event buffer, then the medium changes (a PARAM_CHANGE), twice without a buffer.
+    out["cd-change-event"] = Script().chain(1, [(0x2000, 16, True)]).kick(1) \
+        .action(b"\x0b").action(b"\x04").action(b"\x04").chain(1, [(0x2000, 16, True)], head=1) \
+        .action(b"\x04").b
+    tmf = struct.pack("<II", 0, 0) + lun(0) + struct.pack("<Q", 7)
+    s = Script().poke(0, cmd(0, bytes([0x28, 0, 0, 0, 0, 8, 0, 0, 2, 0])))
+    s.desc(2, 0, 0, 51, 1, 1).desc(2, 1, 0x400, 108, 3, 2).desc(2, 2, 0x1000, 1024, 2, 0)
+    s.avail(2, 0)
+    s.b += struct.pack("<BB", 2, 2)  # kick without settling is not possible: settle follows
+    out["tmf-abort"] = s.poke(0x200, tmf).chain(0, [(0x200, 24, False), (0x500, 1, True)]).kick(0).b
+    an = struct.pack("<I", 1) + lun(1) + struct.pack("<I", 16)
+    out["an-query"] = Script().poke(0x200, an).chain(0, [(0x200, 16, False), (0x500, 8, True)]).kick(0).b
+    out["bad-target"] = Script().poke(0, cmd(5, bytes([0x00]))).chain(2, [req, resp]).kick(2).b
+    out["config"] = Script().cfg_read(0, 2).cfg_write(20, struct.pack("<I", 64)) \
+        .cfg_write(24, struct.pack("<I", 16)).cfg_read(24, 2).b
+    out["reset-inflight"] = Script().poke(0, cmd(0, bytes([0x28, 0, 0, 0, 0, 8, 0, 0, 2, 0]))) \
+        .chain(2, [req, resp, (0x1000, 1024, True)]).kick(2).stop_reset().b
+    return out
+
+
 def net_seeds():
     out = {}
     hdr = bytes(12)
@@ -367,7 +413,7 @@ def serve_seeds():
     return seeds
 
 
-TARGETS = {"names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
+TARGETS = {"names": names_seeds, "blk": blk_seeds, "scsi": scsi_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 
