@@ -144,6 +144,10 @@ void scsi_lun_destroy(struct scsi_lun *lun);
 /* Run one command: 0 when it finished (r->status etc. filled), -EINPROGRESS otherwise. */
 int scsi_lun_exec(struct scsi_lun *lun, struct scsi_req *r);
 
+/* The write cache enable bit (MODE SELECT's WCE, ATA's SET FEATURES 02h/82h). */
+bool scsi_lun_wce(struct scsi_lun *lun);
+void scsi_lun_set_wce(struct scsi_lun *lun, bool on);
+
 /* A reset (bus, target, LUN): pending unit attentions go, the door unlocks. */
 void scsi_lun_reset(struct scsi_lun *lun);
 unsigned int scsi_lun_inflight(struct scsi_lun *lun);

@@ -15,7 +15,7 @@ extern const struct vm_device_class serial_class, rtc_class, pit_class, i8042_cl
 	pci_host_class, pm_class, debugexit_class, virtio_blk_class, virtio_rng_class,
 	virtio_console_class, virtio_balloon_class, virtio_net_class;
 /* Disk controllers and CD-ROMs (issue 12). */
-extern const struct vm_device_class virtio_scsi_class;
+extern const struct vm_device_class virtio_scsi_class, ahci_class;
 
 const struct vm_device_class *const vm_device_classes[] = {
 	&serial_class,
@@ -31,6 +31,7 @@ const struct vm_device_class *const vm_device_classes[] = {
 	&virtio_balloon_class,
 	&virtio_net_class,
 	&virtio_scsi_class,
+	&ahci_class,
 	NULL,
 };
 

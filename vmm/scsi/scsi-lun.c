@@ -484,6 +484,23 @@ unsigned int scsi_lun_inflight(struct scsi_lun *lun)
 	return n;
 }
 
+bool scsi_lun_wce(struct scsi_lun *lun)
+{
+	bool on;
+
+	pthread_mutex_lock(&lun->lock);
+	on = lun->wce;
+	pthread_mutex_unlock(&lun->lock);
+	return on;
+}
+
+void scsi_lun_set_wce(struct scsi_lun *lun, bool on)
+{
+	pthread_mutex_lock(&lun->lock);
+	lun->wce = on;
+	pthread_mutex_unlock(&lun->lock);
+}
+
 void scsi_lun_reset(struct scsi_lun *lun)
 {
 	pthread_mutex_lock(&lun->lock);
