@@ -159,6 +159,59 @@ def scsi_seeds():
     return out
 
 
+def ahci_seeds():
+    """AHCI: ops 0 WRITE u16 off u32 val, 1 READ, 2 POKE u16 gpa u8 n bytes, 3 SETTLE,
+    4 CONFIG u8 off u8 size u32 val, 5 MEDIA u8; port 0 a disk, port 1 ATAPI."""
+    def w(off, val):
+        return struct.pack("<BHI", 0, off, val)
+
+    def poke(gpa, data):
+        out = b""
+        for k in range(0, len(data), 255):
+            part = data[k:k + 255]
+            out += struct.pack("<BHB", 2, gpa + k, len(part)) + part
+        return out
+
+    def start(p):
+        base = 0x100 + 0x80 * p
+        return (w(base, 0x1000 + 0x800 * p) + w(base + 8, 0x3000 + 0x100 * p) +
+                w(base + 0x18, 0x10) + w(base + 0x18, 0x11) + w(base + 0x14, 0xffffffff) +
+                w(4, 2))
+
+    def command(p, fis, prds, write=False, atapi=False, acmd=b""):
+        hdr = struct.pack("<IIQ", 5 | (atapi << 5) | (write << 6) | (len(prds) << 16), 0, 0x4000)
+        table = fis.ljust(64, b"\0") + acmd.ljust(16, b"\0") + bytes(48)
+        for gpa, length in prds:
+            table += struct.pack("<QII", gpa, 0, length - 1)
+        return poke(0x1000 + 0x800 * p, hdr) + poke(0x4000, table) + w(0x100 + 0x80 * p + 0x38, 1)
+
+    def h2d(cmd, lba=0, count=0, feat=0):
+        return struct.pack("<BBBBBBBBBBBBHBB", 0x27, 0x80, cmd, feat, lba & 0xff, lba >> 8 & 0xff,
+                           lba >> 16 & 0xff, 0x40, lba >> 24 & 0xff, 0, 0, 0, count, 0, 0)
+    out = {}
+    out["identify"] = b"\0" + start(0) + command(0, h2d(0xec), [(0x8000, 512)]) + b"\x03"
+    out["write-read"] = (b"\0" + start(0) + poke(0x8000, b"\xaa" * 512) +
+                         command(0, h2d(0x35, 4, 2), [(0x8000, 512), (0x9002, 512)], write=True) +
+                         b"\x03" + command(0, h2d(0x25, 4, 2), [(0xa000, 1024)]) + b"\x03")
+    out["direct-unaligned"] = (b"\x01" + start(0) +
+                               command(0, h2d(0xc8, 0, 1), [(0x8202, 512)]) + b"\x03")
+    trim = struct.pack("<Q", 8 | (16 << 48))
+    out["trim"] = (b"\0" + start(0) + poke(0x8000, trim.ljust(512, b"\0")) +
+                   command(0, h2d(0x06, 0, 1, 1), [(0x8000, 512)], write=True) + b"\x03")
+    out["flush"] = b"\0" + start(0) + command(0, h2d(0xe7), []) + b"\x03"
+    read10 = bytes([0x28, 0, 0, 0, 0, 16, 0, 0, 1, 0, 0, 0])
+    out["atapi-read"] = (b"\0" + start(1) + command(1, h2d(0xa1), [(0x8000, 512)]) + b"\x03" +
+                         command(1, h2d(0xa0, 0, 0, 1), [(0x8000, 2048)], atapi=True,
+                                 acmd=read10) + b"\x03")
+    out["atapi-eject-change"] = (b"\0" + start(1) + b"\x05\x0a" + b"\x05\x04" +
+                                 command(1, h2d(0xa0), [], atapi=True, acmd=bytes(12)) + b"\x03")
+    out["comreset"] = b"\0" + start(0) + w(0x12c, 1) + w(0x12c, 0) + struct.pack("<BH", 1, 0x128)
+    out["msi"] = (b"\0" + struct.pack("<BBBI", 4, 0x42, 1, 1) + start(0) +
+                  command(0, h2d(0xec), [(0x8000, 512)]) + b"\x03")
+    out["bad-prd"] = b"\0" + start(0) + command(0, h2d(0x25, 0, 1), [(0xfff000, 512)]) + b"\x03"
+    return out
+
+
 def net_seeds():
     out = {}
     hdr = bytes(12)
@@ -413,7 +466,7 @@ def serve_seeds():
     return seeds
 
 
-TARGETS = {"names": names_seeds, "blk": blk_seeds, "scsi": scsi_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
+TARGETS = {"names": names_seeds, "blk": blk_seeds, "scsi": scsi_seeds, "ahci": ahci_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 

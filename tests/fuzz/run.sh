@@ -13,7 +13,7 @@ shift || true
 OUT=${FUZZ_BUILD:-build-fuzz}
 ALL="qcow2 qcow2rw vmdk vpc vdi vhdx names virtq blk net console rng balloon x86 qmp config runopts serve"
 # Disk controllers (issue 12).
-ALL="$ALL scsi"
+ALL="$ALL scsi ahci"
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 
