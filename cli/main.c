@@ -38,6 +38,7 @@ static const struct command commands[] = {
 	{ "template", cmd_template, "turn a shut-off VM into a template (a base for clones)" },
 	{ "snapshot", cmd_snapshot, "disk snapshots: create, list, revert, delete" },
 	{ "balloon", cmd_balloon, "set or show a VM's balloon target" },
+	{ "cdrom", cmd_cdrom, "change or eject the medium in a VM's CD-ROM drive" },
 	{ "pool", cmd_pool, "storage pools: define, list, info, start, stop, delete..." },
 	{ "vol", cmd_vol, "volumes: create, list, info, delete, resize, clone..." },
 	{ "network", cmd_network, "networks (bridges VMs name): define, list, start, stop, autostart..." },

@@ -36,6 +36,7 @@ int cmd_destroy(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_balloon(int argc, char **argv);
+int cmd_cdrom(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
