@@ -384,6 +384,7 @@ int scsi_unmap(struct scsi_lun *lun, struct scsi_req *r)
 			return scsi_fail(lun, r, SENSE_CODE_LBA_OUT_OF_RANGE);
 	}
 	r->pending = 1;
+	r->xfer = plen;			/* the parameter list was taken (resid 0) */
 	for (i = 0; i < n; i++) {
 		const uint8_t *d = buf + 8 + 16 * i;
 
@@ -422,6 +423,7 @@ int scsi_write_same(struct scsi_lun *lun, struct scsi_req *r, bool sixteen)
 		free(block);
 	}
 	r->pending = 1;
+	r->xfer = ndob ? 0 : lun->block_size;
 	if (zero) {
 		scsi_submit_discard(lun, r, lba, nb, true, unmap && scsi_lun_discard(lun));
 		return scsi_parts_end(lun, r);

@@ -32,6 +32,7 @@ int scsi_fail(struct scsi_lun *lun, struct scsi_req *r, struct scsi_sense s)
 {
 	r->status = SCSI_CHECK_CONDITION;
 	r->sense_len = scsi_sense_fixed(r->sense, s);
+	r->xfer = 0;
 	lun->sense = s;
 	lun->sense_valid = true;
 	return 0;
