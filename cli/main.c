@@ -41,6 +41,7 @@ static const struct command commands[] = {
 	{ "sendkey", cmd_sendkey, "press keys in a VM (ctrl-alt-delete, h e l l o ret)" },
 	{ "screenshot", cmd_screenshot, "save a VM's screen to a PNG or PPM file" },
 	{ "vnc", cmd_vnc, "print where a VM's VNC server listens" },
+	{ "cdrom", cmd_cdrom, "change or eject the medium in a VM's CD-ROM drive" },
 	{ "pool", cmd_pool, "storage pools: define, list, info, start, stop, delete..." },
 	{ "vol", cmd_vol, "volumes: create, list, info, delete, resize, clone..." },
 	{ "network", cmd_network, "networks (bridges VMs name): define, list, start, stop, autostart..." },

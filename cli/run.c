@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "run-firmware.h"
+#include "run-media.h"
 #include "run-resources.h"
 #include "vmkit/console.h"
 #include "vmkit/control.h"
@@ -60,6 +61,12 @@ static const char run_usage[] =
 	"                       (on every file of a qcow2 chain); without format= the\n"
 	"                       format is probed (auto), as QEMU; qcow2 runs on the\n"
 	"                       thread pool (aio=threads or no aio=)\n"
+	"         [,bus=virtio|scsi|sata][,media=disk|cdrom][,id=NAME]\n"
+	"                       bus=scsi: virtio-scsi, bus=sata: AHCI; media=cdrom: a\n"
+	"                       read-only CD-ROM (an ISO, or empty without path=)\n"
+	"  --cdrom FILE         a CD-ROM on the SATA bus with FILE (an ISO 9660 image)\n"
+	"  --scsihw virtio-scsi-pci|virtio-scsi-single\n"
+	"                       one controller for every SCSI disk (default), or one each\n"
 	"  --rng[=file=PATH]    a virtio-rng device fed from PATH (default /dev/urandom)\n"
 	"  --qmp [unix:]PATH[,server=on,wait=off]\n"
 	"                       serve QMP on a unix socket (mode 0600)\n"
@@ -106,7 +113,9 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_ME
        /* firmware boot (issue 12) */
        OPT_FIRMWARE, OPT_BOOT, OPT_DEBUGCON,
        /* virtio-tablet (issue 13) */
-       OPT_TABLET };
+       OPT_TABLET,
+       /* disk controllers and CD-ROMs (issue 12) */
+       OPT_CDROM, OPT_SCSIHW };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -145,6 +154,8 @@ static const struct option run_options[] = {
 	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
 	/* virtio-tablet (issue 13) */
 	{ "tablet", no_argument, NULL, OPT_TABLET },
+	{ "cdrom", required_argument, NULL, OPT_CDROM },
+	{ "scsihw", required_argument, NULL, OPT_SCSIHW },
 	{ 0 }
 };
 
@@ -332,6 +343,7 @@ static int disk_kv(void *opaque, const char *key, const char *val)
 		else
 			return usage_error("--disk: format=%s: expected raw, qcow2 or auto", val);
 	} else if (!strcmp(key, "readonly") || !strcmp(key, "ro")) {
+		d->readonly_given = true;
 		return on_off(key, val, &d->readonly);
 	} else if (!strcmp(key, "serial")) {
 		if (strlen(val) > DISK_SERIAL_MAX)
@@ -378,7 +390,12 @@ static int disk_kv(void *opaque, const char *key, const char *val)
 		d->cache_clean_interval = (int)secs;
 		return r;
 	} else {
-		return usage_error("--disk: unknown option '%s'", key);
+		bool handled;
+		int r = run_disk_media_kv(d, key, val, &handled);
+
+		if (!handled)
+			return usage_error("--disk: unknown option '%s'", key);
+		return r;
 	}
 	return 0;
 }
@@ -386,6 +403,7 @@ static int disk_kv(void *opaque, const char *key, const char *val)
 static int parse_disk(struct vm_config *c, const char *arg)
 {
 	struct disk_config *d;
+	char what[256];
 
 	if (c->nr_disks == VM_MAX_DISKS)
 		return usage_error("--disk: at most %u disks", VM_MAX_DISKS);
@@ -396,8 +414,9 @@ static int parse_disk(struct vm_config *c, const char *arg)
 		d->path = strdup(arg);
 	else if (vk_parse_kv(arg, disk_kv, d))
 		return -EINVAL;
-	if (!d->path || !*d->path)
-		return usage_error("--disk %s: no path= given", arg);
+	snprintf(what, sizeof(what), "--disk %s", arg);
+	if (run_check_disk_media(d, what))
+		return -EINVAL;
 	/* Linux AIO blocks in io_submit without O_DIRECT: QEMU refuses it too. */
 	if (d->aio == AIO_NATIVE && d->cache != CACHE_NONE && d->cache != CACHE_DIRECTSYNC)
 		return usage_error("--disk %s: aio=native was specified, but it requires cache=none or cache=directsync",
@@ -518,6 +537,8 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_CONSOLE: return parse_console(c, arg);
 	case OPT_DEBUG_EXIT: return parse_debug_exit(c, arg);
 	case OPT_DISK: return parse_disk(c, arg);
+	case OPT_CDROM: return run_parse_cdrom(c, arg);
+	case OPT_SCSIHW: return run_parse_scsihw(c, arg);
 	case OPT_CPU_AFFINITY: return run_parse_cpu_affinity(c, arg);
 	case OPT_VCPU_AFFINITY: return run_parse_vcpu_affinity(c, arg);
 	case OPT_IO_AFFINITY: return run_parse_io_affinity(c, arg);

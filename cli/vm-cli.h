@@ -37,6 +37,7 @@ int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_balloon(int argc, char **argv);
 int cmd_sendkey(int argc, char **argv);
+int cmd_cdrom(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 /* The graphical console (cli/vm-display.c) */
 int cmd_screenshot(int argc, char **argv);

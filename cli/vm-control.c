@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * shutdown, reboot, destroy, pause, resume, balloon: the argument parsing
+ * shutdown, reboot, destroy, pause, resume, balloon, cdrom: the argument parsing
  * and messages around lib/mgmt/vm-control.c.
  */
 #include <errno.h>
@@ -129,5 +129,27 @@ int cmd_balloon(int argc, char **argv)
 	if (vm_balloon_set(argv[1], size, &err))
 		return mgmt_report(&err);
 	printf("VM %s balloon target set to %llu MiB\n", argv[1], (unsigned long long)(size / MiB));
+	return 0;
+}
+
+int cmd_cdrom(int argc, char **argv)
+{
+	static const char usage[] = "usage: vmkit cdrom NAME FILE|POOL:VOLUME|eject\n"
+		"Put an ISO into the VM's CD-ROM drive (its first ideN/sataN/scsiN with\n"
+		"media=cdrom), or empty it: in the definition, and at once if it runs.\n";
+	struct vk_err err = { 0 };
+	bool eject;
+
+	if (mgmt_want_help(argc, argv, usage))
+		return 0;
+	if (argc != 3)
+		return mgmt_usage("cdrom", "expected NAME FILE|POOL:VOLUME|eject");
+	eject = !strcmp(argv[2], "eject");
+	if (vm_cdrom(argv[1], eject ? NULL : argv[2], &err))
+		return mgmt_report(&err);
+	if (eject)
+		printf("VM %s: CD-ROM ejected\n", argv[1]);
+	else
+		printf("VM %s: CD-ROM holds %s\n", argv[1], argv[2]);
 	return 0;
 }

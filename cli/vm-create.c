@@ -16,18 +16,20 @@ static const char usage[] =
 	"                    [--memory SIZE] [--cpus N] [--disk SPEC]... [--net SPEC]...\n"
 	"                    [--balloon SIZE] [--console serial|virtio] [--autostart] [--start]\n"
 	"                    [--firmware bios|uefi] [--boot order=DEV;DEV...]\n"
+	"                    [--cdrom FILE|POOL:VOLUME]\n"
 	"Define a new VM (like virt-install).\n"
 	"  --disk POOL:VOLUME[,OPTS] or /path[,OPTS]   an existing volume or file\n"
 	"  --disk size=SIZE[,pool=POOL][,format=qcow2|raw][,backing=POOL:VOLUME][,OPTS]\n"
 	"         a new volume NAME-diskN on POOL (default local); OPTS are the disk\n"
 	"         options of 'vmkit run' (cache=, aio=, iothread=, discard=, ...) and shared=on\n"
 	"  --net virtio[=MAC][,bridge=BR|,network=NAME|,tap=IF|,user][,queues=N]...\n"
+	"  --cdrom an installation ISO as a CD-ROM on SATA (the definition's ide2, as Proxmox)\n"
 	"  --memory takes MiB or a K/M/G suffix (default 512M); --cpus is the vCPU count.\n"
 	"  --firmware: boot through SeaBIOS or OVMF (bios: seabios|ovmf; uefi copies\n"
 	"         OVMF_VARS_4M.fd beside the definition); --kernel is then optional.\n";
 
 enum { O_NAME = 256, O_MEMORY, O_CPUS, O_DISK, O_KERNEL, O_INITRD, O_CMDLINE, O_NET,
-       O_AUTOSTART, O_BALLOON, O_CONSOLE, O_START, O_FIRMWARE, O_BOOT };
+       O_AUTOSTART, O_BALLOON, O_CONSOLE, O_START, O_FIRMWARE, O_BOOT, O_CDROM };
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, O_NAME },
@@ -46,6 +48,7 @@ static const struct option opts[] = {
 	{ "start", no_argument, NULL, O_START },
 	{ "firmware", required_argument, NULL, O_FIRMWARE },
 	{ "boot", required_argument, NULL, O_BOOT },
+	{ "cdrom", required_argument, NULL, O_CDROM },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -66,6 +69,7 @@ static const char *creation_opt(int o)
 	case O_AUTOSTART: return "autostart";
 	case O_FIRMWARE: return "firmware";
 	case O_BOOT: return "boot";
+	case O_CDROM: return "cdrom";
 	}
 	return NULL;
 }

@@ -29,6 +29,9 @@ enum disk_aio { AIO_DEFAULT, AIO_IO_URING, AIO_NATIVE, AIO_THREADS };
  */
 enum disk_format { DISK_FORMAT_AUTO, DISK_FORMAT_RAW, DISK_FORMAT_QCOW2 };
 
+/* Which controller a disk is on: virtio-blk, virtio-scsi, AHCI (SATA). */
+enum disk_bus { DISK_BUS_VIRTIO, DISK_BUS_SCSI, DISK_BUS_SATA };
+
 #define VM_MAX_DISKS 16
 #define DISK_SERIAL_MAX 20	/* virtio-blk's ID string */
 #define DISK_CLEAN_DEFAULT (-1)
@@ -51,6 +54,12 @@ struct disk_config {
 	 * long are freed. -1 (DISK_CLEAN_DEFAULT): QEMU's default, 600; 0: never.
 	 */
 	int cache_clean_interval;
+	/* Controllers and CD-ROMs (issue 12). */
+	enum disk_bus bus;
+	bool cdrom;			/* media=cdrom: read-only, removable; path NULL: empty */
+	bool readonly_given;		/* readonly= was written (readonly=off on a CD-ROM is an error) */
+	bool bus_given;			/* bus= was written (a CD-ROM's default is SATA) */
+	const char *id;			/* QMP's name for it ("scsi0", "sata2", "ide2"); NULL: made up */
 };
 
 /* An on/off option whose zero value leaves the host's default alone. */
@@ -128,6 +137,7 @@ struct vm_config {
 	uint16_t debug_exit_port;	/* 0: no isa-debug-exit device */
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
+	bool scsi_single;		/* scsihw virtio-scsi-single: a controller per SCSI disk */
 	const char *rng_source;		/* NULL: no virtio-rng */
 	struct mem_backing mem;
 	/*

@@ -67,6 +67,11 @@ int vm_qmp_call(const char *name, const char *cmd, const char *args_json, char *
 		struct vk_err *err);
 /* A command without arguments: pause is "stop", resume "cont", reboot "system_reset". */
 int vm_qmp_simple(const char *name, const char *qmp_cmd, struct vk_err *err);
+/*
+ * Put media (a file or POOL:VOLUME) into the VM's CD-ROM drive, or empty
+ * it (media NULL): the definition first, then the running VM (lib/mgmt/vm-cdrom.c).
+ */
+int vm_cdrom(const char *name, const char *media, struct vk_err *err);
 /* The balloon's target in bytes (at least 1 MiB); pauses auto-ballooning. */
 int vm_balloon_set(const char *name, uint64_t bytes, struct vk_err *err);
 /* Hand the balloon target back to auto-ballooning. */

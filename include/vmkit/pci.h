@@ -49,6 +49,7 @@ struct pci_bar {
 	const struct io_ops *ops;	/* offsets are relative to the BAR */
 	void *opaque;
 	uint64_t mapped_at;		/* where it is on the MMIO bus, 0 = nowhere */
+	bool mem32;			/* a 32-bit BAR (one register), e.g. AHCI's ABAR in BAR5 */
 };
 
 struct pci_device_ops {
@@ -81,6 +82,9 @@ void pci_device_init(struct pci_device *d, uint16_t vendor, uint16_t device,
 /* A 64-bit, non-prefetchable memory BAR at index bar (uses bar and bar+1). */
 int pci_device_add_bar(struct pci_device *d, unsigned int bar, uint64_t size,
 		       const struct io_ops *ops, void *opaque);
+/* A 32-bit memory BAR at index bar (one register: BAR5 can hold no 64-bit BAR). */
+int pci_device_add_bar32(struct pci_device *d, unsigned int bar, uint32_t size,
+			 const struct io_ops *ops, void *opaque);
 /* Append a capability of len bytes (id and next pointer filled); returns its offset or 0. */
 uint8_t pci_device_add_cap(struct pci_device *d, uint8_t id, unsigned int len);
 

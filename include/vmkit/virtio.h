@@ -36,6 +36,7 @@ struct virtio_dev;
 #define VIRTIO_ID_BLOCK		2
 #define VIRTIO_ID_CONSOLE	3
 #define VIRTIO_ID_RNG		4
+#define VIRTIO_ID_SCSI		8
 
 #define VIRTIO_MAX_QUEUES	64
 

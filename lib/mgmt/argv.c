@@ -99,6 +99,41 @@ static int add_disk(struct argv_buf *a, const char *key, const char *val, struct
 	return 0;
 }
 
+/* scsiN, sataN, ideN (not scsihw): disks and CD-ROMs on virtio-scsi and SATA. */
+static bool is_media_key(const char *k)
+{
+	return (!strncmp(k, "scsi", 4) && strcmp(k, "scsihw")) || !strncmp(k, "sata", 4) ||
+	       !strncmp(k, "ide", 3);
+}
+
+/*
+ * scsi0: REF[,OPTS] -> --disk path=FILE,bus=scsi,id=scsi0,...; "none" is
+ * an empty drive; ideN goes on SATA (vmkit has no IDE) and keeps its name.
+ */
+static int add_media_disk(struct argv_buf *a, const char *key, const char *val,
+			  struct vk_err *err)
+{
+	static const char *const drop[] = { "shared", "size", NULL };
+	struct opt_filter f = { .drop = drop };
+	const char *comma = strchr(val, ','), *bus = !strncmp(key, "scsi", 4) ? "scsi" : "sata";
+	bool cdrom = strstr(val, "media=cdrom") != NULL;
+	char ref[PATH_MAX], file[PATH_MAX];
+
+	snprintf(ref, sizeof(ref), "%.*s", comma ? (int)(comma - val) : (int)strlen(val), val);
+	if (comma)
+		vk_parse_kv(comma + 1, filter_kv, &f);
+	add(a, "--disk");
+	if (cdrom && !strcmp(ref, "none")) {
+		add(a, "bus=%s,id=%s%s", bus, key, f.out);
+		return 0;
+	}
+	if (vol_resolve(ref, true, file, err))
+		return mgmt_wrap(err, key);
+	add(a, "path=%s,bus=%s,id=%s%s%s", file, bus, key,
+	    strstr(val, "format=") || cdrom ? "" : ",format=auto", f.out);
+	return 0;
+}
+
 /* The value of option key in a device string's options, or NULL. */
 static const char *opt_val(const char *opts, const char *key, char *buf, size_t n)
 {
@@ -302,6 +337,10 @@ int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct v
 	v = vm_def_get(d, "tablet");
 	if (v ? truthy(v) : vga_std(d))
 		add(&a, "--tablet");
+	if ((v = vm_def_get(d, "scsihw"))) {
+		add(&a, "--scsihw");
+		add(&a, "%s", v);
+	}
 	if ((v = vm_def_get(d, "rng0")))
 		add(&a, "--rng=file=%s", v[0] == '/' ? v : v + strlen("source="));
 	for (i = 0; i < d->n && !ret; i++) {
@@ -309,6 +348,8 @@ int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct v
 
 		if (!strncmp(k, "virtio", 6))
 			ret = add_disk(&a, k, d->kv[i].val, err);
+		else if (is_media_key(k))
+			ret = add_media_disk(&a, k, d->kv[i].val, err);
 		else if (!strncmp(k, "net", 3))
 			ret = add_net(&a, k, d->kv[i].val, err);
 	}

@@ -145,6 +145,7 @@ static const struct opt_spec disk_opts[] = {
 	{ .key = "cache-clean-interval", .type = O_UINT, .min = 0, .max = 365 * 24 * 3600 },
 	{ .key = "shared", .type = O_FLAG },
 	{ .key = "size", .type = O_SIZE },	/* informational, as in Proxmox */
+	{ .key = "media", .type = O_ENUM, .choices = "disk|cdrom" },	/* Proxmox's */
 };
 
 static const struct opt_spec net_opts[] = {
@@ -210,6 +211,45 @@ static int v_disk(const char *key, const char *val, struct vk_err *err)
 	split_first(val, ref, sizeof(ref), &opts);
 	ret = check_volref(key, ref, err);
 	return ret ? ret : check_opts(key, opts, disk_opts, ARRAY_SIZE(disk_opts), err);
+}
+
+static bool has_opt(const char *opts, const char *key);
+
+/*
+ * scsiN, sataN, ideN (issue 12), as Proxmox writes them: a volume or path,
+ * or "none" for an empty CD-ROM drive; media=cdrom is read-only. vmkit has
+ * no IDE: ide0-3 are CD-ROMs only, served on the SATA controller.
+ */
+static int v_media_disk(const char *key, const char *val, struct vk_err *err)
+{
+	bool cdrom = strstr(val, "media=cdrom") != NULL;
+	char ref[PATH_MAX];
+	const char *opts;
+	int ret;
+
+	split_first(val, ref, sizeof(ref), &opts);
+	if (!strncmp(key, "ide", 3) && !cdrom)
+		return vk_fail(err, -EINVAL, "%s: vmkit has no IDE: only CD-ROMs (media=cdrom), which go on SATA",
+			       key);
+	if (cdrom && (strstr(opts, "readonly=0") || strstr(opts, "readonly=off") ||
+		      strstr(opts, "ro=0") || strstr(opts, "ro=off")))
+		return vk_fail(err, -EINVAL, "%s: a CD-ROM is read-only: readonly=off is not possible",
+			       key);
+	if (!strcmp(ref, "none") || !strcmp(ref, "cdrom"))
+		ret = !strcmp(ref, "none") && cdrom ? 0 :
+		      vk_fail(err, -EINVAL, "%s: '%s' is only for an empty CD-ROM drive (none,media=cdrom)",
+			      key, ref);
+	else
+		ret = check_volref(key, ref, err);
+	return ret ? ret : check_opts(key, opts, disk_opts, ARRAY_SIZE(disk_opts), err);
+}
+
+static int v_scsihw(const char *key, const char *val, struct vk_err *err)
+{
+	if (strcmp(val, "virtio-scsi-pci") && strcmp(val, "virtio-scsi-single"))
+		return vk_fail(err, -EINVAL, "%s: '%s': expected virtio-scsi-pci or virtio-scsi-single",
+			       key, val);
+	return 0;
 }
 
 static bool has_opt(const char *opts, const char *key)
@@ -594,6 +634,11 @@ static const struct key_spec keys[] = {
 	{ "thp", 0, v_bool },
 	{ "allow-ksm", 0, v_bool },
 	{ "virtio", MAX_DISKS, v_disk },
+	/* Disk controllers and CD-ROMs (issue 12). */
+	{ "scsihw", 0, v_scsihw },
+	{ "scsi", 31, v_media_disk },
+	{ "sata", 6, v_media_disk },
+	{ "ide", 4, v_media_disk },
 	{ "net", MAX_NETS, v_net },
 	{ "rng", 1, v_rng },
 	{ "vga", 0, v_vga },

@@ -118,6 +118,19 @@ static int add_disk(struct vm_creation *c, const char *spec)
 	return vm_def_set(&c->d, key, spec, c->err);
 }
 
+/* --cdrom FILE|POOL:VOLUME (virt-install's): ide2, a CD-ROM on SATA, as Proxmox names it. */
+static int add_cdrom(struct vm_creation *c, const char *spec)
+{
+	char val[PATH_MAX + 32], file[PATH_MAX];
+
+	if (vm_def_get(&c->d, "ide2"))
+		return vk_fail(c->err, -EINVAL, "--cdrom: one CD-ROM (ide2) at most");
+	if (strcmp(spec, "none") && vol_resolve(spec, true, file, c->err))
+		return mgmt_wrap(c->err, "--cdrom");
+	snprintf(val, sizeof(val), "%s,media=cdrom", spec);
+	return vm_def_set(&c->d, "ide2", val, c->err);
+}
+
 static int add_net(struct vm_creation *c, const char *spec)
 {
 	char key[16], val[1024];
@@ -176,6 +189,8 @@ int vm_creation_add(struct vm_creation *c, const char *opt, const char *val, str
 		return add_disk(c, val);
 	if (!strcmp(opt, "net"))
 		return add_net(c, val);
+	if (!strcmp(opt, "cdrom"))
+		return add_cdrom(c, val);
 	if (!strcmp(opt, "kernel") || !strcmp(opt, "initrd"))
 		return abs_path(c, opt, val);
 	if (!strcmp(opt, "autostart"))

@@ -22,7 +22,7 @@ mgmt=$(ls lib/mgmt/*.c)
 net=$(ls lib/net/*.c)
 sandbox=$(ls lib/sandbox/*.c)
 vmm=$(ls vmm/*/*.c vmm/arch/x86/*.c | sort -u)
-cli="cli/run-resources.c cli/run-net.c cli/run-display.c cli/run-firmware.c"
+cli="cli/run-resources.c cli/run-net.c cli/run-display.c cli/run-firmware.c cli/run-media.c"
 serve=$(ls serve/*.c | grep -v '/main.c$')
 virtio="vmm/virtio/queue.c vmm/virtio/core.c vmm/core/memory.c vmm/core/evloop.c \
 	vmm/core/iothread.c vmm/core/sandbox.c tests/fuzz/fake-vm.c tests/fuzz/fake-driver.c"
@@ -81,6 +81,13 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	# tablet: virtio-input with its tablet model and the input router (issue 13).
 	link tablet "$(obj $virtio vmm/virtio/input.c vmm/virtio/tablet.c vmm/input/input.c \
 		tests/fuzz/tablet-fuzz.c)" "\$o/libsandbox.a $libs" "-lseccomp -lpthread"
+	# virtio-scsi and the SCSI target emulation behind it (issue 12).
+	scsi=$(ls vmm/scsi/*.c)
+	link scsi "$(obj $virtio $scsi vmm/virtio/scsi.c tests/fuzz/fake-blk.c tests/fuzz/scsi-fuzz.c)" \
+		"\$o/libsandbox.a $libs" "-lseccomp -lpthread"
+	link ahci "$(obj $virtio $scsi vmm/hw/ahci.c vmm/hw/ahci-ata.c vmm/hw/pci.c vmm/hw/pci-dev.c \
+		vmm/core/bus.c tests/fuzz/fake-blk.c tests/fuzz/ahci-fuzz.c)" "\$o/libsandbox.a $libs" \
+		"-lseccomp -lpthread"
 	link x86 "$(obj vmm/arch/x86/emulate.c tests/fuzz/x86-fuzz.c)" "" ""
 	link qmp "$(obj tests/fuzz/qmp-fuzz.c)" "$vmmlibs" "$vmmsys"
 	link i8042 "$(obj tests/fuzz/i8042-fuzz.c)" "$vmmlibs" "$vmmsys"

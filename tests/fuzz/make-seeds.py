@@ -113,6 +113,105 @@ def blk_seeds():
     return out
 
 
+def scsi_seeds():
+    """virtio-scsi: queue 0 control, 1 events, 2.. requests; target 0 a disk, 1 a CD-ROM."""
+    def lun(t):
+        return bytes([1, t, 0x40, 0, 0, 0, 0, 0])
+
+    def cmd(t, cdb):
+        return lun(t) + struct.pack("<QBBB", 7, 0, 0, 0) + cdb.ljust(32, b"\0")
+    out = {}
+    resp = (0x400, 108, True)
+    req = (0, 51, False)
+    out["inquiry"] = Script().poke(0, cmd(0, bytes([0x12, 0, 0, 0, 96, 0]))) \
+        .chain(2, [req, resp, (0x1000, 96, True)]).kick(2).b
+    out["read10"] = Script().poke(0, cmd(0, bytes([0x28, 0, 0, 0, 0, 8, 0, 0, 2, 0]))) \
+        .chain(2, [req, resp, (0x1000, 1024, True)]).kick(2).b
+    out["write10-fua"] = Script().poke(0, cmd(0, bytes([0x2a, 8, 0, 0, 0, 8, 0, 0, 1, 0]))) \
+        .poke(0x100, b"\x5a" * 512).chain(2, [req, (0x100, 512, False), resp]).kick(2).b
+    unmap = struct.pack(">HH4xQI4x", 22, 16, 4, 8)
+    out["unmap"] = Script().poke(0, cmd(0, bytes([0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0]))) \
+        .poke(0x100, unmap).chain(2, [req, (0x100, 24, False), resp]).kick(2).b
+    out["cd-toc"] = Script().poke(0, cmd(1, bytes([0x43, 2, 0, 0, 0, 0, 1, 0, 255, 0]))) \
+        .chain(2, [req, resp, (0x1000, 255, True)]).kick(2).b
+    out["cd-read-direct"] = Script().action(b"\x01").action(b"\x04") \
+        .poke(0, cmd(1, bytes([0x28, 0, 0, 0, 0, 16, 0, 0, 1, 0]))) \
+        .chain(2, [req, resp, (0x1001, 2048, True)]).kick(2).b
+    out["cd-gesn"] = Script().poke(0, cmd(1, bytes([0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8, 0]))) \
+        .chain(2, [req, resp, (0x1000, 8, True)]).kick(2).b
+    # An event buffer, then the medium changes (a PARAM_CHANGE), twice without a buffer.
+    out["cd-change-event"] = Script().chain(1, [(0x2000, 16, True)]).kick(1) \
+        .action(b"\x0b").action(b"\x04").action(b"\x04").chain(1, [(0x2000, 16, True)], head=1) \
+        .action(b"\x04").b
+    tmf = struct.pack("<II", 0, 0) + lun(0) + struct.pack("<Q", 7)
+    s = Script().poke(0, cmd(0, bytes([0x28, 0, 0, 0, 0, 8, 0, 0, 2, 0])))
+    s.desc(2, 0, 0, 51, 1, 1).desc(2, 1, 0x400, 108, 3, 2).desc(2, 2, 0x1000, 1024, 2, 0)
+    s.avail(2, 0)
+    s.b += struct.pack("<BB", 2, 2)  # kick without settling is not possible: settle follows
+    out["tmf-abort"] = s.poke(0x200, tmf).chain(0, [(0x200, 24, False), (0x500, 1, True)]).kick(0).b
+    an = struct.pack("<I", 1) + lun(1) + struct.pack("<I", 16)
+    out["an-query"] = Script().poke(0x200, an).chain(0, [(0x200, 16, False), (0x500, 8, True)]).kick(0).b
+    out["bad-target"] = Script().poke(0, cmd(5, bytes([0x00]))).chain(2, [req, resp]).kick(2).b
+    out["config"] = Script().cfg_read(0, 2).cfg_write(20, struct.pack("<I", 64)) \
+        .cfg_write(24, struct.pack("<I", 16)).cfg_read(24, 2).b
+    out["reset-inflight"] = Script().poke(0, cmd(0, bytes([0x28, 0, 0, 0, 0, 8, 0, 0, 2, 0]))) \
+        .chain(2, [req, resp, (0x1000, 1024, True)]).kick(2).stop_reset().b
+    return out
+
+
+def ahci_seeds():
+    """AHCI: ops 0 WRITE u16 off u32 val, 1 READ, 2 POKE u16 gpa u8 n bytes, 3 SETTLE,
+    4 CONFIG u8 off u8 size u32 val, 5 MEDIA u8; port 0 a disk, port 1 ATAPI."""
+    def w(off, val):
+        return struct.pack("<BHI", 0, off, val)
+
+    def poke(gpa, data):
+        out = b""
+        for k in range(0, len(data), 255):
+            part = data[k:k + 255]
+            out += struct.pack("<BHB", 2, gpa + k, len(part)) + part
+        return out
+
+    def start(p):
+        base = 0x100 + 0x80 * p
+        return (w(base, 0x1000 + 0x800 * p) + w(base + 8, 0x3000 + 0x100 * p) +
+                w(base + 0x18, 0x10) + w(base + 0x18, 0x11) + w(base + 0x14, 0xffffffff) +
+                w(4, 2))
+
+    def command(p, fis, prds, write=False, atapi=False, acmd=b""):
+        hdr = struct.pack("<IIQ", 5 | (atapi << 5) | (write << 6) | (len(prds) << 16), 0, 0x4000)
+        table = fis.ljust(64, b"\0") + acmd.ljust(16, b"\0") + bytes(48)
+        for gpa, length in prds:
+            table += struct.pack("<QII", gpa, 0, length - 1)
+        return poke(0x1000 + 0x800 * p, hdr) + poke(0x4000, table) + w(0x100 + 0x80 * p + 0x38, 1)
+
+    def h2d(cmd, lba=0, count=0, feat=0):
+        return struct.pack("<BBBBBBBBBBBBHBB", 0x27, 0x80, cmd, feat, lba & 0xff, lba >> 8 & 0xff,
+                           lba >> 16 & 0xff, 0x40, lba >> 24 & 0xff, 0, 0, 0, count, 0, 0)
+    out = {}
+    out["identify"] = b"\0" + start(0) + command(0, h2d(0xec), [(0x8000, 512)]) + b"\x03"
+    out["write-read"] = (b"\0" + start(0) + poke(0x8000, b"\xaa" * 512) +
+                         command(0, h2d(0x35, 4, 2), [(0x8000, 512), (0x9002, 512)], write=True) +
+                         b"\x03" + command(0, h2d(0x25, 4, 2), [(0xa000, 1024)]) + b"\x03")
+    out["direct-unaligned"] = (b"\x01" + start(0) +
+                               command(0, h2d(0xc8, 0, 1), [(0x8202, 512)]) + b"\x03")
+    trim = struct.pack("<Q", 8 | (16 << 48))
+    out["trim"] = (b"\0" + start(0) + poke(0x8000, trim.ljust(512, b"\0")) +
+                   command(0, h2d(0x06, 0, 1, 1), [(0x8000, 512)], write=True) + b"\x03")
+    out["flush"] = b"\0" + start(0) + command(0, h2d(0xe7), []) + b"\x03"
+    read10 = bytes([0x28, 0, 0, 0, 0, 16, 0, 0, 1, 0, 0, 0])
+    out["atapi-read"] = (b"\0" + start(1) + command(1, h2d(0xa1), [(0x8000, 512)]) + b"\x03" +
+                         command(1, h2d(0xa0, 0, 0, 1), [(0x8000, 2048)], atapi=True,
+                                 acmd=read10) + b"\x03")
+    out["atapi-eject-change"] = (b"\0" + start(1) + b"\x05\x0a" + b"\x05\x04" +
+                                 command(1, h2d(0xa0), [], atapi=True, acmd=bytes(12)) + b"\x03")
+    out["comreset"] = b"\0" + start(0) + w(0x12c, 1) + w(0x12c, 0) + struct.pack("<BH", 1, 0x128)
+    out["msi"] = (b"\0" + struct.pack("<BBBI", 4, 0x42, 1, 1) + start(0) +
+                  command(0, h2d(0xec), [(0x8000, 512)]) + b"\x03")
+    out["bad-prd"] = b"\0" + start(0) + command(0, h2d(0x25, 0, 1), [(0xfff000, 512)]) + b"\x03"
+    return out
+
+
 def net_seeds():
     out = {}
     hdr = bytes(12)
@@ -496,7 +595,7 @@ def fwcfg_seeds():
     return out
 
 
-TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds, "fwcfg": fwcfg_seeds, "tablet": tablet_seeds,
+TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds, "fwcfg": fwcfg_seeds, "tablet": tablet_seeds, "scsi": scsi_seeds, "ahci": ahci_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 

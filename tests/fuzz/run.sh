@@ -16,6 +16,8 @@ ALL="$ALL i8042"
 ALL="$ALL vga"
 ALL="$ALL fwcfg"	# firmware boot (issue 12)
 ALL="$ALL tablet"	# virtio-tablet (issue 13)
+# Disk controllers (issue 12).
+ALL="$ALL scsi ahci"
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 

@@ -244,6 +244,14 @@ static int cmd_query_block(struct control *c, json_object *args, json_object **r
 		json_object_object_add(o, "inserted", inserted_obj(&bi, i));
 		json_object_array_add(*ret, o);
 	}
+	/* Disks and CD-ROMs on virtio-scsi and AHCI (vmm/control/media.c). */
+	for (i = 0; i < c->vm->cfg->nr_disks; i++) {
+		struct scsi_lun *lun = qmp_disk_lun(c->vm, i);
+
+		if (lun)
+			json_object_array_add(*ret, qmp_lun_block_obj(lun,
+						qmp_disk_name(c->vm->cfg, i, name, sizeof(name))));
+	}
 	return 0;
 }
 
@@ -465,6 +473,22 @@ static const struct qmp_param vnc_password_params[] = {
 	{ .name = NULL },
 };
 
+static const struct qmp_param eject_params[] = {
+	{ .name = "id", .type = json_type_string, .optional = true },
+	{ .name = "device", .type = json_type_string, .optional = true },
+	{ .name = "force", .type = json_type_boolean, .optional = true },
+	{ .name = NULL },
+};
+
+static const struct qmp_param change_medium_params[] = {
+	{ .name = "id", .type = json_type_string, .optional = true },
+	{ .name = "device", .type = json_type_string, .optional = true },
+	{ .name = "filename", .type = json_type_string },
+	{ .name = "format", .type = json_type_string, .optional = true },
+	{ .name = "read-only-mode", .type = json_type_string, .optional = true },
+	{ .name = NULL },
+};
+
 const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "qmp_capabilities", .fn = NULL },	/* handled by the server: it changes the session */
 	{ .name = "query-status", .fn = cmd_query_status },
@@ -496,6 +520,10 @@ const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "query-vnc", .fn = cmd_query_vnc },
 	{ .name = "change-vnc-password", .fn = cmd_change_vnc_password,
 	  .params = vnc_password_params },
+	/* CD-ROMs (vmm/control/media.c) */
+	{ .name = "eject", .fn = qmp_cmd_eject, .params = eject_params, .needs_vm = true },
+	{ .name = "blockdev-change-medium", .fn = qmp_cmd_change_medium,
+	  .params = change_medium_params, .needs_vm = true },
 };
 
 const unsigned int qmp_nr_cmds = ARRAY_SIZE(qmp_cmds);

@@ -56,6 +56,14 @@ static void info_block(json_object *r, struct hmp_out *o)
 		json_object *d = json_object_array_get_idx(r, i);
 		json_object *ins = json_object_object_get(d, "inserted");
 
+		if (!ins) {	/* an empty CD-ROM drive, as QEMU shows one */
+			out(o, "%s: [not inserted]\r\n    Removable device: %slocked, tray %s\r\n",
+			    str(d, "device"),
+			    json_object_get_boolean(json_object_object_get(d, "locked")) ? "" : "not ",
+			    json_object_get_boolean(json_object_object_get(d, "tray_open")) ?
+			    "open" : "closed");
+			continue;
+		}
 		out(o, "%s: %s (%s%s)\r\n", str(d, "device"), str(ins, "file"), str(ins, "drv"),
 		    json_object_get_boolean(json_object_object_get(ins, "ro")) ? ", read-only" : "");
 		if (json_object_object_get(ins, "backing_file"))
@@ -187,6 +195,35 @@ static int hmp_sendkey(struct control *c, const char *arg, struct hmp_out *o, st
 	return r;
 }
 
+/* "eject [-f] DEV", "change DEV FILE [FORMAT]": QMP eject and blockdev-change-medium. */
+static int hmp_media(struct control *c, const char *line, struct hmp_out *o, struct qmp_error *e)
+{
+	char w[4][256] = { "" };
+	json_object *args = json_object_new_object(), *ret = NULL;
+	bool force;
+	int n, r;
+
+	n = sscanf(line, "%255s %255s %255s %255s", w[0], w[1], w[2], w[3]);
+	force = n >= 3 && !strcmp(w[1], "-f");
+	if (!strcmp(w[0], "eject") && (n == 2 || (force && n == 3))) {
+		json_object_object_add(args, "id", json_object_new_string(w[force ? 2 : 1]));
+		json_object_object_add(args, "force", json_object_new_boolean(force));
+		r = qmp_execute(c, "eject", args, &ret, e);
+	} else if (!strcmp(w[0], "change") && (n == 3 || n == 4)) {
+		json_object_object_add(args, "id", json_object_new_string(w[1]));
+		json_object_object_add(args, "filename", json_object_new_string(w[2]));
+		if (n == 4)
+			json_object_object_add(args, "format", json_object_new_string(w[3]));
+		r = qmp_execute(c, "blockdev-change-medium", args, &ret, e);
+	} else {
+		out(o, "usage: eject [-f] DEVICE | change DEVICE FILE [FORMAT]\r\n");
+		r = 0;
+	}
+	json_object_put(args);
+	json_object_put(ret);
+	return r;
+}
+
 /* The command line with blanks trimmed and runs of them made one space. */
 static void normalize(const char *line, char *buf, size_t n)
 {
@@ -221,6 +258,8 @@ static int run_line(struct control *c, const char *line, struct hmp_out *o, stru
 		return hmp_balloon(c, line + 8, o, e);
 	if (!strncmp(line, "sendkey ", 8))
 		return hmp_sendkey(c, line + 8, o, e);
+	if (!strncmp(line, "eject ", 6) || !strncmp(line, "change ", 7))
+		return hmp_media(c, line, o, e);
 	for (i = 0; i < ARRAY_SIZE(hmp_cmds); i++)
 		if (!strcmp(line, hmp_cmds[i].words))
 			break;

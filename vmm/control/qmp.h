@@ -85,6 +85,15 @@ const struct qmp_cmd *qmp_find_cmd(const char *name);
 extern const struct qmp_cmd qmp_cmds[];
 extern const unsigned int qmp_nr_cmds;
 
+/* Disks on the SCSI and SATA controllers, and their CD-ROMs' media (media.c). */
+struct scsi_lun;
+const char *qmp_disk_name(const struct vm_config *cfg, unsigned int i, char *buf, size_t len);
+struct scsi_lun *qmp_disk_lun(struct vm *vm, unsigned int i);
+json_object *qmp_lun_block_obj(struct scsi_lun *lun, const char *name);
+int qmp_cmd_eject(struct control *c, json_object *args, json_object **ret, struct qmp_error *e);
+int qmp_cmd_change_medium(struct control *c, json_object *args, json_object **ret,
+			  struct qmp_error *e);
+
 /* Run a command by name as a client would, arguments checked (hmp.c uses it). */
 int qmp_execute(struct control *c, const char *name, json_object *args, json_object **ret,
 		struct qmp_error *e);

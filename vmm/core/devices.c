@@ -21,6 +21,8 @@ extern const struct vm_device_class display_class, vga_class;
 extern const struct vm_device_class fw_cfg_class, firmware_class, fw_boot_class, debugcon_class;
 /* virtio-tablet (issue 13): last, so the other devices keep their PCI slots. */
 extern const struct vm_device_class virtio_tablet_class;
+/* Disk controllers and CD-ROMs (issue 12). */
+extern const struct vm_device_class virtio_scsi_class, ahci_class;
 
 const struct vm_device_class *const vm_device_classes[] = {
 	&serial_class,
@@ -39,6 +41,8 @@ const struct vm_device_class *const vm_device_classes[] = {
 	&virtio_console_class,
 	&virtio_balloon_class,
 	&virtio_net_class,
+	&virtio_scsi_class,
+	&ahci_class,
 	&display_class,
 	&vga_class,
 	&virtio_tablet_class,

@@ -183,6 +183,8 @@ int vmm_sandbox_drop(const struct vm_config *cfg, struct vk_err *err)
 	if (cfg->rng_source)
 		ro[nro++] = cfg->rng_source;
 	for (i = 0; i < cfg->nr_disks; i++) {
+		if (!cfg->disks[i].path)
+			continue;	/* an empty CD-ROM drive */
 		if (cfg->disks[i].readonly)
 			ro[nro++] = cfg->disks[i].path;
 		else

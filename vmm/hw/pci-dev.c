@@ -90,6 +90,19 @@ int pci_device_add_bar(struct pci_device *d, unsigned int bar, uint64_t size,
 	return 0;
 }
 
+int pci_device_add_bar32(struct pci_device *d, unsigned int bar, uint32_t size,
+			 const struct io_ops *ops, void *opaque)
+{
+	unsigned int off = PCI_BAR0 + 4 * bar;
+
+	if (bar >= PCI_NR_BARS || size < 16 || (size & (size - 1)) || d->bar[bar].size)
+		return -EINVAL;
+	d->bar[bar] = (struct pci_bar){ .size = size, .ops = ops, .opaque = opaque, .mem32 = true };
+	put(d->cfg + off, 0, 4);	/* memory, 32-bit, not prefetchable */
+	put(d->wmask + off, ~(size - 1) & ~0xfu, 4);
+	return 0;
+}
+
 uint8_t pci_device_add_cap(struct pci_device *d, uint8_t id, unsigned int len)
 {
 	uint8_t off = ALIGN_UP(d->cap_end, 4);
@@ -112,6 +125,8 @@ static uint64_t bar_addr(const struct pci_device *d, unsigned int bar)
 {
 	unsigned int off = PCI_BAR0 + 4 * bar;
 
+	if (d->bar[bar].mem32)
+		return get32(d->cfg + off) & ~0xfu;
 	return ((uint64_t)get32(d->cfg + off + 4) << 32) | (get32(d->cfg + off) & ~0xfu);
 }
 

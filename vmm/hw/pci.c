@@ -145,7 +145,8 @@ static int place_bars(struct pci_host *h, struct pci_device *d)
 		h->next_bar = at + size;
 		lo = (uint32_t)at | (d->cfg[PCI_BAR0 + 4 * i] & 0xf);
 		memcpy(d->cfg + PCI_BAR0 + 4 * i, &lo, 4);
-		memcpy(d->cfg + PCI_BAR0 + 4 * i + 4, &(uint32_t){ at >> 32 }, 4);
+		if (!d->bar[i].mem32)
+			memcpy(d->cfg + PCI_BAR0 + 4 * i + 4, &(uint32_t){ at >> 32 }, 4);
 	}
 	return 0;
 }

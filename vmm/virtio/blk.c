@@ -798,14 +798,15 @@ void virtio_blk_info(const struct virtio_blk *b, struct virtio_blk_info *info)
 		info->backing_depth++;
 }
 
-/* One device per --disk. */
+/* One device per --disk on the virtio bus. */
 static int blk_class_create(struct vm *vm, struct vk_err *err)
 {
 	unsigned int i;
 	int r = 0;
 
 	for (i = 0; !r && i < vm->cfg->nr_disks; i++)
-		r = virtio_blk_create(vm, &vm->cfg->disks[i], &vm->disks[i], err);
+		if (vm->cfg->disks[i].bus == DISK_BUS_VIRTIO)	/* the others: scsi.c, ahci.c */
+			r = virtio_blk_create(vm, &vm->cfg->disks[i], &vm->disks[i], err);
 	return r;
 }
 

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Sense data (SPC-4 4.5) in the two formats a REQUEST SENSE may ask for,
+ * and the small helpers every part of the SCSI emulation shares.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmkit/scsi.h"
+
+unsigned int scsi_sense_fixed(uint8_t *buf, struct scsi_sense s)
+{
+	memset(buf, 0, SCSI_SENSE_FIXED_LEN);
+	buf[0] = 0x70;			/* current error, fixed format */
+	buf[2] = s.key;
+	buf[7] = SCSI_SENSE_FIXED_LEN - 8;	/* additional sense length */
+	buf[12] = s.asc;
+	buf[13] = s.ascq;
+	return SCSI_SENSE_FIXED_LEN;
+}
+
+unsigned int scsi_sense_desc(uint8_t *buf, struct scsi_sense s)
+{
+	memset(buf, 0, 8);
+	buf[0] = 0x72;			/* current error, descriptor format, no descriptors */
+	buf[1] = s.key;
+	buf[2] = s.asc;
+	buf[3] = s.ascq;
+	return 8;
+}
+
+size_t scsi_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf,
+		     size_t len, bool to_iov)
+{
+	size_t done = 0;
+	unsigned int i;
+
+	for (i = 0; i < n && done < len; i++) {
+		size_t l;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		l = MIN(iov[i].iov_len - off, len - done);
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, (uint8_t *)buf + done, l);
+		else
+			memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, l);
+		done += l;
+		off = 0;
+	}
+	return done;
+}
+
+/*
+ * An ISO 9660 volume has its first volume descriptor in sector 16: a type
+ * byte, then "CD001". A CD-ROM given anything else is refused before the
+ * guest starts, as a file that is not an ISO is a mistake worth one line.
+ */
+int scsi_check_iso(const char *path, struct vk_err *err)
+{
+	char id[5];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return vk_fail(err, -errno, "%s: %s", path, strerror(errno));
+	n = pread(fd, id, sizeof(id), 0x8001);
+	close(fd);
+	if (n < 0)
+		return vk_fail(err, -errno, "%s: %s", path, strerror(errno));
+	if (n != sizeof(id) || memcmp(id, "CD001", sizeof(id)))
+		return vk_fail(err, -EINVAL, "%s: not an ISO 9660 image (no CD001 at byte 0x8001)",
+			       path);
+	return 0;
+}
