@@ -93,6 +93,8 @@ static const char run_usage[] =
 	"  --boot order=LIST    firmware boot order: disk, cdrom, net or device names\n"
 	"                       (virtio0, scsi0, sata0, ide2, net0), by , or ;\n"
 	"  --debugcon file:PATH port 0x402 (the firmware's log) to PATH\n"
+	"  --machine pc|q35     the chipset: i440FX/PIIX3 (default) or Q35 (MCH with PCIe\n"
+	"                       ECAM, ICH9 LPC), with or without --firmware\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
@@ -102,7 +104,9 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_ME
        OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET, OPT_SANDBOX, OPT_RUNAS, OPT_CHROOT,
        OPT_VGA, OPT_VNC,
        /* firmware boot (issue 12) */
-       OPT_FIRMWARE, OPT_BOOT, OPT_DEBUGCON };
+       OPT_FIRMWARE, OPT_BOOT, OPT_DEBUGCON,
+       /* the Q35 machine (issue 12) */
+       OPT_MACHINE };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -139,6 +143,8 @@ static const struct option run_options[] = {
 	{ "bios", required_argument, NULL, OPT_FIRMWARE },
 	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
+	/* the Q35 machine (issue 12) */
+	{ "machine", required_argument, NULL, OPT_MACHINE },
 	{ 0 }
 };
 
@@ -525,6 +531,7 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_FIRMWARE: return run_parse_firmware(c, arg);
 	case OPT_BOOT: return run_parse_boot(c, arg);
 	case OPT_DEBUGCON: return run_parse_debugcon(c, arg);
+	case OPT_MACHINE: return run_parse_machine(c, arg);
 	case OPT_NET: return run_parse_net(c, arg);
 	case OPT_RNG:
 		if (!arg)

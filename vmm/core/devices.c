@@ -19,6 +19,8 @@ extern const struct vm_device_class serial_class, rtc_class, pit_class, i8042_cl
 extern const struct vm_device_class display_class, vga_class;
 /* Firmware boot (issue 12) */
 extern const struct vm_device_class fw_cfg_class, firmware_class, fw_boot_class, debugcon_class;
+/* The Q35 chipset (--machine q35): after the host bridge and the PM block it places. */
+extern const struct vm_device_class q35_mch_class, ich9_lpc_class;
 
 const struct vm_device_class *const vm_device_classes[] = {
 	&serial_class,
@@ -27,6 +29,8 @@ const struct vm_device_class *const vm_device_classes[] = {
 	&i8042_class,
 	&pci_host_class,
 	&pm_class,
+	&q35_mch_class,
+	&ich9_lpc_class,
 	&debugexit_class,
 	&fw_cfg_class,
 	&firmware_class,
