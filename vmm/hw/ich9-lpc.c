@@ -155,6 +155,7 @@ static int ich9_lpc_create(struct vm *vm, struct vk_err *err)
 	if (r)
 		return r;
 	/* Firmware enables the PM block itself; a kernel booted directly finds it at 0x600. */
+	pm_set_base(vm, 0);
 	if (vm->cfg->firmware == FIRMWARE_NONE) {
 		l->dev.cfg[ICH9_PMBASE] |= PM1A_EVT_PORT & 0x80;
 		l->dev.cfg[ICH9_PMBASE + 1] = PM1A_EVT_PORT >> 8;
