@@ -15,6 +15,7 @@ ALL="qcow2 qcow2rw vmdk vpc vdi vhdx names virtq blk net console rng balloon x86
 ALL="$ALL i8042"
 ALL="$ALL vga"
 ALL="$ALL fwcfg"	# firmware boot (issue 12)
+ALL="$ALL q35"	# the Q35 machine (issue 12)
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 
