@@ -59,6 +59,18 @@ int run_parse_firmware(struct vm_config *c, const char *arg)
 	return 0;
 }
 
+/* --machine pc|q35: QEMU's two x86 machines (i440fx names the first, as Proxmox allows). */
+int run_parse_machine(struct vm_config *c, const char *arg)
+{
+	if (!strcmp(arg, "pc") || !strcmp(arg, "i440fx"))
+		c->machine = MACHINE_PC;
+	else if (!strcmp(arg, "q35"))
+		c->machine = MACHINE_Q35;
+	else
+		return fail("--machine %s: unknown machine (pc or q35)", arg);
+	return 0;
+}
+
 /* order=a,b,c (QEMU's spelling) or order=a;b;c (Proxmox's). */
 int run_parse_boot(struct vm_config *c, const char *arg)
 {

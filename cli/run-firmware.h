@@ -13,6 +13,7 @@
 int run_parse_firmware(struct vm_config *c, const char *arg);
 int run_parse_boot(struct vm_config *c, const char *arg);
 int run_parse_debugcon(struct vm_config *c, const char *arg);
+int run_parse_machine(struct vm_config *c, const char *arg);
 /* Once all options are known: the images exist and are readable. */
 int run_check_firmware(struct vm_config *c);
 /* Before the VM starts: create or empty the --debugcon file. */

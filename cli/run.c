@@ -102,6 +102,8 @@ static const char run_usage[] =
 	"  --debugcon file:PATH port 0x402 (the firmware's log) to PATH\n"
 	"  --tablet             a virtio-tablet (absolute pointer: the VNC pointer without\n"
 	"                       mouse acceleration; also --device virtio-tablet[-pci])\n"
+	"  --machine pc|q35     the chipset: i440FX/PIIX3 (default) or Q35 (MCH with PCIe\n"
+	"                       ECAM, ICH9 LPC), with or without --firmware\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
@@ -115,7 +117,9 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_ME
        /* virtio-tablet (issue 13) */
        OPT_TABLET,
        /* disk controllers and CD-ROMs (issue 12) */
-       OPT_CDROM, OPT_SCSIHW };
+       OPT_CDROM, OPT_SCSIHW,
+       /* the Q35 machine (issue 12) */
+       OPT_MACHINE };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -156,6 +160,8 @@ static const struct option run_options[] = {
 	{ "tablet", no_argument, NULL, OPT_TABLET },
 	{ "cdrom", required_argument, NULL, OPT_CDROM },
 	{ "scsihw", required_argument, NULL, OPT_SCSIHW },
+	/* the Q35 machine (issue 12) */
+	{ "machine", required_argument, NULL, OPT_MACHINE },
 	{ 0 }
 };
 
@@ -561,6 +567,7 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_BOOT: return run_parse_boot(c, arg);
 	case OPT_DEBUGCON: return run_parse_debugcon(c, arg);
 	case OPT_TABLET: c->tablet = true; return 0;
+	case OPT_MACHINE: return run_parse_machine(c, arg);
 	case OPT_NET: return run_parse_net(c, arg);
 	case OPT_RNG:
 		if (!arg)

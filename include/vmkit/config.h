@@ -116,6 +116,9 @@ enum vm_firmware { FIRMWARE_NONE, FIRMWARE_BIOS, FIRMWARE_UEFI };
 
 #define VM_MAX_BOOT_ORDER 16
 
+/* The chipset (--machine, issue 12): QEMU's pc (i440FX/PIIX3) or q35 (MCH/ICH9). */
+enum vm_machine { MACHINE_PC, MACHINE_Q35 };
+
 struct vm_topology {
 	unsigned int sockets, cores, threads;
 };
@@ -186,6 +189,8 @@ struct vm_config {
 
 	/* virtio-tablet (issue 13): --tablet, --device virtio-tablet, tablet: 1 */
 	bool tablet;
+	/* --machine pc|q35 (vmm/hw/q35-mch.c, ich9-lpc.c; include/vmkit/q35.h) */
+	enum vm_machine machine;
 };
 
 #endif

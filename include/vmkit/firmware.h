@@ -29,11 +29,21 @@ struct vm;
 /* path of one of the images above in buf; returns buf. */
 const char *fw_image_path(const char *image, char *buf, size_t len);
 
-/* The shadow area's PAM registers, host bridge config 0x59-0x5f (i440FX). */
+/*
+ * The shadow area's PAM registers: seven bytes of the host bridge's config
+ * space, 0x59-0x5f on the i440FX, 0x90-0x96 on the Q35 MCH, laid out alike.
+ */
 #define PAM_REG_FIRST		0x59
+#define PAM_Q35_FIRST		0x90
 #define PAM_NR_REGS		7
 /* The guest wrote the PAM registers: remap the segments whose mode changed. */
 void pam_update(struct vm *vm, const uint8_t regs[PAM_NR_REGS]);
+struct pci_device;
+/* Make the PAM registers at config offset first of bridge d writable (reset: all ROM). */
+void pam_init_regs(struct pci_device *d, unsigned int first);
+/* From the bridge's config_write hook: remap if [off, off+len) touched them. */
+void pam_config_written(struct pci_device *d, unsigned int first, unsigned int off,
+			unsigned int len);
 
 /*
  * Boot order. Each bootable device registers the OpenFirmware path

@@ -82,6 +82,14 @@ int fw_cfg_add_bytes(struct vm *vm, uint16_t key, const void *data, size_t len);
 int fw_cfg_add_i16(struct vm *vm, uint16_t key, uint16_t v);
 int fw_cfg_add_i32(struct vm *vm, uint16_t key, uint32_t v);
 int fw_cfg_add_i64(struct vm *vm, uint16_t key, uint64_t v);
+/*
+ * Change a named file's bytes in place: fn(data, len, opaque) runs under
+ * the device's lock. Returns 0, -ENOENT (no such file) or -ENODEV. For
+ * contents that follow the guest's later choices (the MCFG table follows
+ * the Q35's PCIEXBAR) before the firmware reads them.
+ */
+int fw_cfg_modify_file(struct vm *vm, const char *name,
+		       void (*fn)(uint8_t *data, size_t len, void *opaque), void *opaque);
 /* Whether the VM has a fw_cfg device. */
 bool fw_cfg_present(struct vm *vm);
 

@@ -41,5 +41,7 @@ int pm_create(struct vm *vm, struct vk_err *err);
 void pm_destroy(struct vm *vm);
 /* Press the power button: PWRBTN_STS, and the SCI if the guest enabled it. */
 void pm_power_button(struct vm *vm);
+/* Move the PM1 block to port (0: decode nowhere), as the ICH9's PMBASE does. */
+int pm_set_base(struct vm *vm, uint16_t port);
 
 #endif

@@ -121,6 +121,9 @@ void pci_host_set_gsi(struct vm *vm, unsigned int gsi, bool level);
  * until the guest's driver enables it, as after a firmware's enumeration.
  */
 int pci_register_device(struct vm *vm, struct pci_device *d, struct vk_err *err);
+/* The same in a given slot (chipset functions: the Q35's MCH at 0, LPC at 0x1f). */
+int pci_register_device_at(struct vm *vm, struct pci_device *d, unsigned int slot,
+			   struct vk_err *err);
 /* Take it off the bus and its BARs off the MMIO bus. */
 void pci_unregister_device(struct vm *vm, struct pci_device *d);
 
@@ -128,6 +131,15 @@ void pci_unregister_device(struct vm *vm, struct pci_device *d);
 void pci_device_config_read(struct pci_device *d, unsigned int off, void *data, unsigned int len);
 void pci_device_config_write(struct pci_device *d, unsigned int off, const void *data,
 			     unsigned int len);
+/*
+ * Config cycles by bus/slot/function and register 0-0xfff, as PCIe ECAM
+ * addresses them (vmm/hw/q35-mch.c); the same spaces CF8/CFC reach.
+ */
+#define PCI_EXT_CONFIG_SIZE	4096
+void pci_host_config_read(struct vm *vm, unsigned int bus, unsigned int slot, unsigned int fn,
+			  unsigned int reg, void *data, unsigned int len);
+void pci_host_config_write(struct vm *vm, unsigned int bus, unsigned int slot, unsigned int fn,
+			   unsigned int reg, const void *data, unsigned int len);
 /* Drop all BAR mappings (VM teardown). */
 void pci_device_unmap(struct pci_device *d);
 

@@ -40,6 +40,11 @@ uint64_t x86_acpi_build(struct vm *vm);
  * etc/acpi/rsdp and the etc/table-loader script that places and links them.
  */
 int x86_acpi_build_fw_cfg(struct vm *vm, struct vk_err *err);
+/*
+ * The Q35's firmware moved ECAM (PCIEXBAR): make the MCFG table and _CBA in
+ * the fw_cfg copy say so, before the firmware loads them (acpi-q35.c).
+ */
+void x86_acpi_move_ecam(struct vm *vm, uint64_t base, uint64_t size);
 
 /* Per-vCPU setup: CPUID, MSRs, LAPIC, registers for the boot entry. */
 int x86_cpuid_init(struct vm *vm, struct vk_err *err);

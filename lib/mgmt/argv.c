@@ -272,6 +272,17 @@ static void add_firmware(struct argv_buf *a, const struct vm_def *d)
 	}
 }
 
+/* machine: q35 (pc, the default, needs nothing). */
+static void add_machine(struct argv_buf *a, const struct vm_def *d)
+{
+	const char *m = vm_def_get(d, "machine");
+
+	if (m && !strcmp(m, "q35")) {
+		add(a, "--machine");
+		add(a, "q35");
+	}
+}
+
 int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct vk_err *err)
 {
 	struct argv_buf a = { 0 };
@@ -294,6 +305,7 @@ int vm_build_argv(const struct vm_def *d, const char *exe, char ***out, struct v
 		add(&a, "%s", v);
 	}
 	add_firmware(&a, d);
+	add_machine(&a, d);
 	if ((v = vm_def_get(d, "initrd"))) {
 		add(&a, "--initrd");
 		add(&a, "%s", v);

@@ -582,8 +582,7 @@ static int v_bios(const char *key, const char *val, struct vk_err *err)
 
 static int v_machine(const char *key, const char *val, struct vk_err *err)
 {
-	/* q35 is not there yet: only the i440FX PC. */
-	return v_enum(key, val, "pc|i440fx", err);
+	return v_enum(key, val, "pc|i440fx|q35", err);
 }
 
 /* order=DEV;DEV... with Proxmox's device names (scsi0, ide2, net0...) or disk, cdrom, net. */

@@ -93,6 +93,8 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link i8042 "$(obj tests/fuzz/i8042-fuzz.c)" "$vmmlibs" "$vmmsys"
 	# fwcfg: fw_cfg's ports and DMA and the PAM registers, on the monitor's own objects (issue 12).
 	link fwcfg "$(obj tests/fuzz/fwcfg-fuzz.c)" "$vmmlibs" "$vmmsys"
+	# q35: the MCH, ECAM and the ICH9 LPC through config cycles and ports (issue 12).
+	link q35 "$(obj tests/fuzz/q35-fuzz.c)" "$vmmlibs" "$vmmsys"
 	link config "$(obj tests/fuzz/config-fuzz.c)" "\$o/libmgmt.a \$o/libnet.a $libs" "-ljson-c -lpthread"
 	link runopts "$(obj tests/fuzz/runopts-fuzz.c $cli)" "$vmmlibs" "$vmmsys"
 	# vga: the adapter with the PCI host bridge and the display, from the monitor's archive.

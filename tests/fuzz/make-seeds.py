@@ -595,7 +595,39 @@ def fwcfg_seeds():
     return out
 
 
-TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds, "fwcfg": fwcfg_seeds, "tablet": tablet_seeds, "scsi": scsi_seeds, "ahci": ahci_seeds,
+def q35_seeds():
+    """The Q35 as SeaBIOS and OVMF program it: PCIEXBAR, ECAM reads, PMBASE, the PM block."""
+    def cf8(slot, reg):
+        return bytes([0]) + struct.pack(">I", 0x80000000 | slot << 11 | reg)
+
+    def pciexbar(lo, hi=0):
+        return bytes([5]) + struct.pack(">II", lo, hi)
+
+    def ecam_rd(off, size=2):
+        return bytes([3]) + struct.pack(">I", off) + bytes([size])
+
+    def ecam_wr(off, val, size=2):
+        return bytes([4]) + struct.pack(">I", off) + bytes([size]) + struct.pack(">Q", val)
+
+    def lpc(reg, val):
+        return bytes([6, reg]) + struct.pack(">I", val)
+
+    def port(p, write=False, val=0, size=2):
+        return bytes([7]) + struct.pack(">H", p) + bytes([size]) + struct.pack(">I", val) + \
+            bytes([1 if write else 0])
+    out = {}
+    out["seabios"] = pciexbar(0xb0000001) + ecam_rd(0) + ecam_rd(0x1f << 15) + \
+        lpc(0x40, 0x601) + lpc(0x44, 0x80) + port(0x8008) + port(0x8030) + lpc(0x60, 0x0b0b0a0a)
+    out["ovmf"] = pciexbar(0xe0000001) + ecam_wr(0x8000 + 4, 6, 1) + ecam_rd(0x8010) + \
+        ecam_rd(0x100) + lpc(0xf0, 0xfed1c001)
+    out["cf8"] = cf8(0, 0x90) + bytes([1, 0, 0]) + struct.pack(">I", 0x30) + cf8(0, 0x9d) + \
+        bytes([1, 0, 0]) + struct.pack(">I", 0x1a) + bytes([2, 0, 2])
+    out["hostile"] = pciexbar(0xf0000001) + pciexbar(0x4000005, 0xf) + ecam_rd(0xffffffff, 3) + \
+        lpc(0x40, 0xcf9) + lpc(0x44, 0x80) + port(0xcf8, True, 0x80000000, 2)
+    return out
+
+
+TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds, "fwcfg": fwcfg_seeds, "tablet": tablet_seeds, "scsi": scsi_seeds, "ahci": ahci_seeds, "q35": q35_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 

@@ -18,6 +18,7 @@ ALL="$ALL fwcfg"	# firmware boot (issue 12)
 ALL="$ALL tablet"	# virtio-tablet (issue 13)
 # Disk controllers (issue 12).
 ALL="$ALL scsi ahci"
+ALL="$ALL q35"	# the Q35 machine (issue 12)
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 

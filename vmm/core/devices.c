@@ -23,6 +23,8 @@ extern const struct vm_device_class fw_cfg_class, firmware_class, fw_boot_class,
 extern const struct vm_device_class virtio_tablet_class;
 /* Disk controllers and CD-ROMs (issue 12). */
 extern const struct vm_device_class virtio_scsi_class, ahci_class;
+/* The Q35 chipset (--machine q35): after the host bridge and the PM block it places. */
+extern const struct vm_device_class q35_mch_class, ich9_lpc_class;
 
 const struct vm_device_class *const vm_device_classes[] = {
 	&serial_class,
@@ -31,6 +33,8 @@ const struct vm_device_class *const vm_device_classes[] = {
 	&i8042_class,
 	&pci_host_class,
 	&pm_class,
+	&q35_mch_class,
+	&ich9_lpc_class,
 	&debugexit_class,
 	&fw_cfg_class,
 	&firmware_class,

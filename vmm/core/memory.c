@@ -11,6 +11,7 @@
 
 #include <linux/kvm.h>
 
+#include "vmkit/q35.h"
 #include "vmkit/vm.h"
 
 static int add_region(struct vm *vm, uint64_t gpa, uint8_t *hva, uint64_t size,
@@ -101,6 +102,9 @@ int vm_memory_init(struct vm *vm, uint64_t bytes, struct vk_err *err)
 	uint64_t low = MIN(bytes, MMIO_HOLE_START);
 	int r;
 
+	/* The q35's RAM below 4 GiB ends where its ECAM window starts (include/vmkit/q35.h). */
+	if (vm_is_q35(vm->cfg))
+		low = MIN(bytes, Q35_ECAM_BASE);
 	r = vm_ram_map(&vm->cfg->mem, bytes, &vm->ram, err);
 	if (r)
 		return r;

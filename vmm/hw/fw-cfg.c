@@ -177,6 +177,22 @@ int fw_cfg_add_file(struct vm *vm, const char *name, const void *data, size_t le
 	return r;
 }
 
+int fw_cfg_modify_file(struct vm *vm, const char *name,
+		       void (*fn)(uint8_t *data, size_t len, void *opaque), void *opaque)
+{
+	struct fw_cfg *f = get(vm);
+	struct fw_cfg_item *it;
+
+	if (!f)
+		return -ENODEV;
+	pthread_mutex_lock(&f->lock);
+	it = find_name(f, name);
+	if (it)
+		fn(it->data, it->len, opaque);
+	pthread_mutex_unlock(&f->lock);
+	return it ? 0 : -ENOENT;
+}
+
 int fw_cfg_add_bytes(struct vm *vm, uint16_t key, const void *data, size_t len)
 {
 	struct fw_cfg *f = get(vm);

@@ -53,16 +53,21 @@ struct pci_host {
 	unsigned int gsi_users[PCI_INTX_GSIS];	/* devices holding each INTx GSI high */
 };
 
+/* The function at bus/slot/fn, or NULL: bus 0 and function 0 only. */
+static struct pci_device *lookup(struct pci_host *h, unsigned int bus, unsigned int slot,
+				 unsigned int fn)
+{
+	if (bus != 0 || fn != 0 || slot >= PCI_MAX_SLOTS)
+		return NULL;
+	return h->slots[slot];
+}
+
 /* The device config cycles at h->addr go to, or NULL for an empty slot. */
 static struct pci_device *addressed(struct pci_host *h)
 {
-	unsigned int bus = (h->addr >> 16) & 0xff;
-	unsigned int slot = (h->addr >> 11) & 0x1f;
-	unsigned int fn = (h->addr >> 8) & 0x7;
-
-	if (!(h->addr & CFG_ENABLE) || bus != 0 || fn != 0)
+	if (!(h->addr & CFG_ENABLE))
 		return NULL;
-	return h->slots[slot];
+	return lookup(h, (h->addr >> 16) & 0xff, (h->addr >> 11) & 0x1f, (h->addr >> 8) & 0x7);
 }
 
 static void data_read(void *dev, uint64_t off, void *data, unsigned int len)
@@ -88,6 +93,45 @@ static void data_write(void *dev, uint64_t off, const void *data, unsigned int l
 	d = addressed(h);
 	if (d)
 		pci_device_config_write(d, (h->addr & 0xfc) + off, data, len);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * The same config spaces by bus/slot/function, for PCIe ECAM (the Q35's
+ * MMCONFIG window, vmm/hw/q35-mch.c). reg is 0-0xfff: the extended space
+ * above 0xff of a present function reads as zeros (an empty extended
+ * capability list) and ignores writes; absent functions read all ones.
+ */
+void pci_host_config_read(struct vm *vm, unsigned int bus, unsigned int slot, unsigned int fn,
+			  unsigned int reg, void *data, unsigned int len)
+{
+	struct pci_host *h = vm->pci;
+	struct pci_device *d;
+
+	memset(data, 0xff, len);
+	if (!h || reg + len > PCI_EXT_CONFIG_SIZE)
+		return;
+	pthread_mutex_lock(&h->lock);
+	d = lookup(h, bus, slot, fn);
+	if (d && reg + len <= 256)
+		pci_device_config_read(d, reg, data, len);
+	else if (d)
+		memset(data, 0, len);
+	pthread_mutex_unlock(&h->lock);
+}
+
+void pci_host_config_write(struct vm *vm, unsigned int bus, unsigned int slot, unsigned int fn,
+			   unsigned int reg, const void *data, unsigned int len)
+{
+	struct pci_host *h = vm->pci;
+	struct pci_device *d;
+
+	if (!h || reg + len > 256)
+		return;
+	pthread_mutex_lock(&h->lock);
+	d = lookup(h, bus, slot, fn);
+	if (d)
+		pci_device_config_write(d, reg, data, len);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -167,6 +211,24 @@ void pci_host_set_gsi(struct vm *vm, unsigned int gsi, bool level)
 	pthread_mutex_unlock(&h->irq_lock);
 }
 
+/* Put d in slot (free, checked by the caller): BARs placed, INTx wired. */
+static int attach(struct pci_host *h, struct pci_device *d, unsigned int slot,
+		  struct vk_err *err)
+{
+	if (place_bars(h, d))
+		return vk_fail(err, -ENOSPC, "pci: the MMIO window is full");
+	d->slot = slot;
+	if (d->cfg[PCI_INTERRUPT_PIN]) {
+		d->gsi = pci_intx_gsi(slot, d->cfg[PCI_INTERRUPT_PIN] - 1);
+		d->cfg[PCI_INTERRUPT_LINE] = d->gsi;
+	}
+	d->vm = h->vm;
+	pthread_mutex_lock(&h->lock);
+	h->slots[slot] = d;
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
 int pci_register_device(struct vm *vm, struct pci_device *d, struct vk_err *err)
 {
 	struct pci_host *h = vm->pci;
@@ -177,16 +239,17 @@ int pci_register_device(struct vm *vm, struct pci_device *d, struct vk_err *err)
 	if (slot == PCI_MAX_SLOTS)
 		return vk_fail(err, -ENOSPC, "pci: no free slot on bus 0 (at most %u devices)",
 			       PCI_MAX_SLOTS - 1);
-	if (place_bars(h, d))
-		return vk_fail(err, -ENOSPC, "pci: the MMIO window is full");
-	d->slot = slot;
-	if (d->cfg[PCI_INTERRUPT_PIN]) {
-		d->gsi = pci_intx_gsi(slot, d->cfg[PCI_INTERRUPT_PIN] - 1);
-		d->cfg[PCI_INTERRUPT_LINE] = d->gsi;
-	}
-	d->vm = vm;
-	h->slots[slot] = d;
-	return 0;
+	return attach(h, d, slot, err);
+}
+
+int pci_register_device_at(struct vm *vm, struct pci_device *d, unsigned int slot,
+			   struct vk_err *err)
+{
+	struct pci_host *h = vm->pci;
+
+	if (!h || slot >= PCI_MAX_SLOTS || h->slots[slot])
+		return vk_fail(err, -EBUSY, "pci: slot %u is taken", slot);
+	return attach(h, d, slot, err);
 }
 
 void pci_unregister_device(struct vm *vm, struct pci_device *d)
@@ -203,8 +266,7 @@ void pci_unregister_device(struct vm *vm, struct pci_device *d)
 
 static void i440fx_config_write(struct pci_device *d, unsigned int off, unsigned int len)
 {
-	if (off < PAM_REG_FIRST + PAM_NR_REGS && off + len > PAM_REG_FIRST)
-		pam_update(d->vm, d->cfg + PAM_REG_FIRST);
+	pam_config_written(d, PAM_REG_FIRST, off, len);
 }
 
 static const struct pci_device_ops i440fx_ops = { .config_write = i440fx_config_write };
@@ -217,9 +279,7 @@ static void add_pc_chipset(struct pci_host *h)
 	memcpy(h->bridge.cfg + PCI_DEVICE_ID, &(uint16_t){ I440FX_DEVICE }, 2);
 	h->bridge.cfg[PCI_CLASS_REVISION] = 0x02;
 	h->bridge.ops = &i440fx_ops;
-	h->bridge.wmask[PAM_REG_FIRST] = 0x30;	/* PAM0: 0xf0000 only in the high nibble */
-	for (i = 1; i < PAM_NR_REGS; i++)
-		h->bridge.wmask[PAM_REG_FIRST + i] = 0x33;
+	pam_init_regs(&h->bridge, PAM_REG_FIRST);
 	pci_device_init(&h->isa, HOST_VENDOR, PIIX3_DEVICE, CLASS_ISA_BRIDGE, 0, 0);
 	h->isa.cfg[PCI_HEADER_TYPE] = 0x80;	/* multi-function, as the real part */
 	h->isa.wmask[PCI_COMMAND] = 0;
@@ -247,8 +307,10 @@ int pci_create(struct vm *vm, struct vk_err *err)
 	pci_device_init(&h->bridge, HOST_VENDOR, HOST_DEVICE, CLASS_HOST_BRIDGE, 0, 0);
 	h->bridge.wmask[PCI_COMMAND] = 0;	/* nothing to enable on the bridge */
 	h->bridge.vm = vm;
-	h->slots[0] = &h->bridge;
-	if (vm->cfg->firmware != FIRMWARE_NONE)
+	/* On a q35 the MCH takes slot 0 (vmm/hw/q35-mch.c). */
+	if (vm->cfg->machine == MACHINE_PC)
+		h->slots[0] = &h->bridge;
+	if (vm->cfg->machine == MACHINE_PC && vm->cfg->firmware != FIRMWARE_NONE)
 		add_pc_chipset(h);
 	r = io_bus_register(&vm->pio, PCI_CONFIG_ADDR, 4, &addr_ops, h);
 	if (!r)

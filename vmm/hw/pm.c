@@ -24,6 +24,7 @@ struct pm {
 	struct vm *vm;
 	pthread_mutex_t lock;
 	uint16_t sts, en, cnt;
+	uint16_t base;		/* where the block decodes, 0: nowhere (ICH9 PMBASE) */
 };
 
 static void pm_read(void *dev, uint64_t off, void *data, unsigned int len)
@@ -100,8 +101,29 @@ int pm_create(struct vm *vm, struct vk_err *err)
 		free(p);
 		return vk_fail(err, r, "acpi pm: cannot claim its ports");
 	}
+	p->base = PM1A_EVT_PORT;
 	vm->pm = p;
 	return 0;
+}
+
+/*
+ * The Q35's ICH9 places the block where its PMBASE register says, once
+ * ACPI_CNTL enables it (vmm/hw/ich9-lpc.c); the i440FX machine leaves it
+ * at PM1A_EVT_PORT. Called with the PCI host's lock held, from config writes.
+ */
+int pm_set_base(struct vm *vm, uint16_t port)
+{
+	struct pm *p = vm->pm;
+	int r = 0;
+
+	if (!p || p->base == port)
+		return 0;
+	if (p->base)
+		io_bus_unregister(&vm->pio, p->base, p);
+	p->base = 0;
+	if (port && !(r = io_bus_register(&vm->pio, port, 6, &pm_ops, p)))
+		p->base = port;
+	return r;
 }
 
 void pm_power_button(struct vm *vm)
@@ -120,6 +142,8 @@ void pm_destroy(struct vm *vm)
 
 	if (!p)
 		return;
+	if (p->base)
+		io_bus_unregister(&vm->pio, p->base, p);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 	vm->pm = NULL;

@@ -18,9 +18,11 @@
 #include "vmkit/bios-linker.h"
 #include "vmkit/fw-cfg.h"
 #include "vmkit/pci.h"
+#include "vmkit/q35.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
+#include "acpi-q35.h"
 #include "aml.h"
 
 struct acpi_header {
@@ -105,6 +107,9 @@ struct acpi_facs {
 #define FADT_F_SLP_BUTTON	(1u << 5)	/* no fixed sleep button */
 #define FADT_F_RTC_S4		(1u << 7)
 #define FADT_F_RESET_REG_SUP	(1u << 10)
+#define FADT_F_USE_PLATFORM_CLOCK (1u << 15)
+#define FADT_F_APIC_CLUSTER	(1u << 18)	/* more than 8 CPUs: no flat logical mode */
+#define Q35_RESET_VALUE		0x0f	/* ICH9 RST_CNT: full reset, as QEMU's q35 FADT */
 #define BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
 #define BOOT_ARCH_8042		(1u << 1)	/* Linux's i8042 probes only with this or PNP0303 */
 
@@ -156,8 +161,12 @@ static size_t res_dword_mem(uint8_t *p, uint32_t min, uint32_t max)
 	return 26;
 }
 
-/* What the root bridge decodes: bus 0-255, the config ports, all other I/O, the MMIO hole. */
-static size_t pci0_crs(uint8_t *p)
+/*
+ * What the root bridge decodes: bus 0-255, the config ports, all other I/O,
+ * the MMIO hole from mem_base (the q35's starts lower: firmware may put BARs
+ * below its ECAM window, OVMF from 2 GiB).
+ */
+static size_t pci0_crs(uint8_t *p, uint32_t mem_base)
 {
 	static const uint8_t cfg_io[] = { RES_IO, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
 	size_t n = 0;
@@ -167,7 +176,7 @@ static size_t pci0_crs(uint8_t *p)
 	n += sizeof(cfg_io);
 	n += res_word(p + n, ADDR_IO, 0x03, 0x0000, 0x0cf7);
 	n += res_word(p + n, ADDR_IO, 0x03, 0x0d00, 0xffff);
-	n += res_dword_mem(p + n, PCI_MMIO_BASE, PCI_MMIO_END);
+	n += res_dword_mem(p + n, mem_base, PCI_MMIO_END);
 	p[n++] = RES_END;
 	p[n++] = 0;		/* checksum 0: "treat as correct" */
 	return n;
@@ -224,24 +233,39 @@ static void dsdt_ps2(struct aml *a)
 	aml_close(a);
 }
 
+/* Where the MCFG and _CBA put ECAM: PCIEXBAR's place, or SeaBIOS's until firmware sets it. */
+static uint64_t ecam_base(struct vm *vm)
+{
+	uint64_t base, size;
+
+	q35_ecam_window(vm, &base, &size);
+	return base ? base : Q35_ECAM_BASE;
+}
+
 /*
  * DSDT body: \_S5 (the SLP_TYP a poweroff writes) and \_SB.PCI0, the PCI
  * host bridge, so an ACPI guest scans bus 0 through it and routes its
  * interrupt pins.
  */
-static void dsdt_body(struct aml *a)
+static void dsdt_body(struct vm *vm, struct aml *a)
 {
 	const uint64_t s5[] = { S5_SLP_TYP, S5_SLP_TYP, 0, 0 };
+	bool q35 = vm_is_q35(vm->cfg);
+	uint32_t mem_base = PCI_MMIO_BASE;
 	uint8_t crs[128];
 
+	if (q35)
+		mem_base = MAX(vm->low_mem_top, 0x80000000ULL);
 	aml_name_package(a, "_S5_", s5, 4);
 	aml_scope(a, "\\_SB_");
 	aml_device(a, "PCI0");
-	aml_name_integer(a, "_HID", aml_eisaid("PNP0A03"));
+	aml_name_integer(a, "_HID", aml_eisaid(q35 ? "PNP0A08" : "PNP0A03"));
 	aml_name_integer(a, "_UID", 0);
 	aml_name_integer(a, "_SEG", 0);
 	aml_name_integer(a, "_BBN", 0);
-	aml_name_buffer(a, "_CRS", crs, pci0_crs(crs));
+	if (q35)
+		acpi_q35_pci0(a, ecam_base(vm));
+	aml_name_buffer(a, "_CRS", crs, pci0_crs(crs, mem_base));
 	pci0_prt(a);
 	aml_close(a);
 	dsdt_ps2(a);
@@ -337,7 +361,7 @@ static uint32_t build_dsdt(struct acpi_builder *b)
 	uint32_t len, off;
 
 	memset(&a, 0, sizeof(a));
-	dsdt_body(&a);
+	dsdt_body(b->vm, &a);
 	len = sizeof(struct acpi_header) + a.len;
 	off = alloc_table(b, len, 16);
 	if (b->full)
@@ -394,6 +418,18 @@ static void fadt_fields(struct acpi_fadt *f)
 	f->minor_version = 0;
 }
 
+/* QEMU's q35 FADT: the PM timer at PMBASE+8, the platform clock, ICH9's reset value. */
+static void fadt_q35(struct vm *vm, struct acpi_fadt *f)
+{
+	f->pm_tmr_blk = PM1A_EVT_PORT + ICH9_PM_TMR;
+	f->pm_tmr_len = 4;
+	f->x_pm_tmr_blk = io_gas(PM1A_EVT_PORT + ICH9_PM_TMR, 4);
+	f->flags |= FADT_F_USE_PLATFORM_CLOCK;
+	if (vm->nr_vcpus > 8)
+		f->flags |= FADT_F_APIC_CLUSTER;
+	f->reset_value = Q35_RESET_VALUE;
+}
+
 static uint32_t build_fadt(struct acpi_builder *b, uint32_t dsdt, uint32_t facs)
 {
 	uint32_t off = alloc_table(b, sizeof(struct acpi_fadt), 16);
@@ -401,6 +437,8 @@ static uint32_t build_fadt(struct acpi_builder *b, uint32_t dsdt, uint32_t facs)
 	if (b->full)
 		return 0;
 	fadt_fields(at(b, off));
+	if (vm_is_q35(b->vm->cfg))
+		fadt_q35(b->vm, at(b, off));
 	put_ptr(b, off + offsetof(struct acpi_fadt, firmware_ctrl), 4, facs);
 	put_ptr(b, off + offsetof(struct acpi_fadt, dsdt), 4, dsdt);
 	put_ptr(b, off + offsetof(struct acpi_fadt, x_dsdt), 8, dsdt);
@@ -480,17 +518,38 @@ static uint32_t build_sdt(struct acpi_builder *b, const char *sig, uint8_t entry
 	return off;
 }
 
+/* The q35's ECAM window: segment 0, buses 0-255 (the firmware may shrink it later). */
+static uint32_t build_mcfg(struct acpi_builder *b)
+{
+	uint32_t off = alloc_table(b, ACPI_MCFG_LEN, 16);
+	struct acpi_mcfg_entry e = { .base = ecam_base(b->vm), .end_bus = 255 };
+	uint64_t base, size;
+
+	if (b->full)
+		return 0;
+	q35_ecam_window(b->vm, &base, &size);
+	if (base)
+		e.end_bus = (size >> 20) - 1;
+	fill_header(at(b, off), "MCFG", ACPI_MCFG_LEN, 1);
+	memcpy(b->buf + off + ACPI_MCFG_ENTRY_OFF, &e, sizeof(e));
+	finish(b, off);
+	return off;
+}
+
 /* All tables but the RSDP; *xsdt and *rsdt get their offsets. 0 or -ENOSPC. */
 static int build_tables(struct acpi_builder *b, uint32_t *xsdt, uint32_t *rsdt)
 {
-	uint32_t dsdt, facs, tables[2];
+	uint32_t dsdt, facs, tables[3];
+	unsigned int n = 2;
 
 	dsdt = build_dsdt(b);
 	facs = build_facs(b);
 	tables[0] = build_fadt(b, dsdt, facs);
 	tables[1] = build_madt(b);
-	*xsdt = build_sdt(b, "XSDT", 8, tables, 2);
-	*rsdt = build_sdt(b, "RSDT", 4, tables, 2);
+	if (vm_is_q35(b->vm->cfg))
+		tables[n++] = build_mcfg(b);
+	*xsdt = build_sdt(b, "XSDT", 8, tables, n);
+	*rsdt = build_sdt(b, "RSDT", 4, tables, n);
 	return b->full ? -ENOSPC : 0;
 }
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vmkit/q35.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 #include "bzimage.h"
@@ -51,12 +52,15 @@ unsigned int x86_e820_map(struct vm *vm, struct e820_entry *e, unsigned int max)
 {
 	unsigned int n = 0;
 
-	if (max < 5)
+	if (max < 6)
 		return 0;
 	e[n++] = (struct e820_entry){ 0, EBDA_START, E820_RAM };
 	e[n++] = (struct e820_entry){ EBDA_START, 0xa0000 - EBDA_START, E820_RESERVED };
 	e[n++] = (struct e820_entry){ ACPI_START, ACPI_END - ACPI_START, E820_RESERVED };
 	e[n++] = (struct e820_entry){ HIGH_MEM_START, vm->low_mem_top - HIGH_MEM_START, E820_RAM };
+	/* Linux uses the MCFG's ECAM only where the memory map reserves it. */
+	if (vm_is_q35(vm->cfg))
+		e[n++] = (struct e820_entry){ Q35_ECAM_BASE, Q35_ECAM_SIZE, E820_RESERVED };
 	/* RAM above 4 GiB is the last region (the low one may be split by a VGA's window). */
 	if (vm->nr_mem > 1 && vm->mem[vm->nr_mem - 1].gpa >= MMIO_HOLE_END)
 		e[n++] = (struct e820_entry){ vm->mem[vm->nr_mem - 1].gpa,

@@ -24,6 +24,7 @@
 
 #include "vmkit/device.h"
 #include "vmkit/firmware.h"
+#include "vmkit/pci.h"
 #include "vmkit/pflash.h"
 #include "vmkit/vm.h"
 
@@ -125,6 +126,22 @@ void pam_update(struct vm *vm, const uint8_t regs[PAM_NR_REGS])
 			vm_request_stop(vm, VM_STOP_ERROR, "PAM: %s", err.msg);
 	}
 	pthread_mutex_unlock(&fw->lock);
+}
+
+void pam_init_regs(struct pci_device *d, unsigned int first)
+{
+	unsigned int i;
+
+	d->wmask[first] = 0x30;		/* PAM0: 0xf0000 only, in the high nibble */
+	for (i = 1; i < PAM_NR_REGS; i++)
+		d->wmask[first + i] = 0x33;
+}
+
+void pam_config_written(struct pci_device *d, unsigned int first, unsigned int off,
+			unsigned int len)
+{
+	if (off < first + PAM_NR_REGS && off + len > first)
+		pam_update(d->vm, d->cfg + first);
 }
 
 static void shadow_read(void *dev, uint64_t off, void *data, unsigned int len)

@@ -116,13 +116,14 @@ static void type0(struct sm *s)
 	sm_end(s);
 }
 
-static void type1(struct sm *s, const char *name)
+/* The product and version strings QEMU gives its two machines. */
+static void type1(struct sm *s, const char *name, bool q35)
 {
 	uint8_t *t = sm_begin(s, 1, 0x1b, 0x100);
 
 	t[4] = sm_str(s, "vmkit");
-	t[5] = sm_str(s, "Standard PC (i440FX + PIIX, 1996)");
-	t[6] = sm_str(s, "pc");
+	t[5] = sm_str(s, q35 ? "Standard PC (Q35 + ICH9, 2009)" : "Standard PC (i440FX + PIIX, 1996)");
+	t[6] = sm_str(s, q35 ? "q35" : "pc");
 	t[7] = sm_str(s, name ? name : "");
 	t[24] = 6;				/* wake-up: power switch */
 	t[25] = sm_str(s, "");
@@ -232,7 +233,7 @@ static void build(struct sm *s, struct vm *vm)
 	uint64_t left = vm->ram_size;
 
 	type0(s);
-	type1(s, c->name);
+	type1(s, c->name, c->machine == MACHINE_Q35);
 	type3(s);
 	for (i = 0; i < sockets; i++)
 		type4(s, i, MAX(c->topo.cores, 1u), MAX(c->topo.threads, 1u));
