@@ -54,6 +54,12 @@ struct virtio_dev_ops {
 	void (*queue_notify)(struct virtio_dev *v, unsigned int q);
 	/* The driver reset the device: drop in-flight state. */
 	void (*reset)(struct virtio_dev *v);
+	/*
+	 * Register the firmware boot paths of what the device holds, now that
+	 * its PCI function is in slot (include/vmkit/firmware.h). NULL: the
+	 * function itself is one bootable disk (blk) or NIC (net), or nothing.
+	 */
+	int (*boot_paths)(struct virtio_dev *v, unsigned int slot, struct vk_err *err);
 };
 
 struct virtio_transport_ops {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "vmkit/evloop.h"
+#include "vmkit/firmware.h"
 #include "fake-vm.h"
 
 static struct fake_vm fake;
@@ -99,4 +100,30 @@ void virtio_pci_destroy(struct virtio_dev *v)
 {
 	if (fake.dev == v)
 		fake.dev = NULL;
+}
+
+/*
+ * ---- firmware: the fake VM boots none ----
+ * Devices register boot paths and the host bridge its PAM registers only
+ * under firmware (vmm/hw/fw-boot.c, vmm/arch/x86/firmware.c): without one
+ * the registry takes nothing and no PAM register exists, as here.
+ */
+int fw_boot_add(struct vm *vm, enum fw_boot_kind kind, const char *name, const char *path)
+{
+	return 0;
+}
+
+int fw_boot_add_numbered(struct vm *vm, enum fw_boot_kind kind, const char *prefix,
+			 const char *path)
+{
+	return 0;
+}
+
+void pam_init_regs(struct pci_device *d, unsigned int first)
+{
+}
+
+void pam_config_written(struct pci_device *d, unsigned int first, unsigned int off,
+			unsigned int len)
+{
 }

@@ -24,6 +24,8 @@
 #include <cmocka.h>
 
 #include "vmkit/ahci.h"
+#include "vmkit/device.h"
+#include "vmkit/firmware.h"
 #include "vmkit/evloop.h"
 #include "vmkit/pci.h"
 #include "vmkit/vm.h"
@@ -41,6 +43,8 @@ static struct ahci *hba;
 static uint64_t abar;
 static pthread_t loop_thread;
 static int stop_efd;
+extern const struct vm_device_class fw_boot_class;
+
 static char disk_path[] = "/tmp/vmkit-test-ahci-XXXXXX";
 static char iso_dir[] = "/tmp/vmkit-test-ahci-iso-XXXXXX";
 static char iso_path[600];
@@ -419,6 +423,10 @@ static int setup(void **state)
 	stop_efd = eventfd(0, EFD_CLOEXEC);
 	evloop_add(vm.loop, stop_efd, 0x001, on_stop, NULL);
 	pthread_create(&loop_thread, NULL, run_loop, NULL);
+	/* Under SeaBIOS: the boot-path registry exists, so the ports register theirs. */
+	cfg.firmware = FIRMWARE_BIOS;
+	if (fw_boot_class.create(&vm, &err))
+		return -1;
 	if (ahci_create(&vm, idx, cfg.nr_disks, &hba, &err)) {
 		fprintf(stderr, "%s\n", err.msg);
 		return -1;
@@ -437,11 +445,31 @@ static int teardown(void **state)
 	char cmd[700];
 
 	ahci_destroy(hba);
+	fw_boot_class.destroy(&vm);
 	eventfd_write(stop_efd, 1);
 	pthread_join(loop_thread, NULL);
 	unlink(disk_path);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", iso_dir);
 	return system(cmd) ? -1 : 0;
+}
+
+/* Under firmware the ports are bootable by the paths SeaBIOS and OVMF match. */
+static void test_boot_paths(void **state)
+{
+	char text[512], want[512];
+	unsigned int slot = vm_device_slot();
+
+	cfg.boot_order[0] = "cdrom";
+	cfg.boot_order[1] = "sata0";
+	cfg.nr_boot_order = 2;
+	assert_int_equal(fw_boot_order_text(&vm, text, sizeof(text)), 0);
+	if (have_iso)
+		snprintf(want, sizeof(want), "/pci@i0cf8/pci-ahci@%x/drive@1/disk@0\n"
+			 "/pci@i0cf8/pci-ahci@%x/drive@0/disk@0", slot, slot);
+	else
+		snprintf(want, sizeof(want), "/pci@i0cf8/pci-ahci@%x/drive@0/disk@0", slot);
+	assert_string_equal(text, want);
+	cfg.nr_boot_order = 0;
 }
 
 int main(void)
@@ -453,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_interrupts),
 		cmocka_unit_test(test_comreset),
 		cmocka_unit_test(test_atapi),
+		cmocka_unit_test(test_boot_paths),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -14,11 +14,13 @@
  */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
 #include "vmkit/device.h"
+#include "vmkit/firmware.h"
 #include "vmkit/pci.h"
 #include "vmkit/vm.h"
 #include "ahci-int.h"
@@ -514,6 +516,28 @@ static int add_port(struct ahci *a, unsigned int i, struct vk_err *err)
 	return scsi_lun_create(cfg, &params, &p->lun, err);
 }
 
+/*
+ * Under firmware each port's disk or CD-ROM is bootable as SeaBIOS and
+ * OVMF name it, /pci@i0cf8/pci-ahci@SLOT/drive@PORT/disk@0, under its id
+ * (sata0..., or ide2 for Proxmox's installer CD-ROM).
+ */
+static int boot_paths(struct ahci *a, struct vk_err *err)
+{
+	char path[FW_BOOT_PATH_MAX];
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; !r && i < a->ndisks; i++) {
+		const struct disk_config *d = &a->vm->cfg->disks[a->disk[i]];
+		enum fw_boot_kind kind = d->cdrom ? FW_BOOT_CDROM : FW_BOOT_DISK;
+
+		snprintf(path, sizeof(path), "/pci@i0cf8/pci-ahci@%x/drive@%x/disk@0", a->pci.slot, i);
+		r = d->id ? fw_boot_add(a->vm, kind, d->id, path) :
+			    fw_boot_add_numbered(a->vm, kind, "sata", path);
+	}
+	return r ? vk_fail(err, r, "boot order: too many bootable devices") : 0;
+}
+
 int ahci_create(struct vm *vm, const unsigned int *idx, unsigned int n, struct ahci **out,
 		struct vk_err *err)
 {
@@ -540,6 +564,8 @@ int ahci_create(struct vm *vm, const unsigned int *idx, unsigned int n, struct a
 	pci_setup(a);
 	if (!r)
 		r = pci_register_device(vm, &a->pci, err);
+	if (!r)
+		r = boot_paths(a, err);
 	if (r) {
 		ahci_destroy(a);
 		return r;

@@ -477,6 +477,8 @@ static int boot_register(struct virtio_dev *v, unsigned int slot, struct vk_err 
 	char path[FW_BOOT_PATH_MAX];
 	int r = 0;
 
+	if (v->ops->boot_paths)
+		return v->ops->boot_paths(v, slot, err);
 	if (v->ops->type != VIRTIO_ID_BLOCK && v->ops->type != VIRTIO_ID_NET)
 		return 0;
 	fw_boot_pci_path(path, sizeof(path), "*", slot, 0);

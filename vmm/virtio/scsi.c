@@ -12,11 +12,13 @@
  * waits for what is in flight. A bad request fails that request.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "vmkit/device.h"
+#include "vmkit/firmware.h"
 #include "vmkit/iothread.h"
 #include "vmkit/scsi.h"
 #include "vmkit/virtio-scsi.h"
@@ -562,6 +564,28 @@ static void config_write(struct virtio_dev *v, unsigned int off, const void *dat
 		s->config.cdb_size = val;
 }
 
+/*
+ * Under firmware each target is bootable as SeaBIOS and OVMF name it,
+ * /pci@i0cf8/scsi@SLOT/channel@0/disk@TARGET,0, under its id (scsi0...).
+ */
+static int boot_paths(struct virtio_dev *v, unsigned int slot, struct vk_err *err)
+{
+	struct virtio_scsi *s = to_scsi(v);
+	char path[FW_BOOT_PATH_MAX];
+	unsigned int t;
+	int r = 0;
+
+	for (t = 0; !r && t < s->nr_targets; t++) {
+		const struct disk_config *d = &s->vm->cfg->disks[s->disk[t]];
+		enum fw_boot_kind kind = d->cdrom ? FW_BOOT_CDROM : FW_BOOT_DISK;
+
+		snprintf(path, sizeof(path), "/pci@i0cf8/scsi@%x/channel@0/disk@%x,0", slot, t);
+		r = d->id ? fw_boot_add(s->vm, kind, d->id, path) :
+			    fw_boot_add_numbered(s->vm, kind, "scsi", path);
+	}
+	return r ? vk_fail(err, r, "boot order: too many bootable devices") : 0;
+}
+
 static const struct virtio_dev_ops scsi_ops = {
 	.name = "scsi",
 	.type = VIRTIO_ID_SCSI,
@@ -570,6 +594,7 @@ static const struct virtio_dev_ops scsi_ops = {
 	.config_write = config_write,
 	.queue_notify = queue_notify,
 	.reset = reset,
+	.boot_paths = boot_paths,
 };
 
 static void fill_config(struct virtio_scsi *s, unsigned int qsize)
