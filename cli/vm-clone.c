@@ -44,7 +44,7 @@ static int snapshot_list(const char *name)
 		const char *v = d.kv[i].val;
 		struct vk_blk *bs;
 
-		if (strncmp(d.kv[i].key, "virtio", 6))
+		if (!vm_disk_entry(d.kv[i].key, v))
 			continue;
 		snprintf(ref, sizeof(ref), "%.*s", (int)strcspn(v, ","), v);
 		if (vol_resolve(ref, true, file, &err) || vk_blk_open(file, &o, &bs, &err)) {

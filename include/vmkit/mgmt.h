@@ -73,6 +73,14 @@ int vm_def_parse(const char *text, const char *where, struct vm_def *d, struct v
 /* Serialize to malloc'd text (name first, then the keys in order). */
 char *vm_def_format(const struct vm_def *d);
 const char *vm_def_get(const struct vm_def *d, const char *key);
+/* A key that holds a drive: virtioN, scsiN (not scsihw), sataN, ideN. */
+bool vm_drive_key(const char *key);
+/*
+ * A drive that holds one of the VM's disks: a drive key whose value is not
+ * a CD-ROM (media=cdrom). What clone copies, snapshots and templates act
+ * on and purge deletes; a CD-ROM's ISO is shared, never the VM's own.
+ */
+bool vm_disk_entry(const char *key, const char *val);
 /* Set (val != NULL) or delete (val == NULL) a key after validating it. */
 int vm_def_set(struct vm_def *d, const char *key, const char *val, struct vk_err *err);
 /* Validate one key: known, and a well-formed value. */

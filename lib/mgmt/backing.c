@@ -104,7 +104,7 @@ static int scan_vm_paths(const struct target *t, char *who, size_t n)
 			char path[PATH_MAX];
 			const char *val = d.kv[i].val;
 
-			if (strncmp(d.kv[i].key, "virtio", 6) || val[0] != '/')
+			if (!vm_disk_entry(d.kv[i].key, val) || val[0] != '/')
 				continue;
 			snprintf(path, sizeof(path), "%.*s", (int)strcspn(val, ","), val);
 			if (backed_by(path, t)) {

@@ -28,6 +28,32 @@ void vm_def_free(struct vm_def *d)
 	d->n = 0;
 }
 
+/* name followed by digits only, as Proxmox numbers its drive keys. */
+static bool numbered(const char *key, const char *name)
+{
+	size_t n = strlen(name);
+
+	return !strncmp(key, name, n) && key[n] && strspn(key + n, "0123456789") == strlen(key + n);
+}
+
+bool vm_drive_key(const char *key)
+{
+	return numbered(key, "virtio") || numbered(key, "scsi") || numbered(key, "sata") ||
+	       numbered(key, "ide");
+}
+
+bool vm_disk_entry(const char *key, const char *val)
+{
+	const char *p;
+
+	if (!vm_drive_key(key))
+		return false;
+	for (p = strchr(val, ','); p; p = strchr(p + 1, ','))
+		if (!strncmp(p + 1, "media=cdrom", 11) && (!p[12] || p[12] == ','))
+			return false;
+	return true;
+}
+
 const char *vm_def_get(const struct vm_def *d, const char *key)
 {
 	unsigned int i;

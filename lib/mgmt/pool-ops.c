@@ -71,7 +71,7 @@ static const char *pool_user(const char *pool, char *vm)
 		if (vm_load(*n, &d, NULL))
 			continue;
 		for (i = 0; i < d.n && !found; i++)
-			if (!strncmp(d.kv[i].key, "virtio", 6) &&
+			if (vm_drive_key(d.kv[i].key) &&
 			    !strncmp(d.kv[i].val, prefix, strlen(prefix))) {
 				snprintf(vm, MGMT_NAME_MAX, "%s", *n);
 				found = vm;

@@ -113,7 +113,7 @@ static int clone_locked(const char *src, const char *dst, bool linked, struct vk
 	if (!ret)
 		ret = vm_def_set(&nd, "name", dst, err);
 	for (i = 0; i < nd.n && !ret; i++)
-		if (!strncmp(nd.kv[i].key, "virtio", 6))
+		if (vm_disk_entry(nd.kv[i].key, nd.kv[i].val))
 			ret = clone_disk(&nd, i, idx++, linked, &c, err);
 	if (!ret)
 		ret = new_macs(&nd, err);

@@ -138,7 +138,7 @@ static unsigned int own_volumes(const struct vm_def *d, char (*files)[PATH_MAX],
 	for (i = 0; i < d->n && n < max; i++) {
 		const char *v = d->kv[i].val;
 
-		if (strncmp(d->kv[i].key, "virtio", 6) || v[0] == '/')
+		if (!vm_disk_entry(d->kv[i].key, v) || v[0] == '/')
 			continue;
 		snprintf(refs[n], PATH_MAX, "%.*s", (int)strcspn(v, ","), v);
 		if (!vol_resolve(refs[n], true, files[n], NULL))

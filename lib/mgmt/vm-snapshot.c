@@ -78,7 +78,7 @@ static int each_disk(const struct vm_def *d, const char *what, enum snap_action 
 	int ret = done ? 0 : vk_fail(err, -ENOMEM, "out of memory");
 
 	for (i = 0; i < d->n && !ret; i++) {
-		if (strncmp(d->kv[i].key, "virtio", 6))
+		if (!vm_disk_entry(d->kv[i].key, d->kv[i].val))
 			continue;
 		ret = disk_file(d->kv[i].val, ref, file, err);
 		if (!ret)
@@ -187,7 +187,7 @@ int vm_snapshot_list(const char *name, struct vm_snapshot **out, unsigned int *n
 	if (ret)
 		return ret;
 	for (i = 0; i < d.n && !ret; i++)
-		if (!strncmp(d.kv[i].key, "virtio", 6))
+		if (vm_disk_entry(d.kv[i].key, d.kv[i].val))
 			ret = list_disk(d.kv[i].key, d.kv[i].val, &list, &count, err);
 	vm_def_free(&d);
 	mgmt_op_unlock(took);

@@ -400,7 +400,7 @@ static bool conflicts(const struct vm_def *o, const char *file, bool we_write, b
 		char ref[PATH_MAX], f[PATH_MAX];
 		bool they_share, they_write;
 
-		if (strncmp(o->kv[i].key, "virtio", 6))
+		if (!vm_drive_key(o->kv[i].key))
 			continue;
 		snprintf(ref, sizeof(ref), "%.*s", (int)strcspn(v, ","), v);
 		if (vol_resolve(ref, false, f, NULL) || !same_file(f, file))
@@ -472,7 +472,7 @@ static int check_shared(const struct vm_def *d, struct vk_err *err)
 	if (ret)
 		return ret;
 	for (i = 0; i < d->n && !ret; i++)
-		if (!strncmp(d->kv[i].key, "virtio", 6))
+		if (vm_drive_key(d->kv[i].key))
 			ret = check_one_disk(d, d->kv[i].val, names, err);
 	mgmt_strv_free(names);
 	return ret;

@@ -37,7 +37,7 @@ int vm_disk_overlay(const struct vm_def *d, char ref[PATH_MAX], char *who, size_
 	for (i = 0; i < d->n; i++) {
 		const char *v = d->kv[i].val;
 
-		if (strncmp(d->kv[i].key, "virtio", 6))
+		if (!vm_disk_entry(d->kv[i].key, v))
 			continue;
 		snprintf(ref, PATH_MAX, "%.*s", (int)strcspn(v, ","), v);
 		if (vol_resolve(ref, true, file, NULL))

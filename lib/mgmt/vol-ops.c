@@ -105,7 +105,7 @@ bool vol_in_use(const char *ref, char *vm)
 		for (i = 0; i < d.n && !found; i++) {
 			const char *v = d.kv[i].val;
 
-			if (!strncmp(d.kv[i].key, "virtio", 6) && !strncmp(v, ref, len) &&
+			if (vm_drive_key(d.kv[i].key) && !strncmp(v, ref, len) &&
 			    (!v[len] || v[len] == ',')) {
 				found = true;
 				snprintf(vm, MGMT_NAME_MAX, "%s", *n);

@@ -275,6 +275,60 @@ static void test_networks(void **state)
 	assert_int_equal(network_undefine("n1", &err), 0);
 }
 
+/*
+ * Disks on virtio-scsi and SATA are the VM's own as virtio ones are: a
+ * full clone copies them, snapshots cover them, purge deletes them; a
+ * CD-ROM's ISO is shared and left alone by all three.
+ */
+static void test_scsi_sata_disks(void **state)
+{
+	struct vm_kv kv[] = { { "scsi0", "local:m-s.qcow2" }, { "sata1", "local:m-t.qcow2" },
+			      { "ide2", "local:m-cd.raw,media=cdrom" } };
+	struct vm_create_req r = { .name = "m", .kernel = kernel };
+	struct vm_snapshot *sn = NULL;
+	struct vk_err err = { 0 };
+	struct vm_def d;
+	unsigned int n = 0, i, on_s = 0, on_t = 0;
+	char p[PATH_MAX];
+	int ret;
+
+	quiet_begin();
+	ret = mgmt_vm_create(&r, &err);
+	if (!ret)
+		ret = vol_create("local", "m-s.qcow2", "qcow2", 1 << 20, NULL, &err);
+	if (!ret)
+		ret = vol_create("local", "m-t.qcow2", "qcow2", 1 << 20, NULL, &err);
+	if (!ret)
+		ret = vol_create("local", "m-cd.raw", "raw", 1 << 20, NULL, &err);
+	if (!ret)
+		ret = vm_set_keys("m", kv, 3, &err);
+	if (!ret)
+		ret = vm_snapshot_create("m", "s1", &err);
+	quiet_end();
+	assert_int_equal(ret, 0);
+	assert_int_equal(vm_snapshot_list("m", &sn, &n, &err), 0);
+	for (i = 0; i < n; i++) {
+		on_s += !strcmp(sn[i].disk, "scsi0");
+		on_t += !strcmp(sn[i].disk, "sata1");
+	}
+	free(sn);
+	assert_int_equal(on_s, 1);
+	assert_int_equal(on_t, 1);
+	assert_int_equal(vm_clone("m", "m2", false, &err), 0);
+	assert_int_equal(vm_load("m2", &d, &err), 0);
+	assert_non_null(strstr(vm_def_get(&d, "scsi0"), "m2-disk"));
+	assert_non_null(strstr(vm_def_get(&d, "sata1"), "m2-disk"));
+	assert_string_equal(vm_def_get(&d, "ide2"), "local:m-cd.raw,media=cdrom");
+	vm_def_free(&d);
+	assert_int_equal(vm_delete("m2", true, &err), 0);
+	assert_int_equal(vm_delete("m", true, &err), 0);
+	assert_int_equal(access(mgmt_path(p, "images/m-s.qcow2"), F_OK), -1);
+	assert_int_equal(access(mgmt_path(p, "images/m-t.qcow2"), F_OK), -1);
+	assert_int_equal(access(mgmt_path(p, "images/m-cd.raw"), F_OK), 0);
+	assert_true(vm_drive_key("scsi30") && vm_drive_key("ide2") && !vm_drive_key("scsihw") &&
+		    !vm_drive_key("sata") && !vm_drive_key("net0"));
+}
+
 /* Does argv have flag followed by val? */
 static bool has_arg(char **argv, const char *flag, const char *val)
 {
@@ -325,6 +379,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_snapshot_failure_is_told),
 		cmocka_unit_test(test_networks),
 		cmocka_unit_test(test_display_arguments),
+		cmocka_unit_test(test_scsi_sata_disks),
 	};
 
 	/* The vmkit binary for `vmkit img` steps, as vmkit-serve would set it. */
