@@ -257,6 +257,38 @@ def test_create_vm_wizard(logged_in, serve_url, guest_kernel, have_kvm):
     shot(d, "vm-list-created")
 
 
+def test_create_installer_vm_from_iso(logged_in, serve_url, serve, vmkit_home, tmp_path):
+    """Seed 000's walk-through: a VM made to install from an ISO, booting OVMF from the
+    CD-ROM first: the wizard's choices become the definition's keys (no KVM to boot it)."""
+    d = logged_in
+    name, iso = f"inst-{os.getpid()}", f"inst-{os.getpid()}.iso"
+    src = tmp_path / "cd"
+    src.mkdir()
+    (src / "README").write_text("installer\n")
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-o", str(vmkit_home / "images" / iso), str(src)],
+                   check=True, capture_output=True)
+    go(d, serve_url, "#create", "#wizard-name")
+    set_value(el(d, "#wizard-name"), name)
+    el(d, "#wizard-next").click()
+    wait(d, lambda: present(d, "#wizard-boot"), msg="OS step")
+    wait(d, lambda: d.find_elements(By.CSS_SELECTOR, f'#wizard-iso option[value="local:{iso}"]'), msg="ISO listed")
+    d.execute_script("arguments[0].value = 'ovmf'", el(d, "#wizard-boot"))
+    d.execute_script(f"arguments[0].value = 'local:{iso}'", el(d, "#wizard-iso"))
+    shot(d, "wizard-os-iso")
+    for want in ("#wizard-disk-size", "#wizard-cores", "#wizard-memory", "#wizard-net-mode", "#wizard-summary tr"):
+        el(d, "#wizard-next").click()
+        wait(d, lambda: present(d, want), msg=want)
+    assert "ide2" in el(d, "#wizard-summary").text or iso in el(d, "#wizard-summary").text
+    el(d, "#wizard-finish").click()
+    wait(d, lambda: present(d, "#vm-page"), msg="VM page after create")
+    conf = serve.vmkit("dumpconfig", name).stdout
+    for line in ("bios: ovmf", "vga: std", f"ide2: local:{iso},media=cdrom", "boot: order=ide2;virtio0;net0"):
+        assert line in conf, conf
+    assert (vmkit_home / "vms" / name / "efivars.fd").is_file(), "OVMF's variables beside the definition"
+    serve.vmkit("delete", name, "--purge")
+    assert (vmkit_home / "images" / iso).is_file(), "the ISO is shared, never purged with the VM"
+
+
 def test_vm_pages(logged_in, serve_url):
     d = logged_in
     base = f"#vm/{VM}"

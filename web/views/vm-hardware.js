@@ -71,6 +71,8 @@ export function renderHardware(root, name) {
 			'none (direct kernel boot)', () => editBios(c)));
 		for (const [k, v] of Object.entries(c)) {
 			if (/^virtio\d+$/.test(k)) out.push(row(k, `Hard disk (${k})`, v, () => editDisk(k, v), true));
+			else if (/^(scsi|sata|ide)\d+$/.test(k)) out.push(row(k, /(^|,)media=cdrom(,|$)/.test(v) ?
+				`CD/DVD drive (${k})` : `Hard disk (${k})`, v, null, true));
 			else if (/^net\d+$/.test(k)) out.push(row(k, `Network device (${k})`, v, () => editNet(k, v), true));
 			else if (/^rng\d+$/.test(k)) out.push(row(k, 'VirtIO RNG', v, null, true));
 		}

@@ -16,10 +16,11 @@ export function renderWizard(root) {
 	const panels = {
 		general: [field('Name', f.name, 'letters, digits, . _ -; at most 63'), field('Description', f.desc),
 			h('label', { class: 'check' }, f.onboot, ' Start at boot')],
-		os: [h('p', { class: 'hint' }, 'vmkit boots a Linux kernel directly (no firmware): give the kernel, and an initrd and command line if it needs them.'),
-			field('Kernel', f.kernel, 'absolute path on the host'), field('Initrd', f.initrd, 'optional'),
-			field('Kernel command line', f.cmdline), field('Console', f.console),
-			field('ISO image', f.iso, 'attached read-only; booting from it needs firmware support, which vmkit does not have yet')],
+		os: [field('Boot', f.boot, 'firmware boots the ISO or the disk as a PC does; a kernel boots at once'),
+			field('ISO image', f.iso, 'an installer, on a CD-ROM drive (ide2, on SATA); boots first under firmware'),
+			field('Kernel', f.kernel, 'absolute path on the host (direct boot; optional with firmware)'),
+			field('Initrd', f.initrd, 'optional'),
+			field('Kernel command line', f.cmdline), field('Console', f.console)],
 		disks: [h('label', { class: 'check' }, f.nodisk, ' No disk'),
 			field('Bus/Device', h('input', { value: 'VirtIO Block (virtio0)', disabled: true })),
 			field('Storage', f.pool), field('Disk size', f.size, 'e.g. 8G'), field('Format', f.format),
@@ -86,6 +87,8 @@ function fields() {
 		kernel: h('input', { id: 'wizard-kernel', required: true, placeholder: '/path/to/vmlinuz' }),
 		initrd: h('input', { id: 'wizard-initrd' }),
 		cmdline: h('input', { id: 'wizard-cmdline', value: 'console=ttyS0' }),
+		boot: select('wizard-boot', [['kernel', 'Linux kernel (direct boot, fastest)'], ['seabios', 'SeaBIOS (BIOS)'],
+			['ovmf', 'OVMF (UEFI)']], 'kernel'),
 		console: select('wizard-console', [['serial', 'serial (8250 UART)'], ['virtio', 'virtio console']], 'serial'),
 		iso: select('wizard-iso', [['', 'none']], ''),
 		nodisk: cb('wizard-nodisk', false),
@@ -130,7 +133,10 @@ function validate(f, err, step) {
 	};
 	if (step === 'general' && !NAME_RE.test(f.name.value.trim()))
 		return bad(f.name, 'Name: letters, digits, ".", "_", "-", starting with a letter or digit, at most 63');
-	if (step === 'os' && !f.kernel.value.trim().startsWith('/')) return bad(f.kernel, 'Kernel: an absolute path on the host is needed');
+	if (step === 'os' && f.boot.value === 'kernel' && !f.kernel.value.trim().startsWith('/'))
+		return bad(f.kernel, 'Kernel: an absolute path on the host is needed (or boot through firmware)');
+	if (step === 'os' && f.kernel.value.trim() && !f.kernel.value.trim().startsWith('/'))
+		return bad(f.kernel, 'Kernel: an absolute path on the host');
 	if (step === 'disks' && !f.nodisk.checked && !f.pool.value) return bad(f.pool, 'Storage: no pool to put the disk in (add one under Storage)');
 	if (step === 'memory' && !/^\d+[KMGT]?$/i.test(f.memory.value.trim())) return bad(f.memory, 'Memory: a size such as 512M or 2G');
 	if (step === 'network' && f.netmode.value === 'network' && !f.network.value) return bad(f.network, 'Network: none defined (add one under Networks)');
@@ -140,8 +146,16 @@ function validate(f, err, step) {
 
 /* The POST /api/vms body, as `vmkit create` takes it. */
 function request(f) {
-	const req = { name: f.name.value.trim(), kernel: f.kernel.value.trim(), memory: f.memory.value.trim(),
+	const req = { name: f.name.value.trim(), memory: f.memory.value.trim(),
 		cpus: Number(f.cores.value) || 1, disks: [], nets: [], onboot: f.onboot.checked, start: f.start.checked, config: {} };
+	if (f.kernel.value.trim()) req.kernel = f.kernel.value.trim();
+	/* Seed 000's install: firmware, a screen, the ISO on ide2 booted before the disk. */
+	if (f.boot.value !== 'kernel') {
+		req.config.bios = f.boot.value;
+		req.config.vga = 'std';
+		req.config.boot = 'order=' + [f.iso.value ? 'ide2' : null, f.nodisk.checked ? null : 'virtio0', 'net0'].filter(Boolean).join(';');
+	}
+	if (f.iso.value) req.config.ide2 = `${f.iso.value},media=cdrom`;
 	if (f.initrd.value.trim()) req.initrd = f.initrd.value.trim();
 	if (f.cmdline.value.trim()) req.cmdline = f.cmdline.value.trim();
 	if (f.console.value) req.console = f.console.value;
@@ -152,7 +166,6 @@ function request(f) {
 		if (f.iothread.checked) d += ',iothread=on';
 		req.disks.push(d);
 	}
-	if (f.iso.value) req.disks.push(`${f.iso.value},readonly=on`);
 	const q = f.queues.value ? `,queues=${f.queues.value}` : '';
 	if (f.netmode.value === 'user') req.nets.push('virtio,user');
 	else if (f.netmode.value === 'network') req.nets.push(`virtio,network=${f.network.value}${q}`);
@@ -164,7 +177,7 @@ function request(f) {
 }
 
 function showSummary(table, req) {
-	const rows = [['Name', req.name], ['Kernel', req.kernel], ['Initrd', req.initrd || '-'], ['Command line', req.cmdline || '-'],
+	const rows = [['Name', req.name], ['Boot', req.config.bios || 'kernel'], ['CD/DVD (ide2)', req.config.ide2 || '-'], ['Kernel', req.kernel || '-'], ['Initrd', req.initrd || '-'], ['Command line', req.cmdline || '-'],
 		['Console', req.console], ['Memory', req.memory + (req.balloon ? `, balloon ${req.balloon}` : '')],
 		['Cores', req.cpus + (req.config.sockets ? ` × ${req.config.sockets} sockets` : '')], ['CPU type', req.config.cpu || 'default'],
 		...req.disks.map((d, i) => [`Disk ${i}`, d]), ...req.nets.map((n, i) => [`Network ${i}`, n]),
