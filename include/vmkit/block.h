@@ -311,6 +311,11 @@ int vk_blk_create(const char *format, const char *filename, const struct vk_blk_
  */
 int vk_blk_copy_new(const char *src_file, const char *dst_file, const char *fmt,
 		    struct vk_err *err);
+/*
+ * Whether path is an ISO 9660 image ("CD001" in sector 16), what a CD-ROM
+ * drive takes: 0, or an error naming the file ("not an ISO 9660 image").
+ */
+int vk_blk_iso_check(const char *path, struct vk_err *err);
 /* The file protocol's creation options, which every format's file takes too. */
 extern const struct vk_blk_create_opt vk_blk_file_create_opts[];
 /* Does the named format's own option list (not the file protocol's) have opt? */

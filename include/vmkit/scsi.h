@@ -178,7 +178,6 @@ struct scsi_lun_info {
 void scsi_lun_info(struct scsi_lun *lun, struct scsi_lun_info *info);
 
 /* Whether path holds an ISO 9660 image ("CD001" at byte 0x8001): 0 or -EINVAL/-errno. */
-int scsi_check_iso(const char *path, struct vk_err *err);
 
 /* Copy between a flat buffer and iov[0..n) from byte off on; never past the buffers. */
 size_t scsi_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf,

@@ -127,6 +127,9 @@ static int add_cdrom(struct vm_creation *c, const char *spec)
 		return vk_fail(c->err, -EINVAL, "--cdrom: one CD-ROM (ide2) at most");
 	if (strcmp(spec, "none") && vol_resolve(spec, true, file, c->err))
 		return mgmt_wrap(c->err, "--cdrom");
+	/* As vmkit run would at start: an installer that is not an ISO is said now. */
+	if (strcmp(spec, "none") && vk_blk_iso_check(file, c->err))
+		return mgmt_wrap(c->err, "--cdrom");
 	snprintf(val, sizeof(val), "%s,media=cdrom", spec);
 	return vm_def_set(&c->d, "ide2", val, c->err);
 }
@@ -284,6 +287,12 @@ int vm_creation_commit(struct vm_creation *c, struct vk_err *err)
 	c->err = err;
 	if (!vm_def_get(&c->d, "kernel") && !vm_def_get(&c->d, "bios"))
 		ret = vk_fail(err, -EINVAL, "--kernel is required (or a firmware: bios=seabios|ovmf)");
+	/*
+	 * A VM that boots through firmware (an installer, a disk's own loader)
+	 * gets a screen unless told otherwise, as Proxmox's vga defaults to std.
+	 */
+	if (!ret && vm_def_get(&c->d, "bios") && !vm_def_get(&c->d, "vga"))
+		ret = vm_def_set(&c->d, "vga", "std", err);
 	if (!ret)
 		ret = vm_def_check(&c->d, err);
 	if (!ret)

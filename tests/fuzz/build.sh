@@ -84,10 +84,10 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	# virtio-scsi and the SCSI target emulation behind it (issue 12).
 	scsi=$(ls vmm/scsi/*.c)
 	link scsi "$(obj $virtio $scsi vmm/virtio/scsi.c tests/fuzz/fake-blk.c tests/fuzz/scsi-fuzz.c)" \
-		"\$o/libsandbox.a $libs" "-lseccomp -lpthread"
+		"\$o/libsandbox.a \$o/libblock.a $libs" "-lseccomp -lpthread $sys"
 	link ahci "$(obj $virtio $scsi vmm/hw/ahci.c vmm/hw/ahci-ata.c vmm/hw/pci.c vmm/hw/pci-dev.c \
-		vmm/core/bus.c tests/fuzz/fake-blk.c tests/fuzz/ahci-fuzz.c)" "\$o/libsandbox.a $libs" \
-		"-lseccomp -lpthread"
+		vmm/core/bus.c tests/fuzz/fake-blk.c tests/fuzz/ahci-fuzz.c)" \
+		"\$o/libsandbox.a \$o/libblock.a $libs" "-lseccomp -lpthread $sys"
 	link x86 "$(obj vmm/arch/x86/emulate.c tests/fuzz/x86-fuzz.c)" "" ""
 	link qmp "$(obj tests/fuzz/qmp-fuzz.c)" "$vmmlibs" "$vmmsys"
 	link i8042 "$(obj tests/fuzz/i8042-fuzz.c)" "$vmmlibs" "$vmmsys"

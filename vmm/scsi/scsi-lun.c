@@ -526,7 +526,7 @@ static int open_medium(struct scsi_lun *lun, const char *path, enum disk_format 
 		return r;
 	if (lun->type == SCSI_LUN_CDROM && !(*bb)->image &&
 	    (fmt == DISK_FORMAT_RAW || fmt == DISK_FORMAT_AUTO)) {
-		r = scsi_check_iso(path, err);
+		r = vk_blk_iso_check(path, err);
 		if (r) {
 			blk_backend_close(*bb);
 			*bb = NULL;
