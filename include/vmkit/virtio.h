@@ -17,6 +17,8 @@
 struct vm;
 struct evloop;
 struct virtio_dev;
+struct ss_writer;
+struct ss_section;
 
 /* Device status bits */
 #define VIRTIO_STATUS_ACKNOWLEDGE	1
@@ -67,6 +69,9 @@ struct virtio_transport_ops {
 	 * with serve true it reads it again. -1 if there is none.
 	 */
 	int (*kick_fd)(struct virtio_dev *v, unsigned int q, bool serve);
+	/* Save/restore: the transport's registers as fields of the device's section. */
+	void (*save)(struct virtio_dev *v, struct ss_writer *w);
+	int (*load)(struct virtio_dev *v, const struct ss_section *s, struct vk_err *err);
 };
 
 struct virtio_dev {
@@ -106,6 +111,14 @@ void virtio_enable_queue(struct virtio_dev *v, unsigned int i);
 /* Whether notifications for queue i are to be served. */
 bool virtio_queue_ready(const struct virtio_dev *v, unsigned int i);
 bool virtio_has_feature(const struct virtio_dev *v, unsigned int bit);
+
+/*
+ * Save/restore (vmm/virtio/state.c): the common state and the transport's
+ * as fields of the device's open section. rewind[q] (or NULL): chains the
+ * device popped from queue q and did not use, given back to the driver.
+ */
+void virtio_dev_save(struct virtio_dev *v, struct ss_writer *w, const uint16_t *rewind);
+int virtio_dev_load(struct virtio_dev *v, const struct ss_section *s, struct vk_err *err);
 
 /* virtio-pci transport (vmm/virtio/pci.c): puts v on the PCI bus. */
 int virtio_pci_create(struct virtio_dev *v, struct vk_err *err);

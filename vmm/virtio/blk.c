@@ -24,6 +24,7 @@
 #include "vmkit/block.h"
 #include "vmkit/device.h"
 #include "vmkit/iothread.h"
+#include "vmkit/savestate.h"
 #include "vmkit/virtio-blk.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
@@ -819,6 +820,78 @@ static void blk_class_destroy(struct vm *vm)
 	}
 }
 
+/*
+ * Save waits (up to SAVE_DRAIN_SECS) for the requests the backend has:
+ * with the vCPUs paused no new ones come, and those completed are in the
+ * used ring (RAM) and used_idx, so nothing is in flight in the stream and
+ * last_avail is exact. The caller is not the thread the completions run on
+ * (the control thread saves; completions come on the device loop or the
+ * iothread). A disk that does not drain fails the save, saying which.
+ */
+#define SAVE_DRAIN_SECS	30
+
+static bool drain(struct virtio_blk *b)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SAVE_DRAIN_SECS;
+	pthread_mutex_lock(&b->lock);
+	while (b->inflight && pthread_cond_timedwait(&b->idle, &b->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&b->lock);
+	return !b->inflight;
+}
+
+/* Version 1: the virtio state (vmm/virtio/state.c) and the disk's size, to check on load. */
+static void blk_save(struct vm *vm, struct ss_writer *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->cfg->nr_disks; i++) {
+		struct virtio_blk *b = vm->disks[i];
+
+		if (!b)
+			continue;
+		if (!drain(b)) {
+			ss_fail(w, -EBUSY, "virtio-blk: requests still in flight after 30 s");
+			return;
+		}
+		ss_begin(w, "virtio-blk", i, 1);
+		virtio_dev_save(&b->vdev, w, NULL);
+		ss_put_u64(w, "capacity", b->config.capacity);
+		ss_end(w);
+	}
+}
+
+static int blk_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	const struct ss_section *s;
+	unsigned int i, n = ss_count(r, "virtio-blk");
+	uint64_t cap;
+	int ret = 0;
+
+	if (n != vm->cfg->nr_disks)
+		return vk_fail(err, -EINVAL, "state: saved with %u disk(s), this VM has %u", n,
+			       vm->cfg->nr_disks);
+	for (i = 0; i < n && !ret; i++) {
+		struct virtio_blk *b = vm->disks[i];
+
+		s = ss_need(r, "virtio-blk", i, err);
+		if (!s)
+			return err->code;
+		ret = ss_get_u64(s, "capacity", &cap, err);
+		if (!ret && cap != b->config.capacity)
+			ret = vk_fail(err, -EINVAL, "state: disk %u (%s) was %llu sectors, now %llu", i,
+				      b->cfg->path, (unsigned long long)cap,
+				      (unsigned long long)b->config.capacity);
+		if (!ret)
+			ret = virtio_dev_load(&b->vdev, s, err);
+	}
+	return ret;
+}
+
 const struct vm_device_class virtio_blk_class = {
 	.name = "virtio-blk", .create = blk_class_create, .destroy = blk_class_destroy,
+	.save = blk_save, .load = blk_load,
 };

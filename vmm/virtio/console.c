@@ -11,6 +11,7 @@
 #include "vmkit/console.h"
 #include "vmkit/device.h"
 #include "vmkit/virtio-console.h"
+#include "vmkit/savestate.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
 
@@ -152,7 +153,53 @@ static void console_class_destroy(struct vm *vm)
 	vm->vcon = NULL;
 }
 
+/* Version 1: the virtio state and the input not yet delivered to the guest. */
+static void console_save(struct vm *vm, struct ss_writer *w)
+{
+	struct virtio_console *c = vm->vcon;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	ss_begin(w, "virtio-console", 0, 1);
+	virtio_dev_save(&c->vdev, w, NULL);
+	ss_put_bytes(w, "pending", c->pending, c->npending);
+	ss_end(w);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int console_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	struct virtio_console *c = vm->vcon;
+	const struct ss_section *s;
+	const uint8_t *p;
+	size_t n;
+	int ret;
+
+	if (!c != !ss_find(r, "virtio-console", 0))
+		return vk_fail(err, -EINVAL, "state: saved %s --console virtio:, this VM %s",
+			       c ? "without" : "with", c ? "has it" : "has none");
+	if (!c)
+		return 0;
+	s = ss_need(r, "virtio-console", 0, err);
+	if (!s)
+		return err->code;
+	ret = ss_get_blob(s, "pending", &p, &n, err);
+	if (!ret && n > PENDING_MAX)
+		ret = vk_fail(err, -EINVAL, "state of virtio-console: %zu bytes pending", n);
+	if (!ret)
+		ret = virtio_dev_load(&c->vdev, s, err);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&c->lock);
+	memcpy(c->pending, p, n);
+	c->npending = n;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
 const struct vm_device_class virtio_console_class = {
 	.name = "virtio-console", .create = console_class_create,
 	.destroy = console_class_destroy,
+	.save = console_save, .load = console_load,
 };
