@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -24,29 +25,58 @@
 #include "vmkit/vm.h"
 
 extern const struct vm_device_class pci_host_class, pm_class, i8042_class, virtio_rng_class,
-	virtio_balloon_class;
+	virtio_balloon_class, fw_cfg_class, firmware_class, fw_boot_class, vga_class;
 
-/* The classes this test builds, in the builder's order. */
+/* The classes this test builds, in the builder's order (firmware's and VGA only if asked). */
 static const struct vm_device_class *const classes[] = {
-	&i8042_class, &pci_host_class, &pm_class, &virtio_rng_class, &virtio_balloon_class,
+	&i8042_class, &pci_host_class, &pm_class, &fw_cfg_class, &firmware_class, &fw_boot_class,
+	&virtio_rng_class, &virtio_balloon_class, &vga_class,
 };
 #define NCLASSES (sizeof(classes) / sizeof(classes[0]))
 
 #define RAM_SIZE	(1u << 20)
+#define ROM_SIZE	(256u << 10)
+#define VARS_SIZE	(16u << 10)
+#define FOUR_GIB	0x100000000ULL
+#define VARS_AT		(FOUR_GIB - ROM_SIZE - VARS_SIZE)
 
 struct tvm {
 	struct vm vm;
 	struct vm_config cfg;
+	struct vcpu vcpu;
 };
 
-static struct tvm *tvm_new(const uint8_t *ram)
+/* The firmware files of the UEFI VMs: made once, shared by source and destination. */
+static char rom_path[64] = "/tmp/vmkit-test-romXXXXXX", vars_path[64] = "/tmp/vmkit-test-varsXXXXXX";
+
+static void write_file(char *path, size_t size, uint8_t fill)
+{
+	uint8_t *b = malloc(size);
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	memset(b, fill, size);
+	assert_int_equal(write(fd, b, size), (ssize_t)size);
+	close(fd);
+	free(b);
+}
+
+static struct tvm *tvm_new_fw(const uint8_t *ram, bool uefi)
 {
 	struct tvm *t = calloc(1, sizeof(*t));
 	struct vk_err err = { 0 };
 	unsigned int i;
 
 	t->cfg = (struct vm_config){ .cpus = 1, .mem_bytes = RAM_SIZE, .rng_source = "/dev/zero",
-				     .balloon = true };
+				     .balloon = true, .topo = { 1, 1, 1 } };
+	if (uefi) {
+		t->cfg.firmware = FIRMWARE_UEFI;
+		t->cfg.firmware_code = rom_path;
+		t->cfg.firmware_vars = vars_path;
+		t->cfg.vga = VGA_STD;
+	}
+	t->vm.vcpus = &t->vcpu;
+	t->vm.nr_vcpus = 1;
 	t->vm.cfg = &t->cfg;
 	t->vm.kvm_fd = t->vm.vm_fd = -1;	/* interrupts' ioctls fail harmlessly */
 	t->vm.ram = calloc(1, RAM_SIZE);
@@ -62,6 +92,11 @@ static struct tvm *tvm_new(const uint8_t *ram)
 	for (i = 0; i < NCLASSES; i++)
 		assert_int_equal(classes[i]->create(&t->vm, &err), 0);
 	return t;
+}
+
+static struct tvm *tvm_new(const uint8_t *ram)
+{
+	return tvm_new_fw(ram, false);
 }
 
 static void tvm_free(struct tvm *t)
@@ -387,12 +422,83 @@ static void mismatches(void **state)
 	tvm_free(t);
 }
 
+/* ---- firmware's devices and the VGA ---- */
+
+static void cfg_write8(struct tvm *t, unsigned int slot, unsigned int off, uint8_t v)
+{
+	uint32_t a = 0x80000000u | slot << 11 | (off & 0xfc);
+
+	assert_true(io_bus_write(&t->vm.pio, 0xcf8, &a, 4));
+	assert_true(io_bus_write(&t->vm.pio, 0xcfc + (off & 3), &v, 1));
+}
+
+static void firmware_and_vga(void **state)
+{
+	struct tvm *t, *u;
+	struct vk_err err = { 0 };
+	uint64_t vram;
+	unsigned int slot;
+	uint8_t *buf;
+	size_t len;
+
+	write_file(rom_path, ROM_SIZE, 0x90);
+	write_file(vars_path, VARS_SIZE, 0xff);
+	t = tvm_new_fw(NULL, true);
+	/* PAM0 read-write: 0xf0000 is RAM now, and holds what the firmware copied there. */
+	cfg_write8(t, 0, 0x59, 0x30);
+	mmio_write(t, 0xf0000, 0x42, 1);
+	/* The flash in read-status mode, as OVMF leaves it between two accesses. */
+	mmio_write(t, VARS_AT, 0x70, 1);
+	/* fw_cfg: the signature item, half read. */
+	outw(t, 0x510, 0);
+	assert_int_equal(inb(t, 0x511), 'Q');
+	assert_int_equal(inb(t, 0x511), 'E');
+	/* VGA: a palette entry written, another half read; a VBE mode's width; VRAM bytes. */
+	outb(t, 0x3c8, 5), outb(t, 0x3c9, 10), outb(t, 0x3c9, 20), outb(t, 0x3c9, 30);
+	outb(t, 0x3c7, 5);
+	assert_int_equal(inb(t, 0x3c9), 10);
+	outw(t, 0x1ce, 1), outw(t, 0x1cf, 640);
+	slot = find_fn(t, 0x11111234);
+	cfg_write(t, slot, 0x04, 0x2);
+	vram = cfg_read(t, slot, 0x10) & ~0xfULL;
+	mmio_write(t, vram + 0x1000, 0xdeadbeef, 4);
+
+	save(t, &buf, &len);
+	u = tvm_new_fw(t->vm.ram, true);
+	assert_int_equal(load(u, buf, len, &err), 0);
+	free(buf);
+	assert_int_equal(mmio_read(u, 0xf0000, 1), 0x42);	/* RAM, not the ROM's 0x90 */
+	mmio_write(u, 0xf0001, 0x43, 1);
+	assert_int_equal(u->vm.ram[0xf0001], 0x43);
+	assert_int_equal(mmio_read(u, VARS_AT, 1), 0x80);	/* status: ready */
+	assert_int_equal(inb(u, 0x511), 'M');
+	assert_int_equal(inb(u, 0x511), 'U');
+	assert_int_equal(inb(u, 0x3c9), 20);
+	assert_int_equal(inb(u, 0x3c9), 30);
+	outw(u, 0x1ce, 1);
+	assert_int_equal(inw(u, 0x1cf), 640);
+	assert_int_equal(mmio_read(u, vram + 0x1000, 4), 0xdeadbeef);
+	tvm_free(u);
+
+	/* The same file into a VM booted without firmware: refused, saying why. */
+	u = tvm_new(NULL);
+	save(t, &buf, &len);
+	assert_int_equal(load(u, buf, len, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "firmware"));
+	free(buf);
+	tvm_free(u);
+	tvm_free(t);
+	unlink(rom_path);
+	unlink(vars_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(platform_devices),
 		cmocka_unit_test(virtio_over_pci),
 		cmocka_unit_test(mismatches),
+		cmocka_unit_test(firmware_and_vga),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
