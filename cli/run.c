@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "run-firmware.h"
+#include "run-incoming.h"
 #include "run-resources.h"
 #include "vmkit/console.h"
 #include "vmkit/control.h"
@@ -93,6 +94,9 @@ static const char run_usage[] =
 	"  --boot order=LIST    firmware boot order: disk, cdrom, net or device names\n"
 	"                       (virtio0, scsi0, sata0, ide2, net0), by , or ;\n"
 	"  --debugcon file:PATH port 0x402 (the firmware's log) to PATH\n"
+	"  --incoming file:PATH start from a saved VM (QMP migrate file:, vmkit save)\n"
+	"                       instead of booting; the other options must be the ones\n"
+	"                       it was saved with\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
@@ -102,7 +106,9 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_ME
        OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET, OPT_SANDBOX, OPT_RUNAS, OPT_CHROOT,
        OPT_VGA, OPT_VNC,
        /* firmware boot (issue 12) */
-       OPT_FIRMWARE, OPT_BOOT, OPT_DEBUGCON };
+       OPT_FIRMWARE, OPT_BOOT, OPT_DEBUGCON,
+       /* save/restore (issue 15) */
+       OPT_INCOMING };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -139,6 +145,8 @@ static const struct option run_options[] = {
 	{ "bios", required_argument, NULL, OPT_FIRMWARE },
 	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
+	/* save/restore (issue 15) */
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ 0 }
 };
 
@@ -525,6 +533,7 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_FIRMWARE: return run_parse_firmware(c, arg);
 	case OPT_BOOT: return run_parse_boot(c, arg);
 	case OPT_DEBUGCON: return run_parse_debugcon(c, arg);
+	case OPT_INCOMING: return run_parse_incoming(c, arg);
 	case OPT_NET: return run_parse_net(c, arg);
 	case OPT_RNG:
 		if (!arg)
@@ -654,7 +663,7 @@ static int setup_signals(void)
 }
 
 static int run_vm(const struct vm_config *cfg, struct console *con, struct control *ctl,
-		  int sfd)
+		  int sfd, struct vm_state_file *incoming)
 {
 	struct vk_err err = { 0 };
 	enum vm_stop why;
@@ -669,6 +678,13 @@ static int run_vm(const struct vm_config *cfg, struct console *con, struct contr
 				control_detach(ctl, VM_STOP_ERROR, false);
 			/* Short of host memory (a hugepage pool): not a usage error. */
 			return err.code == -ENOMEM ? EXIT_GUEST_ERROR : EXIT_USAGE;
+		}
+		/* --incoming: the first VM takes the saved one's RAM and state; resets boot. */
+		if (incoming && run_restore_incoming(vm, &incoming)) {
+			vm_destroy(vm);
+			if (ctl)
+				control_detach(ctl, VM_STOP_ERROR, false);
+			return EXIT_GUEST_ERROR;
 		}
 		if (ctl)
 			control_attach(ctl, vm);
@@ -695,6 +711,7 @@ int cmd_run(int argc, char **argv)
 	struct control *ctl = NULL;
 	struct vm_config cfg;
 	struct console *con;
+	struct vm_state_file *incoming = NULL;
 	int r, fd, sfd;
 
 	r = parse_args(&cfg, argc, argv);
@@ -709,9 +726,15 @@ int cmd_run(int argc, char **argv)
 		run_close_nets(&cfg);
 		return EXIT_USAGE;
 	}
+	/* A damaged saved VM, or one from other options, is refused before KVM is needed. */
+	if (run_open_incoming(&cfg, &incoming)) {
+		run_close_nets(&cfg);
+		return EXIT_USAGE;
+	}
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		vk_msg("/dev/kvm: %s (KVM is not available on this host)", strerror(errno));
+		vm_state_close(incoming);
 		return EXIT_GUEST_ERROR;
 	}
 	close(fd);
@@ -758,7 +781,8 @@ int cmd_run(int argc, char **argv)
 		}
 		vmm_sandbox_enter(&vmm_sandbox_devices);
 	}
-	r = run_vm(&cfg, con, ctl, sfd);
+	r = run_vm(&cfg, con, ctl, sfd, incoming);
+	vm_state_close(incoming);	/* NULL once the first VM took it */
 	run_close_display(&cfg);
 	control_close(ctl);
 	run_close_nets(&cfg);

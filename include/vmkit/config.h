@@ -173,6 +173,8 @@ struct vm_config {
 	const char *boot_order[VM_MAX_BOOT_ORDER];
 	unsigned int nr_boot_order;
 	const char *debugcon_path;	/* port 0x402 output (SeaBIOS's log) to this file */
+	/* Save/restore (issue 15): --incoming file:PATH, the saved VM to start from (NULL: boot). */
+	const char *incoming;
 };
 
 #endif

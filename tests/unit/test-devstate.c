@@ -7,29 +7,34 @@
  * same RAM; the restored VM must then behave as the first one would have.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "vmkit/console.h"
 #include "vmkit/device.h"
 #include "vmkit/hw.h"
 #include "vmkit/input.h"
 #include "vmkit/pci.h"
 #include "vmkit/savestate.h"
+#include "vmkit/vm-state.h"
 #include "vmkit/vm.h"
 
-extern const struct vm_device_class pci_host_class, pm_class, i8042_class, virtio_rng_class,
-	virtio_balloon_class, fw_cfg_class, firmware_class, fw_boot_class, vga_class;
+extern const struct vm_device_class serial_class, rtc_class, pit_class, pci_host_class, pm_class,
+	i8042_class, virtio_rng_class, virtio_balloon_class, fw_cfg_class, firmware_class,
+	fw_boot_class, vga_class;
 
 /* The classes this test builds, in the builder's order (firmware's and VGA only if asked). */
 static const struct vm_device_class *const classes[] = {
-	&i8042_class, &pci_host_class, &pm_class, &fw_cfg_class, &firmware_class, &fw_boot_class,
+	&serial_class, &rtc_class, &pit_class, &i8042_class, &pci_host_class, &pm_class, &fw_cfg_class, &firmware_class, &fw_boot_class,
 	&virtio_rng_class, &virtio_balloon_class, &vga_class,
 };
 #define NCLASSES (sizeof(classes) / sizeof(classes[0]))
@@ -75,6 +80,7 @@ static struct tvm *tvm_new_fw(const uint8_t *ram, bool uefi)
 		t->cfg.firmware_vars = vars_path;
 		t->cfg.vga = VGA_STD;
 	}
+	assert_int_equal(console_open(&t->vm.con, CONSOLE_NONE, NULL, &err), 0);
 	t->vm.vcpus = &t->vcpu;
 	t->vm.nr_vcpus = 1;
 	t->vm.cfg = &t->cfg;
@@ -106,6 +112,7 @@ static void tvm_free(struct tvm *t)
 	while (i--)
 		classes[i]->destroy(&t->vm);
 	input_router_free(&t->vm);
+	console_close(t->vm.con);
 	io_bus_free(&t->vm.pio);
 	io_bus_free(&t->vm.mmio);
 	free(t->vm.ram);
@@ -492,6 +499,82 @@ static void firmware_and_vga(void **state)
 	unlink(vars_path);
 }
 
+/* ---- the whole VM to a file and back (vmm/core/vm-state.c) ---- */
+
+static void flip(const char *path, off_t off)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t b;
+
+	assert_int_equal(pread(fd, &b, 1, off), 1);
+	b ^= 0x10;
+	assert_int_equal(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+}
+
+static void expect_refused(const char *path, const struct vm_config *cfg, const char *why)
+{
+	struct vm_state_file *f = NULL;
+	struct vk_err err = { 0 };
+
+	assert_int_not_equal(vm_state_open(&f, path, cfg, &err), 0);
+	assert_null(f);
+	if (!strstr(err.msg, why))
+		fail_msg("'%s' not in '%s'", why, err.msg);
+}
+
+static void save_file(void **state)
+{
+	char path[] = "/tmp/vmkit-test-savedXXXXXX";
+	struct tvm *t = tvm_new(NULL), *u;
+	struct vm_state_file *f;
+	struct vk_err err = { 0 };
+	struct vm_config other;
+	struct stat st;
+	unsigned int slot;
+	int fd;
+
+	fd = mkstemp(path);
+	close(fd);
+	slot = find_fn(t, 0x10441af4);
+	rng_driver_start(t, slot);
+	assert_int_equal(rng_request(t, 0), 1);
+	memset(t->vm.ram + 0x50000, 0x11, 3 * 4096);	/* a run of pages */
+	assert_int_equal(vm_state_save_file(&t->vm, path, &err), 0);
+
+	assert_int_equal(vm_state_open(&f, path, &t->cfg, &err), 0);
+	assert_string_equal(vm_state_file_name(f), "");
+	u = tvm_new(NULL);
+	memset(u->vm.ram + 0x80000, 0x22, 4096);	/* what the loader put there goes */
+	assert_int_equal(vm_state_restore(&u->vm, f, &err), 0);
+	vm_state_close(f);
+	assert_memory_equal(u->vm.ram, t->vm.ram, RAM_SIZE);
+	assert_int_equal(rng_request(u, 1), 2);
+	tvm_free(u);
+
+	/* Another VM's options: one line naming what differs, before anything is built. */
+	other = t->cfg;
+	other.mem_bytes = 2 * RAM_SIZE;
+	expect_refused(path, &other, "saved from a VM with 1048576 bytes of memory, this one has 2097152");
+	other = t->cfg;
+	other.balloon = false;
+	expect_refused(path, &other, "balloon");
+	/* A flipped byte in the RAM, in the state; a truncated file. */
+	assert_int_equal(stat(path, &st), 0);
+	flip(path, st.st_size - 100);
+	expect_refused(path, &t->cfg, "RAM checksum mismatch");
+	flip(path, st.st_size - 100);
+	flip(path, 200);
+	expect_refused(path, &t->cfg, "checksum mismatch");
+	flip(path, 200);
+	assert_int_equal(truncate(path, st.st_size - 5000), 0);
+	expect_refused(path, &t->cfg, "damaged or truncated");
+	assert_int_equal(truncate(path, 10), 0);
+	expect_refused(path, &t->cfg, "not a vmkit saved VM");
+	unlink(path);
+	tvm_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +582,7 @@ int main(void)
 		cmocka_unit_test(virtio_over_pci),
 		cmocka_unit_test(mismatches),
 		cmocka_unit_test(firmware_and_vga),
+		cmocka_unit_test(save_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

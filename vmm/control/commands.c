@@ -496,6 +496,10 @@ const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "query-vnc", .fn = cmd_query_vnc },
 	{ .name = "change-vnc-password", .fn = cmd_change_vnc_password,
 	  .params = vnc_password_params },
+	/* Save/restore (migrate-cmds.c, issue 15) */
+	{ .name = "migrate", .fn = qmp_cmd_migrate, .params = qmp_migrate_params,
+	  .needs_vm = true },
+	{ .name = "query-migrate", .fn = qmp_cmd_query_migrate },
 };
 
 const unsigned int qmp_nr_cmds = ARRAY_SIZE(qmp_cmds);
