@@ -15,6 +15,7 @@ ALL="qcow2 qcow2rw vmdk vpc vdi vhdx names virtq blk net console rng balloon x86
 ALL="$ALL i8042"
 ALL="$ALL vga"
 ALL="$ALL fwcfg"	# firmware boot (issue 12)
+ALL="$ALL devstate"	# device state for save/restore (issue 15)
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 
