@@ -119,6 +119,12 @@ bool virtio_has_feature(const struct virtio_dev *v, unsigned int bit);
  */
 void virtio_dev_save(struct virtio_dev *v, struct ss_writer *w, const uint16_t *rewind);
 int virtio_dev_load(struct virtio_dev *v, const struct ss_section *s, struct vk_err *err);
+/*
+ * After a device's load: serve each ready queue once, as if notified. A
+ * notification the saved VM had not served yet (made available, kicked,
+ * not popped) is not in the stream; without this the driver would wait.
+ */
+void virtio_dev_kick_queues(struct virtio_dev *v);
 
 /* virtio-pci transport (vmm/virtio/pci.c): puts v on the PCI bus. */
 int virtio_pci_create(struct virtio_dev *v, struct vk_err *err);

@@ -330,7 +330,32 @@ static void rng_driver_start(struct tvm *t, unsigned int slot)
 	mmio_write(t, BAR0_AT + 20, 0xf, 1);		/* DRIVER_OK */
 }
 
-/* Offer buffer i (16 writable bytes) and notify; returns the used index after. */
+/* Offer buffer i (16 writable bytes), without notifying. */
+static void rng_offer(struct tvm *t, unsigned int i)
+{
+	uint8_t *ram = t->vm.ram;
+	uint64_t addr = DATA + 16 * i;
+	uint32_t len = 16;
+	uint16_t flags = 2, idx;
+
+	memcpy(ram + Q_DESC + 16 * i, &addr, 8);
+	memcpy(ram + Q_DESC + 16 * i + 8, &len, 4);
+	memcpy(ram + Q_DESC + 16 * i + 12, &flags, 2);
+	memcpy(ram + Q_AVAIL + 4 + 2 * (i % 8), &(uint16_t){ i }, 2);
+	idx = i + 1;
+	memcpy(ram + Q_AVAIL + 2, &idx, 2);
+	memset(ram + addr, 0x5a, 16);
+}
+
+static uint16_t used_idx(struct tvm *t)
+{
+	uint16_t used;
+
+	memcpy(&used, t->vm.ram + Q_USED + 2, 2);
+	return used;
+}
+
+/* Offer buffer i and notify; returns the used index after. */
 static uint16_t rng_request(struct tvm *t, unsigned int i)
 {
 	uint8_t *ram = t->vm.ram;
@@ -366,6 +391,7 @@ static void virtio_over_pci(void **state)
 	assert_int_equal(t->vm.ram[DATA], 0);		/* /dev/zero reached the buffer */
 	mmio_write(t, BAR0_AT + 22, 0, 2);		/* leave queue 0 selected */
 	bar2 = cfg_read(t, slot, 0x18) & ~0xfULL;
+	rng_offer(t, 1);	/* available, its notification not served before the save */
 
 	save(t, &buf, &len);
 	u = tvm_new(t->vm.ram);
@@ -382,14 +408,16 @@ static void virtio_over_pci(void **state)
 	assert_int_equal(mmio_read(u, BAR0_AT + 40, 4), Q_AVAIL);
 	assert_int_equal(mmio_read(u, bar2 + 24, 4), 0x4041);
 	assert_int_equal(mmio_read(u, bar2 + 28, 4), 0);
-	/* The next request completes as the second one. */
-	t->vm.ram[DATA + 16] = 0x77;
-	assert_int_equal(rng_request(u, 1), 2);
+	/* The buffer offered before the save is served by the load, as the second one. */
+	assert_int_equal(used_idx(u), 2);
 	memcpy(&id, u->vm.ram + Q_USED + 4 + 8, 4);
 	memcpy(&len32, u->vm.ram + Q_USED + 8 + 8, 4);
 	assert_int_equal(id, 1);
 	assert_int_equal(len32, 16);
 	assert_int_equal(u->vm.ram[DATA + 16], 0);
+	assert_int_equal(used_idx(t), 1);	/* the saved VM never served it */
+	/* The next request completes as the third. */
+	assert_int_equal(rng_request(u, 2), 3);
 	tvm_free(u);
 	tvm_free(t);
 }
@@ -540,6 +568,7 @@ static void save_file(void **state)
 	rng_driver_start(t, slot);
 	assert_int_equal(rng_request(t, 0), 1);
 	memset(t->vm.ram + 0x50000, 0x11, 3 * 4096);	/* a run of pages */
+	assert_int_equal(used_idx(t), 1);
 	assert_int_equal(vm_state_save_file(&t->vm, path, &err), 0);
 
 	assert_int_equal(vm_state_open(&f, path, &t->cfg, &err), 0);

@@ -456,6 +456,7 @@ static int balloon_load(struct vm *vm, const struct ss_reader *r, struct vk_err 
 	b->stats_time = (int64_t)x[5];
 	b->inflated = x[6];
 	pthread_mutex_unlock(&b->qlock);
+	virtio_dev_kick_queues(&b->vdev);
 	return 0;
 }
 

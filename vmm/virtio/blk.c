@@ -887,6 +887,8 @@ static int blk_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err
 				      (unsigned long long)b->config.capacity);
 		if (!ret)
 			ret = virtio_dev_load(&b->vdev, s, err);
+		if (!ret)
+			virtio_dev_kick_queues(&b->vdev);
 	}
 	return ret;
 }

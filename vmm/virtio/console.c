@@ -195,6 +195,7 @@ static int console_load(struct vm *vm, const struct ss_reader *r, struct vk_err 
 	memcpy(c->pending, p, n);
 	c->npending = n;
 	pthread_mutex_unlock(&c->lock);
+	virtio_dev_kick_queues(&c->vdev);	/* also delivers the pending input */
 	return 0;
 }
 

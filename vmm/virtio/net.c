@@ -923,6 +923,7 @@ static int net_load_one(struct virtio_net *n, const struct ss_section *s, struct
 	le[1] = active >> 8;
 	if (active > 1 && n->live)
 		ctrl_mq(n, le, 2);	/* the pairs the driver turned on, as it did */
+	virtio_dev_kick_queues(&n->vdev);
 	return 0;
 }
 

@@ -139,7 +139,10 @@ static int rng_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err
 	if (!vm->rng)
 		return 0;
 	s = ss_need(r, "virtio-rng", 0, err);
-	return s ? virtio_dev_load(&vm->rng->vdev, s, err) : err->code;
+	if (!s || virtio_dev_load(&vm->rng->vdev, s, err))
+		return err->code;
+	virtio_dev_kick_queues(&vm->rng->vdev);
+	return 0;
 }
 
 const struct vm_device_class virtio_rng_class = {

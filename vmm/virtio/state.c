@@ -154,3 +154,12 @@ int virtio_dev_load(struct virtio_dev *v, const struct ss_section *s, struct vk_
 		r = v->tops->load(v, s, err);
 	return r;
 }
+
+void virtio_dev_kick_queues(struct virtio_dev *v)
+{
+	unsigned int i;
+
+	for (i = 0; i < v->nr_queues; i++)
+		if (virtio_queue_ready(v, i) && v->ops->queue_notify)
+			v->ops->queue_notify(v, i);
+}
