@@ -13,6 +13,8 @@
 #ifndef VMKIT_DEVICE_H
 #define VMKIT_DEVICE_H
 
+#include <stdbool.h>
+
 #include "vmkit/util.h"
 
 struct vm;
@@ -33,6 +35,13 @@ struct vm_device_class {
 	 */
 	void (*save)(struct vm *vm, struct ss_writer *w);
 	int (*load)(struct vm *vm, const struct ss_reader *r, struct vk_err *err);
+	/*
+	 * While held (a save of the paused VM), change nothing the guest can
+	 * see on your own: backend input, timers and notifications wait (in
+	 * the backend, or in the device) until released, so the RAM written
+	 * after the state still agrees with it. NULL: nothing of that kind.
+	 */
+	void (*hold)(struct vm *vm, bool on);
 };
 
 /* The table, in creation order (platform devices before PCI ones); NULL-terminated. */
@@ -50,5 +59,7 @@ void vm_devices_destroy(struct vm *vm);
  */
 int vm_devices_save(struct vm *vm, struct ss_writer *w);
 int vm_devices_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err);
+/* Hold every class that has hold, or release them (in reverse). */
+void vm_devices_hold(struct vm *vm, bool on);
 
 #endif

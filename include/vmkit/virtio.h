@@ -55,6 +55,12 @@ struct virtio_dev_ops {
 	void (*queue_notify)(struct virtio_dev *v, unsigned int q);
 	/* The driver reset the device: drop in-flight state. */
 	void (*reset)(struct virtio_dev *v);
+	/*
+	 * Save/restore: held (v->held set) or released. Wait for what is
+	 * running in the device's own threads to finish (take its locks once),
+	 * stop backend input; on release start it again. Optional.
+	 */
+	void (*hold)(struct virtio_dev *v, bool on);
 };
 
 struct virtio_transport_ops {
@@ -95,6 +101,8 @@ struct virtio_dev {
 	 * so a vCPU's notify does not wait for the request.
 	 */
 	struct evloop *loop;
+	/* Held for a save (vmm/virtio/state.c): queues read as not ready. */
+	bool held;
 };
 
 /* Core (vmm/virtio/core.c) */
@@ -125,6 +133,8 @@ int virtio_dev_load(struct virtio_dev *v, const struct ss_section *s, struct vk_
  * not popped) is not in the stream; without this the driver would wait.
  */
 void virtio_dev_kick_queues(struct virtio_dev *v);
+/* Hold the device for a save, or release it (then every ready queue is served once). */
+void virtio_dev_hold(struct virtio_dev *v, bool on);
 
 /* virtio-pci transport (vmm/virtio/pci.c): puts v on the PCI bus. */
 int virtio_pci_create(struct virtio_dev *v, struct vk_err *err);

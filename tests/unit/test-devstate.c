@@ -527,6 +527,21 @@ static void firmware_and_vga(void **state)
 	unlink(vars_path);
 }
 
+/* Held for a save, a device leaves its rings alone; released, it serves what came. */
+static void hold_defers_notifications(void **state)
+{
+	struct tvm *t = tvm_new(NULL);
+
+	rng_driver_start(t, find_fn(t, 0x10441af4));
+	assert_int_equal(rng_request(t, 0), 1);
+	vm_devices_hold(&t->vm, true);
+	assert_int_equal(rng_request(t, 1), 1);		/* notified, not served */
+	vm_devices_hold(&t->vm, false);
+	assert_int_equal(used_idx(t), 2);
+	assert_int_equal(rng_request(t, 2), 3);
+	tvm_free(t);
+}
+
 /* ---- the whole VM to a file and back (vmm/core/vm-state.c) ---- */
 
 static void flip(const char *path, off_t off)
@@ -611,6 +626,7 @@ int main(void)
 		cmocka_unit_test(virtio_over_pci),
 		cmocka_unit_test(mismatches),
 		cmocka_unit_test(firmware_and_vga),
+		cmocka_unit_test(hold_defers_notifications),
 		cmocka_unit_test(save_file),
 	};
 

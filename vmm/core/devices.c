@@ -94,3 +94,17 @@ int vm_devices_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err
 			ret = vm_device_classes[i]->load(vm, r, err);
 	return ret;
 }
+
+void vm_devices_hold(struct vm *vm, bool on)
+{
+	unsigned int i, n = 0;
+
+	while (vm_device_classes[n])
+		n++;
+	for (i = 0; i < n; i++) {
+		const struct vm_device_class *c = vm_device_classes[on ? i : n - 1 - i];
+
+		if (c->hold)
+			c->hold(vm, on);
+	}
+}

@@ -197,15 +197,18 @@ int vm_state_save_file(struct vm *vm, const char *path, struct vk_err *err)
 
 	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
 		return vk_fail(err, -ENAMETOOLONG, "%s: path too long", path);
+	/* Held from the state to the last RAM page: nothing moves the rings in between. */
+	vm_devices_hold(vm, true);
 	r = capture(vm, &state, &len, err);
-	if (r)
+	fd = r ? -1 : mkstemp(tmp);
+	if (!r && fd < 0)
+		r = vk_fail(err, -errno, "%s: %s", tmp, strerror(errno));
+	if (r) {
+		vm_devices_hold(vm, false);
 		return r;
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		free(state);
-		return vk_fail(err, -errno, "%s: %s", tmp, strerror(errno));
 	}
 	r = write_file(vm, fd, state, len);
+	vm_devices_hold(vm, false);
 	free(state);
 	if (close(fd) < 0 && !r)
 		r = -errno;

@@ -228,6 +228,15 @@ static void reset(struct virtio_dev *v)
 	b->config.actual = 0;	/* a reset driver holds no pages (vdev.lock is held) */
 }
 
+/* Held: the stats timer's request waits (request_stats finds the queue not ready). */
+static void hold(struct virtio_dev *v, bool on)
+{
+	struct virtio_balloon *b = to_balloon(v);
+
+	pthread_mutex_lock(&b->qlock);
+	pthread_mutex_unlock(&b->qlock);
+}
+
 static const struct virtio_dev_ops balloon_ops = {
 	.name = "balloon",
 	.type = VIRTIO_ID_BALLOON,
@@ -236,6 +245,7 @@ static const struct virtio_dev_ops balloon_ops = {
 	.config_write = config_write,
 	.queue_notify = queue_notify,
 	.reset = reset,
+	.hold = hold,
 };
 
 void virtio_balloon_set_target(struct virtio_balloon *b, uint64_t bytes)
@@ -376,6 +386,12 @@ static void balloon_class_destroy(struct vm *vm)
 	vm->balloon = NULL;
 }
 
+static void balloon_hold(struct vm *vm, bool on)
+{
+	if (vm->balloon)
+		virtio_dev_hold(&vm->balloon->vdev, on);
+}
+
 /*
  * Version 1: the virtio state, target and actual (config space), the stats
  * buffer the device holds (kept held: the guest refills it only when it is
@@ -463,5 +479,5 @@ static int balloon_load(struct vm *vm, const struct ss_reader *r, struct vk_err 
 const struct vm_device_class virtio_balloon_class = {
 	.name = "virtio-balloon", .create = balloon_class_create,
 	.destroy = balloon_class_destroy,
-	.save = balloon_save, .load = balloon_load,
+	.save = balloon_save, .load = balloon_load, .hold = balloon_hold,
 };

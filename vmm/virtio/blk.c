@@ -600,6 +600,10 @@ static void queue_notify(struct virtio_dev *v, unsigned int qi)
 	int r;
 
 	pthread_mutex_lock(&bq->lock);
+	if (!virtio_queue_ready(v, qi)) {	/* held for a save since the transport looked */
+		pthread_mutex_unlock(&bq->lock);
+		return;
+	}
 	bq->pushed = false;
 	r = virtq_drain(q, &bq->elem, start_elem, bq);
 	flush_batch(bq);
@@ -646,6 +650,18 @@ static void config_read(struct virtio_dev *v, unsigned int off, void *data, unsi
 		memcpy(data, (uint8_t *)&b->config + off, MIN(len, sizeof(b->config) - off));
 }
 
+/* Held: a notification already past the transport's check finishes first. */
+static void hold(struct virtio_dev *v, bool on)
+{
+	struct virtio_blk *b = to_blk(v);
+	unsigned int i;
+
+	for (i = 0; on && i < b->nr_queues; i++) {
+		pthread_mutex_lock(&b->queues[i].lock);
+		pthread_mutex_unlock(&b->queues[i].lock);
+	}
+}
+
 static const struct virtio_dev_ops blk_ops = {
 	.name = "blk",
 	.type = VIRTIO_ID_BLOCK,
@@ -653,6 +669,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.config_read = config_read,
 	.queue_notify = queue_notify,
 	.reset = reset,
+	.hold = hold,
 };
 
 static uint64_t features(const struct disk_config *c, unsigned int nr_queues)
@@ -893,7 +910,16 @@ static int blk_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err
 	return ret;
 }
 
+static void blk_hold(struct vm *vm, bool on)
+{
+	unsigned int i;
+
+	for (i = 0; i < VM_MAX_DISKS; i++)
+		if (vm->disks[i])
+			virtio_dev_hold(&vm->disks[i]->vdev, on);
+}
+
 const struct vm_device_class virtio_blk_class = {
 	.name = "virtio-blk", .create = blk_class_create, .destroy = blk_class_destroy,
-	.save = blk_save, .load = blk_load,
+	.save = blk_save, .load = blk_load, .hold = blk_hold,
 };

@@ -104,12 +104,22 @@ static void reset(struct virtio_dev *v)
 	c->npending = 0;
 }
 
+/* Held: input goes on arriving into pending (saved), not into the rings. */
+static void hold(struct virtio_dev *v, bool on)
+{
+	struct virtio_console *c = v->priv;
+
+	pthread_mutex_lock(&c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static const struct virtio_dev_ops console_ops = {
 	.name = "console",
 	.type = VIRTIO_ID_CONSOLE,
 	.pci_class = 0x078000,	/* simple communication controller, other */
 	.queue_notify = queue_notify,
 	.reset = reset,
+	.hold = hold,
 };
 
 int virtio_console_create(struct vm *vm, struct console *con, struct virtio_console **out,
@@ -151,6 +161,12 @@ static void console_class_destroy(struct vm *vm)
 {
 	virtio_console_destroy(vm->vcon);
 	vm->vcon = NULL;
+}
+
+static void console_hold(struct vm *vm, bool on)
+{
+	if (vm->vcon)
+		virtio_dev_hold(&vm->vcon->vdev, on);
 }
 
 /* Version 1: the virtio state and the input not yet delivered to the guest. */
@@ -202,5 +218,5 @@ static int console_load(struct vm *vm, const struct ss_reader *r, struct vk_err 
 const struct vm_device_class virtio_console_class = {
 	.name = "virtio-console", .create = console_class_create,
 	.destroy = console_class_destroy,
-	.save = console_save, .load = console_load,
+	.save = console_save, .load = console_load, .hold = console_hold,
 };

@@ -98,6 +98,7 @@ struct net_pair {
 	bool tx_blocked;		/* the backend said EAGAIN: wait for EPOLLOUT */
 	/* vhost: the kernel serves this pair's rings. */
 	bool vhost_on;
+	bool vhost_held;		/* stopped for a save, to start again at release */
 	int call_fd[2];
 	int kick_fd[2];
 	/* A received frame waiting for buffers: header + frame in bounce. */
@@ -663,6 +664,8 @@ static void config_read(struct virtio_dev *v, unsigned int off, void *data, unsi
 		memcpy(data, (uint8_t *)&n->config + off, MIN(len, sizeof(n->config) - off));
 }
 
+static void dev_hold(struct virtio_dev *v, bool on);	/* save/restore, below */
+
 static const struct virtio_dev_ops net_ops = {
 	.name = "net",
 	.type = VIRTIO_ID_NET,
@@ -671,6 +674,7 @@ static const struct virtio_dev_ops net_ops = {
 	.activate = activate,
 	.queue_notify = queue_notify,
 	.reset = reset,
+	.hold = dev_hold,
 };
 
 static int call_relay(void *opaque, int fd, uint32_t events)
@@ -839,7 +843,7 @@ static void net_class_destroy(struct vm *vm)
  * then start it again from there, so a VM that goes on running after the
  * save (a failed migration) loses nothing. With p->lock.
  */
-static void sync_vhost(struct virtio_net *n, struct net_pair *p)
+static void stop_vhost_for_save(struct virtio_net *n, struct net_pair *p)
 {
 	struct vhost_vring ring[2] = { 0 };
 	unsigned int k;
@@ -855,8 +859,39 @@ static void sync_vhost(struct virtio_net *n, struct net_pair *p)
 		n->vdev.tops->kick_fd(&n->vdev, 2 * p->index + k, true);
 	}
 	p->vhost_on = false;
+}
+
+static void restart_vhost(struct virtio_net *n, struct net_pair *p)
+{
 	if (start_vhost(n, p))
 		vk_msg("virtio-net: vhost did not start again after the save");
+}
+
+/*
+ * Held: the backend is not watched (frames wait in the tap or slirp) and
+ * vhost-net is stopped with its positions read back; released: both again.
+ */
+static void dev_hold(struct virtio_dev *v, bool on)
+{
+	struct virtio_net *n = to_net(v);
+	unsigned int i;
+
+	pthread_mutex_lock(&n->ctrl_lock);
+	pthread_mutex_unlock(&n->ctrl_lock);
+	for (i = 0; i < n->pairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		pthread_mutex_lock(&p->lock);
+		if (on && p->vhost_on) {
+			stop_vhost_for_save(n, p);
+			p->vhost_held = true;
+		} else if (!on && p->vhost_held) {
+			p->vhost_held = false;
+			restart_vhost(n, p);
+		}
+		watch(p);
+		pthread_mutex_unlock(&p->lock);
+	}
 }
 
 /*
@@ -875,8 +910,10 @@ static void net_save_one(struct virtio_net *n, struct ss_writer *w)
 		struct net_pair *p = &n->pair[i];
 
 		pthread_mutex_lock(&p->lock);
-		if (p->vhost_on)
-			sync_vhost(n, p);
+		if (p->vhost_on) {	/* saved without a hold (tests): stop, read, go on */
+			stop_vhost_for_save(n, p);
+			restart_vhost(n, p);
+		}
 		rewind[2 * i] = p->nheld;
 		pthread_mutex_unlock(&p->lock);
 	}
@@ -888,6 +925,15 @@ static void net_save_one(struct virtio_net *n, struct ss_writer *w)
 	ss_put_u64(w, "active-pairs", n->active);
 	pthread_mutex_unlock(&n->vdev.lock);
 	ss_end(w);
+}
+
+static void net_hold(struct vm *vm, bool on)
+{
+	unsigned int i;
+
+	for (i = 0; i < VM_MAX_NICS; i++)
+		if (vm->nics[i])
+			virtio_dev_hold(&vm->nics[i]->vdev, on);
 }
 
 static void net_save(struct vm *vm, struct ss_writer *w)
@@ -945,5 +991,5 @@ static int net_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err
 
 const struct vm_device_class virtio_net_class = {
 	.name = "virtio-net", .create = net_class_create, .destroy = net_class_destroy,
-	.save = net_save, .load = net_load,
+	.save = net_save, .load = net_load, .hold = net_hold,
 };

@@ -163,3 +163,18 @@ void virtio_dev_kick_queues(struct virtio_dev *v)
 		if (virtio_queue_ready(v, i) && v->ops->queue_notify)
 			v->ops->queue_notify(v, i);
 }
+
+/*
+ * A held device's queues read as not ready (virtio_queue_ready), so guest
+ * notifications arriving on ioeventfds and the devices' own backend paths
+ * leave the rings alone; the device's hold op waits for what was already
+ * running. The notifications held back are served at release.
+ */
+void virtio_dev_hold(struct virtio_dev *v, bool on)
+{
+	__atomic_store_n(&v->held, on, __ATOMIC_RELEASE);
+	if (v->ops->hold)
+		v->ops->hold(v, on);
+	if (!on)
+		virtio_dev_kick_queues(v);
+}
