@@ -29,6 +29,8 @@ static const struct command commands[] = {
 	{ "destroy", cmd_destroy, "force a VM off" },
 	{ "pause", cmd_pause, "pause a VM's vCPUs" },
 	{ "resume", cmd_resume, "resume a paused VM" },
+	{ "save", cmd_save, "save a running VM's memory and state to a file, stop it" },
+	{ "restore", cmd_restore, "start a VM from a file 'vmkit save' wrote" },
 	{ "delete", cmd_delete, "undefine a VM (--purge: and its volumes)" },
 	{ "rename", cmd_rename, "rename a VM" },
 	{ "edit", cmd_edit, "edit a VM's config with $EDITOR" },

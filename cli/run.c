@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "run-firmware.h"
 #include "run-media.h"
+#include "run-incoming.h"
 #include "run-resources.h"
 #include "vmkit/console.h"
 #include "vmkit/control.h"
@@ -104,6 +105,9 @@ static const char run_usage[] =
 	"                       mouse acceleration; also --device virtio-tablet[-pci])\n"
 	"  --machine pc|q35     the chipset: i440FX/PIIX3 (default) or Q35 (MCH with PCIe\n"
 	"                       ECAM, ICH9 LPC), with or without --firmware\n"
+	"  --incoming file:PATH start from a saved VM (QMP migrate file:, vmkit save)\n"
+	"                       instead of booting; the other options must be the ones\n"
+	"                       it was saved with\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
@@ -119,7 +123,9 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_ME
        /* disk controllers and CD-ROMs (issue 12) */
        OPT_CDROM, OPT_SCSIHW,
        /* the Q35 machine (issue 12) */
-       OPT_MACHINE };
+       OPT_MACHINE,
+       /* save/restore (issue 15) */
+       OPT_INCOMING };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -162,6 +168,8 @@ static const struct option run_options[] = {
 	{ "scsihw", required_argument, NULL, OPT_SCSIHW },
 	/* the Q35 machine (issue 12) */
 	{ "machine", required_argument, NULL, OPT_MACHINE },
+	/* save/restore (issue 15) */
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ 0 }
 };
 
@@ -568,6 +576,7 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_DEBUGCON: return run_parse_debugcon(c, arg);
 	case OPT_TABLET: c->tablet = true; return 0;
 	case OPT_MACHINE: return run_parse_machine(c, arg);
+	case OPT_INCOMING: return run_parse_incoming(c, arg);
 	case OPT_NET: return run_parse_net(c, arg);
 	case OPT_RNG:
 		if (!arg)
@@ -697,7 +706,7 @@ static int setup_signals(void)
 }
 
 static int run_vm(const struct vm_config *cfg, struct console *con, struct control *ctl,
-		  int sfd)
+		  int sfd, struct vm_state_file *incoming)
 {
 	struct vk_err err = { 0 };
 	enum vm_stop why;
@@ -712,6 +721,13 @@ static int run_vm(const struct vm_config *cfg, struct console *con, struct contr
 				control_detach(ctl, VM_STOP_ERROR, false);
 			/* Short of host memory (a hugepage pool): not a usage error. */
 			return err.code == -ENOMEM ? EXIT_GUEST_ERROR : EXIT_USAGE;
+		}
+		/* --incoming: the first VM takes the saved one's RAM and state; resets boot. */
+		if (incoming && run_restore_incoming(vm, &incoming)) {
+			vm_destroy(vm);
+			if (ctl)
+				control_detach(ctl, VM_STOP_ERROR, false);
+			return EXIT_GUEST_ERROR;
 		}
 		if (ctl)
 			control_attach(ctl, vm);
@@ -738,6 +754,7 @@ int cmd_run(int argc, char **argv)
 	struct control *ctl = NULL;
 	struct vm_config cfg;
 	struct console *con;
+	struct vm_state_file *incoming = NULL;
 	int r, fd, sfd;
 
 	r = parse_args(&cfg, argc, argv);
@@ -752,9 +769,15 @@ int cmd_run(int argc, char **argv)
 		run_close_nets(&cfg);
 		return EXIT_USAGE;
 	}
+	/* A damaged saved VM, or one from other options, is refused before KVM is needed. */
+	if (run_open_incoming(&cfg, &incoming)) {
+		run_close_nets(&cfg);
+		return EXIT_USAGE;
+	}
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		vk_msg("/dev/kvm: %s (KVM is not available on this host)", strerror(errno));
+		vm_state_close(incoming);
 		return EXIT_GUEST_ERROR;
 	}
 	close(fd);
@@ -801,7 +824,8 @@ int cmd_run(int argc, char **argv)
 		}
 		vmm_sandbox_enter(&vmm_sandbox_devices);
 	}
-	r = run_vm(&cfg, con, ctl, sfd);
+	r = run_vm(&cfg, con, ctl, sfd, incoming);
+	vm_state_close(incoming);	/* NULL once the first VM took it */
 	run_close_display(&cfg);
 	control_close(ctl);
 	run_close_nets(&cfg);

@@ -35,6 +35,9 @@ int cmd_reboot(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+/* save/restore (issue 15) */
+int cmd_save(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 int cmd_balloon(int argc, char **argv);
 int cmd_sendkey(int argc, char **argv);
 int cmd_cdrom(int argc, char **argv);

@@ -191,6 +191,8 @@ struct vm_config {
 	bool tablet;
 	/* --machine pc|q35 (vmm/hw/q35-mch.c, ich9-lpc.c; include/vmkit/q35.h) */
 	enum vm_machine machine;
+	/* Save/restore (issue 15): --incoming file:PATH, the saved VM to start from (NULL: boot). */
+	const char *incoming;
 };
 
 #endif

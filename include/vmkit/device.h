@@ -13,6 +13,8 @@
 #ifndef VMKIT_DEVICE_H
 #define VMKIT_DEVICE_H
 
+#include <stdbool.h>
+
 #include "vmkit/util.h"
 
 struct vm;
@@ -32,7 +34,16 @@ struct vm_device_class {
 	 * for this device (save/restore and migration refuse such a VM).
 	 */
 	void (*save)(struct vm *vm, struct ss_writer *w);
+	/* What the guest sees of it is all in the config (a boot-order list, a log port). */
+	bool stateless;
 	int (*load)(struct vm *vm, const struct ss_reader *r, struct vk_err *err);
+	/*
+	 * While held (a save of the paused VM), change nothing the guest can
+	 * see on your own: backend input, timers and notifications wait (in
+	 * the backend, or in the device) until released, so the RAM written
+	 * after the state still agrees with it. NULL: nothing of that kind.
+	 */
+	void (*hold)(struct vm *vm, bool on);
 };
 
 /* The table, in creation order (platform devices before PCI ones); NULL-terminated. */
@@ -49,6 +60,14 @@ void vm_devices_destroy(struct vm *vm);
  * save and load (the others are listed in the README as not yet saved).
  */
 int vm_devices_save(struct vm *vm, struct ss_writer *w);
+/*
+ * Whether every device the VM has can be saved: a class that made an
+ * instance (its slot is set) and has neither save nor stateless refuses,
+ * naming itself, rather than a restore coming back without its state.
+ */
+int vm_devices_savable(struct vm *vm, struct vk_err *err);
 int vm_devices_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err);
+/* Hold every class that has hold, or release them (in reverse). */
+void vm_devices_hold(struct vm *vm, bool on);
 
 #endif

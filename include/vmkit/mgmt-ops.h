@@ -40,9 +40,21 @@ int mgmt_op_lock_pools(bool *took, struct vk_err *err);
 /* mgmt_op_lock, then the VM's definition loaded; on failure the lock is released again. */
 int vm_op_load(const char *name, struct vm_def *d, bool *took, struct vk_err *err);
 
+/*
+ * ---- save/restore (lib/mgmt/vm-save.c, issue 15), as virsh save/restore ----
+ * vm_save_state: the running VM's RAM and state into file (QMP migrate to file:,
+ * absolute path), then its monitor quits. vm_restore_state: the VM named in file
+ * (shut off, with the definition it was saved with) started from it; its
+ * name into name (MGMT_NAME_MAX bytes).
+ */
+int vm_save_state(const char *name, const char *file, struct vk_err *err);
+int vm_restore_state(const char *file, char *name, struct vk_err *err);
+
 /* ---- a VM's lifecycle (lib/mgmt/vm-start.c, vm-control.c) ---- */
 
 int vm_start(const char *name, struct vk_err *err);
+/* Start it from a saved VM instead of booting (vmkit run --incoming file:PATH; issue 15). */
+int vm_start_incoming(const char *name, const char *saved, struct vk_err *err);
 /* Wait until the VM is no longer running; false on timeout. */
 bool vm_wait_stopped(const char *name, double timeout_s);
 /* The VM exists and its monitor runs (st filled); else err says which is not so. */

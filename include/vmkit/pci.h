@@ -143,6 +143,18 @@ void pci_host_config_write(struct vm *vm, unsigned int bus, unsigned int slot, u
 /* Drop all BAR mappings (VM teardown). */
 void pci_device_unmap(struct pci_device *d);
 
+/*
+ * Save/restore (issue 15): the function's config space as a field of the
+ * caller's open section, and back into a function just registered for the
+ * same config. Loading keeps the read-only bytes (a different device is an
+ * error), takes the writable ones, and moves BARs and decode through the
+ * guest's own write path, so MMIO mappings and ioeventfds follow.
+ */
+struct ss_writer;
+struct ss_section;
+void pci_device_save(struct pci_device *d, struct ss_writer *w);
+int pci_device_load(struct pci_device *d, const struct ss_section *s, struct vk_err *err);
+
 #endif
 
 /*
@@ -168,3 +180,6 @@ bool msix_notify(struct msix *m, unsigned int vector);
 bool msix_enabled(struct msix *m);
 /* The device's config_write hook must call this: enable and mask bits may have changed. */
 void msix_config_written(struct msix *m, unsigned int off, unsigned int len);
+/* The vector table and PBA as fields of the open section / back (after pci_device_load). */
+void msix_save(struct msix *m, struct ss_writer *w);
+int msix_load(struct msix *m, const struct ss_section *s, struct vk_err *err);

@@ -42,5 +42,14 @@ struct pflash;
 int pflash_create(struct vm *vm, const char *path, bool persist, uint64_t gpa_end,
 		  unsigned int slot, struct pflash **out, struct vk_err *err);
 void pflash_destroy(struct pflash *p);
+/*
+ * Save/restore: the command state machine as fields of the caller's
+ * section, and the contents when they are not persisted to the file
+ * (persisted ones are in the file, which the restored VM opens again).
+ */
+struct ss_writer;
+struct ss_section;
+void pflash_save(struct pflash *p, struct ss_writer *w);
+int pflash_load(struct pflash *p, const struct ss_section *s, struct vk_err *err);
 
 #endif

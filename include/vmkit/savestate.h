@@ -46,6 +46,11 @@ void ss_begin(struct ss_writer *w, const char *section, uint32_t instance, uint3
 void ss_put_u64(struct ss_writer *w, const char *name, uint64_t v);
 void ss_put_bytes(struct ss_writer *w, const char *name, const void *p, size_t n);
 void ss_end(struct ss_writer *w);
+/*
+ * A device that cannot be saved now (requests it could not complete, say)
+ * makes the whole save fail with this cause; finish reports it.
+ */
+void ss_fail(struct ss_writer *w, int code, const char *what);
 /* Append the end record and write everything to fd; frees w either way. */
 int ss_writer_finish(struct ss_writer *w, int fd, struct vk_err *err);
 /* The same into a malloc'd buffer (*len bytes), for tests and in-memory use. */
@@ -63,5 +68,16 @@ uint32_t ss_section_version(const struct ss_section *s);
 int ss_get_u64(const struct ss_section *s, const char *name, uint64_t *v, struct vk_err *err);
 int ss_get_bytes(const struct ss_section *s, const char *name, void *p, size_t n,
 		 struct vk_err *err);
+/* A byte field of any length, in place (valid until ss_reader_free). */
+int ss_get_blob(const struct ss_section *s, const char *name, const uint8_t **p, size_t *n,
+		struct vk_err *err);
+/*
+ * The section for this instance, which must be there: -ENOENT naming it
+ * ("state: no virtio-blk 1 section") when the file is from another config.
+ */
+const struct ss_section *ss_need(const struct ss_reader *r, const char *section,
+				 uint32_t instance, struct vk_err *err);
+/* Sections of this name in r (how many instances a saved VM had). */
+unsigned int ss_count(const struct ss_reader *r, const char *section);
 
 #endif

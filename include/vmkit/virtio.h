@@ -17,6 +17,8 @@
 struct vm;
 struct evloop;
 struct virtio_dev;
+struct ss_writer;
+struct ss_section;
 
 /* Device status bits */
 #define VIRTIO_STATUS_ACKNOWLEDGE	1
@@ -60,6 +62,12 @@ struct virtio_dev_ops {
 	 * function itself is one bootable disk (blk) or NIC (net), or nothing.
 	 */
 	int (*boot_paths)(struct virtio_dev *v, unsigned int slot, struct vk_err *err);
+	/*
+	 * Save/restore: held (v->held set) or released. Wait for what is
+	 * running in the device's own threads to finish (take its locks once),
+	 * stop backend input; on release start it again. Optional.
+	 */
+	void (*hold)(struct virtio_dev *v, bool on);
 };
 
 struct virtio_transport_ops {
@@ -74,6 +82,9 @@ struct virtio_transport_ops {
 	 * with serve true it reads it again. -1 if there is none.
 	 */
 	int (*kick_fd)(struct virtio_dev *v, unsigned int q, bool serve);
+	/* Save/restore: the transport's registers as fields of the device's section. */
+	void (*save)(struct virtio_dev *v, struct ss_writer *w);
+	int (*load)(struct virtio_dev *v, const struct ss_section *s, struct vk_err *err);
 };
 
 struct virtio_dev {
@@ -97,6 +108,8 @@ struct virtio_dev {
 	 * so a vCPU's notify does not wait for the request.
 	 */
 	struct evloop *loop;
+	/* Held for a save (vmm/virtio/state.c): queues read as not ready. */
+	bool held;
 };
 
 /* Core (vmm/virtio/core.c) */
@@ -113,6 +126,22 @@ void virtio_enable_queue(struct virtio_dev *v, unsigned int i);
 /* Whether notifications for queue i are to be served. */
 bool virtio_queue_ready(const struct virtio_dev *v, unsigned int i);
 bool virtio_has_feature(const struct virtio_dev *v, unsigned int bit);
+
+/*
+ * Save/restore (vmm/virtio/state.c): the common state and the transport's
+ * as fields of the device's open section. rewind[q] (or NULL): chains the
+ * device popped from queue q and did not use, given back to the driver.
+ */
+void virtio_dev_save(struct virtio_dev *v, struct ss_writer *w, const uint16_t *rewind);
+int virtio_dev_load(struct virtio_dev *v, const struct ss_section *s, struct vk_err *err);
+/*
+ * After a device's load: serve each ready queue once, as if notified. A
+ * notification the saved VM had not served yet (made available, kicked,
+ * not popped) is not in the stream; without this the driver would wait.
+ */
+void virtio_dev_kick_queues(struct virtio_dev *v);
+/* Hold the device for a save, or release it (then every ready queue is served once). */
+void virtio_dev_hold(struct virtio_dev *v, bool on);
 
 /* virtio-pci transport (vmm/virtio/pci.c): puts v on the PCI bus. */
 int virtio_pci_create(struct virtio_dev *v, struct vk_err *err);

@@ -49,6 +49,17 @@ void x86_acpi_move_ecam(struct vm *vm, uint64_t base, uint64_t size);
 /* Per-vCPU setup: CPUID, MSRs, LAPIC, registers for the boot entry. */
 int x86_cpuid_init(struct vm *vm, struct vk_err *err);
 int x86_vcpu_init(struct vcpu *v, struct vk_err *err);
+/*
+ * Save/restore (cpu-state.c, KVM only): a stopped vCPU's state as section
+ * "cpu" (instance: its index), the in-kernel PIC, IOAPIC ("irqchip") and
+ * kvmclock ("clock"), and back into a VM built from the same config.
+ */
+struct ss_writer;
+struct ss_reader;
+void x86_vcpu_state_save(struct vcpu *v, struct ss_writer *w);
+int x86_vcpu_state_load(struct vcpu *v, const struct ss_reader *r, struct vk_err *err);
+void x86_vm_state_save(struct vm *vm, struct ss_writer *w);
+int x86_vm_state_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err);
 int x86_vcpu_cpu_init(struct vcpu *v, struct vk_err *err);	/* cpuid.c: CPUID, MSRs, LAPIC */
 /* The boot CPU's registers for the loaded kernel's entry. */
 int x86_vcpu_boot_regs(struct vcpu *v, struct vk_err *err);

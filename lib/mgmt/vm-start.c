@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -314,7 +315,29 @@ static int prepare_run_dir(const char *name, struct vk_err *err)
 	return 0;
 }
 
-static int start_locked(const char *name, struct vk_err *err)
+/* --incoming file:PATH after the definition's options (a saved VM to start from). */
+static int add_incoming(char ***argv, const char *saved, struct vk_err *err)
+{
+	size_t n = 0;
+	char **v;
+
+	while ((*argv)[n])
+		n++;
+	v = realloc(*argv, (n + 3) * sizeof(*v));
+	if (!v)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	*argv = v;
+	v[n] = strdup("--incoming");
+	v[n + 1] = malloc(strlen(saved) + 6);
+	v[n + 2] = NULL;
+	if (!v[n] || !v[n + 1])
+		return vk_fail(err, -ENOMEM, "out of memory");
+	strcpy(v[n + 1], "file:");
+	strcat(v[n + 1], saved);
+	return 0;
+}
+
+static int start_locked(const char *name, const char *saved, struct vk_err *err)
 {
 	struct cg_limits limits;
 	struct vm_status st;
@@ -333,6 +356,8 @@ static int start_locked(const char *name, struct vk_err *err)
 	ret = vm_refuse_template(&d, "started", err);
 	if (!ret)
 		ret = vm_build_argv(&d, vmkit_exe(), &argv, err);
+	if (!ret && saved)
+		ret = add_incoming(&argv, saved, err);
 	if (!ret)
 		ret = check_shared(&d, err);
 	if (!ret)
@@ -358,15 +383,20 @@ out:
 	return ret;
 }
 
-int vm_start(const char *name, struct vk_err *err)
+int vm_start_incoming(const char *name, const char *saved, struct vk_err *err)
 {
 	bool took;
 	int ret = mgmt_op_lock(&took, err);
 
 	if (!ret)
-		ret = start_locked(name, err);
+		ret = start_locked(name, saved, err);
 	mgmt_op_unlock(took);
 	return ret;
+}
+
+int vm_start(const char *name, struct vk_err *err)
+{
+	return vm_start_incoming(name, NULL, err);
 }
 
 /* ---- shared disks ---- */

@@ -153,6 +153,14 @@ void ss_end(struct ss_writer *w)
 	put_u8(w, REC_END_SECTION);
 }
 
+void ss_fail(struct ss_writer *w, int code, const char *what)
+{
+	if (w->error)
+		return;
+	w->error = code;
+	w->what = what;
+}
+
 /* Close the stream in memory: the end record and its CRC. */
 static int seal(struct ss_writer *w, struct vk_err *err)
 {
@@ -539,4 +547,36 @@ int ss_get_bytes(const struct ss_section *s, const char *name, void *p, size_t n
 			       (int)s->name_len, s->name, name, f->len, n);
 	memcpy(p, f->bytes, n);
 	return 0;
+}
+
+int ss_get_blob(const struct ss_section *s, const char *name, const uint8_t **p, size_t *n,
+		struct vk_err *err)
+{
+	const struct ss_field *f = field(s, name, KIND_BYTES, err);
+
+	if (!f)
+		return err->code;
+	*p = f->bytes;
+	*n = f->len;
+	return 0;
+}
+
+const struct ss_section *ss_need(const struct ss_reader *r, const char *section,
+				 uint32_t instance, struct vk_err *err)
+{
+	const struct ss_section *s = ss_find(r, section, instance);
+
+	if (!s)
+		vk_fail(err, -ENOENT, "state: no %s %u section (saved from a VM with other devices?)",
+			section, instance);
+	return s;
+}
+
+unsigned int ss_count(const struct ss_reader *r, const char *section)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < r->ns; i++)
+		n += same_name(r->s[i].name, r->s[i].name_len, section);
+	return n;
 }

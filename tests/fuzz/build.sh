@@ -22,10 +22,11 @@ mgmt=$(ls lib/mgmt/*.c)
 net=$(ls lib/net/*.c)
 sandbox=$(ls lib/sandbox/*.c)
 vmm=$(ls vmm/*/*.c vmm/arch/x86/*.c | sort -u)
-cli="cli/run-resources.c cli/run-net.c cli/run-display.c cli/run-firmware.c cli/run-media.c"
+cli="cli/run-resources.c cli/run-net.c cli/run-display.c cli/run-firmware.c cli/run-media.c cli/run-incoming.c"
 serve=$(ls serve/*.c | grep -v '/main.c$')
 virtio="vmm/virtio/queue.c vmm/virtio/core.c vmm/core/memory.c vmm/core/evloop.c \
 	vmm/core/iothread.c vmm/core/sandbox.c tests/fuzz/fake-vm.c tests/fuzz/fake-driver.c"
+virtio="$virtio vmm/virtio/state.c"	# the devices' save/restore (issue 15)
 
 obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 
@@ -76,7 +77,7 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link virtq "$(obj vmm/virtio/queue.c tests/fuzz/virtq-fuzz.c)" "" ""
 	for d in blk rng console balloon net; do
 		link "$d" "$(obj $virtio vmm/virtio/$d.c tests/fuzz/$d-fuzz.c)" "\$o/libsandbox.a $libs" \
-			"-lseccomp -lpthread"
+			"-lseccomp -lpthread -lz"
 	done
 	# tablet: virtio-input with its tablet model and the input router (issue 13).
 	link tablet "$(obj $virtio vmm/virtio/input.c vmm/virtio/tablet.c vmm/input/input.c \
@@ -97,6 +98,8 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link q35 "$(obj tests/fuzz/q35-fuzz.c)" "$vmmlibs" "$vmmsys"
 	link config "$(obj tests/fuzz/config-fuzz.c)" "\$o/libmgmt.a \$o/libnet.a $libs" "-ljson-c -lpthread"
 	link runopts "$(obj tests/fuzz/runopts-fuzz.c $cli)" "$vmmlibs" "$vmmsys"
+	# devstate: the devices' state loads (issue 15), on the monitor's own objects.
+	link devstate "$(obj tests/fuzz/devstate-fuzz.c)" "$vmmlibs" "$vmmsys"
 	# vga: the adapter with the PCI host bridge and the display, from the monitor's archive.
 	link vga "$(obj tests/fuzz/vga-fuzz.c)" "$vmmlibs" "$vmmsys"
 	# serve: the server's parsers, linked with all of serve/ but main.c (the

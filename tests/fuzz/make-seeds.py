@@ -523,6 +523,53 @@ def savestate_seeds():
             "two-instances": stream(section("dev", 0, 3, u64("x", 1)), section("dev", 1, 1, u64("x", 2)))}
 
 
+def devstate_seeds():
+    """Device state streams as the devices write them (the fuzz target fixes the CRC)."""
+    import struct
+    import zlib
+
+    def name(n):
+        return struct.pack("<H", len(n)) + n.encode()
+
+    def u64(n, v):
+        return b"F" + name(n) + b"\1" + struct.pack("<Q", v)
+
+    def blob(n, b):
+        return b"F" + name(n) + b"\2" + struct.pack("<I", len(b)) + b
+
+    def section(n, inst, ver, *fields):
+        return b"S" + name(n) + struct.pack("<II", inst, ver) + b"".join(fields) + b"E"
+
+    def stream(*sections):
+        body = b"VMKITSS\n" + struct.pack("<II", 1, 0) + b"".join(sections) + b"Z"
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    pm = section("pm", 0, 1, u64("sts", 0x100), u64("en", 0x100), u64("cnt", 1))
+    i8042 = section("i8042", 0, 1, blob("ram", bytes([0x47]) + bytes(31)), u64("outport", 3),
+                    u64("out", 0xfa), u64("obf", 1), blob("ctl", b"\x55"), blob("ctl-aux", b"\0"),
+                    u64("pending", 0xd4), u64("a2", 1), u64("xlate-break", 0),
+                    u64("kbd-set", 2), u64("kbd-leds", 4), u64("kbd-typematic", 0x2b),
+                    u64("kbd-arg", 0), u64("kbd-last", 0xfa), u64("kbd-scanning", 1),
+                    blob("kbd-queue", b"\x1e\xf0\x1e"), u64("mouse-id", 3), u64("mouse-rate", 80),
+                    u64("mouse-resolution", 2), blob("mouse-rates", bytes([200, 100, 80])),
+                    u64("mouse-arg", 0), blob("mouse-last", b"\xfa\x03"), u64("mouse-flags", 8),
+                    u64("mouse-buttons", 1), u64("mouse-dx", 5), u64("mouse-dy", 2**64 - 3),
+                    u64("mouse-dz", 0), blob("mouse-queue", b"\x08\x05\xfd\x00"))
+    cfg = bytearray(256)
+    cfg[0:4] = bytes([0x86, 0x80, 0x37, 0x12])
+    host = section("pci-host", 0, 1, u64("addr", 0x80000800), blob("pci-config", bytes(cfg)))
+    rng_fields = [u64("host-features", (1 << 32) | (1 << 28) | (1 << 29)),
+                  u64("guest-features", 1 << 32), u64("status", 0xf), u64("config-generation", 0),
+                  u64("nr-queues", 1)]
+    for k, v in (("size", 8), ("enabled", 1), ("desc", 0x10000), ("avail", 0x11000),
+                 ("used", 0x12000), ("last-avail", 1), ("used-idx", 1), ("signalled-used", 0),
+                 ("broken", 0)):
+        rng_fields.append(u64(f"q0-{k}", v))
+    rng = section("virtio-rng", 0, 1, *rng_fields)
+    return {"pm": stream(pm), "i8042": stream(i8042), "host": stream(host), "rng": stream(rng),
+            "all": stream(pm, i8042, host, rng)}
+
+
 def i8042_seeds():
     """Ops: 0 cmd port, 1 data port, 2/3 read status/data, 4 key (2 bytes, 8: down),
     5 mouse motion (2 bytes), 6 drain, 7 a byte to the mouse (D4)."""
@@ -627,7 +674,7 @@ def q35_seeds():
     return out
 
 
-TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds, "fwcfg": fwcfg_seeds, "tablet": tablet_seeds, "scsi": scsi_seeds, "ahci": ahci_seeds, "q35": q35_seeds,
+TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds, "fwcfg": fwcfg_seeds, "tablet": tablet_seeds, "scsi": scsi_seeds, "ahci": ahci_seeds, "q35": q35_seeds, "devstate": devstate_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 

@@ -23,6 +23,10 @@ ALL_COMMANDS = {
     "query-cpus-fast", "query-block", "query-balloon", "balloon", "qom-get", "qom-set", "stop",
     "cont",
     "system_powerdown", "system_reset", "quit", "human-monitor-command", "set_link",
+    "send-key", "input-send-event", "query-mice",                  # keyboard and pointer
+    "screendump", "query-vnc", "change-vnc-password",              # the display
+    "eject", "blockdev-change-medium",                             # CD-ROMs
+    "migrate", "query-migrate",                                    # save/restore
 }
 
 

@@ -278,6 +278,24 @@ static void hostile_device_state(void **state)
 	console_close(con);
 }
 
+/*
+ * A device made without a way to save it refuses the save by name (a
+ * restore would come back without it); stateless ones and absent ones do not.
+ */
+static void unsaved_devices_refuse(void **state)
+{
+	extern const struct vm_device_class ahci_class, fw_boot_class;
+	struct vm vm = { 0 };
+	struct vk_err err = { 0 };
+
+	assert_int_equal(vm_devices_savable(&vm, &err), 0);
+	*vm_device_state(&vm, &fw_boot_class) = &vm;		/* stateless: fine */
+	assert_int_equal(vm_devices_savable(&vm, &err), 0);
+	*vm_device_state(&vm, &ahci_class) = &vm;		/* made, no save hook yet */
+	assert_int_equal(vm_devices_savable(&vm, &err), -ENOTSUP);
+	assert_non_null(strstr(err.msg, "its ahci device has no saved state"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +304,7 @@ int main(void)
 		cmocka_unit_test(bad_writes),
 		cmocka_unit_test(devices_survive),
 		cmocka_unit_test(hostile_device_state),
+		cmocka_unit_test(unsaved_devices_refuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -524,6 +524,10 @@ const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "eject", .fn = qmp_cmd_eject, .params = eject_params, .needs_vm = true },
 	{ .name = "blockdev-change-medium", .fn = qmp_cmd_change_medium,
 	  .params = change_medium_params, .needs_vm = true },
+	/* Save/restore (migrate-cmds.c, issue 15) */
+	{ .name = "migrate", .fn = qmp_cmd_migrate, .params = qmp_migrate_params,
+	  .needs_vm = true },
+	{ .name = "query-migrate", .fn = qmp_cmd_query_migrate },
 };
 
 const unsigned int qmp_nr_cmds = ARRAY_SIZE(qmp_cmds);

@@ -42,6 +42,9 @@ struct control {
 	int stats_interval;		/* qom-set guest-stats-polling-interval, -1: never set */
 	/* input-send-event's pointer: buttons held, absolute position (input-cmds.c). */
 	unsigned int buttons, abs_x, abs_y;
+	/* The last migrate (migrate-cmds.c): none, completed or failed, and why. */
+	int migrate_status;
+	char migrate_error[512];
 
 	/* out_lock: the client list and every client's output. */
 	pthread_mutex_t out_lock;
@@ -122,6 +125,13 @@ int qmp_cmd_input_send_event(struct control *c, json_object *args, json_object *
 int qmp_cmd_query_mice(struct control *c, json_object *args, json_object **ret,
 		       struct qmp_error *e);
 extern const struct qmp_param qmp_send_key_params[], qmp_input_send_event_params[];
+
+/* Save/restore (migrate-cmds.c, issue 15): migrate to file:PATH, query-migrate. */
+int qmp_cmd_migrate(struct control *c, json_object *args, json_object **ret,
+		    struct qmp_error *e);
+int qmp_cmd_query_migrate(struct control *c, json_object *args, json_object **ret,
+			  struct qmp_error *e);
+extern const struct qmp_param qmp_migrate_params[];
 
 /* human-monitor-command */
 int qmp_hmp(struct control *c, json_object *args, json_object **ret, struct qmp_error *e);

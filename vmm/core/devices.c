@@ -5,6 +5,7 @@
  * (the UART before anything that may print), then the PCI host bridge,
  * then the PCI devices, which need it.
  */
+#include <errno.h>
 #include <stddef.h>
 
 #include "vmkit/device.h"
@@ -85,6 +86,18 @@ void vm_devices_destroy(struct vm *vm)
 	input_router_free(vm);
 }
 
+int vm_devices_savable(struct vm *vm, struct vk_err *err)
+{
+	const struct vm_device_class *c;
+	unsigned int i;
+
+	for (i = 0; (c = vm_device_classes[i]); i++)
+		if (!c->save && !c->stateless && vm->dev_state[i])
+			return vk_fail(err, -ENOTSUP, "this VM cannot be saved yet: its %s device has "
+				       "no saved state", c->name);
+	return 0;
+}
+
 int vm_devices_save(struct vm *vm, struct ss_writer *w)
 {
 	unsigned int i;
@@ -104,4 +117,18 @@ int vm_devices_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err
 		if (vm_device_classes[i]->load)
 			ret = vm_device_classes[i]->load(vm, r, err);
 	return ret;
+}
+
+void vm_devices_hold(struct vm *vm, bool on)
+{
+	unsigned int i, n = 0;
+
+	while (vm_device_classes[n])
+		n++;
+	for (i = 0; i < n; i++) {
+		const struct vm_device_class *c = vm_device_classes[on ? i : n - 1 - i];
+
+		if (c->hold)
+			c->hold(vm, on);
+	}
 }

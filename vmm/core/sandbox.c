@@ -65,6 +65,19 @@
 	VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE, VHOST_SET_VRING_KICK,	\
 	VHOST_SET_VRING_CALL, VHOST_NET_SET_BACKEND, FIONREAD, FIONBIO
 
+/*
+ * Save/restore (issue 15, vmm/arch/x86/cpu-state.c): QMP migrate reads the
+ * vCPUs' and the VM's state on the control thread; --incoming writes it
+ * back on the main thread before the vCPUs start.
+ */
+#define STATE_IOCTLS								\
+	KVM_CHECK_EXTENSION, KVM_GET_MSR_INDEX_LIST, KVM_GET_SREGS2,		\
+	KVM_SET_SREGS2, KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_SET_XSAVE,		\
+	KVM_GET_XCRS, KVM_SET_XCRS, KVM_GET_MSRS, KVM_GET_MP_STATE,		\
+	KVM_SET_MP_STATE, KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS,		\
+	KVM_GET_TSC_KHZ, KVM_SET_TSC_KHZ, KVM_GET_IRQCHIP, KVM_SET_IRQCHIP,	\
+	KVM_GET_CLOCK, KVM_SET_CLOCK
+
 /* An I/O engine's calls: io_uring, Linux AIO, the pool's vectored I/O, discard. */
 #define IO_ENGINE								\
 	SB_ALLOW(io_uring_enter), SB_ALLOW(io_submit), SB_ALLOW(io_getevents),	\
@@ -104,10 +117,12 @@ static const struct sandbox_rule control_rules[] = {
 	SB_ALLOW(fsync), SB_ALLOW(rename), SB_ALLOW(unlink), SB_ALLOW(dup), SB_ALLOW(fstat),
 	SB_ALLOW(newfstatat),
 	/*
-	 * send-key and input-send-event reach the devices from this thread:
-	 * the i8042 raises IRQ 1/12, virtio-tablet an MSI-X message or INTx.
+	 * send-key and input-send-event reach the devices from this thread (the
+	 * i8042 raises IRQ 1/12, virtio-tablet an MSI-X message or INTx), and
+	 * migrate to file: (issue 15) takes the vCPUs' state: VCPU_IOCTLS has the
+	 * interrupt calls, STATE_IOCTLS the rest.
 	 */
-	SB_ALLOW_ARG(ioctl, 1, KVM_IRQ_LINE, KVM_SIGNAL_MSI),
+	SB_ALLOW_ARG(ioctl, 1, VCPU_IOCTLS, STATE_IOCTLS),
 };
 
 static const struct sandbox_rule devices_rules[] = {
@@ -121,7 +136,9 @@ static const struct sandbox_rule devices_rules[] = {
 		     KVM_SET_USER_MEMORY_REGION, KVM_GET_SUPPORTED_CPUID,
 		     /* disks, the console's terminal */
 		     BLKGETSIZE64, BLKSSZGET, BLKDISCARD, BLKZEROOUT, FS_IOC_FSGETXATTR,
-		     TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ),
+		     TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
+		     /* --incoming (issue 15) */
+		     STATE_IOCTLS),
 	SB_ALLOW_ARG(openat, 2, O_RDONLY | O_CLOEXEC, O_RDWR | O_CLOEXEC,
 		     O_RDWR | O_CLOEXEC | O_DIRECT, O_RDONLY | O_CLOEXEC | O_DIRECT,
 		     O_RDWR | O_CLOEXEC | O_DSYNC, O_RDONLY | O_CLOEXEC | O_DSYNC,

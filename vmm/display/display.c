@@ -399,4 +399,5 @@ const struct vm_device_class display_class = {
 	.name = "display",
 	.create = display_class_create,
 	.destroy = display_class_destroy,
+	.stateless = true,	/* the monitor's side of the screen: the adapter has the state */
 };

@@ -282,4 +282,5 @@ const struct vm_device_class vga_class = {
 	.name = "vga",
 	.create = vga_class_create,
 	.destroy = vga_class_destroy,
+	.save = vga_save, .load = vga_load,
 };

@@ -95,6 +95,12 @@ void vga_regs_reset(struct vga *v);
 /* Bytes per pixel of the VBE mode and its start in VRAM; false if VBE is off or bad. */
 bool vbe_geometry(struct vga *v, unsigned int *bytespp, uint32_t *line, uint32_t *start);
 
+/* vga-state.c: the class's save and load (issue 15) */
+struct ss_writer;
+struct ss_reader;
+void vga_save(struct vm *vm, struct ss_writer *w);
+int vga_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err);
+
 /* vga-mem.c */
 extern const struct io_ops vga_window_ops;	/* range VGA_WINDOW_BASE, VGA_WINDOW_SIZE */
 uint8_t vga_mem_read(struct vga *v, uint32_t addr);

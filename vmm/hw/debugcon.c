@@ -73,4 +73,5 @@ static void debugcon_destroy(struct vm *vm)
 
 const struct vm_device_class debugcon_class = {
 	.name = "isa-debugcon", .create = debugcon_create, .destroy = debugcon_destroy,
+	.stateless = true,	/* a write-only log port */
 };

@@ -161,4 +161,5 @@ static void fw_boot_destroy(struct vm *vm)
 
 const struct vm_device_class fw_boot_class = {
 	.name = "boot-order", .create = fw_boot_create, .destroy = fw_boot_destroy,
+	.stateless = true,	/* the boot order is the config's */
 };

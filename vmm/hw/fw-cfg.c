@@ -16,6 +16,7 @@
 
 #include "vmkit/device.h"
 #include "vmkit/fw-cfg.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 
 struct fw_cfg_item {
@@ -420,6 +421,65 @@ static int fw_cfg_create(struct vm *vm, struct vk_err *err)
 	return 0;
 }
 
+/*
+ * Version 1: the selected item (by key; "selected" 0 when the key named
+ * none) and the read position in it, and the DMA address's high half. The
+ * items themselves are built again from the same config.
+ */
+static void fw_cfg_save(struct vm *vm, struct ss_writer *w)
+{
+	void **slot = vm_device_state(vm, &fw_cfg_class);
+	struct fw_cfg *f = slot ? *slot : NULL;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	ss_begin(w, "fw_cfg", 0, 1);
+	ss_put_u64(w, "selected", f->cur != NULL);
+	ss_put_u64(w, "key", f->cur ? f->cur->key : 0);
+	ss_put_u64(w, "offset", f->off);
+	ss_put_u64(w, "dma-hi", f->dma_hi);
+	ss_end(w);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static int fw_cfg_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	struct fw_cfg *f = *vm_device_state(vm, &fw_cfg_class);
+	const struct ss_section *s = ss_find(r, "fw_cfg", 0);
+	uint64_t sel, key, off, hi;
+	int ret;
+
+	if (!f != !s)
+		return vk_fail(err, -EINVAL, "state: saved %s firmware, this VM %s",
+			       f ? "without" : "with", f ? "boots firmware" : "boots a kernel");
+	if (!f)
+		return 0;
+	ret = ss_get_u64(s, "selected", &sel, err);
+	if (!ret)
+		ret = ss_get_u64(s, "key", &key, err);
+	if (!ret)
+		ret = ss_get_u64(s, "offset", &off, err);
+	if (!ret)
+		ret = ss_get_u64(s, "dma-hi", &hi, err);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&f->lock);
+	select_key(f, key);
+	if (sel > 1 || key > 0xffff || hi > UINT32_MAX || !f->cur != !sel ||
+	    (f->cur && off > f->cur->len)) {
+		f->cur = NULL;
+		pthread_mutex_unlock(&f->lock);
+		return vk_fail(err, -EINVAL, "state of fw_cfg: item %#llx or its offset out of range",
+			       (unsigned long long)key);
+	}
+	f->off = off;
+	f->dma_hi = hi;
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
 const struct vm_device_class fw_cfg_class = {
 	.name = "fw_cfg", .create = fw_cfg_create, .destroy = fw_cfg_destroy,
+	.save = fw_cfg_save, .load = fw_cfg_load,
 };

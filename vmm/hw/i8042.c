@@ -19,6 +19,7 @@
 #include "vmkit/device.h"
 #include "vmkit/hw.h"
 #include "vmkit/input.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 #include "ps2.h"
 
@@ -352,6 +353,110 @@ void i8042_destroy(struct vm *vm)
 	*slot = NULL;
 }
 
+/*
+ * Version 1: the controller (command byte and RAM, output port and buffer,
+ * its reply queue, a pending command, translation mid-break) and both
+ * devices behind it with their queues (ps2-state.c). The IRQ lines are not
+ * state: they follow from the buffer and the command byte.
+ */
+static void i8042_save(struct vm *vm, struct ss_writer *w)
+{
+	struct i8042 *c = *vm_device_state(vm, &i8042_class);
+	uint8_t aux[CTL_QUEUE];
+	unsigned int i;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->ctl_n; i++)
+		aux[i] = c->ctl_aux[i];
+	ss_begin(w, "i8042", 0, 1);
+	ss_put_bytes(w, "ram", c->ram, sizeof(c->ram));
+	ss_put_u64(w, "outport", c->outport);
+	ss_put_u64(w, "out", c->out);
+	ss_put_u64(w, "obf", c->obf | (c->out_aux << 1));
+	ss_put_bytes(w, "ctl", c->ctl, c->ctl_n);
+	ss_put_bytes(w, "ctl-aux", aux, c->ctl_n);
+	ss_put_u64(w, "pending", c->pending);
+	ss_put_u64(w, "a2", c->a2);
+	ss_put_u64(w, "xlate-break", c->xlate_break);
+	ps2_kbd_save(&c->kbd, w);
+	ps2_mouse_save(&c->mouse, w);
+	ss_end(w);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static bool pending_ok(uint64_t v)
+{
+	return !v || (v >= 0x60 && v < 0x80) || (v >= 0xd1 && v <= 0xd4);
+}
+
+/* The controller's own fields into n (a copy), checked. */
+static int load_ctl(struct i8042 *n, const struct ss_section *s, struct vk_err *err)
+{
+	static const char *const names[] = { "outport", "out", "obf", "pending", "a2",
+					     "xlate-break" };
+	const uint8_t *ctl, *aux;
+	size_t nctl, naux;
+	uint64_t v[6];
+	unsigned int i;
+	int r = ss_get_bytes(s, "ram", n->ram, sizeof(n->ram), err);
+
+	for (i = 0; i < 6 && !r; i++)
+		r = ss_get_u64(s, names[i], &v[i], err);
+	if (!r)
+		r = ss_get_blob(s, "ctl", &ctl, &nctl, err);
+	if (!r)
+		r = ss_get_blob(s, "ctl-aux", &aux, &naux, err);
+	if (r)
+		return r;
+	if (v[0] > 0xff || v[1] > 0xff || v[2] > 3 || !pending_ok(v[3]) || v[4] > 1 || v[5] > 1 ||
+	    nctl > CTL_QUEUE || naux != nctl)
+		return vk_fail(err, -EINVAL, "state of i8042: a register out of range");
+	n->outport = v[0], n->out = v[1], n->obf = v[2] & 1, n->out_aux = v[2] >> 1;
+	n->pending = v[3], n->a2 = v[4], n->xlate_break = v[5];
+	memcpy(n->ctl, ctl, nctl);
+	for (i = 0; i < nctl; i++)
+		n->ctl_aux[i] = aux[i] != 0;
+	n->ctl_n = nctl;
+	return 0;
+}
+
+static int i8042_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	struct i8042 *c = *vm_device_state(vm, &i8042_class);
+	const struct ss_section *s = ss_need(r, "i8042", 0, err);
+	struct i8042 *n;
+	int ret;
+
+	if (!s)
+		return err->code;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return vk_fail(err, -ENOMEM, "i8042: out of memory");
+	ret = load_ctl(n, s, err);
+	if (!ret)
+		ret = ps2_kbd_load(&n->kbd, s, err);
+	if (!ret)
+		ret = ps2_mouse_load(&n->mouse, s, err);
+	if (!ret) {
+		pthread_mutex_lock(&c->lock);
+		memcpy(c->ram, n->ram, sizeof(c->ram));
+		c->outport = n->outport, c->out = n->out, c->obf = n->obf, c->out_aux = n->out_aux;
+		memcpy(c->ctl, n->ctl, sizeof(c->ctl));
+		memcpy(c->ctl_aux, n->ctl_aux, sizeof(c->ctl_aux));
+		c->ctl_n = n->ctl_n, c->pending = n->pending, c->a2 = n->a2;
+		c->xlate_break = n->xlate_break;
+		c->kbd = n->kbd;
+		c->mouse = n->mouse;
+		update_irq(c);
+		pthread_mutex_unlock(&c->lock);
+	}
+	free(n);
+	return ret;
+}
+
 const struct vm_device_class i8042_class = {
 	.name = "i8042", .create = i8042_create, .destroy = i8042_destroy,
+	.save = i8042_save, .load = i8042_load,
 };

@@ -12,6 +12,7 @@
 #include <linux/kvm.h>
 
 #include "vmkit/pci.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 
 #define MSIX_CTRL		2	/* message control, in the capability */
@@ -154,5 +155,44 @@ int msix_init(struct msix *m, struct pci_device *d, unsigned int nr, unsigned in
 	memcpy(d->cfg + m->cap + MSIX_TABLE, &table, 4);
 	memcpy(d->cfg + m->cap + MSIX_PBA, &pba, 4);
 	d->wmask[m->cap + MSIX_CTRL + 1] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL) >> 8;
+	return 0;
+}
+
+/* ---- save/restore ---- */
+
+void msix_save(struct msix *m, struct ss_writer *w)
+{
+	pthread_mutex_lock(&m->lock);
+	ss_put_bytes(w, "msix-table", m->table, m->nr * 16u);
+	ss_put_bytes(w, "msix-pba", m->pba, sizeof(m->pba));
+	pthread_mutex_unlock(&m->lock);
+}
+
+/*
+ * The table as the guest left it (reserved control bits cleared again) and
+ * the pending bits of vectors that exist; what is pending and now unmasked
+ * (the function enabled by pci_device_load) is delivered.
+ */
+int msix_load(struct msix *m, const struct ss_section *s, struct vk_err *err)
+{
+	uint32_t table[MSIX_MAX_VECTORS][4];
+	uint64_t pba[MSIX_MAX_VECTORS / 64];
+	unsigned int v;
+	int r = ss_get_bytes(s, "msix-table", table, m->nr * 16u, err);
+
+	if (!r)
+		r = ss_get_bytes(s, "msix-pba", pba, sizeof(pba), err);
+	if (r)
+		return r;
+	pthread_mutex_lock(&m->lock);
+	for (v = 0; v < m->nr; v++) {
+		memcpy(m->table[v], table[v], 16);
+		m->table[v][3] &= ENTRY_CTRL_MASKED;
+	}
+	memset(m->pba, 0, sizeof(m->pba));
+	for (v = 0; v < m->nr; v++)
+		m->pba[v / 64] |= pba[v / 64] & (1ULL << (v % 64));
+	flush_pending(m);
+	pthread_mutex_unlock(&m->lock);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vmkit/pci.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 
 #define BAR_MEM64	0x4	/* memory BAR, 64-bit, not prefetchable */
@@ -206,4 +207,47 @@ void pci_device_unmap(struct pci_device *d)
 		if (d->ops && d->ops->bar_mapped)
 			d->ops->bar_mapped(d, i, 0);
 	}
+}
+
+/* ---- save/restore ---- */
+
+void pci_device_save(struct pci_device *d, struct ss_writer *w)
+{
+	uint8_t cfg[256];
+
+	pthread_mutex_lock(&d->intx_lock);
+	memcpy(cfg, d->cfg, sizeof(cfg));
+	pthread_mutex_unlock(&d->intx_lock);
+	ss_put_bytes(w, "pci-config", cfg, sizeof(cfg));
+}
+
+static bool is_bar_or_command(unsigned int i)
+{
+	return (i >= PCI_COMMAND && i < PCI_COMMAND + 2) ||
+	       (i >= PCI_BAR0 && i < PCI_BAR0 + 4 * PCI_NR_BARS);
+}
+
+int pci_device_load(struct pci_device *d, const struct ss_section *s, struct vk_err *err)
+{
+	uint8_t cfg[256];
+	unsigned int i;
+	int r = ss_get_bytes(s, "pci-config", cfg, sizeof(cfg), err);
+
+	if (r)
+		return r;
+	/* Vendor, device, class: the saved function must be this one. */
+	if (memcmp(cfg, d->cfg, 4) || memcmp(cfg + PCI_CLASS_REVISION, d->cfg + PCI_CLASS_REVISION, 4))
+		return vk_fail(err, -EINVAL, "state: PCI slot %u holds another device "
+			       "(%02x%02x:%02x%02x saved)", d->slot, cfg[1], cfg[0], cfg[3], cfg[2]);
+	/* Plain registers first, straight in: a guest write would run side effects twice. */
+	pthread_mutex_lock(&d->intx_lock);
+	for (i = 0; i < sizeof(cfg); i++)
+		if (!is_bar_or_command(i))
+			d->cfg[i] = (d->cfg[i] & ~d->wmask[i]) | (cfg[i] & d->wmask[i]);
+	pthread_mutex_unlock(&d->intx_lock);
+	/* BARs, then decode on, as the guest wrote them: the mappings follow. */
+	for (i = 0; i < PCI_NR_BARS; i++)
+		pci_device_config_write(d, PCI_BAR0 + 4 * i, cfg + PCI_BAR0 + 4 * i, 4);
+	pci_device_config_write(d, PCI_COMMAND, cfg + PCI_COMMAND, 2);
+	return 0;
 }

@@ -14,6 +14,7 @@
 #include "vmkit/firmware.h"
 #include "vmkit/hw.h"
 #include "vmkit/pci.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
@@ -335,6 +336,61 @@ void pci_destroy(struct vm *vm)
 	vm->pci = NULL;
 }
 
+/*
+ * Version 1: the config address latch and the bridge's config space, with
+ * the PIIX3's under firmware. The i440FX's PAM registers are in the
+ * bridge's: the shadow RAM's modes follow them again (pam_update).
+ */
+static void pci_save(struct vm *vm, struct ss_writer *w)
+{
+	struct pci_host *h = vm->pci;
+
+	if (!h)
+		return;
+	ss_begin(w, "pci-host", 0, 1);
+	pthread_mutex_lock(&h->lock);
+	ss_put_u64(w, "addr", h->addr);
+	pthread_mutex_unlock(&h->lock);
+	pci_device_save(&h->bridge, w);
+	ss_end(w);
+	if (h->slots[1] != &h->isa)
+		return;
+	ss_begin(w, "pci-isa", 0, 1);
+	pci_device_save(&h->isa, w);
+	ss_end(w);
+}
+
+static int pci_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	struct pci_host *h = vm->pci;
+	const struct ss_section *s = ss_need(r, "pci-host", 0, err);
+	bool isa = h->slots[1] == &h->isa;
+	uint64_t addr;
+	int ret;
+
+	if (!s)
+		return err->code;
+	if (isa != !!ss_find(r, "pci-isa", 0))
+		return vk_fail(err, -EINVAL, "state: saved %s firmware, this VM %s",
+			       isa ? "without" : "with", isa ? "boots firmware" : "boots a kernel");
+	ret = ss_get_u64(s, "addr", &addr, err);
+	if (!ret && addr > UINT32_MAX)
+		ret = vk_fail(err, -EINVAL, "state of pci-host: address latch out of range");
+	if (!ret)
+		ret = pci_device_load(&h->bridge, s, err);
+	if (!ret && isa)
+		ret = pci_device_load(&h->isa, ss_find(r, "pci-isa", 0), err);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&h->lock);
+	h->addr = addr;
+	pthread_mutex_unlock(&h->lock);
+	if (isa)
+		pam_update(vm, h->bridge.cfg + PAM_REG_FIRST);
+	return 0;
+}
+
 const struct vm_device_class pci_host_class = {
 	.name = "pci-host", .create = pci_create, .destroy = pci_destroy,
+	.save = pci_save, .load = pci_load,
 };

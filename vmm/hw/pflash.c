@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "vmkit/pflash.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 
 enum pflash_mode {
@@ -327,4 +328,52 @@ void pflash_destroy(struct pflash *p)
 	free(p->path);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+/* ---- save/restore ---- */
+
+void pflash_save(struct pflash *p, struct ss_writer *w)
+{
+	pthread_mutex_lock(&p->lock);
+	ss_put_u64(w, "pflash-mode", p->mode);
+	ss_put_u64(w, "pflash-status", p->status);
+	ss_put_u64(w, "pflash-wbuf-left", p->wbuf_left);
+	ss_put_u64(w, "pflash-wbuf-block", p->wbuf_block);
+	ss_put_u64(w, "pflash-size", p->size);
+	if (!p->persist)
+		ss_put_bytes(w, "pflash-data", p->data, p->size);
+	pthread_mutex_unlock(&p->lock);
+}
+
+int pflash_load(struct pflash *p, const struct ss_section *s, struct vk_err *err)
+{
+	static const char *const names[] = { "pflash-mode", "pflash-status", "pflash-wbuf-left",
+					     "pflash-wbuf-block", "pflash-size" };
+	const uint8_t *data = NULL;
+	size_t n = 0;
+	uint64_t x[5];
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; i < 5 && !r; i++)
+		r = ss_get_u64(s, names[i], &x[i], err);
+	if (!r && !p->persist)
+		r = ss_get_blob(s, "pflash-data", &data, &n, err);
+	if (r)
+		return r;
+	if (x[4] != p->size || (!p->persist && n != p->size))
+		return vk_fail(err, -EINVAL, "state: the flash was %llu bytes, %s is %llu",
+			       (unsigned long long)x[4], p->path, (unsigned long long)p->size);
+	if (x[0] > MODE_WBUF_DATA || x[1] > 0xff || x[2] > PFLASH_BLOCK_SIZE ||
+	    x[3] >= p->size || (x[3] % PFLASH_BLOCK_SIZE))
+		return vk_fail(err, -EINVAL, "state of pflash: command state out of range");
+	pthread_mutex_lock(&p->lock);
+	if (data)
+		memcpy(p->data, data, n);
+	p->status = x[1];
+	p->wbuf_left = x[2];
+	p->wbuf_block = x[3];
+	set_mode(p, x[0]);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "vmkit/device.h"
 #include "vmkit/hw.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 
 #define PIT_BASE	0x40
@@ -173,6 +174,56 @@ void pit_destroy(struct vm *vm)
 	vm->pit = NULL;
 }
 
+/*
+ * Version 1: whether the guest has woken the in-kernel PIT, and if so its
+ * state (KVM_GET_PIT2: counters, modes, latches, the speaker gate). A PIT
+ * never touched stays uncreated on the restored VM too. KVM only: not yet
+ * run under KVM.
+ */
+static void pit_save(struct vm *vm, struct ss_writer *w)
+{
+	struct pit *p = vm->pit;
+	struct kvm_pit_state2 st = { 0 };
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	ss_begin(w, "pit", 0, 1);
+	ss_put_u64(w, "created", p->created);
+	if (p->created) {
+		if (ioctl(vm->vm_fd, KVM_GET_PIT2, &st) < 0)
+			ss_fail(w, -errno, "pit: KVM_GET_PIT2");
+		ss_put_bytes(w, "pit2", &st, sizeof(st));
+	}
+	ss_end(w);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int pit_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	const struct ss_section *s = ss_need(r, "pit", 0, err);
+	struct kvm_pit_state2 st;
+	struct pit *p = vm->pit;
+	uint64_t created;
+	int ret;
+
+	if (!s)
+		return err->code;
+	ret = ss_get_u64(s, "created", &created, err);
+	if (ret || !created)
+		return ret;
+	ret = ss_get_bytes(s, "pit2", &st, sizeof(st), err);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&p->lock);
+	ret = create(p);
+	if (!ret && ioctl(vm->vm_fd, KVM_SET_PIT2, &st) < 0)
+		ret = -errno;
+	pthread_mutex_unlock(&p->lock);
+	return ret ? vk_fail(err, ret, "pit: restoring the in-kernel PIT: %s", strerror(-ret)) : 0;
+}
+
 const struct vm_device_class pit_class = {
 	.name = "pit", .create = pit_create, .destroy = pit_destroy,
+	.save = pit_save, .load = pit_load,
 };

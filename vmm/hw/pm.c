@@ -12,6 +12,7 @@
 
 #include "vmkit/device.h"
 #include "vmkit/hw.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
@@ -149,6 +150,50 @@ void pm_destroy(struct vm *vm)
 	vm->pm = NULL;
 }
 
+/* Version 1: PM1 status, enable and control as the guest sees them. */
+static void pm_save(struct vm *vm, struct ss_writer *w)
+{
+	struct pm *p = vm->pm;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	ss_begin(w, "pm", 0, 1);
+	ss_put_u64(w, "sts", p->sts);
+	ss_put_u64(w, "en", p->en);
+	ss_put_u64(w, "cnt", p->cnt);
+	ss_end(w);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int pm_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	const struct ss_section *s = ss_need(r, "pm", 0, err);
+	struct pm *p = vm->pm;
+	uint64_t sts, en, cnt;
+	int ret;
+
+	if (!s)
+		return err->code;
+	ret = ss_get_u64(s, "sts", &sts, err);
+	if (!ret)
+		ret = ss_get_u64(s, "en", &en, err);
+	if (!ret)
+		ret = ss_get_u64(s, "cnt", &cnt, err);
+	if (!ret && (sts > 0xffff || en > 0xffff || cnt > 0xffff || (cnt & PM1_CNT_SLP_EN)))
+		ret = vk_fail(err, -EINVAL, "state of pm: a register out of range");
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&p->lock);
+	p->sts = sts;
+	p->en = en;
+	p->cnt = cnt | PM1_CNT_SCI_EN;
+	update_sci(p);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
 const struct vm_device_class pm_class = {
 	.name = "pm", .create = pm_create, .destroy = pm_destroy,
+	.save = pm_save, .load = pm_load,
 };

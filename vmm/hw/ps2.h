@@ -103,6 +103,16 @@ void ps2_mouse_write(struct ps2_mouse *m, uint8_t v);
 /* Motion in evdev's sense (dy > 0 down, dz > 0 wheel towards the user) and buttons held. */
 void ps2_mouse_event(struct ps2_mouse *m, int dx, int dy, int dz, unsigned int buttons);
 
+/* ---- state for save/restore (ps2-state.c): fields of the i8042's section ---- */
+
+struct ss_writer;
+struct ss_section;
+struct vk_err;
+void ps2_kbd_save(const struct ps2_kbd *k, struct ss_writer *w);
+int ps2_kbd_load(struct ps2_kbd *k, const struct ss_section *s, struct vk_err *err);
+void ps2_mouse_save(const struct ps2_mouse *m, struct ss_writer *w);
+int ps2_mouse_load(struct ps2_mouse *m, const struct ss_section *s, struct vk_err *err);
+
 /* ---- scancodes (ps2-scancodes.c) ---- */
 
 /* Bytes of a key's make or break code in set 1 or 2; 0 when the key has none. */

@@ -25,6 +25,7 @@
 #include "vmkit/control.h"
 #include "vmkit/device.h"
 #include "vmkit/evloop.h"
+#include "vmkit/savestate.h"
 #include "vmkit/virtio-balloon.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
@@ -227,6 +228,15 @@ static void reset(struct virtio_dev *v)
 	b->config.actual = 0;	/* a reset driver holds no pages (vdev.lock is held) */
 }
 
+/* Held: the stats timer's request waits (request_stats finds the queue not ready). */
+static void hold(struct virtio_dev *v, bool on)
+{
+	struct virtio_balloon *b = to_balloon(v);
+
+	pthread_mutex_lock(&b->qlock);
+	pthread_mutex_unlock(&b->qlock);
+}
+
 static const struct virtio_dev_ops balloon_ops = {
 	.name = "balloon",
 	.type = VIRTIO_ID_BALLOON,
@@ -235,6 +245,7 @@ static const struct virtio_dev_ops balloon_ops = {
 	.config_write = config_write,
 	.queue_notify = queue_notify,
 	.reset = reset,
+	.hold = hold,
 };
 
 void virtio_balloon_set_target(struct virtio_balloon *b, uint64_t bytes)
@@ -375,7 +386,98 @@ static void balloon_class_destroy(struct vm *vm)
 	vm->balloon = NULL;
 }
 
+static void balloon_hold(struct vm *vm, bool on)
+{
+	if (vm->balloon)
+		virtio_dev_hold(&vm->balloon->vdev, on);
+}
+
+/*
+ * Version 1: the virtio state, target and actual (config space), the stats
+ * buffer the device holds (kept held: the guest refills it only when it is
+ * returned) and the last stats. The polling interval is the control
+ * socket's and comes back through it (vmm/control/lifecycle.c).
+ */
+static void balloon_save(struct vm *vm, struct ss_writer *w)
+{
+	struct virtio_balloon *b = vm->balloon;
+
+	if (!b)
+		return;
+	ss_begin(w, "virtio-balloon", 0, 1);
+	virtio_dev_save(&b->vdev, w, NULL);
+	pthread_mutex_lock(&b->vdev.lock);
+	ss_put_u64(w, "num-pages", b->config.num_pages);
+	ss_put_u64(w, "actual", b->config.actual);
+	pthread_mutex_unlock(&b->vdev.lock);
+	pthread_mutex_lock(&b->qlock);
+	ss_put_u64(w, "stats-held", b->stats_held);
+	ss_put_u64(w, "stats-head", b->stats_head);
+	ss_put_bytes(w, "stats", b->stats, sizeof(b->stats));
+	ss_put_u64(w, "stats-valid", b->stats_valid);
+	ss_put_u64(w, "stats-time", (uint64_t)b->stats_time);
+	ss_put_u64(w, "inflated", b->inflated);
+	pthread_mutex_unlock(&b->qlock);
+	ss_end(w);
+}
+
+static int balloon_fields(struct virtio_balloon *b, const struct ss_section *s, uint64_t *x,
+			  struct vk_err *err)
+{
+	static const char *const names[] = { "num-pages", "actual", "stats-held", "stats-head",
+					     "stats-valid", "stats-time", "inflated" };
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; i < 7 && !r; i++)
+		r = ss_get_u64(s, names[i], &x[i], err);
+	if (!r && (x[0] > b->ram >> PAGE_SHIFT || x[1] > b->ram >> PAGE_SHIFT || x[2] > 1 ||
+		   x[3] >= b->vdev.vq[Q_STATS].size || x[4] > UINT32_MAX))
+		r = vk_fail(err, -EINVAL, "state of virtio-balloon: a value out of range "
+			    "(saved from a VM with more memory?)");
+	return r;
+}
+
+static int balloon_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	struct virtio_balloon *b = vm->balloon;
+	const struct ss_section *s;
+	uint64_t x[7], stats[VIRTIO_BALLOON_NR_STATS];
+	int ret;
+
+	if (!b != !ss_find(r, "virtio-balloon", 0))
+		return vk_fail(err, -EINVAL, "state: saved %s --balloon, this VM %s",
+			       b ? "without" : "with", b ? "has it" : "has none");
+	if (!b)
+		return 0;
+	s = ss_need(r, "virtio-balloon", 0, err);
+	if (!s)
+		return err->code;
+	ret = virtio_dev_load(&b->vdev, s, err);
+	if (!ret)
+		ret = balloon_fields(b, s, x, err);
+	if (!ret)
+		ret = ss_get_bytes(s, "stats", stats, sizeof(stats), err);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&b->vdev.lock);
+	b->config.num_pages = x[0];
+	b->config.actual = x[1];
+	pthread_mutex_unlock(&b->vdev.lock);
+	pthread_mutex_lock(&b->qlock);
+	b->stats_held = x[2];
+	b->stats_head = x[3];
+	memcpy(b->stats, stats, sizeof(stats));
+	b->stats_valid = x[4];
+	b->stats_time = (int64_t)x[5];
+	b->inflated = x[6];
+	pthread_mutex_unlock(&b->qlock);
+	virtio_dev_kick_queues(&b->vdev);
+	return 0;
+}
+
 const struct vm_device_class virtio_balloon_class = {
 	.name = "virtio-balloon", .create = balloon_class_create,
 	.destroy = balloon_class_destroy,
+	.save = balloon_save, .load = balloon_load, .hold = balloon_hold,
 };

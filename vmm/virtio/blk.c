@@ -24,6 +24,7 @@
 #include "vmkit/block.h"
 #include "vmkit/device.h"
 #include "vmkit/iothread.h"
+#include "vmkit/savestate.h"
 #include "vmkit/virtio-blk.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
@@ -599,6 +600,10 @@ static void queue_notify(struct virtio_dev *v, unsigned int qi)
 	int r;
 
 	pthread_mutex_lock(&bq->lock);
+	if (!virtio_queue_ready(v, qi)) {	/* held for a save since the transport looked */
+		pthread_mutex_unlock(&bq->lock);
+		return;
+	}
 	bq->pushed = false;
 	r = virtq_drain(q, &bq->elem, start_elem, bq);
 	flush_batch(bq);
@@ -645,6 +650,18 @@ static void config_read(struct virtio_dev *v, unsigned int off, void *data, unsi
 		memcpy(data, (uint8_t *)&b->config + off, MIN(len, sizeof(b->config) - off));
 }
 
+/* Held: a notification already past the transport's check finishes first. */
+static void hold(struct virtio_dev *v, bool on)
+{
+	struct virtio_blk *b = to_blk(v);
+	unsigned int i;
+
+	for (i = 0; on && i < b->nr_queues; i++) {
+		pthread_mutex_lock(&b->queues[i].lock);
+		pthread_mutex_unlock(&b->queues[i].lock);
+	}
+}
+
 static const struct virtio_dev_ops blk_ops = {
 	.name = "blk",
 	.type = VIRTIO_ID_BLOCK,
@@ -652,6 +669,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.config_read = config_read,
 	.queue_notify = queue_notify,
 	.reset = reset,
+	.hold = hold,
 };
 
 static uint64_t features(const struct disk_config *c, unsigned int nr_queues)
@@ -820,6 +838,89 @@ static void blk_class_destroy(struct vm *vm)
 	}
 }
 
+/*
+ * Save waits (up to SAVE_DRAIN_SECS) for the requests the backend has:
+ * with the vCPUs paused no new ones come, and those completed are in the
+ * used ring (RAM) and used_idx, so nothing is in flight in the stream and
+ * last_avail is exact. The caller is not the thread the completions run on
+ * (the control thread saves; completions come on the device loop or the
+ * iothread). A disk that does not drain fails the save, saying which.
+ */
+#define SAVE_DRAIN_SECS	30
+
+static bool drain(struct virtio_blk *b)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SAVE_DRAIN_SECS;
+	pthread_mutex_lock(&b->lock);
+	while (b->inflight && pthread_cond_timedwait(&b->idle, &b->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&b->lock);
+	return !b->inflight;
+}
+
+/* Version 1: the virtio state (vmm/virtio/state.c) and the disk's size, to check on load. */
+static void blk_save(struct vm *vm, struct ss_writer *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->cfg->nr_disks; i++) {
+		struct virtio_blk *b = vm->disks[i];
+
+		if (!b)
+			continue;
+		if (!drain(b)) {
+			ss_fail(w, -EBUSY, "virtio-blk: requests still in flight after 30 s");
+			return;
+		}
+		ss_begin(w, "virtio-blk", i, 1);
+		virtio_dev_save(&b->vdev, w, NULL);
+		ss_put_u64(w, "capacity", b->config.capacity);
+		ss_end(w);
+	}
+}
+
+static int blk_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	const struct ss_section *s;
+	unsigned int i, n = ss_count(r, "virtio-blk");
+	uint64_t cap;
+	int ret = 0;
+
+	if (n != vm->cfg->nr_disks)
+		return vk_fail(err, -EINVAL, "state: saved with %u disk(s), this VM has %u", n,
+			       vm->cfg->nr_disks);
+	for (i = 0; i < n && !ret; i++) {
+		struct virtio_blk *b = vm->disks[i];
+
+		s = ss_need(r, "virtio-blk", i, err);
+		if (!s)
+			return err->code;
+		ret = ss_get_u64(s, "capacity", &cap, err);
+		if (!ret && cap != b->config.capacity)
+			ret = vk_fail(err, -EINVAL, "state: disk %u (%s) was %llu sectors, now %llu", i,
+				      b->cfg->path, (unsigned long long)cap,
+				      (unsigned long long)b->config.capacity);
+		if (!ret)
+			ret = virtio_dev_load(&b->vdev, s, err);
+		if (!ret)
+			virtio_dev_kick_queues(&b->vdev);
+	}
+	return ret;
+}
+
+static void blk_hold(struct vm *vm, bool on)
+{
+	unsigned int i;
+
+	for (i = 0; i < VM_MAX_DISKS; i++)
+		if (vm->disks[i])
+			virtio_dev_hold(&vm->disks[i]->vdev, on);
+}
+
 const struct vm_device_class virtio_blk_class = {
 	.name = "virtio-blk", .create = blk_class_create, .destroy = blk_class_destroy,
+	.save = blk_save, .load = blk_load, .hold = blk_hold,
 };

@@ -11,6 +11,7 @@
 #include "vmkit/console.h"
 #include "vmkit/device.h"
 #include "vmkit/virtio-console.h"
+#include "vmkit/savestate.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
 
@@ -103,12 +104,22 @@ static void reset(struct virtio_dev *v)
 	c->npending = 0;
 }
 
+/* Held: input goes on arriving into pending (saved), not into the rings. */
+static void hold(struct virtio_dev *v, bool on)
+{
+	struct virtio_console *c = v->priv;
+
+	pthread_mutex_lock(&c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static const struct virtio_dev_ops console_ops = {
 	.name = "console",
 	.type = VIRTIO_ID_CONSOLE,
 	.pci_class = 0x078000,	/* simple communication controller, other */
 	.queue_notify = queue_notify,
 	.reset = reset,
+	.hold = hold,
 };
 
 int virtio_console_create(struct vm *vm, struct console *con, struct virtio_console **out,
@@ -152,7 +163,60 @@ static void console_class_destroy(struct vm *vm)
 	vm->vcon = NULL;
 }
 
+static void console_hold(struct vm *vm, bool on)
+{
+	if (vm->vcon)
+		virtio_dev_hold(&vm->vcon->vdev, on);
+}
+
+/* Version 1: the virtio state and the input not yet delivered to the guest. */
+static void console_save(struct vm *vm, struct ss_writer *w)
+{
+	struct virtio_console *c = vm->vcon;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	ss_begin(w, "virtio-console", 0, 1);
+	virtio_dev_save(&c->vdev, w, NULL);
+	ss_put_bytes(w, "pending", c->pending, c->npending);
+	ss_end(w);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int console_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	struct virtio_console *c = vm->vcon;
+	const struct ss_section *s;
+	const uint8_t *p;
+	size_t n;
+	int ret;
+
+	if (!c != !ss_find(r, "virtio-console", 0))
+		return vk_fail(err, -EINVAL, "state: saved %s --console virtio:, this VM %s",
+			       c ? "without" : "with", c ? "has it" : "has none");
+	if (!c)
+		return 0;
+	s = ss_need(r, "virtio-console", 0, err);
+	if (!s)
+		return err->code;
+	ret = ss_get_blob(s, "pending", &p, &n, err);
+	if (!ret && n > PENDING_MAX)
+		ret = vk_fail(err, -EINVAL, "state of virtio-console: %zu bytes pending", n);
+	if (!ret)
+		ret = virtio_dev_load(&c->vdev, s, err);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&c->lock);
+	memcpy(c->pending, p, n);
+	c->npending = n;
+	pthread_mutex_unlock(&c->lock);
+	virtio_dev_kick_queues(&c->vdev);	/* also delivers the pending input */
+	return 0;
+}
+
 const struct vm_device_class virtio_console_class = {
 	.name = "virtio-console", .create = console_class_create,
 	.destroy = console_class_destroy,
+	.save = console_save, .load = console_load, .hold = console_hold,
 };

@@ -91,7 +91,7 @@ void virtio_enable_queue(struct virtio_dev *v, unsigned int i)
 
 bool virtio_queue_ready(const struct virtio_dev *v, unsigned int i)
 {
-	return i < v->nr_queues && v->vq_enabled[i] &&
+	return i < v->nr_queues && v->vq_enabled[i] && !__atomic_load_n(&v->held, __ATOMIC_ACQUIRE) &&
 	       (v->status & VIRTIO_STATUS_FEATURES_OK) &&
 	       !(v->status & VIRTIO_STATUS_NEEDS_RESET);
 }

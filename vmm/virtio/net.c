@@ -38,6 +38,7 @@
 #include "vmkit/evloop.h"
 #include "vmkit/net.h"
 #include "vmkit/virtio-net.h"
+#include "vmkit/savestate.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
 
@@ -97,6 +98,7 @@ struct net_pair {
 	bool tx_blocked;		/* the backend said EAGAIN: wait for EPOLLOUT */
 	/* vhost: the kernel serves this pair's rings. */
 	bool vhost_on;
+	bool vhost_held;		/* stopped for a save, to start again at release */
 	int call_fd[2];
 	int kick_fd[2];
 	/* A received frame waiting for buffers: header + frame in bounce. */
@@ -662,6 +664,8 @@ static void config_read(struct virtio_dev *v, unsigned int off, void *data, unsi
 		memcpy(data, (uint8_t *)&n->config + off, MIN(len, sizeof(n->config) - off));
 }
 
+static void dev_hold(struct virtio_dev *v, bool on);	/* save/restore, below */
+
 static const struct virtio_dev_ops net_ops = {
 	.name = "net",
 	.type = VIRTIO_ID_NET,
@@ -670,6 +674,7 @@ static const struct virtio_dev_ops net_ops = {
 	.activate = activate,
 	.queue_notify = queue_notify,
 	.reset = reset,
+	.hold = dev_hold,
 };
 
 static int call_relay(void *opaque, int fd, uint32_t events)
@@ -830,6 +835,161 @@ static void net_class_destroy(struct vm *vm)
 	}
 }
 
+/* ---- save/restore ---- */
+
+/*
+ * vhost-net has the pair's ring positions: stop it to read them back
+ * (the used index from the ring in RAM, the avail one from the kernel),
+ * then start it again from there, so a VM that goes on running after the
+ * save (a failed migration) loses nothing. With p->lock.
+ */
+static void stop_vhost_for_save(struct virtio_net *n, struct net_pair *p)
+{
+	struct vhost_vring ring[2] = { 0 };
+	unsigned int k;
+
+	vhost_net_stop(n->nb->vhost[p->index], ring);
+	for (k = 0; k < 2; k++) {
+		struct virtq *q = &n->vdev.vq[2 * p->index + k];
+		uint16_t *used = q->map(q->map_opaque, q->used_gpa + 2, 2);
+
+		q->last_avail = ring[k].last_avail;
+		if (used)
+			q->used_idx = __atomic_load_n(used, __ATOMIC_ACQUIRE);
+		n->vdev.tops->kick_fd(&n->vdev, 2 * p->index + k, true);
+	}
+	p->vhost_on = false;
+}
+
+static void restart_vhost(struct virtio_net *n, struct net_pair *p)
+{
+	if (start_vhost(n, p))
+		vk_msg("virtio-net: vhost did not start again after the save");
+}
+
+/*
+ * Held: the backend is not watched (frames wait in the tap or slirp) and
+ * vhost-net is stopped with its positions read back; released: both again.
+ */
+static void dev_hold(struct virtio_dev *v, bool on)
+{
+	struct virtio_net *n = to_net(v);
+	unsigned int i;
+
+	pthread_mutex_lock(&n->ctrl_lock);
+	pthread_mutex_unlock(&n->ctrl_lock);
+	for (i = 0; i < n->pairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		pthread_mutex_lock(&p->lock);
+		if (on && p->vhost_on) {
+			stop_vhost_for_save(n, p);
+			p->vhost_held = true;
+		} else if (!on && p->vhost_held) {
+			p->vhost_held = false;
+			restart_vhost(n, p);
+		}
+		watch(p);
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+/*
+ * Version 1: the virtio state with each pair's held receive buffers given
+ * back (a frame half delivered into them is dropped, as a frame lost on
+ * the wire), the MAC the driver set, the link, and the pairs in use. The
+ * control queue's receive modes and MAC tables are accepted but not kept
+ * (the backend delivers everything), so there is nothing more to save.
+ */
+static void net_save_one(struct virtio_net *n, struct ss_writer *w)
+{
+	uint16_t rewind[VIRTIO_MAX_QUEUES] = { 0 };
+	unsigned int i;
+
+	for (i = 0; i < n->pairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		pthread_mutex_lock(&p->lock);
+		if (p->vhost_on) {	/* saved without a hold (tests): stop, read, go on */
+			stop_vhost_for_save(n, p);
+			restart_vhost(n, p);
+		}
+		rewind[2 * i] = p->nheld;
+		pthread_mutex_unlock(&p->lock);
+	}
+	ss_begin(w, "virtio-net", n->index, 1);
+	virtio_dev_save(&n->vdev, w, rewind);
+	pthread_mutex_lock(&n->vdev.lock);
+	ss_put_bytes(w, "mac", n->config.mac, 6);
+	ss_put_u64(w, "link-up", n->config.status == S_LINK_UP);
+	ss_put_u64(w, "active-pairs", n->active);
+	pthread_mutex_unlock(&n->vdev.lock);
+	ss_end(w);
+}
+
+static void net_hold(struct vm *vm, bool on)
+{
+	unsigned int i;
+
+	for (i = 0; i < VM_MAX_NICS; i++)
+		if (vm->nics[i])
+			virtio_dev_hold(&vm->nics[i]->vdev, on);
+}
+
+static void net_save(struct vm *vm, struct ss_writer *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->cfg->nr_nets; i++)
+		if (vm->nics[i])
+			net_save_one(vm->nics[i], w);
+}
+
+static int net_load_one(struct virtio_net *n, const struct ss_section *s, struct vk_err *err)
+{
+	uint64_t link, active;
+	uint8_t mac[6], le[2];
+	int r = ss_get_bytes(s, "mac", mac, 6, err);
+
+	if (!r)
+		r = ss_get_u64(s, "link-up", &link, err);
+	if (!r)
+		r = ss_get_u64(s, "active-pairs", &active, err);
+	if (!r && (link > 1 || active > n->pairs))
+		r = vk_fail(err, -EINVAL, "state of virtio-net %u: a value out of range", n->index);
+	if (!r)
+		r = virtio_dev_load(&n->vdev, s, err);
+	if (r)
+		return r;
+	pthread_mutex_lock(&n->vdev.lock);
+	memcpy(n->config.mac, mac, 6);
+	pthread_mutex_unlock(&n->vdev.lock);
+	virtio_net_set_link(n, link);
+	le[0] = active & 0xff;
+	le[1] = active >> 8;
+	if (active > 1 && n->live)
+		ctrl_mq(n, le, 2);	/* the pairs the driver turned on, as it did */
+	virtio_dev_kick_queues(&n->vdev);
+	return 0;
+}
+
+static int net_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	unsigned int i, n = ss_count(r, "virtio-net");
+	const struct ss_section *s;
+	int ret = 0;
+
+	if (n != vm->cfg->nr_nets)
+		return vk_fail(err, -EINVAL, "state: saved with %u NIC(s), this VM has %u", n,
+			       vm->cfg->nr_nets);
+	for (i = 0; i < n && !ret; i++) {
+		s = ss_need(r, "virtio-net", i, err);
+		ret = s ? net_load_one(vm->nics[i], s, err) : err->code;
+	}
+	return ret;
+}
+
 const struct vm_device_class virtio_net_class = {
 	.name = "virtio-net", .create = net_class_create, .destroy = net_class_destroy,
+	.save = net_save, .load = net_load, .hold = net_hold,
 };

@@ -21,6 +21,7 @@
 #include "vmkit/firmware.h"
 
 #include "vmkit/pci.h"
+#include "vmkit/savestate.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
 
@@ -305,11 +306,82 @@ static int kick_fd(struct virtio_dev *v, unsigned int q, bool serve)
 	return p->nfd[q].fd;
 }
 
+/* Version 1 of the device's section carries these: config space, MSI-X, the selectors, vectors, ISR. */
+static void transport_save(struct virtio_dev *v, struct ss_writer *w)
+{
+	struct virtio_pci *p = v->transport;
+
+	pci_device_save(&p->pci, w);
+	msix_save(&p->msix, w);
+	pthread_mutex_lock(&v->lock);
+	ss_put_u64(w, "dfselect", p->dfselect);
+	ss_put_u64(w, "gfselect", p->gfselect);
+	ss_put_u64(w, "queue-select", p->queue_select);
+	ss_put_u64(w, "config-vector", p->config_vector);
+	ss_put_bytes(w, "queue-vectors", p->queue_vector, v->nr_queues * sizeof(uint16_t));
+	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_lock(&p->isr_lock);
+	ss_put_u64(w, "isr", p->isr);
+	pthread_mutex_unlock(&p->isr_lock);
+}
+
+static bool vector_ok(struct virtio_pci *p, uint64_t vec)
+{
+	return vec == MSIX_NO_VECTOR || vec < p->msix.nr;
+}
+
+static int load_regs(struct virtio_pci *p, const struct ss_section *s, struct vk_err *err)
+{
+	static const char *const names[] = { "dfselect", "gfselect", "queue-select",
+					     "config-vector", "isr" };
+	uint16_t qv[VIRTIO_MAX_QUEUES];
+	unsigned int i, n = p->v->nr_queues;
+	uint64_t x[5];
+	int r = 0;
+
+	for (i = 0; i < 5 && !r; i++)
+		r = ss_get_u64(s, names[i], &x[i], err);
+	if (!r)
+		r = ss_get_bytes(s, "queue-vectors", qv, n * sizeof(uint16_t), err);
+	if (r)
+		return r;
+	for (i = 0; i < n && vector_ok(p, qv[i]); i++)
+		;
+	if (x[0] > UINT32_MAX || x[1] > UINT32_MAX || x[2] > 0xffff || !vector_ok(p, x[3]) ||
+	    x[4] > 3 || i < n)
+		return vk_fail(err, -EINVAL, "state of virtio-%s: a transport register out of range",
+			       p->v->ops->name);
+	p->dfselect = x[0], p->gfselect = x[1], p->queue_select = x[2], p->config_vector = x[3];
+	memcpy(p->queue_vector, qv, n * sizeof(uint16_t));
+	pthread_mutex_lock(&p->isr_lock);
+	p->isr = x[4];
+	intx_sync(p);
+	pthread_mutex_unlock(&p->isr_lock);
+	return 0;
+}
+
+static int transport_load(struct virtio_dev *v, const struct ss_section *s, struct vk_err *err)
+{
+	struct virtio_pci *p = v->transport;
+	int r = pci_device_load(&p->pci, s, err);
+
+	if (!r)
+		r = msix_load(&p->msix, s, err);
+	if (!r) {
+		pthread_mutex_lock(&v->lock);
+		r = load_regs(p, s, err);
+		pthread_mutex_unlock(&v->lock);
+	}
+	return r;
+}
+
 static const struct virtio_transport_ops virtio_pci_tops = {
 	.notify_queue = notify_queue,
 	.notify_config = notify_config,
 	.interrupt = interrupt,
 	.kick_fd = kick_fd,
+	.save = transport_save,
+	.load = transport_load,
 };
 
 static void bar_read(void *opaque, uint64_t off, void *data, unsigned int len);

@@ -10,6 +10,7 @@
 
 #include "vmkit/device.h"
 #include "vmkit/virtio-rng.h"
+#include "vmkit/savestate.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
 
@@ -62,11 +63,20 @@ static void queue_notify(struct virtio_dev *v, unsigned int qi)
 	pthread_mutex_unlock(&r->qlock);
 }
 
+static void hold(struct virtio_dev *v, bool on)
+{
+	struct virtio_rng *r = v->priv;
+
+	pthread_mutex_lock(&r->qlock);	/* a request being served finishes first */
+	pthread_mutex_unlock(&r->qlock);
+}
+
 static const struct virtio_dev_ops rng_ops = {
 	.name = "rng",
 	.type = VIRTIO_ID_RNG,
 	.pci_class = 0x00ff00,	/* unclassified, as QEMU shows it */
 	.queue_notify = queue_notify,
+	.hold = hold,
 };
 
 int virtio_rng_create(struct vm *vm, const char *source, struct virtio_rng **out,
@@ -116,6 +126,41 @@ static void rng_class_destroy(struct vm *vm)
 	vm->rng = NULL;
 }
 
+static void rng_hold(struct vm *vm, bool on)
+{
+	if (vm->rng)
+		virtio_dev_hold(&vm->rng->vdev, on);
+}
+
+/* Version 1: only the virtio state; requests are served at once, none is in flight. */
+static void rng_save(struct vm *vm, struct ss_writer *w)
+{
+	if (!vm->rng)
+		return;
+	pthread_mutex_lock(&vm->rng->qlock);
+	ss_begin(w, "virtio-rng", 0, 1);
+	virtio_dev_save(&vm->rng->vdev, w, NULL);
+	ss_end(w);
+	pthread_mutex_unlock(&vm->rng->qlock);
+}
+
+static int rng_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	const struct ss_section *s;
+
+	if (!vm->rng != !ss_find(r, "virtio-rng", 0))
+		return vk_fail(err, -EINVAL, "state: saved %s --rng, this VM %s",
+			       vm->rng ? "without" : "with", vm->rng ? "has it" : "has none");
+	if (!vm->rng)
+		return 0;
+	s = ss_need(r, "virtio-rng", 0, err);
+	if (!s || virtio_dev_load(&vm->rng->vdev, s, err))
+		return err->code;
+	virtio_dev_kick_queues(&vm->rng->vdev);
+	return 0;
+}
+
 const struct vm_device_class virtio_rng_class = {
 	.name = "virtio-rng", .create = rng_class_create, .destroy = rng_class_destroy,
+	.save = rng_save, .load = rng_load, .hold = rng_hold,
 };

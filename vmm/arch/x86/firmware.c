@@ -26,6 +26,7 @@
 #include "vmkit/firmware.h"
 #include "vmkit/pci.h"
 #include "vmkit/pflash.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 
 #define FOUR_GIB		0x100000000ULL
@@ -291,6 +292,34 @@ static void firmware_destroy(struct vm *vm)
 	*slot = NULL;
 }
 
+/*
+ * Version 1: the variable store's flash. The PAM modes are not here: they
+ * are the host bridge's registers, restored with it (vmm/hw/pci.c).
+ */
+static void firmware_save(struct vm *vm, struct ss_writer *w)
+{
+	struct firmware *fw = get(vm);
+
+	if (!fw || !fw->vars)
+		return;
+	ss_begin(w, "firmware", 0, 1);
+	pflash_save(fw->vars, w);
+	ss_end(w);
+}
+
+static int firmware_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	struct firmware *fw = get(vm);
+	const struct ss_section *s = ss_find(r, "firmware", 0);
+	bool vars = fw && fw->vars;
+
+	if (vars != !!s)
+		return vk_fail(err, -EINVAL, "state: saved %s a UEFI variable store, this VM %s",
+			       vars ? "without" : "with", vars ? "has one" : "has none");
+	return vars ? pflash_load(fw->vars, s, err) : 0;
+}
+
 const struct vm_device_class firmware_class = {
 	.name = "firmware", .create = firmware_create, .destroy = firmware_destroy,
+	.save = firmware_save, .load = firmware_load,
 };
