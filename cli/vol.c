@@ -18,7 +18,7 @@ static const char usage[] =
 	"       vmkit vol info|path|delete|wipe VOL\n"
 	"       vmkit vol resize VOL SIZE [--shrink]\n"
 	"       vmkit vol clone VOL NEWNAME\n"
-	"       vmkit vol upload VOL FILE | download VOL FILE\n"
+	"       vmkit vol upload VOL FILE | upload POOL FILE | download VOL FILE\n"
 	"VOL is POOL:NAME (or POOL NAME). Sizes take K/M/G/T suffixes (bytes without).\n";
 
 /* "POOL:NAME" or "POOL" "NAME": the ref, and how many arguments it took. */
@@ -114,8 +114,18 @@ static int vol_op(const char *op, int argc, char **argv, struct vk_err *err)
 	char **rest = argv + used;
 	int nrest = argc - used;
 
+	/* upload POOL FILE: a new volume named as the file (an ISO brought to the pool). */
+	if (!strcmp(op, "upload") && argc == 2 && !strchr(argv[0], ':')) {
+		const char *base = strrchr(argv[1], '/');
+
+		snprintf(ref, sizeof(ref), "%s:%s", argv[0], base ? base + 1 : argv[1]);
+		return vol_upload(ref, argv[1], err);
+	}
 	if (!used)
 		return vk_fail(err, -EINVAL, "vol %s: expected POOL:NAME", op);
+	/* upload POOL:NAME FILE may make the volume. */
+	if (!strcmp(op, "upload") && nrest == 1)
+		return vol_upload(ref, rest[0], err);
 	ret = vol_resolve(ref, true, file, err);
 	if (ret)
 		return ret;

@@ -387,9 +387,28 @@ int vol_wipe(const char *ref, struct vk_err *err)
 	return change(ref, "wipe", NULL, do_wipe, err);
 }
 
+/*
+ * Into an existing volume (after the in-use and base checks), or a new one:
+ * an ISO or an image brought to the pool, as Proxmox's upload makes one.
+ */
 int vol_upload(const char *ref, const char *src, struct vk_err *err)
 {
-	return change(ref, "upload", src, do_upload, err);
+	char file[PATH_MAX];
+	bool took;
+	int ret;
+
+	if (vol_resolve(ref, true, file, NULL))
+		ret = mgmt_op_lock_pools(&took, err);
+	else
+		return change(ref, "upload", src, do_upload, err);
+	if (!ret)
+		ret = mgmt_check_name("volume", ref + strcspn(ref, ":") + (strchr(ref, ':') != NULL), err);
+	if (!ret)
+		ret = vol_resolve(ref, false, file, err);
+	if (!ret)
+		ret = upload_file(file, src, err);
+	mgmt_op_unlock(took);
+	return ret;
 }
 
 int vol_resize(const char *ref, const char *size, bool shrink, struct vk_err *err)

@@ -81,3 +81,29 @@ def test_cdrom_command_needs_a_drive(vk, kernel, iso):
     one_error(vk("cdrom", name, str(iso), check=False), "no CD-ROM drive", "ide2=none,media=cdrom")
     r = vk("cdrom", name, check=False)
     assert r.returncode == 2, r.stderr
+
+
+def test_install_walkthrough(vk, iso, tmp_path):
+    """The README's installation steps, as far as they go without a VM: the ISO uploaded
+    into the pool (named as its file), a firmware VM with it on ide2 booted first, a screen
+    given, the medium ejected and the disk made the boot device; a file that is not an ISO
+    refused by --cdrom at once."""
+    vk("vol", "upload", "local", str(iso))
+    assert "install.iso" in vk("vol", "list", "local").stdout
+    name = vk.name()
+    vk("create", "--name", name, "--firmware", "uefi", "--cdrom", "local:install.iso",
+       "--disk", "size=16M", "--boot", "order=ide2;virtio0")
+    conf = vk("dumpconfig", name).stdout
+    for line in ("bios: ovmf", "vga: std", "ide2: local:install.iso,media=cdrom",
+                 "boot: order=ide2;virtio0"):
+        assert line in conf, conf
+    vk("cdrom", name, "eject")
+    vk("set", name, "boot=order=virtio0")
+    conf = vk("dumpconfig", name).stdout
+    assert "ide2: none,media=cdrom" in conf and "boot: order=virtio0" in conf, conf
+    vk("delete", name, "--purge")
+    assert "install.iso" in vk("vol", "list", "local").stdout, "purge leaves the ISO"
+    notiso = tmp_path / "notes.txt"
+    notiso.write_text("not an image\n")
+    one_error(vk("create", "--name", vk.name(), "--firmware", "bios", "--cdrom", str(notiso),
+                 check=False), "--cdrom", "not an ISO 9660 image")
