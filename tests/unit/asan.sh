@@ -10,6 +10,8 @@ cd "$(dirname "$0")/../.."
 B=${1:-build-asan}
 [ -f "$B/build.ninja" ] ||
 	meson setup "$B" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false > /dev/null
+# A build dir from an older tree lists the tests of then: regenerate first.
+ninja -C "$B" build.ninja > /dev/null
 # The executables (and test guests) the tests name, as build-relative paths.
 targets=$(meson introspect --tests "$B" | python3 -c '
 import json, os, sys
