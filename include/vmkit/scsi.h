@@ -165,6 +165,21 @@ int scsi_lun_change(struct scsi_lun *lun, const char *path, enum disk_format fmt
 /* Called after a media change (for virtio-scsi's PARAM_CHANGE event). */
 void scsi_lun_set_change_cb(struct scsi_lun *lun, void (*fn)(void *opaque), void *opaque);
 
+/*
+ * Save/restore (issue 15, vmm/scsi/scsi-state.c): the LUN's state as
+ * fields named prefix-... of the section its controller opened (sense and
+ * unit attention pending, the write cache bit, a CD-ROM's tray, door lock
+ * and medium: its path and size), and back into a LUN just created from
+ * the same config. A medium changed at run time is opened again from its
+ * path, and must be the same size, or the load fails saying so. Nothing
+ * may be in flight: the controller drains before it saves.
+ */
+struct ss_writer;
+struct ss_section;
+void scsi_lun_save(struct scsi_lun *lun, struct ss_writer *w, const char *prefix);
+int scsi_lun_load(struct scsi_lun *lun, const struct ss_section *s, const char *prefix,
+		  struct vk_err *err);
+
 /* What query-block shows. Strings belong to the LUN (valid until the next change). */
 struct scsi_lun_info {
 	enum scsi_lun_type type;

@@ -11,6 +11,7 @@
 #ifndef VMKIT_VIRTIO_INPUT_H
 #define VMKIT_VIRTIO_INPUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vmkit/util.h"
@@ -76,6 +77,17 @@ void virtio_input_send(struct virtio_input *vi, const struct virtio_input_event 
 		       unsigned int n);
 /* Events dropped because the driver took none for too long (tests, logs). */
 unsigned long virtio_input_dropped(struct virtio_input *vi);
+
+/*
+ * Save/restore (issue 15): the device's state as fields of the section
+ * its model opened, and back into a device just created the same way;
+ * hold as include/vmkit/device.h's.
+ */
+struct ss_writer;
+struct ss_section;
+void virtio_input_save(struct virtio_input *vi, struct ss_writer *w);
+int virtio_input_load(struct virtio_input *vi, const struct ss_section *s, struct vk_err *err);
+void virtio_input_hold(struct virtio_input *vi, bool on);
 
 /* virtio-tablet (tablet.c): an absolute pointer fed by the input router. */
 int virtio_tablet_create(struct vm *vm, struct virtio_tablet **out, struct vk_err *err);

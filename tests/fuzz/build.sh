@@ -81,7 +81,7 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	done
 	# tablet: virtio-input with its tablet model and the input router (issue 13).
 	link tablet "$(obj $virtio vmm/virtio/input.c vmm/virtio/tablet.c vmm/input/input.c \
-		tests/fuzz/tablet-fuzz.c)" "\$o/libsandbox.a $libs" "-lseccomp -lpthread"
+		tests/fuzz/tablet-fuzz.c)" "\$o/libsandbox.a $libs" "-lseccomp -lpthread -lz"
 	# virtio-scsi and the SCSI target emulation behind it (issue 12).
 	scsi=$(ls vmm/scsi/*.c)
 	link scsi "$(obj $virtio $scsi vmm/virtio/scsi.c tests/fuzz/fake-blk.c tests/fuzz/scsi-fuzz.c)" \

@@ -5,7 +5,7 @@
  * a state stream (its last four bytes replaced by its CRC-32, so the
  * fuzzer explores the records); fresh devices of a VM without KVM load it
  * (the UART, RTC, PM, i8042, PCI host, virtio-rng and -balloon over
- * virtio-pci, VGA), then are driven a little as a guest would (ports, PCI
+ * virtio-pci, VGA, virtio-tablet), then are driven a little as a guest would (ports, PCI
  * config, a queue notification with the loaded ring positions) and saved
  * again. Whatever loads must leave devices a guest cannot break the
  * monitor with; what is refused must leave them as created.
@@ -25,16 +25,16 @@
 #define RAM_SIZE	(1u << 20)
 
 extern const struct vm_device_class serial_class, rtc_class, pm_class, i8042_class,
-	pci_host_class, virtio_rng_class, virtio_balloon_class, vga_class;
+	pci_host_class, virtio_rng_class, virtio_balloon_class, vga_class, virtio_tablet_class;
 
 static const struct vm_device_class *const classes[] = {
 	&serial_class, &rtc_class, &i8042_class, &pci_host_class, &pm_class, &virtio_rng_class,
-	&virtio_balloon_class, &vga_class,
+	&virtio_balloon_class, &vga_class, &virtio_tablet_class,
 };
 #define NCLASSES (sizeof(classes) / sizeof(classes[0]))
 
 static struct vm_config cfg = { .cpus = 1, .mem_bytes = RAM_SIZE, .rng_source = "/dev/zero",
-				.balloon = true, .vga = VGA_STD, .topo = { 1, 1, 1 } };
+				.balloon = true, .vga = VGA_STD, .tablet = true, .topo = { 1, 1, 1 } };
 static struct vm vm;
 
 static void setup(void)

@@ -127,3 +127,8 @@ void pam_config_written(struct pci_device *d, unsigned int first, unsigned int o
 			unsigned int len)
 {
 }
+
+/* pci.c's load re-applies the i440FX's PAM: no shadow RAM in these fake VMs. */
+void pam_update(struct vm *vm, const uint8_t regs[PAM_NR_REGS])
+{
+}

@@ -284,16 +284,16 @@ static void hostile_device_state(void **state)
  */
 static void unsaved_devices_refuse(void **state)
 {
-	extern const struct vm_device_class ahci_class, fw_boot_class;
+	extern const struct vm_device_class debugexit_class, fw_boot_class;
 	struct vm vm = { 0 };
 	struct vk_err err = { 0 };
 
 	assert_int_equal(vm_devices_savable(&vm, &err), 0);
 	*vm_device_state(&vm, &fw_boot_class) = &vm;		/* stateless: fine */
 	assert_int_equal(vm_devices_savable(&vm, &err), 0);
-	*vm_device_state(&vm, &ahci_class) = &vm;		/* made, no save hook yet */
+	*vm_device_state(&vm, &debugexit_class) = &vm;	/* made, no save hook yet */
 	assert_int_equal(vm_devices_savable(&vm, &err), -ENOTSUP);
-	assert_non_null(strstr(err.msg, "its ahci device has no saved state"));
+	assert_non_null(strstr(err.msg, "its isa-debug-exit device has no saved state"));
 }
 
 int main(void)

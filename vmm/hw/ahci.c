@@ -17,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 
 #include "vmkit/device.h"
 #include "vmkit/firmware.h"
 #include "vmkit/pci.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 #include "ahci-int.h"
 
@@ -640,6 +642,189 @@ struct scsi_lun *ahci_lun(struct vm *vm, unsigned int disk)
 	return NULL;
 }
 
+/* ---- save/restore ---- */
+
+#define SAVE_DRAIN_SECS	30
+#define CMD_VALID	(CMD_ST | CMD_SUD | CMD_POD | CMD_FRE | CMD_FR | CMD_CR | (0xfu << 28))
+
+static const char *const port_fields[] = { "clb", "clbu", "fb", "fbu", "is", "ie", "cmd", "tfd",
+					   "sig", "ssts", "sctl", "serr", "sact", "ci" };
+#define NR_PORT_FIELDS	ARRAY_SIZE(port_fields)
+
+static void port_regs(struct ahci_port *p, uint32_t **v)
+{
+	uint32_t *const r[NR_PORT_FIELDS] = { &p->clb, &p->clbu, &p->fb, &p->fbu, &p->is, &p->ie,
+					      &p->cmd, &p->tfd, &p->sig, &p->ssts, &p->sctl,
+					      &p->serr, &p->sact, &p->ci };
+
+	memcpy(v, r, sizeof(r));
+}
+
+/*
+ * The commands the LUNs have complete (on the device loop) into the guest's
+ * command headers and FIS area: wait for them, as virtio-blk does, so that
+ * what is saved has no command half done. The vCPUs are paused: no new one.
+ */
+static bool drain(struct ahci *a)
+{
+	struct timespec tick = { 0, 1000 * 1000 };
+	unsigned int i, n;
+	uint32_t busy = 0;
+
+	for (n = 0; n < SAVE_DRAIN_SECS * 1000; n++) {
+		pthread_mutex_lock(&a->lock);
+		for (i = 0, busy = 0; i < AHCI_PORTS; i++)
+			busy |= a->ports[i].running;
+		pthread_mutex_unlock(&a->lock);
+		if (!busy)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	return !busy;
+}
+
+static void put_port(struct ahci_port *p, struct ss_writer *w)
+{
+	char name[SS_NAME_MAX + 1];
+	uint32_t *v[NR_PORT_FIELDS];
+	unsigned int k;
+
+	port_regs(p, v);
+	for (k = 0; k < NR_PORT_FIELDS; k++) {
+		snprintf(name, sizeof(name), "p%u-%s", p->idx, port_fields[k]);
+		ss_put_u64(w, name, *v[k]);
+	}
+}
+
+/*
+ * Version 1: the PCI config (with MSI), GHC, every port's registers
+ * (pN-clb ... pN-ci), and for each port with a device its LUN's state
+ * (pN-..., vmm/scsi/scsi-state.c), the ATAPI CD-ROM's tray and medium
+ * among it. Nothing is in flight: ATAPI and ATA commands are translated
+ * per command, and the drain finished them.
+ */
+static void ahci_save(struct vm *vm, struct ss_writer *w)
+{
+	struct ahci *a = *vm_device_state(vm, &ahci_class);
+	char prefix[8];
+	unsigned int i;
+
+	if (!a)
+		return;
+	if (!drain(a)) {
+		ss_fail(w, -EBUSY, "ahci: commands still in flight after 30 s");
+		return;
+	}
+	ss_begin(w, "ahci", 0, 1);
+	pci_device_save(&a->pci, w);
+	pthread_mutex_lock(&a->lock);
+	ss_put_u64(w, "ghc", a->ghc);
+	for (i = 0; i < AHCI_PORTS; i++)
+		put_port(&a->ports[i], w);
+	pthread_mutex_unlock(&a->lock);
+	for (i = 0; i < AHCI_PORTS; i++) {
+		snprintf(prefix, sizeof(prefix), "p%u", i);
+		if (a->ports[i].lun)
+			scsi_lun_save(a->ports[i].lun, w, prefix);
+	}
+	ss_end(w);
+}
+
+/* Port i's registers into v, each within what a guest could have made of it. */
+static int get_port(const struct ss_section *s, const struct ahci_port *p, uint64_t *v,
+		    struct vk_err *err)
+{
+	char name[SS_NAME_MAX + 1];
+	unsigned int k;
+	int r = 0;
+
+	for (k = 0; k < NR_PORT_FIELDS && !r; k++) {
+		snprintf(name, sizeof(name), "p%u-%s", p->idx, port_fields[k]);
+		r = ss_get_u64(s, name, &v[k], err);
+		if (!r && v[k] > UINT32_MAX)
+			r = -EINVAL;
+	}
+	if (r == -EINVAL || (!r && ((v[0] & 0x3ff) || (v[2] & 0xff) || (v[4] & ~IS_MASK) ||
+				    (v[5] & ~IS_MASK) || (v[6] & ~CMD_VALID) || v[7] > 0xffff ||
+				    (v[9] != 0 && v[9] != SSTS_UP) || (!p->lun && v[9]))))
+		return vk_fail(err, -EINVAL, "state of ahci: port %u registers out of range",
+			       p->idx);
+	return r;
+}
+
+static int load_ports(struct ahci *a, const struct ss_section *s, struct vk_err *err)
+{
+	uint64_t v[AHCI_PORTS][NR_PORT_FIELDS];
+	uint32_t *reg[NR_PORT_FIELDS];
+	char prefix[8];
+	unsigned int i, k;
+	int r = 0;
+
+	for (i = 0; i < AHCI_PORTS && !r; i++)
+		r = get_port(s, &a->ports[i], v[i], err);
+	for (i = 0; i < AHCI_PORTS && !r; i++) {
+		snprintf(prefix, sizeof(prefix), "p%u", i);
+		if (a->ports[i].lun)
+			r = scsi_lun_load(a->ports[i].lun, s, prefix, err);
+	}
+	if (r)
+		return r;
+	pthread_mutex_lock(&a->lock);
+	for (i = 0; i < AHCI_PORTS; i++) {
+		port_regs(&a->ports[i], reg);
+		for (k = 0; k < NR_PORT_FIELDS; k++)
+			*reg[k] = v[i][k];
+	}
+	pthread_mutex_unlock(&a->lock);
+	return 0;
+}
+
+static int ahci_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	struct ahci *a = *vm_device_state(vm, &ahci_class);
+	const struct ss_section *s;
+	uint64_t ghc;
+	int ret;
+
+	if (!a != !ss_find(r, "ahci", 0))
+		return vk_fail(err, -EINVAL, "state: saved %s SATA disks, this VM %s",
+			       a ? "without" : "with", a ? "has some" : "has none");
+	if (!a)
+		return 0;
+	s = ss_need(r, "ahci", 0, err);
+	if (!s)
+		return err->code;
+	if (ss_section_version(s) != 1)
+		return vk_fail(err, -EINVAL, "state of ahci: version %u not known",
+			       ss_section_version(s));
+	ret = ss_get_u64(s, "ghc", &ghc, err);
+	if (!ret && (ghc & ~(uint64_t)GHC_IE))
+		ret = vk_fail(err, -EINVAL, "state of ahci: GHC out of range");
+	if (!ret)
+		ret = load_ports(a, s, err);
+	if (!ret)
+		ret = pci_device_load(&a->pci, s, err);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&a->lock);
+	a->ghc = ghc;
+	update_irq(a, false);	/* the line as the loaded status says; no new event */
+	pthread_mutex_unlock(&a->lock);
+	return 0;
+}
+
+/* A register access or a completion being handled finishes first. */
+static void ahci_hold(struct vm *vm, bool on)
+{
+	struct ahci *a = *vm_device_state(vm, &ahci_class);
+
+	if (!a || !on)
+		return;
+	pthread_mutex_lock(&a->lock);
+	pthread_mutex_unlock(&a->lock);
+}
+
 const struct vm_device_class ahci_class = {
 	.name = "ahci", .create = ahci_class_create, .destroy = ahci_class_destroy,
+	.save = ahci_save, .load = ahci_load, .hold = ahci_hold,
 };

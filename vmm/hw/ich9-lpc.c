@@ -29,6 +29,7 @@
 #include "vmkit/hw.h"
 #include "vmkit/pci.h"
 #include "vmkit/q35.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
@@ -184,6 +185,73 @@ static void ich9_lpc_destroy(struct vm *vm)
 	*slot = NULL;
 }
 
+static struct ich9_lpc *get(struct vm *vm)
+{
+	void **slot = vm_device_state(vm, &ich9_lpc_class);
+
+	return slot ? *slot : NULL;
+}
+
+/*
+ * Version 1: the config space (PIRQ routes, PMBASE, ACPI_CNTL, RCBA) and
+ * the PM timer's count, so that it runs on from there rather than jumping
+ * back (a guest's clocksource must not go backwards).
+ */
+static void ich9_lpc_save(struct vm *vm, struct ss_writer *w)
+{
+	struct ich9_lpc *l = get(vm);
+
+	if (!l)
+		return;
+	ss_begin(w, "ich9-lpc", 0, 1);
+	pci_device_save(&l->dev, w);
+	ss_put_u64(w, "pm-timer", pm_timer(l));
+	ss_end(w);
+}
+
+/* The timer reads ticks from here on: t0 moved back by that many ticks. */
+static void set_pm_timer(struct ich9_lpc *l, uint32_t ticks)
+{
+	uint64_t ns = (uint64_t)ticks * 1000000000ULL / PM_TIMER_HZ + 1;
+
+	clock_gettime(CLOCK_MONOTONIC, &l->t0);
+	l->t0.tv_sec -= ns / 1000000000ULL;
+	l->t0.tv_nsec -= ns % 1000000000ULL;
+	if (l->t0.tv_nsec < 0) {
+		l->t0.tv_nsec += 1000000000L;
+		l->t0.tv_sec--;
+	}
+}
+
+static int ich9_lpc_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	struct ich9_lpc *l = get(vm);
+	const struct ss_section *s;
+	uint64_t tmr;
+	int ret;
+
+	if (!l)
+		return ss_find(r, "ich9-lpc", 0) ?
+		       vk_fail(err, -EINVAL, "state: saved from a q35 VM, this one is not") : 0;
+	s = ss_need(r, "ich9-lpc", 0, err);
+	if (!s)
+		return err->code;
+	if (ss_section_version(s) != 1)
+		return vk_fail(err, -EINVAL, "state of ich9-lpc: version %u not known",
+			       ss_section_version(s));
+	ret = ss_get_u64(s, "pm-timer", &tmr, err);
+	if (!ret && tmr > 0xffffff)
+		ret = vk_fail(err, -EINVAL, "state of ich9-lpc: PM timer out of range");
+	if (!ret)
+		ret = pci_device_load(&l->dev, s, err);
+	if (ret)
+		return ret;
+	set_pm_timer(l, tmr);
+	update_pm(l);		/* the PM block decodes at the loaded PMBASE again */
+	return 0;
+}
+
 const struct vm_device_class ich9_lpc_class = {
 	.name = "ich9-lpc", .create = ich9_lpc_create, .destroy = ich9_lpc_destroy,
+	.save = ich9_lpc_save, .load = ich9_lpc_load,
 };

@@ -23,6 +23,7 @@
 #include "vmkit/fw-cfg.h"
 #include "vmkit/pci.h"
 #include "vmkit/q35.h"
+#include "vmkit/savestate.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
 
@@ -193,6 +194,49 @@ static void q35_mch_destroy(struct vm *vm)
 	*slot = NULL;
 }
 
+/*
+ * Version 1: the MCH's config space (pci_device_save). PCIEXBAR, PAM and
+ * SMRAM are registers of it; their effects (the ECAM window, the shadow
+ * RAM's modes, SMRAM's lock) are applied again from the loaded values.
+ */
+static void q35_mch_save(struct vm *vm, struct ss_writer *w)
+{
+	struct q35_mch *m = get(vm);
+
+	if (!m)
+		return;
+	ss_begin(w, "q35-mch", 0, 1);
+	pci_device_save(&m->dev, w);
+	ss_end(w);
+}
+
+static int q35_mch_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	struct q35_mch *m = get(vm);
+	const struct ss_section *s;
+	int ret;
+
+	if (!m)
+		return ss_find(r, "q35-mch", 0) ?
+		       vk_fail(err, -EINVAL, "state: saved from a q35 VM, this one is not") : 0;
+	s = ss_need(r, "q35-mch", 0, err);
+	if (!s)
+		return err->code;
+	if (ss_section_version(s) != 1)
+		return vk_fail(err, -EINVAL, "state of q35-mch: version %u not known",
+			       ss_section_version(s));
+	/* Each byte goes through the reset value's write mask: nothing reserved comes in. */
+	ret = pci_device_load(&m->dev, s, err);
+	if (ret)
+		return ret;
+	update_ecam(m);
+	pam_update(vm, m->dev.cfg + PAM_Q35_FIRST);
+	if (m->dev.cfg[Q35_SMRAM] & SMRAM_D_LCK)
+		m->dev.wmask[Q35_SMRAM] = 0;
+	return 0;
+}
+
 const struct vm_device_class q35_mch_class = {
 	.name = "q35-mch", .create = q35_mch_create, .destroy = q35_mch_destroy,
+	.save = q35_mch_save, .load = q35_mch_load,
 };

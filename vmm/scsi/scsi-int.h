@@ -82,6 +82,11 @@ int scsi_submit_write_buf(struct scsi_lun *lun, struct scsi_req *r, uint64_t lba
 /* The end of a command that had parts with the backend: -EINPROGRESS or 0 (finished). */
 int scsi_parts_end(struct scsi_lun *lun, struct scsi_req *r);
 
+/* scsi-lun.c: open path as the LUN's medium / make bb (path owned) the medium; lock held. */
+int scsi_lun_open_medium(struct scsi_lun *lun, const char *path, enum disk_format fmt,
+			 struct blk_backend **bb, struct vk_err *err);
+void scsi_lun_set_medium(struct scsi_lun *lun, struct blk_backend *bb, char *path);
+
 /* scsi-cdrom.c: MMC. Returns -ENOENT for an opcode it does not know. */
 int scsi_cdrom_exec(struct scsi_lun *lun, struct scsi_req *r);
 /* The mode page 0x2a (capabilities) into buf; its length. */

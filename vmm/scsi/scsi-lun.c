@@ -513,8 +513,8 @@ void scsi_lun_reset(struct scsi_lun *lun)
 /* ---- the medium ---- */
 
 /* Open path as the LUN's medium; a CD-ROM's is read-only, in 2048-byte blocks. */
-static int open_medium(struct scsi_lun *lun, const char *path, enum disk_format fmt,
-		       struct blk_backend **bb, struct vk_err *err)
+int scsi_lun_open_medium(struct scsi_lun *lun, const char *path, enum disk_format fmt,
+			 struct blk_backend **bb, struct vk_err *err)
 {
 	struct disk_config c = lun->cfg;
 	int r;
@@ -535,7 +535,7 @@ static int open_medium(struct scsi_lun *lun, const char *path, enum disk_format 
 	return r;
 }
 
-static void set_medium(struct scsi_lun *lun, struct blk_backend *bb, char *path)
+void scsi_lun_set_medium(struct scsi_lun *lun, struct blk_backend *bb, char *path)
 {
 	free(lun->path);
 	lun->path = path;
@@ -563,7 +563,7 @@ int scsi_lun_create(const struct disk_config *cfg, const struct scsi_lun_params 
 	pthread_mutex_init(&lun->lock, NULL);
 	if (cfg->path) {
 		path = strdup(cfg->path);
-		r = path ? open_medium(lun, path, cfg->format, &bb, err) :
+		r = path ? scsi_lun_open_medium(lun, path, cfg->format, &bb, err) :
 			   vk_fail(err, -ENOMEM, "out of memory");
 	}
 	if (r) {
@@ -572,7 +572,7 @@ int scsi_lun_create(const struct disk_config *cfg, const struct scsi_lun_params 
 		free(lun);
 		return r;
 	}
-	set_medium(lun, bb, path);
+	scsi_lun_set_medium(lun, bb, path);
 	*out = lun;
 	return 0;
 }
@@ -614,7 +614,7 @@ int scsi_lun_eject(struct scsi_lun *lun, bool force, struct vk_err *err)
 			       "is locked and force was not specified, wait for tray to open and try again");
 	}
 	old = lun->bb;
-	set_medium(lun, NULL, NULL);
+	scsi_lun_set_medium(lun, NULL, NULL);
 	lun->tray_open = true;
 	lun->locked = false;
 	lun->media_event = MEDIA_EV_REMOVAL;
@@ -646,14 +646,14 @@ int scsi_lun_change(struct scsi_lun *lun, const char *path, enum disk_format fmt
 	copy = strdup(path);
 	if (!copy)
 		return vk_fail(err, -ENOMEM, "out of memory");
-	r = open_medium(lun, copy, fmt, &bb, err);
+	r = scsi_lun_open_medium(lun, copy, fmt, &bb, err);
 	if (r) {
 		free(copy);
 		return r;
 	}
 	pthread_mutex_lock(&lun->lock);
 	old = lun->bb;
-	set_medium(lun, bb, copy);
+	scsi_lun_set_medium(lun, bb, copy);
 	lun->cfg.format = fmt;
 	lun->tray_open = false;
 	lun->ua_pending = true;

@@ -24,6 +24,7 @@
 #include <linux/input-event-codes.h>
 #include <string.h>
 
+#include "vmkit/savestate.h"
 #include "vmkit/virtio-input.h"
 #include "vmkit/virtio.h"
 #include "vmkit/vm.h"
@@ -171,6 +172,9 @@ static void flush(struct virtio_input *vi)
 	bool pushed = false;
 	int r;
 
+	/* Held for a save: the events wait here, and go in the state with the rest. */
+	if (!virtio_queue_ready(&vi->vdev, Q_EVENT))
+		return;
 	while (done < vi->nr_pending) {
 		r = virtq_pop(q, &vi->elem);
 		if (r == -ENOENT)
@@ -316,6 +320,15 @@ static void reset(struct virtio_dev *v)
 	answer(vi);
 }
 
+/* An event being handed over (another thread's virtio_input_send) finishes first. */
+static void hold(struct virtio_dev *v, bool on)
+{
+	struct virtio_input *vi = v->priv;
+
+	pthread_mutex_lock(&vi->qlock);
+	pthread_mutex_unlock(&vi->qlock);
+}
+
 static const struct virtio_dev_ops input_ops = {
 	.name = "input",
 	.type = VIRTIO_ID_INPUT,
@@ -325,6 +338,7 @@ static const struct virtio_dev_ops input_ops = {
 	.activate = activate,
 	.queue_notify = queue_notify,
 	.reset = reset,
+	.hold = hold,
 };
 
 int virtio_input_create(struct vm *vm, const struct virtio_input_desc *desc,
@@ -356,4 +370,61 @@ void virtio_input_destroy(struct virtio_input *vi)
 	virtio_pci_destroy(&vi->vdev);
 	pthread_mutex_destroy(&vi->qlock);
 	free(vi);
+}
+
+/* ---- save/restore ---- */
+
+/*
+ * Into the section the model opened: the virtio state, the configuration
+ * window's select and subsel (the answer is rebuilt from them) and the
+ * events still waiting for buffers, which the guest would have read later.
+ */
+void virtio_input_save(struct virtio_input *vi, struct ss_writer *w)
+{
+	pthread_mutex_lock(&vi->qlock);
+	virtio_dev_save(&vi->vdev, w, NULL);
+	pthread_mutex_lock(&vi->vdev.lock);
+	ss_put_u64(w, "select", vi->select);
+	ss_put_u64(w, "subsel", vi->subsel);
+	pthread_mutex_unlock(&vi->vdev.lock);
+	ss_put_bytes(w, "pending", vi->pending, vi->nr_pending * EV_SIZE);
+	pthread_mutex_unlock(&vi->qlock);
+}
+
+int virtio_input_load(struct virtio_input *vi, const struct ss_section *s, struct vk_err *err)
+{
+	uint64_t sel, sub;
+	const uint8_t *ev;
+	size_t n;
+	int r = ss_get_u64(s, "select", &sel, err);
+
+	if (!r)
+		r = ss_get_u64(s, "subsel", &sub, err);
+	if (!r)
+		r = ss_get_blob(s, "pending", &ev, &n, err);
+	if (r)
+		return r;
+	if (sel > 0xff || sub > 0xff || n % EV_SIZE || n / EV_SIZE > VIRTIO_INPUT_PENDING_MAX)
+		return vk_fail(err, -EINVAL, "state of virtio-%s: config window or pending "
+			       "events out of range", vi->vdev.ops->name);
+	r = virtio_dev_load(&vi->vdev, s, err);
+	if (r)
+		return r;
+	pthread_mutex_lock(&vi->vdev.lock);
+	vi->select = sel;
+	vi->subsel = sub;
+	answer(vi);
+	pthread_mutex_unlock(&vi->vdev.lock);
+	pthread_mutex_lock(&vi->qlock);
+	/* Events only for a driver that was reading them (live came back with DRIVER_OK). */
+	vi->nr_pending = vi->live ? n / EV_SIZE : 0;
+	memcpy(vi->pending, ev, vi->nr_pending * EV_SIZE);
+	pthread_mutex_unlock(&vi->qlock);
+	virtio_dev_kick_queues(&vi->vdev);
+	return 0;
+}
+
+void virtio_input_hold(struct virtio_input *vi, bool on)
+{
+	virtio_dev_hold(&vi->vdev, on);
 }

@@ -20,6 +20,7 @@
 #include "vmkit/device.h"
 #include "vmkit/firmware.h"
 #include "vmkit/iothread.h"
+#include "vmkit/savestate.h"
 #include "vmkit/scsi.h"
 #include "vmkit/virtio-scsi.h"
 #include "vmkit/virtio.h"
@@ -586,6 +587,18 @@ static int boot_paths(struct virtio_dev *v, unsigned int slot, struct vk_err *er
 	return r ? vk_fail(err, r, "boot order: too many bootable devices") : 0;
 }
 
+/* Held: a notification already past the transport's check finishes first. */
+static void hold(struct virtio_dev *v, bool on)
+{
+	struct virtio_scsi *s = to_scsi(v);
+	unsigned int i;
+
+	for (i = 0; on && i < s->nr_queues; i++) {
+		pthread_mutex_lock(&s->queues[i].lock);
+		pthread_mutex_unlock(&s->queues[i].lock);
+	}
+}
+
 static const struct virtio_dev_ops scsi_ops = {
 	.name = "scsi",
 	.type = VIRTIO_ID_SCSI,
@@ -595,6 +608,7 @@ static const struct virtio_dev_ops scsi_ops = {
 	.queue_notify = queue_notify,
 	.reset = reset,
 	.boot_paths = boot_paths,
+	.hold = hold,
 };
 
 static void fill_config(struct virtio_scsi *s, unsigned int qsize)
@@ -775,6 +789,148 @@ struct scsi_lun *virtio_scsi_lun(struct vm *vm, unsigned int disk)
 	return NULL;
 }
 
+/* ---- save/restore ---- */
+
+/*
+ * As virtio-blk's: the save waits (up to SAVE_DRAIN_SECS) for the commands
+ * the backends have, which complete into the used rings, and so for the
+ * task management functions that wait on them; what is left in the stream
+ * is the rings' positions and no request.
+ */
+#define SAVE_DRAIN_SECS	30
+
+static bool drain(struct virtio_scsi *s)
+{
+	struct timespec until;
+	unsigned int i;
+	bool busy;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SAVE_DRAIN_SECS;
+	pthread_mutex_lock(&s->lock);
+	while (s->inflight && pthread_cond_timedwait(&s->idle, &s->lock, &until) == 0)
+		;
+	busy = s->inflight;
+	pthread_mutex_unlock(&s->lock);
+	tmf_answer(s);
+	for (i = 0; i < MAX_TMF; i++)
+		busy |= s->tmf[i].used;
+	return !busy;
+}
+
+/*
+ * Version 1, one section per controller: the virtio state, the sizes the
+ * driver set in the config, a missed event to report, and per target
+ * tN-... its LUN's state (vmm/scsi/scsi-state.c).
+ */
+static void vscsi_save(struct virtio_scsi *s, unsigned int i, struct ss_writer *w)
+{
+	char prefix[8];
+	unsigned int t;
+
+	if (!drain(s)) {
+		ss_fail(w, -EBUSY, "virtio-scsi: commands still in flight after 30 s");
+		return;
+	}
+	ss_begin(w, "virtio-scsi", i, 1);
+	virtio_dev_save(&s->vdev, w, NULL);
+	pthread_mutex_lock(&s->vdev.lock);
+	ss_put_u64(w, "sense-size", s->config.sense_size);
+	ss_put_u64(w, "cdb-size", s->config.cdb_size);
+	pthread_mutex_unlock(&s->vdev.lock);
+	pthread_mutex_lock(&s->lock);
+	ss_put_u64(w, "events-missed", s->events_missed);
+	pthread_mutex_unlock(&s->lock);
+	ss_put_u64(w, "nr-targets", s->nr_targets);
+	for (t = 0; t < s->nr_targets; t++) {
+		snprintf(prefix, sizeof(prefix), "t%u", t);
+		scsi_lun_save(s->lun[t], w, prefix);
+	}
+	ss_end(w);
+}
+
+static int vscsi_load(struct virtio_scsi *s, unsigned int i, const struct ss_section *sec,
+		      struct vk_err *err)
+{
+	static const char *const names[] = { "sense-size", "cdb-size", "events-missed",
+					     "nr-targets" };
+	uint64_t v[4];
+	char prefix[8];
+	unsigned int t;
+	int r = 0;
+
+	if (ss_section_version(sec) != 1)
+		return vk_fail(err, -EINVAL, "state of virtio-scsi %u: version %u not known", i,
+			       ss_section_version(sec));
+	for (t = 0; t < 4 && !r; t++)
+		r = ss_get_u64(sec, names[t], &v[t], err);
+	if (r)
+		return r;
+	if (v[0] > SENSE_SIZE_MAX || v[1] < 6 || v[1] > CDB_SIZE_MAX || v[2] > 1)
+		return vk_fail(err, -EINVAL, "state of virtio-scsi %u: config out of range", i);
+	if (v[3] != s->nr_targets)
+		return vk_fail(err, -EINVAL, "state of virtio-scsi %u: saved with %llu target(s), "
+			       "this VM has %u", i, (unsigned long long)v[3], s->nr_targets);
+	for (t = 0; t < s->nr_targets && !r; t++) {
+		snprintf(prefix, sizeof(prefix), "t%u", t);
+		r = scsi_lun_load(s->lun[t], sec, prefix, err);
+	}
+	if (!r)
+		r = virtio_dev_load(&s->vdev, sec, err);
+	if (r)
+		return r;
+	pthread_mutex_lock(&s->vdev.lock);
+	s->config.sense_size = v[0];
+	s->config.cdb_size = v[1];
+	pthread_mutex_unlock(&s->vdev.lock);
+	s->events_missed = v[2];
+	virtio_dev_kick_queues(&s->vdev);
+	return 0;
+}
+
+static struct vscsi_state *class_state(struct vm *vm)
+{
+	void **slot = vm_device_state(vm, &virtio_scsi_class);
+
+	return slot ? *slot : NULL;
+}
+
+static void scsi_class_save(struct vm *vm, struct ss_writer *w)
+{
+	struct vscsi_state *st = class_state(vm);
+	unsigned int i;
+
+	for (i = 0; st && i < st->n; i++)
+		vscsi_save(st->ctl[i], i, w);
+}
+
+static int scsi_class_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	struct vscsi_state *st = class_state(vm);
+	unsigned int i, n = st ? st->n : 0;
+	const struct ss_section *s;
+	int ret = 0;
+
+	if (ss_count(r, "virtio-scsi") != n)
+		return vk_fail(err, -EINVAL, "state: saved with %u virtio-scsi controller(s), "
+			       "this VM has %u", ss_count(r, "virtio-scsi"), n);
+	for (i = 0; i < n && !ret; i++) {
+		s = ss_need(r, "virtio-scsi", i, err);
+		ret = s ? vscsi_load(st->ctl[i], i, s, err) : err->code;
+	}
+	return ret;
+}
+
+static void scsi_class_hold(struct vm *vm, bool on)
+{
+	struct vscsi_state *st = class_state(vm);
+	unsigned int i;
+
+	for (i = 0; st && i < st->n; i++)
+		virtio_dev_hold(&st->ctl[i]->vdev, on);
+}
+
 const struct vm_device_class virtio_scsi_class = {
 	.name = "virtio-scsi", .create = scsi_class_create, .destroy = scsi_class_destroy,
+	.save = scsi_class_save, .load = scsi_class_load, .hold = scsi_class_hold,
 };

@@ -14,6 +14,7 @@
 
 #include "vmkit/device.h"
 #include "vmkit/input.h"
+#include "vmkit/savestate.h"
 #include "vmkit/virtio-input.h"
 #include "vmkit/vm.h"
 
@@ -148,6 +149,79 @@ static void tablet_class_destroy(struct vm *vm)
 	*slot = NULL;
 }
 
+static struct virtio_tablet *get(struct vm *vm)
+{
+	void **slot = vm_device_state(vm, &virtio_tablet_class);
+
+	return slot ? *slot : NULL;
+}
+
+/*
+ * Version 1: virtio-input's state (vmm/virtio/input.c) and what the guest
+ * was last told of the pointer, so that the next report after a restore
+ * says only what changed, as it would have.
+ */
+static void tablet_save(struct vm *vm, struct ss_writer *w)
+{
+	struct virtio_tablet *t = get(vm);
+
+	if (!t)
+		return;
+	ss_begin(w, "virtio-tablet", 0, 1);
+	virtio_input_save(t->vi, w);
+	ss_put_u64(w, "x", t->x);
+	ss_put_u64(w, "y", t->y);
+	ss_put_u64(w, "buttons", t->buttons);
+	ss_put_u64(w, "have-pos", t->have_pos);
+	ss_end(w);
+}
+
+#define TABLET_BUTTONS	(INPUT_BTN_LEFT | INPUT_BTN_MIDDLE | INPUT_BTN_RIGHT | \
+			 INPUT_BTN_WHEEL_UP | INPUT_BTN_WHEEL_DOWN)
+
+static int tablet_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
+{
+	static const char *const names[] = { "x", "y", "buttons", "have-pos" };
+	struct virtio_tablet *t = get(vm);
+	const struct ss_section *s;
+	uint64_t v[4];
+	unsigned int i;
+	int ret = 0;
+
+	if (!t != !ss_find(r, "virtio-tablet", 0))
+		return vk_fail(err, -EINVAL, "state: saved %s a tablet, this VM %s",
+			       t ? "without" : "with", t ? "has one" : "has none");
+	if (!t)
+		return 0;
+	s = ss_need(r, "virtio-tablet", 0, err);
+	if (!s)
+		return err->code;
+	if (ss_section_version(s) != 1)
+		return vk_fail(err, -EINVAL, "state of virtio-tablet: version %u not known",
+			       ss_section_version(s));
+	for (i = 0; i < 4 && !ret; i++)
+		ret = ss_get_u64(s, names[i], &v[i], err);
+	if (ret)
+		return ret;
+	if (v[0] > INPUT_ABS_MAX || v[1] > INPUT_ABS_MAX || (v[2] & ~(uint64_t)TABLET_BUTTONS) ||
+	    v[3] > 1)
+		return vk_fail(err, -EINVAL, "state of virtio-tablet: pointer out of range");
+	ret = virtio_input_load(t->vi, s, err);
+	if (ret)
+		return ret;
+	t->x = v[0], t->y = v[1], t->buttons = v[2], t->have_pos = v[3];
+	return 0;
+}
+
+static void tablet_hold(struct vm *vm, bool on)
+{
+	struct virtio_tablet *t = get(vm);
+
+	if (t)
+		virtio_input_hold(t->vi, on);
+}
+
 const struct vm_device_class virtio_tablet_class = {
 	.name = "virtio-tablet", .create = tablet_class_create, .destroy = tablet_class_destroy,
+	.save = tablet_save, .load = tablet_load, .hold = tablet_hold,
 };
