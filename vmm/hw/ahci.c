@@ -706,7 +706,7 @@ static void put_port(struct ahci_port *p, struct ss_writer *w)
 static void ahci_save(struct vm *vm, struct ss_writer *w)
 {
 	struct ahci *a = *vm_device_state(vm, &ahci_class);
-	char prefix[8];
+	char prefix[16];	/* "t" or "p" and a 32-bit index */
 	unsigned int i;
 
 	if (!a)
@@ -756,7 +756,7 @@ static int load_ports(struct ahci *a, const struct ss_section *s, struct vk_err 
 {
 	uint64_t v[AHCI_PORTS][NR_PORT_FIELDS];
 	uint32_t *reg[NR_PORT_FIELDS];
-	char prefix[8];
+	char prefix[16];	/* "t" or "p" and a 32-bit index */
 	unsigned int i, k;
 	int r = 0;
 

@@ -825,7 +825,7 @@ static bool drain(struct virtio_scsi *s)
  */
 static void vscsi_save(struct virtio_scsi *s, unsigned int i, struct ss_writer *w)
 {
-	char prefix[8];
+	char prefix[16];	/* "t" or "p" and a 32-bit index */
 	unsigned int t;
 
 	if (!drain(s)) {
@@ -855,7 +855,7 @@ static int vscsi_load(struct virtio_scsi *s, unsigned int i, const struct ss_sec
 	static const char *const names[] = { "sense-size", "cdb-size", "events-missed",
 					     "nr-targets" };
 	uint64_t v[4];
-	char prefix[8];
+	char prefix[16];	/* "t" or "p" and a 32-bit index */
 	unsigned int t;
 	int r = 0;
 
