@@ -422,9 +422,15 @@ static int decode(struct x86_insn *d, const uint8_t *insn, size_t len,
  */
 static void fold_wait(struct x86_insn *d, const uint8_t *insn, size_t len)
 {
+	/*
+	 * Only within the bytes of one instruction's window (what KVM reports
+	 * at most): found by fuzzing, prefixed fwait + fnstcw made a 16-byte
+	 * "instruction" out of bytes past it.
+	 */
+	size_t window = len < X86_MAX_INSN_LEN ? len : X86_MAX_INSN_LEN;
 	struct x86_insn next;
 
-	if (decode(&next, insn + d->len, len - d->len, d->code_bits, false))
+	if (d->len >= window || decode(&next, insn + d->len, window - d->len, d->code_bits, false))
 		return;
 	if (!foldable(next.op))
 		return;
