@@ -192,10 +192,6 @@ struct scsi_lun_info {
 };
 void scsi_lun_info(struct scsi_lun *lun, struct scsi_lun_info *info);
 
-/* Whether path holds an ISO 9660 image ("CD001" at byte 0x8001): 0 or -EINVAL/-errno. */
-
-/* Copy between a flat buffer and iov[0..n) from byte off on; never past the buffers. */
-size_t scsi_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf,
-		     size_t len, bool to_iov);
+/* ISO check: vk_blk_iso_check (include/vmkit/block.h); iovec copies: vk_iov_copy (util.h). */
 
 #endif

@@ -85,6 +85,13 @@ int vk_read_file(const char *path, void **buf, size_t *len, size_t max);
  * or the install's bin/): vmkit-slirp, vmkit-vnc.
  */
 int vk_sibling_path(const char *name, char *buf, size_t len, struct vk_err *err);
+struct iovec;
+/*
+ * Copy between buf and the part of iov[0..n) from byte off on (to_iov: into
+ * the iovec); never past either. Returns the bytes copied.
+ */
+size_t vk_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len,
+		   bool to_iov);
 /* Are all n bytes at p zero? (memcmp against itself shifted by one: vectorised.) */
 bool vk_buf_is_zero(const void *p, size_t n);
 

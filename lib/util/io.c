@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <string.h>
 #include <time.h>
 
@@ -89,6 +90,30 @@ bool vk_buf_is_zero(const void *p, size_t n)
 	const uint8_t *b = p;
 
 	return !n || (!b[0] && !memcmp(b, b + 1, n - 1));
+}
+
+size_t vk_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len,
+		   bool to_iov)
+{
+	size_t done = 0;
+	unsigned int i;
+
+	for (i = 0; i < n && done < len; i++) {
+		size_t l;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		l = MIN(iov[i].iov_len - off, len - done);
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, (uint8_t *)buf + done, l);
+		else
+			memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, l);
+		done += l;
+		off = 0;
+	}
+	return done;
 }
 
 int vk_sibling_path(const char *name, char *buf, size_t len, struct vk_err *err)

@@ -116,7 +116,7 @@ static void identify_packet(struct ahci_port *p, uint16_t *w)
 /* PIO data in from a buffer of ours (IDENTIFY): into the PRDT. */
 static int reply(struct ahci_cmd *c, const void *buf, size_t len)
 {
-	c->len = scsi_iov_copy(c->iov, c->niov, 0, (void *)buf, len, true);
+	c->len = vk_iov_copy(c->iov, c->niov, 0, (void *)buf, len, true);
 	c->pio = true;
 	c->status = ATA_DRDY | ATA_DSC;
 	return 0;
@@ -183,7 +183,7 @@ static int dsm(struct ahci_port *p, struct ahci_cmd *c, const uint8_t *f)
 
 	if (!(f[3] & 1) || !blocks || blocks > DSM_MAX_BLOCKS)
 		return abort_cmd(c);
-	if (scsi_iov_copy(c->iov, c->niov, 0, ranges, blocks * 512, false) < blocks * 512u)
+	if (vk_iov_copy(c->iov, c->niov, 0, ranges, blocks * 512, false) < blocks * 512u)
 		return abort_cmd(c);
 	param = c->param = calloc(1, 8 + 16 * 64 * DSM_MAX_BLOCKS);
 	if (!param)

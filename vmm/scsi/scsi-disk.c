@@ -293,7 +293,7 @@ int scsi_mode_select(struct scsi_lun *lun, struct scsi_req *r)
 		r->overrun = plen > r->out.len;
 		return scsi_fail(lun, r, SENSE_CODE_INVALID_PARAM_LEN);
 	}
-	scsi_iov_copy(r->out.iov, r->out.n, 0, buf, plen, false);
+	vk_iov_copy(r->out.iov, r->out.n, 0, buf, plen, false);
 	bdl = ten ? be16(buf + 6) : buf[3];
 	if (bdl % 8 || bdl > plen - hdr)
 		return scsi_fail(lun, r, SENSE_CODE_INVALID_PARAM_LEN);
@@ -369,7 +369,7 @@ int scsi_unmap(struct scsi_lun *lun, struct scsi_req *r)
 		r->overrun = plen > r->out.len;
 		return scsi_fail(lun, r, SENSE_CODE_INVALID_PARAM_LEN);
 	}
-	scsi_iov_copy(r->out.iov, r->out.n, 0, buf, MIN(plen, sizeof(buf)), false);
+	vk_iov_copy(r->out.iov, r->out.n, 0, buf, MIN(plen, sizeof(buf)), false);
 	bd = be16(buf + 2);
 	n = bd / 16;
 	if (bd % 16 || 8 + bd > plen)
@@ -418,7 +418,7 @@ int scsi_write_same(struct scsi_lun *lun, struct scsi_req *r, bool sixteen)
 		block = malloc(lun->block_size);
 		if (!block)
 			return scsi_fail(lun, r, SENSE_CODE_IO_ERROR);
-		scsi_iov_copy(r->out.iov, r->out.n, 0, block, lun->block_size, false);
+		vk_iov_copy(r->out.iov, r->out.n, 0, block, lun->block_size, false);
 		zero = vk_buf_is_zero(block, lun->block_size);
 		free(block);
 	}
@@ -437,7 +437,7 @@ int scsi_write_same(struct scsi_lun *lun, struct scsi_req *r, bool sixteen)
 		r->pending = 0;
 		return scsi_fail(lun, r, SENSE_CODE_IO_ERROR);
 	}
-	scsi_iov_copy(r->out.iov, r->out.n, 0, buf, lun->block_size, false);
+	vk_iov_copy(r->out.iov, r->out.n, 0, buf, lun->block_size, false);
 	for (size_t at = lun->block_size; at < bytes; at += lun->block_size)
 		memcpy((uint8_t *)buf + at, buf, lun->block_size);
 	scsi_submit_write_buf(lun, r, lba, buf, bytes);

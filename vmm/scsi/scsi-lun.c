@@ -41,7 +41,7 @@ int scsi_fail(struct scsi_lun *lun, struct scsi_req *r, struct scsi_sense s)
 int scsi_reply(struct scsi_req *r, const void *buf, size_t len, size_t alloc)
 {
 	len = MIN(len, alloc);
-	r->xfer = scsi_iov_copy(r->in.iov, r->in.n, 0, (void *)buf, len, true);
+	r->xfer = vk_iov_copy(r->in.iov, r->in.n, 0, (void *)buf, len, true);
 	r->status = SCSI_GOOD;
 	return 0;
 }
@@ -186,7 +186,7 @@ static void rw_done(void *opaque, int result)
 		result = -EIO;
 	if (result >= 0 && !r->write) {
 		if (r->bounce)
-			scsi_iov_copy(r->in.iov, r->in.n, 0, r->bounce, r->len, true);
+			vk_iov_copy(r->in.iov, r->in.n, 0, r->bounce, r->len, true);
 		r->xfer = r->len;
 	}
 	if (result >= 0 && r->write)
@@ -216,7 +216,7 @@ static int start_rw(struct scsi_lun *lun, struct scsi_req *r)
 			return scsi_fail(lun, r, SENSE_CODE_IO_ERROR);
 		}
 		if (r->write)
-			scsi_iov_copy(r->out.iov, r->out.n, 0, r->bounce, r->len, false);
+			vk_iov_copy(r->out.iov, r->out.n, 0, r->bounce, r->len, false);
 		r->one = (struct iovec){ r->bounce, r->len };
 		note_submit(r, submit_rw(r, &r->one, 1));
 	} else {

@@ -31,27 +31,4 @@ unsigned int scsi_sense_desc(uint8_t *buf, struct scsi_sense s)
 	return 8;
 }
 
-size_t scsi_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf,
-		     size_t len, bool to_iov)
-{
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t l;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		l = MIN(iov[i].iov_len - off, len - done);
-		if (to_iov)
-			memcpy((uint8_t *)iov[i].iov_base + off, (uint8_t *)buf + done, l);
-		else
-			memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, l);
-		done += l;
-		off = 0;
-	}
-	return done;
-}
 

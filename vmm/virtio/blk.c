@@ -154,39 +154,15 @@ static struct virtio_blk *to_blk(struct virtio_dev *v)
 	return v->priv;
 }
 
-/* Copy between buf and the part of iov[0..n) from off on; never past the buffers. */
-static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf,
-		       size_t len, bool to_iov)
-{
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t l;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		l = MIN(iov[i].iov_len - off, len - done);
-		if (to_iov)
-			memcpy((uint8_t *)iov[i].iov_base + off, (uint8_t *)buf + done, l);
-		else
-			memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, l);
-		done += l;
-		off = 0;
-	}
-	return done;
-}
 
 static size_t copy_from_out(const struct blk_req *r, size_t off, void *dst, size_t len)
 {
-	return iov_copy(r->iov, r->n_out, off, dst, len, false);
+	return vk_iov_copy(r->iov, r->n_out, off, dst, len, false);
 }
 
 static size_t copy_to_in(const struct blk_req *r, size_t off, const void *src, size_t len)
 {
-	return iov_copy(r->iov + r->n_out, r->n_in, off, (void *)src, len, true);
+	return vk_iov_copy(r->iov + r->n_out, r->n_in, off, (void *)src, len, true);
 }
 
 /* The guest's buffers are anywhere in its RAM; O_DIRECT needs them aligned. */

@@ -370,11 +370,11 @@ static bool finish_locked(struct vscsi_req *vr, uint8_t response)
 			h.status = r->status;
 			h.sense_len = MIN((size_t)r->sense_len, sense_room);
 			h.resid = (vr->data_in_len ? vr->data_in_len : vr->data_out_len) - r->xfer;
-			scsi_iov_copy(vr->in, vr->n_in, sizeof(h), r->sense, h.sense_len, true);
+			vk_iov_copy(vr->in, vr->n_in, sizeof(h), r->sense, h.sense_len, true);
 		} else if (response == S_OVERRUN) {
 			h.resid = 0;
 		}
-		scsi_iov_copy(vr->in, vr->n_in, 0, &h, sizeof(h), true);
+		vk_iov_copy(vr->in, vr->n_in, 0, &h, sizeof(h), true);
 		virtq_push_head(&s->vdev.vq[vr->q->index], vr->head, vr->resp_room + data);
 	}
 	free(vr);
