@@ -191,33 +191,43 @@ static int cmd_query_cpus_fast(struct control *c, json_object *args, json_object
 	return 0;
 }
 
-static json_object *inserted_obj(const struct virtio_blk_info *bi, unsigned int i)
+json_object *qmp_inserted_obj(const struct qmp_medium *m)
 {
 	json_object *o = json_object_new_object(), *cache = json_object_new_object();
 	json_object *image = json_object_new_object();
-	char node[32];
 
-	snprintf(node, sizeof(node), "drive-virtio%u", i);
-	json_object_object_add(o, "file", json_object_new_string(bi->path));
-	json_object_object_add(o, "node-name", json_object_new_string(node));
-	json_object_object_add(o, "ro", json_object_new_boolean(bi->readonly));
-	json_object_object_add(o, "drv", json_object_new_string(bi->format));
-	if (bi->backing_file)
-		json_object_object_add(o, "backing_file", json_object_new_string(bi->backing_file));
-	json_object_object_add(o, "backing_file_depth", json_object_new_int(bi->backing_depth));
+	json_object_object_add(o, "file", json_object_new_string(m->path));
+	json_object_object_add(o, "node-name", json_object_new_string(m->node));
+	json_object_object_add(o, "ro", json_object_new_boolean(m->readonly));
+	json_object_object_add(o, "drv", json_object_new_string(m->format));
+	if (m->backing_file)
+		json_object_object_add(o, "backing_file", json_object_new_string(m->backing_file));
+	json_object_object_add(o, "backing_file_depth", json_object_new_int(m->backing_depth));
 	json_object_object_add(o, "encrypted", json_object_new_boolean(false));
 	json_object_object_add(o, "detect_zeroes", json_object_new_string("off"));
 	json_object_object_add(cache, "writeback", json_object_new_boolean(
-		bi->cache != CACHE_WRITETHROUGH && bi->cache != CACHE_DIRECTSYNC));
+		m->cache != CACHE_WRITETHROUGH && m->cache != CACHE_DIRECTSYNC));
 	/* From the open file's flags, not the option: true only if O_DIRECT is in force. */
-	json_object_object_add(cache, "direct", json_object_new_boolean(bi->direct));
-	json_object_object_add(cache, "no-flush", json_object_new_boolean(bi->cache == CACHE_UNSAFE));
+	json_object_object_add(cache, "direct", json_object_new_boolean(m->direct));
+	json_object_object_add(cache, "no-flush", json_object_new_boolean(m->cache == CACHE_UNSAFE));
 	json_object_object_add(o, "cache", cache);
-	json_object_object_add(image, "filename", json_object_new_string(bi->path));
-	json_object_object_add(image, "format", json_object_new_string(bi->format));
-	json_object_object_add(image, "virtual-size", json_object_new_int64(bi->size));
+	json_object_object_add(image, "filename", json_object_new_string(m->path));
+	json_object_object_add(image, "format", json_object_new_string(m->format));
+	json_object_object_add(image, "virtual-size", json_object_new_int64(m->size));
 	json_object_object_add(o, "image", image);
 	return o;
+}
+
+static json_object *inserted_obj(const struct virtio_blk_info *bi, unsigned int i)
+{
+	char node[32];
+
+	snprintf(node, sizeof(node), "drive-virtio%u", i);
+	return qmp_inserted_obj(&(struct qmp_medium){
+		.path = bi->path, .node = node, .format = bi->format,
+		.backing_file = bi->backing_file, .backing_depth = bi->backing_depth,
+		.readonly = bi->readonly, .direct = bi->direct, .cache = bi->cache, .size = bi->size,
+	});
 }
 
 static int cmd_query_block(struct control *c, json_object *args, json_object **ret,

@@ -45,28 +45,13 @@ struct scsi_lun *qmp_disk_lun(struct vm *vm, unsigned int i)
 
 static json_object *lun_inserted(const struct scsi_lun_info *li, const char *name)
 {
-	json_object *o = json_object_new_object(), *cache = json_object_new_object();
-	json_object *image = json_object_new_object();
 	char node[48];
 
 	snprintf(node, sizeof(node), "drive-%s", name);
-	json_object_object_add(o, "file", json_object_new_string(li->path));
-	json_object_object_add(o, "node-name", json_object_new_string(node));
-	json_object_object_add(o, "ro", json_object_new_boolean(li->readonly));
-	json_object_object_add(o, "drv", json_object_new_string(li->format));
-	json_object_object_add(o, "backing_file_depth", json_object_new_int(0));
-	json_object_object_add(o, "encrypted", json_object_new_boolean(false));
-	json_object_object_add(o, "detect_zeroes", json_object_new_string("off"));
-	json_object_object_add(cache, "writeback", json_object_new_boolean(
-		li->cache != CACHE_WRITETHROUGH && li->cache != CACHE_DIRECTSYNC));
-	json_object_object_add(cache, "direct", json_object_new_boolean(li->direct));
-	json_object_object_add(cache, "no-flush", json_object_new_boolean(li->cache == CACHE_UNSAFE));
-	json_object_object_add(o, "cache", cache);
-	json_object_object_add(image, "filename", json_object_new_string(li->path));
-	json_object_object_add(image, "format", json_object_new_string(li->format));
-	json_object_object_add(image, "virtual-size", json_object_new_int64(li->size));
-	json_object_object_add(o, "image", image);
-	return o;
+	return qmp_inserted_obj(&(struct qmp_medium){
+		.path = li->path, .node = node, .format = li->format, .readonly = li->readonly,
+		.direct = li->direct, .cache = li->cache, .size = li->size,
+	});
 }
 
 json_object *qmp_lun_block_obj(struct scsi_lun *lun, const char *name)

@@ -88,6 +88,17 @@ const struct qmp_cmd *qmp_find_cmd(const char *name);
 extern const struct qmp_cmd qmp_cmds[];
 extern const unsigned int qmp_nr_cmds;
 
+/* query-block's "inserted" object for a medium, whatever controller holds it. */
+struct qmp_medium {
+	const char *path, *node, *format;
+	const char *backing_file;	/* NULL: none */
+	unsigned int backing_depth;
+	bool readonly, direct;
+	enum disk_cache cache;
+	uint64_t size;
+};
+json_object *qmp_inserted_obj(const struct qmp_medium *m);
+
 /* Disks on the SCSI and SATA controllers, and their CD-ROMs' media (media.c). */
 struct scsi_lun;
 const char *qmp_disk_name(const struct vm_config *cfg, unsigned int i, char *buf, size_t len);
