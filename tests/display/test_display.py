@@ -70,15 +70,17 @@ class Served:
     def __init__(self, what, spec, tmp):
         need(HARNESS)
         need(FONT)
-        self.err = open(tmp / "harness.err", "w+")
+        # The child appends; the test reads by path. A reader that seeks the file the child
+        # writes through would move the child's offset and have it overwrite earlier lines.
+        self.errpath = tmp / "harness.err"
+        self.err = open(self.errpath, "a")
         self.p = subprocess.Popen([str(HARNESS), "serve", what, str(FONT), "--vnc", spec],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=self.err, text=True, env=ENV)
         line = self.p.stdout.readline()
         if line != "ready\n":
             self.p.wait(5)
-            self.err.seek(0)
-            raise AssertionError(f"harness did not start: {line!r} {self.err.read()}")
+            raise AssertionError(f"harness did not start: {line!r} {self.log()}")
 
     def cmd(self, line):
         self.p.stdin.write(line + "\n")
@@ -86,9 +88,7 @@ class Served:
         assert self.p.stdout.readline() == "ok\n"
 
     def log(self):
-        self.err.flush()
-        self.err.seek(0)
-        return self.err.read()
+        return self.errpath.read_text(errors="replace")
 
     def close(self):
         if self.p.poll() is None:

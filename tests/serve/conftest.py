@@ -129,7 +129,7 @@ class Server:
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.env = dict(os.environ, VMKIT_HOME=str(home))
-        self.log = open(home / "serve.log", "w+")
+        self.log = open(home / "serve.log", "a")   # appended to; read by path
         self.proc = subprocess.Popen([str(SERVE), "serve", "--listen", f"127.0.0.1:{self.port}"],
                                      env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         end = time.time() + 20
@@ -141,8 +141,7 @@ class Server:
                 if self.proc.poll() is not None:
                     break
                 time.sleep(0.05)
-        self.log.seek(0)
-        raise AssertionError(f"vmkit serve did not start: {self.log.read()}")
+        raise AssertionError(f"vmkit serve did not start: {(home / 'serve.log').read_text()}")
 
     def stop(self):
         self.proc.terminate()
