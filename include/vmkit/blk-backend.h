@@ -64,10 +64,14 @@ struct blk_backend {
 	void *engine;			/* the engine's own state */
 	/*
 	 * An image the block library serves (qcow2, with its backing chain):
-	 * every request then runs in the pool, through the library, one at a
-	 * time (the library's metadata cache is not shared between threads).
+	 * the image engine (vmm/block/image.c) does reads and writes the
+	 * library maps without I/O on the chain's files with the aio= engine,
+	 * and the rest in the pool, through the library, one at a time under
+	 * image_lock (the library's metadata cache is not shared between
+	 * threads).
 	 */
 	struct vk_blk *image;
+	enum disk_aio aio;		/* the engine the image engine uses for its files */
 	pthread_mutex_t image_lock;
 	bool image_writethrough;	/* writethrough/directsync: flush the image after each write */
 	int clean_fd;			/* cache-clean-interval's timerfd, or -1 */
@@ -82,7 +86,7 @@ struct blk_backend {
  * Open path for cfg (read-only, cache mode, engine) with completions on
  * loop. aio=native needs O_DIRECT (cache=none or directsync): -EINVAL.
  * An image (qcow2) has every file of its chain opened with the cache
- * mode's flags and runs on the pool: aio=native or io_uring is -EINVAL.
+ * mode's flags and its data I/O on the aio= engine (image engine).
  */
 int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 		     unsigned int max_inflight, struct blk_backend **out, struct vk_err *err);
@@ -150,6 +154,14 @@ static inline int blk_write_zeroes(struct blk_backend *bb, uint64_t off, uint64_
 extern const struct blk_backend_ops blk_io_uring_ops;
 extern const struct blk_backend_ops blk_native_ops;
 extern const struct blk_backend_ops blk_threads_ops;
+extern const struct blk_backend_ops blk_image_ops;
+/* What the image engine did: for tests, and to see where a workload goes. */
+struct blk_image_stats {
+	uint64_t fast;		/* reads and writes on the hot path */
+	uint64_t slow;		/* reads and writes through the library */
+	uint64_t free_waits;	/* times the library waited for hot-path I/O before freeing a cluster */
+};
+void blk_image_stats(const struct blk_backend *bb, struct blk_image_stats *st);
 
 /*
  * The thread pool (vmm/block/pool.c): the aio=threads engine, and the

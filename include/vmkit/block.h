@@ -229,6 +229,17 @@ struct vk_blk_driver {
 	int (*map_fd)(struct vk_blk *bs, uint64_t off);
 	/* Free metadata tables unused since the last call; returns how many. NULL: no cache. */
 	unsigned int (*cache_clean)(struct vk_blk *bs);
+	/*
+	 * The hot path of an asynchronous caller (vk_blk_map_io): where the
+	 * first *pnum bytes of [off, off+len) are, found without I/O and
+	 * without changing metadata. Returns VK_MAP_DATA (read or write
+	 * *host of file *fd), VK_MAP_ZERO or VK_MAP_BACKING (reads only), or
+	 * -EAGAIN: the request needs the driver's own pread/pwrite (a table
+	 * not in the cache, an allocation, copy-on-write, compressed data, an
+	 * error to report). NULL: always -EAGAIN.
+	 */
+	int (*map_io)(struct vk_blk *bs, uint64_t off, uint64_t len, bool write, uint64_t *pnum,
+		      int *fd, uint64_t *host);
 };
 
 /* An open image: one layer of a chain. */
@@ -257,6 +268,15 @@ struct vk_blk {
 	const struct vk_jv *open_opts;
 	uint64_t null_size;		/* null-co: size, and whether reads say zeros */
 	bool null_zeroes;
+	/*
+	 * Called before a cluster of this image is given back to its free
+	 * space (refcount 0), with the library's caller's lock held: an
+	 * asynchronous caller that has reads or writes in flight on host
+	 * offsets vk_blk_map_io gave it waits for them here, so a freed
+	 * cluster is never reused under them. NULL: nobody to wait for.
+	 */
+	void (*before_free)(void *opaque);
+	void *before_free_opaque;
 };
 
 const struct vk_blk_driver *vk_blk_find_driver(const char *name);
@@ -290,6 +310,27 @@ static inline void vk_blk_closep(struct vk_blk **bs) { vk_blk_close(*bs); }
 
 /* Reads past the end of the image fail; reads of unallocated ranges fall through to backing. */
 int vk_blk_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk_err *err);
+
+/* Where a piece of a request lies, for callers that do the data I/O themselves. */
+enum vk_blk_map_kind { VK_MAP_DATA = 1, VK_MAP_ZERO, VK_MAP_BACKING };
+struct vk_blk_mapping {
+	enum vk_blk_map_kind kind;	/* DATA or ZERO (BACKING is resolved through the chain) */
+	uint64_t len;			/* bytes from the request's offset */
+	int fd;				/* DATA: the file, and where in it */
+	uint64_t host;
+};
+/*
+ * The hot path of an asynchronous block backend (vmm/block/image.c): maps
+ * the first m->len bytes of [off, off+len) of the image (and, for reads,
+ * through its backing chain) to a file offset or to zeros, without I/O or
+ * metadata change; a write is mapped only where it goes in place (the
+ * cluster is allocated and this image's alone). -EAGAIN: not on the hot
+ * path; do the request with vk_blk_pread/pwrite instead. The caller
+ * serialises this with every other call on the image, and must not keep
+ * I/O in flight across a before_free call (see struct vk_blk).
+ */
+int vk_blk_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write,
+		  struct vk_blk_mapping *m);
 int vk_blk_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
 		  struct vk_err *err);
 int vk_blk_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err);

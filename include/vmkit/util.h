@@ -92,6 +92,14 @@ struct iovec;
  */
 size_t vk_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len,
 		   bool to_iov);
+/* Fill the part of iov[0..n) from byte off on with c, len bytes at most; returns how many. */
+size_t vk_iov_memset(const struct iovec *iov, unsigned int n, size_t off, int c, size_t len);
+/*
+ * The iovecs (at most max) that cover bytes [off, off+len) of iov[0..n):
+ * how many were written to out, 0 if max is too few or iov too short.
+ */
+unsigned int vk_iov_slice(const struct iovec *iov, unsigned int n, size_t off, size_t len,
+			  struct iovec *out, unsigned int max);
 /* Are all n bytes at p zero? (memcmp against itself shifted by one: vectorised.) */
 bool vk_buf_is_zero(const void *p, size_t n);
 

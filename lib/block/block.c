@@ -539,6 +539,42 @@ int vk_blk_pread(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct 
 	return bs->drv->pread(bs, buf, off, len, err);
 }
 
+int vk_blk_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write,
+		  struct vk_blk_mapping *m)
+{
+	uint64_t n, host, blen;
+	int fd, r;
+
+	if (!len || check_request(bs, off, len, write, NULL) < 0)
+		return -EAGAIN;
+	for (;;) {
+		if (!bs->drv->map_io)
+			return -EAGAIN;
+		r = bs->drv->map_io(bs, off, len, write, &n, &fd, &host);
+		if (r < 0)
+			return r;
+		m->len = MIN(n, len);
+		if (r != VK_MAP_BACKING) {
+			m->kind = r;
+			m->fd = fd;
+			m->host = host;
+			return 0;
+		}
+		/* Unallocated here: the backing file's bytes, zeros past its end or without one. */
+		if (write)
+			return -EAGAIN;
+		if (bs->backing_file && !bs->backing)
+			return -EAGAIN;		/* opened without its chain: the driver says what */
+		blen = bs->backing ? vk_blk_length(bs->backing) : 0;
+		if (off >= blen) {
+			m->kind = VK_MAP_ZERO;
+			return 0;
+		}
+		len = MIN(m->len, blen - off);
+		bs = bs->backing;
+	}
+}
+
 int vk_blk_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
 		  struct vk_err *err)
 {

@@ -30,6 +30,7 @@ struct qcow2_cache {
 	uint64_t clean_tick;	/* c->tick at the last qcow2_cache_clean */
 	struct qcow2_cache_entry *e;
 	unsigned int ol_kind;	/* what its tables are, for the overlap check (QCOW2_OL_*) */
+	bool cached_only;	/* a miss is -EAGAIN, not a read (qcow2_map_io) */
 };
 
 struct qcow2_cache *qcow2_cache_create(struct vk_blk *bs, unsigned int entries, size_t table_size)
@@ -70,6 +71,11 @@ void qcow2_cache_destroy(struct qcow2_cache *c)
 void qcow2_cache_set_dependency(struct qcow2_cache *c, struct qcow2_cache *dep)
 {
 	c->dep = dep;
+}
+
+void qcow2_cache_set_cached_only(struct qcow2_cache *c, bool on)
+{
+	c->cached_only = on;
 }
 
 void qcow2_cache_set_kind(struct qcow2_cache *c, unsigned int ol_kind)
@@ -167,6 +173,8 @@ static int get(struct qcow2_cache *c, uint64_t offset, void **table, bool read,
 	struct qcow2_cache_entry *e = find(c, offset);
 	int r;
 
+	if (!e && c->cached_only)
+		return -EAGAIN;
 	if (!e) {
 		r = evict(c, &e, err);
 		if (r < 0)

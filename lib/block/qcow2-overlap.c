@@ -81,6 +81,11 @@ int qcow2_writable(struct qcow2_state *s, struct vk_err *err)
 	return 0;
 }
 
+bool qcow2_overlaps_metadata(struct qcow2_state *s, uint64_t host, uint64_t len)
+{
+	return first_overlap(s, 0, host, len) >= 0;
+}
+
 int qcow2_overlap_check(struct qcow2_state *s, unsigned int ignore, uint64_t host, uint64_t len,
 			struct vk_err *err)
 {

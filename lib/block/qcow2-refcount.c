@@ -252,6 +252,9 @@ int qcow2_set_refcount(struct qcow2_state *s, uint64_t cluster, uint64_t rc, str
 	if (rc > s->refcount_max)
 		return vk_fail(err, -ERANGE, "%s: refcount of cluster %llu would overflow",
 			       s->bs->filename, (unsigned long long)cluster);
+	/* Whoever has I/O in flight on host clusters finishes it before one is freed. */
+	if (!rc && s->bs->before_free)
+		s->bs->before_free(s->bs->before_free_opaque);
 	r = ensure_block(s, index, err);
 	if (r < 0)
 		return r;

@@ -676,4 +676,5 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.map_filename = qcow2_map_filename,
 	.map_fd = qcow2_map_fd,
 	.cache_clean = qcow2_cache_clean_all,
+	.map_io = qcow2_map_io,
 };

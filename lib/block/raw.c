@@ -105,6 +105,18 @@ static int raw_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t l
 	return r < 0 ? r : vk_blk_file_pwrite(bs, buf, off + raw_offset(bs), len, err);
 }
 
+/* Every byte is where the guest sees it (past the offset option); the first sector of a probed image is checked by pwrite. */
+static int raw_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write, uint64_t *pnum,
+		      int *fd, uint64_t *host)
+{
+	if (write && bs->probed && off < 512)
+		return -EAGAIN;
+	*pnum = len;
+	*fd = bs->fd;
+	*host = off + raw_offset(bs);
+	return VK_MAP_DATA;
+}
+
 static int raw_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_err *err)
 {
 	struct stat st;
@@ -258,6 +270,7 @@ const struct vk_blk_driver vk_blk_raw = {
 	.open = raw_open,
 	.pread = raw_pread,
 	.pwrite = raw_pwrite,
+	.map_io = raw_map_io,
 	.pwrite_zeroes = raw_pwrite_zeroes,
 	.flush = raw_flush,
 	.length = raw_length,

@@ -116,6 +116,49 @@ size_t vk_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *bu
 	return done;
 }
 
+size_t vk_iov_memset(const struct iovec *iov, unsigned int n, size_t off, int c, size_t len)
+{
+	size_t done = 0;
+	unsigned int i;
+
+	for (i = 0; i < n && done < len; i++) {
+		size_t l;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		l = MIN(iov[i].iov_len - off, len - done);
+		memset((uint8_t *)iov[i].iov_base + off, c, l);
+		done += l;
+		off = 0;
+	}
+	return done;
+}
+
+unsigned int vk_iov_slice(const struct iovec *iov, unsigned int n, size_t off, size_t len,
+			  struct iovec *out, unsigned int max)
+{
+	unsigned int i, k = 0;
+
+	for (i = 0; i < n && len; i++) {
+		size_t l;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		if (k == max)
+			return 0;
+		l = MIN(iov[i].iov_len - off, len);
+		out[k].iov_base = (uint8_t *)iov[i].iov_base + off;
+		out[k++].iov_len = l;
+		len -= l;
+		off = 0;
+	}
+	return len ? 0 : k;
+}
+
 int vk_sibling_path(const char *name, char *buf, size_t len, struct vk_err *err)
 {
 	char exe[PATH_MAX];

@@ -8,8 +8,7 @@
  * flushed under none/writeback) are in the file, metadata included, seen
  * through a second, separate open while the disk is still open; unaligned
  * I/O under O_DIRECT reads and writes what it would without (a vmdk's
- * too); aio=native
- * and io_uring are refused for qcow2; and a file system without O_DIRECT
+ * too); aio=native and io_uring are taken for qcow2; and a file system without O_DIRECT
  * (ramfs, in a private mount namespace) is refused in QEMU's words.
  */
 #include <errno.h>
@@ -182,7 +181,8 @@ static void chain_open_flags(void **state)
 		}
 		assert_int_equal(layers, 2);
 		assert_int_equal(blk_backend_is_direct(bb), mode_direct(c));
-		assert_string_equal(bb->ops->name, "threads");
+		assert_string_equal(bb->ops->name, "image");
+		assert_int_equal(bb->aio, AIO_IO_URING);	/* no aio=: io_uring, as for raw */
 		blk_backend_close(bb);
 	}
 	wait_free(&w);
@@ -389,10 +389,14 @@ static void vmdk_direct_reads(void **state)
 	unlink(vmdk);
 }
 
-/* qcow2 runs on the pool: aio=native and io_uring are refused before the VM starts, not ignored. */
-static void qcow2_aio_refused(void **state)
+/*
+ * qcow2 has the engines raw has (the image engine does its data I/O with
+ * them): aio=native and io_uring are taken, not ignored; aio=native still
+ * needs O_DIRECT, as QEMU says.
+ */
+static void qcow2_aio_engines(void **state)
 {
-	static const enum disk_aio refused[] = { AIO_NATIVE, AIO_IO_URING };
+	static const enum disk_aio engines[] = { AIO_NATIVE, AIO_IO_URING, AIO_THREADS };
 	struct disk_config raw = { .path = base, .cache = CACHE_NONE, .format = DISK_FORMAT_RAW };
 	struct blk_backend *bb = NULL;
 	struct vk_err err = { 0 };
@@ -401,19 +405,22 @@ static void qcow2_aio_refused(void **state)
 
 	make_chain();
 	wait_new(&w);
-	for (i = 0; i < ARRAY_SIZE(refused); i++) {
-		memset(&err, 0, sizeof(err));
-		assert_int_equal(open_top(&w, CACHE_NONE, DISK_FORMAT_QCOW2, refused[i], &bb, &err),
-				 -EINVAL);
-		assert_non_null(strstr(err.msg, refused[i] == AIO_NATIVE ? "aio=native" :
-					   "aio=io_uring"));
-		assert_non_null(strstr(err.msg, "not available for qcow2"));
+	for (i = 0; i < ARRAY_SIZE(engines); i++) {
+		assert_int_equal(open_top(&w, CACHE_NONE, DISK_FORMAT_QCOW2, engines[i], &bb, &err),
+				 0);
+		assert_string_equal(bb->ops->name, "image");
+		assert_int_equal(bb->aio, engines[i]);
+		blk_backend_close(bb);
 		/* probed as qcow2 the same */
-		assert_int_equal(open_top(&w, CACHE_NONE, DISK_FORMAT_AUTO, refused[i], &bb, &err),
-				 -EINVAL);
+		assert_int_equal(open_top(&w, CACHE_NONE, DISK_FORMAT_AUTO, engines[i], &bb, &err),
+				 0);
+		assert_int_equal(bb->aio, engines[i]);
+		blk_backend_close(bb);
 	}
-	assert_int_equal(open_top(&w, CACHE_NONE, DISK_FORMAT_QCOW2, AIO_THREADS, &bb, &err), 0);
-	blk_backend_close(bb);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(open_top(&w, CACHE_WRITEBACK, DISK_FORMAT_QCOW2, AIO_NATIVE, &bb, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "aio=native was specified, but it requires cache=none"));
 	/* Raw keeps its engines: no aio= is io_uring. */
 	assert_int_equal(blk_backend_open(&raw, w.loop, 8, &bb, &err), 0);
 	assert_string_equal(bb->ops->name, "io_uring");
@@ -536,7 +543,7 @@ int main(void)
 		cmocka_unit_test(durable_writes),
 		cmocka_unit_test(direct_unaligned_same_as_buffered),
 		cmocka_unit_test(vmdk_direct_reads),
-		cmocka_unit_test(qcow2_aio_refused),
+		cmocka_unit_test(qcow2_aio_engines),
 		cmocka_unit_test(l2_cache_size_option),
 		cmocka_unit_test(no_o_direct_refused),	/* last: it leaves the mount namespace */
 	};

@@ -106,21 +106,6 @@ static unsigned int image_flags(const struct disk_config *cfg)
 	return f;
 }
 
-/*
- * An image is served by the pool through the library, one request at a
- * time: io_uring and Linux AIO would be names without effect, so they are
- * refused rather than accepted and ignored (QEMU too refuses an aio= its
- * file cannot do). No aio= given means the pool.
- */
-static int check_image_aio(const struct disk_config *cfg, const char *fmt, struct vk_err *err)
-{
-	if (cfg->aio == AIO_DEFAULT || cfg->aio == AIO_THREADS)
-		return 0;
-	return vk_fail(err, -EINVAL,
-		       "--disk %s: aio=%s is not available for %s images, which are served by the thread pool (give aio=threads or no aio=)",
-		       cfg->path, cfg->aio == AIO_NATIVE ? "native" : "io_uring", fmt);
-}
-
 static int on_clean(void *opaque, int fd, uint32_t events)
 {
 	struct blk_backend *bb = opaque;
@@ -163,7 +148,7 @@ static int start_cache_clean(struct blk_backend *bb, const struct disk_config *c
 /*
  * format=qcow2/auto: open through the block library, every file of the
  * chain with the cache mode's flags. An image that turns out to be raw
- * (auto) is served like format=raw; anything else by the pool.
+ * (auto) is served like format=raw; anything else by the image engine.
  */
 static int open_image(struct blk_backend *bb, const struct disk_config *cfg, bool *is_image,
 		      struct vk_err *err)
@@ -190,17 +175,20 @@ static int open_image(struct blk_backend *bb, const struct disk_config *cfg, boo
 		return 0;
 	}
 	*is_image = true;
-	r = check_image_aio(cfg, bb->image->drv->name, err);
-	if (r)
-		return r;
 	/* No FLUSH is offered: each write is made durable, metadata too, before it completes. */
 	bb->image_writethrough = cfg->cache == CACHE_WRITETHROUGH || cfg->cache == CACHE_DIRECTSYNC;
 	bb->size = vk_blk_length(bb->image) & ~(uint64_t)(SECTOR - 1);
 	pthread_mutex_init(&bb->image_lock, NULL);
-	r = blk_pool_new(bb, 1, &bb->pool);
+	r = blk_pool_new(bb, 1, &bb->pool);	/* the library's own work, one request at a time */
 	if (r)
 		return vk_fail(err, r, "--disk %s: I/O thread: %s", cfg->path, strerror(-r));
-	bb->ops = &blk_threads_ops;
+	bb->aio = cfg->aio == AIO_DEFAULT ? AIO_IO_URING : cfg->aio;
+	bb->ops = &blk_image_ops;
+	r = bb->ops->open(bb, err);
+	if (r) {
+		bb->ops = NULL;
+		return r;
+	}
 	return start_cache_clean(bb, cfg, err);
 }
 

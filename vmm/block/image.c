@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Images (qcow2 with its backing chain) on the same I/O engines as raw
+ * files. A read or write first asks the block library where its bytes lie
+ * (vk_blk_map_io: the metadata cache only, no I/O, no change). When every
+ * piece is data in some file of the chain, or zeros, the pieces go to that
+ * file's engine (io_uring, Linux AIO or the thread pool, as aio= says),
+ * many requests in flight at once, and complete on the backend's loop.
+ * What needs the library's own work (allocating clusters, copy-on-write, a
+ * table to load into the cache, compressed clusters, an error to report,
+ * discard, write-zeroes, flush) goes to the pool as before, where the
+ * library runs it under the image lock, one request at a time.
+ *
+ * Why this is safe:
+ * - The hot path takes the image lock with trylock: while the pool holds
+ *   it, requests go the slow way (into the pool's queue) rather than
+ *   wait, so the loop never blocks on the library's I/O.
+ * - What the hot path maps needs no metadata change: data clusters that are
+ *   the image's alone (written in place, exactly as qcow2_write would),
+ *   zero and unallocated clusters and backing files for reads. An
+ *   allocating write running in the pool only makes its new cluster
+ *   visible (its L2 entry) after the data is written.
+ * - A cluster is only reused after it was freed, and the library calls
+ *   before_free first: that waits here until the hot path has nothing in
+ *   flight, so a read or write is never done on a cluster that meanwhile
+ *   holds other data. New hot-path requests cannot start meanwhile: the
+ *   freeing call holds the image lock. The count is taken under that lock.
+ * - Writethrough and directsync: the files are O_DSYNC and an in-place
+ *   write changes no metadata, so a completed write is durable as it is.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "vmkit/blk-backend.h"
+#include "vmkit/evloop.h"
+#include "vmkit/block.h"
+
+#define MAX_LAYERS	8	/* files with their own engine; deeper chains take the slow path */
+#define MAX_PIECES	16	/* a request in more pieces than this takes the slow path */
+#define MAX_SUB_IOV	256	/* iovecs for a request cut into pieces */
+#define LAYER_THREADS	16	/* aio=threads: as for a raw file */
+
+struct piece {
+	enum vk_blk_map_kind kind;
+	unsigned int layer;
+	uint64_t host;
+	size_t at, len;		/* bytes of the request */
+};
+
+struct image_req {
+	struct image_io *io;
+	const struct iovec *iov;
+	int n;
+	bool write;
+	blk_done_fn done;
+	void *opaque;
+	unsigned int pending;	/* pieces in flight, plus one while submitting */
+	int error;
+	size_t total;
+	unsigned int npieces;
+	struct piece piece[MAX_PIECES];
+	struct iovec sub[MAX_SUB_IOV];
+	struct image_req *next_free;
+};
+
+struct image_io {
+	struct blk_backend *bb;
+	unsigned int nlayers;
+	int fds[MAX_LAYERS];
+	struct blk_backend *layer[MAX_LAYERS];
+	uint32_t align[MAX_LAYERS];	/* O_DIRECT: offsets, lengths and buffers; 0 buffered */
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	unsigned int inflight;		/* hot-path requests not completed (under lock) */
+	struct image_req *free_reqs;	/* kept for reuse: no allocation per request */
+	/*
+	 * Requests that completed inside their submit (all zeros, or every
+	 * piece refused): done must not run there, so the loop runs it.
+	 */
+	struct image_req *ready;
+	int ready_efd;
+	uint64_t nr_fast, nr_slow, nr_free_waits;
+};
+
+static const struct blk_backend_ops *const layer_engines[] = {
+	[AIO_IO_URING] = &blk_io_uring_ops,
+	[AIO_NATIVE] = &blk_native_ops,
+	[AIO_THREADS] = &blk_threads_ops,
+};
+
+static void layer_close(struct blk_backend *l)
+{
+	if (!l)
+		return;
+	if (l->ops)
+		l->ops->close(l);
+	blk_pool_free(l->pool);
+	free(l);		/* the fd is the library's */
+}
+
+/* An engine of its own for one file of the chain, on the image's loop. */
+static int layer_open(struct image_io *io, int fd, uint32_t align, enum disk_aio aio,
+		      struct vk_err *err)
+{
+	struct blk_backend *bb = io->bb, *l = calloc(1, sizeof(*l));
+	int fl = fcntl(fd, F_GETFL), r;
+
+	if (!l)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	l->path = bb->path;
+	l->fd = fd;
+	l->clean_fd = -1;
+	l->loop = bb->loop;
+	l->direct = fl >= 0 && (fl & O_DIRECT);
+	l->max_inflight = bb->max_inflight;
+	r = 0;
+	if (aio == AIO_NATIVE && !l->direct)
+		r = vk_fail(err, -EINVAL,
+			    "--disk %s: aio=native was specified, but it requires cache=none or cache=directsync",
+			    bb->path);
+	if (!r && aio == AIO_THREADS)
+		r = blk_pool_new(l, LAYER_THREADS, &l->pool);
+	if (!r) {
+		l->ops = layer_engines[aio];
+		r = l->ops->open(l, err);
+		if (r)
+			l->ops = NULL;
+	}
+	if (r) {
+		layer_close(l);
+		return r;
+	}
+	io->fds[io->nlayers] = fd;
+	io->align[io->nlayers] = !l->direct ? 0 : align ? align : BLK_ALIGN_DIRECT;
+	io->layer[io->nlayers++] = l;
+	return 0;
+}
+
+static int layer_of(struct image_io *io, int fd)
+{
+	unsigned int i;
+
+	for (i = 0; i < io->nlayers; i++)
+		if (io->fds[i] == fd)
+			return (int)i;
+	return -1;
+}
+
+/* Called by the library, image lock held, before it frees a cluster. */
+static void wait_idle(void *opaque)
+{
+	struct image_io *io = opaque;
+
+	pthread_mutex_lock(&io->lock);
+	if (io->inflight)
+		io->nr_free_waits++;
+	while (io->inflight)
+		pthread_cond_wait(&io->idle, &io->lock);
+	pthread_mutex_unlock(&io->lock);
+}
+
+static struct image_req *get_req(struct image_io *io)
+{
+	struct image_req *r;
+
+	pthread_mutex_lock(&io->lock);
+	r = io->free_reqs;
+	if (r)
+		io->free_reqs = r->next_free;
+	pthread_mutex_unlock(&io->lock);
+	return r ? r : malloc(sizeof(*r));
+}
+
+static void finish(struct image_req *r)
+{
+	struct image_io *io = r->io;
+	blk_done_fn done = r->done;
+	void *opaque = r->opaque;
+	int result = r->error ? r->error : (int)r->total;
+
+	pthread_mutex_lock(&io->lock);
+	r->next_free = io->free_reqs;
+	io->free_reqs = r;
+	if (!--io->inflight)
+		pthread_cond_broadcast(&io->idle);
+	pthread_mutex_unlock(&io->lock);
+	done(opaque, result);
+}
+
+static int on_ready(void *opaque, int fd, uint32_t events)
+{
+	struct image_io *io = opaque;
+	struct image_req *r, *next;
+	eventfd_t v;
+
+	eventfd_read(fd, &v);
+	pthread_mutex_lock(&io->lock);
+	r = io->ready;
+	io->ready = NULL;
+	pthread_mutex_unlock(&io->lock);
+	for (; r; r = next) {
+		next = r->next_free;
+		finish(r);
+	}
+	return 0;
+}
+
+/* The submitter's reference: the last one out hands the request to the loop. */
+static void put_submitter(struct image_req *r)
+{
+	struct image_io *io = r->io;
+
+	if (__atomic_sub_fetch(&r->pending, 1, __ATOMIC_ACQ_REL))
+		return;
+	pthread_mutex_lock(&io->lock);
+	r->next_free = io->ready;
+	io->ready = r;
+	pthread_mutex_unlock(&io->lock);
+	eventfd_write(io->ready_efd, 1);
+}
+
+static void put_pending(struct image_req *r)
+{
+	if (!__atomic_sub_fetch(&r->pending, 1, __ATOMIC_ACQ_REL))
+		finish(r);
+}
+
+/*
+ * One piece done. A read that ends early met the end of its file: the
+ * rest reads as zeros there (a data cluster past the end of a preallocated
+ * image, the tail of a raw backing file), as the library's reads say.
+ */
+static void on_piece(struct image_req *r, unsigned int i, int res)
+{
+	struct piece *p = &r->piece[i];
+
+	if (res >= 0 && (size_t)res < p->len && !r->write)
+		vk_iov_memset(r->iov, (unsigned int)r->n, p->at + (size_t)res, 0,
+			      p->len - (size_t)res);
+	else if (res >= 0 && (size_t)res < p->len)
+		res = -EIO;
+	if (res < 0)
+		__atomic_compare_exchange_n(&r->error, &(int){ 0 }, res, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE);
+	put_pending(r);
+}
+
+/*
+ * The engines give back one opaque pointer: the request's address plus
+ * the piece index in its low bits (requests are malloc'ed, 16-aligned).
+ */
+static void piece_done(void *opaque, int res)
+{
+	uintptr_t v = (uintptr_t)opaque;
+
+	on_piece((struct image_req *)(v & ~(uintptr_t)15), (unsigned int)(v & 15), res);
+}
+
+static bool iov_aligned_to(const struct iovec *iov, int n, uint32_t align)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (((uintptr_t)iov[i].iov_base | iov[i].iov_len) & (align - 1))
+			return false;
+	return true;
+}
+
+/*
+ * Cut the request at what the library maps; false: not all of it is on
+ * the hot path. Under O_DIRECT the pieces and the caller's buffers must be
+ * aligned as the file wants (callers do not bounce for images: the slow
+ * path's library does its own aligned I/O).
+ */
+static bool map_request(struct image_io *io, struct image_req *r, uint64_t off)
+{
+	struct vk_blk_mapping m;
+	size_t at = 0;
+	uint32_t a;
+	int layer;
+
+	r->npieces = 0;
+	while (at < r->total) {
+		if (r->npieces == MAX_PIECES ||
+		    vk_blk_map_io(io->bb->image, off + at, r->total - at, r->write, &m) < 0)
+			return false;
+		layer = m.kind == VK_MAP_DATA ? layer_of(io, m.fd) : 0;
+		if (layer < 0)
+			return false;
+		a = m.kind == VK_MAP_DATA ? io->align[layer] : 0;
+		if (a && (((m.host | m.len) & (a - 1)) || !iov_aligned_to(r->iov, r->n, a)))
+			return false;
+		r->piece[r->npieces++] = (struct piece){ m.kind, (unsigned int)layer, m.host, at,
+							 m.len };
+		at += m.len;
+	}
+	return true;
+}
+
+static int submit_piece(struct image_req *r, unsigned int i, struct iovec *sub, unsigned int *used)
+{
+	struct piece *p = &r->piece[i];
+	struct blk_backend *l = r->io->layer[p->layer];
+	const struct iovec *iov = r->iov;
+	unsigned int k = (unsigned int)r->n;
+	void *tag = (void *)((uintptr_t)r | i);
+
+	if (r->npieces > 1) {
+		k = vk_iov_slice(r->iov, (unsigned int)r->n, p->at, p->len, sub + *used,
+				 MAX_SUB_IOV - *used);
+		if (!k)
+			return -E2BIG;
+		iov = sub + *used;
+		*used += k;
+	}
+	return r->write ? l->ops->pwritev(l, iov, (int)k, p->host, piece_done, tag) :
+			  l->ops->preadv(l, iov, (int)k, p->host, piece_done, tag);
+}
+
+static int slow(struct blk_backend *bb, bool write, const struct iovec *iov, int n, uint64_t off,
+		blk_done_fn done, void *opaque)
+{
+	struct image_io *io = bb->engine;
+
+	__atomic_add_fetch(&io->nr_slow, 1, __ATOMIC_RELAXED);
+	return blk_pool_submit(bb->pool, write ? BLK_POOL_WRITE : BLK_POOL_READ, iov, n, off, 0,
+			       done, opaque);
+}
+
+static int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov, int n,
+		    uint64_t off, blk_done_fn done, void *opaque)
+{
+	struct image_io *io = bb->engine;
+	struct image_req *r;
+	unsigned int i, used = 0;
+	size_t total = 0;
+	int e;
+
+	for (i = 0; i < (unsigned int)n; i++)
+		total += iov[i].iov_len;
+	if (!total || pthread_mutex_trylock(&bb->image_lock))
+		return slow(bb, write, iov, n, off, done, opaque);
+	r = get_req(io);
+	if (!r || ((uintptr_t)r & 15)) {
+		pthread_mutex_unlock(&bb->image_lock);
+		free(r);
+		return slow(bb, write, iov, n, off, done, opaque);
+	}
+	*r = (struct image_req){ .io = io, .iov = iov, .n = n, .write = write, .done = done,
+				 .opaque = opaque, .pending = 1, .total = total };
+	if (!map_request(io, r, off)) {
+		pthread_mutex_unlock(&bb->image_lock);
+		pthread_mutex_lock(&io->lock);
+		r->next_free = io->free_reqs;
+		io->free_reqs = r;
+		pthread_mutex_unlock(&io->lock);
+		return slow(bb, write, iov, n, off, done, opaque);
+	}
+	pthread_mutex_lock(&io->lock);
+	io->inflight++;		/* under the image lock: a freeing call waits for this one */
+	pthread_mutex_unlock(&io->lock);
+	pthread_mutex_unlock(&bb->image_lock);
+	__atomic_add_fetch(&io->nr_fast, 1, __ATOMIC_RELAXED);
+
+	for (i = 0; i < r->npieces; i++) {
+		struct piece *p = &r->piece[i];
+
+		if (p->kind == VK_MAP_ZERO) {
+			vk_iov_memset(iov, (unsigned int)n, p->at, 0, p->len);
+			continue;
+		}
+		__atomic_add_fetch(&r->pending, 1, __ATOMIC_ACQ_REL);
+		e = submit_piece(r, i, r->sub, &used);
+		if (e < 0)
+			on_piece(r, i, e);
+	}
+	put_submitter(r);	/* done runs once all pieces have, never in here */
+	return 0;
+}
+
+static int image_preadv(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off,
+			blk_done_fn done, void *opaque)
+{
+	return image_rw(bb, false, iov, n, off, done, opaque);
+}
+
+static int image_pwritev(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off,
+			 blk_done_fn done, void *opaque)
+{
+	return image_rw(bb, true, iov, n, off, done, opaque);
+}
+
+static int image_flush(struct blk_backend *bb, blk_done_fn done, void *opaque)
+{
+	/* The library's flush: metadata first, then every file's fdatasync. */
+	return blk_pool_submit(bb->pool, BLK_POOL_FLUSH, NULL, 0, 0, 0, done, opaque);
+}
+
+static void image_plug(struct blk_backend *bb)
+{
+	struct image_io *io = bb->engine;
+	unsigned int i;
+
+	for (i = 0; i < io->nlayers; i++)
+		blk_plug(io->layer[i]);
+}
+
+static void image_unplug(struct blk_backend *bb)
+{
+	struct image_io *io = bb->engine;
+	unsigned int i;
+
+	for (i = 0; i < io->nlayers; i++)
+		blk_unplug(io->layer[i]);
+}
+
+static void image_close(struct blk_backend *bb)
+{
+	struct image_io *io = bb->engine;
+	struct image_req *r;
+	unsigned int i;
+
+	if (!io)
+		return;
+	/*
+	 * Each engine completes what it has in flight, callbacks here; then
+	 * the pool, whose library calls may be waiting in wait_idle for just
+	 * that, finishes too, before io goes.
+	 */
+	for (i = 0; i < io->nlayers; i++)
+		layer_close(io->layer[i]);
+	blk_pool_free(bb->pool);
+	bb->pool = NULL;
+	if (io->ready_efd >= 0) {
+		on_ready(io, io->ready_efd, 0);
+		evloop_del(bb->loop, io->ready_efd);
+		close(io->ready_efd);
+	}
+	if (bb->image) {
+		bb->image->before_free = NULL;
+		bb->image->before_free_opaque = NULL;
+	}
+	while ((r = io->free_reqs)) {
+		io->free_reqs = r->next_free;
+		free(r);
+	}
+	pthread_cond_destroy(&io->idle);
+	pthread_mutex_destroy(&io->lock);
+	free(io);
+	bb->engine = NULL;
+}
+
+/* Every file the chain reads or writes data in gets its own engine. */
+static int image_open(struct blk_backend *bb, struct vk_err *err)
+{
+	struct image_io *io = calloc(1, sizeof(*io));
+	struct vk_blk *l;
+	int r = 0, fd;
+
+	if (!io)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	io->bb = bb;
+	pthread_mutex_init(&io->lock, NULL);
+	pthread_cond_init(&io->idle, NULL);
+	bb->engine = io;
+	io->ready_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	r = io->ready_efd < 0 ? -errno : evloop_add(bb->loop, io->ready_efd, EPOLLIN, on_ready, io);
+	if (r) {
+		if (io->ready_efd >= 0)
+			close(io->ready_efd);
+		io->ready_efd = -1;
+		image_close(bb);
+		return vk_fail(err, r, "--disk %s: eventfd: %s", bb->path, strerror(-r));
+	}
+	for (l = bb->image; l && !r && io->nlayers < MAX_LAYERS; l = l->backing) {
+		if (!l->drv->map_io)
+			continue;
+		fd = l->drv->map_fd ? l->drv->map_fd(l, 0) : l->fd;
+		if (fd >= 0 && layer_of(io, fd) < 0)
+			r = layer_open(io, fd, l->align, bb->aio, err);
+	}
+	if (r) {
+		image_close(bb);
+		return r;
+	}
+	bb->image->before_free = wait_idle;
+	bb->image->before_free_opaque = io;
+	return 0;
+}
+
+void blk_image_stats(const struct blk_backend *bb, struct blk_image_stats *st)
+{
+	struct image_io *io = bb->ops == &blk_image_ops ? bb->engine : NULL;
+
+	memset(st, 0, sizeof(*st));
+	if (!io)
+		return;
+	st->fast = __atomic_load_n(&io->nr_fast, __ATOMIC_RELAXED);
+	st->slow = __atomic_load_n(&io->nr_slow, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&io->lock);
+	st->free_waits = io->nr_free_waits;
+	pthread_mutex_unlock(&io->lock);
+}
+
+const struct blk_backend_ops blk_image_ops = {
+	.name = "image",
+	.open = image_open,
+	.close = image_close,
+	.preadv = image_preadv,
+	.pwritev = image_pwritev,
+	.flush = image_flush,
+	.discard = blk_pool_discard,
+	.write_zeroes = blk_pool_write_zeroes,
+	.plug = image_plug,
+	.unplug = image_unplug,
+};
