@@ -72,6 +72,8 @@ struct blk_backend {
 	 */
 	struct vk_blk *image;
 	enum disk_aio aio;		/* the engine the image engine uses for its files */
+	/* Lets go of image_lock (the image engine serves waiting requests first); NULL: unlock. */
+	void (*image_unlock)(struct blk_backend *bb);
 	pthread_mutex_t image_lock;
 	bool image_writethrough;	/* writethrough/directsync: flush the image after each write */
 	int clean_fd;			/* cache-clean-interval's timerfd, or -1 */
@@ -90,6 +92,15 @@ struct blk_backend {
  */
 int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 		     unsigned int max_inflight, struct blk_backend **out, struct vk_err *err);
+/*
+ * A backend over an image the caller opened with the library (vmkit img
+ * bench): on success bs is the backend's (closed with it); on failure
+ * still the caller's. writethrough: each write's metadata is written
+ * before it completes (the cache mode has no volatile cache).
+ */
+int blk_backend_from_image(struct vk_blk *bs, enum disk_aio aio, bool writethrough,
+			   struct evloop *loop, unsigned int max_inflight,
+			   struct blk_backend **out, struct vk_err *err);
 /* Completes what is in flight (callbacks run on the caller), then frees bb. */
 void blk_backend_close(struct blk_backend *bb);
 uint64_t blk_backend_length(const struct blk_backend *bb);
@@ -119,6 +130,14 @@ static inline int blk_pwritev(struct blk_backend *bb, const struct iovec *iov, i
 			return r;
 	}
 	return bb->ops->pwritev(bb, iov, n, off, done, opaque);
+}
+
+static inline void blk_image_unlock(struct blk_backend *bb)
+{
+	if (bb->image_unlock)
+		bb->image_unlock(bb);
+	else
+		pthread_mutex_unlock(&bb->image_lock);
 }
 
 static inline void blk_plug(struct blk_backend *bb)
@@ -158,6 +177,7 @@ extern const struct blk_backend_ops blk_image_ops;
 /* What the image engine did: for tests, and to see where a workload goes. */
 struct blk_image_stats {
 	uint64_t fast;		/* reads and writes on the hot path */
+	uint64_t pieces;	/* the pieces (runs of data or zeros) those were cut into */
 	uint64_t slow;		/* reads and writes through the library */
 	uint64_t free_waits;	/* times the library waited for hot-path I/O before freeing a cluster */
 };

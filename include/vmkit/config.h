@@ -17,8 +17,7 @@ enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTS
 
 /*
  * How a disk's requests reach the host (QEMU's aio=). AIO_DEFAULT (none
- * given) is io_uring for raw disks, the thread pool for images the block
- * library serves (qcow2), which take no other engine.
+ * given) is io_uring, for raw disks and for the files of an image's chain.
  */
 enum disk_aio { AIO_DEFAULT, AIO_IO_URING, AIO_NATIVE, AIO_THREADS };
 

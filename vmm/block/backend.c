@@ -116,7 +116,7 @@ static int on_clean(void *opaque, int fd, uint32_t events)
 	/* The pool's requests hold the same lock: the cache is not shared between threads. */
 	pthread_mutex_lock(&bb->image_lock);
 	vk_blk_cache_clean(bb->image);
-	pthread_mutex_unlock(&bb->image_lock);
+	blk_image_unlock(bb);
 	return 0;
 }
 
@@ -143,6 +143,26 @@ static int start_cache_clean(struct blk_backend *bb, const struct disk_config *c
 			       strerror(-r));
 	}
 	return 0;
+}
+
+/* bb->image open: the pool for the library's work and the image engine over the chain's files. */
+static int start_image(struct blk_backend *bb, enum disk_aio aio, bool writethrough,
+		       struct vk_err *err)
+{
+	int r;
+
+	bb->image_writethrough = writethrough;
+	bb->size = vk_blk_length(bb->image) & ~(uint64_t)(SECTOR - 1);
+	pthread_mutex_init(&bb->image_lock, NULL);
+	r = blk_pool_new(bb, 1, &bb->pool);	/* the library's own work, one request at a time */
+	if (r)
+		return vk_fail(err, r, "--disk %s: I/O thread: %s", bb->path, strerror(-r));
+	bb->aio = aio == AIO_DEFAULT ? AIO_IO_URING : aio;
+	bb->ops = &blk_image_ops;
+	r = bb->ops->open(bb, err);
+	if (r)
+		bb->ops = NULL;
+	return r;
 }
 
 /*
@@ -176,20 +196,38 @@ static int open_image(struct blk_backend *bb, const struct disk_config *cfg, boo
 	}
 	*is_image = true;
 	/* No FLUSH is offered: each write is made durable, metadata too, before it completes. */
-	bb->image_writethrough = cfg->cache == CACHE_WRITETHROUGH || cfg->cache == CACHE_DIRECTSYNC;
-	bb->size = vk_blk_length(bb->image) & ~(uint64_t)(SECTOR - 1);
-	pthread_mutex_init(&bb->image_lock, NULL);
-	r = blk_pool_new(bb, 1, &bb->pool);	/* the library's own work, one request at a time */
-	if (r)
-		return vk_fail(err, r, "--disk %s: I/O thread: %s", cfg->path, strerror(-r));
-	bb->aio = cfg->aio == AIO_DEFAULT ? AIO_IO_URING : cfg->aio;
-	bb->ops = &blk_image_ops;
-	r = bb->ops->open(bb, err);
+	r = start_image(bb, cfg->aio,
+			cfg->cache == CACHE_WRITETHROUGH || cfg->cache == CACHE_DIRECTSYNC, err);
+	return r ? r : start_cache_clean(bb, cfg, err);
+}
+
+int blk_backend_from_image(struct vk_blk *bs, enum disk_aio aio, bool writethrough,
+			   struct evloop *loop, unsigned int max_inflight,
+			   struct blk_backend **out, struct vk_err *err)
+{
+	struct blk_backend *bb = calloc(1, sizeof(*bb));
+	int r;
+
+	if (!bb)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	bb->path = bs->filename;
+	bb->fd = -1;
+	bb->clean_fd = -1;
+	bb->loop = loop;
+	bb->max_inflight = max_inflight;
+	bb->image = bs;
+	r = start_image(bb, aio, writethrough, err);
 	if (r) {
+		if (bb->ops)
+			bb->ops->close(bb);
 		bb->ops = NULL;
+		bb->image = NULL;	/* still the caller's */
+		pthread_mutex_destroy(&bb->image_lock);
+		blk_backend_close(bb);
 		return r;
 	}
-	return start_cache_clean(bb, cfg, err);
+	*out = bb;
+	return 0;
 }
 
 int blk_probed_raw_check(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off)

@@ -83,7 +83,26 @@ struct image_io {
 	 */
 	struct image_req *ready;
 	int ready_efd;
-	uint64_t nr_fast, nr_slow, nr_free_waits;
+	/*
+	 * Requests that found the image lock taken (the pool running the
+	 * library): whoever holds it serves them before letting go
+	 * (image_unlock), so they still take the hot path. Under lock.
+	 */
+	struct waiter *waiting, **waiting_tail;
+	struct waiter *failed;		/* waiters that could not be submitted: done on the loop */
+	bool closing;			/* no more submissions to the files' engines */
+	uint64_t nr_fast, nr_slow, nr_free_waits, nr_pieces;
+};
+
+struct waiter {
+	bool write;
+	const struct iovec *iov;
+	int n;
+	uint64_t off;
+	blk_done_fn done;
+	void *opaque;
+	int result;
+	struct waiter *next;
 };
 
 static const struct blk_backend_ops *const layer_engines[] = {
@@ -197,14 +216,23 @@ static int on_ready(void *opaque, int fd, uint32_t events)
 	struct image_req *r, *next;
 	eventfd_t v;
 
+	struct waiter *w, *wnext;
+
 	eventfd_read(fd, &v);
 	pthread_mutex_lock(&io->lock);
 	r = io->ready;
 	io->ready = NULL;
+	w = io->failed;
+	io->failed = NULL;
 	pthread_mutex_unlock(&io->lock);
 	for (; r; r = next) {
 		next = r->next_free;
 		finish(r);
+	}
+	for (; w; w = wnext) {
+		wnext = w->next;
+		w->done(w->opaque, w->result);
+		free(w);
 	}
 	return 0;
 }
@@ -213,14 +241,17 @@ static int on_ready(void *opaque, int fd, uint32_t events)
 static void put_submitter(struct image_req *r)
 {
 	struct image_io *io = r->io;
+	bool first;
 
 	if (__atomic_sub_fetch(&r->pending, 1, __ATOMIC_ACQ_REL))
 		return;
 	pthread_mutex_lock(&io->lock);
+	first = !io->ready && !io->failed;	/* else the loop has a wake-up coming */
 	r->next_free = io->ready;
 	io->ready = r;
 	pthread_mutex_unlock(&io->lock);
-	eventfd_write(io->ready_efd, 1);
+	if (first)
+		eventfd_write(io->ready_efd, 1);
 }
 
 static void put_pending(struct image_req *r)
@@ -331,41 +362,48 @@ static int slow(struct blk_backend *bb, bool write, const struct iovec *iov, int
 			       done, opaque);
 }
 
-static int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov, int n,
-		    uint64_t off, blk_done_fn done, void *opaque)
+/*
+ * The request, image lock held: on the hot path if the library maps all of
+ * it, else to the pool. 0: done will be called; negative: it will not.
+ */
+static int rw_locked(struct image_io *io, bool write, const struct iovec *iov, int n,
+		     uint64_t off, blk_done_fn done, void *opaque)
 {
-	struct image_io *io = bb->engine;
-	struct image_req *r;
+	struct blk_backend *bb = io->bb;
+	struct image_req *r = get_req(io);
 	unsigned int i, used = 0;
 	size_t total = 0;
 	int e;
 
 	for (i = 0; i < (unsigned int)n; i++)
 		total += iov[i].iov_len;
-	if (!total || pthread_mutex_trylock(&bb->image_lock))
-		return slow(bb, write, iov, n, off, done, opaque);
-	r = get_req(io);
-	if (!r || ((uintptr_t)r & 15)) {
-		pthread_mutex_unlock(&bb->image_lock);
-		free(r);
-		return slow(bb, write, iov, n, off, done, opaque);
-	}
-	*r = (struct image_req){ .io = io, .iov = iov, .n = n, .write = write, .done = done,
-				 .opaque = opaque, .pending = 1, .total = total };
-	if (!map_request(io, r, off)) {
-		pthread_mutex_unlock(&bb->image_lock);
+	if (r && !((uintptr_t)r & 15)) {
+		*r = (struct image_req){ .io = io, .iov = iov, .n = n, .write = write, .done = done,
+					 .opaque = opaque, .pending = 1, .total = total };
+		if (map_request(io, r, off)) {
+			pthread_mutex_lock(&io->lock);
+			if (!io->closing)
+				goto hot;
+			pthread_mutex_unlock(&io->lock);
+		}
 		pthread_mutex_lock(&io->lock);
 		r->next_free = io->free_reqs;
 		io->free_reqs = r;
 		pthread_mutex_unlock(&io->lock);
-		return slow(bb, write, iov, n, off, done, opaque);
+	} else {
+		free(r);
 	}
-	pthread_mutex_lock(&io->lock);
-	io->inflight++;		/* under the image lock: a freeing call waits for this one */
-	pthread_mutex_unlock(&io->lock);
-	pthread_mutex_unlock(&bb->image_lock);
-	__atomic_add_fetch(&io->nr_fast, 1, __ATOMIC_RELAXED);
+	return slow(bb, write, iov, n, off, done, opaque);
 
+hot:
+	/*
+	 * Counted under the image lock: a freeing call waits for this one.
+	 * io->lock stays held while the pieces go to the engines, so that a
+	 * close (which sets closing under it) never meets a submission.
+	 */
+	io->inflight++;
+	io->nr_fast++;
+	io->nr_pieces += r->npieces;
 	for (i = 0; i < r->npieces; i++) {
 		struct piece *p = &r->piece[i];
 
@@ -376,10 +414,81 @@ static int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov,
 		__atomic_add_fetch(&r->pending, 1, __ATOMIC_ACQ_REL);
 		e = submit_piece(r, i, r->sub, &used);
 		if (e < 0)
-			on_piece(r, i, e);
+			on_piece(r, i, e);	/* cannot be the last reference: ours is held */
 	}
+	pthread_mutex_unlock(&io->lock);
 	put_submitter(r);	/* done runs once all pieces have, never in here */
 	return 0;
+}
+
+/*
+ * The one way the image lock is let go (the hot path, the pool after each
+ * library call, the cache cleaner): first the requests that found it taken
+ * are served, with it held. The last check and the unlock happen under
+ * io->lock, where a submitter that finds the lock taken queues itself, so
+ * no waiter is ever left behind.
+ */
+static void image_unlock(struct blk_backend *bb)
+{
+	struct image_io *io = bb->engine;
+	struct waiter *w, *next;
+	bool first;
+	int e;
+
+	for (;;) {
+		pthread_mutex_lock(&io->lock);
+		w = io->waiting;
+		if (!w) {
+			pthread_mutex_unlock(&bb->image_lock);
+			pthread_mutex_unlock(&io->lock);
+			return;
+		}
+		io->waiting = NULL;
+		io->waiting_tail = &io->waiting;
+		pthread_mutex_unlock(&io->lock);
+		for (; w; w = next) {
+			next = w->next;
+			e = rw_locked(io, w->write, w->iov, w->n, w->off, w->done, w->opaque);
+			if (!e) {
+				free(w);
+				continue;
+			}
+			/* Submitted from here, its done must still run on the loop. */
+			w->result = e;
+			pthread_mutex_lock(&io->lock);
+			first = !io->ready && !io->failed;
+			w->next = io->failed;
+			io->failed = w;
+			pthread_mutex_unlock(&io->lock);
+			if (first)
+				eventfd_write(io->ready_efd, 1);
+		}
+	}
+}
+
+static int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov, int n,
+		    uint64_t off, blk_done_fn done, void *opaque)
+{
+	struct image_io *io = bb->engine;
+	struct waiter *w;
+	int r;
+
+	pthread_mutex_lock(&io->lock);
+	if (pthread_mutex_trylock(&bb->image_lock)) {
+		/* Taken: wait for its holder to serve us, rather than go the slow way. */
+		w = io->closing ? NULL : malloc(sizeof(*w));
+		if (w) {
+			*w = (struct waiter){ write, iov, n, off, done, opaque, 0, NULL };
+			*io->waiting_tail = w;
+			io->waiting_tail = &w->next;
+		}
+		pthread_mutex_unlock(&io->lock);
+		return w ? 0 : slow(bb, write, iov, n, off, done, opaque);
+	}
+	pthread_mutex_unlock(&io->lock);
+	r = rw_locked(io, write, iov, n, off, done, opaque);
+	image_unlock(bb);
+	return r;
 }
 
 static int image_preadv(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off,
@@ -426,6 +535,9 @@ static void image_close(struct blk_backend *bb)
 
 	if (!io)
 		return;
+	pthread_mutex_lock(&io->lock);
+	io->closing = true;	/* from here on, waiters and retries go to the pool */
+	pthread_mutex_unlock(&io->lock);
 	/*
 	 * Each engine completes what it has in flight, callbacks here; then
 	 * the pool, whose library calls may be waiting in wait_idle for just
@@ -444,6 +556,7 @@ static void image_close(struct blk_backend *bb)
 		bb->image->before_free = NULL;
 		bb->image->before_free_opaque = NULL;
 	}
+	bb->image_unlock = NULL;
 	while ((r = io->free_reqs)) {
 		io->free_reqs = r->next_free;
 		free(r);
@@ -464,6 +577,7 @@ static int image_open(struct blk_backend *bb, struct vk_err *err)
 	if (!io)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	io->bb = bb;
+	io->waiting_tail = &io->waiting;
 	pthread_mutex_init(&io->lock, NULL);
 	pthread_cond_init(&io->idle, NULL);
 	bb->engine = io;
@@ -489,6 +603,7 @@ static int image_open(struct blk_backend *bb, struct vk_err *err)
 	}
 	bb->image->before_free = wait_idle;
 	bb->image->before_free_opaque = io;
+	bb->image_unlock = image_unlock;
 	return 0;
 }
 
@@ -499,9 +614,10 @@ void blk_image_stats(const struct blk_backend *bb, struct blk_image_stats *st)
 	memset(st, 0, sizeof(*st));
 	if (!io)
 		return;
-	st->fast = __atomic_load_n(&io->nr_fast, __ATOMIC_RELAXED);
 	st->slow = __atomic_load_n(&io->nr_slow, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&io->lock);
+	st->fast = io->nr_fast;
+	st->pieces = io->nr_pieces;
 	st->free_waits = io->nr_free_waits;
 	pthread_mutex_unlock(&io->lock);
 }

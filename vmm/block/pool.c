@@ -106,7 +106,7 @@ static int run_image_job(struct blk_backend *bb, struct pool_job *j)
 
 		r = f < 0 ? f : r;
 	}
-	pthread_mutex_unlock(&bb->image_lock);
+	blk_image_unlock(bb);
 	return r;
 }
 
