@@ -280,3 +280,40 @@ def test_bench_matches_qemu(tmp_path, src):
         pv, pq = vmkit("bench", *bad, img), qemu_img("bench", "-f", "qcow2", *bad, img)
         assert pv.returncode == pq.returncode == 1, bad
         assert pv.stderr.splitlines()[-1].replace("vmkit", "qemu-img") == pq.stderr.splitlines()[-1], bad
+@pytest.mark.parametrize("engine,cache", [("io_uring", "none"), ("io_uring", "writeback"),
+                                          ("native", "directsync"), ("threads", "writethrough"),
+                                          ("io_uring", "unsafe")])
+def test_bench_engines_write_what_qemu_writes(tmp_path, engine, cache):
+    """Writes many in flight through each engine and cache mode (the block backend a VM's
+    disk has): the image then holds what qemu-img bench's same run writes, checks clean,
+    and the rewrite went on the hot path while first writes allocated through the library."""
+    v, q = str(tmp_path / "v.qcow2"), str(tmp_path / "q.qcow2")
+    for img in (v, q):
+        qemu_img("create", "-q", "-f", "qcow2", img, "16M", check=True)
+    args = ["-w", "-c", "3000", "-d", "32", "-s", "8k", "-S", "16k", "--pattern=90",
+            "-t", cache, "-i", engine]
+    env = dict(os.environ, VMKIT_BENCH_STATS="1")
+    first = subprocess.run([VMKIT, "img", "bench", *args, v], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    qemu_img("bench", *args, q, check=True)
+    assert qemu_img("compare", v, q).returncode == 0
+    assert qemu_img("check", v).returncode == 0
+    again = subprocess.run([VMKIT, "img", "bench", *args, "--pattern=91", v], capture_output=True,
+                           text=True, env=env)
+    assert again.returncode == 0, again.stderr
+    hot, lib = (int(x) for x in __import__("re").search(
+        r"hot path (\d+) requests in \d+ pieces, library path (\d+)", again.stderr).groups())
+    assert hot + lib == 3000 and hot > 2900, again.stderr
+    qemu_img("bench", *args, "--pattern=91", q, check=True)
+    assert qemu_img("compare", v, q).returncode == 0
+
+
+def test_bench_native_needs_direct(tmp_path):
+    img = str(tmp_path / "n.qcow2")
+    qemu_img("create", "-q", "-f", "qcow2", img, "1M", check=True)
+    for args in (["-n"], ["-i", "native"], ["-i", "native", "-t", "writeback"]):
+        pv, pq = vmkit("bench", "-c", "10", *args, img), qemu_img("bench", "-c", "10", *args, img)
+        assert pv.returncode == pq.returncode == 1, args
+        assert pv.stderr.replace("vmkit", "qemu-img") == pq.stderr, args
+
+
