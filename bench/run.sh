@@ -205,6 +205,11 @@ cat "$OUT/report.txt"
 log "virtio-blk (bench/blk.sh)"
 { echo; bash bench/blk.sh || echo "bench: blk.sh failed; see $OUT/blk/"; } | tee -a "$OUT/report.txt"
 
+# bench/blk-host.sh: the block layer without a guest (vmkit img bench, the block backend a
+# VM's disk uses, against qemu-img bench), raw and qcow2, with fio as the limit.
+log "block layer (bench/blk-host.sh)"
+{ echo; bash bench/blk-host.sh || echo "bench: blk-host.sh failed; see $OUT/blkhost/"; } | tee -a "$OUT/report.txt"
+
 # --- 5. virtio-net ------------------------------------------------------------------
 # bench/net.sh: packets/s and throughput over a tap from a polling guest, guest->host
 # and host->guest, vmkit and QEMU (both without vhost: no /dev/vhost-net here), a veth

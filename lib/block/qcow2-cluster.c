@@ -434,21 +434,26 @@ static int write_new(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 	struct qcow2_state *s = bs->opaque;
 	uint64_t cs = s->cluster_size, start = off & ~(cs - 1), host, i, vc = start >> s->cluster_bits;
 	uint64_t span = MIN(n * cs, ALIGN_UP(s->size, cs) - start);
-	_cleanup_free_ uint8_t *tmp = malloc(n * cs);
+	bool whole = off == start && len == n * cs;
+	/* Whole clusters go from the caller's buffer; partial ones are merged in a copy. */
+	_cleanup_free_ uint8_t *tmp = whole ? NULL : malloc(n * cs);
 	_cleanup_free_ uint64_t *old = calloc(n, sizeof(*old));
+	const void *data = whole ? buf : tmp;
 	void *l2;
 	int r;
 
-	if (!tmp || !old)
+	if ((!whole && !tmp) || !old)
 		return vk_fail(err, -ENOMEM, "out of memory");
-	memset(tmp, 0, n * cs);
-	if (off != start || len != span) {
-		/* Partial clusters: the old data (zeros, backing, compressed) around the new. */
-		r = qcow2_read(bs, tmp, start, MIN(span, s->size - start), err);
-		if (r < 0)
-			return r;
+	if (!whole) {
+		memset(tmp, 0, n * cs);
+		if (off != start || len != span) {
+			/* Partial clusters: the old data (zeros, backing, compressed) around the new. */
+			r = qcow2_read(bs, tmp, start, MIN(span, s->size - start), err);
+			if (r < 0)
+				return r;
+		}
+		memcpy(tmp + (off - start), buf, len);
 	}
-	memcpy(tmp + (off - start), buf, len);
 	/* The L2 table first, then the data, as QEMU allocates them: the same layout. */
 	r = qcow2_get_l2_for_write(s, vc, &l2, err);
 	if (r < 0)
@@ -457,7 +462,7 @@ static int write_new(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 	r = alloc_data(s, start, n, &host, err);
 	if (r < 0)
 		return r;
-	r = qcow2_data_pwrite(s, tmp, host, n * cs, err);
+	r = qcow2_data_pwrite(s, data, host, n * cs, err);
 	if (r < 0)
 		return r;
 	r = qcow2_get_l2_for_write(s, vc, &l2, err);
