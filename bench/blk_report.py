@@ -182,6 +182,22 @@ def main() -> int:
     p("(ratios: above 1 means vmkit is faster; for latency, host or QEMU latency / vmkit's)")
     p("")
 
+    if "vmkit_qcow2" in runs or "qemu_qcow2" in runs:
+        p(f"qcow2 (metadata preallocated, every cluster written; runs: vmkit {nruns('vmkit_qcow2')}, "
+          f"QEMU {nruns('qemu_qcow2')}); qcow2/raw is each VMM's qcow2 against its own raw")
+        h4 = f"{'test':<13} {'metric':<7} {'vmkit':>10} {'QEMU':>10} {'vmkit/QEMU':>10} " \
+             f"{'vmkit q/raw':>11} {'QEMU q/raw':>10}"
+        p(h4)
+        p("-" * len(h4))
+        for name, _, first in TESTS:
+            unit = {"iops": "IOPS", "mbps": "MiB/s"}[first]
+            vq, qq = med("vmkit_qcow2", name, first), med("qemu_qcow2", name, first)
+            vr, qr = med("vmkit", name, first), med("qemu", name, first)
+            p(f"{name:<13} {unit:<7} {fmt(vq, first):>10} {fmt(qq, first):>10} "
+              f"{fmt(ratio(vq, qq), 'ratio'):>10} {fmt(ratio(vq, vr), 'ratio'):>11} "
+              f"{fmt(ratio(qq, qr), 'ratio'):>10}")
+        p("")
+
     engines = sorted(s for s in runs if s.startswith("vmkit_aio="))
     if engines:
         cols = ["vmkit"] + engines
