@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -86,6 +87,14 @@ int vk_read_file(const char *path, void **buf, size_t *len, size_t max);
  */
 int vk_sibling_path(const char *name, char *buf, size_t len, struct vk_err *err);
 struct iovec;
+/*
+ * In a helper child between fork and exec (async-signal-safe): signals
+ * unblocked, SIGPIPE default, killed with its parent, fd3 and fd4 as fds 3
+ * and 4, stdin /dev/null, every other fd above 4 closed. -ESRCH: the parent
+ * is already gone; another -errno: the fds could not be set up.
+ */
+int vk_child_prepare(int fd3, int fd4, pid_t parent);
+
 /*
  * Copy between buf and the part of iov[0..n) from byte off on (to_iov: into
  * the iovec); never past either. Returns the bytes copied.

@@ -28,37 +28,17 @@ child(const char *path, const char *opts, bool sandbox, int frame_fd, int status
 {
 	char *argv[] = { (char *)NET_USER_HELPER, (char *)"--fd=3", (char *)"--status-fd=4",
 			 (char *)(sandbox ? "--sandbox=on" : "--sandbox=off"), (char *)opts, NULL };
-	sigset_t none;
 	char msg[4096];
-	int e, f, st, devnull;
+	int e = -vk_child_prepare(frame_fd, status_fd, parent);
 
-	/* The monitor blocks its signals for a signalfd; the helper must not inherit that. */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
+	if (e == ESRCH)
 		_exit(1);
-	/*
-	 * Through fds above 4 first, so that neither dup2 clobbers the other's
-	 * source and both land without close-on-exec.
-	 */
-	f = fcntl(frame_fd, F_DUPFD, 10);
-	st = fcntl(status_fd, F_DUPFD, 10);
-	if (f < 0 || st < 0 || dup2(f, 3) < 0 || dup2(st, 4) < 0) {
-		e = errno;
+	if (e) {
 		snprintf(msg, sizeof(msg), "%d cannot set up the helper's fds: %s", e, strerror(e));
 		/* Nothing more to do if even that fails: the monitor sees EOF and no helper. */
 		(void)!write(status_fd, msg, strlen(msg));
 		_exit(126);
 	}
-	devnull = open("/dev/null", O_RDONLY);
-	if (devnull > 0) {
-		dup2(devnull, 0);
-		close(devnull);
-	}
-	/* Nothing of the VM (KVM fds, disks, taps) leaks into the helper. */
-	close_range(5, ~0u, 0);
 	execv(path, argv);
 	e = errno;
 	snprintf(msg, sizeof(msg), "%d %.3500s: %.400s", e, path, strerror(e));

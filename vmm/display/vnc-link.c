@@ -188,25 +188,10 @@ static int helper_path(char *buf, size_t len, struct vk_err *err)
 static void __attribute__((noreturn))
 child(const char *path, char *const argv[], int sock, int shm, pid_t parent)
 {
-	sigset_t none;
-	int s, f, devnull;
+	int r = vk_child_prepare(sock, shm, parent);
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(1);
-	s = fcntl(sock, F_DUPFD, 10);
-	f = fcntl(shm, F_DUPFD, 10);
-	if (s < 0 || f < 0 || dup2(s, 3) < 0 || dup2(f, 4) < 0)
-		_exit(126);
-	devnull = open("/dev/null", O_RDONLY);
-	if (devnull > 0) {
-		dup2(devnull, 0);
-		close(devnull);
-	}
-	close_range(5, ~0u, 0);
+	if (r)
+		_exit(r == -ESRCH ? 1 : 126);
 	execv(path, argv);
 	_exit(127);
 }
