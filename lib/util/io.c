@@ -92,8 +92,9 @@ bool vk_buf_is_zero(const void *p, size_t n)
 	return !n || (!b[0] && !memcmp(b, b + 1, n - 1));
 }
 
-size_t vk_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len,
-		   bool to_iov)
+/* Call fn on each piece of iov[0..n) in bytes [off, off+len): its address, length and where in len it starts. */
+static size_t iov_walk(const struct iovec *iov, unsigned int n, size_t off, size_t len,
+		       void (*fn)(uint8_t *p, size_t l, size_t done, void *arg), void *arg)
 {
 	size_t done = 0;
 	unsigned int i;
@@ -106,34 +107,37 @@ size_t vk_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *bu
 			continue;
 		}
 		l = MIN(iov[i].iov_len - off, len - done);
-		if (to_iov)
-			memcpy((uint8_t *)iov[i].iov_base + off, (uint8_t *)buf + done, l);
-		else
-			memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, l);
+		fn((uint8_t *)iov[i].iov_base + off, l, done, arg);
 		done += l;
 		off = 0;
 	}
 	return done;
 }
 
+static void copy_to_iov(uint8_t *p, size_t l, size_t done, void *buf)
+{
+	memcpy(p, (uint8_t *)buf + done, l);
+}
+
+static void copy_from_iov(uint8_t *p, size_t l, size_t done, void *buf)
+{
+	memcpy((uint8_t *)buf + done, p, l);
+}
+
+static void fill(uint8_t *p, size_t l, size_t done, void *c)
+{
+	memset(p, *(int *)c, l);
+}
+
+size_t vk_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len,
+		   bool to_iov)
+{
+	return iov_walk(iov, n, off, len, to_iov ? copy_to_iov : copy_from_iov, buf);
+}
+
 size_t vk_iov_memset(const struct iovec *iov, unsigned int n, size_t off, int c, size_t len)
 {
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t l;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		l = MIN(iov[i].iov_len - off, len - done);
-		memset((uint8_t *)iov[i].iov_base + off, c, l);
-		done += l;
-		off = 0;
-	}
-	return done;
+	return iov_walk(iov, n, off, len, fill, &c);
 }
 
 unsigned int vk_iov_slice(const struct iovec *iov, unsigned int n, size_t off, size_t len,
