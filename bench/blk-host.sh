@@ -31,7 +31,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 OUT=build/bench/blkhost
-VMKIT=$PWD/build/vmkit
+VMKIT=${BENCH_VMKIT:-$PWD/build/vmkit}
 QI=${BENCH_QEMU_IMG:-qemu-img}
 RUNS=${BENCH_BLKHOST_RUNS:-3}
 SECS=${BENCH_BLKHOST_SECS:-3}

@@ -15,14 +15,27 @@
  * pattern(gen) at image offset o (512-byte aligned sector): the sector is
  * the 16 bytes (gen, o) little-endian, 32 times over.
  *
- * usage: crash-writer IMAGE SEED [MAX_OPS]
+ * usage: crash-writer IMAGE SEED [MAX_OPS] [ENGINE CACHE]
+ *
+ * With ENGINE (io_uring, native, threads) and CACHE (a --disk cache mode),
+ * the operations go through the block backend a VM's disk uses (the image
+ * engine: hot path and library path), up to 32 in flight; no compressed
+ * writes there (a guest cannot make any). An operation that overlaps one
+ * in flight first waits for everything in flight, and a flush first
+ * drains, so "F" still means every operation announced before it is on
+ * disk, and the order of overlapping operations is the order announced.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "vmkit/blk-backend.h"
 #include "vmkit/block.h"
+#include "vmkit/evloop.h"
 
 #define MAX_LEN (128 * 1024)
 
@@ -94,6 +107,170 @@ static int one_op(struct vk_blk *bs, uint8_t *buf, uint64_t size, uint32_t cs, u
 	return 0;
 }
 
+/* ---- through the block backend, many in flight ---- */
+
+#define DEPTH 32
+
+struct engine_run {
+	struct blk_backend *bb;
+	struct evloop *loop;
+	int efd;
+	unsigned int in_flight, waiting_for;
+	int error;
+	struct { uint64_t off, len; bool busy; uint8_t *buf; struct iovec iov; } slot[DEPTH];
+};
+
+static int on_efd(void *opaque, int fd, uint32_t events)
+{
+	eventfd_t v;
+
+	eventfd_read(fd, &v);
+	return 1;
+}
+
+struct tag {
+	struct engine_run *e;
+	int i;
+};
+
+static void op_done(void *opaque, int res)
+{
+	struct tag *t = opaque;
+	struct engine_run *e = t->e;
+
+	if (res < 0 && !e->error)
+		e->error = res;
+	if (t->i >= 0)
+		e->slot[t->i].busy = false;
+	e->in_flight--;
+	if (e->in_flight <= e->waiting_for)
+		eventfd_write(e->efd, 1);
+}
+
+/* Run the loop until at most n operations are in flight. */
+static void wait_until(struct engine_run *e, unsigned int n)
+{
+	e->waiting_for = n;
+	while (e->in_flight > n)
+		evloop_run(e->loop);
+}
+
+static bool overlaps(struct engine_run *e, uint64_t off, uint64_t len)
+{
+	int i;
+
+	for (i = 0; i < DEPTH; i++)
+		if (e->slot[i].busy && off < e->slot[i].off + e->slot[i].len &&
+		    e->slot[i].off < off + len)
+			return true;
+	return false;
+}
+
+static int free_slot(struct engine_run *e)
+{
+	int i;
+
+	for (i = 0; i < DEPTH; i++)
+		if (!e->slot[i].busy)
+			return i;
+	return -1;
+}
+
+static int engine_main(const char *img, uint64_t max_ops, uint64_t gen0, const char *engine,
+		       const char *cache)
+{
+	static const char *const aios[] = { [AIO_IO_URING] = "io_uring", [AIO_NATIVE] = "native",
+					     [AIO_THREADS] = "threads" };
+	static const char *const caches[] = { [CACHE_NONE] = "none", [CACHE_WRITEBACK] = "writeback",
+					       [CACHE_WRITETHROUGH] = "writethrough",
+					       [CACHE_DIRECTSYNC] = "directsync",
+					       [CACHE_UNSAFE] = "unsafe" };
+	struct disk_config cfg = { .path = img, .format = DISK_FORMAT_QCOW2 };
+	static struct tag tags[DEPTH + 1];
+	struct engine_run e = { .efd = -1 };
+	struct vk_err err = { 0 };
+	uint64_t size, gen, i;
+	unsigned int k;
+	int r, s;
+
+	for (k = 1; k < ARRAY_SIZE(aios); k++)
+		if (!strcmp(engine, aios[k]))
+			cfg.aio = (enum disk_aio)k;
+	for (k = 0; k < ARRAY_SIZE(caches); k++)
+		if (!strcmp(cache, caches[k]))
+			cfg.cache = (enum disk_cache)k;
+	if (!cfg.aio || strcmp(cache, caches[cfg.cache])) {
+		fprintf(stderr, "crash-writer: bad engine or cache mode\n");
+		return 2;
+	}
+	if (evloop_new(&e.loop) < 0)
+		return 1;
+	e.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (e.efd < 0 || evloop_add(e.loop, e.efd, EPOLLIN, on_efd, &e) < 0)
+		return 1;
+	if (blk_backend_open(&cfg, e.loop, DEPTH, &e.bb, &err) < 0) {
+		fprintf(stderr, "crash-writer: %s\n", err.msg);
+		return 1;
+	}
+	size = blk_backend_length(e.bb);
+	for (s = 0; s < DEPTH; s++) {
+		if (posix_memalign((void **)&e.slot[s].buf, 4096, MAX_LEN))
+			return 1;
+		tags[s] = (struct tag){ &e, s };
+	}
+	tags[DEPTH] = (struct tag){ &e, -1 };
+	say("R\n");
+	gen = gen0;
+	for (i = 0; i < max_ops && !e.error; i++) {
+		uint64_t kind = next() % 100, sectors = size / 512;
+		uint64_t off = (next() % sectors) * 512, len = (1 + next() % (MAX_LEN / 512)) * 512;
+
+		len = MIN(len, size - off);
+		if (kind >= 85) {		/* flush, after what is in flight */
+			wait_until(&e, 0);
+			e.in_flight++;
+			if (blk_flush(e.bb, op_done, &tags[DEPTH]) < 0)
+				return 1;
+			wait_until(&e, 0);
+			if (!e.error)
+				say("F\n");
+			continue;
+		}
+		if (overlaps(&e, off, len))
+			wait_until(&e, 0);
+		if (e.in_flight >= DEPTH)
+			wait_until(&e, DEPTH - 1);
+		s = free_slot(&e);
+		e.slot[s].off = off;
+		e.slot[s].len = len;
+		e.slot[s].busy = true;
+		e.in_flight++;
+		if (kind < 60) {
+			fill(e.slot[s].buf, off, len, ++gen);
+			e.slot[s].iov = (struct iovec){ e.slot[s].buf, len };
+			say("W %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", off, len, gen);
+			r = blk_pwritev(e.bb, &e.slot[s].iov, 1, off, op_done, &tags[s]);
+		} else if (kind < 72) {
+			say("Z %" PRIu64 " %" PRIu64 "\n", off, len);
+			r = blk_write_zeroes(e.bb, off, len, false, op_done, &tags[s]);
+		} else {
+			say("D %" PRIu64 " %" PRIu64 "\n", off, len);
+			r = blk_discard(e.bb, off, len, op_done, &tags[s]);
+		}
+		if (r < 0) {
+			fprintf(stderr, "crash-writer: submit: %s\n", strerror(-r));
+			return 1;
+		}
+	}
+	wait_until(&e, 0);
+	if (e.error) {
+		fprintf(stderr, "crash-writer: %s\n", strerror(-e.error));
+		return 1;
+	}
+	blk_backend_close(e.bb);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/*
@@ -112,12 +289,15 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: crash-writer IMAGE SEED [MAX_OPS]\n");
+		fprintf(stderr, "usage: crash-writer IMAGE SEED [MAX_OPS] [ENGINE CACHE]\n");
 		return 2;
 	}
 	rng = strtoull(argv[2], NULL, 0) * 2654435761u + 1;
 	if (argc > 3)
 		max_ops = strtoull(argv[3], NULL, 0);
+	if (argc > 5)
+		return engine_main(argv[1], max_ops, strtoull(argv[2], NULL, 0) << 32, argv[4],
+				   argv[5]);
 	if (vk_blk_open(argv[1], &o, &bs, &err) < 0) {
 		fprintf(stderr, "crash-writer: %s\n", err.msg);
 		return 1;

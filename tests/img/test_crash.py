@@ -86,8 +86,9 @@ class Model:
         return bad
 
 
-def run_writer(img, seed, kill_after):
-    p = subprocess.Popen([WRITER, img, str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def run_writer(img, seed, kill_after, engine=()):
+    p = subprocess.Popen([WRITER, img, str(seed), *(["1000000000", *engine] if engine else [])],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     os.set_blocking(p.stdout.fileno(), False)
     out = b""
     deadline = time.monotonic() + 10
@@ -102,8 +103,37 @@ def run_writer(img, seed, kill_after):
     return p.returncode, out.decode(), err.decode()
 
 
+# Through the block backend a VM's disk uses (the image engine, many requests in flight):
+# (name, create options, backing file?, aio engine, cache mode)
+ENGINE_CONFIGS = [
+    ("64k-io_uring-writeback", "cluster_size=64k", False, "io_uring", "writeback"),
+    ("64k-backing-threads-unsafe", "cluster_size=64k", True, "threads", "unsafe"),
+    ("4k-io_uring-none", "cluster_size=4k", False, "io_uring", "none"),
+    ("64k-backing-native-directsync", "cluster_size=64k", True, "native", "directsync"),
+]
+
+
+def direct_io_works(d):
+    try:
+        fd = os.open(os.path.join(d, "odirect"), os.O_RDWR | os.O_CREAT | os.O_DIRECT)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+@pytest.mark.parametrize("name,opts,with_backing,aio,cache", ENGINE_CONFIGS,
+                         ids=[c[0] for c in ENGINE_CONFIGS])
+def test_sigkill_engine(tmp_path, name, opts, with_backing, aio, cache):
+    """The same, with the writes, zeroes, discards and flushes going through the image engine
+    (hot path and library path, up to 32 in flight), as a guest's would."""
+    if cache in ("none", "directsync") and not direct_io_works(str(tmp_path)):
+        pytest.skip(f"{tmp_path}: no O_DIRECT on this file system")
+    test_sigkill(tmp_path, name, opts, with_backing, engine=(aio, cache))
+
+
 @pytest.mark.parametrize("name,opts,with_backing", CONFIGS, ids=[c[0] for c in CONFIGS])
-def test_sigkill(tmp_path, name, opts, with_backing):
+def test_sigkill(tmp_path, name, opts, with_backing, engine=()):
     if not os.path.exists(WRITER):
         pytest.skip(f"{WRITER} not built (ninja -C build)")
     rnd = random.Random(name)
@@ -120,7 +150,7 @@ def test_sigkill(tmp_path, name, opts, with_backing):
     out_raw = str(tmp_path / "out.raw")
     ops = 0
     for kill in range(KILLS_PER_CONFIG):
-        rc, out, err = run_writer(img, rnd.randrange(1, 1 << 30), rnd.uniform(0.005, 0.12))
+        rc, out, err = run_writer(img, rnd.randrange(1, 1 << 30), rnd.uniform(0.005, 0.12), engine)
         assert rc == -signal.SIGKILL, f"writer ended by itself ({rc}): {err}"
         lines = out.splitlines()
         assert lines and lines[0] == "R", (out, err)
