@@ -184,8 +184,8 @@ static void print_stats(const struct blk_backend *bb)
 	struct blk_image_stats st;
 
 	blk_image_stats(bb, &st);
-	fprintf(stderr, "vmkit: hot path %llu requests in %llu pieces, library path %llu\n",
-		(unsigned long long)st.fast, (unsigned long long)st.pieces,
+	fprintf(stderr, "vmkit: hot path %llu requests in %llu pieces, %llu allocating, library path %llu\n",
+		(unsigned long long)st.fast, (unsigned long long)st.pieces, (unsigned long long)st.alloc,
 		(unsigned long long)st.slow);
 }
 

@@ -179,6 +179,7 @@ struct blk_image_stats {
 	uint64_t fast;		/* reads and writes on the hot path */
 	uint64_t pieces;	/* the pieces (runs of data or zeros) those were cut into */
 	uint64_t slow;		/* reads and writes through the library */
+	uint64_t alloc;		/* allocating writes on the hot path (data async, then a commit) */
 	uint64_t free_waits;	/* times the library waited for hot-path I/O before freeing a cluster */
 };
 void blk_image_stats(const struct blk_backend *bb, struct blk_image_stats *st);
@@ -188,11 +189,20 @@ void blk_image_stats(const struct blk_backend *bb, struct blk_image_stats *st);
  * blocking calls (fallocate, BLKDISCARD, BLKZEROOUT) the other engines lack.
  */
 enum blk_pool_op { BLK_POOL_READ, BLK_POOL_WRITE, BLK_POOL_FLUSH, BLK_POOL_DISCARD,
-		   BLK_POOL_ZEROES, BLK_POOL_ZEROES_UNMAP };
+		   BLK_POOL_ZEROES, BLK_POOL_ZEROES_UNMAP, BLK_POOL_FN };
 
 int blk_pool_new(struct blk_backend *bb, unsigned int threads, struct blk_pool **out);
 int blk_pool_submit(struct blk_pool *p, enum blk_pool_op op, const struct iovec *iov, int n,
 		    uint64_t off, uint64_t len, blk_done_fn done, void *opaque);
+/*
+ * fn(bb, arg) on a pool thread (for an image: under the image lock, then
+ * the flush writethrough needs), its result to done on the loop.
+ */
+int blk_pool_submit_fn(struct blk_pool *p, int (*fn)(struct blk_backend *bb, void *arg),
+		       void *arg, blk_done_fn done, void *opaque);
+/* A read or write of bb->image through the library (pool thread, image lock held). */
+int blk_pool_image_rw(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off,
+		      bool write);
 /* Finish every queued job, run its callback here, stop the threads. */
 void blk_pool_free(struct blk_pool *p);
 

@@ -575,6 +575,32 @@ int vk_blk_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write,
 	}
 }
 
+int vk_blk_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_blk_mapping *m)
+{
+	uint64_t n;
+	int r;
+
+	if (!len || !bs->drv->alloc_io || check_request(bs, off, len, true, NULL) < 0)
+		return -EAGAIN;
+	r = bs->drv->alloc_io(bs, off, len, &n, &m->fd, &m->host);
+	if (r < 0)
+		return r;
+	m->kind = VK_MAP_DATA;
+	m->len = n;
+	return 0;
+}
+
+int vk_blk_alloc_commit(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t host,
+			struct vk_err *err)
+{
+	return bs->drv->alloc_commit(bs, off, len, host, err);
+}
+
+void vk_blk_alloc_abort(struct vk_blk *bs, uint64_t host, uint64_t len)
+{
+	bs->drv->alloc_abort(bs, host, len);
+}
+
 int vk_blk_pwrite(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
 		  struct vk_err *err)
 {

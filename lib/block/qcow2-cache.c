@@ -33,6 +33,8 @@ struct qcow2_cache {
 	bool cached_only;	/* a miss is -EAGAIN, not a read (qcow2_map_io) */
 };
 
+static struct qcow2_cache_entry *find(struct qcow2_cache *c, uint64_t offset);
+
 struct qcow2_cache *qcow2_cache_create(struct vk_blk *bs, unsigned int entries, size_t table_size)
 {
 	struct qcow2_cache *c = calloc(1, sizeof(*c));
@@ -76,6 +78,11 @@ void qcow2_cache_set_dependency(struct qcow2_cache *c, struct qcow2_cache *dep)
 void qcow2_cache_set_cached_only(struct qcow2_cache *c, bool on)
 {
 	c->cached_only = on;
+}
+
+bool qcow2_cache_has(struct qcow2_cache *c, uint64_t offset)
+{
+	return find(c, offset) != NULL;
 }
 
 void qcow2_cache_set_kind(struct qcow2_cache *c, unsigned int ol_kind)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * qcow2's hot path for an asynchronous caller (vk_blk_map_io): the host
- * offset of a run of clusters, found in the metadata cache alone. What it
+ * offset of a run of clusters, found in the metadata cache alone; and
+ * allocating writes of whole clusters in two parts (vk_blk_alloc_io, then
+ * vk_blk_alloc_commit once the data is written). What it
  * maps needs no metadata change: reads of data, zero and unallocated
  * clusters, and writes into clusters that are allocated and this image's
  * alone (COPIED in L1 and L2), the ones qcow2_write would write in place.
@@ -13,6 +15,8 @@
 #include <errno.h>
 
 #include "qcow2.h"
+
+#define ALLOC_MAX_CLUSTERS	1024	/* one allocating write on the hot path, at most */
 
 /* The run's first L2 entry is COPIED, and so is its table (get_extent keeps COPIED alike in a run). */
 static bool in_place(struct qcow2_state *s, uint64_t off)
@@ -69,4 +73,106 @@ int qcow2_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write, uint
 	*fd = s->data ? s->data->fd : bs->fd;
 	*host = h;
 	return VK_MAP_DATA;
+}
+
+/*
+ * An allocating write on the hot path, part one: the whole clusters the
+ * write covers (all of it, or -EAGAIN), unallocated or plain zero (nothing to copy, nothing to free), in
+ * an L2 table that is this image's alone and cached, get new contiguous
+ * host clusters, refcounts set in the cache. Their L2 entries are left as
+ * they are until qcow2_alloc_commit, after the data is written: readers
+ * meanwhile see the old content, and a crash leaves at most a leak.
+ */
+int qcow2_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum, int *fd,
+		   uint64_t *host)
+{
+	struct qcow2_state *s = bs->opaque;
+	uint64_t cs = s->cluster_size, vc = off >> s->cluster_bits, l1i = vc >> s->l2_bits;
+	uint64_t l2i = vc & ((1ULL << s->l2_bits) - 1), n, k, h;
+	enum qcow2_cluster_type t;
+	void *l2;
+	int r;
+
+	if ((s->incompat & QCOW2_INCOMPAT_EXTL2) || qcow2_has_data_file(s) ||
+	    (s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS) || (off & (cs - 1)) || len < cs ||
+	    len / cs > ALLOC_MAX_CLUSTERS || qcow2_writable(s, NULL) < 0 || l1i >= s->l1_size ||
+	    !(s->l1[l1i] & L1E_OFFSET_MASK) || !(s->l1[l1i] & QCOW_OFLAG_COPIED))
+		return -EAGAIN;
+	n = MIN(len / cs, (1ULL << s->l2_bits) - l2i);
+	qcow2_cache_set_cached_only(s->l2_cache, true);
+	r = qcow2_read_l2(s, (uint32_t)l1i, &l2, NULL);
+	qcow2_cache_set_cached_only(s->l2_cache, false);
+	if (r < 0)
+		return -EAGAIN;
+	for (k = 0; k < n; k++) {
+		t = qcow2_entry_type(s, qcow2_be64(l2, l2i + k));
+		if (t != QCOW2_UNALLOCATED && t != QCOW2_ZERO_PLAIN)
+			break;
+	}
+	qcow2_cache_put(s->l2_cache, &l2);
+	/* All of the write or nothing: giving clusters back may have to wait (before_free). */
+	if (k * cs != len || qcow2_alloc_clusters_cached(s, k, &h) < 0)
+		return -EAGAIN;
+	qcow2_bitmaps_note_write(s, off, k * cs);
+	*pnum = k * cs;
+	*fd = bs->fd;
+	*host = h;
+	return VK_MAP_DATA;
+}
+
+/*
+ * Part two, the data written: the L2 entries point at it (and what they
+ * held is let go). err NULL: only if that needs no I/O and frees nothing
+ * (the table cached and this image's alone, the entries still empty),
+ * else -EAGAIN with nothing changed: the caller's thread may not wait.
+ */
+int qcow2_alloc_commit(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t host,
+		       struct vk_err *err)
+{
+	struct qcow2_state *s = bs->opaque;
+	uint64_t cs = s->cluster_size, vc = off >> s->cluster_bits, n = len / cs, i;
+	uint64_t l1i = vc >> s->l2_bits, l2i0 = vc & ((1ULL << s->l2_bits) - 1);
+	uint64_t old[ALLOC_MAX_CLUSTERS];
+	enum qcow2_cluster_type t;
+	void *l2;
+	int r;
+
+	if (!n || n > ALLOC_MAX_CLUSTERS)
+		return vk_fail(err, -EINVAL, "%s: allocation of %llu clusters to commit",
+			       bs->filename, (unsigned long long)n);
+	if (!err) {
+		if (!(s->l1[l1i] & QCOW_OFLAG_COPIED))
+			return -EAGAIN;
+		qcow2_cache_set_cached_only(s->l2_cache, true);
+		r = qcow2_read_l2(s, (uint32_t)l1i, &l2, NULL);
+		qcow2_cache_set_cached_only(s->l2_cache, false);
+		if (r < 0)
+			return -EAGAIN;
+		for (i = 0; i < n; i++) {
+			t = qcow2_entry_type(s, qcow2_be64(l2, l2i0 + i));
+			if (t != QCOW2_UNALLOCATED && t != QCOW2_ZERO_PLAIN)
+				break;
+		}
+		qcow2_cache_put(s->l2_cache, &l2);
+		if (i < n)
+			return -EAGAIN;
+	}
+	r = qcow2_get_l2_for_write(s, vc, &l2, err);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		uint64_t l2i = (vc + i) & ((1ULL << s->l2_bits) - 1);
+
+		old[i] = qcow2_be64(l2, l2i);
+		qcow2_set_be64(l2, l2i, (host + i * cs) | QCOW_OFLAG_COPIED);
+	}
+	qcow2_cache_mark_dirty(s->l2_cache, l2);
+	qcow2_cache_put(s->l2_cache, &l2);
+	return qcow2_release_entries(s, old, n, err);
+}
+
+/* The data write failed: the clusters go back (their L2 entries never changed). */
+void qcow2_alloc_abort(struct vk_blk *bs, uint64_t host, uint64_t len)
+{
+	qcow2_free_range(bs->opaque, host, len, NULL);
 }

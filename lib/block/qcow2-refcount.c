@@ -305,6 +305,33 @@ int qcow2_alloc_clusters(struct qcow2_state *s, uint64_t n, uint64_t *host, stru
 	return 0;
 }
 
+int qcow2_alloc_clusters_cached(struct qcow2_state *s, uint64_t n, uint64_t *host)
+{
+	uint64_t c = 0, i;
+	int r;
+
+	/* find_free reads the refcount of every cluster it returns: from the cache only. */
+	qcow2_cache_set_cached_only(s->rb_cache, true);
+	r = find_free(s, n, &c, NULL);
+	qcow2_cache_set_cached_only(s->rb_cache, false);
+	if (r < 0)
+		return -EAGAIN;
+	/* Their blocks must exist (no block or table to make) and be in the cache (no read). */
+	for (i = c >> s->rb_bits; i <= (c + n - 1) >> s->rb_bits; i++)
+		if (i >= s->rt_size || !s->rt[i] || !qcow2_cache_has(s->rb_cache, s->rt[i]))
+			return -EAGAIN;
+	if (qcow2_overlaps_metadata(s, c << s->cluster_bits, n << s->cluster_bits))
+		return -EAGAIN;		/* the slow path says so, and marks the image */
+	for (i = 0; i < n; i++) {
+		r = qcow2_set_refcount(s, c + i, 1, NULL);
+		if (r < 0)
+			return r;	/* cannot happen: every block is there, in the cache */
+	}
+	s->free_index = c + n;
+	*host = c << s->cluster_bits;
+	return 0;
+}
+
 int qcow2_free_range(struct qcow2_state *s, uint64_t host, uint64_t len, struct vk_err *err)
 {
 	uint64_t c, last = (host + len - 1) >> s->cluster_bits, rc;

@@ -677,4 +677,7 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.map_fd = qcow2_map_fd,
 	.cache_clean = qcow2_cache_clean_all,
 	.map_io = qcow2_map_io,
+	.alloc_io = qcow2_alloc_io,
+	.alloc_commit = qcow2_alloc_commit,
+	.alloc_abort = qcow2_alloc_abort,
 };

@@ -196,6 +196,8 @@ void qcow2_cache_destroy(struct qcow2_cache *c);
 void qcow2_cache_set_dependency(struct qcow2_cache *c, struct qcow2_cache *dep);
 /* The QCOW2_OL_* kind of the tables: a write may meet its own kind only. */
 void qcow2_cache_set_kind(struct qcow2_cache *c, unsigned int ol_kind);
+/* Whether the table at offset is in the cache. */
+bool qcow2_cache_has(struct qcow2_cache *c, uint64_t offset);
 /* While on, a table not in the cache is -EAGAIN instead of a read (the hot path does no I/O). */
 void qcow2_cache_set_cached_only(struct qcow2_cache *c, bool on);
 int qcow2_cache_get(struct qcow2_cache *c, uint64_t offset, void **table, struct vk_err *err);
@@ -221,6 +223,11 @@ void qcow2_rb_set(void *block, uint32_t order, uint64_t i, uint64_t v);
 int qcow2_get_refcount(struct qcow2_state *s, uint64_t cluster, uint64_t *rc, struct vk_err *err);
 int qcow2_set_refcount(struct qcow2_state *s, uint64_t cluster, uint64_t rc, struct vk_err *err);
 int qcow2_alloc_clusters(struct qcow2_state *s, uint64_t n, uint64_t *host, struct vk_err *err);
+/*
+ * The same without I/O (the hot path): only where the refcount blocks exist
+ * and are cached; -EAGAIN, with nothing changed, where that is not enough.
+ */
+int qcow2_alloc_clusters_cached(struct qcow2_state *s, uint64_t n, uint64_t *host);
 int qcow2_free_range(struct qcow2_state *s, uint64_t host, uint64_t len, struct vk_err *err);
 int qcow2_detect_prealloc(struct qcow2_state *s, struct vk_err *err);
 int qcow2_check_offset(struct qcow2_state *s, const char *what, uint64_t off, uint64_t len,
@@ -428,9 +435,14 @@ int qcow2_overlap_check(struct qcow2_state *s, unsigned int ignore, uint64_t hos
 int qcow2_writable(struct qcow2_state *s, struct vk_err *err);
 /* Whether [host, host+len) meets any metadata (nothing marked, nothing said). */
 bool qcow2_overlaps_metadata(struct qcow2_state *s, uint64_t host, uint64_t len);
-/* qcow2-map-io.c: the driver's map_io. */
+/* qcow2-map-io.c: the driver's map_io and its allocating writes. */
 int qcow2_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write, uint64_t *pnum,
 		 int *fd, uint64_t *host);
+int qcow2_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum, int *fd,
+		   uint64_t *host);
+int qcow2_alloc_commit(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t host,
+		       struct vk_err *err);
+void qcow2_alloc_abort(struct vk_blk *bs, uint64_t host, uint64_t len);
 int qcow2_mark_corrupt(struct qcow2_state *s);
 /* After a repair that left no corruption (qemu-img check -r clears the bit too). */
 void qcow2_mark_consistent(struct qcow2_state *s);

@@ -301,11 +301,31 @@ def test_bench_engines_write_what_qemu_writes(tmp_path, engine, cache):
     again = subprocess.run([VMKIT, "img", "bench", *args, "--pattern=91", v], capture_output=True,
                            text=True, env=env)
     assert again.returncode == 0, again.stderr
-    hot, lib = (int(x) for x in __import__("re").search(
-        r"hot path (\d+) requests in \d+ pieces, library path (\d+)", again.stderr).groups())
-    assert hot + lib == 3000 and hot > 2900, again.stderr
+    hot, alloc, lib = (int(x) for x in __import__("re").search(
+        r"hot path (\d+) requests in \d+ pieces, (\d+) allocating, library path (\d+)",
+        again.stderr).groups())
+    assert hot + alloc + lib == 3000 and hot > 2900, again.stderr
     qemu_img("bench", *args, "--pattern=91", q, check=True)
     assert qemu_img("compare", v, q).returncode == 0
+
+
+@pytest.mark.parametrize("cache", ["none", "writeback", "writethrough"])
+def test_bench_first_writes_allocate_on_hot_path(tmp_path, cache):
+    """Whole-cluster first writes, 8 in flight: allocated without the library's one-at-a-time
+    path (data written, then the L2 entries), the same bytes as qemu-img's run, no leak."""
+    v, q = str(tmp_path / "v.qcow2"), str(tmp_path / "q.qcow2")
+    for img in (v, q):
+        qemu_img("create", "-q", "-f", "qcow2", img, "16M", check=True)
+    args = ["-w", "-c", "256", "-d", "8", "-s", "64k", "--pattern=33", "-t", cache, "-i", "io_uring"]
+    p = subprocess.run([VMKIT, "img", "bench", *args, v], capture_output=True, text=True,
+                       env=dict(os.environ, VMKIT_BENCH_STATS="1"))
+    assert p.returncode == 0, p.stderr
+    alloc = int(__import__("re").search(r"(\d+) allocating", p.stderr).group(1))
+    assert alloc > 200, p.stderr
+    qemu_img("bench", *args, q, check=True)
+    assert qemu_img("compare", v, q).returncode == 0
+    chk = qemu_img("check", v)
+    assert chk.returncode == 0, chk.stdout
 
 
 def test_bench_native_needs_direct(tmp_path):

@@ -163,10 +163,21 @@ static uint64_t rnd(uint64_t *st)
  * defined), mixed sizes and directions; every read is checked against the
  * model, which every write updates.
  */
+static void workload_sizes(struct ctx *c, struct blk_backend *bb, uint64_t seed,
+			   unsigned int rounds, const size_t *sizes, size_t nsizes, uint64_t align);
+
 static void workload(struct ctx *c, struct blk_backend *bb, uint64_t seed, unsigned int rounds)
 {
-	static struct slot slots[DEPTH];
 	static const size_t sizes[] = { BLOCK, BLOCK, BLOCK, 3 * BLOCK, 128 * 1024, 256 * 1024 };
+
+	workload_sizes(c, bb, seed, rounds, sizes, ARRAY_SIZE(sizes), BLOCK);
+}
+
+/* The same with offsets a multiple of align (whole clusters: allocating writes on the hot path). */
+static void workload_sizes(struct ctx *c, struct blk_backend *bb, uint64_t seed,
+			   unsigned int rounds, const size_t *sizes, size_t nsizes, uint64_t align)
+{
+	static struct slot slots[DEPTH];
 	uint64_t off[DEPTH], st = seed;
 	size_t len[DEPTH];
 	bool wr[DEPTH], used[NBLOCKS];
@@ -180,8 +191,8 @@ static void workload(struct ctx *c, struct blk_backend *bb, uint64_t seed, unsig
 			bool free_range;
 
 			do {
-				len[i] = sizes[rnd(&st) % ARRAY_SIZE(sizes)];
-				off[i] = (rnd(&st) % (NBLOCKS - len[i] / BLOCK + 1)) * BLOCK;
+				len[i] = sizes[rnd(&st) % nsizes];
+				off[i] = (rnd(&st) % ((DISK - len[i]) / align + 1)) * align;
 				free_range = true;
 				for (k = 0; k < len[i] / BLOCK; k++)
 					free_range &= !used[off[i] / BLOCK + k];
@@ -259,6 +270,92 @@ static void run(enum disk_aio aio, enum disk_cache cache)
 	/* Allocation went through the library; rewrites and reads did not. */
 	assert_true(st.slow > 0);
 	assert_true(st.fast > st.slow);
+	close_disk(&c, bb);
+	verify(img);
+	unlink(img);
+}
+
+/*
+ * First writes of whole clusters, many at once: allocated on the hot path
+ * (data in flight, then a commit), mixed with partial writes (the library's
+ * path, which holds allocation off while in flight) and reads.
+ */
+static void run_alloc(enum disk_aio aio, enum disk_cache cache)
+{
+	static const size_t whole[] = { CLUSTER, CLUSTER, 2 * CLUSTER, 4 * CLUSTER };
+	static const size_t mixed[] = { CLUSTER, 2 * CLUSTER, BLOCK, 3 * BLOCK };
+	struct slot first = { .buf = aligned(CLUSTER) };
+	struct ctx c;
+	struct blk_backend *bb;
+	struct blk_image_stats st;
+
+	make_qcow2(img, NULL, VK_PREALLOC_OFF);
+	memset(model, 0, DISK);
+	bb = open_disk(&c, img, aio, cache);
+	/* The one L2 table made (the library's path), and cached. */
+	memset(first.buf, 9, CLUSTER);
+	memset(model + DISK - CLUSTER, 9, CLUSTER);
+	submit(&c, bb, &first, true, DISK - CLUSTER, CLUSTER);
+	wait_all(&c);
+	free(first.buf);
+	workload_sizes(&c, bb, 777 + aio + cache, 4, whole, ARRAY_SIZE(whole), CLUSTER);
+	blk_image_stats(bb, &st);
+	assert_true(st.alloc >= 20);
+	workload_sizes(&c, bb, 778 + aio + cache, 30, mixed, ARRAY_SIZE(mixed), BLOCK);
+	flush(&c, bb);
+	close_disk(&c, bb);
+	verify(img);
+	unlink(img);
+}
+
+static void test_alloc_io_uring_none(void **state) { run_alloc(AIO_IO_URING, CACHE_NONE); }
+static void test_alloc_threads_writethrough(void **state) { run_alloc(AIO_THREADS, CACHE_WRITETHROUGH); }
+static void test_alloc_io_uring_writeback(void **state) { run_alloc(AIO_IO_URING, CACHE_WRITEBACK); }
+
+/*
+ * A write over a cluster whose allocation is in flight waits for its
+ * commit: submitted after the allocating write, it lands after it (the
+ * library would otherwise allocate the cluster a second time and one of
+ * the two would leak).
+ */
+static void test_write_waits_for_alloc(void **state)
+{
+	static struct slot a[8], b[8];
+	struct blk_image_stats st;
+	struct ctx c;
+	struct blk_backend *bb;
+	unsigned int i;
+
+	make_qcow2(img, NULL, VK_PREALLOC_OFF);
+	memset(model, 0, DISK);
+	bb = open_disk(&c, img, AIO_IO_URING, CACHE_WRITEBACK);
+	/* The L2 table exists and is cached: the allocations below can be on the hot path. */
+	a[0].buf = aligned(CLUSTER);
+	memset(a[0].buf, 1, CLUSTER);
+	memset(model + DISK - CLUSTER, 1, CLUSTER);
+	submit(&c, bb, &a[0], true, DISK - CLUSTER, CLUSTER);
+	wait_all(&c);
+	free(a[0].buf);
+	for (i = 0; i < 8; i++) {
+		a[i].buf = aligned(CLUSTER);
+		b[i].buf = aligned(BLOCK);
+		memset(a[i].buf, 0x20 + i, CLUSTER);
+		memset(b[i].buf, 0x60 + i, BLOCK);
+		memset(model + i * CLUSTER, 0x20 + i, CLUSTER);
+		memset(model + i * CLUSTER + BLOCK, 0x60 + i, BLOCK);
+		submit(&c, bb, &a[i], true, (uint64_t)i * CLUSTER, CLUSTER);
+		submit(&c, bb, &b[i], true, (uint64_t)i * CLUSTER + BLOCK, BLOCK);
+	}
+	wait_all(&c);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(a[i].result, CLUSTER);
+		assert_int_equal(b[i].result, BLOCK);
+		free(a[i].buf);
+		free(b[i].buf);
+	}
+	blk_image_stats(bb, &st);
+	assert_true(st.alloc >= 1);
+	flush(&c, bb);
 	close_disk(&c, bb);
 	verify(img);
 	unlink(img);
@@ -596,6 +693,10 @@ int main(void)
 		cmocka_unit_test(test_native_directsync),
 		cmocka_unit_test(test_threads_writethrough),
 		cmocka_unit_test(test_io_uring_unsafe),
+		cmocka_unit_test(test_alloc_io_uring_none),
+		cmocka_unit_test(test_alloc_threads_writethrough),
+		cmocka_unit_test(test_alloc_io_uring_writeback),
+		cmocka_unit_test(test_write_waits_for_alloc),
 		cmocka_unit_test(test_backing_chain),
 		cmocka_unit_test(test_discard_under_reads),
 		cmocka_unit_test(test_write_on_metadata_refused),

@@ -65,6 +65,10 @@ struct image_req {
 	struct piece piece[MAX_PIECES];
 	struct iovec sub[MAX_SUB_IOV];
 	struct image_req *next_free;
+	/* An allocating write (one piece): its clusters, committed once written. */
+	bool alloc;
+	uint64_t off;
+	struct image_req *alloc_next;
 };
 
 struct image_io {
@@ -91,10 +95,22 @@ struct image_io {
 	struct waiter *waiting, **waiting_tail;
 	struct waiter *failed;		/* waiters that could not be submitted: done on the loop */
 	bool closing;			/* no more submissions to the files' engines */
-	uint64_t nr_fast, nr_slow, nr_free_waits, nr_pieces;
+	/*
+	 * Allocating writes between vk_blk_alloc_io and their commit. A write
+	 * that overlaps one waits in alloc_waiting until it is committed (the
+	 * library would see the clusters unallocated and allocate them again).
+	 * And none starts over a write that is in the pool (slow_writes, until
+	 * the library has done it), whose own allocation could meet it the
+	 * same way. Under lock.
+	 */
+	struct image_req *allocs;
+	struct waiter *alloc_waiting;
+	struct waiter *slow_writes;
+	uint64_t nr_fast, nr_slow, nr_free_waits, nr_pieces, nr_alloc;
 };
 
 struct waiter {
+	struct image_io *io;
 	bool write;
 	const struct iovec *iov;
 	int n;
@@ -103,6 +119,7 @@ struct waiter {
 	void *opaque;
 	int result;
 	struct waiter *next;
+	size_t len;		/* a write in the pool: its bytes (meets_slow) */
 };
 
 static const struct blk_backend_ops *const layer_engines[] = {
@@ -210,6 +227,17 @@ static void finish(struct image_req *r)
 	done(opaque, result);
 }
 
+static void alloc_written(struct image_req *r);
+
+/* All pieces done: an allocating write goes on to its commit, the rest to done. */
+static void complete(struct image_req *r)
+{
+	if (r->alloc)
+		alloc_written(r);
+	else
+		finish(r);
+}
+
 static int on_ready(void *opaque, int fd, uint32_t events)
 {
 	struct image_io *io = opaque;
@@ -227,7 +255,7 @@ static int on_ready(void *opaque, int fd, uint32_t events)
 	pthread_mutex_unlock(&io->lock);
 	for (; r; r = next) {
 		next = r->next_free;
-		finish(r);
+		complete(r);
 	}
 	for (; w; w = wnext) {
 		wnext = w->next;
@@ -257,7 +285,7 @@ static void put_submitter(struct image_req *r)
 static void put_pending(struct image_req *r)
 {
 	if (!__atomic_sub_fetch(&r->pending, 1, __ATOMIC_ACQ_REL))
-		finish(r);
+		complete(r);
 }
 
 /*
@@ -352,14 +380,212 @@ static int submit_piece(struct image_req *r, unsigned int i, struct iovec *sub, 
 			  l->ops->preadv(l, iov, (int)k, p->host, piece_done, tag);
 }
 
+/*
+ * A write through the library. It is counted from its submission until the
+ * library call returns (under the image lock, on the pool thread): while
+ * counted, no allocating write starts on the hot path, where it could meet
+ * the library allocating the same clusters.
+ */
+static void slow_write_fn_unlink(struct image_io *io, struct waiter *w)
+{
+	struct waiter **p;
+
+	pthread_mutex_lock(&io->lock);
+	for (p = &io->slow_writes; *p && *p != w; p = &(*p)->next)
+		;
+	if (*p)
+		*p = w->next;
+	pthread_mutex_unlock(&io->lock);
+}
+
+static int slow_write_fn(struct blk_backend *bb, void *arg)
+{
+	struct waiter *w = arg;
+	struct image_io *io = w->io;
+	int r = blk_pool_image_rw(bb, w->iov, w->n, w->off, true);
+
+	slow_write_fn_unlink(io, w);
+	return r;
+}
+
+static void slow_write_done(void *opaque, int res)
+{
+	struct waiter *w = opaque;
+
+	w->done(w->opaque, res);
+	free(w);
+}
+
 static int slow(struct blk_backend *bb, bool write, const struct iovec *iov, int n, uint64_t off,
 		blk_done_fn done, void *opaque)
 {
 	struct image_io *io = bb->engine;
+	struct waiter *w;
+	int r;
 
 	__atomic_add_fetch(&io->nr_slow, 1, __ATOMIC_RELAXED);
-	return blk_pool_submit(bb->pool, write ? BLK_POOL_WRITE : BLK_POOL_READ, iov, n, off, 0,
-			       done, opaque);
+	if (!write)
+		return blk_pool_submit(bb->pool, BLK_POOL_READ, iov, n, off, 0, done, opaque);
+	w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct waiter){ .io = io, .write = true, .iov = iov, .n = n, .off = off, .done = done,
+			      .opaque = opaque };
+	for (r = 0; r < n; r++)
+		w->len += iov[r].iov_len;
+	pthread_mutex_lock(&io->lock);
+	w->next = io->slow_writes;
+	io->slow_writes = w;
+	pthread_mutex_unlock(&io->lock);
+	r = blk_pool_submit_fn(bb->pool, slow_write_fn, w, slow_write_done, w);
+	if (r < 0) {
+		slow_write_fn_unlink(io, w);
+		free(w);
+	}
+	return r;
+}
+
+static int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov, int n,
+		    uint64_t off, blk_done_fn done, void *opaque);
+static void image_unlock(struct blk_backend *bb);
+
+/* ---- allocating writes ---- */
+
+static bool meets_slow(struct image_io *io, uint64_t off, size_t len)
+{
+	struct waiter *w;
+
+	for (w = io->slow_writes; w; w = w->next)
+		if (off < w->off + w->len && w->off < off + len)
+			return true;
+	return false;
+}
+
+static bool meets_alloc(struct image_io *io, uint64_t off, size_t len)
+{
+	struct image_req *a;
+
+	for (a = io->allocs; a; a = a->alloc_next)
+		if (off < a->off + a->total && a->off < off + len)
+			return true;
+	return false;
+}
+
+static int commit_fn(struct blk_backend *bb, void *arg)
+{
+	struct image_req *r = arg;
+	struct vk_err e = { 0 };
+
+	return vk_blk_alloc_commit(bb->image, r->off, r->total, r->piece[0].host, &e);
+}
+
+static int abort_fn(struct blk_backend *bb, void *arg)
+{
+	struct image_req *r = arg;
+
+	vk_blk_alloc_abort(bb->image, r->piece[0].host, r->total);
+	return 0;
+}
+
+/*
+ * Committed (or given back): the request completes, and the writes that
+ * waited for it try again. At close they are cancelled instead: the
+ * files' engines are gone.
+ */
+static void alloc_done(void *opaque, int res)
+{
+	struct image_req *r = opaque;
+	struct image_io *io = r->io;
+	blk_done_fn done = r->done;
+	void *done_opaque = r->opaque;
+	int result = r->error ? r->error : res < 0 ? res : (int)r->total;
+	struct image_req **p;
+	struct waiter *w, *next;
+	bool closing;
+	int e;
+
+	pthread_mutex_lock(&io->lock);
+	for (p = &io->allocs; *p && *p != r; p = &(*p)->alloc_next)
+		;
+	if (*p)
+		*p = r->alloc_next;
+	w = io->alloc_waiting;
+	io->alloc_waiting = NULL;
+	closing = io->closing;
+	r->next_free = io->free_reqs;
+	io->free_reqs = r;
+	pthread_mutex_unlock(&io->lock);
+	done(done_opaque, result);
+	for (; w; w = next) {
+		next = w->next;
+		e = closing ? -ECANCELED : image_rw(io->bb, w->write, w->iov, w->n, w->off, w->done,
+						     w->opaque);
+		if (e < 0)
+			w->done(w->opaque, e);
+		free(w);
+	}
+}
+
+/*
+ * The data is written (or failed). The commit is done here when the image
+ * lock is free and it needs nothing but the cache (a hop to the pool and
+ * back costs more than the write on some hosts); else it, or the
+ * give-back, runs in the pool, under the lock. Writethrough wants the
+ * metadata written before completion: the pool does that.
+ */
+static void alloc_written(struct image_req *r)
+{
+	struct image_io *io = r->io;
+	struct blk_backend *bb = io->bb;
+	int e;
+
+	if (!r->error && !bb->image_writethrough && !pthread_mutex_trylock(&bb->image_lock)) {
+		e = vk_blk_alloc_commit(bb->image, r->off, r->total, r->piece[0].host, NULL);
+		image_unlock(bb);
+		if (e != -EAGAIN) {
+			alloc_done(r, e);
+			return;
+		}
+	}
+	e = blk_pool_submit_fn(bb->pool, r->error ? abort_fn : commit_fn, r, alloc_done, r);
+
+	if (e < 0)
+		alloc_done(r, e);	/* the clusters stay allocated: a leak, never a loss */
+}
+
+/*
+ * A write the library could not map: whole unallocated clusters get new
+ * ones now (no I/O) and the data goes to them on the hot path. Image lock
+ * held; io->lock held on success (as rw_locked's hot path wants it).
+ */
+static bool start_alloc(struct image_io *io, struct image_req *r, uint64_t off)
+{
+	struct vk_blk *bs = io->bb->image;
+	struct vk_blk_mapping m;
+	int layer = layer_of(io, bs->fd);
+	uint32_t a = layer < 0 ? 0 : io->align[layer];
+
+	/* Under O_DIRECT the new clusters (cluster aligned) must be aligned as the file wants. */
+	if (layer < 0 || (a && ((vk_blk_cluster_size(bs) | off | r->total) & (a - 1) ||
+				!iov_aligned_to(r->iov, r->n, a))))
+		return false;
+	pthread_mutex_lock(&io->lock);
+	if (io->closing || meets_slow(io, off, r->total) || meets_alloc(io, off, r->total))
+		goto no;
+	/* All of it or nothing, so that nothing is given back here (that may wait). */
+	if (vk_blk_alloc_io(bs, off, r->total, &m) < 0)
+		goto no;
+	r->alloc = true;
+	r->off = off;
+	r->npieces = 1;
+	r->piece[0] = (struct piece){ VK_MAP_DATA, (unsigned int)layer, m.host, 0, r->total };
+	r->alloc_next = io->allocs;
+	io->allocs = r;
+	io->nr_alloc++;
+	return true;
+no:
+	pthread_mutex_unlock(&io->lock);
+	return false;
 }
 
 /*
@@ -377,6 +603,23 @@ static int rw_locked(struct image_io *io, bool write, const struct iovec *iov, i
 
 	for (i = 0; i < (unsigned int)n; i++)
 		total += iov[i].iov_len;
+	if (write) {
+		/* A write over clusters being allocated waits for their commit. */
+		struct waiter *w = NULL;
+
+		pthread_mutex_lock(&io->lock);
+		if (meets_alloc(io, off, total) && !io->closing && (w = malloc(sizeof(*w)))) {
+			*w = (struct waiter){ io, write, iov, n, off, done, opaque, 0,
+					      io->alloc_waiting, 0 };
+			io->alloc_waiting = w;
+		}
+		pthread_mutex_unlock(&io->lock);
+		if (w) {
+			if (r)
+				free(r);
+			return 0;
+		}
+	}
 	if (r && !((uintptr_t)r & 15)) {
 		*r = (struct image_req){ .io = io, .iov = iov, .n = n, .write = write, .done = done,
 					 .opaque = opaque, .pending = 1, .total = total };
@@ -385,6 +628,8 @@ static int rw_locked(struct image_io *io, bool write, const struct iovec *iov, i
 			if (!io->closing)
 				goto hot;
 			pthread_mutex_unlock(&io->lock);
+		} else if (write && start_alloc(io, r, off)) {
+			goto hot_alloc;
 		}
 		pthread_mutex_lock(&io->lock);
 		r->next_free = io->free_reqs;
@@ -404,6 +649,7 @@ hot:
 	io->inflight++;
 	io->nr_fast++;
 	io->nr_pieces += r->npieces;
+hot_alloc:	/* (new clusters: nobody frees them under it, so not counted) */
 	for (i = 0; i < r->npieces; i++) {
 		struct piece *p = &r->piece[i];
 
@@ -478,7 +724,7 @@ static int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov,
 		/* Taken: wait for its holder to serve us, rather than go the slow way. */
 		w = io->closing ? NULL : malloc(sizeof(*w));
 		if (w) {
-			*w = (struct waiter){ write, iov, n, off, done, opaque, 0, NULL };
+			*w = (struct waiter){ io, write, iov, n, off, done, opaque, 0, NULL, 0 };
 			*io->waiting_tail = w;
 			io->waiting_tail = &w->next;
 		}
@@ -618,6 +864,7 @@ void blk_image_stats(const struct blk_backend *bb, struct blk_image_stats *st)
 	pthread_mutex_lock(&io->lock);
 	st->fast = io->nr_fast;
 	st->pieces = io->nr_pieces;
+	st->alloc = io->nr_alloc;
 	st->free_waits = io->nr_free_waits;
 	pthread_mutex_unlock(&io->lock);
 }

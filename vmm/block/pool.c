@@ -30,6 +30,8 @@ struct pool_job {
 	void *opaque;
 	int result;
 	struct pool_job *next;
+	int (*fn)(struct blk_backend *bb, void *arg);	/* BLK_POOL_FN */
+	void *arg;
 };
 
 struct blk_pool {
@@ -72,24 +74,25 @@ static uint8_t *bounce(struct blk_pool *p, size_t len)
 }
 
 /* Gather or scatter iov through one buffer: the library takes flat buffers. */
-static int image_rw(struct blk_backend *bb, struct pool_job *j, bool write)
+int blk_pool_image_rw(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off,
+		      bool write)
 {
 	struct vk_err e = { 0 };
 	size_t len = 0, done = 0;
 	uint8_t *buf;
 	int i, r;
 
-	for (i = 0; i < j->n; i++)
-		len += j->iov[i].iov_len;
+	for (i = 0; i < n; i++)
+		len += iov[i].iov_len;
 	buf = bounce(bb->pool, len ? len : 1);
 	if (!buf)
 		return -ENOMEM;
-	for (i = 0; write && i < j->n; done += j->iov[i].iov_len, i++)
-		memcpy(buf + done, j->iov[i].iov_base, j->iov[i].iov_len);
-	r = write ? vk_blk_pwrite(bb->image, buf, j->off, len, &e) :
-		    vk_blk_pread(bb->image, buf, j->off, len, &e);
-	for (i = 0, done = 0; !write && r >= 0 && i < j->n; done += j->iov[i].iov_len, i++)
-		memcpy(j->iov[i].iov_base, buf + done, j->iov[i].iov_len);
+	for (i = 0; write && i < n; done += iov[i].iov_len, i++)
+		memcpy(buf + done, iov[i].iov_base, iov[i].iov_len);
+	r = write ? vk_blk_pwrite(bb->image, buf, off, len, &e) :
+		    vk_blk_pread(bb->image, buf, off, len, &e);
+	for (i = 0, done = 0; !write && r >= 0 && i < n; done += iov[i].iov_len, i++)
+		memcpy(iov[i].iov_base, buf + done, iov[i].iov_len);
 	return r < 0 ? r : (int)len;
 }
 
@@ -102,10 +105,13 @@ static int run_image_job(struct blk_backend *bb, struct pool_job *j)
 	switch (j->op) {
 	case BLK_POOL_READ:
 	case BLK_POOL_WRITE:
-		r = image_rw(bb, j, j->op == BLK_POOL_WRITE);
+		r = blk_pool_image_rw(bb, j->iov, j->n, j->off, j->op == BLK_POOL_WRITE);
 		break;
 	case BLK_POOL_FLUSH:
 		r = vk_blk_flush(bb->image, &e);
+		break;
+	case BLK_POOL_FN:
+		r = j->fn(bb, j->arg);
 		break;
 	case BLK_POOL_DISCARD:
 		/* Whole clusters go back to the image's free space (partial ones stay). */
@@ -148,6 +154,8 @@ static int run_job(struct blk_backend *bb, struct pool_job *j)
 		return retry(r);
 	case BLK_POOL_FLUSH:
 		return retry(fdatasync(bb->fd));
+	case BLK_POOL_FN:
+		return j->fn(bb, j->arg);
 	case BLK_POOL_DISCARD:
 		return blk_range_discard(bb, j->off, j->len);
 	default:
@@ -213,7 +221,24 @@ int blk_pool_submit(struct blk_pool *p, enum blk_pool_op op, const struct iovec 
 
 	if (!j)
 		return -ENOMEM;
-	*j = (struct pool_job){ op, iov, n, off, len, done, opaque, 0, NULL };
+	*j = (struct pool_job){ op, iov, n, off, len, done, opaque, 0, NULL, NULL, NULL };
+	pthread_mutex_lock(&p->lock);
+	*p->todo_tail = j;
+	p->todo_tail = &j->next;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+int blk_pool_submit_fn(struct blk_pool *p, int (*fn)(struct blk_backend *bb, void *arg),
+		       void *arg, blk_done_fn done, void *opaque)
+{
+	struct pool_job *j = malloc(sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	*j = (struct pool_job){ .op = BLK_POOL_FN, .done = done, .opaque = opaque, .fn = fn,
+				.arg = arg };
 	pthread_mutex_lock(&p->lock);
 	*p->todo_tail = j;
 	p->todo_tail = &j->next;
