@@ -6,15 +6,16 @@
  * piece is data in some file of the chain, or zeros, the pieces go to that
  * file's engine (io_uring, Linux AIO or the thread pool, as aio= says),
  * many requests in flight at once, and complete on the backend's loop.
- * What needs the library's own work (allocating clusters, copy-on-write, a
- * table to load into the cache, compressed clusters, an error to report,
- * discard, write-zeroes, flush) goes to the pool as before, where the
- * library runs it under the image lock, one request at a time.
+ * Writes of whole unallocated clusters are allocated on the hot path too
+ * (image-alloc.c). What needs the library's own work (partial first
+ * writes, copy-on-write, a table to load into the cache, compressed
+ * clusters, an error to report, discard, write-zeroes, flush) goes to the
+ * pool, where the library runs it under the image lock, one at a time.
  *
  * Why this is safe:
  * - The hot path takes the image lock with trylock: while the pool holds
- *   it, requests go the slow way (into the pool's queue) rather than
- *   wait, so the loop never blocks on the library's I/O.
+ *   it, a request waits for the holder to serve it when it lets go
+ *   (image_unlock), so the loop never blocks on the library's I/O.
  * - What the hot path maps needs no metadata change: data clusters that are
  *   the image's alone (written in place, exactly as qcow2_write would),
  *   zero and unallocated clusters and backing files for reads. An
@@ -39,88 +40,7 @@
 #include "vmkit/evloop.h"
 #include "vmkit/block.h"
 
-#define MAX_LAYERS	8	/* files with their own engine; deeper chains take the slow path */
-#define MAX_PIECES	16	/* a request in more pieces than this takes the slow path */
-#define MAX_SUB_IOV	256	/* iovecs for a request cut into pieces */
-#define LAYER_THREADS	16	/* aio=threads: as for a raw file */
-
-struct piece {
-	enum vk_blk_map_kind kind;
-	unsigned int layer;
-	uint64_t host;
-	size_t at, len;		/* bytes of the request */
-};
-
-struct image_req {
-	struct image_io *io;
-	const struct iovec *iov;
-	int n;
-	bool write;
-	blk_done_fn done;
-	void *opaque;
-	unsigned int pending;	/* pieces in flight, plus one while submitting */
-	int error;
-	size_t total;
-	unsigned int npieces;
-	struct piece piece[MAX_PIECES];
-	struct iovec sub[MAX_SUB_IOV];
-	struct image_req *next_free;
-	/* An allocating write (one piece): its clusters, committed once written. */
-	bool alloc;
-	uint64_t off;
-	struct image_req *alloc_next;
-};
-
-struct image_io {
-	struct blk_backend *bb;
-	unsigned int nlayers;
-	int fds[MAX_LAYERS];
-	struct blk_backend *layer[MAX_LAYERS];
-	uint32_t align[MAX_LAYERS];	/* O_DIRECT: offsets, lengths and buffers; 0 buffered */
-	pthread_mutex_t lock;
-	pthread_cond_t idle;
-	unsigned int inflight;		/* hot-path requests not completed (under lock) */
-	struct image_req *free_reqs;	/* kept for reuse: no allocation per request */
-	/*
-	 * Requests that completed inside their submit (all zeros, or every
-	 * piece refused): done must not run there, so the loop runs it.
-	 */
-	struct image_req *ready;
-	int ready_efd;
-	/*
-	 * Requests that found the image lock taken (the pool running the
-	 * library): whoever holds it serves them before letting go
-	 * (image_unlock), so they still take the hot path. Under lock.
-	 */
-	struct waiter *waiting, **waiting_tail;
-	struct waiter *failed;		/* waiters that could not be submitted: done on the loop */
-	bool closing;			/* no more submissions to the files' engines */
-	/*
-	 * Allocating writes between vk_blk_alloc_io and their commit. A write
-	 * that overlaps one waits in alloc_waiting until it is committed (the
-	 * library would see the clusters unallocated and allocate them again).
-	 * And none starts over a write that is in the pool (slow_writes, until
-	 * the library has done it), whose own allocation could meet it the
-	 * same way. Under lock.
-	 */
-	struct image_req *allocs;
-	struct waiter *alloc_waiting;
-	struct waiter *slow_writes;
-	uint64_t nr_fast, nr_slow, nr_free_waits, nr_pieces, nr_alloc;
-};
-
-struct waiter {
-	struct image_io *io;
-	bool write;
-	const struct iovec *iov;
-	int n;
-	uint64_t off;
-	blk_done_fn done;
-	void *opaque;
-	int result;
-	struct waiter *next;
-	size_t len;		/* a write in the pool: its bytes (meets_slow) */
-};
+#include "image-int.h"
 
 static const struct blk_backend_ops *const layer_engines[] = {
 	[AIO_IO_URING] = &blk_io_uring_ops,
@@ -176,7 +96,7 @@ static int layer_open(struct image_io *io, int fd, uint32_t align, enum disk_aio
 	return 0;
 }
 
-static int layer_of(struct image_io *io, int fd)
+int image_layer_of(struct image_io *io, int fd)
 {
 	unsigned int i;
 
@@ -227,13 +147,11 @@ static void finish(struct image_req *r)
 	done(opaque, result);
 }
 
-static void alloc_written(struct image_req *r);
-
 /* All pieces done: an allocating write goes on to its commit, the rest to done. */
 static void complete(struct image_req *r)
 {
 	if (r->alloc)
-		alloc_written(r);
+		image_alloc_written(r);
 	else
 		finish(r);
 }
@@ -319,7 +237,7 @@ static void piece_done(void *opaque, int res)
 	on_piece((struct image_req *)(v & ~(uintptr_t)15), (unsigned int)(v & 15), res);
 }
 
-static bool iov_aligned_to(const struct iovec *iov, int n, uint32_t align)
+bool image_iov_aligned(const struct iovec *iov, int n, uint32_t align)
 {
 	int i;
 
@@ -347,11 +265,11 @@ static bool map_request(struct image_io *io, struct image_req *r, uint64_t off)
 		if (r->npieces == MAX_PIECES ||
 		    vk_blk_map_io(io->bb->image, off + at, r->total - at, r->write, &m) < 0)
 			return false;
-		layer = m.kind == VK_MAP_DATA ? layer_of(io, m.fd) : 0;
+		layer = m.kind == VK_MAP_DATA ? image_layer_of(io, m.fd) : 0;
 		if (layer < 0)
 			return false;
 		a = m.kind == VK_MAP_DATA ? io->align[layer] : 0;
-		if (a && (((m.host | m.len) & (a - 1)) || !iov_aligned_to(r->iov, r->n, a)))
+		if (a && (((m.host | m.len) & (a - 1)) || !image_iov_aligned(r->iov, r->n, a)))
 			return false;
 		r->piece[r->npieces++] = (struct piece){ m.kind, (unsigned int)layer, m.host, at,
 							 m.len };
@@ -445,149 +363,6 @@ static int slow(struct blk_backend *bb, bool write, const struct iovec *iov, int
 	return r;
 }
 
-static int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov, int n,
-		    uint64_t off, blk_done_fn done, void *opaque);
-static void image_unlock(struct blk_backend *bb);
-
-/* ---- allocating writes ---- */
-
-static bool meets_slow(struct image_io *io, uint64_t off, size_t len)
-{
-	struct waiter *w;
-
-	for (w = io->slow_writes; w; w = w->next)
-		if (off < w->off + w->len && w->off < off + len)
-			return true;
-	return false;
-}
-
-static bool meets_alloc(struct image_io *io, uint64_t off, size_t len)
-{
-	struct image_req *a;
-
-	for (a = io->allocs; a; a = a->alloc_next)
-		if (off < a->off + a->total && a->off < off + len)
-			return true;
-	return false;
-}
-
-static int commit_fn(struct blk_backend *bb, void *arg)
-{
-	struct image_req *r = arg;
-	struct vk_err e = { 0 };
-
-	return vk_blk_alloc_commit(bb->image, r->off, r->total, r->piece[0].host, &e);
-}
-
-static int abort_fn(struct blk_backend *bb, void *arg)
-{
-	struct image_req *r = arg;
-
-	vk_blk_alloc_abort(bb->image, r->piece[0].host, r->total);
-	return 0;
-}
-
-/*
- * Committed (or given back): the request completes, and the writes that
- * waited for it try again. At close they are cancelled instead: the
- * files' engines are gone.
- */
-static void alloc_done(void *opaque, int res)
-{
-	struct image_req *r = opaque;
-	struct image_io *io = r->io;
-	blk_done_fn done = r->done;
-	void *done_opaque = r->opaque;
-	int result = r->error ? r->error : res < 0 ? res : (int)r->total;
-	struct image_req **p;
-	struct waiter *w, *next;
-	bool closing;
-	int e;
-
-	pthread_mutex_lock(&io->lock);
-	for (p = &io->allocs; *p && *p != r; p = &(*p)->alloc_next)
-		;
-	if (*p)
-		*p = r->alloc_next;
-	w = io->alloc_waiting;
-	io->alloc_waiting = NULL;
-	closing = io->closing;
-	r->next_free = io->free_reqs;
-	io->free_reqs = r;
-	pthread_mutex_unlock(&io->lock);
-	done(done_opaque, result);
-	for (; w; w = next) {
-		next = w->next;
-		e = closing ? -ECANCELED : image_rw(io->bb, w->write, w->iov, w->n, w->off, w->done,
-						     w->opaque);
-		if (e < 0)
-			w->done(w->opaque, e);
-		free(w);
-	}
-}
-
-/*
- * The data is written (or failed). The commit is done here when the image
- * lock is free and it needs nothing but the cache (a hop to the pool and
- * back costs more than the write on some hosts); else it, or the
- * give-back, runs in the pool, under the lock. Writethrough wants the
- * metadata written before completion: the pool does that.
- */
-static void alloc_written(struct image_req *r)
-{
-	struct image_io *io = r->io;
-	struct blk_backend *bb = io->bb;
-	int e;
-
-	if (!r->error && !bb->image_writethrough && !pthread_mutex_trylock(&bb->image_lock)) {
-		e = vk_blk_alloc_commit(bb->image, r->off, r->total, r->piece[0].host, NULL);
-		image_unlock(bb);
-		if (e != -EAGAIN) {
-			alloc_done(r, e);
-			return;
-		}
-	}
-	e = blk_pool_submit_fn(bb->pool, r->error ? abort_fn : commit_fn, r, alloc_done, r);
-
-	if (e < 0)
-		alloc_done(r, e);	/* the clusters stay allocated: a leak, never a loss */
-}
-
-/*
- * A write the library could not map: whole unallocated clusters get new
- * ones now (no I/O) and the data goes to them on the hot path. Image lock
- * held; io->lock held on success (as rw_locked's hot path wants it).
- */
-static bool start_alloc(struct image_io *io, struct image_req *r, uint64_t off)
-{
-	struct vk_blk *bs = io->bb->image;
-	struct vk_blk_mapping m;
-	int layer = layer_of(io, bs->fd);
-	uint32_t a = layer < 0 ? 0 : io->align[layer];
-
-	/* Under O_DIRECT the new clusters (cluster aligned) must be aligned as the file wants. */
-	if (layer < 0 || (a && ((vk_blk_cluster_size(bs) | off | r->total) & (a - 1) ||
-				!iov_aligned_to(r->iov, r->n, a))))
-		return false;
-	pthread_mutex_lock(&io->lock);
-	if (io->closing || meets_slow(io, off, r->total) || meets_alloc(io, off, r->total))
-		goto no;
-	/* All of it or nothing, so that nothing is given back here (that may wait). */
-	if (vk_blk_alloc_io(bs, off, r->total, &m) < 0)
-		goto no;
-	r->alloc = true;
-	r->off = off;
-	r->npieces = 1;
-	r->piece[0] = (struct piece){ VK_MAP_DATA, (unsigned int)layer, m.host, 0, r->total };
-	r->alloc_next = io->allocs;
-	io->allocs = r;
-	io->nr_alloc++;
-	return true;
-no:
-	pthread_mutex_unlock(&io->lock);
-	return false;
-}
-
 /*
  * The request, image lock held: on the hot path if the library maps all of
  * it, else to the pool. 0: done will be called; negative: it will not.
@@ -608,7 +383,7 @@ static int rw_locked(struct image_io *io, bool write, const struct iovec *iov, i
 		struct waiter *w = NULL;
 
 		pthread_mutex_lock(&io->lock);
-		if (meets_alloc(io, off, total) && !io->closing && (w = malloc(sizeof(*w)))) {
+		if (image_meets_alloc(io, off, total) && !io->closing && (w = malloc(sizeof(*w)))) {
 			*w = (struct waiter){ io, write, iov, n, off, done, opaque, 0,
 					      io->alloc_waiting, 0 };
 			io->alloc_waiting = w;
@@ -628,7 +403,7 @@ static int rw_locked(struct image_io *io, bool write, const struct iovec *iov, i
 			if (!io->closing)
 				goto hot;
 			pthread_mutex_unlock(&io->lock);
-		} else if (write && start_alloc(io, r, off)) {
+		} else if (write && image_start_alloc(io, r, off)) {
 			goto hot_alloc;
 		}
 		pthread_mutex_lock(&io->lock);
@@ -674,7 +449,7 @@ hot_alloc:	/* (new clusters: nobody frees them under it, so not counted) */
  * io->lock, where a submitter that finds the lock taken queues itself, so
  * no waiter is ever left behind.
  */
-static void image_unlock(struct blk_backend *bb)
+void image_unlock(struct blk_backend *bb)
 {
 	struct image_io *io = bb->engine;
 	struct waiter *w, *next;
@@ -712,7 +487,7 @@ static void image_unlock(struct blk_backend *bb)
 	}
 }
 
-static int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov, int n,
+int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov, int n,
 		    uint64_t off, blk_done_fn done, void *opaque)
 {
 	struct image_io *io = bb->engine;
@@ -840,7 +615,7 @@ static int image_open(struct blk_backend *bb, struct vk_err *err)
 		if (!l->drv->map_io)
 			continue;
 		fd = l->drv->map_fd ? l->drv->map_fd(l, 0) : l->fd;
-		if (fd >= 0 && layer_of(io, fd) < 0)
+		if (fd >= 0 && image_layer_of(io, fd) < 0)
 			r = layer_open(io, fd, l->align, bb->aio, err);
 	}
 	if (r) {
