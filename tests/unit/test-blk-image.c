@@ -361,6 +361,45 @@ static void test_write_waits_for_alloc(void **state)
 	unlink(img);
 }
 
+/*
+ * A read in many pieces (clusters written in reverse order lie backwards
+ * in the file) with many iovecs (a guest's scatter list of 4 KiB pages):
+ * more than the hot path's iovec array holds, so the library does it.
+ */
+static void test_many_pieces_many_iovecs(void **state)
+{
+	enum { CL = 12, IOV = 2048, IOVS = CL * CLUSTER / IOV };	/* 12 pieces, 384 iovecs */
+	static struct iovec iov[IOVS];
+	struct slot s = { .buf = aligned(CL * CLUSTER) };
+	struct ctx c;
+	struct blk_backend *bb;
+	int i;
+
+	make_qcow2(img, NULL, VK_PREALLOC_OFF);
+	bb = open_disk(&c, img, AIO_IO_URING, CACHE_WRITEBACK);
+	for (i = CL - 1; i >= 0; i--) {
+		memset(s.buf, 0x30 + i, CLUSTER);
+		submit(&c, bb, &s, true, (uint64_t)i * CLUSTER, CLUSTER);
+		wait_all(&c);
+		assert_int_equal(s.result, CLUSTER);
+	}
+	memset(s.buf, 0, CL * CLUSTER);
+	for (i = 0; i < IOVS; i++)
+		iov[i] = (struct iovec){ s.buf + (size_t)i * IOV, IOV };
+	s.c = &c;
+	c.want = 1;
+	assert_int_equal(blk_preadv(bb, iov, IOVS, 0, done, &s), 0);
+	wait_all(&c);
+	assert_int_equal(s.result, CL * CLUSTER);
+	for (i = 0; i < CL; i++) {
+		assert_int_equal(s.buf[(size_t)i * CLUSTER], 0x30 + i);
+		assert_int_equal(s.buf[(size_t)i * CLUSTER + CLUSTER - 1], 0x30 + i);
+	}
+	close_disk(&c, bb);
+	free(s.buf);
+	unlink(img);
+}
+
 static void test_io_uring_writeback(void **state) { run(AIO_IO_URING, CACHE_WRITEBACK); }
 static void test_io_uring_none(void **state) { run(AIO_IO_URING, CACHE_NONE); }
 static void test_native_directsync(void **state) { run(AIO_NATIVE, CACHE_DIRECTSYNC); }
@@ -697,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_alloc_threads_writethrough),
 		cmocka_unit_test(test_alloc_io_uring_writeback),
 		cmocka_unit_test(test_write_waits_for_alloc),
+		cmocka_unit_test(test_many_pieces_many_iovecs),
 		cmocka_unit_test(test_backing_chain),
 		cmocka_unit_test(test_discard_under_reads),
 		cmocka_unit_test(test_write_on_metadata_refused),

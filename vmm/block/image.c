@@ -275,7 +275,8 @@ static bool map_request(struct image_io *io, struct image_req *r, uint64_t off)
 							 m.len };
 		at += m.len;
 	}
-	return true;
+	/* Cut into pieces, the iovecs must fit the request's own array (each cut adds one). */
+	return r->npieces == 1 || (size_t)r->n + r->npieces <= MAX_SUB_IOV;
 }
 
 static int submit_piece(struct image_req *r, unsigned int i, struct iovec *sub, unsigned int *used)
