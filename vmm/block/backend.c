@@ -113,8 +113,14 @@ static int on_clean(void *opaque, int fd, uint32_t events)
 
 	if (read(fd, &expirations, sizeof(expirations)) < 0)
 		return 0;
-	/* The pool's requests hold the same lock: the cache is not shared between threads. */
-	pthread_mutex_lock(&bb->image_lock);
+	/*
+	 * The pool's requests hold the same lock: the cache is not shared
+	 * between threads. Never wait for it here: a library call holding it
+	 * may be waiting (before_free) for completions only this loop delivers.
+	 * Busy now, the tables are cleaned at the next tick.
+	 */
+	if (pthread_mutex_trylock(&bb->image_lock))
+		return 0;
 	vk_blk_cache_clean(bb->image);
 	blk_image_unlock(bb);
 	return 0;
