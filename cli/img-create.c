@@ -144,7 +144,6 @@ void img_default_extent_hint(struct img_create_opts *c)
 int img_parse_create_opts(struct img_create_opts *c, const char *fmt, const char *opts)
 {
 	c->drv = vk_blk_find_driver(fmt);
-	c->qcow2 = !strcmp(fmt, "qcow2");
 	if (!opts)
 		return 0;
 	return vk_parse_kv(opts, set_opt, c);
@@ -176,7 +175,6 @@ static void print_escaped(const char *key, const char *val)
 	printf("%s=", key);
 	for (; *val; val++)
 		printf(*val == ',' ? ",," : "%c", *val);
-	printf(" ");
 }
 
 /* The file protocol's option comes last: QEMU appends the protocol's options to the format's. */
@@ -186,36 +184,73 @@ static void print_extent_hint(const struct img_create_opts *c)
 		printf(" extent_size_hint=%llu", (unsigned long long)c->o.extent_size_hint);
 }
 
-void img_print_formatting(const char *filename, const char *fmt, const struct img_create_opts *c)
+/*
+ * An option's value as the "Formatting ..." line shows it, if -o gave it:
+ * numbers as parsed, strings as given (QemuOpts doubles their commas).
+ */
+static bool shown_value(const struct img_create_opts *c, const char *name, char *buf, size_t n,
+			bool *escape)
 {
 	const struct vk_blk_create_opts *o = &c->o;
+	const char *given = NULL;
+
+	*escape = false;
+	if (!strcmp(name, "size")) {
+		snprintf(buf, n, "%llu", (unsigned long long)o->size);
+		return true;
+	}
+	if (!strcmp(name, "cluster_size") && o->cluster_size) {
+		snprintf(buf, n, "%u", o->cluster_size);
+		return true;
+	}
+	if (!strcmp(name, "lazy_refcounts") && o->lazy_refcounts) {
+		snprintf(buf, n, "on");
+		return true;
+	}
+	if (!strcmp(name, "preallocation"))
+		given = c->prealloc_str;
+	else if (!strcmp(name, "compression_type"))
+		given = c->compression_str;
+	else if (!strcmp(name, "compat"))
+		given = c->compat_str;
+	else if (!strcmp(name, "refcount_bits"))
+		given = c->refcount_str;
+	else if (!strcmp(name, "data_file_raw"))
+		given = c->data_file_raw_str;
+	else if (!strcmp(name, "backing_file"))
+		given = o->backing_file, *escape = true;
+	else if (!strcmp(name, "backing_fmt"))
+		given = o->backing_fmt, *escape = true;
+	else if (!strcmp(name, "data_file"))
+		given = o->data_file, *escape = true;
+	if (!given)
+		return false;
+	snprintf(buf, n, "%s", given);
+	return true;
+}
+
+/* The format's options in its driver's order and defaults; then the file protocol's. */
+void img_print_formatting(const char *filename, const char *fmt, const struct img_create_opts *c)
+{
+	const struct vk_blk_shown_opt *f = c->drv ? c->drv->formatting : NULL;
+	const char *sep = "";
+	char val[4096];
+	bool escape;
 
 	printf("Formatting '%s', fmt=%s ", filename, fmt);
-	if (!c->qcow2) {
-		printf("size=%llu", (unsigned long long)o->size);
-		if (c->prealloc_str)
-			printf(" preallocation=%s", c->prealloc_str);
-		print_extent_hint(c);
-		printf("\n");
-		return;
+	for (; f && f->name; f++) {
+		if (!shown_value(c, f->name, val, sizeof(val), &escape)) {
+			if (!f->deflt)
+				continue;
+			snprintf(val, sizeof(val), "%s", f->deflt);
+		}
+		printf("%s", sep);
+		if (escape)
+			print_escaped(f->name, val);
+		else
+			printf("%s=%s", f->name, val);
+		sep = " ";
 	}
-	printf("cluster_size=%u extended_l2=off ", o->cluster_size ? o->cluster_size : 65536);
-	if (c->prealloc_str)
-		printf("preallocation=%s ", c->prealloc_str);
-	printf("compression_type=%s size=%llu ", c->compression_str ? c->compression_str : "zlib",
-	       (unsigned long long)o->size);
-	if (c->compat_str)
-		printf("compat=%s ", c->compat_str);
-	if (o->backing_file)
-		print_escaped("backing_file", o->backing_file);
-	if (o->backing_fmt)
-		print_escaped("backing_fmt", o->backing_fmt);
-	if (o->data_file)
-		print_escaped("data_file", o->data_file);
-	if (c->data_file_raw_str)
-		printf("data_file_raw=%s ", c->data_file_raw_str);
-	printf("lazy_refcounts=%s refcount_bits=%s", o->lazy_refcounts ? "on" : "off",
-	       c->refcount_str ? c->refcount_str : "16");
 	print_extent_hint(c);
 	printf("\n");
 }
@@ -357,7 +392,6 @@ int img_create(int argc, char **argv)
 		return 1;
 	}
 	c.drv = vk_blk_find_driver(fmt);
-	c.qcow2 = !strcmp(fmt, "qcow2");
 	c.prefix = argv[optind];
 	for (i = 0; i < nopts; i++)
 		if (img_parse_create_opts(&c, fmt, opts[i]) < 0)
@@ -398,7 +432,7 @@ int img_create(int argc, char **argv)
 	/* qemu-img words -EFBIG itself; formats with a cluster size get a hint. */
 	if (r == -EFBIG)
 		img_error("%s: The image size is too large for file format '%s'%s", argv[optind], fmt,
-			  c.qcow2 ? " (try using a larger cluster size)" : "");
+			  own_opt(&c, "cluster_size") ? " (try using a larger cluster size)" : "");
 	else if (r < 0)
 		img_error("%s: %s", argv[optind], img_without_name(err.msg, argv[optind]));
 	if (r < 0)

@@ -8,7 +8,6 @@
 struct img_create_opts {
 	struct vk_blk_create_opts o;
 	const struct vk_blk_driver *drv;	/* the format's: which options are its own */
-	bool qcow2;			/* only for the "Formatting ..." line's qcow2 layout */
 	bool have_size;
 	bool have_extent_size_hint;
 	const char *compat_str;

@@ -162,6 +162,15 @@ struct vk_blk_create_opt {
 	const char *name, *type, *help;	/* as qemu-img's -o help lists them */
 };
 
+/*
+ * One option of the "Formatting 'F', fmt=..." line qemu-img create prints,
+ * in the order the format shows them: its value as given, else deflt
+ * (NULL: left out when not given). The file protocol's options follow.
+ */
+struct vk_blk_shown_opt {
+	const char *name, *deflt;
+};
+
 struct vk_blk_driver {
 	const char *name;
 	size_t state_size;
@@ -171,6 +180,8 @@ struct vk_blk_driver {
 	 * -o and list -o help from here, never from a list of their own.
 	 */
 	const struct vk_blk_create_opt *create_opts;
+	/* The "Formatting ..." line's options (ended by a NULL name); NULL: not creatable. */
+	const struct vk_blk_shown_opt *formatting;
 	/* Score how well buf (the file's first bytes) matches: 0 = not ours. */
 	int (*probe)(const uint8_t *buf, size_t len);
 	/*

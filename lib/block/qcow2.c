@@ -646,9 +646,19 @@ static const struct vk_blk_create_opt qcow2_create_opts[] = {
 	{ 0 }
 };
 
+/* QEMU's order for qcow2 (its create options as QemuOpts prints them). */
+static const struct vk_blk_shown_opt qcow2_formatting[] = {
+	{ "cluster_size", "65536" }, { "extended_l2", "off" }, { "preallocation", NULL },
+	{ "compression_type", "zlib" }, { "size", "0" }, { "compat", NULL },
+	{ "backing_file", NULL }, { "backing_fmt", NULL }, { "data_file", NULL },
+	{ "data_file_raw", NULL }, { "lazy_refcounts", "off" }, { "refcount_bits", "16" },
+	{ 0 }
+};
+
 const struct vk_blk_driver vk_blk_qcow2 = {
 	.name = "qcow2",
 	.create_opts = qcow2_create_opts,
+	.formatting = qcow2_formatting,
 	.state_size = sizeof(struct qcow2_state),
 	.probe = qcow2_probe,
 	.open = qcow2_open,

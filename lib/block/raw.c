@@ -262,9 +262,14 @@ static const struct vk_blk_create_opt raw_create_opts[] = {
 	{ 0 }
 };
 
+static const struct vk_blk_shown_opt raw_formatting[] = {
+	{ "size", "0" }, { "preallocation", NULL }, { 0 }
+};
+
 const struct vk_blk_driver vk_blk_raw = {
 	.name = "raw",
 	.create_opts = raw_create_opts,
+	.formatting = raw_formatting,
 	.state_size = sizeof(struct raw_state),
 	.probe = raw_probe,
 	.open = raw_open,
