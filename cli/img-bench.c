@@ -193,7 +193,7 @@ static void print_stats(const struct blk_backend *bb)
 static int run(const struct bench *b, struct vk_blk *bs, struct vk_err *err)
 {
 	struct run r = { .b = b, .stop_efd = -1, .off = b->offset };
-	bool wt = b->cache == CACHE_WRITETHROUGH || b->cache == CACHE_DIRECTSYNC;
+	bool wt = blk_cache_writethrough(b->cache);
 	uint64_t i;
 	int e;
 
@@ -253,35 +253,6 @@ static const struct option bench_long[] = {
 	{ 0 }
 };
 
-static int parse_cache(const char *s, enum disk_cache *out)
-{
-	static const char *const names[] = {
-		[CACHE_NONE] = "none", [CACHE_WRITEBACK] = "writeback",
-		[CACHE_WRITETHROUGH] = "writethrough", [CACHE_DIRECTSYNC] = "directsync",
-		[CACHE_UNSAFE] = "unsafe",
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(names); i++)
-		if (names[i] && !strcmp(s, names[i])) {
-			*out = (enum disk_cache)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-/* The cache mode as the library applies it to every file of the chain (as a VM's disk). */
-static unsigned int cache_flags(enum disk_cache c)
-{
-	switch (c) {
-	case CACHE_NONE: return VK_BLK_CACHE_DIRECT;
-	case CACHE_DIRECTSYNC: return VK_BLK_CACHE_DIRECT | VK_BLK_CACHE_DSYNC;
-	case CACHE_WRITETHROUGH: return VK_BLK_CACHE_DSYNC;
-	case CACHE_UNSAFE: return VK_BLK_CACHE_UNSAFE;
-	default: return 0;
-	}
-}
-
 static int parse(int argc, char **argv, struct bench *b, const char **fmt, unsigned int *flags)
 {
 	uint64_t v;
@@ -295,26 +266,22 @@ static int parse(int argc, char **argv, struct bench *b, const char **fmt, unsig
 		case 'f': *fmt = optarg; break;
 		case 'n': b->native = true; break;
 		case 'i':
-			if (!strcmp(optarg, "threads"))
-				b->aio = AIO_THREADS;
-			else if (!strcmp(optarg, "native"))
-				b->aio = AIO_NATIVE;
-			else if (!strcmp(optarg, "io_uring"))
-				b->aio = AIO_IO_URING;
-			else {
+			if ((v = (uint64_t)blk_aio_parse(optarg)) == (uint64_t)-1) {
 				img_error("Invalid aio option: %s", optarg);
 				return -1;
 			}
+			b->aio = (enum disk_aio)v;
 			break;
 		case 'o': if (parse_sz(optarg, "offset", INT64_MAX, &b->offset) < 0) return -1; break;
 		case 'q': break;	/* qemu-img bench prints its lines even with -q */
 		case 's': if (parse_sz(optarg, "buffer size", INT32_MAX, &b->bufsize) < 0) return -1; break;
 		case 'S': if (parse_sz(optarg, "step_size", INT32_MAX, &b->step) < 0) return -1; break;
 		case 't':
-			if (parse_cache(optarg, &b->cache) < 0) {
+			if ((v = (uint64_t)blk_cache_parse(optarg)) == (uint64_t)-1) {
 				img_error("Invalid cache mode");
 				return -1;
 			}
+			b->cache = (enum disk_cache)v;
 			break;
 		case 'w': b->write = true; *flags |= VK_BLK_RDWR; break;
 		case 'U': *flags |= VK_BLK_FORCE_SHARE; break;
@@ -372,7 +339,7 @@ int img_bench(int argc, char **argv)
 			  argv[optind]);
 		return 1;
 	}
-	if (img_open(argv[optind], fmt, flags | cache_flags(b.cache), &bs) < 0)
+	if (img_open(argv[optind], fmt, flags | blk_cache_image_flags(b.cache), &bs) < 0)
 		return 1;
 	printf("Sending %d %s requests, %d bytes each, %d in parallel (starting at offset %llu, step size %d)\n",
 	       (int)b.count, b.write ? "write" : "read", (int)b.bufsize, (int)b.depth,

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "img.h"
+#include "vmkit/blk-backend.h"
 
 static const struct {
 	const char *name;
@@ -278,17 +279,9 @@ bool img_output_and_one_file(const char *output, int argc, int optind)
 	return true;
 }
 
-static const char *const cache_modes[] = { "none", "writeback", "writethrough", "directsync",
-					   "unsafe" };
-
 bool img_cache_mode_known(const char *mode)
 {
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(cache_modes); i++)
-		if (!strcmp(mode, cache_modes[i]))
-			return true;
-	return false;
+	return blk_cache_parse(mode) >= 0;
 }
 
 int img_cache_unsafe(const char *mode, bool *unsafe)

@@ -20,6 +20,7 @@
 #include "run-media.h"
 #include "run-incoming.h"
 #include "run-resources.h"
+#include "vmkit/blk-backend.h"
 #include "vmkit/console.h"
 #include "vmkit/control.h"
 #include "vmkit/sandbox.h"
@@ -292,26 +293,6 @@ static int parse_debug_exit(struct vm_config *c, const char *arg)
 	return 0;
 }
 
-static const char *const cache_names[] = {
-	[CACHE_NONE] = "none", [CACHE_WRITEBACK] = "writeback",
-	[CACHE_WRITETHROUGH] = "writethrough", [CACHE_DIRECTSYNC] = "directsync",
-	[CACHE_UNSAFE] = "unsafe",
-};
-
-static const char *const aio_names[] = {
-	[AIO_IO_URING] = "io_uring", [AIO_NATIVE] = "native", [AIO_THREADS] = "threads",
-};
-
-static int pick_name(const char *const *names, unsigned int n, const char *val)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		if (names[i] && !strcmp(val, names[i]))	/* [0] may be an unnamed default */
-			return i;
-	return -1;
-}
-
 /* A number in [min, max] (and a power of two if pow2), or a usage error. */
 static int disk_uint(const char *key, const char *val, unsigned int min, unsigned int max,
 		     bool pow2, unsigned int *out)
@@ -343,7 +324,6 @@ static int on_off(const char *key, const char *val, bool *out)
 static int disk_kv(void *opaque, const char *key, const char *val)
 {
 	struct disk_config *d = opaque;
-	unsigned int i;
 
 	if (!strcmp(key, "path") || !strcmp(key, "file")) {
 		d->path = strdup(val);
@@ -365,15 +345,14 @@ static int disk_kv(void *opaque, const char *key, const char *val)
 					   DISK_SERIAL_MAX);
 		strcpy(d->serial, val);
 	} else if (!strcmp(key, "cache")) {
-		for (i = 0; i < ARRAY_SIZE(cache_names); i++)
-			if (!strcmp(val, cache_names[i]))
-				break;
-		if (i == ARRAY_SIZE(cache_names))
+		int c = blk_cache_parse(val);
+
+		if (c < 0)
 			return usage_error("--disk: cache=%s: expected none, writeback, writethrough, directsync or unsafe",
 					   val);
-		d->cache = i;
+		d->cache = c;
 	} else if (!strcmp(key, "aio")) {
-		int a = pick_name(aio_names, ARRAY_SIZE(aio_names), val);
+		int a = blk_aio_parse(val);
 
 		if (a < 0)
 			return usage_error("--disk: aio=%s: expected io_uring, native or threads", val);

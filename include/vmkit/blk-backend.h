@@ -72,8 +72,6 @@ struct blk_backend {
 	 */
 	struct vk_blk *image;
 	enum disk_aio aio;		/* the engine the image engine uses for its files */
-	/* Lets go of image_lock (the image engine serves waiting requests first); NULL: unlock. */
-	void (*image_unlock)(struct blk_backend *bb);
 	pthread_mutex_t image_lock;
 	bool image_writethrough;	/* writethrough/directsync: flush the image after each write */
 	int clean_fd;			/* cache-clean-interval's timerfd, or -1 */
@@ -101,6 +99,13 @@ int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 int blk_backend_from_image(struct vk_blk *bs, enum disk_aio aio, bool writethrough,
 			   struct evloop *loop, unsigned int max_inflight,
 			   struct blk_backend **out, struct vk_err *err);
+/* A cache= or aio= name (QEMU's) as its enum; -1 if there is none by that name. */
+int blk_cache_parse(const char *name);
+int blk_aio_parse(const char *name);
+/* The cache mode has no volatile cache (writethrough, directsync): no FLUSH, O_DSYNC. */
+bool blk_cache_writethrough(enum disk_cache c);
+/* The cache mode as the block library applies it to every file of a chain (VK_BLK_CACHE_*). */
+unsigned int blk_cache_image_flags(enum disk_cache c);
 /* Completes what is in flight (callbacks run on the caller), then frees bb. */
 void blk_backend_close(struct blk_backend *bb);
 uint64_t blk_backend_length(const struct blk_backend *bb);
@@ -130,14 +135,6 @@ static inline int blk_pwritev(struct blk_backend *bb, const struct iovec *iov, i
 			return r;
 	}
 	return bb->ops->pwritev(bb, iov, n, off, done, opaque);
-}
-
-static inline void blk_image_unlock(struct blk_backend *bb)
-{
-	if (bb->image_unlock)
-		bb->image_unlock(bb);
-	else
-		pthread_mutex_unlock(&bb->image_lock);
 }
 
 static inline void blk_plug(struct blk_backend *bb)
@@ -183,6 +180,11 @@ struct blk_image_stats {
 	uint64_t free_waits;	/* times the library waited for hot-path I/O before freeing a cluster */
 };
 void blk_image_stats(const struct blk_backend *bb, struct blk_image_stats *st);
+/*
+ * The one way image_lock is let go (image engine): the requests that found
+ * it taken are served first, with it held.
+ */
+void blk_image_unlock(struct blk_backend *bb);
 
 /*
  * The thread pool (vmm/block/pool.c): the aio=threads engine, and the

@@ -101,6 +101,8 @@ int vk_child_prepare(int fd3, int fd4, pid_t parent);
  */
 size_t vk_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len,
 		   bool to_iov);
+/* The bytes iov[0..n) holds. */
+size_t vk_iov_len(const struct iovec *iov, int n);
 /* Fill the part of iov[0..n) from byte off on with c, len bytes at most; returns how many. */
 size_t vk_iov_memset(const struct iovec *iov, unsigned int n, size_t off, int c, size_t len);
 /*

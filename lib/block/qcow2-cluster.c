@@ -432,7 +432,7 @@ static int write_new(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 		     struct vk_err *err)
 {
 	struct qcow2_state *s = bs->opaque;
-	uint64_t cs = s->cluster_size, start = off & ~(cs - 1), host, i, vc = start >> s->cluster_bits;
+	uint64_t cs = s->cluster_size, start = off & ~(cs - 1), host, vc = start >> s->cluster_bits;
 	uint64_t span = MIN(n * cs, ALIGN_UP(s->size, cs) - start);
 	bool whole = off == start && len == n * cs;
 	/* Whole clusters go from the caller's buffer; partial ones are merged in a copy. */
@@ -465,6 +465,16 @@ static int write_new(struct vk_blk *bs, const void *buf, uint64_t off, size_t le
 	r = qcow2_data_pwrite(s, data, host, n * cs, err);
 	if (r < 0)
 		return r;
+	return qcow2_link_clusters(s, vc, n, host, old, err);
+}
+
+int qcow2_link_clusters(struct qcow2_state *s, uint64_t vc, uint64_t n, uint64_t host,
+			uint64_t *old, struct vk_err *err)
+{
+	uint64_t cs = s->cluster_size, i;
+	void *l2;
+	int r;
+
 	r = qcow2_get_l2_for_write(s, vc, &l2, err);
 	if (r < 0)
 		return r;

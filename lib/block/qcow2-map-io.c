@@ -18,6 +18,32 @@
 
 #define ALLOC_MAX_CLUSTERS	1024	/* one allocating write on the hot path, at most */
 
+/*
+ * How many entries from l2i on (at most n) are unallocated or plain zero
+ * (nothing to copy, nothing to free), in table l1i read from the cache
+ * only; -EAGAIN if the table is not there.
+ */
+static int empty_run(struct qcow2_state *s, uint64_t l1i, uint64_t l2i, uint64_t n)
+{
+	enum qcow2_cluster_type t;
+	uint64_t k;
+	void *l2;
+	int r;
+
+	qcow2_cache_set_cached_only(s->l2_cache, true);
+	r = qcow2_read_l2(s, (uint32_t)l1i, &l2, NULL);
+	qcow2_cache_set_cached_only(s->l2_cache, false);
+	if (r < 0)
+		return -EAGAIN;
+	for (k = 0; k < n; k++) {
+		t = qcow2_entry_type(s, qcow2_be64(l2, l2i + k));
+		if (t != QCOW2_UNALLOCATED && t != QCOW2_ZERO_PLAIN)
+			break;
+	}
+	qcow2_cache_put(s->l2_cache, &l2);
+	return (int)k;
+}
+
 /* The run's first L2 entry is COPIED, and so is its table (get_extent keeps COPIED alike in a run). */
 static bool in_place(struct qcow2_state *s, uint64_t off)
 {
@@ -88,10 +114,8 @@ int qcow2_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum
 {
 	struct qcow2_state *s = bs->opaque;
 	uint64_t cs = s->cluster_size, vc = off >> s->cluster_bits, l1i = vc >> s->l2_bits;
-	uint64_t l2i = vc & ((1ULL << s->l2_bits) - 1), n, k, h;
-	enum qcow2_cluster_type t;
-	void *l2;
-	int r;
+	uint64_t l2i = vc & ((1ULL << s->l2_bits) - 1), n, h;
+	int k;
 
 	if ((s->incompat & QCOW2_INCOMPAT_EXTL2) || qcow2_has_data_file(s) ||
 	    (s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS) || (off & (cs - 1)) || len < cs ||
@@ -99,19 +123,9 @@ int qcow2_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum
 	    !(s->l1[l1i] & L1E_OFFSET_MASK) || !(s->l1[l1i] & QCOW_OFLAG_COPIED))
 		return -EAGAIN;
 	n = MIN(len / cs, (1ULL << s->l2_bits) - l2i);
-	qcow2_cache_set_cached_only(s->l2_cache, true);
-	r = qcow2_read_l2(s, (uint32_t)l1i, &l2, NULL);
-	qcow2_cache_set_cached_only(s->l2_cache, false);
-	if (r < 0)
-		return -EAGAIN;
-	for (k = 0; k < n; k++) {
-		t = qcow2_entry_type(s, qcow2_be64(l2, l2i + k));
-		if (t != QCOW2_UNALLOCATED && t != QCOW2_ZERO_PLAIN)
-			break;
-	}
-	qcow2_cache_put(s->l2_cache, &l2);
+	k = empty_run(s, l1i, l2i, n);
 	/* All of the write or nothing: giving clusters back may have to wait (before_free). */
-	if (k * cs != len || qcow2_alloc_clusters_cached(s, k, &h) < 0)
+	if (k < 0 || (uint64_t)k * cs != len || qcow2_alloc_clusters_cached(s, k, &h) < 0)
 		return -EAGAIN;
 	qcow2_bitmaps_note_write(s, off, k * cs);
 	*pnum = k * cs;
@@ -130,45 +144,16 @@ int qcow2_alloc_commit(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t h
 		       struct vk_err *err)
 {
 	struct qcow2_state *s = bs->opaque;
-	uint64_t cs = s->cluster_size, vc = off >> s->cluster_bits, n = len / cs, i;
-	uint64_t l1i = vc >> s->l2_bits, l2i0 = vc & ((1ULL << s->l2_bits) - 1);
+	uint64_t vc = off >> s->cluster_bits, n = len / s->cluster_size;
+	uint64_t l1i = vc >> s->l2_bits, l2i = vc & ((1ULL << s->l2_bits) - 1);
 	uint64_t old[ALLOC_MAX_CLUSTERS];
-	enum qcow2_cluster_type t;
-	void *l2;
-	int r;
 
 	if (!n || n > ALLOC_MAX_CLUSTERS)
 		return vk_fail(err, -EINVAL, "%s: allocation of %llu clusters to commit",
 			       bs->filename, (unsigned long long)n);
-	if (!err) {
-		if (!(s->l1[l1i] & QCOW_OFLAG_COPIED))
-			return -EAGAIN;
-		qcow2_cache_set_cached_only(s->l2_cache, true);
-		r = qcow2_read_l2(s, (uint32_t)l1i, &l2, NULL);
-		qcow2_cache_set_cached_only(s->l2_cache, false);
-		if (r < 0)
-			return -EAGAIN;
-		for (i = 0; i < n; i++) {
-			t = qcow2_entry_type(s, qcow2_be64(l2, l2i0 + i));
-			if (t != QCOW2_UNALLOCATED && t != QCOW2_ZERO_PLAIN)
-				break;
-		}
-		qcow2_cache_put(s->l2_cache, &l2);
-		if (i < n)
-			return -EAGAIN;
-	}
-	r = qcow2_get_l2_for_write(s, vc, &l2, err);
-	if (r < 0)
-		return r;
-	for (i = 0; i < n; i++) {
-		uint64_t l2i = (vc + i) & ((1ULL << s->l2_bits) - 1);
-
-		old[i] = qcow2_be64(l2, l2i);
-		qcow2_set_be64(l2, l2i, (host + i * cs) | QCOW_OFLAG_COPIED);
-	}
-	qcow2_cache_mark_dirty(s->l2_cache, l2);
-	qcow2_cache_put(s->l2_cache, &l2);
-	return qcow2_release_entries(s, old, n, err);
+	if (!err && (!(s->l1[l1i] & QCOW_OFLAG_COPIED) || empty_run(s, l1i, l2i, n) != (int)n))
+		return -EAGAIN;
+	return qcow2_link_clusters(s, vc, n, host, old, err);
 }
 
 /* The data write failed: the clusters go back (their L2 entries never changed). */

@@ -241,6 +241,13 @@ int qcow2_read(struct vk_blk *bs, void *buf, uint64_t off, size_t len, struct vk
 int qcow2_write(struct vk_blk *bs, const void *buf, uint64_t off, size_t len,
 		struct vk_err *err);
 int qcow2_read_l2(struct qcow2_state *s, uint32_t l1i, void **l2, struct vk_err *err);
+/*
+ * Point the L2 entries of n guest clusters from vc on (one table) at the
+ * host clusters from host on, then let go of what they held (its old
+ * entries into old[n]).
+ */
+int qcow2_link_clusters(struct qcow2_state *s, uint64_t vc, uint64_t n, uint64_t host,
+			uint64_t *old, struct vk_err *err);
 int qcow2_preallocate(struct qcow2_state *s, struct vk_err *err);
 int qcow2_preallocate_mode(struct qcow2_state *s, uint64_t vc, enum vk_prealloc prealloc,
 			   struct vk_err *err);

@@ -135,6 +135,16 @@ size_t vk_iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *bu
 	return iov_walk(iov, n, off, len, to_iov ? copy_to_iov : copy_from_iov, buf);
 }
 
+size_t vk_iov_len(const struct iovec *iov, int n)
+{
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	return len;
+}
+
 size_t vk_iov_memset(const struct iovec *iov, unsigned int n, size_t off, int c, size_t len)
 {
 	return iov_walk(iov, n, off, len, fill, &c);

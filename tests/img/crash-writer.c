@@ -179,30 +179,21 @@ static int free_slot(struct engine_run *e)
 static int engine_main(const char *img, uint64_t max_ops, uint64_t gen0, const char *engine,
 		       const char *cache)
 {
-	static const char *const aios[] = { [AIO_IO_URING] = "io_uring", [AIO_NATIVE] = "native",
-					     [AIO_THREADS] = "threads" };
-	static const char *const caches[] = { [CACHE_NONE] = "none", [CACHE_WRITEBACK] = "writeback",
-					       [CACHE_WRITETHROUGH] = "writethrough",
-					       [CACHE_DIRECTSYNC] = "directsync",
-					       [CACHE_UNSAFE] = "unsafe" };
 	struct disk_config cfg = { .path = img, .format = DISK_FORMAT_QCOW2 };
 	static struct tag tags[DEPTH + 1];
 	struct engine_run e = { .efd = -1 };
 	struct vk_err err = { 0 };
 	uint64_t size, gen, i;
-	unsigned int k;
 	int r, s;
 
-	for (k = 1; k < ARRAY_SIZE(aios); k++)
-		if (!strcmp(engine, aios[k]))
-			cfg.aio = (enum disk_aio)k;
-	for (k = 0; k < ARRAY_SIZE(caches); k++)
-		if (!strcmp(cache, caches[k]))
-			cfg.cache = (enum disk_cache)k;
-	if (!cfg.aio || strcmp(cache, caches[cfg.cache])) {
+	int aio = blk_aio_parse(engine), mode = blk_cache_parse(cache);
+
+	if (aio < 0 || mode < 0) {
 		fprintf(stderr, "crash-writer: bad engine or cache mode\n");
 		return 2;
 	}
+	cfg.aio = (enum disk_aio)aio;
+	cfg.cache = (enum disk_cache)mode;
 	if (evloop_new(&e.loop) < 0)
 		return 1;
 	e.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -276,6 +276,22 @@ static void run(enum disk_aio aio, enum disk_cache cache)
 }
 
 /*
+ * Write the last cluster (through the library: it makes the image's one L2
+ * table, which stays cached), so that later allocations can be on the hot path.
+ */
+static void make_l2_table(struct ctx *c, struct blk_backend *bb, int fill)
+{
+	struct slot first = { .buf = aligned(CLUSTER) };
+
+	memset(first.buf, fill, CLUSTER);
+	memset(model + DISK - CLUSTER, fill, CLUSTER);
+	submit(c, bb, &first, true, DISK - CLUSTER, CLUSTER);
+	wait_all(c);
+	assert_int_equal(first.result, CLUSTER);
+	free(first.buf);
+}
+
+/*
  * First writes of whole clusters, many at once: allocated on the hot path
  * (data in flight, then a commit), mixed with partial writes (the library's
  * path, which holds allocation off while in flight) and reads.
@@ -284,7 +300,6 @@ static void run_alloc(enum disk_aio aio, enum disk_cache cache)
 {
 	static const size_t whole[] = { CLUSTER, CLUSTER, 2 * CLUSTER, 4 * CLUSTER };
 	static const size_t mixed[] = { CLUSTER, 2 * CLUSTER, BLOCK, 3 * BLOCK };
-	struct slot first = { .buf = aligned(CLUSTER) };
 	struct ctx c;
 	struct blk_backend *bb;
 	struct blk_image_stats st;
@@ -292,12 +307,7 @@ static void run_alloc(enum disk_aio aio, enum disk_cache cache)
 	make_qcow2(img, NULL, VK_PREALLOC_OFF);
 	memset(model, 0, DISK);
 	bb = open_disk(&c, img, aio, cache);
-	/* The one L2 table made (the library's path), and cached. */
-	memset(first.buf, 9, CLUSTER);
-	memset(model + DISK - CLUSTER, 9, CLUSTER);
-	submit(&c, bb, &first, true, DISK - CLUSTER, CLUSTER);
-	wait_all(&c);
-	free(first.buf);
+	make_l2_table(&c, bb, 9);
 	workload_sizes(&c, bb, 777 + aio + cache, 4, whole, ARRAY_SIZE(whole), CLUSTER);
 	blk_image_stats(bb, &st);
 	assert_true(st.alloc >= 20);
@@ -329,13 +339,7 @@ static void test_write_waits_for_alloc(void **state)
 	make_qcow2(img, NULL, VK_PREALLOC_OFF);
 	memset(model, 0, DISK);
 	bb = open_disk(&c, img, AIO_IO_URING, CACHE_WRITEBACK);
-	/* The L2 table exists and is cached: the allocations below can be on the hot path. */
-	a[0].buf = aligned(CLUSTER);
-	memset(a[0].buf, 1, CLUSTER);
-	memset(model + DISK - CLUSTER, 1, CLUSTER);
-	submit(&c, bb, &a[0], true, DISK - CLUSTER, CLUSTER);
-	wait_all(&c);
-	free(a[0].buf);
+	make_l2_table(&c, bb, 1);
 	for (i = 0; i < 8; i++) {
 		a[i].buf = aligned(CLUSTER);
 		b[i].buf = aligned(BLOCK);

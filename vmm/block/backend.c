@@ -37,13 +37,55 @@ static bool cache_direct(enum disk_cache c)
 	return c == CACHE_NONE || c == CACHE_DIRECTSYNC;
 }
 
+static const char *const cache_names[] = {
+	[CACHE_NONE] = "none", [CACHE_WRITEBACK] = "writeback",
+	[CACHE_WRITETHROUGH] = "writethrough", [CACHE_DIRECTSYNC] = "directsync",
+	[CACHE_UNSAFE] = "unsafe",
+};
+
+static const char *const aio_names[] = {
+	[AIO_IO_URING] = "io_uring", [AIO_NATIVE] = "native", [AIO_THREADS] = "threads",
+};
+
+static int pick_name(const char *const *names, unsigned int n, const char *val)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (names[i] && !strcmp(val, names[i]))	/* [0] may be an unnamed default */
+			return (int)i;
+	return -1;
+}
+
+int blk_cache_parse(const char *name)
+{
+	return pick_name(cache_names, ARRAY_SIZE(cache_names), name);
+}
+
+int blk_aio_parse(const char *name)
+{
+	return pick_name(aio_names, ARRAY_SIZE(aio_names), name);
+}
+
+bool blk_cache_writethrough(enum disk_cache c)
+{
+	return c == CACHE_WRITETHROUGH || c == CACHE_DIRECTSYNC;
+}
+
+unsigned int blk_cache_image_flags(enum disk_cache c)
+{
+	return (cache_direct(c) ? VK_BLK_CACHE_DIRECT : 0) |
+	       (blk_cache_writethrough(c) ? VK_BLK_CACHE_DSYNC : 0) |
+	       (c == CACHE_UNSAFE ? VK_BLK_CACHE_UNSAFE : 0);
+}
+
 static int open_flags(const struct disk_config *c)
 {
 	int f = (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 
 	if (cache_direct(c->cache))
 		f |= O_DIRECT;
-	if (c->cache == CACHE_WRITETHROUGH || c->cache == CACHE_DIRECTSYNC)
+	if (blk_cache_writethrough(c->cache))
 		f |= O_DSYNC;
 	return f;
 }
@@ -90,20 +132,6 @@ static int open_engine(struct blk_backend *bb, const struct disk_config *cfg, st
 	if (r)
 		bb->ops = NULL;
 	return r;
-}
-
-/* The cache mode as the block library applies it to every file of a chain. */
-static unsigned int image_flags(const struct disk_config *cfg)
-{
-	unsigned int f = cfg->readonly ? 0 : VK_BLK_RDWR;
-
-	if (cache_direct(cfg->cache))
-		f |= VK_BLK_CACHE_DIRECT;
-	if (cfg->cache == CACHE_WRITETHROUGH || cfg->cache == CACHE_DIRECTSYNC)
-		f |= VK_BLK_CACHE_DSYNC;
-	if (cfg->cache == CACHE_UNSAFE)
-		f |= VK_BLK_CACHE_UNSAFE;
-	return f;
 }
 
 static int on_clean(void *opaque, int fd, uint32_t events)
@@ -181,7 +209,7 @@ static int open_image(struct blk_backend *bb, const struct disk_config *cfg, boo
 {
 	struct vk_blk_opts o = {
 		.format = cfg->format == DISK_FORMAT_QCOW2 ? "qcow2" : NULL,
-		.flags = image_flags(cfg),
+		.flags = (cfg->readonly ? 0 : VK_BLK_RDWR) | blk_cache_image_flags(cfg->cache),
 		.cache_size = cfg->l2_cache_size,	/* L2 tables; the refcount cache a quarter */
 	};
 	struct vk_err e = { 0 };
@@ -202,8 +230,7 @@ static int open_image(struct blk_backend *bb, const struct disk_config *cfg, boo
 	}
 	*is_image = true;
 	/* No FLUSH is offered: each write is made durable, metadata too, before it completes. */
-	r = start_image(bb, cfg->aio,
-			cfg->cache == CACHE_WRITETHROUGH || cfg->cache == CACHE_DIRECTSYNC, err);
+	r = start_image(bb, cfg->aio, blk_cache_writethrough(cfg->cache), err);
 	return r ? r : start_cache_clean(bb, cfg, err);
 }
 
@@ -224,9 +251,6 @@ int blk_backend_from_image(struct vk_blk *bs, enum disk_aio aio, bool writethrou
 	bb->image = bs;
 	r = start_image(bb, aio, writethrough, err);
 	if (r) {
-		if (bb->ops)
-			bb->ops->close(bb);
-		bb->ops = NULL;
 		bb->image = NULL;	/* still the caller's */
 		pthread_mutex_destroy(&bb->image_lock);
 		blk_backend_close(bb);

@@ -110,7 +110,7 @@ void image_alloc_written(struct image_req *r)
 
 	if (!r->error && !bb->image_writethrough && !pthread_mutex_trylock(&bb->image_lock)) {
 		e = vk_blk_alloc_commit(bb->image, r->off, r->total, r->piece[0].host, NULL);
-		image_unlock(bb);
+		blk_image_unlock(bb);
 		if (e != -EAGAIN) {
 			alloc_done(r, e);
 			return;

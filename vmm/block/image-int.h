@@ -103,7 +103,6 @@ int image_layer_of(struct image_io *io, int fd);
 bool image_iov_aligned(const struct iovec *iov, int n, uint32_t align);
 int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov, int n, uint64_t off,
 	     blk_done_fn done, void *opaque);
-void image_unlock(struct blk_backend *bb);
 
 /* image-alloc.c */
 /* A write over clusters being allocated (io->lock held). */

@@ -336,7 +336,7 @@ static void slow_write_done(void *opaque, int res)
 }
 
 static int slow(struct blk_backend *bb, bool write, const struct iovec *iov, int n, uint64_t off,
-		blk_done_fn done, void *opaque)
+		size_t total, blk_done_fn done, void *opaque)
 {
 	struct image_io *io = bb->engine;
 	struct waiter *w;
@@ -349,9 +349,7 @@ static int slow(struct blk_backend *bb, bool write, const struct iovec *iov, int
 	if (!w)
 		return -ENOMEM;
 	*w = (struct waiter){ .io = io, .write = true, .iov = iov, .n = n, .off = off, .done = done,
-			      .opaque = opaque };
-	for (r = 0; r < n; r++)
-		w->len += iov[r].iov_len;
+			      .opaque = opaque, .len = total };
 	pthread_mutex_lock(&io->lock);
 	w->next = io->slow_writes;
 	io->slow_writes = w;
@@ -372,13 +370,11 @@ static int rw_locked(struct image_io *io, bool write, const struct iovec *iov, i
 		     uint64_t off, blk_done_fn done, void *opaque)
 {
 	struct blk_backend *bb = io->bb;
-	struct image_req *r = get_req(io);
+	struct image_req *r;
+	size_t total = vk_iov_len(iov, n);
 	unsigned int i, used = 0;
-	size_t total = 0;
 	int e;
 
-	for (i = 0; i < (unsigned int)n; i++)
-		total += iov[i].iov_len;
 	if (write) {
 		/* A write over clusters being allocated waits for their commit. */
 		struct waiter *w = NULL;
@@ -390,12 +386,10 @@ static int rw_locked(struct image_io *io, bool write, const struct iovec *iov, i
 			io->alloc_waiting = w;
 		}
 		pthread_mutex_unlock(&io->lock);
-		if (w) {
-			if (r)
-				free(r);
+		if (w)
 			return 0;
-		}
 	}
+	r = get_req(io);
 	if (r && !((uintptr_t)r & 15)) {
 		*r = (struct image_req){ .io = io, .iov = iov, .n = n, .write = write, .done = done,
 					 .opaque = opaque, .pending = 1, .total = total };
@@ -414,7 +408,7 @@ static int rw_locked(struct image_io *io, bool write, const struct iovec *iov, i
 	} else {
 		free(r);
 	}
-	return slow(bb, write, iov, n, off, done, opaque);
+	return slow(bb, write, iov, n, off, total, done, opaque);
 
 hot:
 	/*
@@ -450,7 +444,7 @@ hot_alloc:	/* (new clusters: nobody frees them under it, so not counted) */
  * io->lock, where a submitter that finds the lock taken queues itself, so
  * no waiter is ever left behind.
  */
-void image_unlock(struct blk_backend *bb)
+void blk_image_unlock(struct blk_backend *bb)
 {
 	struct image_io *io = bb->engine;
 	struct waiter *w, *next;
@@ -505,11 +499,11 @@ int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov, int n,
 			io->waiting_tail = &w->next;
 		}
 		pthread_mutex_unlock(&io->lock);
-		return w ? 0 : slow(bb, write, iov, n, off, done, opaque);
+		return w ? 0 : slow(bb, write, iov, n, off, vk_iov_len(iov, n), done, opaque);
 	}
 	pthread_mutex_unlock(&io->lock);
 	r = rw_locked(io, write, iov, n, off, done, opaque);
-	image_unlock(bb);
+	blk_image_unlock(bb);
 	return r;
 }
 
@@ -578,7 +572,6 @@ static void image_close(struct blk_backend *bb)
 		bb->image->before_free = NULL;
 		bb->image->before_free_opaque = NULL;
 	}
-	bb->image_unlock = NULL;
 	while ((r = io->free_reqs)) {
 		io->free_reqs = r->next_free;
 		free(r);
@@ -625,7 +618,6 @@ static int image_open(struct blk_backend *bb, struct vk_err *err)
 	}
 	bb->image->before_free = wait_idle;
 	bb->image->before_free_opaque = io;
-	bb->image_unlock = image_unlock;
 	return 0;
 }
 

@@ -78,12 +78,10 @@ int blk_pool_image_rw(struct blk_backend *bb, const struct iovec *iov, int n, ui
 		      bool write)
 {
 	struct vk_err e = { 0 };
-	size_t len = 0, done = 0;
+	size_t len = vk_iov_len(iov, n), done = 0;
 	uint8_t *buf;
 	int i, r;
 
-	for (i = 0; i < n; i++)
-		len += iov[i].iov_len;
 	buf = bounce(bb->pool, len ? len : 1);
 	if (!buf)
 		return -ENOMEM;
@@ -214,14 +212,13 @@ static int on_finished(void *opaque, int fd, uint32_t events)
 	return 0;
 }
 
-int blk_pool_submit(struct blk_pool *p, enum blk_pool_op op, const struct iovec *iov, int n,
-		    uint64_t off, uint64_t len, blk_done_fn done, void *opaque)
+static int enqueue(struct blk_pool *p, const struct pool_job *job)
 {
 	struct pool_job *j = malloc(sizeof(*j));
 
 	if (!j)
 		return -ENOMEM;
-	*j = (struct pool_job){ op, iov, n, off, len, done, opaque, 0, NULL, NULL, NULL };
+	*j = *job;
 	pthread_mutex_lock(&p->lock);
 	*p->todo_tail = j;
 	p->todo_tail = &j->next;
@@ -230,21 +227,18 @@ int blk_pool_submit(struct blk_pool *p, enum blk_pool_op op, const struct iovec 
 	return 0;
 }
 
+int blk_pool_submit(struct blk_pool *p, enum blk_pool_op op, const struct iovec *iov, int n,
+		    uint64_t off, uint64_t len, blk_done_fn done, void *opaque)
+{
+	return enqueue(p, &(struct pool_job){ .op = op, .iov = iov, .n = n, .off = off, .len = len,
+					      .done = done, .opaque = opaque });
+}
+
 int blk_pool_submit_fn(struct blk_pool *p, int (*fn)(struct blk_backend *bb, void *arg),
 		       void *arg, blk_done_fn done, void *opaque)
 {
-	struct pool_job *j = malloc(sizeof(*j));
-
-	if (!j)
-		return -ENOMEM;
-	*j = (struct pool_job){ .op = BLK_POOL_FN, .done = done, .opaque = opaque, .fn = fn,
-				.arg = arg };
-	pthread_mutex_lock(&p->lock);
-	*p->todo_tail = j;
-	p->todo_tail = &j->next;
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
-	return 0;
+	return enqueue(p, &(struct pool_job){ .op = BLK_POOL_FN, .done = done, .opaque = opaque,
+					      .fn = fn, .arg = arg });
 }
 
 static int start_threads(struct blk_pool *p, unsigned int n)
