@@ -8,7 +8,7 @@ GUEST := $(BUILD)/guest
 # Debian's python3-pytest lives with /usr/bin/python3 (not a pyenv python on PATH).
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all build deps guest demo check check-unit check-guest check-slow bench clean fuzz
+.PHONY: all build deps guest demo check check-unit check-guest check-slow check-kvm-tcg bench clean fuzz
 
 all: build
 
@@ -61,6 +61,15 @@ check: build guest
 	tests/unit/asan.sh
 	@scripts/deps.sh fuzz
 	FUZZ_SEED=1 tests/fuzz/run.sh $(CHECK_FUZZ_SECS)
+
+# On a host without /dev/kvm: the tests that start VMs, run on a KVM of
+# their own inside QEMU's software emulation with nested SVM
+# (scripts/kvm-under-tcg.sh), failing rather than skipping without KVM.
+# Slow (everything emulated); timings there mean nothing.
+KVM_TESTS ?= tests/guest tests/linux tests/mgmt tests/serve tests/display
+check-kvm-tcg: build guest
+	@scripts/deps.sh check
+	scripts/kvm-under-tcg.sh 'VMKIT_REQUIRE_KVM=1 $(PYTEST) -v -rs -p no:cacheprovider $(KVM_TESTS)'
 
 # Longer runs: Debian's own prebuilt kernel.
 check-slow: build guest

@@ -11,7 +11,7 @@ guest_pkgs=(linux-source-6.1 busybox-static cpio file patch e2fsprogs flex bison
 check_pkgs=(python3 python3-pytest qemu-utils qemu-system-x86 strace iproute2 procps mount util-linux
 	chromium chromium-driver python3-selenium openssl passwd
 	tesseract-ocr tesseract-ocr-eng vncsnapshot console-setup-linux python3-pil
-	xorriso)
+	xorriso kmod)
 # Firmware boot (issue 12): SeaBIOS and OVMF images for the --firmware boot tests.
 check_pkgs+=(seabios ovmf)
 bench_pkgs=(qemu-system-x86 hyperfine fio iproute2)

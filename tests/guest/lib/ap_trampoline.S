@@ -45,7 +45,7 @@ ap_pm32:
 	movl %eax, %es
 	movl %eax, %ss
 	movl %cr4, %eax
-	orl $0x20, %eax			/* PAE */
+	orl $0x620, %eax		/* PAE, OSFXSR, OSXMMEXCPT: SSE is usable (real CPUs #UD without them) */
 	movl %eax, %cr4
 	movl $rt_pml4, %eax
 	movl %eax, %cr3

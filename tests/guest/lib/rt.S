@@ -48,7 +48,7 @@ rt_start32:
 	movl $rt_stack_top, %esp
 
 	movl %cr4, %eax
-	orl $0x20, %eax			/* PAE */
+	orl $0x620, %eax		/* PAE, OSFXSR, OSXMMEXCPT: SSE is usable (real CPUs #UD without them) */
 	movl %eax, %cr4
 	movl $rt_pml4, %eax
 	movl %eax, %cr3

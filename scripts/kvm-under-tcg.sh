@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Run a command on a machine that has /dev/kvm, when this one does not.
+#
+#   scripts/kvm-under-tcg.sh [-m MEM] [-t SECS] 'CMD'
+#
+# Why: some hosts offer no /dev/kvm at all (a PVM guest's kernel says "kvm-pvm:
+# this kernel is itself a kvm-pvm guest; not binding"), so every test that
+# starts a VM skips there. QEMU's software emulation (TCG) emulates AMD's SVM,
+# nested paging included, so a Linux kernel running under TCG can load kvm-amd
+# and offer a /dev/kvm of its own. This script boots Debian's own kernel
+# (linux-image-*-amd64-unsigned, fetched with apt and cached in
+# ~/.cache/vmkit/l1) under TCG with a busybox initramfs that loads kvm-amd,
+# mounts this machine's root over virtio-9p, chroots into it (fresh /tmp and
+# /run) and runs CMD there as root, then powers off. CMD's exit status is
+# this script's.
+#
+# It is a developer's tool, not part of make check: everything runs emulated
+# (the nested guest too), so timings mean nothing, but the monitor's code paths
+# run against a real KVM. Files the command writes land on this machine.
+set -euo pipefail
+
+mem=6G
+secs=3600
+while getopts "m:t:" o; do
+	case $o in
+	m) mem=$OPTARG ;;
+	t) secs=$OPTARG ;;
+	*) echo "usage: $0 [-m MEM] [-t SECS] 'CMD'" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 1 ] || { echo "usage: $0 [-m MEM] [-t SECS] 'CMD'" >&2; exit 2; }
+
+for t in qemu-system-x86_64 busybox depmod cpio; do
+	command -v "$t" >/dev/null || { echo "$0: $t is missing (apt-get install qemu-system-x86 busybox-static kmod cpio)" >&2; exit 1; }
+done
+
+cache=${VMKIT_CACHE:-$HOME/.cache/vmkit}/l1
+mkdir -p "$cache"
+root=$cache/root
+if [ ! -d "$root/boot" ]; then
+	pkg=$(apt-cache search --names-only '^linux-image-[0-9.]+-[0-9]+-amd64-unsigned$' |
+		awk '{print $1}' | sort -V | tail -1)
+	[ -n "$pkg" ] || { echo "$0: no linux-image-*-amd64-unsigned package in apt's lists" >&2; exit 1; }
+	(cd "$cache" && rm -f ./*.deb && apt-get download "$pkg" 2>/dev/null)
+	rm -rf "$root.tmp" && dpkg-deb -x "$cache"/*.deb "$root.tmp"
+	kver=$(ls "$root.tmp/lib/modules")
+	depmod -b "$root.tmp" "$kver"
+	mv "$root.tmp" "$root"
+fi
+kver=$(ls "$root/lib/modules")
+kernel=$root/boot/vmlinuz-$kver
+
+initrd=$cache/initrd-$kver.cpio.gz
+if [ ! -f "$initrd" ]; then
+	ird=$(mktemp -d)
+	mkdir -p "$ird"/{bin,proc,sys,dev,host,lib/modules/"$kver"}
+	cp "$(command -v busybox)" "$ird/bin/"
+	M=$root/lib/modules/$kver
+	cp "$M"/modules.dep "$M"/modules.alias "$M"/modules.builtin "$ird/lib/modules/$kver/"
+	mods="virtio_pci 9pnet_virtio 9p kvm-amd tun bridge veth overlay vhost_net"
+	for m in $mods; do
+		line=$(grep -E "/$m\.ko:" "$M/modules.dep")
+		for f in ${line%%:*} ${line#*:}; do
+			mkdir -p "$ird/lib/modules/$kver/$(dirname "$f")"
+			cp -n "$M/$f" "$ird/lib/modules/$kver/$f"
+		done
+	done
+	cat >"$ird/init" <<EOF
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+for m in $mods; do modprobe \$m || echo "l1: modprobe \$m failed"; done
+[ -c /dev/kvm ] || echo "l1: no /dev/kvm"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576 host /host || echo "l1: 9p mount failed"
+mkdir -p /dev/pts /dev/shm; mount -t devpts -o ptmxmode=666 devpts /dev/pts; mount -t tmpfs shm /dev/shm
+mkdir -p /dev/hugepages; mount -t hugetlbfs none /dev/hugepages 2>/dev/null
+for d in proc sys dev; do mount --rbind /\$d /host/\$d; done
+mount -t tmpfs tmp /host/tmp; mount -t tmpfs run /host/run
+ip link set lo up
+job=\$(sed -n 's/.*l1job=\([^ ]*\).*/\1/p' /proc/cmdline)
+chroot /host /bin/bash "\$job/run"
+echo "l1: exit \$?"
+poweroff -f
+EOF
+	chmod +x "$ird/init"
+	(cd "$ird" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$initrd.tmp"
+	mv "$initrd.tmp" "$initrd"
+	rm -rf "$ird"
+fi
+
+# The command reaches the emulated machine as a script in a directory of this
+# machine's (it sees the same files), named on the kernel command line.
+job=$(mktemp -d /var/tmp/vmkit-l1.XXXXXX)
+echo "$0: the emulated machine's console and ps are in $job" >&2
+trap 'rm -rf "$job"' EXIT
+printf '%s\n' "$1" >"$job/cmd"
+# $job/ps: what runs in there, every 20 s, for a command that seems stuck
+# (the console is the emulated machine's, and quiet).
+cat >"$job/run" <<EOF
+cd '$PWD'
+export PATH=$PATH HOME=$HOME
+(while sleep 20; do ps -eo pid,stat,etime,wchan:24,args --forest > '$job/ps.tmp' 2>&1; mv '$job/ps.tmp' '$job/ps'; done) &
+bash '$job/cmd'
+echo "\$?" > '$job/rc'
+EOF
+log=$job/console
+set +e
+timeout "$secs" qemu-system-x86_64 -accel tcg,thread=${VMKIT_TCG_THREAD:-single} -smp "$(nproc)" -m "$mem" \
+	-cpu qemu64,+svm,+npt,+sse4.1,+sse4.2,+ssse3,+popcnt,+x2apic \
+	-nographic -nic none -no-reboot -kernel "$kernel" -initrd "$initrd" \
+	-append "console=ttyS0 quiet panic=-1 l1job=$job" \
+	-fsdev local,id=h,path=/,security_model=passthrough,multidevs=remap \
+	-device virtio-9p-pci,fsdev=h,mount_tag=host 2>/dev/null | tee "$log" | grep -v '^l1: exit'
+set -e
+[ -f "$job/rc" ] || { echo "$0: the command did not finish (timeout ${secs}s or the machine died)" >&2; exit 1; }
+exit "$(cat "$job/rc")"
