@@ -16,6 +16,11 @@
 # /run) and runs CMD there as root, then powers off. CMD's exit status is
 # this script's.
 #
+# VMKIT_TCG_CMDLINE adds to that kernel's command line (for example
+# "audit=1 audit_backlog_limit=65536", so that VMKIT_SANDBOX_LOG=1's records
+# of calls missing from an allow-list reach dmesg); VMKIT_TCG_THREAD=multi
+# runs TCG on several host threads (faster; seen to wedge the machine).
+#
 # It is a developer's tool, not part of make check: everything runs emulated
 # (the nested guest too), so timings mean nothing, but the monitor's code paths
 # run against a real KVM. Files the command writes land on this machine.
@@ -60,7 +65,7 @@ if [ ! -f "$initrd" ]; then
 	cp "$(command -v busybox)" "$ird/bin/"
 	M=$root/lib/modules/$kver
 	cp "$M"/modules.dep "$M"/modules.alias "$M"/modules.builtin "$ird/lib/modules/$kver/"
-	mods="virtio_pci 9pnet_virtio 9p kvm-amd tun bridge veth overlay vhost_net"
+	mods="virtio_pci virtio_blk crc32c_generic ext4 9pnet_virtio 9p kvm-amd tun bridge veth overlay vhost_net"
 	for m in $mods; do
 		line=$(grep -E "/$m\.ko:" "$M/modules.dep")
 		for f in ${line%%:*} ${line#*:}; do
@@ -78,8 +83,14 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576 host /host || echo "l
 mkdir -p /dev/pts /dev/shm; mount -t devpts -o ptmxmode=666 devpts /dev/pts; mount -t tmpfs shm /dev/shm
 mkdir -p /dev/hugepages; mount -t hugetlbfs none /dev/hugepages 2>/dev/null
 for d in proc sys dev; do mount --rbind /\$d /host/\$d; done
-mount -t tmpfs tmp /host/tmp; mount -t tmpfs run /host/run
+# /tmp on a disk of its own: tests open files there with O_DIRECT, which
+# neither tmpfs nor 9p offers.
+i=0; while [ ! -b /dev/vda ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+mount -t ext4 /dev/vda /host/tmp || mount -t tmpfs tmp /host/tmp
+chmod 1777 /host/tmp
+mount -t tmpfs run /host/run
 ip link set lo up
+echo 0 > /proc/sys/kernel/printk_ratelimit
 job=\$(sed -n 's/.*l1job=\([^ ]*\).*/\1/p' /proc/cmdline)
 chroot /host /bin/bash "\$job/run"
 echo "l1: exit \$?"
@@ -107,13 +118,18 @@ bash '$job/cmd'
 echo "\$?" > '$job/rc'
 EOF
 log=$job/console
+scratch=$job/scratch.img
+rm -f "$scratch"
+truncate -s 32G "$scratch"
+mkfs.ext4 -q -F -E lazy_itable_init=1,nodiscard "$scratch"
 set +e
 timeout "$secs" qemu-system-x86_64 -accel tcg,thread=${VMKIT_TCG_THREAD:-single} -smp "$(nproc)" -m "$mem" \
 	-cpu qemu64,+svm,+npt,+sse4.1,+sse4.2,+ssse3,+popcnt,+x2apic \
 	-nographic -nic none -no-reboot -kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 l1job=$job" \
+	-append "console=ttyS0 quiet panic=-1 l1job=$job ${VMKIT_TCG_CMDLINE:-}" \
 	-fsdev local,id=h,path=/,security_model=passthrough,multidevs=remap \
-	-device virtio-9p-pci,fsdev=h,mount_tag=host 2>/dev/null | tee "$log" | grep -v '^l1: exit'
+	-device virtio-9p-pci,fsdev=h,mount_tag=host \
+	-drive file="$scratch",if=virtio,format=raw,cache=unsafe 2>/dev/null | tee "$log" | grep -v '^l1: exit'
 set -e
 [ -f "$job/rc" ] || { echo "$0: the command did not finish (timeout ${secs}s or the machine died)" >&2; exit 1; }
 exit "$(cat "$job/rc")"

@@ -5,6 +5,7 @@
  * process dies by SIGSYS.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -180,6 +181,7 @@ void sandbox_set_report_fd(int fd, const char *prefix)
 int sandbox_install(const struct sandbox_kind *kind, struct vk_err *err)
 {
 	scmp_filter_ctx ctx;
+	bool learn;
 	int e;
 
 	pthread_once(&names_once, resolve_names);
@@ -188,7 +190,16 @@ int sandbox_install(const struct sandbox_kind *kind, struct vk_err *err)
 	e = set_handler(err);
 	if (e < 0)
 		return e;
-	ctx = seccomp_init(SCMP_ACT_TRAP);
+	/*
+	 * VMKIT_SANDBOX_LOG=1, for writing allow-lists: a call the list lacks is
+	 * logged by the kernel (an audit record, type 1326, in dmesg when audit
+	 * is on), not refused, and the thread is named after its kind, which is
+	 * the record's comm.
+	 */
+	learn = getenv("VMKIT_SANDBOX_LOG") && strcmp(getenv("VMKIT_SANDBOX_LOG"), "0");
+	if (learn)
+		prctl(PR_SET_NAME, kind->name, 0, 0, 0);
+	ctx = seccomp_init(learn ? SCMP_ACT_LOG : SCMP_ACT_TRAP);
 	if (!ctx)
 		return vk_fail(err, -ENOMEM, "seccomp_init: out of memory");
 	e = add_kind(ctx, &sandbox_base, err);

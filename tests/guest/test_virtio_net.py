@@ -418,7 +418,10 @@ def test_hostile_chains(ns: Netns) -> None:
         for s in range(8):
             sock.send(rx_frame(mac, s))
 
-    r = run_guest(ns, [f"tap,ifname=vt0,mac={GUEST_MAC}"], "hostile tx=4 rx=8", on_tx_done=send)
+    # vhost=off: the chains are vmkit's to parse. vhost-net stops serving a ring
+    # that holds a malformed chain (as under QEMU): the guest harms only itself.
+    r = run_guest(ns, [f"tap,ifname=vt0,mac={GUEST_MAC},vhost=off"], "hostile tx=4 rx=8",
+                  on_tx_done=send)
     h.assert_test_passed(r, "virtio_net")
     assert r.info["hostile"] == "ok"
     # Nothing but the good frames reached the wire (the bad ones are type 0 or too short).

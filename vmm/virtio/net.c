@@ -148,7 +148,14 @@ static void watch(struct net_pair *p)
 	uint32_t ev = 0;
 
 	/* Only for rings the driver enabled: an unread readable fd would spin the loop. */
-	if (p->n->live && !p->dead && !p->vhost_on && p->index < p->n->active) {
+	if (p->n->live && !p->dead && p->vhost_on && p->index < p->n->active) {
+		/*
+		 * vhost-net reads and writes the tap: we only learn that it is
+		 * gone (a deleted tap polls EPOLLERR; a queue we detached would
+		 * too, hence active pairs only).
+		 */
+		ev = EPOLLERR;
+	} else if (p->n->live && !p->dead && p->index < p->n->active) {
 		if (!p->frame_len && virtio_queue_ready(&p->n->vdev, 2 * p->index))
 			ev |= EPOLLIN;
 		if (p->tx_blocked && virtio_queue_ready(&p->n->vdev, 2 * p->index + 1))
@@ -412,6 +419,16 @@ static int on_backend(void *opaque, int fd, uint32_t events)
 	struct net_pair *p = opaque;
 
 	pthread_mutex_lock(&p->lock);
+	if (p->vhost_on) {
+		if ((events & (EPOLLERR | EPOLLHUP)) && !p->dead) {
+			vk_msg("net%u: backend %s %s is gone: the NIC no longer receives",
+			       p->n->index, p->n->nb->ops->name, p->n->nb->ifname);
+			p->dead = true;
+		}
+		watch(p);
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
 	if (events & EPOLLOUT)
 		p->tx_blocked = false;
 	if (events & EPOLLOUT)
@@ -591,6 +608,16 @@ static void stop_vhost(struct virtio_net *n, struct net_pair *p)
 	p->vhost_on = false;
 }
 
+/*
+ * Whether pair p's rings belong with vhost-net now: not while the link is
+ * down (we drop what the guest sends, as QEMU stops vhost then), nor while
+ * held for a save.
+ */
+static bool vhost_wanted(struct virtio_net *n, struct net_pair *p)
+{
+	return n->nb->vhost[p->index] && !n->nb->link_down && !p->vhost_held;
+}
+
 static int activate(struct virtio_dev *v)
 {
 	struct virtio_net *n = to_net(v);
@@ -609,7 +636,7 @@ static int activate(struct virtio_dev *v)
 		struct net_pair *p = &n->pair[i];
 
 		pthread_mutex_lock(&p->lock);
-		if (n->nb->vhost[i] && virtio_queue_ready(v, 2 * i) &&
+		if (vhost_wanted(n, p) && virtio_queue_ready(v, 2 * i) &&
 		    virtio_queue_ready(v, 2 * i + 1) && start_vhost(n, p)) {
 			pthread_mutex_unlock(&p->lock);
 			return -EIO;
@@ -640,6 +667,35 @@ static void reset(struct virtio_dev *v)
 	memcpy(n->config.mac, n->cfg->mac, 6);
 }
 
+static void stop_vhost_for_save(struct virtio_net *n, struct net_pair *p);
+static void restart_vhost(struct virtio_net *n, struct net_pair *p);
+
+/*
+ * The link went down: vhost-net would go on sending the guest's frames, so
+ * the rings come back to us (positions read back), and what the guest has
+ * queued is dropped; up: vhost-net takes them again.
+ */
+static void link_vhost(struct virtio_net *n, bool up)
+{
+	unsigned int i;
+
+	for (i = 0; i < n->pairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		pthread_mutex_lock(&p->lock);
+		if (!up && p->vhost_on) {
+			stop_vhost_for_save(n, p);
+			transmit(p);
+		} else if (up && n->live && !p->vhost_on && !p->dead && vhost_wanted(n, p) &&
+			   virtio_queue_ready(&n->vdev, 2 * i) &&
+			   virtio_queue_ready(&n->vdev, 2 * i + 1)) {
+			restart_vhost(n, p);
+		}
+		watch(p);
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
 void virtio_net_set_link(struct virtio_net *n, bool up)
 {
 	struct virtio_dev *v = &n->vdev;
@@ -653,6 +709,7 @@ void virtio_net_set_link(struct virtio_net *n, bool up)
 	if (notify && v->tops)
 		v->tops->notify_config(v);
 	pthread_mutex_unlock(&v->lock);
+	link_vhost(n, up);
 }
 
 static void config_read(struct virtio_dev *v, unsigned int off, void *data, unsigned int len)
@@ -887,7 +944,8 @@ static void dev_hold(struct virtio_dev *v, bool on)
 			p->vhost_held = true;
 		} else if (!on && p->vhost_held) {
 			p->vhost_held = false;
-			restart_vhost(n, p);
+			if (vhost_wanted(n, p))
+				restart_vhost(n, p);
 		}
 		watch(p);
 		pthread_mutex_unlock(&p->lock);

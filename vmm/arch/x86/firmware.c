@@ -211,9 +211,13 @@ static int load_rom(struct firmware *fw, const char *path, struct vk_err *err)
 		return vk_fail(err, r, "firmware %s: larger than %llu MiB", path, FW_IMAGE_MAX / MiB);
 	if (r)
 		return vk_fail(err, r, "firmware %s: %s", path, strerror(-r));
-	if (len < ISA_BIOS_SIZE || len % (64 * KiB))
+	/*
+	 * 4 KiB blocks, as QEMU's pc flash: Debian's OVMF_CODE_4M.fd is 3568 KiB,
+	 * a multiple of no larger power of two. The memslot needs whole pages.
+	 */
+	if (len < ISA_BIOS_SIZE || len % (4 * KiB))
 		return vk_fail(err, -EINVAL,
-			       "firmware %s: %zu bytes; an image is a multiple of 64 KiB, at least 128 KiB",
+			       "firmware %s: %zu bytes; an image is a multiple of 4 KiB, at least 128 KiB",
 			       path, len);
 	fw->rom = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (fw->rom == MAP_FAILED) {
