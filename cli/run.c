@@ -803,7 +803,9 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (cfg.sandbox == SANDBOX_ON) {
-		if (vmm_sandbox_drop(&cfg, &err) < 0) {
+		/* /dev/kvm before the drop: the user we become may not open it. */
+		if (((cfg.runas || cfg.chroot_dir) && vm_kvm_preopen(&err) < 0) ||
+		    vmm_sandbox_drop(&cfg, &err) < 0) {
 			vk_report(&err);
 			control_close(ctl);
 			run_close_nets(&cfg);

@@ -126,6 +126,12 @@ struct vm {
 };
 
 /* Build everything the config describes, ready to run, on console con. */
+/*
+ * Open /dev/kvm once for all the VMs this process will build: before
+ * dropping privileges (--runas), as QEMU opens it before -runas.
+ */
+int vm_kvm_preopen(struct vk_err *err);
+
 int vm_create(struct vm **out, const struct vm_config *cfg, struct console *con,
 	      struct vk_err *err);
 /*

@@ -7,6 +7,7 @@ from the code on a host without KVM, so `--sandbox on` is not yet the default; a
 with /dev/kvm runs these (and the whole suite with --sandbox on) before it becomes one.
 """
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -19,8 +20,19 @@ from vmkit_harness import VMKIT, guest, require_vmkit, run_vmkit
 def run_opts(args):
     if not VMKIT.is_file():
         pytest.skip(f"{VMKIT} is not built")
+    env = {k: v for k, v in os.environ.items() if k != "VMKIT_SANDBOX"}  # the default's own
     return subprocess.run([str(VMKIT), "run", "--kernel", "/etc/hostname"] + args,
-                          capture_output=True, text=True, timeout=10)
+                          capture_output=True, text=True, timeout=10, env=env)
+
+
+def test_sandbox_env_default():
+    """VMKIT_SANDBOX sets --sandbox's default; a bad value is one line, exit 2."""
+    if not VMKIT.is_file():
+        pytest.skip(f"{VMKIT} is not built")
+    p = subprocess.run([str(VMKIT), "run", "--kernel", "/etc/hostname"], capture_output=True,
+                       text=True, timeout=10, env=dict(os.environ, VMKIT_SANDBOX="maybe"))
+    assert p.returncode == 2 and p.stderr.splitlines() == [
+        "vmkit: VMKIT_SANDBOX=maybe: expected on or off"], p
 
 
 @pytest.mark.parametrize("args,line", [
@@ -78,6 +90,35 @@ def test_runas_and_private_root():
         pytest.skip("needs root")
     r = run_vmkit(guest("hello"), extra_args=["--sandbox", "on", "--runas", "nobody"])
     assert r.returncode == 0, r.describe()
+
+
+def test_runas_status_of_a_running_monitor(tmp_path):
+    """What /proc shows of a running monitor with --runas: the unprivileged uid on all
+    four fields, no capabilities, no new privileges, seccomp filtering, and a root that
+    holds only what the VM needs (here the kernel and /dev/kvm)."""
+    require_vmkit()
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    p = subprocess.Popen([str(VMKIT), "run", "--kernel", str(guest("spin")), "--console",
+                          "stdio", "--sandbox", "on", "--runas", "nobody"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "spin_counter" not in p.stdout.readline():
+            assert p.poll() is None and time.monotonic() < deadline, p.stderr.read()
+        st = Path(f"/proc/{p.pid}/status").read_text()
+        field = lambda k: re.search(rf"^{k}:\s*(.*)$", st, re.M).group(1).split()
+        assert field("Uid") == ["65534"] * 4, st
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            assert int(field(cap)[0], 16) == 0, (cap, st)
+        assert field("NoNewPrivs") == ["1"] and field("Seccomp") == ["2"], st
+        files = sorted(str(f.relative_to(f"/proc/{p.pid}/root"))
+                       for f in Path(f"/proc/{p.pid}/root").rglob("*") if not f.is_dir())
+        assert str(guest("spin")).lstrip("/") in files, files
+        assert not any(f.startswith(("etc/", "home/", "root/", "usr/")) for f in files), files
+    finally:
+        p.kill()
+        p.wait()
 
 
 def test_selftest_kills_the_monitor():

@@ -66,7 +66,7 @@ def test_qcow2_readonly_and_bad_format(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("damage,words", [
     ("l1", "L1 table offset"),          # L1 table offset far past the end of the file
-    ("junk", "not a qcow2 image"),      # not a qcow2 header at all
+    ("junk", "Image is not in qcow2 format"),  # not a qcow2 header at all (qemu-img's words)
     ("missing", "No such file"),
 ])
 def test_hostile_qcow2_disk(tmp_path: Path, damage: str, words: str) -> None:

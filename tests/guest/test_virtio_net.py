@@ -543,8 +543,10 @@ def test_tap_deleted_under_the_vm(ns: Netns) -> None:
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)  # booted, the device live, the guest polling its ring
-        assert p.poll() is None
+        # Booted, the device live, the guest polling its ring (a slow host takes a while).
+        deadline = time.monotonic() + 60
+        while "features=" not in p.stdout.readline():
+            assert p.poll() is None and time.monotonic() < deadline, "the guest never started"
         ns.ip("link", "del", "vt0")
         time.sleep(0.5)
         t0 = thread_ticks(p.pid)

@@ -31,12 +31,32 @@
 #define FW_TSS_ADDR		0xfeffd000
 #define FW_IDENTITY_MAP_ADDR	0xfeffc000
 
+/* /dev/kvm opened before the monitor gave up its privileges (vm_kvm_preopen). */
+static int kvm_kept_fd = -1;
+
+int vm_kvm_preopen(struct vk_err *err)
+{
+	if (kvm_kept_fd >= 0)
+		return 0;
+	kvm_kept_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm_kept_fd < 0)
+		return vk_fail(err, -errno, "/dev/kvm: %s", strerror(errno));
+	return 0;
+}
+
 static int kvm_open_vm(struct vm *vm, struct vk_err *err)
 {
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 } };
 
 	vm->pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	/*
+	 * Each VM (one per guest reset) gets its own descriptor: a copy of the
+	 * kept one under --runas, whose user may not open /dev/kvm itself.
+	 */
+	if (kvm_kept_fd >= 0)
+		vm->kvm_fd = fcntl(kvm_kept_fd, F_DUPFD_CLOEXEC, 0);
+	else
+		vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
 		return vk_fail(err, -errno, "/dev/kvm: %s", strerror(errno));
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)

@@ -26,10 +26,14 @@
  * reset; the monitor goes on either way.
  */
 #include <errno.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -101,6 +105,7 @@ struct net_pair {
 	bool vhost_held;		/* stopped for a save, to start again at release */
 	int call_fd[2];
 	int kick_fd[2];
+	int check_fd;			/* vhost on a tap: a 1 s timer to see it still exists */
 	/* A received frame waiting for buffers: header + frame in bounce. */
 	uint8_t *bounce;
 	size_t frame_len;		/* 0: none */
@@ -148,14 +153,7 @@ static void watch(struct net_pair *p)
 	uint32_t ev = 0;
 
 	/* Only for rings the driver enabled: an unread readable fd would spin the loop. */
-	if (p->n->live && !p->dead && p->vhost_on && p->index < p->n->active) {
-		/*
-		 * vhost-net reads and writes the tap: we only learn that it is
-		 * gone (a deleted tap polls EPOLLERR; a queue we detached would
-		 * too, hence active pairs only).
-		 */
-		ev = EPOLLERR;
-	} else if (p->n->live && !p->dead && p->index < p->n->active) {
+	if (p->n->live && !p->dead && !p->vhost_on && p->index < p->n->active) {
 		if (!p->frame_len && virtio_queue_ready(&p->n->vdev, 2 * p->index))
 			ev |= EPOLLIN;
 		if (p->tx_blocked && virtio_queue_ready(&p->n->vdev, 2 * p->index + 1))
@@ -166,6 +164,35 @@ static void watch(struct net_pair *p)
 }
 
 /* ---- receive ---- */
+
+static void backend_gone(struct net_pair *p)
+{
+	if (!p->dead)
+		vk_msg("net%u: backend %s %s is gone: the NIC no longer receives",
+		       p->n->index, p->n->nb->ops->name, p->n->nb->ifname);
+	p->dead = true;
+}
+
+/*
+ * With vhost-net the kernel reads and writes the tap, and nothing wakes us
+ * when the tap is deleted (its wake-up is keyed EPOLLIN, which we must not
+ * watch: vhost drains the queue). So once a second the tap is asked
+ * whether it is still attached (TUNGETIFF fails with EBADFD once deleted).
+ */
+static int on_vhost_check(void *opaque, int fd, uint32_t events)
+{
+	struct net_pair *p = opaque;
+	uint64_t ticks;
+	struct ifreq ifr;
+
+	if (read(fd, &ticks, sizeof(ticks)) < 0)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	if (p->vhost_on && !p->dead && ioctl(p->fd, TUNGETIFF, &ifr) < 0 && errno == EBADFD)
+		backend_gone(p);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
 
 /* One frame from the backend into bounce; 1 when there was one, 0 when none. */
 static int read_frame(struct net_pair *p)
@@ -182,10 +209,7 @@ static int read_frame(struct net_pair *p)
 		 * (a queue we detached is never read): never readable again, but
 		 * epoll would report it for ever.
 		 */
-		if (!p->dead)
-			vk_msg("net%u: backend %s %s is gone: the NIC no longer receives",
-			       p->n->index, p->n->nb->ops->name, p->n->nb->ifname);
-		p->dead = true;
+		backend_gone(p);
 		return 0;
 	}
 	if (r < 0)
@@ -419,16 +443,6 @@ static int on_backend(void *opaque, int fd, uint32_t events)
 	struct net_pair *p = opaque;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->vhost_on) {
-		if ((events & (EPOLLERR | EPOLLHUP)) && !p->dead) {
-			vk_msg("net%u: backend %s %s is gone: the NIC no longer receives",
-			       p->n->index, p->n->nb->ops->name, p->n->nb->ifname);
-			p->dead = true;
-		}
-		watch(p);
-		pthread_mutex_unlock(&p->lock);
-		return 0;
-	}
 	if (events & EPOLLOUT)
 		p->tx_blocked = false;
 	if (events & EPOLLOUT)
@@ -781,7 +795,7 @@ static int setup_pair(struct virtio_net *n, unsigned int i)
 	p->n = n;
 	p->index = i;
 	p->fd = n->nb->fd[i];
-	p->call_fd[0] = p->call_fd[1] = -1;
+	p->call_fd[0] = p->call_fd[1] = p->check_fd = -1;
 	pthread_mutex_init(&p->lock, NULL);
 	p->bounce = malloc(BOUNCE_SIZE);
 	if (!p->bounce)
@@ -791,6 +805,14 @@ static int setup_pair(struct virtio_net *n, unsigned int i)
 		p->call_fd[k] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		r = p->call_fd[k] < 0 ? -errno :
 		    evloop_add(n->vdev.loop, p->call_fd[k], EPOLLIN, call_relay, p);
+	}
+	if (!r && n->nb->vhost[i]) {
+		struct itimerspec every_second = { { 1, 0 }, { 1, 0 } };
+
+		p->check_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		r = p->check_fd < 0 ? -errno :
+		    timerfd_settime(p->check_fd, 0, &every_second, NULL) < 0 ? -errno :
+		    evloop_add(n->vdev.loop, p->check_fd, EPOLLIN, on_vhost_check, p);
 	}
 	return r;
 }
@@ -807,6 +829,10 @@ static void teardown_pair(struct virtio_net *n, struct net_pair *p)
 			continue;
 		evloop_del(n->vdev.loop, p->call_fd[k]);
 		close(p->call_fd[k]);
+	}
+	if (p->check_fd >= 0) {
+		evloop_del(n->vdev.loop, p->check_fd);
+		close(p->check_fd);
 	}
 	free(p->bounce);
 }
