@@ -34,6 +34,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <termios.h>
+#include <time.h>
 
 #include "vmkit/vmm-sandbox.h"
 
@@ -98,6 +99,7 @@ static const struct sandbox_rule vcpu_rules[] = {
 static const struct sandbox_rule iothread_rules[] = {
 	COMMON,
 	IO_ENGINE,
+	SB_ALLOW(newfstatat), SB_ALLOW(fstat),		/* the image library's slow path */
 	SB_ALLOW_ARG(ioctl, 1, KVM_IRQ_LINE, KVM_SIGNAL_MSI, BLKDISCARD, BLKZEROOUT),
 	SB_ALLOW(sendto), SB_ALLOW(recvfrom),		/* net backends' frames */
 };
@@ -153,7 +155,7 @@ static const struct sandbox_rule devices_rules[] = {
 		     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC),
 	SB_ALLOW(newfstatat), SB_ALLOW(fstat), SB_ALLOW(statx), SB_ALLOW(lseek),
-	SB_ALLOW(fstatfs), SB_ALLOW(ftruncate), SB_ALLOW(memfd_create), SB_ALLOW(mbind),
+	SB_ALLOW(fstatfs), SB_ALLOW(statfs), SB_ALLOW(ftruncate), SB_ALLOW(memfd_create), SB_ALLOW(mbind),
 	SB_ALLOW(epoll_create1), SB_ALLOW(timerfd_create), SB_ALLOW(signalfd4),
 	SB_ALLOW(io_uring_setup), SB_ALLOW(io_uring_register), SB_ALLOW(io_setup),
 	SB_ALLOW(io_destroy), SB_ALLOW(pipe2), SB_ALLOW(dup), SB_ALLOW(dup3),
@@ -189,6 +191,12 @@ static bool enabled;
 void vmm_sandbox_enable(bool on)
 {
 	enabled = on;
+	/*
+	 * The RTC's localtime_r runs on a vCPU thread, whose list has no
+	 * openat: glibc reads /etc/localtime once, so let it do that now.
+	 */
+	if (on)
+		tzset();
 }
 
 void vmm_sandbox_enter(const struct sandbox_kind *kind)
