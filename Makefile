@@ -58,6 +58,7 @@ check: build guest
 	@scripts/deps.sh check
 	meson test -C $(BUILD) --print-errorlogs
 	$(PYTEST) -v -rs tests/guest tests/linux tests/img tests/mgmt tests/net tests/serve tests/display
+	PYTEST="$(PYTEST)" scripts/kvm-smoke.sh
 	tests/unit/asan.sh
 	@scripts/deps.sh fuzz
 	FUZZ_SEED=1 tests/fuzz/run.sh $(CHECK_FUZZ_SECS)
