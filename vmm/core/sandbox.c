@@ -151,6 +151,8 @@ static const struct sandbox_rule devices_rules[] = {
 		     O_RDONLY | O_CLOEXEC | O_DIRECT | O_DSYNC, O_WRONLY | O_CLOEXEC,
 		     /* glibc: /proc/self/task/TID/comm (a vCPU's name), /sys files */
 		     O_RDWR, O_RDONLY,
+		     /* mem-path=DIR: RAM in an unlinked file (mkostemp), at each build */
+		     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 		     /* --debugcon file: at each build; --console file: */
 		     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC),
