@@ -63,7 +63,8 @@ fi
 kver=$(ls "$root/lib/modules")
 kernel=$root/boot/vmlinuz-$kver
 
-initrd=$cache/initrd-$kver.cpio.gz
+# Named after this script's contents too: a changed init is a new initramfs.
+initrd=$cache/initrd-$kver-$(sha256sum "$0" | cut -c1-12).cpio.gz
 if [ ! -f "$initrd" ]; then
 	ird=$(mktemp -d)
 	mkdir -p "$ird"/{bin,proc,sys,dev,host,lib/modules/"$kver"}
@@ -82,6 +83,7 @@ if [ ! -f "$initrd" ]; then
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+mount -t cgroup2 cgroup2 /sys/fs/cgroup	# vmkit's resource controls (start, serve)
 for m in $mods; do modprobe \$m || echo "l1: modprobe \$m failed"; done
 [ -c /dev/kvm ] || echo "l1: no /dev/kvm"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576 host /host || echo "l1: 9p mount failed"
