@@ -492,12 +492,12 @@ static int check_sandbox(struct vm_config *c)
 	 * VMKIT_SANDBOX=on|off: the default of --sandbox, so that a whole test
 	 * suite can run under the allow-lists (make check-kvm-tcg's sandbox run).
 	 */
-	if (c->sandbox == SANDBOX_DEFAULT && getenv("VMKIT_SANDBOX")) {
-		const char *e = getenv("VMKIT_SANDBOX");
+	const char *env = getenv("VMKIT_SANDBOX");
 
-		if (strcmp(e, "on") && strcmp(e, "off"))
-			return usage_error("VMKIT_SANDBOX=%s: expected on or off", e);
-		c->sandbox = strcmp(e, "on") ? SANDBOX_OFF : SANDBOX_ON;
+	if (c->sandbox == SANDBOX_DEFAULT && env) {
+		if (strcmp(env, "on") && strcmp(env, "off"))
+			return usage_error("VMKIT_SANDBOX=%s: expected on or off", env);
+		c->sandbox = strcmp(env, "on") ? SANDBOX_OFF : SANDBOX_ON;
 	}
 	for (i = 0; i < c->nr_nets; i++)
 		c->nets[i].user_sandbox_off = c->sandbox == SANDBOX_OFF;

@@ -125,13 +125,13 @@ struct vm {
 	char stop_msg[256];
 };
 
-/* Build everything the config describes, ready to run, on console con. */
 /*
  * Open /dev/kvm once for all the VMs this process will build: before
  * dropping privileges (--runas), as QEMU opens it before -runas.
  */
 int vm_kvm_preopen(struct vk_err *err);
 
+/* Build everything the config describes, ready to run, on console con. */
 int vm_create(struct vm **out, const struct vm_config *cfg, struct console *con,
 	      struct vk_err *err);
 /*

@@ -180,8 +180,9 @@ void sandbox_set_report_fd(int fd, const char *prefix)
 
 int sandbox_install(const struct sandbox_kind *kind, struct vk_err *err)
 {
+	const char *log = getenv("VMKIT_SANDBOX_LOG");
+	bool learn = log && strcmp(log, "0");
 	scmp_filter_ctx ctx;
-	bool learn;
 	int e;
 
 	pthread_once(&names_once, resolve_names);
@@ -196,7 +197,6 @@ int sandbox_install(const struct sandbox_kind *kind, struct vk_err *err)
 	 * is on), not refused, and the thread is named after its kind, which is
 	 * the record's comm.
 	 */
-	learn = getenv("VMKIT_SANDBOX_LOG") && strcmp(getenv("VMKIT_SANDBOX_LOG"), "0");
 	if (learn)
 		prctl(PR_SET_NAME, kind->name, 0, 0, 0);
 	ctx = seccomp_init(learn ? SCMP_ACT_LOG : SCMP_ACT_TRAP);

@@ -681,7 +681,7 @@ static void reset(struct virtio_dev *v)
 	memcpy(n->config.mac, n->cfg->mac, 6);
 }
 
-static void stop_vhost_for_save(struct virtio_net *n, struct net_pair *p);
+static void stop_vhost_read_back(struct virtio_net *n, struct net_pair *p);
 static void restart_vhost(struct virtio_net *n, struct net_pair *p);
 
 /*
@@ -698,7 +698,7 @@ static void link_vhost(struct virtio_net *n, bool up)
 
 		pthread_mutex_lock(&p->lock);
 		if (!up && p->vhost_on) {
-			stop_vhost_for_save(n, p);
+			stop_vhost_read_back(n, p);
 			transmit(p);
 		} else if (up && n->live && !p->vhost_on && !p->dead && vhost_wanted(n, p) &&
 			   virtio_queue_ready(&n->vdev, 2 * i) &&
@@ -924,9 +924,10 @@ static void net_class_destroy(struct vm *vm)
  * vhost-net has the pair's ring positions: stop it to read them back
  * (the used index from the ring in RAM, the avail one from the kernel),
  * then start it again from there, so a VM that goes on running after the
- * save (a failed migration) loses nothing. With p->lock.
+ * save (a failed migration) loses nothing. Also the link going down: we
+ * serve the rings meanwhile. With p->lock.
  */
-static void stop_vhost_for_save(struct virtio_net *n, struct net_pair *p)
+static void stop_vhost_read_back(struct virtio_net *n, struct net_pair *p)
 {
 	struct vhost_vring ring[2] = { 0 };
 	unsigned int k;
@@ -966,7 +967,7 @@ static void dev_hold(struct virtio_dev *v, bool on)
 
 		pthread_mutex_lock(&p->lock);
 		if (on && p->vhost_on) {
-			stop_vhost_for_save(n, p);
+			stop_vhost_read_back(n, p);
 			p->vhost_held = true;
 		} else if (!on && p->vhost_held) {
 			p->vhost_held = false;
@@ -995,7 +996,7 @@ static void net_save_one(struct virtio_net *n, struct ss_writer *w)
 
 		pthread_mutex_lock(&p->lock);
 		if (p->vhost_on) {	/* saved without a hold (tests): stop, read, go on */
-			stop_vhost_for_save(n, p);
+			stop_vhost_read_back(n, p);
 			restart_vhost(n, p);
 		}
 		rewind[2 * i] = p->nheld;

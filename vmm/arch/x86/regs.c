@@ -163,6 +163,7 @@ void vcpu_dump_regs(struct vcpu *v, int fd)
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	char buf[2048];
+	struct iovec iov;
 	/*
 	 * Formatted in memory and written with one writev: this runs on the
 	 * vCPU's thread, whose allow-list has neither dup nor fstat (fdopen).
@@ -195,12 +196,9 @@ void vcpu_dump_regs(struct vcpu *v, int fd)
 			s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
 	}
 	fflush(f);
-	{
-		struct iovec iov = { buf, (size_t)ftell(f) };
-
-		if (writev(fd, &iov, 1) < 0) {
-			/* nothing to be done: the dump is a courtesy */
-		}
+	iov = (struct iovec){ buf, (size_t)ftell(f) };
+	if (writev(fd, &iov, 1) < 0) {
+		/* nothing to be done: the dump is a courtesy */
 	}
 	fclose(f);
 }
