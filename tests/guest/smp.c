@@ -133,6 +133,13 @@ void guest_main(struct hvm_start_info *si)
 	cpuid(1, 0, &a, &b, &c, &d);
 	uint32_t bsp = b >> 24;
 	rt_info("bsp_apic_id=%u", bsp);
+	/* The timer features KVM emulates, which the VMM must add to CPUID itself. */
+	rt_info("tsc_deadline=%u", (c >> 24) & 1);
+	cpuid(0, 0, &a, &b, &c, &d);
+	if (a >= 6) {
+		cpuid(6, 0, &a, &b, &c, &d);
+		rt_info("arat=%u", (a >> 2) & 1);
+	}
 	rt_info("lapic=%#lx", lapic);
 
 	unsigned want_aps = 0;

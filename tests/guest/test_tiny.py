@@ -40,6 +40,11 @@ def test_smp(cpus: int) -> None:
     assert r.info.get("cpus") == str(cpus), r.describe()
     assert r.info.get("madt_cpus") == str(cpus), r.describe()
     assert r.info.get("apic_ids") == ",".join(str(i) for i in range(cpus)), r.describe()
+    # KVM emulates the TSC-deadline timer and an always-running LAPIC timer but
+    # leaves them out of KVM_GET_SUPPORTED_CPUID: without them Linux calibrated
+    # its LAPIC timer against the PIT, and disabled it on a busy host.
+    assert r.info.get("tsc_deadline") == "1", r.describe()
+    assert r.info.get("arat") == "1", r.describe()
 
 
 @pytest.mark.parametrize("size_mib", [128, 512])

@@ -73,6 +73,31 @@ static void add_topology_leaves(struct kvm_cpuid2 *c)
 	c->nent = o;
 }
 
+/*
+ * What KVM emulates but KVM_GET_SUPPORTED_CPUID leaves for the VMM to add, as
+ * QEMU adds them: the TSC-deadline LAPIC timer (emulated by the in-kernel
+ * LAPIC whenever KVM_CAP_TSC_DEADLINE_TIMER says so) and ARAT (the emulated
+ * LAPIC timer never stops in an idle state). Without TSC-deadline, Linux
+ * calibrates its LAPIC timer against the PIT and checks the two agree over
+ * 100 ms; on a slow or busy host that check fails, Linux disables the LAPIC
+ * timer ("APIC timer disabled due to verification failure") and ticks from
+ * the PIT alone, which is what stalled our guest's boot on a nested KVM.
+ */
+static void add_emulated(struct vm *vm, struct kvm_cpuid2 *c)
+{
+	bool deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	unsigned int i;
+
+	for (i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function == 1 && deadline)
+			e->ecx |= 1u << 24;	/* tsc-deadline */
+		if (e->function == 6)
+			e->eax |= 1u << 2;	/* arat */
+	}
+}
+
 int x86_cpuid_init(struct vm *vm, struct vk_err *err)
 {
 	struct kvm_cpuid2 *c;
@@ -87,6 +112,7 @@ int x86_cpuid_init(struct vm *vm, struct vk_err *err)
 		free(c);
 		return vk_fail(err, -e, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
 	}
+	add_emulated(vm, c);
 	add_topology_leaves(c);
 	vm->cpuid = c;
 	return 0;
