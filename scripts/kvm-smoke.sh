@@ -10,7 +10,8 @@
 #
 # The part: the tiny guests (boot, exits, devices on the legacy buses), virtio-blk
 # through the guest's own requests, QMP, and the sandbox (seccomp on every
-# thread kind, --runas). A few minutes. Not in it: test_emulated_instructions
+# thread kind, --runas); then the Linux guest's tests (tests/linux). Some
+# minutes. Not in it: test_emulated_instructions
 # (TCG's ldmxcsr does not raise #GP for reserved bits, as hardware does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,20 @@ fi
 PYTEST=${PYTEST:-/usr/bin/python3 -m pytest}
 tests="tests/guest/test_tiny.py tests/guest/test_virtio_blk.py tests/guest/test_qmp.py tests/guest/test_sandbox.py"
 echo "kvm-smoke: no /dev/kvm here: $tests on a KVM under QEMU's emulation"
-exec scripts/kvm-under-tcg.sh -t "${VMKIT_SMOKE_SECS:-1500}" \
+scripts/kvm-under-tcg.sh -t "${VMKIT_SMOKE_SECS:-1500}" \
 	"VMKIT_REQUIRE_KVM=1 $PYTEST -q -rs -p no:cacheprovider $tests \
 	 --deselect tests/guest/test_tiny.py::test_emulated_instructions \
 	 --deselect tests/guest/test_qmp.py::test_guest_reset_event"
+
+# The Linux guest, from its root disk, through its own drivers and shell. On
+# a one-CPU emulated machine: with two, its kernel hangs now and then whatever
+# the monitor (kvm-under-tcg.sh's -c); the tests that want two vCPUs skip.
+# Not yet here: the PS/2, tablet, q35, SCSI and SATA tests, which have not run
+# on a KVM with the guest kernel that has their drivers; test_guest_image, which
+# runs QEMU's TCG for itself (far too slow under TCG again).
+linux="tests/linux/test_linux.py tests/linux/test_linux_balloon.py tests/linux/test_linux_devices.py
+       tests/linux/test_linux_disk.py tests/linux/test_linux_net.py tests/linux/test_linux_virtio_blk.py
+       tests/linux/test_virtio_console.py tests/linux/test_virtio_rng.py"
+echo "kvm-smoke: the Linux guest's tests on a one-CPU KVM under QEMU's emulation"
+exec scripts/kvm-under-tcg.sh -c 1 -t "${VMKIT_SMOKE_SECS:-1500}" \
+	"VMKIT_REQUIRE_KVM=1 $PYTEST -q -rs -p no:cacheprovider $(echo $linux)"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "guest"))
-from vmkit_harness import BUILD_DIR, require_vmkit, run_vmkit  # noqa: E402
+from vmkit_harness import BUILD_DIR, require_host_cpus, require_vmkit, run_vmkit  # noqa: E402
 
 GUEST = BUILD_DIR / "guest"
 BOOT_TIMEOUT = 240.0
@@ -83,6 +83,7 @@ def test_pvh_vmlinux_one_cpu():
 
 
 def test_pvh_vmlinux_two_cpus():
+    require_host_cpus(2)
     r, start, end = boot("vmlinux", 2, "384M")
     check_boot(r, start, end, 2, 384)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from linuxvm import LinuxVM, root_overlay, VMKIT
+from vmkit_harness import require_host_cpus  # noqa: E402
 
 
 def free_port() -> int:
@@ -133,6 +134,7 @@ class PeerServer:
 
 
 def test_bridge_dhcp_ping_tcp_both_ways_and_two_queues(tmp_path, bridge_netns):
+    require_host_cpus(2)
     vmns, peerns = bridge_netns
     vm = LinuxVM(tmp_path, cpus=2, disks=[f"path={root_overlay(tmp_path)},format=qcow2"],
                  nets=["tap,bridge=br0,queues=2"])

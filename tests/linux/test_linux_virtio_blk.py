@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "guest"))
-from vmkit_harness import BUILD_DIR, require_vmkit, run_vmkit  # noqa: E402
+from vmkit_harness import BUILD_DIR, require_host_cpus, require_vmkit, run_vmkit  # noqa: E402
 
 
 def mbr(parts):
@@ -64,6 +64,7 @@ def test_two_disks_found_and_partitions_read(tmp_path):
 def test_engines_and_queues(tmp_path, opts):
     """Linux's driver on the other engines, an iothread and two queues (VIRTIO_BLK_F_MQ)."""
     require_vmkit()
+    require_host_cpus(2)
     kernel = BUILD_DIR / "guest" / "vmlinux"
     if not kernel.is_file():
         pytest.fail(f"{kernel} is missing: make guest")
