@@ -46,6 +46,50 @@ ssize_t vk_write_full(int fd, const void *buf, size_t len)
 	return done;
 }
 
+/*
+ * A file whose size stat() does not know: cgroup v2's files (cgroup.controllers)
+ * and /proc's say 0 and hold text all the same. Read to the end, up to max.
+ */
+static int read_unsized(int fd, void **buf, size_t *len, size_t max)
+{
+	size_t cap = MIN(max, (size_t)4096), used = 0;
+	char *p = malloc(cap + 1), *q;
+	ssize_t n;
+
+	if (!p)
+		return -ENOMEM;
+	for (;;) {
+		if (used == cap) {
+			if (cap >= max) {
+				free(p);
+				return -EFBIG;
+			}
+			cap = MIN(max, cap * 2);
+			q = realloc(p, cap + 1);
+			if (!q) {
+				free(p);
+				return -ENOMEM;
+			}
+			p = q;
+		}
+		n = read(fd, p + used, cap - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			n = -errno;
+			free(p);
+			return n;
+		}
+		if (n == 0)
+			break;
+		used += n;
+	}
+	p[used] = 0;
+	*buf = p;
+	*len = used;
+	return 0;
+}
+
 int vk_read_file(const char *path, void **buf, size_t *len, size_t max)
 {
 	_cleanup_close_ int fd = -1;
@@ -62,6 +106,8 @@ int vk_read_file(const char *path, void **buf, size_t *len, size_t max)
 		return -EINVAL;
 	if ((uint64_t)st.st_size > max)
 		return -EFBIG;
+	if (st.st_size == 0)
+		return read_unsized(fd, buf, len, max);
 	/* One byte more, always NUL: text callers can use the buffer as a string. */
 	p = malloc(st.st_size + 1);
 	if (!p)

@@ -269,7 +269,7 @@ def test_broken_definition_is_listed_not_dropped(api, kernel, vmkit_home):
 
 def test_start_without_kvm_fails_as_a_task(api, kernel, have_kvm):
     if have_kvm:
-        pytest.skip("this host has /dev/kvm: tests/serve/test_api_kvm.py starts VMs")
+        pytest.skip("this host has KVM: tests/serve/test_api_kvm.py starts VMs")
     new_vm(api, "nokvm", kernel)
     t = api.wait_task(api.post("/api/vms/nokvm/status/start").data)
     assert t["status"] != "OK" and t["type"] == "vmstart"
