@@ -164,7 +164,8 @@ def pam_user():
     """A host user in the group vmkit, with a random password, for PAM logins."""
     if os.geteuid() != 0:
         pytest.skip("making a PAM test user needs root")
-    name = f"vmkt{os.getpid() % 100000}"
+    # Random, not the pid: two runs at once (or one killed, its user left) must not collide.
+    name = f"vmkt{secrets.token_hex(4)}"
     password = secrets.token_hex(12)
     subprocess.run(["groupadd", "-f", "vmkit"], check=True)
     subprocess.run(["useradd", "-M", "-N", "-G", "vmkit", "-s", "/usr/sbin/nologin", name],

@@ -9,6 +9,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import secrets
 import socket
 import ssl
 import subprocess
@@ -69,7 +70,7 @@ def test_login_gives_cookie_and_csrf(serve, login_user, login_password):
 
 
 def test_user_outside_group_vmkit_cannot_log_in(serve):
-    name = f"vmkn{os.getpid() % 100000}"
+    name = f"vmkn{secrets.token_hex(4)}"
     subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", name], check=True)
     try:
         subprocess.run(["chpasswd"], input=f"{name}:pw-{name}\n", text=True, check=True)
