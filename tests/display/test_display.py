@@ -400,7 +400,8 @@ def test_definition_vga_key(tmp_path):
 def test_linux_console_on_vga_kvm(tmp_path):
     """Under KVM: the guest kernel's tty1 (vgacon, then fbcon on bochs-drm) in a screenshot.
 
-    Skips without /dev/kvm (this needs a real VM); not yet run under KVM.
+    Skips without /dev/kvm (this needs a real VM). Under the TCG KVM the screen showed
+    bochs-drm's fbcon with the kernel log and the shell; each OCR pass takes minutes there.
     """
     if not os.path.exists("/dev/kvm"):
         pytest.skip("no /dev/kvm")
@@ -431,9 +432,12 @@ def test_linux_console_on_vga_kvm(tmp_path):
                 f.readline()
             c.close()
             text = ocr(tmp_path / "tty1.png")
-            if "Linux" in text or "#" in text:
+            if "BusyBox" in text or "guest shell" in text:
                 break
-        assert "Linux" in text or "#" in text, text
+        # The shell's banner under the kernel's log: by then "Linux version" has
+        # scrolled off the 128x48 fbcon, and tesseract reads the "/ #" prompt as
+        # "yt" (seen on the first run under KVM).
+        assert "BusyBox" in text or "guest shell" in text, text
     finally:
         p.kill()
         p.wait()
