@@ -18,8 +18,10 @@
 #
 # tsc=reliable: under TCG the two CPUs' TSCs look unsynchronized, the kernel
 # marks the TSC unstable, KVM then gives its guests a kvmclock without the
-# stable bit, and a Linux guest's clock stopped at 1.6 s (vmkit's and QEMU's
-# runs differed there; not understood). With it, the guest's clock runs.
+# stable bit, and a Linux guest's clock stopped at 1.6 s. With it, the
+# guest's clock runs. (QEMU's guest did not stop there, probably because it
+# had the TSC-deadline timer, which vmkit did not offer until vmm/arch/x86/
+# cpuid.c's add_emulated: without it Linux ticks from the PIT.)
 #
 # -c CPUS: the emulated machine's CPUs (default: this machine's). With two,
 # a Linux guest of the nested KVM hangs now and then, early in its boot or
