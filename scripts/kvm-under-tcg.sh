@@ -119,8 +119,10 @@ echo "l1: exit \$?"
 poweroff -f
 EOF
 	chmod +x "$ird/init"
-	(cd "$ird" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$initrd.tmp"
-	mv "$initrd.tmp" "$initrd"
+	# A file of its own: two runs started at once both build it.
+	tmp=$(mktemp "$initrd.XXXXXX")
+	(cd "$ird" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$tmp"
+	mv -f "$tmp" "$initrd"
 	rm -rf "$ird"
 fi
 
