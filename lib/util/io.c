@@ -56,33 +56,26 @@ static int read_unsized(int fd, void **buf, size_t *len, size_t max)
 	char *p = malloc(cap + 1), *q;
 	ssize_t n;
 
-	if (!p)
-		return -ENOMEM;
 	for (;;) {
-		if (used == cap) {
-			if (cap >= max) {
-				free(p);
-				return -EFBIG;
-			}
-			cap = MIN(max, cap * 2);
-			q = realloc(p, cap + 1);
-			if (!q) {
-				free(p);
-				return -ENOMEM;
-			}
-			p = q;
-		}
-		n = read(fd, p + used, cap - used);
-		if (n < 0 && errno == EINTR)
-			continue;
+		if (!p)
+			return -ENOMEM;
+		n = vk_read_full(fd, p + used, cap - used);
 		if (n < 0) {
-			n = -errno;
 			free(p);
 			return n;
 		}
-		if (n == 0)
-			break;
 		used += n;
+		if (used < cap)
+			break;		/* the end, before the buffer filled */
+		if (cap >= max) {
+			free(p);
+			return -EFBIG;
+		}
+		cap = MIN(max, cap * 2);
+		q = realloc(p, cap + 1);
+		if (!q)
+			free(p);
+		p = q;
 	}
 	p[used] = 0;
 	*buf = p;

@@ -81,7 +81,7 @@ static void add_topology_leaves(struct kvm_cpuid2 *c)
  * calibrates its LAPIC timer against the PIT and checks the two agree over
  * 100 ms; on a slow or busy host that check fails, Linux disables the LAPIC
  * timer ("APIC timer disabled due to verification failure") and ticks from
- * the PIT alone, which is what stalled our guest's boot on a nested KVM.
+ * the PIT alone (our guest's early clock stood still on a nested KVM).
  */
 static void add_emulated(struct vm *vm, struct kvm_cpuid2 *c)
 {
