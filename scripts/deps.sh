@@ -14,6 +14,9 @@ check_pkgs=(python3 python3-pytest qemu-utils qemu-system-x86 strace iproute2 pr
 	xorriso kmod)
 # Firmware boot (issue 12): SeaBIOS and OVMF images for the --firmware boot tests.
 check_pkgs+=(seabios ovmf)
+# ... and the media they boot, built by tests/linux/bootmedia.py: an MBR disk
+# with extlinux, isolinux CDs, Debian's installer (its netboot kernel and initrd).
+check_pkgs+=(fdisk extlinux isolinux syslinux-common debian-installer-12-netboot-amd64)
 bench_pkgs=(qemu-system-x86 hyperfine fio iproute2)
 slow_pkgs=(linux-image-cloud-amd64)
 fuzz_pkgs=(clang libclang-rt-14-dev qemu-utils)

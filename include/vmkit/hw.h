@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "vmkit/util.h"
 
@@ -43,5 +44,18 @@ void pm_destroy(struct vm *vm);
 void pm_power_button(struct vm *vm);
 /* Move the PM1 block to port (0: decode nowhere), as the ICH9's PMBASE does. */
 int pm_set_base(struct vm *vm, uint16_t port);
+
+/* The ACPI PM timer at PM block + 8 (vmm/hw/pm-timer.c). */
+#define PM_TMR_OFFSET	0x08
+struct io_ops;
+/* Move a chipset's PM block of size ports from *at to base (vmm/hw/pm.c). */
+void pm_block_place(struct vm *vm, uint16_t *at, uint16_t base, unsigned int size,
+		    const struct io_ops *ops, void *opaque);
+struct pm_timer {
+	struct timespec t0;	/* where the count was 0 */
+};
+void pm_timer_start(struct pm_timer *t);
+uint32_t pm_timer_read(const struct pm_timer *t);	/* 24 bits */
+void pm_timer_set(struct pm_timer *t, uint32_t ticks);	/* count on from ticks */
 
 #endif

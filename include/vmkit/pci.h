@@ -68,7 +68,7 @@ struct pci_device {
 	const struct pci_device_ops *ops;
 	void *opaque;
 	struct vm *vm;
-	unsigned int slot;
+	unsigned int slot, fn;
 	uint8_t last_cap;		/* offset of the last capability added, 0 if none */
 	uint8_t cap_end;		/* next free byte for a capability */
 	/* INTx: what the device asks for, and whether it reaches the bridge (intx_lock). */
@@ -124,6 +124,9 @@ int pci_register_device(struct vm *vm, struct pci_device *d, struct vk_err *err)
 /* The same in a given slot (chipset functions: the Q35's MCH at 0, LPC at 0x1f). */
 int pci_register_device_at(struct vm *vm, struct pci_device *d, unsigned int slot,
 			   struct vk_err *err);
+/* Function 1-7 of a slot whose function 0 is multi-function (no BARs, no INTx). */
+int pci_register_function(struct vm *vm, struct pci_device *d, unsigned int slot,
+			  unsigned int fn, struct vk_err *err);
 /* Take it off the bus and its BARs off the MMIO bus. */
 void pci_unregister_device(struct vm *vm, struct pci_device *d);
 

@@ -70,18 +70,23 @@ class LinuxVM:
     def __init__(self, tmp: Path, *, disks: list[str] = (), nets: list[str] = (),
                  cpus: int = 1, memory: str = "256M", console: str = "serial",
                  extra: list[str] = (), cmdline: str = "", no_reboot: bool = True,
-                 name: Optional[str] = None, monitor: str = MONITOR):
+                 name: Optional[str] = None, monitor: str = MONITOR,
+                 firmware: Optional[str] = None):
         self.monitor = monitor
         if monitor == "vmkit":
             require_vmkit()
         self.tmp = Path(tmp)
         self.qmp_path = self.tmp / f"qmp-{id(self)}.sock"
         tty = "hvc0" if console == "virtio" else "ttyS0"
-        argv = [str(VMKIT), "run", "--kernel", str(guest_file("kernel")),
+        # firmware="bios" / "uefi,...": the firmware boots the disks (their
+        # boot loader names the kernel and its command line), no --kernel.
+        boot = (["--firmware", firmware] if firmware else
+                ["--kernel", str(guest_file("kernel")),
+                 "--cmdline", f"console={tty} root=/dev/vda rw panic=-1 {cmdline}".strip()])
+        argv = [str(VMKIT), "run", *boot,
                 "--cpus", str(cpus), "--memory", memory,
                 "--console", "virtio:stdio" if console == "virtio" else "stdio",
-                "--qmp", str(self.qmp_path),
-                "--cmdline", f"console={tty} root=/dev/vda rw panic=-1 {cmdline}".strip()]
+                "--qmp", str(self.qmp_path)]
         if no_reboot:
             argv.append("--no-reboot")
         if name:

@@ -30,7 +30,7 @@
 #include "vmkit/vm.h"
 
 extern const struct vm_device_class fw_cfg_class, firmware_class, fw_boot_class, pci_host_class,
-	vga_class;
+	vga_class, pm_class, piix4_pm_class;
 
 #define RAM_SIZE	(16u << 20)
 #define ROM_SIZE	(256u << 10)
@@ -656,6 +656,86 @@ static void test_pam(void **state)
 	tvm_free(t);
 }
 
+/* ---- The PIIX4's PM function (00:01.3) and its PM timer ---- */
+
+static uint32_t pci_fn_read32(struct vm *vm, unsigned int slot, unsigned int fn, unsigned int reg)
+{
+	uint32_t v;
+
+	outl(vm, 0xcf8, 0x80000000u | slot << 11 | fn << 8 | reg);
+	io_bus_read(&vm->pio, 0xcfc, &v, 4);
+	return v;
+}
+
+static void pci_fn_write32(struct vm *vm, unsigned int slot, unsigned int fn, unsigned int reg,
+			   uint32_t v)
+{
+	outl(vm, 0xcf8, 0x80000000u | slot << 11 | fn << 8 | reg);
+	outl(vm, 0xcfc, v);
+}
+
+/* Two reads of the PM timer at port, 2 ms apart: it counts (3.58 MHz: ~7000 ticks). */
+static bool timer_runs(struct vm *vm, uint16_t port)
+{
+	uint32_t a = 0, b = 0;
+
+	if (!io_bus_read(&vm->pio, port, &a, 4))
+		return false;
+	usleep(2000);
+	io_bus_read(&vm->pio, port, &b, 4);
+	return ((b - a) & 0xffffff) >= 3000 && a <= 0xffffff && b <= 0xffffff;
+}
+
+static void test_piix4_pm(void **state)
+{
+	struct tvm *t = tvm_new(FIRMWARE_UEFI);
+	struct vm *vm = &t->vm;
+	struct vk_err err = { 0 };
+	uint16_t cnt = 0;
+
+	assert_int_equal(pm_class.create(vm, &err), 0);
+	assert_int_equal(piix4_pm_class.create(vm, &err), 0);
+	/* Where OVMF's timer library looks on an i440FX, already enabled at 0x600. */
+	assert_int_equal(pci_fn_read32(vm, 1, 3, 0), 0x71138086);
+	assert_int_equal(pci_fn_read32(vm, 1, 3, 8) >> 8, 0x068000);
+	assert_int_equal(pci_fn_read32(vm, 1, 3, 0x40), 0x601);
+	assert_int_equal(pci_fn_read32(vm, 1, 3, 0x80) & 1, 1);
+	/* APMC_EN, read-only: SeaBIOS skips its SMM set-up (there is no SMM). */
+	pci_fn_write32(vm, 1, 3, 0x58, 0);
+	assert_int_equal(pci_fn_read32(vm, 1, 3, 0x58), 1u << 25);
+	assert_int_equal(pci_fn_read32(vm, 1, 2, 0), 0xffffffff);	/* no other function */
+	assert_true(timer_runs(vm, 0x608));
+	assert_true(io_bus_read(&vm->pio, 0x604, &cnt, 2));
+	assert_int_equal(cnt & 1, 1);				/* PM1 control: SCI_EN */
+
+	/* Moved as on the real part (bit 0 stays: I/O space); PM1 and the timer go along. */
+	pci_fn_write32(vm, 1, 3, 0x40, 0xb000);
+	assert_int_equal(pci_fn_read32(vm, 1, 3, 0x40), 0xb001);
+	assert_true(timer_runs(vm, 0xb008));
+	assert_false(timer_runs(vm, 0x608));
+	assert_true(io_bus_read(&vm->pio, 0xb004, &cnt, 2));
+	/* PMIOSE off: decoded nowhere. */
+	pci_fn_write32(vm, 1, 3, 0x80, 0);
+	assert_false(timer_runs(vm, 0xb008));
+	assert_false(io_bus_read(&vm->pio, 0xb004, &cnt, 2));
+	pci_fn_write32(vm, 1, 3, 0x80, 1);
+	assert_true(timer_runs(vm, 0xb008));
+	piix4_pm_class.destroy(vm);
+	pm_class.destroy(vm);
+	tvm_free(t);
+
+	/* Direct kernel boot: no PIIX at all, nothing at 00:01.3. */
+	t = tvm_new(FIRMWARE_NONE);
+	vm = &t->vm;
+	assert_int_equal(pm_class.create(vm, &err), 0);
+	assert_int_equal(piix4_pm_class.create(vm, &err), 0);
+	assert_int_equal(pci_fn_read32(vm, 1, 3, 0), 0xffffffff);
+	assert_false(timer_runs(vm, 0x608));
+	piix4_pm_class.destroy(vm);
+	pm_class.destroy(vm);
+	tvm_free(t);
+}
+
 /* ---- OVMF's pflash ---- */
 
 static uint8_t file_byte(const char *path, off_t off)
@@ -746,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_boot_order),
 		cmocka_unit_test(test_vga_bios),
 		cmocka_unit_test(test_pam),
+		cmocka_unit_test(test_piix4_pm),
 		cmocka_unit_test(test_pflash),
 	};
 

@@ -26,6 +26,8 @@ extern const struct vm_device_class virtio_tablet_class;
 extern const struct vm_device_class virtio_scsi_class, ahci_class;
 /* The Q35 chipset (--machine q35): after the host bridge and the PM block it places. */
 extern const struct vm_device_class q35_mch_class, ich9_lpc_class;
+/* The i440FX machine's PM function under firmware (00:01.3): after the PIIX3 in pci_host. */
+extern const struct vm_device_class piix4_pm_class;
 
 const struct vm_device_class *const vm_device_classes[] = {
 	&serial_class,
@@ -36,6 +38,7 @@ const struct vm_device_class *const vm_device_classes[] = {
 	&pm_class,
 	&q35_mch_class,
 	&ich9_lpc_class,
+	&piix4_pm_class,
 	&debugexit_class,
 	&fw_cfg_class,
 	&firmware_class,

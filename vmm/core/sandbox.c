@@ -130,9 +130,13 @@ static const struct sandbox_rule vcpu_rules[] = {
 	 * AHCI and SCSI commands are submitted from the register write that
 	 * issues them (a CD-ROM's data transfer too); the file layer asks
 	 * whether an EINVAL read was an O_DIRECT one. Found by tests/linux
-	 * under VMKIT_SANDBOX_LOG.
+	 * under VMKIT_SANDBOX_LOG. On a qcow2 disk a write of whole new
+	 * clusters is allocated there too (vmm/block/image-alloc.c), and the
+	 * library looks at the file's size when it reaches past what it saw
+	 * (found by tests/linux/test_firmware_boot.py's SATA disk).
 	 */
 	SB_ALLOW(io_uring_enter), SB_ALLOW(io_submit), SB_ALLOW_ARG(fcntl, 1, F_GETFL),
+	SB_ALLOW(newfstatat), SB_ALLOW(fstat),
 };
 
 static const struct sandbox_rule iothread_rules[] = {

@@ -23,7 +23,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vmkit/device.h"
 #include "vmkit/hw.h"
@@ -36,28 +35,15 @@
 #define CLASS_ISA_BRIDGE	0x060100
 #define LPC_REVISION		0x02
 #define PIRQ_DISABLED		0x80
-#define PM_TIMER_HZ		3579545ULL
 
 struct ich9_lpc {
 	struct vm *vm;
 	struct pci_device dev;
 	uint16_t pm_base;		/* where the PM block decodes, 0: nowhere */
-	struct timespec t0;		/* the PM timer counts from here */
+	struct pm_timer tmr;
 };
 
 const struct vm_device_class ich9_lpc_class;
-
-/* The 24-bit PM timer: 3.579545 MHz ticks since the machine started. */
-static uint32_t pm_timer(struct ich9_lpc *l)
-{
-	struct timespec now;
-	uint64_t ns;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ns = (uint64_t)(now.tv_sec - l->t0.tv_sec) * 1000000000ULL + now.tv_nsec - l->t0.tv_nsec;
-	return (uint32_t)((ns / 1000000000ULL) * PM_TIMER_HZ +
-			  (ns % 1000000000ULL) * PM_TIMER_HZ / 1000000000ULL) & 0xffffff;
-}
 
 /* PMBASE+8 to +0x7f (PM1 at +0 is pm.c's): the timer, SMI_EN, zeros elsewhere. */
 static void pmio_read(void *dev, uint64_t off, void *data, unsigned int len)
@@ -70,7 +56,7 @@ static void pmio_read(void *dev, uint64_t off, void *data, unsigned int len)
 	memset(data, 0, len);
 	if (off >= ICH9_PM_SIZE)
 		return;
-	v = pm_timer(l);
+	v = pm_timer_read(&l->tmr);
 	memcpy(regs + ICH9_PM_TMR, &v, 4);
 	regs[ICH9_PM_SMI_EN] = ICH9_SMI_EN_APMC_EN;
 	memcpy(data, regs + off, MIN((uint64_t)len, ICH9_PM_SIZE - off));
@@ -86,25 +72,13 @@ static const struct io_ops pmio_ops = { .read = pmio_read, .write = pmio_write }
 /* PMBASE or ACPI_CNTL changed: move the PM block (PM1 in pm.c, the rest here). */
 static void update_pm(struct ich9_lpc *l)
 {
-	struct vm *vm = l->vm;
 	uint16_t base = 0;
 
 	if (l->dev.cfg[ICH9_ACPI_CNTL] & ICH9_ACPI_EN) {
 		memcpy(&base, l->dev.cfg + ICH9_PMBASE, 2);
 		base &= ~(ICH9_PM_SIZE - 1);
 	}
-	if (base == l->pm_base)
-		return;
-	if (l->pm_base)
-		io_bus_unregister(&vm->pio, l->pm_base + ICH9_PM_TMR, l);
-	l->pm_base = 0;
-	if (!base || pm_set_base(vm, base) ||
-	    io_bus_register(&vm->pio, base + ICH9_PM_TMR, ICH9_PM_SIZE - ICH9_PM_TMR, &pmio_ops, l)) {
-		/* Port 0 or a range another device holds: the block decodes nowhere. */
-		pm_set_base(vm, 0);
-		return;
-	}
-	l->pm_base = base;
+	pm_block_place(l->vm, &l->pm_base, base, ICH9_PM_SIZE, &pmio_ops, l);
 }
 
 static void lpc_config_write(struct pci_device *d, unsigned int off, unsigned int len)
@@ -149,7 +123,7 @@ static int ich9_lpc_create(struct vm *vm, struct vk_err *err)
 	if (!l)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	l->vm = vm;
-	clock_gettime(CLOCK_MONOTONIC, &l->t0);
+	pm_timer_start(&l->tmr);
 	*vm_device_state(vm, &ich9_lpc_class) = l;
 	lpc_regs(l);
 	r = pci_register_device_at(vm, &l->dev, ICH9_LPC_SLOT, err);
@@ -205,22 +179,8 @@ static void ich9_lpc_save(struct vm *vm, struct ss_writer *w)
 		return;
 	ss_begin(w, "ich9-lpc", 0, 1);
 	pci_device_save(&l->dev, w);
-	ss_put_u64(w, "pm-timer", pm_timer(l));
+	ss_put_u64(w, "pm-timer", pm_timer_read(&l->tmr));
 	ss_end(w);
-}
-
-/* The timer reads ticks from here on: t0 moved back by that many ticks. */
-static void set_pm_timer(struct ich9_lpc *l, uint32_t ticks)
-{
-	uint64_t ns = (uint64_t)ticks * 1000000000ULL / PM_TIMER_HZ + 1;
-
-	clock_gettime(CLOCK_MONOTONIC, &l->t0);
-	l->t0.tv_sec -= ns / 1000000000ULL;
-	l->t0.tv_nsec -= ns % 1000000000ULL;
-	if (l->t0.tv_nsec < 0) {
-		l->t0.tv_nsec += 1000000000L;
-		l->t0.tv_sec--;
-	}
 }
 
 static int ich9_lpc_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
@@ -246,7 +206,7 @@ static int ich9_lpc_load(struct vm *vm, const struct ss_reader *r, struct vk_err
 		ret = pci_device_load(&l->dev, s, err);
 	if (ret)
 		return ret;
-	set_pm_timer(l, tmr);
+	pm_timer_set(&l->tmr, tmr);
 	update_pm(l);		/* the PM block decodes at the loaded PMBASE again */
 	return 0;
 }

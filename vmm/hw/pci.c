@@ -30,7 +30,8 @@
  * Under firmware the bus is the PC that SeaBIOS and OVMF know (QEMU's
  * "pc"): an i440FX host bridge, whose PAM registers switch the shadow RAM
  * (vmm/arch/x86/firmware.c), and the PIIX3 PCI-to-ISA bridge at 00:01.0
- * with its PIRQ route registers, which firmware programs and reads back.
+ * with its PIRQ route registers, which firmware programs and reads back;
+ * the PIIX4's PM function beside it at 00:01.3 is vmm/hw/piix4-pm.c.
  * The guest's interrupts still follow the _PRT (pci_intx_gsi).
  */
 #define I440FX_DEVICE	0x1237
@@ -48,19 +49,20 @@ struct pci_host {
 	uint32_t addr;
 	struct pci_device bridge;
 	struct pci_device isa;		/* PIIX3, under firmware */
-	struct pci_device *slots[PCI_MAX_SLOTS];
+	struct pci_device *slots[PCI_MAX_SLOTS];	/* function 0 of each slot */
+	struct pci_device *fns[PCI_MAX_SLOTS][7];	/* functions 1-7 (the PIIX4's PM) */
 	uint64_t next_bar;	/* BAR allocator in the window */
 	pthread_mutex_t irq_lock;	/* not lock: devices raise INTx under config writes */
 	unsigned int gsi_users[PCI_INTX_GSIS];	/* devices holding each INTx GSI high */
 };
 
-/* The function at bus/slot/fn, or NULL: bus 0 and function 0 only. */
+/* The function at bus/slot/fn, or NULL: bus 0 only. */
 static struct pci_device *lookup(struct pci_host *h, unsigned int bus, unsigned int slot,
 				 unsigned int fn)
 {
-	if (bus != 0 || fn != 0 || slot >= PCI_MAX_SLOTS)
+	if (bus != 0 || slot >= PCI_MAX_SLOTS || fn > 7)
 		return NULL;
-	return h->slots[slot];
+	return fn ? h->fns[slot][fn - 1] : h->slots[slot];
 }
 
 /* The device config cycles at h->addr go to, or NULL for an empty slot. */
@@ -253,14 +255,41 @@ int pci_register_device_at(struct vm *vm, struct pci_device *d, unsigned int slo
 	return attach(h, d, slot, err);
 }
 
-void pci_unregister_device(struct vm *vm, struct pci_device *d)
+/*
+ * Function fn (1-7) of slot, beside a multi-function device's function 0
+ * (which firmware and Linux read before they look at the others). No BARs
+ * or INTx: the PIIX4's PM function is all this is for.
+ */
+int pci_register_function(struct vm *vm, struct pci_device *d, unsigned int slot,
+			  unsigned int fn, struct vk_err *err)
 {
 	struct pci_host *h = vm->pci;
 
+	if (!h || slot >= PCI_MAX_SLOTS || fn < 1 || fn > 7 || h->fns[slot][fn - 1])
+		return vk_fail(err, -EBUSY, "pci: function %02x.%u is taken", slot, fn);
+	if (!h->slots[slot] || !(h->slots[slot]->cfg[PCI_HEADER_TYPE] & 0x80))
+		return vk_fail(err, -EINVAL, "pci: slot %u holds no multi-function device", slot);
+	d->slot = slot;
+	d->fn = fn;
+	d->vm = vm;
+	pthread_mutex_lock(&h->lock);
+	h->fns[slot][fn - 1] = d;
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+void pci_unregister_device(struct vm *vm, struct pci_device *d)
+{
+	struct pci_host *h = vm->pci;
+	struct pci_device **at;
+
 	pci_device_unmap(d);
-	if (h && d->slot < PCI_MAX_SLOTS && h->slots[d->slot] == d) {
+	if (!h || d->slot >= PCI_MAX_SLOTS || d->fn > 7)
+		return;
+	at = d->fn ? &h->fns[d->slot][d->fn - 1] : &h->slots[d->slot];
+	if (*at == d) {
 		pthread_mutex_lock(&h->lock);
-		h->slots[d->slot] = NULL;
+		*at = NULL;
 		pthread_mutex_unlock(&h->lock);
 	}
 }

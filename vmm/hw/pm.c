@@ -127,6 +127,28 @@ int pm_set_base(struct vm *vm, uint16_t port)
 	return r;
 }
 
+/*
+ * A chipset's PM block (the ICH9's at PMBASE, the PIIX4's at PMBA): PM1 at
+ * +0 (here), the rest from the timer at +8 on the caller's ops. Moves it
+ * from *at to base; base 0, or a range another device holds, leaves it
+ * decoding nowhere.
+ */
+void pm_block_place(struct vm *vm, uint16_t *at, uint16_t base, unsigned int size,
+		    const struct io_ops *ops, void *opaque)
+{
+	if (base == *at)
+		return;
+	if (*at)
+		io_bus_unregister(&vm->pio, *at + PM_TMR_OFFSET, opaque);
+	*at = 0;
+	if (!base || pm_set_base(vm, base) ||
+	    io_bus_register(&vm->pio, base + PM_TMR_OFFSET, size - PM_TMR_OFFSET, ops, opaque)) {
+		pm_set_base(vm, 0);
+		return;
+	}
+	*at = base;
+}
+
 void pm_power_button(struct vm *vm)
 {
 	struct pm *p = vm->pm;

@@ -17,6 +17,7 @@
 
 #include "vmkit/bios-linker.h"
 #include "vmkit/fw-cfg.h"
+#include "vmkit/hw.h"
 #include "vmkit/pci.h"
 #include "vmkit/q35.h"
 #include "vmkit/vm.h"
@@ -418,12 +419,18 @@ static void fadt_fields(struct acpi_fadt *f)
 	f->minor_version = 0;
 }
 
+/* The PM timer at PM block + 8: the ICH9's, or the PIIX4's under firmware. */
+static void fadt_pm_timer(struct acpi_fadt *f)
+{
+	f->pm_tmr_blk = PM1A_EVT_PORT + PM_TMR_OFFSET;
+	f->pm_tmr_len = 4;
+	f->x_pm_tmr_blk = io_gas(PM1A_EVT_PORT + PM_TMR_OFFSET, 4);
+}
+
 /* QEMU's q35 FADT: the PM timer at PMBASE+8, the platform clock, ICH9's reset value. */
 static void fadt_q35(struct vm *vm, struct acpi_fadt *f)
 {
-	f->pm_tmr_blk = PM1A_EVT_PORT + ICH9_PM_TMR;
-	f->pm_tmr_len = 4;
-	f->x_pm_tmr_blk = io_gas(PM1A_EVT_PORT + ICH9_PM_TMR, 4);
+	fadt_pm_timer(f);
 	f->flags |= FADT_F_USE_PLATFORM_CLOCK;
 	if (vm->nr_vcpus > 8)
 		f->flags |= FADT_F_APIC_CLUSTER;
@@ -439,6 +446,8 @@ static uint32_t build_fadt(struct acpi_builder *b, uint32_t dsdt, uint32_t facs)
 	fadt_fields(at(b, off));
 	if (vm_is_q35(b->vm->cfg))
 		fadt_q35(b->vm, at(b, off));
+	else if (b->vm->cfg->firmware != FIRMWARE_NONE)
+		fadt_pm_timer(at(b, off));	/* vmm/hw/piix4-pm.c's */
 	put_ptr(b, off + offsetof(struct acpi_fadt, firmware_ctrl), 4, facs);
 	put_ptr(b, off + offsetof(struct acpi_fadt, dsdt), 4, dsdt);
 	put_ptr(b, off + offsetof(struct acpi_fadt, x_dsdt), 8, dsdt);

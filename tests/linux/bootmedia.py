@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Bootable media for the firmware tests, built from Debian's packages.
+
+    bios_disk(dir)       MBR disk: syslinux's MBR code, one active ext4 partition
+                         (the test root file system) with extlinux, the guest kernel
+                         and root=PARTUUID=, so one image boots from any bus
+    boot_iso(dir, ...)   ISO 9660 with isolinux (BIOS, El Torito no-emulation) and
+                         the guest kernel and initramfs
+    installer_iso(dir)   Debian's installer (debian-installer-12-netboot-amd64's
+                         text kernel and initrd) behind isolinux's menu
+
+Each is built once per directory and reused. What a boot loader prints goes to
+the serial port (extlinux's and isolinux's SERIAL 0), so a test sees on the
+console that the firmware ran the medium's boot code, then the loader
+(LOADER_RE: its banner and the kernel it loads), then the kernel. Building
+the disk needs root for a loop mount: extlinux installs only into a mounted
+file system (it records where ldlinux.sys lies on the disk).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from linuxvm import guest_file
+
+# The MBR's disk signature: partition 1 is PARTUUID=5eedb007-01 to Linux.
+DISK_ID = "5eedb007"
+ROOT_PARTUUID = f"{DISK_ID}-01"
+# What syslinux's loaders print on the serial port: their banner, then the kernel's name.
+LOADER_RE = r"(SYS|EXT|ISO)LINUX \d+\.\d+.*?Loading /boot/vmlinuz"
+ISO_MARK = "vmkit.from=iso"
+DISK_MARK = "vmkit.from=disk"
+INSTALLER_MENU = "Debian installer boot menu"
+MBR_BIN = Path("/usr/lib/syslinux/mbr/mbr.bin")
+ISOLINUX_BIN = Path("/usr/lib/ISOLINUX/isolinux.bin")
+SYSLINUX_BIOS = Path("/usr/lib/syslinux/modules/bios")
+DI = Path("/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64")
+MIB = 1024 * 1024
+
+
+def _need(*tools: str) -> None:
+    for t in tools:
+        if not shutil.which(t) and not Path(t).exists():
+            pytest.skip(f"needs {t} (scripts/deps.sh check)")
+
+
+def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
+    r = subprocess.run(argv, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()}")
+    return r
+
+
+def _syslinux_cfg(kernel: str, append: str, initrd: str = "") -> str:
+    # SERIAL 0: the loader's own output (SAY, errors) also on the first UART,
+    # where the tests read it; no prompt, no timeout: straight to the kernel.
+    lines = ["SERIAL 0 115200", "PROMPT 0", "TIMEOUT 0", "DEFAULT vmkit",
+             "LABEL vmkit", f"  KERNEL {kernel}"]
+    if initrd:
+        lines.append(f"  INITRD {initrd}")
+    lines.append(f"  APPEND {append}")
+    return "\n".join(lines) + "\n"
+
+
+def bios_disk(d: Path) -> Path:
+    """The test root file system on an MBR disk that SeaBIOS boots through extlinux."""
+    out = d / "bios-disk.img"
+    if out.exists():
+        return out
+    _need("sfdisk", "extlinux", "losetup", str(MBR_BIN))
+    if os.geteuid() != 0:
+        pytest.skip("building an extlinux disk needs root (a loop mount)")
+    rootfs = guest_file("rootfs.ext4")
+    kernel = guest_file("kernel")
+    part = rootfs.stat().st_size
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        f.truncate(MIB + part)
+    _run(["sfdisk", "-q", str(tmp)],
+         input=f"label: dos\nlabel-id: 0x{DISK_ID}\nstart=2048, type=83, bootable\n")
+    _run(["dd", f"if={rootfs}", f"of={tmp}", "bs=1M", "seek=1", "conv=notrunc,sparse",
+          "status=none"])
+    # syslinux's MBR code (440 bytes: the partition table stays) finds the
+    # active partition and runs its boot sector, which extlinux writes.
+    with open(MBR_BIN, "rb") as src, open(tmp, "r+b") as dst:
+        dst.write(src.read()[:440])
+    mnt = Path(tempfile.mkdtemp(prefix="vmkit-extlinux."))
+    loop = _run(["losetup", "--find", "--show", "--offset", str(MIB), "--sizelimit",
+                 str(part), str(tmp)]).stdout.strip()
+    try:
+        _run(["mount", "-t", "ext4", loop, str(mnt)])
+        try:
+            boot = mnt / "boot" / "extlinux"
+            boot.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(kernel, mnt / "boot" / "vmlinuz")
+            (boot / "extlinux.conf").write_text(_syslinux_cfg(
+                "/boot/vmlinuz",
+                f"console=ttyS0 root=PARTUUID={ROOT_PARTUUID} rw panic=-1 {DISK_MARK}"))
+            _run(["extlinux", "--install", str(boot)])
+        finally:
+            _run(["umount", str(mnt)])
+    finally:
+        subprocess.run(["losetup", "-d", loop], capture_output=True)
+        mnt.rmdir()
+    tmp.rename(out)
+    return out
+
+
+def _iso(d: Path, name: str, kernel: Path, initrd: Path, cfg: str,
+         modules: tuple[str, ...] = ()) -> Path:
+    out = d / f"{name}.iso"
+    if out.exists():
+        return out
+    _need("xorriso", str(ISOLINUX_BIN), str(SYSLINUX_BIOS / "ldlinux.c32"))
+    tree = d / f"{name}-tree"
+    shutil.rmtree(tree, ignore_errors=True)
+    (tree / "isolinux").mkdir(parents=True)
+    (tree / "boot").mkdir()
+    shutil.copyfile(ISOLINUX_BIN, tree / "isolinux" / "isolinux.bin")
+    for m in ("ldlinux.c32",) + modules:
+        shutil.copyfile(SYSLINUX_BIOS / m, tree / "isolinux" / m)
+    shutil.copyfile(kernel, tree / "boot" / "vmlinuz")
+    shutil.copyfile(initrd, tree / "boot" / "initrd")
+    (tree / "isolinux" / "isolinux.cfg").write_text(cfg)
+    tmp = d / f"{name}.iso.tmp"
+    _run(["xorriso", "-as", "mkisofs", "-quiet", "-V", name.upper()[:32], "-o", str(tmp),
+          "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat", "-no-emul-boot",
+          "-boot-load-size", "4", "-boot-info-table", str(tree)])
+    tmp.rename(out)
+    shutil.rmtree(tree)
+    return out
+
+
+def boot_iso(d: Path) -> Path:
+    """An isolinux CD that starts the guest kernel with the test initramfs, whose
+    /init prints VMKIT-INFO and powers off."""
+    return _iso(d, "vmkit-boot", guest_file("kernel"), guest_file("initramfs.cpio"),
+                _syslinux_cfg("/boot/vmlinuz",
+                              f"console=ttyS0 panic=-1 vmkit.action=info {ISO_MARK}",
+                              "/boot/initrd"))
+
+
+def installer_iso(d: Path) -> Path:
+    """Debian 12's installer (text frontend) as a CD: isolinux's menu (menu.c32,
+    as Debian's own CDs have), which boots its one entry after a second."""
+    _need(str(DI / "linux"))
+    cfg = "\n".join(["SERIAL 0 115200", "UI menu.c32", f"MENU TITLE {INSTALLER_MENU}",
+                     "TIMEOUT 10", "DEFAULT install", "LABEL install",
+                     "  MENU LABEL Install", "  KERNEL /boot/vmlinuz", "  INITRD /boot/initrd",
+                     "  APPEND console=ttyS0 priority=low ---"]) + "\n"
+    return _iso(d, "debian-installer", DI / "linux", DI / "initrd.gz", cfg,
+                ("menu.c32", "libutil.c32", "libcom32.c32"))
