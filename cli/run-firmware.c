@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "run-firmware.h"
+#include "vmkit/sandbox.h"
 #include "vmkit/firmware.h"
 #include "vmkit/util.h"
 
@@ -145,6 +146,8 @@ int run_check_firmware(struct vm_config *c)
 
 int run_open_debugcon(const struct vm_config *c)
 {
+	uid_t uid;
+	gid_t gid;
 	int fd;
 
 	if (!c->debugcon_path)
@@ -153,6 +156,12 @@ int run_open_debugcon(const struct vm_config *c)
 	fd = open(c->debugcon_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return fail("--debugcon %s: %s", c->debugcon_path, strerror(errno));
+	/* Under --runas the device opens it again as that user, at each build. */
+	if (c->runas && !sandbox_lookup_user(c->runas, &uid, &gid, NULL) &&
+	    fchown(fd, uid, gid) < 0) {
+		close(fd);
+		return fail("--debugcon %s: %s", c->debugcon_path, strerror(errno));
+	}
 	close(fd);
 	return 0;
 }

@@ -156,7 +156,7 @@ rm -f "$scratch"
 truncate -s 32G "$scratch"
 mkfs.ext4 -q -F -E lazy_itable_init=1,nodiscard "$scratch"
 set +e
-timeout "$secs" "${VMKIT_TCG_QEMU:-qemu-system-x86_64}" -accel tcg,thread=${VMKIT_TCG_THREAD:-single} -smp "$cpus" -m "$mem" \
+timeout "$secs" "${VMKIT_TCG_QEMU:-qemu-system-x86_64}" -L /usr/share/seabios -L /usr/share/qemu -accel tcg,thread=${VMKIT_TCG_THREAD:-single} -smp "$cpus" -m "$mem" \
 	-cpu qemu64,+svm,+npt,+sse4.1,+sse4.2,+ssse3,+popcnt,+x2apic \
 	-nographic -nic none -no-reboot -kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 quiet panic=-1 tsc=reliable l1job=$job ${VMKIT_TCG_CMDLINE:-}" \

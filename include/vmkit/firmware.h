@@ -25,6 +25,8 @@ struct vm;
 #define FW_OVMF_CODE		"OVMF/OVMF_CODE_4M.fd"
 #define FW_OVMF_VARS		"OVMF/OVMF_VARS_4M.fd"
 #define FW_VGA_BIOS_IMAGE	"seabios/vgabios-stdvga.bin"	/* --vga std under SeaBIOS */
+/* SeaBIOS loads --kernel through QEMU's option ROM, when installed (vmm/arch/x86/fw-setup.c). */
+#define FW_LINUXBOOT_ROM	"/usr/share/qemu/linuxboot_dma.bin"
 #define FW_IMAGE_MAX		(16 * MiB)
 /* path of one of the images above in buf; returns buf. */
 const char *fw_image_path(const char *image, char *buf, size_t len);

@@ -18,8 +18,13 @@
 
 #include "vmkit/sandbox.h"
 
-/* Where the empty root is mounted before it becomes "/" (in our namespace only). */
-#define STAGE "/tmp"
+/*
+ * Where the empty root is mounted before it becomes "/" (in our namespace
+ * only): a directory of its own, which never holds anything, because the
+ * mount hides what is under it. It was /tmp, and files there (a disk, a
+ * --debugcon log) could then not be bound in: they were hidden by then.
+ */
+#define STAGE "/run/vmkit-root"
 
 static int mkdirs(char *path)
 {
@@ -76,6 +81,8 @@ static int stage_root(const char *root, struct vk_err *err)
 			return vk_fail(err, -errno, "sandbox: %s: %s", root, strerror(errno));
 		return 0;
 	}
+	if (mkdir(STAGE, 0755) < 0 && errno != EEXIST)
+		return vk_fail(err, -errno, "sandbox: mkdir " STAGE ": %s", strerror(errno));
 	if (mount("vmkit-sandbox", STAGE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "size=16k,nr_inodes=64,mode=0755") < 0)
 		return vk_fail(err, -errno, "sandbox: tmpfs on " STAGE ": %s", strerror(errno));

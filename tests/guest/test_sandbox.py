@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vmkit_harness import VMKIT, guest, require_vmkit, run_vmkit
+from vmkit_harness import VMKIT, guest, require_vmkit, run_argv, run_vmkit
 
 
 def run_opts(args):
@@ -119,6 +119,40 @@ def test_runas_status_of_a_running_monitor(tmp_path):
     finally:
         p.kill()
         p.wait()
+
+
+def test_runas_firmware_on_a_linked_clone(tmp_path):
+    """--runas with firmware and a qcow2 disk whose base lies in another directory: the
+    private root holds the BIOS image, the overlay (writable) and its backing file
+    (read-only), which the VM opens again at each build. Before, a VM without --kernel
+    had nothing bound at all (the list ended at the missing kernel) and a backing file
+    never was. SeaBIOS must get to its boot menu's disk scan with the disk there."""
+    require_vmkit()
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    seabios = Path("/usr/share/seabios/bios-256k.bin")
+    if not seabios.is_file():
+        pytest.skip("needs Debian's seabios")
+    (tmp_path / "base").mkdir()
+    (tmp_path / "vm").mkdir()
+    base, top = tmp_path / "base" / "base.raw", tmp_path / "vm" / "top.qcow2"
+    with open(base, "wb") as f:
+        f.truncate(16 << 20)
+    subprocess.run([str(VMKIT), "img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F",
+                    "raw", str(top)], check=True)
+    os.chown(top, 65534, 65534)         # the disk is nobody's; the base only readable
+    base.chmod(0o644)
+    log = tmp_path / "debugcon.log"
+    # The disk is blank: SeaBIOS fails to boot from it, then from anything, waits its
+    # boot-fail-wait and resets, which ends the monitor (--no-reboot), or the timeout does.
+    r = run_argv([str(VMKIT), "run", "--firmware", "bios", "--console", "none", "--no-reboot",
+                  "--disk", f"path={top},format=qcow2", "--debugcon", f"file:{log}",
+                  "--sandbox", "on", "--runas", "nobody"], timeout=90)
+    text = log.read_bytes().decode(errors="replace") if log.exists() else ""
+    assert "found virtio-blk" in text and "Booting from Hard Disk" in text, \
+        r.describe() + "\n" + text[-2000:]
+    assert "sandbox" not in r.stderr and "--disk" not in r.stderr, r.describe()
+    assert log.stat().st_uid == 65534       # handed to the user the device writes it as
 
 
 @pytest.mark.parametrize("how,seccomp", [([], "2"), (["--sandbox", "off"], "0")])

@@ -344,6 +344,11 @@ def test_hostile(tmp_path: Path) -> None:
     if not USE_QEMU:
         # QEMU 7.2 lets addr + len wrap and writes the guest's page 0; vmkit must not.
         assert r.info.get("wrap_page0") == "intact", r.describe()
+        # The BAR over the guest's RAM: RAM is what the guest reads and writes there.
+        assert r.info.get("bar_over_ram") == "ram", r.describe()
+    # Device reset in flight, MSI-X gone wild, BARs everywhere: each came back.
+    for case in ("reset_inflight", "msix_garbage", "bar_abuse"):
+        assert case in results, f"hostile_{case} missing{r.describe()}"
     # 4.1.4.3: queue_size reads 0 for a queue that does not exist. (QEMU
     # ignores a queue_select of 0xffff and keeps queue 0 selected.)
     assert r.info.get("queue_size_of_num_queues") == "0", r.describe()

@@ -450,6 +450,141 @@ static void c_mmio_sweep(void)
 	(void)sink;
 }
 
+/*
+ * Device reset with requests in flight: eight reads of 8 KiB published and
+ * notified, then status 0 at once. The device must not complete them into
+ * the ring the driver set up next (the framework's set-up and GET_ID
+ * after each case check that).
+ */
+static void c_reset_inflight(void)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		hdr(VIRTIO_BLK_T_IN, i * 16);
+		desc(3 * i, HDR, 16, R | N, 3 * i + 1);
+		desc(3 * i + 1, (uintptr_t)buf, 8192, W | N, 3 * i + 2);
+		desc(3 * i + 2, STATUS, 1, W, 0);
+		vq.avail->ring[(vq.avail_idx + i) % vq.size] = 3 * i;
+	}
+	vq.avail_idx += 8;
+	__atomic_store_n(&vq.avail->idx, vq.avail_idx, __ATOMIC_RELEASE);
+	virtq_notify(&vq);
+	virtio_set_status(&vp, 0);
+}
+
+/* The MSI-X table: BIR and offset from the capability (PCI 3.0 6.8.2). */
+static volatile uint32_t *msix_table(unsigned *n)
+{
+	uint8_t cap = pci_find_cap(&vp.pci, PCI_CAP_ID_MSIX, 0);
+	uint32_t t;
+
+	if (!cap)
+		return 0;
+	*n = (pci_read16(&vp.pci, cap + 2) & 0x7ff) + 1;
+	t = pci_read32(&vp.pci, cap + 4);
+	return (volatile uint32_t *)(vp.pci.bar_addr[t & 7] + (t & ~7u));
+}
+
+/*
+ * MSI-X programmed with garbage: every entry an address outside the
+ * interrupt window (0xfee00000) and all-ones data, unmasked, MSI-X
+ * enabled, queue 0 and config changes on vector 0; then an honest
+ * request, whose completion interrupt goes nowhere. The monitor must not
+ * die of it (KVM refuses such a message); entries masked again after.
+ */
+static void c_msix_garbage(void)
+{
+	uint8_t cap = pci_find_cap(&vp.pci, PCI_CAP_ID_MSIX, 0);
+	unsigned n = 0;
+	volatile uint32_t *t = msix_table(&n);
+
+	if (!t)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		t[4 * i + 0] = 0xdead0000u + 16 * i;	/* not 0xfeexxxxx */
+		t[4 * i + 1] = 0xffffffffu;		/* above 4 GiB too */
+		t[4 * i + 2] = 0xffffffffu;
+		t[4 * i + 3] = 0;			/* unmasked */
+	}
+	pci_write16(&vp.pci, cap + 2, pci_read16(&vp.pci, cap + 2) | 0x8000);
+	mmio_write16(vp.common + VIRTIO_COMMON_MSIX, 0);
+	mmio_write16(vp.common + VIRTIO_COMMON_Q_SELECT, 0);
+	mmio_write16(vp.common + VIRTIO_COMMON_Q_MSIX, 0);
+	hdr(VIRTIO_BLK_T_GET_ID, 0);
+	desc(0, HDR, 16, R | N, 1);
+	desc(1, (uintptr_t)req.id, 20, W | N, 2);
+	desc(2, STATUS, 1, W, 0);
+	virtq_publish(&vq, 0, 1);
+}
+
+static void c_msix_garbage_check(void)
+{
+	uint8_t cap = pci_find_cap(&vp.pci, PCI_CAP_ID_MSIX, 0);
+	unsigned n = 0;
+	volatile uint32_t *t = msix_table(&n);
+
+	if (!t)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		t[4 * i + 3] = 1;			/* masked, as at reset */
+	pci_write16(&vp.pci, cap + 2, pci_read16(&vp.pci, cap + 2) & ~0x8000);
+	/* A table entry written with 8-byte and odd-sized accesses too. */
+	*(volatile uint64_t *)&t[0] = 0xfee00000ull;
+	*(volatile uint8_t *)&t[2] = 0x41;
+	rt_info("msix_vectors=%u", n);
+}
+
+/*
+ * The BAR that holds the virtio registers placed over guest RAM, over the
+ * IOAPIC and LAPIC, past the physical address width, with memory decode
+ * on; a register written through each place; then put back. RAM at the
+ * place must read what the guest wrote there (RAM wins over a BAR, as
+ * KVM's memory slots do); the monitor must keep serving.
+ */
+static uint64_t bar_place(unsigned bar, uint64_t addr)
+{
+	unsigned off = PCI_BAR0 + 4 * bar;
+	uint64_t old = pci_read32(&vp.pci, off) & ~0xfull;
+
+	if (vp.pci.bar_64[bar])
+		old |= (uint64_t)pci_read32(&vp.pci, off + 4) << 32;
+	pci_write32(&vp.pci, off, (uint32_t)addr | (pci_read32(&vp.pci, off) & 0xf));
+	if (vp.pci.bar_64[bar])
+		pci_write32(&vp.pci, off + 4, (uint32_t)(addr >> 32));
+	return old;
+}
+
+/* RAM of the guest's own, for the BAR to land on (a BAR is size-aligned). */
+static uint8_t bar_ram[64 << 10] __attribute__((section(".noinit.hostile"), aligned(65536)));
+
+static void c_bar_abuse(void)
+{
+	unsigned bar = vp.caps[VIRTIO_PCI_CAP_COMMON_CFG].bar;
+	uint64_t size = vp.pci.bar_size[bar], home = vp.pci.bar_addr[bar];
+	uint32_t off = vp.caps[VIRTIO_PCI_CAP_COMMON_CFG].offset;
+	uint64_t ram = (uintptr_t)bar_ram;
+	static const uint64_t places[] = { 0xfec00000ull, 0xfee00000ull, 0, 1ull << 52,
+					   0xfffffffffff00000ull };
+	unsigned ram_ok;
+
+	if (!size || !home || size > sizeof(bar_ram))
+		return;
+	memset(bar_ram, 0x5a, size);
+	bar_place(bar, ram);
+	mmio_write8(ram + off + VIRTIO_COMMON_STATUS, 0);	/* a reset, if it reached the device */
+	ram_ok = mmio_read8(ram + off + VIRTIO_COMMON_STATUS) == 0 &&
+		 mmio_read8(ram + off + VIRTIO_COMMON_STATUS + 1) == 0x5a;
+	for (unsigned i = 0; i < sizeof(places) / sizeof(places[0]); i++)
+		bar_place(bar, places[i]);
+	/* Two BARs at one place: both of this function's at the other's address. */
+	for (unsigned b = 0; b < PCI_NR_BARS; b++)
+		if (b != bar && vp.pci.bar_size[b])
+			bar_place(b, home);
+	for (unsigned b = 0; b < PCI_NR_BARS; b++)
+		if (vp.pci.bar_size[b])
+			bar_place(b, vp.pci.bar_addr[b]);
+	rt_info("bar_over_ram=%s", ram_ok ? "ram" : "device");
+}
+
 struct hostile_case {
 	const char *name;
 	void (*run)(void);
@@ -481,6 +616,10 @@ static const struct hostile_case cases[] = {
 	{ .name = "notify_early", .run = c_notify_early },
 	{ .name = "ring_addr", .run = c_ring_addr, .request = true },
 	{ .name = "mmio_sweep", .run = c_mmio_sweep },
+	{ .name = "reset_inflight", .run = c_reset_inflight },
+	{ .name = "msix_garbage", .run = c_msix_garbage, .request = true,
+	  .check = c_msix_garbage_check },
+	{ .name = "bar_abuse", .run = c_bar_abuse },
 };
 
 static const char *classify(bool request)

@@ -240,30 +240,3 @@ void vmm_sandbox_enter(const struct sandbox_kind *kind)
 		exit(1);
 	}
 }
-
-int vmm_sandbox_drop(const struct vm_config *cfg, struct vk_err *err)
-{
-	const char *ro[4 + VM_MAX_DISKS] = { cfg->kernel, cfg->initrd };
-	const char *rw[4 + VM_MAX_DISKS] = { "/dev/kvm", "/dev/vhost-net", "/dev/net/tun" };
-	struct sandbox_jail jail = { .user = cfg->runas, .root = cfg->chroot_dir,
-				     .files = ro, .rw_files = rw };
-	unsigned int i, nro = cfg->initrd ? 2 : 1, nrw = 3;
-	bool dropped;
-
-	if (!cfg->runas && !cfg->chroot_dir)
-		return 0;
-	if (cfg->rng_source)
-		ro[nro++] = cfg->rng_source;
-	for (i = 0; i < cfg->nr_disks; i++) {
-		if (!cfg->disks[i].path)
-			continue;	/* an empty CD-ROM drive */
-		if (cfg->disks[i].readonly)
-			ro[nro++] = cfg->disks[i].path;
-		else
-			rw[nrw++] = cfg->disks[i].path;
-	}
-	/* With --chroot DIR the paths are DIR's own: nothing is bound in. */
-	if (cfg->chroot_dir)
-		jail.files = jail.rw_files = NULL;
-	return sandbox_drop(&jail, &dropped, err);
-}

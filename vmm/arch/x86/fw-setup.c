@@ -22,7 +22,6 @@
 #define LINUX_SETUP_ADDR	0x10000
 #define LINUX_CMDLINE_ADDR	0x20000
 #define LINUX_KERNEL_ADDR	0x100000
-#define LINUXBOOT_ROM		"/usr/share/qemu/linuxboot_dma.bin"
 /* KVM's TSS and identity-map pages under firmware: QEMU's place, listed as reserved. */
 #define FW_KVM_PAGES		0xfeffc000ULL
 
@@ -142,7 +141,7 @@ static int add_linuxboot_rom(struct vm *vm)
 	size_t len;
 
 	if (vm->cfg->firmware != FIRMWARE_BIOS ||
-	    vk_read_file(LINUXBOOT_ROM, &rom, &len, 64 * KiB))
+	    vk_read_file(FW_LINUXBOOT_ROM, &rom, &len, 64 * KiB))
 		return 0;
 	return fw_cfg_add_file(vm, "genroms/linuxboot_dma.bin", rom, len);
 }
