@@ -19,7 +19,8 @@
 # build/bench/report.txt. A failing command is reported and the run goes on.
 # Knobs (environment): BENCH_RUNS (hyperfine runs, default 30),
 # BENCH_PC_RUNS (5), BENCH_MEM_RUNS (5), BENCH_BOOT_RUNS (3),
-# BENCH_QEMU_BOOT_RUNS (1), BENCH_BOOT_TIMEOUT (300 s), BENCH_QEMU (binary).
+# BENCH_QEMU_BOOT_RUNS (1), BENCH_BOOT_TIMEOUT (300 s), BENCH_QEMU (binary),
+# BENCH_FW_RUNS (3).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -234,3 +235,11 @@ log "Linux guest user space (bench/guest_user.py)"
 # and qemu-img on the same files, on disk and on tmpfs; its report is appended.
 log "vmkit img (bench/img.sh)"
 { echo; bash bench/img.sh || echo "bench: img.sh failed; see $OUT/img/"; } | tee -a "$OUT/report.txt"
+
+# --- 8. firmware boot -------------------------------------------------------------------
+# bench/fwboot.py: SeaBIOS booting an isolinux CD (SATA) and an extlinux disk
+# (virtio-blk), vmkit and QEMU on the same bios-256k.bin and media: time to the
+# boot loader's banner and to user space; its report is appended.
+log "firmware boot (bench/fwboot.py)"
+{ echo; /usr/bin/python3 bench/fwboot.py "${BENCH_FW_RUNS:-3}" ||
+	echo "bench: fwboot.py failed; see $OUT/fwboot/"; } | tee -a "$OUT/report.txt"
