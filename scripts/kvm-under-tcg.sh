@@ -43,7 +43,9 @@
 # a nested guest writes CR8 while its hypervisor waits for an interrupt
 # window: helper_write_crN (target/i386/tcg/sysemu/misc_helper.c) calls
 # cpu_interrupt without the big QEMU lock. OVMF writes CR8; Linux and
-# SeaBIOS do not. The same happens with QEMU -accel kvm inside.
+# SeaBIOS do not. The same happens with QEMU -accel kvm inside. With that
+# call under the lock (a rebuilt QEMU) OVMF still gets nowhere, under QEMU
+# -accel kvm as under vmkit (both vCPUs at RIP 0x1/0x5, timer exits only).
 #
 # It is a developer's tool, not part of make check: everything runs emulated
 # (the nested guest too), so timings mean nothing, but the monitor's code paths
