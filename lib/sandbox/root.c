@@ -104,6 +104,8 @@ static int bind_all(const char *dir, const char *const *files, bool rw, struct v
 int sandbox_enter_root(const struct sandbox_jail *jail, struct vk_err *err)
 {
 	const char *root = jail->root, *dir = root ? root : STAGE;
+	char cwd[PATH_MAX];
+	bool have_cwd = !root && getcwd(cwd, sizeof(cwd));
 	int r;
 
 	r = stage_root(root, err);
@@ -121,5 +123,12 @@ int sandbox_enter_root(const struct sandbox_jail *jail, struct vk_err *err)
 			   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			   NULL) < 0)
 		return vk_fail(err, -errno, "sandbox: read-only root: %s", strerror(errno));
+	/*
+	 * The working directory as before, where a bound file made it exist:
+	 * a disk given as a relative path (bound at its absolute one) is then
+	 * found again at each build. Else "/".
+	 */
+	if (have_cwd && chdir(cwd) < 0 && chdir("/") < 0)
+		return vk_fail(err, -errno, "sandbox: chdir /: %s", strerror(errno));
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -202,6 +203,53 @@ static void test_drop(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * A file under /tmp can be bound (the empty root is staged elsewhere: on
+ * /tmp it hid them), and the working directory stays where it was when a
+ * bound file keeps it in the new root: relative paths still resolve.
+ */
+static void __attribute__((noreturn)) cwd_child(const char *tmpfile)
+{
+	const char *files[] = { "/etc/hostname", tmpfile, NULL };
+	struct sandbox_jail jail = { .user = "nobody", .files = files };
+	struct vk_err err = { 0 };
+	bool dropped;
+
+	if (chdir("/etc") < 0)
+		_exit(2);
+	if (sandbox_drop(&jail, &dropped, &err) < 0) {
+		(void)!write(2, err.msg, strlen(err.msg));
+		_exit(3);
+	}
+	if (open("hostname", O_RDONLY) < 0)
+		_exit(4);
+	if (open(tmpfile, O_RDONLY) < 0)
+		_exit(5);
+	_exit(0);
+}
+
+static void test_drop_keeps_cwd_and_tmp(void **state)
+{
+	char tmpfile[] = "/tmp/vmkit-test-jailXXXXXX";
+	int st, fd;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	fd = mkstemp(tmpfile);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		cwd_child(tmpfile);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	unlink(tmpfile);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_ensure_user(void **state)
 {
 	const char *name = "vmkit-sbxtest";
@@ -229,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_report_fd),
 		cmocka_unit_test(test_kind_size),
 		cmocka_unit_test(test_drop),
+		cmocka_unit_test(test_drop_keeps_cwd_and_tmp),
 		cmocka_unit_test(test_ensure_user),
 	};
 
