@@ -36,9 +36,11 @@ scripts/kvm-under-tcg.sh -t "${VMKIT_SMOKE_SECS:-1500}" \
 # The Linux guest, from its root disk, through its own drivers and shell. On
 # a one-CPU emulated machine: with two, its kernel hangs now and then whatever
 # the monitor (kvm-under-tcg.sh's -c); the tests that want two vCPUs skip.
-# Not here: test_guest_image, which runs QEMU's TCG for itself (far too slow
-# under TCG again).
+# With it, what SeaBIOS and isolinux draw on the VGA (OCR, VNC). Not here:
+# test_guest_image, which runs QEMU's TCG for itself (far too slow under TCG
+# again).
 echo "kvm-smoke: tests/linux on a one-CPU KVM under QEMU's emulation"
 exec scripts/kvm-under-tcg.sh -c 1 -t "${VMKIT_SMOKE_SECS:-1500}" \
 	"VMKIT_REQUIRE_KVM=1 $PYTEST -q -rs -p no:cacheprovider tests/linux \
+	 tests/display/test_firmware_screen.py \
 	 --deselect tests/linux/test_guest_image.py"

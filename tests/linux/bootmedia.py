@@ -6,6 +6,7 @@
                          and root=PARTUUID=, so one image boots from any bus
     boot_iso(dir, ...)   ISO 9660 with isolinux (BIOS, El Torito no-emulation) and
                          the guest kernel and initramfs
+    menu_iso(dir)        an isolinux CD whose menu waits on the screen
     installer_iso(dir)   Debian's installer (debian-installer-12-netboot-amd64's
                          text kernel and initrd) behind isolinux's menu
 
@@ -36,6 +37,7 @@ LOADER_RE = r"(SYS|EXT|ISO)LINUX \d+\.\d+.*?Loading /boot/vmlinuz"
 ISO_MARK = "vmkit.from=iso"
 DISK_MARK = "vmkit.from=disk"
 INSTALLER_MENU = "Debian installer boot menu"
+MENU_TITLE = "Firmware test menu"
 MBR_BIN = Path("/usr/lib/syslinux/mbr/mbr.bin")
 ISOLINUX_BIN = Path("/usr/lib/ISOLINUX/isolinux.bin")
 SYSLINUX_BIOS = Path("/usr/lib/syslinux/modules/bios")
@@ -143,6 +145,16 @@ def boot_iso(d: Path) -> Path:
                 _syslinux_cfg("/boot/vmlinuz",
                               f"console=ttyS0 panic=-1 vmkit.action=info {ISO_MARK}",
                               "/boot/initrd"))
+
+
+def menu_iso(d: Path) -> Path:
+    """An isolinux CD whose menu (menu.c32) waits for a key: it stays on the screen."""
+    cfg = "\n".join(["SERIAL 0 115200", "UI menu.c32", f"MENU TITLE {MENU_TITLE}",
+                     "TIMEOUT 0", "DEFAULT vmkit", "LABEL vmkit", "  MENU LABEL Boot vmkit",
+                     "  KERNEL /boot/vmlinuz", "  INITRD /boot/initrd",
+                     f"  APPEND console=ttyS0 panic=-1 vmkit.action=info {ISO_MARK}"]) + "\n"
+    return _iso(d, "vmkit-menu", guest_file("kernel"), guest_file("initramfs.cpio"), cfg,
+                ("menu.c32", "libutil.c32", "libcom32.c32"))
 
 
 def installer_iso(d: Path) -> Path:
