@@ -36,7 +36,9 @@
 # "audit=1 audit_backlog_limit=65536", so that VMKIT_SANDBOX_LOG=1's records
 # of calls missing from an allow-list reach dmesg); VMKIT_TCG_THREAD=multi
 # runs TCG on several host threads (faster; seen to wedge the machine);
-# VMKIT_TCG_QEMU names another qemu-system-x86_64 for the emulation.
+# VMKIT_TCG_QEMU names another qemu-system-x86_64 for the emulation, and
+# VMKIT_TCG_CPU another -cpu model for it (default: qemu64 with SVM, NPT,
+# SSE4 and x2APIC).
 #
 # Firmware: SeaBIOS runs there. OVMF does not: QEMU's TCG (7.2 and 10.0 alike)
 # aborts the whole machine ("tcg_handle_interrupt: assertion failed") when
@@ -45,7 +47,8 @@
 # cpu_interrupt without the big QEMU lock. OVMF writes CR8; Linux and
 # SeaBIOS do not. The same happens with QEMU -accel kvm inside. With that
 # call under the lock (a rebuilt QEMU) OVMF still gets nowhere, under QEMU
-# -accel kvm as under vmkit (both vCPUs at RIP 0x1/0x5, timer exits only).
+# -accel kvm as under vmkit (both vCPUs at RIP 0x1/0x5, timer exits only;
+# the same with VMKIT_TCG_CPU=max).
 #
 # It is a developer's tool, not part of make check: everything runs emulated
 # (the nested guest too), so timings mean nothing, but the monitor's code paths
@@ -159,7 +162,7 @@ truncate -s 32G "$scratch"
 mkfs.ext4 -q -F -E lazy_itable_init=1,nodiscard "$scratch"
 set +e
 timeout "$secs" "${VMKIT_TCG_QEMU:-qemu-system-x86_64}" -L /usr/share/seabios -L /usr/share/qemu -accel tcg,thread=${VMKIT_TCG_THREAD:-single} -smp "$cpus" -m "$mem" \
-	-cpu qemu64,+svm,+npt,+sse4.1,+sse4.2,+ssse3,+popcnt,+x2apic \
+	-cpu "${VMKIT_TCG_CPU:-qemu64,+svm,+npt,+sse4.1,+sse4.2,+ssse3,+popcnt,+x2apic}" \
 	-nographic -nic none -no-reboot -kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 quiet panic=-1 tsc=reliable l1job=$job ${VMKIT_TCG_CMDLINE:-}" \
 	-fsdev local,id=h,path=/,security_model=passthrough,multidevs=remap \
