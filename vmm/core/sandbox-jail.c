@@ -11,8 +11,8 @@
  *   linked clone, whose base was not there);
  * - under firmware its code and variable store (or the store's template),
  *   the VGA BIOS and SeaBIOS's linuxboot ROM;
- * - /dev/kvm, /dev/vhost-net, /dev/net/tun, the --console and --debugcon
- *   files (appended to at each build).
+ * - /dev/kvm, /dev/vhost-net, /dev/net/tun, the --debugcon file (opened
+ *   for appending at each build; the --console file is opened once, before).
  *
  * A missing file is skipped (sandbox_drop's bind_file): what the VM needs
  * and does not find then fails at its open, with its name. Relative paths
@@ -117,8 +117,6 @@ static int build(struct list *ro, struct list *rw, const struct vm_config *cfg)
 		r = add(ro, cfg->initrd);
 	if (!r)
 		r = add(ro, cfg->rng_source);
-	if (!r && cfg->console == CONSOLE_FILE)
-		r = add(rw, cfg->console_path);
 	if (!r)
 		r = add(rw, cfg->debugcon_path);
 	for (i = 0; i < cfg->nr_disks && !r; i++) {
