@@ -49,9 +49,10 @@ def argv(monitor: str, case: str, media: dict) -> list[str]:
         if case == "cd":
             return a + ["--cdrom", str(media["cd"])]
         return a + ["--disk", f"path={media['disk']},format=qcow2"]
-    q = [QEMU, "-accel", "kvm", "-cpu", "host", "-M", "pc", "-m", "256", "-nodefaults",
-         "-no-user-config", "-display", "none", "-serial", "stdio", "-monitor", "none",
-         "-no-reboot"]
+    # -arch-capabilities: QEMU refuses a PVM host's ARCH_CAPABILITIES (as bench/run.sh).
+    q = [QEMU, "-accel", "kvm", "-cpu", "host,-arch-capabilities", "-M", "pc", "-m", "256",
+         "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
+         "-monitor", "none", "-no-reboot"]
     if case == "cd":
         return q + ["-device", "ahci,id=ahci", "-drive",
                     f"if=none,id=cd,media=cdrom,readonly=on,file={media['cd']}",
