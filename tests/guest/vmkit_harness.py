@@ -199,6 +199,7 @@ def run_argv(
     sel.register(proc.stderr, selectors.EVENT_READ, err)
     deadline = start + timeout
     kill_at: Optional[float] = None
+    next_idle_check = start
     try:
         while sel.get_map():
             now = time.monotonic()
@@ -213,14 +214,19 @@ def run_argv(
                 wait = min(wait, kill_at - now)
             if not timed_out and not stopped:
                 wait = min(wait, deadline - now)
-            for key, _ in sel.select(timeout=max(0.0, wait)):
+            ready = sel.select(timeout=max(0.0, wait))
+            for key, _ in ready:
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     sel.unregister(key.fileobj)
                     continue
                 key.data.extend(chunk)
-                if (key.data is out and stop_when is not None and not stopped
-                        and stop_when(out.decode(errors="replace"))):
+            # On new console output, and every half second without any: a condition
+            # may look elsewhere (a --debugcon file) while the console is silent.
+            if (stop_when is not None and not stopped and not timed_out
+                    and (any(k.data is out for k, _ in ready) or now >= next_idle_check)):
+                next_idle_check = now + 0.5
+                if stop_when(out.decode(errors="replace")):
                     stopped = True
                     proc.send_signal(signal.SIGTERM)
                     kill_at = time.monotonic() + 5.0
