@@ -81,9 +81,12 @@ def test_seabios_boots_an_extlinux_disk(tmp_path, media, bus):
         vm.sh("echo booted-by-seabios > /root/fw-mark && sync")
         vm.type("poweroff\n")
         assert vm.wait_exit(120) == 0, vm.describe()
-    probe = subprocess.run([str(VMKIT), "img", "info", str(disk)], capture_output=True,
-                           text=True)
-    assert probe.returncode == 0, probe.stderr
+    raw = tmp_path / "after.raw"
+    subprocess.run([str(VMKIT), "img", "convert", "-O", "raw", str(disk), str(raw)],
+                   check=True, capture_output=True)
+    got = subprocess.run(["debugfs", "-R", "cat /root/fw-mark",
+                          f"{raw}?offset={bootmedia.MIB}"], capture_output=True, text=True)
+    assert got.stdout.strip() == "booted-by-seabios", got.stdout + got.stderr
 
 
 @pytest.mark.parametrize("bus", ["sata", "scsi"])
