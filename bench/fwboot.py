@@ -98,7 +98,11 @@ def median(xs):
 
 
 def main() -> int:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    arg = sys.argv[1] if len(sys.argv) > 1 else "3"
+    if not arg.isdigit() or int(arg) < 1:
+        print(f"fwboot: RUNS {arg!r}: expected a number of runs, 1 or more", file=sys.stderr)
+        return 2
+    runs = int(arg)
     if not os.path.exists("/dev/kvm"):
         print("fwboot: no /dev/kvm here (scripts/kvm-under-tcg.sh runs this on a KVM under "
               "emulation, where times mean little)")

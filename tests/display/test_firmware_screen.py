@@ -8,7 +8,6 @@ for a key. Each screen is taken with QMP screendump and read back by OCR
 (tesseract), and the same picture through a real VNC client (vncsnapshot).
 Needs /dev/kvm (make check's kvm-smoke stage runs it on a KVM under emulation).
 """
-import socket
 import struct
 import subprocess
 import sys
@@ -21,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "guest"))
 sys.path.insert(0, str(REPO / "tests" / "linux"))
 from vmkit_harness import VMKIT, require_vmkit  # noqa: E402
+from qmp_client import QMP  # noqa: E402
 import bootmedia  # noqa: E402
 from test_display import free_display, ocr, rfb_session, snapshot  # noqa: E402
 
@@ -55,22 +55,14 @@ class Screen:
             time.sleep(0.5)
         raise AssertionError(f"no {what!r} in {where.name} in {timeout:.0f} s{self.log()}")
 
-    def qmp_cmd(self, cmd: str) -> None:
-        c = socket.socket(socket.AF_UNIX)
-        c.connect(str(self.qmp))
-        f = c.makefile("rw")
-        f.readline()
-        for line in ('{"execute":"qmp_capabilities"}', cmd):
-            f.write(line + "\n")
-            f.flush()
-            reply = f.readline()
-            assert '"return"' in reply, reply
-        c.close()
+    def qmp_cmd(self, cmd: str, args: dict) -> None:
+        with QMP(self.qmp) as q:
+            q.negotiate()
+            q.cmd(cmd, args)
 
     def screendump(self, name: str) -> Path:
         out = self.tmp / name
-        self.qmp_cmd('{"execute":"screendump","arguments":{"filename":"%s","format":"png"}}'
-                     % out)
+        self.qmp_cmd("screendump", {"filename": str(out), "format": "png"})
         return out
 
     def log(self) -> str:
@@ -139,6 +131,6 @@ def test_isolinux_menu_on_screen(screen, tmp_path, key_via):
         time.sleep(0.5)
         c.close()
     else:
-        s.qmp_cmd('{"execute":"send-key","arguments":{"keys":[{"type":"qcode","data":"ret"}]}}')
+        s.qmp_cmd("send-key", {"keys": [{"type": "qcode", "data": "ret"}]})
     s.wait("VMKIT-INFO", console)
     assert bootmedia.ISO_MARK in console.read_bytes().decode(errors="replace"), s.log()
