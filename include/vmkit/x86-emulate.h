@@ -47,13 +47,30 @@ struct x86_emu_ops {
 	int (*write)(void *opaque, uint64_t la, const void *buf, size_t len);
 };
 
+/* A segment register as the CPU caches it (the fields of KVM's kvm_segment). */
+struct x86_emu_seg {
+	uint64_t base;
+	uint32_t limit;		/* in bytes, granularity applied */
+	uint16_t selector;
+	uint8_t type, s, dpl, present, db, l, g, avl;
+};
+
 struct x86_emu_state {
 	uint64_t gpr[X86_NR_GPRS];
 	uint64_t rip;
 	uint64_t rflags;
 	uint64_t seg_base[X86_NR_SEGS];
 	int code_bits;		/* 16, 32 or 64: the current code segment's default size */
+	int stack_bits;		/* 16 or 32 (SS.B), 64 in 64-bit mode: the stack pointer's width */
 	int cpl;
+	bool protected_mode;	/* CR0.PE */
+	bool long_mode;		/* EFER.LMA */
+	uint64_t gdt_base;	/* for the descriptors a far transfer (iret) loads */
+	uint16_t gdt_limit;
+
+	/* Out: a new code segment (iret), to be loaded with rip. */
+	struct x86_emu_seg cs;
+	bool cs_dirty;
 
 	/* x87/SSE state in the 512-byte FXSAVE layout (Intel SDM Vol. 1, 10.5.1). */
 	uint8_t fxstate[512];

@@ -1015,6 +1015,159 @@ static void test_popcnt_mem(void **unused)
 
 /* ---- Refusals --------------------------------------------------------- */
 
+/* ---- iret in protected mode --------------------------------------------- */
+
+#define GDT		(MEM_BASE + 0x100)
+#define STACK		(MEM_BASE + 0x800)
+#define SEL_CODE32	0x10	/* flat 32-bit ring-0 code, accessed */
+#define SEL_CODE16	0x18	/* 16-bit code at 0x12340, limit 0xffff, not yet accessed */
+#define SEL_ABSENT	0x20
+#define SEL_DATA	0x28
+#define SEL_RING3	0x30	/* DPL 3 code */
+#define GDT_LIMIT	0x37
+
+static void gdt_setup(void)
+{
+	put64(at(GDT + 0x00), 0);
+	put64(at(GDT + 0x08), 0x00cf93000000ffffull);
+	put64(at(GDT + SEL_CODE32), 0x00cf9b000000ffffull);
+	put64(at(GDT + SEL_CODE16), 0x00009a012340ffffull);
+	put64(at(GDT + SEL_ABSENT), 0x00cf1b000000ffffull);
+	put64(at(GDT + SEL_DATA), 0x00cf93000000ffffull);
+	put64(at(GDT + SEL_RING3), 0x00cffb000000ffffull);
+}
+
+static void init_pm(struct x86_emu_state *st)
+{
+	init_state(st, 32);
+	st->stack_bits = 32;
+	st->protected_mode = true;
+	st->gdt_base = GDT;
+	st->gdt_limit = GDT_LIMIT;
+	st->gpr[X86_RSP] = STACK;
+	gdt_setup();
+}
+
+static void push_frame32(uint32_t eip, uint16_t cs, uint32_t eflags)
+{
+	put32(at(STACK), eip);
+	put32(at(STACK + 4), 0xbeef0000u | cs);	/* the upper half is ignored */
+	put32(at(STACK + 8), eflags);
+}
+
+static void test_iret_same_level(void **unused)
+{
+	struct x86_emu_state st;
+
+	init_pm(&st);
+	st.rflags = 0x2 | 0x200;
+	push_frame32(0x1234, SEL_CODE32, 0x2 | ZF | 0x400 | 0x40000);
+	assert_int_equal(emu(&st, INSN(0xcf)), 0);
+	assert_int_equal(st.exception, -1);
+	assert_int_equal(st.rip, 0x1234);
+	assert_int_equal(st.gpr[X86_RSP], STACK + 12);
+	/* IF cleared (CPL 0 <= IOPL 0), DF and AC loaded. */
+	assert_int_equal(st.rflags, 0x2 | ZF | 0x400 | 0x40000);
+	assert_true(st.cs_dirty);
+	assert_int_equal(st.cs.selector, SEL_CODE32);
+	assert_int_equal(st.cs.limit, 0xffffffffu);
+	assert_int_equal(st.cs.db, 1);
+	assert_int_equal(st.cs.type, 0xb);
+	assert_int_equal(st.code_bits, 32);
+	assert_string_equal(x86_emulate_name(INSN(0xcf)), "iret");
+}
+
+static void test_iret_to_16bit_code(void **unused)
+{
+	struct x86_emu_state st;
+
+	init_pm(&st);
+	push_frame32(0xfff0, SEL_CODE16, 0x2);
+	assert_int_equal(emu(&st, INSN(0xcf)), 0);
+	assert_int_equal(st.exception, -1);
+	assert_int_equal(st.rip, 0xfff0);
+	assert_int_equal(st.seg_base[X86_CS], 0x12340);
+	assert_int_equal(st.code_bits, 16);
+	assert_int_equal(st.cs.limit, 0xffff);
+	/* Loaded: the descriptor is marked accessed, in the GDT too. */
+	assert_int_equal(st.cs.type, 0xb);
+	assert_int_equal(*at(GDT + SEL_CODE16 + 5), 0x9b);
+}
+
+static void test_iret16_keeps_upper_flags(void **unused)
+{
+	struct x86_emu_state st;
+
+	/* o16 iret in 32-bit code, on a 16-bit stack: three words, SP wraps in 16 bits. */
+	init_pm(&st);
+	st.stack_bits = 16;
+	st.seg_base[X86_SS] = MEM_BASE;
+	st.gpr[X86_RSP] = 0xdead0000u | 0x1000;
+	st.rflags = 0x2 | 0x40000;
+	put16(at(MEM_BASE + 0x1000), 0x5678);
+	put16(at(MEM_BASE + 0x1002), SEL_CODE32);
+	put16(at(MEM_BASE + 0x1004), 0x2 | 0x1);
+	assert_int_equal(emu(&st, INSN(0x66, 0xcf)), 0);
+	assert_int_equal(st.exception, -1);
+	assert_int_equal(st.rip, 0x5678);
+	assert_int_equal(st.gpr[X86_RSP], 0xdead0000u | 0x1006);
+	assert_int_equal(st.rflags, 0x2 | 0x1 | 0x40000);
+}
+
+static void expect_iret_fault(uint16_t sel, uint32_t eip, int vector, uint32_t code)
+{
+	struct x86_emu_state st, before;
+
+	init_pm(&st);
+	push_frame32(eip, sel, 0x2);
+	before = st;
+	assert_int_equal(emu(&st, INSN(0xcf)), 0);
+	assert_int_equal(st.exception, vector);
+	assert_true(st.exception_has_error);
+	assert_int_equal(st.error_code, code);
+	/* A fault: nothing else moved. */
+	assert_int_equal(st.rip, before.rip);
+	assert_int_equal(st.gpr[X86_RSP], before.gpr[X86_RSP]);
+	assert_int_equal(st.rflags, before.rflags);
+	assert_false(st.cs_dirty);
+}
+
+static void test_iret_faults(void **unused)
+{
+	expect_iret_fault(0, 0x1000, 13, 0);			/* null selector */
+	expect_iret_fault(0x40, 0x1000, 13, 0x40);		/* past the GDT's limit */
+	expect_iret_fault(SEL_ABSENT, 0x1000, 11, SEL_ABSENT);	/* not present */
+	expect_iret_fault(SEL_DATA, 0x1000, 13, SEL_DATA);	/* not code */
+	expect_iret_fault(SEL_RING3, 0x1000, 13, SEL_RING3);	/* DPL 3 with RPL 0 */
+	expect_iret_fault(SEL_CODE16, 0x10000, 13, 0);		/* past the segment's limit */
+}
+
+static void test_iret_not_handled(void **unused)
+{
+	struct x86_emu_state st;
+
+	init_pm(&st);
+	push_frame32(0x1000, SEL_RING3 | 3, 0x2);	/* to an outer level */
+	expect_untouched(&st, INSN(0xcf), -ENOTSUP);
+	push_frame32(0x1000, SEL_CODE32, 0x2 | 0x20000);	/* to virtual-8086 mode */
+	expect_untouched(&st, INSN(0xcf), -ENOTSUP);
+	push_frame32(0x1000, SEL_CODE32 | 4, 0x2);	/* an LDT selector */
+	expect_untouched(&st, INSN(0xcf), -ENOTSUP);
+	push_frame32(0x1000, SEL_CODE32, 0x2);
+	st.rflags |= 0x4000;				/* NT: a task return */
+	expect_untouched(&st, INSN(0xcf), -ENOTSUP);
+	init_pm(&st);
+	st.protected_mode = false;			/* real mode: KVM's own */
+	expect_untouched(&st, INSN(0xcf), -ENOTSUP);
+	init_state(&st, 64);
+	st.protected_mode = st.long_mode = true;
+	expect_untouched(&st, INSN(0x48, 0xcf), -ENOTSUP);
+	/* The frame unreadable: -EFAULT, nothing changed. */
+	init_pm(&st);
+	st.gpr[X86_RSP] = 0x10;
+	expect_untouched(&st, INSN(0xcf), -EFAULT);
+}
+
 static void test_unknown(void **unused)
 {
 	static const struct {
@@ -1396,6 +1549,11 @@ int main(void)
 		cmocka_unit_test_setup(test_int3, setup),
 		cmocka_unit_test_setup(test_popcnt_reg, setup),
 		cmocka_unit_test_setup(test_popcnt_mem, setup),
+		cmocka_unit_test_setup(test_iret_same_level, setup),
+		cmocka_unit_test_setup(test_iret_to_16bit_code, setup),
+		cmocka_unit_test_setup(test_iret16_keeps_upper_flags, setup),
+		cmocka_unit_test_setup(test_iret_faults, setup),
+		cmocka_unit_test_setup(test_iret_not_handled, setup),
 		cmocka_unit_test_setup(test_unknown, setup),
 		cmocka_unit_test_setup(test_too_long, setup),
 		cmocka_unit_test_setup(test_truncated, setup),

@@ -84,6 +84,30 @@ static int translate(struct emu_ctx *c, uint64_t la, uint64_t *gpa)
 	return 0;
 }
 
+/*
+ * An operand outside RAM goes through the MMIO bus as the guest's own access
+ * would: OVMF's SEC phase runs from its flash and loads control words from it
+ * (fldcw), SeaBIOS's from the BIOS ROM. Naturally aligned pieces of at most 8
+ * bytes, the sizes devices are written for; -EFAULT where nothing answers.
+ */
+static int access_mmio(struct vm *vm, uint64_t gpa, uint8_t *buf, size_t len, bool write)
+{
+	while (len) {
+		unsigned int n = 8;
+		bool ok;
+
+		while (n > len || (gpa & (n - 1)))
+			n /= 2;
+		ok = write ? io_bus_write(&vm->mmio, gpa, buf, n) : io_bus_read(&vm->mmio, gpa, buf, n);
+		if (!ok)
+			return -EFAULT;
+		gpa += n;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* Walk [la, la+len) a page at a time. */
 static int access_linear(struct emu_ctx *c, uint64_t la, void *buf, size_t len, bool write)
 {
@@ -95,12 +119,14 @@ static int access_linear(struct emu_ctx *c, uint64_t la, void *buf, size_t len, 
 		if (translate(c, la, &gpa))
 			return -EFAULT;
 		hva = vm_gpa_to_hva(c->v->vm, gpa, chunk);
-		if (!hva)
-			return -EFAULT;	/* MMIO operands are not supported here */
-		if (write)
+		if (!hva) {
+			if (access_mmio(c->v->vm, gpa, buf, chunk, write))
+				return -EFAULT;
+		} else if (write) {
 			memcpy(hva, buf, chunk);
-		else
+		} else {
 			memcpy(buf, hva, chunk);
+		}
 		la += chunk;
 		buf = (uint8_t *)buf + chunk;
 		len -= chunk;
@@ -172,8 +198,13 @@ static void regs_to_state(const struct kvm_regs *r, const struct kvm_sregs *s,
 	st->seg_base[X86_DS] = s->ds.base;
 	st->seg_base[X86_FS] = s->fs.base;
 	st->seg_base[X86_GS] = s->gs.base;
-	st->code_bits = (s->efer & (1u << 10)) && s->cs.l ? 64 : s->cs.db ? 32 : 16;
+	st->long_mode = s->efer & (1u << 10);	/* EFER.LMA */
+	st->protected_mode = s->cr0 & 1;
+	st->code_bits = st->long_mode && s->cs.l ? 64 : s->cs.db ? 32 : 16;
+	st->stack_bits = st->code_bits == 64 ? 64 : s->ss.db ? 32 : 16;
 	st->cpl = s->cs.dpl;
+	st->gdt_base = s->gdt.base;
+	st->gdt_limit = s->gdt.limit;
 	st->exception = -1;
 }
 
@@ -217,9 +248,23 @@ static int fail_msg(struct vcpu *v, const uint8_t *b, unsigned int n, uint64_t r
 		       v->id, (unsigned long long)rip, why, n ? hex : "none given");
 }
 
-static int write_back(struct vcpu *v, struct x86_emu_state *st, struct kvm_regs *r,
-		      struct kvm_fpu *f)
+static void emu_seg_to_kvm(const struct x86_emu_seg *e, struct kvm_segment *k)
 {
+	*k = (struct kvm_segment){
+		.base = e->base, .limit = e->limit, .selector = e->selector,
+		.type = e->type, .present = e->present, .dpl = e->dpl, .db = e->db,
+		.s = e->s, .l = e->l, .g = e->g, .avl = e->avl,
+	};
+}
+
+static int write_back(struct vcpu *v, struct x86_emu_state *st, struct kvm_regs *r,
+		      struct kvm_sregs *s, struct kvm_fpu *f)
+{
+	if (st->cs_dirty) {
+		emu_seg_to_kvm(&st->cs, &s->cs);
+		if (ioctl(v->fd, KVM_SET_SREGS, s) < 0)
+			return -errno;
+	}
 	state_to_regs(st, r);
 	if (ioctl(v->fd, KVM_SET_REGS, r) < 0)
 		return -errno;
@@ -285,7 +330,7 @@ int x86_emulation_failure(struct vcpu *v, struct vk_err *err)
 		return fail_msg(v, bytes, n, r.rip, "instruction not emulated", ret, err);
 	if (ret)
 		return fail_msg(v, bytes, n, r.rip, "operand not in guest RAM", ret, err);
-	ret = write_back(v, &st, &r, &f);
+	ret = write_back(v, &st, &r, &s, &f);
 	if (ret)
 		return vk_fail(err, ret, "vCPU %u: cannot complete %s: %s", v->id,
 			       x86_emulate_name(bytes, n), strerror(-ret));

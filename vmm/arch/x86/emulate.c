@@ -3,7 +3,8 @@
  * User-space completion of the instructions a PVM host's KVM emulator refuses.
  *
  * The set is small and fixed (x87 control, MXCSR, FXSAVE/FXRSTOR, fences,
- * int3, popcnt), so this is a tiny decoder that recognises exactly those
+ * int3, popcnt, and iret outside 64-bit mode, which KVM's emulator does
+ * only in real mode), so this is a tiny decoder that recognises exactly those
  * encodings and refuses everything else with -ENOTSUP. Emulation works on a
  * copy of the vCPU state: all guest reads come first, then the result is
  * computed, then guest writes, and the copy is committed only when all of
@@ -32,7 +33,19 @@
 #define RFLAGS_AF		(1u << 4)
 #define RFLAGS_ZF		(1u << 6)
 #define RFLAGS_SF		(1u << 7)
+#define RFLAGS_TF		(1u << 8)
+#define RFLAGS_IF		(1u << 9)
+#define RFLAGS_DF		(1u << 10)
 #define RFLAGS_OF		(1u << 11)
+#define RFLAGS_IOPL		(3u << 12)
+#define RFLAGS_NT		(1u << 14)
+#define RFLAGS_RF		(1u << 16)
+#define RFLAGS_VM		(1u << 17)
+#define RFLAGS_AC		(1u << 18)
+#define RFLAGS_VIF		(1u << 19)
+#define RFLAGS_VIP		(1u << 20)
+#define RFLAGS_ID		(1u << 21)
+#define RFLAGS_FIXED		(1u << 1)	/* always reads as 1 */
 
 /* Outside 64-bit mode only XMM0-7 are saved: the area ends at XMM8. */
 #define FX_END_LEGACY		288
@@ -55,6 +68,7 @@
 #define MXCSR_MASK_DEFAULT	0xffff
 
 #define VEC_BP			3
+#define VEC_NP			11
 #define VEC_GP			13
 
 enum x86_op {
@@ -75,6 +89,7 @@ enum x86_op {
 	OP_SFENCE,
 	OP_INT3,
 	OP_POPCNT,
+	OP_IRET,
 	NR_OPS
 };
 
@@ -116,6 +131,7 @@ struct emu {
 	void *opaque;
 	uint64_t la;		/* linear address of the memory operand */
 	bool fault;		/* a fault was raised: rip stays put */
+	bool jumped;		/* the instruction set rip itself (iret) */
 };
 
 static uint16_t get16(const uint8_t *p)
@@ -394,6 +410,9 @@ static int decode_opcode(struct cursor *c, struct x86_insn *d, uint8_t op)
 	case 0xcc:
 		d->op = OP_INT3;
 		break;
+	case 0xcf:
+		d->op = OP_IRET;
+		break;
 	case 0xd9: case 0xdb: case 0xdd: case 0xdf:
 		if (decode_x87(c, d, op))
 			return -ENOTSUP;
@@ -505,13 +524,18 @@ static int mem_write(struct emu *e, uint64_t la, const void *buf, size_t n)
 	return 0;
 }
 
-static int raise_gp(struct emu *e)
+static int raise_fault(struct emu *e, int vector, uint32_t error_code)
 {
-	e->s.exception = VEC_GP;
+	e->s.exception = vector;
 	e->s.exception_has_error = true;
-	e->s.error_code = 0;
+	e->s.error_code = error_code;
 	e->fault = true;
 	return 0;
+}
+
+static int raise_gp(struct emu *e)
+{
+	return raise_fault(e, VEC_GP, 0);
 }
 
 static uint32_t mxcsr_mask(const struct x86_emu_state *s)
@@ -720,6 +744,123 @@ static int em_popcnt(struct emu *e)
 	return 0;
 }
 
+/* An 8-byte GDT descriptor as the segment register caches it. */
+static void unpack_desc(uint64_t desc, uint16_t selector, struct x86_emu_seg *seg)
+{
+	uint32_t lo = (uint32_t)desc, hi = desc >> 32;
+
+	seg->selector = selector;
+	seg->base = (lo >> 16) | (hi & 0xff) << 16 | (hi & 0xff000000u);
+	seg->limit = (lo & 0xffff) | (hi & 0xf0000);
+	seg->type = (hi >> 8) & 0xf;
+	seg->s = (hi >> 12) & 1;
+	seg->dpl = (hi >> 13) & 3;
+	seg->present = (hi >> 15) & 1;
+	seg->avl = (hi >> 20) & 1;
+	seg->l = (hi >> 21) & 1;
+	seg->db = (hi >> 22) & 1;
+	seg->g = (hi >> 23) & 1;
+	if (seg->g)
+		seg->limit = seg->limit << 12 | 0xfff;
+}
+
+/*
+ * Load CS for a far return to the same privilege level (Intel SDM Vol. 2,
+ * IRET: "RETURN-TO-SAME-PRIVILEGE-LEVEL"), checking the descriptor as the
+ * CPU does. Sets e->s.cs, or raises the fault and leaves it.
+ */
+static int load_return_cs(struct emu *e, uint16_t sel, uint32_t eip)
+{
+	struct x86_emu_state *s = &e->s;
+	struct x86_emu_seg cs;
+	uint8_t raw[8];
+	bool conforming;
+	int rc;
+
+	if (!(sel & ~3u))
+		return raise_gp(e);
+	if (sel & 4)		/* an LDT selector: no guest of ours has an LDT */
+		return -ENOTSUP;
+	if ((sel | 7u) > s->gdt_limit)
+		return raise_fault(e, VEC_GP, sel & ~3u);
+	rc = mem_read(e, s->gdt_base + (sel & ~7u), raw, sizeof(raw));
+	if (rc)
+		return rc;
+	unpack_desc(get64(raw), sel, &cs);
+	conforming = cs.type & 4;
+	if (!cs.s || !(cs.type & 8) || (conforming ? cs.dpl > (sel & 3) : cs.dpl != (sel & 3)))
+		return raise_fault(e, VEC_GP, sel & ~3u);
+	if (!cs.present)
+		return raise_fault(e, VEC_NP, sel & ~3u);
+	if (eip > cs.limit)
+		return raise_gp(e);
+	if (!(cs.type & 1)) {	/* the CPU marks the descriptor accessed */
+		cs.type |= 1;
+		raw[5] |= 1;
+		rc = mem_write(e, s->gdt_base + (sel & ~7u) + 5, raw + 5, 1);
+		if (rc)
+			return rc;
+	}
+	s->cs = cs;
+	return 0;
+}
+
+/*
+ * iret in protected mode, returning to the same privilege level: what a
+ * 32-bit boot loader's interrupt handlers do (syslinux's core, run under
+ * SeaBIOS). KVM's emulator completes iret only in real mode and PVM hosts
+ * send every CPL0 iret here. Task returns (NT), returns to virtual-8086 mode
+ * and to an outer level, and 64-bit mode's iretq are not handled.
+ */
+static int em_iret(struct emu *e)
+{
+	struct x86_emu_state *s = &e->s;
+	const uint64_t always = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF |
+				RFLAGS_TF | RFLAGS_DF | RFLAGS_OF | RFLAGS_NT;
+	unsigned int n = e->d->opsize / 8;
+	uint64_t sp = trunc_bits(s->gpr[X86_RSP], s->stack_bits), mask = always, fl;
+	uint8_t frame[12];
+	uint32_t eip;
+	uint16_t sel;
+	int rc;
+
+	if (!s->protected_mode || s->long_mode || n == 8 || (s->rflags & (RFLAGS_NT | RFLAGS_VM)))
+		return -ENOTSUP;
+	rc = mem_read(e, s->seg_base[X86_SS] + sp, frame, 3 * n);
+	if (rc)
+		return rc;
+	eip = n == 4 ? get32(frame) : get16(frame);
+	sel = get16(frame + n);
+	fl = n == 4 ? get32(frame + 2 * n) : get16(frame + 2 * n);
+	if (s->cpl == 0 && (fl & RFLAGS_VM))
+		return -ENOTSUP;
+	if ((sel & 3) < s->cpl)
+		return raise_fault(e, VEC_GP, sel & ~3u);
+	if ((sel & 3) > s->cpl)
+		return -ENOTSUP;
+	rc = load_return_cs(e, sel, eip);
+	if (rc || e->fault)
+		return rc;
+
+	if ((unsigned int)s->cpl <= ((s->rflags & RFLAGS_IOPL) >> 12))
+		mask |= RFLAGS_IF;
+	if (s->cpl == 0)
+		mask |= RFLAGS_IOPL;
+	if (n == 4)
+		mask |= RFLAGS_RF | RFLAGS_AC | RFLAGS_ID | RFLAGS_VIF | RFLAGS_VIP;
+	s->rflags = (s->rflags & ~mask) | (fl & mask) | RFLAGS_FIXED;
+
+	sp = trunc_bits(sp + 3 * n, s->stack_bits);
+	s->gpr[X86_RSP] = s->stack_bits == 16 ? (s->gpr[X86_RSP] & ~0xffffull) | sp : sp;
+	s->gpr_dirty = true;
+	s->cs_dirty = true;
+	s->seg_base[X86_CS] = s->cs.base;
+	s->code_bits = s->cs.db ? 32 : 16;
+	s->rip = eip;
+	e->jumped = true;
+	return 0;
+}
+
 static const struct op_info {
 	const char *name;
 	const char *wait_name;	/* with a folded fwait */
@@ -743,6 +884,7 @@ static const struct op_info {
 	[OP_SFENCE]	= { "sfence", NULL, NULL, em_nop },
 	[OP_INT3]	= { "int3", NULL, NULL, em_int3 },
 	[OP_POPCNT]	= { "popcnt", NULL, NULL, em_popcnt },
+	[OP_IRET]	= { "iret", NULL, "iretq", em_iret },
 };
 
 static uint64_t next_rip(const struct x86_emu_state *s, size_t len)
@@ -757,6 +899,7 @@ static int execute(struct x86_emu_state *st, const struct x86_insn *d,
 	int rc;
 
 	e.s.exception = -1;
+	e.s.cs_dirty = false;
 	e.s.exception_has_error = false;
 	e.s.error_code = 0;
 	if (d->mem)
@@ -765,7 +908,7 @@ static int execute(struct x86_emu_state *st, const struct x86_insn *d,
 	rc = op_info[d->op].run(&e);
 	if (rc)
 		return rc;
-	if (!e.fault)
+	if (!e.fault && !e.jumped)
 		e.s.rip = next_rip(&e.s, d->len);
 	*st = e.s;
 	return 0;
