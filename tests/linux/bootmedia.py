@@ -58,13 +58,17 @@ def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
     return r
 
 
+def pvm_host() -> bool:
+    return Path("/sys/module/kvm_pvm").exists()
+
+
 def _host_args() -> str:
     """What a kernel's command line needs on this host. On a PVM host (kvm_pvm)
     the host's emulator refuses XSAVE and friends at CPL0 and CPUID cannot hide
     them: with --kernel vmkit appends PVM_HIDE itself, but a boot loader's
     command line is the medium's, so the medium carries it (as a user of such
     a host would write it into the loader's config)."""
-    return " " + PVM_HIDE if Path("/sys/module/kvm_pvm").exists() else ""
+    return " " + PVM_HIDE if pvm_host() else ""
 
 
 def _syslinux_cfg(kernel: str, append: str, initrd: str = "") -> str:
@@ -174,6 +178,10 @@ def installer_iso(d: Path) -> Path:
     cfg = "\n".join(["SERIAL 0 115200", "UI menu.c32", f"MENU TITLE {INSTALLER_MENU}",
                      "TIMEOUT 10", "DEFAULT install", "LABEL install",
                      "  MENU LABEL Install", "  KERNEL /boot/vmlinuz", "  INITRD /boot/initrd",
-                     f"  APPEND console=ttyS0 priority=low{_host_args()} ---"]) + "\n"
+                     # earlyprintk: the kernel's real-mode setup code reports on
+                     # the serial port ("Probing EDD"), minutes before its
+                     # "Linux version" on a PVM host (its CPL0 code emulated).
+                     "  APPEND console=ttyS0 earlyprintk=serial,ttyS0,115200 priority=low"
+                     f"{_host_args()} ---"]) + "\n"
     return _iso(d, "debian-installer", DI / "linux", DI / "initrd.gz", cfg,
                 ("menu.c32", "libutil.c32", "libcom32.c32"))

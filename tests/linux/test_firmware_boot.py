@@ -116,12 +116,22 @@ def test_boot_order(tmp_path, media, order, want, other):
 
 def test_debian_installer_cd(tmp_path, media):
     """Debian 12's installer kernel and initrd on a CD: isolinux's menu shows, its
-    entry boots after the menu's timeout, Debian's own kernel starts."""
+    entry boots after the menu's timeout, Debian's own kernel starts.
+
+    On a PVM host the stock kernel's decompressor alone runs for many minutes
+    (its CPL0 code is emulated: measured more than 10), so there the test stops
+    at the first line Debian's kernel image prints itself, its real-mode setup
+    code's EDD probe (seen 2 s after isolinux loaded it)."""
     iso = bootmedia.installer_iso(media)
-    # Debian's kernel, with the command line of the menu's entry.
-    seen = re.compile(r"Linux version \S+-amd64 .*Debian.*Command line: [^\n]*"
-                      r"console=ttyS0 priority=low", re.S)
+    if bootmedia.pvm_host():
+        seen = re.compile(r"Loading /boot/initrd\.*ok.*Probing EDD", re.S)
+        first = "Loading /boot/vmlinuz"
+    else:
+        # Debian's kernel, with the command line of the menu's entry.
+        seen = re.compile(r"Linux version \S+-amd64 .*Debian.*Command line: [^\n]*"
+                          r"console=ttyS0 earlyprintk=\S+ priority=low", re.S)
+        first = "Linux version"
     r = fw_run(["--cdrom", str(iso)], memory="1G",
                stop_when=lambda out: INSTALLER_MENU in out and bool(seen.search(out)))
     assert r.stopped, r.describe()
-    assert r.stdout.index(INSTALLER_MENU) < r.stdout.index("Linux version"), r.describe()
+    assert r.stdout.index(INSTALLER_MENU) < r.stdout.index(first), r.describe()
