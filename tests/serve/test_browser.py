@@ -131,7 +131,7 @@ def wait(d, cond, timeout: float = TIMEOUT, msg: str = ""):
                              ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
                              ).until(lambda _: cond())
     except TimeoutException:
-        shot(d, "failure-" + (msg or "wait").replace(" ", "-")[:40])
+        shot(d, "failure-" + (msg or "wait").replace(" ", "-").replace("/", "-")[:40])
         raise AssertionError(f"timed out after {timeout} s: {msg}\n{page_messages(d)}") from None
 
 
@@ -379,7 +379,10 @@ def test_console(logged_in, serve_url, guest_kernel, have_kvm):
         except AssertionError:
             continue
     shot(d, "vm-console")
-    assert any(line.strip() == "hello-from-xterm" for line in terminal_lines(d)), "\n".join(terminal_lines(d))
+    # A VM that stopped (a crashed monitor) leaves a blank terminal: say so, not only the lines.
+    assert any(line.strip() == "hello-from-xterm" for line in terminal_lines(d)), (
+        f"VM {el(d, '#vm-state-badge').get_attribute('data-state')}, console {el(d, '#console-status').text}:\n"
+        + "\n".join(terminal_lines(d)))
 
     # ACPI shutdown; the test guest's busybox shell may not heed the power
     # button, and powers off when its shell exits.
@@ -388,7 +391,8 @@ def test_console(logged_in, serve_url, guest_kernel, have_kvm):
     try:
         wait(d, lambda: el(d, "#vm-state-badge").get_attribute("data-state") == "shutoff", 20, "ACPI shutdown")
     except AssertionError:
-        go(d, serve_url, f"#vm/{VM}/console", "#console-term .xterm-helper-textarea")
+        # xterm.js's textarea is never "displayed" (opacity 0, off screen): wait for the terminal.
+        go(d, serve_url, f"#vm/{VM}/console", "#console-term")
         wait(d, lambda: el(d, "#console-status").get_attribute("data-state") == "connected", msg="console again")
         el(d, "#console-term .xterm-helper-textarea").send_keys("exit" + Keys.ENTER)
     wait(d, lambda: el(d, "#vm-state-badge").get_attribute("data-state") == "shutoff", 60, "VM shut off")

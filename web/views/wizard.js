@@ -101,7 +101,12 @@ function fields() {
 		ssd: h('input', { type: 'checkbox', id: 'wizard-disk-ssd', disabled: true }),
 		sockets: h('input', { id: 'wizard-sockets', type: 'number', min: 1, max: 288, value: 1 }),
 		cores: h('input', { id: 'wizard-cores', type: 'number', min: 1, max: 288, value: 1 }),
-		cputype: select('wizard-cpu-type', [['', 'default'], ['host', 'host'], ['baseline', 'baseline']], 'host'),
+		/*
+		 * Default, not host: no cpu key lets the monitor choose, host on KVM but
+		 * baseline on PVM hosts, whose emulator cannot run a kernel that sees all
+		 * host features (cmpxchg16b stops the VM early in boot).
+		 */
+		cputype: select('wizard-cpu-type', [['', 'default'], ['host', 'host'], ['baseline', 'baseline']], ''),
 		memory: h('input', { id: 'wizard-memory', value: '512M' }),
 		balloon: h('input', { id: 'wizard-balloon' }),
 		netmode: select('wizard-net-mode', [['user', 'user (NAT, no tap)'], ['network', 'vmkit network'], ['bridge', 'host bridge'], ['none', 'no network device']], 'user'),
