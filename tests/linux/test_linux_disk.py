@@ -58,12 +58,6 @@ def fsck_clean(image: Path) -> None:
 
 # A file of N MiB made in guest user space (the guest's kernel is slow on PVM
 # hosts; /dev/urandom would spend most of the test in it), different per seed.
-def make_file_cmd(path: str, mib: int, seed: str) -> str:
-    n = sum(map(ord, seed)) * 7919 % 100000
-    return (f"awk 'BEGIN {{ srand({n}); for (n = 0; n < {mib * MiB}; n += 22) "
-            f"printf \"%010d %010d\\n\", rand() * 1e9, n }}' > {path}")
-
-
 def guest_sha(vm: LinuxVM, path: str) -> str:
     return vm.sh(f"sha256sum {path}").split()[0]
 
@@ -135,19 +129,26 @@ def test_second_disks_mkfs_reboot_and_fstrim(tmp_path):
     vdb = raw_disk(tmp_path, "data.raw", 128 * MiB)
     vdc = tmp_path / "data.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(vdc), "128M"], check=True)
+    # The files' bytes come from a read-only source disk made here (vdd), copied
+    # by dd a MiB at a time: generating them in the guest (awk, a write per
+    # line) took minutes on a PVM host, where each guest system call and page
+    # fault runs emulated kernel code.
+    src = tmp_path / "src.raw"
+    src.write_bytes(os.urandom(7 * MiB))
+    keep_sum = hashlib.sha256(src.read_bytes()[:MiB]).hexdigest()
     vm = LinuxVM(tmp_path, no_reboot=False, disks=[
         f"path={root_overlay(tmp_path)},format=qcow2",
         f"path={vdb},format=raw,discard=unmap",
-        f"path={vdc},format=qcow2,discard=unmap"])
-    sums = {}
+        f"path={vdc},format=qcow2,discard=unmap",
+        f"path={src},format=raw,readonly=on"])
     with vm:
         vm.boot()
         for dev, mnt in (("vdb", "/mnt/b"), ("vdc", "/mnt/c")):
             vm.sh(f"mkfs.ext4 -q -F /dev/{dev} && mkdir -p {mnt} && mount /dev/{dev} {mnt}",
                   timeout=300)
-            vm.sh(make_file_cmd(f"{mnt}/keep", 1, dev + "keep"))
-            vm.sh(make_file_cmd(f"{mnt}/big", 6, dev + "big"))
-            sums[dev] = guest_sha(vm, f"{mnt}/keep")
+            vm.sh(f"dd if=/dev/vdd of={mnt}/keep bs=1M count=1 2>/dev/null")
+            vm.sh(f"dd if=/dev/vdd of={mnt}/big bs=1M skip=1 count=6 2>/dev/null")
+            assert guest_sha(vm, f"{mnt}/keep") == keep_sum, f"{dev}: keep differs from its source"
         vm.sh("sync")
         before = {d: allocated(p) for d, p in (("vdb", vdb), ("vdc", vdc))}
 
@@ -157,7 +158,7 @@ def test_second_disks_mkfs_reboot_and_fstrim(tmp_path):
         vm.boot()  # the second boot, to its prompt
         for dev, mnt in (("vdb", "/mnt/b"), ("vdc", "/mnt/c")):
             vm.sh(f"mkdir -p {mnt} && mount /dev/{dev} {mnt}")
-            assert guest_sha(vm, f"{mnt}/keep") == sums[dev], f"{dev} lost data over a reboot"
+            assert guest_sha(vm, f"{mnt}/keep") == keep_sum, f"{dev} lost data over a reboot"
             vm.sh(f"rm {mnt}/big && sync && fstrim -v {mnt}", timeout=300)
         vm.sh("sync")
         after = {d: allocated(p) for d, p in (("vdb", vdb), ("vdc", vdc))}
@@ -181,8 +182,11 @@ def test_fsynced_data_survives_sigkill_per_cache_mode(tmp_path):
     work = Path(__import__("tempfile").mkdtemp(prefix="vmkit-durab-", dir=d))
     try:
         disks = {m: raw_disk(work, f"{m}.raw", 64 * MiB) for m in modes}
+        src = tmp_path / "src.raw"  # the files' bytes (vde), as in the test above
+        src.write_bytes(os.urandom(len(modes) * MiB))
         vm = LinuxVM(tmp_path, disks=[f"path={root_overlay(tmp_path)},format=qcow2"] +
-                     [f"path={p},format=raw,cache={m}" for m, p in disks.items()])
+                     [f"path={p},format=raw,cache={m}" for m, p in disks.items()] +
+                     [f"path={src},format=raw,readonly=on"])
         sums = {}
         with vm:
             vm.boot()
@@ -190,7 +194,7 @@ def test_fsynced_data_survives_sigkill_per_cache_mode(tmp_path):
                 dev = f"vd{chr(ord('b') + i)}"
                 vm.sh(f"mkfs.ext4 -q -F /dev/{dev} && mkdir -p /mnt/{m} && mount /dev/{dev} /mnt/{m}",
                       timeout=300)
-                vm.sh(make_file_cmd(f"/tmp/{m}", 1, m))
+                vm.sh(f"dd if=/dev/vde of=/tmp/{m} bs=1M skip={i} count=1 2>/dev/null")
                 # dd conv=fsync: fsync(2) on the file before dd exits.
                 vm.sh(f"dd if=/tmp/{m} of=/mnt/{m}/f bs=64k conv=fsync 2>/dev/null")
                 sums[m] = guest_sha(vm, f"/tmp/{m}")
