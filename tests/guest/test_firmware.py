@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vmkit_harness import VMKIT, kvm_usable, require_vmkit, run_argv
+from vmkit_harness import VMKIT, kvm_usable, require_fast_firmware, require_vmkit, run_argv
 
 SEABIOS = Path("/usr/share/seabios/bios-256k.bin")
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
@@ -144,6 +144,7 @@ def test_ovmf_reaches_shell(tmp_path):
     require_vmkit()
     if not (OVMF_CODE.is_file() and OVMF_VARS.is_file()):
         pytest.skip("needs Debian's ovmf")
+    require_fast_firmware("OVMF")
     vars_copy = tmp_path / "vars.fd"
     shutil.copyfile(OVMF_VARS, vars_copy)
     r = run_argv([str(VMKIT), "run", "--firmware", f"uefi,vars={vars_copy}",

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from test_firmware import OVMF_CODE, OVMF_VARS, SEABIOS, assert_usage_error, run_opts
-from vmkit_harness import VMKIT, kvm_usable, require_vmkit, run_argv
+from vmkit_harness import VMKIT, kvm_usable, require_fast_firmware, require_vmkit, run_argv
 
 
 @pytest.mark.parametrize("arg", ["virt", "q35,accel=kvm", "", "Q35", "pc-q35-8.1"])
@@ -67,6 +67,7 @@ def test_ovmf_on_q35(tmp_path):
     require_vmkit()
     if not (OVMF_CODE.is_file() and OVMF_VARS.is_file()):
         pytest.skip("needs Debian's ovmf")
+    require_fast_firmware("OVMF")
     vars_copy = tmp_path / "vars.fd"
     shutil.copyfile(OVMF_VARS, vars_copy)
     r = run_argv([str(VMKIT), "run", "--machine", "q35", "--firmware", f"uefi,vars={vars_copy}",

@@ -60,6 +60,21 @@ def require_vmkit() -> None:
         pytest.skip(f"{VMKIT} does not exist: build it first (make build)")
 
 
+def pvm_host() -> bool:
+    """True on a PVM host (kvm_pvm): guest CPL0 code runs emulated there."""
+    return Path("/sys/module/kvm_pvm").exists()
+
+
+def require_fast_firmware(what: str) -> None:
+    """Skip a firmware that runs too long at CPL0 on a PVM host, unless
+    VMKIT_SLOW=1 (make check-slow). OVMF is one: its SEC phase alone, LZMA
+    decompression of its firmware volumes, is still running after minutes
+    there, every instruction emulated."""
+    if pvm_host() and not os.environ.get("VMKIT_SLOW"):
+        pytest.skip(f"{what} runs at CPL0 for too long on this PVM host "
+                    "(emulated): make check-slow runs it")
+
+
 def require_host_cpus(n: int) -> None:
     """Skip unless the host has n CPUs: vmkit refuses more vCPUs than that, as a
     guest's spinlocks would wait on vCPUs that cannot run (the one-CPU machine
