@@ -48,7 +48,10 @@ static int mem_write(void *opaque, uint64_t la, const void *buf, size_t len)
 
 static const struct x86_emu_ops ops = { .read = mem_read, .write = mem_write };
 
-/* Input: u8 mode and CPL, u64 window base, 16 GPRs, 6 segment bases, rflags, fxstate, insn. */
+/*
+ * Input: u8 mode, CPL and protected/long/stack/GDT-limit bits, u64 window base
+ * (also the GDT's), 16 GPRs, 6 segment bases, rflags, fxstate, insn.
+ */
 #define HDR	(1 + 8 + 8 * (X86_NR_GPRS + X86_NR_SEGS + 1) + 512)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -63,9 +66,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	st.code_bits = bits[p[0] & 3];
 	st.cpl = (p[0] >> 2) & 3;
+	/* The mode byte's high bits: what iret needs (modes, stack width, a GDT in the window). */
+	st.protected_mode = p[0] & 0x10;
+	st.long_mode = st.code_bits == 64 || (p[0] & 0x20);
+	st.stack_bits = st.code_bits == 64 ? 64 : (p[0] & 0x40) ? 32 : 16;
+	st.gdt_limit = (p[0] & 0x80) ? 0xffff : 0x3f;
 	p++;
 	memcpy(&m.base, p, 8);
 	p += 8;
+	st.gdt_base = m.base;
 	memcpy(st.gpr, p, sizeof(st.gpr));
 	p += sizeof(st.gpr);
 	memcpy(st.seg_base, p, sizeof(st.seg_base));
