@@ -37,8 +37,20 @@ class VK:
                            timeout=timeout, input=input, env=env or self.env)
         if check and r.returncode != 0:
             raise AssertionError(f"vmkit {' '.join(args)} -> {r.returncode}\n"
-                                 f"stdout: {r.stdout}\nstderr: {r.stderr}")
+                                 f"stdout: {r.stdout}\nstderr: {r.stderr}{self.run_files()}")
         return r
+
+    def run_files(self) -> str:
+        """Each VM's run/status and the tail of its run/log: why a VM that was
+        started is not running (seen once, unexplained, in test_autoballoon)."""
+        out = ""
+        for d in sorted((self.home / "vms").glob("*/run")):
+            for f in ("status", "log"):
+                p = d / f
+                if p.is_file():
+                    out += f"\n--- {p.relative_to(self.home)} ---\n" + \
+                        p.read_text(errors="replace")[-1500:]
+        return out
 
     def config(self, name: str) -> str:
         return (self.home / "vms" / name / "config").read_text()
