@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from linuxvm import PVM_HIDE, guest_file
+from vmkit_harness import pvm_host  # noqa: F401 (test_firmware_boot uses it from here)
 
 # The MBR's disk signature: partition 1 is PARTUUID=5eedb007-01 to Linux.
 DISK_ID = "5eedb007"
@@ -56,10 +57,6 @@ def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()}")
     return r
-
-
-def pvm_host() -> bool:
-    return Path("/sys/module/kvm_pvm").exists()
 
 
 def _host_args() -> str:
