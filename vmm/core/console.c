@@ -20,6 +20,13 @@
 #define INPUT_CHUNK 256
 /* While the device is full, how often to offer it the waiting input again. */
 #define RETRY_NS (5 * 1000 * 1000)
+/*
+ * Guest output a socket client has not read yet (its socket buffer is full:
+ * `vmkit serve` reads every 20 ms, the kernel's boot log comes in bursts).
+ * Beyond this the client is taken for stuck and output is dropped, as a
+ * disconnected one's is, rather than holding up the guest's vCPU.
+ */
+#define OUTQ_MAX (1 << 20)
 
 struct console {
 	enum console_kind kind;
@@ -39,6 +46,14 @@ struct console {
 	size_t pend_off, pend_len;
 	int retry_fd;		/* timerfd, -1 until first needed */
 	bool input_paused;	/* in_fd taken out of the event loop */
+	/*
+	 * Socket client output waiting for room, a ring of OUTQ_MAX bytes
+	 * under lock. out_fd is then a dup of in_fd, watched for EPOLLOUT only
+	 * while the ring holds something (epoll tells the two fds apart).
+	 */
+	uint8_t *outq;
+	size_t outq_head, outq_len;
+	uint64_t out_dropped;
 };
 
 /* The terminal's state before we made it raw; restored on every exit path. */
@@ -168,11 +183,17 @@ static void drop_client(struct console *c, struct evloop *l)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->in_fd >= 0) {
-		evloop_del(l, c->in_fd);
+		if (!c->input_paused)
+			evloop_del(l, c->in_fd);
 		close(c->in_fd);
+	}
+	if (c->out_fd >= 0) {
+		evloop_del(l, c->out_fd);
+		close(c->out_fd);
 	}
 	c->in_fd = c->out_fd = -1;
 	c->input_paused = false;
+	c->outq_head = c->outq_len = 0;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -267,10 +288,47 @@ static int on_input(void *opaque, int fd, uint32_t events)
 	return 0;
 }
 
+/* Send what the ring holds; called with c->lock held. Returns -1 if the client is gone. */
+static int flush_outq(struct console *c)
+{
+	while (c->outq_len) {
+		size_t n = c->outq_len;
+		ssize_t w;
+
+		if (c->outq_head + n > OUTQ_MAX)
+			n = OUTQ_MAX - c->outq_head;
+		w = send(c->out_fd, c->outq + c->outq_head, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno == EAGAIN ? 0 : -1;
+		c->outq_head = (c->outq_head + w) % OUTQ_MAX;
+		c->outq_len -= w;
+	}
+	c->outq_head = 0;
+	return 0;
+}
+
+static int on_output(void *opaque, int fd, uint32_t events)
+{
+	struct console *c = opaque;
+	bool gone;
+
+	pthread_mutex_lock(&c->lock);
+	gone = c->out_fd != fd || (events & (EPOLLHUP | EPOLLERR)) || flush_outq(c) < 0;
+	if (!gone && c->outq_len == 0)
+		evloop_mod(attached_loop, fd, 0);
+	pthread_mutex_unlock(&c->lock);
+	/* epoll reports a hang-up even unasked: drop the client, or this spins. */
+	if (gone && c->out_fd == fd)
+		drop_client(c, attached_loop);
+	return 0;
+}
+
 static int on_accept(void *opaque, int fd, uint32_t events)
 {
 	struct console *c = opaque;
-	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), ofd;
 
 	if (cfd < 0)
 		return 0;
@@ -279,8 +337,17 @@ static int on_accept(void *opaque, int fd, uint32_t events)
 		close(cfd);
 		return 0;
 	}
+	ofd = fcntl(cfd, F_DUPFD_CLOEXEC, 0);
+	if (ofd < 0 || evloop_add(attached_loop, ofd, 0, on_output, c)) {
+		if (ofd >= 0)
+			close(ofd);
+		close(cfd);
+		return 0;
+	}
 	pthread_mutex_lock(&c->lock);
-	c->in_fd = c->out_fd = cfd;
+	c->in_fd = cfd;
+	c->out_fd = ofd;
+	c->outq_head = c->outq_len = 0;
 	pthread_mutex_unlock(&c->lock);
 	evloop_add(attached_loop, cfd, EPOLLIN, on_input, c);
 	return 0;
@@ -289,7 +356,11 @@ static int on_accept(void *opaque, int fd, uint32_t events)
 int console_attach(struct console *c, struct evloop *l, const struct console_sink *sink)
 {
 	c->sink = *sink;
+	pthread_mutex_lock(&c->lock);
 	attached_loop = l;
+	if (c->kind == CONSOLE_SOCKET && c->out_fd >= 0)
+		evloop_add(l, c->out_fd, c->outq_len ? EPOLLOUT : 0, on_output, c);
+	pthread_mutex_unlock(&c->lock);
 	if (c->kind == CONSOLE_SOCKET) {
 		if (c->in_fd >= 0)
 			evloop_add(l, c->in_fd, EPOLLIN, on_input, c);
@@ -307,6 +378,11 @@ void console_detach(struct console *c, struct evloop *l)
 		evloop_del(l, c->listen_fd);
 	if (c->in_fd >= 0 && !c->input_paused)
 		evloop_del(l, c->in_fd);
+	pthread_mutex_lock(&c->lock);
+	if (c->out_fd >= 0 && c->kind == CONSOLE_SOCKET)
+		evloop_del(l, c->out_fd);	/* the ring keeps its output for the next loop */
+	attached_loop = NULL;
+	pthread_mutex_unlock(&c->lock);
 	/* Input the device had no room for is dropped with the device. */
 	if (c->retry_fd >= 0) {
 		evloop_del(l, c->retry_fd);
@@ -316,7 +392,46 @@ void console_detach(struct console *c, struct evloop *l)
 	c->input_paused = false;
 	c->pend_off = c->pend_len = 0;
 	memset(&c->sink, 0, sizeof(c->sink));
-	attached_loop = NULL;
+}
+
+/* Queue what the socket client has no room for; called with c->lock held. */
+static void socket_write(struct console *c, const uint8_t *buf, size_t len)
+{
+	bool was_empty = c->outq_len == 0;
+	ssize_t w = 0;
+	size_t tail;
+
+	if (was_empty) {
+		do
+			w = send(c->out_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (w < 0 && errno == EINTR);
+		if (w < 0 && errno != EAGAIN)
+			return;	/* gone: dropped until the next client */
+		if (w < 0)
+			w = 0;
+		if ((size_t)w == len)
+			return;
+		buf += w;
+		len -= w;
+	}
+	if (!c->outq && !(c->outq = malloc(OUTQ_MAX)))
+		return;
+	if (len > OUTQ_MAX - c->outq_len) {
+		c->out_dropped += len - (OUTQ_MAX - c->outq_len);
+		len = OUTQ_MAX - c->outq_len;
+	}
+	tail = (c->outq_head + c->outq_len) % OUTQ_MAX;
+	while (len) {
+		size_t n = len < OUTQ_MAX - tail ? len : OUTQ_MAX - tail;
+
+		memcpy(c->outq + tail, buf, n);
+		c->outq_len += n;
+		buf += n;
+		len -= n;
+		tail = 0;
+	}
+	if (was_empty && c->outq_len && attached_loop)
+		evloop_mod(attached_loop, c->out_fd, EPOLLOUT);
 }
 
 void console_write(struct console *c, const void *buf, size_t len)
@@ -326,9 +441,11 @@ void console_write(struct console *c, const void *buf, size_t len)
 	if (c->out_fd < 0)
 		return;
 	pthread_mutex_lock(&c->lock);
-	if (c->out_fd >= 0) {
+	if (c->out_fd >= 0 && c->kind == CONSOLE_SOCKET) {
+		socket_write(c, buf, len);
+	} else if (c->out_fd >= 0) {
 		r = vk_write_full(c->out_fd, buf, len);
-		/* A socket client that went away: output is dropped until the next one. */
+		/* stdio or a file that fails: nothing better to do with the output. */
 		(void)r;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -344,6 +461,8 @@ void console_close(struct console *c)
 	if (c->kind == CONSOLE_SOCKET) {
 		if (c->in_fd >= 0)
 			close(c->in_fd);
+		if (c->out_fd >= 0)
+			close(c->out_fd);
 		if (c->listen_fd >= 0)
 			close(c->listen_fd);
 		if (c->sock_path)
@@ -351,5 +470,6 @@ void console_close(struct console *c)
 		free(c->sock_path);
 	}
 	pthread_mutex_destroy(&c->lock);
+	free(c->outq);
 	free(c);
 }
