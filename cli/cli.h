@@ -22,6 +22,8 @@ void run_close_nets(struct vm_config *c);
 int run_parse_vga(struct vm_config *c, const char *arg);
 int run_parse_vnc(struct vm_config *c, const char *arg);
 int run_open_display(struct vm_config *c);
+/* After the privilege drop: the threads that serve the display. */
+int run_start_display(struct vm_config *c);
 void run_close_display(struct vm_config *c);
 
 #endif

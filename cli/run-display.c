@@ -51,7 +51,8 @@ int run_open_display(struct vm_config *c)
 		goto fail;
 	/* --sandbox off reaches the helper as it reaches vmkit-slirp (issue 16). */
 	vnc_opts.sandbox_off = c->sandbox == SANDBOX_OFF;
-	if (c->vnc_spec && vnc_open(&c->vnc, c->display, &vnc_opts, &err))
+	/* Its reader thread starts in run_start_display, after the sandbox's drop. */
+	if (c->vnc_spec && vnc_spawn(&c->vnc, c->display, &vnc_opts, &err))
 		goto fail;
 	return 0;
 fail:
@@ -59,6 +60,17 @@ fail:
 	display_free(c->display);
 	c->display = NULL;
 	return -EINVAL;
+}
+
+int run_start_display(struct vm_config *c)
+{
+	struct vk_err err = { 0 };
+
+	if (c->vnc && vnc_start(c->vnc, &err)) {
+		vk_report(&err);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void run_close_display(struct vm_config *c)

@@ -87,6 +87,8 @@ static const char run_usage[] =
 	"  --runas USER         as root, with --sandbox on: run as USER, no capabilities\n"
 	"  --chroot DIR         as root, with --sandbox on: DIR as the root (default: an\n"
 	"                       empty private one)\n"
+	"  --outdir DIR         with --runas: DIR, writable, in the private root: where\n"
+	"                       QMP screendump and migrate file: may write\n"
 	"  --vga std|none       a standard VGA (QEMU's -vga std: Bochs VBE, PCI 1234:1111)\n"
 	"                       or none (default: keeps direct kernel boot fast)\n"
 	"  --vnc [HOST]:N|unix:PATH[,password=on][,websocket=PORT][,keymap=LAYOUT]\n"
@@ -115,7 +117,7 @@ static const char run_usage[] =
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
        OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_DISK,
        OPT_RNG, OPT_HELP, OPT_CPU_AFFINITY, OPT_VCPU_AFFINITY, OPT_IO_AFFINITY,
-       OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET, OPT_SANDBOX, OPT_RUNAS, OPT_CHROOT,
+       OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET, OPT_SANDBOX, OPT_RUNAS, OPT_CHROOT, OPT_OUTDIR,
        OPT_VGA, OPT_VNC,
        /* firmware boot (issue 12) */
        OPT_FIRMWARE, OPT_BOOT, OPT_DEBUGCON,
@@ -156,6 +158,7 @@ static const struct option run_options[] = {
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "runas", required_argument, NULL, OPT_RUNAS },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	{ "outdir", required_argument, NULL, OPT_OUTDIR },
 	{ "vga", required_argument, NULL, OPT_VGA },
 	{ "vnc", required_argument, NULL, OPT_VNC },
 	/* firmware boot (issue 12) */
@@ -508,6 +511,10 @@ static int check_sandbox(struct vm_config *c)
 		c->sandbox = SANDBOX_ON;
 	for (i = 0; i < c->nr_nets; i++)
 		c->nets[i].user_sandbox_off = c->sandbox == SANDBOX_OFF;
+	if (c->outdir && (!c->runas || c->chroot_dir))
+		return usage_error("--outdir needs --runas (and no --chroot)");
+	if (c->outdir && (stat(c->outdir, &st) < 0 || !S_ISDIR(st.st_mode)))
+		return usage_error("--outdir %s: not a directory", c->outdir);
 	if (!c->runas && !c->chroot_dir)
 		return 0;
 	if (c->sandbox != SANDBOX_ON)
@@ -539,6 +546,11 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 		if (!*arg)
 			return usage_error("--chroot: needs a directory");
 		c->chroot_dir = arg;
+		return 0;
+	case OPT_OUTDIR:
+		if (!*arg)
+			return usage_error("--outdir: needs a directory");
+		c->outdir = arg;
 		return 0;
 	case OPT_NO_REBOOT: c->no_reboot = true; return 0;
 	case OPT_VGA: return run_parse_vga(c, arg);
@@ -802,7 +814,7 @@ int cmd_run(int argc, char **argv)
 	/* Before any thread starts: each installs its own kind (vmm/core/sandbox.c). */
 	vmm_sandbox_enable(cfg.sandbox == SANDBOX_ON);
 	/* Before any thread starts: the socket is bound under a temporary umask. */
-	if (cfg.qmp_path && control_open(&ctl, cfg.qmp_path, &cfg, VMKIT_VERSION, &err)) {
+	if (cfg.qmp_path && control_bind(&ctl, cfg.qmp_path, &cfg, VMKIT_VERSION, &err)) {
 		vk_report(&err);
 		console_close(con);
 		if (sfd >= 0)
@@ -821,9 +833,23 @@ int cmd_run(int argc, char **argv)
 				close(sfd);
 			return EXIT_GUEST_ERROR;
 		}
-		vmm_sandbox_enter(&vmm_sandbox_devices);
 	}
-	r = run_vm(&cfg, con, ctl, sfd, incoming);
+	/*
+	 * Threads only now: one started before the drop would keep the host's
+	 * mount namespace and root (unshare moves only its caller), as the QMP
+	 * and VNC reader threads once did. And before this thread's own filter,
+	 * which would stack on theirs.
+	 */
+	if (ctl && control_start(ctl, &err) < 0) {
+		vk_report(&err);
+		r = EXIT_GUEST_ERROR;
+	} else if (run_start_display(&cfg) < 0) {
+		r = EXIT_GUEST_ERROR;
+	} else {
+		if (cfg.sandbox == SANDBOX_ON)
+			vmm_sandbox_enter(&vmm_sandbox_devices);
+		r = run_vm(&cfg, con, ctl, sfd, incoming);
+	}
 	vm_state_close(incoming);	/* NULL once the first VM took it */
 	run_close_display(&cfg);
 	control_close(ctl);

@@ -13,7 +13,7 @@
 
 #include "vm-cli.h"
 
-/* The monitor writes the file: give it an absolute path (its cwd is not ours). */
+/* FILE made absolute, for the message. */
 static int absolute(const char *file, char *out, size_t len)
 {
 	char cwd[PATH_MAX];
@@ -30,9 +30,10 @@ int cmd_screenshot(int argc, char **argv)
 	static const char usage[] = "usage: vmkit screenshot NAME FILE\n"
 		"Save the VM's screen to FILE: PNG when FILE ends in .png, else PPM (QMP screendump).\n";
 	struct vk_err err = { 0 };
-	char path[PATH_MAX];
+	char path[PATH_MAX], tmp[32], rel[40];
 	json_object *args;
 	char *ret = NULL;
+	bool png;
 	size_t n;
 	int r;
 
@@ -43,13 +44,21 @@ int cmd_screenshot(int argc, char **argv)
 	if (absolute(argv[2], path, sizeof(path)))
 		return mgmt_usage("screenshot", "%s: path too long", argv[2]);
 	n = strlen(path);
+	png = n > 4 && !strcasecmp(path + n - 4, ".png");
+	/*
+	 * Into the VM's run/out (under --runas the one directory of the host's
+	 * it can write), then copied to FILE.
+	 */
+	snprintf(tmp, sizeof(tmp), "screendump-%d", (int)getpid());	/* one per caller */
 	args = json_object_new_object();
-	json_object_object_add(args, "filename", json_object_new_string(path));
-	json_object_object_add(args, "format", json_object_new_string(
-		n > 4 && !strcasecmp(path + n - 4, ".png") ? "png" : "ppm"));
+	snprintf(rel, sizeof(rel), "out/%s", tmp);	/* the monitor's cwd is run/ */
+	json_object_object_add(args, "filename", json_object_new_string(rel));
+	json_object_object_add(args, "format", json_object_new_string(png ? "png" : "ppm"));
 	r = vm_qmp_call(argv[1], "screendump", json_object_to_json_string(args), &ret, &err);
 	json_object_put(args);
 	free(ret);
+	if (!r)
+		r = vm_run_file_out(argv[1], tmp, path, &err);
 	if (r)
 		return mgmt_report(&err);
 	printf("VM %s: screen saved to %s\n", argv[1], path);

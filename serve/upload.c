@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -74,6 +75,8 @@ void upload_begin(struct sess *s)
 		free(u);
 		return;
 	}
+	/* Readable by the user VMs run as (vmkit), as volumes vmkit img makes are. */
+	fchmod(u->fd, 0644);
 	u->want = s->content_length;
 	snprintf(target, sizeof(target), "%s:%s", p.name, name);
 	u->t = task_new("upload", target, s->user, u->task_id);

@@ -165,6 +165,7 @@ struct vm_config {
 	enum { SANDBOX_DEFAULT, SANDBOX_ON, SANDBOX_OFF } sandbox;
 	const char *runas;		/* --runas USER (root only, with --sandbox on) */
 	const char *chroot_dir;		/* --chroot DIR (root only, with --sandbox on) */
+	const char *outdir;		/* --outdir DIR: writable in the private root (--runas) */
 
 	/* The graphical console (issue 13) */
 	enum vga_kind vga;		/* --vga std|none (default none) */

@@ -26,6 +26,15 @@ int control_parse_spec(const char *spec, char **path, struct vk_err *err);
 /* Bind the socket at path (mode 0600, atomically) and start serving it. */
 int control_open(struct control **out, const char *path, const struct vm_config *cfg,
 		 const char *version, struct vk_err *err);
+/*
+ * The same in two steps: bind while the path can be reached, start the
+ * serving thread once the process has its final root (vmkit run drops
+ * privileges in between: a thread started before would keep the host's
+ * mount namespace, as unshare(CLONE_NEWNS) moves only its caller).
+ */
+int control_bind(struct control **out, const char *path, const struct vm_config *cfg,
+		 const char *version, struct vk_err *err);
+int control_start(struct control *c, struct vk_err *err);
 
 /* A freshly built VM, not yet running: commands act on it from now on. */
 void control_attach(struct control *c, struct vm *vm);

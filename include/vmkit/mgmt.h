@@ -119,6 +119,31 @@ struct vm_status {
 
 const char *vm_state_name(enum vm_state s);
 int vm_status_get(const char *name, struct vm_status *st);
+/*
+ * The user VMs run as (lib/mgmt/vm-runas.c): VMKIT_RUNAS, default "vmkit",
+ * when root; NULL when the monitor keeps the caller's user.
+ */
+const char *vm_runas_user(void);
+/*
+ * Before a start: give the files the monitor writes (its disks, UEFI
+ * variables) and its run directory to that user, their owners kept in
+ * run/owners, and add --runas to argv. vm_runas_restore gives them back.
+ */
+int vm_runas_prepare(const char *name, char ***argv, struct vk_err *err);
+void vm_runas_restore(const char *name);
+/* A file a VM is to read (an ISO): whether the user VMs run as can. */
+int vm_runas_check_readable(const char *file, struct vk_err *err);
+/*
+ * A file the monitor wrote in its run directory on request (a screendump,
+ * a saved state: it sees only its own files) moved to dst, owned by the
+ * caller: a rename, or a copy through a temp file beside dst.
+ */
+int vm_run_file_out(const char *name, const char *file, const char *dst, struct vk_err *err);
+/*
+ * Make file (absolute) visible, read-only at its own path, to the running
+ * monitor pid when it lives in a private root (lib/mgmt/vm-jail.c).
+ */
+int vm_jail_expose(pid_t pid, const char *file, struct vk_err *err);
 /* A process's start time in clock ticks since boot (/proc/PID/stat field 22); 0 if gone. */
 unsigned long long mgmt_proc_starttime(pid_t pid);
 /* The last non-empty line of a file (a monitor's log), into buf. */

@@ -87,7 +87,7 @@ struct sandbox_jail {
 	const char *user;		/* NULL: SANDBOX_USER, else SANDBOX_USER_FALLBACK */
 	const char *root;		/* NULL: an empty tmpfs; else this directory */
 	const char *const *files;	/* NULL-terminated: host files bound read-only at the same path */
-	const char *const *rw_files;	/* the same, writable (disks, device nodes) */
+	const char *const *rw_files;	/* the same, writable (disks, device nodes, a directory) */
 };
 
 /*

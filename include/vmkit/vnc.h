@@ -40,6 +40,12 @@ int vnc_parse(const char *spec, struct vnc_opts *o, struct vk_err *err);
 
 /* Start the helper serving display d; fails (port in use, ...) before any VM runs. */
 int vnc_open(struct vnc **out, struct display *d, const struct vnc_opts *o, struct vk_err *err);
+/*
+ * The same in two steps (see control_bind): the helper, then the thread
+ * that reads it, once the monitor has its final root.
+ */
+int vnc_spawn(struct vnc **out, struct display *d, const struct vnc_opts *o, struct vk_err *err);
+int vnc_start(struct vnc *v, struct vk_err *err);
 void vnc_close(struct vnc *v);
 
 /* QMP change-vnc-password (empty: none, which refuses everyone with password=on). */

@@ -53,6 +53,9 @@ static int change_live(const char *name, const char *key, const char *file, stru
 		snprintf(args, sizeof(args), "{\"id\": \"%s\", \"force\": true}", key);
 		return vm_qmp_call(name, "eject", args, NULL, err);
 	}
+	/* A monitor in its own root (--runas) sees the ISO only once it is put there. */
+	if (vm_jail_expose(st.pid, file, err))
+		return err->code;
 	json_quote(q, sizeof(q), file);
 	snprintf(args, sizeof(args), "{\"id\": \"%s\", \"filename\": %s}", key, q);
 	return vm_qmp_call(name, "blockdev-change-medium", args, NULL, err);
@@ -84,6 +87,8 @@ int vm_cdrom(const char *name, const char *media, struct vk_err *err)
 	vm_def_free(&d);
 	if (media && vol_resolve(media, true, file, err))
 		return mgmt_wrap(err, media);
+	if (media && vm_runas_check_readable(file, err))
+		return err->code;
 	kv = (struct vm_kv){ key, val };
 	/* The file must exist and be an ISO: the monitor checks that when it opens it. */
 	ret = vm_set_keys(name, &kv, 1, err);

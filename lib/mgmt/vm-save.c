@@ -24,7 +24,7 @@
 #define HEADER_LEN	24		/* include/vmkit/vm-state.h's header */
 #define STATE_MAX	(256u << 20)
 
-/* FILE as the monitor must see it: absolute (it runs elsewhere), in a directory that exists. */
+/* FILE made absolute, in a directory that exists: checked before the VM is paused. */
 static int absolute(const char *file, char *out, struct vk_err *err)
 {
 	char dir[PATH_MAX];
@@ -60,6 +60,9 @@ static char *migrate_args(const char *path)
 	return s;
 }
 
+/* The state's name in run/out: the monitor, in its own root, writes only there. */
+#define SAVE_FILE "saved.state"
+
 int vm_save_state(const char *name, const char *file, struct vk_err *err)
 {
 	char path[PATH_MAX], *args;
@@ -70,7 +73,7 @@ int vm_save_state(const char *name, const char *file, struct vk_err *err)
 		ret = absolute(file, path, err);
 	if (ret)
 		return ret;
-	args = migrate_args(path);
+	args = migrate_args("out/" SAVE_FILE);	/* relative to its cwd, run/ */
 	if (!args)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	ret = vm_qmp_call(name, "migrate", args, NULL, err);
@@ -80,8 +83,9 @@ int vm_save_state(const char *name, const char *file, struct vk_err *err)
 	/* Saved and paused: the VM ends here, as virsh save ends the domain. */
 	ret = vm_qmp_call(name, "quit", NULL, NULL, err);
 	if (!ret && !vm_wait_stopped(name, 30))
-		ret = vk_fail(err, -ETIMEDOUT, "VM %s is saved in %s but its monitor did not quit",
-			      name, path);
+		ret = vk_fail(err, -ETIMEDOUT, "VM %s is saved but its monitor did not quit", name);
+	if (!ret)
+		ret = vm_run_file_out(name, SAVE_FILE, path, err);
 	return ret;
 }
 

@@ -114,6 +114,7 @@ static void record_end(const char *name, int status)
 	unlink(mgmt_path(p, "vms/%s/run/console.sock", name));
 	unlink(mgmt_path(p, "vms/%s/run/autoballoon", name));
 	unlink(mgmt_path(p, "vms/%s/run/autoballoon-resume", name));
+	vm_runas_restore(name);
 	cg_remove(name);
 }
 
@@ -310,6 +311,15 @@ static int prepare_run_dir(const char *name, struct vk_err *err)
 
 	if (mkdir(mgmt_path(p, "vms/%s/run", name), 0700) < 0 && errno != EEXIST)
 		return vk_fail(err, -errno, "%s: %s", p, strerror(errno));
+	/* Ours, and no one else's to write: pid and owners are believed from it. */
+	if ((chown(p, geteuid(), getegid()) < 0 && geteuid() == 0) || chmod(p, 0700) < 0)
+		return vk_fail(err, -errno, "%s: %s", p, strerror(errno));
+	/*
+	 * What the monitor writes on request (vm-runas.c). Kept across runs: a
+	 * saved state whose copy to its destination failed waits there.
+	 */
+	if (mkdir(mgmt_path(p, "vms/%s/run/out", name), 0700) < 0 && errno != EEXIST)
+		return vk_fail(err, -errno, "%s: %s", p, strerror(errno));
 	for (i = 0; i < ARRAY_SIZE(stale); i++)
 		unlink(mgmt_path(p, "vms/%s/run/%s", name, stale[i]));
 	return 0;
@@ -342,6 +352,7 @@ static int start_locked(const char *name, const char *saved, struct vk_err *err)
 	struct cg_limits limits;
 	struct vm_status st;
 	char **argv = NULL;
+	bool took = false;
 	struct vm_def d;
 	int ret;
 
@@ -363,6 +374,10 @@ static int start_locked(const char *name, const char *saved, struct vk_err *err)
 	if (!ret)
 		ret = prepare_run_dir(name, err);
 	if (!ret) {
+		ret = vm_runas_prepare(name, &argv, err);
+		took = !ret;
+	}
+	if (!ret) {
 		vm_cg_limits(&d, &limits);
 		ret = cg_setup(name, &limits, err);
 		/* Without cgroups (a container, `ip netns exec`'s private /sys) only limits need one. */
@@ -378,6 +393,9 @@ static int start_locked(const char *name, const char *saved, struct vk_err *err)
 	warn_overcommit(&d);
 	ret = spawn(&d, argv, err);
 out:
+	/* Files handed to the VM's user, and no monitor to give them back when it ends. */
+	if (ret && took && !vm_status_get(name, &st) && !st.pid)
+		vm_runas_restore(name);
 	mgmt_strv_free(argv);
 	vm_def_free(&d);
 	return ret;

@@ -196,7 +196,8 @@ int vol_get_info(const char *ref, struct vol_info *info, struct vk_err *err)
 	return ret;
 }
 
-static int copy_file(const char *from, const char *to, bool create, struct vk_err *err)
+static int copy_file(const char *from, const char *to, bool create, mode_t mode,
+		     struct vk_err *err)
 {
 	char buf[1 << 16];
 	int in, out, ret = 0;
@@ -205,7 +206,7 @@ static int copy_file(const char *from, const char *to, bool create, struct vk_er
 	in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return vk_fail(err, -errno, "%s: %s", from, strerror(errno));
-	out = open(to, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0600);
+	out = open(to, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), mode);
 	if (out < 0) {
 		ret = vk_fail(err, -errno, "%s: %s", to, strerror(errno));
 		close(in);
@@ -230,7 +231,8 @@ static int upload_file(const char *file, const char *src, struct vk_err *err)
 	int ret;
 
 	snprintf(tmp, sizeof(tmp), "%s.upload.%d", file, (int)getpid());
-	ret = copy_file(src, tmp, true, err);
+	/* 0644: readable by the user VMs run as (vmkit), as volumes vmkit img makes are. */
+	ret = copy_file(src, tmp, true, 0644, err);
 	if (!ret && rename(tmp, file) < 0)
 		ret = vk_fail(err, -errno, "%s: %s", file, strerror(errno));
 	if (ret)
@@ -425,7 +427,7 @@ int vol_download(const char *ref, const char *dst, struct vk_err *err)
 	if (!ret)
 		ret = vol_resolve(ref, true, file, err);
 	if (!ret)
-		ret = copy_file(file, dst, true, err);
+		ret = copy_file(file, dst, true, 0600, err);
 	mgmt_op_unlock(took);
 	return ret;
 }

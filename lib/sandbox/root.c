@@ -41,7 +41,7 @@ static int mkdirs(char *path)
 	return 0;
 }
 
-/* Bind host file src at the same path under dir; a missing src is skipped. */
+/* Bind host file (or directory) src at the same path under dir; a missing src is skipped. */
 static int bind_file(const char *dir, const char *src, bool rw, struct vk_err *err)
 {
 	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID;
@@ -55,11 +55,18 @@ static int bind_file(const char *dir, const char *src, bool rw, struct vk_err *e
 		return vk_fail(err, -ENAMETOOLONG, "sandbox: %s: path too long", src);
 	if (mkdirs(dst) < 0)
 		return vk_fail(err, -errno, "sandbox: mkdir for %s: %s", dst, strerror(errno));
-	fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
-	if (fd < 0 && errno != EISDIR)
-		return vk_fail(err, -errno, "sandbox: %s: %s", dst, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	if (S_ISDIR(st.st_mode)) {
+		/* A directory (the monitor's working directory): nothing in it runs. */
+		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+			return vk_fail(err, -errno, "sandbox: %s: %s", dst, strerror(errno));
+		flags |= MS_NOEXEC;
+	} else {
+		fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+		if (fd < 0 && errno != EISDIR)
+			return vk_fail(err, -errno, "sandbox: %s: %s", dst, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
 	if (!rw)
 		flags |= MS_RDONLY;
 	if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))

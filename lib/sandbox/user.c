@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The unprivileged user vmkit's processes run as: looked up, created when missing. */
 #include <errno.h>
+#include <grp.h>
+#include <stdbool.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,16 +39,39 @@ int sandbox_lookup_user(const char *name, uid_t *uid, gid_t *gid, struct vk_err 
 	return 0;
 }
 
+/* Whether /etc/group has a group of this name (read as /etc/passwd is, above). */
+static bool group_exists(const char *name)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	FILE *f = fopen("/etc/group", "re");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgetgrent_r(f, &gr, buf, sizeof(buf), &res) == 0)
+		found = !strcmp(gr.gr_name, name);
+	fclose(f);
+	return found;
+}
+
 int sandbox_ensure_user(const char *user, struct vk_err *err)
 {
-	char *argv[] = { (char *)"useradd", (char *)"--system", (char *)"--no-create-home",
-			 (char *)"--home-dir", (char *)"/nonexistent", (char *)"--shell",
-			 (char *)"/usr/sbin/nologin", (char *)"--user-group", (char *)user, NULL };
+	/* A group of the user's name left behind (userdel keeps a used one): joined, not remade. */
+	bool group = group_exists(user);
 	uid_t u;
 	gid_t g;
 	pid_t pid;
 	int st;
+	char *argv[] = { (char *)"useradd", (char *)"--system", (char *)"--no-create-home",
+			 (char *)"--home-dir", (char *)"/nonexistent", (char *)"--shell",
+			 (char *)"/usr/sbin/nologin", (char *)"--user-group", (char *)user, NULL,
+			 NULL };
 
+	if (group) {
+		argv[7] = (char *)"--gid";	/* --gid NAME NAME */
+		argv[9] = (char *)user;
+	}
 	if (sandbox_lookup_user(user, &u, &g, NULL) == 0)
 		return 0;
 	pid = fork();

@@ -669,8 +669,15 @@ static int start(struct control *c, struct vk_err *err)
 	r = add_fd(c, c->listen_fd, &tag_listen);
 	if (!r)
 		r = add_fd(c, c->wake_fd, &tag_wake);
-	if (!r)
-		r = -pthread_create(&c->thread, NULL, control_thread, c);
+	if (r)
+		return vk_fail(err, r, "--qmp: %s", strerror(-r));
+	return 0;
+}
+
+int control_start(struct control *c, struct vk_err *err)
+{
+	int r = -pthread_create(&c->thread, NULL, control_thread, c);
+
 	if (r)
 		return vk_fail(err, r, "--qmp: %s", strerror(-r));
 	c->thread_started = true;
@@ -678,6 +685,18 @@ static int start(struct control *c, struct vk_err *err)
 }
 
 int control_open(struct control **out, const char *path, const struct vm_config *cfg,
+		 const char *version, struct vk_err *err)
+{
+	int r = control_bind(out, path, cfg, version, err);
+
+	if (!r && (r = control_start(*out, err))) {
+		control_close(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+int control_bind(struct control **out, const char *path, const struct vm_config *cfg,
 		 const char *version, struct vk_err *err)
 {
 	struct control *c = calloc(1, sizeof(*c));

@@ -12,7 +12,10 @@
  * - under firmware its code and variable store (or the store's template),
  *   the VGA BIOS and SeaBIOS's linuxboot ROM;
  * - /dev/kvm, /dev/vhost-net, /dev/net/tun, the --debugcon file (opened
- *   for appending at each build; the --console file is opened once, before).
+ *   for appending at each build; the --console file is opened once, before);
+ * - the --outdir directory, read-write: where the monitor may write what
+ *   it is asked to (a screendump, a saved state). `vmkit start` gives each
+ *   VM its run/out, owned by the --runas user.
  *
  * A missing file is skipped (sandbox_drop's bind_file): what the VM needs
  * and does not find then fails at its open, with its name. Relative paths
@@ -143,6 +146,8 @@ int vmm_sandbox_drop(const struct vm_config *cfg, struct vk_err *err)
 	/* With --chroot DIR the paths are DIR's own: nothing is bound in. */
 	if (!cfg->chroot_dir) {
 		r = build(&ro, &rw, cfg);
+		if (!r)
+			r = add(&rw, cfg->outdir);
 		if (r) {
 			list_free(&ro);
 			list_free(&rw);

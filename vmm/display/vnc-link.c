@@ -273,7 +273,7 @@ static int spawn(struct vnc *v, struct vk_err *err)
 	return wait_ready(v, err);
 }
 
-int vnc_open(struct vnc **out, struct display *d, const struct vnc_opts *o, struct vk_err *err)
+int vnc_spawn(struct vnc **out, struct display *d, const struct vnc_opts *o, struct vk_err *err)
 {
 	struct vnc *v = calloc(1, sizeof(*v));
 	int r;
@@ -299,16 +299,31 @@ int vnc_open(struct vnc **out, struct display *d, const struct vnc_opts *o, stru
 	r = spawn(v, err);
 	if (r)
 		goto fail;
-	r = pthread_create(&v->reader, NULL, reader, v);
-	if (r) {
-		r = vk_fail(err, -r, "vnc: thread: %s", strerror(r));
-		goto fail;
-	}
-	v->reader_started = true;
 	*out = v;
 	return 0;
 fail:
 	vnc_close(v);
+	return r;
+}
+
+int vnc_start(struct vnc *v, struct vk_err *err)
+{
+	int r = pthread_create(&v->reader, NULL, reader, v);
+
+	if (r)
+		return vk_fail(err, -r, "vnc: thread: %s", strerror(r));
+	v->reader_started = true;
+	return 0;
+}
+
+int vnc_open(struct vnc **out, struct display *d, const struct vnc_opts *o, struct vk_err *err)
+{
+	int r = vnc_spawn(out, d, o, err);
+
+	if (!r && (r = vnc_start(*out, err))) {
+		vnc_close(*out);
+		*out = NULL;
+	}
 	return r;
 }
 
