@@ -693,11 +693,6 @@ static int parse_args(struct vm_config *c, int argc, char **argv)
 	return finish_config(c, cpus_given);
 }
 
-static bool host_is_pvm(void)
-{
-	return access("/sys/module/kvm_pvm", F_OK) == 0;
-}
-
 /* SIGINT/SIGTERM/SIGHUP arrive through a signalfd in the event loop; SIGUSR1 kicks vCPUs. */
 static int setup_signals(void)
 {
@@ -715,7 +710,7 @@ static int setup_signals(void)
 }
 
 static int run_vm(const struct vm_config *cfg, struct console *con, struct control *ctl,
-		  int sfd, struct vm_state_file *incoming)
+		  int sfd, struct vm_state_file **incoming)
 {
 	struct vk_err err = { 0 };
 	enum vm_stop why;
@@ -732,7 +727,7 @@ static int run_vm(const struct vm_config *cfg, struct console *con, struct contr
 			return err.code == -ENOMEM ? EXIT_GUEST_ERROR : EXIT_USAGE;
 		}
 		/* --incoming: the first VM takes the saved one's RAM and state; resets boot. */
-		if (incoming && run_restore_incoming(vm, &incoming)) {
+		if (*incoming && run_restore_incoming(vm, incoming)) {
 			vm_destroy(vm);
 			if (ctl)
 				control_detach(ctl, VM_STOP_ERROR, false);
@@ -790,7 +785,7 @@ int cmd_run(int argc, char **argv)
 		return EXIT_GUEST_ERROR;
 	}
 	close(fd);
-	if (host_is_pvm()) {
+	if (vm_host_is_pvm()) {
 		if (cfg.cpu_model == CPU_MODEL_DEFAULT)
 			cfg.cpu_model = CPU_MODEL_BASELINE;
 		vk_msg("host KVM is PVM (kvm_pvm): guest kernel code runs emulated; CPU model %s",
@@ -848,7 +843,7 @@ int cmd_run(int argc, char **argv)
 	} else {
 		if (cfg.sandbox == SANDBOX_ON)
 			vmm_sandbox_enter(&vmm_sandbox_devices);
-		r = run_vm(&cfg, con, ctl, sfd, incoming);
+		r = run_vm(&cfg, con, ctl, sfd, &incoming);
 	}
 	vm_state_close(incoming);	/* NULL once the first VM took it */
 	run_close_display(&cfg);

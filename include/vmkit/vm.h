@@ -130,6 +130,8 @@ struct vm {
  * dropping privileges (--runas), as QEMU opens it before -runas.
  */
 int vm_kvm_preopen(struct vk_err *err);
+/* Whether /dev/kvm is PVM's (kvm_pvm): first asked before the privilege drop, then kept. */
+bool vm_host_is_pvm(void);
 
 /* Build everything the config describes, ready to run, on console con. */
 int vm_create(struct vm **out, const struct vm_config *cfg, struct console *con,

@@ -13,8 +13,9 @@
  * the user owns (--outdir), and is copied out from there; run/ itself
  * (pid, owners, status) stays root's, out of a broken-into monitor's reach.
  *
- * VMKIT_RUNAS in the environment picks another user; "root" (or empty) keeps
- * the monitor root, as before. Not root: the monitor runs as the caller.
+ * VMKIT_RUNAS in the environment picks another (existing) user; "root" (or
+ * empty) keeps the monitor root, as before. Not root: the monitor runs as
+ * the caller.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -191,9 +192,10 @@ int vm_runas_prepare(const char *name, char ***argv, struct vk_err *err)
 	vm_runas_restore(name);
 	if (!user)
 		return 0;
-	r = sandbox_ensure_user(user, err);
-	if (!r)
-		r = sandbox_lookup_user(user, &uid, &gid, err);
+	/* Ours is made when missing; one the administrator named must exist. */
+	r = strcmp(user, DEFAULT_USER) ? 0 : sandbox_ensure_user(user, err);
+	if (!r && sandbox_lookup_user(user, &uid, &gid, NULL))
+		r = vk_fail(err, -ENOENT, "VMKIT_RUNAS=%s: no such user", user);
 	if (r)
 		return r;
 	if (!uid)

@@ -137,3 +137,37 @@ def test_counter_keeps_counting_across_save_and_restore(tmp_path):
     assert "counter_boot" not in r.stdout, f"the guest booted again{r.describe()}"
     assert after[0] > before[-1], f"counts went back: {before[-1]} then {after}"
     assert after == sorted(after), after
+
+
+def test_cdrom_and_virtio_disk_restore_and_a_grown_disk_refused(tmp_path):
+    """A SATA CD-ROM ahead of a virtio disk: the disk's state is found again
+    (once "saved with 0 disk(s), this VM has 1"); a disk grown since the save
+    is refused in one line, and the monitor exits cleanly (it once freed the
+    saved file twice and died of SIGSEGV after the message)."""
+    if not h.kvm_usable():
+        pytest.skip("needs /dev/kvm")
+    h.require_vmkit()
+    sock, saved, disk, iso = (tmp_path / "qmp.sock", tmp_path / "saved.vm",
+                              tmp_path / "d.raw", tmp_path / "cd.iso")
+    disk.write_bytes(b"\0" * (1 << 20))
+    iso.write_bytes(b"\0" * 0x8001 + b"CD001" + b"\0" * (1 << 16))  # all vmkit looks for
+    media = ["--cdrom", str(iso), "--disk", f"path={disk},format=raw"]
+    argv = h.vmkit_argv(h.guest("counter"), memory="64",
+                        extra_args=[*media, "--qmp", f"unix:{sock},server=on,wait=off"])
+    with Monitor(argv, tmp_path) as m:
+        assert m.wait_output("count="), m.describe()
+        q = QMP(sock)
+        q.negotiate()
+        assert q.cmd("migrate", {"uri": f"file:{saved}"}) == {}
+        q.cmd("quit")
+        assert m.wait(10) == 0, m.describe()
+    r = h.run_argv(h.vmkit_argv(h.guest("counter"), memory="64",
+                                extra_args=[*media, "--incoming", f"file:{saved}"]),
+                   timeout=60, stop_when=lambda out: len(counts(out)) >= 2)
+    assert r.stopped and "counter_boot" not in r.stdout, r.describe()
+    with open(disk, "ab") as f:
+        f.write(b"\0" * (1 << 20))
+    r = h.run_argv(h.vmkit_argv(h.guest("counter"), memory="64",
+                                extra_args=[*media, "--incoming", f"file:{saved}"]), timeout=60)
+    assert r.returncode > 0, r.describe()
+    assert "was 2048 sectors, now 4096" in r.stderr, r.describe()

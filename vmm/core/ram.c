@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,7 +70,9 @@ static unsigned long pool_counter(uint64_t page, int node, const char *name)
 		snprintf(path, sizeof(path),
 			 "/sys/devices/system/node/node%d/hugepages/hugepages-%llukB/%s", node,
 			 (unsigned long long)(page / KiB), name);
-	read_ulong(path, &v);
+	/* Unreadable (a monitor in its private root has no /sys): unknown. */
+	if (read_ulong(path, &v) < 0)
+		return ULONG_MAX;
 	return v;
 }
 
@@ -83,13 +86,18 @@ static unsigned long pool_available(const struct mem_backing *mb, uint64_t page)
 	unsigned long free, resv, over, surplus;
 	unsigned int n;
 
+	free = pool_counter(page, -1, "free_hugepages");
+	if (free == ULONG_MAX)
+		return ULONG_MAX;	/* not readable here: mmap's ENOMEM will tell */
 	if (mb->policy == MEM_POLICY_BIND) {
+		unsigned long v;
+
 		for (n = 0, free = 0; n < VM_MAX_HOST_NODES; n++)
-			if (vk_bit_test(mb->host_nodes, n))
-				free += pool_counter(page, n, "free_hugepages");
+			if (vk_bit_test(mb->host_nodes, n) &&
+			    (v = pool_counter(page, n, "free_hugepages")) != ULONG_MAX)
+				free += v;	/* a node the host lacks has none */
 		return free;
 	}
-	free = pool_counter(page, -1, "free_hugepages");
 	resv = pool_counter(page, -1, "resv_hugepages");
 	over = pool_counter(page, -1, "nr_overcommit_hugepages");
 	surplus = pool_counter(page, -1, "surplus_hugepages");
@@ -101,6 +109,11 @@ static int pool_too_small(struct vk_err *err, const struct mem_backing *mb, uint
 {
 	unsigned long total = pool_counter(page, -1, "nr_hugepages");
 
+	if (have == ULONG_MAX || total == ULONG_MAX)
+		return vk_fail(err, -ENOMEM,
+			       "hugepages=%lluM: guest RAM needs %lu free %llu kB hugepages, more than the host's pool has",
+			       (unsigned long long)(page / MiB), need,
+			       (unsigned long long)(page / KiB));
 	return vk_fail(err, -ENOMEM,
 		       "hugepages=%lluM: guest RAM needs %lu free %llu kB hugepages, the host has %lu%s; raise the pool: echo %lu > /sys/kernel/mm/hugepages/hugepages-%llukB/nr_hugepages%s",
 		       (unsigned long long)(page / MiB), need, (unsigned long long)(page / KiB),
@@ -164,7 +177,7 @@ static int map_file(const struct mem_backing *mb, uint64_t size, uint8_t **hva,
 			       (unsigned long long)(size / MiB), (unsigned long long)(page / KiB));
 	}
 	have = page ? pool_available(mb, page) : 0;
-	if (page && have < size / page) {
+	if (page && have != ULONG_MAX && have < size / page) {
 		close(fd);
 		return pool_too_small(err, mb, page, size / page, have);
 	}

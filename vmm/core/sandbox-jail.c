@@ -13,6 +13,7 @@
  *   the VGA BIOS and SeaBIOS's linuxboot ROM;
  * - /dev/kvm, /dev/vhost-net, /dev/net/tun, the --debugcon file (opened
  *   for appending at each build; the --console file is opened once, before);
+ * - the mem-path= directory (a hugetlbfs mount), read-write;
  * - the --outdir directory, read-write: where the monitor may write what
  *   it is asked to (a screendump, a saved state). `vmkit start` gives each
  *   VM its run/out, owned by the --runas user.
@@ -122,6 +123,8 @@ static int build(struct list *ro, struct list *rw, const struct vm_config *cfg)
 		r = add(ro, cfg->rng_source);
 	if (!r)
 		r = add(rw, cfg->debugcon_path);
+	if (!r)
+		r = add(rw, cfg->mem.mem_path);	/* RAM's file is made there at each build */
 	for (i = 0; i < cfg->nr_disks && !r; i++) {
 		const struct disk_config *d = &cfg->disks[i];
 

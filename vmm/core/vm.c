@@ -44,11 +44,25 @@ int vm_kvm_preopen(struct vk_err *err)
 	return 0;
 }
 
+bool vm_host_is_pvm(void)
+{
+	/*
+	 * Looked at once, before any privilege drop: a monitor in its private
+	 * root (--runas) has no /sys, and took every later guest reset's VM for
+	 * a non-PVM one (Linux then died at xrstor: no noxsave on its command line).
+	 */
+	static int pvm = -1;
+
+	if (pvm < 0)
+		pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+	return pvm;
+}
+
 static int kvm_open_vm(struct vm *vm, struct vk_err *err)
 {
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 } };
 
-	vm->pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+	vm->pvm = vm_host_is_pvm();
 	/*
 	 * Each VM (one per guest reset) gets its own descriptor: a copy of the
 	 * kept one under --runas, whose user may not open /dev/kvm itself.

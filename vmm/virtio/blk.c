@@ -861,16 +861,21 @@ static void blk_save(struct vm *vm, struct ss_writer *w)
 static int blk_load(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
 {
 	const struct ss_section *s;
-	unsigned int i, n = ss_count(r, "virtio-blk");
+	unsigned int i, have = 0, n = ss_count(r, "virtio-blk");
 	uint64_t cap;
 	int ret = 0;
 
-	if (n != vm->cfg->nr_disks)
-		return vk_fail(err, -EINVAL, "state: saved with %u disk(s), this VM has %u", n,
-			       vm->cfg->nr_disks);
-	for (i = 0; i < n && !ret; i++) {
+	/* Sections are numbered by the disk's place in the config; SATA and SCSI ones have none. */
+	for (i = 0; i < vm->cfg->nr_disks; i++)
+		have += vm->disks[i] != NULL;
+	if (n != have)
+		return vk_fail(err, -EINVAL, "state: saved with %u virtio disk(s), this VM has %u",
+			       n, have);
+	for (i = 0; i < vm->cfg->nr_disks && !ret; i++) {
 		struct virtio_blk *b = vm->disks[i];
 
+		if (!b)
+			continue;
 		s = ss_need(r, "virtio-blk", i, err);
 		if (!s)
 			return err->code;
