@@ -58,7 +58,7 @@ int cmd_screenshot(int argc, char **argv)
 	json_object_put(args);
 	free(ret);
 	if (!r)
-		r = vm_run_file_out(argv[1], tmp, path, &err);
+		r = vm_run_file_out(argv[1], tmp, path, 0644, &err);
 	if (r)
 		return mgmt_report(&err);
 	printf("VM %s: screen saved to %s\n", argv[1], path);

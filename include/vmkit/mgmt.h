@@ -136,9 +136,10 @@ int vm_runas_check_readable(const char *file, struct vk_err *err);
 /*
  * A file the monitor wrote in its run directory on request (a screendump,
  * a saved state: it sees only its own files) moved to dst, owned by the
- * caller: a rename, or a copy through a temp file beside dst.
+ * caller, with mode: copied through a temp file beside dst.
  */
-int vm_run_file_out(const char *name, const char *file, const char *dst, struct vk_err *err);
+int vm_run_file_out(const char *name, const char *file, const char *dst, mode_t mode,
+		    struct vk_err *err);
 /*
  * Make file (absolute) visible, read-only at its own path, to the running
  * monitor pid when it lives in a private root (lib/mgmt/vm-jail.c).

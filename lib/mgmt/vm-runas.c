@@ -221,7 +221,7 @@ int vm_runas_prepare(const char *name, char ***argv, struct vk_err *err)
 }
 
 /* Copy from in to a temp file beside dst, fsync, rename: dst is whole or as it was. */
-static int copy_into(int in, const char *src, const char *dst, struct vk_err *err)
+static int copy_into(int in, const char *src, const char *dst, mode_t mode, struct vk_err *err)
 {
 	char tmp[PATH_MAX + 16], buf[1 << 16];
 	int out, r = 0;
@@ -232,7 +232,7 @@ static int copy_into(int in, const char *src, const char *dst, struct vk_err *er
 	out = mkstemp(tmp);
 	if (out < 0)
 		return vk_fail(err, -errno, "%s: %s", dst, strerror(errno));
-	fchmod(out, 0644);
+	fchmod(out, mode);
 	while (!r && (n = read(in, buf, sizeof(buf))) != 0)
 		if (n < 0 || vk_write_full(out, buf, n) < 0)
 			r = vk_fail(err, -errno, "%s: %s", n < 0 ? src : dst, strerror(errno));
@@ -246,7 +246,8 @@ static int copy_into(int in, const char *src, const char *dst, struct vk_err *er
 	return r;
 }
 
-int vm_run_file_out(const char *name, const char *file, const char *dst, struct vk_err *err)
+int vm_run_file_out(const char *name, const char *file, const char *dst, mode_t mode,
+		    struct vk_err *err)
 {
 	char src[PATH_MAX];
 	struct stat st;
@@ -263,7 +264,7 @@ int vm_run_file_out(const char *name, const char *file, const char *dst, struct 
 	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode))
 		r = vk_fail(err, -EINVAL, "%s: not a regular file", src);
 	else
-		r = copy_into(in, src, dst, err);
+		r = copy_into(in, src, dst, mode, err);
 	close(in);
 	if (!r) {
 		unlink(src);

@@ -85,7 +85,7 @@ int vm_save_state(const char *name, const char *file, struct vk_err *err)
 	if (!ret && !vm_wait_stopped(name, 30))
 		ret = vk_fail(err, -ETIMEDOUT, "VM %s is saved but its monitor did not quit", name);
 	if (!ret)
-		ret = vm_run_file_out(name, SAVE_FILE, path, err);
+		ret = vm_run_file_out(name, SAVE_FILE, path, 0600, err);	/* guest RAM: private */
 	return ret;
 }
 

@@ -132,6 +132,7 @@ def test_screenshot_save_and_live_cdrom_cross_into_the_root(vk, tmp_path):
     saved = tmp_path / "saved.vm"
     vk("save", n, str(saved), timeout=60)
     assert saved.stat().st_size > 0 and owner(saved) == (0, 0)
+    assert saved.stat().st_mode & 0o777 == 0o600   # guest RAM
     assert vk.state(n) != "running"
     vk("restore", str(saved), timeout=60)
     assert vk.state(n) == "running"

@@ -13,7 +13,8 @@
  *   the VGA BIOS and SeaBIOS's linuxboot ROM;
  * - /dev/kvm, /dev/vhost-net, /dev/net/tun, the --debugcon file (opened
  *   for appending at each build; the --console file is opened once, before);
- * - the mem-path= directory (a hugetlbfs mount), read-write;
+ * - the mem-path= directory (a hugetlbfs mount), read-write, and with
+ *   hugepages sysfs' pool counters, read-only;
  * - the --outdir directory, read-write: where the monitor may write what
  *   it is asked to (a screendump, a saved state). `vmkit start` gives each
  *   VM its run/out, owned by the --runas user.
@@ -125,6 +126,12 @@ static int build(struct list *ro, struct list *rw, const struct vm_config *cfg)
 		r = add(rw, cfg->debugcon_path);
 	if (!r)
 		r = add(rw, cfg->mem.mem_path);	/* RAM's file is made there at each build */
+	/* The hugepage pool's counters, read at each build to say how short it is. */
+	if (!r && (cfg->mem.hugepage_size || cfg->mem.mem_path))
+		r = add(ro, "/sys/kernel/mm/hugepages");
+	if (!r && (cfg->mem.hugepage_size || cfg->mem.mem_path) &&
+	    cfg->mem.policy == MEM_POLICY_BIND)
+		r = add(ro, "/sys/devices/system/node");
 	for (i = 0; i < cfg->nr_disks && !r; i++) {
 		const struct disk_config *d = &cfg->disks[i];
 
