@@ -12,6 +12,7 @@ import os
 import pwd
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,12 @@ def test_vm_runs_unprivileged_in_its_own_root_and_disks_go_back(vk, tmp_path):
     mon, _, sup, _ = (run / "pid").read_text().split()
     os.kill(int(sup), signal.SIGKILL)
     os.kill(int(mon), signal.SIGKILL)
+    stat = Path(f"/proc/{mon}/stat")
+    for _ in range(200):
+        if not stat.exists() or stat.read_text().split(") ")[1][0] == "Z":
+            break
+        time.sleep(0.05)
+    assert vk.state(n) == "crashed"
     assert owner(disk) == (vm_user.pw_uid, vm_user.pw_gid)
     vk("start", n, timeout=30)
     vk("destroy", n)
