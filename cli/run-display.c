@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "vmkit/config.h"
@@ -54,12 +55,21 @@ int run_open_display(struct vm_config *c)
 	/* Its reader thread starts in run_start_display, after the sandbox's drop. */
 	if (c->vnc_spec && vnc_spawn(&c->vnc, c->display, &vnc_opts, &err))
 		goto fail;
+	/* libvncserver leaves the socket to the umask: the owner's alone, as QMP's. */
+	if (vnc_opts.unix_path[0] && chmod(vnc_opts.unix_path, 0600) < 0)
+		vk_msg("--vnc unix:%s: %s", vnc_opts.unix_path, strerror(errno));
 	return 0;
 fail:
 	vk_report(&err);
 	display_free(c->display);
 	c->display = NULL;
 	return -EINVAL;
+}
+
+void run_give_display(uid_t uid, gid_t gid)
+{
+	if (vnc_opts.unix_path[0] && lchown(vnc_opts.unix_path, uid, gid) < 0)
+		vk_msg("--vnc unix:%s: %s", vnc_opts.unix_path, strerror(errno));
 }
 
 int run_start_display(struct vm_config *c)

@@ -709,6 +709,26 @@ static int setup_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
+/*
+ * --runas: the sockets the monitor serves (QMP, console, VNC) belong to the
+ * user it becomes, still mode 0600, as libvirt's QEMU's do: that user and
+ * root may connect, nobody else.
+ */
+static void give_sockets(const struct vm_config *cfg, struct control *ctl)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (!cfg->runas || sandbox_lookup_user(cfg->runas, &uid, &gid, NULL))
+		return;
+	if (ctl && lchown(control_path(ctl), uid, gid) < 0)
+		vk_msg("--qmp %s: %s", control_path(ctl), strerror(errno));
+	if (cfg->console == CONSOLE_SOCKET && cfg->console_path &&
+	    lchown(cfg->console_path, uid, gid) < 0)
+		vk_msg("--console socket:%s: %s", cfg->console_path, strerror(errno));
+	run_give_display(uid, gid);
+}
+
 static int run_vm(const struct vm_config *cfg, struct console *con, struct control *ctl,
 		  int sfd, struct vm_state_file **incoming)
 {
@@ -817,6 +837,7 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (cfg.sandbox == SANDBOX_ON) {
+		give_sockets(&cfg, ctl);
 		/* /dev/kvm before the drop: the user we become may not open it. */
 		if (((cfg.runas || cfg.chroot_dir) && vm_kvm_preopen(&err) < 0) ||
 		    vmm_sandbox_drop(&cfg, &err) < 0) {

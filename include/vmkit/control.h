@@ -35,6 +35,8 @@ int control_open(struct control **out, const char *path, const struct vm_config 
 int control_bind(struct control **out, const char *path, const struct vm_config *cfg,
 		 const char *version, struct vk_err *err);
 int control_start(struct control *c, struct vk_err *err);
+/* The socket's path, as bound. */
+const char *control_path(const struct control *c);
 
 /* A freshly built VM, not yet running: commands act on it from now on. */
 void control_attach(struct control *c, struct vm *vm);

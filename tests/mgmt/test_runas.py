@@ -85,6 +85,10 @@ def test_vm_runs_unprivileged_in_its_own_root_and_disks_go_back(vk, tmp_path):
     run = vk.home / "vms" / n / "run"
     assert owner(run) == (0, 0) and (run.stat().st_mode & 0o777) == 0o700
     assert owner(run / "owners") == (0, 0)
+    # The sockets it serves are its user's, mode 0600 (root still connects).
+    for sock in ("qmp.sock", "console.sock"):
+        assert owner(run / sock) == (vm_user.pw_uid, vm_user.pw_gid), sock
+        assert (run / sock).stat().st_mode & 0o777 == 0o600, sock
     vk("destroy", n)
     assert owner(disk) == (4321, 4321)
 
@@ -115,6 +119,8 @@ def test_screenshot_save_and_live_cdrom_cross_into_the_root(vk, tmp_path):
     vk("start", n, timeout=30)
     pid = vk.pid(n)
     assert str(iso1) in files_in_root(pid)
+    vnc = vk.home / "vms" / n / "run" / "vnc.sock"
+    assert owner(vnc)[0] == pwd.getpwnam("vmkit").pw_uid and vnc.stat().st_mode & 0o777 == 0o600
 
     shot = tmp_path / "shot.png"
     vk("screenshot", n, str(shot))

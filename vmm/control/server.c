@@ -674,6 +674,11 @@ static int start(struct control *c, struct vk_err *err)
 	return 0;
 }
 
+const char *control_path(const struct control *c)
+{
+	return c->path;
+}
+
 int control_start(struct control *c, struct vk_err *err)
 {
 	int r = -pthread_create(&c->thread, NULL, control_thread, c);
