@@ -73,12 +73,15 @@ check-kvm-tcg: build guest
 	scripts/kvm-under-tcg.sh 'VMKIT_REQUIRE_KVM=1 $(PYTEST) -v -rs -p no:cacheprovider $(KVM_TESTS)'
 
 # Longer runs: Debian's own prebuilt kernel; OVMF, which make check skips on
-# a PVM host (its code runs at CPL0, emulated there).
+# a PVM host (its code runs at CPL0, emulated there); and the tests marked
+# pvm_slow, which make check skips there too (tests/conftest.py).
 check-slow: build guest
 	@scripts/deps.sh check slow
 	scripts/guest-debian-kernel.sh $(GUEST)
 	VMKIT_SLOW=1 $(PYTEST) -v -rs tests/slow tests/guest/test_firmware.py::test_ovmf_reaches_shell \
 		tests/guest/test_q35.py::test_ovmf_on_q35
+	VMKIT_SLOW=1 $(PYTEST) -v -rs -m pvm_slow tests/guest tests/linux tests/mgmt tests/net \
+		tests/serve tests/display
 
 bench: build guest
 	@scripts/deps.sh bench

@@ -42,3 +42,31 @@ def pytest_runtest_logreport(report):
         return
     with open(path, "a", encoding="utf-8") as f:
         f.write(f"==== {report.nodeid} ({report.when})\n{report.longreprtext}\n\n")
+
+
+# ---- make check's time on a PVM host ----
+#
+# On a PVM host (kvm_pvm: the guest kernel's code runs emulated, every guest
+# system call and page fault ~0.5 ms) a Linux boot costs half a minute and
+# the whole suite ran for 56 minutes, over make check's 45. The tests marked
+# pvm_slow are the longest ones whose capability another make check test
+# already covers more cheaply; there they skip unless VMKIT_SLOW=1, which
+# `make check-slow` sets. On any other host they run in make check.
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "pvm_slow: minutes on a PVM host; make check-slow runs it there")
+
+
+def _pvm_host() -> bool:
+    return os.path.exists("/sys/module/kvm_pvm")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("VMKIT_SLOW") or not _pvm_host():
+        return
+    skip = pytest.mark.skip(reason="pvm_slow: minutes on this PVM host (guest kernel "
+                            "code emulated); make check-slow runs it")
+    for item in items:
+        if item.get_closest_marker("pvm_slow"):
+            item.add_marker(skip)

@@ -104,7 +104,7 @@ def test_seabios_banner_on_screen(screen, tmp_path):
     assert "SeaBIOS" in ocr(snap), s.log()
 
 
-@pytest.mark.parametrize("key_via", ["vnc", "qmp"])
+@pytest.mark.parametrize("key_via", ["vnc", pytest.param("qmp", marks=pytest.mark.pvm_slow)])
 def test_isolinux_menu_on_screen(screen, tmp_path, key_via):
     """An isolinux CD: its menu, drawn by menu.c32 in text mode, waits on the screen
     until Enter comes, through a VNC client's key event or QMP send-key (the PS/2

@@ -62,7 +62,9 @@ def cmdline_has(mark: str):
 BUSES = {"virtio": ("vda1", "virtio"), "sata": ("sda1", "/ata"), "scsi": ("sda1", "/virtio")}
 
 
-@pytest.mark.parametrize("bus", list(BUSES))
+# On a PVM host make check boots the virtio one; check-slow the others (tests/conftest.py).
+@pytest.mark.parametrize("bus", [b if b == "virtio" else pytest.param(b, marks=pytest.mark.pvm_slow)
+                                 for b in BUSES])
 def test_seabios_boots_an_extlinux_disk(tmp_path, media, bus):
     """MBR code -> extlinux -> the kernel -> its root on the same disk -> a shell."""
     disk = overlay(bootmedia.bios_disk(media), tmp_path)
@@ -89,7 +91,7 @@ def test_seabios_boots_an_extlinux_disk(tmp_path, media, bus):
     assert got.stdout.strip() == "booted-by-seabios", got.stdout + got.stderr
 
 
-@pytest.mark.parametrize("bus", ["sata", "scsi"])
+@pytest.mark.parametrize("bus", ["sata", pytest.param("scsi", marks=pytest.mark.pvm_slow)])
 def test_seabios_boots_an_isolinux_cd(tmp_path, media, bus):
     """El Torito (no emulation) from an ATAPI or a virtio-scsi CD-ROM -> isolinux
     -> the kernel and initramfs from the CD, whose /init reports and powers off."""
@@ -103,7 +105,8 @@ def test_seabios_boots_an_isolinux_cd(tmp_path, media, bus):
 
 
 @pytest.mark.parametrize("order,want,other", [("cdrom,disk", ISO_MARK, DISK_MARK),
-                                              ("disk,cdrom", DISK_MARK, ISO_MARK)])
+                                              pytest.param("disk,cdrom", DISK_MARK, ISO_MARK,
+                                                           marks=pytest.mark.pvm_slow)])
 def test_boot_order(tmp_path, media, order, want, other):
     """With a bootable disk and a bootable CD, --boot order= picks which boots."""
     disk = overlay(bootmedia.bios_disk(media), tmp_path)

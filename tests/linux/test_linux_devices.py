@@ -9,6 +9,8 @@ power it off cleanly. A guest `reboot` and QMP system_reset boot it again.
 import re
 import time
 
+import pytest
+
 from linuxvm import LinuxVM, root_overlay, READY
 
 
@@ -70,6 +72,7 @@ def test_virtio_console_shell_rng_balloon_and_power_button(tmp_path):
         assert "VMKIT-ROOTFS-STOPPED" in text, vm.describe()
 
 
+@pytest.mark.pvm_slow  # two more boots; test_linux.py::test_reset_boots_again stays
 def test_guest_reboot_and_system_reset(tmp_path):
     """`reboot` in the guest and QMP system_reset each boot the guest again."""
     vm = LinuxVM(tmp_path, no_reboot=False, disks=[f"path={root_overlay(tmp_path)},format=qcow2"])

@@ -123,6 +123,7 @@ def allocated(image: Path) -> int:
     return os.stat(image).st_blocks * 512
 
 
+@pytest.mark.pvm_slow  # 5 min on PVM; test_linux_scsi's mkfs/fsck and tests/guest's discard stay
 def test_second_disks_mkfs_reboot_and_fstrim(tmp_path):
     """mkfs.ext4 on a raw and a qcow2 data disk, files written and synced,
     `reboot` in the guest, the files intact after; fstrim gives space back."""
@@ -173,6 +174,7 @@ def test_second_disks_mkfs_reboot_and_fstrim(tmp_path):
     fsck_clean(qcow2_as_raw(tmp_path, vdc))
 
 
+@pytest.mark.pvm_slow  # tests/guest/test_virtio_durability.py covers each mode in make check
 def test_fsynced_data_survives_sigkill_per_cache_mode(tmp_path):
     """cache=none, writethrough and directsync: what the guest fsynced is on the
     disk when the monitor is killed right after, and the file system checks clean."""

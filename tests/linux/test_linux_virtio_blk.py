@@ -60,7 +60,8 @@ def test_two_disks_found_and_partitions_read(tmp_path):
 
 
 @pytest.mark.parametrize("opts", ["aio=native,cache=none,iothread=on,num-queues=2",
-                                  "aio=threads,cache=writeback,queue-size=1024,num-queues=2"])
+                                  pytest.param("aio=threads,cache=writeback,queue-size=1024,num-queues=2",
+                                               marks=pytest.mark.pvm_slow)])
 def test_engines_and_queues(tmp_path, opts):
     """Linux's driver on the other engines, an iothread and two queues (VIRTIO_BLK_F_MQ)."""
     require_vmkit()
