@@ -44,6 +44,11 @@ def test_sandbox_env_default():
      "vmkit: --runas no-such-user-vmkit: no such user"),
     (["--sandbox", "on", "--chroot", "/nonexistent-vmkit"],
      "vmkit: --chroot /nonexistent-vmkit: not a directory"),
+    (["--outdir", "/tmp"], "vmkit: --outdir needs --runas (and no --chroot)"),
+    (["--runas", "nobody", "--chroot", "/", "--outdir", "/tmp"],
+     "vmkit: --outdir needs --runas (and no --chroot)"),
+    (["--runas", "nobody", "--outdir", "/nonexistent-vmkit"],
+     "vmkit: --outdir /nonexistent-vmkit: not a directory"),
 ])
 def test_bad_sandbox_options(args, line):
     """One line, exit 2, before /dev/kvm is touched (so this runs on any host)."""

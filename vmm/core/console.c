@@ -53,7 +53,6 @@ struct console {
 	 */
 	uint8_t *outq;
 	size_t outq_head, outq_len;
-	uint64_t out_dropped;
 };
 
 /* The terminal's state before we made it raw; restored on every exit path. */
@@ -416,10 +415,8 @@ static void socket_write(struct console *c, const uint8_t *buf, size_t len)
 	}
 	if (!c->outq && !(c->outq = malloc(OUTQ_MAX)))
 		return;
-	if (len > OUTQ_MAX - c->outq_len) {
-		c->out_dropped += len - (OUTQ_MAX - c->outq_len);
-		len = OUTQ_MAX - c->outq_len;
-	}
+	if (len > OUTQ_MAX - c->outq_len)
+		len = OUTQ_MAX - c->outq_len;	/* a stuck client: the rest is lost */
 	tail = (c->outq_head + c->outq_len) % OUTQ_MAX;
 	while (len) {
 		size_t n = len < OUTQ_MAX - tail ? len : OUTQ_MAX - tail;
