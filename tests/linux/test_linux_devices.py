@@ -30,6 +30,7 @@ def wait_guest(vm: LinuxVM, cond, timeout: float, what: str):
         time.sleep(1)
 
 
+@pytest.mark.pvm_slow  # test_virtio_console.py, test_virtio_rng.py, test_linux_balloon.py stay
 def test_virtio_console_shell_rng_balloon_and_power_button(tmp_path):
     vm = LinuxVM(tmp_path, console="virtio", memory="384M",
                  disks=[f"path={root_overlay(tmp_path)},format=qcow2"],
