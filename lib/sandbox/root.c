@@ -56,7 +56,7 @@ static int bind_file(const char *dir, const char *src, bool rw, struct vk_err *e
 	if (mkdirs(dst) < 0)
 		return vk_fail(err, -errno, "sandbox: mkdir for %s: %s", dst, strerror(errno));
 	if (S_ISDIR(st.st_mode)) {
-		/* A directory (the monitor's working directory): nothing in it runs. */
+		/* A directory (--outdir, mem-path=, sysfs counters): nothing in it runs. */
 		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
 			return vk_fail(err, -errno, "sandbox: %s: %s", dst, strerror(errno));
 		flags |= MS_NOEXEC;
