@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmkit/block.h"
 #include "vmkit/mgmt.h"
 #include "vmkit/mgmt-ops.h"
 #include "vmkit/sandbox.h"
@@ -109,6 +110,27 @@ int vm_runas_check_readable(const char *file, struct vk_err *err)
 }
 
 /*
+ * The images under a disk (its qcow2 backing chain), which the monitor
+ * opens read-only at each build: readable by the user too, or the start
+ * says which is not (rather than the monitor's open, after the drop).
+ */
+static int check_chain(const char *path, const char *format, const char *user, uid_t uid,
+		       gid_t gid, struct vk_err *err)
+{
+	struct vk_blk_opts o = { .format = strcmp(format, "auto") ? format : NULL,
+				 .flags = VK_BLK_NO_LOCK };
+	struct vk_blk *bs = NULL, *b;
+	int r = 0;
+
+	if (!strcmp(format, "raw") || vk_blk_open(path, &o, &bs, NULL))
+		return 0;	/* no chain, or not openable: the monitor's open says why */
+	for (b = bs->backing; b && !r; b = b->backing)
+		r = check_readable(b->filename, user, uid, gid, err);
+	vk_blk_close(bs);
+	return r;
+}
+
+/*
  * The files the monitor opens, as its command line names them: those it
  * writes given to the user, those it only reads checked.
  */
@@ -127,6 +149,9 @@ static int take_all(FILE *rec, char **argv, const char *user, uid_t uid, gid_t g
 				r = check_readable(path, user, uid, gid, err);
 			else
 				r = take(rec, path, uid, gid, err);
+			if (!r)
+				r = check_chain(path, opt(a, "format", v, sizeof(v)) ? v : "auto",
+						user, uid, gid, err);
 		} else if (!strcmp(*argv, "--firmware") && opt(a, "vars", path, sizeof(path))) {
 			r = take(rec, path, uid, gid, err);
 		} else if (!strcmp(*argv, "--kernel") || !strcmp(*argv, "--initrd")) {

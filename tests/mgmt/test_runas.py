@@ -161,3 +161,25 @@ def test_runas_root_and_a_missing_user(vk):
     assert vk.state(n) != "running"
     vk("start", n, env=dict(vk.env, VMKIT_RUNAS="root"), timeout=30)
     assert proc_status(vk.pid(n))["Uid"].split()[0] == "0"
+
+
+def test_unreadable_backing_file_refused_by_name(vk, tmp_path):
+    """A linked clone's base the VM's user cannot read: the start says which
+    file (the monitor would only fail later, after the drop)."""
+    base = tmp_path / "base.qcow2"
+    subprocess.run([str(h.VMKIT), "img", "create", "-q", "-f", "qcow2", str(base), "16M"],
+                   check=True)
+    top = tmp_path / "top.qcow2"
+    subprocess.run([str(h.VMKIT), "img", "create", "-q", "-f", "qcow2", "-b", str(base),
+                    "-F", "qcow2", str(top)], check=True)
+    base.chmod(0o600)
+    n = vk.name()
+    vk("create", "--name", n, "--kernel", str(h.guest("spin")), "--memory", "64",
+       "--disk", f"{top},format=qcow2")
+    r = vk("start", n, check=False)
+    assert r.returncode != 0, r
+    assert f"{base}: not readable by user vmkit" in r.stderr, r.stderr
+    assert owner(top) == (0, 0)     # what was handed over is given back
+    base.chmod(0o644)
+    vk("start", n, timeout=30)
+    assert vk.state(n) == "running"
