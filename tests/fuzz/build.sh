@@ -96,7 +96,7 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link fwcfg "$(obj tests/fuzz/fwcfg-fuzz.c)" "$vmmlibs" "$vmmsys"
 	# q35: the MCH, ECAM and the ICH9 LPC through config cycles and ports (issue 12).
 	link q35 "$(obj tests/fuzz/q35-fuzz.c)" "$vmmlibs" "$vmmsys"
-	link config "$(obj tests/fuzz/config-fuzz.c)" "\$o/libmgmt.a \$o/libnet.a $libs" "-ljson-c -lpthread"
+	link config "$(obj tests/fuzz/config-fuzz.c)" "\$o/libmgmt.a \$o/libsandbox.a \$o/libnet.a $libs" "-ljson-c -lpthread"
 	link runopts "$(obj tests/fuzz/runopts-fuzz.c $cli)" "$vmmlibs" "$vmmsys"
 	# devstate: the devices' state loads (issue 15), on the monitor's own objects.
 	link devstate "$(obj tests/fuzz/devstate-fuzz.c)" "$vmmlibs" "$vmmsys"
@@ -104,7 +104,7 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link vga "$(obj tests/fuzz/vga-fuzz.c)" "$vmmlibs" "$vmmsys"
 	# serve: the server's parsers, linked with all of serve/ but main.c (the
 	# route table names every handler), against the shared libraries it uses.
-	link serve "$(obj $serve tests/fuzz/serve-fuzz.c)" "\$o/libmgmt.a \$o/libblock.a \$o/libnet.a $libs" \
+	link serve "$(obj $serve tests/fuzz/serve-fuzz.c)" "\$o/libmgmt.a \$o/libsandbox.a \$o/libblock.a \$o/libnet.a $libs" \
 		"-lwebsockets -lssl -lcrypto -lpam -luring -laio -ljson-c $sys"
 } > "$OUT/build.ninja.new"
 mv "$OUT/build.ninja.new" "$OUT/build.ninja"

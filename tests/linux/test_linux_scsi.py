@@ -48,7 +48,8 @@ def probe(tmp_path, disks, extra=()):
     return r
 
 
-@pytest.mark.parametrize("scsihw", ["virtio-scsi-pci", "virtio-scsi-single"])
+@pytest.mark.parametrize("scsihw", ["virtio-scsi-pci",
+                                    pytest.param("virtio-scsi-single", marks=pytest.mark.pvm_slow)])
 def test_virtio_scsi_disks_and_cdrom_probe(tmp_path, scsihw):
     a, b = tmp_path / "a.img", tmp_path / "b.img"
     make_disk(a, 64, True)
@@ -82,6 +83,7 @@ def test_ahci_disk_and_atapi_cdrom_probe(tmp_path):
     assert "[sr0] scsi3-mmc drive" in out, r.describe()
 
 
+@pytest.mark.pvm_slow  # the probes above find the drives; this one has no medium
 def test_empty_drive_probe(tmp_path):
     r = probe(tmp_path, ["media=cdrom,bus=sata", "media=cdrom,bus=scsi"])
     assert r.stdout.count("scsi3-mmc drive") == 2, r.describe()

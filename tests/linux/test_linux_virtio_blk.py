@@ -81,6 +81,7 @@ def test_engines_and_queues(tmp_path, opts):
     assert " vda: vda1 vda2" in out, r.describe()
 
 
+@pytest.mark.pvm_slow  # tests/guest/test_virtio_intx.py routes INTx in make check
 def test_intx_with_pci_nomsi(tmp_path):
     """pci=nomsi: Linux routes INTA through the DSDT's _PRT, and the partition table
     it reads through the virtqueue completes on that interrupt."""
