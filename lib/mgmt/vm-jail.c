@@ -39,14 +39,19 @@ static int mkparents(char *path)
 	return 0;
 }
 
-/* In the child, inside the monitor's namespace: returns an errno for the parent. */
-static int attach(int ns, int tree, const char *file)
+/*
+ * In the child, inside the monitor's namespace: returns an errno for the parent.
+ * The root is the monitor's own (its /proc/PID/root, opened before): setns
+ * gives the namespace's top mount, which is not the monitor's root when the
+ * caller was chrooted (a fresh-machine run: the ISO went to the wrong tree).
+ */
+static int attach(int ns, int root, int tree, const char *file)
 {
 	char path[PATH_MAX];
 	struct stat st;
 	int fd, r = 0;
 
-	if (setns(ns, CLONE_NEWNS) < 0)
+	if (setns(ns, CLONE_NEWNS) < 0 || fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0)
 		return errno;
 	if (stat(file, &st) == 0)
 		return 0;	/* there already (the same ISO again) */
@@ -80,7 +85,7 @@ static bool same_ns(pid_t pid)
 int vm_jail_expose(pid_t pid, const char *file, struct vk_err *err)
 {
 	char p[64];
-	int ns, tree, st = 0, r;
+	int ns, root, tree, st = 0, r;
 	pid_t child;
 
 	if (file[0] != '/')
@@ -92,16 +97,21 @@ int vm_jail_expose(pid_t pid, const char *file, struct vk_err *err)
 		return vk_fail(err, -errno, "%s: %s", file, strerror(errno));
 	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
 	ns = open(p, O_RDONLY | O_CLOEXEC);
-	if (ns < 0) {
+	snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
+	root = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ns < 0 || root < 0) {
 		r = vk_fail(err, -errno, "%s: %s", p, strerror(errno));
+		if (ns >= 0)
+			close(ns);
 		close(tree);
 		return r;
 	}
 	fflush(NULL);
 	child = fork();
 	if (child == 0)
-		_exit(attach(ns, tree, file));
+		_exit(attach(ns, root, tree, file));
 	close(ns);
+	close(root);
 	close(tree);
 	if (child < 0)
 		return vk_fail(err, -errno, "fork: %s", strerror(errno));
