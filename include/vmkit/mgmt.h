@@ -97,6 +97,10 @@ int vm_save(const struct vm_def *d, struct vk_err *err);
 /* Names of defined VMs, sorted; a NULL-terminated malloc'd array. */
 int vm_list_names(char ***names, struct vk_err *err);
 void mgmt_strv_free(char **v);
+/* The value of key in "k=v,k=v" options, copied to buf (n bytes); NULL if absent. */
+const char *mgmt_opt_val(const char *opts, const char *key, char *buf, size_t n);
+/* Append a copy of s to the NULL-terminated malloc'd array *v. */
+int mgmt_strv_push(char ***v, const char *s, struct vk_err *err);
 /* Names of the entries of dir for which keep() holds (writing the name to list into out), sorted. */
 int mgmt_list_dir(const char *dir, bool (*keep)(const char *dir, const char *name, char *out),
 		  char ***names, struct vk_err *err);

@@ -104,6 +104,9 @@ int sandbox_lookup_user(const char *name, uid_t *uid, gid_t *gid, struct vk_err 
 /* Create user as a system user (useradd --system, no home, nologin) when missing. */
 int sandbox_ensure_user(const char *user, struct vk_err *err);
 
+/* Create path's missing parent directories (0755); -errno on failure. */
+int sandbox_mkdirs(char *path);
+
 /* Steps of sandbox_drop, for callers that need them apart (root.c, privs.c). */
 int sandbox_enter_root(const struct sandbox_jail *jail, struct vk_err *err);
 int sandbox_switch_user(uid_t uid, gid_t gid, struct vk_err *err);

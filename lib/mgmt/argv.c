@@ -135,7 +135,7 @@ static int add_media_disk(struct argv_buf *a, const char *key, const char *val,
 }
 
 /* The value of option key in a device string's options, or NULL. */
-static const char *opt_val(const char *opts, const char *key, char *buf, size_t n)
+const char *mgmt_opt_val(const char *opts, const char *key, char *buf, size_t n)
 {
 	size_t klen = strlen(key);
 	const char *p;
@@ -161,22 +161,22 @@ static int add_net(struct argv_buf *a, const char *key, const char *val, struct 
 	const char *comma = strchr(val, ',');
 	const char *rest = comma ? comma + 1 : "";
 	char mac[32] = "", ifname[32] = "", br[48] = "", v[MGMT_NAME_MAX + 1], bridge[16];
-	bool tap = opt_val(rest, "bridge", v, sizeof(v));	/* bridge= passes through */
+	bool tap = mgmt_opt_val(rest, "bridge", v, sizeof(v));	/* bridge= passes through */
 	unsigned int mtu;
 	int ret;
 
 	if (!strncmp(val, "virtio=", 7))
 		snprintf(mac, sizeof(mac), ",mac=%.17s", val + 7);
-	if (opt_val(rest, "tap", v, sizeof(v))) {
+	if (mgmt_opt_val(rest, "tap", v, sizeof(v))) {
 		snprintf(ifname, sizeof(ifname), ",ifname=%s", v);
 		tap = true;
 	}
-	if (opt_val(rest, "network", v, sizeof(v))) {
+	if (mgmt_opt_val(rest, "network", v, sizeof(v))) {
 		ret = network_resolve(v, bridge, &mtu, err);
 		if (ret)
 			return mgmt_wrap(err, key);
 		/* The tap takes the network's MTU, as libvirt's do, unless the VM says otherwise. */
-		if (mtu && !opt_val(rest, "mtu", v, sizeof(v)))
+		if (mtu && !mgmt_opt_val(rest, "mtu", v, sizeof(v)))
 			snprintf(br, sizeof(br), ",bridge=%s,mtu=%u", bridge, mtu);
 		else
 			snprintf(br, sizeof(br), ",bridge=%s", bridge);

@@ -183,6 +183,22 @@ int mgmt_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 	return 0;
 }
 
+int mgmt_strv_push(char ***v, const char *s, struct vk_err *err)
+{
+	size_t n = 0;
+	char **nv;
+
+	while (*v && (*v)[n])
+		n++;
+	nv = realloc(*v, (n + 2) * sizeof(*nv));
+	if (!nv)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	*v = nv;
+	nv[n] = strdup(s);
+	nv[n + 1] = NULL;
+	return nv[n] ? 0 : vk_fail(err, -ENOMEM, "out of memory");
+}
+
 void mgmt_strv_free(char **v)
 {
 	char **p;

@@ -20,24 +20,10 @@
 #include <unistd.h>
 
 #include "vmkit/mgmt.h"
+#include "vmkit/sandbox.h"
 
 /* The monitor's root: the tmpfs vmkit run makes read-only after its binds. */
 #define ROOT_FLAGS (MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC)
-
-static int mkparents(char *path)
-{
-	char *s;
-
-	for (s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-			*s = '/';
-			return -errno;
-		}
-		*s = '/';
-	}
-	return 0;
-}
 
 /*
  * In the child, inside the monitor's namespace: returns an errno for the parent.
@@ -58,7 +44,7 @@ static int attach(int ns, int root, int tree, const char *file)
 	snprintf(path, sizeof(path), "%s", file);
 	if (mount(NULL, "/", NULL, ROOT_FLAGS, NULL) < 0)
 		return errno;
-	if (mkparents(path) < 0 || (fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0444)) < 0)
+	if (sandbox_mkdirs(path) < 0 || (fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0444)) < 0)
 		r = errno;
 	else
 		close(fd);

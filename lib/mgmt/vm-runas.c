@@ -44,20 +44,6 @@ const char *vm_runas_user(void)
 	return *u && strcmp(u, "root") ? u : NULL;
 }
 
-/* The value of key in a comma-separated option string, copied to buf. */
-static bool opt(const char *opts, const char *key, char *buf, size_t n)
-{
-	size_t k = strlen(key);
-	const char *p;
-
-	for (p = opts; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (!strncmp(p, key, k) && p[k] == '=') {
-			snprintf(buf, n, "%.*s", (int)strcspn(p + k + 1, ","), p + k + 1);
-			return true;
-		}
-	return false;
-}
-
 static bool on(const char *v)
 {
 	return !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes");
@@ -143,16 +129,16 @@ static int take_all(FILE *rec, char **argv, const char *user, uid_t uid, gid_t g
 	for (; *argv && argv[1] && !r; argv++) {
 		const char *a = argv[1];
 
-		if (!strcmp(*argv, "--disk") && opt(a, "path", path, sizeof(path))) {
-			if ((opt(a, "readonly", v, sizeof(v)) && on(v)) ||
-			    (opt(a, "media", v, sizeof(v)) && !strcmp(v, "cdrom")))
+		if (!strcmp(*argv, "--disk") && mgmt_opt_val(a, "path", path, sizeof(path))) {
+			if ((mgmt_opt_val(a, "readonly", v, sizeof(v)) && on(v)) ||
+			    (mgmt_opt_val(a, "media", v, sizeof(v)) && !strcmp(v, "cdrom")))
 				r = check_readable(path, user, uid, gid, err);
 			else
 				r = take(rec, path, uid, gid, err);
 			if (!r)
-				r = check_chain(path, opt(a, "format", v, sizeof(v)) ? v : "auto",
+				r = check_chain(path, mgmt_opt_val(a, "format", v, sizeof(v)) ? v : "auto",
 						user, uid, gid, err);
-		} else if (!strcmp(*argv, "--firmware") && opt(a, "vars", path, sizeof(path))) {
+		} else if (!strcmp(*argv, "--firmware") && mgmt_opt_val(a, "vars", path, sizeof(path))) {
 			r = take(rec, path, uid, gid, err);
 		} else if (!strcmp(*argv, "--kernel") || !strcmp(*argv, "--initrd")) {
 			r = check_readable(a, user, uid, gid, err);
@@ -184,24 +170,15 @@ void vm_runas_restore(const char *name)
 /* --runas USER --outdir RUN/out at the end of argv. */
 static int append_runas(char ***argv, const char *name, const char *user, struct vk_err *err)
 {
+	const char *add[4] = { "--runas", user, "--outdir", NULL };
 	char out[PATH_MAX];
-	size_t n = 0;
-	char **v;
+	unsigned int i;
+	int r = 0;
 
-	while ((*argv)[n])
-		n++;
-	v = realloc(*argv, (n + 5) * sizeof(*v));
-	if (!v)
-		return vk_fail(err, -ENOMEM, "out of memory");
-	*argv = v;
-	v[n] = strdup("--runas");
-	v[n + 1] = strdup(user);
-	v[n + 2] = strdup("--outdir");
-	v[n + 3] = strdup(mgmt_path(out, "vms/%s/run/out", name));
-	v[n + 4] = NULL;
-	if (!v[n] || !v[n + 1] || !v[n + 2] || !v[n + 3])
-		return vk_fail(err, -ENOMEM, "out of memory");
-	return 0;
+	add[3] = mgmt_path(out, "vms/%s/run/out", name);
+	for (i = 0; i < 4 && !r; i++)
+		r = mgmt_strv_push(argv, add[i], err);
+	return r;
 }
 
 int vm_runas_prepare(const char *name, char ***argv, struct vk_err *err)

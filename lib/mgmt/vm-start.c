@@ -328,23 +328,12 @@ static int prepare_run_dir(const char *name, struct vk_err *err)
 /* --incoming file:PATH after the definition's options (a saved VM to start from). */
 static int add_incoming(char ***argv, const char *saved, struct vk_err *err)
 {
-	size_t n = 0;
-	char **v;
+	char uri[PATH_MAX + 8];
 
-	while ((*argv)[n])
-		n++;
-	v = realloc(*argv, (n + 3) * sizeof(*v));
-	if (!v)
-		return vk_fail(err, -ENOMEM, "out of memory");
-	*argv = v;
-	v[n] = strdup("--incoming");
-	v[n + 1] = malloc(strlen(saved) + 6);
-	v[n + 2] = NULL;
-	if (!v[n] || !v[n + 1])
-		return vk_fail(err, -ENOMEM, "out of memory");
-	strcpy(v[n + 1], "file:");
-	strcat(v[n + 1], saved);
-	return 0;
+	int r = mgmt_strv_push(argv, "--incoming", err);
+
+	snprintf(uri, sizeof(uri), "file:%s", saved);
+	return r ? r : mgmt_strv_push(argv, uri, err);
 }
 
 static int start_locked(const char *name, const char *saved, struct vk_err *err)

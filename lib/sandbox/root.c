@@ -26,7 +26,7 @@
  */
 #define STAGE "/run/vmkit-root"
 
-static int mkdirs(char *path)
+int sandbox_mkdirs(char *path)
 {
 	char *s;
 
@@ -53,7 +53,7 @@ static int bind_file(const char *dir, const char *src, bool rw, struct vk_err *e
 		return 0;
 	if ((size_t)snprintf(dst, sizeof(dst), "%s%s", dir, src) >= sizeof(dst))
 		return vk_fail(err, -ENAMETOOLONG, "sandbox: %s: path too long", src);
-	if (mkdirs(dst) < 0)
+	if (sandbox_mkdirs(dst) < 0)
 		return vk_fail(err, -errno, "sandbox: mkdir for %s: %s", dst, strerror(errno));
 	if (S_ISDIR(st.st_mode)) {
 		/* A directory (--outdir, mem-path=, sysfs counters): nothing in it runs. */
