@@ -109,6 +109,7 @@ static const char run_usage[] =
 	"  --machine pc|q35     the chipset: i440FX/PIIX3 (default) or Q35 (MCH with PCIe\n"
 	"                       ECAM, ICH9 LPC), with or without --firmware\n"
 	"  --incoming file:PATH start from a saved VM (QMP migrate file:, vmkit save)\n"
+	"  --incoming tcp:ADDR:PORT  wait there for a VM migrating live (QMP migrate tcp:)\n"
 	"                       instead of booting; the other options must be the ones\n"
 	"                       it was saved with\n"
 	"\n"
@@ -730,7 +731,7 @@ static void give_sockets(const struct vm_config *cfg, struct control *ctl)
 }
 
 static int run_vm(const struct vm_config *cfg, struct console *con, struct control *ctl,
-		  int sfd, struct vm_state_file **incoming)
+		  int sfd, struct run_incoming *incoming)
 {
 	struct vk_err err = { 0 };
 	enum vm_stop why;
@@ -747,7 +748,7 @@ static int run_vm(const struct vm_config *cfg, struct console *con, struct contr
 			return err.code == -ENOMEM ? EXIT_GUEST_ERROR : EXIT_USAGE;
 		}
 		/* --incoming: the first VM takes the saved one's RAM and state; resets boot. */
-		if (*incoming && run_restore_incoming(vm, incoming)) {
+		if (run_incoming_pending(incoming) && run_restore_incoming(vm, incoming)) {
 			vm_destroy(vm);
 			if (ctl)
 				control_detach(ctl, VM_STOP_ERROR, false);
@@ -778,7 +779,7 @@ int cmd_run(int argc, char **argv)
 	struct control *ctl = NULL;
 	struct vm_config cfg;
 	struct console *con;
-	struct vm_state_file *incoming = NULL;
+	struct run_incoming incoming = { .listen_fd = -1 };
 	int r, fd, sfd;
 
 	r = parse_args(&cfg, argc, argv);
@@ -801,7 +802,7 @@ int cmd_run(int argc, char **argv)
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		vk_msg("/dev/kvm: %s (KVM is not available on this host)", strerror(errno));
-		vm_state_close(incoming);
+		run_close_incoming(&incoming);
 		return EXIT_GUEST_ERROR;
 	}
 	close(fd);
@@ -866,7 +867,7 @@ int cmd_run(int argc, char **argv)
 			vmm_sandbox_enter(&vmm_sandbox_devices);
 		r = run_vm(&cfg, con, ctl, sfd, &incoming);
 	}
-	vm_state_close(incoming);	/* NULL once the first VM took it */
+	run_close_incoming(&incoming);	/* empty once the first VM took it */
 	run_close_display(&cfg);
 	control_close(ctl);
 	run_close_nets(&cfg);

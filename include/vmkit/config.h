@@ -193,6 +193,8 @@ struct vm_config {
 	enum vm_machine machine;
 	/* Save/restore (issue 15): --incoming file:PATH, the saved VM to start from (NULL: boot). */
 	const char *incoming;
+	/* Live migration (issue 15): --incoming tcp:ADDR:PORT, whole (NULL: none). */
+	const char *incoming_tcp;
 };
 
 #endif

@@ -27,6 +27,11 @@
 
 /* How the queue reaches guest memory: a host pointer for [gpa, gpa+len), or NULL. */
 typedef void *(*virtq_map_fn)(void *opaque, uint64_t gpa, uint64_t len);
+/*
+ * Optional: the device wrote [gpa, gpa+len) through a pointer map gave
+ * earlier (the used ring), so that live migration sends it again.
+ */
+typedef void (*virtq_written_fn)(void *opaque, uint64_t gpa, uint64_t len);
 
 struct virtq {
 	/* Set by the transport from what the driver wrote. */
@@ -35,6 +40,7 @@ struct virtq {
 	bool event_idx;		/* VIRTIO_F_EVENT_IDX negotiated */
 	bool indirect;		/* VIRTIO_F_INDIRECT_DESC negotiated */
 	virtq_map_fn map;
+	virtq_written_fn written;	/* NULL: nobody asks */
 	void *map_opaque;
 
 	/* Device-side state. */

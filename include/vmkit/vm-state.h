@@ -41,4 +41,16 @@ const char *vm_state_file_name(const struct vm_state_file *f);
 int vm_state_restore(struct vm *vm, struct vm_state_file *f, struct vk_err *err);
 void vm_state_close(struct vm_state_file *f);
 
+/*
+ * For live migration (vmm/core/migrate.c), the state as bytes: whole,
+ * every section (the VM paused, its devices held); or only the "vm"
+ * section, what the VM was built from, which the destination checks
+ * against its own config before any RAM comes.
+ */
+int vm_state_capture(struct vm *vm, bool whole, uint8_t **buf, size_t *len, struct vk_err *err);
+int vm_state_check_config(const uint8_t *buf, size_t len, const struct vm_config *cfg,
+			  struct vk_err *err);
+/* Into vm, built from the same config and not yet running: vCPUs and devices. */
+int vm_state_apply(struct vm *vm, const uint8_t *buf, size_t len, struct vk_err *err);
+
 #endif

@@ -59,6 +59,16 @@ struct vcpu {
 };
 
 #define VM_MAX_MEM_REGIONS 3	/* below the VGA window, above it, above 4 GiB */
+#define VM_MAX_SLOTS 32		/* KVM memory slots the VM uses (VM_SLOT_* below) */
+
+/* A KVM memory slot as last set (size 0: unused), for dirty logging (vmm/core/dirty.c). */
+struct vm_slot {
+	uint64_t gpa, size;
+	uint8_t *hva;
+	bool readonly;
+};
+
+struct vm_dirty;
 #define VM_MAX_DEVICE_CLASSES 32	/* entries of vm_device_classes (include/vmkit/device.h) */
 
 /* Boot layout of low memory, shared by the loader, ACPI and e820 code. */
@@ -90,6 +100,12 @@ struct vm {
 	struct mem_region mem[VM_MAX_MEM_REGIONS];
 	unsigned int nr_mem;
 	uint64_t low_mem_top;		/* end of RAM below the MMIO hole */
+	/* slot_lock: the slots and whether KVM logs their writes (live migration). */
+	pthread_mutex_t slot_lock;
+	struct vm_slot slots[VM_MAX_SLOTS];
+	/* While migrating: the pages device threads wrote (vm_mark_dirty); NULL otherwise. */
+	struct vm_dirty *_Atomic dirty;
+	struct vm_dirty *dirty_mem;	/* what dirty points to, kept until vm_destroy */
 
 	struct vcpu *vcpus;
 	unsigned int nr_vcpus;
@@ -154,8 +170,14 @@ bool vm_request_stop(struct vm *vm, enum vm_stop why, const char *fmt, ...)
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 
-/* Guest-physical to host pointer for [gpa, gpa+len), or NULL when not all RAM. */
+/*
+ * Guest-physical to host pointer for [gpa, gpa+len), or NULL when not all
+ * RAM. For device threads: while a migration tracks dirty pages, the range
+ * counts as written (the device may write through the pointer).
+ */
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+/* The device wrote guest RAM [gpa, gpa+len) through a pointer it kept (a used ring). */
+void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len);
 
 /* Raise or lower a GSI line of the in-kernel irqchip. */
 void vm_set_irq(struct vm *vm, unsigned int gsi, bool level);
@@ -181,6 +203,11 @@ void vm_memory_free(struct vm *vm);
 #define VM_SLOT_FW_VARS		4	/* OVMF vars pflash, in read-array mode */
 #define VM_SLOT_PAM		5	/* 13 slots: the PAM segments */
 #define VM_SLOT_VGA		18	/* a VGA's VRAM BAR (vmm/display/vga.c) */
+/*
+ * Set every slot again with the dirty-logging flag as vm->dirty now says
+ * (vmm/core/dirty.c turns it on and off; KVM changes it in place).
+ */
+int vm_memslots_relog(struct vm *vm, struct vk_err *err);
 int vm_set_memslot(struct vm *vm, unsigned int slot, uint64_t gpa, uint64_t size, void *hva,
 		   bool readonly, struct vk_err *err);
 /* Guest RAM backing (vmm/core/ram.c): one mapping of size bytes as mb says. */

@@ -52,6 +52,10 @@ static int cmd_stop(struct control *c, json_object *args, json_object **ret, str
 
 static int cmd_cont(struct control *c, json_object *args, json_object **ret, struct qmp_error *e)
 {
+	const char *why = qmp_migrate_blocks_cont(c);
+
+	if (why)
+		return qmp_fail(e, "GenericError", "%s", why);
 	if (!c->paused)
 		return 0;
 	vm_resume(c->vm);
@@ -538,6 +542,10 @@ const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "migrate", .fn = qmp_cmd_migrate, .params = qmp_migrate_params,
 	  .needs_vm = true },
 	{ .name = "query-migrate", .fn = qmp_cmd_query_migrate },
+	{ .name = "migrate_cancel", .fn = qmp_cmd_migrate_cancel },
+	{ .name = "migrate-set-parameters", .fn = qmp_cmd_migrate_set_parameters,
+	  .params = qmp_migrate_set_parameters_params },
+	{ .name = "query-migrate-parameters", .fn = qmp_cmd_query_migrate_parameters },
 };
 
 const unsigned int qmp_nr_cmds = ARRAY_SIZE(qmp_cmds);

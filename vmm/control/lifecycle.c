@@ -39,6 +39,8 @@ bool control_detach(struct control *c, enum vm_stop why, bool rebooting)
 	bool host;
 	const char *reason;
 
+	/* A live migration ends (cancelled, if still going) before its VM does. */
+	qmp_migrate_join(c);
 	pthread_mutex_lock(&c->vm_lock);
 	if (c->quit) {
 		why = c->host_req = VM_STOP_QUIT;

@@ -42,9 +42,21 @@ struct control {
 	int stats_interval;		/* qom-set guest-stats-polling-interval, -1: never set */
 	/* input-send-event's pointer: buttons held, absolute position (input-cmds.c). */
 	unsigned int buttons, abs_x, abs_y;
-	/* The last migrate (migrate-cmds.c): none, completed or failed, and why. */
-	int migrate_status;
+	/*
+	 * Migration (migrate-cmds.c): the last one's status (enum in there),
+	 * why it failed (written before the status says so), and a live one's
+	 * job, thread and socket. mig_paused: it paused the VM, and resumes it
+	 * if it fails. The parameters migrate-set-parameters sets.
+	 */
+	atomic_int migrate_status;
 	char migrate_error[512];
+	struct migrate_job *mig;
+	pthread_t mig_thread;
+	bool mig_thread_started, mig_paused, mig_gone;
+	atomic_int mig_fd;
+	bool mig_params_set;
+	uint64_t mig_downtime_ms, mig_bandwidth;
+	unsigned int mig_max_rounds;
 
 	/* out_lock: the client list and every client's output. */
 	pthread_mutex_t out_lock;
@@ -137,7 +149,21 @@ int qmp_cmd_query_mice(struct control *c, json_object *args, json_object **ret,
 		       struct qmp_error *e);
 extern const struct qmp_param qmp_send_key_params[], qmp_input_send_event_params[];
 
-/* Save/restore (migrate-cmds.c, issue 15): migrate to file:PATH, query-migrate. */
+/*
+ * Save/restore and live migration (migrate-cmds.c, issue 15): migrate to
+ * file:PATH or tcp:ADDR:PORT, query-migrate, migrate_cancel, the parameters.
+ */
+int qmp_cmd_migrate_cancel(struct control *c, json_object *args, json_object **ret,
+			   struct qmp_error *e);
+int qmp_cmd_migrate_set_parameters(struct control *c, json_object *args, json_object **ret,
+				   struct qmp_error *e);
+int qmp_cmd_query_migrate_parameters(struct control *c, json_object *args, json_object **ret,
+				     struct qmp_error *e);
+extern const struct qmp_param qmp_migrate_set_parameters_params[];
+/* Wait for a live migration's thread to end (cancelling it): before the VM goes. */
+void qmp_migrate_join(struct control *c);
+/* Why cont must not run the VM now (a migration holds it, or it left), or NULL. */
+const char *qmp_migrate_blocks_cont(struct control *c);
 int qmp_cmd_migrate(struct control *c, json_object *args, json_object **ret,
 		    struct qmp_error *e);
 int qmp_cmd_query_migrate(struct control *c, json_object *args, json_object **ret,

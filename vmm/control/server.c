@@ -757,6 +757,7 @@ void control_close(struct control *c)
 	if (!c)
 		return;
 	c->closing = true;
+	qmp_migrate_join(c);
 	if (c->thread_started) {
 		eventfd_write(c->wake_fd, 1);
 		pthread_join(c->thread, NULL);
@@ -774,6 +775,7 @@ void control_close(struct control *c)
 	pthread_mutex_destroy(&c->out_lock);
 	pthread_cond_destroy(&c->vm_cond);
 	pthread_mutex_destroy(&c->vm_lock);
+	free(c->mig);
 	free(c->path);
 	free(c);
 }

@@ -12,23 +12,45 @@
 #include <linux/kvm.h>
 
 #include "vmkit/q35.h"
+#include "vmkit/vm-dirty.h"
 #include "vmkit/vm.h"
+
+/* KVM's flags for a slot: read-only, or logging writes while a migration tracks RAM. */
+static uint32_t slot_flags(struct vm *vm, const struct vm_slot *s)
+{
+	if (s->readonly)
+		return KVM_MEM_READONLY;
+	if (atomic_load(&vm->dirty) && s->hva >= vm->ram && s->hva < vm->ram + vm->ram_size)
+		return KVM_MEM_LOG_DIRTY_PAGES;
+	return 0;
+}
+
+/* Under slot_lock: make slot what s says and record it. */
+static int set_slot(struct vm *vm, unsigned int slot, const struct vm_slot *s)
+{
+	struct kvm_userspace_memory_region kr = {
+		.slot = slot, .guest_phys_addr = s->gpa, .memory_size = s->size,
+		.userspace_addr = (uintptr_t)s->hva, .flags = slot_flags(vm, s),
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+		return -errno;
+	vm->slots[slot] = *s;
+	return 0;
+}
 
 static int add_region(struct vm *vm, uint64_t gpa, uint8_t *hva, uint64_t size,
 		      struct vk_err *err)
 {
-	struct kvm_userspace_memory_region kr;
-	struct mem_region *r = &vm->mem[vm->nr_mem];
+	struct vm_slot s = { gpa, size, hva, false };
+	int r;
 
-	kr = (struct kvm_userspace_memory_region){
-		.slot = vm->nr_mem,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uintptr_t)hva,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
-		return vk_fail(err, -errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-	*r = (struct mem_region){ gpa, size, hva };
+	pthread_mutex_lock(&vm->slot_lock);
+	r = set_slot(vm, vm->nr_mem, &s);
+	pthread_mutex_unlock(&vm->slot_lock);
+	if (r)
+		return vk_fail(err, r, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
+	vm->mem[vm->nr_mem] = (struct mem_region){ gpa, size, hva };
 	vm->nr_mem++;
 	return 0;
 }
@@ -60,19 +82,45 @@ int vm_set_memslot(struct vm *vm, unsigned int slot, uint64_t gpa, uint64_t size
 		.slot = slot, .guest_phys_addr = gpa, .memory_size = 0,
 		.userspace_addr = (uintptr_t)hva,
 	};
+	struct vm_slot s = { gpa, size, hva, readonly };
+	struct vm_dirty *d;
+	int r = 0;
 
 	if (vm->vm_fd < 0)
 		return 0;	/* a VM without KVM (device tests): the MMIO bus serves all */
+	pthread_mutex_lock(&vm->slot_lock);
+	/* Deleting a slot drops KVM's log of it: while migrating, all its RAM counts as written. */
+	d = atomic_load(&vm->dirty);
+	if (d && vm->slots[slot].size && vm->slots[slot].hva >= vm->ram &&
+	    vm->slots[slot].hva < vm->ram + vm->ram_size)
+		vm_dirty_mark_ram(d, vm->slots[slot].hva - vm->ram, vm->slots[slot].size);
 	/* A slot's flags cannot change in place: delete it, then make it anew. */
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0 && errno != EINVAL)
-		return vk_fail(err, -errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-	if (!size)
-		return 0;
-	kr.memory_size = size;
-	kr.flags = readonly ? KVM_MEM_READONLY : 0;
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
-		return vk_fail(err, -errno, "KVM_SET_USER_MEMORY_REGION at 0x%llx: %s",
-			       (unsigned long long)gpa, strerror(errno));
+		r = -errno;
+	else
+		vm->slots[slot] = (struct vm_slot){ 0 };
+	if (!r && size)
+		r = set_slot(vm, slot, &s);
+	pthread_mutex_unlock(&vm->slot_lock);
+	if (r)
+		return vk_fail(err, r, "KVM_SET_USER_MEMORY_REGION at 0x%llx: %s",
+			       (unsigned long long)gpa, strerror(-r));
+	return 0;
+}
+
+int vm_memslots_relog(struct vm *vm, struct vk_err *err)
+{
+	unsigned int i;
+	int r = 0;
+
+	pthread_mutex_lock(&vm->slot_lock);
+	for (i = 0; !r && i < VM_MAX_SLOTS; i++)
+		if (vm->slots[i].size && !vm->slots[i].readonly)
+			r = set_slot(vm, i, &vm->slots[i]);
+	pthread_mutex_unlock(&vm->slot_lock);
+	if (r)
+		return vk_fail(err, r, "KVM_SET_USER_MEMORY_REGION (dirty logging, slot %u): %s",
+			       i - 1, strerror(-r));
 	return 0;
 }
 
@@ -121,8 +169,15 @@ int vm_memory_init(struct vm *vm, uint64_t bytes, struct vk_err *err)
 	return 0;
 }
 
+void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (atomic_load_explicit(&vm->dirty, memory_order_relaxed))
+		(void)vm_gpa_to_hva(vm, gpa, len);
+}
+
 void vm_memory_free(struct vm *vm)
 {
+	vm_dirty_free(vm);
 	vm_ram_unmap(vm->ram, vm->ram_size);
 	vm->ram = NULL;
 	vm->nr_mem = 0;
@@ -130,13 +185,17 @@ void vm_memory_free(struct vm *vm)
 
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
 {
+	struct vm_dirty *d = atomic_load_explicit(&vm->dirty, memory_order_relaxed);
 	unsigned int i;
 
 	for (i = 0; i < vm->nr_mem; i++) {
 		struct mem_region *r = &vm->mem[i];
 
-		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa)) {
+			if (d)
+				vm_dirty_mark_ram(d, r->hva + (gpa - r->gpa) - vm->ram, len);
 			return r->hva + (gpa - r->gpa);
+		}
 	}
 	return NULL;
 }

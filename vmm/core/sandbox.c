@@ -170,7 +170,12 @@ static const struct sandbox_rule control_rules[] = {
 	 * migrate to file: (issue 15) takes the vCPUs' state: VCPU_IOCTLS has the
 	 * interrupt calls, STATE_IOCTLS the rest.
 	 */
-	SB_ALLOW_ARG(ioctl, 1, VCPU_IOCTLS, STATE_IOCTLS, DISK_IOCTLS),
+	SB_ALLOW_ARG(ioctl, 1, VCPU_IOCTLS, STATE_IOCTLS, DISK_IOCTLS,
+		     /* live migration's thread: dirty logging on, read, off */
+		     KVM_SET_USER_MEMORY_REGION, KVM_GET_DIRTY_LOG),
+	/* live migration's thread: its connection to the destination (numeric addresses) */
+	SB_ALLOW_ARG(socket, 0, AF_INET, AF_INET6), SB_ALLOW(connect), SB_ALLOW(setsockopt),
+	SB_ALLOW(poll), SB_ALLOW(ppoll),
 };
 
 static const struct sandbox_rule devices_rules[] = {
@@ -209,6 +214,7 @@ static const struct sandbox_rule devices_rules[] = {
 	SB_ALLOW_ARG(kill, 1, SIGKILL),
 	SB_ALLOW(accept4), SB_ALLOW(shutdown), SB_ALLOW(getsockopt), SB_ALLOW(setsockopt),
 	SB_ALLOW(unlink),	/* the control socket's file at exit */
+	SB_ALLOW(poll), SB_ALLOW(ppoll),	/* --incoming tcp: the source's stream */
 };
 
 const struct sandbox_kind vmm_sandbox_vcpu = SANDBOX_KIND("vcpu", vcpu_rules);

@@ -100,7 +100,7 @@ static int check_vm(const struct ss_reader *r, const struct vm_config *c, char *
 
 /* ---- saving ---- */
 
-static int capture(struct vm *vm, uint8_t **buf, size_t *len, struct vk_err *err)
+int vm_state_capture(struct vm *vm, bool whole, uint8_t **buf, size_t *len, struct vk_err *err)
 {
 	struct ss_writer *w;
 	unsigned int i;
@@ -109,6 +109,8 @@ static int capture(struct vm *vm, uint8_t **buf, size_t *len, struct vk_err *err
 	if (r)
 		return r;
 	put_vm(vm, w);
+	if (!whole)
+		return ss_writer_finish_buf(w, buf, len, err);
 	if (vm->vm_fd >= 0) {
 		x86_vm_state_save(vm, w);
 		for (i = 0; i < vm->nr_vcpus; i++)
@@ -202,7 +204,7 @@ int vm_state_save_file(struct vm *vm, const char *path, struct vk_err *err)
 		return r;
 	/* Held from the state to the last RAM page: nothing moves the rings in between. */
 	vm_devices_hold(vm, true);
-	r = capture(vm, &state, &len, err);
+	r = vm_state_capture(vm, true, &state, &len, err);
 	fd = r ? -1 : mkstemp(tmp);
 	if (!r && fd < 0)
 		r = vk_fail(err, -errno, "%s: %s", tmp, strerror(errno));
@@ -372,9 +374,53 @@ const char *vm_state_file_name(const struct vm_state_file *f)
 	return f->name;
 }
 
-int vm_state_restore(struct vm *vm, struct vm_state_file *f, struct vk_err *err)
+/* The interrupt controllers and vCPUs before the devices, whose lines and MSIs reach them. */
+static int load_state(struct vm *vm, const struct ss_reader *r, struct vk_err *err)
 {
 	unsigned int i;
+	int rc = 0;
+
+	if (vm->vm_fd >= 0) {
+		rc = x86_vm_state_load(vm, r, err);
+		for (i = 0; !rc && i < vm->nr_vcpus; i++)
+			rc = x86_vcpu_state_load(&vm->vcpus[i], r, err);
+		if (rc)
+			return rc;
+	}
+	return vm_devices_load(vm, r, err);
+}
+
+int vm_state_check_config(const uint8_t *buf, size_t len, const struct vm_config *cfg,
+			  struct vk_err *err)
+{
+	struct ss_reader *r;
+	char name[256];
+	int rc = ss_parse(&r, buf, len, err);
+
+	if (rc)
+		return rc;
+	rc = check_vm(r, cfg, name, sizeof(name), err);
+	ss_reader_free(r);
+	return rc;
+}
+
+int vm_state_apply(struct vm *vm, const uint8_t *buf, size_t len, struct vk_err *err)
+{
+	struct ss_reader *r;
+	char name[256];
+	int rc = ss_parse(&r, buf, len, err);
+
+	if (rc)
+		return rc;
+	rc = check_vm(r, vm->cfg, name, sizeof(name), err);
+	if (!rc)
+		rc = load_state(vm, r, err);
+	ss_reader_free(r);
+	return rc;
+}
+
+int vm_state_restore(struct vm *vm, struct vm_state_file *f, struct vk_err *err)
+{
 	int r;
 
 	if (f->ram_size != vm->ram_size)
@@ -385,15 +431,7 @@ int vm_state_restore(struct vm *vm, struct vm_state_file *f, struct vk_err *err)
 	r = walk_ram(f->fd, vm->ram_size, vm->ram);
 	if (r)
 		return vk_fail(err, r, "saved VM: RAM changed under us (%s)", strerror(-r));
-	/* The interrupt controllers and vCPUs before the devices, whose lines and MSIs reach them. */
-	if (vm->vm_fd >= 0) {
-		r = x86_vm_state_load(vm, f->r, err);
-		for (i = 0; !r && i < vm->nr_vcpus; i++)
-			r = x86_vcpu_state_load(&vm->vcpus[i], f->r, err);
-		if (r)
-			return r;
-	}
-	return vm_devices_load(vm, f->r, err);
+	return load_state(vm, f->r, err);
 }
 
 void vm_state_close(struct vm_state_file *f)

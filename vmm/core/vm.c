@@ -124,6 +124,7 @@ static struct vm *vm_alloc(const struct vm_config *cfg, struct console *con)
 	vm->con = con;
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->slot_lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	io_bus_init(&vm->pio);
 	io_bus_init(&vm->mmio);

@@ -13,6 +13,11 @@ static void *map_guest(void *opaque, uint64_t gpa, uint64_t len)
 	return vm_gpa_to_hva(opaque, gpa, len);
 }
 
+static void guest_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	vm_mark_dirty(opaque, gpa, len);
+}
+
 void virtio_dev_init(struct virtio_dev *v, struct vm *vm, const struct virtio_dev_ops *ops,
 		     void *priv, uint64_t device_features, unsigned int nr_queues,
 		     uint16_t queue_max)
@@ -31,6 +36,7 @@ void virtio_dev_init(struct virtio_dev *v, struct vm *vm, const struct virtio_de
 	pthread_mutex_init(&v->lock, NULL);
 	for (i = 0; i < v->nr_queues; i++) {
 		v->vq[i].map = map_guest;
+		v->vq[i].written = guest_written;
 		v->vq[i].map_opaque = vm;
 		v->vq[i].size = queue_max;
 	}

@@ -62,10 +62,12 @@ int virtq_start(struct virtq *q)
 void virtq_reset(struct virtq *q)
 {
 	virtq_map_fn map = q->map;
+	virtq_written_fn written = q->written;
 	void *opaque = q->map_opaque;
 
 	memset(q, 0, sizeof(*q));
 	q->map = map;
+	q->written = written;
 	q->map_opaque = opaque;
 }
 
@@ -212,9 +214,17 @@ void virtq_fill(struct virtq *q, uint16_t head, uint32_t len)
 	q->used_idx++;
 }
 
+/* The used ring with avail_event after it: what the device writes of the rings. */
+static void used_written(struct virtq *q)
+{
+	if (q->written)
+		q->written(q->map_opaque, q->used_gpa, 6 + 8 * (uint64_t)q->size + 2);
+}
+
 void virtq_flush_used(struct virtq *q)
 {
 	__atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);
+	used_written(q);
 }
 
 void virtq_unpop(struct virtq *q)
@@ -243,6 +253,7 @@ void virtq_enable_notify(struct virtq *q, bool enable)
 	} else {
 		STORE(&q->used->flags, enable ? 0 : VIRTQ_USED_F_NO_NOTIFY);
 	}
+	used_written(q);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 

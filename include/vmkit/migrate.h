@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Live migration (issue 15): a running VM's RAM and state over a stream
+ * socket to a `vmkit run --incoming tcp:ADDR:PORT` built from the same
+ * config, pre-copy: all of RAM while the guest runs, then again what it
+ * wrote meanwhile (vmm/core/dirty.c), round after round, until what is
+ * left fits the downtime limit at the bandwidth measured; then the VM is
+ * paused, its devices held, and the rest goes with the device state.
+ *
+ * The stream (little-endian):
+ *   "VMKITMIG" u32 version u32 flags u64 ram-size u64 len, then len bytes:
+ *     the state stream's "vm" section (what the VM was built from)
+ *   records of 24 bytes: u32 type u32 0 u64 a u64 b
+ *     PAGES  a = offset in RAM, b = length, then b bytes of RAM
+ *     ZERO   a = offset, b = length: those pages are zero
+ *     STATE  a = length, then the whole state stream
+ *     END    nothing follows
+ *   offsets and lengths page-aligned and inside RAM; STATE once, before END.
+ * Back, once the destination has applied it all: u32 status (0: it
+ * runs; else an errno) u32 len, then len bytes of its one-line error.
+ * The source stops only when that says 0, and resumes on anything else.
+ */
+#ifndef VMKIT_MIGRATE_H
+#define VMKIT_MIGRATE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmkit/util.h"
+
+struct vm;
+struct vm_config;
+
+#define MIGRATE_DOWNTIME_MS	300	/* QEMU's downtime-limit default */
+#define MIGRATE_BANDWIDTH	0	/* bytes/s; 0 unlimited (QEMU's default is 128 MiB/s) */
+#define MIGRATE_MAX_ROUNDS	30	/* then it has not converged: fail, say why */
+
+struct migrate_job {
+	/* Set before the start. */
+	uint64_t downtime_limit_ms, bandwidth;
+	unsigned int max_rounds;
+	/* Pause the vCPUs for the last round (the caller keeps its own run state). */
+	void (*stop_vm)(void *opaque);
+	void *opaque;
+	/* Set by anyone: stop as soon as possible, failing. */
+	atomic_bool cancel;
+
+	/* Progress, read while it runs (query-migrate). */
+	_Atomic uint64_t transferred;	/* bytes sent */
+	_Atomic uint64_t ram_total;	/* bytes of RAM */
+	_Atomic uint64_t remaining;	/* bytes of RAM found dirty, not sent yet */
+	_Atomic uint64_t pages_sent, zero_pages, rounds;
+	_Atomic uint64_t dirty_rate;	/* pages/s the guest wrote in the last round */
+	_Atomic uint64_t mbps;		/* the link's measured bytes/s */
+	_Atomic uint64_t expected_downtime_ms, downtime_ms;
+	_Atomic uint64_t started_ns, total_ms, setup_ms;
+	atomic_bool stopped;		/* the vCPUs are paused for the last round */
+};
+
+void migrate_job_init(struct migrate_job *j);
+
+/*
+ * Send the running VM over fd (connected). 0: the destination runs it and
+ * the VM here is paused (stop_vm called, devices released). Otherwise one
+ * line in err; the VM is as the caller left it but for stop_vm, which the
+ * caller undoes if j->stopped.
+ */
+int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err *err);
+
+/*
+ * Receive a VM over fd (connected) into vm, built from the same config and
+ * not yet running; answer the source. 0: run it.
+ */
+int vm_migrate_receive(struct vm *vm, int fd, struct vk_err *err);
+
+/*
+ * tcp:ADDR:PORT (ADDR numeric, IPv4 or [IPv6]; empty or 0 for any on
+ * --incoming) into a socket address; one line in err if it is not one.
+ */
+struct sockaddr_storage;
+int migrate_parse_tcp(const char *uri, struct sockaddr_storage *sa, unsigned int *salen,
+		      struct vk_err *err);
+
+#endif

@@ -1,0 +1,604 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Live migration's stream, sender and receiver: see include/vmkit/migrate.h.
+ *
+ * The sender runs on a thread of its own (vmm/control/migrate-cmds.c)
+ * while the vCPUs run. It sends RAM from the one mapping as it is; a page
+ * the guest changes while it goes out is torn, but dirty again, so the
+ * next round (at the latest the last, with the vCPUs paused) sends it
+ * whole. The receiver runs on the main thread before any vCPU starts.
+ */
+#include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmkit/device.h"
+#include "vmkit/migrate.h"
+#include "vmkit/vm-dirty.h"
+#include "vmkit/vm-state.h"
+#include "vmkit/vm.h"
+
+static const char mig_magic[8] = "VMKITMIG";
+#define MIG_VERSION	1
+#define PAGE		VM_DIRTY_PAGE
+#define CHUNK		(1u << 20)		/* bytes of RAM per PAGES record at most */
+#define CONFIG_MAX	(1u << 20)
+#define STATE_MAX	(256u << 20)
+#define REPLY_MAX	1024u
+#define IO_TIMEOUT_S	60			/* a peer silent this long is gone */
+
+enum { REC_PAGES = 1, REC_ZERO = 2, REC_STATE = 3, REC_END = 4 };
+
+struct rec {
+	uint32_t type, zero;
+	uint64_t a, b;
+};
+
+void migrate_job_init(struct migrate_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->downtime_limit_ms = MIGRATE_DOWNTIME_MS;
+	j->bandwidth = MIGRATE_BANDWIDTH;
+	j->max_rounds = MIGRATE_MAX_ROUNDS;
+}
+
+/* ---- addresses ---- */
+
+int migrate_parse_tcp(const char *uri, struct sockaddr_storage *sa, unsigned int *salen,
+		      struct vk_err *err)
+{
+	char host[128];
+	const char *p, *colon;
+	unsigned long port;
+	char *end;
+	size_t n;
+
+	if (strncmp(uri, "tcp:", 4))
+		return vk_fail(err, -EINVAL, "%s: not tcp:ADDR:PORT", uri);
+	p = uri + 4;
+	colon = strrchr(p, ':');
+	if (!colon)
+		return vk_fail(err, -EINVAL, "%s: no port (tcp:ADDR:PORT)", uri);
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port > 65535)
+		return vk_fail(err, -EINVAL, "%s: '%s' is not a port number", uri, colon + 1);
+	n = colon - p;
+	if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {	/* [IPv6] */
+		p++;
+		n -= 2;
+	}
+	if (n >= sizeof(host))
+		return vk_fail(err, -EINVAL, "%s: address too long", uri);
+	memcpy(host, p, n);
+	host[n] = 0;
+	memset(sa, 0, sizeof(*sa));
+	if (!n || !strcmp(host, "0")) {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_ANY);
+		in->sin_port = htons(port);
+		*salen = sizeof(*in);
+	} else if (strchr(host, ':')) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*salen = sizeof(*in6);
+		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+			return vk_fail(err, -EINVAL, "%s: '%s' is not an IPv6 address", uri, host);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		*salen = sizeof(*in);
+		/* Names need /etc and NSS, which the sandboxed monitor has not: numbers only. */
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return vk_fail(err, -EINVAL, "%s: '%s' is not an IP address (the monitor "
+				       "takes numbers, not host names)", uri, host);
+	}
+	return 0;
+}
+
+/* ---- the wire ---- */
+
+static int wait_fd(int fd, short ev)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+	int r;
+
+	do
+		r = poll(&p, 1, IO_TIMEOUT_S * 1000);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r ? 0 : -ETIMEDOUT;
+}
+
+static int send_iov(int fd, struct iovec *iov, int n)
+{
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
+
+	while (m.msg_iovlen) {
+		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			int r = wait_fd(fd, POLLOUT);
+
+			if (r)
+				return r;
+			continue;
+		}
+		if (w < 0)
+			return -errno;
+		while (m.msg_iovlen && (size_t)w >= m.msg_iov->iov_len) {
+			w -= m.msg_iov->iov_len;
+			m.msg_iov++;
+			m.msg_iovlen--;
+		}
+		if (m.msg_iovlen) {
+			m.msg_iov->iov_base = (uint8_t *)m.msg_iov->iov_base + w;
+			m.msg_iov->iov_len -= w;
+		}
+	}
+	return 0;
+}
+
+static int recv_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t r = recv(fd, p, len, MSG_DONTWAIT);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN) {
+			int w = wait_fd(fd, POLLIN);
+
+			if (w)
+				return w;
+			continue;
+		}
+		if (r < 0)
+			return -errno;
+		if (!r)
+			return -ECONNRESET;	/* the peer closed before the end */
+		p += r;
+		len -= r;
+	}
+	return 0;
+}
+
+static const char *wire_error(int r)
+{
+	switch (r) {
+	case -ECONNRESET: case -EPIPE:
+		return "the other side closed the connection";
+	case -ETIMEDOUT:
+		return "the other side stopped answering";
+	default:
+		return strerror(-r);
+	}
+}
+
+/* ---- sending ---- */
+
+struct sender {
+	struct vm *vm;
+	int fd;
+	struct migrate_job *j;
+	uint64_t *bits, words, pages;
+	uint64_t window_ns, window_bytes;	/* the bandwidth limit's window */
+	uint64_t send_ns, send_bytes;		/* time spent sending, for the link's rate */
+};
+
+static int put_rec(struct sender *s, uint32_t type, uint64_t a, uint64_t b, const void *data,
+		   size_t len)
+{
+	struct rec h = { htole32(type), 0, htole64(a), htole64(b) };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)data, len } };
+	uint64_t t0 = vk_now_ns(), total = sizeof(h) + len;
+	int r;
+
+	if (atomic_load(&s->j->cancel))
+		return -ECANCELED;
+	r = send_iov(s->fd, iov, len ? 2 : 1);
+	if (r)
+		return r;
+	s->send_ns += vk_now_ns() - t0;
+	s->send_bytes += total;
+	atomic_fetch_add(&s->j->transferred, total);
+	/* max-bandwidth: sleep until this window's bytes are due, in slices that see a cancel. */
+	if (s->j->bandwidth) {
+		uint64_t due, now;
+
+		s->window_bytes += total;
+		due = s->window_ns + s->window_bytes * 1000000000ull / s->j->bandwidth;
+		while ((now = vk_now_ns()) < due && !atomic_load(&s->j->cancel)) {
+			uint64_t d = MIN(due - now, 100000000ull);
+			struct timespec ts = { d / 1000000000ull, d % 1000000000ull };
+
+			nanosleep(&ts, NULL);
+		}
+		if (now - s->window_ns > 1000000000ull) {	/* a fresh window each second */
+			s->window_ns = now;
+			s->window_bytes = 0;
+		}
+	}
+	return 0;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	unsigned int i;
+
+	for (i = 0; i < PAGE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* The pages [first, end) of one kind: a ZERO record, or PAGES records of CHUNK at most. */
+static int put_run(struct sender *s, uint64_t first, uint64_t end, bool zero)
+{
+	uint64_t p;
+	int r = 0;
+
+	if (zero) {
+		atomic_fetch_add(&s->j->zero_pages, end - first);
+		return put_rec(s, REC_ZERO, first * PAGE, (end - first) * PAGE, NULL, 0);
+	}
+	for (p = first; !r && p < end; p += CHUNK / PAGE) {
+		uint64_t n = MIN(end - p, (uint64_t)CHUNK / PAGE);
+
+		r = put_rec(s, REC_PAGES, p * PAGE, n * PAGE, s->vm->ram + p * PAGE, n * PAGE);
+		atomic_fetch_add(&s->j->pages_sent, n);
+	}
+	return r;
+}
+
+/* Every page set in s->bits, clearing them; remaining counts down as they go. */
+static int send_marked(struct sender *s)
+{
+	uint64_t p = 0, start = 0;
+	bool in_run = false, run_zero = false;
+	int r = 0;
+
+	for (p = 0; !r && p <= s->pages; p++) {
+		bool marked = p < s->pages && (s->bits[p / 64] >> (p % 64) & 1);
+		bool zero = marked && page_is_zero(s->vm->ram + p * PAGE);
+
+		if (in_run && (!marked || zero != run_zero || p - start >= CHUNK / PAGE)) {
+			r = put_run(s, start, p, run_zero);
+			atomic_fetch_sub(&s->j->remaining, (p - start) * PAGE);
+			in_run = false;
+		}
+		if (marked && !in_run) {
+			in_run = true;
+			run_zero = zero;
+			start = p;
+		}
+		if (p < s->pages && !(p % 64) && !s->bits[p / 64] && !in_run)
+			p += 63;	/* a clean word: skip it */
+	}
+	memset(s->bits, 0, s->words * 8);
+	return r;
+}
+
+static uint64_t count_marked(const struct sender *s)
+{
+	uint64_t n = 0, w;
+
+	for (w = 0; w < s->words; w++)
+		n += __builtin_popcountll(s->bits[w]);
+	return n;
+}
+
+static int put_header(struct sender *s, struct vk_err *err)
+{
+	uint8_t h[32], *cfg;
+	uint32_t v = htole32(MIG_VERSION), flags = 0;
+	uint64_t size = htole64(s->vm->ram_size), l;
+	size_t len;
+	struct iovec iov[2];
+	int r = vm_state_capture(s->vm, false, &cfg, &len, err);
+
+	if (r)
+		return r;
+	l = htole64(len);
+	memcpy(h, mig_magic, 8);
+	memcpy(h + 8, &v, 4);
+	memcpy(h + 12, &flags, 4);
+	memcpy(h + 16, &size, 8);
+	memcpy(h + 24, &l, 8);
+	iov[0] = (struct iovec){ h, sizeof(h) };
+	iov[1] = (struct iovec){ cfg, len };
+	r = send_iov(s->fd, iov, 2);
+	free(cfg);
+	if (r)
+		return vk_fail(err, r, "sending: %s", wire_error(r));
+	atomic_fetch_add(&s->j->transferred, sizeof(h) + len);
+	return 0;
+}
+
+/* The destination's answer: 0 and it runs, or its error in err. */
+static int get_reply(int fd, struct vk_err *err)
+{
+	uint32_t h[2];
+	char msg[REPLY_MAX + 1];
+	int r = recv_all(fd, h, sizeof(h));
+	uint32_t status, len;
+
+	if (r)
+		return r;
+	status = le32toh(h[0]);
+	len = MIN(le32toh(h[1]), REPLY_MAX);
+	r = recv_all(fd, msg, len);
+	if (r)
+		return r;
+	msg[len] = 0;
+	if (!status)
+		return 0;
+	return vk_fail(err, -(int)MIN(status, 4095u), "the destination refused it: %s",
+		       len ? msg : strerror((int)status));
+}
+
+/* A send failed: the destination may have said why before it closed. */
+static int send_failed(struct sender *s, int r, struct vk_err *err)
+{
+	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+
+	if (r == -ECANCELED)
+		return vk_fail(err, r, "cancelled");
+	if (poll(&p, 1, 1000) == 1 && get_reply(s->fd, err) < 0 && err->msg[0])
+		return err->code;
+	return vk_fail(err, r, "sending: %s", wire_error(r));
+}
+
+static int last_round(struct sender *s, struct vk_err *err)
+{
+	struct migrate_job *j = s->j;
+	uint64_t t0 = vk_now_ns();
+	uint8_t *state;
+	size_t len;
+	int r;
+
+	j->stop_vm(j->opaque);
+	atomic_store(&j->stopped, true);
+	/* Held: nothing moves a ring between the state and the last page. */
+	vm_devices_hold(s->vm, true);
+	r = vm_dirty_collect(s->vm, s->bits, true, err);
+	if (!r) {
+		atomic_store(&j->remaining, count_marked(s) * PAGE);
+		if ((r = send_marked(s)))
+			r = send_failed(s, r, err);
+	}
+	if (!r)
+		r = vm_state_capture(s->vm, true, &state, &len, err);
+	if (!r) {
+		r = put_rec(s, REC_STATE, len, 0, state, len);
+		if (!r)
+			r = put_rec(s, REC_END, 0, 0, NULL, 0);
+		free(state);
+		if (r)
+			r = send_failed(s, r, err);
+	}
+	if (!r && (r = get_reply(s->fd, err)) && !err->msg[0])
+		vk_fail(err, r, "waiting for the destination: %s", wire_error(r));
+	vm_devices_hold(s->vm, false);
+	atomic_store(&j->downtime_ms, (vk_now_ns() - t0) / 1000000);
+	return r;
+}
+
+static int precopy(struct sender *s, struct vk_err *err)
+{
+	struct migrate_job *j = s->j;
+	uint64_t w, dirty, rate, expect_ms, t_round;
+	int r;
+
+	for (w = 0; w < s->words; w++)
+		s->bits[w] = ~0ull;
+	if (s->pages % 64)
+		s->bits[s->words - 1] = (1ull << (s->pages % 64)) - 1;
+	atomic_store(&j->remaining, s->pages * PAGE);
+	t_round = vk_now_ns();
+	for (;;) {
+		r = send_marked(s);
+		if (r)
+			return send_failed(s, r, err);
+		atomic_fetch_add(&j->rounds, 1);
+		r = vm_dirty_collect(s->vm, s->bits, false, err);
+		if (r)
+			return r;
+		dirty = count_marked(s);
+		atomic_store(&j->remaining, dirty * PAGE);
+		/* The link's rate as measured so far (at least a page per ms, for a start). */
+		rate = s->send_ns ? s->send_bytes * 1000000000ull / s->send_ns : 0;
+		if (j->bandwidth && (!rate || rate > j->bandwidth))
+			rate = j->bandwidth;
+		rate = MAX(rate, (uint64_t)PAGE * 1000);
+		atomic_store(&j->mbps, rate);
+		atomic_store(&j->dirty_rate, dirty * 1000000000ull /
+					     MAX(vk_now_ns() - t_round, 1ull));
+		t_round = vk_now_ns();
+		expect_ms = dirty * PAGE * 1000 / rate;
+		atomic_store(&j->expected_downtime_ms, expect_ms);
+		if (expect_ms <= j->downtime_limit_ms)
+			return 0;
+		if (atomic_load(&j->rounds) >= j->max_rounds)
+			return vk_fail(err, -ETIME, "did not converge in %u rounds: the guest writes "
+				       "%llu MiB/s, the link sends %llu MiB/s, and the %llu MiB left "
+				       "would take %llu ms paused, over the downtime limit of %llu ms "
+				       "(migrate-set-parameters downtime-limit, max-bandwidth)",
+				       j->max_rounds,
+				       (unsigned long long)(atomic_load(&j->dirty_rate) * PAGE >> 20),
+				       (unsigned long long)(rate >> 20),
+				       (unsigned long long)(dirty * PAGE >> 20),
+				       (unsigned long long)expect_ms,
+				       (unsigned long long)j->downtime_limit_ms);
+	}
+}
+
+int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err *err)
+{
+	struct sender s = { .vm = vm, .fd = fd, .j = j };
+	uint64_t t0 = vk_now_ns();
+	int r;
+
+	atomic_store(&j->started_ns, t0);
+	s.pages = vm->ram_size / PAGE;
+	s.words = VM_DIRTY_WORDS(s.pages);
+	atomic_store(&j->ram_total, vm->ram_size);
+	r = vm_devices_savable(vm, err);
+	if (r)
+		return r;
+	s.bits = calloc(s.words, 8);
+	if (!s.bits)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	s.window_ns = vk_now_ns();
+	/* Logging first: a write from here on is in the next collect, whatever round 1 sent. */
+	r = vm_dirty_start(vm, err);
+	if (!r) {
+		r = put_header(&s, err);
+		atomic_store(&j->setup_ms, (vk_now_ns() - t0) / 1000000);
+		if (!r)
+			r = precopy(&s, err);
+		if (!r)
+			r = last_round(&s, err);
+		vm_dirty_stop(vm);
+	}
+	free(s.bits);
+	atomic_store(&j->total_ms, (vk_now_ns() - t0) / 1000000);
+	return r;
+}
+
+/* ---- receiving ---- */
+
+static int reply(int fd, int r, const char *msg)
+{
+	uint32_t h[2] = { htole32(r < 0 ? -r : r), htole32(r ? strlen(msg) : 0) };
+	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)msg, r ? strlen(msg) : 0 } };
+
+	return send_iov(fd, iov, 2);
+}
+
+static int get_header(struct vm *vm, int fd, struct vk_err *err)
+{
+	uint8_t h[32], *cfg;
+	uint64_t size, len;
+	uint32_t v;
+	int r = recv_all(fd, h, sizeof(h));
+
+	if (r)
+		return vk_fail(err, r, "reading: %s", wire_error(r));
+	if (memcmp(h, mig_magic, 8))
+		return vk_fail(err, -EINVAL, "not a vmkit migration stream (no VMKITMIG header)");
+	memcpy(&v, h + 8, 4);
+	memcpy(&size, h + 16, 8);
+	memcpy(&len, h + 24, 8);
+	if (le32toh(v) != MIG_VERSION)
+		return vk_fail(err, -ENOTSUP, "migration stream version %u, this vmkit reads %u",
+			       le32toh(v), MIG_VERSION);
+	if (le64toh(size) != vm->ram_size)
+		return vk_fail(err, -EINVAL, "the source has %llu bytes of RAM, this VM %llu",
+			       (unsigned long long)le64toh(size),
+			       (unsigned long long)vm->ram_size);
+	len = le64toh(len);
+	if (len > CONFIG_MAX)
+		return vk_fail(err, -EINVAL, "damaged stream (a config of %llu bytes)",
+			       (unsigned long long)len);
+	cfg = malloc(len ? len : 1);
+	if (!cfg)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	r = recv_all(fd, cfg, len);
+	if (r)
+		vk_fail(err, r, "reading: %s", wire_error(r));
+	else
+		r = vm_state_check_config(cfg, len, vm->cfg, err);
+	free(cfg);
+	return r;
+}
+
+static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len,
+		       struct vk_err *err)
+{
+	struct rec h;
+	uint64_t a, b, p;
+	int r;
+
+	for (;;) {
+		r = recv_all(fd, &h, sizeof(h));
+		if (r)
+			return vk_fail(err, r, "reading: %s", wire_error(r));
+		a = le64toh(h.a);
+		b = le64toh(h.b);
+		switch (le32toh(h.type)) {
+		case REC_PAGES:
+		case REC_ZERO:
+			if ((a | b) % PAGE || !b || a > vm->ram_size || b > vm->ram_size - a ||
+			    (le32toh(h.type) == REC_PAGES && b > CHUNK))
+				return vk_fail(err, -EBADMSG, "damaged stream (pages at 0x%llx+0x%llx)",
+					       (unsigned long long)a, (unsigned long long)b);
+			if (le32toh(h.type) == REC_ZERO) {
+				for (p = a; p < a + b; p += PAGE)	/* untouched pages stay unallocated */
+					if (!page_is_zero(vm->ram + p))
+						memset(vm->ram + p, 0, PAGE);
+				break;
+			}
+			r = recv_all(fd, vm->ram + a, b);
+			if (r)
+				return vk_fail(err, r, "reading: %s", wire_error(r));
+			break;
+		case REC_STATE:
+			if (*state || a > STATE_MAX)
+				return vk_fail(err, -EBADMSG, "damaged stream (state of %llu bytes)",
+					       (unsigned long long)a);
+			*state = malloc(a ? a : 1);
+			if (!*state)
+				return vk_fail(err, -ENOMEM, "out of memory");
+			*state_len = a;
+			r = recv_all(fd, *state, a);
+			if (r)
+				return vk_fail(err, r, "reading: %s", wire_error(r));
+			break;
+		case REC_END:
+			if (!*state)
+				return vk_fail(err, -EBADMSG, "damaged stream (it ended without the state)");
+			return 0;
+		default:
+			return vk_fail(err, -EBADMSG, "damaged stream (record type %u)",
+				       le32toh(h.type));
+		}
+	}
+}
+
+int vm_migrate_receive(struct vm *vm, int fd, struct vk_err *err)
+{
+	uint8_t *state = NULL;
+	size_t len = 0;
+	int r = get_header(vm, fd, err);
+
+	if (!r)
+		r = get_records(vm, fd, &state, &len, err);
+	if (!r)
+		r = vm_state_apply(vm, state, len, err);
+	free(state);
+	/* The source waits for this; if it cannot hear it, it resumes: we must not run. */
+	if (reply(fd, r, err->msg) && !r)
+		r = vk_fail(err, -EPIPE, "the source did not hear that the VM arrived: not running it");
+	return r;
+}
