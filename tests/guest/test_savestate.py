@@ -43,10 +43,10 @@ def assert_refused(r, *words):
         assert w in errs[0], f"'{w}' not in the error line{r.describe()}"
 
 
-def test_only_file_destinations(kernel):
+def test_only_file_and_tcp_sources(kernel):
     require_binary()
-    r = h.run_argv([str(h.VMKIT), "run", "--kernel", str(kernel), "--incoming", "tcp:0:4444"])
-    assert_refused(r, "--incoming tcp:0:4444", "only file:PATH")
+    r = h.run_argv([str(h.VMKIT), "run", "--kernel", str(kernel), "--incoming", "udp:0:4444"])
+    assert_refused(r, "--incoming udp:0:4444", "file:PATH", "tcp:ADDR:PORT")
 
 
 def test_missing_file(kernel, tmp_path):
