@@ -58,14 +58,19 @@ static int listen_tcp(const char *uri, int *out)
 	return 0;
 }
 
-int run_open_incoming(const struct vm_config *c, struct run_incoming *in)
+int run_open_incoming(struct vm_config *c, struct run_incoming *in)
 {
 	struct vk_err err = { 0 };
+	unsigned int i;
 
 	in->file = NULL;
 	in->listen_fd = -1;
-	if (c->incoming_tcp)
+	if (c->incoming_tcp) {
+		/* The source writes them until it hands them over: read, not written, not locked. */
+		for (i = 0; i < c->nr_disks; i++)
+			c->disks[i].inactive = true;
 		return listen_tcp(c->incoming_tcp, &in->listen_fd);
+	}
 	if (!c->incoming)
 		return 0;
 	if (vm_state_open(&in->file, c->incoming, c, &err)) {

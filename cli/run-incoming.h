@@ -20,8 +20,12 @@ struct run_incoming {
 };
 
 int run_parse_incoming(struct vm_config *c, const char *arg);
-/* With --incoming: open and check the saved VM, or listen (in stays empty without it). */
-int run_open_incoming(const struct vm_config *c, struct run_incoming *in);
+/*
+ * With --incoming: open and check the saved VM, or listen and mark the
+ * disks inactive until the migration hands them over (in stays empty
+ * without it).
+ */
+int run_open_incoming(struct vm_config *c, struct run_incoming *in);
 /*
  * Into the VM just built: RAM, devices, vCPUs, from the file or from the
  * first source to connect. Empties in either way: a VM built after a

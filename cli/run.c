@@ -730,7 +730,7 @@ static void give_sockets(const struct vm_config *cfg, struct control *ctl)
 	run_give_display(uid, gid);
 }
 
-static int run_vm(const struct vm_config *cfg, struct console *con, struct control *ctl,
+static int run_vm(struct vm_config *cfg, struct console *con, struct control *ctl,
 		  int sfd, struct run_incoming *incoming)
 {
 	struct vk_err err = { 0 };
@@ -754,6 +754,9 @@ static int run_vm(const struct vm_config *cfg, struct console *con, struct contr
 				control_detach(ctl, VM_STOP_ERROR, false);
 			return EXIT_GUEST_ERROR;
 		}
+		/* The disks are this VM's now: a VM built after a reset opens them as usual. */
+		for (unsigned int i = 0; i < cfg->nr_disks; i++)
+			cfg->disks[i].inactive = false;
 		if (ctl)
 			control_attach(ctl, vm);
 		why = vm_run(vm, sfd);

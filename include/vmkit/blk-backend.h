@@ -77,7 +77,18 @@ struct blk_backend {
 	int clean_fd;			/* cache-clean-interval's timerfd, or -1 */
 	struct blk_pool *pool;		/* blocking calls for what the engine lacks */
 	bool probed_raw;		/* format=auto found raw: guard the first sector */
+	struct blk_backend *next_open;	/* the process's open backends (blk_backends_set_active) */
 };
+
+/*
+ * Live migration's hand-over of every disk of the process (one monitor
+ * runs one VM): off on the source once its state is taken (images
+ * flushed and their locks let go, vk_blk_inactivate; raw files synced),
+ * on at the destination before it runs, or on a source whose migration
+ * failed after it let go (vk_blk_activate). No request may be in flight.
+ * Disks opened from a config with inactive set start off.
+ */
+int blk_backends_set_active(bool on, struct vk_err *err);
 
 /* What O_DIRECT accepts on every disk, for buffers, lengths and offsets. */
 #define BLK_ALIGN_DIRECT	4096

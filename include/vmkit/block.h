@@ -46,6 +46,14 @@ struct vk_jv;
  * corrupt image at open (vhdx's BAT) lets it open so that check reports it.
  */
 #define VK_BLK_CHECKING		(1u << 11)
+/*
+ * Opened inactive, for a live migration's destination (QEMU's
+ * BDRV_O_INACTIVE): while the source still writes the image, the driver
+ * reads it as read-only, takes no lock and writes nothing (no dirty flag,
+ * no bitmaps marked in use); vk_blk_activate makes it what it was opened
+ * for once the source has let go.
+ */
+#define VK_BLK_INACTIVE		(1u << 12)
 
 struct vk_blk_opts {
 	const char *format;		/* NULL: probe */
@@ -535,8 +543,22 @@ int vk_blk_file_status(int fd, uint64_t off, uint64_t len, uint64_t *pnum);
 /* The name of the file a VK_BS_OFFSET_VALID status at off maps into. */
 const char *vk_blk_map_filename(struct vk_blk *bs, uint64_t off);
 
-/* OFD locks on the bytes QEMU uses (100 + perm, 200 + unshared perm). */
+/* OFD locks on the bytes QEMU uses (100 + perm, 200 + unshared perm); and all of them off. */
 int vk_blk_lock(struct vk_blk *bs, struct vk_err *err);
+void vk_blk_unlock(struct vk_blk *bs);
+
+/*
+ * Live migration's hand-over of a writable image (the top layer; the
+ * backing chain is read-only and shared anyway). inactivate: the source's
+ * last round: metadata and bitmaps written and synced, then only read
+ * (the driver opened again read-only), the lock let go. activate: the
+ * destination before it runs (or the source again after a failed
+ * migration): the lock taken, the metadata read again from the file,
+ * writable. No request may be in flight across either; after a failure
+ * the image must not be used again (nothing is left open to serve it).
+ */
+int vk_blk_inactivate(struct vk_blk *bs, struct vk_err *err);
+int vk_blk_activate(struct vk_blk *bs, struct vk_err *err);
 
 extern const struct vk_blk_driver vk_blk_raw;
 extern const struct vk_blk_driver vk_blk_qcow2;

@@ -38,6 +38,8 @@ enum disk_bus { DISK_BUS_VIRTIO, DISK_BUS_SCSI, DISK_BUS_SATA };
 
 struct disk_config {
 	const char *path;
+	/* --incoming tcp: opened inactive until the migration hands it over (VK_BLK_INACTIVE). */
+	bool inactive;
 	bool readonly;
 	enum disk_cache cache;
 	char serial[DISK_SERIAL_MAX + 1];

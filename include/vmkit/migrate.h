@@ -56,6 +56,7 @@ struct migrate_job {
 	_Atomic uint64_t expected_downtime_ms, downtime_ms;
 	_Atomic uint64_t started_ns, total_ms, setup_ms;
 	atomic_bool stopped;		/* the vCPUs are paused for the last round */
+	atomic_bool disks_lost;		/* failed, and the disks could not be taken back */
 };
 
 void migrate_job_init(struct migrate_job *j);

@@ -413,7 +413,7 @@ static int open_host(struct vk_blk *bs, const struct vk_blk_spec *spec,
 	r = chain_add(bs, ch, err);	/* a loop is named before our own lock could hide it */
 	if (r < 0)
 		return r;
-	if (!(o->flags & VK_BLK_NO_LOCK))
+	if (!(o->flags & (VK_BLK_NO_LOCK | VK_BLK_INACTIVE)))
 		r = vk_blk_lock(bs, err);
 	return r;
 }
@@ -450,6 +450,8 @@ static int open_layer(const char *filename, const struct vk_blk_opts *o, struct 
 		goto fail;
 	}
 	bs->open_opts = spec.format_opts;
+	if (o->flags & VK_BLK_INACTIVE)
+		bs->read_only = true;	/* until vk_blk_activate */
 	r = drv->open(bs, err);
 	bs->open_opts = NULL;
 	if (r < 0)
@@ -509,6 +511,55 @@ void vk_blk_close(struct vk_blk *bs)
 	free(bs->full_backing);
 	free(bs->display);
 	free(bs);
+}
+
+/*
+ * The driver's state made anew from the file, read-only or not: what it
+ * parses at open (the backing names too) is dropped first. The chain
+ * below stays open as it is.
+ */
+static int reopen_driver(struct vk_blk *bs, bool read_only, struct vk_err *err)
+{
+	bs->drv->close(bs);
+	memset(bs->opaque, 0, bs->drv->state_size ? bs->drv->state_size : 1);
+	free(bs->backing_file);
+	free(bs->backing_fmt);
+	bs->backing_file = bs->backing_fmt = NULL;
+	bs->read_only = read_only;
+	/* On failure the image must not be used again: the callers stop the VM. */
+	return bs->drv->open(bs, err);
+}
+
+int vk_blk_inactivate(struct vk_blk *bs, struct vk_err *err)
+{
+	int r;
+
+	if ((bs->flags & VK_BLK_INACTIVE) || bs->read_only || !bs->drv)
+		return 0;
+	r = bs->drv->flush(bs, err);
+	if (r < 0)
+		return r;
+	r = reopen_driver(bs, true, err);
+	if (r < 0)
+		return r;
+	vk_blk_unlock(bs);
+	bs->flags |= VK_BLK_INACTIVE;
+	return 0;
+}
+
+int vk_blk_activate(struct vk_blk *bs, struct vk_err *err)
+{
+	int r;
+
+	if (!(bs->flags & VK_BLK_INACTIVE))
+		return 0;
+	if (!(bs->flags & VK_BLK_NO_LOCK) && (r = vk_blk_lock(bs, err)) < 0)
+		return r;
+	r = reopen_driver(bs, !(bs->flags & VK_BLK_RDWR), err);
+	if (r < 0)
+		return r;
+	bs->flags &= ~VK_BLK_INACTIVE;
+	return 0;
 }
 
 uint64_t vk_blk_length(struct vk_blk *bs)

@@ -77,3 +77,14 @@ fail:
 		return 0;	/* no OFD locks on this file system: run unlocked, as QEMU's auto */
 	return vk_fail(err, r, "%s: Failed to lock byte: %s", bs->filename, strerror(-r));
 }
+
+void vk_blk_unlock(struct vk_blk *bs)
+{
+	struct flock fl = {
+		.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = LOCK_PERM_BASE,
+		.l_len = LOCK_SHARED_BASE + PERM_COUNT - LOCK_PERM_BASE,
+	};
+
+	if (bs->fd >= 0)
+		fcntl(bs->fd, F_OFD_SETLK, &fl);
+}

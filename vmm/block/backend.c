@@ -209,7 +209,8 @@ static int open_image(struct blk_backend *bb, const struct disk_config *cfg, boo
 {
 	struct vk_blk_opts o = {
 		.format = cfg->format == DISK_FORMAT_QCOW2 ? "qcow2" : NULL,
-		.flags = (cfg->readonly ? 0 : VK_BLK_RDWR) | blk_cache_image_flags(cfg->cache),
+		.flags = (cfg->readonly ? 0 : VK_BLK_RDWR) | blk_cache_image_flags(cfg->cache) |
+			 (cfg->inactive ? VK_BLK_INACTIVE : 0),
 		.cache_size = cfg->l2_cache_size,	/* L2 tables; the refcount cache a quarter */
 	};
 	struct vk_err e = { 0 };
@@ -285,6 +286,58 @@ int blk_probed_raw_check(struct blk_backend *bb, const struct iovec *iov, int n,
 	return r;
 }
 
+/* Every open backend: one monitor runs one VM, whose disks a migration hands over together. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct blk_backend *open_list;
+
+static void list_add(struct blk_backend *bb)
+{
+	pthread_mutex_lock(&open_lock);
+	bb->next_open = open_list;
+	open_list = bb;
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void list_del(struct blk_backend *bb)
+{
+	struct blk_backend **p;
+
+	pthread_mutex_lock(&open_lock);
+	for (p = &open_list; *p; p = &(*p)->next_open)
+		if (*p == bb) {
+			*p = bb->next_open;
+			break;
+		}
+	pthread_mutex_unlock(&open_lock);
+}
+
+static int set_active(struct blk_backend *bb, bool on, struct vk_err *err)
+{
+	struct vk_err e = { 0 };
+	int r = 0;
+
+	if (bb->image) {
+		pthread_mutex_lock(&bb->image_lock);
+		r = on ? vk_blk_activate(bb->image, &e) : vk_blk_inactivate(bb->image, &e);
+		pthread_mutex_unlock(&bb->image_lock);
+	} else if (!on && bb->fd >= 0 && fdatasync(bb->fd) < 0 && errno != EINVAL) {
+		r = vk_fail(&e, -errno, "%s", strerror(errno));
+	}
+	return r ? vk_fail(err, r, "disk %s: %s", bb->path, e.msg) : 0;
+}
+
+int blk_backends_set_active(bool on, struct vk_err *err)
+{
+	struct blk_backend *bb;
+	int r = 0;
+
+	pthread_mutex_lock(&open_lock);
+	for (bb = open_list; bb && !r; bb = bb->next_open)
+		r = set_active(bb, on, err);
+	pthread_mutex_unlock(&open_lock);
+	return r;
+}
+
 int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 		     unsigned int max_inflight, struct blk_backend **out, struct vk_err *err)
 {
@@ -322,6 +375,7 @@ int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 		blk_backend_close(bb);
 		return r;
 	}
+	list_add(bb);
 	*out = bb;
 	return 0;
 }
@@ -330,6 +384,7 @@ void blk_backend_close(struct blk_backend *bb)
 {
 	if (!bb)
 		return;
+	list_del(bb);
 	if (bb->clean_fd >= 0) {
 		evloop_del(bb->loop, bb->clean_fd);
 		close(bb->clean_fd);

@@ -196,7 +196,9 @@ static void *mig_thread(void *arg)
 		return NULL;
 	}
 	snprintf(c->migrate_error, sizeof(c->migrate_error), "%s", err.msg);
-	if (atomic_load(&c->mig->stopped) && c->mig_paused) {
+	if (atomic_load(&c->mig->disks_lost))
+		c->mig_gone = true;	/* it must not run: cont says so */
+	else if (atomic_load(&c->mig->stopped) && c->mig_paused) {
 		pthread_mutex_lock(&c->vm_lock);
 		vm_resume(c->vm);
 		c->paused = false;
@@ -256,7 +258,7 @@ int qmp_cmd_migrate(struct control *c, json_object *args, json_object **ret,
 	if (live(c))
 		return qmp_fail(e, "GenericError", "There's a migration process in progress");
 	if (c->mig_gone)
-		return qmp_fail(e, "GenericError", "the VM has migrated away already");
+		return qmp_fail(e, "GenericError", "%s", qmp_migrate_blocks_cont(c));
 	if (!strncmp(uri, "tcp:", 4))
 		return migrate_tcp(c, uri, e);
 	if (!strncmp(uri, "file:", 5) && uri[5])
@@ -299,8 +301,10 @@ const char *qmp_migrate_blocks_cont(struct control *c)
 {
 	if (live(c))
 		return "a migration is in progress (migrate_cancel ends it)";
-	if (c->mig_gone)
+	if (c->mig_gone && atomic_load(&c->migrate_status) == MIGRATE_COMPLETED)
 		return "the VM has migrated: it runs on the destination now";
+	if (c->mig_gone)
+		return "the failed migration could not take the disks back (query-migrate says why)";
 	return NULL;
 }
 

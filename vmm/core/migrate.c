@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmkit/blk-backend.h"
 #include "vmkit/device.h"
 #include "vmkit/migrate.h"
 #include "vmkit/vm-dirty.h"
@@ -203,6 +204,7 @@ struct sender {
 	uint64_t *bits, words, pages;
 	uint64_t window_ns, window_bytes;	/* the bandwidth limit's window */
 	uint64_t send_ns, send_bytes;		/* time spent sending, for the link's rate */
+	bool disks_given;			/* inactive: the destination may take them */
 };
 
 static int put_rec(struct sender *s, uint32_t type, uint64_t a, uint64_t b, const void *data,
@@ -369,6 +371,19 @@ static int send_failed(struct sender *s, int r, struct vk_err *err)
 	return vk_fail(err, r, "sending: %s", wire_error(r));
 }
 
+/* Failed after the disks went: the VM may run here again only if they come back. */
+static void take_disks_back(struct sender *s, struct vk_err *err)
+{
+	struct vk_err e = { 0 };
+	char first[sizeof(err->msg)];
+
+	if (!blk_backends_set_active(true, &e))
+		return;
+	atomic_store(&s->j->disks_lost, true);
+	memcpy(first, err->msg, sizeof(first));
+	vk_fail(err, err->code, "%s; and then %s: the VM stays paused", first, e.msg);
+}
+
 static int last_round(struct sender *s, struct vk_err *err)
 {
 	struct migrate_job *j = s->j;
@@ -389,6 +404,13 @@ static int last_round(struct sender *s, struct vk_err *err)
 	}
 	if (!r)
 		r = vm_state_capture(s->vm, true, &state, &len, err);
+	/* The state taken (no request in flight), the disks go to the destination. */
+	if (!r) {
+		s->disks_given = true;
+		r = blk_backends_set_active(false, err);
+		if (r)
+			free(state);
+	}
 	if (!r) {
 		r = put_rec(s, REC_STATE, len, 0, state, len);
 		if (!r)
@@ -399,6 +421,8 @@ static int last_round(struct sender *s, struct vk_err *err)
 	}
 	if (!r && (r = get_reply(s->fd, err)) && !err->msg[0])
 		vk_fail(err, r, "waiting for the destination: %s", wire_error(r));
+	if (r && s->disks_given)
+		take_disks_back(s, err);
 	vm_devices_hold(s->vm, false);
 	atomic_store(&j->downtime_ms, (vk_now_ns() - t0) / 1000000);
 	return r;
@@ -594,6 +618,9 @@ int vm_migrate_receive(struct vm *vm, int fd, struct vk_err *err)
 
 	if (!r)
 		r = get_records(vm, fd, &state, &len, err);
+	/* The source has let go of the disks: ours now, read afresh, before the devices' state. */
+	if (!r)
+		r = blk_backends_set_active(true, err);
 	if (!r)
 		r = vm_state_apply(vm, state, len, err);
 	free(state);

@@ -1030,6 +1030,35 @@ static void net_save(struct vm *vm, struct ss_writer *w)
 			net_save_one(vm->nics[i], w);
 }
 
+/*
+ * After a restore or a migration the NIC is somewhere else (another tap,
+ * another host): tell the switches, as QEMU's self-announce does, with a
+ * broadcast RARP from the guest's MAC (RFC 903), so that frames for the
+ * guest stop going to the port it left. QEMU repeats it 5 times; once is
+ * enough on a host bridge, which learns from the first frame.
+ */
+static void announce(struct virtio_net *n)
+{
+	uint8_t f[NET_VNET_HDR_LEN + 60] = { 0 }, *e = f + NET_VNET_HDR_LEN;
+	static const uint8_t arp[8] = { 0, 1, 8, 0, 6, 4, 0, 3 };	/* Ethernet/IPv4, reverse request */
+	size_t skip = n->nb->hdr_len ? 0 : NET_VNET_HDR_LEN;
+	struct iovec iov = { f + skip, sizeof(f) - skip };
+	ssize_t r;
+
+	if (n->nb->link_down || n->nb->fd[0] < 0)
+		return;
+	memset(e, 0xff, 6);
+	memcpy(e + 6, n->config.mac, 6);
+	e[12] = 0x80;
+	e[13] = 0x35;
+	memcpy(e + 14, arp, 8);
+	memcpy(e + 22, n->config.mac, 6);	/* sender hardware address */
+	memcpy(e + 32, n->config.mac, 6);	/* target hardware address */
+	do
+		r = writev(n->nb->fd[0], &iov, 1);	/* writev: the devices thread's allow-list has it */
+	while (r < 0 && errno == EINTR);
+}
+
 static int net_load_one(struct virtio_net *n, const struct ss_section *s, struct vk_err *err)
 {
 	uint64_t link, active;
@@ -1055,6 +1084,7 @@ static int net_load_one(struct virtio_net *n, const struct ss_section *s, struct
 	if (active > 1 && n->live)
 		ctrl_mq(n, le, 2);	/* the pairs the driver turned on, as it did */
 	virtio_dev_kick_queues(&n->vdev);
+	announce(n);
 	return 0;
 }
 
