@@ -173,9 +173,13 @@ static const struct sandbox_rule control_rules[] = {
 	SB_ALLOW_ARG(ioctl, 1, VCPU_IOCTLS, STATE_IOCTLS, DISK_IOCTLS,
 		     /* live migration's thread: dirty logging on, read, off */
 		     KVM_SET_USER_MEMORY_REGION, KVM_GET_DIRTY_LOG),
-	/* live migration's thread: its connection to the destination (numeric addresses) */
+	/*
+	 * live migration's thread: its connection to the destination (numeric
+	 * addresses); handing the disks over (raw files synced, qcow2 metadata
+	 * written and read again, found by tests/linux/test_linux_migrate.py)
+	 */
 	SB_ALLOW_ARG(socket, 0, AF_INET, AF_INET6), SB_ALLOW(connect), SB_ALLOW(setsockopt),
-	SB_ALLOW(poll), SB_ALLOW(ppoll),
+	SB_ALLOW(poll), SB_ALLOW(ppoll), SB_ALLOW(fdatasync),
 };
 
 static const struct sandbox_rule devices_rules[] = {

@@ -1057,6 +1057,8 @@ static void announce(struct virtio_net *n)
 	do
 		r = writev(n->nb->fd[0], &iov, 1);	/* writev: the devices thread's allow-list has it */
 	while (r < 0 && errno == EINTR);
+	if (r < 0)	/* the guest's own traffic will teach the switches, later */
+		vk_msg("net%u: announcing the MAC after the restore: %s", n->index, strerror(errno));
 }
 
 static int net_load_one(struct virtio_net *n, const struct ss_section *s, struct vk_err *err)

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Live migration, side by side with QEMU (issue 15).
+
+The same tiny guests, 1 GiB of RAM, migrated over TCP on this host
+(127.0.0.1) by vmkit and by QEMU (-M microvm), each to a second instance of
+itself started with its -incoming/--incoming:
+
+  idle   counter.elf: counts in one word of memory (a few pages written)
+  busy   dirtier.elf: rewrites 32 MiB at CPL3 as fast as it can
+
+Both with the downtime limit 300 ms and no bandwidth cap (QEMU's
+max-bandwidth set to 100 GiB/s). Reported, from each monitor's own
+query-migrate: total time, downtime, bytes sent; and our wall time from
+the migrate command to "completed". Medians of BENCH_MIG_RUNS runs
+(default 3); ratios vmkit/QEMU (below 1: vmkit takes less).
+
+    bench/migrate.py        # prints the table, writes build/bench/migrate.txt
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = Path(os.environ.get("VMKIT_BUILD_DIR", ROOT / "build"))
+sys.path.insert(0, str(ROOT / "tests" / "guest"))
+from qmp_client import QMP  # noqa: E402
+
+VMKIT = BUILD / "vmkit"
+QEMU = os.environ.get("BENCH_QEMU", "qemu-system-x86_64")
+RUNS = int(os.environ.get("BENCH_MIG_RUNS", "3"))
+MEM_MIB = 1024
+GUESTS = {"idle": ("counter", b"count="), "busy": ("dirtier", b"round=")}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def argv(monitor: str, guest: Path, sock: Path, incoming: str | None) -> list[str]:
+    if monitor == "vmkit":
+        a = [str(VMKIT), "run", "--kernel", str(guest), "--memory", str(MEM_MIB),
+             "--console", "stdio", "--qmp", f"unix:{sock},server=on,wait=off"]
+        return a + (["--incoming", incoming] if incoming else [])
+    a = [QEMU, "-M", "microvm", "-accel", "kvm", "-cpu", "host,-arch-capabilities",
+         "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-no-reboot",
+         "-kernel", str(guest), "-m", str(MEM_MIB), "-qmp", f"unix:{sock},server=on,wait=off"]
+    return a + (["-incoming", incoming] if incoming else [])
+
+
+def wait_for(path: Path, text: bytes, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if text in path.read_bytes():
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"no {text!r} in {path} after {timeout} s")
+
+
+def one(monitor: str, workload: str, tmp: Path) -> dict[str, float]:
+    name, mark = GUESTS[workload]
+    guest = BUILD / "tests" / "guest" / f"{name}.elf"
+    port = free_port()
+    uri = f"tcp:127.0.0.1:{port}"
+    procs = []
+    try:
+        outs = {}
+        for role, inc in (("dst", uri), ("src", None)):
+            outs[role] = tmp / f"{role}.out"
+            with open(outs[role], "wb") as f:
+                procs.append(subprocess.Popen(argv(monitor, guest, tmp / f"{role}.sock", inc),
+                                              stdin=subprocess.DEVNULL, stdout=f,
+                                              stderr=subprocess.STDOUT))
+        wait_for(outs["src"], mark)
+        q = QMP(tmp / "src.sock")
+        q.negotiate()
+        params = {"downtime-limit": 300, "max-bandwidth": 0 if monitor == "vmkit" else 100 << 30}
+        q.cmd("migrate-set-parameters", params)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        q.cmd("migrate", {"uri": uri})
+        while True:
+            r = q.cmd("query-migrate")
+            if r.get("status") in ("completed", "failed", "cancelled"):
+                break
+            time.sleep(0.005)
+        wall = (time.monotonic() - t0) * 1000
+        if r["status"] != "completed":
+            raise RuntimeError(f"{monitor} {workload}: {r}")
+        # the destination runs on
+        n = outs["dst"].read_bytes().count(mark)
+        end = time.monotonic() + 30
+        while outs["dst"].read_bytes().count(mark) <= n + 1 and time.monotonic() < end:
+            time.sleep(0.02)
+        if outs["dst"].read_bytes().count(mark) <= n + 1:
+            raise RuntimeError(f"{monitor} {workload}: the destination does not run")
+        return {"total": r["total-time"], "downtime": r["downtime"], "wall": wall,
+                "mib": r["ram"]["transferred"] / (1 << 20)}
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def median(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def main() -> int:
+    if not VMKIT.exists():
+        print(f"migrate.py: build first ({VMKIT})", file=sys.stderr)
+        return 2
+    monitors = ["vmkit"] + (["qemu"] if shutil.which(QEMU) else [])
+    res: dict[tuple[str, str], dict[str, float] | str] = {}
+    for workload in GUESTS:
+        for m in monitors:
+            runs = []
+            try:
+                for _ in range(RUNS):
+                    with tempfile.TemporaryDirectory(prefix="vmkit-mig-") as d:
+                        runs.append(one(m, workload, Path(d)))
+                res[(m, workload)] = median(runs)
+            except (RuntimeError, OSError) as e:
+                res[(m, workload)] = str(e)
+            print(f"{m} {workload}: {res[(m, workload)]}", file=sys.stderr)
+    lines = [f"live migration over 127.0.0.1, {MEM_MIB} MiB guest, downtime limit 300 ms, "
+             f"median of {RUNS} runs",
+             f"{'':14} {'total ms':>9} {'downtime ms':>12} {'sent MiB':>9} {'wall ms':>8}"]
+    for workload in GUESTS:
+        for m in monitors:
+            v = res[(m, workload)]
+            if isinstance(v, str):
+                lines.append(f"{m + ' ' + workload:14} failed: {v[:200]}")
+                continue
+            lines.append(f"{m + ' ' + workload:14} {v['total']:9.0f} {v['downtime']:12.0f} "
+                         f"{v['mib']:9.1f} {v['wall']:8.0f}")
+        a, b = res.get(("vmkit", workload)), res.get(("qemu", workload))
+        if isinstance(a, dict) and isinstance(b, dict):
+            ratio = lambda k: f"{a[k] / b[k]:.2f}" if b[k] else "-"  # noqa: E731
+            lines.append(f"{'  vmkit/QEMU':14} {ratio('total'):>9} {ratio('downtime'):>12} "
+                         f"{ratio('mib'):>9} {ratio('wall'):>8}")
+    text = "\n".join(lines)
+    print(text)
+    out = BUILD / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "migrate.txt").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
