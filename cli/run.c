@@ -19,6 +19,7 @@
 #include "run-firmware.h"
 #include "run-media.h"
 #include "run-incoming.h"
+#include "vmkit/vm-dirty.h"
 #include "run-resources.h"
 #include "vmkit/blk-backend.h"
 #include "vmkit/console.h"
@@ -797,6 +798,8 @@ int cmd_run(int argc, char **argv)
 		run_close_nets(&cfg);
 		return EXIT_USAGE;
 	}
+	/* Before any privilege drop: live migration reads it, where /proc is out of reach. */
+	vm_ram_pagemap_open();
 	/* A damaged saved VM, or one from other options, is refused before KVM is needed. */
 	if (run_open_incoming(&cfg, &incoming)) {
 		run_close_nets(&cfg);

@@ -36,6 +36,24 @@ int vm_dirty_collect(struct vm *vm, uint64_t *out, bool final, struct vk_err *er
 /* Stop logging (also after a failed start); the VM runs as before. */
 void vm_dirty_stop(struct vm *vm);
 
+/*
+ * Pages of RAM that were never touched read as zero, and reading them
+ * would fault each one in: /proc/self/pagemap tells them apart (neither
+ * present nor swapped) without touching. Opened once, before the monitor
+ * drops its privileges and leaves /proc behind (cli/run.c).
+ */
+void vm_ram_pagemap_open(void);
+/*
+ * Whether page p of vm->ram (its index in the one mapping) was never
+ * touched; w is a window the caller keeps (zeroed at first) so that
+ * pagemap is read 4096 pages at a time. False when it cannot tell.
+ */
+struct vm_ram_window {
+	uint64_t first, n;
+	uint64_t ent[4096];
+};
+bool vm_ram_untouched(struct vm *vm, uint64_t p, struct vm_ram_window *w);
+
 /* memory.c's side: note device access to RAM at offset off; free at the VM's end. */
 void vm_dirty_mark_ram(struct vm_dirty *d, uint64_t off, uint64_t len);
 void vm_dirty_free(struct vm *vm);

@@ -7,9 +7,11 @@
  * guest buffer, a used ring), so vm_gpa_to_hva marks what it hands out.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <linux/kvm.h>
 
@@ -159,4 +161,36 @@ void vm_dirty_free(struct vm *vm)
 	free(d->slot_bits);
 	free(d);
 	vm->dirty_mem = NULL;
+}
+
+/* ---- pages never touched ---- */
+
+static int pagemap_fd = -1;
+
+void vm_ram_pagemap_open(void)
+{
+	if (pagemap_fd < 0)
+		pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+#define PM_PRESENT	(1ull << 63)
+#define PM_SWAPPED	(1ull << 62)
+
+bool vm_ram_untouched(struct vm *vm, uint64_t p, struct vm_ram_window *w)
+{
+	uint64_t va_page, n;
+	ssize_t got;
+
+	if (pagemap_fd < 0 || p >= vm->ram_size / VM_DIRTY_PAGE)
+		return false;
+	if (p < w->first || p >= w->first + w->n) {
+		n = MIN((uint64_t)ARRAY_SIZE(w->ent), vm->ram_size / VM_DIRTY_PAGE - p);
+		va_page = (uintptr_t)(vm->ram + p * VM_DIRTY_PAGE) / VM_DIRTY_PAGE;
+		got = pread(pagemap_fd, w->ent, n * 8, va_page * 8);
+		w->first = p;
+		w->n = got > 0 ? (uint64_t)got / 8 : 0;
+		if (!w->n)
+			return false;
+	}
+	return !(w->ent[p - w->first] & (PM_PRESENT | PM_SWAPPED));
 }

@@ -205,6 +205,8 @@ struct sender {
 	uint64_t window_ns, window_bytes;	/* the bandwidth limit's window */
 	uint64_t send_ns, send_bytes;		/* time spent sending, for the link's rate */
 	bool disks_given;			/* inactive: the destination may take them */
+	bool first_round;			/* pages never touched are zero: not read */
+	struct vm_ram_window win;
 };
 
 static int put_rec(struct sender *s, uint32_t type, uint64_t a, uint64_t b, const void *data,
@@ -282,7 +284,8 @@ static int send_marked(struct sender *s)
 
 	for (p = 0; !r && p <= s->pages; p++) {
 		bool marked = p < s->pages && (s->bits[p / 64] >> (p % 64) & 1);
-		bool zero = marked && page_is_zero(s->vm->ram + p * PAGE);
+		bool zero = marked && ((s->first_round && vm_ram_untouched(s->vm, p, &s->win)) ||
+				       page_is_zero(s->vm->ram + p * PAGE));
 
 		if (in_run && (!marked || zero != run_zero || p - start >= CHUNK / PAGE)) {
 			r = put_run(s, start, p, run_zero);
@@ -440,8 +443,10 @@ static int precopy(struct sender *s, struct vk_err *err)
 		s->bits[s->words - 1] = (1ull << (s->pages % 64)) - 1;
 	atomic_store(&j->remaining, s->pages * PAGE);
 	t_round = vk_now_ns();
+	s->first_round = true;
 	for (;;) {
 		r = send_marked(s);
+		s->first_round = false;
 		if (r)
 			return send_failed(s, r, err);
 		atomic_fetch_add(&j->rounds, 1);
@@ -479,6 +484,7 @@ static int precopy(struct sender *s, struct vk_err *err)
 
 int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err *err)
 {
+	/* On the stack: the pagemap window is 32 KiB, threads have megabytes. */
 	struct sender s = { .vm = vm, .fd = fd, .j = j };
 	uint64_t t0 = vk_now_ns();
 	int r;
@@ -557,8 +563,8 @@ static int get_header(struct vm *vm, int fd, struct vk_err *err)
 	return r;
 }
 
-static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len,
-		       struct vk_err *err)
+static int get_records_in(struct vm *vm, int fd, uint8_t **state, size_t *state_len,
+			  struct vm_ram_window *win, struct vk_err *err)
 {
 	struct rec h;
 	uint64_t a, b, p;
@@ -578,8 +584,10 @@ static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len
 				return vk_fail(err, -EBADMSG, "damaged stream (pages at 0x%llx+0x%llx)",
 					       (unsigned long long)a, (unsigned long long)b);
 			if (le32toh(h.type) == REC_ZERO) {
-				for (p = a; p < a + b; p += PAGE)	/* untouched pages stay unallocated */
-					if (!page_is_zero(vm->ram + p))
+				/* Untouched pages are zero, and stay unallocated: not even read. */
+				for (p = a; p < a + b; p += PAGE)
+					if (!vm_ram_untouched(vm, p / PAGE, win) &&
+					    !page_is_zero(vm->ram + p))
 						memset(vm->ram + p, 0, PAGE);
 				break;
 			}
@@ -608,6 +616,17 @@ static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len
 				       le32toh(h.type));
 		}
 	}
+}
+
+static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len,
+		       struct vk_err *err)
+{
+	struct vm_ram_window *win = calloc(1, sizeof(*win));
+	int r = win ? get_records_in(vm, fd, state, state_len, win, err) :
+		      vk_fail(err, -ENOMEM, "out of memory");
+
+	free(win);
+	return r;
 }
 
 int vm_migrate_receive(struct vm *vm, int fd, struct vk_err *err)
