@@ -27,6 +27,7 @@ serve=$(ls serve/*.c | grep -v '/main.c$')
 virtio="vmm/virtio/queue.c vmm/virtio/core.c vmm/core/memory.c vmm/core/evloop.c \
 	vmm/core/iothread.c vmm/core/sandbox.c tests/fuzz/fake-vm.c tests/fuzz/fake-driver.c"
 virtio="$virtio vmm/virtio/state.c"	# the devices' save/restore (issue 15)
+virtio="$virtio vmm/core/dirty.c"	# memory.c marks what devices write, for live migration
 
 obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import time
 import uuid
@@ -331,5 +332,61 @@ def test_garbage_into_the_destination(tmp_path):
         assert b"not a vmkit migration stream" in reply, reply
         assert dst.wait(15) not in (None, 0), dst.describe()
         assert "not a vmkit migration stream" in dst.stderr(), dst.describe()
+    finally:
+        dst.close()
+
+
+# ---- hostile streams into the destination ----
+
+def _header(ram=64 << 20, version=1, cfg=None):
+    import savefile
+    cfg = savefile.stream([savefile.vm_section(memory=64 << 20)]) if cfg is None else cfg
+    return (b"VMKITMIG" + struct.pack("<IIQQ", version, 0, ram, len(cfg)) + cfg)
+
+
+def _rec(kind, a, b, data=b""):
+    return struct.pack("<IIQQ", kind, 0, a, b) + data
+
+
+PAGES, ZERO, STATE, END = 1, 2, 3, 4
+
+
+@pytest.mark.parametrize("stream, words", [
+    (_header(version=7), "migration stream version 7"),
+    (_header(ram=32 << 20), "the source has 33554432 bytes of RAM"),
+    (b"VMKITMIG" + struct.pack("<IIQQ", 1, 0, 64 << 20, 1 << 40), "a config of"),
+    (_header(cfg=b"VMKITSS\n" + b"\0" * 40), "state"),
+    (_header() + _rec(PAGES, 64 << 20, 4096, b"x" * 4096), "pages at 0x4000000+0x1000"),
+    (_header() + _rec(PAGES, 4095, 4096, b"x" * 4096), "pages at 0xfff"),
+    (_header() + _rec(ZERO, 0, 1 << 62), "pages at 0x0+0x4000000000000000"),
+    (_header() + _rec(PAGES, 0, 2 << 20, b"x" * (2 << 20)), "pages at 0x0+0x200000"),
+    (_header() + _rec(STATE, 1 << 40, 0), "state of"),
+    (_header() + _rec(9, 0, 0), "record type 9"),
+    (_header() + _rec(END, 0, 0), "ended without the state"),
+    (_header() + _rec(PAGES, 0, 8192, b"y" * 100), "closed the connection"),
+], ids=["version", "ram", "config-len", "config", "pages-outside", "pages-unaligned",
+        "zero-huge", "pages-over-chunk", "state-huge", "record-type", "no-state", "truncated"])
+def test_hostile_stream_into_the_destination(tmp_path, stream, words):
+    """Each is refused in one line naming the problem, answered to the
+    sender, and the destination exits without running anything."""
+    port = free_port()
+    h.require_vmkit()
+    dst, _ = destination(tmp_path, f"tcp:127.0.0.1:{port}", guest="counter", mem="64")
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(stream)
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(20)
+            reply = b""
+            while chunk := s.recv(4096):
+                reply += chunk
+        assert dst.wait(15) not in (None, 0), dst.describe()
+        errs = [l for l in dst.stderr().splitlines() if "PVM" not in l]
+        assert len(errs) == 1 and words in errs[0], dst.describe()
+        assert errs[0].startswith(f"vmkit: --incoming tcp:127.0.0.1:{port}: "), errs
+        if "closed" not in words:
+            status, n = struct.unpack("<II", reply[:8])
+            assert status != 0 and words.encode() in reply[8:8 + n], reply
+        assert "count=" not in dst.stdout(), "the destination ran"
     finally:
         dst.close()

@@ -526,6 +526,23 @@ static int reply(int fd, int r, const char *msg)
 	return send_iov(fd, iov, 2);
 }
 
+/*
+ * Refused midway: what the source still sends must be read, or closing
+ * with it unread resets the connection and the answer with it. A second
+ * at most; the source stops sending once it reads the answer.
+ */
+static void drain_input(int fd)
+{
+	uint64_t end = vk_now_ns() + 1000000000ull;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[65536];
+
+	shutdown(fd, SHUT_WR);
+	while (vk_now_ns() < end && poll(&p, 1, 100) >= 0)
+		if ((p.revents & POLLIN) && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 0)
+			break;
+}
+
 static int get_header(struct vm *vm, int fd, struct vk_err *err)
 {
 	uint8_t h[32], *cfg;
@@ -646,5 +663,7 @@ int vm_migrate_receive(struct vm *vm, int fd, struct vk_err *err)
 	/* The source waits for this; if it cannot hear it, it resumes: we must not run. */
 	if (reply(fd, r, err->msg) && !r)
 		r = vk_fail(err, -EPIPE, "the source did not hear that the VM arrived: not running it");
+	if (r)
+		drain_input(fd);
 	return r;
 }
