@@ -21,5 +21,7 @@ void virtio_net_destroy(struct virtio_net *n);
  * is down frames are dropped both ways.
  */
 void virtio_net_set_link(struct virtio_net *n, bool up);
+/* Whether the kernel (vhost-net) moves its frames: it writes guest RAM nobody logs. */
+bool virtio_net_uses_vhost(const struct virtio_net *n);
 
 #endif

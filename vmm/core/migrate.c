@@ -24,6 +24,7 @@
 #include "vmkit/device.h"
 #include "vmkit/migrate.h"
 #include "vmkit/vm-dirty.h"
+#include "vmkit/virtio-net.h"
 #include "vmkit/vm-state.h"
 #include "vmkit/vm.h"
 
@@ -496,6 +497,10 @@ int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err 
 	r = vm_devices_savable(vm, err);
 	if (r)
 		return r;
+	for (unsigned int i = 0; i < VM_MAX_NICS; i++)
+		if (vm->nics[i] && virtio_net_uses_vhost(vm->nics[i]))
+			return vk_fail(err, -ENOTSUP, "net%u runs on vhost-net, whose writes to guest "
+				       "RAM are not logged: start the VM with vhost=off to migrate it", i);
 	s.bits = calloc(s.words, 8);
 	if (!s.bits)
 		return vk_fail(err, -ENOMEM, "out of memory");

@@ -1030,6 +1030,11 @@ static void net_save(struct vm *vm, struct ss_writer *w)
 			net_save_one(vm->nics[i], w);
 }
 
+bool virtio_net_uses_vhost(const struct virtio_net *n)
+{
+	return n->nb->vhost[0] != NULL;
+}
+
 /*
  * After a restore or a migration the NIC is somewhere else (another tap,
  * another host): tell the switches, as QEMU's self-announce does, with a
