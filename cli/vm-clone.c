@@ -61,9 +61,12 @@ static int snapshot_list(const char *name)
 
 int cmd_snapshot(int argc, char **argv)
 {
-	static const char usage[] = "usage: vmkit snapshot create|revert|delete NAME SNAPSHOT\n"
+	static const char usage[] = "usage: vmkit snapshot create NAME SNAPSHOT [--memory]\n"
+		"       vmkit snapshot revert|delete NAME SNAPSHOT\n"
 		"       vmkit snapshot list NAME\n"
-		"Internal snapshots of every qcow2 disk of a shut-off VM (qemu-img snapshot).\n";
+		"Internal snapshots of every qcow2 disk (qemu-img snapshot). Of a running VM its\n"
+		"monitor takes them, paused for the moment; --memory also keeps its RAM, and a\n"
+		"revert of that snapshot starts the VM from it. Revert and delete: shut off.\n";
 	static const struct {
 		const char *verb;
 		int (*op)(const char *name, const char *snap, struct vk_err *err);
@@ -71,12 +74,16 @@ int cmd_snapshot(int argc, char **argv)
 		{ "create", vm_snapshot_create }, { "revert", vm_snapshot_revert },
 		{ "delete", vm_snapshot_delete }, { "list", NULL },
 	};
-	bool list = argc == 3 && !strcmp(argv[1], "list");
+	bool list = argc == 3 && !strcmp(argv[1], "list"), memory = false;
 	struct vk_err err = { 0 };
 	unsigned int i, op = ARRAY_SIZE(ops);
 
 	if (mgmt_want_help(argc, argv, usage))
 		return 0;
+	if (argc == 5 && !strcmp(argv[1], "create") && !strcmp(argv[4], "--memory")) {
+		memory = true;
+		argc--;
+	}
 	for (i = 0; argc > 1 && i < ARRAY_SIZE(ops); i++)
 		if (!strcmp(argv[1], ops[i].verb))
 			op = i;
@@ -85,7 +92,8 @@ int cmd_snapshot(int argc, char **argv)
 		return mgmt_usage("snapshot", "expected create|revert|delete NAME SNAPSHOT or list NAME");
 	if (list)
 		return snapshot_list(argv[2]);
-	if (mgmt_lock(&err) || ops[op].op(argv[2], argv[3], &err))
+	if (mgmt_lock(&err) || (memory ? vm_snapshot_create_with(argv[2], argv[3], true, &err) :
+				ops[op].op(argv[2], argv[3], &err)))
 		/* An empty message: `vmkit img snapshot` has printed why, and exited 1. */
 		return err.msg[0] ? mgmt_report(&err) : 1;
 	printf("VM %s: snapshot %s %s done\n", argv[2], argv[3], argv[1]);

@@ -12,6 +12,7 @@ struct snap_arg {
 	char name[MGMT_NAME_MAX];
 	char snap[256];
 	char op[16];
+	bool vmstate;		/* create: with RAM (Proxmox's vmstate=1), on a running VM */
 };
 
 static struct json_object *snap_json(const struct vm_snapshot *v)
@@ -24,6 +25,7 @@ static struct json_object *snap_json(const struct vm_snapshot *v)
 	json_object_object_add(o, "name", json_object_new_string(v->name));
 	json_object_object_add(o, "date", json_object_new_int64((int64_t)v->date_sec));
 	json_object_object_add(o, "vm_state_size", json_object_new_int64((int64_t)v->vm_state_size));
+	json_object_object_add(o, "vmstate", json_object_new_boolean(v->ram));
 	return o;
 }
 
@@ -49,7 +51,7 @@ static int do_op(void *arg, struct json_object **result, struct vk_err *err)
 	int ret;
 
 	if (!strcmp(a->op, "create"))
-		ret = vm_snapshot_create(a->name, a->snap, err);
+		ret = vm_snapshot_create_with(a->name, a->snap, a->vmstate, err);
 	else if (!strcmp(a->op, "rollback"))
 		ret = vm_snapshot_revert(a->name, a->snap, err);
 	else
@@ -86,6 +88,7 @@ void api_snap_create(struct sess *s, struct json_object *b)
 {
 	struct vk_err err = { 0 };
 	struct snap_arg a;
+	struct json_object *v;
 	const char *name;
 
 	if (!need_object(s, b))
@@ -97,8 +100,15 @@ void api_snap_create(struct sess *s, struct json_object *b)
 		reply_err(s, &err);
 		return;
 	}
-	if (prepare(s, &a, "create", name))
-		job_task(s, "snapshot", a.name, do_op, &a, sizeof(a));
+	if (!prepare(s, &a, "create", name))
+		return;
+	v = json_object_object_get(b, "vmstate");
+	if (v && !json_object_is_type(v, json_type_boolean) && !json_object_is_type(v, json_type_int)) {
+		reply_error(s, 400, "vmstate: a boolean (or 0/1)");
+		return;
+	}
+	a.vmstate = v && json_object_get_boolean(v);
+	job_task(s, "snapshot", a.name, do_op, &a, sizeof(a));
 }
 
 void api_snap_rollback(struct sess *s, struct json_object *b)

@@ -29,7 +29,7 @@ static const struct route routes[] = {
 	{ M_POST, "/api/vms/{}/clone", api_vm_clone, 0, "Clone (linked unless full)" },
 	{ M_POST, "/api/vms/{}/template", api_vm_template, 0, "Make the VM a template" },
 	{ M_POST, "/api/vms/{}/balloon", api_vm_balloon, 0, "Set the balloon target" },
-	{ M_GET, "/api/vms/{}/snapshots", api_snap_list, 0, "Disk snapshots" },
+	{ M_GET, "/api/vms/{}/snapshots", api_snap_list, 0, "Snapshots (disks, and RAM with vmstate)" },
 	{ M_POST, "/api/vms/{}/snapshots", api_snap_create, 0, "Take a snapshot" },
 	{ M_POST, "/api/vms/{}/snapshots/{}/rollback", api_snap_rollback, 0, "Revert to a snapshot" },
 	{ M_DELETE, "/api/vms/{}/snapshots/{}", api_snap_delete, 0, "Delete a snapshot" },

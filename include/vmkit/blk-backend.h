@@ -89,6 +89,14 @@ struct blk_backend {
  * Disks opened from a config with inactive set start off.
  */
 int blk_backends_set_active(bool on, struct vk_err *err);
+/*
+ * An internal snapshot `name` of every writable disk of the process (a
+ * running VM's snapshot, issue 15): all or none (the ones made are
+ * deleted again on a failure). Nothing may be in flight: the VM paused,
+ * its devices held and drained. A raw disk cannot have one: refused,
+ * naming it.
+ */
+int blk_backends_snapshot(const char *name, struct vk_err *err);
 
 /* What O_DIRECT accepts on every disk, for buffers, lengths and offsets. */
 #define BLK_ALIGN_DIRECT	4096

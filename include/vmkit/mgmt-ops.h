@@ -158,6 +158,7 @@ struct vm_snapshot {
 	char id[32], name[256];
 	uint64_t date_sec, date_nsec, vm_clock_nsec, vm_state_size;
 	int64_t icount;			/* -1: not recorded */
+	bool ram;			/* a snapshot with its RAM (vms/NAME/snapshots/SNAP.state) */
 };
 
 /* The snapshots of every disk, in disk order; *out malloc'd. */
@@ -169,6 +170,13 @@ int vm_snapshot_list(const char *name, struct vm_snapshot **out, unsigned int *n
  * it has printed why: err->msg is then "".
  */
 int vm_snapshot_create(const char *name, const char *snap, struct vk_err *err);
+/*
+ * On a running VM its monitor takes the disks' snapshots (live); memory:
+ * also its RAM and state (running VMs only), which a revert starts from.
+ */
+int vm_snapshot_create_with(const char *name, const char *snap, bool memory,
+			    struct vk_err *err);
+bool vm_snapshot_has_ram(const char *name, const char *snap);
 int vm_snapshot_delete(const char *name, const char *snap, struct vk_err *err);
 int vm_snapshot_revert(const char *name, const char *snap, struct vk_err *err);
 

@@ -1,14 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Disk snapshots of a VM: internal qcow2 snapshots of every disk, taken,
- * reverted and deleted through `vmkit img snapshot` (so they are exactly
- * qemu-img's), listed through the block library.
+ * Snapshots of a VM: internal qcow2 snapshots of every disk, taken,
+ * reverted and deleted through the block library (as qemu-img snapshot).
+ * A shut-off VM's disks are opened here; a running VM's monitor takes
+ * them itself (QMP x-vmkit-snapshot: paused, drained, all disks or none,
+ * then running again), and with --memory (Proxmox's "include RAM") also
+ * its RAM and state, kept as vms/NAME/snapshots/SNAP.state: a revert of
+ * such a snapshot starts the VM from it.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vmkit/block.h"
 #include "vmkit/mgmt-ops.h"
@@ -96,45 +104,123 @@ static int each_disk(const struct vm_def *d, const char *what, enum snap_action 
 	return ret;
 }
 
-static int snapshot_op(const char *name, const char *what, enum snap_action act,
-		       const char *snap, struct vk_err *err)
+/* A memory snapshot's RAM and state: vms/NAME/snapshots/SNAP.state. */
+static const char *state_file(char out[PATH_MAX], const char *name, const char *snap)
 {
-	struct vm_def d;
-	bool took;
-	int ret = vm_op_load(name, &d, &took, err);
+	return mgmt_path(out, "vms/%s/snapshots/%s.state", name, snap);
+}
 
+/* The snapshot's name goes into a file name too: no '/', no leading dot. */
+static int check_snap_name(const char *snap, struct vk_err *err)
+{
+	if (!*snap || strchr(snap, '/') || snap[0] == '.' || strlen(snap) > 200)
+		return vk_fail(err, -EINVAL, "snapshot name '%s': 1 to 200 characters, no '/', "
+			       "not starting with '.'", snap);
+	return 0;
+}
+
+#define SNAP_OUT "snapshot.state"	/* in run/out: what the monitor, in its root, may write */
+
+/* A running VM: its monitor snapshots its disks (and with memory its RAM) itself. */
+static int live_create(const char *name, const char *snap, bool memory, struct vk_err *err)
+{
+	json_object *o = json_object_new_object();
+	char dst[PATH_MAX], dir[PATH_MAX], *args;
+	int ret;
+
+	json_object_object_add(o, "name", json_object_new_string(snap));
+	if (memory)	/* relative to the monitor's cwd, run/ */
+		json_object_object_add(o, "vmstate", json_object_new_string("out/" SNAP_OUT));
+	args = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	if (!args)
+		return vk_fail(err, -ENOMEM, "out of memory");
+	ret = vm_qmp_call(name, "x-vmkit-snapshot", args, NULL, err);
+	free(args);
+	if (ret || !memory)
+		return ret;
+	if (mkdir(mgmt_path(dir, "vms/%s/snapshots", name), 0700) < 0 && errno != EEXIST)
+		return vk_fail(err, -errno, "%s: %s", dir, strerror(errno));
+	/* Guest RAM: private to root, as vmkit save's file. */
+	return vm_run_file_out(name, SNAP_OUT, state_file(dst, name, snap), 0600, err);
+}
+
+static int snapshot_op(const char *name, const char *what, enum snap_action act,
+		       const char *snap, bool memory, struct vk_err *err)
+{
+	char state[PATH_MAX];
+	struct vm_status st;
+	struct vm_def d;
+	bool took, running, with_ram;
+	int ret = check_snap_name(snap, err);
+
+	if (!ret)
+		ret = vm_op_load(name, &d, &took, err);
 	if (ret)
 		return ret;
-	ret = vm_require_shutoff(name, "a disk snapshot", err);
+	vm_status_get(name, &st);
+	running = st.pid > 0;
+	state_file(state, name, snap);
+	with_ram = access(state, F_OK) == 0;
+	if (act == SNAP_CREATE && memory && !running)
+		ret = vk_fail(err, -EINVAL, "snapshot create --memory: VM '%s' is not running "
+			      "(a shut-off VM's snapshot has no RAM to keep)", name);
+	else if (act == SNAP_CREATE && with_ram)
+		ret = vk_fail(err, -EEXIST, "snapshot create: VM '%s' has a snapshot '%s' already",
+			      name, snap);
+	else if (act != SNAP_CREATE || !running)
+		ret = vm_require_shutoff(name, act == SNAP_CREATE ? "a disk snapshot" :
+					 act == SNAP_REVERT ? "a snapshot revert" :
+					 "a snapshot delete", err);
 	if (!ret)
 		ret = vm_refuse_template(&d, "snapshotted or reverted", err);
 	if (!ret && act == SNAP_REVERT)
 		ret = refuse_revert_base(&d, err);
-	if (!ret)
+	if (!ret && act == SNAP_CREATE && running)
+		ret = live_create(name, snap, memory, err);
+	else if (!ret)
 		ret = each_disk(&d, what, act, snap, err);
+	if (!ret && act == SNAP_DELETE && with_ram && unlink(state) < 0)
+		ret = vk_fail(err, -errno, "%s: %s", state, strerror(errno));
 	vm_def_free(&d);
 	mgmt_op_unlock(took);
+	/* A snapshot with its RAM: the VM goes on from that moment, as Proxmox's rollback. */
+	if (!ret && act == SNAP_REVERT && with_ram)
+		ret = vm_start_incoming(name, state, err);
 	return ret;
+}
+
+int vm_snapshot_create_with(const char *name, const char *snap, bool memory,
+			    struct vk_err *err)
+{
+	return snapshot_op(name, "create", SNAP_CREATE, snap, memory, err);
 }
 
 int vm_snapshot_create(const char *name, const char *snap, struct vk_err *err)
 {
-	return snapshot_op(name, "create", SNAP_CREATE, snap, err);
+	return vm_snapshot_create_with(name, snap, false, err);
 }
 
 int vm_snapshot_delete(const char *name, const char *snap, struct vk_err *err)
 {
-	return snapshot_op(name, "delete", SNAP_DELETE, snap, err);
+	return snapshot_op(name, "delete", SNAP_DELETE, snap, false, err);
 }
 
 int vm_snapshot_revert(const char *name, const char *snap, struct vk_err *err)
 {
-	return snapshot_op(name, "revert", SNAP_REVERT, snap, err);
+	return snapshot_op(name, "revert", SNAP_REVERT, snap, false, err);
+}
+
+bool vm_snapshot_has_ram(const char *name, const char *snap)
+{
+	char state[PATH_MAX];
+
+	return access(state_file(state, name, snap), F_OK) == 0;
 }
 
 /* Append the snapshots of one disk to *out. */
-static int list_disk(const char *key, const char *val, struct vm_snapshot **out,
-		     unsigned int *n, struct vk_err *err)
+static int list_disk(const char *name, const char *key, const char *val,
+		     struct vm_snapshot **out, unsigned int *n, struct vk_err *err)
 {
 	struct vk_blk_opts o = { .flags = VK_BLK_FORCE_SHARE | VK_BLK_NO_BACKING };
 	struct vk_blk_snapshot *sn = NULL;
@@ -165,6 +251,7 @@ static int list_disk(const char *key, const char *val, struct vm_snapshot **out,
 		s->vm_clock_nsec = sn[i].vm_clock_nsec;
 		s->vm_state_size = sn[i].vm_state_size;
 		s->icount = sn[i].icount;
+		s->ram = sn[i].name && vm_snapshot_has_ram(name, sn[i].name);
 	}
 	if (v) {
 		*out = v;
@@ -188,7 +275,7 @@ int vm_snapshot_list(const char *name, struct vm_snapshot **out, unsigned int *n
 		return ret;
 	for (i = 0; i < d.n && !ret; i++)
 		if (vm_disk_entry(d.kv[i].key, d.kv[i].val))
-			ret = list_disk(d.kv[i].key, d.kv[i].val, &list, &count, err);
+			ret = list_disk(name, d.kv[i].key, d.kv[i].val, &list, &count, err);
 	vm_def_free(&d);
 	mgmt_op_unlock(took);
 	if (ret) {

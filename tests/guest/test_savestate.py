@@ -7,13 +7,14 @@ are made by savefile.py). The counting guest's save and restore needs
 /dev/kvm and skips without it; it has not yet run under KVM.
 """
 import re
+import subprocess
 import time
 
 import pytest
 
 import savefile
 import vmkit_harness as h
-from qmp_client import QMP, Monitor
+from qmp_client import QMP, QMPError, Monitor
 
 
 def require_binary():
@@ -171,3 +172,67 @@ def test_cdrom_and_virtio_disk_restore_and_a_grown_disk_refused(tmp_path):
                                 extra_args=[*media, "--incoming", f"file:{saved}"]), timeout=60)
     assert r.returncode > 0, r.describe()
     assert "was 2048 sectors, now 4096" in r.stderr, r.describe()
+
+
+def test_snapshot_of_a_running_vm_with_and_without_ram(tmp_path):
+    """x-vmkit-snapshot: the qcow2 disk gets the internal snapshot while the
+    VM runs on; with vmstate the RAM and state go to a file that, after the
+    disk is reverted to the snapshot, starts the VM again from that point.
+    A raw disk is refused by name, and nothing is left behind."""
+    if not h.kvm_usable():
+        pytest.skip("needs /dev/kvm")
+    h.require_vmkit()
+    sock, disk, raw, state = (tmp_path / "qmp.sock", tmp_path / "d.qcow2", tmp_path / "r.raw",
+                              tmp_path / "s1.state")
+    subprocess.run([str(h.VMKIT), "img", "create", "-q", "-f", "qcow2", str(disk), "16M"],
+                   check=True)
+    raw.write_bytes(b"\0" * (1 << 20))
+    media = ["--disk", f"path={disk},format=qcow2"]
+    argv = h.vmkit_argv(h.guest("counter"), memory="64",
+                        extra_args=[*media, "--qmp", f"unix:{sock},server=on,wait=off"])
+    with Monitor(argv, tmp_path) as m:
+        assert m.wait_output("count="), m.describe()
+        q = QMP(sock)
+        q.negotiate()
+        assert q.cmd("x-vmkit-snapshot", {"name": "s0"}) == {}
+        assert q.cmd("x-vmkit-snapshot", {"name": "s1", "vmstate": str(state)}) == {}
+        assert q.cmd("query-status")["status"] == "running"
+        at_snapshot = counts(m.stdout())[-1]
+        n = len(counts(m.stdout()))
+        end = time.monotonic() + 20
+        while len(counts(m.stdout())) < n + 3 and time.monotonic() < end:
+            time.sleep(0.05)
+        assert len(counts(m.stdout())) >= n + 3, f"it did not run on{m.describe()}"
+        q.cmd("quit")
+        assert m.wait(10) == 0, m.describe()
+    later = counts(m.stdout())[-1]
+    info = subprocess.run(["qemu-img", "snapshot", "-l", str(disk)], capture_output=True,
+                          text=True)
+    assert " s0 " in info.stdout and " s1 " in info.stdout, info.stdout + info.stderr
+    assert subprocess.run(["qemu-img", "check", str(disk)], capture_output=True).returncode == 0
+    subprocess.run(["qemu-img", "snapshot", "-a", "s1", str(disk)], check=True)
+    r = h.run_argv(h.vmkit_argv(h.guest("counter"), memory="64",
+                                extra_args=[*media, "--incoming", f"file:{state}"]),
+                   timeout=60, stop_when=lambda out: len(counts(out)) >= 2)
+    assert r.stopped and "counter_boot" not in r.stdout, r.describe()
+    back = counts(r.stdout)
+    assert at_snapshot <= back[0] < later, f"snapshot at {at_snapshot}, later {later}: {back}"
+
+    # a raw disk cannot have one: refused, naming it, and the qcow2 disk keeps none
+    argv = h.vmkit_argv(h.guest("counter"), memory="64", extra_args=[
+        *media, "--disk", f"path={raw},format=raw",
+        "--qmp", f"unix:{sock},server=on,wait=off"])
+    (tmp_path / "2").mkdir()
+    with Monitor(argv, tmp_path / "2") as m:
+        assert m.wait_output("count="), m.describe()
+        q = QMP(sock)
+        q.negotiate()
+        with pytest.raises(QMPError, match=f"disk {raw}: raw"):
+            q.cmd("x-vmkit-snapshot", {"name": "s2", "vmstate": str(tmp_path / "s2.state")})
+        assert not (tmp_path / "s2.state").exists()
+        assert q.cmd("query-status")["status"] == "running"
+        q.cmd("quit")
+        m.wait(10)
+    info = subprocess.run(["qemu-img", "snapshot", "-l", str(disk)], capture_output=True,
+                          text=True)
+    assert " s2 " not in info.stdout, info.stdout

@@ -57,3 +57,40 @@ def test_save_and_restore_keep_the_guest_counting(vk, kvm, tmp_path):
     assert vk.state(n) == "running"
     # That the guest goes on counting is tests/guest/test_savestate.py's check.
     vk("destroy", n)
+
+
+def test_snapshot_of_a_running_vm_with_memory(vk, kvm, tmp_path):
+    """snapshot create --memory on a running VM (Proxmox's "include RAM"): the
+    monitor snapshots the qcow2 disk and keeps RAM and state; revert (shut
+    off) puts the disk back and starts the VM from that moment; delete takes
+    both. Without --memory a running VM's disks are snapshotted live."""
+    n = vk.name()
+    vk("vol", "create", "local", f"{n}.qcow2", "16M")
+    vk("create", "--name", n, "--kernel", str(h.guest("counter")), "--memory", "64",
+       "--disk", f"local:{n}.qcow2")
+    r = vk("snapshot", "create", n, "s1", "--memory", check=False)
+    assert r.returncode != 0 and "is not running" in r.stderr, r.stderr
+    vk("start", n, timeout=30)
+    time.sleep(1)
+    vk("snapshot", "create", n, "live")
+    r = vk("snapshot", "create", n, "s1", "--memory", timeout=60)
+    assert f"VM {n}: snapshot s1 create done" in r.stdout, r.stdout + r.stderr
+    assert vk.state(n) == "running"
+    state = vk.home / "vms" / n / "snapshots" / "s1.state"
+    assert state.is_file() and state.stat().st_mode & 0o777 == 0o600
+    r = vk("snapshot", "create", n, "s1", "--memory", check=False)
+    assert r.returncode != 0 and "already" in r.stderr, r.stderr
+    r = vk("snapshot", "revert", n, "s1", check=False)
+    assert r.returncode != 0 and "running" in r.stderr, r.stderr
+    out = vk("snapshot", "list", n).stdout
+    assert " live " in out and " s1 " in out, out
+    vk("destroy", n)
+    r = vk("snapshot", "revert", n, "s1", timeout=60)
+    assert vk.state(n) == "running", r.stdout + r.stderr
+    vk("destroy", n)
+    vk("snapshot", "delete", n, "s1")
+    assert not state.exists()
+    assert " s1 " not in vk("snapshot", "list", n).stdout
+    for bad in ("../x", ".hidden"):
+        r = vk("snapshot", "create", n, bad, check=False)
+        assert r.returncode != 0 and "snapshot name" in r.stderr, r.stderr

@@ -338,6 +338,46 @@ int blk_backends_set_active(bool on, struct vk_err *err)
 	return r;
 }
 
+static bool writable(const struct blk_backend *bb)
+{
+	return bb->image ? !bb->image->read_only : bb->fd >= 0 && (fcntl(bb->fd, F_GETFL) & O_ACCMODE) != O_RDONLY;
+}
+
+int blk_backends_snapshot(const char *name, struct vk_err *err)
+{
+	struct blk_backend *bb, *done;
+	struct vk_err e = { 0 };
+	int r = 0;
+
+	pthread_mutex_lock(&open_lock);
+	for (bb = open_list; bb && !r; bb = bb->next_open) {
+		if (!writable(bb))
+			continue;
+		if (!bb->image) {
+			r = vk_fail(err, -ENOTSUP, "disk %s: raw, and raw images have no internal "
+				    "snapshots (qcow2 has)", bb->path);
+			break;
+		}
+		pthread_mutex_lock(&bb->image_lock);
+		r = vk_blk_snapshot_create(bb->image, name, &e);
+		if (!r)
+			r = vk_blk_flush(bb->image, &e);
+		pthread_mutex_unlock(&bb->image_lock);
+		if (r)
+			vk_fail(err, r, "disk %s: %s", bb->path, e.msg);
+	}
+	/* All or none: the ones before the failure lose theirs again. */
+	for (done = open_list; r && done != bb; done = done->next_open) {
+		if (!writable(done) || !done->image)
+			continue;
+		pthread_mutex_lock(&done->image_lock);
+		vk_blk_snapshot_delete(done->image, NULL, name, &e);
+		pthread_mutex_unlock(&done->image_lock);
+	}
+	pthread_mutex_unlock(&open_lock);
+	return r;
+}
+
 int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 		     unsigned int max_inflight, struct blk_backend **out, struct vk_err *err)
 {

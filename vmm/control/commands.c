@@ -546,6 +546,8 @@ const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "migrate-set-parameters", .fn = qmp_cmd_migrate_set_parameters,
 	  .params = qmp_migrate_set_parameters_params },
 	{ .name = "query-migrate-parameters", .fn = qmp_cmd_query_migrate_parameters },
+	{ .name = "x-vmkit-snapshot", .fn = qmp_cmd_snapshot, .params = qmp_snapshot_params,
+	  .needs_vm = true },
 };
 
 const unsigned int qmp_nr_cmds = ARRAY_SIZE(qmp_cmds);

@@ -160,6 +160,10 @@ int qmp_cmd_migrate_set_parameters(struct control *c, json_object *args, json_ob
 int qmp_cmd_query_migrate_parameters(struct control *c, json_object *args, json_object **ret,
 				     struct qmp_error *e);
 extern const struct qmp_param qmp_migrate_set_parameters_params[];
+/* A running VM's snapshot: its disks, and its RAM and state with vmstate (snapshot-cmds.c). */
+int qmp_cmd_snapshot(struct control *c, json_object *args, json_object **ret,
+		     struct qmp_error *e);
+extern const struct qmp_param qmp_snapshot_params[];
 /* Wait for a live migration's thread to end (cancelling it): before the VM goes. */
 void qmp_migrate_join(struct control *c);
 /* Why cont must not run the VM now (a migration holds it, or it left), or NULL. */

@@ -180,6 +180,8 @@ static const struct sandbox_rule control_rules[] = {
 	 */
 	SB_ALLOW_ARG(socket, 0, AF_INET, AF_INET6), SB_ALLOW(connect), SB_ALLOW(setsockopt),
 	SB_ALLOW(poll), SB_ALLOW(ppoll), SB_ALLOW(fdatasync),
+	/* x-vmkit-snapshot: the qcow2 library grows the image for its tables */
+	SB_ALLOW(ftruncate), SB_ALLOW(fallocate),
 };
 
 static const struct sandbox_rule devices_rules[] = {
