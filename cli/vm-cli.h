@@ -37,6 +37,8 @@ int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 /* save/restore (issue 15) */
 int cmd_save(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_migrate_incoming(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_balloon(int argc, char **argv);
 int cmd_sendkey(int argc, char **argv);

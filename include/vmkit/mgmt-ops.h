@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vmkit/mgmt.h"
 
@@ -53,8 +54,22 @@ int vm_restore_state(const char *file, char *name, struct vk_err *err);
 /* ---- a VM's lifecycle (lib/mgmt/vm-start.c, vm-control.c) ---- */
 
 int vm_start(const char *name, struct vk_err *err);
-/* Start it from a saved VM instead of booting (vmkit run --incoming file:PATH; issue 15). */
+/*
+ * Start it from a saved VM instead of booting (vmkit run --incoming file:PATH; issue 15),
+ * or, with saved "tcp:ADDR:PORT", waiting there for it to migrate in.
+ */
 int vm_start_incoming(const char *name, const char *saved, struct vk_err *err);
+
+/*
+ * ---- live migration between hosts (lib/mgmt/vm-migrate.c, issue 15) ----
+ * vm_migrate: the running VM to host (its definition too), over a remote
+ * shell to host's vmkit (rsh: "ssh" or VMKIT_MIGRATE_RSH, split at spaces;
+ * host then `vmkit migrate-incoming NAME` are appended) and a live
+ * migration to host's address; progress lines to progress (may be NULL).
+ * vm_migrate_incoming: that remote side, on in/out.
+ */
+int vm_migrate(const char *name, const char *host, FILE *progress, struct vk_err *err);
+int vm_migrate_incoming(const char *name, FILE *in, FILE *out, struct vk_err *err);
 /* Wait until the VM is no longer running; false on timeout. */
 bool vm_wait_stopped(const char *name, double timeout_s);
 /* The VM exists and its monitor runs (st filled); else err says which is not so. */

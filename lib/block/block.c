@@ -553,7 +553,11 @@ int vk_blk_activate(struct vk_blk *bs, struct vk_err *err)
 
 	if (!(bs->flags & VK_BLK_INACTIVE))
 		return 0;
-	if (!(bs->flags & VK_BLK_NO_LOCK) && (r = vk_blk_lock(bs, err)) < 0)
+	/* The lock asks for what the image is opened for; the driver's view is still read-only. */
+	bs->read_only = !(bs->flags & VK_BLK_RDWR);
+	r = bs->flags & VK_BLK_NO_LOCK ? 0 : vk_blk_lock(bs, err);
+	bs->read_only = true;
+	if (r < 0)
 		return r;
 	r = reopen_driver(bs, !(bs->flags & VK_BLK_RDWR), err);
 	if (r < 0)

@@ -233,7 +233,7 @@ static void warn_overcommit(const struct vm_def *d)
 }
 
 /* After the fork: wait until the monitor answers QMP, or report how it ended. */
-static int wait_ready(const char *name, pid_t pid, struct vk_err *err)
+static int wait_ready(const char *name, pid_t pid, bool live_incoming, struct vk_err *err)
 {
 	double end = now_s() + START_TIMEOUT_S;
 	char sock[PATH_MAX];
@@ -247,7 +247,9 @@ static int wait_ready(const char *name, pid_t pid, struct vk_err *err)
 		 * that need the VM succeed once the kernel is loaded and vCPUs exist.
 		 */
 		if (!qmpc_connect(sock, &q, NULL)) {
-			int r = qmpc_execute(q, "query-cpus-fast", NULL, NULL, NULL);
+			/* A VM migrating in is built only when it arrives: its socket answering is all. */
+			int r = qmpc_execute(q, live_incoming ? "query-status" : "query-cpus-fast",
+					     NULL, NULL, NULL);
 
 			qmpc_close(q);
 			if (!r)
@@ -265,7 +267,7 @@ static int wait_ready(const char *name, pid_t pid, struct vk_err *err)
 		       name, sock, START_TIMEOUT_S);
 }
 
-static int spawn(const struct vm_def *d, char **argv, struct vk_err *err)
+static int spawn(const struct vm_def *d, char **argv, bool live_incoming, struct vk_err *err)
 {
 	char p[PATH_MAX];
 	int logfd, pfd[2];
@@ -299,7 +301,7 @@ static int spawn(const struct vm_def *d, char **argv, struct vk_err *err)
 	if (!pid)
 		return vk_fail(err, -EIO, "VM '%s': the supervisor could not start the monitor",
 			       d->name);
-	return wait_ready(d->name, pid, err);
+	return wait_ready(d->name, pid, live_incoming, err);
 }
 
 static int prepare_run_dir(const char *name, struct vk_err *err)
@@ -332,7 +334,8 @@ static int add_incoming(char ***argv, const char *saved, struct vk_err *err)
 
 	int r = mgmt_strv_push(argv, "--incoming", err);
 
-	snprintf(uri, sizeof(uri), "file:%s", saved);
+	/* tcp:ADDR:PORT as it is (a live migration coming in, vm-migrate.c); else a file */
+	snprintf(uri, sizeof(uri), strncmp(saved, "tcp:", 4) ? "file:%s" : "%s", saved);
 	return r ? r : mgmt_strv_push(argv, uri, err);
 }
 
@@ -380,7 +383,7 @@ static int start_locked(const char *name, const char *saved, struct vk_err *err)
 	if (ret)
 		goto out;
 	warn_overcommit(&d);
-	ret = spawn(&d, argv, err);
+	ret = spawn(&d, argv, saved && !strncmp(saved, "tcp:", 4), err);
 out:
 	/* Files handed to the VM's user, and no monitor to give them back when it ends. */
 	if (ret && took && !vm_status_get(name, &st) && !st.pid)
