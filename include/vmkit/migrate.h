@@ -25,6 +25,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmkit/util.h"
@@ -74,6 +75,11 @@ int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err 
  * not yet running; answer the source. 0: run it.
  */
 int vm_migrate_receive(struct vm *vm, int fd, struct vk_err *err);
+/*
+ * Its first part, the stream alone (tests/fuzz/migrate-fuzz.c): the config
+ * checked, RAM written, the state (malloc'd, not parsed) into *state.
+ */
+int vm_migrate_read(struct vm *vm, int fd, uint8_t **state, size_t *len, struct vk_err *err);
 
 /*
  * tcp:ADDR:PORT (ADDR numeric, IPv4 or [IPv6]; empty or 0 for any on

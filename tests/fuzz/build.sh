@@ -101,6 +101,8 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link runopts "$(obj tests/fuzz/runopts-fuzz.c $cli)" "$vmmlibs" "$vmmsys"
 	# devstate: the devices' state loads (issue 15), on the monitor's own objects.
 	link devstate "$(obj tests/fuzz/devstate-fuzz.c)" "$vmmlibs" "$vmmsys"
+	# migrate: live migration's receiving end (issue 15), on the monitor's own objects.
+	link migrate "$(obj tests/fuzz/migrate-fuzz.c)" "$vmmlibs" "$vmmsys"
 	# vga: the adapter with the PCI host bridge and the display, from the monitor's archive.
 	link vga "$(obj tests/fuzz/vga-fuzz.c)" "$vmmlibs" "$vmmsys"
 	# serve: the server's parsers, linked with all of serve/ but main.c (the

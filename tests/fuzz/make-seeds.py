@@ -674,7 +674,38 @@ def q35_seeds():
     return out
 
 
-TARGETS = {"savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds, "fwcfg": fwcfg_seeds, "tablet": tablet_seeds, "scsi": scsi_seeds, "ahci": ahci_seeds, "q35": q35_seeds, "devstate": devstate_seeds,
+def migrate_seeds():
+    """Migration streams for a 1 MiB VM with one vCPU and nothing else."""
+    import struct
+    import zlib
+
+    def name(n):
+        return struct.pack("<H", len(n)) + n.encode()
+
+    def u64(n, v):
+        return b"F" + name(n) + b"\1" + struct.pack("<Q", v)
+
+    def blob(n, b):
+        return b"F" + name(n) + b"\2" + struct.pack("<I", len(b)) + b
+
+    vm = (b"S" + name("vm") + struct.pack("<II", 0, 1) + blob("name", b"") +
+          u64("memory", 1 << 20) + u64("ram-size", 1 << 20) + u64("cpus", 1) +
+          b"".join(u64(k, 0) for k in ("firmware", "disks", "nets", "vga", "rng", "balloon",
+                                        "virtio-console")) + b"E")
+    body = b"VMKITSS\n" + struct.pack("<II", 1, 0) + vm + b"Z"
+    cfg = body + struct.pack("<I", zlib.crc32(body))
+    head = b"VMKITMIG" + struct.pack("<IIQQ", 1, 0, 1 << 20, len(cfg)) + cfg
+
+    def rec(kind, a, b, data=b""):
+        return struct.pack("<IIQQ", kind, 0, a, b) + data
+
+    return {"pages": head + rec(1, 0, 4096, b"\x5a" * 4096) + rec(2, 4096, 8192) +
+            rec(3, len(cfg), 0, cfg) + rec(4, 0, 0),
+            "zero": head + rec(2, 0, 1 << 20) + rec(3, 0, 0) + rec(4, 0, 0),
+            "header": head}
+
+
+TARGETS = {"migrate": migrate_seeds, "savestate": savestate_seeds, "i8042": i8042_seeds, "names": names_seeds, "blk": blk_seeds, "net": net_seeds, "console": console_seeds, "rng": rng_seeds, "vga": vga_seeds, "fwcfg": fwcfg_seeds, "tablet": tablet_seeds, "scsi": scsi_seeds, "ahci": ahci_seeds, "q35": q35_seeds, "devstate": devstate_seeds,
            "balloon": balloon_seeds, "virtq": virtq_seeds, "x86": x86_seeds, "qmp": qmp_seeds,
            "config": config_seeds, "runopts": runopts_seeds, "serve": serve_seeds}
 

@@ -20,6 +20,7 @@ ALL="$ALL tablet"	# virtio-tablet (issue 13)
 ALL="$ALL scsi ahci"
 ALL="$ALL q35"	# the Q35 machine (issue 12)
 ALL="$ALL devstate"	# device state for save/restore (issue 15)
+ALL="$ALL migrate"	# live migration's receiving end (issue 15)
 TARGETS=${*:-$ALL}
 tests/fuzz/build.sh > /dev/null
 

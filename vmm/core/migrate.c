@@ -651,14 +651,27 @@ static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len
 	return r;
 }
 
+int vm_migrate_read(struct vm *vm, int fd, uint8_t **state, size_t *len, struct vk_err *err)
+{
+	int r = get_header(vm, fd, err);
+
+	*state = NULL;
+	*len = 0;
+	if (!r)
+		r = get_records(vm, fd, state, len, err);
+	if (r) {
+		free(*state);
+		*state = NULL;
+	}
+	return r;
+}
+
 int vm_migrate_receive(struct vm *vm, int fd, struct vk_err *err)
 {
 	uint8_t *state = NULL;
 	size_t len = 0;
-	int r = get_header(vm, fd, err);
+	int r = vm_migrate_read(vm, fd, &state, &len, err);
 
-	if (!r)
-		r = get_records(vm, fd, &state, &len, err);
 	/* The source has let go of the disks: ours now, read afresh, before the devices' state. */
 	if (!r)
 		r = blk_backends_set_active(true, err);
