@@ -54,6 +54,9 @@ struct vm_ram_window {
 };
 bool vm_ram_untouched(struct vm *vm, uint64_t p, struct vm_ram_window *w);
 
+/* Whether a 4 KiB page of RAM holds only zeros. */
+bool vm_page_is_zero(const uint8_t *p);
+
 /* memory.c's side: note device access to RAM at offset off; free at the VM's end. */
 void vm_dirty_mark_ram(struct vm_dirty *d, uint64_t off, uint64_t len);
 void vm_dirty_free(struct vm *vm);

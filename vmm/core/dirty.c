@@ -194,3 +194,14 @@ bool vm_ram_untouched(struct vm *vm, uint64_t p, struct vm_ram_window *w)
 	}
 	return !(w->ent[p - w->first] & (PM_PRESENT | PM_SWAPPED));
 }
+
+bool vm_page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	unsigned int i;
+
+	for (i = 0; i < VM_DIRTY_PAGE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}

@@ -16,6 +16,7 @@
 
 #include "vmkit/device.h"
 #include "vmkit/savestate.h"
+#include "vmkit/vm-dirty.h"
 #include "vmkit/vm-state.h"
 #include "vmkit/vm.h"
 #include "vmkit/x86.h"
@@ -120,13 +121,6 @@ int vm_state_capture(struct vm *vm, bool whole, uint8_t **buf, size_t *len, stru
 	return ss_writer_finish_buf(w, buf, len, err);
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-	static const uint8_t zero[PAGE];
-
-	return !memcmp(p, zero, PAGE);
-}
-
 static int put_all(int fd, const void *p, size_t n, uint32_t *crc)
 {
 	ssize_t w = vk_write_full(fd, p, n);
@@ -154,12 +148,12 @@ static int write_ram(struct vm *vm, int fd)
 	int r = 0;
 
 	while (!r && i < pages) {
-		if (page_is_zero(vm->ram + i * PAGE)) {
+		if (vm_page_is_zero(vm->ram + i * PAGE)) {
 			i++;
 			continue;
 		}
 		for (start = i; i < pages && i - start < CHUNK / PAGE &&
-		     !page_is_zero(vm->ram + i * PAGE); i++)
+		     !vm_page_is_zero(vm->ram + i * PAGE); i++)
 			;
 		r = put_record(fd, start * PAGE, (i - start) * PAGE, vm->ram + start * PAGE, &crc);
 	}
@@ -268,7 +262,7 @@ static int walk_ram(int fd, uint64_t ram_size, uint8_t *into)
 			break;
 		}
 		for (p = next; into && p < off; p += PAGE)	/* the gap is zero pages */
-			if (!page_is_zero(into + p))
+			if (!vm_page_is_zero(into + p))
 				memset(into + p, 0, PAGE);
 		for (done = 0; !r && done < len; done += MIN(len - done, (uint64_t)CHUNK))
 			r = take(fd, into ? into + off + done : buf, MIN(len - done, (uint64_t)CHUNK),
@@ -278,7 +272,7 @@ static int walk_ram(int fd, uint64_t ram_size, uint8_t *into)
 		next = off + len;
 	}
 	for (p = next; !r && into && p < ram_size; p += PAGE)
-		if (!page_is_zero(into + p))
+		if (!vm_page_is_zero(into + p))
 			memset(into + p, 0, PAGE);
 	if (!r)
 		r = take(fd, &want, 4, NULL);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Live migration's stream, sender and receiver: see include/vmkit/migrate.h.
+ * Live migration's sender: see include/vmkit/migrate.h.
  *
  * The sender runs on a thread of its own (vmm/control/migrate-cmds.c)
  * while the vCPUs run. It sends RAM from the one mapping as it is; a page
@@ -20,181 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "migrate-int.h"
 #include "vmkit/blk-backend.h"
 #include "vmkit/device.h"
 #include "vmkit/migrate.h"
-#include "vmkit/vm-dirty.h"
 #include "vmkit/virtio-net.h"
 #include "vmkit/vm-state.h"
 #include "vmkit/vm.h"
-
-static const char mig_magic[8] = "VMKITMIG";
-#define MIG_VERSION	1
-#define PAGE		VM_DIRTY_PAGE
-#define CHUNK		(1u << 20)		/* bytes of RAM per PAGES record at most */
-#define CONFIG_MAX	(1u << 20)
-#define STATE_MAX	(256u << 20)
-#define REPLY_MAX	1024u
-#define IO_TIMEOUT_S	60			/* a peer silent this long is gone */
-
-enum { REC_PAGES = 1, REC_ZERO = 2, REC_STATE = 3, REC_END = 4 };
-
-struct rec {
-	uint32_t type, zero;
-	uint64_t a, b;
-};
-
-void migrate_job_init(struct migrate_job *j)
-{
-	memset(j, 0, sizeof(*j));
-	j->downtime_limit_ms = MIGRATE_DOWNTIME_MS;
-	j->bandwidth = MIGRATE_BANDWIDTH;
-	j->max_rounds = MIGRATE_MAX_ROUNDS;
-}
-
-/* ---- addresses ---- */
-
-int migrate_parse_tcp(const char *uri, struct sockaddr_storage *sa, unsigned int *salen,
-		      struct vk_err *err)
-{
-	char host[128];
-	const char *p, *colon;
-	unsigned long port;
-	char *end;
-	size_t n;
-
-	if (strncmp(uri, "tcp:", 4))
-		return vk_fail(err, -EINVAL, "%s: not tcp:ADDR:PORT", uri);
-	p = uri + 4;
-	colon = strrchr(p, ':');
-	if (!colon)
-		return vk_fail(err, -EINVAL, "%s: no port (tcp:ADDR:PORT)", uri);
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (!colon[1] || *end || errno || port > 65535)
-		return vk_fail(err, -EINVAL, "%s: '%s' is not a port number", uri, colon + 1);
-	n = colon - p;
-	if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {	/* [IPv6] */
-		p++;
-		n -= 2;
-	}
-	if (n >= sizeof(host))
-		return vk_fail(err, -EINVAL, "%s: address too long", uri);
-	memcpy(host, p, n);
-	host[n] = 0;
-	memset(sa, 0, sizeof(*sa));
-	if (!n || !strcmp(host, "0")) {
-		struct sockaddr_in *in = (struct sockaddr_in *)sa;
-
-		in->sin_family = AF_INET;
-		in->sin_addr.s_addr = htonl(INADDR_ANY);
-		in->sin_port = htons(port);
-		*salen = sizeof(*in);
-	} else if (strchr(host, ':')) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		*salen = sizeof(*in6);
-		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
-			return vk_fail(err, -EINVAL, "%s: '%s' is not an IPv6 address", uri, host);
-	} else {
-		struct sockaddr_in *in = (struct sockaddr_in *)sa;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		*salen = sizeof(*in);
-		/* Names need /etc and NSS, which the sandboxed monitor has not: numbers only. */
-		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
-			return vk_fail(err, -EINVAL, "%s: '%s' is not an IP address (the monitor "
-				       "takes numbers, not host names)", uri, host);
-	}
-	return 0;
-}
-
-/* ---- the wire ---- */
-
-static int wait_fd(int fd, short ev)
-{
-	struct pollfd p = { .fd = fd, .events = ev };
-	int r;
-
-	do
-		r = poll(&p, 1, IO_TIMEOUT_S * 1000);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
-	return r ? 0 : -ETIMEDOUT;
-}
-
-static int send_iov(int fd, struct iovec *iov, int n)
-{
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
-
-	while (m.msg_iovlen) {
-		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN) {
-			int r = wait_fd(fd, POLLOUT);
-
-			if (r)
-				return r;
-			continue;
-		}
-		if (w < 0)
-			return -errno;
-		while (m.msg_iovlen && (size_t)w >= m.msg_iov->iov_len) {
-			w -= m.msg_iov->iov_len;
-			m.msg_iov++;
-			m.msg_iovlen--;
-		}
-		if (m.msg_iovlen) {
-			m.msg_iov->iov_base = (uint8_t *)m.msg_iov->iov_base + w;
-			m.msg_iov->iov_len -= w;
-		}
-	}
-	return 0;
-}
-
-static int recv_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t r = recv(fd, p, len, MSG_DONTWAIT);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno == EAGAIN) {
-			int w = wait_fd(fd, POLLIN);
-
-			if (w)
-				return w;
-			continue;
-		}
-		if (r < 0)
-			return -errno;
-		if (!r)
-			return -ECONNRESET;	/* the peer closed before the end */
-		p += r;
-		len -= r;
-	}
-	return 0;
-}
-
-static const char *wire_error(int r)
-{
-	switch (r) {
-	case -ECONNRESET: case -EPIPE:
-		return "the other side closed the connection";
-	case -ETIMEDOUT:
-		return "the other side stopped answering";
-	default:
-		return strerror(-r);
-	}
-}
 
 /* ---- sending ---- */
 
@@ -220,7 +52,7 @@ static int put_rec(struct sender *s, uint32_t type, uint64_t a, uint64_t b, cons
 
 	if (atomic_load(&s->j->cancel))
 		return -ECANCELED;
-	r = send_iov(s->fd, iov, len ? 2 : 1);
+	r = mig_send_iov(s->fd, iov, len ? 2 : 1);
 	if (r)
 		return r;
 	s->send_ns += vk_now_ns() - t0;
@@ -244,17 +76,6 @@ static int put_rec(struct sender *s, uint32_t type, uint64_t a, uint64_t b, cons
 		}
 	}
 	return 0;
-}
-
-static bool page_is_zero(const uint8_t *p)
-{
-	const uint64_t *w = (const uint64_t *)p;
-	unsigned int i;
-
-	for (i = 0; i < PAGE / 8; i++)
-		if (w[i])
-			return false;
-	return true;
 }
 
 /* The pages [first, end) of one kind: a ZERO record, or PAGES records of CHUNK at most. */
@@ -286,7 +107,7 @@ static int send_marked(struct sender *s)
 	for (p = 0; !r && p <= s->pages; p++) {
 		bool marked = p < s->pages && (s->bits[p / 64] >> (p % 64) & 1);
 		bool zero = marked && ((s->first_round && vm_ram_untouched(s->vm, p, &s->win)) ||
-				       page_is_zero(s->vm->ram + p * PAGE));
+				       vm_page_is_zero(s->vm->ram + p * PAGE));
 
 		if (in_run && (!marked || zero != run_zero || p - start >= CHUNK / PAGE)) {
 			r = put_run(s, start, p, run_zero);
@@ -333,10 +154,10 @@ static int put_header(struct sender *s, struct vk_err *err)
 	memcpy(h + 24, &l, 8);
 	iov[0] = (struct iovec){ h, sizeof(h) };
 	iov[1] = (struct iovec){ cfg, len };
-	r = send_iov(s->fd, iov, 2);
+	r = mig_send_iov(s->fd, iov, 2);
 	free(cfg);
 	if (r)
-		return vk_fail(err, r, "sending: %s", wire_error(r));
+		return vk_fail(err, r, "sending: %s", mig_wire_error(r));
 	atomic_fetch_add(&s->j->transferred, sizeof(h) + len);
 	return 0;
 }
@@ -346,14 +167,14 @@ static int get_reply(int fd, struct vk_err *err)
 {
 	uint32_t h[2];
 	char msg[REPLY_MAX + 1];
-	int r = recv_all(fd, h, sizeof(h));
+	int r = mig_recv_all(fd, h, sizeof(h));
 	uint32_t status, len;
 
 	if (r)
 		return r;
 	status = le32toh(h[0]);
 	len = MIN(le32toh(h[1]), REPLY_MAX);
-	r = recv_all(fd, msg, len);
+	r = mig_recv_all(fd, msg, len);
 	if (r)
 		return r;
 	msg[len] = 0;
@@ -372,7 +193,7 @@ static int send_failed(struct sender *s, int r, struct vk_err *err)
 		return vk_fail(err, r, "cancelled");
 	if (poll(&p, 1, 1000) == 1 && get_reply(s->fd, err) < 0 && err->msg[0])
 		return err->code;
-	return vk_fail(err, r, "sending: %s", wire_error(r));
+	return vk_fail(err, r, "sending: %s", mig_wire_error(r));
 }
 
 /* Failed after the disks went: the VM may run here again only if they come back. */
@@ -424,7 +245,7 @@ static int last_round(struct sender *s, struct vk_err *err)
 			r = send_failed(s, r, err);
 	}
 	if (!r && (r = get_reply(s->fd, err)) && !err->msg[0])
-		vk_fail(err, r, "waiting for the destination: %s", wire_error(r));
+		vk_fail(err, r, "waiting for the destination: %s", mig_wire_error(r));
 	if (r && s->disks_given)
 		take_disks_back(s, err);
 	vm_devices_hold(s->vm, false);
@@ -518,170 +339,5 @@ int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err 
 	}
 	free(s.bits);
 	atomic_store(&j->total_ms, (vk_now_ns() - t0) / 1000000);
-	return r;
-}
-
-/* ---- receiving ---- */
-
-static int reply(int fd, int r, const char *msg)
-{
-	uint32_t h[2] = { htole32(r < 0 ? -r : r), htole32(r ? strlen(msg) : 0) };
-	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)msg, r ? strlen(msg) : 0 } };
-
-	return send_iov(fd, iov, 2);
-}
-
-/*
- * Refused midway: what the source still sends must be read, or closing
- * with it unread resets the connection and the answer with it. A second
- * at most; the source stops sending once it reads the answer.
- */
-static void drain_input(int fd)
-{
-	uint64_t end = vk_now_ns() + 1000000000ull;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	char buf[65536];
-
-	shutdown(fd, SHUT_WR);
-	while (vk_now_ns() < end && poll(&p, 1, 100) >= 0)
-		if ((p.revents & POLLIN) && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 0)
-			break;
-}
-
-static int get_header(struct vm *vm, int fd, struct vk_err *err)
-{
-	uint8_t h[32], *cfg;
-	uint64_t size, len;
-	uint32_t v;
-	int r = recv_all(fd, h, sizeof(h));
-
-	if (r)
-		return vk_fail(err, r, "reading: %s", wire_error(r));
-	if (memcmp(h, mig_magic, 8))
-		return vk_fail(err, -EINVAL, "not a vmkit migration stream (no VMKITMIG header)");
-	memcpy(&v, h + 8, 4);
-	memcpy(&size, h + 16, 8);
-	memcpy(&len, h + 24, 8);
-	if (le32toh(v) != MIG_VERSION)
-		return vk_fail(err, -ENOTSUP, "migration stream version %u, this vmkit reads %u",
-			       le32toh(v), MIG_VERSION);
-	if (le64toh(size) != vm->ram_size)
-		return vk_fail(err, -EINVAL, "the source has %llu bytes of RAM, this VM %llu",
-			       (unsigned long long)le64toh(size),
-			       (unsigned long long)vm->ram_size);
-	len = le64toh(len);
-	if (len > CONFIG_MAX)
-		return vk_fail(err, -EINVAL, "damaged stream (a config of %llu bytes)",
-			       (unsigned long long)len);
-	cfg = malloc(len ? len : 1);
-	if (!cfg)
-		return vk_fail(err, -ENOMEM, "out of memory");
-	r = recv_all(fd, cfg, len);
-	if (r)
-		vk_fail(err, r, "reading: %s", wire_error(r));
-	else
-		r = vm_state_check_config(cfg, len, vm->cfg, err);
-	free(cfg);
-	return r;
-}
-
-static int get_records_in(struct vm *vm, int fd, uint8_t **state, size_t *state_len,
-			  struct vm_ram_window *win, struct vk_err *err)
-{
-	struct rec h;
-	uint64_t a, b, p;
-	int r;
-
-	for (;;) {
-		r = recv_all(fd, &h, sizeof(h));
-		if (r)
-			return vk_fail(err, r, "reading: %s", wire_error(r));
-		a = le64toh(h.a);
-		b = le64toh(h.b);
-		switch (le32toh(h.type)) {
-		case REC_PAGES:
-		case REC_ZERO:
-			if ((a | b) % PAGE || !b || a > vm->ram_size || b > vm->ram_size - a ||
-			    (le32toh(h.type) == REC_PAGES && b > CHUNK))
-				return vk_fail(err, -EBADMSG, "damaged stream (pages at 0x%llx+0x%llx)",
-					       (unsigned long long)a, (unsigned long long)b);
-			if (le32toh(h.type) == REC_ZERO) {
-				/* Untouched pages are zero, and stay unallocated: not even read. */
-				for (p = a; p < a + b; p += PAGE)
-					if (!vm_ram_untouched(vm, p / PAGE, win) &&
-					    !page_is_zero(vm->ram + p))
-						memset(vm->ram + p, 0, PAGE);
-				break;
-			}
-			r = recv_all(fd, vm->ram + a, b);
-			if (r)
-				return vk_fail(err, r, "reading: %s", wire_error(r));
-			break;
-		case REC_STATE:
-			if (*state || a > STATE_MAX)
-				return vk_fail(err, -EBADMSG, "damaged stream (state of %llu bytes)",
-					       (unsigned long long)a);
-			*state = malloc(a ? a : 1);
-			if (!*state)
-				return vk_fail(err, -ENOMEM, "out of memory");
-			*state_len = a;
-			r = recv_all(fd, *state, a);
-			if (r)
-				return vk_fail(err, r, "reading: %s", wire_error(r));
-			break;
-		case REC_END:
-			if (!*state)
-				return vk_fail(err, -EBADMSG, "damaged stream (it ended without the state)");
-			return 0;
-		default:
-			return vk_fail(err, -EBADMSG, "damaged stream (record type %u)",
-				       le32toh(h.type));
-		}
-	}
-}
-
-static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len,
-		       struct vk_err *err)
-{
-	struct vm_ram_window *win = calloc(1, sizeof(*win));
-	int r = win ? get_records_in(vm, fd, state, state_len, win, err) :
-		      vk_fail(err, -ENOMEM, "out of memory");
-
-	free(win);
-	return r;
-}
-
-int vm_migrate_read(struct vm *vm, int fd, uint8_t **state, size_t *len, struct vk_err *err)
-{
-	int r = get_header(vm, fd, err);
-
-	*state = NULL;
-	*len = 0;
-	if (!r)
-		r = get_records(vm, fd, state, len, err);
-	if (r) {
-		free(*state);
-		*state = NULL;
-	}
-	return r;
-}
-
-int vm_migrate_receive(struct vm *vm, int fd, struct vk_err *err)
-{
-	uint8_t *state = NULL;
-	size_t len = 0;
-	int r = vm_migrate_read(vm, fd, &state, &len, err);
-
-	/* The source has let go of the disks: ours now, read afresh, before the devices' state. */
-	if (!r)
-		r = blk_backends_set_active(true, err);
-	if (!r)
-		r = vm_state_apply(vm, state, len, err);
-	free(state);
-	/* The source waits for this; if it cannot hear it, it resumes: we must not run. */
-	if (reply(fd, r, err->msg) && !r)
-		r = vk_fail(err, -EPIPE, "the source did not hear that the VM arrived: not running it");
-	if (r)
-		drain_input(fd);
 	return r;
 }
