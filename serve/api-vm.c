@@ -418,6 +418,43 @@ void api_vm_clone(struct sess *s, struct json_object *b)
 	job_task(s, "vmclone", a.name, do_clone, &a, sizeof(a));
 }
 
+/* ---- migrate (qm migrate --online): lib/mgmt/vm-migrate.c ---- */
+
+struct migrate_arg {
+	char name[MGMT_NAME_MAX];
+	char target[256];
+};
+
+static int do_migrate(void *arg, struct json_object **result, struct vk_err *err)
+{
+	struct migrate_arg *a = arg;
+	int ret = vm_migrate(a->name, a->target, stdout, err);
+
+	if (!ret)
+		printf("VM %s migrated to %s\n", a->name, a->target);
+	return ret;
+}
+
+void api_vm_migrate(struct sess *s, struct json_object *b)
+{
+	struct migrate_arg a = { 0 };
+	struct vk_err err = { 0 };
+	const char *t;
+
+	if (!vm_known(s) || !need_object(s, b))
+		return;
+	t = jstr(b, "target");
+	if (!t || vm_migrate_check_host(t, &err)) {
+		if (!t)
+			vk_fail(&err, -EINVAL, "target: required");
+		reply_err(s, &err);
+		return;
+	}
+	snprintf(a.name, sizeof(a.name), "%s", s->arg[0]);
+	snprintf(a.target, sizeof(a.target), "%s", t);
+	job_task(s, "qmigrate", a.name, do_migrate, &a, sizeof(a));
+}
+
 static int do_template(void *arg, struct json_object **result, struct vk_err *err)
 {
 	return vm_template(((struct name_arg *)arg)->name, err);

@@ -28,6 +28,8 @@ static const struct route routes[] = {
 	  "start, stop, shutdown, reboot, pause or resume" },
 	{ M_POST, "/api/vms/{}/clone", api_vm_clone, 0, "Clone (linked unless full)" },
 	{ M_POST, "/api/vms/{}/template", api_vm_template, 0, "Make the VM a template" },
+	{ M_POST, "/api/vms/{}/migrate", api_vm_migrate, 0,
+	  "Move the running VM to another host, live (as vmkit migrate)" },
 	{ M_POST, "/api/vms/{}/balloon", api_vm_balloon, 0, "Set the balloon target" },
 	{ M_GET, "/api/vms/{}/snapshots", api_snap_list, 0, "Snapshots (disks, and RAM with vmstate)" },
 	{ M_POST, "/api/vms/{}/snapshots", api_snap_create, 0, "Take a snapshot" },

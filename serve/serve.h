@@ -182,6 +182,7 @@ void api_vm_delete(struct sess *s, struct json_object *b);
 void api_vm_action(struct sess *s, struct json_object *b);
 void api_vm_current(struct sess *s, struct json_object *b);
 void api_vm_clone(struct sess *s, struct json_object *b);
+void api_vm_migrate(struct sess *s, struct json_object *b);
 void api_vm_template(struct sess *s, struct json_object *b);
 void api_vm_balloon(struct sess *s, struct json_object *b);
 void api_snap_list(struct sess *s, struct json_object *b);

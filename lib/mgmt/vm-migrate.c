@@ -201,6 +201,20 @@ static void rsh_end(struct rsh *r)
 		waitpid(r->pid, NULL, 0);
 }
 
+/*
+ * A host name or address, nothing else: it goes to ssh as an argument, where
+ * a leading '-' would be an option (-oProxyCommand=...).
+ */
+int vm_migrate_check_host(const char *host, struct vk_err *err)
+{
+	size_t n = strlen(host);
+
+	if (!n || n > 253 || host[0] == '-' ||
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]_") != n)
+		return vk_fail(err, -EINVAL, "'%s' is not a host name or address", host);
+	return 0;
+}
+
 /* The host's address as numbers: the monitor, in its sandbox, resolves nothing. */
 static int host_address(const char *host, char *out, size_t len, struct vk_err *err)
 {
@@ -271,7 +285,9 @@ int vm_migrate(const char *name, const char *host, FILE *progress, struct vk_err
 	char addr[INET6_ADDRSTRLEN + 2], line[1200], args[160], *text = NULL;
 	int ret, port;
 
-	ret = vm_require_running(name, &st, err);
+	ret = vm_migrate_check_host(host, err);
+	if (!ret)
+		ret = vm_require_running(name, &st, err);
 	if (!ret)
 		ret = host_address(host, addr, sizeof(addr), err);
 	if (!ret)

@@ -126,7 +126,9 @@ def test_migrate_refused_there_leaves_it_running_here(vk, kvm, two_hosts, tmp_pa
     assert vk.state(n) == "running"
     for args, words in [(["migrate", n], "expected NAME HOST"),
                         (["migrate", "ghost", "10.78.0.2"], "ghost"),
-                        (["migrate", n, "no-such-host.invalid"], "no-such-host.invalid")]:
+                        (["migrate", n, "no-such-host.invalid"], "no-such-host.invalid"),
+                        (["migrate", n, "-oProxyCommand=touch /tmp/x"],
+                         "is not a host name or address")]:
         r = in_ns(a, env, *args)
         assert r.returncode != 0 and words in r.stderr, r.stderr
     assert vk.state(n) == "running"

@@ -486,3 +486,17 @@ def test_refused_upload_with_a_body_closes_cleanly(api, serve):
     r = api.post("/api/pools/local/upload?filename=../x", raw=b"z" * 100000)
     assert r.status == 400
     assert api.get("/api/node/status").status == 200     # the server goes on
+
+
+def test_migrate_validation(api, kernel):
+    """POST /api/vms/NAME/migrate: the target is a host, never an ssh option;
+    a VM that is not running cannot move (the move itself: tests/mgmt/test_migrate_vm.py)."""
+    new_vm(api, "mv", kernel)
+    assert api.post("/api/vms/mv/migrate", {}).status == 400
+    for bad in ("-oProxyCommand=touch /tmp/x", "a b", "", "x" * 300, "host;rm"):
+        r = api.post("/api/vms/mv/migrate", {"target": bad})
+        assert r.status == 400 and b"host name or address" in r.body, (bad, r.body)
+    assert api.post("/api/vms/nosuch/migrate", {"target": "10.0.0.1"}).status == 404
+    t = api.wait_task(api.post("/api/vms/mv/migrate", {"target": "10.0.0.1"}).data)
+    assert t["status"] != "OK" and "not running" in t["status"], t
+    assert t["type"] == "qmigrate"
