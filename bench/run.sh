@@ -13,7 +13,9 @@
 #   2. memory: peak RSS of the monitor minus the guest RAM it has resident,
 #      1 vCPU, 128 MiB guest running hello.elf (bench/memprobe.py);
 #   3. Linux boot: time to "Run /init as init process" on the console and
-#      total time, vmkit and QEMU, PVH vmlinux and bzImage (bench/boottime.py).
+#      total time, vmkit and QEMU, PVH vmlinux and bzImage (bench/boottime.py);
+#   and after them disks, networks, user space, vmkit img, firmware boot and
+#   live migration (bench/migrate.py), each with its own report appended.
 #
 # Progress goes to stderr; the report goes to stdout and to
 # build/bench/report.txt. A failing command is reported and the run goes on.
@@ -243,3 +245,10 @@ log "vmkit img (bench/img.sh)"
 log "firmware boot (bench/fwboot.py)"
 { echo; /usr/bin/python3 bench/fwboot.py "${BENCH_FW_RUNS:-3}" ||
 	echo "bench: fwboot.py failed; see $OUT/fwboot/"; } | tee -a "$OUT/report.txt"
+
+# --- 9. live migration (issue 15) -------------------------------------------------------
+# bench/migrate.py: a 1 GiB tiny guest, idle and rewriting 32 MiB, migrated over
+# 127.0.0.1 by vmkit and by QEMU: total time, downtime, bytes sent; appended.
+log "live migration (bench/migrate.py)"
+{ echo; /usr/bin/python3 bench/migrate.py || echo "bench: migrate.py failed"; } |
+	tee -a "$OUT/report.txt"
