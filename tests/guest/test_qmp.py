@@ -27,6 +27,8 @@ ALL_COMMANDS = {
     "screendump", "query-vnc", "change-vnc-password",              # the display
     "eject", "blockdev-change-medium",                             # CD-ROMs
     "migrate", "query-migrate",                                    # save/restore
+    "migrate_cancel", "migrate-set-parameters", "query-migrate-parameters",  # live migration
+    "x-vmkit-snapshot",                                            # a running VM's snapshot
 }
 
 
