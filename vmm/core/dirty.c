@@ -181,7 +181,12 @@ bool vm_ram_untouched(struct vm *vm, uint64_t p, struct vm_ram_window *w)
 	uint64_t va_page, n;
 	ssize_t got;
 
-	if (pagemap_fd < 0 || p >= vm->ram_size / VM_DIRTY_PAGE)
+	/*
+	 * Only where an absent page cannot hold data: anonymous RAM (a swapped
+	 * page says so) and hugetlb pages (never evicted). A mem-path file on
+	 * an ordinary file system keeps pages the page cache dropped.
+	 */
+	if (pagemap_fd < 0 || vm->cfg->mem.mem_path || p >= vm->ram_size / VM_DIRTY_PAGE)
 		return false;
 	if (p < w->first || p >= w->first + w->n) {
 		n = MIN((uint64_t)ARRAY_SIZE(w->ent), vm->ram_size / VM_DIRTY_PAGE - p);
