@@ -53,7 +53,7 @@ struct migrate_job {
 	_Atomic uint64_t remaining;	/* bytes of RAM found dirty, not sent yet */
 	_Atomic uint64_t pages_sent, zero_pages, rounds;
 	_Atomic uint64_t dirty_rate;	/* pages/s the guest wrote in the last round */
-	_Atomic uint64_t mbps;		/* the link's measured bytes/s */
+	_Atomic uint64_t link_bps;	/* the link's measured bytes/s */
 	_Atomic uint64_t expected_downtime_ms, downtime_ms;
 	_Atomic uint64_t started_ns, total_ms, setup_ms;
 	atomic_bool stopped;		/* the vCPUs are paused for the last round */

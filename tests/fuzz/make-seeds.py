@@ -13,6 +13,7 @@ u8 log2 of the queue size), then commands. Buffers live in the data area
 import os
 import struct
 import sys
+import zlib
 
 DATA = 0x8000
 F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
@@ -494,80 +495,68 @@ def serve_seeds():
     return seeds
 
 
+
+# ---- the state stream (include/vmkit/savestate.h), for the targets that read one ----
+
+def ss_name(n):
+    return struct.pack("<H", len(n)) + n.encode()
+
+
+def ss_u64(n, v):
+    return b"F" + ss_name(n) + b"\1" + struct.pack("<Q", v)
+
+
+def ss_blob(n, b):
+    return b"F" + ss_name(n) + b"\2" + struct.pack("<I", len(b)) + b
+
+
+def ss_section(n, inst, ver, *fields):
+    return b"S" + ss_name(n) + struct.pack("<II", inst, ver) + b"".join(fields) + b"E"
+
+
+def ss_stream(*sections):
+    body = b"VMKITSS\n" + struct.pack("<II", 1, 0) + b"".join(sections) + b"Z"
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
 def savestate_seeds():
     """Streams as vmkit writes them (include/vmkit/savestate.h); the fuzz target fixes the CRC."""
-    import struct
-    import zlib
 
-    def name(n):
-        return struct.pack("<H", len(n)) + n.encode()
-
-    def u64(n, v):
-        return b"F" + name(n) + b"\1" + struct.pack("<Q", v)
-
-    def blob(n, b):
-        return b"F" + name(n) + b"\2" + struct.pack("<I", len(b)) + b
-
-    def section(n, inst, ver, *fields):
-        return b"S" + name(n) + struct.pack("<II", inst, ver) + b"".join(fields) + b"E"
-
-    def stream(*sections):
-        body = b"VMKITSS\n" + struct.pack("<II", 1, 0) + b"".join(sections) + b"Z"
-        return body + struct.pack("<I", zlib.crc32(body))
-
-    serial = section("serial", 0, 1, *[u64(k, 1) for k in ("ier", "lcr", "mcr", "scr", "fcr", "dll",
+    serial = ss_section("serial", 0, 1, *[ss_u64(k, 1) for k in ("ier", "lcr", "mcr", "scr", "fcr", "dll",
                                                             "dlm", "thr-pending")],
-                     u64("rx-count", 3), blob("rx", b"abc"))
-    rtc = section("rtc", 0, 1, u64("index", 0x40), blob("cmos", bytes(128)))
-    return {"empty": stream(), "serial": stream(serial), "both": stream(serial, rtc),
-            "two-instances": stream(section("dev", 0, 3, u64("x", 1)), section("dev", 1, 1, u64("x", 2)))}
+                     ss_u64("rx-count", 3), ss_blob("rx", b"abc"))
+    rtc = ss_section("rtc", 0, 1, ss_u64("index", 0x40), ss_blob("cmos", bytes(128)))
+    return {"empty": ss_stream(), "serial": ss_stream(serial), "both": ss_stream(serial, rtc),
+            "two-instances": ss_stream(ss_section("dev", 0, 3, ss_u64("x", 1)), ss_section("dev", 1, 1, ss_u64("x", 2)))}
 
 
 def devstate_seeds():
     """Device state streams as the devices write them (the fuzz target fixes the CRC)."""
-    import struct
-    import zlib
 
-    def name(n):
-        return struct.pack("<H", len(n)) + n.encode()
-
-    def u64(n, v):
-        return b"F" + name(n) + b"\1" + struct.pack("<Q", v)
-
-    def blob(n, b):
-        return b"F" + name(n) + b"\2" + struct.pack("<I", len(b)) + b
-
-    def section(n, inst, ver, *fields):
-        return b"S" + name(n) + struct.pack("<II", inst, ver) + b"".join(fields) + b"E"
-
-    def stream(*sections):
-        body = b"VMKITSS\n" + struct.pack("<II", 1, 0) + b"".join(sections) + b"Z"
-        return body + struct.pack("<I", zlib.crc32(body))
-
-    pm = section("pm", 0, 1, u64("sts", 0x100), u64("en", 0x100), u64("cnt", 1))
-    i8042 = section("i8042", 0, 1, blob("ram", bytes([0x47]) + bytes(31)), u64("outport", 3),
-                    u64("out", 0xfa), u64("obf", 1), blob("ctl", b"\x55"), blob("ctl-aux", b"\0"),
-                    u64("pending", 0xd4), u64("a2", 1), u64("xlate-break", 0),
-                    u64("kbd-set", 2), u64("kbd-leds", 4), u64("kbd-typematic", 0x2b),
-                    u64("kbd-arg", 0), u64("kbd-last", 0xfa), u64("kbd-scanning", 1),
-                    blob("kbd-queue", b"\x1e\xf0\x1e"), u64("mouse-id", 3), u64("mouse-rate", 80),
-                    u64("mouse-resolution", 2), blob("mouse-rates", bytes([200, 100, 80])),
-                    u64("mouse-arg", 0), blob("mouse-last", b"\xfa\x03"), u64("mouse-flags", 8),
-                    u64("mouse-buttons", 1), u64("mouse-dx", 5), u64("mouse-dy", 2**64 - 3),
-                    u64("mouse-dz", 0), blob("mouse-queue", b"\x08\x05\xfd\x00"))
+    pm = ss_section("pm", 0, 1, ss_u64("sts", 0x100), ss_u64("en", 0x100), ss_u64("cnt", 1))
+    i8042 = ss_section("i8042", 0, 1, ss_blob("ram", bytes([0x47]) + bytes(31)), ss_u64("outport", 3),
+                    ss_u64("out", 0xfa), ss_u64("obf", 1), ss_blob("ctl", b"\x55"), ss_blob("ctl-aux", b"\0"),
+                    ss_u64("pending", 0xd4), ss_u64("a2", 1), ss_u64("xlate-break", 0),
+                    ss_u64("kbd-set", 2), ss_u64("kbd-leds", 4), ss_u64("kbd-typematic", 0x2b),
+                    ss_u64("kbd-arg", 0), ss_u64("kbd-last", 0xfa), ss_u64("kbd-scanning", 1),
+                    ss_blob("kbd-queue", b"\x1e\xf0\x1e"), ss_u64("mouse-id", 3), ss_u64("mouse-rate", 80),
+                    ss_u64("mouse-resolution", 2), ss_blob("mouse-rates", bytes([200, 100, 80])),
+                    ss_u64("mouse-arg", 0), ss_blob("mouse-last", b"\xfa\x03"), ss_u64("mouse-flags", 8),
+                    ss_u64("mouse-buttons", 1), ss_u64("mouse-dx", 5), ss_u64("mouse-dy", 2**64 - 3),
+                    ss_u64("mouse-dz", 0), ss_blob("mouse-queue", b"\x08\x05\xfd\x00"))
     cfg = bytearray(256)
     cfg[0:4] = bytes([0x86, 0x80, 0x37, 0x12])
-    host = section("pci-host", 0, 1, u64("addr", 0x80000800), blob("pci-config", bytes(cfg)))
-    rng_fields = [u64("host-features", (1 << 32) | (1 << 28) | (1 << 29)),
-                  u64("guest-features", 1 << 32), u64("status", 0xf), u64("config-generation", 0),
-                  u64("nr-queues", 1)]
+    host = ss_section("pci-host", 0, 1, ss_u64("addr", 0x80000800), ss_blob("pci-config", bytes(cfg)))
+    rng_fields = [ss_u64("host-features", (1 << 32) | (1 << 28) | (1 << 29)),
+                  ss_u64("guest-features", 1 << 32), ss_u64("status", 0xf), ss_u64("config-generation", 0),
+                  ss_u64("nr-queues", 1)]
     for k, v in (("size", 8), ("enabled", 1), ("desc", 0x10000), ("avail", 0x11000),
                  ("used", 0x12000), ("last-avail", 1), ("used-idx", 1), ("signalled-used", 0),
                  ("broken", 0)):
-        rng_fields.append(u64(f"q0-{k}", v))
-    rng = section("virtio-rng", 0, 1, *rng_fields)
-    return {"pm": stream(pm), "i8042": stream(i8042), "host": stream(host), "rng": stream(rng),
-            "all": stream(pm, i8042, host, rng)}
+        rng_fields.append(ss_u64(f"q0-{k}", v))
+    rng = ss_section("virtio-rng", 0, 1, *rng_fields)
+    return {"pm": ss_stream(pm), "i8042": ss_stream(i8042), "host": ss_stream(host), "rng": ss_stream(rng),
+            "all": ss_stream(pm, i8042, host, rng)}
 
 
 def i8042_seeds():
@@ -676,24 +665,11 @@ def q35_seeds():
 
 def migrate_seeds():
     """Migration streams for a 1 MiB VM with one vCPU and nothing else."""
-    import struct
-    import zlib
 
-    def name(n):
-        return struct.pack("<H", len(n)) + n.encode()
-
-    def u64(n, v):
-        return b"F" + name(n) + b"\1" + struct.pack("<Q", v)
-
-    def blob(n, b):
-        return b"F" + name(n) + b"\2" + struct.pack("<I", len(b)) + b
-
-    vm = (b"S" + name("vm") + struct.pack("<II", 0, 1) + blob("name", b"") +
-          u64("memory", 1 << 20) + u64("ram-size", 1 << 20) + u64("cpus", 1) +
-          b"".join(u64(k, 0) for k in ("firmware", "disks", "nets", "vga", "rng", "balloon",
-                                        "virtio-console")) + b"E")
-    body = b"VMKITSS\n" + struct.pack("<II", 1, 0) + vm + b"Z"
-    cfg = body + struct.pack("<I", zlib.crc32(body))
+    cfg = ss_stream(ss_section("vm", 0, 1, ss_blob("name", b""), ss_u64("memory", 1 << 20),
+                               ss_u64("ram-size", 1 << 20), ss_u64("cpus", 1),
+                               *[ss_u64(k, 0) for k in ("firmware", "disks", "nets", "vga", "rng",
+                                                         "balloon", "virtio-console")]))
     head = b"VMKITMIG" + struct.pack("<IIQQ", 1, 0, 1 << 20, len(cfg)) + cfg
 
     def rec(kind, a, b, data=b""):

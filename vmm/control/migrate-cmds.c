@@ -374,7 +374,7 @@ static json_object *ram_obj(const struct migrate_job *j)
 	add_int(r, "page-size", 4096);
 	/* QEMU's mbps is megabits per second */
 	json_object_object_add(r, "mbps", json_object_new_double(
-		(double)atomic_load(&j->mbps) * 8 / 1e6));
+		(double)atomic_load(&j->link_bps) * 8 / 1e6));
 	return r;
 }
 

@@ -86,8 +86,8 @@ static int get_header(struct vm *vm, int fd, struct vk_err *err)
 	return r;
 }
 
-static int get_records_in(struct vm *vm, int fd, uint8_t **state, size_t *state_len,
-			  struct vm_ram_window *win, struct vk_err *err)
+static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len,
+		       struct vm_ram_window *win, struct vk_err *err)
 {
 	struct rec h;
 	uint64_t a, b, p;
@@ -141,25 +141,16 @@ static int get_records_in(struct vm *vm, int fd, uint8_t **state, size_t *state_
 	}
 }
 
-static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len,
-		       struct vk_err *err)
-{
-	struct vm_ram_window *win = calloc(1, sizeof(*win));
-	int r = win ? get_records_in(vm, fd, state, state_len, win, err) :
-		      vk_fail(err, -ENOMEM, "out of memory");
-
-	free(win);
-	return r;
-}
 
 int vm_migrate_read(struct vm *vm, int fd, uint8_t **state, size_t *len, struct vk_err *err)
 {
+	struct vm_ram_window win = { 0 };	/* 32 KiB: the main thread's stack has megabytes */
 	int r = get_header(vm, fd, err);
 
 	*state = NULL;
 	*len = 0;
 	if (!r)
-		r = get_records(vm, fd, state, len, err);
+		r = get_records(vm, fd, state, len, &win, err);
 	if (r) {
 		free(*state);
 		*state = NULL;

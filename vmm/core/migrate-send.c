@@ -282,7 +282,7 @@ static int precopy(struct sender *s, struct vk_err *err)
 		if (j->bandwidth && (!rate || rate > j->bandwidth))
 			rate = j->bandwidth;
 		rate = MAX(rate, (uint64_t)PAGE * 1000);
-		atomic_store(&j->mbps, rate);
+		atomic_store(&j->link_bps, rate);
 		atomic_store(&j->dirty_rate, dirty * 1000000000ull /
 					     MAX(vk_now_ns() - t_round, 1ull));
 		t_round = vk_now_ns();
