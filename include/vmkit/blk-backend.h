@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "vmkit/blk-backup.h"
 #include "vmkit/config.h"
 #include "vmkit/util.h"
 
@@ -78,6 +79,12 @@ struct blk_backend {
 	struct blk_pool *pool;		/* blocking calls for what the engine lacks */
 	bool probed_raw;		/* format=auto found raw: guard the first sector */
 	struct blk_backend *next_open;	/* the process's open backends (blk_backends_set_active) */
+	/*
+	 * A backup job's copy-before-write (include/vmkit/blk-backup.h): set
+	 * while one copies this disk. Read without a lock on every write; the
+	 * job's own lock decides.
+	 */
+	struct blk_backup_disk *backup;
 };
 
 /*
@@ -97,6 +104,8 @@ int blk_backends_set_active(bool on, struct vk_err *err);
  * naming it.
  */
 int blk_backends_snapshot(const char *name, struct vk_err *err);
+/* The open backend serving path (a disk's config path), or NULL. */
+struct blk_backend *blk_backend_find(const char *path);
 
 /* What O_DIRECT accepts on every disk, for buffers, lengths and offsets. */
 #define BLK_ALIGN_DIRECT	4096
@@ -144,15 +153,29 @@ static inline int blk_preadv(struct blk_backend *bb, const struct iovec *iov, in
  */
 int blk_probed_raw_check(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off);
 
+/* A write under a backup job: 1 go ahead, 0 held (the job submits it), negative errno. */
+static inline int blk_backup_check(struct blk_backend *bb, enum blk_held_kind kind,
+				   const struct iovec *iov, int n, uint64_t off, uint64_t len,
+				   bool unmap, blk_done_fn done, void *opaque)
+{
+	if (__builtin_expect(!__atomic_load_n(&bb->backup, __ATOMIC_ACQUIRE), 1))
+		return 1;
+	return blk_backup_before_write(bb, kind, iov, n, off, len, unmap, done, opaque);
+}
+
 static inline int blk_pwritev(struct blk_backend *bb, const struct iovec *iov, int n,
 			      uint64_t off, blk_done_fn done, void *opaque)
 {
-	if (bb->probed_raw && off < 512) {
-		int r = blk_probed_raw_check(bb, iov, n, off);
+	int r;
 
+	if (bb->probed_raw && off < 512) {
+		r = blk_probed_raw_check(bb, iov, n, off);
 		if (r)
 			return r;
 	}
+	r = blk_backup_check(bb, BLK_HELD_WRITE, iov, n, off, 0, false, done, opaque);
+	if (r != 1)
+		return r;
 	return bb->ops->pwritev(bb, iov, n, off, done, opaque);
 }
 
@@ -176,12 +199,20 @@ static inline int blk_flush(struct blk_backend *bb, blk_done_fn done, void *opaq
 static inline int blk_discard(struct blk_backend *bb, uint64_t off, uint64_t len,
 			      blk_done_fn done, void *opaque)
 {
+	int r = blk_backup_check(bb, BLK_HELD_DISCARD, NULL, 0, off, len, false, done, opaque);
+
+	if (r != 1)
+		return r;
 	return bb->ops->discard(bb, off, len, done, opaque);
 }
 
 static inline int blk_write_zeroes(struct blk_backend *bb, uint64_t off, uint64_t len,
 				   bool unmap, blk_done_fn done, void *opaque)
 {
+	int r = blk_backup_check(bb, BLK_HELD_ZEROES, NULL, 0, off, len, unmap, done, opaque);
+
+	if (r != 1)
+		return r;
 	return bb->ops->write_zeroes(bb, off, len, unmap, done, opaque);
 }
 

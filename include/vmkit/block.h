@@ -476,6 +476,17 @@ int vk_blk_bitmap_enable(struct vk_blk *bs, const char *name, bool enable, struc
  * right before vk_blk_close (writes after it are no longer tracked).
  */
 int vk_blk_bitmaps_flush(struct vk_blk *bs, struct vk_err *err);
+/*
+ * Backups (issue 15): the byte ranges bitmap `name` has set, in order, each
+ * run of set bits as one call of fn (a non-zero return stops the walk and
+ * is returned); and setting a range's bits again (a failed backup gives
+ * back what it took). -ENOENT: no such bitmap; inconsistent ones refused.
+ */
+int vk_blk_bitmap_dirty_each(struct vk_blk *bs, const char *name,
+			     int (*fn)(void *opaque, uint64_t off, uint64_t len), void *opaque,
+			     struct vk_err *err);
+int vk_blk_bitmap_mark(struct vk_blk *bs, const char *name, uint64_t off, uint64_t len,
+		       struct vk_err *err);
 /* Set in name what src_name of src_bs has set (src_bs may be bs). */
 int vk_blk_bitmap_merge(struct vk_blk *bs, const char *name, struct vk_blk *src_bs,
 			const char *src_name, struct vk_err *err);

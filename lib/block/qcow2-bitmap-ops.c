@@ -247,3 +247,50 @@ int vk_blk_bitmaps_flush(struct vk_blk *bs, struct vk_err *err)
 	qcow2_bitmaps_close(s, false);
 	return r;
 }
+
+int vk_blk_bitmap_dirty_each(struct vk_blk *bs, const char *name,
+			     int (*fn)(void *opaque, uint64_t off, uint64_t len), void *opaque,
+			     struct vk_err *err)
+{
+	struct qcow2_bm *m = lookup(bs, name, NULL, err);
+	uint64_t size = ALIGN_DOWN(vk_blk_length(bs), 512), nbits, i, run;
+	int r;
+
+	if (!m)
+		return -ENOENT;
+	r = usable(m, false, err);
+	if (r < 0)
+		return r;
+	nbits = qcow2_div_up(size, 1ULL << m->gbits);
+	for (i = 0; i < nbits; i++) {
+		if (!(m->data[i >> 3] & (1u << (i & 7)))) {
+			if (!m->data[i >> 3] && !(i & 7))
+				i += 7;		/* a whole clean byte */
+			continue;
+		}
+		for (run = i; run + 1 < nbits && (m->data[(run + 1) >> 3] & (1u << ((run + 1) & 7)));)
+			run++;
+		r = fn(opaque, i << m->gbits, MIN((run + 1) << m->gbits, size) - (i << m->gbits));
+		if (r)
+			return r;
+		i = run;
+	}
+	return 0;
+}
+
+int vk_blk_bitmap_mark(struct vk_blk *bs, const char *name, uint64_t off, uint64_t len,
+		       struct vk_err *err)
+{
+	struct qcow2_bm *m = lookup(bs, name, NULL, err);
+	uint64_t size = ALIGN_DOWN(vk_blk_length(bs), 512);
+	int r;
+
+	if (!m)
+		return -ENOENT;
+	r = usable(m, true, err);
+	if (r < 0)
+		return r;
+	if (len && off < size)
+		qcow2_bm_set_bits(m, off >> m->gbits, (MIN(off + len, size) - 1) >> m->gbits);
+	return 0;
+}

@@ -338,6 +338,18 @@ int blk_backends_set_active(bool on, struct vk_err *err)
 	return r;
 }
 
+struct blk_backend *blk_backend_find(const char *path)
+{
+	struct blk_backend *bb;
+
+	pthread_mutex_lock(&open_lock);
+	for (bb = open_list; bb; bb = bb->next_open)
+		if (bb->path && !strcmp(bb->path, path))
+			break;
+	pthread_mutex_unlock(&open_lock);
+	return bb;
+}
+
 static bool writable(const struct blk_backend *bb)
 {
 	return bb->image ? !bb->image->read_only : bb->fd >= 0 && (fcntl(bb->fd, F_GETFL) & O_ACCMODE) != O_RDONLY;

@@ -546,6 +546,13 @@ const struct qmp_cmd qmp_cmds[] = {
 	{ .name = "migrate-set-parameters", .fn = qmp_cmd_migrate_set_parameters,
 	  .params = qmp_migrate_set_parameters_params },
 	{ .name = "query-migrate-parameters", .fn = qmp_cmd_query_migrate_parameters },
+	/* Backups (backup-cmds.c, issue 15) */
+	{ .name = "x-vmkit-backup", .fn = qmp_cmd_backup, .params = qmp_backup_params,
+	  .needs_vm = true },
+	{ .name = "query-block-jobs", .fn = qmp_cmd_query_block_jobs },
+	{ .name = "block-job-cancel", .fn = qmp_cmd_block_job_cancel,
+	  .params = qmp_block_job_cancel_params },
+	{ .name = "job-dismiss", .fn = qmp_cmd_job_dismiss, .params = qmp_job_dismiss_params },
 	{ .name = "x-vmkit-snapshot", .fn = qmp_cmd_snapshot, .params = qmp_snapshot_params,
 	  .needs_vm = true },
 };

@@ -42,6 +42,8 @@ bool control_detach(struct control *c, enum vm_stop why, bool rebooting)
 	/* A live migration ends (cancelled, if still going) before its VM does. */
 	qmp_migrate_join(c);
 	pthread_mutex_lock(&c->vm_lock);
+	/* So does a backup: its disks are about to close. */
+	qmp_backup_end(c, rebooting ? "cancelled: the VM was reset" : "cancelled: the VM stopped");
 	if (c->quit) {
 		why = c->host_req = VM_STOP_QUIT;
 		rebooting = false;

@@ -57,6 +57,14 @@ struct control {
 	bool mig_params_set;
 	uint64_t mig_downtime_ms, mig_bandwidth;
 	unsigned int mig_max_rounds;
+	/*
+	 * The backup job (backup-cmds.c): running, or concluded and kept
+	 * until dismissed or replaced, so its end can be read. Only commands
+	 * (under vm_lock) and the VM's detach touch these.
+	 */
+	struct blk_backup *backup;
+	char backup_id[64];
+	bool backup_cancelled;
 
 	/* out_lock: the client list and every client's output. */
 	pthread_mutex_t out_lock;
@@ -164,6 +172,29 @@ extern const struct qmp_param qmp_migrate_set_parameters_params[];
 int qmp_cmd_snapshot(struct control *c, json_object *args, json_object **ret,
 		     struct qmp_error *e);
 extern const struct qmp_param qmp_snapshot_params[];
+/* Backups (backup-cmds.c): x-vmkit-backup and QEMU's block job commands. */
+extern const struct qmp_param qmp_backup_params[], qmp_block_job_cancel_params[],
+	qmp_job_dismiss_params[];
+int qmp_cmd_backup(struct control *c, json_object *args, json_object **ret, struct qmp_error *e);
+int qmp_cmd_query_block_jobs(struct control *c, json_object *args, json_object **ret,
+			     struct qmp_error *e);
+int qmp_cmd_block_job_cancel(struct control *c, json_object *args, json_object **ret,
+			     struct qmp_error *e);
+int qmp_cmd_job_dismiss(struct control *c, json_object *args, json_object **ret,
+			struct qmp_error *e);
+bool qmp_backup_running(struct control *c);
+/*
+ * End the backup job before the VM's disks close (cancelled with why if it
+ * runs), keeping its report; qmp_backup_join also forgets it.
+ */
+void qmp_backup_end(struct control *c, const char *why);
+void qmp_backup_join(struct control *c);
+/*
+ * Every device's requests in flight completed (devices held, VM paused):
+ * taking the devices' state does it. Fails where a device cannot be saved.
+ */
+int qmp_devices_drain(struct vm *vm, struct vk_err *err);
+
 /* Wait for a live migration's thread to end (cancelling it): before the VM goes. */
 void qmp_migrate_join(struct control *c);
 /* Why cont must not run the VM now (a migration holds it, or it left), or NULL. */

@@ -758,6 +758,7 @@ void control_close(struct control *c)
 		return;
 	c->closing = true;
 	qmp_migrate_join(c);
+	qmp_backup_join(c);
 	if (c->thread_started) {
 		eventfd_write(c->wake_fd, 1);
 		pthread_join(c->thread, NULL);

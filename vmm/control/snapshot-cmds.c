@@ -25,8 +25,8 @@ const struct qmp_param qmp_snapshot_params[] = {
 	{ .name = NULL },
 };
 
-/* Held, with nothing in flight: taking the state drains every device (and is thrown away). */
-static int drain_devices(struct vm *vm, struct vk_err *err)
+/* Taking the state drains every device (and is thrown away). */
+int qmp_devices_drain(struct vm *vm, struct vk_err *err)
 {
 	uint8_t *buf = NULL;
 	size_t len;
@@ -57,7 +57,7 @@ int qmp_cmd_snapshot(struct control *c, json_object *args, json_object **ret,
 		r = vm_state_save_file(c->vm, vmstate, &err);
 	vm_devices_hold(c->vm, true);
 	if (!r && !vmstate)
-		r = drain_devices(c->vm, &err);
+		r = qmp_devices_drain(c->vm, &err);
 	if (!r)
 		r = blk_backends_snapshot(name, &err);
 	vm_devices_hold(c->vm, false);

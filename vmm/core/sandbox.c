@@ -182,6 +182,13 @@ static const struct sandbox_rule control_rules[] = {
 	SB_ALLOW(poll), SB_ALLOW(ppoll), SB_ALLOW(fdatasync),
 	/* x-vmkit-snapshot: the qcow2 library grows the image for its tables */
 	SB_ALLOW(ftruncate), SB_ALLOW(fallocate),
+	/*
+	 * x-vmkit-backup: its targets, made O_EXCL, then written by
+	 * vk_blk_create; its thread (started here) submits the guest writes it
+	 * held to the disks' engines.
+	 */
+	SB_ALLOW_ARG(openat, 2, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC),
+	IO_ENGINE,
 };
 
 static const struct sandbox_rule devices_rules[] = {
