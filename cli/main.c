@@ -31,6 +31,8 @@ static const struct command commands[] = {
 	{ "resume", cmd_resume, "resume a paused VM" },
 	{ "save", cmd_save, "save a running VM's memory and state to a file, stop it" },
 	{ "restore", cmd_restore, "start a VM from a file 'vmkit save' wrote" },
+	{ "backup", cmd_backup, "back up a VM (running or not) and its config, as vzdump" },
+	{ "restore-backup", cmd_restore_backup, "define a VM from a backup (as qmrestore)" },
 	{ "migrate", cmd_migrate, "move a running VM to another host, live (over ssh and TCP)" },
 	{ "migrate-incoming", cmd_migrate_incoming, "the receiving end of migrate (run over ssh)" },
 	{ "delete", cmd_delete, "undefine a VM (--purge: and its volumes)" },

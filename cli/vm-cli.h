@@ -40,6 +40,8 @@ int cmd_save(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_migrate_incoming(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore_backup(int argc, char **argv);
 int cmd_balloon(int argc, char **argv);
 int cmd_sendkey(int argc, char **argv);
 int cmd_cdrom(int argc, char **argv);

@@ -402,6 +402,15 @@ int vk_blk_copy_new(const char *src_file, const char *dst_file, const char *fmt,
  * drive takes: 0, or an error naming the file ("not an ISO 9660 image").
  */
 int vk_blk_iso_check(const char *path, struct vk_err *err);
+/*
+ * One chunk of a backup (cluster-aligned, a cluster long or the image's
+ * tail) into target: zeros are left out, unless the target lies over a
+ * backing file (an incremental backup over the previous one), where they
+ * become zero clusters; the rest is written compressed (one cluster per
+ * call, the target's clusters never written before) or as it is.
+ */
+int vk_blk_backup_write(struct vk_blk *target, uint64_t off, const void *buf, size_t len,
+			bool over_backing, bool compress, struct vk_err *err);
 /* The file protocol's creation options, which every format's file takes too. */
 extern const struct vk_blk_create_opt vk_blk_file_create_opts[];
 /* Does the named format's own option list (not the file protocol's) have opt? */

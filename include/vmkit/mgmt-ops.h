@@ -50,6 +50,29 @@ int vm_op_load(const char *name, struct vm_def *d, bool *took, struct vk_err *er
  */
 int vm_save_state(const char *name, const char *file, struct vk_err *err);
 int vm_restore_state(const char *file, char *name, struct vk_err *err);
+/*
+ * Backups (lib/mgmt/vm-backup.c, issue 15, Proxmox's vzdump): every disk of
+ * the VM (running or not) at one moment, and its definition, into a new
+ * directory under `where` (a directory, or a pool's dump/), its path in out
+ * (PATH_MAX). Auto: incremental over the VM's last backup where it can be.
+ */
+/* A copy of a VM must not share its MACs: each NIC's is dropped (derived from the name). */
+int vm_def_new_macs(struct vm_def *nd, struct vk_err *err);
+enum vm_backup_mode { VM_BACKUP_AUTO, VM_BACKUP_FULL, VM_BACKUP_INCREMENTAL };
+struct vm_backup_opts {
+	enum vm_backup_mode mode;
+	bool compress;			/* zstd clusters (the default) */
+};
+int vm_backup(const char *name, const char *where, const struct vm_backup_opts *o,
+	      char *out, struct vk_err *err);
+/*
+ * A backup directory back into a VM (Proxmox's qmrestore): its definition
+ * as VM name (NULL: the name it was taken from), which must not exist, each
+ * disk a new qcow2 volume in pool storage (NULL: the pool it came from, or
+ * "local"), read through the backups it builds on.
+ */
+int vm_backup_restore(const char *dir, const char *name, const char *storage,
+		      char *out_name, struct vk_err *err);
 
 /* ---- a VM's lifecycle (lib/mgmt/vm-start.c, vm-control.c) ---- */
 

@@ -72,3 +72,13 @@ int vk_blk_copy_new(const char *src_file, const char *dst_file, const char *fmt,
 		unlink(tmp);
 	return r;
 }
+
+int vk_blk_backup_write(struct vk_blk *target, uint64_t off, const void *buf, size_t len,
+			bool over_backing, bool compress, struct vk_err *err)
+{
+	if (vk_buf_is_zero(buf, len))
+		return over_backing ? vk_blk_pwrite_zeroes(target, off, len, err) : 0;
+	if (compress)
+		return vk_blk_pwrite_compressed(target, off, buf, len, NULL, 0, err);
+	return vk_blk_pwrite(target, buf, off, len, err);
+}

@@ -80,7 +80,7 @@ static int clone_disk(struct vm_def *nd, unsigned int i, unsigned int idx, bool 
 }
 
 /* A MAC written in the source's config must not be shared by the clone. */
-static int new_macs(struct vm_def *nd, struct vk_err *err)
+int vm_def_new_macs(struct vm_def *nd, struct vk_err *err)
 {
 	unsigned int i;
 	int ret = 0;
@@ -116,7 +116,7 @@ static int clone_locked(const char *src, const char *dst, bool linked, struct vk
 		if (vm_disk_entry(nd.kv[i].key, nd.kv[i].val))
 			ret = clone_disk(&nd, i, idx++, linked, &c, err);
 	if (!ret)
-		ret = new_macs(&nd, err);
+		ret = vm_def_new_macs(&nd, err);
 	if (!ret)
 		ret = vm_def_set(&nd, "onboot", "0", err);
 	if (!ret && vm_def_get(&nd, "template"))

@@ -207,17 +207,8 @@ static int write_target(struct blk_backup_disk *d, const uint8_t *buf, uint64_t 
 			uint64_t len, struct vk_err *err)
 {
 	struct vk_err e = { 0 };
-	int r = 0;
+	int r = vk_blk_backup_write(d->target, off, buf, len, d->incremental, d->job->compress, &e);
 
-	if (vk_buf_is_zero(buf, len)) {
-		/* Over a previous backup, zeros must say so; in a full one they are the default. */
-		if (d->incremental)
-			r = vk_blk_pwrite_zeroes(d->target, off, len, &e);
-	} else if (d->job->compress) {
-		r = vk_blk_pwrite_compressed(d->target, off, buf, len, NULL, 0, &e);
-	} else {
-		r = vk_blk_pwrite(d->target, buf, off, len, &e);
-	}
 	return r < 0 ? vk_fail(err, r, "backup of %s: %s", d->name, e.msg) : 0;
 }
 
