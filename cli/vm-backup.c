@@ -6,6 +6,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vm-cli.h"
@@ -13,13 +14,14 @@
 int cmd_backup(int argc, char **argv)
 {
 	static const char usage[] = "usage: vmkit backup NAME DIR|POOL [--mode auto|full|incremental]\n"
-		"                    [--compress zstd|0]\n"
+		"                    [--compress zstd|0] [--bwlimit KIB_PER_S]\n"
 		"Back up a VM, running or not, as it is at this moment (a running guest goes\n"
 		"on while its disks are copied): its definition and every disk, zstd-\n"
 		"compressed, into a new directory vzdump-vmkit-NAME-DATE under DIR (or a\n"
 		"pool's dump/). --mode auto (the default) copies only what changed since the\n"
 		"VM's last backup into the same place where the disks are qcow2 (their\n"
-		"dirty bitmap), else everything. 'vmkit restore-backup' brings it back.\n";
+		"dirty bitmap), else everything. --bwlimit caps a running VM's copy (the\n"
+		"guest's own writes are never slowed by it). 'vmkit restore-backup' brings it back.\n";
 	struct vm_backup_opts o = { .mode = VM_BACKUP_AUTO, .compress = true };
 	char out[PATH_MAX];
 	struct vk_err err = { 0 };
@@ -39,6 +41,14 @@ int cmd_backup(int argc, char **argv)
 				o.mode = VM_BACKUP_INCREMENTAL;
 			else
 				return mgmt_usage("backup", "--mode is auto, full or incremental");
+			i++;
+		} else if (!strcmp(argv[i], "--bwlimit") && v) {
+			char *end;
+			unsigned long long k = strtoull(v, &end, 10);
+
+			if (!*v || *end || k > (1ull << 40))
+				return mgmt_usage("backup", "--bwlimit is KiB/s, a whole number");
+			o.bwlimit = k << 10;
 			i++;
 		} else if (!strcmp(argv[i], "--compress") && v) {
 			if (!strcmp(v, "zstd") || !strcmp(v, "1"))

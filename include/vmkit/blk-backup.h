@@ -42,6 +42,7 @@ struct blk_backup_disk_spec {
 struct blk_backup_progress {
 	uint64_t len, offset;		/* bytes to copy, bytes copied */
 	uint64_t held;			/* guest writes held until their chunks were copied */
+	uint64_t speed;			/* the limit, bytes/s (0: none) */
 	bool running;
 	char error[512];		/* set once it ended with an error (or was cancelled) */
 };
@@ -49,15 +50,16 @@ struct blk_backup_progress {
 struct blk_backup;
 
 /*
- * Start a job over n disks, compress: zstd-compressed clusters. Nothing may
+ * Start a job over n disks, compress: zstd-compressed clusters; speed: the
+ * background copy's limit in bytes/s (0: none). Nothing may
  * be in flight on the disks (the VM paused, its devices drained): that
  * moment is the backup's. finished(opaque) runs on the job's thread when it
  * ends, however it ends. On failure nothing is left: no target, no hold,
  * bitmaps as they were.
  */
 int blk_backup_start(const struct blk_backup_disk_spec *spec, unsigned int n, bool compress,
-		     void (*finished)(void *opaque), void *opaque, struct blk_backup **out,
-		     struct vk_err *err);
+		     uint64_t speed, void (*finished)(void *opaque), void *opaque,
+		     struct blk_backup **out, struct vk_err *err);
 void blk_backup_progress(struct blk_backup *job, struct blk_backup_progress *p);
 /* Ask the job to stop: it ends failed, with why as its error, targets removed, bitmaps given back. */
 void blk_backup_cancel(struct blk_backup *job, const char *why);

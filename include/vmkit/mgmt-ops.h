@@ -62,6 +62,7 @@ enum vm_backup_mode { VM_BACKUP_AUTO, VM_BACKUP_FULL, VM_BACKUP_INCREMENTAL };
 struct vm_backup_opts {
 	enum vm_backup_mode mode;
 	bool compress;			/* zstd clusters (the default) */
+	uint64_t bwlimit;		/* bytes/s a running VM's copy may take, 0: no limit */
 };
 int vm_backup(const char *name, const char *where, const struct vm_backup_opts *o,
 	      char *out, struct vk_err *err);

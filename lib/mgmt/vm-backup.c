@@ -343,6 +343,8 @@ static char *backup_args(struct bjob *j)
 	}
 	json_object_object_add(o, "job-id", json_object_new_string("vmkit-backup"));
 	json_object_object_add(o, "compress", json_object_new_boolean(j->o->compress));
+	if (j->o->bwlimit)
+		json_object_object_add(o, "speed", json_object_new_int64((int64_t)j->o->bwlimit));
 	json_object_object_add(o, "disks", disks);
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);

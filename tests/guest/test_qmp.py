@@ -29,6 +29,7 @@ ALL_COMMANDS = {
     "migrate", "query-migrate",                                    # save/restore
     "migrate_cancel", "migrate-set-parameters", "query-migrate-parameters",  # live migration
     "x-vmkit-snapshot",                                            # a running VM's snapshot
+    "x-vmkit-backup", "query-block-jobs", "block-job-cancel", "job-dismiss",  # backups
 }
 
 

@@ -147,6 +147,8 @@ def test_bad_backup_and_restore_input(vk, tmp_path):
     r = vk("backup", n, "nopool", check=False)
     assert r.returncode != 0 and "nopool: neither a directory nor a storage pool" in r.stderr, \
         r.stderr
+    r = vk("backup", n, str(tmp_path), "--bwlimit", "fast", check=False)
+    assert r.returncode == 2 and "--bwlimit is KiB/s" in r.stderr, r.stderr
     r = vk("backup", n, str(tmp_path), "--mode", "sometimes", check=False)
     assert r.returncode == 2 and "--mode is auto, full or incremental" in r.stderr, r.stderr
     r = vk("restore-backup", str(tmp_path), check=False)
@@ -207,7 +209,7 @@ def test_backup_of_a_running_vm(vk, kvm, tmp_path):
         time.sleep(2)
         vk("backup", n, str(out), timeout=120)
         time.sleep(1.1)
-        vk("backup", n, str(out), timeout=120)
+        vk("backup", n, str(out), "--bwlimit", "65536", timeout=120)
         assert vk.state(n) == "running"
     finally:
         vk("destroy", n)

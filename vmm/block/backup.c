@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmkit/blk-backend.h"
@@ -61,6 +62,7 @@ struct blk_backup {
 	struct blk_backup_disk d[BLK_BACKUP_MAX_DISKS];
 	unsigned int n;
 	bool compress;
+	uint64_t speed;			/* bytes/s of the background copy, 0: no limit */
 	pthread_t thread;
 	bool joined;
 	bool cancel, running;		/* backup_lock */
@@ -274,6 +276,17 @@ static bool next_chunk(struct blk_backup_disk *d, uint64_t *c)
 	return false;
 }
 
+/* Under backup_lock: a guest write waits for the job. */
+static bool held_waiting(const struct blk_backup *job)
+{
+	unsigned int i;
+
+	for (i = 0; i < job->n; i++)
+		if (job->d[i].held)
+			return true;
+	return false;
+}
+
 /*
  * One step under backup_lock: a disk's held writes (they wait on a guest)
  * before the rest. False when there is nothing left, or cancel.
@@ -377,24 +390,68 @@ static void close_targets(struct blk_backup *job, bool remove)
 	}
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * The speed limit (QEMU's "speed", vzdump's bwlimit) is kept by the
+ * background copy only: a chunk a guest write waits for is copied at once.
+ * Sleeps in short slices, so that held writes and cancel are not kept waiting.
+ */
+static uint64_t due_ns(const struct blk_backup *job, uint64_t start, uint64_t copied)
+{
+	return start + (uint64_t)((double)copied * 1e9 / (double)job->speed);
+}
+
+static void throttle(struct blk_backup *job, uint64_t start, uint64_t copied)
+{
+	uint64_t due = due_ns(job, start, copied), t = now_ns();
+
+	if (due > t) {
+		struct timespec ts = { 0, (long)MIN(due - t, 20000000u) };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+static bool ahead(struct blk_backup *job, uint64_t start, uint64_t copied)
+{
+	return job->speed && due_ns(job, start, copied) > now_ns();
+}
+
 static void *backup_thread(void *arg)
 {
 	struct blk_backup *job = arg;
 	struct blk_backup_disk *d = NULL;
 	struct vk_err err = { 0 };
+	uint64_t c = 0, start = now_ns(), background = 0;
 	struct held *list;
-	uint64_t c = 0;
 	int r = 0;
 
 	prctl(PR_SET_NAME, "backup");
 	for (;;) {
 		pthread_mutex_lock(&backup_lock);
+		if (!job->cancel && ahead(job, start, background) && !held_waiting(job)) {
+			pthread_mutex_unlock(&backup_lock);
+			throttle(job, start, background);
+			continue;
+		}
 		if (!pick(job, &d, &list, &c)) {
 			pthread_mutex_unlock(&backup_lock);
 			break;
 		}
 		pthread_mutex_unlock(&backup_lock);
-		r = list ? serve_held(job, d, list, &err) : copy_chunk(job, d, c, &err);
+		if (list) {
+			r = serve_held(job, d, list, &err);
+		} else {
+			r = copy_chunk(job, d, c, &err);
+			background += chunk_len(d, c);
+		}
 		if (r)
 			break;
 	}
@@ -554,8 +611,8 @@ static void job_free(struct blk_backup *job)
 }
 
 int blk_backup_start(const struct blk_backup_disk_spec *spec, unsigned int n, bool compress,
-		     void (*finished)(void *opaque), void *opaque, struct blk_backup **out,
-		     struct vk_err *err)
+		     uint64_t speed, void (*finished)(void *opaque), void *opaque,
+		     struct blk_backup **out, struct vk_err *err)
 {
 	struct blk_backup *job;
 	unsigned int i, k;
@@ -575,6 +632,7 @@ int blk_backup_start(const struct blk_backup_disk_spec *spec, unsigned int n, bo
 		return vk_fail(err, -ENOMEM, "out of memory");
 	}
 	job->compress = compress;
+	job->speed = speed;
 	job->finished = finished;
 	job->opaque = opaque;
 	for (i = 0; i < n && !r; i++) {
@@ -612,6 +670,7 @@ void blk_backup_progress(struct blk_backup *job, struct blk_backup_progress *p)
 	p->len = job->len;
 	p->offset = job->offset;
 	p->held = job->held;
+	p->speed = job->speed;
 	p->running = job->running;
 	snprintf(p->error, sizeof(p->error), "%s", job->error);
 	pthread_mutex_unlock(&backup_lock);

@@ -2,7 +2,7 @@
 /*
  * A running VM's backup over QMP (issue 15; `vmkit backup` drives it):
  *
- *   x-vmkit-backup {"job-id": ID?, "compress": bool?,
+ *   x-vmkit-backup {"job-id": ID?, "compress": bool?, "speed": BYTES_PER_S?,
  *                   "disks": [{"device": D, "target": PATH,
  *                              "sync": "full"|"incremental"?, "bitmap": NAME?}]}
  *
@@ -31,6 +31,8 @@ const struct qmp_param qmp_backup_params[] = {
 	{ .name = "disks", .type = json_type_array },
 	{ .name = "job-id", .type = json_type_string, .optional = true },
 	{ .name = "compress", .type = json_type_boolean, .optional = true },
+	/* QEMU's: bytes/s of the copy (guest writes waiting for it are never slowed) */
+	{ .name = "speed", .type = json_type_int, .optional = true },
 	{ .name = NULL },
 };
 
@@ -53,7 +55,7 @@ static json_object *job_event(struct control *c, const struct blk_backup_progres
 	json_object_object_add(d, "device", json_object_new_string(c->backup_id));
 	json_object_object_add(d, "len", json_object_new_int64((int64_t)p->len));
 	json_object_object_add(d, "offset", json_object_new_int64((int64_t)p->offset));
-	json_object_object_add(d, "speed", json_object_new_int(0));
+	json_object_object_add(d, "speed", json_object_new_int64((int64_t)p->speed));
 	if (p->error[0])
 		json_object_object_add(d, "error", json_object_new_string(p->error));
 	return d;
@@ -160,6 +162,7 @@ int qmp_cmd_backup(struct control *c, json_object *args, json_object **ret, stru
 	json_object *disks = json_object_object_get(args, "disks"), *v;
 	const char *id = "backup";
 	bool compress = true, was_paused = c->paused;
+	int64_t speed = 0;
 	struct vk_err err = { 0 };
 	size_t n = json_object_array_length(disks), i;
 	int r;
@@ -169,6 +172,10 @@ int qmp_cmd_backup(struct control *c, json_object *args, json_object **ret, stru
 		id = json_object_get_string(v);
 	if (json_object_object_get_ex(args, "compress", &v))
 		compress = json_object_get_boolean(v);
+	if (json_object_object_get_ex(args, "speed", &v))
+		speed = json_object_get_int64(v);
+	if (speed < 0)
+		return qmp_fail(e, "GenericError", "Parameter 'speed' expects a non negative value");
 	if (!*id || strlen(id) >= sizeof(c->backup_id))
 		return qmp_fail(e, "GenericError", "backup: 'job-id' is 1 to %zu bytes",
 				sizeof(c->backup_id) - 1);
@@ -196,7 +203,8 @@ int qmp_cmd_backup(struct control *c, json_object *args, json_object **ret, stru
 	err = (struct vk_err){ 0 };
 	snprintf(c->backup_id, sizeof(c->backup_id), "%s", id);
 	c->backup_cancelled = false;
-	r = blk_backup_start(spec, (unsigned int)n, compress, job_finished, c, &c->backup, &err);
+	r = blk_backup_start(spec, (unsigned int)n, compress, (uint64_t)speed, job_finished, c,
+			     &c->backup, &err);
 	vm_devices_hold(c->vm, false);
 	if (!was_paused)
 		vm_resume(c->vm);

@@ -259,6 +259,10 @@ int qmp_cmd_migrate(struct control *c, json_object *args, json_object **ret,
 		return qmp_fail(e, "GenericError", "There's a migration process in progress");
 	if (c->mig_gone)
 		return qmp_fail(e, "GenericError", "%s", qmp_migrate_blocks_cont(c));
+	/* Its disks are still being copied, and would be handed over (or closed) under it. */
+	if (qmp_backup_running(c))
+		return qmp_fail(e, "GenericError", "migrate: backup job '%s' is running "
+				"(block-job-cancel ends it)", c->backup_id);
 	if (!strncmp(uri, "tcp:", 4))
 		return migrate_tcp(c, uri, e);
 	if (!strncmp(uri, "file:", 5) && uri[5])
