@@ -85,7 +85,31 @@ struct blk_backend {
 	 * job's own lock decides.
 	 */
 	struct blk_backup_disk *backup;
+	/*
+	 * A migration with local disks: the chunks writes completed in, since
+	 * the last collect (vmm/block/track.c). track is set while tracking;
+	 * track_mem stays until close (a completion may still mark it).
+	 */
+	struct blk_track *track, *track_mem;
 };
+
+/* Dirty tracking for a migration that copies the disks (vmm/block/track.c). */
+#define BLK_TRACK_CHUNK		(64u << 10)
+int blk_track_start(struct blk_backend *bb, struct vk_err *err);
+void blk_track_stop(struct blk_backend *bb);
+/* The chunks marked since the last call into out (words of 64 chunks), cleared; their count. */
+uint64_t blk_track_collect(struct blk_backend *bb, uint64_t *out);
+void blk_track_free(struct blk_backend *bb);
+/*
+ * The disk as the guest sees it, synchronously, on any thread that is not
+ * the backend's loop: a raw file with pread/pwrite (buffers aligned for
+ * O_DIRECT), an image through the library under its lock. pwrite with buf
+ * NULL writes zeros.
+ */
+int blk_backend_pread_sync(struct blk_backend *bb, void *buf, uint64_t off, size_t len,
+			   struct vk_err *err);
+int blk_backend_pwrite_sync(struct blk_backend *bb, const void *buf, uint64_t off, size_t len,
+			    struct vk_err *err);
 
 /*
  * Live migration's hand-over of every disk of the process (one monitor
@@ -153,14 +177,22 @@ static inline int blk_preadv(struct blk_backend *bb, const struct iovec *iov, in
  */
 int blk_probed_raw_check(struct blk_backend *bb, const struct iovec *iov, int n, uint64_t off);
 
-/* A write under a backup job: 1 go ahead, 0 held (the job submits it), negative errno. */
-static inline int blk_backup_check(struct blk_backend *bb, enum blk_held_kind kind,
-				   const struct iovec *iov, int n, uint64_t off, uint64_t len,
-				   bool unmap, blk_done_fn done, void *opaque)
+/*
+ * The write path's hooks (vmm/block/track.c): a backup's copy-before-write
+ * and a migration's dirty tracking. 1: the caller submits as usual; 0: the
+ * hook submitted it or holds it; negative errno: neither.
+ */
+int blk_write_hooked(struct blk_backend *bb, enum blk_held_kind kind, const struct iovec *iov,
+		     int n, uint64_t off, uint64_t len, bool unmap, blk_done_fn done, void *opaque);
+
+static inline int blk_write_hooks(struct blk_backend *bb, enum blk_held_kind kind,
+				  const struct iovec *iov, int n, uint64_t off, uint64_t len,
+				  bool unmap, blk_done_fn done, void *opaque)
 {
-	if (__builtin_expect(!__atomic_load_n(&bb->backup, __ATOMIC_ACQUIRE), 1))
+	if (__builtin_expect(!__atomic_load_n(&bb->backup, __ATOMIC_ACQUIRE) &&
+			     !__atomic_load_n(&bb->track, __ATOMIC_ACQUIRE), 1))
 		return 1;
-	return blk_backup_before_write(bb, kind, iov, n, off, len, unmap, done, opaque);
+	return blk_write_hooked(bb, kind, iov, n, off, len, unmap, done, opaque);
 }
 
 static inline int blk_pwritev(struct blk_backend *bb, const struct iovec *iov, int n,
@@ -173,7 +205,7 @@ static inline int blk_pwritev(struct blk_backend *bb, const struct iovec *iov, i
 		if (r)
 			return r;
 	}
-	r = blk_backup_check(bb, BLK_HELD_WRITE, iov, n, off, 0, false, done, opaque);
+	r = blk_write_hooks(bb, BLK_HELD_WRITE, iov, n, off, 0, false, done, opaque);
 	if (r != 1)
 		return r;
 	return bb->ops->pwritev(bb, iov, n, off, done, opaque);
@@ -199,7 +231,7 @@ static inline int blk_flush(struct blk_backend *bb, blk_done_fn done, void *opaq
 static inline int blk_discard(struct blk_backend *bb, uint64_t off, uint64_t len,
 			      blk_done_fn done, void *opaque)
 {
-	int r = blk_backup_check(bb, BLK_HELD_DISCARD, NULL, 0, off, len, false, done, opaque);
+	int r = blk_write_hooks(bb, BLK_HELD_DISCARD, NULL, 0, off, len, false, done, opaque);
 
 	if (r != 1)
 		return r;
@@ -209,7 +241,7 @@ static inline int blk_discard(struct blk_backend *bb, uint64_t off, uint64_t len
 static inline int blk_write_zeroes(struct blk_backend *bb, uint64_t off, uint64_t len,
 				   bool unmap, blk_done_fn done, void *opaque)
 {
-	int r = blk_backup_check(bb, BLK_HELD_ZEROES, NULL, 0, off, len, unmap, done, opaque);
+	int r = blk_write_hooks(bb, BLK_HELD_ZEROES, NULL, 0, off, len, unmap, done, opaque);
 
 	if (r != 1)
 		return r;

@@ -15,6 +15,11 @@
  *     ZERO   a = offset, b = length: those pages are zero
  *     STATE  a = length, then the whole state stream
  *     END    nothing follows
+ *   with header flag 1 (local disks, vmm/core/migrate-disk.c), the second
+ *   word of these records is a disk's index:
+ *     DISKS  a = count, then count u64 sizes (once, before the others)
+ *     DISK   a = offset, b = length (512-aligned, 64 KiB at most), then b bytes
+ *     DISK_ZERO a = offset, b = length: zeros
  *   offsets and lengths page-aligned and inside RAM; STATE once, before END.
  * Back, once the destination has applied it all: u32 status (0: it
  * runs; else an errno) u32 len, then len bytes of its one-line error.
@@ -41,6 +46,8 @@ struct migrate_job {
 	/* Set before the start. */
 	uint64_t downtime_limit_ms, bandwidth;
 	unsigned int max_rounds;
+	/* Copy the writable disks too (QMP migrate "blk"): the destination's are its own files. */
+	bool disks;
 	/* Pause the vCPUs for the last round (the caller keeps its own run state). */
 	void (*stop_vm)(void *opaque);
 	void *opaque;

@@ -11,7 +11,8 @@
  * block of a newer pass after an older one, or a torn block.
  *
  * Command line: blocks=<n> (default 512), bs=<bytes> (a multiple of 512, at
- * most 64 KiB, default 16 KiB), passes=<n> (0, the default: for ever).
+ * most 64 KiB, default 16 KiB), passes=<n> (0, the default: for ever),
+ * spin=<n> (pause instructions between two writes, default 0: a slower writer).
  * Output: pass=<g> as each pass begins (g from 1), done=1 after passes=,
  * then it idles until stopped.
  */
@@ -29,7 +30,7 @@ static struct vblk disk;
 static uint64_t run(void *arg)
 {
 	struct hvm_start_info *si = arg;
-	uint64_t blocks = 512, bs = 16u << 10, passes = 0;
+	uint64_t blocks = 512, bs = 16u << 10, passes = 0, spin = 0;
 	const char *v;
 
 	if ((v = vblk_cmdline_arg(si, "blocks=")))
@@ -38,6 +39,8 @@ static uint64_t run(void *arg)
 		bs = vblk_parse_u64(v);
 	if ((v = vblk_cmdline_arg(si, "passes=")))
 		passes = vblk_parse_u64(v);
+	if ((v = vblk_cmdline_arg(si, "spin=")))
+		spin = vblk_parse_u64(v);
 	if (!bs || bs % VBLK_SECTOR || bs > MAX_BS || !blocks)
 		return rt_failf("bs=%lu blocks=%lu: bs a multiple of 512 up to %u", bs, blocks,
 				MAX_BS);
@@ -59,6 +62,8 @@ static uint64_t run(void *arg)
 				      (uint32_t)bs))
 				return rt_failf("write of block %lu in pass %lu: %s", b, g,
 						vblk_error);
+			for (uint64_t i = 0; i < spin; i++)
+				cpu_relax();
 		}
 	}
 	rt_info("done=1");

@@ -445,6 +445,7 @@ void blk_backend_close(struct blk_backend *bb)
 	if (bb->ops)
 		bb->ops->close(bb);
 	blk_pool_free(bb->pool);
+	blk_track_free(bb);
 	if (bb->image) {
 		vk_blk_close(bb->image);
 		pthread_mutex_destroy(&bb->image_lock);

@@ -15,10 +15,10 @@
  * and looks again, and the job clears every bb->backup under it before it
  * frees anything, so a device never touches a freed job.
  *
- * The thread reads the disks as the guest sees them: a raw file with
- * pread (the file is not written where it reads: those chunks' writes are
- * held), an image through the block library under its image lock, as the
- * pool's slow path does.
+ * The thread reads the disks as the guest sees them (blk_backend_pread_sync):
+ * a raw file with pread (not written where it reads: those chunks' writes
+ * are held), an image through the block library under its image lock, as
+ * the pool's slow path does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -175,34 +175,7 @@ static void submit_held(struct blk_backend *bb, struct held *h)
 static int read_source(struct blk_backup_disk *d, uint8_t *buf, uint64_t off, uint64_t len,
 		       struct vk_err *err)
 {
-	struct blk_backend *bb = d->bb;
-	struct vk_err e = { 0 };
-	ssize_t got;
-	size_t at = 0, want;
-	int r;
-
-	if (bb->image) {
-		pthread_mutex_lock(&bb->image_lock);
-		r = vk_blk_pread(bb->image, buf, off, len, &e);
-		blk_image_unlock(bb);
-		return r < 0 ? vk_fail(err, r, "disk %s: %s", d->name, e.msg) : 0;
-	}
-	/* O_DIRECT: whole aligned blocks; the file ends where the disk does. */
-	want = bb->direct ? ALIGN_UP(len, BLK_ALIGN_DIRECT) : len;
-	while (at < len) {
-		got = pread(bb->fd, buf + at, want - at, (off_t)(off + at));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return vk_fail(err, -errno, "disk %s: read at %llu: %s", d->name,
-				       (unsigned long long)(off + at), strerror(errno));
-		if (!got) {
-			memset(buf + at, 0, len - at);
-			break;
-		}
-		at += (size_t)got;
-	}
-	return 0;
+	return blk_backend_pread_sync(d->bb, buf, off, (size_t)len, err);
 }
 
 static int write_target(struct blk_backup_disk *d, const uint8_t *buf, uint64_t off,

@@ -49,6 +49,8 @@ const struct qmp_param qmp_migrate_params[] = {
 	{ .name = "uri", .type = json_type_string },
 	/* QEMU's old flags, accepted as QEMU does */
 	{ .name = "detach", .type = json_type_boolean, .optional = true },
+	/* QEMU's block migration flag: the disks' contents go too (Proxmox's --with-local-disks) */
+	{ .name = "blk", .type = json_type_boolean, .optional = true },
 	{ .name = NULL },
 };
 
@@ -210,7 +212,7 @@ static void *mig_thread(void *arg)
 	return NULL;
 }
 
-static int migrate_tcp(struct control *c, const char *uri, struct qmp_error *e)
+static int migrate_tcp(struct control *c, const char *uri, bool blk, struct qmp_error *e)
 {
 	struct sockaddr_storage sa;
 	struct vk_err err = { 0 };
@@ -232,6 +234,7 @@ static int migrate_tcp(struct control *c, const char *uri, struct qmp_error *e)
 	c->mig->downtime_limit_ms = c->mig_downtime_ms;
 	c->mig->bandwidth = c->mig_bandwidth;
 	c->mig->max_rounds = c->mig_max_rounds;
+	c->mig->disks = blk;
 	c->mig->stop_vm = stop_vm;
 	c->mig->opaque = c;
 	c->mig_paused = false;
@@ -254,6 +257,8 @@ int qmp_cmd_migrate(struct control *c, json_object *args, json_object **ret,
 		    struct qmp_error *e)
 {
 	const char *uri = json_object_get_string(json_object_object_get(args, "uri"));
+	json_object *v;
+	bool blk = json_object_object_get_ex(args, "blk", &v) && json_object_get_boolean(v);
 
 	if (live(c))
 		return qmp_fail(e, "GenericError", "There's a migration process in progress");
@@ -264,7 +269,10 @@ int qmp_cmd_migrate(struct control *c, json_object *args, json_object **ret,
 		return qmp_fail(e, "GenericError", "migrate: backup job '%s' is running "
 				"(block-job-cancel ends it)", c->backup_id);
 	if (!strncmp(uri, "tcp:", 4))
-		return migrate_tcp(c, uri, e);
+		return migrate_tcp(c, uri, blk, e);
+	if (blk)
+		return qmp_fail(e, "GenericError", "migrate: blk (the disks' contents) goes over "
+				"tcp: only; a saved state never holds the disks");
 	if (!strncmp(uri, "file:", 5) && uri[5])
 		return migrate_file(c, uri + 5, e);
 	return qmp_fail(e, "GenericError", "migrate: '%s': give tcp:ADDR:PORT or file:PATH", uri);

@@ -49,11 +49,11 @@ static void drain_input(int fd)
 			break;
 }
 
-static int get_header(struct vm *vm, int fd, struct vk_err *err)
+static int get_header(struct vm *vm, int fd, bool *disks, struct vk_err *err)
 {
 	uint8_t h[32], *cfg;
 	uint64_t size, len;
-	uint32_t v;
+	uint32_t v, flags;
 	int r = mig_recv_all(fd, h, sizeof(h));
 
 	if (r)
@@ -61,11 +61,16 @@ static int get_header(struct vm *vm, int fd, struct vk_err *err)
 	if (memcmp(h, mig_magic, 8))
 		return vk_fail(err, -EINVAL, "not a vmkit migration stream (no VMKITMIG header)");
 	memcpy(&v, h + 8, 4);
+	memcpy(&flags, h + 12, 4);
 	memcpy(&size, h + 16, 8);
 	memcpy(&len, h + 24, 8);
 	if (le32toh(v) != MIG_VERSION)
 		return vk_fail(err, -ENOTSUP, "migration stream version %u, this vmkit reads %u",
 			       le32toh(v), MIG_VERSION);
+	if (le32toh(flags) & ~MIG_F_DISKS)
+		return vk_fail(err, -ENOTSUP, "the stream has flags 0x%x this vmkit does not know",
+			       le32toh(flags));
+	*disks = le32toh(flags) & MIG_F_DISKS;
 	if (le64toh(size) != vm->ram_size)
 		return vk_fail(err, -EINVAL, "the source has %llu bytes of RAM, this VM %llu",
 			       (unsigned long long)le64toh(size),
@@ -87,7 +92,8 @@ static int get_header(struct vm *vm, int fd, struct vk_err *err)
 }
 
 static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len,
-		       struct vm_ram_window *win, struct vk_err *err)
+		       struct vm_ram_window *win, bool disks, struct mig_disks *md,
+		       struct vk_err *err)
 {
 	struct rec h;
 	uint64_t a, b, p;
@@ -130,9 +136,20 @@ static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len
 			if (r)
 				return vk_fail(err, r, "reading: %s", mig_wire_error(r));
 			break;
+		case REC_DISKS:
+		case REC_DISK:
+		case REC_DISK_ZERO:
+			if (!disks)
+				return vk_fail(err, -EBADMSG, "damaged stream (disk records unannounced)");
+			r = mig_disks_receive(vm, fd, le32toh(h.type), le32toh(h.zero), a, b, md, err);
+			if (r)
+				return r;
+			break;
 		case REC_END:
 			if (!*state)
 				return vk_fail(err, -EBADMSG, "damaged stream (it ended without the state)");
+			if (disks && !md->announced)
+				return vk_fail(err, -EBADMSG, "damaged stream (the disks never came)");
 			return 0;
 		default:
 			return vk_fail(err, -EBADMSG, "damaged stream (record type %u)",
@@ -145,12 +162,17 @@ static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len
 int vm_migrate_read(struct vm *vm, int fd, uint8_t **state, size_t *len, struct vk_err *err)
 {
 	struct vm_ram_window win = { 0 };	/* 32 KiB: the main thread's stack has megabytes */
-	int r = get_header(vm, fd, err);
+	struct mig_disks *md = calloc(1, sizeof(*md));
+	bool disks = false;
+	int r = md ? get_header(vm, fd, &disks, err) : vk_fail(err, -ENOMEM, "out of memory");
 
 	*state = NULL;
 	*len = 0;
 	if (!r)
-		r = get_records(vm, fd, state, len, &win, err);
+		r = get_records(vm, fd, state, len, &win, disks, md, err);
+	if (md)
+		mig_disks_close(md);
+	free(md);
 	if (r) {
 		free(*state);
 		*state = NULL;

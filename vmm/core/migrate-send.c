@@ -40,12 +40,14 @@ struct sender {
 	bool disks_given;			/* inactive: the destination may take them */
 	bool first_round;			/* pages never touched are zero: not read */
 	struct vm_ram_window win;
+	struct mig_disks disks;			/* with local disks (j->disks) */
+	uint64_t recs;				/* records sent */
 };
 
-static int put_rec(struct sender *s, uint32_t type, uint64_t a, uint64_t b, const void *data,
-		   size_t len)
+static int put_rec_idx(struct sender *s, uint32_t type, uint32_t idx, uint64_t a, uint64_t b,
+		       const void *data, size_t len)
 {
-	struct rec h = { htole32(type), 0, htole64(a), htole64(b) };
+	struct rec h = { htole32(type), htole32(idx), htole64(a), htole64(b) };
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)data, len } };
 	uint64_t t0 = vk_now_ns(), total = sizeof(h) + len;
 	int r;
@@ -57,6 +59,17 @@ static int put_rec(struct sender *s, uint32_t type, uint64_t a, uint64_t b, cons
 		return r;
 	s->send_ns += vk_now_ns() - t0;
 	s->send_bytes += total;
+	/*
+	 * The destination answers only at the end, or when it refuses: then
+	 * stop at once and read why, before its close resets the connection
+	 * and the answer with it.
+	 */
+	if (!(++s->recs % 32)) {
+		struct pollfd p = { .fd = s->fd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) == 1)
+			return -EPROTO;
+	}
 	atomic_fetch_add(&s->j->transferred, total);
 	/* max-bandwidth: sleep until this window's bytes are due, in slices that see a cancel. */
 	if (s->j->bandwidth) {
@@ -76,6 +89,19 @@ static int put_rec(struct sender *s, uint32_t type, uint64_t a, uint64_t b, cons
 		}
 	}
 	return 0;
+}
+
+static int put_rec(struct sender *s, uint32_t type, uint64_t a, uint64_t b, const void *data,
+		   size_t len)
+{
+	return put_rec_idx(s, type, 0, a, b, data, len);
+}
+
+/* For the disks' records (migrate-disk.c). */
+static int put_cb(void *opaque, uint32_t type, uint32_t idx, uint64_t a, uint64_t b,
+		  const void *data, size_t len)
+{
+	return put_rec_idx(opaque, type, idx, a, b, data, len);
 }
 
 /* The pages [first, end) of one kind: a ZERO record, or PAGES records of CHUNK at most. */
@@ -138,7 +164,7 @@ static uint64_t count_marked(const struct sender *s)
 static int put_header(struct sender *s, struct vk_err *err)
 {
 	uint8_t h[32], *cfg;
-	uint32_t v = htole32(MIG_VERSION), flags = 0;
+	uint32_t v = htole32(MIG_VERSION), flags = htole32(s->j->disks ? MIG_F_DISKS : 0);
 	uint64_t size = htole64(s->vm->ram_size), l;
 	size_t len;
 	struct iovec iov[2];
@@ -219,16 +245,30 @@ static int last_round(struct sender *s, struct vk_err *err)
 
 	j->stop_vm(j->opaque);
 	atomic_store(&j->stopped, true);
-	/* Held: nothing moves a ring between the state and the last page. */
+	/*
+	 * Held: nothing moves a ring between the state and the last page. The
+	 * state first: taking it drains the devices, whose last completions
+	 * write used rings (and the disks), which the last pages must carry.
+	 */
 	vm_devices_hold(s->vm, true);
-	r = vm_dirty_collect(s->vm, s->bits, true, err);
+	state = NULL;
+	r = vm_state_capture(s->vm, true, &state, &len, err);
+	if (!r)
+		r = vm_dirty_collect(s->vm, s->bits, true, err);
 	if (!r) {
 		atomic_store(&j->remaining, count_marked(s) * PAGE);
 		if ((r = send_marked(s)))
 			r = send_failed(s, r, err);
 	}
-	if (!r)
-		r = vm_state_capture(s->vm, true, &state, &len, err);
+	/* The disks' last writes are marked too; their chunks go before the state. */
+	if (!r && s->j->disks) {
+		mig_disks_collect(&s->disks);
+		r = mig_disks_send(&s->disks, put_cb, s, err);
+		if (r && !err->msg[0])
+			r = send_failed(s, r, err);
+	}
+	if (r)
+		free(state);
 	/* The state taken (no request in flight), the disks go to the destination. */
 	if (!r) {
 		s->disks_given = true;
@@ -256,7 +296,7 @@ static int last_round(struct sender *s, struct vk_err *err)
 static int precopy(struct sender *s, struct vk_err *err)
 {
 	struct migrate_job *j = s->j;
-	uint64_t w, dirty, rate, expect_ms, t_round;
+	uint64_t w, dirty, disk_dirty = 0, rate, expect_ms, t_round;
 	int r;
 
 	for (w = 0; w < s->words; w++)
@@ -271,12 +311,17 @@ static int precopy(struct sender *s, struct vk_err *err)
 		s->first_round = false;
 		if (r)
 			return send_failed(s, r, err);
+		/* The disks' marked chunks (all of them, the first time). */
+		if (j->disks && (r = mig_disks_send(&s->disks, put_cb, s, err)))
+			return err->msg[0] ? r : send_failed(s, r, err);
 		atomic_fetch_add(&j->rounds, 1);
 		r = vm_dirty_collect(s->vm, s->bits, false, err);
 		if (r)
 			return r;
 		dirty = count_marked(s);
-		atomic_store(&j->remaining, dirty * PAGE);
+		if (j->disks)
+			disk_dirty = mig_disks_collect(&s->disks);
+		atomic_store(&j->remaining, dirty * PAGE + disk_dirty);
 		/* The link's rate as measured so far (at least a page per ms, for a start). */
 		rate = s->send_ns ? s->send_bytes * 1000000000ull / s->send_ns : 0;
 		if (j->bandwidth && (!rate || rate > j->bandwidth))
@@ -286,7 +331,7 @@ static int precopy(struct sender *s, struct vk_err *err)
 		atomic_store(&j->dirty_rate, dirty * 1000000000ull /
 					     MAX(vk_now_ns() - t_round, 1ull));
 		t_round = vk_now_ns();
-		expect_ms = dirty * PAGE * 1000 / rate;
+		expect_ms = (dirty * PAGE + disk_dirty) * 1000 / rate;
 		atomic_store(&j->expected_downtime_ms, expect_ms);
 		if (expect_ms <= j->downtime_limit_ms)
 			return 0;
@@ -298,7 +343,7 @@ static int precopy(struct sender *s, struct vk_err *err)
 				       j->max_rounds,
 				       (unsigned long long)(atomic_load(&j->dirty_rate) * PAGE >> 20),
 				       (unsigned long long)(rate >> 20),
-				       (unsigned long long)(dirty * PAGE >> 20),
+				       (unsigned long long)((dirty * PAGE + disk_dirty) >> 20),
 				       (unsigned long long)expect_ms,
 				       (unsigned long long)j->downtime_limit_ms);
 	}
@@ -326,10 +371,17 @@ int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err 
 	if (!s.bits)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	s.window_ns = vk_now_ns();
+	/* Tracking first: a disk write from here on is in a collect after the chunk went. */
+	if (j->disks && (r = mig_disks_open(vm, &s.disks, err))) {
+		free(s.bits);
+		return r;
+	}
 	/* Logging first: a write from here on is in the next collect, whatever round 1 sent. */
 	r = vm_dirty_start(vm, err);
 	if (!r) {
 		r = put_header(&s, err);
+		if (!r && j->disks && (r = mig_disks_announce(&s.disks, put_cb, &s)))
+			r = send_failed(&s, r, err);
 		atomic_store(&j->setup_ms, (vk_now_ns() - t0) / 1000000);
 		if (!r)
 			r = precopy(&s, err);
@@ -337,6 +389,8 @@ int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err 
 			r = last_round(&s, err);
 		vm_dirty_stop(vm);
 	}
+	if (j->disks)
+		mig_disks_close(&s.disks);
 	free(s.bits);
 	atomic_store(&j->total_ms, (vk_now_ns() - t0) / 1000000);
 	return r;
