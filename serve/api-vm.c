@@ -423,12 +423,13 @@ void api_vm_clone(struct sess *s, struct json_object *b)
 struct migrate_arg {
 	char name[MGMT_NAME_MAX];
 	char target[256];
+	bool local_disks;		/* Proxmox's with-local-disks */
 };
 
 static int do_migrate(void *arg, struct json_object **result, struct vk_err *err)
 {
 	struct migrate_arg *a = arg;
-	int ret = vm_migrate(a->name, a->target, stdout, err);
+	int ret = vm_migrate(a->name, a->target, a->local_disks, stdout, err);
 
 	if (!ret)
 		printf("VM %s migrated to %s\n", a->name, a->target);
@@ -452,6 +453,7 @@ void api_vm_migrate(struct sess *s, struct json_object *b)
 	}
 	snprintf(a.name, sizeof(a.name), "%s", s->arg[0]);
 	snprintf(a.target, sizeof(a.target), "%s", t);
+	a.local_disks = jbool(b, "with-local-disks", false);
 	job_task(s, "qmigrate", a.name, do_migrate, &a, sizeof(a));
 }
 

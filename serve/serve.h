@@ -183,6 +183,10 @@ void api_vm_action(struct sess *s, struct json_object *b);
 void api_vm_current(struct sess *s, struct json_object *b);
 void api_vm_clone(struct sess *s, struct json_object *b);
 void api_vm_migrate(struct sess *s, struct json_object *b);
+/* serve/api-backup.c */
+void api_vm_backup(struct sess *s, struct json_object *b);
+void api_backup_list(struct sess *s, struct json_object *b);
+void api_backup_restore(struct sess *s, struct json_object *b);
 void api_vm_template(struct sess *s, struct json_object *b);
 void api_vm_balloon(struct sess *s, struct json_object *b);
 void api_snap_list(struct sess *s, struct json_object *b);

@@ -92,7 +92,8 @@ int vm_start_incoming(const char *name, const char *saved, struct vk_err *err);
  * migration to host's address; progress lines to progress (may be NULL).
  * vm_migrate_incoming: that remote side, on in/out.
  */
-int vm_migrate(const char *name, const char *host, FILE *progress, struct vk_err *err);
+int vm_migrate(const char *name, const char *host, bool local_disks, FILE *progress,
+	       struct vk_err *err);
 /* host is a host name or address (not an ssh option): 0, else err says so. */
 int vm_migrate_check_host(const char *host, struct vk_err *err);
 int vm_migrate_incoming(const char *name, FILE *in, FILE *out, struct vk_err *err);

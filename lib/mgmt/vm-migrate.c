@@ -12,9 +12,14 @@
  *   there -> here   "DONE\n"
  * On OK the monitor here quits and the definition here is removed; on FAIL
  * (or a lost connection) the one there is removed and its monitor stopped,
- * and the VM runs on here. Disks must be on storage both hosts see under
- * the same paths (shared storage); the pools of the definition must exist
- * there too.
+ * and the VM runs on here. The pools of the definition must exist there too.
+ *
+ * Disks are on storage both hosts see under the same paths (shared
+ * storage), or, with local disks (Proxmox's --with-local-disks), copied
+ * with the RAM (QMP migrate "blk"): then "DEF <bytes> <n>" is followed by n
+ * lines "DISK <key> <format> <bytes>", and there each disk is made anew,
+ * empty, where the definition puts it (it must not exist there); on OK the
+ * disks here are deleted with the definition, on FAIL the new ones there.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,9 +37,11 @@
 #include <json-c/json.h>
 #include <netinet/in.h>
 
+#include "vmkit/block.h"
 #include "vmkit/mgmt-ops.h"
 
 #define DEF_MAX		(1u << 20)
+#define MAX_DISKS	32
 #define PORT_FIRST	49152
 #define PORT_TRIES	200
 
@@ -62,12 +69,20 @@ static int free_port(void)
 	return -EADDRINUSE;
 }
 
-static int read_def(FILE *in, char **text, struct vk_err *err)
-{
-	char line[64];
-	unsigned long n;
+struct disk_line {
+	char key[32], format[16];
+	unsigned long long size;
+};
 
-	if (!fgets(line, sizeof(line), in) || sscanf(line, "DEF %lu", &n) != 1 || n > DEF_MAX)
+static int read_def(FILE *in, char **text, struct disk_line *disks, unsigned int *ndisks,
+		    struct vk_err *err)
+{
+	char line[160];
+	unsigned long n;
+	unsigned int i, nd = 0;
+
+	if (!fgets(line, sizeof(line), in) || sscanf(line, "DEF %lu %u", &n, &nd) < 1 ||
+	    n > DEF_MAX || nd > MAX_DISKS)
 		return vk_fail(err, -EPROTO, "migrate-incoming: no definition on standard input");
 	*text = calloc(1, n + 1);
 	if (!*text)
@@ -76,7 +91,68 @@ static int read_def(FILE *in, char **text, struct vk_err *err)
 		free(*text);
 		return vk_fail(err, -EPROTO, "migrate-incoming: the definition was cut short");
 	}
+	for (i = 0; i < nd; i++) {
+		struct disk_line *d = &disks[i];
+
+		if (!fgets(line, sizeof(line), in) ||
+		    sscanf(line, "DISK %31s %15s %llu", d->key, d->format, &d->size) != 3 ||
+		    !vm_drive_key(d->key) || (strcmp(d->format, "raw") && strcmp(d->format, "qcow2"))) {
+			free(*text);
+			return vk_fail(err, -EPROTO, "migrate-incoming: a damaged DISK line");
+		}
+	}
+	*ndisks = nd;
 	return 0;
+}
+
+/*
+ * Local disks: each disk of the definition made here, empty, of the size
+ * and format the source's has; none may be here already (that is shared
+ * storage, migrated without copying).
+ */
+static int make_disks(const char *name, const struct disk_line *disks, unsigned int nd,
+		      struct vk_err *err)
+{
+	struct vm_def d;
+	unsigned int i, k, made = 0;
+	char ref[PATH_MAX], file[PATH_MAX], (*files)[PATH_MAX] = calloc(MAX_DISKS, PATH_MAX);
+	int ret = files ? vm_load(name, &d, err) : vk_fail(err, -ENOMEM, "out of memory");
+
+	if (!files)
+		return ret;
+	for (i = 0; i < d.n && !ret; i++) {
+		const char *val = d.kv[i].val;
+
+		if (!vm_disk_entry(d.kv[i].key, val))
+			continue;
+		for (k = 0; k < nd && strcmp(disks[k].key, d.kv[i].key); k++)
+			;
+		if (k == nd) {
+			ret = vk_fail(err, -EPROTO, "%s: not among the disks the source sends",
+				      d.kv[i].key);
+			break;
+		}
+		snprintf(ref, sizeof(ref), "%.*s", (int)strcspn(val, ","), val);
+		ret = vol_resolve(ref, false, file, err);
+		if (!ret && !access(file, F_OK))
+			ret = vk_fail(err, -EEXIST, "%s: %s exists on this host (shared storage? then "
+				      "migrate without --with-local-disks)", d.kv[i].key, ref);
+		if (!ret && made == MAX_DISKS)
+			ret = vk_fail(err, -E2BIG, "more than %d disks", MAX_DISKS);
+		if (!ret)
+			ret = vol_create_file(file, disks[k].format, disks[k].size, NULL, NULL, err);
+		if (!ret)
+			snprintf(files[made++], PATH_MAX, "%s", file);
+	}
+	if (!ret && made != nd)
+		ret = vk_fail(err, -EPROTO, "the source sends %u disks, the definition has %u", nd,
+			      made);
+	/* Only what was made here goes again: a file that was here is never touched. */
+	while (ret && made)
+		unlink(files[--made]);
+	vm_def_free(&d);
+	free(files);
+	return ret;
 }
 
 /* The VM defined here from text, which must name it as the source does. */
@@ -101,15 +177,23 @@ int vm_migrate_incoming(const char *name, FILE *in, FILE *out, struct vk_err *er
 {
 	char uri[64], line[32], *text = NULL;
 	struct vk_err ignored = { 0 };
+	struct disk_line disks[MAX_DISKS];
+	unsigned int nd = 0;
+	bool defined = false;
 	int ret, port;
 
 	ret = mgmt_check_name("VM", name, err);
 	if (!ret)
-		ret = read_def(in, &text, err);
+		ret = read_def(in, &text, disks, &nd, err);
 	if (!ret)
 		ret = define(name, text, err);
+	defined = !ret;
 	free(text);
+	if (!ret && nd)
+		ret = make_disks(name, disks, nd, err);	/* on failure it removed what it made */
 	if (ret) {
+		if (defined)
+			vm_delete(name, false, &ignored);
 		fprintf(out, "ERROR %s\n", err->msg);
 		fflush(out);
 		return ret;
@@ -120,7 +204,7 @@ int vm_migrate_incoming(const char *name, FILE *in, FILE *out, struct vk_err *er
 	if (!ret)
 		ret = vm_start_incoming(name, uri, err);
 	if (ret) {
-		vm_delete(name, false, &ignored);
+		vm_delete(name, nd > 0, &ignored);
 		fprintf(out, "ERROR %s\n", err->msg);
 		fflush(out);
 		return ret;
@@ -135,7 +219,7 @@ int vm_migrate_incoming(const char *name, FILE *in, FILE *out, struct vk_err *er
 	/* FAIL, or the other side is gone: this copy must not run. */
 	mgmt_vm_destroy(name, &ignored);
 	vm_wait_stopped(name, 10);
-	vm_delete(name, false, &ignored);
+	vm_delete(name, nd > 0, &ignored);
 	return vk_fail(err, -ECANCELED, "the migration of VM '%s' failed: removed here again",
 		       name);
 }
@@ -277,12 +361,56 @@ static int follow(const char *name, FILE *progress, struct vk_err *err)
 	}
 }
 
-int vm_migrate(const char *name, const char *host, FILE *progress, struct vk_err *err)
+/* "DISK <key> <format> <bytes>" for each of the VM's disks, into buf. */
+static int disk_lines(const struct vm_def *d, char *buf, size_t len, unsigned int *n,
+		      struct vk_err *err)
+{
+	unsigned int i;
+	size_t at = 0;
+	int ret = 0;
+
+	*n = 0;
+	buf[0] = 0;
+	for (i = 0; i < d->n && !ret; i++) {
+		struct vk_blk_opts o = { .flags = VK_BLK_FORCE_SHARE | VK_BLK_NO_BACKING };
+		char ref[PATH_MAX], file[PATH_MAX];
+		struct vk_blk_info info;
+		struct vk_blk *bs;
+
+		if (!vm_disk_entry(d->kv[i].key, d->kv[i].val))
+			continue;
+		snprintf(ref, sizeof(ref), "%.*s", (int)strcspn(d->kv[i].val, ","), d->kv[i].val);
+		ret = vol_resolve(ref, true, file, err);
+		if (!ret)
+			ret = vk_blk_open(file, &o, &bs, err);
+		if (ret)
+			break;
+		vk_blk_get_info(bs, &info);
+		if (strcmp(info.format, "raw") && strcmp(info.format, "qcow2"))
+			ret = vk_fail(err, -ENOTSUP, "%s: a %s image; local disks are copied into raw "
+				      "or qcow2 ones", d->kv[i].key, info.format);
+		else if (*n == MAX_DISKS)
+			ret = vk_fail(err, -E2BIG, "more than %d disks", MAX_DISKS);
+		else
+			at += (size_t)snprintf(buf + at, len - at, "DISK %s %s %llu\n", d->kv[i].key,
+					       info.format, (unsigned long long)vk_blk_length(bs));
+		(*n)++;
+		vk_blk_close(bs);
+	}
+	if (!ret && at >= len)
+		ret = vk_fail(err, -E2BIG, "too many disks");
+	return ret;
+}
+
+int vm_migrate(const char *name, const char *host, bool local_disks, FILE *progress,
+	       struct vk_err *err)
 {
 	struct rsh r = { 0 };
 	struct vm_status st;
 	struct vm_def d;
 	char addr[INET6_ADDRSTRLEN + 2], line[1200], args[160], *text = NULL;
+	char disks[MAX_DISKS * 96];
+	unsigned int nd = 0;
 	int ret, port;
 
 	ret = vm_migrate_check_host(host, err);
@@ -294,13 +422,22 @@ int vm_migrate(const char *name, const char *host, FILE *progress, struct vk_err
 		ret = vm_load(name, &d, err);
 	if (ret)
 		return ret;
-	text = vm_def_format(&d);
+	if (local_disks)
+		ret = disk_lines(&d, disks, sizeof(disks), &nd, err);
+	if (!ret && local_disks && !nd)
+		ret = vk_fail(err, -ENOENT, "VM '%s' has no disks to copy", name);
+	text = ret ? NULL : vm_def_format(&d);
 	vm_def_free(&d);
+	if (ret)
+		return ret;
 	if (!text)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	ret = rsh_start(&r, host, name, err);
 	if (!ret) {
-		fprintf(r.to, "DEF %zu\n%s", strlen(text), text);
+		if (nd)
+			fprintf(r.to, "DEF %zu %u\n%s%s", strlen(text), nd, text, disks);
+		else
+			fprintf(r.to, "DEF %zu\n%s", strlen(text), text);
 		fflush(r.to);
 		if (!fgets(line, sizeof(line), r.from))
 			ret = vk_fail(err, -EPROTO, "%s: no answer from vmkit there", host);
@@ -313,7 +450,8 @@ int vm_migrate(const char *name, const char *host, FILE *progress, struct vk_err
 	}
 	free(text);
 	if (!ret) {
-		snprintf(args, sizeof(args), "{\"uri\":\"tcp:%s:%d\"}", addr, port);
+		snprintf(args, sizeof(args), "{\"uri\":\"tcp:%s:%d\"%s}", addr, port,
+			 nd ? ",\"blk\":true" : "");
 		ret = vm_qmp_call(name, "migrate", args, NULL, err);
 		if (!ret)
 			ret = follow(name, progress, err);
@@ -334,7 +472,8 @@ int vm_migrate(const char *name, const char *host, FILE *progress, struct vk_err
 		if (!vm_wait_stopped(name, 30))
 			mgmt_vm_destroy(name, &e);
 		vm_wait_stopped(name, 10);
-		if (vm_delete(name, false, &e))
+		/* Local disks moved with it: the ones here go (as Proxmox's). */
+		if (vm_delete(name, nd > 0, &e))
 			mgmt_warn("warning: VM '%s' runs on %s, but its definition here stays: %s",
 				  name, host, e.msg);
 	}

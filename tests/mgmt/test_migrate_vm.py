@@ -133,3 +133,41 @@ def test_migrate_refused_there_leaves_it_running_here(vk, kvm, two_hosts, tmp_pa
         assert r.returncode != 0 and words in r.stderr, r.stderr
     assert vk.state(n) == "running"
     vk("destroy", n)
+
+
+def test_migrate_with_local_disks_copies_them(vk, kvm, two_hosts, tmp_path):
+    """--with-local-disks: the disk there is made anew and filled with the one here (the
+    guest writing meanwhile: tests/guest/test_migrate_disks.py); the one here goes."""
+    a, b, env_b, rsh = two_hosts
+    n = vk.name()
+    vk("vol", "create", "local", f"{n}.qcow2", "32M")
+    disk_a = vk.home / "images" / f"{n}.qcow2"
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 3M", "-c",
+                    "write -P 0xa5 30M 1M", str(disk_a)], check=True, capture_output=True)
+    ref = tmp_path / "ref.raw"
+    subprocess.run(["qemu-img", "convert", "-O", "raw", str(disk_a), str(ref)], check=True)
+    vk("create", "--name", n, "--kernel", str(h.guest("counter")), "--memory", "64",
+       "--disk", f"local:{n}.qcow2")
+    r = in_ns(a, vk.env, "start", n)
+    assert r.returncode == 0, r.stderr
+    env = dict(vk.env, VMKIT_MIGRATE_RSH=str(rsh))
+    try:
+        # Already there (as on shared storage): refused, and it runs on here.
+        home_b = tmp_path / "homeB"
+        subprocess.run([str(h.VMKIT), "vol", "create", "local", f"{n}.qcow2", "32M"],
+                       env=env_b, check=True, capture_output=True)
+        r = in_ns(a, env, "migrate", n, "10.78.0.2", "--with-local-disks")
+        assert r.returncode != 0 and "exists on this host" in r.stderr, r.stderr
+        assert vk.state(n) == "running"
+        (home_b / "images" / f"{n}.qcow2").unlink()
+        r = in_ns(a, env, "migrate", n, "10.78.0.2", "--with-local-disks")
+        assert r.returncode == 0, r.stdout + r.stderr + vk.run_files()
+        assert not disk_a.exists(), "the disk here stayed"
+        out = console_counts(home_b, n)
+        assert "count=" in out and "counter_boot" not in out, out
+    finally:
+        subprocess.run([str(h.VMKIT), "destroy", n], env=env_b, capture_output=True)
+    disk_b = home_b / "images" / f"{n}.qcow2"
+    r = subprocess.run(["qemu-img", "compare", "-f", "raw", str(ref), str(disk_b)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

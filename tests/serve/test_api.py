@@ -500,3 +500,35 @@ def test_migrate_validation(api, kernel):
     t = api.wait_task(api.post("/api/vms/mv/migrate", {"target": "10.0.0.1"}).data)
     assert t["status"] != "OK" and "not running" in t["status"], t
     assert t["type"] == "qmigrate"
+
+
+def test_backup_and_restore(api, kernel, vmkit_home):
+    """POST /api/vms/NAME/backup into a pool's dump/, GET its list, POST /api/backups/restore:
+    named by pool and backup name only (the backups themselves: tests/mgmt/test_backup_vm.py)."""
+    assert new_vm(api, "bk", kernel, disks=["size=16M,format=qcow2"]).status == 200
+    assert api.post("/api/vms/bk/backup", {}).status == 400
+    for body in ({"storage": "../etc"}, {"storage": "nopool"},
+                 {"storage": "local", "mode": "often"}, {"storage": "local", "bwlimit": -1},
+                 {"storage": "local", "compress": "lzo"}):
+        r = api.post("/api/vms/bk/backup", body)
+        assert r.status in (400, 404), (body, r.status, r.body)
+    assert api.post("/api/vms/nosuch/backup", {"storage": "local"}).status == 404
+    t = api.wait_task(api.post("/api/vms/bk/backup", {"storage": "local", "bwlimit": 1024}).data)
+    assert t["status"] == "OK" and t["type"] == "vzdump", t
+    names = api.get("/api/pools/local/backups").data
+    assert len(names) == 1 and names[0].startswith("vzdump-vmkit-bk-"), names
+    assert (vmkit_home / "images" / "dump" / names[0] / "index.json").is_file()
+    for body in ({"storage": "local", "backup": "../../etc"},
+                 {"storage": "local", "backup": "vzdump-vmkit-x/../../y"},
+                 {"storage": "local", "backup": names[0], "name": "a/b"},
+                 {"storage": "local", "backup": names[0], "target": "../x"}):
+        r = api.post("/api/backups/restore", body)
+        assert r.status in (400, 404), (body, r.status, r.body)
+    t = api.wait_task(api.post("/api/backups/restore", {"storage": "local", "backup": names[0],
+                                                         "name": "bk2"}).data)
+    assert t["status"] == "OK" and t["type"] == "qmrestore", t
+    cfg = api.get("/api/vms/bk2").data
+    assert "local:bk2-virtio0.qcow2" in json.dumps(cfg), cfg
+    t = api.wait_task(api.post("/api/backups/restore", {"storage": "local",
+                                                         "backup": names[0]}).data)
+    assert t["status"] != "OK" and "already exists" in t["status"], t
