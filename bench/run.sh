@@ -15,7 +15,8 @@
 #   3. Linux boot: time to "Run /init as init process" on the console and
 #      total time, vmkit and QEMU, PVH vmlinux and bzImage (bench/boottime.py);
 #   and after them disks, networks, user space, vmkit img, firmware boot and
-#   live migration (bench/migrate.py), each with its own report appended.
+#   live migration (bench/migrate.py) and backups (bench/backup.py), each with its
+#   own report appended.
 #
 # Progress goes to stderr; the report goes to stdout and to
 # build/bench/report.txt. A failing command is reported and the run goes on.
@@ -251,4 +252,11 @@ log "firmware boot (bench/fwboot.py)"
 # 127.0.0.1 by vmkit and by QEMU: total time, downtime, bytes sent; appended.
 log "live migration (bench/migrate.py)"
 { echo; /usr/bin/python3 bench/migrate.py || echo "bench: migrate.py failed"; } |
+	tee -a "$OUT/report.txt"
+
+# --- 10. backups (issue 15) --------------------------------------------------------------
+# bench/backup.py: a running tiny guest's 1 GiB raw disk backed up in full into qcow2,
+# compressed and not, by vmkit (x-vmkit-backup) and QEMU (drive-backup), against cp.
+log "backups (bench/backup.py)"
+{ echo; /usr/bin/python3 bench/backup.py || echo "bench: backup.py failed"; } |
 	tee -a "$OUT/report.txt"
