@@ -110,6 +110,12 @@ int blk_backend_pread_sync(struct blk_backend *bb, void *buf, uint64_t off, size
 			   struct vk_err *err);
 int blk_backend_pwrite_sync(struct blk_backend *bb, const void *buf, uint64_t off, size_t len,
 			    struct vk_err *err);
+/*
+ * Whether [off, off+len) surely reads as zeros without reading it: a hole
+ * in a raw file, zero or unallocated clusters of an image without backing.
+ * False when it cannot tell.
+ */
+bool blk_backend_reads_zero(struct blk_backend *bb, uint64_t off, uint64_t len);
 
 /*
  * Live migration's hand-over of every disk of the process (one monitor

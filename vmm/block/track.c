@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -141,6 +142,29 @@ void blk_track_free(struct blk_backend *bb)
 }
 
 /* ---- synchronous I/O as the guest sees the disk ---- */
+
+bool blk_backend_reads_zero(struct blk_backend *bb, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len, pnum = 0, map;
+	struct vk_err e = { 0 };
+	bool zero = true;
+	off_t d;
+	int f;
+
+	if (!bb->image) {
+		d = lseek(bb->fd, (off_t)off, SEEK_DATA);
+		return (d < 0 && errno == ENXIO) || (d >= 0 && (uint64_t)d >= end);
+	}
+	pthread_mutex_lock(&bb->image_lock);
+	for (; zero && off < end; off += pnum) {
+		f = vk_blk_block_status(bb->image, off, end - off, &pnum, &map, &e);
+		/* Zeros: said so, or nothing here and nothing below. */
+		zero = f >= 0 && pnum && ((f & VK_BS_ZERO) ||
+					  (!(f & VK_BS_ALLOCATED) && !bb->image->backing));
+	}
+	blk_image_unlock(bb);
+	return zero;
+}
 
 int blk_backend_pread_sync(struct blk_backend *bb, void *buf, uint64_t off, size_t len,
 			   struct vk_err *err)
