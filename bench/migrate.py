@@ -6,8 +6,9 @@ The same tiny guests, 1 GiB of RAM, migrated over TCP on this host
 (127.0.0.1) by vmkit and by QEMU (-M microvm), each to a second instance of
 itself started with its -incoming/--incoming:
 
-  idle   counter.elf: counts in one word of memory (a few pages written)
-  busy   dirtier.elf: rewrites 32 MiB at CPL3 as fast as it can
+  idle      counter.elf: counts in one word of memory (a few pages written)
+  busy      dirtier.elf: rewrites 32 MiB at CPL3 as fast as it can
+  N MiB/s   dirtyrate.elf rate=N: writes pages of 256 MiB at N MiB/s (TSC-paced)
 
 Both with the downtime limit 300 ms and no bandwidth cap (QEMU's
 max-bandwidth set to 100 GiB/s). Reported, from each monitor's own
@@ -39,7 +40,9 @@ VMKIT = BUILD / "vmkit"
 QEMU = os.environ.get("BENCH_QEMU", "qemu-system-x86_64")
 RUNS = int(os.environ.get("BENCH_MIG_RUNS", "3"))
 MEM_MIB = 1024
-GUESTS = {"idle": ("counter", b"count="), "busy": ("dirtier", b"round=")}
+GUESTS = {"idle": ("counter", b"count=", ""), "busy": ("dirtier", b"round=", ""),
+          "64MiB/s": ("dirtyrate", b"round=", "rate=64"),
+          "512MiB/s": ("dirtyrate", b"round=", "rate=512")}
 
 
 def free_port() -> int:
@@ -48,14 +51,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def argv(monitor: str, guest: Path, sock: Path, incoming: str | None) -> list[str]:
+def argv(monitor: str, guest: Path, sock: Path, incoming: str | None,
+         cmdline: str = "") -> list[str]:
     if monitor == "vmkit":
         a = [str(VMKIT), "run", "--kernel", str(guest), "--memory", str(MEM_MIB),
              "--console", "stdio", "--qmp", f"unix:{sock},server=on,wait=off"]
+        a += ["--cmdline", cmdline] if cmdline else []
         return a + (["--incoming", incoming] if incoming else [])
     a = [QEMU, "-M", "microvm", "-accel", "kvm", "-cpu", "host,-arch-capabilities",
          "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-no-reboot",
          "-kernel", str(guest), "-m", str(MEM_MIB), "-qmp", f"unix:{sock},server=on,wait=off"]
+    a += ["-append", cmdline] if cmdline else []
     return a + (["-incoming", incoming] if incoming else [])
 
 
@@ -69,7 +75,7 @@ def wait_for(path: Path, text: bytes, timeout: float = 60) -> None:
 
 
 def one(monitor: str, workload: str, tmp: Path) -> dict[str, float]:
-    name, mark = GUESTS[workload]
+    name, mark, cmdline = GUESTS[workload]
     guest = BUILD / "tests" / "guest" / f"{name}.elf"
     port = free_port()
     uri = f"tcp:127.0.0.1:{port}"
@@ -79,7 +85,8 @@ def one(monitor: str, workload: str, tmp: Path) -> dict[str, float]:
         for role, inc in (("dst", uri), ("src", None)):
             outs[role] = tmp / f"{role}.out"
             with open(outs[role], "wb") as f:
-                procs.append(subprocess.Popen(argv(monitor, guest, tmp / f"{role}.sock", inc),
+                procs.append(subprocess.Popen(argv(monitor, guest, tmp / f"{role}.sock", inc,
+                                                   cmdline),
                                               stdin=subprocess.DEVNULL, stdout=f,
                                               stderr=subprocess.STDOUT))
         wait_for(outs["src"], mark)
@@ -136,19 +143,19 @@ def main() -> int:
             print(f"{m} {workload}: {res[(m, workload)]}", file=sys.stderr)
     lines = [f"live migration over 127.0.0.1, {MEM_MIB} MiB guest, downtime limit 300 ms, "
              f"median of {RUNS} runs",
-             f"{'':14} {'total ms':>9} {'downtime ms':>12} {'sent MiB':>9} {'wall ms':>8}"]
+             f"{'':18} {'total ms':>9} {'downtime ms':>12} {'sent MiB':>9} {'wall ms':>8}"]
     for workload in GUESTS:
         for m in monitors:
             v = res[(m, workload)]
             if isinstance(v, str):
-                lines.append(f"{m + ' ' + workload:14} failed: {v[:200]}")
+                lines.append(f"{m + ' ' + workload:18} failed: {v[:200]}")
                 continue
-            lines.append(f"{m + ' ' + workload:14} {v['total']:9.0f} {v['downtime']:12.0f} "
+            lines.append(f"{m + ' ' + workload:18} {v['total']:9.0f} {v['downtime']:12.0f} "
                          f"{v['mib']:9.1f} {v['wall']:8.0f}")
         a, b = res.get(("vmkit", workload)), res.get(("qemu", workload))
         if isinstance(a, dict) and isinstance(b, dict):
             ratio = lambda k: f"{a[k] / b[k]:.2f}" if b[k] else "-"  # noqa: E731
-            lines.append(f"{'  vmkit/QEMU':14} {ratio('total'):>9} {ratio('downtime'):>12} "
+            lines.append(f"{'  vmkit/QEMU':18} {ratio('total'):>9} {ratio('downtime'):>12} "
                          f"{ratio('mib'):>9} {ratio('wall'):>8}")
     text = "\n".join(lines)
     print(text)

@@ -15,8 +15,8 @@
 #   3. Linux boot: time to "Run /init as init process" on the console and
 #      total time, vmkit and QEMU, PVH vmlinux and bzImage (bench/boottime.py);
 #   and after them disks, networks, user space, vmkit img, firmware boot and
-#   live migration (bench/migrate.py) and backups (bench/backup.py), each with its
-#   own report appended.
+#   live migration (bench/migrate.py), backups (bench/backup.py) and snapshots with
+#   RAM (bench/savevm.py), each with its own report appended.
 #
 # Progress goes to stderr; the report goes to stdout and to
 # build/bench/report.txt. A failing command is reported and the run goes on.
@@ -259,4 +259,11 @@ log "live migration (bench/migrate.py)"
 # compressed and not, by vmkit (x-vmkit-backup) and QEMU (drive-backup), against cp.
 log "backups (bench/backup.py)"
 { echo; /usr/bin/python3 bench/backup.py || echo "bench: backup.py failed"; } |
+	tee -a "$OUT/report.txt"
+
+# --- 11. snapshots with RAM (issue 15) ---------------------------------------------------
+# bench/savevm.py: a 1 GiB tiny guest's snapshot with RAM and back, vmkit against QEMU's
+# savevm/loadvm.
+log "snapshots with RAM (bench/savevm.py)"
+{ echo; /usr/bin/python3 bench/savevm.py || echo "bench: savevm.py failed"; } |
 	tee -a "$OUT/report.txt"
