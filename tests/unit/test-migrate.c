@@ -165,7 +165,10 @@ static void test_refusals_name_the_problem(void **st)
 		{ 1, 1, PAGE, "pages at 0x1+0x1000" },
 		{ 2, PAGE, ~0ull - PAGE + 1, "pages at 0x1000" },
 		{ 4, 0, 0, "ended without the state" },
-		{ 7, 0, 0, "record type 7" },
+		{ 9, 0, 0, "record type 9" },
+		/* disk records in a stream whose header did not say disks come */
+		{ 6, 0, 512, "disk records unannounced" },
+		{ 5, 0, 0, "disk records unannounced" },
 	};
 	unsigned int i;
 
