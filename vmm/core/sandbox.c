@@ -125,6 +125,11 @@ static const struct sandbox_rule vcpu_rules[] = {
 		     KVM_SET_USER_MEMORY_REGION),	/* a guest moving the VGA's VRAM BAR */
 	SB_ALLOW(sendto), SB_ALLOW(sendmsg),		/* socket: console backend */
 	SB_ALLOW(pwritev),				/* file: console backend */
+	/*
+	 * an event a vCPU emits (balloon, reset) to a QMP client whose output
+	 * is full: qmp_emit cuts that client off (control/server.c)
+	 */
+	SB_ALLOW(shutdown),
 	SB_ALLOW(rt_sigreturn),				/* the kick (SIGUSR1) */
 	/*
 	 * AHCI and SCSI commands are submitted from the register write that
