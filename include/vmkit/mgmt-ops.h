@@ -58,6 +58,12 @@ int vm_restore_state(const char *file, char *name, struct vk_err *err);
  */
 /* A copy of a VM must not share its MACs: each NIC's is dropped (derived from the name). */
 int vm_def_new_macs(struct vm_def *nd, struct vk_err *err);
+/*
+ * Point a disk key at a new volume ref of format fmt, keeping the old
+ * value's other options (opts: from its first comma, or NULL).
+ */
+int vm_def_set_disk(struct vm_def *d, const char *key, const char *ref, const char *fmt,
+		    const char *opts, struct vk_err *err);
 enum vm_backup_mode { VM_BACKUP_AUTO, VM_BACKUP_FULL, VM_BACKUP_INCREMENTAL };
 struct vm_backup_opts {
 	enum vm_backup_mode mode;

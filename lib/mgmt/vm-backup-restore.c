@@ -89,7 +89,6 @@ static int restore_disk(struct vm_def *d, unsigned int i, const char *dir,
 {
 	const char *val = d->kv[i].val, *opts = strchr(val, ','), *key = d->kv[i].key;
 	char ref[PATH_MAX], pool[MGMT_NAME_MAX], nref[PATH_MAX], nfile[PATH_MAX], src[PATH_MAX];
-	char nval[PATH_MAX + 1024];
 	struct vk_err e = { 0 };
 	int r = check_chain(dir, key, err);
 
@@ -113,17 +112,7 @@ static int restore_disk(struct vm_def *d, unsigned int i, const char *dir,
 	if (r)
 		return vk_fail(err, r, "restoring %s to %s failed: %s", src, nref, e.msg);
 	snprintf(done->files[done->n++], PATH_MAX, "%s", nfile);
-	snprintf(nval, sizeof(nval), "%s,format=qcow2", nref);
-	if (opts) {
-		char *p, buf[1024];
-
-		snprintf(buf, sizeof(buf), "%s", opts);
-		p = strstr(buf, ",format=");
-		if (p)
-			memmove(p, p + 8 + strcspn(p + 8, ","), strlen(p + 8 + strcspn(p + 8, ",")) + 1);
-		strncat(nval, buf, sizeof(nval) - strlen(nval) - 1);
-	}
-	return vm_def_set(d, key, nval, err);
+	return vm_def_set_disk(d, key, nref, "qcow2", opts, err);
 }
 
 /* The index says which disks are here: each of the definition's, as drive-KEY.qcow2. */

@@ -27,7 +27,7 @@ static int clone_disk(struct vm_def *nd, unsigned int i, unsigned int idx, bool 
 		      struct cloned *c, struct vk_err *err)
 {
 	const char *val = nd->kv[i].val, *opts = strchr(val, ',');
-	char ref[PATH_MAX], file[PATH_MAX], nref[PATH_MAX], nfile[PATH_MAX], nval[PATH_MAX + 1024];
+	char ref[PATH_MAX], file[PATH_MAX], nref[PATH_MAX], nfile[PATH_MAX];
 	struct vk_blk_opts o = { .flags = VK_BLK_FORCE_SHARE | VK_BLK_NO_BACKING };
 	struct vk_blk_info info;
 	struct vk_blk *bs;
@@ -66,7 +66,15 @@ static int clone_disk(struct vm_def *nd, unsigned int i, unsigned int idx, bool 
 		return ret;
 	snprintf(c->files[c->n++], PATH_MAX, "%s", nfile);
 	/* The copy's format may differ from the source's (linked: always qcow2). */
-	snprintf(nval, sizeof(nval), "%s,format=%s", nref, fmt);
+	return vm_def_set_disk(nd, nd->kv[i].key, nref, fmt, opts, err);
+}
+
+int vm_def_set_disk(struct vm_def *d, const char *key, const char *ref, const char *fmt,
+		    const char *opts, struct vk_err *err)
+{
+	char nval[PATH_MAX + 1024];
+
+	snprintf(nval, sizeof(nval), "%s,format=%s", ref, fmt);
 	if (opts) {
 		char *p, buf[1024];
 
@@ -76,7 +84,7 @@ static int clone_disk(struct vm_def *nd, unsigned int i, unsigned int idx, bool 
 			memmove(p, p + 8 + strcspn(p + 8, ","), strlen(p + 8 + strcspn(p + 8, ",")) + 1);
 		strncat(nval, buf, sizeof(nval) - strlen(nval) - 1);
 	}
-	return vm_def_set(nd, nd->kv[i].key, nval, err);
+	return vm_def_set(d, key, nval, err);
 }
 
 /* A MAC written in the source's config must not be shared by the clone. */
