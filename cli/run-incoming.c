@@ -65,6 +65,10 @@ int run_open_incoming(struct vm_config *c, struct run_incoming *in)
 
 	in->file = NULL;
 	in->listen_fd = -1;
+	if (c->tls_dir && migrate_tls_load(c->tls_dir, &c->tls, &err)) {
+		vk_msg("--tls-creds %s", err.msg);
+		return -EINVAL;
+	}
 	if (c->incoming_tcp) {
 		/* The source writes them until it hands them over: read, not written, not locked. */
 		for (i = 0; i < c->nr_disks; i++)
@@ -95,7 +99,7 @@ static int receive_tcp(struct vm *vm, struct run_incoming *in)
 		vk_msg("--incoming %s: %s", vm->cfg->incoming_tcp, strerror(errno));
 		return -errno;
 	}
-	r = vm_migrate_receive(vm, fd, &err);
+	r = vm_migrate_receive(vm, fd, vm->cfg->tls, &err);
 	close(fd);
 	if (r)
 		vk_msg("--incoming %s: %s", vm->cfg->incoming_tcp, err.msg);

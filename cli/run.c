@@ -113,6 +113,10 @@ static const char run_usage[] =
 	"  --incoming tcp:ADDR:PORT  wait there for a VM migrating live (QMP migrate tcp:)\n"
 	"                       instead of booting; the other options must be the ones\n"
 	"                       it was saved with\n"
+	"  --tls-creds DIR      migration's TLS credentials (ca-cert.pem, server-cert.pem,\n"
+	"                       server-key.pem, client-cert.pem, client-key.pem): with\n"
+	"                       them --incoming takes TLS only; QMP migrate-set-parameters\n"
+	"                       tls-creds=tls0 sends over TLS\n"
 	"\n"
 	"On the stdio console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
@@ -130,7 +134,7 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_ME
        /* the Q35 machine (issue 12) */
        OPT_MACHINE,
        /* save/restore (issue 15) */
-       OPT_INCOMING };
+       OPT_INCOMING, OPT_TLS_CREDS };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -176,6 +180,7 @@ static const struct option run_options[] = {
 	{ "machine", required_argument, NULL, OPT_MACHINE },
 	/* save/restore (issue 15) */
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
+	{ "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
 	{ 0 }
 };
 
@@ -588,6 +593,7 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_TABLET: c->tablet = true; return 0;
 	case OPT_MACHINE: return run_parse_machine(c, arg);
 	case OPT_INCOMING: return run_parse_incoming(c, arg);
+	case OPT_TLS_CREDS: c->tls_dir = arg; return 0;
 	case OPT_NET: return run_parse_net(c, arg);
 	case OPT_RNG:
 		if (!arg)

@@ -197,6 +197,13 @@ struct vm_config {
 	const char *incoming;
 	/* Live migration (issue 15): --incoming tcp:ADDR:PORT, whole (NULL: none). */
 	const char *incoming_tcp;
+	/*
+	 * --tls-creds DIR: migration's TLS credentials (QEMU's tls-creds-x509
+	 * layout), loaded before the sandbox; with them --incoming tcp: takes
+	 * TLS only, and QMP migrate-set-parameters tls-creds may use them.
+	 */
+	const char *tls_dir;
+	struct migrate_tls *tls;
 };
 
 #endif

@@ -24,6 +24,9 @@
  * Back, once the destination has applied it all: u32 status (0: it
  * runs; else an errno) u32 len, then len bytes of its one-line error.
  * The source stops only when that says 0, and resumes on anything else.
+ * Over TLS (--tls-creds, tls-creds) the same, inside TLS: after the
+ * handshake the destination sends 8 zero bytes (it took the source's
+ * certificate), then the stream goes as above.
  */
 #ifndef VMKIT_MIGRATE_H
 #define VMKIT_MIGRATE_H
@@ -38,6 +41,17 @@
 struct vm;
 struct vm_config;
 
+/*
+ * TLS credentials (vmm/core/migrate-tls.c), QEMU's tls-creds-x509 layout:
+ * DIR/ca-cert.pem, server-cert.pem + server-key.pem (to receive),
+ * client-cert.pem + client-key.pem (to send). Read at once: load them
+ * before the sandbox. One line in err naming the file and the problem.
+ */
+struct migrate_tls;
+#define MIGRATE_TLS_ID	"tls0"	/* their id in migrate-set-parameters tls-creds */
+int migrate_tls_load(const char *dir, struct migrate_tls **out, struct vk_err *err);
+void migrate_tls_free(struct migrate_tls *t);
+
 #define MIGRATE_DOWNTIME_MS	300	/* QEMU's downtime-limit default */
 #define MIGRATE_BANDWIDTH	0	/* bytes/s; 0 unlimited (QEMU's default is 128 MiB/s) */
 #define MIGRATE_MAX_ROUNDS	30	/* then it has not converged: fail, say why */
@@ -48,6 +62,9 @@ struct migrate_job {
 	unsigned int max_rounds;
 	/* Copy the writable disks too (QMP migrate "blk"): the destination's are its own files. */
 	bool disks;
+	/* Over TLS with these credentials, the destination's certificate naming tls_peer. */
+	const struct migrate_tls *tls;
+	char tls_peer[256];
 	/* Pause the vCPUs for the last round (the caller keeps its own run state). */
 	void (*stop_vm)(void *opaque);
 	void *opaque;
@@ -79,9 +96,10 @@ int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err 
 
 /*
  * Receive a VM over fd (connected) into vm, built from the same config and
- * not yet running; answer the source. 0: run it.
+ * not yet running; answer the source. 0: run it. With tls, only over TLS
+ * from a source whose certificate its CA signed.
  */
-int vm_migrate_receive(struct vm *vm, int fd, struct vk_err *err);
+int vm_migrate_receive(struct vm *vm, int fd, const struct migrate_tls *tls, struct vk_err *err);
 /*
  * Its first part, the stream alone (tests/fuzz/migrate-fuzz.c): the config
  * checked, RAM written, the state (malloc'd, not parsed) into *state.

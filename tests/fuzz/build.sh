@@ -64,7 +64,7 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	libs='$o/libutil.a'
 	sys='-lz -lzstd -lpthread'
 	vmmlibs='$o/libvmm.a $o/libnet.a $o/libblock.a $o/libmgmt.a $o/libsandbox.a $o/libutil.a'
-	vmmsys="-luring -laio -ljson-c -lseccomp -lpng $sys"
+	vmmsys="-luring -laio -ljson-c -lseccomp -lpng -lssl -lcrypto $sys"
 	# name: objects, archives, system libraries
 	link() { printf 'build %s/%s-fuzz: link%s %s\n  libs = %s\n' "$OUT" "$1" "$2" "$3" "$4"; }
 	link qcow2 "$(obj tests/fuzz/fuzz-image.c tests/fuzz/qcow2-fuzz.c)" "\$o/libblock.a $libs" "$sys"

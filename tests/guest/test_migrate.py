@@ -186,7 +186,8 @@ def test_not_converging_says_why_and_the_source_runs_on(tmp_path):
         q.cmd("migrate-set-parameters", {"max-bandwidth": 64 << 20, "downtime-limit": 20,
                                          "x-max-rounds": 3})
         assert q.cmd("query-migrate-parameters") == {
-            "downtime-limit": 20, "max-bandwidth": 64 << 20, "x-max-rounds": 3}
+            "downtime-limit": 20, "max-bandwidth": 64 << 20, "x-max-rounds": 3,
+            "tls-creds": "", "tls-hostname": ""}
         q.cmd("migrate", {"uri": f"tcp:127.0.0.1:{port}"})
         r = wait_migration(q)
         assert r["status"] == "failed", r

@@ -59,6 +59,9 @@ const struct qmp_param qmp_migrate_set_parameters_params[] = {
 	{ .name = "max-bandwidth", .type = json_type_int, .optional = true },
 	/* vmkit's: rounds of pre-copy before it gives up, saying why */
 	{ .name = "x-max-rounds", .type = json_type_int, .optional = true },
+	/* TLS (vmm/core/migrate-tls.c): the credentials' id ("" off), the name to check */
+	{ .name = "tls-creds", .type = json_type_string, .optional = true },
+	{ .name = "tls-hostname", .type = json_type_string, .optional = true },
 	{ .name = NULL },
 };
 
@@ -212,6 +215,19 @@ static void *mig_thread(void *arg)
 	return NULL;
 }
 
+/* tcp:ADDR:PORT's ADDR, without an IPv6 address's brackets (it was parsed: it has a port). */
+static void tls_peer_of(const char *uri, char *out, size_t len)
+{
+	const char *p = uri + 4;
+	size_t n = strrchr(p, ':') - p;
+
+	if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
+		p++;
+		n -= 2;
+	}
+	snprintf(out, len, "%.*s", (int)n, p);
+}
+
 static int migrate_tcp(struct control *c, const char *uri, bool blk, struct qmp_error *e)
 {
 	struct sockaddr_storage sa;
@@ -235,6 +251,14 @@ static int migrate_tcp(struct control *c, const char *uri, bool blk, struct qmp_
 	c->mig->bandwidth = c->mig_bandwidth;
 	c->mig->max_rounds = c->mig_max_rounds;
 	c->mig->disks = blk;
+	if (c->mig_tls) {
+		c->mig->tls = c->cfg->tls;
+		/* The URI's address, unless tls-hostname names what the certificate says. */
+		if (c->mig_tls_host[0])
+			snprintf(c->mig->tls_peer, sizeof(c->mig->tls_peer), "%s", c->mig_tls_host);
+		else
+			tls_peer_of(uri, c->mig->tls_peer, sizeof(c->mig->tls_peer));
+	}
 	c->mig->stop_vm = stop_vm;
 	c->mig->opaque = c;
 	c->mig_paused = false;
@@ -343,7 +367,23 @@ int qmp_cmd_migrate_set_parameters(struct control *c, json_object *args, json_ob
 				"0 or more bytes per second");
 	if (json_object_object_get_ex(args, "x-max-rounds", NULL) && (m < 1 || m > 100000))
 		return qmp_fail(e, "GenericError", "Parameter 'x-max-rounds' expects 1 to 100000");
+	if (json_object_object_get_ex(args, "tls-creds", &v) && *json_object_get_string(v)) {
+		if (!c->cfg->tls)
+			return qmp_fail(e, "GenericError", "No TLS credentials with id '%s' (start "
+					"the VM with --tls-creds DIR)", json_object_get_string(v));
+		if (strcmp(json_object_get_string(v), MIGRATE_TLS_ID))
+			return qmp_fail(e, "GenericError", "No TLS credentials with id '%s' (the "
+					"credentials of --tls-creds are '%s')",
+					json_object_get_string(v), MIGRATE_TLS_ID);
+	}
+	if (json_object_object_get_ex(args, "tls-hostname", &v) &&
+	    json_object_get_string_len(v) >= (int)sizeof(c->mig_tls_host))
+		return qmp_fail(e, "GenericError", "Parameter 'tls-hostname' is too long");
 	params_default(c);
+	if (json_object_object_get_ex(args, "tls-creds", &v))
+		c->mig_tls = *json_object_get_string(v);
+	if (json_object_object_get_ex(args, "tls-hostname", &v))
+		snprintf(c->mig_tls_host, sizeof(c->mig_tls_host), "%s", json_object_get_string(v));
 	if (d >= 0)
 		c->mig_downtime_ms = d;
 	if (b >= 0)
@@ -361,6 +401,9 @@ int qmp_cmd_query_migrate_parameters(struct control *c, json_object *args, json_
 	json_object_object_add(*ret, "downtime-limit", json_object_new_int64(c->mig_downtime_ms));
 	json_object_object_add(*ret, "max-bandwidth", json_object_new_int64(c->mig_bandwidth));
 	json_object_object_add(*ret, "x-max-rounds", json_object_new_int64(c->mig_max_rounds));
+	json_object_object_add(*ret, "tls-creds", json_object_new_string(c->mig_tls ?
+									  MIGRATE_TLS_ID : ""));
+	json_object_object_add(*ret, "tls-hostname", json_object_new_string(c->mig_tls_host));
 	return 0;
 }
 

@@ -57,6 +57,8 @@ struct control {
 	bool mig_params_set;
 	uint64_t mig_downtime_ms, mig_bandwidth;
 	unsigned int mig_max_rounds;
+	bool mig_tls;			/* tls-creds: over TLS with --tls-creds' */
+	char mig_tls_host[256];		/* tls-hostname: the name to check, else the URI's */
 	/*
 	 * The backup job (backup-cmds.c): running, or concluded and kept
 	 * until dismissed or replaced, so its end can be read. Only commands

@@ -156,8 +156,8 @@ int mig_disks_send(struct mig_disks *m, mig_put_fn put, void *s, struct vk_err *
 
 /* ---- receiving ---- */
 
-int mig_disks_receive(struct vm *vm, int fd, uint32_t type, uint32_t idx, uint64_t a, uint64_t b,
-		      struct mig_disks *m, struct vk_err *err)
+int mig_disks_receive(struct vm *vm, struct mig_chan *c, uint32_t type, uint32_t idx,
+		      uint64_t a, uint64_t b, struct mig_disks *m, struct vk_err *err)
 {
 	uint64_t sizes[VM_MAX_DISKS];
 	struct mig_disk *d;
@@ -168,7 +168,7 @@ int mig_disks_receive(struct vm *vm, int fd, uint32_t type, uint32_t idx, uint64
 		if (m->announced || a > VM_MAX_DISKS)
 			return vk_fail(err, -EBADMSG, "damaged stream (disks announced again, or %llu)",
 				       (unsigned long long)a);
-		r = mig_recv_all(fd, sizes, a * sizeof(sizes[0]));
+		r = mig_recv_all(c, sizes, a * sizeof(sizes[0]));
 		if (r)
 			return vk_fail(err, r, "reading: %s", mig_wire_error(r));
 		r = find_disks(vm, m, err);
@@ -195,7 +195,7 @@ int mig_disks_receive(struct vm *vm, int fd, uint32_t type, uint32_t idx, uint64
 			       (unsigned long long)a, (unsigned long long)b);
 	if (type == REC_DISK_ZERO)
 		return blk_backend_pwrite_sync(d->bb, NULL, a, (size_t)b, err);
-	r = mig_recv_all(fd, m->buf, (size_t)b);
+	r = mig_recv_all(c, m->buf, (size_t)b);
 	if (r)
 		return vk_fail(err, r, "reading: %s", mig_wire_error(r));
 	return blk_backend_pwrite_sync(d->bb, m->buf, a, (size_t)b, err);

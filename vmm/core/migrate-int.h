@@ -37,6 +37,7 @@ struct rec {
 struct blk_backend;
 struct vm;
 struct vk_err;
+struct mig_chan;
 struct mig_disk {
 	struct blk_backend *bb;
 	uint64_t size, words;
@@ -58,13 +59,29 @@ uint64_t mig_disks_collect(struct mig_disks *m);
 int mig_disks_announce(struct mig_disks *m, mig_put_fn put, void *s);
 int mig_disks_send(struct mig_disks *m, mig_put_fn put, void *s, struct vk_err *err);
 /* Receiver: one DISKS, DISK or DISK_ZERO record (its header read). */
-int mig_disks_receive(struct vm *vm, int fd, uint32_t type, uint32_t idx, uint64_t a, uint64_t b,
-		      struct mig_disks *m, struct vk_err *err);
+int mig_disks_receive(struct vm *vm, struct mig_chan *c, uint32_t type, uint32_t idx,
+		      uint64_t a, uint64_t b, struct mig_disks *m, struct vk_err *err);
+
+/* The connection: a socket, and TLS over it if the stream is encrypted (migrate-tls.c). */
+struct ssl_st;
+struct mig_chan {
+	int fd;
+	struct ssl_st *ssl;		/* NULL: plain */
+	int sys_err;			/* TLS: the socket's last errno */
+	char why[160];			/* TLS: OpenSSL's reason for -EPROTO */
+};
+struct migrate_tls;
+/* The handshake, as the destination (server) or the source; peer: the name to check. */
+int mig_tls_start(struct mig_chan *c, const struct migrate_tls *t, bool server,
+		  const char *peer, struct vk_err *err);
+void mig_tls_end(struct mig_chan *c);
+int mig_tls_send(struct mig_chan *c, const struct iovec *iov, int n);
+int mig_tls_recv(struct mig_chan *c, void *buf, size_t len);
 
 /* Whole buffers over a nonblocking-used socket, waiting at most IO_TIMEOUT_S for the peer. */
 int mig_wait_fd(int fd, short ev);
-int mig_send_iov(int fd, struct iovec *iov, int n);
-int mig_recv_all(int fd, void *buf, size_t len);
+int mig_send_iov(struct mig_chan *c, struct iovec *iov, int n);
+int mig_recv_all(struct mig_chan *c, void *buf, size_t len);
 /* A wire error for a person: "the other side closed the connection", ... */
 const char *mig_wire_error(int r);
 

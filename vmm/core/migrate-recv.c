@@ -24,12 +24,12 @@
 
 /* ---- receiving ---- */
 
-static int reply(int fd, int r, const char *msg)
+static int reply(struct mig_chan *c, int r, const char *msg)
 {
 	uint32_t h[2] = { htole32(r < 0 ? -r : r), htole32(r ? strlen(msg) : 0) };
 	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)msg, r ? strlen(msg) : 0 } };
 
-	return mig_send_iov(fd, iov, 2);
+	return mig_send_iov(c, iov, 2);
 }
 
 /*
@@ -49,15 +49,18 @@ static void drain_input(int fd)
 			break;
 }
 
-static int get_header(struct vm *vm, int fd, bool *disks, struct vk_err *err)
+static int get_header(struct vm *vm, struct mig_chan *c, bool *disks, struct vk_err *err)
 {
 	uint8_t h[32], *cfg;
 	uint64_t size, len;
 	uint32_t v, flags;
-	int r = mig_recv_all(fd, h, sizeof(h));
+	int r = mig_recv_all(c, h, sizeof(h));
 
 	if (r)
 		return vk_fail(err, r, "reading: %s", mig_wire_error(r));
+	if (h[0] == 0x16 && h[1] == 3)	/* a TLS handshake record */
+		return vk_fail(err, -EPROTO, "the source speaks TLS: this VM was started without "
+			       "--tls-creds");
 	if (memcmp(h, mig_magic, 8))
 		return vk_fail(err, -EINVAL, "not a vmkit migration stream (no VMKITMIG header)");
 	memcpy(&v, h + 8, 4);
@@ -82,7 +85,7 @@ static int get_header(struct vm *vm, int fd, bool *disks, struct vk_err *err)
 	cfg = malloc(len ? len : 1);
 	if (!cfg)
 		return vk_fail(err, -ENOMEM, "out of memory");
-	r = mig_recv_all(fd, cfg, len);
+	r = mig_recv_all(c, cfg, len);
 	if (r)
 		vk_fail(err, r, "reading: %s", mig_wire_error(r));
 	else
@@ -91,7 +94,7 @@ static int get_header(struct vm *vm, int fd, bool *disks, struct vk_err *err)
 	return r;
 }
 
-static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len,
+static int get_records(struct vm *vm, struct mig_chan *c, uint8_t **state, size_t *state_len,
 		       struct vm_ram_window *win, bool disks, struct mig_disks *md,
 		       struct vk_err *err)
 {
@@ -100,7 +103,7 @@ static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len
 	int r;
 
 	for (;;) {
-		r = mig_recv_all(fd, &h, sizeof(h));
+		r = mig_recv_all(c, &h, sizeof(h));
 		if (r)
 			return vk_fail(err, r, "reading: %s", mig_wire_error(r));
 		a = le64toh(h.a);
@@ -120,7 +123,7 @@ static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len
 						memset(vm->ram + p, 0, PAGE);
 				break;
 			}
-			r = mig_recv_all(fd, vm->ram + a, b);
+			r = mig_recv_all(c, vm->ram + a, b);
 			if (r)
 				return vk_fail(err, r, "reading: %s", mig_wire_error(r));
 			break;
@@ -132,7 +135,7 @@ static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len
 			if (!*state)
 				return vk_fail(err, -ENOMEM, "out of memory");
 			*state_len = a;
-			r = mig_recv_all(fd, *state, a);
+			r = mig_recv_all(c, *state, a);
 			if (r)
 				return vk_fail(err, r, "reading: %s", mig_wire_error(r));
 			break;
@@ -141,7 +144,7 @@ static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len
 		case REC_DISK_ZERO:
 			if (!disks)
 				return vk_fail(err, -EBADMSG, "damaged stream (disk records unannounced)");
-			r = mig_disks_receive(vm, fd, le32toh(h.type), le32toh(h.zero), a, b, md, err);
+			r = mig_disks_receive(vm, c, le32toh(h.type), le32toh(h.zero), a, b, md, err);
 			if (r)
 				return r;
 			break;
@@ -159,17 +162,18 @@ static int get_records(struct vm *vm, int fd, uint8_t **state, size_t *state_len
 }
 
 
-int vm_migrate_read(struct vm *vm, int fd, uint8_t **state, size_t *len, struct vk_err *err)
+static int read_stream(struct vm *vm, struct mig_chan *c, uint8_t **state, size_t *len,
+		       struct vk_err *err)
 {
 	struct vm_ram_window win = { 0 };	/* 32 KiB: the main thread's stack has megabytes */
 	struct mig_disks *md = calloc(1, sizeof(*md));
 	bool disks = false;
-	int r = md ? get_header(vm, fd, &disks, err) : vk_fail(err, -ENOMEM, "out of memory");
+	int r = md ? get_header(vm, c, &disks, err) : vk_fail(err, -ENOMEM, "out of memory");
 
 	*state = NULL;
 	*len = 0;
 	if (!r)
-		r = get_records(vm, fd, state, len, &win, disks, md, err);
+		r = get_records(vm, c, state, len, &win, disks, md, err);
 	if (md)
 		mig_disks_close(md);
 	free(md);
@@ -180,12 +184,52 @@ int vm_migrate_read(struct vm *vm, int fd, uint8_t **state, size_t *len, struct 
 	return r;
 }
 
-int vm_migrate_receive(struct vm *vm, int fd, struct vk_err *err)
+int vm_migrate_read(struct vm *vm, int fd, uint8_t **state, size_t *len, struct vk_err *err)
 {
+	struct mig_chan c = { .fd = fd };
+
+	return read_stream(vm, &c, state, len, err);
+}
+
+/*
+ * A plain source at a destination that wants TLS: its stream starts with
+ * the magic where a TLS hello would be. It is told so in the clear (its
+ * wire reads a plain answer), rather than left with a closed connection.
+ */
+static bool plain_source(int fd)
+{
+	char h[sizeof(mig_magic)];
+	uint64_t end = vk_now_ns() + IO_TIMEOUT_S * 1000000000ull;
+	ssize_t n;
+
+	do {
+		n = recv(fd, h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+		if (n == (ssize_t)sizeof(h) || (n < 0 && errno != EAGAIN && errno != EINTR) || !n)
+			break;
+		mig_wait_fd(fd, POLLIN);
+	} while (vk_now_ns() < end);
+	return n == (ssize_t)sizeof(h) && !memcmp(h, mig_magic, sizeof(h));
+}
+
+int vm_migrate_receive(struct vm *vm, int fd, const struct migrate_tls *tls, struct vk_err *err)
+{
+	struct mig_chan c = { .fd = fd };
 	uint8_t *state = NULL;
 	size_t len = 0;
-	int r = vm_migrate_read(vm, fd, &state, &len, err);
+	int r = 0;
 
+	if (tls && plain_source(fd)) {
+		r = vk_fail(err, -EACCES, "this VM takes migrations over TLS only (the source "
+			    "needs migrate-set-parameters tls-creds)");
+		reply(&c, r, err->msg);
+		drain_input(fd);
+		return r;
+	}
+	if (tls && (r = mig_tls_start(&c, tls, true, NULL, err))) {
+		mig_tls_end(&c);
+		return r;
+	}
+	r = read_stream(vm, &c, &state, &len, err);
 	/* The source has let go of the disks: ours now, read afresh, before the devices' state. */
 	if (!r)
 		r = blk_backends_set_active(true, err);
@@ -193,9 +237,10 @@ int vm_migrate_receive(struct vm *vm, int fd, struct vk_err *err)
 		r = vm_state_apply(vm, state, len, err);
 	free(state);
 	/* The source waits for this; if it cannot hear it, it resumes: we must not run. */
-	if (reply(fd, r, err->msg) && !r)
+	if (reply(&c, r, err->msg) && !r)
 		r = vk_fail(err, -EPIPE, "the source did not hear that the VM arrived: not running it");
 	if (r)
 		drain_input(fd);
+	mig_tls_end(&c);
 	return r;
 }

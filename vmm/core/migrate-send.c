@@ -32,7 +32,7 @@
 
 struct sender {
 	struct vm *vm;
-	int fd;
+	struct mig_chan c;
 	struct migrate_job *j;
 	uint64_t *bits, words, pages;
 	uint64_t window_ns, window_bytes;	/* the bandwidth limit's window */
@@ -54,7 +54,7 @@ static int put_rec_idx(struct sender *s, uint32_t type, uint32_t idx, uint64_t a
 
 	if (atomic_load(&s->j->cancel))
 		return -ECANCELED;
-	r = mig_send_iov(s->fd, iov, len ? 2 : 1);
+	r = mig_send_iov(&s->c, iov, len ? 2 : 1);
 	if (r)
 		return r;
 	s->send_ns += vk_now_ns() - t0;
@@ -65,7 +65,7 @@ static int put_rec_idx(struct sender *s, uint32_t type, uint32_t idx, uint64_t a
 	 * and the answer with it.
 	 */
 	if (!(++s->recs % 32)) {
-		struct pollfd p = { .fd = s->fd, .events = POLLIN };
+		struct pollfd p = { .fd = s->c.fd, .events = POLLIN };
 
 		if (poll(&p, 1, 0) == 1)
 			return -EPROTO;
@@ -180,7 +180,7 @@ static int put_header(struct sender *s, struct vk_err *err)
 	memcpy(h + 24, &l, 8);
 	iov[0] = (struct iovec){ h, sizeof(h) };
 	iov[1] = (struct iovec){ cfg, len };
-	r = mig_send_iov(s->fd, iov, 2);
+	r = mig_send_iov(&s->c, iov, 2);
 	free(cfg);
 	if (r)
 		return vk_fail(err, r, "sending: %s", mig_wire_error(r));
@@ -189,18 +189,18 @@ static int put_header(struct sender *s, struct vk_err *err)
 }
 
 /* The destination's answer: 0 and it runs, or its error in err. */
-static int get_reply(int fd, struct vk_err *err)
+static int get_reply(struct mig_chan *c, struct vk_err *err)
 {
 	uint32_t h[2];
 	char msg[REPLY_MAX + 1];
-	int r = mig_recv_all(fd, h, sizeof(h));
+	int r = mig_recv_all(c, h, sizeof(h));
 	uint32_t status, len;
 
 	if (r)
 		return r;
 	status = le32toh(h[0]);
 	len = MIN(le32toh(h[1]), REPLY_MAX);
-	r = mig_recv_all(fd, msg, len);
+	r = mig_recv_all(c, msg, len);
 	if (r)
 		return r;
 	msg[len] = 0;
@@ -213,11 +213,11 @@ static int get_reply(int fd, struct vk_err *err)
 /* A send failed: the destination may have said why before it closed. */
 static int send_failed(struct sender *s, int r, struct vk_err *err)
 {
-	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+	struct pollfd p = { .fd = s->c.fd, .events = POLLIN };
 
 	if (r == -ECANCELED)
 		return vk_fail(err, r, "cancelled");
-	if (poll(&p, 1, 1000) == 1 && get_reply(s->fd, err) < 0 && err->msg[0])
+	if (poll(&p, 1, 1000) == 1 && get_reply(&s->c, err) < 0 && err->msg[0])
 		return err->code;
 	return vk_fail(err, r, "sending: %s", mig_wire_error(r));
 }
@@ -284,7 +284,7 @@ static int last_round(struct sender *s, struct vk_err *err)
 		if (r)
 			r = send_failed(s, r, err);
 	}
-	if (!r && (r = get_reply(s->fd, err)) && !err->msg[0])
+	if (!r && (r = get_reply(&s->c, err)) && !err->msg[0])
 		vk_fail(err, r, "waiting for the destination: %s", mig_wire_error(r));
 	if (r && s->disks_given)
 		take_disks_back(s, err);
@@ -352,7 +352,7 @@ static int precopy(struct sender *s, struct vk_err *err)
 int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err *err)
 {
 	/* On the stack: the pagemap window is 32 KiB, threads have megabytes. */
-	struct sender s = { .vm = vm, .fd = fd, .j = j };
+	struct sender s = { .vm = vm, .c.fd = fd, .j = j };
 	uint64_t t0 = vk_now_ns();
 	int r;
 
@@ -370,9 +370,16 @@ int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err 
 	s.bits = calloc(s.words, 8);
 	if (!s.bits)
 		return vk_fail(err, -ENOMEM, "out of memory");
+	/* Encrypted: the destination proves it is the one named in the URI (or tls-hostname). */
+	if (j->tls && (r = mig_tls_start(&s.c, j->tls, false, j->tls_peer, err))) {
+		mig_tls_end(&s.c);
+		free(s.bits);
+		return r;
+	}
 	s.window_ns = vk_now_ns();
 	/* Tracking first: a disk write from here on is in a collect after the chunk went. */
 	if (j->disks && (r = mig_disks_open(vm, &s.disks, err))) {
+		mig_tls_end(&s.c);
 		free(s.bits);
 		return r;
 	}
@@ -391,6 +398,7 @@ int vm_migrate_send(struct vm *vm, int fd, struct migrate_job *j, struct vk_err 
 	}
 	if (j->disks)
 		mig_disks_close(&s.disks);
+	mig_tls_end(&s.c);
 	free(s.bits);
 	atomic_store(&j->total_ms, (vk_now_ns() - t0) / 1000000);
 	return r;

@@ -103,10 +103,13 @@ int mig_wait_fd(int fd, short ev)
 	return r ? 0 : -ETIMEDOUT;
 }
 
-int mig_send_iov(int fd, struct iovec *iov, int n)
+int mig_send_iov(struct mig_chan *c, struct iovec *iov, int n)
 {
 	struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
+	int fd = c->fd;
 
+	if (c->ssl)
+		return mig_tls_send(c, iov, n);
 	while (m.msg_iovlen) {
 		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
 
@@ -134,10 +137,13 @@ int mig_send_iov(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
-int mig_recv_all(int fd, void *buf, size_t len)
+int mig_recv_all(struct mig_chan *c, void *buf, size_t len)
 {
 	uint8_t *p = buf;
+	int fd = c->fd;
 
+	if (c->ssl)
+		return mig_tls_recv(c, buf, len);
 	while (len) {
 		ssize_t r = recv(fd, p, len, MSG_DONTWAIT);
 
