@@ -89,6 +89,13 @@ int vm_start(const char *name, struct vk_err *err);
  * or, with saved "tcp:ADDR:PORT", waiting there for it to migrate in.
  */
 int vm_start_incoming(const char *name, const char *saved, struct vk_err *err);
+/*
+ * The host's migration TLS credentials, $VMKIT_HOME/tls (QEMU's and
+ * libvirt's layout: ca-cert.pem, server-*.pem, client-*.pem), into dir;
+ * false if there are none. Every VM started with them has them (vmkit run
+ * --tls-creds): it migrates out over TLS and in over TLS only.
+ */
+bool vm_tls_dir(char dir[PATH_MAX]);
 
 /*
  * ---- live migration between hosts (lib/mgmt/vm-migrate.c, issue 15) ----
@@ -96,6 +103,8 @@ int vm_start_incoming(const char *name, const char *saved, struct vk_err *err);
  * shell to host's vmkit (rsh: "ssh" or VMKIT_MIGRATE_RSH, split at spaces;
  * host then `vmkit migrate-incoming NAME` are appended) and a live
  * migration to host's address; progress lines to progress (may be NULL).
+ * Over TLS when this host has credentials (vm_tls_dir); a host with
+ * credentials takes only migrations over TLS.
  * vm_migrate_incoming: that remote side, on in/out.
  */
 int vm_migrate(const char *name, const char *host, bool local_disks, FILE *progress,

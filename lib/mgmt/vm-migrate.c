@@ -5,7 +5,7 @@
  *
  * A remote shell (ssh, or VMKIT_MIGRATE_RSH) runs `vmkit migrate-incoming
  * NAME` on HOST, and the two talk over its stdin and stdout:
- *   here -> there   "DEF <bytes>\n" and the definition
+ *   here -> there   "DEF <bytes> <disks> <tls>\n" and the definition
  *   there -> here   "PORT <n>\n" once the VM is defined and its monitor
  *                   waits (vmkit run --incoming tcp:0:<n>), or "ERROR <why>\n"
  *   here -> there   "OK\n" once the migration completed, else "FAIL\n"
@@ -39,6 +39,7 @@
 
 #include "vmkit/block.h"
 #include "vmkit/mgmt-ops.h"
+#include "vmkit/migrate.h"
 
 #define DEF_MAX		(1u << 20)
 #define MAX_DISKS	32
@@ -75,15 +76,16 @@ struct disk_line {
 };
 
 static int read_def(FILE *in, char **text, struct disk_line *disks, unsigned int *ndisks,
-		    struct vk_err *err)
+		    bool *tls, struct vk_err *err)
 {
 	char line[160];
 	unsigned long n;
-	unsigned int i, nd = 0;
+	unsigned int i, nd = 0, t = 0;
 
-	if (!fgets(line, sizeof(line), in) || sscanf(line, "DEF %lu %u", &n, &nd) < 1 ||
+	if (!fgets(line, sizeof(line), in) || sscanf(line, "DEF %lu %u %u", &n, &nd, &t) < 1 ||
 	    n > DEF_MAX || nd > MAX_DISKS)
 		return vk_fail(err, -EPROTO, "migrate-incoming: no definition on standard input");
+	*tls = t == 1;
 	*text = calloc(1, n + 1);
 	if (!*text)
 		return vk_fail(err, -ENOMEM, "out of memory");
@@ -179,12 +181,21 @@ int vm_migrate_incoming(const char *name, FILE *in, FILE *out, struct vk_err *er
 	struct vk_err ignored = { 0 };
 	struct disk_line disks[MAX_DISKS];
 	unsigned int nd = 0;
-	bool defined = false;
+	char tls_dir[PATH_MAX];
+	bool defined = false, tls = false;
 	int ret, port;
 
 	ret = mgmt_check_name("VM", name, err);
 	if (!ret)
-		ret = read_def(in, &text, disks, &nd, err);
+		ret = read_def(in, &text, disks, &nd, &tls, err);
+	/* Both ends alike, said before anything is made here. */
+	if (!ret && tls && !vm_tls_dir(tls_dir))
+		ret = vk_fail(err, -EACCES, "the source migrates over TLS, and this host has no "
+			      "credentials (%s/ca-cert.pem, server-cert.pem, server-key.pem)",
+			      tls_dir);
+	if (!ret && !tls && vm_tls_dir(tls_dir))
+		ret = vk_fail(err, -EACCES, "this host takes migrations over TLS only (%s), and "
+			      "the source has no credentials", tls_dir);
 	if (!ret)
 		ret = define(name, text, err);
 	defined = !ret;
@@ -402,6 +413,34 @@ static int disk_lines(const struct vm_def *d, char *buf, size_t len, unsigned in
 	return ret;
 }
 
+/*
+ * Over TLS if this host has credentials: the monitor must have been
+ * started with them. The destination's certificate must name HOST as the
+ * user wrote it (a DNS name, or an address); host is checked, no quotes.
+ */
+static int set_tls(const char *name, const char *host, bool *tls, struct vk_err *err)
+{
+	char dir[PATH_MAX], args[400];
+	size_t n = strlen(host);
+	int r;
+
+	*tls = vm_tls_dir(dir);
+	if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+		host++;
+		n -= 2;
+	}
+	if (*tls)
+		snprintf(args, sizeof(args), "{\"tls-creds\":\"%s\",\"tls-hostname\":\"%.*s\"}",
+			 MIGRATE_TLS_ID, (int)n, host);
+	else
+		snprintf(args, sizeof(args), "{\"tls-creds\":\"\"}");
+	r = vm_qmp_call(name, "migrate-set-parameters", args, NULL, err);
+	if (r && *tls)
+		return vk_fail(err, r, "VM '%s' was started before this host had TLS credentials "
+			       "(%s): restart it to migrate it over TLS", name, dir);
+	return r;
+}
+
 int vm_migrate(const char *name, const char *host, bool local_disks, FILE *progress,
 	       struct vk_err *err)
 {
@@ -411,6 +450,7 @@ int vm_migrate(const char *name, const char *host, bool local_disks, FILE *progr
 	char addr[INET6_ADDRSTRLEN + 2], line[1200], args[160], *text = NULL;
 	char disks[MAX_DISKS * 96];
 	unsigned int nd = 0;
+	bool tls = false;
 	int ret, port;
 
 	ret = vm_migrate_check_host(host, err);
@@ -428,16 +468,17 @@ int vm_migrate(const char *name, const char *host, bool local_disks, FILE *progr
 		ret = vk_fail(err, -ENOENT, "VM '%s' has no disks to copy", name);
 	text = ret ? NULL : vm_def_format(&d);
 	vm_def_free(&d);
-	if (ret)
+	if (!ret)
+		ret = set_tls(name, host, &tls, err);
+	if (ret) {
+		free(text);
 		return ret;
+	}
 	if (!text)
 		return vk_fail(err, -ENOMEM, "out of memory");
 	ret = rsh_start(&r, host, name, err);
 	if (!ret) {
-		if (nd)
-			fprintf(r.to, "DEF %zu %u\n%s%s", strlen(text), nd, text, disks);
-		else
-			fprintf(r.to, "DEF %zu\n%s", strlen(text), text);
+		fprintf(r.to, "DEF %zu %u %d\n%s%s", strlen(text), nd, tls, text, nd ? disks : "");
 		fflush(r.to);
 		if (!fgets(line, sizeof(line), r.from))
 			ret = vk_fail(err, -EPROTO, "%s: no answer from vmkit there", host);

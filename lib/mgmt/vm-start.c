@@ -327,6 +327,26 @@ static int prepare_run_dir(const char *name, struct vk_err *err)
 	return 0;
 }
 
+bool vm_tls_dir(char dir[PATH_MAX])
+{
+	char ca[PATH_MAX];
+
+	mgmt_path(dir, "tls");
+	return !access(mgmt_path(ca, "tls/ca-cert.pem"), R_OK);
+}
+
+/* --tls-creds $VMKIT_HOME/tls, when the host has them: the monitor reads them only at start. */
+static int add_tls(char ***argv, struct vk_err *err)
+{
+	char dir[PATH_MAX];
+	int r;
+
+	if (!vm_tls_dir(dir))
+		return 0;
+	r = mgmt_strv_push(argv, "--tls-creds", err);
+	return r ? r : mgmt_strv_push(argv, dir, err);
+}
+
 /* --incoming file:PATH after the definition's options (a saved VM to start from). */
 static int add_incoming(char ***argv, const char *saved, struct vk_err *err)
 {
@@ -361,6 +381,8 @@ static int start_locked(const char *name, const char *saved, struct vk_err *err)
 		ret = vm_build_argv(&d, vmkit_exe(), &argv, err);
 	if (!ret && saved)
 		ret = add_incoming(&argv, saved, err);
+	if (!ret)
+		ret = add_tls(&argv, err);
 	if (!ret)
 		ret = check_shared(&d, err);
 	if (!ret)

@@ -171,3 +171,53 @@ def test_migrate_with_local_disks_copies_them(vk, kvm, two_hosts, tmp_path):
     r = subprocess.run(["qemu-img", "compare", "-f", "raw", str(ref), str(disk_b)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_migrate_over_tls(vk, kvm, two_hosts, tmp_path):
+    """Both hosts with $VMKIT_HOME/tls: the stream goes over TLS; either side without is told."""
+    from test_migrate_tls import make_ca, make_cert
+    if not shutil.which("openssl"):
+        pytest.skip("needs Debian's openssl")
+    a, b, env_b, rsh = two_hosts
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    make_ca(pki, "ca")
+    make_cert(pki, "ca", "host", "hosts", "IP:10.78.0.1,IP:10.78.0.2",
+              usage="serverAuth,clientAuth")
+
+    def give_creds(home):
+        d = home / "tls"
+        d.mkdir(parents=True)
+        shutil.copy(pki / "ca-cert.pem", d / "ca-cert.pem")
+        for side in ("server", "client"):
+            shutil.copy(pki / "host-cert.pem", d / f"{side}-cert.pem")
+            shutil.copy(pki / "host-key.pem", d / f"{side}-key.pem")
+        return d
+
+    n = vk.name()
+    vk("vol", "create", "shared", f"{n}.qcow2", "16M")
+    vk("create", "--name", n, "--kernel", str(h.guest("counter")), "--memory", "64",
+       "--disk", f"shared:{n}.qcow2")
+    env = dict(vk.env, VMKIT_MIGRATE_RSH=str(rsh))
+    # B has credentials, A not: B refuses before anything is made there
+    give_creds(tmp_path / "homeB")
+    assert in_ns(a, vk.env, "start", n).returncode == 0
+    try:
+        r = in_ns(a, env, "migrate", n, "10.78.0.2")
+        assert r.returncode != 0 and "takes migrations over TLS only" in r.stderr, r.stderr
+        assert vk.state(n) == "running"
+        # A gets them now, but the running monitor was started without: it says so
+        give_creds(vk.home)
+        r = in_ns(a, env, "migrate", n, "10.78.0.2")
+        assert r.returncode != 0 and "restart it" in r.stderr, r.stderr
+        assert vk.state(n) == "running"
+        vk("destroy", n)
+        assert in_ns(a, vk.env, "start", n).returncode == 0
+        # B takes TLS only: that this one goes through is the proof it went over TLS
+        r = in_ns(a, env, "migrate", n, "10.78.0.2")
+        assert r.returncode == 0, r.stdout + r.stderr + vk.run_files()
+        out = console_counts(tmp_path / "homeB", n)
+        assert "count=" in out and "counter_boot" not in out, out
+    finally:
+        vk("destroy", n, check=False)
+        subprocess.run([str(h.VMKIT), "destroy", n], env=env_b, capture_output=True)
