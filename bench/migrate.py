@@ -17,7 +17,7 @@ Both with the downtime limit 300 ms and no bandwidth cap (QEMU's
 max-bandwidth set to 100 GiB/s). Reported, from each monitor's own
 query-migrate: total time, downtime, bytes sent; and our wall time from
 the migrate command to "completed". Medians of BENCH_MIG_RUNS runs
-(default 3); ratios vmkit/QEMU (below 1: vmkit takes less).
+(default 5: a loaded 2-core host scatters single runs); ratios vmkit/QEMU (below 1: vmkit takes less).
 
     bench/migrate.py        # prints the table, writes build/bench/migrate.txt
 """
@@ -42,7 +42,7 @@ from qmp_client import QMP  # noqa: E402
 
 VMKIT = BUILD / "vmkit"
 QEMU = os.environ.get("BENCH_QEMU", "qemu-system-x86_64")
-RUNS = int(os.environ.get("BENCH_MIG_RUNS", "3"))
+RUNS = int(os.environ.get("BENCH_MIG_RUNS", "5"))
 MEM_MIB = 1024
 GUESTS = {"idle": ("counter", b"count=", ""), "busy": ("dirtier", b"round=", ""),
           "64MiB/s": ("dirtyrate", b"round=", "rate=64"),
