@@ -244,3 +244,22 @@ def test_bad_credentials_directory(tmp_path, pki, case, words):
     assert r.returncode == 2, r.describe()
     errs = [l for l in r.stderr.splitlines() if l.startswith("vmkit: ") and "PVM" not in l]
     assert len(errs) == 1 and words in errs[0] and "--tls-creds" in errs[0], r.describe()
+
+
+@pytest.mark.parametrize("junk", [b"\x16\x03", b"GET / HTTP/1.0\r\n\r\n" + b"\0" * 64])
+def test_junk_into_a_tls_destination(tmp_path, pki, junk):
+    """A few bytes then a close, or something not TLS at all: one line, no VM runs."""
+    import socket
+    port = free_port()
+    dst, _ = destination(tmp_path, f"tcp:127.0.0.1:{port}", guest="counter", mem="64",
+                         extra=["--tls-creds", str(pki["good"])])
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(junk)
+            time.sleep(0.3)
+        assert dst.wait(20) not in (None, 0), dst.describe()
+        errs = errors(dst)
+        assert len(errs) == 1 and "TLS handshake with the source" in errs[0], dst.describe()
+        assert "count=" not in dst.stdout(), dst.describe()
+    finally:
+        dst.close()

@@ -206,7 +206,15 @@ static bool plain_source(int fd)
 		n = recv(fd, h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
 		if (n == (ssize_t)sizeof(h) || (n < 0 && errno != EAGAIN && errno != EINTR) || !n)
 			break;
-		mig_wait_fd(fd, POLLIN);
+		if (n > 0) {
+			/* A few bytes: wait for more, or for the peer's close (they stay readable). */
+			struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+			if (poll(&p, 1, 10) > 0)
+				break;
+		} else {
+			mig_wait_fd(fd, POLLIN);
+		}
 	} while (vk_now_ns() < end);
 	return n == (ssize_t)sizeof(h) && !memcmp(h, mig_magic, sizeof(h));
 }
