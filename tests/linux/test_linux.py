@@ -77,7 +77,7 @@ def check_boot(r, start, end, cpus, mem_mib):
     assert "Kernel panic" not in r.stdout, r.describe()
 
 
-@pytest.mark.pvm_slow  # two_cpus below checks the same, and every LinuxVM test boots
+@pytest.mark.pvm_slow  # two_cpus below checks the same, and every LinuxVM test boots vmlinux
 def test_pvh_vmlinux_one_cpu():
     r, start, end = boot("vmlinux", 1, "256M")
     check_boot(r, start, end, 1, 256)
@@ -89,8 +89,9 @@ def test_pvh_vmlinux_two_cpus():
     check_boot(r, start, end, 2, 384)
 
 
-@pytest.mark.pvm_slow  # every tests/linux LinuxVM boots this bzImage
 def test_bzimage():
+    """vmkit's bzImage loader (LinuxVM boots the PVH vmlinux; the boot loaders' tests load
+    this bzImage themselves, and the VGA console test boots it for vgacon's screen_info)."""
     r, start, end = boot("kernel", 1, "256M")
     check_boot(r, start, end, 1, 256)
 

@@ -31,7 +31,7 @@ def test_create_start_console_shutdown_start(vk, kvm, tmp_path):
     vk("pool", "define", "p", "--type", "dir", "--path", str(pool))
     vk("vol", "create", "p", "root", "96M", "--format", "raw")
     vk("vol", "upload", "p:root", str(guest_file("rootfs.ext4")))
-    vk("create", "--name", n, "--kernel", str(guest_file("kernel")), "--memory", "256M",
+    vk("create", "--name", n, "--kernel", str(guest_file("vmlinux")), "--memory", "256M",
        "--cmdline", "console=ttyS0 root=/dev/vda rw", "--disk", "p:root", "--net", "virtio,user")
     vk("start", n, timeout=60)
     c = console(vk, n, tmp_path)

@@ -7,7 +7,7 @@ removed after), and an HTTPS client.
     serve_url    "https://127.0.0.1:PORT"
     login_user / login_password   a PAM user in the group vmkit
     vmkit_home   the server's VMKIT_HOME
-    guest_kernel the project's Linux guest kernel (build/guest/kernel) or None
+    guest_kernel the project's Linux guest kernel (build/guest/vmlinux, PVH) or None
     have_kvm     /dev/kvm usable
     api          an Api client already logged in (cookie + CSRF token)
 """
@@ -210,7 +210,7 @@ def vmkit_home(serve):
 
 @pytest.fixture(scope="session")
 def guest_kernel():
-    k = h.BUILD_DIR / "guest" / "kernel"
+    k = h.BUILD_DIR / "guest" / "vmlinux"
     return str(k) if k.is_file() else None
 
 
