@@ -225,3 +225,31 @@ def api(serve, pam_user):
     r = a.login(f"{pam_user[0]}@pam", pam_user[1])
     assert r.status == 200, r.body
     return a
+
+
+def _starttime(pid):
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+
+@pytest.fixture
+def screen(serve, vmkit_home, tmp_path):
+    """VM 'scr' with vga: std whose 'monitor' is tests/display's vga-harness (the real VGA
+    in text mode with a Debian console font, and the real VNC helper) on its run/vnc.sock,
+    recorded in run/pid as `vmkit serve` reads it: a VM with a screen, without KVM."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "display"))
+    import test_display as disp
+    disp.need(disp.HARNESS)
+    disp.need(disp.FONT)
+    disp.need(disp.BUILD / "vmkit-vnc")
+    serve.vmkit("create", "--name", "scr", "--kernel", "/etc/hostname")
+    serve.vmkit("set", "scr", "vga=std")
+    run = vmkit_home / "vms" / "scr" / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    s = disp.Served("text", f"unix:{run / 'vnc.sock'}", tmp_path)
+    pidfile = run / "pid"
+    pidfile.write_text(f"{s.p.pid} {_starttime(s.p.pid)}\n")
+    yield s
+    pidfile.unlink()
+    s.close()
+    serve.vmkit("delete", "scr")

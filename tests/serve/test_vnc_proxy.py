@@ -25,6 +25,8 @@ from wsclient import HandshakeRefused, WebSocket
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "display"))
 import test_display as disp  # noqa: E402
 
+# screen: conftest.py's VM 'scr', the display harness as its monitor.
+
 
 class Stream:
     """The byte stream inside the WebSocket's frames."""
@@ -40,30 +42,6 @@ class Stream:
             self.buf += chunk
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
-
-
-def starttime(pid):
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2:].split()[19])
-
-
-@pytest.fixture
-def screen(serve, vmkit_home, tmp_path):
-    """VM 'scr' with vga: std whose 'monitor' is the display harness on its run/vnc.sock."""
-    disp.need(disp.HARNESS)
-    disp.need(disp.FONT)
-    disp.need(disp.BUILD / "vmkit-vnc")
-    serve.vmkit("create", "--name", "scr", "--kernel", "/etc/hostname")
-    serve.vmkit("set", "scr", "vga=std")
-    run = vmkit_home / "vms" / "scr" / "run"
-    run.mkdir(parents=True, exist_ok=True)
-    s = disp.Served("text", f"unix:{run / 'vnc.sock'}", tmp_path)
-    pidfile = run / "pid"
-    pidfile.write_text(f"{s.p.pid} {starttime(s.p.pid)}\n")
-    yield s
-    pidfile.unlink()
-    s.close()
-    serve.vmkit("delete", "scr")
 
 
 def test_vnc_refused_without_a_screen(api, serve):
