@@ -67,11 +67,11 @@ def hosts():
             subprocess.run(["ip", "netns", "del", name])
 
 
-def source(tmp_path, ns=None, guest="dirtier", mem=MEM):
+def source(tmp_path, ns=None, guest="dirtier", mem=MEM, extra=()):
     h.require_vmkit()
     sock = tmp_path / "src.sock"
     argv = h.vmkit_argv(h.guest(guest), memory=mem,
-                        extra_args=["--qmp", f"unix:{sock},server=on,wait=off"])
+                        extra_args=["--qmp", f"unix:{sock},server=on,wait=off", *extra])
     d = tmp_path / "src"
     d.mkdir()
     m = Monitor((ns.prefix() if ns else []) + argv, d)

@@ -14,11 +14,10 @@ import time
 import pytest
 
 import vmkit_harness as h
-from qmp_client import QMP, QMPError, Monitor
+from qmp_client import QMP, QMPError
 from test_migrate import (destination, free_port, quit, rounds, still_running,
                           wait_migration)
-
-MEM = "128"
+from test_migrate import source as migrate_source
 
 
 def openssl(*args, cwd):
@@ -68,19 +67,9 @@ def pki(tmp_path_factory):
             "rogue": creds_dir(d / "rogue", "ca", "rogue")}
 
 
-def source(tmp_path, creds, guest="dirtier", mem=MEM):
-    h.require_vmkit()
-    sock = tmp_path / "src.sock"
-    extra = ["--qmp", f"unix:{sock},server=on,wait=off"]
-    if creds:
-        extra += ["--tls-creds", str(creds)]
-    d = tmp_path / "src"
-    d.mkdir()
-    m = Monitor(h.vmkit_argv(h.guest(guest), memory=mem, extra_args=extra), d)
-    assert m.wait_output("round="), m.describe()
-    q = QMP(sock)
-    q.negotiate()
-    return m, q
+def source(tmp_path, creds):
+    """test_migrate's source (the dirtier guest), with these credentials if any."""
+    return migrate_source(tmp_path, extra=["--tls-creds", str(creds)] if creds else [])
 
 
 def errors(m):
