@@ -15,7 +15,7 @@
  *
  * Says "vgafill_boot", "fb=<address>", "tsc_khz=", "mode=1024x768x32", then
  * "fps=N frames=TOTAL" about once a second (the serial port exits to the
- * monitor: rarely). The TSC is calibrated against 100 ms of the PIT.
+ * monitor: rarely). The TSC is calibrated against the PIT (3 x 50 ms).
  */
 #include "lib/rt.h"
 #include "lib/pci.h"
@@ -102,17 +102,23 @@ static void draw(uint64_t f)
 
 static uint64_t user_main(void *arg)
 {
-	uint64_t t0, last, frames = 0, at_last = 0;
+	uint64_t last, frames = 0, at_last = 0;
 
 	(void)arg;
 	fb = find_fb();
 	if (!fb)
 		return 1;
 	rt_info("fb=%#lx", fb);
-	t0 = rdtsc();
-	if (!pit_delay_us(100000))
-		return !rt_failf("the PIT does not count: no time base");
-	tsc_khz = (rdtsc() - t0) / 100;
+	/* The least of three: a preempted vCPU only makes one look longer. */
+	for (int i = 0; i < 3; i++) {
+		uint64_t t0 = rdtsc(), khz;
+
+		if (!pit_delay_us(50000))
+			return !rt_failf("the PIT does not count: no time base");
+		khz = (rdtsc() - t0) / 50;
+		if (!tsc_khz || khz < tsc_khz)
+			tsc_khz = khz;
+	}
 	rt_info("tsc_khz=%lu", tsc_khz);
 	if (!tsc_khz)
 		return !rt_failf("tsc_khz=0");
