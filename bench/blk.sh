@@ -3,17 +3,21 @@
 #
 # virtio-blk throughput: vmkit and QEMU side by side on the same 1 GiB raw
 # file, with fio on the host against that file as the limit (section 4 of
-# bench/run.sh; runs on its own too: bash bench/blk.sh); then both again on a
-# qcow2 holding the same bytes, every cluster allocated (BENCH_BLK_NO_QCOW2=1
-# skips it).
+# bench/run.sh; runs on its own too: bash bench/blk.sh); then both again on
+# three qcow2 images (BENCH_BLK_NO_QCOW2=1 skips them):
+#   qcow2        the same bytes, every cluster allocated and written;
+#   qcow2_meta   metadata preallocated, data never written (a new image per run);
+#   qcow2_sparse empty (a new image per run): writes allocate clusters, reads of
+#                what was never written are served from the metadata alone.
 #
 # The guest is build/tests/guest/virtio_blkbench.elf: a polling virtio-pci
 # driver at CPL3, no interrupts, that keeps a fixed number of requests in
 # flight for BENCH_BLK_SECS seconds per test:
 #   randread / randwrite   4 KiB random, queue depth 32
 #   seqread / seqwrite     1 MiB sequential, queue depth 4
-#   randread_qd1           4 KiB random, one at a time (latency)
-# fio runs the same five on the host (libaio, direct=1, same depths).
+#   randread_qd1           4 KiB random reads, one at a time (latency)
+#   randwrite_qd1          4 KiB random writes, one at a time (latency)
+# fio runs the same six on the host (libaio, direct=1, same depths).
 #
 #   vmkit: --disk path=IMG,cache=none (its default engine), BENCH_BLK_RUNS runs;
 #          then each aio= engine `vmkit run --help` lists, BENCH_BLK_AIO_RUNS runs
@@ -42,8 +46,8 @@ FIO_RUNS=${BENCH_BLK_FIO_RUNS:-3}
 SECS=${BENCH_BLK_SECS:-2}
 SIZE_MIB=${BENCH_BLK_SIZE_MIB:-1024}
 CMDLINE="secs=$SECS"
-# Five tests of SECS each, boot and set-up on top.
-RUN_TIMEOUT=$((5 * SECS + 90))
+# Six tests of SECS each, boot and set-up on top.
+RUN_TIMEOUT=$((6 * SECS + 90))
 
 T0=$(date +%s.%N)
 log() { printf '[blk %6.1fs] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*" >&2; }
@@ -82,7 +86,17 @@ if [ -z "${BENCH_BLK_NO_QCOW2:-}" ] && command -v qemu-img > /dev/null; then
 else
 	QIMG=
 fi
-cleanup() { [ -n "${BENCH_BLK_KEEP:-}" ] || rm -f "$IMG" "$OUT/blk.qcow2"; }
+# fresh_qcow2 KIND: a new image for one run of the qcow2_meta / qcow2_sparse rows.
+FIMG=$OUT/blk-fresh.qcow2
+fresh_qcow2() {
+	rm -f "$FIMG"
+	if [ "$1" = meta ]; then
+		qemu-img create -q -f qcow2 -o preallocation=metadata "$FIMG" "${SIZE_MIB}M"
+	else
+		qemu-img create -q -f qcow2 "$FIMG" "${SIZE_MIB}M"
+	fi
+}
+cleanup() { [ -n "${BENCH_BLK_KEEP:-}" ] || rm -f "$IMG" "$OUT/blk.qcow2" "$FIMG"; }
 trap cleanup EXIT
 
 {
@@ -137,6 +151,18 @@ if [ -n "$QIMG" ]; then
 			guest "qemu_qcow2-$i" "$QEMU" "${QEMU_ARGS[@]/file=$IMG,format=raw/file=$QIMG,format=qcow2}"
 		fi
 	done
+	for kind in meta sparse; do
+		for i in $(seq "$RUNS"); do
+			log "vmkit qcow2_$kind run $i/$RUNS"
+			fresh_qcow2 "$kind"
+			guest "vmkit_qcow2_$kind-$i" "$VMKIT" "${VMKIT_ARGS[@]}" --disk "path=$FIMG,format=qcow2,cache=none"
+			if [ "$have_qemu" = 1 ]; then
+				log "QEMU qcow2_$kind run $i/$RUNS"
+				fresh_qcow2 "$kind"
+				guest "qemu_qcow2_$kind-$i" "$QEMU" "${QEMU_ARGS[@]/file=$IMG,format=raw/file=$FIMG,format=qcow2}"
+			fi
+		done
+	done
 fi
 for aio in $("$VMKIT" run --help 2>&1 | grep -o 'aio=[a-z_|]*' | head -1 | cut -d= -f2 | tr '|' ' '); do
 	for i in $(seq "$AIO_RUNS"); do
@@ -148,7 +174,7 @@ done
 # --- fio on the host ------------------------------------------------------------
 if have fio; then
 	for spec in randread:randread:4k:32 randwrite:randwrite:4k:32 seqread:read:1m:4 \
-		    seqwrite:write:1m:4 randread_qd1:randread:4k:1; do
+		    seqwrite:write:1m:4 randread_qd1:randread:4k:1 randwrite_qd1:randwrite:4k:1; do
 		IFS=: read -r name rw bs qd <<< "$spec"
 		for i in $(seq "$FIO_RUNS"); do
 			log "fio $name run $i/$FIO_RUNS"

@@ -30,8 +30,15 @@ TESTS = [
     ("seqread", 1 << 20, "mbps"),
     ("seqwrite", 1 << 20, "mbps"),
     ("randread_qd1", 4096, "iops"),
+    ("randwrite_qd1", 4096, "iops"),
 ]
-QD = {"randread": 32, "randwrite": 32, "seqread": 4, "seqwrite": 4, "randread_qd1": 1}
+QD = {"randread": 32, "randwrite": 32, "seqread": 4, "seqwrite": 4, "randread_qd1": 1,
+      "randwrite_qd1": 1}
+QCOW2_KINDS = [
+    ("qcow2", "metadata preallocated, every cluster written"),
+    ("qcow2_meta", "metadata preallocated, data never written; a new image per run"),
+    ("qcow2_sparse", "empty, writes allocate; a new image per run"),
+]
 MiB = 1 << 20
 INFO_RE = re.compile(r"VMKIT-INFO ([^=\s]+)=(\S*)")
 
@@ -169,8 +176,8 @@ def main() -> int:
     p(hdr)
     p("-" * len(hdr))
     for name, bs, first in TESTS:
-        metrics = [first] + (["mbps"] if first == "iops" and name != "randread_qd1" else [])
-        if name == "randread_qd1":
+        metrics = [first] + (["mbps"] if first == "iops" and QD[name] > 1 else [])
+        if QD[name] == 1:
             metrics.append("lat_us")
         for metric in metrics:
             v, q, f = (med(s, name, metric) for s in ("vmkit", "qemu", "host"))
@@ -182,16 +189,19 @@ def main() -> int:
     p("(ratios: above 1 means vmkit is faster; for latency, host or QEMU latency / vmkit's)")
     p("")
 
-    if "vmkit_qcow2" in runs or "qemu_qcow2" in runs:
-        p(f"qcow2 (metadata preallocated, every cluster written; runs: vmkit {nruns('vmkit_qcow2')}, "
-          f"QEMU {nruns('qemu_qcow2')}); qcow2/raw is each VMM's qcow2 against its own raw")
+    for kind, what in QCOW2_KINDS:
+        vs, qs = f"vmkit_{kind}", f"qemu_{kind}"
+        if vs not in runs and qs not in runs:
+            continue
+        p(f"{kind} ({what}; runs: vmkit {nruns(vs)}, QEMU {nruns(qs)}); "
+          "q/raw is each VMM's qcow2 against its own raw")
         h4 = f"{'test':<13} {'metric':<7} {'vmkit':>10} {'QEMU':>10} {'vmkit/QEMU':>10} " \
              f"{'vmkit q/raw':>11} {'QEMU q/raw':>10}"
         p(h4)
         p("-" * len(h4))
         for name, _, first in TESTS:
             unit = {"iops": "IOPS", "mbps": "MiB/s"}[first]
-            vq, qq = med("vmkit_qcow2", name, first), med("qemu_qcow2", name, first)
+            vq, qq = med(vs, name, first), med(qs, name, first)
             vr, qr = med("vmkit", name, first), med("qemu", name, first)
             p(f"{name:<13} {unit:<7} {fmt(vq, first):>10} {fmt(qq, first):>10} "
               f"{fmt(ratio(vq, qq), 'ratio'):>10} {fmt(ratio(vq, vr), 'ratio'):>11} "
@@ -222,7 +232,8 @@ def main() -> int:
     p("")
 
     p("per run (primary metric):")
-    for system in ["vmkit", "qemu", "host"] + engines:
+    qsys = [f"{m}_{k}" for k, _ in QCOW2_KINDS for m in ("vmkit", "qemu")]
+    for system in ["vmkit", "qemu", "host"] + qsys + engines:
         for name, _, first in TESTS:
             vals = runs.get(system, {}).get(name, {}).get(first, [])
             if vals:

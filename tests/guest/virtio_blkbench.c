@@ -11,12 +11,13 @@
  *   seqread       1 MiB sequential reads, queue depth 4 (seqqd=)
  *   seqwrite      1 MiB sequential writes, queue depth 4
  *   randread_qd1  4 KiB random reads, one at a time (latency)
+ *   randwrite_qd1 4 KiB random writes, one at a time (latency)
  *
  * Random offsets are 4 KiB aligned, uniform over the whole disk (or the
  * first span= MiB); sequential ones start at sector 0 and wrap at the end.
  *
  * Command line: secs=<n> (default 2), tests=<name,name...> (default all
- * five), qd=<n>, seqqd=<n>, seqbs=<KiB> (the sequential tests' request
+ * six), qd=<n>, seqqd=<n>, seqbs=<KiB> (the sequential tests' request
  * size, 4-1024, default 1024), span=<MiB>, seed=<n>.
  *
  * Output per test <t>: <t>_ops=, <t>_bytes=, <t>_cycles= (TSC cycles from
@@ -72,6 +73,7 @@ static struct test tests[] = {
 	{ "seqread", VIRTIO_BLK_T_IN, SEQ_BS, false, true, 4 },
 	{ "seqwrite", VIRTIO_BLK_T_OUT, SEQ_BS, false, true, 4 },
 	{ "randread_qd1", VIRTIO_BLK_T_IN, RAND_BS, true, false, 1 },
+	{ "randwrite_qd1", VIRTIO_BLK_T_OUT, RAND_BS, true, false, 1 },
 };
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
