@@ -92,15 +92,15 @@ static int allocation_failed(const struct side *s)
 static int compare_range(struct side *a, struct side *b, bool strict, bool quiet)
 {
 	uint64_t total = MIN(a->len, b->len), off, n;
-	struct img_status s1, s2;
+	struct vk_blk_status s1, s2;
 	struct vk_err err = { 0 };
 	bool alloc1, alloc2;
 	int r;
 
 	for (off = 0; off < total; off += n) {
-		if (img_chain_status(a->bs, off, total - off, &s1, &err) < 0)
+		if (vk_blk_chain_status(a->bs, off, total - off, &s1, &err) < 0)
 			return allocation_failed(a);
-		if (img_chain_status(b->bs, off, total - off, &s2, &err) < 0)
+		if (vk_blk_chain_status(b->bs, off, total - off, &s2, &err) < 0)
 			return allocation_failed(b);
 		n = MIN(s1.pnum, s2.pnum);
 		alloc1 = s1.flags & VK_BS_ALLOCATED;
@@ -129,14 +129,14 @@ static int compare_tail(struct side *a, struct side *b, bool quiet)
 {
 	struct side *big = a->len > b->len ? a : b;
 	uint64_t off, n;
-	struct img_status st;
+	struct vk_blk_status st;
 	struct vk_err err = { 0 };
 	int r;
 
 	if (!quiet)
 		printf("Warning: Image size mismatch!\n");
 	for (off = MIN(a->len, b->len); off < big->len; off += n) {
-		if (img_chain_status(big->bs, off, big->len - off, &st, &err) < 0)
+		if (vk_blk_chain_status(big->bs, off, big->len - off, &st, &err) < 0)
 			return allocation_failed(big);
 		n = MIN(st.pnum, IO_BUF_SIZE);
 		if (!(st.flags & VK_BS_ALLOCATED) || (st.flags & VK_BS_ZERO))

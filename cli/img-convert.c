@@ -186,12 +186,12 @@ static int write_zero_range(struct convert *c, uint64_t off, uint64_t n, struct 
 static int copy(struct convert *c, struct vk_err *err)
 {
 	uint64_t len = vk_blk_length(c->src), off, n;
-	struct img_status st;
+	struct vk_blk_status st;
 	int r;
 
 	img_progress(&c->prog, 0.0);
 	for (off = 0; off < len; off += n) {
-		r = img_chain_status(c->src, off, MIN(len - off, c->chunk), &st, err);
+		r = vk_blk_chain_status(c->src, off, MIN(len - off, c->chunk), &st, err);
 		if (r < 0)
 			return r;
 		n = st.pnum;

@@ -62,7 +62,7 @@ int img_map(int argc, char **argv)
 	const char *fmt = NULL, *output = "human";
 	struct entry cur = { 0 }, next;
 	struct vk_err err = { 0 };
-	struct img_status st;
+	struct vk_blk_status st;
 	unsigned int flags = 0;
 	uint64_t off, len, start = 0, max_len = UINT64_MAX;
 	bool json, first = true;
@@ -100,7 +100,7 @@ int img_map(int argc, char **argv)
 	if (max_len < len && start < len - max_len)
 		len = start + max_len;
 	for (off = start; off < len; off += st.pnum) {
-		r = img_chain_status(bs, off, MIN(len - off, 1ULL << 30), &st, &err);
+		r = vk_blk_chain_status(bs, off, MIN(len - off, 1ULL << 30), &st, &err);
 		if (r < 0) {
 			vk_report(&err);
 			goto out;

@@ -71,11 +71,11 @@ static int set_opt(void *opaque, const char *key, const char *val)
 static int data_bytes(struct vk_blk *bs, uint64_t cs, uint64_t *out)
 {
 	uint64_t size = vk_blk_length(bs), off, n, req = 0;
-	struct img_status st;
+	struct vk_blk_status st;
 	struct vk_err err = { 0 };
 
 	for (off = 0; off < size; off += n) {
-		if (img_chain_status(bs, off, size - off, &st, &err) < 0) {
+		if (vk_blk_chain_status(bs, off, size - off, &st, &err) < 0) {
 			img_error("%s", err.msg);
 			return -EIO;
 		}

@@ -224,31 +224,6 @@ int img_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-int img_chain_status(struct vk_blk *bs, uint64_t off, uint64_t len, struct img_status *st,
-		     struct vk_err *err)
-{
-	int r;
-
-	st->depth = 0;
-	for (;;) {
-		r = vk_blk_block_status(bs, off, len, &st->pnum, &st->map, err);
-		if (r < 0)
-			return r;
-		len = st->pnum;
-		st->file = bs;
-		if (r & (VK_BS_ZERO | VK_BS_DATA))
-			break;
-		if (!bs->backing) {
-			r = 0;
-			break;
-		}
-		bs = bs->backing;
-		st->depth++;
-	}
-	st->flags = (unsigned int)r;
-	return 0;
-}
-
 void img_progress(struct img_progress *p, double pct)
 {
 	if (!p->on || (pct - p->last < 1.0 && pct != 0.0 && pct < 100.0))

@@ -73,20 +73,6 @@ int img_error_try(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A getopt failure (ch '?' or ':') in qemu-img's words; returns 1. */
 int img_bad_option(int ch, char **argv);
 
-/*
- * Status of [off, off+len) through the whole backing chain, as qemu-img's
- * get_block_status: the first layer that says data or zero decides.
- */
-struct img_status {
-	unsigned int flags;	/* VK_BS_* */
-	uint64_t pnum;
-	uint64_t map;
-	int depth;
-	struct vk_blk *file;	/* the layer whose file *map is in */
-};
-int img_chain_status(struct vk_blk *bs, uint64_t off, uint64_t len, struct img_status *st,
-		     struct vk_err *err);
-
 /* Progress as qemu-img -p: "    (12.50/100%)\r". */
 struct img_progress {
 	bool on;

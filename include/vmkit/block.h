@@ -385,6 +385,19 @@ int vk_blk_get_info(struct vk_blk *bs, struct vk_blk_info *info);
 /* One layer's status (see struct vk_blk_driver), split where the host file has holes. */
 int vk_blk_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
 			uint64_t *map, struct vk_err *err);
+/*
+ * Status of [off, off+len) through the whole backing chain, as qemu-img's
+ * get_block_status: the first layer that says data or zero decides.
+ */
+struct vk_blk_status {
+	unsigned int flags;	/* VK_BS_*; 0: no layer has the range */
+	uint64_t pnum;		/* the status holds for [off, off+pnum) */
+	uint64_t map;
+	int depth;		/* layers below bs */
+	struct vk_blk *file;	/* the layer whose file map is in */
+};
+int vk_blk_chain_status(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_blk_status *st,
+			struct vk_err *err);
 int vk_blk_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 		 struct vk_err *err);
 int vk_blk_create(const char *format, const char *filename, const struct vk_blk_create_opts *o,

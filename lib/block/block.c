@@ -741,6 +741,31 @@ int vk_blk_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t 
 	return st;
 }
 
+int vk_blk_chain_status(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_blk_status *st,
+			struct vk_err *err)
+{
+	uint64_t pnum, map;
+	int depth = 0, r;
+
+	for (;;) {
+		r = vk_blk_block_status(bs, off, len, &pnum, &map, err);
+		if (r < 0)
+			return r;
+		len = pnum;
+		if ((r & (VK_BS_ZERO | VK_BS_DATA)) || !bs->backing)
+			break;
+		bs = bs->backing;
+		depth++;
+	}
+	/* Unallocated down to the last layer: nothing decides, the range reads as zeros. */
+	st->flags = (r & (VK_BS_ZERO | VK_BS_DATA)) ? (unsigned int)r : 0;
+	st->pnum = pnum;
+	st->map = map;
+	st->depth = depth;
+	st->file = bs;
+	return 0;
+}
+
 int vk_blk_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 		 struct vk_err *err)
 {
