@@ -43,11 +43,6 @@ static int opt_error(struct img_create_opts *c, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static const char *const prealloc_names[] = {
-	[VK_PREALLOC_OFF] = "off", [VK_PREALLOC_METADATA] = "metadata",
-	[VK_PREALLOC_FALLOC] = "falloc", [VK_PREALLOC_FULL] = "full",
-};
-
 /*
  * Is key one of the format's own options (its driver's list), rather than
  * the file protocol's (size, preallocation off/falloc/full, extent_size_hint)?
@@ -61,7 +56,7 @@ static int set_opt(void *opaque, const char *key, const char *val)
 {
 	struct img_create_opts *c = opaque;
 	uint64_t v;
-	size_t i;
+	int mode;
 
 	if (!strcmp(key, "help") || !strcmp(key, "?")) {
 		c->help = true;
@@ -71,32 +66,31 @@ static int set_opt(void *opaque, const char *key, const char *val)
 		c->o.size = v;
 		c->have_size = true;
 	} else if (!strcmp(key, "cluster_size") && own_opt(c, key)) {
-		if (img_parse_size(val, &v) < 0 || v > UINT32_MAX)
+		if (img_parse_size(val, &v) < 0)
 			goto bad_size;
-		c->o.cluster_size = (uint32_t)v;
+		/* Values out of range (0 too) are refused by the driver, in its words. */
+		c->o.cluster_size = v;
+		c->o.cluster_size_given = true;
 	} else if (!strcmp(key, "compat") && own_opt(c, key)) {
-		c->compat_str = keep(c, val);
+		c->o.compat_str = keep(c, val);
 		if (!strcmp(val, "0.10") || !strcmp(val, "v2"))
 			c->o.compat = 2;
 		else if (!strcmp(val, "1.1") || !strcmp(val, "v3"))
 			c->o.compat = 3;
 		else
-			c->bad_compat = c->compat_str;
+			c->bad_compat = c->o.compat_str;
 	} else if (!strcmp(key, "lazy_refcounts") && own_opt(c, key)) {
 		if (strcmp(val, "on") && strcmp(val, "off"))
 			return opt_error(c, "Parameter 'lazy_refcounts' expects 'on' or 'off'");
 		c->o.lazy_refcounts = !strcmp(val, "on");
 	} else if (!strcmp(key, "preallocation")) {
-		c->prealloc_str = keep(c, val);
-		c->bad_prealloc = c->prealloc_str;
-		for (i = 0; i < ARRAY_SIZE(prealloc_names); i++) {
-			if (!strcmp(val, prealloc_names[i])) {
-				c->o.prealloc = (enum vk_prealloc)i;
-				c->bad_prealloc = NULL;
-			}
-		}
+		c->o.prealloc_str = keep(c, val);
+		mode = vk_blk_prealloc_parse(val);
+		c->bad_prealloc = mode < 0 ? c->o.prealloc_str : NULL;
+		if (mode >= 0)
+			c->o.prealloc = (enum vk_prealloc)mode;
 		if (!own_opt(c, "preallocation") && c->o.prealloc == VK_PREALLOC_METADATA)
-			c->bad_prealloc = c->prealloc_str;
+			c->bad_prealloc = c->o.prealloc_str;
 	} else if (!strcmp(key, "refcount_bits") && own_opt(c, key)) {
 		if (vk_parse_uint(val + (val[0] == '-'), 0, UINT64_MAX, &v) < 0)
 			return opt_error(c, "Parameter 'refcount_bits' expects a number");
@@ -199,8 +193,8 @@ static bool shown_value(const struct img_create_opts *c, const char *name, char 
 		snprintf(buf, n, "%llu", (unsigned long long)o->size);
 		return true;
 	}
-	if (!strcmp(name, "cluster_size") && o->cluster_size) {
-		snprintf(buf, n, "%u", o->cluster_size);
+	if (!strcmp(name, "cluster_size") && (o->cluster_size || o->cluster_size_given)) {
+		snprintf(buf, n, "%llu", (unsigned long long)o->cluster_size);
 		return true;
 	}
 	if (!strcmp(name, "lazy_refcounts") && o->lazy_refcounts) {
@@ -208,11 +202,11 @@ static bool shown_value(const struct img_create_opts *c, const char *name, char 
 		return true;
 	}
 	if (!strcmp(name, "preallocation"))
-		given = c->prealloc_str;
+		given = o->prealloc_str;
 	else if (!strcmp(name, "compression_type"))
 		given = c->compression_str;
 	else if (!strcmp(name, "compat"))
-		given = c->compat_str;
+		given = o->compat_str;
 	else if (!strcmp(name, "refcount_bits"))
 		given = c->refcount_str;
 	else if (!strcmp(name, "data_file_raw"))

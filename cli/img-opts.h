@@ -10,8 +10,6 @@ struct img_create_opts {
 	const struct vk_blk_driver *drv;	/* the format's: which options are its own */
 	bool have_size;
 	bool have_extent_size_hint;
-	const char *compat_str;
-	const char *prealloc_str;
 	const char *compression_str;
 	const char *refcount_str;
 	const char *prefix;		/* create: the file, named in option errors */

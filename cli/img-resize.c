@@ -17,16 +17,14 @@ static const struct option resize_long[] = {
 
 static int parse_prealloc(const char *s, enum vk_prealloc *out)
 {
-	static const char *const names[] = { "off", "metadata", "falloc", "full" };
-	size_t i;
+	int mode = vk_blk_prealloc_parse(s);
 
-	for (i = 0; i < ARRAY_SIZE(names); i++)
-		if (!strcmp(s, names[i])) {
-			*out = (enum vk_prealloc)i;
-			return 0;
-		}
-	img_error("Invalid preallocation mode '%s'", s);
-	return -EINVAL;
+	if (mode < 0) {
+		img_error("Invalid preallocation mode '%s'", s);
+		return mode;
+	}
+	*out = (enum vk_prealloc)mode;
+	return 0;
 }
 
 /* "+N", "-N" or "N" against the current size; 0 or less is refused, as qemu-img does. */

@@ -111,11 +111,14 @@ struct vk_blk_info {
 
 /* Preallocation for create and resize (qemu-img -o preallocation=, resize --preallocation). */
 enum vk_prealloc { VK_PREALLOC_OFF, VK_PREALLOC_METADATA, VK_PREALLOC_FALLOC, VK_PREALLOC_FULL };
+/* The mode named "off", "metadata", "falloc" or "full"; -EINVAL for any other name. */
+int vk_blk_prealloc_parse(const char *name);
 
 /* Creation options (qemu-img create -o). */
 struct vk_blk_create_opts {
 	uint64_t size;
-	uint32_t cluster_size;		/* 0: 64 KiB */
+	uint64_t cluster_size;		/* 0: 64 KiB, unless cluster_size_given (then refused) */
+	bool cluster_size_given;	/* -o cluster_size= gave it, 0 included */
 	int compat;			/* 2 (0.10) or 3 (1.1, default) */
 	bool lazy_refcounts;
 	enum vk_prealloc prealloc;	/* qcow2: metadata and up; raw: falloc, full */
@@ -128,6 +131,12 @@ struct vk_blk_create_opts {
 	bool extent_size_hint_given;	/* -o extent_size_hint=: warn when it cannot be set */
 	const char *data_file;		/* qcow2: external data file, created (truncated) first */
 	bool data_file_raw;		/* qcow2: the data file is a valid raw image */
+	/*
+	 * compat and preallocation as -o gave them (NULL: not given), for what
+	 * the fields above cannot tell: qcow2's measure takes compat "0.10" or
+	 * "1.1" only, and words its refusal of a bad value with the value.
+	 */
+	const char *compat_str, *prealloc_str;
 };
 
 /* Check results, as qemu-img's ImageCheck. */

@@ -35,6 +35,20 @@ const struct vk_blk_driver *vk_blk_find_driver(const char *name)
 	return NULL;
 }
 
+int vk_blk_prealloc_parse(const char *name)
+{
+	static const char *const names[] = {
+		[VK_PREALLOC_OFF] = "off", [VK_PREALLOC_METADATA] = "metadata",
+		[VK_PREALLOC_FALLOC] = "falloc", [VK_PREALLOC_FULL] = "full",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(name, names[i]))
+			return (int)i;
+	return -EINVAL;
+}
+
 bool vk_blk_format_has_opt(const struct vk_blk_driver *drv, const char *opt)
 {
 	const struct vk_blk_create_opt *o;

@@ -19,7 +19,7 @@ struct layout {
 
 static int check_opts(const struct vk_blk_create_opts *o, struct layout *l, struct vk_err *err)
 {
-	uint64_t cs = o->cluster_size ? o->cluster_size : 64 * KiB, per_l1;
+	uint64_t cs = o->cluster_size || o->cluster_size_given ? o->cluster_size : 64 * KiB, per_l1;
 	unsigned int bits = o->refcount_bits ? o->refcount_bits : 16;
 
 	if (cs < 512 || cs > 2 * MiB || (cs & (cs - 1)))
