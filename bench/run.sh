@@ -15,8 +15,9 @@
 #   3. Linux boot: time to "Run /init as init process" on the console and
 #      total time, vmkit and QEMU, PVH vmlinux and bzImage (bench/boottime.py);
 #   and after them disks, networks, user space, vmkit img, firmware boot and
-#   live migration (bench/migrate.py), backups (bench/backup.py) and snapshots with
-#   RAM (bench/savevm.py), each with its own report appended.
+#   live migration (bench/migrate.py), backups (bench/backup.py), snapshots with
+#   RAM (bench/savevm.py) and the VNC server's frame rate (bench/vnc.py), each with
+#   its own report appended.
 #
 # Progress goes to stderr; the report goes to stdout and to
 # build/bench/report.txt. A failing command is reported and the run goes on.
@@ -266,4 +267,11 @@ log "backups (bench/backup.py)"
 # savevm/loadvm.
 log "snapshots with RAM (bench/savevm.py)"
 { echo; /usr/bin/python3 bench/savevm.py || echo "bench: savevm.py failed"; } |
+	tee -a "$OUT/report.txt"
+
+# --- 12. the VNC server (issue 13) ------------------------------------------------------
+# bench/vnc.py: a tiny guest rewriting its whole 1024x768x32 VBE screen as fast as it can,
+# one VNC viewer taking updates from vmkit's server and QEMU's: frames/s, MiB/s, CPU.
+log "VNC frame rate (bench/vnc.py)"
+{ echo; /usr/bin/python3 bench/vnc.py || echo "bench: vnc.py failed; see $OUT/vnc/"; } |
 	tee -a "$OUT/report.txt"
