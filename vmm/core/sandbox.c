@@ -142,6 +142,13 @@ static const struct sandbox_rule vcpu_rules[] = {
 	 */
 	SB_ALLOW(io_uring_enter), SB_ALLOW(io_submit), SB_ALLOW_ARG(fcntl, 1, F_GETFL),
 	SB_ALLOW(newfstatat), SB_ALLOW(fstat),
+	/*
+	 * UEFI's variable store: the flash chip's file is synced when the guest
+	 * puts a changed chip back into read mode (vmm/hw/pflash.c), from the
+	 * write that does it. Found by OVMF's first variable write on a PVM host,
+	 * some minutes into its boot.
+	 */
+	SB_ALLOW(fdatasync),
 };
 
 static const struct sandbox_rule iothread_rules[] = {
