@@ -17,6 +17,9 @@ check_pkgs+=(seabios ovmf)
 # ... and the media they boot, built by tests/linux/bootmedia.py: an MBR disk
 # with extlinux, isolinux CDs, Debian's installer (its netboot kernel and initrd).
 check_pkgs+=(fdisk extlinux isolinux syslinux-common debian-installer-12-netboot-amd64)
+# ... and under UEFI: GRUB for UEFI on a GPT disk's EFI system partition and on
+# the CD's El Torito EFI image, FAT images made without a mount.
+check_pkgs+=(grub-efi-amd64-bin grub-common mtools dosfstools)
 bench_pkgs=(qemu-system-x86 hyperfine fio iproute2 seabios fdisk extlinux isolinux syslinux-common)
 slow_pkgs=(linux-image-cloud-amd64)
 fuzz_pkgs=(clang libclang-rt-14-dev qemu-utils)

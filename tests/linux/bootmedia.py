@@ -9,11 +9,18 @@
     menu_iso(dir)        an isolinux CD whose menu waits on the screen
     installer_iso(dir)   Debian's installer (debian-installer-12-netboot-amd64's
                          text kernel and initrd) behind isolinux's menu
+    efi_disk(dir)        GPT disk with an EFI system partition: GRUB for UEFI
+                         (grub-efi-amd64-bin) as EFI/BOOT/BOOTX64.EFI, the guest
+                         kernel and initramfs (a shell)
+
+boot_iso's CD is hybrid, as Debian's own: isolinux for BIOS, and an El Torito
+EFI image (a FAT image holding GRUB as EFI/BOOT/BOOTX64.EFI) for UEFI.
 
 Each is built once per directory and reused. What a boot loader prints goes to
-the serial port (extlinux's and isolinux's SERIAL 0), so a test sees on the
-console that the firmware ran the medium's boot code, then the loader
-(LOADER_RE: its banner and the kernel it loads), then the kernel. Building
+the serial port (extlinux's and isolinux's SERIAL 0, GRUB's serial terminal),
+so a test sees on the console that the firmware ran the medium's boot code,
+then the loader (LOADER_RE, GRUB_RE: its banner or line and the kernel it
+loads), then the kernel. Building
 the disk needs root for a loop mount: extlinux installs only into a mounted
 file system (it records where ldlinux.sys lies on the disk).
 """
@@ -37,12 +44,19 @@ ROOT_PARTUUID = f"{DISK_ID}-01"
 LOADER_RE = r"(SYS|EXT|ISO)LINUX \d+\.\d+.*?Loading /boot/vmlinuz"
 ISO_MARK = "vmkit.from=iso"
 DISK_MARK = "vmkit.from=disk"
+# The same under UEFI: GRUB's config says which medium it came from.
+EFI_ISO_MARK = "vmkit.from=efi-iso"
+EFI_DISK_MARK = "vmkit.from=efi-disk"
+GRUB_RE = r"vmkit GRUB for UEFI: loading /boot/vmlinuz"
 INSTALLER_MENU = "Debian installer boot menu"
 MENU_TITLE = "Firmware test menu"
 MBR_BIN = Path("/usr/lib/syslinux/mbr/mbr.bin")
 ISOLINUX_BIN = Path("/usr/lib/ISOLINUX/isolinux.bin")
 SYSLINUX_BIOS = Path("/usr/lib/syslinux/modules/bios")
 DI = Path("/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64")
+GRUB_EFI = Path("/usr/lib/grub/x86_64-efi")
+# GPT's type for an EFI system partition.
+ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 MIB = 1024 * 1024
 
 
@@ -123,8 +137,81 @@ def bios_disk(d: Path) -> Path:
     return out
 
 
+def _grub_efi(out: Path, mark_file: str, append: str) -> Path:
+    """GRUB for UEFI (grub-efi-amd64-bin's modules, built in) whose built-in
+    config finds the medium holding mark_file and boots the kernel and
+    initramfs there. Built-in (grub-mkimage -c) and run by GRUB's rescue
+    parser: no normal mode, no menu, a few hundred KiB instead of
+    grub-mkstandalone's 10 MiB (every byte is read by firmware code that runs
+    emulated on a PVM host)."""
+    _need("grub-mkimage", str(GRUB_EFI / "linux.mod"))
+    cfg = out.with_suffix(".cfg")
+    # GRUB's terminal is the firmware's console, which OVMF also sends to the
+    # serial port: one copy of each line there, and the screen shows them too.
+    cfg.write_text("\n".join([
+        f"search --no-floppy --file --set=root {mark_file}",
+        'echo "vmkit GRUB for UEFI: loading /boot/vmlinuz"',
+        f"linux /boot/vmlinuz {append}{_host_args()}",
+        "initrd /boot/initrd",
+        "boot"]) + "\n")
+    _run(["grub-mkimage", "-O", "x86_64-efi", "-p", "/boot/grub", "-c", str(cfg), "-o", str(out),
+          "part_gpt", "part_msdos", "fat", "iso9660", "search",
+          "search_fs_file", "linux", "echo"])
+    cfg.unlink()
+    return out
+
+
+def _fat(out: Path, files: dict[str, Path], label: str) -> Path:
+    """A FAT image holding files (name on the image -> source), made without a
+    mount (dosfstools, mtools): 1 MiB to spare."""
+    _need("mkfs.vfat", "mcopy", "mmd")
+    size = sum(p.stat().st_size for p in files.values()) + MIB
+    kib = (size + 1023) // 1024
+    out.unlink(missing_ok=True)
+    _run(["mkfs.vfat", "-C", "-n", label, str(out), str(kib)])
+    dirs = sorted({str(Path(n).parent) for n in files} - {"."})
+    for dname in dirs:
+        parts = Path(dname).parts
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            subprocess.run(["mmd", "-D", "s", "-i", str(out), f"::/{sub}"], capture_output=True)
+    for name, src in files.items():
+        _run(["mcopy", "-i", str(out), str(src), f"::/{name}"])
+    return out
+
+
+def efi_disk(d: Path) -> Path:
+    """A GPT disk whose EFI system partition holds GRUB (as the removable-media
+    path EFI/BOOT/BOOTX64.EFI, which OVMF boots without a boot entry), the
+    guest kernel and the test initramfs, whose /init gives a shell."""
+    out = d / "efi-disk.img"
+    if out.exists():
+        return out
+    _need("sfdisk")
+    mark = d / "vmkit-efi-disk"
+    mark.write_text("the EFI system partition of bootmedia.efi_disk\n")
+    grub = _grub_efi(d / "efi-disk-grub.efi", "/vmkit-efi-disk",
+                     f"console=ttyS0 panic=-1 {EFI_DISK_MARK}")
+    esp = _fat(d / "esp.img", {"EFI/BOOT/BOOTX64.EFI": grub,
+                               "boot/vmlinuz": guest_file("kernel"),
+                               "boot/initrd": guest_file("initramfs.cpio"),
+                               "vmkit-efi-disk": mark}, "VMKIT-ESP")
+    part = esp.stat().st_size
+    sectors = (part + 511) // 512
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        f.truncate(MIB + sectors * 512 + MIB)	# the backup GPT goes in the last MiB
+    _run(["sfdisk", "-q", str(tmp)],
+         input=f"label: gpt\nstart=2048, size={sectors}, type={ESP_TYPE}, name=ESP\n")
+    _run(["dd", f"if={esp}", f"of={tmp}", "bs=1M", "seek=1", "conv=notrunc", "status=none"])
+    esp.unlink()
+    grub.unlink()
+    tmp.rename(out)
+    return out
+
+
 def _iso(d: Path, name: str, kernel: Path, initrd: Path, cfg: str,
-         modules: tuple[str, ...] = ()) -> Path:
+         modules: tuple[str, ...] = (), efi_append: str = "") -> Path:
     out = d / f"{name}.iso"
     if out.exists():
         return out
@@ -139,22 +226,33 @@ def _iso(d: Path, name: str, kernel: Path, initrd: Path, cfg: str,
     shutil.copyfile(kernel, tree / "boot" / "vmlinuz")
     shutil.copyfile(initrd, tree / "boot" / "initrd")
     (tree / "isolinux" / "isolinux.cfg").write_text(cfg)
+    efi = []
+    if efi_append:
+        # UEFI's El Torito entry: a FAT image with GRUB at the removable-media path.
+        mark = f"vmkit-{name}"
+        (tree / mark).write_text(f"the CD of bootmedia {name}\n")
+        grub = _grub_efi(d / f"{name}-grub.efi", f"/{mark}", efi_append)
+        _fat(tree / "boot" / "efi.img", {"EFI/BOOT/BOOTX64.EFI": grub}, "VMKIT-EFI")
+        grub.unlink()
+        efi = ["-eltorito-alt-boot", "-e", "boot/efi.img", "-no-emul-boot"]
     tmp = d / f"{name}.iso.tmp"
     _run(["xorriso", "-as", "mkisofs", "-quiet", "-V", name.upper()[:32], "-o", str(tmp),
           "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat", "-no-emul-boot",
-          "-boot-load-size", "4", "-boot-info-table", str(tree)])
+          "-boot-load-size", "4", "-boot-info-table", *efi, str(tree)])
     tmp.rename(out)
     shutil.rmtree(tree)
     return out
 
 
 def boot_iso(d: Path) -> Path:
-    """An isolinux CD that starts the guest kernel with the test initramfs, whose
-    /init prints VMKIT-INFO and powers off."""
+    """A CD that starts the guest kernel with the test initramfs, whose /init
+    prints VMKIT-INFO and powers off: through isolinux under BIOS, GRUB under
+    UEFI (the kernel's command line says which, ISO_MARK or EFI_ISO_MARK)."""
     return _iso(d, "vmkit-boot", guest_file("kernel"), guest_file("initramfs.cpio"),
                 _syslinux_cfg("/boot/vmlinuz",
                               f"console=ttyS0 panic=-1 vmkit.action=info {ISO_MARK}",
-                              "/boot/initrd"))
+                              "/boot/initrd"),
+                efi_append=f"console=ttyS0 panic=-1 vmkit.action=info {EFI_ISO_MARK}")
 
 
 def menu_iso(d: Path) -> Path:

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""SeaBIOS boots media the way a PC does (issue 12): a disk's MBR and extlinux,
-a CD's El Torito image and isolinux, Debian's installer CD, in the boot order
-asked for. Needs /dev/kvm (skipped without it; make check's kvm-smoke stage
+"""SeaBIOS and OVMF boot media the way a PC does (issue 12): a disk's MBR and
+extlinux, a CD's El Torito image and isolinux, Debian's installer CD, in the
+boot order asked for; under UEFI a GPT disk's EFI system partition and the
+same CD's EFI image, both with GRUB. Needs /dev/kvm (skipped without it; make check's kvm-smoke stage
 runs it on a KVM under emulation).
 
 The media are built here from Debian's packages (tests/linux/bootmedia.py):
@@ -11,6 +12,7 @@ port (extlinux/isolinux print their banner and "Loading /boot/vmlinuz"), then
 the kernel's command line, which only the medium's loader configuration holds.
 """
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +23,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "guest"))
 from vmkit_harness import VMKIT, require_vmkit, run_argv  # noqa: E402
 from linuxvm import LinuxVM  # noqa: E402
 import bootmedia  # noqa: E402
-from bootmedia import DISK_MARK, INSTALLER_MENU, ISO_MARK, LOADER_RE  # noqa: E402
+from bootmedia import (DISK_MARK, EFI_DISK_MARK, EFI_ISO_MARK, GRUB_RE,  # noqa: E402
+                       INSTALLER_MENU, ISO_MARK, LOADER_RE)
 
 SEABIOS = Path("/usr/share/seabios/bios-256k.bin")
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 # Firmware and real-mode boot loaders run at CPL0: emulated on PVM hosts and
 # under the KVM of kvm-under-tcg.sh; minutes, not seconds.
 FW_TIMEOUT = 600
+# OVMF is far more code than SeaBIOS (an LZMA-compressed firmware volume, then
+# PEI and DXE): on a PVM host, where each of its instructions is emulated, it
+# takes the better part of an hour to its boot manager, so the UEFI tests are
+# pvm_slow there (make check-slow) and in make check elsewhere.
+UEFI_TIMEOUT = 3600
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +59,16 @@ def fw_run(args: list[str], stop_when=None, memory: str = "256M"):
     return run_argv([str(VMKIT), "run", "--firmware", "bios", "--memory", memory,
                      "--console", "stdio", "--no-reboot", *args],
                     timeout=FW_TIMEOUT, stop_when=stop_when)
+
+
+def uefi(tmp: Path) -> str:
+    """--firmware's value for OVMF with a variable store of the test's own."""
+    for f in (OVMF_CODE, OVMF_VARS):
+        if not f.is_file():
+            pytest.skip(f"needs {f} (Debian's ovmf)")
+    store = tmp / "efivars.fd"
+    shutil.copyfile(OVMF_VARS, store)
+    return f"uefi,vars={store}"
 
 
 def cmdline_has(mark: str):
@@ -138,3 +158,53 @@ def test_debian_installer_cd(tmp_path, media):
                stop_when=lambda out: INSTALLER_MENU in out and bool(seen.search(out)))
     assert r.stopped, r.describe()
     assert r.stdout.index(INSTALLER_MENU) < r.stdout.index(first), r.describe()
+
+
+# --- UEFI: OVMF, GRUB for UEFI ---------------------------------------------------
+
+@pytest.mark.pvm_slow
+@pytest.mark.parametrize("bus", ["virtio", "sata", "scsi"])
+def test_ovmf_boots_a_gpt_disk_with_grub(tmp_path, media, bus):
+    """OVMF finds the EFI system partition of a GPT disk and runs its
+    EFI/BOOT/BOOTX64.EFI (GRUB), whose config loads the kernel and initramfs
+    from that partition; the initramfs's shell answers."""
+    disk = overlay(bootmedia.efi_disk(media), tmp_path)
+    with LinuxVM(tmp_path, disks=[f"path={disk},format=qcow2,bus={bus}"],
+                 firmware=uefi(tmp_path), memory="512M") as vm:
+        vm.start()
+        vm.wait_for(re.compile(GRUB_RE), UEFI_TIMEOUT)
+        vm.wait_for(re.compile(rf"Command line: [^\n]*{re.escape(EFI_DISK_MARK)}"), FW_TIMEOUT)
+        vm.wait_for("VMKIT-INIT-START", FW_TIMEOUT)
+        vm.type("echo efi-shell-$((6 * 7))\n")
+        vm.wait_for("efi-shell-42", FW_TIMEOUT)
+
+
+@pytest.mark.pvm_slow
+@pytest.mark.parametrize("bus", ["sata", "scsi"])
+def test_ovmf_boots_the_cd_with_grub(tmp_path, media, bus):
+    """The hybrid CD's second El Torito entry (the EFI image: GRUB) under OVMF,
+    from an ATAPI or a virtio-scsi CD-ROM; its /init reports and powers off."""
+    iso = bootmedia.boot_iso(media)
+    r = run_argv([str(VMKIT), "run", "--firmware", uefi(tmp_path), "--memory", "512M",
+                  "--console", "stdio", "--no-reboot",
+                  "--disk", f"path={iso},media=cdrom,bus={bus}"], timeout=UEFI_TIMEOUT)
+    assert r.returncode == 0, r.describe()
+    assert re.search(GRUB_RE, r.stdout), r.describe()
+    assert re.search(rf"Command line: [^\n]*{re.escape(EFI_ISO_MARK)}", r.stdout), r.describe()
+    assert "VMKIT-INFO cpus=1" in r.stdout, r.describe()
+
+
+@pytest.mark.pvm_slow
+@pytest.mark.parametrize("order,want,other", [("cdrom,disk", EFI_ISO_MARK, EFI_DISK_MARK),
+                                              ("disk,cdrom", EFI_DISK_MARK, EFI_ISO_MARK)])
+def test_ovmf_boot_order(tmp_path, media, order, want, other):
+    """OVMF follows --boot order= (fw_cfg's bootorder) between a bootable GPT
+    disk and a bootable CD."""
+    disk = overlay(bootmedia.efi_disk(media), tmp_path)
+    iso = bootmedia.boot_iso(media)
+    r = run_argv([str(VMKIT), "run", "--firmware", uefi(tmp_path), "--memory", "512M",
+                  "--console", "stdio", "--no-reboot", "--disk", f"path={disk},format=qcow2",
+                  "--cdrom", str(iso), "--boot", f"order={order}"],
+                 timeout=UEFI_TIMEOUT, stop_when=cmdline_has(want))
+    assert r.stopped, r.describe()
+    assert other not in r.stdout, r.describe()
