@@ -206,10 +206,11 @@ def row(label: str, v: dict[str, float]) -> str:
             f"{v['cpu_dev']:9.0f} {v['guest_fps']:9.0f}")
 
 
-def report(res: dict, cfgs: list[str], secs: float, runs: int) -> str:
+def report(res: dict, cfgs: list[str], secs: float, runs: int, load: list[str]) -> str:
     lines = [f"VNC, a full-screen update loop (vgafill.elf, {WIDTH}x{HEIGHT}x32 rewritten at "
              f"CPL3), one viewer over 127.0.0.1,",
-             f"one incremental request outstanding; {secs:g} s a run, median of {runs} runs",
+             f"one incremental request outstanding; {secs:g} s a run, median of {runs} runs; "
+             f"load average {load[0]} at the start, {load[1]} at the end",
              "  fps: full-screen frames/s received (pixels / 1024x768); CPU %: monitor with "
              "threads and helpers,",
              "  of one CPU; w/o vCPU: the same without the vCPU threads; guest: frames/s "
@@ -227,6 +228,10 @@ def report(res: dict, cfgs: list[str], secs: float, runs: int) -> str:
             lines.append(f"{'  vmkit/QEMU':18} {r[0]:>7} {r[1]:>9} {r[2]:>8} {r[3]:>7} "
                          f"{r[4]:>9} {r[5]:>9}")
     return "\n".join(lines)
+
+
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def kvm_usable() -> bool:
@@ -255,6 +260,7 @@ def main() -> int:
             print(f"vnc.py: build first ({f})", file=sys.stderr)
             return 1
     res: dict[tuple[str, str], dict[str, float] | str] = {}
+    load = [loadavg()]
     for cfg in a.configs:
         runs: dict[str, list] = {m: [] for m in MONITORS}
         for i in range(a.runs):
@@ -272,7 +278,8 @@ def main() -> int:
         for m in MONITORS:
             if runs[m] and not isinstance(res.get((cfg, m)), str):
                 res[(cfg, m)] = {k: statistics.median(r[k] for r in runs[m]) for k in COLUMNS}
-    text = report(res, a.configs, a.seconds, a.runs)
+    load.append(loadavg())
+    text = report(res, a.configs, a.seconds, a.runs, load)
     print(text)
     out = BUILD / "bench" / "vnc"
     out.mkdir(parents=True, exist_ok=True)
