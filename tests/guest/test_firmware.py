@@ -6,6 +6,7 @@ host with the monitor built. The boots need /dev/kvm and Debian's seabios and
 ovmf and skip without them; they have not yet run under KVM.
 """
 import os
+import subprocess
 import shutil
 from pathlib import Path
 
@@ -176,3 +177,64 @@ def test_create_uefi_makes_efidisk(tmp_path):
     assert "bios: ovmf" in (vmdir / "config").read_text()
     assert (vmdir / "efivars.fd").read_bytes() == b"\x5a" * 8192
     assert bad.returncode == 2 and "boot" in bad.stderr, bad.describe()
+
+
+# A firmware image of our own for the UEFI machine: at the reset vector, into
+# 32-bit protected mode, one byte programmed into the variable store's flash
+# (Intel command set: 0x40, the byte, then 0xff back to read-array mode,
+# where vmkit syncs the file), then isa-debug-exit. It runs in the sandbox's
+# vCPU thread as OVMF's variable writes do.
+FLASH_WRITER = r"""
+	.code16
+start:	cli
+	lgdtl	%cs:0xf000 + gdtr
+	movl	%cr0, %eax
+	orl	$1, %eax
+	movl	%eax, %cr0
+	ljmpl	$0x08, $0xfffff000 + pm32
+	.code32
+pm32:	movw	$0x10, %ax
+	movw	%ax, %ds
+	movl	$VARS, %ebx
+	movb	$0x40, (%ebx)
+	movb	$0x5a, (%ebx)
+	movb	$0xff, (%ebx)
+	movb	$0, %al
+	outb	%al, $0xf4
+1:	hlt
+	jmp	1b
+	.balign	8
+gdt:	.quad	0, 0x00cf9b000000ffff, 0x00cf93000000ffff
+gdtr:	.word	23
+	.long	0xfffff000 + gdt
+	.org	0xff0
+	.code16
+	jmp	start
+	.org	0x1000
+"""
+
+
+def test_variable_store_write_in_the_sandbox(tmp_path):
+    """A firmware's write to its variable store reaches the file and is synced
+    from the vCPU thread under the sandbox (OVMF's first variable write once
+    stopped a VM there: fdatasync was not on the vCPU's list)."""
+    require_vmkit()
+    if not (shutil.which("as") and shutil.which("objcopy")):
+        pytest.skip("needs binutils")
+    vars_fd = tmp_path / "vars.fd"
+    vars_fd.write_bytes(b"\xff" * 65536)
+    # The code image is 128 KiB (the least vmkit takes), our 4 KiB at its end
+    # (the top of 4 GiB); the store ends where the image starts.
+    src = tmp_path / "fw.S"
+    src.write_text(FLASH_WRITER.replace("VARS", hex(0x100000000 - 128 * 1024 - 65536)))
+    obj, top, code = tmp_path / "fw.o", tmp_path / "top.bin", tmp_path / "fw.bin"
+    subprocess.run(["as", "--32", "-o", str(obj), str(src)], check=True)
+    subprocess.run(["objcopy", "-O", "binary", "-j", ".text", str(obj), str(top)], check=True)
+    assert top.stat().st_size == 4096
+    code.write_bytes(b"\xff" * (124 * 1024) + top.read_bytes())
+    r = run_argv([str(VMKIT), "run", "--firmware", f"uefi,code={code},vars={vars_fd}",
+                  "--console", "none", "--debug-exit", "--no-reboot"], timeout=60)
+    assert r.returncode == 1, r.describe()	# isa-debug-exit: (0 << 1) | 1
+    assert "sandbox" not in r.stderr, r.describe()
+    data = vars_fd.read_bytes()
+    assert data[0] == 0x5a and data[1:] == b"\xff" * (65536 - 1), data[:16]
