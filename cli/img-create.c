@@ -58,7 +58,7 @@ static int set_opt(void *opaque, const char *key, const char *val)
 	uint64_t v;
 	int mode;
 
-	if (!strcmp(key, "help") || !strcmp(key, "?")) {
+	if (!c->no_help && (!strcmp(key, "help") || !strcmp(key, "?"))) {
 		c->help = true;
 	} else if (!strcmp(key, "size")) {
 		if (img_parse_size(val, &v) < 0)

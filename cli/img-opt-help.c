@@ -62,3 +62,18 @@ bool img_opts_want_help(const char *opts)
 	}
 	return false;
 }
+
+/*
+ * Is an -o string a list qemu-img takes: not empty, not starting with a
+ * comma, and not ending in an odd number of them (",," is an escaped comma)?
+ */
+bool img_opts_list_valid(const char *opts)
+{
+	size_t len = strlen(opts), i = len;
+
+	if (!len || opts[0] == ',')
+		return false;
+	while (i && opts[i - 1] == ',')
+		i--;
+	return (len - i) % 2 == 0;
+}

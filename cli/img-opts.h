@@ -14,6 +14,7 @@ struct img_create_opts {
 	const char *refcount_str;
 	const char *prefix;		/* create: the file, named in option errors */
 	bool help;			/* -o help (or ?): list the options instead */
+	bool no_help;			/* measure: "help" and "?" are names like any other */
 	/* Values refused only when the image is made (img_create_opts_value_error). */
 	const char *bad_compat, *bad_prealloc, *bad_compression;
 	const char *data_file_raw_str;
@@ -25,6 +26,8 @@ int img_parse_create_opts(struct img_create_opts *c, const char *fmt, const char
 const char *img_create_opts_value_error(const struct img_create_opts *c, char *buf, size_t n);
 void img_print_create_help(const char *fmt, bool with_file);
 bool img_opts_want_help(const char *opts);
+/* qemu-img refuses "", ",a=b", "a=b," with "Invalid option list: ..." (measure). */
+bool img_opts_list_valid(const char *opts);
 void img_print_formatting(const char *filename, const char *fmt, const struct img_create_opts *c);
 void img_free_create_opts(struct img_create_opts *c);
 /* qemu-img's default extent size hint (1 MiB) unless -o gave one. */

@@ -174,6 +174,13 @@ struct vk_blk_amend_opts {
 #define VK_CHECK_FIX_LEAKS	(1u << 0)
 #define VK_CHECK_FIX_ERRORS	(1u << 1)
 
+/* What qemu-img measure prints for a new image. */
+struct vk_blk_measure {
+	uint64_t required;		/* the file's size for the input's data (none with a size alone) */
+	uint64_t fully_allocated;	/* the file's size with every cluster written */
+	int64_t bitmaps;		/* the input's persistent bitmaps in it; -1: not shown */
+};
+
 /* A creation option a format (or the file protocol) takes as -o NAME=VALUE. */
 struct vk_blk_create_opt {
 	const char *name, *type, *help;	/* as qemu-img's -o help lists them */
@@ -224,6 +231,14 @@ struct vk_blk_driver {
 			    uint64_t *map, struct vk_err *err);
 	int (*create)(const char *filename, const struct vk_blk_create_opts *o,
 		      struct vk_err *err);
+	/*
+	 * qemu-img measure: the file a new image takes, of virtual size o->size
+	 * (in NULL) or holding what in reads as (its chain included). The
+	 * driver checks the values of its own options, in qemu-img's words.
+	 * NULL: the format cannot say.
+	 */
+	int (*measure)(const struct vk_blk_create_opts *o, struct vk_blk *in,
+		       struct vk_blk_measure *res, struct vk_err *err);
 	int (*check)(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 		     struct vk_err *err);
 	/* Internal snapshots; NULL: the format has none (list is empty). */
@@ -412,6 +427,12 @@ int vk_blk_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 int vk_blk_create(const char *format, const char *filename, const struct vk_blk_create_opts *o,
 		  struct vk_err *err);
 /*
+ * The size a new image of format would take (see struct vk_blk_driver's
+ * measure); -ENOTSUP, with qemu-img's words, for a format that cannot say.
+ */
+int vk_blk_measure(const char *format, const struct vk_blk_create_opts *o, struct vk_blk *in,
+		   struct vk_blk_measure *res, struct vk_err *err);
+/*
  * Copy what src_file reads as (its backing chain included) into a new
  * image dst_file of format fmt, with no backing file: zeros stay
  * unallocated, the image is written under a temporary name, flushed and
@@ -440,6 +461,7 @@ bool vk_blk_format_has_opt(const struct vk_blk_driver *drv, const char *opt);
 /* What a format can do, by name (false for a name no driver has). */
 bool vk_blk_format_creatable(const char *format);
 bool vk_blk_format_has_backing(const char *format);
+bool vk_blk_format_can_measure(const char *format);
 /* The formats vmkit creates, for messages: "qcow2 or raw" (the table's order). */
 const char *vk_blk_creatable_formats(void);
 
@@ -462,19 +484,6 @@ int vk_blk_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
  */
 unsigned int vk_blk_cache_clean(struct vk_blk *bs);
 int vk_blk_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err);
-
-/*
- * qemu-img measure for qcow2: the file size of a fully allocated image of
- * this virtual size, cluster size and refcount width (metadata included).
- */
-uint64_t vk_qcow2_full_size(uint64_t size, uint64_t cluster_size, unsigned int refcount_order);
-/*
- * Bytes the image's persistent dirty bitmaps would take in a qcow2 image of
- * that cluster size (qemu-img measure's "bitmaps"). -ENOTSUP: the image
- * cannot hold bitmaps (not qcow2 v3).
- */
-int vk_blk_bitmaps_size(struct vk_blk *bs, uint64_t cluster_size, uint64_t *out,
-			struct vk_err *err);
 
 /* The persistent dirty bitmaps of a qcow2 image (none when stale or another format). */
 struct vk_blk_bitmap {

@@ -85,6 +85,13 @@ const char *vk_blk_creatable_formats(void)
 	return list;
 }
 
+bool vk_blk_format_can_measure(const char *format)
+{
+	const struct vk_blk_driver *drv = vk_blk_find_driver(format);
+
+	return drv && drv->measure;
+}
+
 /* A format records a backing file when it can be told one (set_backing). */
 bool vk_blk_format_has_backing(const char *format)
 {
@@ -788,6 +795,19 @@ int vk_blk_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 	if (fix && bs->read_only)
 		return vk_fail(err, -EROFS, "%s: image is read-only", bs->filename);
 	return bs->drv->check(bs, res, fix, err);
+}
+
+int vk_blk_measure(const char *format, const struct vk_blk_create_opts *o, struct vk_blk *in,
+		   struct vk_blk_measure *res, struct vk_err *err)
+{
+	const struct vk_blk_driver *drv = vk_blk_find_driver(format);
+
+	if (!drv)
+		return vk_fail(err, -ENOTSUP, "Unknown file format '%s'", format);
+	if (!drv->measure)
+		return vk_fail(err, -ENOTSUP, "Block driver '%s' does not support size measurement",
+			       format);
+	return drv->measure(o, in, res, err);
 }
 
 int vk_blk_create(const char *format, const char *filename, const struct vk_blk_create_opts *o,

@@ -671,6 +671,7 @@ const struct vk_blk_driver vk_blk_qcow2 = {
 	.get_info = qcow2_get_info,
 	.block_status = qcow2_block_status,
 	.create = qcow2_create,
+	.measure = qcow2_measure,
 	.check = qcow2_check,
 	.snapshot_list = qcow2_snapshot_list,
 	.snapshot_create = qcow2_snapshot_create,

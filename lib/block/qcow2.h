@@ -462,6 +462,10 @@ int qcow2_rebuild_refcounts(struct qcow2_state *s, const uint32_t *ref, uint64_t
 int qcow2_check(struct vk_blk *bs, struct vk_blk_check *res, unsigned int fix,
 		struct vk_err *err);
 
+/* qcow2-measure.c */
+int qcow2_measure(const struct vk_blk_create_opts *o, struct vk_blk *in,
+		  struct vk_blk_measure *res, struct vk_err *err);
+
 /* qcow2.c */
 int qcow2_flush(struct vk_blk *bs, struct vk_err *err);
 int qcow2_create(const char *filename, const struct vk_blk_create_opts *o, struct vk_err *err);

@@ -208,6 +208,22 @@ static int raw_create(const char *filename, const struct vk_blk_create_opts *o,
 }
 
 /*
+ * A raw file is the disk, byte for byte: the input's virtual size, or the
+ * size in whole sectors. Preallocation changes nothing: unwritten ranges
+ * count as much as written ones, as qemu-img counts them.
+ */
+static int raw_measure(const struct vk_blk_create_opts *o, struct vk_blk *in,
+		       struct vk_blk_measure *res, struct vk_err *err)
+{
+	uint64_t size = in ? vk_blk_length(in) : ALIGN_UP(o->size, 512);
+
+	(void)err;
+	res->required = res->fully_allocated = size;
+	res->bitmaps = -1;
+	return 0;
+}
+
+/*
  * Grow or shrink the file (what lies past an offset window: the file ends at
  * offset + size); falloc allocates the new part, full writes zeros into it.
  */
@@ -281,6 +297,7 @@ const struct vk_blk_driver vk_blk_raw = {
 	.length = raw_length,
 	.block_status = raw_block_status,
 	.create = raw_create,
+	.measure = raw_measure,
 	.truncate = raw_truncate,
 	.discard = raw_discard,
 };

@@ -216,6 +216,75 @@ static void cache_clean_frees_unused_tables(void **state)
 	free(back);
 }
 
+/* One measure result, or its error (the message qemu-img prints). */
+static int measure(const char *fmt, const struct vk_blk_create_opts *o, struct vk_blk *in,
+		   struct vk_blk_measure *m, const char *msg)
+{
+	struct vk_err err = { 0 };
+	int r = vk_blk_measure(fmt, o, in, m, &err);
+
+	if (msg)
+		assert_string_equal(err.msg, msg);
+	return r;
+}
+
+static void measure_through_the_driver(void **state)
+{
+	struct vk_blk_opts oo = { .flags = VK_BLK_RDWR | VK_BLK_NO_LOCK };
+	struct vk_blk_create_opts o = { .size = 1 * GiB };
+	struct vk_blk_measure m, in_m;
+	struct vk_err err = { 0 };
+	uint8_t data[3072];
+	struct vk_blk *bs;
+
+	/* qemu-img measure -O qcow2 --size 1G */
+	assert_int_equal(measure("qcow2", &o, NULL, &m, NULL), 0);
+	assert_int_equal(m.required, 393216);
+	assert_int_equal(m.fully_allocated, 1074135040);
+	assert_int_equal(m.bitmaps, -1);
+	/* raw: whole sectors, written or not. */
+	o.size = 1000001;
+	assert_int_equal(measure("raw", &o, NULL, &m, NULL), 0);
+	assert_int_equal(m.required, 1000448);
+	assert_int_equal(m.fully_allocated, 1000448);
+	/* The driver's checks, in qemu-img measure's words. */
+	o = (struct vk_blk_create_opts){ .size = 1 * GiB, .cluster_size_given = true };
+	assert_int_equal(measure("qcow2", &o, NULL, &m,
+				 "Cluster size must be a power of two between 512 and 2048k"), -EINVAL);
+	o = (struct vk_blk_create_opts){ .size = 1 * GiB, .compat = 2, .compat_str = "v2" };
+	assert_int_equal(measure("qcow2", &o, NULL, &m, "Invalid compatibility level: 'v2'"),
+			 -EINVAL);
+	o.compat_str = "0.10";
+	o.refcount_bits = 8;
+	assert_int_equal(measure("qcow2", &o, NULL, &m,
+				 "Different refcount widths than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)"),
+			 -EINVAL);
+	o = (struct vk_blk_create_opts){ .prealloc_str = "most" };
+	assert_int_equal(measure("qcow2", &o, NULL, &m, "invalid parameter value: most"), -EINVAL);
+	/* Formats without a measure say so; names no driver has are unknown. */
+	assert_int_equal(measure("vmdk", &o, NULL, &m,
+				 "Block driver 'vmdk' does not support size measurement"), -ENOTSUP);
+	assert_int_equal(measure("nosuch", &o, NULL, &m, "Unknown file format 'nosuch'"), -ENOTSUP);
+	/* An input's data counts in whole clusters of the new image: 2 KiB across two 4 KiB ones. */
+	make(4096, 1 * MiB);
+	memset(data, 0x5a, sizeof(data));
+	assert_int_equal(vk_blk_open(path, &oo, &bs, &err), 0);
+	assert_int_equal(vk_blk_pwrite(bs, data, 3072, 2048, &err), 0);
+	o = (struct vk_blk_create_opts){ .size = 1 * MiB, .cluster_size = 4096 };
+	assert_int_equal(measure("qcow2", &o, NULL, &m, NULL), 0);
+	o.size = 0;
+	assert_int_equal(measure("qcow2", &o, bs, &in_m, NULL), 0);
+	assert_int_equal(in_m.fully_allocated, m.fully_allocated);
+	assert_int_equal(in_m.required - m.required, 8192);
+	assert_int_equal(in_m.bitmaps, 0);
+	/* Preallocated, every cluster counts. */
+	o.prealloc = VK_PREALLOC_FULL;
+	assert_int_equal(measure("qcow2", &o, bs, &in_m, NULL), 0);
+	assert_int_equal(in_m.required, in_m.fully_allocated);
+	vk_blk_close(bs);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +293,7 @@ int main(void)
 		cmocka_unit_test(hostile_headers),
 		cmocka_unit_test(allocation_grows_refcount_table),
 		cmocka_unit_test(cache_clean_frees_unused_tables),
+		cmocka_unit_test(measure_through_the_driver),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
