@@ -19,7 +19,9 @@ next as soon as an update is read whole, as viewers do. Two configurations:
 and zlib (Zlib, 6, with CompressLevel 6 asked for: QEMU's default level is 9,
 libvncserver's 5) on request. Reported, medians of R runs (the monitors
 alternate run by run): full-screen frames per second (pixels updated / 1024 x
-768), updates per second, MiB/s received, the CPU time of the monitor with all
+768), updates per second, MiB/s received, the share of those pixels a
+server sent again unchanged (rows that already showed the same; Raw and Zlib,
+whose pixels the viewer decodes), the CPU time of the monitor with all
 its threads and child processes (vmkit's vmkit-vnc helper) in % of one CPU,
 the same without the vCPU threads (the display and VNC work alone: the
 guest's vCPU spins at 100%), and the guest's own frames written per second
@@ -58,7 +60,7 @@ MONITORS = ["vmkit", "qemu"]
 VCPU_THREAD = re.compile(r"vcpu \d+|CPU \d+/KVM")     # vmkit's and QEMU's (debug-threads=on)
 FPS_RE = re.compile(rb"VMKIT-INFO fps=(\d+)")
 TICK = os.sysconf("SC_CLK_TCK")
-COLUMNS = ["fps", "ups", "mibs", "cpu", "cpu_dev", "guest_fps"]
+COLUMNS = ["fps", "ups", "mibs", "repeat", "cpu", "cpu_dev", "guest_fps"]
 COMPRESS_LEVEL_6 = -256 + 6
 # Zlib's level is the client's to say (QEMU's default is 9, libvncserver's 5);
 # ZRLE is level 6 in both whatever the client says.
@@ -163,18 +165,20 @@ def measure(c: RFBClient, pid: int, out: Path, secs: float) -> dict[str, float]:
     cpu0, vcpu0 = cpu_ticks(pid)
     fps0 = len(FPS_RE.findall(out.read_bytes()))
     t0 = now = time.monotonic()
-    bytes0, updates, pixels = c.bytes_in, 0, 0
+    bytes0, updates, pixels, repeated = c.bytes_in, 0, 0, 0
     while now - t0 < secs:
         u = c.read_update()
         now = time.monotonic()
         c.request(incremental=not u.resized)
         updates += 1
         pixels += u.pixels
+        repeated += u.repeated
     cpu1, vcpu1 = cpu_ticks(pid)
     el = now - t0
     guest = [int(v) for v in FPS_RE.findall(out.read_bytes())[fps0:]]
     return {"fps": pixels / (WIDTH * HEIGHT) / el, "ups": updates / el,
             "mibs": (c.bytes_in - bytes0) / el / (1 << 20),
+            "repeat": repeated / pixels * 100 if c.decode and pixels else -1.0,
             "cpu": (cpu1 - cpu0) / TICK / el * 100,
             "cpu_dev": ((cpu1 - cpu0) - (vcpu1 - vcpu0)) / TICK / el * 100,
             "guest_fps": statistics.median(guest) if guest else 0.0}
@@ -189,7 +193,9 @@ def one(monitor: str, config: str, secs: float, tmp: Path) -> dict[str, float]:
         p = subprocess.Popen(argv(monitor, display), stdin=subprocess.DEVNULL, stdout=f,
                              stderr=subprocess.STDOUT)
     try:
-        with RFBClient.connect("127.0.0.1", 5900 + display, timeout=30, wait=30) as c:
+        # ZRLE is read, not decoded: no repeats counted there
+        with RFBClient.connect("127.0.0.1", 5900 + display, timeout=30, wait=30,
+                               decode=config != "zrle") as c:
             c.set_pixel_format()
             c.set_encodings(ENCODINGS[config])
             wait_picture(c, out, p)
@@ -202,8 +208,9 @@ def one(monitor: str, config: str, secs: float, tmp: Path) -> dict[str, float]:
 # ---- the report ----
 
 def row(label: str, v: dict[str, float]) -> str:
-    return (f"{label:18} {v['fps']:7.1f} {v['ups']:9.1f} {v['mibs']:8.1f} {v['cpu']:7.0f} "
-            f"{v['cpu_dev']:9.0f} {v['guest_fps']:9.0f}")
+    repeat = f"{v['repeat']:.1f}" if v["repeat"] >= 0 else "-"
+    return (f"{label:18} {v['fps']:7.1f} {v['ups']:9.1f} {v['mibs']:8.1f} {repeat:>7} "
+            f"{v['cpu']:7.0f} {v['cpu_dev']:9.0f} {v['guest_fps']:9.0f}")
 
 
 def report(res: dict, cfgs: list[str], secs: float, runs: int, load: list[str]) -> str:
@@ -211,11 +218,13 @@ def report(res: dict, cfgs: list[str], secs: float, runs: int, load: list[str]) 
              f"CPL3), one viewer over 127.0.0.1,",
              f"one incremental request outstanding; {secs:g} s a run, median of {runs} runs; "
              f"load average {load[0]} at the start, {load[1]} at the end",
-             "  fps: full-screen frames/s received (pixels / 1024x768); CPU %: monitor with "
+             "  fps: full-screen frames/s received (pixels / 1024x768); repeat: % of those "
+             "pixels in rows that",
+             "  showed the same before (sent again; not counted for ZRLE); CPU %: monitor with "
              "threads and helpers,",
              "  of one CPU; w/o vCPU: the same without the vCPU threads; guest: frames/s "
              "the guest wrote",
-             f"{'':18} {'fps':>7} {'updates/s':>9} {'MiB/s':>8} {'CPU %':>7} "
+             f"{'':18} {'fps':>7} {'updates/s':>9} {'MiB/s':>8} {'repeat%':>7} {'CPU %':>7} "
              f"{'w/o vCPU':>9} {'guest':>9}"]
     for cfg in cfgs:
         for m in MONITORS:
@@ -224,9 +233,9 @@ def report(res: dict, cfgs: list[str], secs: float, runs: int, load: list[str]) 
                          else f"{cfg + ' ' + m:18} failed: {v[:200]}")
         a, b = res[(cfg, "vmkit")], res[(cfg, "qemu")]
         if isinstance(a, dict) and isinstance(b, dict):
-            r = [f"{a[k] / b[k]:.2f}" if b[k] else "-" for k in COLUMNS]
-            lines.append(f"{'  vmkit/QEMU':18} {r[0]:>7} {r[1]:>9} {r[2]:>8} {r[3]:>7} "
-                         f"{r[4]:>9} {r[5]:>9}")
+            r = [f"{a[k] / b[k]:.2f}" if b[k] > 0 else "-" for k in COLUMNS]
+            lines.append(f"{'  vmkit/QEMU':18} {r[0]:>7} {r[1]:>9} {r[2]:>8} {'':>7} {r[4]:>7} "
+                         f"{r[5]:>9} {r[6]:>9}")
     return "\n".join(lines)
 
 

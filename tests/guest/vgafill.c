@@ -8,10 +8,13 @@
  * through the DISPI ports 0x1ce/0x1cf and then, at CPL3, rewrites the whole
  * framebuffer frame after frame as fast as it can. Frame f's pixel (x, y):
  *
- *	red = f & 255, green = (x + f) & 255, blue = y & 255
+ *	red = f & 255, green = x & 255, blue = y & 255
  *
- * so every pixel differs from the frame before, and a viewer can tell
- * from any pixel and its position which frame (mod 256) it came from.
+ * so every pixel differs from the frame before, a viewer can tell from any
+ * pixel which frame (mod 256) it came from, and its position from the
+ * others. Only red moves, so a picture read while the guest draws holds
+ * pixels of several frames but none that no frame has, even if a reader
+ * takes a pixel's bytes one by one.
  *
  * Says "vgafill_boot", "fb=<address>", "tsc_khz=", "mode=1024x768x32", then
  * "fps=N frames=TOTAL" about once a second (the serial port exits to the
@@ -92,8 +95,8 @@ static void draw(uint64_t f)
 		uint64_t base = (f & 255) << 16 | (y & 255);
 
 		for (uint32_t x = 0; x < WIDTH; x += 2) {
-			uint64_t lo = base | ((x + f) & 255) << 8;
-			uint64_t hi = base | ((x + 1 + f) & 255) << 8;
+			uint64_t lo = base | (x & 255) << 8;
+			uint64_t hi = base | ((x + 1) & 255) << 8;
 
 			*p++ = hi << 32 | lo;
 		}
