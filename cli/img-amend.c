@@ -176,7 +176,7 @@ int img_amend(int argc, char **argv)
 	if (img_open(argv[optind], fmt, (a.help ? 0 : VK_BLK_RDWR) | iopts, &bs) < 0)
 		goto out;
 	if (a.help) {
-		r = strcmp(bs->drv->name, "qcow2") ? -ENOTSUP : 0;
+		r = bs->drv->amend ? 0 : -ENOTSUP;
 		if (r)
 			img_error("Format driver '%s' does not support option amendment", bs->drv->name);
 		else
