@@ -55,12 +55,14 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	for s in $util $block $mgmt $net $sandbox $vmm $cli $serve tests/fuzz/*.c; do
 		echo "build \$o/${s%.c}.o: cc $s"
 	done
+	# The x87 instructions' stubs (assembly; the emulator runs them).
+	echo "build \$o/vmm/arch/x86/x87-stubs.o: cc vmm/arch/x86/x87-stubs.S"
 	echo "build \$o/libutil.a: ar$(obj $util)"
 	echo "build \$o/libblock.a: ar$(obj $block)"
 	echo "build \$o/libmgmt.a: ar$(obj $mgmt)"
 	echo "build \$o/libnet.a: ar$(obj $net)"
 	echo "build \$o/libsandbox.a: ar$(obj $sandbox)"
-	echo "build \$o/libvmm.a: ar$(obj $vmm)"
+	echo "build \$o/libvmm.a: ar$(obj $vmm) \$o/vmm/arch/x86/x87-stubs.o"
 	libs='$o/libutil.a'
 	sys='-lz -lzstd -lpthread'
 	vmmlibs='$o/libvmm.a $o/libnet.a $o/libblock.a $o/libmgmt.a $o/libsandbox.a $o/libutil.a'
@@ -90,7 +92,7 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link ahci "$(obj $virtio $scsi vmm/hw/ahci.c vmm/hw/ahci-ata.c vmm/hw/pci.c vmm/hw/pci-dev.c \
 		vmm/core/bus.c tests/fuzz/fake-blk.c tests/fuzz/ahci-fuzz.c)" \
 		"\$o/libsandbox.a \$o/libblock.a $libs" "-lseccomp -lpthread $sys"
-	link x86 "$(obj vmm/arch/x86/emulate.c tests/fuzz/x86-fuzz.c)" "" ""
+	link x86 "$(obj vmm/arch/x86/emulate.c tests/fuzz/x86-fuzz.c) \$o/vmm/arch/x86/x87-stubs.o" "" ""
 	link qmp "$(obj tests/fuzz/qmp-fuzz.c)" "$vmmlibs" "$vmmsys"
 	link i8042 "$(obj tests/fuzz/i8042-fuzz.c)" "$vmmlibs" "$vmmsys"
 	# fwcfg: fw_cfg's ports and DMA and the PAM registers, on the monitor's own objects (issue 12).

@@ -3,6 +3,8 @@
  * emulate: at CPL0 executes the instructions a PVM host's emulator refuses
  * and the monitor completes in user space (vmm/arch/x86/emulate.c), and
  * checks each result: x87 control (fninit, fnstcw, fldcw, fnstsw, fwait),
+ * x87 arithmetic (fild, fld1, faddp, fstp, fcomi, fistp under fldcw's
+ * rounding: what OVMF's drivers run through OpenSSL's doubles),
  * MXCSR (ldmxcsr, stmxcsr, the #GP on reserved bits), fxsave/fxrstor,
  * popcnt, and int3 delivered as a #BP trap to the guest's own handler.
  * On a host whose KVM runs these natively the same checks hold.
@@ -49,6 +51,25 @@ static void x87(void)
 	check(sw == 0, "fnstsw");
 	__asm__ volatile("fwait");
 	check(true, "fwait");
+}
+
+static void x87_arith(void)
+{
+	uint32_t seven = 7;
+	uint64_t sum = 0, trunc = 0, eq = 0;
+	uint16_t cw_trunc = 0x0f7f, cw_near = 0x037f;
+	double eight = 0, two_half = 2.5;
+
+	__asm__ volatile("fninit; fildl %1; fld1; faddp; fstpl %0"
+			 : "=m"(eight) : "m"(seven));
+	__builtin_memcpy(&sum, &eight, sizeof(sum));
+	check(sum == 0x4020000000000000ull, "fild+fld1+faddp+fstp");
+	__asm__ volatile("fldcw %1; fldl %2; fistpll %0; fldcw %3"
+			 : "=m"(trunc) : "m"(cw_trunc), "m"(two_half), "m"(cw_near));
+	check(trunc == 2, "fldcw+fistp truncates");
+	__asm__ volatile("fldl %1; fldl %1; fcomip %%st(1), %%st; fstp %%st(0); sete %b0"
+			 : "=q"(eq) : "m"(two_half) : "cc");
+	check((eq & 0xff) == 1, "fcomip sets ZF");
 }
 
 static void mxcsr(void)
@@ -105,6 +126,7 @@ void guest_main(struct hvm_start_info *si)
 {
 	rt_fault_hook = on_fault;
 	x87();
+	x87_arith();
 	mxcsr();
 	fx();
 	misc();

@@ -352,6 +352,113 @@ static void test_fldcw(void **unused)
 	assert_string_equal(x86_emulate_name(INSN(0xd9, 0x2b)), "fldcw");
 }
 
+/*
+ * x87 instructions beyond the control ones run on the host's FPU with the
+ * guest's state loaded (x87-stubs.S): loads, arithmetic, stores, compares.
+ */
+static void test_x87_arithmetic(void **unused)
+{
+	struct x86_emu_state st;
+	double d;
+
+	init_state(&st, 64);
+	st.gpr[X86_RAX] = MEM_BASE;
+	put32(at(MEM_BASE), 7);
+	/* fild dword [rax]; fld1; faddp; fstp qword [rax+8]: 7 + 1 as a double */
+	assert_int_equal(emu(&st, INSN(0xdb, 0x00)), 0);
+	assert_true(st.fpu_dirty);
+	assert_int_equal(st.rip, RIP0 + 2);
+	/* TOP is 7 and ST0's tag valid (abridged tag bit 7) */
+	assert_int_equal((get16(st.fxstate + FX_FSW) >> 11) & 7, 7);
+	assert_int_equal(st.fxstate[FX_FTW], 0x80);
+	assert_int_equal(emu(&st, INSN(0xd9, 0xe8)), 0);
+	assert_int_equal(emu(&st, INSN(0xde, 0xc1)), 0);
+	assert_int_equal(emu(&st, INSN(0xdd, 0x58, 0x08)), 0);
+	memcpy(&d, at(MEM_BASE + 8), sizeof(d));
+	assert_true(d == 8.0);
+	assert_int_equal(st.fxstate[FX_FTW], 0);	/* the stack is empty again */
+	/* The last instruction and operand are the guest's, not the stub's. */
+	assert_int_equal(get64(st.fxstate + FX_FDP), MEM_BASE + 8);
+	assert_int_equal(get16(st.fxstate + FX_FOP), 0x558);
+	assert_string_equal(x86_emulate_name(INSN(0xdb, 0x00)), "x87");
+
+	/* 2.5 truncated by fistp after fldcw sets rounding toward zero: 2 */
+	d = 2.5;
+	memcpy(at(MEM_BASE), &d, sizeof(d));
+	put16(at(MEM_BASE + 16), 0x0f7f);
+	assert_int_equal(emu(&st, INSN(0xd9, 0x68, 0x10)), 0);	/* fldcw [rax+16] */
+	assert_int_equal(emu(&st, INSN(0xdd, 0x00)), 0);		/* fld qword [rax] */
+	assert_int_equal(emu(&st, INSN(0xdf, 0x78, 0x18)), 0);	/* fistp qword [rax+24] */
+	assert_int_equal(get64(at(MEM_BASE + 24)), 2);
+	put16(at(MEM_BASE + 16), 0x037f);
+	assert_int_equal(emu(&st, INSN(0xd9, 0x68, 0x10)), 0);	/* round to nearest: 2.5 -> 2 */
+	d = 3.5;
+	memcpy(at(MEM_BASE), &d, sizeof(d));
+	assert_int_equal(emu(&st, INSN(0xdd, 0x00)), 0);
+	assert_int_equal(emu(&st, INSN(0xdf, 0x78, 0x18)), 0);
+	assert_int_equal(get64(at(MEM_BASE + 24)), 4);		/* ties to even */
+}
+
+/* fcomi writes ZF/PF/CF into the guest's rflags; fcmov reads them. */
+static void test_x87_flags(void **unused)
+{
+	struct x86_emu_state st;
+	float f = 2.0f, g;
+
+	init_state(&st, 64);
+	st.gpr[X86_RAX] = MEM_BASE;
+	memcpy(at(MEM_BASE), &f, sizeof(f));
+	st.rflags = 0x2 | 0x8d5;				/* every arithmetic flag set */
+	assert_int_equal(emu(&st, INSN(0xd9, 0xe8)), 0);	/* fld1: ST0 = 1 */
+	assert_int_equal(emu(&st, INSN(0xd9, 0x00)), 0);	/* fld: ST0 = 2, ST1 = 1 */
+	assert_int_equal(st.rflags, 0x2 | 0x8d5);		/* loads leave rflags alone */
+	assert_int_equal(emu(&st, INSN(0xdb, 0xf1)), 0);	/* fcomi st1: 2 > 1 */
+	assert_int_equal(st.rflags, 0x2);			/* ZF PF CF clear */
+	/* fcmovb st1 (CF clear): no move; then with CF set, ST0 becomes 1 */
+	assert_int_equal(emu(&st, INSN(0xda, 0xc1)), 0);
+	assert_int_equal(emu(&st, INSN(0xd9, 0x50, 0x04)), 0);	/* fst dword [rax+4] */
+	memcpy(&g, at(MEM_BASE + 4), sizeof(g));
+	assert_true(g == 2.0f);
+	st.rflags |= 0x1;
+	assert_int_equal(emu(&st, INSN(0xda, 0xc1)), 0);
+	assert_int_equal(emu(&st, INSN(0xd9, 0x50, 0x04)), 0);
+	memcpy(&g, at(MEM_BASE + 4), sizeof(g));
+	assert_true(g == 1.0f);
+	assert_int_equal(emu(&st, INSN(0xdf, 0xe9)), 0);	/* fucomip st1: equal */
+	assert_int_equal(st.rflags & 0x8d5, 0x40);		/* ZF */
+}
+
+/*
+ * An unmasked exception is raised (#MF) by the next waiting instruction,
+ * not on the host: the instruction does not run and rip stays.
+ */
+static void test_x87_pending_exception(void **unused)
+{
+	struct x86_emu_state st, before;
+
+	init_state(&st, 64);
+	st.gpr[X86_RAX] = MEM_BASE;
+	put16(st.fxstate + FX_FCW, 0x037b);	/* divide by zero unmasked */
+	assert_int_equal(emu(&st, INSN(0xd9, 0xe8)), 0);	/* fld1 */
+	assert_int_equal(emu(&st, INSN(0xd9, 0xee)), 0);	/* fldz */
+	assert_int_equal(emu(&st, INSN(0xde, 0xf9)), 0);	/* fdivp: 1 / 0 */
+	assert_true(get16(st.fxstate + FX_FSW) & 0x0084);	/* ZE and ES */
+	assert_int_equal(st.exception, -1);	/* nothing raised yet */
+	before = st;
+	assert_int_equal(emu(&st, INSN(0xd9, 0xe8)), 0);	/* the next fld1 */
+	assert_int_equal(st.exception, 16);
+	assert_false(st.exception_has_error);
+	assert_int_equal(st.rip, before.rip);
+	assert_memory_equal(st.fxstate, before.fxstate, sizeof(st.fxstate));
+	/* fnstenv does not wait: it stores the environment (28 bytes) */
+	st.exception = -1;
+	st.protected_mode = true;
+	assert_int_equal(emu(&st, INSN(0xd9, 0x30)), 0);
+	assert_int_equal(st.exception, -1);
+	assert_int_equal(get16(at(MEM_BASE)), 0x037b | 0x0040);	/* FCW */
+	assert_true(get16(at(MEM_BASE + 4)) & 0x0004);		/* FSW: ZE */
+}
+
 static void test_fnstsw_ax(void **unused)
 {
 	struct x86_emu_state st;
@@ -1189,14 +1296,20 @@ static void test_unknown(void **unused)
 		{ { 0xf0, 0xdb, 0xe3 }, 3 },
 		{ { 0x0f, 0xb8, 0xc1 }, 3 },		/* jmpe */
 		{ { 0xf2, 0xf3, 0x0f, 0xb8, 0xc1 }, 5 },
-		{ { 0xd9, 0xe8 }, 2 },			/* fld1 */
-		{ { 0xd9, 0xf8 }, 2 },			/* fprem: d9 /7 reg */
-		{ { 0xd9, 0x00 }, 2 },			/* fld m32 */
 		{ { 0xdb, 0xe1 }, 2 },			/* fndisi */
 		{ { 0xdb, 0xe4 }, 2 },
-		{ { 0xdd, 0x30 }, 2 },			/* fnsave */
 		{ { 0xdf, 0xe1 }, 2 },
-		{ { 0xd9, 0x30 }, 2 },			/* fnstenv */
+		/* x87 forms that do not exist (#UD on hardware) */
+		{ { 0xd9, 0xd1 }, 2 },
+		{ { 0xd9, 0xe2 }, 2 },
+		{ { 0xd9, 0x08 }, 2 },			/* d9 /1 with memory */
+		{ { 0xdb, 0x20 }, 2 },			/* db /4 with memory */
+		{ { 0xdd, 0x28 }, 2 },			/* dd /5 with memory */
+		{ { 0xdd, 0xf0 }, 2 },
+		{ { 0xde, 0xd8 }, 2 },
+		{ { 0xdf, 0xc0 }, 2 },			/* ffreep: undocumented */
+		/* the 16-bit environment layout is not done */
+		{ { 0x66, 0xd9, 0x30 }, 3 },		/* fnstenv m14 */
 		{ { 0xf3, 0xcc }, 2 },
 		{ { 0xf2, 0xdb, 0xe3 }, 3 },
 		{ { 0x0f, 0x01, 0xd0 }, 3 },		/* xgetbv */
@@ -1527,6 +1640,9 @@ int main(void)
 		cmocka_unit_test_setup(test_fnstcw, setup),
 		cmocka_unit_test_setup(test_fldcw, setup),
 		cmocka_unit_test_setup(test_fnstsw_ax, setup),
+		cmocka_unit_test_setup(test_x87_arithmetic, setup),
+		cmocka_unit_test_setup(test_x87_flags, setup),
+		cmocka_unit_test_setup(test_x87_pending_exception, setup),
 		cmocka_unit_test_setup(test_fnstsw_mem, setup),
 		cmocka_unit_test_setup(test_ldmxcsr, setup),
 		cmocka_unit_test_setup(test_ldmxcsr_gp, setup),

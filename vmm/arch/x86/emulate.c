@@ -5,12 +5,17 @@
  * The set is small and fixed (x87 control, MXCSR, FXSAVE/FXRSTOR, fences,
  * int3, popcnt, and iret outside 64-bit mode, which KVM's emulator does
  * only in real mode), so this is a tiny decoder that recognises exactly those
- * encodings and refuses everything else with -ENOTSUP. Emulation works on a
+ * encodings and refuses everything else with -ENOTSUP. The rest of the x87
+ * instruction set (loads, stores, arithmetic, compares: what OVMF's DXE
+ * drivers run, through OpenSSL's doubles) is not decoded into operations
+ * but run as it is on this thread's own FPU with the guest's x87 state
+ * loaded (x87-stubs.S), so its results are the hardware's. Emulation works on a
  * copy of the vCPU state: all guest reads come first, then the result is
  * computed, then guest writes, and the copy is committed only when all of
  * that succeeded, so a failure never leaves st half-updated.
  *
- * Not modelled: pending x87 exceptions (#MF from fwait/fldcw), CR0.TS/EM
+ * Not modelled: pending x87 exceptions at fwait and fldcw (the x87
+ * instructions run on the host FPU raise #MF for them), CR0.TS/EM
  * (#NM), CR4.OSFXSR, EFER.FFXSR (fast FXSAVE), segment limits, alignment
  * checking (#AC) and canonical-address checks; a bad address surfaces as a
  * failing memory callback (-EFAULT).
@@ -70,6 +75,7 @@
 #define VEC_BP			3
 #define VEC_NP			11
 #define VEC_GP			13
+#define VEC_MF			16
 
 enum x86_op {
 	OP_UNKNOWN,
@@ -90,6 +96,7 @@ enum x86_op {
 	OP_INT3,
 	OP_POPCNT,
 	OP_IRET,
+	OP_X87,		/* any other x87 instruction: run on the host's FPU */
 	NR_OPS
 };
 
@@ -114,6 +121,7 @@ struct x86_insn {
 	size_t len;
 	/* A leading fwait folded in (finit = fwait; fninit): its length. */
 	size_t wait_len;
+	uint8_t x87;		/* the escape byte (d8-df) of an x87 instruction */
 };
 
 /* Bytes of the instruction still available to the decoder. */
@@ -334,7 +342,12 @@ static int modrm_reg(const struct x86_insn *d)
 	return (d->modrm >> 3) & 7;
 }
 
-/* d9 /5 /7, dd /7 with memory; db e2, db e3, df e0. */
+static bool x87_form_valid(const struct x86_insn *d);
+
+/*
+ * d9 /5 /7, dd /7 with memory; db e2, db e3, df e0 are emulated here; every
+ * other d8-df form that exists is OP_X87, run by em_x87.
+ */
 static int decode_x87(struct cursor *c, struct x86_insn *d, uint8_t op)
 {
 	int rc = decode_modrm(c, d);
@@ -355,6 +368,9 @@ static int decode_x87(struct cursor *c, struct x86_insn *d, uint8_t op)
 	} else if (op == 0xdf && d->modrm == 0xe0) {
 		d->op = OP_FNSTSW_AX;
 	}
+	d->x87 = op;
+	if (d->op == OP_UNKNOWN && x87_form_valid(d))
+		d->op = OP_X87;
 	return d->op == OP_UNKNOWN ? -ENOTSUP : 0;
 }
 
@@ -413,7 +429,8 @@ static int decode_opcode(struct cursor *c, struct x86_insn *d, uint8_t op)
 	case 0xcf:
 		d->op = OP_IRET;
 		break;
-	case 0xd9: case 0xdb: case 0xdd: case 0xdf:
+	case 0xd8: case 0xd9: case 0xda: case 0xdb:
+	case 0xdc: case 0xdd: case 0xde: case 0xdf:
 		if (decode_x87(c, d, op))
 			return -ENOTSUP;
 		break;
@@ -712,6 +729,179 @@ static int em_fxrstor(struct emu *e)
 	return 0;
 }
 
+/*
+ * x87 instructions other than the control ones above, run on this thread's
+ * FPU by the stubs of x87-stubs.S with the guest's x87 state (fxstate)
+ * loaded: the hardware computes, so every rounding, NaN and flag is the
+ * CPU's own.
+ */
+uint64_t vk_x87_stubs(void *operand, void *guest_fx, uint64_t flags, void *host_fx);
+
+#define X87_STUB_SIZE		32
+#define X87_STUBS_PER_OP	72	/* 8 memory forms, 64 register forms */
+
+/* The memory operand of an x87 memory form: bytes, and its direction. */
+enum x87_dir { X87_BAD, X87_LOAD, X87_STORE };
+struct x87_mem { uint8_t size; uint8_t dir; };
+
+#define LD(n)	{ n, X87_LOAD }
+#define ST(n)	{ n, X87_STORE }
+#define NO	{ 0, X87_BAD }
+/*
+ * Per escape byte and ModRM reg (Intel SDM Vol. 2, the x87 opcode map);
+ * d9 /5 /7 and dd /7 are decoded as their own ops. 28 and 108 bytes: the
+ * protected-mode 32-bit environment and state layouts.
+ */
+static const struct x87_mem x87_mem_forms[8][8] = {
+	/* d8: fadd fmul fcom fcomp fsub fsubr fdiv fdivr, m32fp */
+	{ LD(4), LD(4), LD(4), LD(4), LD(4), LD(4), LD(4), LD(4) },
+	/* d9: fld m32fp, -, fst, fstp, fldenv, (fldcw), fnstenv, (fnstcw) */
+	{ LD(4), NO, ST(4), ST(4), LD(28), NO, ST(28), NO },
+	/* da: fiadd ... fidivr, m32int */
+	{ LD(4), LD(4), LD(4), LD(4), LD(4), LD(4), LD(4), LD(4) },
+	/* db: fild m32int, fisttp, fist, fistp, -, fld m80fp, -, fstp m80fp */
+	{ LD(4), ST(4), ST(4), ST(4), NO, LD(10), NO, ST(10) },
+	/* dc: fadd ... fdivr, m64fp */
+	{ LD(8), LD(8), LD(8), LD(8), LD(8), LD(8), LD(8), LD(8) },
+	/* dd: fld m64fp, fisttp m64int, fst, fstp, frstor, -, fnsave, (fnstsw) */
+	{ LD(8), ST(8), ST(8), ST(8), LD(108), NO, ST(108), NO },
+	/* de: fiadd ... fidivr, m16int */
+	{ LD(2), LD(2), LD(2), LD(2), LD(2), LD(2), LD(2), LD(2) },
+	/* df: fild m16int, fisttp, fist, fistp, fbld, fild m64int, fbstp, fistp m64int */
+	{ LD(2), ST(2), ST(2), ST(2), LD(10), LD(8), ST(10), ST(8) },
+};
+#undef LD
+#undef ST
+#undef NO
+
+/* Does the register form (ModRM c0-ff) exist? The others are #UD on hardware. */
+static bool x87_reg_form_valid(uint8_t op, uint8_t modrm)
+{
+	switch (op) {
+	case 0xd8:
+		return true;
+	case 0xd9:	/* fld, fxch, fnop, fchs fabs ftst fxam, constants, f2xm1..fcos */
+		return modrm < 0xd1 || modrm == 0xe0 || modrm == 0xe1 || modrm == 0xe4 ||
+		       modrm == 0xe5 || (modrm >= 0xe8 && modrm <= 0xee) || modrm >= 0xf0;
+	case 0xda:	/* fcmovb/e/be/u, fucompp */
+		return modrm < 0xe0 || modrm == 0xe9;
+	case 0xdb:	/* fcmovnb/ne/nbe/nu, fucomi, fcomi */
+		return modrm < 0xe0 || (modrm >= 0xe8 && modrm < 0xf8);
+	case 0xdc:	/* fadd fmul fsubr fsub fdivr fdiv st(i), st */
+		return modrm < 0xd0 || modrm >= 0xe0;
+	case 0xdd:	/* ffree, fst, fstp, fucom, fucomp */
+		return (modrm < 0xc8) || (modrm >= 0xd0 && modrm < 0xf0);
+	case 0xde:	/* faddp fmulp, fcompp, fsubrp fsubp fdivrp fdivp */
+		return modrm < 0xd0 || modrm == 0xd9 || modrm >= 0xe0;
+	case 0xdf:	/* fucomip, fcomip */
+		return modrm >= 0xe8 && modrm < 0xf8;
+	}
+	return false;
+}
+
+/*
+ * A form em_x87 runs: one that exists, and not the environment or state in
+ * their 16-bit layouts (an operand-size prefix), which are not done.
+ */
+static bool x87_form_valid(const struct x86_insn *d)
+{
+	const struct x87_mem *m;
+
+	if (d->x87 < 0xd8 || d->x87 > 0xdf)
+		return false;
+	if (!d->mem)
+		return x87_reg_form_valid(d->x87, d->modrm);
+	m = &x87_mem_forms[d->x87 - 0xd8][modrm_reg(d)];
+	return m->dir != X87_BAD && !(m->size >= 28 && d->opsize == 16);
+}
+
+/* fcomi, fucomi and their popping forms write ZF, PF and CF (OF, SF, AF cleared). */
+static bool x87_sets_rflags(uint8_t op, uint8_t modrm)
+{
+	return (op == 0xdb || op == 0xdf) && modrm >= 0xe8 && modrm < 0xf8;
+}
+
+/* fnstenv and fnsave are no-wait: they do not raise a pending exception. */
+static bool x87_waits(uint8_t op, const struct x86_insn *d)
+{
+	return !(d->mem && (op == 0xd9 || op == 0xdd) && modrm_reg(d) == 6);
+}
+
+/* The bits of MXCSR this CPU takes: FXRSTOR64 of anything else is #GP. */
+static uint32_t host_mxcsr_mask(void)
+{
+	static uint32_t mask;
+	_Alignas(16) uint8_t fx[512];
+
+	if (!mask) {
+		memset(fx, 0, sizeof(fx));
+		__asm__ volatile("fxsave64 %0" : "=m"(fx));
+		mask = get32(fx + FX_MXCSR_MASK);
+		if (!mask)
+			mask = MXCSR_MASK_DEFAULT;
+	}
+	return mask;
+}
+
+static int em_x87(struct emu *e)
+{
+	const struct x86_insn *d = e->d;
+	const uint64_t arith = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF |
+			       RFLAGS_OF;
+	uint8_t op = d->x87, *fx = e->s.fxstate;
+	_Alignas(16) uint8_t guest[512], host[512];
+	uint8_t operand[108] = { 0 };
+	struct x87_mem m = { 0, X87_BAD };
+	uint16_t fcw = get16(fx + FX_FCW), fsw = get16(fx + FX_FSW);
+	uint64_t (*stub)(void *, void *, uint64_t, void *);
+	unsigned int idx;
+	uint64_t flags;
+	int rc;
+
+	if (d->mem) {
+		m = x87_mem_forms[op - 0xd8][modrm_reg(d)];
+		/* The real-mode layouts of the environment and state: not done. */
+		if (m.size >= 28 && !e->s.protected_mode)
+			return -ENOTSUP;
+		idx = (op - 0xd8) * X87_STUBS_PER_OP + modrm_reg(d);
+	} else {
+		idx = (op - 0xd8) * X87_STUBS_PER_OP + 8 + (d->modrm - 0xc0);
+	}
+	/* An unmasked exception left pending is raised by the next waiting instruction. */
+	if (x87_waits(op, d) && (fsw & FSW_EXCEPTIONS & ~fcw)) {
+		e->s.exception = VEC_MF;
+		e->fault = true;
+		return 0;
+	}
+	if (m.dir == X87_LOAD) {
+		rc = mem_read(e, e->la, operand, m.size);
+		if (rc)
+			return rc;
+	}
+
+	memcpy(guest, fx, sizeof(guest));
+	put32(guest + FX_MXCSR, get32(fx + FX_MXCSR) & host_mxcsr_mask());
+	stub = (uint64_t (*)(void *, void *, uint64_t, void *))
+		((const uint8_t *)vk_x87_stubs + idx * X87_STUB_SIZE);
+	flags = stub(operand, guest, (e->s.rflags & arith) | RFLAGS_FIXED, host);
+
+	if (m.dir == X87_STORE) {
+		rc = mem_write(e, e->la, operand, m.size);
+		if (rc)
+			return rc;
+	}
+	/* The x87 part only; the last instruction and operand are the guest's, not the stub's. */
+	memcpy(fx, guest, FX_MXCSR);
+	memcpy(fx + FX_REGS, guest + FX_REGS, FX_XMM - FX_REGS);
+	put16(fx + FX_FOP, ((op & 7) << 8 | d->modrm) & FOP_MASK);
+	put64(fx + FX_FIP, e->s.seg_base[X86_CS] + e->s.rip);
+	put64(fx + FX_FDP, d->mem ? e->la : 0);
+	e->s.fpu_dirty = true;
+	if (x87_sets_rflags(op, d->modrm))
+		e->s.rflags = (e->s.rflags & ~arith) | (flags & arith);
+	return 0;
+}
+
 static int em_popcnt(struct emu *e)
 {
 	const struct x86_insn *d = e->d;
@@ -885,6 +1075,7 @@ static const struct op_info {
 	[OP_INT3]	= { "int3", NULL, NULL, em_int3 },
 	[OP_POPCNT]	= { "popcnt", NULL, NULL, em_popcnt },
 	[OP_IRET]	= { "iret", NULL, "iretq", em_iret },
+	[OP_X87]	= { "x87", NULL, NULL, em_x87 },
 };
 
 static uint64_t next_rip(const struct x86_emu_state *s, size_t len)
