@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 
 RAW, COPYRECT, ZLIB, ZRLE = 0, 1, 6, 16
 DESKTOP_SIZE, LAST_RECT = -223, -224
-ENCODING_NAMES = {"raw": RAW, "zlib": ZLIB, "zrle": ZRLE}
 
 
 class RFBError(Exception):
