@@ -200,25 +200,69 @@ static void render_256(struct vga *v, const struct geom *g, struct display_surfa
 	}
 }
 
-static uint32_t vbe_pixel(struct vga *v, const uint8_t *p, unsigned int B, const uint32_t *pal)
+/*
+ * The VBE framebuffer is the guest's memory slot: the guest rewrites it
+ * while it is read here. A pixel is read in one load of its own size,
+ * aligned (vbe_geometry's start and line are multiples of the pixel's
+ * bytes, VRAM is page-aligned), so it is one the guest wrote, never bytes
+ * of two writes (red of one frame, green of the next: a colour the guest
+ * never drew). Relaxed atomic loads say so to the compiler, which may
+ * neither split nor merge them. A 24-bit pixel has no aligned load of its
+ * own and no guest can write one in a single store either (it straddles
+ * words), so it is read byte by byte: it tears no more than the guest's
+ * own writes do.
+ */
+static inline uint32_t vram_load32(const uint8_t *p)
 {
+	return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+}
+
+static inline uint16_t vram_load16(const uint8_t *p)
+{
+	return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+}
+
+static void vbe_row32(uint32_t *px, const uint8_t *src, unsigned int n)
+{
+	unsigned int x;
+
+	for (x = 0; x < n; x++)
+		px[x] = vram_load32(src + 4 * x) & 0xffffff;
+}
+
+static void vbe_row16(uint32_t *px, const uint8_t *src, unsigned int n, bool bpp15)
+{
+	unsigned int x;
 	uint16_t w;
 
-	switch (B) {
-	case 1:
-		return pal[*p];
-	case 2:
-		w = p[0] | p[1] << 8;
-		if (v->vbe[VBE_BPP] == 15)
-			return ((w >> 10 & 0x1f) << 19) | ((w >> 5 & 0x1f) << 11) | ((w & 0x1f) << 3);
-		return ((w >> 11) << 19) | ((w >> 5 & 0x3f) << 10) | ((w & 0x1f) << 3);
-	default:
-		return (p[2] << 16) | (p[1] << 8) | p[0];
+	for (x = 0; x < n; x++) {
+		w = vram_load16(src + 2 * x);
+		if (bpp15)
+			px[x] = ((w >> 10 & 0x1f) << 19) | ((w >> 5 & 0x1f) << 11) | ((w & 0x1f) << 3);
+		else
+			px[x] = ((w >> 11) << 19) | ((w >> 5 & 0x3f) << 10) | ((w & 0x1f) << 3);
 	}
+}
+
+static void vbe_row24(uint32_t *px, const uint8_t *src, unsigned int n)
+{
+	unsigned int x;
+
+	for (x = 0; x < n; x++, src += 3)
+		px[x] = (src[2] << 16) | (src[1] << 8) | src[0];
+}
+
+static void vbe_row8(uint32_t *px, const uint8_t *src, unsigned int n, const uint32_t *pal)
+{
+	unsigned int x;
+
+	for (x = 0; x < n; x++)
+		px[x] = pal[src[x]];
 }
 
 static void render_vbe(struct vga *v, const struct geom *g, struct display_surface *s)
 {
+	bool bpp15 = v->vbe[VBE_BPP] == 15;
 	uint32_t pal[256], *px;
 	unsigned int x, y;
 
@@ -230,13 +274,12 @@ static void render_vbe(struct vga *v, const struct geom *g, struct display_surfa
 		const uint8_t *src = v->vram + g->start + (size_t)y * g->line;
 
 		px = s->pixels + (size_t)y * s->width;
-		if (g->bytespp == 4) {
-			for (x = 0; x < g->width; x++)
-				px[x] = (src[4 * x + 2] << 16) | (src[4 * x + 1] << 8) | src[4 * x];
-			continue;
+		switch (g->bytespp) {
+		case 4: vbe_row32(px, src, g->width); break;
+		case 3: vbe_row24(px, src, g->width); break;
+		case 2: vbe_row16(px, src, g->width, bpp15); break;
+		default: vbe_row8(px, src, g->width, pal); break;
 		}
-		for (x = 0; x < g->width; x++)
-			px[x] = vbe_pixel(v, src + x * g->bytespp, g->bytespp, pal);
 	}
 }
 
