@@ -16,9 +16,19 @@
  * pixels of several frames but none that no frame has, even if a reader
  * takes a pixel's bytes one by one.
  *
- * Says "vgafill_boot", "fb=<address>", "tsc_khz=", "mode=1024x768x32", then
- * "fps=N frames=TOTAL" about once a second (the serial port exits to the
- * monitor: rarely). The TSC is calibrated against the PIT (3 x 50 ms).
+ * With "tear" on the command line green moves too:
+ *
+ *	red = f & 255, green = (x + f) & 255, blue = y & 255
+ *
+ * so a pixel whose bytes come from two frames (a reader that takes them one
+ * by one while the guest rewrites the pixel) has green - red != x: a colour
+ * no frame wrote. Each pixel is still written whole (a 64-bit store holds
+ * two), so a reader taking each pixel in one load never sees that.
+ *
+ * Says "vgafill_boot", "pattern=plain|tear", "fb=<address>", "tsc_khz=",
+ * "mode=1024x768x32", then "fps=N frames=TOTAL" about once a second (the
+ * serial port exits to the monitor: rarely). The TSC is calibrated against
+ * the PIT (3 x 50 ms).
  */
 #include "lib/rt.h"
 #include "lib/pci.h"
@@ -39,6 +49,7 @@ RT_TEST("vgafill");
 #define HEIGHT		768
 
 static uint64_t fb, tsc_khz;
+static bool opt_tear;		/* green follows the frame too */
 
 static void vbe_set(uint16_t idx, uint16_t val)
 {
@@ -90,13 +101,14 @@ static bool set_mode(void)
 static void draw(uint64_t f)
 {
 	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)fb;
+	uint32_t g = opt_tear ? f : 0;	/* green's offset from x */
 
 	for (uint32_t y = 0; y < HEIGHT; y++) {
 		uint64_t base = (f & 255) << 16 | (y & 255);
 
 		for (uint32_t x = 0; x < WIDTH; x += 2) {
-			uint64_t lo = base | (x & 255) << 8;
-			uint64_t hi = base | ((x + 1) & 255) << 8;
+			uint64_t lo = base | ((x + g) & 255) << 8;
+			uint64_t hi = base | ((x + 1 + g) & 255) << 8;
 
 			*p++ = hi << 32 | lo;
 		}
@@ -143,10 +155,27 @@ static uint64_t user_main(void *arg)
 	return 0;
 }
 
+/* "tear" as a word of the command line (PVH start info). */
+static bool want_tear(const struct hvm_start_info *si)
+{
+	const char *p, *c;
+
+	if (!si || si->magic != HVM_START_MAGIC || !si->cmdline_paddr)
+		return false;
+	c = (const char *)(uintptr_t)si->cmdline_paddr;
+	for (p = c; *p; p++) {
+		if ((p == c || p[-1] == ' ') && p[0] == 't' && p[1] == 'e' && p[2] == 'a' &&
+		    p[3] == 'r' && (p[4] == ' ' || p[4] == '\0'))
+			return true;
+	}
+	return false;
+}
+
 void guest_main(struct hvm_start_info *si)
 {
-	(void)si;
 	rt_info("vgafill_boot");
+	opt_tear = want_tear(si);
+	rt_info("pattern=%s", opt_tear ? "tear" : "plain");
 	if (cpl3_call(user_main, NULL))
 		rt_fail("%s", rt_why);
 	rt_fail("the loop returned");
