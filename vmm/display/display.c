@@ -3,10 +3,11 @@
  * The display core (include/vmkit/display.h): the surface, the source that
  * draws into it, and the listeners told what changed. Each refresh renders
  * into a scratch frame and compares it with the surface tile by tile;
- * only changed tiles are copied over and reported, so a viewer is sent
- * what changed however the guest changed it.
+ * only changed tiles are copied over and reported (as a few rectangles
+ * a refresh), so a viewer is sent what changed however the guest changed it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,12 +237,67 @@ static void notify(struct display *d, unsigned int x, unsigned int y, unsigned i
 }
 
 /*
+ * What one refresh found changed, reported once the comparison is done:
+ * runs of changed tiles in consecutive rows of tiles with the same x and
+ * width grow into one rectangle (a full-screen change is one update, not
+ * one per row of tiles), up to DAMAGE_RECTS of them; past that, their
+ * bounding box. A listener that sends each update on (the VNC helper's
+ * socket, which queues a limited number) then sends a few per refresh.
+ */
+#define DAMAGE_RECTS	8
+
+struct damage_rect {
+	unsigned int x, y, w, h;
+};
+
+struct damage {
+	struct damage_rect r[DAMAGE_RECTS];
+	unsigned int n;
+	bool overflow;
+	unsigned int x0, y0, x1, y1;	/* the bounding box of all of it */
+};
+
+static void damage_add(struct damage *dm, unsigned int x, unsigned int y, unsigned int w,
+		       unsigned int h)
+{
+	unsigned int i;
+
+	dm->x0 = MIN(dm->x0, x);
+	dm->y0 = MIN(dm->y0, y);
+	dm->x1 = MAX(dm->x1, x + w);
+	dm->y1 = MAX(dm->y1, y + h);
+	for (i = 0; i < dm->n; i++) {
+		if (dm->r[i].x == x && dm->r[i].w == w && dm->r[i].y + dm->r[i].h == y) {
+			dm->r[i].h += h;
+			return;
+		}
+	}
+	if (dm->n < DAMAGE_RECTS)
+		dm->r[dm->n++] = (struct damage_rect){ x, y, w, h };
+	else
+		dm->overflow = true;
+}
+
+static void damage_report(struct display *d, const struct damage *dm)
+{
+	unsigned int i;
+
+	if (dm->overflow) {
+		notify(d, dm->x0, dm->y0, dm->x1 - dm->x0, dm->y1 - dm->y0);
+		return;
+	}
+	for (i = 0; i < dm->n; i++)
+		notify(d, dm->r[i].x, dm->r[i].y, dm->r[i].w, dm->r[i].h);
+}
+
+/*
  * With the lock: compare the scratch frame with the surface row of tiles
- * by row, reporting each run of changed tiles in a row as one rectangle.
+ * by row; each run of changed tiles in a row is damage.
  */
 static void compare_frames(struct display *d)
 {
 	unsigned int W = d->surf.width, H = d->surf.height, x, y, h, run;
+	struct damage dm = { .x0 = UINT_MAX, .y0 = UINT_MAX };
 
 	for (y = 0; y < H; y += DISPLAY_TILE) {
 		h = MIN(DISPLAY_TILE, H - y);
@@ -252,13 +308,14 @@ static void compare_frames(struct display *d)
 			if (changed && run == ~0u)
 				run = x;
 			if (!changed && run != ~0u) {
-				notify(d, run, y, x - run, h);
+				damage_add(&dm, run, y, x - run, h);
 				run = ~0u;
 			}
 		}
 		if (run != ~0u)
-			notify(d, run, y, W - run, h);
+			damage_add(&dm, run, y, W - run, h);
 	}
+	damage_report(d, &dm);
 }
 
 static void refresh_locked(struct display *d)
