@@ -13,6 +13,9 @@ the guest rewrites it) has green - red != x. A behaviour test, not a speed
 test: bench/vnc.py measures. Needs /dev/kvm.
 """
 import contextlib
+import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -24,13 +27,15 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "guest"))
 sys.path.insert(0, str(REPO / "tests" / "display"))
 from vmkit_harness import VMKIT, guest, require_vmkit  # noqa: E402
-from rfb_client import DESKTOP_SIZE, RAW, RFBClient, free_display  # noqa: E402
+from rfb_client import DESKTOP_SIZE, RAW, ZRLE, RFBClient, free_display  # noqa: E402
 
 WIDTH, HEIGHT = 1024, 768
 PICTURES = 4            # new full-screen pictures, at least
 # Seconds of pictures checked for torn pixels: with a renderer that reads a
 # pixel byte by byte, 7 runs in 10 found one (some 150 pictures a run).
 WATCH = 8.0
+BUSY_WATCH = 4.0        # seconds of ZRLE updates
+REFRESH_HZ = 30         # DISPLAY_REFRESH_HZ
 
 # The picture as one integer of 32-bit lanes (B, G, R, 0 from the low byte),
 # so a whole picture is checked in a few big-integer operations.
@@ -70,7 +75,7 @@ def frames_in(fb: bytes) -> set[int]:
 
 
 @contextlib.contextmanager
-def vgafill(tmp_path):
+def vgafill(tmp_path, env=None):
     """vmkit running vgafill (its tear pattern) with a VNC server; yields (process,
     display number, console log)."""
     require_vmkit()
@@ -83,7 +88,8 @@ def vgafill(tmp_path):
                               "--cmdline", "tear", "--vga", "std",
                               "--vnc", f"127.0.0.1:{n}", "--memory", "128M",
                               "--console", "stdio"],
-                             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+                             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                             env=env)
     try:
         yield p, n, log
     finally:
@@ -131,3 +137,39 @@ def test_vnc_full_screen_updates(tmp_path):
         assert "VMKIT-TEST vgafill FAIL" not in text, text
         assert len(frames) >= 3, f"the updates show frames {sorted(frames)} only"
 
+
+LINK_RE = re.compile(r"vnc: (\d+) messages to vmkit-vnc, (\d+) did not fit")
+
+
+def test_vnc_damage_while_helper_busy(tmp_path):
+    """ZRLE keeps the helper encoding (and not reading its socket) most of the time;
+    the monitor must still send about one damage message a refresh for a full-screen
+    change (not one per row of tiles), and almost none may find the socket full.
+    VMKIT_VNC_DEBUG makes the monitor count them when it stops."""
+    env = dict(os.environ, VMKIT_VNC_DEBUG="1")
+    with vgafill(tmp_path, env) as (p, n, log):
+        with RFBClient.connect("127.0.0.1", 5900 + n, wait=30) as c:
+            start = time.monotonic()
+            c.set_pixel_format()
+            c.set_encodings([ZRLE, DESKTOP_SIZE])
+            c.request(incremental=False)
+            wait_drawing(c, log, time.monotonic() + 30)
+            updates, watch = 0, time.monotonic() + BUSY_WATCH
+            while time.monotonic() < watch:
+                u = c.read_update()
+                c.request(incremental=not u.resized)
+                updates += 1
+            p.send_signal(signal.SIGTERM)       # a clean stop: the link reports
+            p.wait(timeout=30)
+            elapsed = time.monotonic() - start
+        text = log.read_bytes().decode(errors="replace")
+        m = LINK_RE.search(text)
+        assert m, text[-4000:]
+        sent, refused = int(m[1]), int(m[2])
+        assert updates >= 3, f"{updates} ZRLE updates in {BUSY_WATCH} s"
+        refreshes = REFRESH_HZ * elapsed + 5
+        assert sent + refused <= 2 * refreshes, \
+            f"{sent} messages sent and {refused} refused in {elapsed:.1f} s " \
+            f"(at most {REFRESH_HZ} refreshes a second)"
+        assert refused <= max(3, sent // 20), \
+            f"{refused} messages found the helper's socket full ({sent} sent)"

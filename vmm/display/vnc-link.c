@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -45,14 +46,23 @@ struct vnc {
 	unsigned int pw_acks;		/* PASSWORD_SET replies seen */
 	char where[VNC_TEXT_MAX];	/* what READY said */
 	unsigned int width;		/* the framebuffer's current width (stride) */
-	bool lost;			/* a damage message did not fit: send all next time */
+	/* The refresh thread's alone (the display's lock): */
+	bool size_lost;			/* a RESIZE did not fit: send the size again */
+	bool lost;			/* damage did not fit: the whole screen is damaged */
+	bool debug;			/* VMKIT_VNC_DEBUG: the counts below at the end */
+	uint64_t sent, refused;		/* messages to the helper, and those that did not fit */
 };
 
 static int send_msg(struct vnc *v, const struct vnc_msg *m)
 {
 	ssize_t n = send(v->fd, m, sizeof(*m), MSG_DONTWAIT | MSG_NOSIGNAL);
 
-	return n == sizeof(*m) ? 0 : -EAGAIN;
+	if (n != sizeof(*m)) {
+		v->refused++;
+		return -EAGAIN;
+	}
+	v->sent++;
+	return 0;
 }
 
 /* ---- listener: runs on the refresh thread with the display's lock held ---- */
@@ -64,8 +74,8 @@ static void link_resize(void *l, unsigned int w, unsigned int h)
 
 	memset(v->fb, 0, (size_t)w * h * 4);
 	v->width = w;
-	if (send_msg(v, &m))
-		v->lost = true;
+	/* The helper marks the whole screen at a RESIZE: earlier losses are moot. */
+	v->size_lost = v->lost = send_msg(v, &m) != 0;
 }
 
 /*
@@ -80,6 +90,29 @@ static void copy_row(uint32_t *dst, const uint32_t *src, unsigned int n)
 		dst[i] = (src[i] & 0xff00) | (src[i] >> 16 & 0xff) | (src[i] & 0xff) << 16;
 }
 
+/*
+ * After a message that did not fit (the helper stops reading its socket
+ * while it encodes, and the socket holds some 160 messages), tell it the
+ * size again if that was lost and mark the whole screen: its pixels are
+ * already in the memfd, as every update copies its rectangle whatever
+ * becomes of the message. Nothing is sent while the socket stays full.
+ */
+static int link_recover(struct vnc *v, const struct display_surface *s)
+{
+	struct vnc_msg r = { .type = VNC_MSG_RESIZE, .a = s->width, .b = s->height };
+	struct vnc_msg m = { .type = VNC_MSG_DAMAGE, .c = s->width, .d = s->height };
+
+	if (v->size_lost) {
+		if (send_msg(v, &r))
+			return -EAGAIN;
+		v->size_lost = false;
+	}
+	if (send_msg(v, &m))
+		return -EAGAIN;
+	v->lost = false;
+	return 0;
+}
+
 static void link_update(void *l, const struct display_surface *s, unsigned int x,
 			unsigned int y, unsigned int w, unsigned int h)
 {
@@ -92,17 +125,9 @@ static void link_update(void *l, const struct display_surface *s, unsigned int x
 	for (row = y; row < y + h; row++)
 		copy_row(v->fb + (size_t)row * s->width + x, s->pixels + (size_t)row * s->width + x,
 			 w);
-	if (v->lost) {
-		struct vnc_msg r = { .type = VNC_MSG_RESIZE, .a = s->width, .b = s->height };
-
-		/* The helper missed something: the whole picture again, after its size. */
-		copy_row(v->fb, s->pixels, s->width * s->height);
-		m = (struct vnc_msg){ VNC_MSG_DAMAGE, 0, 0, s->width, s->height, "" };
-		if (send_msg(v, &r))
-			return;
-		v->lost = false;
-	}
-	if (send_msg(v, &m))
+	if (v->lost)
+		link_recover(v, s);	/* the whole screen covers this rectangle too */
+	else if (send_msg(v, &m))
 		v->lost = true;
 }
 
@@ -283,6 +308,7 @@ int vnc_spawn(struct vnc **out, struct display *d, const struct vnc_opts *o, str
 	v->display = d;
 	v->opts = *o;
 	v->fd = -1;
+	v->debug = getenv("VMKIT_VNC_DEBUG") != NULL;
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_cond_init(&v->cond, NULL);
 	v->shm_fd = memfd_create("vmkit-vnc-fb", MFD_CLOEXEC);
@@ -339,6 +365,9 @@ void vnc_close(struct vnc *v)
 		pthread_join(v->reader, NULL);
 	if (v->listening)
 		display_remove_listener(v->display, v);
+	if (v->debug)
+		vk_msg("vnc: %" PRIu64 " messages to %s, %" PRIu64 " did not fit", v->sent,
+		       VNC_HELPER, v->refused);
 	if (v->fd >= 0)
 		close(v->fd);
 	for (i = 0; v->pid > 0 && i < 100; i++) {
