@@ -7,8 +7,9 @@
  * WebSocket transport (detected on any connection: a browser speaks
  * first); this file listens where asked (TCP, or a unix socket it accepts
  * on itself), applies what the monitor says, and sends back input as
- * evdev key codes. One thread: rfbProcessEvents, then the monitor's
- * messages and the extra listeners, in a loop.
+ * evdev key codes. One thread: rfbProcessEvents (which also wakes for the
+ * monitor's socket), then the monitor's messages and the extra listeners,
+ * in a loop; new damage is sent to the clients at once.
  *
  * --sandbox=on (the default; issue 16): once the keymap is compiled, the
  * framebuffer mapped and every listener bound, and before READY, the
@@ -149,7 +150,7 @@ static void client_gone(rfbClientPtr cl)
 	clients_msg();
 }
 
-static void ctl_messages(void);
+static bool ctl_messages(void);
 
 /*
  * The first client makes the monitor start refreshing: wait for the size
@@ -212,19 +213,22 @@ static void damage(const struct vnc_msg *m)
 	rfbMarkRectAsModified(screen, m->a, m->b, x2, y2);
 }
 
-static void ctl_messages(void)
+/* Apply what the monitor sent; true if the picture changed. */
+static bool ctl_messages(void)
 {
 	struct vnc_msg m, ack = { .type = VNC_MSG_PASSWORD_SET };
+	bool changed = false;
 	ssize_t n;
 
 	for (;;) {
 		n = recv(CTL_FD, &m, sizeof(m), MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
+			return changed;
 		if (n <= 0)
 			exit(0);	/* the monitor closed: the VM is gone */
 		if (n != sizeof(m))
 			continue;
+		changed |= m.type == VNC_MSG_RESIZE || m.type == VNC_MSG_DAMAGE;
 		switch (m.type) {
 		case VNC_MSG_RESIZE: resize(m.a, m.b); break;
 		case VNC_MSG_DAMAGE: damage(&m); break;
@@ -353,9 +357,20 @@ static void setup_screen(const struct opts *o)
 		if (inet_pton(AF_INET, o->host, &screen->listenInterface) != 1)
 			fail("%s: not an IPv4 address", o->host);
 	}
+	/*
+	 * The monitor sends a refresh's damage once it has copied the pixels
+	 * (a few messages a refresh), and copies the next refresh's over them
+	 * 33 ms later: send at once rather than after libvncserver's 5 ms of
+	 * gathering, and wake for the monitor's socket too (its select ignores
+	 * an fd it does not know), or pixels of the next refresh go out in
+	 * this one's update and again in their own.
+	 */
+	screen->deferUpdateTime = 0;
 	rfbInitServer(screen);
 	if (!o->unix_path && screen->listenSock == RFB_INVALID_SOCKET)
 		fail("cannot listen on %s:%u (port in use?)", o->host, o->port);
+	FD_SET(CTL_FD, &screen->allFds);
+	screen->maxFd = MAX(screen->maxFd, CTL_FD);
 }
 
 /*
@@ -385,6 +400,7 @@ int main(int argc, char **argv)
 {
 	struct vnc_msg ready = { .type = VNC_MSG_READY };
 	char errbuf[VNC_TEXT_MAX];
+	bool changed = false;
 	struct opts o;
 
 	parse(argc, argv, &o);
@@ -403,8 +419,9 @@ int main(int argc, char **argv)
 	snprintf(ready.text, sizeof(ready.text), "%s", o.unix_path ? o.unix_path : o.host);
 	ctl_send(&ready);
 	for (;;) {
-		rfbProcessEvents(screen, LOOP_USEC);
-		ctl_messages();
+		/* New damage: the clients' updates now, not after the next wait. */
+		rfbProcessEvents(screen, changed ? 0 : LOOP_USEC);
+		changed = ctl_messages();
 		accept_extra();
 	}
 }
