@@ -20,6 +20,21 @@
  * n * 72 + 8 + (modrm - 0xc0) for the register form with that ModRM byte.
  * The caller runs only the forms that exist (invalid ones would be #UD).
  */
+/* One stub: the instruction \op with ModRM byte \modrm, between the loads. */
+	.macro	x87_stub op, modrm
+	.balign	32
+	fxsave64	(%rcx)
+	fxrstor64	(%rsi)
+	pushq	%rdx
+	popfq
+	.byte	\op, \modrm
+	pushfq
+	popq	%rax
+	fxsave64	(%rsi)
+	fxrstor64	(%rcx)
+	ret
+	.endm
+
 	.text
 	.balign	32
 	.globl	vk_x87_stubs
@@ -27,31 +42,11 @@
 vk_x87_stubs:
 	.irp	op, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf
 	.irp	reg, 0, 1, 2, 3, 4, 5, 6, 7
-	.balign	32
-	fxsave64	(%rcx)
-	fxrstor64	(%rsi)
-	pushq	%rdx
-	popfq
-	.byte	\op, (\reg << 3) | 7		/* the memory form on (%rdi) */
-	pushfq
-	popq	%rax
-	fxsave64	(%rsi)
-	fxrstor64	(%rcx)
-	ret
+	x87_stub \op, (\reg << 3) | 7		/* the memory form on (%rdi) */
 	.endr
 	.irp	hi, 0xc0, 0xc8, 0xd0, 0xd8, 0xe0, 0xe8, 0xf0, 0xf8
 	.irp	lo, 0, 1, 2, 3, 4, 5, 6, 7
-	.balign	32
-	fxsave64	(%rcx)
-	fxrstor64	(%rsi)
-	pushq	%rdx
-	popfq
-	.byte	\op, \hi + \lo			/* the register form */
-	pushfq
-	popq	%rax
-	fxsave64	(%rsi)
-	fxrstor64	(%rcx)
-	ret
+	x87_stub \op, \hi + \lo		/* the register form */
 	.endr
 	.endr
 	.endr
