@@ -35,7 +35,14 @@ void pci_device_init(struct pci_device *d, uint16_t vendor, uint16_t device,
 	put(d->cfg + PCI_CLASS_REVISION, (class_code << 8) | revision, 4);
 	put(d->cfg + PCI_SUBSYSTEM_VENDOR_ID, vendor, 2);
 	put(d->cfg + PCI_SUBSYSTEM_ID, subsys_id, 2);
-	put(d->wmask + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+	/*
+	 * I/O decode is writable on every device, as on QEMU's: UEFI's PCI bus
+	 * driver learns what a device supports by which command bits stick,
+	 * and a driver that enables I/O, memory and bus mastering together
+	 * (OVMF's VGA and ISA bus drivers) fails on a device whose I/O bit
+	 * does not, and with it the firmware's consoles.
+	 */
+	put(d->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
 	    PCI_COMMAND_INTX_DISABLE, 2);
 	d->wmask[PCI_INTERRUPT_LINE] = 0xff;
 	d->cap_end = 0x40;

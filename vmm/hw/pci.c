@@ -312,7 +312,12 @@ static void add_pc_chipset(struct pci_host *h)
 	pam_init_regs(&h->bridge, PAM_REG_FIRST);
 	pci_device_init(&h->isa, HOST_VENDOR, PIIX3_DEVICE, CLASS_ISA_BRIDGE, 0, 0);
 	h->isa.cfg[PCI_HEADER_TYPE] = 0x80;	/* multi-function, as the real part */
-	h->isa.wmask[PCI_COMMAND] = 0;
+	/*
+	 * I/O, memory and bus master stay writable (QEMU's PIIX3 too): OVMF's
+	 * ISA bus driver enables them before it makes the serial port and the
+	 * PS/2 keyboard, its consoles; a bridge where they do not stick has none.
+	 */
+	h->isa.wmask[PCI_COMMAND] = PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 	h->isa.wmask[PCI_COMMAND + 1] = 0;
 	for (i = 0; i < 4; i++) {
 		h->isa.cfg[PIIX3_PIRQ + i] = 0x80;	/* routing disabled */
