@@ -149,9 +149,15 @@ static int vga_pci_init(struct vga *v, struct vk_err *err)
 			0x1100);
 	d->ops = &vga_pci_ops;
 	d->opaque = v;
-	r = pci_device_add_bar(d, 0, v->vram_size, &vram_ops, v);
+	/*
+	 * 32-bit BARs, as QEMU's VGA has: a UEFI firmware puts 64-bit ones in
+	 * its high window (OVMF: near the top of the guest's physical address
+	 * space), where OVMF's video driver never reached the registers on a
+	 * PVM host and the screen stayed blank.
+	 */
+	r = pci_device_add_bar32(d, 0, v->vram_size, &vram_ops, v);
 	if (!r)
-		r = pci_device_add_bar(d, 2, VGA_MMIO_SIZE, &mmio_ops, v);
+		r = pci_device_add_bar32(d, 2, VGA_MMIO_SIZE, &mmio_ops, v);
 	if (r)
 		return vk_fail(err, r, "vga: cannot add its BARs");
 	d->cfg[PCI_BAR0] |= BAR_PREFETCH;
