@@ -143,10 +143,6 @@ def test_isolinux_menu_on_screen(screen, tmp_path, key_via):
 
 
 @pytest.mark.pvm_slow
-@pytest.mark.xfail(run=False, reason="OVMF on vmkit's pc machine gets no console: its "
-                   "platform BDS adds neither the ISA serial port nor the VGA to ConOut "
-                   "(seen in its variable store), so the shell and the setup screen are "
-                   "drawn nowhere; under QEMU the same OVMF has both")
 def test_ovmf_setup_screen(screen, tmp_path):
     """OVMF with the standard VGA (its own Bochs driver: the linear framebuffer
     in a graphics mode) and nothing to boot runs its built-in UEFI shell;
