@@ -231,8 +231,8 @@ static int create_target(const char *fmt, const char *name, struct img_create_op
 	struct vk_err err = { 0 };
 	char *path = NULL, msg[256];
 
-	if (!strcmp(fmt, "null-co")) {
-		img_error("Format driver 'null-co' does not support image creation");
+	if (vk_blk_format_create_check(fmt, &err) < 0) {
+		img_error("%s", err.msg);
 		return -ENOTSUP;
 	}
 	/* A target protocol we cannot write is refused before anything, in qemu-img's words. */
@@ -372,14 +372,6 @@ static int set_backing(struct img_create_opts *co, const char *b, const char *bf
 	return 0;
 }
 
-/* null-co (no driver of the table) takes compressed writes by dropping them. */
-static bool format_compresses(const char *fmt)
-{
-	const struct vk_blk_driver *drv = vk_blk_find_driver(fmt);
-
-	return !drv || drv->compress;
-}
-
 static int setup_buffers(struct convert *c, const char *ofmt)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -388,7 +380,7 @@ static int setup_buffers(struct convert *c, const char *ofmt)
 	c->cs = vk_blk_cluster_size(c->dst);
 	if ((c->compress || c->has_backing) && !c->cs)
 		c->cs = 512;
-	if (c->compress && !format_compresses(ofmt)) {
+	if (c->compress && !vk_blk_format_compresses(ofmt)) {
 		img_error("Compression not supported for this file format");
 		return -ENOTSUP;
 	}
@@ -428,7 +420,7 @@ int img_convert(int argc, char **argv)
 	unsigned int flags = 0;
 	bool quiet = false, unsafe = true, created = false, target_is_zero = false;
 	bool bitmaps = false, skip_broken = false;
-	int ch, nopts = 0, i, ret = 1;
+	int ch, nopts = 0, i, r, ret = 1;
 	uint64_t v;
 
 	optind = 1;
@@ -498,16 +490,16 @@ int img_convert(int argc, char **argv)
 	}
 	if (quiet)
 		c.prog.on = false;
-	/* null-co takes writes (-n) but cannot be created. */
-	if (!vk_blk_format_creatable(ofmt) && strcmp(ofmt, "null-co")) {
-		/* vmdk, vpc, vdi, vhdx: read (convert imports them), never written. */
-		if (vk_blk_find_driver(ofmt))
-			img_error("%s: vmkit reads %s images but cannot create them", argv[argc - 1],
-				  ofmt);
+	/* A format that takes writes but cannot be created (null-co) is fine with -n. */
+	r = vk_blk_format_create_check(ofmt, &err);
+	if (r == -ENOENT || (r < 0 && !vk_blk_format_writable(ofmt))) {
+		if (r == -ENOENT)
+			img_error("%s", err.msg);
 		else
-			img_error("Unknown file format '%s'", ofmt);
+			img_error("%s: %s", argv[argc - 1], err.msg);
 		return 1;
 	}
+	err = (struct vk_err){ 0 };
 	if (target_is_zero && !c.target_exists) {
 		img_error("--target-is-zero requires use of -n flag");
 		goto out;
@@ -530,7 +522,7 @@ int img_convert(int argc, char **argv)
 	if (set_backing(&co, backing, backing_fmt, quiet) < 0)
 		goto out;
 	c.has_backing = co.o.backing_file != NULL;
-	if (c.compress && !format_compresses(ofmt)) {
+	if (c.compress && !vk_blk_format_compresses(ofmt)) {
 		img_error("Compression not supported for this file format");
 		goto out;
 	}

@@ -373,16 +373,8 @@ int img_create(int argc, char **argv)
 		return img_error_try("Expecting image file name");
 	if (optind + 2 < argc)
 		return img_error_try("Unexpected argument: %s", argv[optind + 2]);
-	if (!strcmp(fmt, "null-co")) {
-		img_error("%s: Format driver 'null-co' does not support image creation", argv[optind]);
-		return 1;
-	}
-	if (!vk_blk_format_creatable(fmt)) {
-		/* vmdk, vpc, vdi, vhdx: read (convert imports them), never written. */
-		if (vk_blk_find_driver(fmt))
-			img_error("%s: vmkit reads %s images but cannot create them", argv[optind], fmt);
-		else
-			img_error("%s: Unknown file format '%s'", argv[optind], fmt);
+	if (vk_blk_format_create_check(fmt, &err) < 0) {
+		img_error("%s: %s", argv[optind], err.msg);
 		return 1;
 	}
 	c.drv = vk_blk_find_driver(fmt);

@@ -199,29 +199,7 @@ void img_json_str(FILE *f, const char *s)
 
 int img_parse_size(const char *s, uint64_t *out)
 {
-	static const char units[] = "BKMGTPE";
-	const char *p;
-	double v;
-	char *end;
-	int shift = 0;
-
-	if (!strchr(s, '.'))
-		return vk_parse_size(s, 1, out);
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -EINVAL;
-	if (*end) {
-		p = strchr(units, *end >= 'a' ? *end - 32 : *end);
-		if (!p || end[1])
-			return -EINVAL;
-		shift = 10 * (int)(p - units);
-	}
-	v *= (double)(1ULL << shift);
-	if (v >= 18446744073709551616.0)
-		return -ERANGE;
-	*out = (uint64_t)v;
-	return 0;
+	return vk_parse_img_size(s, out);
 }
 
 void img_progress(struct img_progress *p, double pct)

@@ -162,14 +162,22 @@ struct vk_blk_snapshot {
 };
 
 
-/* qemu-img amend -o: what to change (-1 / NULL: leave as it is). */
+/*
+ * qemu-img amend -o: what to change (-1 / NULL / false: leave as it is).
+ * Start from VK_BLK_AMEND_NONE, fill with vk_blk_amend_parse (the format's
+ * driver knows its option names and values), end with vk_blk_amend_free.
+ */
 struct vk_blk_amend_opts {
 	int compat;			/* 2 or 3 */
 	int lazy_refcounts;		/* 0 or 1 */
 	int refcount_bits;		/* 1 to 64, a power of two */
-	const char *data_file;		/* new name of the external data file ("": none) */
+	char *data_file;		/* new name of the external data file ("": none); owned */
 	int data_file_raw;		/* 0: clear (setting it is refused) */
+	bool have_size;			/* size= given: the new virtual size */
+	uint64_t size;
 };
+#define VK_BLK_AMEND_NONE { .compat = -1, .lazy_refcounts = -1, .refcount_bits = -1, \
+			    .data_file_raw = -1 }
 
 #define VK_CHECK_FIX_LEAKS	(1u << 0)
 #define VK_CHECK_FIX_ERRORS	(1u << 1)
@@ -198,6 +206,7 @@ struct vk_blk_shown_opt {
 struct vk_blk_driver {
 	const char *name;
 	size_t state_size;
+	bool discards;		/* every write is dropped (null-co): compressed ones too */
 	/*
 	 * What create takes, sorted by name and ended by an all-NULL entry;
 	 * NULL: vmkit reads the format but cannot create it. The commands parse
@@ -250,7 +259,21 @@ struct vk_blk_driver {
 			       struct vk_err *err);
 	int (*truncate)(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 			struct vk_err *err);
+	/*
+	 * qemu-img amend: change what o asks, checking first what needs the
+	 * image (a width the version cannot hold) so that a refusal changes
+	 * nothing. NULL: the format cannot be amended.
+	 */
 	int (*amend)(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err);
+	/*
+	 * One amend -o KEY=VAL into o: the format's own names and the syntax of
+	 * their values, refused in qemu-img's words (an option only creation
+	 * takes says so). Set with amend.
+	 */
+	int (*amend_opt)(struct vk_blk_amend_opts *o, const char *key, const char *val,
+			 struct vk_err *err);
+	/* What amend -o help prints. */
+	const char *amend_help;
 	/* Images with compressed clusters (see vk_blk_compress). NULL: not supported. */
 	ssize_t (*compress)(struct vk_blk *bs, void *out, size_t cap, const void *in, size_t len);
 	int (*pwrite_compressed)(struct vk_blk *bs, uint64_t off, const void *buf, size_t len,
@@ -462,6 +485,15 @@ bool vk_blk_format_has_opt(const struct vk_blk_driver *drv, const char *opt);
 bool vk_blk_format_creatable(const char *format);
 bool vk_blk_format_has_backing(const char *format);
 bool vk_blk_format_can_measure(const char *format);
+/* Takes writes into an existing image (convert -n), and compressed ones (-c). */
+bool vk_blk_format_writable(const char *format);
+bool vk_blk_format_compresses(const char *format);
+/*
+ * 0 if images of format can be created; else why not, in qemu-img's words
+ * ("Unknown file format 'x'": -ENOENT; "Format driver 'null-co' does not
+ * support image creation") or vmkit's for a format it only reads.
+ */
+int vk_blk_format_create_check(const char *format, struct vk_err *err);
 /* The formats vmkit creates, for messages: "qcow2 or raw" (the table's order). */
 const char *vk_blk_creatable_formats(void);
 
@@ -484,6 +516,10 @@ int vk_blk_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
  */
 unsigned int vk_blk_cache_clean(struct vk_blk *bs);
 int vk_blk_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err);
+/* Parse an amend -o list (key=val,...) for bs's format into o. */
+int vk_blk_amend_parse(struct vk_blk *bs, const char *list, struct vk_blk_amend_opts *o,
+		       struct vk_err *err);
+void vk_blk_amend_free(struct vk_blk_amend_opts *o);
 
 /* The persistent dirty bitmaps of a qcow2 image (none when stale or another format). */
 struct vk_blk_bitmap {

@@ -48,6 +48,8 @@ void vk_vmsg(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
  * (QEMU's -m takes MiB; qemu-img takes bytes). Returns 0 or -EINVAL/-ERANGE.
  */
 int vk_parse_size(const char *s, uint64_t default_unit, uint64_t *out);
+/* qemu-img's sizes: bytes, and a fraction with a unit ("1.5G") as QEMU's size options take. */
+int vk_parse_img_size(const char *s, uint64_t *out);
 
 /* Parse an unsigned decimal integer in [min, max]. */
 int vk_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);

@@ -23,6 +23,11 @@ static const struct vk_blk_driver *const drivers[] = {
 	&vk_blk_raw,
 };
 
+/* Protocols qemu-img lets -f/-O name as a format: never probed, never a layer's format. */
+static const struct vk_blk_driver *const protocol_formats[] = {
+	&vk_blk_null,
+};
+
 #define MAX_CHAIN 256
 
 const struct vk_blk_driver *vk_blk_find_driver(const char *name)
@@ -33,6 +38,18 @@ const struct vk_blk_driver *vk_blk_find_driver(const char *name)
 		if (!strcmp(drivers[i]->name, name))
 			return drivers[i];
 	return NULL;
+}
+
+/* A format's driver, or a protocol's that -f/-O names. */
+static const struct vk_blk_driver *find_any(const char *name)
+{
+	const struct vk_blk_driver *drv = vk_blk_find_driver(name);
+	size_t i;
+
+	for (i = 0; !drv && i < ARRAY_SIZE(protocol_formats); i++)
+		if (!strcmp(protocol_formats[i]->name, name))
+			drv = protocol_formats[i];
+	return drv;
 }
 
 int vk_blk_prealloc_parse(const char *name)
@@ -64,6 +81,35 @@ bool vk_blk_format_creatable(const char *format)
 	const struct vk_blk_driver *drv = vk_blk_find_driver(format);
 
 	return drv && drv->create_opts && drv->create;
+}
+
+bool vk_blk_format_writable(const char *format)
+{
+	const struct vk_blk_driver *drv = find_any(format);
+
+	return drv && drv->pwrite && drv->pwrite != vk_blk_pwrite_read_only;
+}
+
+bool vk_blk_format_compresses(const char *format)
+{
+	const struct vk_blk_driver *drv = find_any(format);
+
+	return drv && (drv->compress || drv->discards);
+}
+
+int vk_blk_format_create_check(const char *format, struct vk_err *err)
+{
+	const struct vk_blk_driver *drv = find_any(format);
+
+	if (!drv)
+		return vk_fail(err, -ENOENT, "Unknown file format '%s'", format);
+	if (vk_blk_format_creatable(format))
+		return 0;
+	if (vk_blk_format_writable(format))
+		return vk_fail(err, -ENOTSUP, "Format driver '%s' does not support image creation",
+			       format);
+	/* vmdk, vpc, vdi, vhdx: read (convert imports them), never written. */
+	return vk_fail(err, -ENOTSUP, "vmkit reads %s images but cannot create them", format);
 }
 
 const char *vk_blk_creatable_formats(void)

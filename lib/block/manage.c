@@ -4,6 +4,7 @@
  * snapshots, resize and amend, dispatched to the driver that has them.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmkit/block.h"
@@ -93,6 +94,38 @@ int vk_blk_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk
 		return vk_fail(err, -ENOTSUP, "Format driver '%s' does not support option amendment",
 			       bs->drv->name);
 	return bs->drv->amend(bs, o, err);
+}
+
+struct amend_parse {
+	struct vk_blk *bs;
+	struct vk_blk_amend_opts *o;
+	struct vk_err *err;
+};
+
+static int amend_one(void *opaque, const char *key, const char *val)
+{
+	struct amend_parse *p = opaque;
+
+	return p->bs->drv->amend_opt(p->o, key, val, p->err);
+}
+
+int vk_blk_amend_parse(struct vk_blk *bs, const char *list, struct vk_blk_amend_opts *o,
+		       struct vk_err *err)
+{
+	struct amend_parse p = { bs, o, err };
+	struct vk_blk_info info;
+
+	/* The format as info names it: null-co:// is a raw image on the null protocol. */
+	if (!bs->drv->amend || !bs->drv->amend_opt)
+		return vk_fail(err, -ENOTSUP, "Format driver '%s' does not support option amendment",
+			       vk_blk_get_info(bs, &info) ? bs->drv->name : info.format);
+	return vk_parse_kv(list, amend_one, &p);
+}
+
+void vk_blk_amend_free(struct vk_blk_amend_opts *o)
+{
+	free(o->data_file);
+	o->data_file = NULL;
 }
 
 unsigned int vk_blk_cache_clean(struct vk_blk *bs)

@@ -60,6 +60,7 @@ static int null_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint
 
 const struct vk_blk_driver vk_blk_null = {
 	.name = "null-co",
+	.discards = true,
 	.probe = null_probe,
 	.open = null_open,
 	.pread = null_pread,

@@ -10,6 +10,7 @@
  * table only in v3), the backing file name.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qcow2.h"
@@ -521,19 +522,97 @@ static int set_autoclear(struct qcow2_state *s, uint64_t autoclear, struct vk_er
 	return r;
 }
 
+/* Options qemu-img's qcow2 takes only at creation (some of them vmkit does not do at all). */
+static const char *const creation_only[] = {
+	"cluster_size", "preallocation", "compression_type", "extended_l2", "encryption",
+};
+
+static int on_off(const char *key, const char *val, int *out, struct vk_err *err)
+{
+	if (strcmp(val, "on") && strcmp(val, "off"))
+		return vk_fail(err, -EINVAL, "Parameter '%s' expects 'on' or 'off'", key);
+	*out = !strcmp(val, "on");
+	return 0;
+}
+
+int qcow2_amend_opt(struct vk_blk_amend_opts *o, const char *key, const char *val,
+		    struct vk_err *err)
+{
+	uint64_t v;
+	size_t i;
+
+	if (!strcmp(key, "compat")) {
+		if (!strcmp(val, "0.10") || !strcmp(val, "v2"))
+			o->compat = 2;
+		else if (!strcmp(val, "1.1") || !strcmp(val, "v3"))
+			o->compat = 3;
+		else
+			return vk_fail(err, -EINVAL, "Unknown compatibility level %s", val);
+	} else if (!strcmp(key, "lazy_refcounts")) {
+		return on_off(key, val, &o->lazy_refcounts, err);
+	} else if (!strcmp(key, "size")) {
+		if (vk_parse_img_size(val, &o->size) < 0)
+			return vk_fail(err, -EINVAL, "Parameter 'size' expects a non-negative number below 2^64");
+		o->have_size = true;
+	} else if (!strcmp(key, "refcount_bits")) {
+		if (vk_parse_uint(val, 1, 64, &v) < 0 || (v & (v - 1)))
+			return vk_fail(err, -EINVAL, "Refcount width must be a power of two and may not exceed 64 bits");
+		o->refcount_bits = (int)v;
+	} else if (!strcmp(key, "backing_file") || !strcmp(key, "backing_fmt")) {
+		return vk_fail(err, -ENOTSUP, "Cannot amend the backing file (use 'vmkit img rebase' instead)");
+	} else if (!strcmp(key, "data_file")) {
+		free(o->data_file);
+		o->data_file = strdup(val);	/* the parser's buffer is reused */
+		if (!o->data_file)
+			return vk_fail(err, -ENOMEM, "out of memory");
+	} else if (!strcmp(key, "data_file_raw")) {
+		return on_off(key, val, &o->data_file_raw, err);
+	} else if (!strncmp(key, "encrypt.", 8)) {
+		return vk_fail(err, -ENOTSUP, "Amending '%s' is not supported", key);
+	} else {
+		for (i = 0; i < ARRAY_SIZE(creation_only); i++)
+			if (!strcmp(key, creation_only[i]))
+				return vk_fail(err, -EINVAL, "Invalid parameter '%s': this option is only supported for image creation", key);
+		return vk_fail(err, -EINVAL, "Invalid parameter '%s'", key);
+	}
+	return 0;
+}
+
+const char qcow2_amend_help[] =
+	"Amend options for 'qcow2':\n"
+	"  compat=<str>           - Compatibility level (v2 [0.10] or v3 [1.1])\n"
+	"  lazy_refcounts=<bool (on/off)> - Postpone refcount updates\n"
+	"  refcount_bits=<num>    - Width of a reference count entry in bits\n"
+	"  size=<size>            - Virtual disk size\n";
+
+/* What needs the image, checked before anything changes. */
+static int check_amend(struct qcow2_state *s, const struct vk_blk_amend_opts *o, int version,
+		       struct vk_err *err)
+{
+	if (o->lazy_refcounts == 1 && version < 3)
+		return vk_fail(err, -EINVAL, "Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
+	if (o->refcount_bits > 0 && o->refcount_bits != 16 && version < 3)
+		return vk_fail(err, -EINVAL, "Refcount widths other than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)");
+	return check_data_file_opts(s, o, err);
+}
+
+/*
+ * As qemu-img: an upgrade first, then the new size (so a v2 image can
+ * grow as v3 may need), then the rest, a downgrade last.
+ */
 int qcow2_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err)
 {
 	struct qcow2_state *s = bs->opaque;
 	int version = o->compat > 0 ? o->compat : (int)s->version, r;
 	uint64_t compat;
 
-	if (o->lazy_refcounts == 1 && version < 3)
-		return vk_fail(err, -EINVAL, "Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
-	r = check_data_file_opts(s, o, err);
+	r = check_amend(s, o, version, err);
 	if (!r)
 		r = qcow2_flush(bs, err);
 	if (!r && version > (int)s->version)
 		r = rewrite_header(s, (uint32_t)version, err);
+	if (!r && o->have_size && o->size != vk_blk_length(bs))
+		r = vk_blk_truncate(bs, o->size, VK_PREALLOC_OFF, err);
 	if (!r && o->data_file)
 		r = set_data_file_name(s, o->data_file, err);
 	if (r < 0)

@@ -420,6 +420,9 @@ int qcow2_truncate(struct vk_blk *bs, uint64_t size, enum vk_prealloc prealloc,
 
 /* qcow2-amend.c */
 int qcow2_amend(struct vk_blk *bs, const struct vk_blk_amend_opts *o, struct vk_err *err);
+int qcow2_amend_opt(struct vk_blk_amend_opts *o, const char *key, const char *val,
+		    struct vk_err *err);
+extern const char qcow2_amend_help[];
 
 /* qcow2-overlap.c: QEMU's metadata overlap checks. */
 enum {

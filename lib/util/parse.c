@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmkit/util.h"
@@ -47,6 +48,33 @@ int vk_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
 	if (mult && v > UINT64_MAX / mult)
 		return -ERANGE;
 	*out = v * mult;
+	return 0;
+}
+
+int vk_parse_img_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "BKMGTPE";
+	const char *p;
+	double v;
+	char *end;
+	int shift = 0;
+
+	if (!strchr(s, '.'))
+		return vk_parse_size(s, 1, out);
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	if (*end) {
+		p = strchr(units, *end >= 'a' ? *end - 32 : *end);
+		if (!p || end[1])
+			return -EINVAL;
+		shift = 10 * (int)(p - units);
+	}
+	v *= (double)(1ULL << shift);
+	if (v >= 18446744073709551616.0)
+		return -ERANGE;
+	*out = (uint64_t)v;
 	return 0;
 }
 
