@@ -312,8 +312,8 @@ struct vk_blk_driver {
 	 * entries unchanged until alloc_commit (after the data is written) or
 	 * given back by alloc_abort. NULL: -EAGAIN.
 	 */
-	int (*alloc_io)(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum, int *fd,
-			uint64_t *host);
+	int (*alloc_io)(struct vk_blk *bs, uint64_t off, uint64_t len, unsigned int flags,
+			uint64_t *pnum, int *fd, uint64_t *host);
 	int (*alloc_commit)(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t host,
 			    struct vk_err *err);
 	void (*alloc_abort)(struct vk_blk *bs, uint64_t host, uint64_t len);
@@ -412,14 +412,19 @@ int vk_blk_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write,
  * A write vk_blk_map_io could not map because its clusters are not
  * allocated: when it is whole clusters that need no copy, they are
  * allocated now (no I/O; all of the write or -EAGAIN) and m says where
- * the data goes; their L2 entries still read as before. After the data is written,
+ * the data goes; their L2 entries still read as before. With
+ * VK_BLK_ALLOC_ZERO_FILL the caller writes its data into part of them and
+ * zeros into the rest, so they must read as zeros now (not as a backing
+ * file's data, which would have to be copied). After the data is written,
  * vk_blk_alloc_commit makes them point there; if it could not be written,
  * vk_blk_alloc_abort gives the clusters back. In between, the caller must
  * keep other writes off [off, off+m->len) (reads see the old content).
  * -EAGAIN: use vk_blk_pwrite. vk_blk_alloc_commit with err NULL does it
  * only if that takes no I/O and frees nothing, else -EAGAIN (unchanged).
  */
-int vk_blk_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_blk_mapping *m);
+#define VK_BLK_ALLOC_ZERO_FILL	(1u << 0)
+int vk_blk_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, unsigned int flags,
+		    struct vk_blk_mapping *m);
 int vk_blk_alloc_commit(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t host,
 			struct vk_err *err);
 void vk_blk_alloc_abort(struct vk_blk *bs, uint64_t host, uint64_t len);

@@ -697,14 +697,15 @@ int vk_blk_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write,
 	}
 }
 
-int vk_blk_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, struct vk_blk_mapping *m)
+int vk_blk_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, unsigned int flags,
+		    struct vk_blk_mapping *m)
 {
 	uint64_t n;
 	int r;
 
 	if (!len || !bs->drv->alloc_io || check_request(bs, off, len, true, NULL) < 0)
 		return -EAGAIN;
-	r = bs->drv->alloc_io(bs, off, len, &n, &m->fd, &m->host);
+	r = bs->drv->alloc_io(bs, off, len, flags, &n, &m->fd, &m->host);
 	if (r < 0)
 		return r;
 	m->kind = VK_MAP_DATA;

@@ -2,7 +2,8 @@
 /*
  * qcow2's hot path for an asynchronous caller (vk_blk_map_io): the host
  * offset of a run of clusters, found in the metadata cache alone; and
- * allocating writes of whole clusters in two parts (vk_blk_alloc_io, then
+ * allocating writes of whole clusters (or of part of clusters that read as
+ * zeros, the caller writing zeros around its data) in two parts (vk_blk_alloc_io, then
  * vk_blk_alloc_commit once the data is written). What it
  * maps needs no metadata change: reads of data, zero and unallocated
  * clusters, and writes into clusters that are allocated and this image's
@@ -21,10 +22,12 @@
 /*
  * How many entries from l2i on (at most n) are unallocated or plain zero
  * (nothing to copy, nothing to free), in table l1i read from the cache
- * only; -EAGAIN if the table is not there.
+ * only; -EAGAIN if the table is not there. zero: only entries that read as
+ * zeros (unallocated ones do not where a backing file shows through).
  */
-static int empty_run(struct qcow2_state *s, uint64_t l1i, uint64_t l2i, uint64_t n)
+static int empty_run(struct qcow2_state *s, uint64_t l1i, uint64_t l2i, uint64_t n, bool zero)
 {
+	bool backing = zero && (s->bs->backing || s->bs->backing_file);
 	enum qcow2_cluster_type t;
 	uint64_t k;
 	void *l2;
@@ -37,7 +40,7 @@ static int empty_run(struct qcow2_state *s, uint64_t l1i, uint64_t l2i, uint64_t
 		return -EAGAIN;
 	for (k = 0; k < n; k++) {
 		t = qcow2_entry_type(s, qcow2_be64(l2, l2i + k));
-		if (t != QCOW2_UNALLOCATED && t != QCOW2_ZERO_PLAIN)
+		if ((t != QCOW2_UNALLOCATED || backing) && t != QCOW2_ZERO_PLAIN)
 			break;
 	}
 	qcow2_cache_put(s->l2_cache, &l2);
@@ -109,8 +112,8 @@ int qcow2_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write, uint
  * they are until qcow2_alloc_commit, after the data is written: readers
  * meanwhile see the old content, and a crash leaves at most a leak.
  */
-int qcow2_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum, int *fd,
-		   uint64_t *host)
+int qcow2_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, unsigned int flags,
+		   uint64_t *pnum, int *fd, uint64_t *host)
 {
 	struct qcow2_state *s = bs->opaque;
 	uint64_t cs = s->cluster_size, vc = off >> s->cluster_bits, l1i = vc >> s->l2_bits;
@@ -123,7 +126,7 @@ int qcow2_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum
 	    !(s->l1[l1i] & L1E_OFFSET_MASK) || !(s->l1[l1i] & QCOW_OFLAG_COPIED))
 		return -EAGAIN;
 	n = MIN(len / cs, (1ULL << s->l2_bits) - l2i);
-	k = empty_run(s, l1i, l2i, n);
+	k = empty_run(s, l1i, l2i, n, flags & VK_BLK_ALLOC_ZERO_FILL);
 	/* All of the write or nothing: giving clusters back may have to wait (before_free). */
 	if (k < 0 || (uint64_t)k * cs != len || qcow2_alloc_clusters_cached(s, k, &h) < 0)
 		return -EAGAIN;
@@ -151,7 +154,7 @@ int qcow2_alloc_commit(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t h
 	if (!n || n > ALLOC_MAX_CLUSTERS)
 		return vk_fail(err, -EINVAL, "%s: allocation of %llu clusters to commit",
 			       bs->filename, (unsigned long long)n);
-	if (!err && (!(s->l1[l1i] & QCOW_OFLAG_COPIED) || empty_run(s, l1i, l2i, n) != (int)n))
+	if (!err && (!(s->l1[l1i] & QCOW_OFLAG_COPIED) || empty_run(s, l1i, l2i, n, false) != (int)n))
 		return -EAGAIN;
 	return qcow2_link_clusters(s, vc, n, host, old, err);
 }

@@ -448,8 +448,8 @@ bool qcow2_overlaps_metadata(struct qcow2_state *s, uint64_t host, uint64_t len)
 /* qcow2-map-io.c: the driver's map_io and its allocating writes. */
 int qcow2_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write, uint64_t *pnum,
 		 int *fd, uint64_t *host);
-int qcow2_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum, int *fd,
-		   uint64_t *host);
+int qcow2_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, unsigned int flags,
+		   uint64_t *pnum, int *fd, uint64_t *host);
 int qcow2_alloc_commit(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t host,
 		       struct vk_err *err);
 void qcow2_alloc_abort(struct vk_blk *bs, uint64_t host, uint64_t len);

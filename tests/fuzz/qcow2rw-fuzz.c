@@ -41,7 +41,7 @@ static void hot_writes(struct vk_blk *bs)
 				abort();
 			if (pwrite(m.fd, data, m.len, (off_t)m.host) != (ssize_t)m.len)
 				continue;
-		} else if (vk_blk_alloc_io(bs, off, cs, &m) == 0) {
+		} else if (vk_blk_alloc_io(bs, off, cs, 0, &m) == 0) {
 			if (m.kind != VK_MAP_DATA || m.len != cs)
 				abort();
 			if (pwrite(m.fd, data, cs, (off_t)m.host) != (ssize_t)cs) {

@@ -515,6 +515,98 @@ static void test_discard_under_reads(void **state)
 	unlink(img);
 }
 
+/*
+ * First writes of part of a cluster (4 KiB, and 12 KiB across two
+ * clusters) on the hot path: zeros go around the data in the same write.
+ * The clusters they get were freed by a discard and still hold 0x77 on the
+ * disk, so a missing zero shows. Then the same over a backing file, whose
+ * data must show around the write: the library's copy-on-write, not zeros.
+ */
+static void test_partial_alloc_zero_fill(void **state)
+{
+	enum { N = 16 };
+	static struct slot s[N];
+	struct blk_image_stats st0, st;
+	struct slot dis = { 0 };
+	struct ctx c;
+	struct blk_backend *bb;
+	unsigned int i;
+	uint64_t off;
+	int fd;
+
+	make_qcow2(img, NULL, VK_PREALLOC_OFF);
+	memset(model, 0, DISK);
+	bb = open_disk(&c, img, AIO_IO_URING, CACHE_NONE);
+	make_l2_table(&c, bb, 9);
+	for (i = 0; i < N; i++) {
+		s[i].buf = aligned(4 * CLUSTER);
+		memset(s[i].buf, 0x77, 2 * CLUSTER);
+		submit(&c, bb, &s[i], true, (uint64_t)i * 2 * CLUSTER, 2 * CLUSTER);
+	}
+	wait_all(&c);
+	dis.c = &c;
+	c.want++;
+	assert_int_equal(blk_discard(bb, 0, N * 2 * CLUSTER, done, &dis), 0);
+	wait_all(&c);
+	assert_int_equal(dis.result, 0);
+	blk_image_stats(bb, &st0);
+	for (i = 0; i < N; i++) {
+		size_t len = i & 1 ? 3 * BLOCK : BLOCK;
+
+		/* Odd ones straddle two clusters: head zeros in one, tail zeros in the next. */
+		off = i & 1 ? (uint64_t)i * 2 * CLUSTER + CLUSTER - BLOCK :
+			      (uint64_t)i * 2 * CLUSTER + 3 * BLOCK;
+		memset(s[i].buf, 0x30 + i, len);
+		memcpy(model + off, s[i].buf, len);
+		submit(&c, bb, &s[i], true, off, len);
+	}
+	wait_all(&c);
+	blk_image_stats(bb, &st);
+	assert_true(st.alloc >= st0.alloc + N);
+	assert_int_equal(st.slow, st0.slow);
+	for (i = 0; i < N; i++) {
+		memset(s[i].buf, 0xee, 4 * CLUSTER);
+		submit(&c, bb, &s[i], false, (uint64_t)i * 2 * CLUSTER, 2 * CLUSTER);
+	}
+	wait_all(&c);
+	for (i = 0; i < N; i++)
+		if (memcmp(s[i].buf, model + (uint64_t)i * 2 * CLUSTER, 2 * CLUSTER))
+			fail_msg("clusters %u-%u do not read as the write and zeros", 2 * i, 2 * i + 1);
+	flush(&c, bb);
+	close_disk(&c, bb);
+	verify(img);
+	unlink(img);
+
+	/* Over a backing file: not zero-filled (the base's bytes stay visible). */
+	fd = open(base, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	for (off = 0; off < DISK; off++)
+		model[off] = (uint8_t)(off * 7 + 3);
+	assert_int_equal(pwrite(fd, model, DISK, 0), DISK);
+	close(fd);
+	make_qcow2(img, base, VK_PREALLOC_OFF);
+	bb = open_disk(&c, img, AIO_IO_URING, CACHE_NONE);
+	make_l2_table(&c, bb, 9);
+	blk_image_stats(bb, &st0);
+	off = DISK / 2 + 5 * BLOCK;
+	memset(s[0].buf, 0x42, BLOCK);
+	submit(&c, bb, &s[0], true, off, BLOCK);
+	wait_all(&c);
+	memset(s[0].buf, 0xee, CLUSTER);
+	submit(&c, bb, &s[0], false, DISK / 2, CLUSTER);
+	wait_all(&c);
+	blk_image_stats(bb, &st);
+	assert_true(st.slow > st0.slow);
+	for (i = 0; i < CLUSTER; i++)
+		if (s[0].buf[i] != (i >= 5 * BLOCK && i < 6 * BLOCK ? 0x42 : model[DISK / 2 + i]))
+			fail_msg("byte %u over the backing file reads %#x", i, s[0].buf[i]);
+	close_disk(&c, bb);
+	unlink(img);
+	unlink(base);
+	for (i = 0; i < N; i++)
+		free(s[i].buf);
+}
+
 static uint64_t be64_at(int fd, uint64_t off)
 {
 	uint8_t b[8];
@@ -743,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_many_pieces_many_iovecs),
 		cmocka_unit_test(test_backing_chain),
 		cmocka_unit_test(test_discard_under_reads),
+		cmocka_unit_test(test_partial_alloc_zero_fill),
 		cmocka_unit_test(test_write_on_metadata_refused),
 		cmocka_unit_test(test_prealloc_metadata_reads_zeros),
 		cmocka_unit_test(test_backing_tail_reads_zeros),

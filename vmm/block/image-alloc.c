@@ -4,7 +4,11 @@
  * unallocated clusters gets new clusters from the library's cache
  * (vk_blk_alloc_io: no I/O, the L2 entries unchanged), its data goes to
  * the file's engine with everything else in flight, and then the entries
- * are committed: on the loop when the image lock is free and the commit
+ * are committed. A write of part of clusters that read as zeros (no
+ * backing file under them) does the same, with zeros from a read-only
+ * mapping around its data in the one write (QEMU's qcow2 writes zeros for
+ * such a copy-on-write too); other partial writes go to the library.
+ * The commit runs on the loop when the image lock is free and the commit
  * needs only the cache, else in the pool (which also writes the metadata
  * for writethrough before the write completes). A crash before the commit
  * leaves allocated clusters nothing points at (a leak, never an entry
@@ -17,6 +21,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "image-int.h"
 
@@ -35,7 +40,7 @@ bool image_meets_alloc(struct image_io *io, uint64_t off, size_t len)
 	struct image_req *a;
 
 	for (a = io->allocs; a; a = a->alloc_next)
-		if (off < a->off + a->total && a->off < off + len)
+		if (off < a->off + a->alloc_len && a->off < off + len)
 			return true;
 	return false;
 }
@@ -45,14 +50,14 @@ static int commit_fn(struct blk_backend *bb, void *arg)
 	struct image_req *r = arg;
 	struct vk_err e = { 0 };
 
-	return vk_blk_alloc_commit(bb->image, r->off, r->total, r->piece[0].host, &e);
+	return vk_blk_alloc_commit(bb->image, r->off, r->alloc_len, r->piece[0].host, &e);
 }
 
 static int abort_fn(struct blk_backend *bb, void *arg)
 {
 	struct image_req *r = arg;
 
-	vk_blk_alloc_abort(bb->image, r->piece[0].host, r->total);
+	vk_blk_alloc_abort(bb->image, r->piece[0].host, r->alloc_len);
 	return 0;
 }
 
@@ -109,7 +114,7 @@ void image_alloc_written(struct image_req *r)
 	int e;
 
 	if (!r->error && !bb->image_writethrough && !pthread_mutex_trylock(&bb->image_lock)) {
-		e = vk_blk_alloc_commit(bb->image, r->off, r->total, r->piece[0].host, NULL);
+		e = vk_blk_alloc_commit(bb->image, r->off, r->alloc_len, r->piece[0].host, NULL);
 		blk_image_unlock(bb);
 		if (e != -EAGAIN) {
 			alloc_done(r, e);
@@ -130,24 +135,47 @@ void image_alloc_written(struct image_req *r)
 bool image_start_alloc(struct image_io *io, struct image_req *r, uint64_t off)
 {
 	struct vk_blk *bs = io->bb->image;
+	uint64_t cs = vk_blk_cluster_size(bs), start, len, head, tail;
 	struct vk_blk_mapping m;
-	int layer = image_layer_of(io, bs->fd);
+	int layer = image_layer_of(io, bs->fd), k = 0;
 	uint32_t a = layer < 0 ? 0 : io->align[layer];
 
+	if (layer < 0 || !cs)
+		return false;
+	/*
+	 * The clusters the write touches; the bytes it leaves out of them get
+	 * zeros in the same write (one request to the file, no read).
+	 */
+	start = off & ~(cs - 1);
+	len = ALIGN_UP(off + r->total, cs) - start;
+	head = off - start;
+	tail = len - head - r->total;
+	if ((head || tail) && (!io->zeros || (size_t)r->n + 2 > MAX_SUB_IOV))
+		return false;
 	/* Under O_DIRECT the new clusters (cluster aligned) must be aligned as the file wants. */
-	if (layer < 0 || (a && ((vk_blk_cluster_size(bs) | off | r->total) & (a - 1) ||
-				!image_iov_aligned(r->iov, r->n, a))))
+	if (a && ((cs | head | tail) & (a - 1) || !image_iov_aligned(r->iov, r->n, a)))
 		return false;
 	pthread_mutex_lock(&io->lock);
-	if (io->closing || meets_slow(io, off, r->total) || image_meets_alloc(io, off, r->total))
+	if (io->closing || meets_slow(io, start, len) || image_meets_alloc(io, start, len))
 		goto no;
 	/* All of it or nothing, so that nothing is given back here (that may wait). */
-	if (vk_blk_alloc_io(bs, off, r->total, &m) < 0)
+	if (vk_blk_alloc_io(bs, start, len, head || tail ? VK_BLK_ALLOC_ZERO_FILL : 0, &m) < 0)
 		goto no;
+	if (head || tail) {
+		if (head)
+			r->sub[k++] = (struct iovec){ io->zeros, head };
+		memcpy(r->sub + k, r->iov, sizeof(*r->iov) * (size_t)r->n);
+		k += r->n;
+		if (tail)
+			r->sub[k++] = (struct iovec){ io->zeros, tail };
+		r->iov = r->sub;	/* a write: nothing but the engine reads it */
+		r->n = k;
+	}
 	r->alloc = true;
-	r->off = off;
+	r->off = start;
+	r->alloc_len = len;
 	r->npieces = 1;
-	r->piece[0] = (struct piece){ VK_MAP_DATA, (unsigned int)layer, m.host, 0, r->total };
+	r->piece[0] = (struct piece){ VK_MAP_DATA, (unsigned int)layer, m.host, 0, len };
 	r->alloc_next = io->allocs;
 	io->allocs = r;
 	io->nr_alloc++;

@@ -41,9 +41,13 @@ struct image_req {
 	struct piece piece[MAX_PIECES];
 	struct iovec sub[MAX_SUB_IOV];
 	struct image_req *next_free;
-	/* An allocating write (one piece): its clusters, committed once written. */
+	/*
+	 * An allocating write (one piece): its clusters [off, off + alloc_len),
+	 * committed once written (with zeros around the data when it covers
+	 * only part of them: iov is then sub).
+	 */
 	bool alloc;
-	uint64_t off;
+	uint64_t off, alloc_len;
 	struct image_req *alloc_next;
 };
 
@@ -83,6 +87,13 @@ struct image_io {
 	struct waiter *alloc_waiting;
 	struct waiter *slow_writes;
 	uint64_t nr_fast, nr_slow, nr_free_waits, nr_pieces, nr_alloc;
+	/*
+	 * A cluster of zeros (a private anonymous read-only mapping: the
+	 * kernel's zero page, no memory) for allocating writes of part of
+	 * clusters; NULL: they take the slow path.
+	 */
+	void *zeros;
+	size_t zeros_len;
 };
 
 struct waiter {

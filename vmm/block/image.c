@@ -6,9 +6,9 @@
  * piece is data in some file of the chain, or zeros, the pieces go to that
  * file's engine (io_uring, Linux AIO or the thread pool, as aio= says),
  * many requests in flight at once, and complete on the backend's loop.
- * Writes of whole unallocated clusters are allocated on the hot path too
- * (image-alloc.c). What needs the library's own work (partial first
- * writes, copy-on-write, a table to load into the cache, compressed
+ * Writes of whole unallocated clusters, and of part of clusters that read
+ * as zeros, are allocated on the hot path too (image-alloc.c). What needs
+ * the library's own work (partial first writes over a backing file, copy-on-write, a table to load into the cache, compressed
  * clusters, an error to report, discard, write-zeroes, flush) goes to the
  * pool, where the library runs it under the image lock, one at a time.
  *
@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 
 #include "vmkit/blk-backend.h"
 #include "vmkit/evloop.h"
@@ -576,6 +577,8 @@ static void image_close(struct blk_backend *bb)
 		io->free_reqs = r->next_free;
 		free(r);
 	}
+	if (io->zeros)
+		munmap(io->zeros, io->zeros_len);
 	pthread_cond_destroy(&io->idle);
 	pthread_mutex_destroy(&io->lock);
 	free(io);
@@ -605,6 +608,11 @@ static int image_open(struct blk_backend *bb, struct vk_err *err)
 		image_close(bb);
 		return vk_fail(err, r, "--disk %s: eventfd: %s", bb->path, strerror(-r));
 	}
+	io->zeros_len = vk_blk_cluster_size(bb->image);
+	io->zeros = io->zeros_len ? mmap(NULL, io->zeros_len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+					 -1, 0) : NULL;
+	if (io->zeros == MAP_FAILED)
+		io->zeros = NULL;
 	for (l = bb->image; l && !r && io->nlayers < MAX_LAYERS; l = l->backing) {
 		if (!l->drv->map_io)
 			continue;
