@@ -308,7 +308,7 @@ struct vk_blk_driver {
 		      int *fd, uint64_t *host);
 	/*
 	 * Allocating writes for that caller (vk_blk_alloc_io): new clusters
-	 * for the first *pnum bytes of a write of whole clusters, without I/O,
+	 * for the first *pnum bytes (a leading run) of whole clusters, without I/O,
 	 * entries unchanged until alloc_commit (after the data is written) or
 	 * given back by alloc_abort. NULL: -EAGAIN.
 	 */
@@ -410,9 +410,9 @@ int vk_blk_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write,
 		  struct vk_blk_mapping *m);
 /*
  * A write vk_blk_map_io could not map because its clusters are not
- * allocated: when it is whole clusters that need no copy, they are
- * allocated now (no I/O; all of the write or -EAGAIN) and m says where
- * the data goes; their L2 entries still read as before. With
+ * allocated: off and len are whole clusters; the leading run of them that
+ * needs no copy is allocated now (no I/O; -EAGAIN if none is) and m says
+ * where it lies (m->len bytes); their L2 entries still read as before. With
  * VK_BLK_ALLOC_ZERO_FILL the caller writes its data into part of them and
  * zeros into the rest, so they must read as zeros now (not as a backing
  * file's data, which would have to be copied). After the data is written,

@@ -105,10 +105,11 @@ int qcow2_map_io(struct vk_blk *bs, uint64_t off, uint64_t len, bool write, uint
 }
 
 /*
- * An allocating write on the hot path, part one: the whole clusters the
- * write covers (all of it, or -EAGAIN), unallocated or plain zero (nothing to copy, nothing to free), in
- * an L2 table that is this image's alone and cached, get new contiguous
- * host clusters, refcounts set in the cache. Their L2 entries are left as
+ * An allocating write on the hot path, part one: the leading run of the
+ * whole clusters the write covers that are unallocated or plain zero
+ * (nothing to copy, nothing to free), in an L2 table that is this image's
+ * alone and cached, gets new contiguous host clusters, refcounts set in
+ * the cache; *pnum says how much (what follows is the caller's to map). Their L2 entries are left as
  * they are until qcow2_alloc_commit, after the data is written: readers
  * meanwhile see the old content, and a crash leaves at most a leak.
  */
@@ -127,8 +128,7 @@ int qcow2_alloc_io(struct vk_blk *bs, uint64_t off, uint64_t len, unsigned int f
 		return -EAGAIN;
 	n = MIN(len / cs, (1ULL << s->l2_bits) - l2i);
 	k = empty_run(s, l1i, l2i, n, flags & VK_BLK_ALLOC_ZERO_FILL);
-	/* All of the write or nothing: giving clusters back may have to wait (before_free). */
-	if (k < 0 || (uint64_t)k * cs != len || qcow2_alloc_clusters_cached(s, k, &h) < 0)
+	if (k <= 0 || qcow2_alloc_clusters_cached(s, (uint64_t)k, &h) < 0)
 		return -EAGAIN;
 	qcow2_bitmaps_note_write(s, off, k * cs);
 	*pnum = k * cs;

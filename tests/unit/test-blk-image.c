@@ -519,13 +519,14 @@ static void test_discard_under_reads(void **state)
  * First writes of part of a cluster (4 KiB, and 12 KiB across two
  * clusters) on the hot path: zeros go around the data in the same write.
  * The clusters they get were freed by a discard and still hold 0x77 on the
- * disk, so a missing zero shows. Then the same over a backing file, whose
- * data must show around the write: the library's copy-on-write, not zeros.
+ * disk, so a missing zero shows. Writes over allocated and unallocated
+ * clusters together. Then over a backing file, whose data must show
+ * around the write: the library's copy-on-write, not zeros.
  */
 static void test_partial_alloc_zero_fill(void **state)
 {
 	enum { N = 16 };
-	static struct slot s[N];
+	static struct slot s[N], big;
 	struct blk_image_stats st0, st;
 	struct slot dis = { 0 };
 	struct ctx c;
@@ -572,6 +573,40 @@ static void test_partial_alloc_zero_fill(void **state)
 	for (i = 0; i < N; i++)
 		if (memcmp(s[i].buf, model + (uint64_t)i * 2 * CLUSTER, 2 * CLUSTER))
 			fail_msg("clusters %u-%u do not read as the write and zeros", 2 * i, 2 * i + 1);
+	/*
+	 * One write over clusters 0-6 from 8 KiB into 0: 1 and 5 are still
+	 * unallocated, the rest written above. Runs of new clusters between
+	 * clusters written in place, all on the hot path, zeros only where
+	 * a new cluster is partly written (none here: 1 and 5 are whole).
+	 */
+	big.buf = aligned(8 * CLUSTER);
+	off = 2 * BLOCK;
+	for (i = 0; i < 6 * CLUSTER; i++)
+		big.buf[i] = (uint8_t)(i * 13 + 1);
+	memcpy(model + off, big.buf, 6 * CLUSTER);
+	blk_image_stats(bb, &st0);
+	submit(&c, bb, &big, true, off, 6 * CLUSTER);
+	wait_all(&c);
+	assert_int_equal(big.result, 6 * CLUSTER);
+	blk_image_stats(bb, &st);
+	assert_int_equal(st.slow, st0.slow);
+	assert_int_equal(st.alloc, st0.alloc + 1);
+	/* And one that ends part way into unallocated cluster 9: zeros after it. */
+	off = 8 * CLUSTER + 3 * BLOCK;
+	memcpy(model + off, big.buf, CLUSTER + 2 * BLOCK);
+	submit(&c, bb, &big, true, off, CLUSTER + 2 * BLOCK);
+	wait_all(&c);
+	blk_image_stats(bb, &st);
+	assert_int_equal(st.slow, st0.slow);
+	assert_int_equal(st.alloc, st0.alloc + 2);
+	memset(big.buf, 0xee, 8 * CLUSTER);
+	submit(&c, bb, &big, false, 0, 8 * CLUSTER);
+	wait_all(&c);
+	assert_memory_equal(big.buf, model, 8 * CLUSTER);
+	submit(&c, bb, &big, false, 8 * CLUSTER, 8 * CLUSTER);
+	wait_all(&c);
+	assert_memory_equal(big.buf, model + 8 * CLUSTER, 8 * CLUSTER);
+	free(big.buf);
 	flush(&c, bb);
 	close_disk(&c, bb);
 	verify(img);

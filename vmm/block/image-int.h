@@ -25,6 +25,12 @@ struct piece {
 	unsigned int layer;
 	uint64_t host;
 	size_t at, len;		/* bytes of the request */
+	uint32_t zhead, ztail;	/* new clusters: zeros written before and after the data */
+};
+
+/* New clusters of an allocating write: the image's bytes [off, off + len) at host. */
+struct alloc_run {
+	uint64_t off, len, host;
 };
 
 struct image_req {
@@ -41,13 +47,9 @@ struct image_req {
 	struct piece piece[MAX_PIECES];
 	struct iovec sub[MAX_SUB_IOV];
 	struct image_req *next_free;
-	/*
-	 * An allocating write (one piece): its clusters [off, off + alloc_len),
-	 * committed once written (with zeros around the data when it covers
-	 * only part of them: iov is then sub).
-	 */
-	bool alloc;
-	uint64_t off, alloc_len;
+	/* An allocating write: its runs of new clusters, committed once all is written. */
+	unsigned int nalloc, ncommitted;
+	struct alloc_run run[MAX_PIECES];
 	struct image_req *alloc_next;
 };
 
@@ -119,11 +121,14 @@ int image_rw(struct blk_backend *bb, bool write, const struct iovec *iov, int n,
 /* A write over clusters being allocated (io->lock held). */
 bool image_meets_alloc(struct image_io *io, uint64_t off, size_t len);
 /*
- * Start r (a write at off the library could not map) as an allocating
- * write: true with io->lock held and r's one piece set, ready to submit.
- * Image lock held.
+ * New clusters for the rest of write r, [pos, pos + left), which the
+ * library could not map; m and the zeros around as a piece wants them.
+ * Image lock and io->lock held.
  */
-bool image_start_alloc(struct image_io *io, struct image_req *r, uint64_t off);
+int image_alloc_piece(struct image_io *io, struct image_req *r, uint64_t pos, uint64_t left,
+		      struct vk_blk_mapping *m, uint32_t *zhead, uint32_t *ztail);
+/* A write not going ahead after all: its new clusters go back (through the pool). */
+void image_alloc_cancel(struct image_io *io, struct image_req *r);
 /* r's data is written (or failed): commit or give back, then complete it. */
 void image_alloc_written(struct image_req *r);
 

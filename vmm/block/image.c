@@ -148,13 +148,25 @@ static void finish(struct image_req *r)
 	done(opaque, result);
 }
 
-/* All pieces done: an allocating write goes on to its commit, the rest to done. */
+/*
+ * All pieces done: an allocating write goes on to its commit, the rest to
+ * done. The allocating one stops counting as in flight here: its pieces
+ * written in place are done, and its commit may itself free clusters
+ * (wait_idle would then wait for it).
+ */
 static void complete(struct image_req *r)
 {
-	if (r->alloc)
-		image_alloc_written(r);
-	else
+	struct image_io *io = r->io;
+
+	if (!r->nalloc) {
 		finish(r);
+		return;
+	}
+	pthread_mutex_lock(&io->lock);
+	if (!--io->inflight)
+		pthread_cond_broadcast(&io->idle);
+	pthread_mutex_unlock(&io->lock);
+	image_alloc_written(r);
 }
 
 static int on_ready(void *opaque, int fd, uint32_t events)
@@ -219,7 +231,7 @@ static void on_piece(struct image_req *r, unsigned int i, int res)
 	if (res >= 0 && (size_t)res < p->len && !r->write)
 		vk_iov_memset(r->iov, (unsigned int)r->n, p->at + (size_t)res, 0,
 			      p->len - (size_t)res);
-	else if (res >= 0 && (size_t)res < p->len)
+	else if (res >= 0 && (size_t)res < p->zhead + p->len + p->ztail)
 		res = -EIO;
 	if (res < 0)
 		__atomic_compare_exchange_n(&r->error, &(int){ 0 }, res, false, __ATOMIC_ACQ_REL,
@@ -254,17 +266,22 @@ bool image_iov_aligned(const struct iovec *iov, int n, uint32_t align)
  * aligned as the file wants (callers do not bounce for images: the slow
  * path's library does its own aligned I/O).
  */
-static bool map_request(struct image_io *io, struct image_req *r, uint64_t off)
+static bool map_request(struct image_io *io, struct image_req *r, uint64_t off, bool alloc)
 {
 	struct vk_blk_mapping m;
-	size_t at = 0;
-	uint32_t a;
+	size_t at = 0, zeros = 0;
+	uint32_t a, zhead, ztail;
 	int layer;
 
 	r->npieces = 0;
+	r->nalloc = r->ncommitted = 0;
 	while (at < r->total) {
-		if (r->npieces == MAX_PIECES ||
-		    vk_blk_map_io(io->bb->image, off + at, r->total - at, r->write, &m) < 0)
+		zhead = ztail = 0;
+		if (r->npieces == MAX_PIECES)
+			return false;
+		if (vk_blk_map_io(io->bb->image, off + at, r->total - at, r->write, &m) < 0 &&
+		    (!alloc || image_alloc_piece(io, r, off + at, r->total - at, &m, &zhead,
+						 &ztail) < 0))
 			return false;
 		layer = m.kind == VK_MAP_DATA ? image_layer_of(io, m.fd) : 0;
 		if (layer < 0)
@@ -273,11 +290,12 @@ static bool map_request(struct image_io *io, struct image_req *r, uint64_t off)
 		if (a && (((m.host | m.len) & (a - 1)) || !image_iov_aligned(r->iov, r->n, a)))
 			return false;
 		r->piece[r->npieces++] = (struct piece){ m.kind, (unsigned int)layer, m.host, at,
-							 m.len };
+							 m.len, zhead, ztail };
+		zeros += (zhead != 0) + (ztail != 0);
 		at += m.len;
 	}
 	/* Cut into pieces, the iovecs must fit the request's own array (each cut adds one). */
-	return r->npieces == 1 || (size_t)r->n + r->npieces <= MAX_SUB_IOV;
+	return (r->npieces == 1 && !zeros) || (size_t)r->n + r->npieces + zeros <= MAX_SUB_IOV;
 }
 
 static int submit_piece(struct image_req *r, unsigned int i, struct iovec *sub, unsigned int *used)
@@ -285,18 +303,25 @@ static int submit_piece(struct image_req *r, unsigned int i, struct iovec *sub, 
 	struct piece *p = &r->piece[i];
 	struct blk_backend *l = r->io->layer[p->layer];
 	const struct iovec *iov = r->iov;
-	unsigned int k = (unsigned int)r->n;
+	unsigned int k = (unsigned int)r->n, room = MAX_SUB_IOV - *used, z = 0;
 	void *tag = (void *)((uintptr_t)r | i);
+	struct iovec *v = sub + *used;
 
-	if (r->npieces > 1) {
-		k = vk_iov_slice(r->iov, (unsigned int)r->n, p->at, p->len, sub + *used,
-				 MAX_SUB_IOV - *used);
+	if (r->npieces > 1 || p->zhead || p->ztail) {
+		if (room < 3)
+			return -E2BIG;
+		if (p->zhead)
+			v[z++] = (struct iovec){ r->io->zeros, p->zhead };
+		k = vk_iov_slice(r->iov, (unsigned int)r->n, p->at, p->len, v + z, room - 2);
 		if (!k)
 			return -E2BIG;
-		iov = sub + *used;
+		k += z;
+		if (p->ztail)
+			v[k++] = (struct iovec){ r->io->zeros, p->ztail };
+		iov = v;
 		*used += k;
 	}
-	return r->write ? l->ops->pwritev(l, iov, (int)k, p->host, piece_done, tag) :
+	return r->write ? l->ops->pwritev(l, iov, (int)k, p->host - p->zhead, piece_done, tag) :
 			  l->ops->preadv(l, iov, (int)k, p->host, piece_done, tag);
 }
 
@@ -394,13 +419,24 @@ static int rw_locked(struct image_io *io, bool write, const struct iovec *iov, i
 	if (r && !((uintptr_t)r & 15)) {
 		*r = (struct image_req){ .io = io, .iov = iov, .n = n, .write = write, .done = done,
 					 .opaque = opaque, .pending = 1, .total = total };
-		if (map_request(io, r, off)) {
+		if (map_request(io, r, off, false)) {
 			pthread_mutex_lock(&io->lock);
 			if (!io->closing)
 				goto hot;
 			pthread_mutex_unlock(&io->lock);
-		} else if (write && image_start_alloc(io, r, off)) {
-			goto hot_alloc;
+		} else if (write) {
+			/* Again, allocating what is not there (io->lock keeps slow writes and close off). */
+			pthread_mutex_lock(&io->lock);
+			if (!io->closing && map_request(io, r, off, true)) {
+				if (r->nalloc) {
+					r->alloc_next = io->allocs;
+					io->allocs = r;
+					io->nr_alloc++;
+				}
+				goto hot;
+			}
+			image_alloc_cancel(io, r);
+			pthread_mutex_unlock(&io->lock);
 		}
 		pthread_mutex_lock(&io->lock);
 		r->next_free = io->free_reqs;
@@ -420,7 +456,6 @@ hot:
 	io->inflight++;
 	io->nr_fast++;
 	io->nr_pieces += r->npieces;
-hot_alloc:	/* (new clusters: nobody frees them under it, so not counted) */
 	for (i = 0; i < r->npieces; i++) {
 		struct piece *p = &r->piece[i];
 
