@@ -56,14 +56,15 @@ void pam_config_written(struct pci_device *d, unsigned int first, unsigned int o
  *		    "/pci@i0cf8/scsi@4/channel@0/disk@0,0");
  *
  * Call it from the device class's create; paths look like
- *	virtio-blk	/pci@i0cf8/ *@SLOT (no space)
  *	virtio-scsi	/pci@i0cf8/scsi@SLOT/channel@0/disk@TARGET,LUN
- *	AHCI (SATA)	/pci@i0cf8/pci-ahci@SLOT/drive@PORT/disk@0
- *	virtio-net	/pci@i0cf8/ *@SLOT (no space)
+ *	AHCI (SATA)	/pci@i0cf8/pci8086,2922@SLOT/drive@PORT/disk@0
+ *	virtio-blk	/pci@i0cf8/scsi@SLOT/disk@0,0
+ *	virtio-net	/pci@i0cf8/ethernet@SLOT/ethernet-phy@0
  * with SLOT in hex (",FN" when the function is not 0). Devices not named
  * by vm_config.boot_order are not listed: the firmware tries them after.
- * Returns 0, -ENOSPC or -EINVAL (a path longer than FW_BOOT_PATH_MAX); a
- * VM without firmware ignores the call.
+ * Returns 0, -ENOSPC or -EINVAL (a path longer than FW_BOOT_PATH_MAX, or
+ * one OVMF cannot parse: it would ignore the whole file); a VM without
+ * firmware ignores the call.
  */
 enum fw_boot_kind { FW_BOOT_DISK, FW_BOOT_CDROM, FW_BOOT_NET };
 #define FW_BOOT_MAX		64

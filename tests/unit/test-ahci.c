@@ -464,10 +464,10 @@ static void test_boot_paths(void **state)
 	cfg.nr_boot_order = 2;
 	assert_int_equal(fw_boot_order_text(&vm, text, sizeof(text)), 0);
 	if (have_iso)
-		snprintf(want, sizeof(want), "/pci@i0cf8/pci-ahci@%x/drive@1/disk@0\n"
-			 "/pci@i0cf8/pci-ahci@%x/drive@0/disk@0", slot, slot);
+		snprintf(want, sizeof(want), "/pci@i0cf8/pci8086,2922@%x/drive@1/disk@0\n"
+			 "/pci@i0cf8/pci8086,2922@%x/drive@0/disk@0", slot, slot);
 	else
-		snprintf(want, sizeof(want), "/pci@i0cf8/pci-ahci@%x/drive@0/disk@0", slot);
+		snprintf(want, sizeof(want), "/pci@i0cf8/pci8086,2922@%x/drive@0/disk@0", slot);
 	assert_string_equal(text, want);
 	cfg.nr_boot_order = 0;
 }

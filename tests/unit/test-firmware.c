@@ -509,26 +509,31 @@ static void test_boot_order(void **state)
 	uint32_t size;
 	uint8_t *f;
 
-	assert_int_equal(fw_boot_pci_path(path, sizeof(path), "*", 3, 0), 14);
-	assert_string_equal(path, "/pci@i0cf8/*@3");
-	assert_int_equal(fw_boot_add(vm, FW_BOOT_DISK, "virtio0", path), 0);
+	assert_int_equal(fw_boot_pci_path(path, sizeof(path), "scsi", 3, 0), 17);
+	assert_string_equal(path, "/pci@i0cf8/scsi@3");
+	/* OVMF drops the whole file for a line it cannot parse: SeaBIOS's '*' among them. */
+	assert_int_equal(fw_boot_add(vm, FW_BOOT_DISK, "virtio0", "/pci@i0cf8/*@3"), -EINVAL);
+	assert_int_equal(fw_boot_add(vm, FW_BOOT_DISK, "virtio0", "/pci@i0cf8/scsi@"), -EINVAL);
+	assert_int_equal(fw_boot_add(vm, FW_BOOT_DISK, "virtio0", "pci@i0cf8"), -EINVAL);
+	assert_int_equal(fw_boot_add(vm, FW_BOOT_DISK, "virtio0", strcat(path, "/disk@0,0")), 0);
 	assert_int_equal(fw_boot_add(vm, FW_BOOT_DISK, "scsi0",
 				     "/pci@i0cf8/scsi@4/channel@0/disk@0,0"), 0);
 	assert_int_equal(fw_boot_add(vm, FW_BOOT_CDROM, "ide2",
-				     "/pci@i0cf8/pci-ahci@5/drive@0/disk@0"), 0);
-	assert_int_equal(fw_boot_add(vm, FW_BOOT_NET, "net0", "/pci@i0cf8/*@6"), 0);
+				     "/pci@i0cf8/pci8086,2922@5/drive@0/disk@0"), 0);
+	assert_int_equal(fw_boot_add(vm, FW_BOOT_NET, "net0",
+				     "/pci@i0cf8/ethernet@6/ethernet-phy@0"), 0);
 	t->cfg.boot_order[0] = "cdrom";
 	t->cfg.boot_order[1] = "scsi0";
 	t->cfg.boot_order[2] = "disk";
 	t->cfg.nr_boot_order = 3;
 	assert_int_equal(fw_boot_order_text(vm, text, sizeof(text)), 0);
-	assert_string_equal(text, "/pci@i0cf8/pci-ahci@5/drive@0/disk@0\n"
-			    "/pci@i0cf8/scsi@4/channel@0/disk@0,0\n/pci@i0cf8/*@3");
+	assert_string_equal(text, "/pci@i0cf8/pci8086,2922@5/drive@0/disk@0\n"
+			    "/pci@i0cf8/scsi@4/channel@0/disk@0,0\n/pci@i0cf8/scsi@3/disk@0,0");
 	assert_int_equal(fw_boot_order_text(vm, text, 20), -ENOSPC);
 	assert_int_equal(x86_firmware_setup(vm, &(struct vk_err){ 0 }), 0);
 	f = read_file(vm, "bootorder", &size);
 	assert_int_equal(size, strlen((char *)f) + 1);
-	assert_true(!strncmp((char *)f, "/pci@i0cf8/pci-ahci@5", 21));
+	assert_true(!strncmp((char *)f, "/pci@i0cf8/pci8086,2922@5", 25));
 	free(f);
 	assert_true(fw_boot_order_word_ok("scsi30"));
 	assert_true(fw_boot_order_word_ok("cdrom"));

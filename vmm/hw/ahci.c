@@ -519,9 +519,11 @@ static int add_port(struct ahci *a, unsigned int i, struct vk_err *err)
 }
 
 /*
- * Under firmware each port's disk or CD-ROM is bootable as SeaBIOS and
- * OVMF name it, /pci@i0cf8/pci-ahci@SLOT/drive@PORT/disk@0, under its id
- * (sata0..., or ide2 for Proxmox's installer CD-ROM).
+ * Under firmware each port's disk or CD-ROM is bootable by QEMU's path for
+ * the ICH9 AHCI, /pci@i0cf8/pci8086,2922@SLOT/drive@PORT/disk@0 (OVMF
+ * translates exactly that to Sata(PORT,0xFFFF,0); SeaBIOS matches it with
+ * its own pattern), under its id (sata0..., or ide2 for Proxmox's
+ * installer CD-ROM).
  */
 static int boot_paths(struct ahci *a, struct vk_err *err)
 {
@@ -533,7 +535,8 @@ static int boot_paths(struct ahci *a, struct vk_err *err)
 		const struct disk_config *d = &a->vm->cfg->disks[a->disk[i]];
 		enum fw_boot_kind kind = d->cdrom ? FW_BOOT_CDROM : FW_BOOT_DISK;
 
-		snprintf(path, sizeof(path), "/pci@i0cf8/pci-ahci@%x/drive@%x/disk@0", a->pci.slot, i);
+		snprintf(path, sizeof(path), "/pci@i0cf8/pci8086,2922@%x/drive@%x/disk@0",
+			 a->pci.slot, i);
 		r = d->id ? fw_boot_add(a->vm, kind, d->id, path) :
 			    fw_boot_add_numbered(a->vm, kind, "sata", path);
 	}

@@ -36,6 +36,29 @@ static const char *const kind_names[] = {
 /* The device names of Proxmox's keys (and vmkit's virtio-blk disks, virtio0...). */
 static const char *const name_prefixes[] = { "virtio", "scsi", "sata", "ide", "net" };
 
+/*
+ * A path OVMF can parse: nodes "/NAME@UNIT", NAME of letters, digits and
+ * ",._+-" (IEEE 1275). One line it cannot parse makes it drop the file.
+ */
+static bool ofw_path_ok(const char *p)
+{
+	size_t n;
+
+	do {
+		if (*p++ != '/')
+			return false;
+		n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,._+-");
+		if (!n || n >= 32 || p[n] != '@')
+			return false;
+		p += n + 1;
+		n = strcspn(p, "/@:\n");
+		if (!n)
+			return false;
+		p += n;
+	} while (*p);
+	return true;
+}
+
 int fw_boot_add(struct vm *vm, enum fw_boot_kind kind, const char *name, const char *path)
 {
 	void **slot = vm_device_state(vm, &fw_boot_class);
@@ -45,7 +68,7 @@ int fw_boot_add(struct vm *vm, enum fw_boot_kind kind, const char *name, const c
 	if (!b)
 		return 0;
 	if (strlen(path) >= FW_BOOT_PATH_MAX || strlen(name) >= sizeof(e->name) ||
-	    kind > FW_BOOT_NET)
+	    kind > FW_BOOT_NET || !ofw_path_ok(path))
 		return -EINVAL;
 	if (b->nr == FW_BOOT_MAX)
 		return -ENOSPC;

@@ -540,9 +540,12 @@ static void add_vcap(struct pci_device *d, uint8_t type, uint32_t off, uint32_t 
 }
 
 /*
- * Under firmware, disks and NICs are bootable: their path as SeaBIOS and
- * OVMF name a virtio function, "/pci@i0cf8/ *@SLOT", under virtio0...
- * (the --disk order, Proxmox's virtioN) or net0... (issue 12).
+ * Under firmware, disks and NICs are bootable, under virtio0... (the
+ * --disk order, Proxmox's virtioN) or net0... (issue 12), by QEMU's paths
+ * for them: OVMF translates "scsi@SLOT/disk@0,0" (virtio-blk) and a
+ * generic "NAME@SLOT" into PCI device paths, and SeaBIOS matches both with
+ * its own "*@SLOT" pattern. (A '*' in the file itself is not a name OVMF
+ * parses: it then ignores the whole file.)
  */
 static int boot_register(struct virtio_dev *v, unsigned int slot, struct vk_err *err)
 {
@@ -553,11 +556,13 @@ static int boot_register(struct virtio_dev *v, unsigned int slot, struct vk_err 
 		return v->ops->boot_paths(v, slot, err);
 	if (v->ops->type != VIRTIO_ID_BLOCK && v->ops->type != VIRTIO_ID_NET)
 		return 0;
-	fw_boot_pci_path(path, sizeof(path), "*", slot, 0);
+	fw_boot_pci_path(path, sizeof(path), v->ops->type == VIRTIO_ID_BLOCK ? "scsi" : "ethernet",
+			 slot, 0);
 	if (v->ops->type == VIRTIO_ID_BLOCK)
-		r = fw_boot_add_numbered(v->vm, FW_BOOT_DISK, "virtio", path);
+		r = fw_boot_add_numbered(v->vm, FW_BOOT_DISK, "virtio",
+					 strcat(path, "/disk@0,0"));
 	else
-		r = fw_boot_add_numbered(v->vm, FW_BOOT_NET, "net", path);
+		r = fw_boot_add_numbered(v->vm, FW_BOOT_NET, "net", strcat(path, "/ethernet-phy@0"));
 	return r ? vk_fail(err, r, "boot order: too many bootable devices") : 0;
 }
 
