@@ -132,6 +132,13 @@ static struct image_req *get_req(struct image_io *io)
 	return r ? r : malloc(sizeof(*r));
 }
 
+/* A hot-path request no longer in flight (io->lock held): a freeing call may go on. */
+static void uncount(struct image_io *io)
+{
+	if (!--io->inflight)
+		pthread_cond_broadcast(&io->idle);
+}
+
 static void finish(struct image_req *r)
 {
 	struct image_io *io = r->io;
@@ -142,8 +149,7 @@ static void finish(struct image_req *r)
 	pthread_mutex_lock(&io->lock);
 	r->next_free = io->free_reqs;
 	io->free_reqs = r;
-	if (!--io->inflight)
-		pthread_cond_broadcast(&io->idle);
+	uncount(io);
 	pthread_mutex_unlock(&io->lock);
 	done(opaque, result);
 }
@@ -163,8 +169,7 @@ static void complete(struct image_req *r)
 		return;
 	}
 	pthread_mutex_lock(&io->lock);
-	if (!--io->inflight)
-		pthread_cond_broadcast(&io->idle);
+	uncount(io);
 	pthread_mutex_unlock(&io->lock);
 	image_alloc_written(r);
 }
@@ -268,13 +273,13 @@ bool image_iov_aligned(const struct iovec *iov, int n, uint32_t align)
  */
 static bool map_request(struct image_io *io, struct image_req *r, uint64_t off, bool alloc)
 {
+	struct piece *last = r->npieces ? &r->piece[r->npieces - 1] : NULL;
+	size_t at = last ? last->at + last->len : 0, zeros;
 	struct vk_blk_mapping m;
-	size_t at = 0, zeros = 0;
 	uint32_t a, zhead, ztail;
 	int layer;
 
-	r->npieces = 0;
-	r->nalloc = r->ncommitted = 0;
+	/* Pieces already mapped (a first pass without allocation) stay: it goes on after them. */
 	while (at < r->total) {
 		zhead = ztail = 0;
 		if (r->npieces == MAX_PIECES)
@@ -291,9 +296,10 @@ static bool map_request(struct image_io *io, struct image_req *r, uint64_t off, 
 			return false;
 		r->piece[r->npieces++] = (struct piece){ m.kind, (unsigned int)layer, m.host, at,
 							 m.len, zhead, ztail };
-		zeros += (zhead != 0) + (ztail != 0);
 		at += m.len;
 	}
+	/* Zeros can only lead the first piece and trail the last. */
+	zeros = (r->piece[0].zhead != 0) + (r->piece[r->npieces - 1].ztail != 0);
 	/* Cut into pieces, the iovecs must fit the request's own array (each cut adds one). */
 	return (r->npieces == 1 && !zeros) || (size_t)r->n + r->npieces + zeros <= MAX_SUB_IOV;
 }
@@ -303,16 +309,17 @@ static int submit_piece(struct image_req *r, unsigned int i, struct iovec *sub, 
 	struct piece *p = &r->piece[i];
 	struct blk_backend *l = r->io->layer[p->layer];
 	const struct iovec *iov = r->iov;
-	unsigned int k = (unsigned int)r->n, room = MAX_SUB_IOV - *used, z = 0;
+	unsigned int k = (unsigned int)r->n, room = MAX_SUB_IOV - *used, z = !!p->zhead;
 	void *tag = (void *)((uintptr_t)r | i);
 	struct iovec *v = sub + *used;
 
 	if (r->npieces > 1 || p->zhead || p->ztail) {
-		if (room < 3)
+		if (room <= z + !!p->ztail)
 			return -E2BIG;
 		if (p->zhead)
-			v[z++] = (struct iovec){ r->io->zeros, p->zhead };
-		k = vk_iov_slice(r->iov, (unsigned int)r->n, p->at, p->len, v + z, room - 2);
+			v[0] = (struct iovec){ r->io->zeros, p->zhead };
+		k = vk_iov_slice(r->iov, (unsigned int)r->n, p->at, p->len, v + z,
+				 room - z - !!p->ztail);
 		if (!k)
 			return -E2BIG;
 		k += z;
@@ -425,7 +432,7 @@ static int rw_locked(struct image_io *io, bool write, const struct iovec *iov, i
 				goto hot;
 			pthread_mutex_unlock(&io->lock);
 		} else if (write) {
-			/* Again, allocating what is not there (io->lock keeps slow writes and close off). */
+			/* On from where it stopped, allocating (io->lock keeps slow writes and close off). */
 			pthread_mutex_lock(&io->lock);
 			if (!io->closing && map_request(io, r, off, true)) {
 				if (r->nalloc) {
