@@ -45,6 +45,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: vmkit img [--vmdk-extents-anywhere] COMMAND [OPTIONS]  (qemu-img compatible)\n\n");
 	for (i = 0; i < ARRAY_SIZE(img_commands); i++)
 		fprintf(f, "  %s %s\n", img_commands[i].name, img_commands[i].args);
+	fprintf(f, "\nFormats: %s (created: %s)\n", vk_blk_formats(), vk_blk_creatable_formats());
 }
 
 unsigned int img_global_flags;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "run-media.h"
+#include "vmkit/blk-backend.h"
 #include "vmkit/block.h"
 #include "vmkit/scsi.h"
 #include "vmkit/util.h"
@@ -74,8 +75,8 @@ int run_check_disk_media(struct disk_config *d, const char *what)
 					   what);
 		return 0;
 	}
-	/* A qcow2 holding an ISO is checked by the guest, not here. */
-	if (d->format != DISK_FORMAT_QCOW2 && vk_blk_iso_check(d->path, &err))
+	/* A qcow2 (or other image) holding an ISO is checked by the guest, not here. */
+	if ((!d->format[0] || blk_format_plain(d->format)) && vk_blk_iso_check(d->path, &err))
 		return media_error("%s: %s", what, err.msg);
 	return 0;
 }

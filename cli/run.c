@@ -22,6 +22,7 @@
 #include "vmkit/vm-dirty.h"
 #include "run-resources.h"
 #include "vmkit/blk-backend.h"
+#include "vmkit/block.h"
 #include "vmkit/console.h"
 #include "vmkit/control.h"
 #include "vmkit/sandbox.h"
@@ -55,7 +56,7 @@ static const char run_usage[] =
 	"  --name NAME          the VM's name\n"
 	"  --no-reboot          exit when the guest resets instead of booting again\n"
 	"  --debug-exit[=PORT]  QEMU's isa-debug-exit (default port 0xf4), for test guests\n"
-	"  --disk path=FILE[,format=raw|qcow2|auto][,readonly=on][,serial=STR]\n"
+	"  --disk path=FILE[,format=FMT|auto][,readonly=on][,serial=STR]\n"
 	"         [,cache=none|writeback|writethrough|directsync|unsafe]\n"
 	"         [,aio=io_uring|native|threads][,iothread=on|off][,discard=unmap|ignore]\n"
 	"         [,num-queues=N][,queue-size=N][,l2-cache-size=SIZE]\n"
@@ -63,7 +64,8 @@ static const char run_usage[] =
 	"                       a virtio-blk disk (repeatable); cache=none is O_DIRECT\n"
 	"                       (on every file of a qcow2 chain); without format= the\n"
 	"                       format is probed (auto), as QEMU; qcow2 has the same\n"
-	"                       engines (its data I/O on aio=, metadata work in a thread)\n"
+	"                       engines (its data I/O on aio=, metadata work in a thread);\n"
+	"                       FMT: raw, qcow2, or vmdk, vpc, vdi, vhdx (read-only)\n"
 	"         [,bus=virtio|scsi|sata][,media=disk|cdrom][,id=NAME]\n"
 	"                       bus=scsi: virtio-scsi, bus=sata: AHCI; media=cdrom: a\n"
 	"                       read-only CD-ROM (an ISO, or empty without path=)\n"
@@ -338,14 +340,9 @@ static int disk_kv(void *opaque, const char *key, const char *val)
 	if (!strcmp(key, "path") || !strcmp(key, "file")) {
 		d->path = strdup(val);
 	} else if (!strcmp(key, "format")) {
-		if (!strcmp(val, "raw"))
-			d->format = DISK_FORMAT_RAW;
-		else if (!strcmp(val, "qcow2"))
-			d->format = DISK_FORMAT_QCOW2;
-		else if (!strcmp(val, "auto"))
-			d->format = DISK_FORMAT_AUTO;
-		else
-			return usage_error("--disk: format=%s: expected raw, qcow2 or auto", val);
+		if (blk_format_parse(val, d->format))
+			return usage_error("--disk: format=%s: unknown format (vmkit reads %s, "
+					   "or auto)", val, vk_blk_formats());
 	} else if (!strcmp(key, "readonly") || !strcmp(key, "ro")) {
 		d->readonly_given = true;
 		return on_off(key, val, &d->readonly);

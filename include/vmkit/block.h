@@ -208,6 +208,11 @@ struct vk_blk_driver {
 	size_t state_size;
 	bool discards;		/* every write is dropped (null-co): compressed ones too */
 	/*
+	 * The image's bytes are the file's, at the same offsets (raw): a VMM may
+	 * serve it from the file directly, without the library.
+	 */
+	bool plain;
+	/*
 	 * What create takes, sorted by name and ended by an all-NULL entry;
 	 * NULL: vmkit reads the format but cannot create it. The commands parse
 	 * -o and list -o help from here, never from a list of their own.
@@ -434,6 +439,13 @@ int vk_blk_pwrite_zeroes(struct vk_blk *bs, uint64_t off, uint64_t len, struct v
 int vk_blk_flush(struct vk_blk *bs, struct vk_err *err);
 uint64_t vk_blk_length(struct vk_blk *bs);
 int vk_blk_get_info(struct vk_blk *bs, struct vk_blk_info *info);
+/*
+ * fn(opaque, file) for each other file the image reads: the layers of its
+ * backing chain and each layer's extents (a vmdk descriptor's), so that a
+ * sandbox can let the VM see them. Stops at fn's first non-zero return.
+ */
+int vk_blk_each_file_under(struct vk_blk *bs, int (*fn)(void *opaque, const char *file),
+			   void *opaque);
 /* One layer's status (see struct vk_blk_driver), split where the host file has holes. */
 int vk_blk_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,
 			uint64_t *map, struct vk_err *err);
@@ -501,6 +513,8 @@ bool vk_blk_format_compresses(const char *format);
 int vk_blk_format_create_check(const char *format, struct vk_err *err);
 /* The formats vmkit creates, for messages: "qcow2 or raw" (the table's order). */
 const char *vk_blk_creatable_formats(void);
+/* Every format vmkit opens, for messages: "qcow2, vmdk, vpc, vdi, vhdx or raw". */
+const char *vk_blk_formats(void);
 
 /* Snapshots: the list is malloc'd (free it), its strings belong to the image. */
 int vk_blk_snapshot_list(struct vk_blk *bs, struct vk_blk_snapshot **out, unsigned int *n,

@@ -22,11 +22,12 @@ enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTS
 enum disk_aio { AIO_DEFAULT, AIO_IO_URING, AIO_NATIVE, AIO_THREADS };
 
 /*
- * raw is served straight by the engines; qcow2 (and what auto finds) by the
- * image library. auto is the zero value: as QEMU, a disk whose format is not
- * named is probed, never taken for raw.
+ * A disk's format is a block driver's name (vk_blk_find_driver): raw is served
+ * straight by the engines, the others (qcow2, vmdk, vpc, vdi, vhdx) through
+ * the image library. "" (auto) is the zero value: as QEMU, a disk whose
+ * format is not named is probed, never taken for raw.
  */
-enum disk_format { DISK_FORMAT_AUTO, DISK_FORMAT_RAW, DISK_FORMAT_QCOW2 };
+#define DISK_FORMAT_MAX 16
 
 /* Which controller a disk is on: virtio-blk, virtio-scsi, AHCI (SATA). */
 enum disk_bus { DISK_BUS_VIRTIO, DISK_BUS_SCSI, DISK_BUS_SATA };
@@ -44,7 +45,7 @@ struct disk_config {
 	enum disk_cache cache;
 	char serial[DISK_SERIAL_MAX + 1];
 	enum disk_aio aio;
-	enum disk_format format;
+	char format[DISK_FORMAT_MAX];	/* a format driver's name; "": probe */
 	bool iothread;			/* notifications and completions on a thread of its own */
 	unsigned int num_queues;	/* 0: the default, one per vCPU */
 	unsigned int queue_size;	/* 0: the default (256) */

@@ -160,7 +160,7 @@ unsigned int scsi_lun_inflight(struct scsi_lun *lun);
  * sees a unit attention and a media event. -ENOTSUP on a disk.
  */
 int scsi_lun_eject(struct scsi_lun *lun, bool force, struct vk_err *err);
-int scsi_lun_change(struct scsi_lun *lun, const char *path, enum disk_format fmt,
+int scsi_lun_change(struct scsi_lun *lun, const char *path, const char *fmt,
 		    struct vk_err *err);
 /* Called after a media change (for virtio-scsi's PARAM_CHANGE event). */
 void scsi_lun_set_change_cb(struct scsi_lun *lun, void (*fn)(void *opaque), void *opaque);

@@ -112,23 +112,37 @@ int vk_blk_format_create_check(const char *format, struct vk_err *err)
 	return vk_fail(err, -ENOTSUP, "vmkit reads %s images but cannot create them", format);
 }
 
-const char *vk_blk_creatable_formats(void)
+/* "a, b or c": the table's formats (those with create options only, if creatable). */
+static const char *format_list(char *list, size_t size, bool creatable)
 {
-	static char list[128];
 	size_t i, n = 0, count = 0, left;
 
 	if (list[0])
 		return list;
 	for (i = 0; i < ARRAY_SIZE(drivers); i++)
-		count += drivers[i]->create_opts != NULL;
-	for (i = 0; i < ARRAY_SIZE(drivers) && n < sizeof(list); i++) {
-		if (!drivers[i]->create_opts)
+		count += !creatable || drivers[i]->create_opts;
+	for (i = 0; i < ARRAY_SIZE(drivers) && n < size; i++) {
+		if (creatable && !drivers[i]->create_opts)
 			continue;
 		left = --count;
-		n += snprintf(list + n, sizeof(list) - n, "%s%s", drivers[i]->name,
+		n += snprintf(list + n, size - n, "%s%s", drivers[i]->name,
 			      !left ? "" : left == 1 ? " or " : ", ");
 	}
 	return list;
+}
+
+const char *vk_blk_creatable_formats(void)
+{
+	static char list[128];
+
+	return format_list(list, sizeof(list), true);
+}
+
+const char *vk_blk_formats(void)
+{
+	static char list[128];
+
+	return format_list(list, sizeof(list), false);
 }
 
 bool vk_blk_format_can_measure(const char *format)
@@ -780,6 +794,26 @@ int vk_blk_get_info(struct vk_blk *bs, struct vk_blk_info *info)
 	info->full_backing = bs->full_backing;
 	info->no_dirty = bs->drv == &vk_blk_null;
 	return bs->drv->get_info ? bs->drv->get_info(bs, info) : 0;
+}
+
+int vk_blk_each_file_under(struct vk_blk *bs, int (*fn)(void *opaque, const char *file),
+			   void *opaque)
+{
+	struct vk_blk_info info;
+	struct vk_blk *b;
+	unsigned int i;
+	int r = 0;
+
+	for (b = bs; b && !r; b = b->backing) {
+		if (b != bs)
+			r = fn(opaque, b->filename);
+		if (r || vk_blk_get_info(b, &info))
+			continue;
+		for (i = 0; i < info.vmdk_nb_extents && !r; i++)
+			if (strcmp(info.vmdk_extents[i].filename, b->filename))
+				r = fn(opaque, info.vmdk_extents[i].filename);
+	}
+	return r;
 }
 
 int vk_blk_block_status(struct vk_blk *bs, uint64_t off, uint64_t len, uint64_t *pnum,

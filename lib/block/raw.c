@@ -284,6 +284,7 @@ static const struct vk_blk_shown_opt raw_formatting[] = {
 
 const struct vk_blk_driver vk_blk_raw = {
 	.name = "raw",
+	.plain = true,
 	.create_opts = raw_create_opts,
 	.formatting = raw_formatting,
 	.state_size = sizeof(struct raw_state),

@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vmkit/block.h"
 #include "vmkit/mgmt.h"
 
 #define MAX_DISKS	16
 #define MAX_NETS	8
 
-enum opt_type { O_ENUM, O_UINT, O_SIZE, O_STR, O_MAC, O_FLAG };
+/* O_FORMAT: an image format the block library has a driver for, or auto. */
+enum opt_type { O_ENUM, O_UINT, O_SIZE, O_STR, O_MAC, O_FLAG, O_FORMAT };
 
 /* One sub-option of a device string ("cache=none"). */
 struct opt_spec {
@@ -86,6 +88,11 @@ static int check_opt(const char *what, const struct opt_spec *s, const char *val
 			return vk_fail(err, -EINVAL, "%s: %s=%s: expected on or off", what, s->key,
 				       val);
 		return 0;
+	case O_FORMAT:
+		if (strcmp(val, "auto") && !vk_blk_find_driver(val))
+			return vk_fail(err, -EINVAL, "%s: %s=%s: expected %s or auto", what, s->key,
+				       val, vk_blk_formats());
+		return 0;
 	case O_STR:
 		if (!*val)
 			return vk_fail(err, -EINVAL, "%s: %s= needs a value", what, s->key);
@@ -138,7 +145,7 @@ static const struct opt_spec disk_opts[] = {
 	{ .key = "readonly", .type = O_FLAG },
 	{ .key = "ro", .type = O_FLAG },
 	{ .key = "serial", .type = O_STR },
-	{ .key = "format", .type = O_ENUM, .choices = "raw|qcow2|auto" },
+	{ .key = "format", .type = O_FORMAT },
 	{ .key = "num-queues", .type = O_UINT, .min = 1, .max = 64 },
 	{ .key = "queue-size", .type = O_UINT, .min = 16, .max = 1024 },
 	{ .key = "l2-cache-size", .type = O_SIZE },	/* qcow2, as QEMU */

@@ -98,7 +98,7 @@ static int read_def(FILE *in, char **text, struct disk_line *disks, unsigned int
 
 		if (!fgets(line, sizeof(line), in) ||
 		    sscanf(line, "DISK %31s %15s %llu", d->key, d->format, &d->size) != 3 ||
-		    !vm_drive_key(d->key) || (strcmp(d->format, "raw") && strcmp(d->format, "qcow2"))) {
+		    !vm_drive_key(d->key) || !vk_blk_format_creatable(d->format)) {
 			free(*text);
 			return vk_fail(err, -EPROTO, "migrate-incoming: a damaged DISK line");
 		}
@@ -397,9 +397,10 @@ static int disk_lines(const struct vm_def *d, char *buf, size_t len, unsigned in
 		if (ret)
 			break;
 		vk_blk_get_info(bs, &info);
-		if (strcmp(info.format, "raw") && strcmp(info.format, "qcow2"))
-			ret = vk_fail(err, -ENOTSUP, "%s: a %s image; local disks are copied into raw "
-				      "or qcow2 ones", d->kv[i].key, info.format);
+		/* The destination makes an image of the same format to copy into. */
+		if (!vk_blk_format_creatable(info.format))
+			ret = vk_fail(err, -ENOTSUP, "%s: a %s image; local disks are copied into %s "
+				      "ones", d->kv[i].key, info.format, vk_blk_creatable_formats());
 		else if (*n == MAX_DISKS)
 			ret = vk_fail(err, -E2BIG, "more than %d disks", MAX_DISKS);
 		else

@@ -95,23 +95,37 @@ int vm_runas_check_readable(const char *file, struct vk_err *err)
 	return check_readable(file, user, uid, gid, err);
 }
 
+struct chain_user {
+	const char *user;
+	uid_t uid;
+	gid_t gid;
+	struct vk_err *err;
+};
+
+static int chain_readable(void *opaque, const char *file)
+{
+	struct chain_user *u = opaque;
+
+	return check_readable(file, u->user, u->uid, u->gid, u->err);
+}
+
 /*
- * The images under a disk (its qcow2 backing chain), which the monitor
- * opens read-only at each build: readable by the user too, or the start
- * says which is not (rather than the monitor's open, after the drop).
+ * The files under a disk (its backing chain, a vmdk's extents), which the
+ * monitor opens read-only at each build: readable by the user too, or the
+ * start says which is not (rather than the monitor's open, after the drop).
  */
 static int check_chain(const char *path, const char *format, const char *user, uid_t uid,
 		       gid_t gid, struct vk_err *err)
 {
-	struct vk_blk_opts o = { .format = strcmp(format, "auto") ? format : NULL,
-				 .flags = VK_BLK_NO_LOCK };
-	struct vk_blk *bs = NULL, *b;
-	int r = 0;
+	const struct vk_blk_driver *drv = vk_blk_find_driver(format);
+	struct vk_blk_opts o = { .format = drv ? format : NULL, .flags = VK_BLK_NO_LOCK };
+	struct chain_user u = { user, uid, gid, err };
+	struct vk_blk *bs = NULL;
+	int r;
 
-	if (!strcmp(format, "raw") || vk_blk_open(path, &o, &bs, NULL))
+	if ((drv && drv->plain) || vk_blk_open(path, &o, &bs, NULL))
 		return 0;	/* no chain, or not openable: the monitor's open says why */
-	for (b = bs->backing; b && !r; b = b->backing)
-		r = check_readable(b->filename, user, uid, gid, err);
+	r = vk_blk_each_file_under(bs, chain_readable, &u);
 	vk_blk_close(bs);
 	return r;
 }

@@ -110,7 +110,7 @@ static void media(struct script *s)
 
 	switch (a >> 1 & 3) {
 	case 1: scsi_lun_eject(cd, a & 8, &err); break;
-	case 2: scsi_lun_change(cd, "fuzz2.iso", DISK_FORMAT_QCOW2, &err); break;
+	case 2: scsi_lun_change(cd, "fuzz2.iso", "qcow2", &err); break;
 	case 3: scsi_lun_reset(cd); break;
 	}
 }
@@ -126,7 +126,7 @@ static void setup(void)
 						.serial = "fuzz", .bus = DISK_BUS_SATA };
 	/* qcow2: opening it skips the ISO check (a file read); the fake serves it alike. */
 	f->cfg.disks[1] = (struct disk_config){ .path = "fuzz.iso", .cache = CACHE_NONE,
-						.format = DISK_FORMAT_QCOW2, .cdrom = true,
+						.format = "qcow2", .cdrom = true,
 						.readonly = true, .bus = DISK_BUS_SATA };
 	f->cfg.nr_disks = 2;
 	io_bus_init(&f->vm.pio);

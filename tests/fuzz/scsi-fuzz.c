@@ -47,7 +47,7 @@ static size_t action(struct virtio_dev *v, const uint8_t *data, size_t size)
 	fake_blk_direct = data[0] & 1;
 	switch (data[0] >> 1 & 3) {
 	case 1: scsi_lun_eject(cd, data[0] & 8, &err); break;
-	case 2: scsi_lun_change(cd, "fuzz.iso", DISK_FORMAT_QCOW2, &err); break;
+	case 2: scsi_lun_change(cd, "fuzz.iso", "qcow2", &err); break;
 	case 3: scsi_lun_reset(cd); break;
 	}
 	return 1;
@@ -65,7 +65,7 @@ static void make_config(struct vm_config *c)
 					    .serial = "fuzz-serial", .num_queues = 2,
 					    .queue_size = 64, .bus = DISK_BUS_SCSI };
 	c->disks[1] = (struct disk_config){ .path = "fuzz.iso", .cache = CACHE_NONE,
-					    .format = DISK_FORMAT_QCOW2, .cdrom = true,
+					    .format = "qcow2", .cdrom = true,
 					    .readonly = true, .bus = DISK_BUS_SCSI };
 	c->nr_disks = 2;
 }

@@ -123,3 +123,38 @@ def test_guest_discard_frees_qcow2_clusters(tmp_path: Path) -> None:
     untouched = [b for b in range(0, size, 4096)
                  if not any(b // 512 < t.stop and (b + 4096) // 512 > t.start for t in touched)]
     assert untouched and all(data[b:b + 4096] == b"\x5a" * 4096 for b in untouched[:64])
+
+
+@pytest.mark.parametrize("fmt", ["vmdk", "vpc", "vdi", "vhdx"])
+def test_foreign_format_disk(tmp_path: Path, fmt: str) -> None:
+    """An image from another hypervisor (made by Debian's qemu-img) is served read-only by
+    its own driver, named (format=vmdk) or probed: the guest reads the bytes the raw file had.
+    Asked to write it, vmkit refuses before the guest starts, naming the file (it reads these
+    formats, it does not write them); an unknown format name is one line too."""
+    needs_vmkit()
+    raw, img = tmp_path / "a.raw", tmp_path / f"a.{fmt}"
+    before = vb.make_disk(raw, 8 * MiB)
+    p = qemu_img("convert", "-O", fmt, str(raw), str(img))
+    assert p.returncode == 0, p.stderr
+    orig = img.read_bytes()
+    for opts in (f"format={fmt}", "format=auto"):
+        d = vb.Disk(img, readonly=True, serial=fmt, opts=opts)
+        r = vb.run_guest("virtio_blk", [d])
+        h.assert_test_passed(r, "virtio_blk")
+        (_, info), = vb.by_serial(r, [d]).values()
+        # vpc rounds the size up to a CHS geometry: the disk is what qemu-img says it is.
+        vsize = json.loads(qemu_img("info", "--output=json", str(img)).stdout)["virtual-size"]
+        vb.check_common(r, info, vsize, fmt)
+        want = vb.fnv1a64(before[:vb.REGION_SECTORS * vb.SECTOR])
+        assert int(info["sum_0"], 16) == want, f"{opts}: guest read other bytes{r.describe()}"
+    for opts in (f"format={fmt}", ""):
+        r = h.run_vmkit(h.guest("hello"), extra_args=["--disk", f"path={img}" + (f",{opts}" if opts else "")])
+        errs = [l for l in r.stderr.splitlines() if not l.startswith("vmkit: host KVM is PVM")]
+        assert r.returncode == 2 and len(errs) == 1 and str(img) in errs[0], r.describe()
+        assert "read-only" in errs[0] or "readonly=on" in errs[0], r.describe()
+        assert "VMKIT-TEST" not in r.stdout
+    assert img.read_bytes() == orig, f"the {fmt} image must not change"
+    # A format vmkit has no driver for is refused by name, as a usage error.
+    r = h.run_vmkit(h.guest("hello"), extra_args=["--disk", f"path={img},format=qed"])
+    assert r.returncode != 0 and "format=qed: unknown format" in r.stderr, r.describe()
+    assert "VMKIT-TEST" not in r.stdout

@@ -179,7 +179,7 @@ static int free_slot(struct engine_run *e)
 static int engine_main(const char *img, uint64_t max_ops, uint64_t gen0, const char *engine,
 		       const char *cache)
 {
-	struct disk_config cfg = { .path = img, .format = DISK_FORMAT_QCOW2 };
+	struct disk_config cfg = { .path = img, .format = "qcow2" };
 	static struct tag tags[DEPTH + 1];
 	struct engine_run e = { .efd = -1 };
 	struct vk_err err = { 0 };

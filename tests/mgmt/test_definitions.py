@@ -135,6 +135,7 @@ def test_dumpconfig_define_roundtrip_and_rename_by_file(vk, tmp_path):
     ("name: x\ncores: 0\n", ["cores"]),
     ("name: x\nvirtio0: nopool:disk\n", ["nopool"]),
     ("name: x\nvirtio99: local:disk\n", ["virtio99"]),
+    ("name: x\nvirtio0: /v/a.qed,format=qed\n", ["format=qed", "vmdk"]),
     ("name: x\nnet0: e1000\n", ["e1000"]),
     ("name: x\ncpulimit: -1\n", ["cpulimit"]),
     ("name: x\naffinity: 0-999\n", ["affinity", "CPU"]),
@@ -169,6 +170,10 @@ def test_set_validates_all_or_nothing(vk):
     assert "memory: 1024\n" in cfg and "cpulimit: 1.5\n" in cfg and "allow-ksm: 0\n" in cfg
     vk("set", n, "description=")              # KEY= deletes
     assert "description" not in vk.config(n)
+    # A disk's format= is any the image library reads (its driver table), not a list here.
+    vk("set", n, "virtio0=/srv/images/old.vmdk,format=vmdk,readonly=on")
+    assert "virtio0: /srv/images/old.vmdk,format=vmdk,readonly=on\n" in vk.config(n)
+    one_error(vk("set", n, "virtio1=/srv/images/x.img,format=cow", check=False), "format=cow")
 
 
 def test_edit_validates_before_replacing(vk, tmp_path):

@@ -410,10 +410,10 @@ static int setup(void **state)
 	vm.cfg = &cfg;
 	cfg.cpus = 1;
 	cfg.disks[0] = (struct disk_config){ .path = disk_path, .cache = CACHE_WRITEBACK,
-					     .format = DISK_FORMAT_RAW, .aio = AIO_THREADS,
+					     .format = "raw", .aio = AIO_THREADS,
 					     .bus = DISK_BUS_SATA };
 	cfg.disks[1] = (struct disk_config){ .path = iso_path, .cache = CACHE_WRITEBACK,
-					     .format = DISK_FORMAT_RAW, .aio = AIO_THREADS,
+					     .format = "raw", .aio = AIO_THREADS,
 					     .bus = DISK_BUS_SATA, .cdrom = true, .readonly = true };
 	cfg.nr_disks = have_iso ? 2 : 1;
 	io_bus_init(&vm.pio);

@@ -74,14 +74,15 @@ static void wait_all(struct ctx *c)
 	assert_int_equal(c->got, c->want);
 }
 
-static enum disk_format disk_format = DISK_FORMAT_AUTO;
+static const char *disk_format = "";
 
 static struct blk_backend *open_engine(struct ctx *c, enum disk_aio aio, enum disk_cache cache)
 {
-	struct disk_config cfg = { .path = disk, .cache = cache, .aio = aio, .format = disk_format };
+	struct disk_config cfg = { .path = disk, .cache = cache, .aio = aio };
 	struct blk_backend *bb = NULL;
 	struct vk_err err = { 0 };
 
+	snprintf(cfg.format, sizeof(cfg.format), "%s", disk_format);
 	memset(c, 0, sizeof(*c));
 	assert_int_equal(evloop_new(&c->loop), 0);
 	c->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -264,13 +265,13 @@ static void test_qcow2_data_file(void **state)
 	snprintf(data, sizeof(data), "%s.data", img);
 	assert_int_equal(vk_blk_create("qcow2", img, &co, &err), 0);
 	disk = img;
-	disk_format = DISK_FORMAT_QCOW2;
+	disk_format = "qcow2";
 	bb = open_engine(&c, AIO_THREADS, CACHE_WRITEBACK);
 	round_trip(&c, bb, 5);
 	zeroes(&c, bb);
 	close_engine(&c, bb);
 	disk = path;
-	disk_format = DISK_FORMAT_AUTO;
+	disk_format = "";
 	fd = open(data, O_RDONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(pread(fd, buf, NREQ * BLOCK, 0), NREQ * BLOCK);

@@ -91,7 +91,7 @@ static struct blk_backend *open_disk(struct ctx *c, const char *path, enum disk_
 				     enum disk_cache cache)
 {
 	struct disk_config cfg = { .path = path, .cache = cache, .aio = aio,
-				   .format = DISK_FORMAT_QCOW2 };
+				   .format = "qcow2" };
 	struct blk_backend *bb = NULL;
 	struct vk_err err = { 0 };
 

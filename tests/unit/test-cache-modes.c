@@ -141,10 +141,12 @@ static void make_chain(void)
 	assert_int_equal(vk_blk_create("qcow2", top, &co, &err), 0);
 }
 
-static int open_top(struct wait *w, enum disk_cache cache, enum disk_format fmt,
+static int open_top(struct wait *w, enum disk_cache cache, const char *fmt,
 		    enum disk_aio aio, struct blk_backend **bb, struct vk_err *err)
 {
-	struct disk_config cfg = { .path = top, .cache = cache, .format = fmt, .aio = aio };
+	struct disk_config cfg = { .path = top, .cache = cache, .aio = aio };
+
+	snprintf(cfg.format, sizeof(cfg.format), "%s", fmt);
 
 	return blk_backend_open(&cfg, w->loop, 8, bb, err);
 }
@@ -164,7 +166,7 @@ static void chain_open_flags(void **state)
 	for (i = 0; i < ARRAY_SIZE(modes) * 2; i++) {
 		enum disk_cache c = modes[i % ARRAY_SIZE(modes)];
 		/* named qcow2, then probed: the probe reads through O_DIRECT too */
-		enum disk_format f = i < ARRAY_SIZE(modes) ? DISK_FORMAT_QCOW2 : DISK_FORMAT_AUTO;
+		const char *f = i < ARRAY_SIZE(modes) ? "qcow2" : "";
 
 		assert_int_equal(open_top(&w, c, f, AIO_DEFAULT, &bb, &err), 0);
 		assert_non_null(bb->image);
@@ -281,7 +283,7 @@ static void durable_writes(void **state)
 		make_chain();
 		memset(img, 0, VSIZE);
 		memset(img, 0x11, 1 * MiB);
-		assert_int_equal(open_top(&w, c, DISK_FORMAT_QCOW2, AIO_THREADS, &bb, &err), 0);
+		assert_int_equal(open_top(&w, c, "qcow2", AIO_THREADS, &bb, &err), 0);
 		guest_writes(&w, bb, img);
 		/* writethrough and directsync offer no FLUSH: the writes alone must be in the file. */
 		if (!mode_dsync(c)) {
@@ -397,7 +399,7 @@ static void vmdk_direct_reads(void **state)
 static void qcow2_aio_engines(void **state)
 {
 	static const enum disk_aio engines[] = { AIO_NATIVE, AIO_IO_URING, AIO_THREADS };
-	struct disk_config raw = { .path = base, .cache = CACHE_NONE, .format = DISK_FORMAT_RAW };
+	struct disk_config raw = { .path = base, .cache = CACHE_NONE, .format = "raw" };
 	struct blk_backend *bb = NULL;
 	struct vk_err err = { 0 };
 	struct wait w;
@@ -406,19 +408,19 @@ static void qcow2_aio_engines(void **state)
 	make_chain();
 	wait_new(&w);
 	for (i = 0; i < ARRAY_SIZE(engines); i++) {
-		assert_int_equal(open_top(&w, CACHE_NONE, DISK_FORMAT_QCOW2, engines[i], &bb, &err),
+		assert_int_equal(open_top(&w, CACHE_NONE, "qcow2", engines[i], &bb, &err),
 				 0);
 		assert_string_equal(bb->ops->name, "image");
 		assert_int_equal(bb->aio, engines[i]);
 		blk_backend_close(bb);
 		/* probed as qcow2 the same */
-		assert_int_equal(open_top(&w, CACHE_NONE, DISK_FORMAT_AUTO, engines[i], &bb, &err),
+		assert_int_equal(open_top(&w, CACHE_NONE, "", engines[i], &bb, &err),
 				 0);
 		assert_int_equal(bb->aio, engines[i]);
 		blk_backend_close(bb);
 	}
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(open_top(&w, CACHE_WRITEBACK, DISK_FORMAT_QCOW2, AIO_NATIVE, &bb, &err),
+	assert_int_equal(open_top(&w, CACHE_WRITEBACK, "qcow2", AIO_NATIVE, &bb, &err),
 			 -EINVAL);
 	assert_non_null(strstr(err.msg, "aio=native was specified, but it requires cache=none"));
 	/* Raw keeps its engines: no aio= is io_uring. */
@@ -432,7 +434,7 @@ static void qcow2_aio_engines(void **state)
 /* l2-cache-size= (QEMU's qcow2 option) reaches the image; on raw it is refused, not ignored. */
 static void l2_cache_size_option(void **state)
 {
-	struct disk_config cfg = { .path = top, .format = DISK_FORMAT_QCOW2,
+	struct disk_config cfg = { .path = top, .format = "qcow2",
 				   .l2_cache_size = 256 * KiB };
 	struct blk_backend *bb = NULL;
 	struct vk_err err = { 0 };
@@ -443,7 +445,7 @@ static void l2_cache_size_option(void **state)
 	assert_int_equal(blk_backend_open(&cfg, w.loop, 8, &bb, &err), 0);
 	assert_int_equal(bb->image->cache_size, 256 * KiB);
 	blk_backend_close(bb);
-	cfg.format = DISK_FORMAT_RAW;
+	strcpy(cfg.format, "raw");
 	assert_int_equal(blk_backend_open(&cfg, w.loop, 8, &bb, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "l2-cache-size is an option of qcow2 images"));
 	wait_free(&w);
@@ -466,7 +468,7 @@ static void no_o_direct_refused(void **state)
 {
 	struct vk_blk_create_opts co = { .size = VSIZE };
 	char ram[256], rtop[PATH_MAX], rbase[PATH_MAX], want[PATH_MAX + 64];
-	struct disk_config cfg = { .path = rtop, .format = DISK_FORMAT_QCOW2 };
+	struct disk_config cfg = { .path = rtop, .format = "qcow2" };
 	struct blk_backend *bb = NULL;
 	struct vk_err err = { 0 };
 	struct wait w;
@@ -492,10 +494,10 @@ static void no_o_direct_refused(void **state)
 	assert_non_null(strstr(err.msg, want));
 	cfg.cache = CACHE_DIRECTSYNC;
 	assert_int_equal(blk_backend_open(&cfg, w.loop, 8, &bb, &err), -EINVAL);
-	cfg.format = DISK_FORMAT_RAW;
+	strcpy(cfg.format, "raw");
 	assert_int_equal(blk_backend_open(&cfg, w.loop, 8, &bb, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "filesystem does not support O_DIRECT"));
-	cfg.format = DISK_FORMAT_QCOW2;
+	strcpy(cfg.format, "qcow2");
 	cfg.cache = CACHE_WRITEBACK;
 	assert_int_equal(blk_backend_open(&cfg, w.loop, 8, &bb, &err), 0);
 	blk_backend_close(bb);
@@ -508,7 +510,7 @@ static void no_o_direct_refused(void **state)
 	unlink(top);
 	assert_int_equal(vk_blk_create("qcow2", top, &co, &err), 0);
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(open_top(&w, CACHE_NONE, DISK_FORMAT_QCOW2, AIO_DEFAULT, &bb, &err),
+	assert_int_equal(open_top(&w, CACHE_NONE, "qcow2", AIO_DEFAULT, &bb, &err),
 			 -EINVAL);
 	assert_non_null(strstr(err.msg, "backing file"));
 	assert_non_null(strstr(err.msg, "filesystem does not support O_DIRECT"));

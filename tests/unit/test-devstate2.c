@@ -265,7 +265,7 @@ static void media_changed(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(scsi_lun_change(ahci_lun(&a->vm, 0), iso_b, DISK_FORMAT_RAW, &err), 0);
+	assert_int_equal(scsi_lun_change(ahci_lun(&a->vm, 0), iso_b, "raw", &err), 0);
 	assert_int_equal(scsi_lun_eject(virtio_scsi_lun(&a->vm, 1), true, &err), 0);
 	save(a, &buf, &len);
 	b = tvm_new();

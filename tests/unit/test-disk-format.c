@@ -87,7 +87,7 @@ static void qcow2_without_format_is_probed(void **state)
 	struct vk_blk *bs;
 	struct wait w;
 
-	assert_int_equal(cfg.format, DISK_FORMAT_AUTO);
+	assert_string_equal(cfg.format, "");
 	assert_int_equal(vk_blk_create("qcow2", path, &co, &err), 0);
 	assert_int_equal(vk_blk_open(path, &o, &bs, &err), 0);
 	memset(data, 0xa5, sizeof(data));
@@ -106,7 +106,7 @@ static void qcow2_without_format_is_probed(void **state)
 	blk_backend_close(bb);
 
 	/* Named raw, the container's bytes are the disk, as the user asked. */
-	cfg = (struct disk_config){ .format = DISK_FORMAT_RAW };
+	cfg = (struct disk_config){ .format = "raw" };
 	assert_int_equal(open_disk(&w, &cfg, &bb, &err), 0);
 	assert_null(bb->image);
 	assert_true(blk_backend_length(bb) < VSIZE);
@@ -172,7 +172,7 @@ static void probed_raw_first_sector(void **state)
 	blk_backend_close(bb);
 
 	/* format=raw: the user's choice, nothing is guarded. */
-	cfg = (struct disk_config){ .format = DISK_FORMAT_RAW };
+	cfg = (struct disk_config){ .format = "raw" };
 	assert_int_equal(open_disk(&w, &cfg, &bb, &err), 0);
 	assert_false(bb->probed_raw);
 	memcpy(data, qcow2_magic, sizeof(qcow2_magic));

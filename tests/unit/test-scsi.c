@@ -101,7 +101,7 @@ static struct result run(struct scsi_lun *lun, const uint8_t *cdb, unsigned int 
 static struct scsi_lun *make_lun(const char *path, bool cdrom, bool readonly)
 {
 	struct disk_config cfg = { .path = path, .cache = CACHE_WRITEBACK, .cdrom = cdrom,
-				   .readonly = readonly, .format = DISK_FORMAT_RAW,
+				   .readonly = readonly, .format = "raw",
 				   .aio = AIO_THREADS, .serial = "SER-123" };
 	struct scsi_lun_params p = { .loop = loop, .max_inflight = 64, .max_sectors = 2048,
 				     .interface = 1 };
@@ -557,14 +557,14 @@ static void test_cdrom_media(void **state)
 	assert_null(info.path);
 	assert_true(info.tray_open);
 	/* A new medium: unit attention once, then ready; a new-media event. */
-	assert_int_equal(scsi_lun_change(cd, iso2_path, DISK_FORMAT_RAW, &err), 0);
+	assert_int_equal(scsi_lun_change(cd, iso2_path, "raw", &err), 0);
 	ASSERT_SENSE(RUN(cd, NULL, 0, NULL, 0, 0x00, 0, 0, 0, 0, 0), 6, 0x28, 0);
 	ASSERT_GOOD(RUN(cd, NULL, 0, NULL, 0, 0x00, 0, 0, 0, 0, 0));
 	assert_int_equal(gesn(cd, &st), 2);
 	ASSERT_GOOD(RUN(cd, buf, 2048, NULL, 0, 0x28, 0, 0, 0, 0, 16, 0, 0, 1, 0));
 	assert_memory_equal(buf, "\x01" "CD001", 6);
 	/* A file that is not an ISO is refused, the medium stays. */
-	assert_int_equal(scsi_lun_change(cd, disk_path, DISK_FORMAT_RAW, &err), -EINVAL);
+	assert_int_equal(scsi_lun_change(cd, disk_path, "raw", &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "not an ISO 9660 image"));
 	ASSERT_GOOD(RUN(cd, NULL, 0, NULL, 0, 0x00, 0, 0, 0, 0, 0));
 	scsi_lun_destroy(cd);
@@ -573,7 +573,7 @@ static void test_cdrom_media(void **state)
 static void test_cdrom_empty(void **state)
 {
 	struct scsi_lun *cd = make_lun(NULL, true, true), *disk;
-	struct disk_config cfg = { .path = disk_path, .cdrom = true, .format = DISK_FORMAT_RAW,
+	struct disk_config cfg = { .path = disk_path, .cdrom = true, .format = "raw",
 				   .cache = CACHE_WRITEBACK, .aio = AIO_THREADS };
 	struct scsi_lun_params p = { .loop = loop, .max_inflight = 8, .max_sectors = 256 };
 	struct vk_err err = { 0 };

@@ -67,6 +67,25 @@ int blk_aio_parse(const char *name)
 	return pick_name(aio_names, ARRAY_SIZE(aio_names), name);
 }
 
+int blk_format_parse(const char *name, char out[DISK_FORMAT_MAX])
+{
+	if (!strcmp(name, "auto")) {
+		out[0] = 0;
+		return 0;
+	}
+	if (!vk_blk_find_driver(name))
+		return -ENOENT;
+	snprintf(out, DISK_FORMAT_MAX, "%s", name);
+	return 0;
+}
+
+bool blk_format_plain(const char *format)
+{
+	const struct vk_blk_driver *drv = format[0] ? vk_blk_find_driver(format) : NULL;
+
+	return drv && drv->plain;
+}
+
 bool blk_cache_writethrough(enum disk_cache c)
 {
 	return c == CACHE_WRITETHROUGH || c == CACHE_DIRECTSYNC;
@@ -200,15 +219,15 @@ static int start_image(struct blk_backend *bb, enum disk_aio aio, bool writethro
 }
 
 /*
- * format=qcow2/auto: open through the block library, every file of the
- * chain with the cache mode's flags. An image that turns out to be raw
- * (auto) is served like format=raw; anything else by the image engine.
+ * format= an image format, or auto: open through the block library, every
+ * file of the chain with the cache mode's flags. An image that turns out to
+ * be raw (auto) is served like format=raw; anything else by the image engine.
  */
 static int open_image(struct blk_backend *bb, const struct disk_config *cfg, bool *is_image,
 		      struct vk_err *err)
 {
 	struct vk_blk_opts o = {
-		.format = cfg->format == DISK_FORMAT_QCOW2 ? "qcow2" : NULL,
+		.format = cfg->format[0] ? cfg->format : NULL,
 		.flags = (cfg->readonly ? 0 : VK_BLK_RDWR) | blk_cache_image_flags(cfg->cache) |
 			 (cfg->inactive ? VK_BLK_INACTIVE : 0),
 		.cache_size = cfg->l2_cache_size,	/* L2 tables; the refcount cache a quarter */
@@ -220,10 +239,16 @@ static int open_image(struct blk_backend *bb, const struct disk_config *cfg, boo
 	r = vk_blk_open(cfg->path, &o, &bb->image, &e);
 	if (r)
 		return vk_fail(err, r, "--disk %s", e.msg);
-	if (cfg->l2_cache_size && strcmp(bb->image->drv->name, "qcow2"))
+	/* vpc, vdi, vhdx (vmdk refuses in its open): read only, refused now, not at the guest's write. */
+	if (!cfg->readonly && !vk_blk_format_writable(bb->image->drv->name))
+		return vk_fail(err, -EROFS, "--disk %s: vmkit reads %s images but cannot write them: "
+			       "add readonly=on, or convert it (vmkit img convert -O qcow2)",
+			       cfg->path, bb->image->drv->name);
+	/* The table cache's size: only a format that keeps one (qcow2's L2 tables) takes it. */
+	if (cfg->l2_cache_size && !bb->image->drv->cache_clean)
 		return vk_fail(err, -EINVAL, "--disk %s: l2-cache-size is an option of qcow2 images, not %s",
 			       cfg->path, bb->image->drv->name);
-	if (!strcmp(bb->image->drv->name, "raw")) {
+	if (bb->image->drv->plain) {
 		bb->probed_raw = bb->image->probed;
 		vk_blk_close(bb->image);
 		bb->image = NULL;
@@ -409,13 +434,13 @@ int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 	bb->direct = cache_direct(cfg->cache);
 	bb->max_inflight = max_inflight;
 	r = 0;
-	if (cfg->format == DISK_FORMAT_RAW && cfg->l2_cache_size)
+	if (blk_format_plain(cfg->format) && cfg->l2_cache_size)
 		r = vk_fail(err, -EINVAL, "--disk %s: l2-cache-size is an option of qcow2 images, not raw",
 			    cfg->path);
-	else if (cfg->format == DISK_FORMAT_RAW && cfg->cache_clean_interval > 0)
+	else if (blk_format_plain(cfg->format) && cfg->cache_clean_interval > 0)
 		r = vk_fail(err, -EINVAL, "--disk %s: cache-clean-interval is an option of qcow2 "
 			    "images, not raw", cfg->path);
-	else if (cfg->format != DISK_FORMAT_RAW)
+	else if (!blk_format_plain(cfg->format))
 		r = open_image(bb, cfg, &is_image, err);
 	if (is_image)
 		bb->direct = false;	/* the library does its own (aligned) I/O: no device bounce */

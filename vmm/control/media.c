@@ -12,6 +12,7 @@
 
 #include "qmp.h"
 #include "vmkit/ahci.h"
+#include "vmkit/blk-backend.h"
 #include "vmkit/scsi.h"
 #include "vmkit/virtio-scsi.h"
 #include "vmkit/vm.h"
@@ -103,13 +104,12 @@ static int find_cdrom(struct control *c, json_object *args, struct qmp_error *e,
  * The next build of the VM (after a guest reset) reads the config: it
  * names the medium now in the drive, which outlives a reset as in QEMU.
  */
-static void remember(struct control *c, unsigned int disk, const char *path,
-		     enum disk_format fmt)
+static void remember(struct control *c, unsigned int disk, const char *path, const char *fmt)
 {
 	struct disk_config *d = (struct disk_config *)&c->vm->cfg->disks[disk];
 
 	d->path = path ? strdup(path) : NULL;
-	d->format = fmt;
+	snprintf(d->format, sizeof(d->format), "%s", fmt);
 }
 
 int qmp_cmd_eject(struct control *c, json_object *args, json_object **ret, struct qmp_error *e)
@@ -124,7 +124,7 @@ int qmp_cmd_eject(struct control *c, json_object *args, json_object **ret, struc
 		return -1;
 	if (scsi_lun_eject(lun, force, &err))
 		return qmp_fail(e, "GenericError", "Device '%s' %s", name, err.msg);
-	remember(c, disk, NULL, DISK_FORMAT_AUTO);
+	remember(c, disk, NULL, "");
 	return 0;
 }
 
@@ -133,17 +133,13 @@ int qmp_cmd_change_medium(struct control *c, json_object *args, json_object **re
 {
 	const char *file = json_object_get_string(json_object_object_get(args, "filename"));
 	const char *format = json_object_get_string(json_object_object_get(args, "format"));
-	enum disk_format fmt = DISK_FORMAT_AUTO;
+	char fmt[DISK_FORMAT_MAX] = "";
 	struct vk_err err = { 0 };
 	struct scsi_lun *lun;
 	const char *name;
 	unsigned int disk;
 
-	if (format && !strcmp(format, "raw"))
-		fmt = DISK_FORMAT_RAW;
-	else if (format && !strcmp(format, "qcow2"))
-		fmt = DISK_FORMAT_QCOW2;
-	else if (format)
+	if (format && (!strcmp(format, "auto") || blk_format_parse(format, fmt)))
 		return qmp_fail(e, "GenericError", "Unknown driver '%s'", format);
 	if (find_cdrom(c, args, e, &disk, &lun, &name))
 		return -1;

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmkit/blk-backend.h"
 #include "vmkit/block.h"
 #include "vmkit/firmware.h"
 #include "vmkit/vmm-sandbox.h"
@@ -72,19 +73,22 @@ static void list_free(struct list *l)
 	free(l->v);
 }
 
-/* The files under an image (qcow2 backing chain), opened only to read their names. */
+static int add_file(void *ro, const char *file)
+{
+	return add(ro, file);
+}
+
+/* The other files an image reads (backing chain, vmdk extents), opened only to read their names. */
 static int add_backing(struct list *ro, const struct disk_config *d)
 {
-	struct vk_blk_opts o = { .format = d->format == DISK_FORMAT_QCOW2 ? "qcow2" :
-				 d->format == DISK_FORMAT_RAW ? "raw" : NULL,
+	struct vk_blk_opts o = { .format = d->format[0] ? d->format : NULL,
 				 .flags = VK_BLK_NO_LOCK };
-	struct vk_blk *bs = NULL, *b;
-	int r = 0;
+	struct vk_blk *bs = NULL;
+	int r;
 
-	if (d->format == DISK_FORMAT_RAW || vk_blk_open(d->path, &o, &bs, NULL))
+	if (blk_format_plain(d->format) || vk_blk_open(d->path, &o, &bs, NULL))
 		return 0;	/* not an image, or not openable: the VM's open says why */
-	for (b = bs->backing; b && !r; b = b->backing)
-		r = add(ro, b->filename);
+	r = vk_blk_each_file_under(bs, add_file, ro);
 	vk_blk_close(bs);
 	return r;
 }

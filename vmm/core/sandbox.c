@@ -106,7 +106,9 @@
 #define DISK_OPEN								\
 	SB_ALLOW(newfstatat), SB_ALLOW(fstat), SB_ALLOW(statx), SB_ALLOW(lseek),	\
 	SB_ALLOW(fstatfs), SB_ALLOW(io_uring_setup), SB_ALLOW(io_uring_register),	\
-	SB_ALLOW(io_setup), SB_ALLOW(io_destroy)
+	SB_ALLOW(io_setup), SB_ALLOW(io_destroy),					\
+	/* realpath(): a vmdk's extents must lie in its descriptor's directory */	\
+	SB_ALLOW(readlink), SB_ALLOW(getcwd)
 
 /*
  * Starting a thread: vCPUs, iothreads, a disk's thread pool; their names and

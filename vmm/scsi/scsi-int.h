@@ -83,7 +83,7 @@ int scsi_submit_write_buf(struct scsi_lun *lun, struct scsi_req *r, uint64_t lba
 int scsi_parts_end(struct scsi_lun *lun, struct scsi_req *r);
 
 /* scsi-lun.c: open path as the LUN's medium / make bb (path owned) the medium; lock held. */
-int scsi_lun_open_medium(struct scsi_lun *lun, const char *path, enum disk_format fmt,
+int scsi_lun_open_medium(struct scsi_lun *lun, const char *path, const char *fmt,
 			 struct blk_backend **bb, struct vk_err *err);
 void scsi_lun_set_medium(struct scsi_lun *lun, struct blk_backend *bb, char *path);
 

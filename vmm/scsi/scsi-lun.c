@@ -513,19 +513,19 @@ void scsi_lun_reset(struct scsi_lun *lun)
 /* ---- the medium ---- */
 
 /* Open path as the LUN's medium; a CD-ROM's is read-only, in 2048-byte blocks. */
-int scsi_lun_open_medium(struct scsi_lun *lun, const char *path, enum disk_format fmt,
+int scsi_lun_open_medium(struct scsi_lun *lun, const char *path, const char *fmt,
 			 struct blk_backend **bb, struct vk_err *err)
 {
 	struct disk_config c = lun->cfg;
 	int r;
 
 	c.path = path;
-	c.format = fmt;
+	snprintf(c.format, sizeof(c.format), "%s", fmt);
 	r = blk_backend_open(&c, lun->p.loop, lun->p.max_inflight, bb, err);
 	if (r)
 		return r;
-	if (lun->type == SCSI_LUN_CDROM && !(*bb)->image &&
-	    (fmt == DISK_FORMAT_RAW || fmt == DISK_FORMAT_AUTO)) {
+	/* Served as the file's bytes (raw, or probed as raw): they must be an ISO. */
+	if (lun->type == SCSI_LUN_CDROM && !(*bb)->image) {
 		r = vk_blk_iso_check(path, err);
 		if (r) {
 			blk_backend_close(*bb);
@@ -626,7 +626,7 @@ int scsi_lun_eject(struct scsi_lun *lun, bool force, struct vk_err *err)
 	return 0;
 }
 
-int scsi_lun_change(struct scsi_lun *lun, const char *path, enum disk_format fmt,
+int scsi_lun_change(struct scsi_lun *lun, const char *path, const char *fmt,
 		    struct vk_err *err)
 {
 	struct blk_backend *bb, *old;
@@ -654,7 +654,7 @@ int scsi_lun_change(struct scsi_lun *lun, const char *path, enum disk_format fmt
 	pthread_mutex_lock(&lun->lock);
 	old = lun->bb;
 	scsi_lun_set_medium(lun, bb, copy);
-	lun->cfg.format = fmt;
+	snprintf(lun->cfg.format, sizeof(lun->cfg.format), "%s", fmt);
 	lun->tray_open = false;
 	lun->ua_pending = true;
 	lun->ua = SENSE_CODE_MEDIUM_CHANGED;

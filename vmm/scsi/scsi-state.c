@@ -47,7 +47,8 @@ void scsi_lun_save(struct scsi_lun *lun, struct ss_writer *w, const char *prefix
 		ss_fail(w, -EBUSY, "SCSI: commands still in flight");
 	FIELD(name, prefix, "medium");
 	ss_put_bytes(w, name, lun->path ? lun->path : "", lun->path ? strlen(lun->path) : 0);
-	put(w, prefix, "format", lun->cfg.format);
+	FIELD(name, prefix, "format");
+	ss_put_bytes(w, name, lun->cfg.format, strlen(lun->cfg.format));
 	put(w, prefix, "size", lun->bb ? lun->blocks * lun->block_size : 0);
 	put(w, prefix, "tray-open", lun->tray_open);
 	put(w, prefix, "locked", lun->locked);
@@ -60,11 +61,11 @@ void scsi_lun_save(struct scsi_lun *lun, struct ss_writer *w, const char *prefix
 	pthread_mutex_unlock(&lun->lock);
 }
 
-enum { F_FORMAT, F_SIZE, F_TRAY, F_LOCKED, F_WCE, F_UA_PENDING, F_UA, F_SENSE_VALID, F_SENSE,
+enum { F_SIZE, F_TRAY, F_LOCKED, F_WCE, F_UA_PENDING, F_UA, F_SENSE_VALID, F_SENSE,
        F_MEDIA_EVENT, NR_FIELDS };
 
 static const char *const field_names[NR_FIELDS] = {
-	"format", "size", "tray-open", "locked", "wce", "ua-pending", "ua", "sense-valid",
+	"size", "tray-open", "locked", "wce", "ua-pending", "ua", "sense-valid",
 	"sense", "media-event",
 };
 
@@ -85,7 +86,7 @@ static int get_fields(const struct ss_section *s, const char *prefix, uint64_t *
 		if (i != F_UA && v[i] > 1)
 			return vk_fail(err, -EINVAL, "state of %s: %s out of range", prefix,
 				       field_names[i]);
-	if (v[F_FORMAT] > DISK_FORMAT_QCOW2 || v[F_UA] > 0xfffff || v[F_SENSE] > 0xfffff ||
+	if (v[F_UA] > 0xfffff || v[F_SENSE] > 0xfffff ||
 	    v[F_MEDIA_EVENT] > MEDIA_EV_REMOVAL)
 		return vk_fail(err, -EINVAL, "state of %s: sense or medium out of range", prefix);
 	return 0;
@@ -98,7 +99,7 @@ static struct scsi_sense sense_of(uint64_t v)
 
 /* The medium the saved LUN had, in place of the config's when a change replaced it. */
 static int load_medium(struct scsi_lun *lun, const char *prefix, const uint8_t *p, size_t n,
-		       const uint64_t *v, struct vk_err *err)
+		       const char *fmt, const uint64_t *v, struct vk_err *err)
 {
 	struct blk_backend *bb = NULL, *old;
 	char *path = NULL;
@@ -115,7 +116,7 @@ static int load_medium(struct scsi_lun *lun, const char *prefix, const uint8_t *
 		path = strndup((const char *)p, n);
 		if (!path)
 			return vk_fail(err, -ENOMEM, "out of memory");
-		r = scsi_lun_open_medium(lun, path, v[F_FORMAT], &bb, err);
+		r = scsi_lun_open_medium(lun, path, fmt, &bb, err);
 		if (r) {
 			free(path);
 			return r;
@@ -123,7 +124,7 @@ static int load_medium(struct scsi_lun *lun, const char *prefix, const uint8_t *
 		pthread_mutex_lock(&lun->lock);
 		old = lun->bb;
 		scsi_lun_set_medium(lun, bb, path);
-		lun->cfg.format = v[F_FORMAT];
+		snprintf(lun->cfg.format, sizeof(lun->cfg.format), "%s", fmt);
 		pthread_mutex_unlock(&lun->lock);
 		if (old)
 			blk_backend_close(old);
@@ -146,19 +147,34 @@ int scsi_lun_load(struct scsi_lun *lun, const struct ss_section *s, const char *
 		  struct vk_err *err)
 {
 	char name[SS_NAME_MAX + 1];
+	char fmt[DISK_FORMAT_MAX];
 	uint64_t v[NR_FIELDS];
-	const uint8_t *p;
-	size_t n;
+	const uint8_t *p, *f;
+	size_t n, fn;
 	int r;
 
 	FIELD(name, prefix, "medium");
 	r = ss_get_blob(s, name, &p, &n, err);
+	FIELD(name, prefix, "format");
+	if (!r)
+		r = ss_get_blob(s, name, &f, &fn, err);
+	if (!r && fn) {
+		/* A driver's name, or "" (probed): the format the medium was opened as. */
+		char saved[DISK_FORMAT_MAX];
+
+		snprintf(saved, sizeof(saved), "%.*s", (int)MIN(fn, sizeof(saved) - 1),
+			 (const char *)f);
+		if (fn >= sizeof(saved) || memchr(f, 0, fn) || blk_format_parse(saved, fmt))
+			r = vk_fail(err, -EINVAL, "state of %s: medium format malformed", prefix);
+	} else {
+		fmt[0] = 0;
+	}
 	if (!r)
 		r = get_fields(s, prefix, v, err);
 	if (!r && lun->type == SCSI_LUN_DISK && (v[F_TRAY] || v[F_LOCKED]))
 		r = vk_fail(err, -EINVAL, "state of %s: a disk has no tray", prefix);
 	if (!r)
-		r = load_medium(lun, prefix, p, n, v, err);
+		r = load_medium(lun, prefix, p, n, fmt, v, err);
 	if (r)
 		return r;
 	pthread_mutex_lock(&lun->lock);
