@@ -49,6 +49,9 @@ static const char run_usage[] =
 	"  --cpu-affinity LIST  host CPUs for every vCPU thread (e.g. 0-3,6)\n"
 	"  --vcpu-affinity V=LIST[,V=LIST...]  host CPUs per vCPU (e.g. 0=0-1,1=1)\n"
 	"  --io-affinity LIST   host CPUs for the other threads (event loop, I/O)\n"
+	"  --poll-max-ns N      the device loop and iothreads spin up to N ns for the\n"
+	"                       guest's next request and disk completions before they\n"
+	"                       sleep (QEMU's poll-max-ns; adaptive; default 100000, 0 off)\n"
 	"  --console KIND       stdio (default), none, file:PATH, socket:PATH; on the UART,\n"
 	"                       or with a virtio: prefix (virtio, virtio:file:PATH...) on hvc0\n"
 	"  --cpu MODEL          host (all KVM offers) or baseline (default on PVM hosts)\n"
@@ -124,7 +127,7 @@ static const char run_usage[] =
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
        OPT_CONSOLE, OPT_CPU, OPT_RTC, OPT_NAME, OPT_NO_REBOOT, OPT_DEBUG_EXIT, OPT_DISK,
-       OPT_RNG, OPT_HELP, OPT_CPU_AFFINITY, OPT_VCPU_AFFINITY, OPT_IO_AFFINITY,
+       OPT_RNG, OPT_HELP, OPT_CPU_AFFINITY, OPT_VCPU_AFFINITY, OPT_IO_AFFINITY, OPT_POLL_MAX_NS,
        OPT_QMP, OPT_BALLOON, OPT_DEVICE, OPT_NET, OPT_SANDBOX, OPT_RUNAS, OPT_CHROOT, OPT_OUTDIR,
        OPT_VGA, OPT_VNC,
        /* firmware boot (issue 12) */
@@ -163,6 +166,7 @@ static const struct option run_options[] = {
 	{ "cpu-affinity", required_argument, NULL, OPT_CPU_AFFINITY },
 	{ "vcpu-affinity", required_argument, NULL, OPT_VCPU_AFFINITY },
 	{ "io-affinity", required_argument, NULL, OPT_IO_AFFINITY },
+	{ "poll-max-ns", required_argument, NULL, OPT_POLL_MAX_NS },
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "runas", required_argument, NULL, OPT_RUNAS },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
@@ -302,6 +306,21 @@ static int parse_debug_exit(struct vm_config *c, const char *arg)
 	if (*end || end == arg || port == 0 || port > 0xffff)
 		return usage_error("--debug-exit=%s: not an I/O port (1-0xffff)", arg);
 	c->debug_exit_port = port;
+	return 0;
+}
+
+/* At most a second: a window is spent spinning, on a host CPU. */
+static int parse_poll_max(struct vm_config *c, const char *arg)
+{
+	unsigned long long ns;
+	char *end;
+
+	errno = 0;
+	ns = strtoull(arg, &end, 10);
+	if (errno || *end || end == arg || *arg == '-' || ns > 1000000000ull)
+		return usage_error("--poll-max-ns %s: expected nanoseconds from 0 to 1000000000", arg);
+	c->poll_max_given = true;
+	c->poll_max_ns = ns;
 	return 0;
 }
 
@@ -569,6 +588,7 @@ static int parse_one(struct vm_config *c, int opt, const char *arg)
 	case OPT_CPU_AFFINITY: return run_parse_cpu_affinity(c, arg);
 	case OPT_VCPU_AFFINITY: return run_parse_vcpu_affinity(c, arg);
 	case OPT_IO_AFFINITY: return run_parse_io_affinity(c, arg);
+	case OPT_POLL_MAX_NS: return parse_poll_max(c, arg);
 	case OPT_BALLOON: return parse_balloon(c, arg);
 	case OPT_QMP: {
 		struct vk_err err = { 0 };

@@ -154,6 +154,13 @@ struct vm_config {
 	unsigned int nr_vcpu_affinity;
 	cpu_set_t *cpu_affinity;
 	cpu_set_t *io_affinity;
+	/*
+	 * --poll-max-ns (QEMU's iothread poll-max-ns): how long the device
+	 * loop and iothreads may spin for the guest's next request and the
+	 * disks' completions before they block; see vm_poll_max_ns.
+	 */
+	bool poll_max_given;
+	uint64_t poll_max_ns;
 	bool balloon;			/* a virtio-balloon device */
 	bool balloon_deflate_on_oom;
 	unsigned int balloon_stats_interval;	/* seconds, 0: stats refreshed on read only */
@@ -206,5 +213,18 @@ struct vm_config {
 	const char *tls_dir;
 	struct migrate_tls *tls;
 };
+
+/*
+ * The device loop's polling window when --poll-max-ns is not given: long
+ * enough to span a fast disk's completion (about 70 us here), so a guest
+ * with one request at a time never waits for a wake-up; the window adapts
+ * below it and closes while nothing comes (QEMU's default is 32 us).
+ */
+#define VM_POLL_MAX_DEFAULT_NS	100000
+
+static inline uint64_t vm_poll_max_ns(const struct vm_config *c)
+{
+	return c->poll_max_given ? c->poll_max_ns : VM_POLL_MAX_DEFAULT_NS;
+}
 
 #endif

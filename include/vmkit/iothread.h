@@ -7,11 +7,16 @@
 #ifndef VMKIT_IOTHREAD_H
 #define VMKIT_IOTHREAD_H
 
+#include <stdint.h>
+
 struct evloop;
 struct iothread;
 
-/* Start the thread; its loop runs until iothread_stop (or iothread_destroy). */
-int iothread_create(const char *name, struct iothread **out);
+/*
+ * Start the thread; its loop runs until iothread_stop (or iothread_destroy),
+ * polling up to poll_max_ns before it blocks (evloop_set_poll_max).
+ */
+int iothread_create(const char *name, uint64_t poll_max_ns, struct iothread **out);
 struct evloop *iothread_loop(struct iothread *t);
 /* Stop the thread and join it (its loop is then free to be drained elsewhere). */
 void iothread_stop(struct iothread *t);

@@ -54,6 +54,12 @@ struct virtio_dev_ops {
 	int (*activate)(struct virtio_dev *v);
 	/* The driver made buffers available on queue q. */
 	void (*queue_notify)(struct virtio_dev *v, unsigned int q);
+	/*
+	 * Optional: the device loop polls queue q's avail ring (on), or is
+	 * about to block (off); the device sets virtq_set_poll under the lock
+	 * its queue_notify takes. NULL: the queue is only notified.
+	 */
+	void (*queue_poll_mode)(struct virtio_dev *v, unsigned int q, bool on);
 	/* The driver reset the device: drop in-flight state. */
 	void (*reset)(struct virtio_dev *v);
 	/*

@@ -51,6 +51,8 @@ struct virtq {
 	uint16_t used_idx;	/* next used entry to fill */
 	uint16_t signalled_used;	/* used_idx at the last interrupt (event idx) */
 	bool broken;
+	/* The device's loop polls the avail ring: notifications stay off (virtq_set_poll). */
+	bool poll_mode;
 };
 
 /* One request: its chain split into device-readable (out) then device-writable (in) buffers. */
@@ -63,6 +65,11 @@ struct virtq_elem {
 
 /* Map the three rings once the driver has set the queue up; -EINVAL if they are not in RAM. */
 int virtq_start(struct virtq *q);
+/*
+ * The device polls (on): the driver is asked not to notify until it stops
+ * (off: notifications on again; look at the ring once more after).
+ */
+void virtq_set_poll(struct virtq *q, bool on);
 void virtq_reset(struct virtq *q);
 
 /*

@@ -72,6 +72,17 @@ static int on_ring(void *opaque, int fd, uint32_t events)
 	return 0;
 }
 
+/* The loop's poll function: completions taken from the CQ without the eventfd's wake-up. */
+static bool uring_poll(void *opaque)
+{
+	struct uring *u = opaque;
+
+	if (!io_uring_cq_ready(&u->ring))
+		return false;
+	reap(u);
+	return true;
+}
+
 /* Take an SQE (submitting what is queued once if none is free), fill it in, submit it. */
 static int submit(struct blk_backend *bb, int opcode, const struct iovec *iov, int n,
 		  uint64_t off, blk_done_fn done, void *opaque)
@@ -207,6 +218,8 @@ static int uring_open(struct blk_backend *bb, struct vk_err *err)
 	r = u->efd < 0 ? -errno : io_uring_register_eventfd(&u->ring, u->efd);
 	if (!r)
 		r = evloop_add(bb->loop, u->efd, EPOLLIN, on_ring, u);
+	if (!r)
+		r = evloop_set_poll(bb->loop, u->efd, uring_poll, NULL);
 	if (r) {
 		uring_close(bb);
 		return vk_fail(err, r, "--disk %s: aio=io_uring eventfd: %s", bb->path,

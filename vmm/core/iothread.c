@@ -36,7 +36,7 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int iothread_create(const char *name, struct iothread **out)
+int iothread_create(const char *name, uint64_t poll_max_ns, struct iothread **out)
 {
 	struct iothread *t = calloc(1, sizeof(*t));
 	int r;
@@ -46,6 +46,8 @@ int iothread_create(const char *name, struct iothread **out)
 	t->stop_efd = -1;
 	strncpy(t->name, name, sizeof(t->name) - 1);
 	r = evloop_new(&t->loop);
+	if (!r)
+		evloop_set_poll_max(t->loop, poll_max_ns);
 	if (!r) {
 		t->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		r = t->stop_efd < 0 ? -errno : evloop_add(t->loop, t->stop_efd, EPOLLIN, on_stop, t);

@@ -144,6 +144,8 @@ int vm_create(struct vm **out, const struct vm_config *cfg, struct console *con,
 	if (!r && (r = evloop_new(&vm->loop)))
 		vk_fail(err, r, "event loop: %s", strerror(-r));
 	if (!r)
+		evloop_set_poll_max(vm->loop, vm_poll_max_ns(cfg));
+	if (!r)
 		r = vm_memory_init(vm, cfg->mem_bytes, err);
 	if (!r)
 		r = vm_devices_create(vm, err);

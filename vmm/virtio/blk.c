@@ -591,6 +591,16 @@ static void queue_notify(struct virtio_dev *v, unsigned int qi)
 	pthread_mutex_unlock(&bq->lock);
 }
 
+static void queue_poll_mode(struct virtio_dev *v, unsigned int qi, bool on)
+{
+	struct blk_queue *bq = &to_blk(v)->queues[qi];
+
+	pthread_mutex_lock(&bq->lock);
+	if (!on || virtio_queue_ready(v, qi))
+		virtq_set_poll(&v->vq[qi], on);
+	pthread_mutex_unlock(&bq->lock);
+}
+
 /*
  * The driver reset the device (a vCPU, with the device's lock): wait for
  * the backend to finish what it has, so nothing lands in the guest's
@@ -644,6 +654,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.pci_class = 0x018000,	/* mass storage, other */
 	.config_read = config_read,
 	.queue_notify = queue_notify,
+	.queue_poll_mode = queue_poll_mode,
 	.reset = reset,
 	.hold = hold,
 };
@@ -705,7 +716,7 @@ static int pick_loop(struct virtio_blk *b, struct vm *vm, struct evloop **loop,
 	*loop = vm->loop;
 	if (!b->cfg->iothread)
 		return 0;
-	r = iothread_create("vmkit-iothread", &b->iothread);
+	r = iothread_create("vmkit-iothread", vm_poll_max_ns(vm->cfg), &b->iothread);
 	if (r)
 		return vk_fail(err, r, "--disk %s: iothread: %s", b->cfg->path, strerror(-r));
 	*loop = iothread_loop(b->iothread);

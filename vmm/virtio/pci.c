@@ -478,6 +478,25 @@ static int on_notify(void *opaque, int fd, uint32_t events)
 	return 0;
 }
 
+/* The loop's poll function: what the driver added, taken without its notification. */
+static bool poll_queue(void *opaque)
+{
+	struct notify_fd *n = opaque;
+	struct virtio_dev *v = n->p->v;
+
+	if (!virtio_queue_ready(v, n->q) || !virtq_has_avail(&v->vq[n->q]))
+		return false;
+	v->ops->queue_notify(v, n->q);
+	return true;
+}
+
+static void poll_queue_mode(void *opaque, bool on)
+{
+	struct notify_fd *n = opaque;
+
+	n->p->v->ops->queue_poll_mode(n->p->v, n->q, on);
+}
+
 static int setup_notify_fds(struct virtio_pci *p)
 {
 	unsigned int q;
@@ -492,6 +511,8 @@ static int setup_notify_fds(struct virtio_pci *p)
 		if (p->nfd[q].fd < 0)
 			return -errno;
 		r = evloop_add(p->v->loop, p->nfd[q].fd, EPOLLIN, on_notify, &p->nfd[q]);
+		if (!r && p->v->ops->queue_poll_mode)
+			r = evloop_set_poll(p->v->loop, p->nfd[q].fd, poll_queue, poll_queue_mode);
 		if (r)
 			return r;
 	}

@@ -247,7 +247,17 @@ bool virtq_should_notify(struct virtq *q)
 
 void virtq_enable_notify(struct virtq *q, bool enable)
 {
-	if (q->event_idx) {
+	if (q->poll_mode) {
+		/*
+		 * Polled: with event idx, avail_event half the index space
+		 * ahead of what we took (the driver notifies only on passing
+		 * it), kept ahead as we go; else the NO_NOTIFY flag.
+		 */
+		if (q->event_idx)
+			STORE((uint16_t *)&q->used->ring[q->size], (uint16_t)(q->last_avail + 0x8000));
+		else
+			STORE(&q->used->flags, VIRTQ_USED_F_NO_NOTIFY);
+	} else if (q->event_idx) {
 		if (enable)
 			STORE((uint16_t *)&q->used->ring[q->size], q->last_avail);
 	} else {
@@ -255,6 +265,15 @@ void virtq_enable_notify(struct virtq *q, bool enable)
 	}
 	used_written(q);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void virtq_set_poll(struct virtq *q, bool on)
+{
+	if (q->poll_mode == on)
+		return;
+	q->poll_mode = on;
+	if (q->used)
+		virtq_enable_notify(q, !on);
 }
 
 static size_t copy_iov(const struct iovec *iov, unsigned int n, size_t off, void *buf,

@@ -668,7 +668,7 @@ static int setup(struct virtio_scsi *s, struct vk_err *err)
 	int r = setup_queues(s, d, err);
 
 	if (!r && d->iothread) {
-		r = iothread_create("vmkit-iothread", &s->iothread);
+		r = iothread_create("vmkit-iothread", vm_poll_max_ns(s->vm->cfg), &s->iothread);
 		if (r)
 			return vk_fail(err, r, "--disk %s: iothread: %s", d->path ? d->path : "",
 				       strerror(-r));
