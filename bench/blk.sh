@@ -10,6 +10,8 @@
 #   qcow2_sparse empty (a new image per run): writes allocate clusters, reads of
 #                what was never written are served from the metadata alone.
 #
+# Polling rows (raw): vmkit with --poll-max-ns 0, QEMU with an iothread (its polling).
+#
 # The guest is build/tests/guest/virtio_blkbench.elf: a polling virtio-pci
 # driver at CPL3, no interrupts, that keeps a fixed number of requests in
 # flight for BENCH_BLK_SECS seconds per test:
@@ -139,6 +141,19 @@ for i in $(seq "$RUNS"); do
 	if [ "$have_qemu" = 1 ]; then
 		log "QEMU run $i/$RUNS"
 		guest "qemu-$i" "$QEMU" "${QEMU_ARGS[@]}"
+	fi
+done
+# Polling, raw: vmkit without it (--poll-max-ns 0), and QEMU at its best, with an
+# iothread (whose loop polls, adaptively, up to QEMU's default poll-max-ns, 32 us;
+# its main loop does not poll).
+QEMU_IOTHREAD_ARGS=("${QEMU_ARGS[@]/virtio-blk-pci,drive=d0,/virtio-blk-pci,drive=d0,iothread=io0,}"
+	-object iothread,id=io0)
+for i in $(seq "$RUNS"); do
+	log "vmkit --poll-max-ns 0 run $i/$RUNS"
+	guest "vmkit_nopoll-$i" "$VMKIT" "${VMKIT_ARGS[@]}" --poll-max-ns 0 --disk "path=$IMG,cache=none"
+	if [ "$have_qemu" = 1 ]; then
+		log "QEMU iothread run $i/$RUNS"
+		guest "qemu_iothread-$i" "$QEMU" "${QEMU_IOTHREAD_ARGS[@]}"
 	fi
 done
 # qcow2: vmkit and QEMU on the same image, same cache and engine.

@@ -223,17 +223,35 @@ def main() -> int:
               + f" {fmt(med('qemu', name, first), first):>10}")
         p("")
 
+    polls = [s for s in ("vmkit_nopoll", "qemu_iothread") if s in runs]
+    if polls:
+        cols = ["vmkit", "vmkit_nopoll", "qemu", "qemu_iothread"]
+        p("polling, raw (vmkit's device loop polls up to --poll-max-ns, default 100 us;")
+        p("QEMU's main loop does not poll, its iothread does, up to 32 us; runs: " +
+          ", ".join(f"{c} {nruns(c)}" for c in cols) + ")")
+        h5 = f"{'test':<13} {'metric':<7} {'vmkit':>9} {'no poll':>9} {'QEMU':>9} " \
+             f"{'QEMU ioth':>9} {'v/QEMU':>7} {'v/ioth':>7}"
+        p(h5)
+        p("-" * len(h5))
+        for name, _, first in TESTS:
+            unit = {"iops": "IOPS", "mbps": "MiB/s"}[first]
+            v, n, q, qi = (med(c, name, first) for c in cols)
+            p(f"{name:<13} {unit:<7} {fmt(v, first):>9} {fmt(n, first):>9} {fmt(q, first):>9} "
+              f"{fmt(qi, first):>9} {fmt(ratio(v, q), 'ratio'):>7} {fmt(ratio(v, qi), 'ratio'):>7}")
+        p("")
+
+    nsys = ["vmkit", "qemu"] + polls
     p("guest notifications per request (each one an exit to the monitor; medians)")
-    h3 = f"{'test':<13} " + " ".join(f"{s:>10}" for s in ("vmkit", "QEMU"))
+    h3 = f"{'test':<13} " + " ".join(f"{s:>13}" for s in nsys)
     p(h3)
     for name, _, _ in TESTS:
-        p(f"{name:<13} " + " ".join(f"{fmt(med(s, name, 'notify_per_req'), 'ratio'):>10}"
-                                    for s in ("vmkit", "qemu")))
+        p(f"{name:<13} " + " ".join(f"{fmt(med(s, name, 'notify_per_req'), 'ratio'):>13}"
+                                    for s in nsys))
     p("")
 
     p("per run (primary metric):")
     qsys = [f"{m}_{k}" for k, _ in QCOW2_KINDS for m in ("vmkit", "qemu")]
-    for system in ["vmkit", "qemu", "host"] + qsys + engines:
+    for system in ["vmkit", "qemu", "host"] + polls + qsys + engines:
         for name, _, first in TESTS:
             vals = runs.get(system, {}).get(name, {}).get(first, [])
             if vals:
@@ -258,8 +276,9 @@ def main() -> int:
     p("- 1 MiB rows: QEMU's virtio-blk merges adjacent requests (multireq), so the guest's")
     p("  1 MiB reads reach the host as preadv calls of up to 4 MiB; fio issues exactly 1 MiB.")
     p("  A VMM can beat 'host fio' there, and one that does not merge gets no such help.")
-    p("- QEMU runs its virtio-blk in the main loop (no iothread) with aio=" + os.environ.get("BENCH_BLK_QEMU_AIO", "io_uring") + ";")
-    p("  vmkit rows use its default engine unless labelled.")
+    p("- QEMU runs its virtio-blk in the main loop (no iothread) with aio=" + os.environ.get("BENCH_BLK_QEMU_AIO", "io_uring") + "")
+    p("  except in the 'QEMU ioth' column; vmkit rows use its default engine and polling")
+    p("  unless labelled. Polling costs host CPU: the loop spins while requests flow.")
     fails = res / "failures.txt"
     if fails.exists():
         p("- FAILED runs (not in the medians): " + ", ".join(fails.read_text().split("\n")).strip(", "))
