@@ -25,6 +25,7 @@
 struct uring_req {
 	blk_done_fn done;
 	void *opaque;
+	struct uring_req *next_free;
 };
 
 struct uring {
@@ -33,6 +34,11 @@ struct uring {
 	int efd;
 	unsigned int inflight;		/* submitted, not reaped (under sq_lock) */
 	unsigned int plugged;		/* plug depth: SQEs wait for the last unplug */
+	/*
+	 * Reaped requests' records, for the next submissions (under sq_lock):
+	 * no allocation per request once as many have been in flight.
+	 */
+	struct uring_req *free_reqs;
 };
 
 static struct uring *to_uring(struct blk_backend *bb)
@@ -45,6 +51,8 @@ static void reap(struct uring *u)
 {
 	struct io_uring_cqe *cqe;
 	struct uring_req *req;
+	blk_done_fn done;
+	void *opaque;
 	int res;
 
 	for (;;) {
@@ -57,9 +65,12 @@ static void reap(struct uring *u)
 		res = cqe->res;
 		io_uring_cqe_seen(&u->ring, cqe);
 		u->inflight--;
+		done = req->done;
+		opaque = req->opaque;
+		req->next_free = u->free_reqs;
+		u->free_reqs = req;
 		pthread_mutex_unlock(&u->sq_lock);
-		req->done(req->opaque, res);
-		free(req);
+		done(opaque, res);
 	}
 }
 
@@ -88,22 +99,29 @@ static int submit(struct blk_backend *bb, int opcode, const struct iovec *iov, i
 		  uint64_t off, blk_done_fn done, void *opaque)
 {
 	struct uring *u = to_uring(bb);
-	struct uring_req *req = malloc(sizeof(*req));
 	struct io_uring_sqe *sqe;
-	int r;
+	struct uring_req *req;
+	int r, tries = 0;
 
-	if (!req)
-		return -ENOMEM;
-	*req = (struct uring_req){ done, opaque };
 	pthread_mutex_lock(&u->sq_lock);
+	req = u->free_reqs;
+	if (req)
+		u->free_reqs = req->next_free;
+	else if (!(req = malloc(sizeof(*req)))) {
+		pthread_mutex_unlock(&u->sq_lock);
+		return -ENOMEM;
+	}
+	*req = (struct uring_req){ done, opaque, NULL };
 	sqe = io_uring_get_sqe(&u->ring);
 	if (!sqe) {
 		io_uring_submit(&u->ring);
 		sqe = io_uring_get_sqe(&u->ring);
 	}
 	if (!sqe) {
-		r = -EBUSY;
-		goto err_unlock;
+		req->next_free = u->free_reqs;
+		u->free_reqs = req;
+		pthread_mutex_unlock(&u->sq_lock);
+		return -EBUSY;
 	}
 	if (opcode == IORING_OP_READV)
 		io_uring_prep_readv(sqe, bb->fd, iov, n, off);
@@ -112,17 +130,19 @@ static int submit(struct blk_backend *bb, int opcode, const struct iovec *iov, i
 	else
 		io_uring_prep_fsync(sqe, bb->fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data(sqe, req);
-	r = u->plugged ? 0 : io_uring_submit(&u->ring);
-	if (r < 0)
-		goto err_unlock;
+	/*
+	 * The SQE is in the ring now: whatever io_uring_enter says, it goes
+	 * with this call or the next one, and its callback runs. So it is
+	 * accepted; a transient refusal is retried as uring_unplug does.
+	 */
+	if (!u->plugged) {
+		do
+			r = io_uring_submit(&u->ring);
+		while ((r == -EINTR || r == -EAGAIN || r == -EBUSY) && ++tries < 1000);
+	}
 	u->inflight++;
 	pthread_mutex_unlock(&u->sq_lock);
 	return 0;
-
-err_unlock:
-	pthread_mutex_unlock(&u->sq_lock);
-	free(req);
-	return r;
 }
 
 static void uring_plug(struct blk_backend *bb)
@@ -186,6 +206,12 @@ static void uring_close(struct blk_backend *bb)
 		close(u->efd);
 	}
 	io_uring_queue_exit(&u->ring);
+	while (u->free_reqs) {
+		struct uring_req *next = u->free_reqs->next_free;
+
+		free(u->free_reqs);
+		u->free_reqs = next;
+	}
 	free(u);
 	bb->engine = NULL;
 }

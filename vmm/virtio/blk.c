@@ -109,7 +109,19 @@ struct blk_queue {
 	bool pushed;			/* during a drain: something was used already */
 	unsigned int nbatch;		/* reads and writes waiting for the drain's end */
 	struct blk_req *batch[BATCH_MAX];
+	/* Finished requests of REQ_CACHED_SEGS capacity, for the next ones (under lock). */
+	struct blk_req *free_reqs;
+	unsigned int nfree;
 };
+
+/*
+ * No allocation per request once a queue is warm: requests of up to this
+ * many buffers (a guest's usual 4 KiB to 1 MiB ones: header, a few data
+ * segments, status) are made with room for it and kept on the queue's
+ * free list when done, up to the queue's size; longer chains are
+ * allocated to fit and freed.
+ */
+#define REQ_CACHED_SEGS	8
 
 /*
  * One request in flight: what it needs of its chain (the elem is reused for
@@ -124,6 +136,8 @@ struct blk_req {
 	size_t out_len, in_len;
 	uint32_t written;		/* bytes written into the in buffers, before the status */
 	size_t len;			/* data bytes to read or write */
+	bool cached;			/* room for REQ_CACHED_SEGS: goes back to the free list */
+	struct blk_req *next_free;
 	uint64_t off;			/* where on the disk (reads and writes) */
 	unsigned int ndata;		/* iovecs in data */
 	bool write;
@@ -202,24 +216,41 @@ static unsigned int iov_slice(const struct iovec *iov, unsigned int n, size_t sk
 	return k;
 }
 
+/* With the queue's lock (a drain). */
 static struct blk_req *req_new(struct blk_queue *bq, const struct virtq_elem *e)
 {
 	unsigned int n = e->n_out + e->n_in;
-	struct blk_req *r = malloc(sizeof(*r) + 2 * n * sizeof(struct iovec));
+	bool cached = n <= REQ_CACHED_SEGS;
+	struct blk_req *r = cached ? bq->free_reqs : NULL;
 
-	if (!r)
-		return NULL;
+	if (r) {
+		bq->free_reqs = r->next_free;
+		bq->nfree--;
+	} else {
+		r = malloc(sizeof(*r) + 2 * (cached ? REQ_CACHED_SEGS : n) * sizeof(struct iovec));
+		if (!r)
+			return NULL;
+	}
 	*r = (struct blk_req){ .bq = bq, .head = e->head, .n_out = e->n_out, .n_in = e->n_in,
-			       .out_len = e->out_len, .in_len = e->in_len,
+			       .out_len = e->out_len, .in_len = e->in_len, .cached = cached,
 			       .gen = __atomic_load_n(&bq->b->gen, __ATOMIC_ACQUIRE) };
 	memcpy(r->iov, e->iov, n * sizeof(struct iovec));
 	r->data = r->iov + n;
 	return r;
 }
 
+/* With the queue's lock. */
 static void req_free(struct blk_req *r)
 {
+	struct blk_queue *bq = r->bq;
+
 	free(r->bounce);
+	if (r->cached && bq->nfree < bq->b->vdev.vq[bq->index].size) {
+		r->next_free = bq->free_reqs;
+		bq->free_reqs = r;
+		bq->nfree++;
+		return;
+	}
 	free(r);
 }
 
@@ -782,6 +813,14 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	blk_backend_close(b->bb);
 	virtio_pci_destroy(&b->vdev);
 	iothread_destroy(b->iothread);
+	for (unsigned int i = 0; b->queues && i < b->nr_queues; i++) {
+		struct blk_req *r, *next;
+
+		for (r = b->queues[i].free_reqs; r; r = next) {
+			next = r->next_free;
+			free(r);
+		}
+	}
 	free(b->queues);
 	free(b);
 }
