@@ -87,10 +87,10 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 		tests/fuzz/tablet-fuzz.c)" "\$o/libsandbox.a $libs" "-lseccomp -lpthread -lz"
 	# virtio-scsi and the SCSI target emulation behind it (issue 12).
 	scsi=$(ls vmm/scsi/*.c)
-	link scsi "$(obj $virtio $scsi vmm/virtio/scsi.c tests/fuzz/fake-blk.c tests/fuzz/scsi-fuzz.c)" \
+	link scsi "$(obj $virtio $scsi vmm/virtio/scsi.c vmm/block/format.c tests/fuzz/fake-blk.c tests/fuzz/scsi-fuzz.c)" \
 		"\$o/libsandbox.a \$o/libblock.a $libs" "-lseccomp -lpthread $sys"
 	link ahci "$(obj $virtio $scsi vmm/hw/ahci.c vmm/hw/ahci-ata.c vmm/hw/pci.c vmm/hw/pci-dev.c \
-		vmm/core/bus.c tests/fuzz/fake-blk.c tests/fuzz/ahci-fuzz.c)" \
+		vmm/core/bus.c vmm/block/format.c tests/fuzz/fake-blk.c tests/fuzz/ahci-fuzz.c)" \
 		"\$o/libsandbox.a \$o/libblock.a $libs" "-lseccomp -lpthread $sys"
 	link x86 "$(obj vmm/arch/x86/emulate.c tests/fuzz/x86-fuzz.c) \$o/vmm/arch/x86/x87-stubs.o" "" ""
 	link qmp "$(obj tests/fuzz/qmp-fuzz.c)" "$vmmlibs" "$vmmsys"
@@ -99,7 +99,7 @@ obj() { local s; for s in "$@"; do printf ' $o/%s.o' "${s%.c}"; done; }
 	link fwcfg "$(obj tests/fuzz/fwcfg-fuzz.c)" "$vmmlibs" "$vmmsys"
 	# q35: the MCH, ECAM and the ICH9 LPC through config cycles and ports (issue 12).
 	link q35 "$(obj tests/fuzz/q35-fuzz.c)" "$vmmlibs" "$vmmsys"
-	link config "$(obj tests/fuzz/config-fuzz.c)" "\$o/libmgmt.a \$o/libsandbox.a \$o/libnet.a $libs" "-ljson-c -lpthread"
+	link config "$(obj tests/fuzz/config-fuzz.c)" "\$o/libmgmt.a \$o/libsandbox.a \$o/libnet.a \$o/libblock.a $libs" "-ljson-c -lpthread $sys"
 	link runopts "$(obj tests/fuzz/runopts-fuzz.c $cli)" "$vmmlibs" "$vmmsys"
 	# devstate: the devices' state loads (issue 15), on the monitor's own objects.
 	link devstate "$(obj tests/fuzz/devstate-fuzz.c)" "$vmmlibs" "$vmmsys"

@@ -67,25 +67,6 @@ int blk_aio_parse(const char *name)
 	return pick_name(aio_names, ARRAY_SIZE(aio_names), name);
 }
 
-int blk_format_parse(const char *name, char out[DISK_FORMAT_MAX])
-{
-	if (!strcmp(name, "auto")) {
-		out[0] = 0;
-		return 0;
-	}
-	if (!vk_blk_find_driver(name))
-		return -ENOENT;
-	snprintf(out, DISK_FORMAT_MAX, "%s", name);
-	return 0;
-}
-
-bool blk_format_plain(const char *format)
-{
-	const struct vk_blk_driver *drv = format[0] ? vk_blk_find_driver(format) : NULL;
-
-	return drv && drv->plain;
-}
-
 bool blk_cache_writethrough(enum disk_cache c)
 {
 	return c == CACHE_WRITETHROUGH || c == CACHE_DIRECTSYNC;
