@@ -57,9 +57,11 @@ struct virtio_dev_ops {
 	/*
 	 * Optional: the device loop polls queue q's avail ring (on), or is
 	 * about to block (off); the device sets virtq_set_poll under the lock
-	 * its queue_notify takes. NULL: the queue is only notified.
+	 * its queue_notify takes. For on, it says whether q is to be polled
+	 * (virtio-scsi's event queue is not); only those are, until the next
+	 * on (the look after off included). NULL: the queues are only notified.
 	 */
-	void (*queue_poll_mode)(struct virtio_dev *v, unsigned int q, bool on);
+	bool (*queue_poll_mode)(struct virtio_dev *v, unsigned int q, bool on);
 	/* The driver reset the device: drop in-flight state. */
 	void (*reset)(struct virtio_dev *v);
 	/*

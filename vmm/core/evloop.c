@@ -171,24 +171,37 @@ static void poll_mode_all(struct evloop *l, bool on)
 }
 
 /*
- * Spin over the poll functions for up to poll_ns. True: something was
- * done (look at the fds without blocking, then poll again). False: the
- * sources are back to notifying (and nothing came in meanwhile), so the
- * loop may block.
+ * Spin over the poll functions for up to poll_ns, looking at the fds
+ * without blocking every FD_CHECK_NS: sources that cannot be polled (a
+ * thread pool's completions, the console, a tap) must not wait for the
+ * window to end. Returns how many fd events it collected into evs (> 0),
+ * 0 if a poll function did something (look at the fds, then poll again),
+ * or -1: the sources are back to notifying and nothing came in meanwhile,
+ * so the loop may block.
  */
-static bool poll_round(struct evloop *l)
+#define FD_CHECK_NS	5000
+
+static int poll_round(struct evloop *l, struct epoll_event *evs, int max)
 {
-	uint64_t start = now_ns(), end = start + l->poll_ns;
+	uint64_t now = now_ns(), end = now + l->poll_ns, check = now + FD_CHECK_NS;
+	int n;
 
 	if (!l->polling)
 		poll_mode_all(l, true);
 	do {
 		if (poll_all(l))
-			return true;
-	} while (now_ns() < end);
+			return 0;
+		now = now_ns();
+		if (now >= check) {
+			n = epoll_wait(l->epfd, evs, max, 0);
+			if (n > 0)
+				return n;
+			check = now + FD_CHECK_NS;
+		}
+	} while (now < end);
 	poll_mode_all(l, false);
 	/* What came in before the notifications were on again. */
-	return poll_all(l);
+	return poll_all(l) ? 0 : -1;
 }
 
 /*
@@ -212,22 +225,23 @@ static void adapt(struct evloop *l, uint64_t waited)
 int evloop_run(struct evloop *l)
 {
 	struct epoll_event evs[16];
-	bool adapting;
-	int n, i, r, timeout;
-	uint64_t before = 0;
+	int n = -1, i, r;
+	uint64_t before;
 
 	for (;;) {
-		timeout = -1;
-		adapting = l->npoll && l->poll_max_ns;
-		if (adapting && l->poll_ns && poll_round(l))
-			timeout = 0;
-		else if (l->polling)
-			poll_mode_all(l, false);	/* a closed window: notifications on */
-		if (adapting && timeout)
+		if (l->npoll && l->poll_max_ns) {
+			n = l->poll_ns ? poll_round(l, evs, 16) : -1;
+			if (n < 0 && l->polling)
+				poll_mode_all(l, false);	/* a closed window: notifications on */
+		}
+		if (n == 0) {
+			n = epoll_wait(l->epfd, evs, 16, 0);
+		} else if (n < 0) {
 			before = now_ns();
-		n = epoll_wait(l->epfd, evs, 16, timeout);
-		if (adapting && timeout)
-			adapt(l, now_ns() - before);
+			n = epoll_wait(l->epfd, evs, 16, -1);
+			if (l->npoll && l->poll_max_ns)
+				adapt(l, now_ns() - before);
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -241,6 +255,7 @@ int evloop_run(struct evloop *l)
 			if (r)
 				return r;
 		}
+		n = -1;
 	}
 }
 

@@ -622,7 +622,7 @@ static void queue_notify(struct virtio_dev *v, unsigned int qi)
 	pthread_mutex_unlock(&bq->lock);
 }
 
-static void queue_poll_mode(struct virtio_dev *v, unsigned int qi, bool on)
+static bool queue_poll_mode(struct virtio_dev *v, unsigned int qi, bool on)
 {
 	struct blk_queue *bq = &to_blk(v)->queues[qi];
 
@@ -630,6 +630,7 @@ static void queue_poll_mode(struct virtio_dev *v, unsigned int qi, bool on)
 	if (!on || virtio_queue_ready(v, qi))
 		virtq_set_poll(&v->vq[qi], on);
 	pthread_mutex_unlock(&bq->lock);
+	return true;
 }
 
 /*

@@ -72,6 +72,7 @@ struct notify_fd {
 	unsigned int q;
 	int fd;			/* eventfd KVM signals on the queue's notify write */
 	uint64_t addr;		/* where it is bound, 0 = nowhere */
+	bool polled;		/* the device wants the ring polled (its last poll_mode on) */
 };
 
 struct virtio_pci {
@@ -484,7 +485,8 @@ static bool poll_queue(void *opaque)
 	struct notify_fd *n = opaque;
 	struct virtio_dev *v = n->p->v;
 
-	if (!virtio_queue_ready(v, n->q) || !virtq_has_avail(&v->vq[n->q]))
+	/* Only a queue its device wants polled (virtio-scsi's request queues, not events). */
+	if (!n->polled || !virtio_queue_ready(v, n->q) || !virtq_has_avail(&v->vq[n->q]))
 		return false;
 	v->ops->queue_notify(v, n->q);
 	return true;
@@ -493,8 +495,11 @@ static bool poll_queue(void *opaque)
 static void poll_queue_mode(void *opaque, bool on)
 {
 	struct notify_fd *n = opaque;
+	bool polled = n->p->v->ops->queue_poll_mode(n->p->v, n->q, on);
 
-	n->p->v->ops->queue_poll_mode(n->p->v, n->q, on);
+	/* Off keeps the answer: the loop looks at the ring once more after it. */
+	if (on)
+		n->polled = polled;
 }
 
 static int setup_notify_fds(struct virtio_pci *p)
@@ -503,7 +508,7 @@ static int setup_notify_fds(struct virtio_pci *p)
 	int r;
 
 	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		p->nfd[q] = (struct notify_fd){ p, q, -1, 0 };
+		p->nfd[q] = (struct notify_fd){ p, q, -1, 0, false };
 	if (!p->v->loop)
 		return 0;
 	for (q = 0; q < p->v->nr_queues; q++) {

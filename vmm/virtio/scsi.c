@@ -513,6 +513,20 @@ static void queue_notify(struct virtio_dev *v, unsigned int qi)
 	pthread_mutex_unlock(&vq->lock);
 }
 
+/* Request queues only: the event queue holds the driver's buffers until an event needs one. */
+static bool queue_poll_mode(struct virtio_dev *v, unsigned int qi, bool on)
+{
+	struct vscsi_queue *vq = &to_scsi(v)->queues[qi];
+
+	if (qi == EVENT_QUEUE || qi == CTRL_QUEUE)
+		return false;
+	pthread_mutex_lock(&vq->lock);
+	if (!on || virtio_queue_ready(v, qi))
+		virtq_set_poll(&v->vq[qi], on);
+	pthread_mutex_unlock(&vq->lock);
+	return true;
+}
+
 /* As virtio-blk's: nothing lands in the guest's buffers after the reset. */
 static void reset(struct virtio_dev *v)
 {
@@ -606,6 +620,7 @@ static const struct virtio_dev_ops scsi_ops = {
 	.config_read = config_read,
 	.config_write = config_write,
 	.queue_notify = queue_notify,
+	.queue_poll_mode = queue_poll_mode,
 	.reset = reset,
 	.boot_paths = boot_paths,
 	.hold = hold,
