@@ -35,6 +35,13 @@ int evloop_set_poll(struct evloop *l, int fd, evloop_poll_fn poll, evloop_poll_m
  * window adapts below it, as QEMU's poll-max-ns); 0: never (the default).
  */
 void evloop_set_poll_max(struct evloop *l, uint64_t ns);
+/*
+ * A source whose work other threads do (aio=threads' pool): while any
+ * hold is on, the loop does not poll, since its spinning would take the
+ * CPU those threads need (QEMU's rule: a handler without a poll function
+ * turns polling off in its context). Any thread.
+ */
+void evloop_poll_hold(struct evloop *l, bool on);
 /* Runs until a callback returns non-zero; returns that value. */
 int evloop_run(struct evloop *l);
 void evloop_free(struct evloop *l);

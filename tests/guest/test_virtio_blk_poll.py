@@ -45,15 +45,16 @@ def test_polling_spares_the_guest_its_notifications(tmp_path: Path, disk: str) -
     assert notes < ops / 2, f"{notes} notifications for {ops} reads: {polled}"
 
 
-def test_polling_with_a_thread_pool_loses_nothing(tmp_path: Path) -> None:
-    """aio=threads: completions come from pool threads, which the loop cannot poll; it
-    looks at its fds every few microseconds while it spins, so none waits for the window
-    to end. (On this 2-CPU host the spinning loop and vCPU leave the pool thread little
-    CPU, so the window often closes here: no bound on the notifications, only that every
-    request completes; it hung before the look after leaving poll mode took every queue.)"""
-    polled = qd1_counts(tmp_path, disk=",aio=threads")
+def test_no_polling_beside_a_thread_pool(tmp_path: Path) -> None:
+    """aio=threads: the pool's threads do the I/O, and a spinning loop beside the vCPU
+    would take the CPU they need (4 KiB QD32 reads fell from 51k to 27k IOPS on this
+    2-CPU host), so a loop serving such a disk does not poll (QEMU's rule for handlers
+    without a poll function): every request is notified, and all complete."""
+    got = qd1_counts(tmp_path, disk=",aio=threads")
     for t in ("randread", "randwrite"):
-        assert polled[f"{t}_qd1_ops"] > 100, polled
+        ops, notes = got[f"{t}_qd1_ops"], got[f"{t}_qd1_notifies"]
+        assert ops > 100, got
+        assert notes >= ops * 0.9, f"{t}: {notes} notifications for {ops} requests: {got}"
 
 
 def test_no_polling_notifies_each_request(tmp_path: Path) -> None:

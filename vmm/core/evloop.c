@@ -34,6 +34,7 @@ struct evloop {
 	uint64_t poll_max_ns;		/* 0: never poll */
 	uint64_t poll_ns;		/* this round's window, adapted up to poll_max_ns */
 	bool polling;			/* sources told to poll_mode(true) */
+	int holds;			/* atomic: evloop_poll_hold()s in force */
 };
 
 /* Where a closed window opens again (QEMU's poll-grow starts at 4 us too). */
@@ -143,6 +144,11 @@ int evloop_set_poll(struct evloop *l, int fd, evloop_poll_fn poll, evloop_poll_m
 	return 0;
 }
 
+void evloop_poll_hold(struct evloop *l, bool on)
+{
+	__atomic_add_fetch(&l->holds, on ? 1 : -1, __ATOMIC_RELAXED);
+}
+
 void evloop_set_poll_max(struct evloop *l, uint64_t ns)
 {
 	l->poll_max_ns = ns;
@@ -230,7 +236,8 @@ int evloop_run(struct evloop *l)
 
 	for (;;) {
 		if (l->npoll && l->poll_max_ns) {
-			n = l->poll_ns ? poll_round(l, evs, 16) : -1;
+			n = l->poll_ns && !__atomic_load_n(&l->holds, __ATOMIC_RELAXED) ?
+			    poll_round(l, evs, 16) : -1;
 			if (n < 0 && l->polling)
 				poll_mode_all(l, false);	/* a closed window: notifications on */
 		}
