@@ -76,7 +76,7 @@ int run_check_disk_media(struct disk_config *d, const char *what)
 		return 0;
 	}
 	/* A qcow2 (or other image) holding an ISO is checked by the guest, not here. */
-	if ((!d->format[0] || blk_format_plain(d->format)) && vk_blk_iso_check(d->path, &err))
+	if (blk_format_may_be_plain(d->format) && vk_blk_iso_check(d->path, &err))
 		return media_error("%s: %s", what, err.msg);
 	return 0;
 }

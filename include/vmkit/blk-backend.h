@@ -161,8 +161,8 @@ int blk_backend_from_image(struct vk_blk *bs, enum disk_aio aio, bool writethrou
 int blk_cache_parse(const char *name);
 /* format=NAME into out: a format driver's name, or "auto" (out ""); -ENOENT: unknown. */
 int blk_format_parse(const char *name, char out[DISK_FORMAT_MAX]);
-/* format= names raw: the file is served without opening it as an image ("" probes). */
-bool blk_format_plain(const char *format);
+/* format= raw, or none (probed): the medium may be served as the file's own bytes. */
+bool blk_format_may_be_plain(const char *format);
 int blk_aio_parse(const char *name);
 /* The cache mode has no volatile cache (writethrough, directsync): no FLUSH, O_DSYNC. */
 bool blk_cache_writethrough(enum disk_cache c);

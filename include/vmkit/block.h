@@ -502,6 +502,8 @@ bool vk_blk_format_has_opt(const struct vk_blk_driver *drv, const char *opt);
 bool vk_blk_format_creatable(const char *format);
 bool vk_blk_format_has_backing(const char *format);
 bool vk_blk_format_can_measure(const char *format);
+/* The format's bytes are the file's (raw): see the driver's plain flag. */
+bool vk_blk_format_plain(const char *format);
 /* Takes writes into an existing image (convert -n), and compressed ones (-c). */
 bool vk_blk_format_writable(const char *format);
 bool vk_blk_format_compresses(const char *format);

@@ -145,6 +145,13 @@ const char *vk_blk_formats(void)
 	return format_list(list, sizeof(list), false);
 }
 
+bool vk_blk_format_plain(const char *format)
+{
+	const struct vk_blk_driver *drv = vk_blk_find_driver(format);
+
+	return drv && drv->plain;
+}
+
 bool vk_blk_format_can_measure(const char *format)
 {
 	const struct vk_blk_driver *drv = vk_blk_find_driver(format);

@@ -117,13 +117,13 @@ static int chain_readable(void *opaque, const char *file)
 static int check_chain(const char *path, const char *format, const char *user, uid_t uid,
 		       gid_t gid, struct vk_err *err)
 {
-	const struct vk_blk_driver *drv = vk_blk_find_driver(format);
-	struct vk_blk_opts o = { .format = drv ? format : NULL, .flags = VK_BLK_NO_LOCK };
+	struct vk_blk_opts o = { .format = vk_blk_find_driver(format) ? format : NULL,
+				 .flags = VK_BLK_NO_LOCK };
 	struct chain_user u = { user, uid, gid, err };
 	struct vk_blk *bs = NULL;
 	int r;
 
-	if ((drv && drv->plain) || vk_blk_open(path, &o, &bs, NULL))
+	if (vk_blk_format_plain(format) || vk_blk_open(path, &o, &bs, NULL))
 		return 0;	/* no chain, or not openable: the monitor's open says why */
 	r = vk_blk_each_file_under(bs, chain_readable, &u);
 	vk_blk_close(bs);

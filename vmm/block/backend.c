@@ -400,7 +400,7 @@ int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 		     unsigned int max_inflight, struct blk_backend **out, struct vk_err *err)
 {
 	struct blk_backend *bb;
-	bool is_image = false;
+	bool is_image = false, plain = vk_blk_format_plain(cfg->format);
 	int r;
 
 	if ((unsigned int)cfg->aio >= ARRAY_SIZE(engines))
@@ -415,13 +415,13 @@ int blk_backend_open(const struct disk_config *cfg, struct evloop *loop,
 	bb->direct = cache_direct(cfg->cache);
 	bb->max_inflight = max_inflight;
 	r = 0;
-	if (blk_format_plain(cfg->format) && cfg->l2_cache_size)
+	if (plain && cfg->l2_cache_size)
 		r = vk_fail(err, -EINVAL, "--disk %s: l2-cache-size is an option of qcow2 images, not raw",
 			    cfg->path);
-	else if (blk_format_plain(cfg->format) && cfg->cache_clean_interval > 0)
+	else if (plain && cfg->cache_clean_interval > 0)
 		r = vk_fail(err, -EINVAL, "--disk %s: cache-clean-interval is an option of qcow2 "
 			    "images, not raw", cfg->path);
-	else if (!blk_format_plain(cfg->format))
+	else if (!plain)
 		r = open_image(bb, cfg, &is_image, err);
 	if (is_image)
 		bb->direct = false;	/* the library does its own (aligned) I/O: no device bounce */

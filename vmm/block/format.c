@@ -23,9 +23,7 @@ int blk_format_parse(const char *name, char out[DISK_FORMAT_MAX])
 	return 0;
 }
 
-bool blk_format_plain(const char *format)
+bool blk_format_may_be_plain(const char *format)
 {
-	const struct vk_blk_driver *drv = format[0] ? vk_blk_find_driver(format) : NULL;
-
-	return drv && drv->plain;
+	return !format[0] || vk_blk_format_plain(format);
 }

@@ -86,7 +86,7 @@ static int add_backing(struct list *ro, const struct disk_config *d)
 	struct vk_blk *bs = NULL;
 	int r;
 
-	if (blk_format_plain(d->format) || vk_blk_open(d->path, &o, &bs, NULL))
+	if (vk_blk_format_plain(d->format) || vk_blk_open(d->path, &o, &bs, NULL))
 		return 0;	/* not an image, or not openable: the VM's open says why */
 	r = vk_blk_each_file_under(bs, add_file, ro);
 	vk_blk_close(bs);

@@ -525,7 +525,7 @@ int scsi_lun_open_medium(struct scsi_lun *lun, const char *path, const char *fmt
 	if (r)
 		return r;
 	/* Served as the file's bytes (raw, or probed as raw): they must be an ISO. */
-	if (lun->type == SCSI_LUN_CDROM && !(*bb)->image && (!fmt[0] || blk_format_plain(fmt))) {
+	if (lun->type == SCSI_LUN_CDROM && !(*bb)->image && blk_format_may_be_plain(fmt)) {
 		r = vk_blk_iso_check(path, err);
 		if (r) {
 			blk_backend_close(*bb);
